@@ -1,0 +1,109 @@
+"""The events a run is made of, and their one wire encoding.
+
+Workers send *raw* events, plain tuples that pickle cheaply::
+
+    (t_ns, worker, pid, tid, kind, item, data)
+
+`t_ns` is ``time.monotonic_ns()`` in the worker (system-wide on Linux, so
+stamps from different processes compare). The server numbers them as they
+arrive (``seq``, per run, from 1) and turns the stamp into seconds since the
+run started (``t``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+RawEvent = tuple[int, str, int, int, str, "str | None", "dict[str, Any] | None"]
+
+# Run lifecycle (worker "main", the run's coordinator).
+RUN_START = "run_start"  # data: backend, params
+RUN_END = "run_end"  # data: outcome (finished | stopped | failed), reason
+
+# A worker's life.
+START = "start"  # data: role
+FINISH = "finish"  # the worker's loop ended normally; data: reason
+RETIRE = "retire"  # asked to leave (count lowered); it finishes its item first
+EXIT = "exit"  # the process or thread is gone; data: exitcode, crashed
+CRASH = "crash"  # an exception escaped the worker; data: error, traceback
+
+# Producer side.
+PRODUCE = "produce"  # item: the item being made
+PUT_WAIT = "put_wait"  # item: blocked in put(), queue full
+PUT = "put"  # item: now in the queue
+
+# Consumer side.
+GET_WAIT = "get_wait"  # blocked in get(), queue empty
+GET = "get"  # item: taken from the queue
+DONE = "done"  # item: finished consuming it
+
+# The coordinator ends the consumers with one sentinel each.
+SENTINEL_PUT = "sentinel_put"  # item: the sentinel's label
+SENTINEL_GET = "sentinel_get"  # item: the sentinel a consumer took; it leaves
+
+SENTINEL_PREFIX = "stop#"
+
+
+def is_sentinel(item: object) -> bool:
+    """Sentinels travel through the item queue like items, labelled stop#N."""
+    return isinstance(item, str) and item.startswith(SENTINEL_PREFIX)
+
+
+KINDS = frozenset(
+    {
+        RUN_START,
+        RUN_END,
+        START,
+        FINISH,
+        RETIRE,
+        EXIT,
+        CRASH,
+        PRODUCE,
+        PUT_WAIT,
+        PUT,
+        GET_WAIT,
+        GET,
+        DONE,
+        SENTINEL_PUT,
+        SENTINEL_GET,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    t: float
+    worker: str
+    pid: int
+    tid: int
+    kind: str
+    item: str | None = None
+    data: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "t": round(self.t, 6),
+            "worker": self.worker,
+            "pid": self.pid,
+            "tid": self.tid,
+            "kind": self.kind,
+        }
+        if self.item is not None:
+            out["item"] = self.item
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+def from_raw(raw: RawEvent, seq: int, start_ns: int) -> Event:
+    t_ns, worker, pid, tid, kind, item, data = raw
+    return Event(seq, (t_ns - start_ns) / 1e9, worker, pid, tid, kind, item, data)
+
+
+def encode(event: Event) -> str:
+    """The event as compact JSON, the one encoding used on the wire."""
+    return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,157 @@
+"""Traced primitives: the few calls that matter, reported as events.
+
+A worker gets a `Tracer` (batches its events into the run's event queue),
+a `TracedQueue` around the run's real queue, and `Signals` shared with the
+server (stop the run, retire this worker, current speed).
+
+Batching: one message per event makes a bare producer/consumer about 3x
+slower, so events are sent in batches. A batch is flushed when it is full,
+when its oldest event is older than `FLUSH_AFTER_NS`, and always *before*
+a call that may block: a batch waiting for the next event would hide the
+very blocked state the page must show.
+
+Nothing here imports the web layer; the server-side runtime imports this.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app import events
+
+# Tuning. A larger batch costs latency on screen, a smaller one throughput.
+MAX_BATCH = 256
+FLUSH_AFTER_NS = 1_000_000  # 1 ms
+# Blocking calls wait in slices this long so that a Stop is seen promptly.
+POLL_S = 0.05
+
+class Stopped(Exception):
+    """The run is stopping: the worker should leave at once."""
+
+
+class Retired(Exception):
+    """This worker was asked to leave (its count was lowered)."""
+
+
+class Sink(Protocol):
+    def put(self, obj: Any) -> None: ...
+
+
+class Flag(Protocol):
+    value: Any
+
+
+@dataclass
+class Signals:
+    """Shared with the server. Plain shared memory (`RawValue`) for processes,
+    so that checking a flag costs a memory read, not a lock."""
+
+    stop: Flag  # non-zero: the run is stopping
+    retire: Flag  # non-zero: this worker should leave after its current item
+    speed: Flag  # delay multiplier divisor (2.0 = twice as fast)
+
+
+class Tracer:
+    """Collects one worker's events and sends them in batches."""
+
+    def __init__(self, sink: Sink, worker: str) -> None:
+        self._sink = sink
+        self.worker = worker
+        self.pid = os.getpid()
+        self.tid = threading.get_native_id()
+        self._batch: list[events.RawEvent] = []
+        self._first_ns = 0
+
+    def emit(self, kind: str, item: str | None = None, data: dict[str, Any] | None = None) -> None:
+        now = time.monotonic_ns()
+        if not self._batch:
+            self._first_ns = now
+        self._batch.append((now, self.worker, self.pid, self.tid, kind, item, data))
+        if len(self._batch) >= MAX_BATCH or now - self._first_ns >= FLUSH_AFTER_NS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._sink.put(batch)
+
+
+class Pacer:
+    """Sleeps for simulated work, scaled by the run's live speed.
+
+    Sleeps in slices and re-reads the speed each slice, so moving the speed
+    slider changes a long sleep already under way.
+    """
+
+    def __init__(self, signals: Signals, tracer: Tracer) -> None:
+        self._signals = signals
+        self._tracer = tracer
+
+    def work(self, ms: float) -> None:
+        if ms <= 0:
+            self.check()
+            return
+        self._tracer.flush()
+        remaining = ms / 1000.0  # in seconds of work at speed 1
+        while remaining > 0:
+            speed = max(float(self._signals.speed.value), 1e-3)
+            real = min(remaining / speed, POLL_S)
+            time.sleep(real)
+            remaining -= real * speed
+            self.check()
+
+    def check(self) -> None:
+        if self._signals.stop.value:
+            raise Stopped
+
+    def retiring(self) -> bool:
+        return bool(self._signals.retire.value)
+
+
+class TracedQueue:
+    """A real queue (`multiprocessing.Queue` or `queue.Queue`) whose put and
+    get are reported, including the moment a caller blocks."""
+
+    def __init__(self, q: Any, tracer: Tracer, pacer: Pacer) -> None:
+        self._q = q
+        self._tracer = tracer
+        self._pacer = pacer
+
+    def put(self, item: str, *, wait_kind: str = events.PUT_WAIT, kind: str = events.PUT) -> None:
+        try:
+            self._q.put_nowait(item)
+        except queue.Full:
+            self._tracer.emit(wait_kind, item)
+            self._tracer.flush()
+            while True:
+                self._pacer.check()
+                try:
+                    self._q.put(item, timeout=POLL_S)
+                    break
+                except queue.Full:
+                    continue
+        self._tracer.emit(kind, item)
+
+    def get(self, *, leave_when_retired: bool = True) -> str:
+        try:
+            item: str = self._q.get_nowait()
+        except queue.Empty:
+            self._tracer.emit(events.GET_WAIT)
+            self._tracer.flush()
+            while True:
+                self._pacer.check()
+                if leave_when_retired and self._pacer.retiring():
+                    raise Retired from None
+                try:
+                    item = self._q.get(timeout=POLL_S)
+                    break
+                except queue.Empty:
+                    continue
+        kind = events.SENTINEL_GET if events.is_sentinel(item) else events.GET
+        self._tracer.emit(kind, item)
+        return item

@@ -1,0 +1,335 @@
+"""The view state of a run, folded from its events.
+
+`fold(state, event)` updates `state` and returns it. It does no I/O and reads
+no clock: the state depends only on the events, so a replay of the same
+events gives the same picture.
+
+Order tolerance: events from different workers may arrive in any order (a
+consumer's `get` can arrive before the producer's `put` of the same item,
+because each process sends its own batches). The fold gives the same
+counters, queue contents and consumed items for every interleaving that
+keeps each worker's own order. Only the event log, which is the arrival
+order by design, differs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app import events
+from app.events import Event
+
+LOG_LENGTH = 50
+THROUGHPUT_WINDOW_S = 5.0
+_BUCKET_S = 0.5
+
+# Worker states, as the page names them.
+STARTING = "starting"
+PRODUCING = "producing"
+PUT_WAIT = "put_wait"
+CONSUMING = "consuming"
+GET_WAIT = "get_wait"
+READY = "ready"
+LEAVING = "leaving"
+FINISHED = "finished"
+CRASHED = "crashed"
+KILLED = "killed"
+
+ENDED = frozenset({FINISHED, CRASHED, KILLED})
+
+
+@dataclass
+class WorkerView:
+    name: str
+    role: str = ""
+    pid: int = 0
+    tid: int = 0
+    state: str = STARTING
+    item: str | None = None
+    items: int = 0  # items this worker put (producer) or finished (consumer)
+    alive: bool = True
+    reason: str = ""  # why it finished: done, retired, stopped, sentinel
+    exitcode: int | None = None
+    error: str = ""
+    since: float = 0.0  # event time of the last state change
+
+
+@dataclass
+class LogEntry:
+    seq: int
+    t: float
+    worker: str
+    pid: int
+    kind: str
+    item: str | None
+    data: dict[str, Any] | None
+
+
+@dataclass
+class ViewState:
+    status: str = "starting"
+    reason: str = ""
+    backend: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    workers: dict[str, WorkerView] = field(default_factory=dict)
+    # Items now in the queue, with the event time of their put.
+    queue: dict[str, float] = field(default_factory=dict)
+    # Items whose get arrived before their put (see the module docstring).
+    early_gets: set[str] = field(default_factory=set)
+    produced: int = 0
+    consumed: int = 0
+    duplicates: int = 0  # items consumed more than once: must stay 0
+    # Consumed items, one bit per item number, per producer: exact, and
+    # small even for endless runs.
+    consumed_bits: dict[str, bytearray] = field(default_factory=dict)
+    sentinels_put: int = 0
+    last_seq: int = 0
+    last_t: float = 0.0
+    done_buckets: dict[int, int] = field(default_factory=dict)
+    log: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=LOG_LENGTH))
+
+    # Derived figures, for the page and the run object.
+
+    def queue_items(self) -> list[str]:
+        """Head first."""
+        return sorted(self.queue, key=lambda item: (self.queue[item], item))
+
+    @property
+    def in_queue(self) -> int:
+        return sum(1 for item in self.queue if not events.is_sentinel(item))
+
+    def role(self, role: str) -> list[WorkerView]:
+        return sorted(
+            (w for w in self.workers.values() if w.role == role), key=lambda w: _worker_key(w.name)
+        )
+
+    def count_state(self, state: str) -> int:
+        return sum(1 for w in self.workers.values() if w.state == state)
+
+    @property
+    def throughput(self) -> float:
+        """Items finished per second over the last few seconds of the run."""
+        if self.last_t <= 0:
+            return 0.0
+        newest = int(self.last_t / _BUCKET_S)
+        oldest = newest - int(THROUGHPUT_WINDOW_S / _BUCKET_S) + 1
+        count = sum(n for b, n in self.done_buckets.items() if b >= oldest)
+        return count / min(THROUGHPUT_WINDOW_S, max(self.last_t, _BUCKET_S))
+
+    def consumed_items(self) -> set[str]:
+        return {
+            f"{producer}#{n}"
+            for producer, bits in self.consumed_bits.items()
+            for n in range(len(bits) * 8)
+            if bits[n >> 3] & (1 << (n & 7))
+        }
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "produced": self.produced,
+            "consumed": self.consumed,
+            "in_queue": self.in_queue,
+            "producers_blocked": self.count_state(PUT_WAIT),
+            "consumers_waiting": self.count_state(GET_WAIT),
+            "throughput": round(self.throughput, 2),
+            "duplicates": self.duplicates,
+        }
+
+
+def _worker_key(name: str) -> tuple[str, int]:
+    head = name.rstrip("0123456789")
+    tail = name[len(head) :]
+    return head, int(tail) if tail else 0
+
+
+def _split_item(item: str) -> tuple[str, int]:
+    producer, _, n = item.partition("#")
+    return producer, int(n) if n.isdigit() else 0
+
+
+def _worker(state: ViewState, event: Event) -> WorkerView:
+    w = state.workers.get(event.worker)
+    if w is None:
+        w = state.workers[event.worker] = WorkerView(event.worker, pid=event.pid, tid=event.tid)
+    return w
+
+
+def _set(w: WorkerView, event: Event, new_state: str, item: str | None = None) -> None:
+    if w.state in ENDED:  # an ended worker does not come back
+        return
+    w.state = new_state
+    w.item = item
+    w.since = event.t
+
+
+def _enqueue(state: ViewState, item: str, t: float) -> None:
+    if item in state.early_gets:
+        state.early_gets.discard(item)
+    else:
+        state.queue[item] = t
+
+
+def _dequeue(state: ViewState, item: str) -> None:
+    if state.queue.pop(item, None) is None:
+        state.early_gets.add(item)
+
+
+def _run_start(state: ViewState, e: Event) -> None:
+    data = e.data or {}
+    state.status = "running"
+    state.backend = data.get("backend", "")
+    state.params = dict(data.get("params", {}))
+
+
+def _run_end(state: ViewState, e: Event) -> None:
+    data = e.data or {}
+    state.status = data.get("outcome", "finished")
+    state.reason = data.get("reason", "")
+
+
+def _start(state: ViewState, e: Event) -> None:
+    w = _worker(state, e)
+    w.role = (e.data or {}).get("role", "")
+    w.pid, w.tid, w.since = e.pid, e.tid, e.t
+
+
+def _produce(state: ViewState, e: Event) -> None:
+    _set(_worker(state, e), e, PRODUCING, e.item)
+
+
+def _put_wait(state: ViewState, e: Event) -> None:
+    _set(_worker(state, e), e, PUT_WAIT, e.item)
+
+
+def _put(state: ViewState, e: Event) -> None:
+    assert e.item is not None
+    w = _worker(state, e)
+    w.items += 1
+    _set(w, e, READY)
+    state.produced += 1
+    _enqueue(state, e.item, e.t)
+
+
+def _get_wait(state: ViewState, e: Event) -> None:
+    _set(_worker(state, e), e, GET_WAIT)
+
+
+def _get(state: ViewState, e: Event) -> None:
+    assert e.item is not None
+    _set(_worker(state, e), e, CONSUMING, e.item)
+    _dequeue(state, e.item)
+
+
+def _done(state: ViewState, e: Event) -> None:
+    assert e.item is not None
+    w = _worker(state, e)
+    w.items += 1
+    _set(w, e, READY)
+    producer, n = _split_item(e.item)
+    bits = state.consumed_bits.setdefault(producer, bytearray())
+    if len(bits) <= n >> 3:
+        bits.extend(bytes((n >> 3) + 1 - len(bits)))
+    if bits[n >> 3] & (1 << (n & 7)):
+        state.duplicates += 1
+        return
+    bits[n >> 3] |= 1 << (n & 7)
+    state.consumed += 1
+    bucket = int(e.t / _BUCKET_S)
+    state.done_buckets[bucket] = state.done_buckets.get(bucket, 0) + 1
+    if len(state.done_buckets) > 4 * THROUGHPUT_WINDOW_S / _BUCKET_S:
+        for b in sorted(state.done_buckets)[: len(state.done_buckets) // 2]:
+            del state.done_buckets[b]
+
+
+def _sentinel_put(state: ViewState, e: Event) -> None:
+    assert e.item is not None
+    state.sentinels_put += 1
+    _enqueue(state, e.item, e.t)
+
+
+def _sentinel_get(state: ViewState, e: Event) -> None:
+    assert e.item is not None
+    w = _worker(state, e)
+    _set(w, e, LEAVING, e.item)
+    w.reason = "sentinel"
+    _dequeue(state, e.item)
+
+
+def _retire(state: ViewState, e: Event) -> None:
+    w = _worker(state, e)
+    _set(w, e, LEAVING)
+    w.reason = "retired"
+
+
+def _finish(state: ViewState, e: Event) -> None:
+    w = _worker(state, e)
+    reason = (e.data or {}).get("reason", "done")
+    if not w.reason or reason != "done":
+        w.reason = reason
+    _set(w, e, FINISHED)
+
+
+def _crash(state: ViewState, e: Event) -> None:
+    w = _worker(state, e)
+    w.error = (e.data or {}).get("error", "")
+    _set(w, e, CRASHED, w.item)
+
+
+def _exit(state: ViewState, e: Event) -> None:
+    w = _worker(state, e)
+    data = e.data or {}
+    w.alive = False
+    w.exitcode = data.get("exitcode")
+    if w.state == CRASHED:
+        return
+    if w.exitcode is not None and w.exitcode < 0:
+        w.state, w.since = KILLED, e.t
+    elif w.exitcode:
+        w.state, w.since = CRASHED, e.t
+    elif w.state != FINISHED:
+        w.state, w.since = FINISHED, e.t
+
+
+_HANDLERS: dict[str, Callable[[ViewState, Event], None]] = {
+    events.RUN_START: _run_start,
+    events.RUN_END: _run_end,
+    events.START: _start,
+    events.PRODUCE: _produce,
+    events.PUT_WAIT: _put_wait,
+    events.PUT: _put,
+    events.GET_WAIT: _get_wait,
+    events.GET: _get,
+    events.DONE: _done,
+    events.SENTINEL_PUT: _sentinel_put,
+    events.SENTINEL_GET: _sentinel_get,
+    events.RETIRE: _retire,
+    events.FINISH: _finish,
+    events.CRASH: _crash,
+    events.EXIT: _exit,
+}
+
+# Kinds too frequent to be worth a line in the log of the last events.
+_QUIET = frozenset({events.PRODUCE})
+
+
+def fold(state: ViewState, event: Event) -> ViewState:
+    handler = _HANDLERS.get(event.kind)
+    if handler is not None:
+        handler(state, event)
+    state.last_seq = max(state.last_seq, event.seq)
+    state.last_t = max(state.last_t, event.t)
+    if event.kind not in _QUIET:
+        state.log.append(
+            LogEntry(event.seq, event.t, event.worker, event.pid, event.kind, event.item, event.data)
+        )
+    return state
+
+
+def fold_all(evs: Iterable[Event], state: ViewState | None = None) -> ViewState:
+    state = state if state is not None else ViewState()
+    for e in evs:
+        fold(state, e)
+    return state

@@ -1,0 +1,462 @@
+"""Starts, watches and stops the real workers of one run.
+
+::
+
+    worker processes / threads            this module (two threads per run)
+    --------------------------            ---------------------------------
+    Tracer batches --- event queue ---->  reader: get() -> on_batch(batch)
+                                                          (the web layer hands it
+    process sentinels, wake pipe ------>  supervisor: start / retire workers,
+                                            turn exits into events, send the
+                                            sentinels, stop sequence, run_end
+
+The supervisor sends its own events (run start and end, sentinels, worker
+exits) through the same event queue as the workers, after the worker's own
+batches: a process has flushed its queue before its sentinel fires, so a
+worker's `exit` always comes after its last event.
+
+Stopping: set the stop flag, keep draining the event queue while joining
+with a timeout, then terminate, then kill. Queues and flags are new for
+every run and never reused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.context
+import multiprocessing.forkserver
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from app import events, worker
+from app.budget import WorkerBudget
+from app.experiments import Experiment, Role
+from app.instrument import Signals, Tracer
+
+log = logging.getLogger(__name__)
+
+# How long a stopping worker gets to leave on its own before terminate(),
+# and then before kill(). Workers check the stop flag every POLL_S (50 ms).
+STOP_GRACE_S = 2.0
+KILL_GRACE_S = 1.0
+_CLOSE = "close"  # the last message on a run's event queue
+
+OnBatch = Callable[[list[events.RawEvent]], None]
+
+
+class CapReached(Exception):
+    """Starting these workers would pass the cap on live workers."""
+
+
+_context: multiprocessing.context.ForkServerContext | None = None
+_context_lock = threading.Lock()
+
+
+def context(preload: Sequence[str] = ()) -> multiprocessing.context.ForkServerContext:
+    """The forkserver context, with the worker modules preloaded: the server
+    is multi-threaded (plain fork is unsafe) and spawn is slow to start.
+    Python 3.11 does not preload `__main__`, so without a list every child
+    would import the app again."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["app.worker", *preload])
+            _context = ctx
+        return _context
+
+
+def warm_up(preload: Sequence[str] = ()) -> None:
+    """Start the fork server now, so that the first run starts fast."""
+    context(preload)
+    multiprocessing.forkserver.ensure_running()
+
+
+@dataclass
+class _Slot:
+    name: str
+    role: Role
+    handle: Any  # multiprocessing Process or threading.Thread
+    retire: Any  # the worker's retire flag
+    pid: int = 0
+    counted: bool = True  # still one of its role's count
+    alive: bool = True
+    exitcode: int | None = None
+
+    @property
+    def number(self) -> int:
+        return int(self.name[len(self.role.prefix) :])
+
+
+class _ThreadFlag:
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
+class Runtime:
+    def __init__(
+        self,
+        experiment: Experiment,
+        params: BaseModel,
+        on_batch: OnBatch,
+        budget: WorkerBudget,
+        *,
+        time_limit_s: float = 600.0,
+    ) -> None:
+        self.experiment = experiment
+        self.params = params
+        self.backend: str = getattr(params, "backend", "process")
+        self._params_dict = params.model_dump()
+        self._on_batch = on_batch
+        self._budget = budget
+        self._time_limit_s = time_limit_s
+        self._lock = threading.Lock()
+        self._slots: list[_Slot] = []
+        self._pending = {r.name: 0 for r in experiment.roles}
+        self._starting = {r.name: 0 for r in experiment.roles}
+        self._retire_on_start = {r.name: 0 for r in experiment.roles}
+        self._numbers = {r.name: itertools.count(1) for r in experiment.roles}
+        self._stop_reason: str | None = None
+        self._outcome = "finished"
+        self._draining = False
+        self._sentinels_owed = 0
+        self._sentinel_numbers = itertools.count(1)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+        if self.backend == "process":
+            ctx = context(experiment.modules)
+            self._ctx: Any = ctx
+            capacity = getattr(params, "capacity", 0)
+            self._item_q: Any = ctx.Queue(capacity)
+            self._event_q: Any = ctx.Queue()
+            self._stop_flag: Any = ctx.RawValue("b", 0)
+            self._speed: Any = ctx.RawValue("d", float(getattr(params, "speed", 1.0)))
+        else:
+            self._ctx = None
+            self._item_q = queue.Queue(getattr(params, "capacity", 0))
+            self._event_q = queue.Queue()
+            self._stop_flag = _ThreadFlag(0)
+            self._speed = _ThreadFlag(float(getattr(params, "speed", 1.0)))
+        self._main = Tracer(self._event_q, "main")
+        self._reader = threading.Thread(target=self._read, name="run-reader", daemon=True)
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="run-supervisor", daemon=True
+        )
+        self._reader_give_up = False
+        self.started_ns = time.monotonic_ns()
+
+    # Called from the event loop: quick, never blocking for long.
+
+    def start(self) -> None:
+        """Begin the run. The caller holds budget slots for every worker."""
+        for role in self.experiment.roles:
+            self._pending[role.name] = int(getattr(self.params, role.count_param))
+        self._reader.start()
+        self._supervisor.start()
+
+    def set_count(self, role_name: str, n: int) -> None:
+        """Change how many workers of a role run. Raises CapReached (and
+        changes nothing) when the new ones would pass the cap."""
+        with self._lock:
+            if self._stop_reason is not None:
+                return
+            members = self._members(role_name)
+            if n > members:
+                if not self._budget.acquire(n - members):
+                    raise CapReached
+                self._pending[role_name] += n - members
+            else:
+                surplus = members - n
+                cancelled = min(surplus, self._pending[role_name])
+                self._pending[role_name] -= cancelled
+                if cancelled:
+                    self._budget.release(cancelled)
+                surplus -= cancelled
+                alive = [s for s in self._slots if s.role.name == role_name and s.counted]
+                for slot in sorted(alive, key=lambda s: (not s.alive, -s.number)):
+                    if surplus == 0:
+                        break
+                    slot.counted = False
+                    slot.retire.value = 1
+                    surplus -= 1
+                self._retire_on_start[role_name] += surplus
+        self._wake()
+
+    def set_speed(self, speed: float) -> None:
+        self._speed.value = float(speed)
+
+    def stop(self, reason: str = "stopped", outcome: str = "stopped") -> None:
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+                self._outcome = outcome
+        self._stop_flag.value = 1
+        self._wake()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._supervisor.join(timeout)
+        if self._supervisor.is_alive():
+            return False
+        self._reader.join(timeout)
+        return not self._reader.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return not self._supervisor.is_alive() and not self._reader.is_alive()
+
+    def alive_pids(self) -> list[int]:
+        with self._lock:
+            return [s.pid for s in self._slots if s.alive]
+
+    # Internals.
+
+    def _members(self, role_name: str) -> int:
+        counted = sum(1 for s in self._slots if s.role.name == role_name and s.counted)
+        return (
+            counted
+            + self._pending[role_name]
+            + self._starting[role_name]
+            - self._retire_on_start[role_name]
+        )
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._wake_w < 0:
+                return  # the run is over
+            try:
+                os.write(self._wake_w, b"x")
+            except BlockingIOError:
+                pass  # plenty of wake-ups are waiting already
+
+    def _emit_main(self, kind: str, item: str | None = None, data: dict[str, Any] | None = None) -> None:
+        self._main.emit(kind, item, data)
+        self._main.flush()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                batch = self._event_q.get(timeout=0.25)
+            except queue.Empty:
+                if self._reader_give_up:
+                    log.error("run event queue did not close; giving up on it")
+                    return
+                continue
+            if batch == _CLOSE:
+                return
+            try:
+                self._on_batch(batch)
+            except Exception:  # the reader must outlive a bad consumer
+                log.exception("handing a batch of events over failed")
+
+    def _supervise(self) -> None:
+        deadline = time.monotonic() + self._time_limit_s
+        self._emit_main(
+            events.RUN_START, data={"backend": self.backend, "params": self._params_dict}
+        )
+        try:
+            while True:
+                self._reconcile()
+                self._wait(0.1)
+                self._reap()
+                if self._stop_reason is not None:
+                    break
+                self._drain()
+                if self._finished():
+                    break
+                if time.monotonic() > deadline:
+                    minutes = self._time_limit_s / 60
+                    self.stop(f"time limit reached ({minutes:g} min)", outcome="stopped")
+                    break
+        except Exception as exc:
+            log.exception("run supervisor failed")
+            self.stop(f"internal error: {exc}", outcome="failed")
+        finally:
+            self._stop_flag.value = 1
+            self._stop_all()
+            self._close()
+
+    def _reconcile(self) -> None:
+        for role in self.experiment.roles:
+            while True:
+                with self._lock:
+                    if self._stop_reason is not None or self._pending[role.name] == 0:
+                        break
+                    if role.name == self.experiment.source_role and self._draining:
+                        break
+                    self._pending[role.name] -= 1
+                    self._starting[role.name] += 1
+                slot = self._start_worker(role)
+                with self._lock:
+                    self._starting[role.name] -= 1
+                    self._slots.append(slot)
+                    if self._retire_on_start[role.name]:
+                        self._retire_on_start[role.name] -= 1
+                        slot.counted = False
+                        slot.retire.value = 1
+                if role.name == self.experiment.drain_role and self._draining:
+                    self._sentinels_owed += 1
+
+    def _start_worker(self, role: Role) -> _Slot:
+        name = f"{role.prefix}{next(self._numbers[role.name])}"
+        spec = worker.WorkerSpec(name, role.name, role.fn, self._params_dict)
+        if self._ctx is not None:
+            retire = self._ctx.RawValue("b", 0)
+            signals = Signals(self._stop_flag, retire, self._speed)
+            proc = self._ctx.Process(
+                target=worker.run_process,
+                args=(spec, self._item_q, self._event_q, signals),
+                name=name,
+            )
+            proc.start()
+            return _Slot(name, role, proc, retire, pid=proc.pid or 0)
+        retire = _ThreadFlag(0)
+        signals = Signals(self._stop_flag, retire, self._speed)
+        slot = _Slot(name, role, None, retire, pid=os.getpid())
+
+        def target() -> None:
+            try:
+                slot.exitcode = worker.run(spec, self._item_q, self._event_q, signals)
+            finally:
+                self._wake()
+
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        slot.handle = thread
+        thread.start()
+        return slot
+
+    def _wait(self, timeout: float) -> None:
+        with self._lock:
+            sentinels = [
+                s.handle.sentinel for s in self._slots if s.alive and self._ctx is not None
+            ]
+        multiprocessing.connection.wait([self._wake_r, *sentinels], timeout)
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _reap(self) -> None:
+        with self._lock:
+            candidates = [s for s in self._slots if s.alive]
+        for slot in candidates:
+            if self._ctx is not None:
+                if slot.handle.exitcode is None:
+                    continue
+                slot.handle.join()
+                slot.exitcode = slot.handle.exitcode
+                slot.handle.close()
+            else:
+                if slot.handle.is_alive():
+                    continue
+                slot.handle.join()
+            self._exited(slot)
+
+    def _exited(self, slot: _Slot) -> None:
+        with self._lock:
+            slot.alive = False
+            slot.counted = slot.counted and slot.role.name == self.experiment.source_role
+        self._budget.release(1)
+        code = slot.exitcode
+        self._event_q.put(
+            [(time.monotonic_ns(), slot.name, slot.pid, 0, events.EXIT, None, {"exitcode": code})]
+        )
+        if code and self._stop_reason is None:
+            self.stop(f"{slot.name} crashed (exit code {code})", outcome="failed")
+
+    def _drain(self) -> None:
+        """Once every source worker has ended, end the drain role's workers
+        with one sentinel each."""
+        source, drain = self.experiment.source_role, self.experiment.drain_role
+        if not source:
+            return
+        with self._lock:
+            if not self._draining:
+                sources_left = self._pending[source] + self._starting[source] + sum(
+                    1 for s in self._slots if s.role.name == source and s.alive
+                )
+                if sources_left:
+                    return
+                self._draining = True
+                self._sentinels_owed += sum(
+                    1 for s in self._slots if s.role.name == drain and s.alive and s.counted
+                )
+        while self._sentinels_owed:
+            label = f"{events.SENTINEL_PREFIX}{next(self._sentinel_numbers)}"
+            try:
+                self._item_q.put_nowait(label)
+            except queue.Full:
+                return  # try again on the next round
+            self._sentinels_owed -= 1
+            self._emit_main(events.SENTINEL_PUT, label)
+
+    def _finished(self) -> bool:
+        with self._lock:
+            if not self._draining:
+                return False
+            drain = self.experiment.drain_role
+            return not any(s.alive for s in self._slots) and not (
+                self._pending[drain] or self._starting[drain]
+            )
+
+    def _stop_all(self) -> None:
+        """Join with a timeout while the reader keeps draining, then terminate,
+        then kill."""
+        with self._lock:
+            alive = [s for s in self._slots if s.alive]
+        deadline = time.monotonic() + STOP_GRACE_S
+        for slot in alive:
+            slot.handle.join(max(0.0, deadline - time.monotonic()))
+        if self._ctx is not None:
+            for slot in alive:
+                if slot.handle.exitcode is None:
+                    slot.handle.terminate()
+            deadline = time.monotonic() + KILL_GRACE_S
+            for slot in alive:
+                slot.handle.join(max(0.0, deadline - time.monotonic()))
+                if slot.handle.exitcode is None:
+                    slot.handle.kill()
+                    slot.handle.join()
+        else:
+            stuck = [s.name for s in alive if s.handle.is_alive()]
+            if stuck:
+                log.error("threads did not stop: %s", ", ".join(stuck))
+        self._reap()
+
+    def _close(self) -> None:
+        with self._lock:
+            pending = sum(self._pending.values())
+            for role in self._pending:
+                self._pending[role] = 0
+        if pending:
+            self._budget.release(pending)
+        outcome = self._outcome if self._stop_reason is not None else "finished"
+        reason = self._stop_reason or "every item was consumed"
+        self._emit_main(events.RUN_END, data={"outcome": outcome, "reason": reason})
+        self._event_q.put(_CLOSE)
+        self._reader.join(timeout=5.0)
+        if self._reader.is_alive():
+            self._reader_give_up = True
+            self._reader.join(timeout=1.0)
+        if self._ctx is not None:
+            for q in (self._item_q, self._event_q):
+                q.cancel_join_thread()
+                q.close()
+        with self._lock:
+            wake_w, self._wake_w = self._wake_w, -1
+        os.close(wake_w)
+        os.close(self._wake_r)
+
+
