@@ -1,0 +1,57 @@
+"""`concviz` and `python -m app`: serve the app.
+
+Kept light at import time: worker processes import the main module again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import webbrowser
+
+from app.settings import Settings
+
+# Open streams must not hold a shutdown forever.
+GRACEFUL_SHUTDOWN_S = 3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="concviz", description=__doc__.splitlines()[0])
+    p.add_argument("--host", help="address to bind (default 127.0.0.1; env CONCVIZ_HOST)")
+    p.add_argument("--port", type=int, help="port (default 8000; env CONCVIZ_PORT)")
+    p.add_argument("--open", action="store_true", help="open the browser once serving")
+    p.add_argument("--max-workers", type=int, help="live workers across all runs (default 64)")
+    p.add_argument("--max-runs", type=int, help="runs going at once (default 4)")
+    p.add_argument(
+        "--run-time-limit", type=float, help="seconds before a run stops itself (default 600)"
+    )
+    p.add_argument("--fps", type=float, help="frames per second per run, at most (default 20)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    from app.web.app import create_app
+
+    args = parse_args(argv)
+    settings = Settings.from_env(
+        host=args.host,
+        port=args.port,
+        max_workers=args.max_workers,
+        max_runs=args.max_runs,
+        run_time_limit=args.run_time_limit,
+        fps=args.fps,
+    )
+    shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
+    url = f"http://{shown_host}:{settings.port}/"
+    print(f"concviz: serving on {url}", flush=True)
+    if args.open:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        log_level="warning",
+    )

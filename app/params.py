@@ -1,0 +1,78 @@
+"""Validating an experiment's parameters, with messages a person can act on.
+
+Every message names the field and its bounds, taken from the same pydantic
+model whose JSON Schema drives the page's form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class ParamsError(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(e.message for e in errors))
+
+
+def bounds(model: type[BaseModel], field: str) -> str:
+    """What a field accepts, in words: 'an integer from 1 to 16'."""
+    prop = model.model_json_schema().get("properties", {}).get(field, {})
+    if "enum" in prop:
+        return "one of " + ", ".join(repr(v) for v in prop["enum"])
+    kind = {"integer": "an integer", "number": "a number", "boolean": "true or false"}.get(
+        prop.get("type", ""), "a value"
+    )
+    lo, hi = prop.get("minimum"), prop.get("maximum")
+    if lo is not None and hi is not None:
+        return f"{kind} from {lo:g} to {hi:g}"
+    if lo is not None:
+        return f"{kind} of at least {lo:g}"
+    if hi is not None:
+        return f"{kind} of at most {hi:g}"
+    return kind
+
+
+def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
+    known = list(model.model_fields)
+    out: list[FieldError] = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        if not loc:
+            # A check across fields: its message starts with the field it blames.
+            text = err["msg"].removeprefix("Value error, ")
+            out.append(FieldError(text.split(" ", 1)[0], text))
+            continue
+        field = loc[0]
+        if err["type"] == "extra_forbidden":
+            out.append(
+                FieldError(field, f"unknown field '{field}'; known fields: {', '.join(known)}")
+            )
+            continue
+        got = err.get("input")
+        shown = "nothing" if got is None else repr(got)
+        if isinstance(got, str) and got == "":
+            shown = "an empty value"
+        out.append(FieldError(field, f"{field} must be {bounds(model, field)} (got {shown})"))
+    return out
+
+
+def validate(model: type[BaseModel], data: Any) -> BaseModel:
+    if not isinstance(data, dict):
+        raise ParamsError([FieldError("params", "params must be an object of name: value")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ParamsError(describe(model, exc)) from None

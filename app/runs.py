@@ -1,0 +1,307 @@
+"""Runs as the server sees them: registry, limits, lifecycle and streams.
+
+One `RunRegistry` is created in the app's lifespan and kept on `app.state`.
+Everything here runs on the event loop, except the runtime's own threads,
+whose batches arrive through `loop.call_soon_threadsafe` (the only bridge
+from threads to the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from app import events
+from app.broadcast import Broadcaster, Frame
+from app.budget import WorkerBudget
+from app.experiments import EXPERIMENTS, Experiment
+from app.model import ViewState, fold
+from app.params import FieldError, ParamsError, validate
+from app.runtime import CapReached, Runtime
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENDED = frozenset({"finished", "stopped", "failed"})
+
+
+class NotFound(Exception):
+    pass
+
+
+class LimitReached(Exception):
+    """A start or a change would pass a limit; the message says which."""
+
+
+class NotLive(Exception):
+    """A parameter that cannot change while the run goes on."""
+
+
+Renderer = Callable[["Run"], str]
+
+
+class Run:
+    def __init__(
+        self,
+        run_id: str,
+        experiment: Experiment,
+        params: BaseModel,
+        settings: Settings,
+        render: Renderer,
+    ) -> None:
+        self.id = run_id
+        self.experiment = experiment
+        self.params = params
+        self.created = datetime.now(UTC)
+        self.state = ViewState(params=params.model_dump())
+        self.runtime: Runtime | None = None
+        self.broadcaster = Broadcaster()
+        self._render = render
+        self._fps = settings.fps
+        self._events: deque[events.Event] = deque(maxlen=settings.event_buffer)
+        self._seq = 0
+        self._start_ns = 0
+        self._changed = asyncio.Event()
+        self._dirty = True
+        self._frames = itertools.count(1)
+        self._ticker: asyncio.Task[None] | None = None
+        self.ended = asyncio.Event()
+
+    # Life.
+
+    def start(self, budget: WorkerBudget, time_limit_s: float) -> None:
+        """Start the workers. The caller holds budget slots for all of them."""
+        loop = asyncio.get_running_loop()
+        runtime = Runtime(
+            self.experiment,
+            self.params,
+            lambda batch: loop.call_soon_threadsafe(self.ingest, batch),
+            budget,
+            time_limit_s=time_limit_s,
+        )
+        self.runtime = runtime
+        self._start_ns = runtime.started_ns
+        runtime.start()
+        self._ticker = loop.create_task(self._tick(), name=f"run-{self.id}-frames")
+
+    def ingest(self, batch: list[events.RawEvent]) -> None:
+        for raw in batch:
+            self._seq += 1
+            event = events.from_raw(raw, self._seq, self._start_ns)
+            fold(self.state, event)
+            self._events.append(event)
+        self._dirty = True
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        if self.state.status in ENDED:
+            self.ended.set()
+
+    async def _tick(self) -> None:
+        period = 1.0 / self._fps
+        try:
+            while True:
+                if self._dirty:
+                    self._dirty = False
+                    self.publish_frame(last=self.ended.is_set())
+                if self.ended.is_set() and not self._dirty:
+                    self.publish_frame(last=True)
+                    break
+                await asyncio.sleep(period)
+        finally:
+            await self._release_runtime()
+
+    async def _release_runtime(self) -> None:
+        """Drop the runtime once its threads are done, so that its queues and
+        their semaphores are freed with it."""
+        runtime = self.runtime
+        if runtime is not None:
+            if not runtime.done:
+                await asyncio.to_thread(runtime.join, 10.0)
+            self.runtime = None
+
+    def publish_frame(self, *, last: bool = False) -> Frame:
+        frame = Frame(next(self._frames), self._render(self), last)
+        self.broadcaster.publish(frame)
+        return frame
+
+    def latest_frame(self) -> Frame:
+        return self.broadcaster.latest or self.publish_frame()
+
+    # Reading.
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def events_after(self, seq: int) -> list[events.Event]:
+        out: list[events.Event] = []
+        for event in reversed(self._events):
+            if event.seq <= seq:
+                break
+            out.append(event)
+        out.reverse()
+        return out
+
+    async def changed(self) -> None:
+        await self._changed.wait()
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "id": self.id,
+            "experiment": self.experiment.slug,
+            "params": self.params.model_dump(),
+            "status": s.status,
+            "reason": s.reason,
+            "created": self.created.isoformat(),
+            "counters": s.counters(),
+            "workers": [
+                {
+                    "name": w.name,
+                    "role": w.role,
+                    "pid": w.pid,
+                    "tid": w.tid,
+                    "state": w.state,
+                    "item": w.item,
+                    "items": w.items,
+                    "alive": w.alive,
+                    "reason": w.reason,
+                    "exitcode": w.exitcode,
+                    "error": w.error,
+                }
+                for role in self.experiment.roles
+                for w in s.role(role.name)
+            ],
+            "live_params": sorted(self.experiment.live_params()),
+            "events": self._seq,
+        }
+
+
+class RunRegistry:
+    def __init__(self, settings: Settings, render: Renderer) -> None:
+        self.settings = settings
+        self.budget = WorkerBudget(settings.max_workers)
+        self._render = render
+        self._runs: dict[str, Run] = {}
+
+    def experiment(self, slug: str) -> Experiment:
+        exp = EXPERIMENTS.get(slug)
+        if exp is None or not exp.built:
+            known = ", ".join(e.slug for e in EXPERIMENTS.values() if e.built)
+            raise NotFound(f"no experiment '{slug}' (built so far: {known})")
+        return exp
+
+    def get(self, run_id: str) -> Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise NotFound(f"no run '{run_id}'")
+        return run
+
+    def all(self) -> list[Run]:
+        return list(self._runs.values())
+
+    def active(self) -> list[Run]:
+        return [r for r in self._runs.values() if r.status not in ENDED]
+
+    def latest(self, slug: str) -> Run | None:
+        runs = [r for r in self._runs.values() if r.experiment.slug == slug]
+        return runs[-1] if runs else None
+
+    def start(self, slug: str, raw_params: Any) -> Run:
+        exp = self.experiment(slug)
+        assert exp.params is not None
+        params = validate(exp.params, raw_params if raw_params is not None else {})
+        if len(self.active()) >= self.settings.max_runs:
+            raise LimitReached(
+                f"at most {self.settings.max_runs} runs may go at once (max_runs); stop one first"
+            )
+        workers = sum(int(getattr(params, r.count_param)) for r in exp.roles)
+        if not self.budget.acquire(workers):
+            raise LimitReached(
+                f"starting {workers} workers would pass the limit of"
+                f" {self.settings.max_workers} live workers (max_workers);"
+                f" {self.budget.held} are alive or starting"
+            )
+        run_id = secrets.token_hex(4)
+        run = Run(run_id, exp, params, self.settings, self._render)
+        self._runs[run_id] = run
+        try:
+            run.start(self.budget, self.settings.run_time_limit)
+        except BaseException:
+            del self._runs[run_id]
+            self.budget.release(workers)
+            raise
+        self._forget_old()
+        return run
+
+    def patch(self, run_id: str, raw_changes: Any) -> Run:
+        run = self.get(run_id)
+        exp = run.experiment
+        assert exp.params is not None
+        if not isinstance(raw_changes, dict):
+            raise ParamsError([FieldError("params", "params must be an object of name: value")])
+        live = exp.live_params()
+        fields = set(exp.params.model_fields)
+        unknown = sorted(set(raw_changes) - fields)
+        if unknown:
+            raise ParamsError(
+                [FieldError(u, f"unknown field '{u}'; known fields: {', '.join(fields)}") for u in unknown]
+            )
+        merged = validate(exp.params, {**run.params.model_dump(), **raw_changes})
+        fixed = sorted(
+            k for k in raw_changes if k not in live and getattr(merged, k) != getattr(run.params, k)
+        )
+        if fixed:
+            raise NotLive(
+                f"{', '.join(fixed)} cannot change while a run goes on; it applies on the next"
+                f" start (live: {', '.join(sorted(live))})"
+            )
+        if run.status in ENDED or run.runtime is None or run.ended.is_set():
+            raise NotLive(f"run {run_id} has ended ({run.status}); start a new one")
+        for role in exp.roles:
+            if role.count_param in raw_changes:
+                try:
+                    run.runtime.set_count(role.name, int(getattr(merged, role.count_param)))
+                except CapReached:
+                    raise LimitReached(
+                        f"{role.count_param}={getattr(merged, role.count_param)} would pass the"
+                        f" limit of {self.settings.max_workers} live workers (max_workers)"
+                    ) from None
+        if "speed" in raw_changes:
+            run.runtime.set_speed(float(getattr(merged, "speed")))
+        run.params = merged
+        return run
+
+    async def stop(self, run_id: str, reason: str = "stopped by the teacher") -> Run:
+        run = self.get(run_id)
+        runtime = run.runtime
+        if runtime is not None:
+            runtime.stop(reason)
+            if not await asyncio.to_thread(runtime.join, 10.0):
+                log.error("run %s did not stop within 10 s", run_id)
+            await asyncio.wait_for(run.ended.wait(), timeout=5.0)
+        return run
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(
+            *(self.stop(r.id, "the server is shutting down") for r in self.active()),
+            return_exceptions=True,
+        )
+
+    def _forget_old(self) -> None:
+        ended = [r for r in self._runs.values() if r.status in ENDED]
+        for run in ended[: max(0, len(ended) - self.settings.keep_runs)]:
+            del self._runs[run.id]
+

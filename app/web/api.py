@@ -1,0 +1,71 @@
+"""The JSON API (design.md, section 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.experiments import EXPERIMENTS
+from app.runs import RunRegistry
+
+router = APIRouter(prefix="/api")
+
+
+class StartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    experiment: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    params: dict[str, Any]
+
+
+def registry(request: Request) -> RunRegistry:
+    reg: RunRegistry = request.app.state.registry
+    return reg
+
+
+@router.get("/experiments")
+async def list_experiments() -> list[dict[str, Any]]:
+    return [
+        {
+            "slug": e.slug,
+            "title": e.title,
+            "summary": e.summary,
+            "built": e.built,
+            "schema": e.schema(),
+            "defaults": e.params().model_dump() if e.params is not None else {},
+            "live_params": sorted(e.live_params()),
+        }
+        for e in EXPERIMENTS.values()
+    ]
+
+
+@router.post("/runs", status_code=201)
+async def start_run(body: StartRequest, request: Request) -> dict[str, Any]:
+    return registry(request).start(body.experiment, body.params).to_dict()
+
+
+@router.get("/runs")
+async def list_runs(request: Request) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in registry(request).all()]
+
+
+@router.get("/runs/{run_id}")
+async def get_run(run_id: str, request: Request) -> dict[str, Any]:
+    return registry(request).get(run_id).to_dict()
+
+
+@router.patch("/runs/{run_id}")
+async def patch_run(run_id: str, body: PatchRequest, request: Request) -> dict[str, Any]:
+    return registry(request).patch(run_id, body.params).to_dict()
+
+
+@router.post("/runs/{run_id}/stop")
+async def stop_run(run_id: str, request: Request) -> dict[str, Any]:
+    run = await registry(request).stop(run_id)
+    return run.to_dict()

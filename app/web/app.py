@@ -1,0 +1,46 @@
+"""The FastAPI application: lifespan, routes, static files."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app import runtime
+from app.experiments import EXPERIMENTS
+from app.runs import RunRegistry
+from app.settings import Settings
+from app.web import api, errors, pages, streams
+from app.web.render import STATIC_DIR, render_frame
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        modules = [m for e in EXPERIMENTS.values() for m in e.modules]
+        await asyncio.to_thread(runtime.warm_up, modules)
+        registry = RunRegistry(settings, render_frame)
+        app.state.registry = registry
+        try:
+            yield
+        finally:
+            await registry.stop_all()
+
+    app = FastAPI(title="concviz", lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(streams.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

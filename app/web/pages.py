@@ -1,0 +1,141 @@
+"""HTML pages and the page's form posts.
+
+The form posts make the same registry calls as the JSON API and answer with
+HTML: the stage as the main content, and `<hx-partial>`s for the message next
+to each control.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from app.experiments import EXPERIMENTS, Experiment
+from app.params import ParamsError
+from app.runs import ENDED, LimitReached, NotFound, NotLive, Run, RunRegistry
+from app.web.render import stage_context, templates
+
+router = APIRouter()
+
+MAX_FORM_BYTES = 16 * 1024
+
+
+def _registry(request: Request) -> RunRegistry:
+    reg: RunRegistry = request.app.state.registry
+    return reg
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _fields(exp: Experiment) -> list[str]:
+    return list(exp.params.model_fields) if exp.params is not None else []
+
+
+def _result(
+    request: Request,
+    exp: Experiment,
+    status_code: int,
+    *,
+    run: Run | None = None,
+    errors: dict[str, str] | None = None,
+    message: str = "",
+) -> HTMLResponse:
+    context: dict[str, Any] = {
+        "run": run,
+        "errors": errors or {},
+        "message": message,
+        "fields": _fields(exp),
+    }
+    if run is not None:
+        context.update(stage_context(run))
+    return templates.TemplateResponse(
+        request, "partials/_form_result.html", context, status_code=status_code
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "index.html", {"experiments": list(EXPERIMENTS.values())}
+    )
+
+
+@router.get("/experiments/{slug}", response_class=HTMLResponse)
+async def experiment_page(slug: str, request: Request) -> HTMLResponse:
+    reg = _registry(request)
+    exp = reg.experiment(slug)
+    run = reg.latest(slug)
+    context: dict[str, Any] = {
+        "experiment": exp,
+        "schema": exp.schema(),
+        "values": run.params.model_dump() if run is not None else {},
+        "errors": {},
+        "message": "",
+        "run": run,
+    }
+    if run is not None:
+        context.update(stage_context(run))
+    return templates.TemplateResponse(request, "experiment.html", context)
+
+
+@router.post("/experiments/{slug}/start", response_class=HTMLResponse)
+async def start_from_form(slug: str, request: Request) -> HTMLResponse:
+    reg = _registry(request)
+    exp = reg.experiment(slug)
+    form = await _form(request)
+    try:
+        run = reg.start(slug, {k: v for k, v in form.items() if k in _fields(exp)})
+    except ParamsError as exc:
+        errors = {e.field: e.message for e in exc.errors}
+        return _result(request, exp, 422, errors=errors, message=f"Not started: {exc}")
+    except LimitReached as exc:
+        return _result(request, exp, 429, message=f"Not started: {exc}")
+    return _result(request, exp, 201, run=run, message=f"Run {run.id} started.")
+
+
+@router.post("/experiments/{slug}/stop", response_class=HTMLResponse)
+async def stop_from_form(slug: str, request: Request) -> HTMLResponse:
+    reg = _registry(request)
+    reg.experiment(slug)
+    run_id = (await _form(request)).get("run_id", "")
+    if not run_id:
+        return HTMLResponse("Nothing is running.")
+    try:
+        run = await reg.stop(run_id)
+    except NotFound as exc:
+        return HTMLResponse(str(exc), status_code=404)
+    return HTMLResponse(f"Run {run.id} {run.status}.")
+
+
+@router.post("/experiments/{slug}/live", response_class=HTMLResponse)
+async def live_from_form(slug: str, request: Request) -> HTMLResponse:
+    """A live slider moved: change the running run, or say it waits for Start."""
+    reg = _registry(request)
+    exp = reg.experiment(slug)
+    form = await _form(request)
+    field = form.get("field", "")
+    if field not in exp.live_params():
+        return HTMLResponse(f"'{field}' cannot change live.", status_code=409)
+    try:
+        run = reg.get(form.get("run_id", ""))
+    except NotFound:
+        run = None
+    if run is None or run.status in ENDED:
+        return HTMLResponse("Applies when you press Start.")
+    try:
+        reg.patch(run.id, {field: form.get(field, "")})
+    except ParamsError as exc:
+        return HTMLResponse(str(exc), status_code=422)
+    except LimitReached as exc:
+        return HTMLResponse(str(exc), status_code=429)
+    except NotLive as exc:
+        return HTMLResponse(str(exc), status_code=409)
+    return HTMLResponse("")

@@ -1,0 +1,53 @@
+"""The one Jinja environment, and the frame a run's stream carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+
+from app.runs import Run
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+env = templates.env
+assert env.autoescape, "every fragment must be escaped"
+
+
+def _item_label(item: str | None) -> str:
+    if not item:
+        return ""
+    producer, _, n = item.partition("#")
+    return f"{producer} #{n}" if n else item
+
+
+def _dom_id(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text)
+
+
+env.filters["item"] = _item_label
+env.filters["dom_id"] = _dom_id
+
+
+def stage_context(run: Run) -> dict[str, Any]:
+    state = run.state
+    capacity = int(run.params.model_dump().get("capacity", 0))
+    items = state.queue_items()
+    return {
+        "run": run,
+        "state": state,
+        "counters": state.counters(),
+        "capacity": capacity,
+        "queue": items,
+        "slots": capacity if capacity else max(8, len(items) + 2),
+        "roles": [(role, state.role(role.name)) for role in run.experiment.roles],
+        "log": list(reversed(state.log)),
+    }
+
+
+def render_frame(run: Run) -> str:
+    return env.get_template("partials/_frame.html").render(stage_context(run))
