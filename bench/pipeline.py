@@ -1,0 +1,424 @@
+"""Benchmark: what instrumentation costs a fast run, and how soon a run shows.
+
+Run it from the repository root with the project's interpreter::
+
+    python bench/pipeline.py            # both parts
+    python bench/pipeline.py --part pipeline --items 20000 --repeats 5
+    python bench/pipeline.py --part first-event --starts 20
+
+Not part of the test suite. Every ratio is against a baseline measured in
+the same run, on the same machine, alternating, so that drift (thermal,
+other load) hits both sides alike.
+
+Part 1, pipeline throughput (target: instrumented/bare >= 0.8)
+----------------------------------------------------------------
+
+*Instrumented*: `app.runtime.Runtime` running the `producer-consumer`
+experiment with 1 producer, 1 consumer, every delay 0, `backend="process"`,
+for each queue capacity asked for (0 = unbounded). `items_per_producer` is
+set above the form's limit of 1000 (with `model_copy`, which skips
+validation) so that a run lasts long enough to time; nothing in the runtime
+or the workers depends on that limit.
+
+*Bare*: the same topology with no instrumentation: one producer process
+putting "P1#1" .. "P1#N" into a plain `multiprocessing.Queue(capacity)`, one
+consumer process getting N items. Both processes come from the same
+forkserver context (`app.runtime.context()`, with the same preload list),
+and the producer is started first, then the consumer, as the runtime does.
+
+What is timed, and why this is fair: process start-up under forkserver
+(a few ms per process, and noisy) and the run's stop sequence (sentinels,
+joins, exit events) are not the pipeline, so both sides are timed from
+*inside the workers* with `time.monotonic_ns()` (system-wide on Linux):
+
+- instrumented: from the earlier of the two workers' `start` events to the
+  consumer's last `done` event (the stamps are taken in the workers; the
+  benchmark only reads them);
+- bare: from the earlier of the two workers' first statement to the moment
+  the consumer has taken its N-th item.
+
+Both spans therefore include the same thing: the gap between the two
+processes' start (the later one starts a few ms after the earlier one, on
+both sides) plus moving N items. The wall-clock time from `rt.start()` to
+the end of the run (`rt.join()`) is printed too, for information only.
+
+The run's `on_batch` callback only extends a list (cheap, in the reader
+thread). The real server's callback hands each batch to the event loop with
+`call_soon_threadsafe`, where it is numbered and folded: that work happens in
+the server process and competes for CPU with the workers on a small machine,
+but it is not instrumentation and is not measured here (`--on-batch fold`
+does the server's numbering and fold in the reader thread, to see its cost).
+
+Part 2, time to the first worker event (target: median < 150 ms)
+----------------------------------------------------------------
+
+Starts the real server (`python -m app --port <free port>`) as a subprocess,
+waits for `/healthz`, then repeatedly: POST /api/runs with small fast
+params, read `GET /api/runs/{id}/events` (SSE) until the first event whose
+worker is not `main`, and take the time from just before the POST. Each run
+is stopped (POST /api/runs/{id}/stop) before the next one starts, so at most
+one run goes at a time (the server allows 4). The server is terminated at
+the end and the script checks that none of its processes are left.
+
+Keep this module's top level light: forkserver children import it again
+(as `__mp_main__`), so heavy imports live inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# Run from anywhere: the app lives one directory up.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+# --- bare baseline workers (top-level, so that they pickle by reference) -----
+
+
+def bare_producer(q, n_items, results):  # type: ignore[no-untyped-def]
+    t0 = time.monotonic_ns()
+    for n in range(1, n_items + 1):
+        q.put(f"P1#{n}")
+    results.put(("producer", t0, time.monotonic_ns()))
+
+
+def bare_consumer(q, n_items, results):  # type: ignore[no-untyped-def]
+    t0 = time.monotonic_ns()
+    get = q.get
+    for _ in range(n_items):
+        get()
+    results.put(("consumer", t0, time.monotonic_ns()))
+
+
+# --- part 1: pipeline throughput --------------------------------------------
+
+
+def run_bare(n_items: int, capacity: int) -> tuple[float, float]:
+    """One bare run: (items/s from in-worker stamps, wall seconds)."""
+    from app import runtime
+    from app.experiments import EXPERIMENTS
+
+    ctx = runtime.context(EXPERIMENTS["producer-consumer"].modules)
+    q = ctx.Queue(capacity)
+    results = ctx.Queue()
+    wall0 = time.perf_counter()
+    prod = ctx.Process(target=bare_producer, args=(q, n_items, results), name="P1")
+    cons = ctx.Process(target=bare_consumer, args=(q, n_items, results), name="C1")
+    prod.start()
+    cons.start()
+    stamps = {}
+    for _ in range(2):
+        role, t_start, t_end = results.get(timeout=120)
+        stamps[role] = (t_start, t_end)
+    prod.join(30)
+    cons.join(30)
+    wall = time.perf_counter() - wall0
+    for p in (prod, cons):
+        if p.exitcode != 0:
+            raise RuntimeError(f"bare {p.name} exited with {p.exitcode}")
+    t0 = min(stamps["producer"][0], stamps["consumer"][0])
+    t1 = stamps["consumer"][1]
+    q.close()
+    results.close()
+    return n_items / ((t1 - t0) / 1e9), wall
+
+
+def run_instrumented(n_items: int, capacity: int, on_batch_mode: str) -> tuple[float, float]:
+    """One instrumented run: (items/s from event stamps, wall seconds)."""
+    from app import events
+    from app.budget import WorkerBudget
+    from app.experiments import EXPERIMENTS
+    from app.experiments.producer_consumer import Params
+    from app.runtime import Runtime
+
+    exp = EXPERIMENTS["producer-consumer"]
+    params = Params(
+        producers=1,
+        consumers=1,
+        capacity=capacity,
+        items_per_producer=1,
+        produce_min_ms=0,
+        produce_max_ms=0,
+        consume_min_ms=0,
+        consume_max_ms=0,
+        backend="process",
+    ).model_copy(update={"items_per_producer": n_items})  # past the form's limit of 1000
+
+    received: list[events.RawEvent] = []
+    if on_batch_mode == "fold":
+        from app.model import ViewState, fold
+
+        state = ViewState(params=params.model_dump())
+        seq = 0
+
+        def on_batch(batch: list[events.RawEvent]) -> None:
+            nonlocal seq
+            received.extend(batch)
+            for raw in batch:
+                seq += 1
+                fold(state, events.from_raw(raw, seq, start_ns))
+    else:
+        on_batch = received.extend  # what the server does, minus the fold
+
+    budget = WorkerBudget(8)
+    assert budget.acquire(2)
+    rt = Runtime(exp, params, on_batch, budget, time_limit_s=300)
+    start_ns = rt.started_ns
+    wall0 = time.perf_counter()
+    rt.start()
+    if not rt.join(300):
+        rt.stop("benchmark timeout")
+        rt.join(30)
+        raise RuntimeError("instrumented run did not end in time")
+    wall = time.perf_counter() - wall0
+
+    starts = [e[0] for e in received if e[4] == events.START]
+    dones = [e[0] for e in received if e[4] == events.DONE and e[1] == "C1"]
+    ends = [e for e in received if e[4] == events.RUN_END]
+    if len(starts) != 2 or len(dones) != n_items or not ends:
+        raise RuntimeError(
+            f"unexpected run: {len(starts)} starts, {len(dones)} done, end={ends}"
+        )
+    if ends[0][6]["outcome"] != "finished":
+        raise RuntimeError(f"run did not finish: {ends[0][6]}")
+    t0, t1 = min(starts), max(dones)
+    return n_items / ((t1 - t0) / 1e9), wall
+
+
+def bench_pipeline(args: argparse.Namespace) -> list[tuple[int, float, float, float]]:
+    from app import runtime
+    from app.experiments import EXPERIMENTS
+
+    runtime.warm_up(EXPERIMENTS["producer-consumer"].modules)
+    # One untimed round of each, so that caches and the fork server are warm.
+    run_bare(min(args.items, 2000), args.capacities[0])
+    run_instrumented(min(args.items, 2000), args.capacities[0], args.on_batch)
+
+    results = []
+    for capacity in args.capacities:
+        bare, inst, bare_wall, inst_wall = [], [], [], []
+        for i in range(args.repeats):
+            # Alternate which side goes first, so that neither always follows the other.
+            order = ("bare", "inst") if i % 2 == 0 else ("inst", "bare")
+            for side in order:
+                if side == "bare":
+                    rate, wall = run_bare(args.items, capacity)
+                    bare.append(rate)
+                    bare_wall.append(wall)
+                else:
+                    rate, wall = run_instrumented(args.items, capacity, args.on_batch)
+                    inst.append(rate)
+                    inst_wall.append(wall)
+        b, s = statistics.median(bare), statistics.median(inst)
+        ratio = s / b
+        cap = f"capacity {capacity}" + (" (unbounded)" if capacity == 0 else "")
+        print(
+            f"pipeline [{cap}, {args.items} items, {args.repeats} runs each]:"
+            f" bare {b:.0f} items/s, instrumented {s:.0f} items/s,"
+            f" ratio {ratio:.2f} (target >= 0.8)",
+            flush=True,
+        )
+        if args.verbose:
+            print(f"    bare runs:         {', '.join(f'{x:.0f}' for x in bare)}")
+            print(f"    instrumented runs: {', '.join(f'{x:.0f}' for x in inst)}")
+        print(
+            f"    wall clock, process start to end of run (info only):"
+            f" bare {statistics.median(bare_wall) * 1000:.0f} ms,"
+            f" instrumented {statistics.median(inst_wall) * 1000:.0f} ms",
+            flush=True,
+        )
+        results.append((capacity, b, s, ratio))
+    return results
+
+
+# --- part 2: time from POST /api/runs to the first worker event --------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _first_worker_event(client, base: str, params: dict) -> tuple[float, str]:  # type: ignore[no-untyped-def]
+    import json
+
+    t0 = time.perf_counter()
+    r = client.post(f"{base}/api/runs", json={"experiment": "producer-consumer", "params": params})
+    if r.status_code != 201:
+        raise RuntimeError(f"POST /api/runs answered {r.status_code}: {r.text}")
+    run_id = r.json()["id"]
+    elapsed = None
+    with client.stream("GET", f"{base}/api/runs/{run_id}/events") as resp:
+        resp.raise_for_status()
+        for line in resp.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            event = json.loads(line[5:].strip())
+            if event.get("worker") != "main":
+                elapsed = time.perf_counter() - t0
+                break
+    if elapsed is None:
+        raise RuntimeError(f"run {run_id} ended with no worker event")
+    return elapsed, run_id
+
+
+def bench_first_event(args: argparse.Namespace) -> tuple[float, float]:
+    import subprocess
+
+    import httpx
+    import psutil
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [args.python, "-m", "app", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    family: list[psutil.Process] = []
+    try:
+        with httpx.Client(timeout=30) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(
+                        f"server exited with {server.returncode}: "
+                        + server.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+                    )
+                try:
+                    if client.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not answer /healthz within 30 s")
+                time.sleep(0.05)
+
+            params = {
+                "producers": 1,
+                "consumers": 1,
+                "capacity": 5,
+                "items_per_producer": 20,
+                "produce_min_ms": 0,
+                "produce_max_ms": 20,
+                "consume_min_ms": 0,
+                "consume_max_ms": 20,
+                "speed": 1.0,
+                "backend": "process",
+            }
+            times = []
+            for _ in range(args.starts):
+                elapsed, run_id = _first_worker_event(client, base, params)
+                times.append(elapsed)
+                # Remember every process of the server's family while a run is live.
+                family = _remember(family, psutil.Process(server.pid))
+                r = client.post(f"{base}/api/runs/{run_id}/stop")
+                r.raise_for_status()
+    finally:
+        family = _remember(family, psutil.Process(server.pid)) if server.poll() is None else family
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+        leftovers = _wait_gone(family, 5.0)
+        if leftovers:
+            for p in leftovers:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+            print(f"first event: WARNING {len(leftovers)} server processes were left; killed")
+
+    ms = sorted(t * 1000 for t in times)
+    median = statistics.median(ms)
+    p90 = ms[min(len(ms) - 1, int(round(0.9 * len(ms))) - 1)]
+    print(
+        f"first event: median {median:.0f} ms, p90 {p90:.0f} ms over {len(ms)} starts"
+        f" (target median < 150 ms)",
+        flush=True,
+    )
+    if args.verbose:
+        print(f"    each start (ms, in order): {', '.join(f'{t * 1000:.0f}' for t in times)}")
+    print(f"    server stopped; leftover processes: {len(leftovers)}", flush=True)
+    return median, p90
+
+
+def _remember(known, proc):  # type: ignore[no-untyped-def]
+    import psutil
+
+    seen = {(p.pid, p.create_time()) for p in known}
+    out = list(known)
+    try:
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                key = (p.pid, p.create_time())
+            except psutil.Error:
+                continue
+            if key not in seen:
+                seen.add(key)
+                out.append(p)
+    except psutil.Error:
+        pass
+    return out
+
+
+def _wait_gone(procs, timeout: float):  # type: ignore[no-untyped-def]
+    import psutil
+
+    _, alive = psutil.wait_procs([p for p in procs if p.is_running()], timeout=timeout)
+    return alive
+
+
+# --- main --------------------------------------------------------------------
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--part", choices=("all", "pipeline", "first-event"), default="all")
+    p.add_argument("--items", type=int, default=20000, help="items per run (part 1)")
+    p.add_argument("--repeats", type=int, default=5, help="runs of each side per capacity")
+    p.add_argument(
+        "--capacities",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[0, 20, 5],
+        help="queue capacities to try, comma-separated (0 = unbounded)",
+    )
+    p.add_argument(
+        "--on-batch",
+        choices=("extend", "fold"),
+        default="extend",
+        help="what the reader does with a batch: extend a list (default) or also fold it",
+    )
+    p.add_argument("--starts", type=int, default=20, help="runs started (part 2)")
+    p.add_argument("--python", default=sys.executable, help="interpreter for the server")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every run's figure")
+    args = p.parse_args()
+
+    t0 = time.perf_counter()
+    print(
+        f"bench/pipeline.py: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs,"
+        f" on_batch={args.on_batch}",
+        flush=True,
+    )
+    if args.part in ("all", "pipeline"):
+        bench_pipeline(args)
+    if args.part in ("all", "first-event"):
+        bench_first_event(args)
+    print(f"benchmark took {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
