@@ -1,0 +1,73 @@
+"""The cap on live workers across runs (app/budget.py)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app.budget import WorkerBudget
+
+
+def test_acquire_takes_all_or_nothing() -> None:
+    budget = WorkerBudget(5)
+    assert budget.acquire(3)
+    assert budget.held == 3
+    assert not budget.acquire(3)
+    assert budget.held == 3  # nothing taken by the failed request
+    assert budget.acquire(2)
+    assert budget.held == 5
+    assert not budget.acquire(1)
+
+
+def test_release_frees_slots_for_others() -> None:
+    budget = WorkerBudget(2)
+    assert budget.acquire(2)
+    budget.release()
+    assert budget.held == 1
+    assert budget.acquire(1)
+    budget.release(2)
+    assert budget.held == 0
+
+
+def test_releasing_more_than_was_given_raises() -> None:
+    budget = WorkerBudget(4)
+    assert budget.acquire(1)
+    with pytest.raises(RuntimeError, match="released more slots than it gave"):
+        budget.release(2)
+
+
+def test_a_cap_of_zero_gives_nothing() -> None:
+    budget = WorkerBudget(0)
+    assert not budget.acquire(1)
+    assert budget.acquire(0)
+    assert budget.held == 0
+
+
+def test_concurrent_acquires_never_pass_the_cap() -> None:
+    budget = WorkerBudget(50)
+    granted: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def grab() -> None:
+        barrier.wait()
+        for _ in range(100):
+            granted.append(budget.acquire(1))
+
+    threads = [threading.Thread(target=grab) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert granted.count(True) == 50
+    assert budget.held == 50
+
+
+def test_a_refused_release_changes_nothing() -> None:
+    budget = WorkerBudget(4)
+    assert budget.acquire(1)
+    with pytest.raises(RuntimeError):
+        budget.release(2)
+    assert budget.held == 1
+    assert budget.acquire(3)
+    assert not budget.acquire(1)
