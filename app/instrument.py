@@ -30,6 +30,7 @@ FLUSH_AFTER_NS = 1_000_000  # 1 ms
 # Blocking calls wait in slices this long so that a Stop is seen promptly.
 POLL_S = 0.05
 
+
 class Stopped(Exception):
     """The run is stopping: the worker should leave at once."""
 

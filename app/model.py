@@ -323,7 +323,9 @@ def fold(state: ViewState, event: Event) -> ViewState:
     state.last_t = max(state.last_t, event.t)
     if event.kind not in _QUIET:
         state.log.append(
-            LogEntry(event.seq, event.t, event.worker, event.pid, event.kind, event.item, event.data)
+            LogEntry(
+                event.seq, event.t, event.worker, event.pid, event.kind, event.item, event.data
+            )
         )
     return state
 

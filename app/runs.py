@@ -80,10 +80,14 @@ class Run:
     def start(self, budget: WorkerBudget, time_limit_s: float) -> None:
         """Start the workers. The caller holds budget slots for all of them."""
         loop = asyncio.get_running_loop()
+
+        def hand_over(batch: list[events.RawEvent]) -> None:
+            loop.call_soon_threadsafe(self.ingest, batch)
+
         runtime = Runtime(
             self.experiment,
             self.params,
-            lambda batch: loop.call_soon_threadsafe(self.ingest, batch),
+            hand_over,
             budget,
             time_limit_s=time_limit_s,
         )
@@ -257,7 +261,10 @@ class RunRegistry:
         unknown = sorted(set(raw_changes) - fields)
         if unknown:
             raise ParamsError(
-                [FieldError(u, f"unknown field '{u}'; known fields: {', '.join(fields)}") for u in unknown]
+                [
+                    FieldError(u, f"unknown field '{u}'; known fields: {', '.join(fields)}")
+                    for u in unknown
+                ]
             )
         merged = validate(exp.params, {**run.params.model_dump(), **raw_changes})
         fixed = sorted(
@@ -280,7 +287,7 @@ class RunRegistry:
                         f" limit of {self.settings.max_workers} live workers (max_workers)"
                     ) from None
         if "speed" in raw_changes:
-            run.runtime.set_speed(float(getattr(merged, "speed")))
+            run.runtime.set_speed(float(merged.model_dump()["speed"]))
         run.params = merged
         return run
 
@@ -304,4 +311,3 @@ class RunRegistry:
         ended = [r for r in self._runs.values() if r.status in ENDED]
         for run in ended[: max(0, len(ended) - self.settings.keep_runs)]:
             del self._runs[run.id]
-

@@ -22,6 +22,7 @@ every run and never reused.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import multiprocessing
@@ -235,12 +236,12 @@ class Runtime:
         with self._lock:
             if self._wake_w < 0:
                 return  # the run is over
-            try:
+            with contextlib.suppress(BlockingIOError):  # wake-ups are waiting already
                 os.write(self._wake_w, b"x")
-            except BlockingIOError:
-                pass  # plenty of wake-ups are waiting already
 
-    def _emit_main(self, kind: str, item: str | None = None, data: dict[str, Any] | None = None) -> None:
+    def _emit_main(
+        self, kind: str, item: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
         self._main.emit(kind, item, data)
         self._main.flush()
 
@@ -384,8 +385,10 @@ class Runtime:
             return
         with self._lock:
             if not self._draining:
-                sources_left = self._pending[source] + self._starting[source] + sum(
-                    1 for s in self._slots if s.role.name == source and s.alive
+                sources_left = (
+                    self._pending[source]
+                    + self._starting[source]
+                    + sum(1 for s in self._slots if s.role.name == source and s.alive)
                 )
                 if sources_left:
                     return
@@ -458,5 +461,3 @@ class Runtime:
             wake_w, self._wake_w = self._wake_w, -1
         os.close(wake_w)
         os.close(self._wake_r)
-
-

@@ -63,7 +63,9 @@ def run(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals) -> int:
     """Run one worker to its end; returns the exit code it should have."""
     tracer = Tracer(sink, spec.name)
     pacer = Pacer(signals, tracer)
-    worker = Worker(spec.name, spec.role, spec.params, tracer, TracedQueue(item_q, tracer, pacer), pacer)
+    worker = Worker(
+        spec.name, spec.role, spec.params, tracer, TracedQueue(item_q, tracer, pacer), pacer
+    )
     tracer.emit(events.START, data={"role": spec.role})
     try:
         spec.fn(worker)

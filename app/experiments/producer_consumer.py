@@ -9,7 +9,7 @@ together without waiting for each other item by item.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,7 +19,7 @@ from app.worker import Worker
 SLUG = "producer-consumer"
 
 
-def _live(description: str) -> dict[str, object]:
+def _live(description: str) -> dict[str, Any]:
     return {"live": True, "description": description}
 
 
@@ -86,7 +86,7 @@ def consumer(w: Worker) -> None:
         w.emit(events.DONE, item)
 
 
-PROGRAM = '''\
+PROGRAM = """\
 import random
 import time
 from multiprocessing import Process, Queue
@@ -118,4 +118,4 @@ if __name__ == "__main__":
         q.put(None)                       # one sentinel per consumer
     for c in consumers:
         c.join()
-'''
+"""
