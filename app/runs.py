@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 ENDED = frozenset({"finished", "stopped", "failed"})
+# Batches handed to the loop and not yet folded, per run (see Run.start).
+INFLIGHT_BATCHES = 8
 
 
 class NotFound(Exception):
@@ -74,6 +77,7 @@ class Run:
         self._frames = itertools.count(1)
         self._ticker: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
+        self._inflight = threading.BoundedSemaphore(INFLIGHT_BATCHES)
 
     # Life.
 
@@ -82,7 +86,13 @@ class Run:
         loop = asyncio.get_running_loop()
 
         def hand_over(batch: list[events.RawEvent]) -> None:
-            loop.call_soon_threadsafe(self.ingest, batch)
+            # Runs on the reader thread. Waiting for a free slot here passes
+            # back-pressure on to the workers when the loop falls behind.
+            self._inflight.acquire()
+            try:
+                loop.call_soon_threadsafe(self._ingest_handed_over, batch)
+            except RuntimeError:  # the loop is closed: nobody will ingest it
+                self._inflight.release()
 
         runtime = Runtime(
             self.experiment,
@@ -95,6 +105,12 @@ class Run:
         self._start_ns = runtime.started_ns
         runtime.start()
         self._ticker = loop.create_task(self._tick(), name=f"run-{self.id}-frames")
+
+    def _ingest_handed_over(self, batch: list[events.RawEvent]) -> None:
+        try:
+            self.ingest(batch)
+        finally:
+            self._inflight.release()
 
     def ingest(self, batch: list[events.RawEvent]) -> None:
         for raw in batch:

@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 # and then before kill(). Workers check the stop flag every POLL_S (50 ms).
 STOP_GRACE_S = 2.0
 KILL_GRACE_S = 1.0
+# Batches that may wait in a run's event queue. When the server cannot keep
+# up (32 workers at zero delay saturate this 2-core machine), workers block
+# on their next flush instead of the backlog, and the lag of the page,
+# growing without end. The cost: a flooded server slows the run down.
+EVENT_QUEUE_BATCHES = 64
 _CLOSE = "close"  # the last message on a run's event queue
 
 OnBatch = Callable[[list[events.RawEvent]], None]
@@ -141,13 +146,13 @@ class Runtime:
             self._ctx: Any = ctx
             capacity = getattr(params, "capacity", 0)
             self._item_q: Any = ctx.Queue(capacity)
-            self._event_q: Any = ctx.Queue()
+            self._event_q: Any = ctx.Queue(EVENT_QUEUE_BATCHES)
             self._stop_flag: Any = ctx.RawValue("b", 0)
             self._speed: Any = ctx.RawValue("d", float(getattr(params, "speed", 1.0)))
         else:
             self._ctx = None
             self._item_q = queue.Queue(getattr(params, "capacity", 0))
-            self._event_q = queue.Queue()
+            self._event_q = queue.Queue(EVENT_QUEUE_BATCHES)
             self._stop_flag = _ThreadFlag(0)
             self._speed = _ThreadFlag(float(getattr(params, "speed", 1.0)))
         self._main = Tracer(self._event_q, "main")

@@ -96,14 +96,17 @@ def assert_no_workers_left(before: dict[int, psutil.Process], worker_pids: set[i
     me = os.getpid()
     gone = {pid for pid in worker_pids if not psutil.pid_exists(pid)}
     assert gone == worker_pids, f"workers still there: {sorted(worker_pids - gone)}"
-    new = [p for pid, p in descendants().items() if pid not in before]
-    leftovers = [
-        (p.pid, cmdline(p))
-        for p in new
-        if p.pid in worker_pids
-        or p.ppid() != me
-        or not any(word in cmdline(p) for word in ("forkserver", "resource_tracker"))
-    ]
+    leftovers = []
+    for pid, p in descendants().items():
+        if pid in before:
+            continue  # not ours: a live server of another test, say
+        try:
+            parent = p.ppid()
+        except psutil.NoSuchProcess:
+            continue
+        expected = pid not in worker_pids and parent == me
+        if not (expected and any(w in cmdline(p) for w in ("forkserver", "resource_tracker"))):
+            leftovers.append((pid, parent, cmdline(p)))
     assert leftovers == []
 
 
@@ -364,4 +367,98 @@ def test_a_crashing_worker_fails_the_run_and_brings_its_traceback(start_run: Any
     assert state.status == "failed"
     assert "X1" in state.reason
     assert state.reason == "X1 crashed (exit code 1)"
+    assert budget.held == 0
+
+
+def test_lowering_a_count_before_the_new_workers_start_gives_their_slots_back(
+    start_run: Any,
+) -> None:
+    params = Params(
+        producers=1, consumers=1, items_per_producer=0, capacity=5, backend="thread", **FAST
+    )
+    rt, recorder, budget = start_run(params)
+    recorder.wait_for(has(events.PUT, "P1"))
+    rt.set_count("producer", 3)
+    rt.set_count("producer", 1)  # whether or not P2 and P3 have started yet
+    recorder.wait_for(
+        lambda r: all(has(events.EXIT, w)(r) for w in recorder.started if w in {"P2", "P3"})
+        and budget.held == 2
+    )
+    state = fold(rt, recorder)
+    assert state.workers["P1"].state not in model.ENDED
+    for name in ("P2", "P3"):
+        if name in state.workers:
+            assert state.workers[name].reason == "retired"
+    rt.stop("test")
+    assert rt.join(10.0)
+    assert budget.held == 0
+
+
+def test_the_time_limit_stops_the_run(start_run: Any) -> None:
+    params = Params(
+        producers=1, consumers=1, items_per_producer=0, capacity=5, backend="thread", **FAST
+    )
+    budget = WorkerBudget(2)
+    assert budget.acquire(2)
+    recorder = Recorder()
+    rt = Runtime(EXPERIMENT, params, recorder, budget, time_limit_s=0.3)
+    rt.start()
+    assert rt.join(10.0)
+    state = fold(rt, recorder)
+    assert (state.status, state.reason) == ("stopped", "time limit reached (0.005 min)")
+    assert state.produced > 0
+    assert budget.held == 0
+
+
+def test_stop_after_the_end_changes_nothing(start_run: Any) -> None:
+    params = Params(producers=1, consumers=1, items_per_producer=2, backend="thread", **FAST)
+    rt, recorder, budget = start_run(params)
+    assert rt.join(10.0)
+    count = len(recorder.snapshot())
+    rt.stop("too late")
+    rt.set_speed(5.0)
+    assert rt.join(1.0)
+    assert len(recorder.snapshot()) == count
+    assert fold(rt, recorder).status == "finished"
+    assert budget.held == 0
+
+
+def test_set_count_after_the_run_ended_takes_no_slots(start_run: Any) -> None:
+    params = Params(producers=1, consumers=1, items_per_producer=2, backend="thread", **FAST)
+    rt, recorder, budget = start_run(params)
+    assert rt.join(10.0)
+    assert budget.held == 0
+    # A PATCH can reach the runtime after its supervisor ended but before the
+    # run_end event reached the event loop; nothing would ever give these back.
+    rt.set_count("consumer", 3)
+    assert budget.held == 0
+    assert "C2" not in recorder.started
+
+
+class TwoWorkers(BaseModel):
+    crashers: int = 2
+    backend: str = "process"
+
+
+def test_a_worker_that_cannot_start_fails_the_run_and_gives_its_slots_back(
+    start_run: Any,
+) -> None:
+    # A local function does not pickle, so starting its process fails in this
+    # process, the way an exhausted fork server or fd table would.
+    def not_importable(w: Worker) -> None:
+        del w
+
+    experiment = Experiment(
+        slug="unstartable",
+        title="Unstartable",
+        summary="A worker whose process cannot start.",
+        lecture_part="-",
+        params=TwoWorkers,
+        roles=(Role("crasher", "X", not_importable, "crashers"),),
+    )
+    rt, recorder, budget = start_run(TwoWorkers(), experiment=experiment)
+    assert rt.join(10.0)
+    state = fold(rt, recorder)
+    assert state.status == "failed"
+    assert state.reason.startswith("internal error:")
     assert budget.held == 0
