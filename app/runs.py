@@ -9,6 +9,7 @@ from threads to the loop).
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import secrets
@@ -136,9 +137,9 @@ class Run:
                     break
                 await asyncio.sleep(period)
         finally:
-            await self._release_runtime()
+            await self.release_runtime()
 
-    async def _release_runtime(self) -> None:
+    async def release_runtime(self) -> None:
         """Drop the runtime once its threads are done, so that its queues and
         their semaphores are freed with it."""
         runtime = self.runtime
@@ -322,6 +323,11 @@ class RunRegistry:
             *(self.stop(r.id, "the server is shutting down") for r in self.active()),
             return_exceptions=True,
         )
+        for run in self._runs.values():
+            await run.release_runtime()
+        # Runtimes hold reference cycles (threads and their targets); collect
+        # them now so that the queues' semaphores are unlinked before exit.
+        gc.collect()
 
     def _forget_old(self) -> None:
         ended = [r for r in self._runs.values() if r.status in ENDED]

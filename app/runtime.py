@@ -462,6 +462,12 @@ class Runtime:
             for q in (self._item_q, self._event_q):
                 q.cancel_join_thread()
                 q.close()
+        # Drop every reference to the queues (the worker Process objects hold
+        # them too), so that their named semaphores are unlinked now: uvicorn
+        # re-raises SIGTERM after shutdown, and then no atexit hook runs.
+        with self._lock:
+            self._slots.clear()
+        self._item_q = self._event_q = None
         with self._lock:
             wake_w, self._wake_w = self._wake_w, -1
         os.close(wake_w)

@@ -48,7 +48,11 @@ def test_counters_follow_a_simple_run() -> None:
     state = fold_all(
         numbered(
             [
-                ev("main", events.RUN_START, data={"backend": "process", "params": {"capacity": 2}}),
+                ev(
+                    "main",
+                    events.RUN_START,
+                    data={"backend": "process", "params": {"capacity": 2}},
+                ),
                 ev("P1", events.START, data={"role": "producer"}),
                 ev("C1", events.START, data={"role": "consumer"}),
                 ev("C1", events.GET_WAIT),
@@ -192,9 +196,7 @@ def test_a_consumer_that_takes_a_sentinel_finishes_with_reason_sentinel() -> Non
     assert (w.state, w.item, w.reason) == (model.LEAVING, "stop#1", "sentinel")
     assert state.queue == {}
 
-    fold_all(
-        numbered([ev("C1", events.FINISH, data={"reason": "done"}), exit_ev("C1", 0)]), state
-    )
+    fold_all(numbered([ev("C1", events.FINISH, data={"reason": "done"}), exit_ev("C1", 0)]), state)
     assert (w.state, w.reason, w.alive, w.exitcode) == (model.FINISHED, "sentinel", False, 0)
 
 
@@ -345,9 +347,7 @@ def test_throughput_is_zero_before_any_event() -> None:
 
 
 def test_throughput_counts_done_items_per_second() -> None:
-    state = fold_all(
-        numbered(ev("C1", events.DONE, f"P1#{n}", t=n / 4) for n in range(1, 5))
-    )
+    state = fold_all(numbered(ev("C1", events.DONE, f"P1#{n}", t=n / 4) for n in range(1, 5)))
     # 4 items in the first second of the run.
     assert state.throughput == pytest.approx(4.0)
     assert state.counters()["throughput"] == 4.0
@@ -428,7 +428,8 @@ def simulate(
     sentinels = 0
 
     emit("main", events.RUN_START, data={"backend": "process", "params": {}})
-    for name, role in [*((p, "producer") for p in producers), *((c, "consumer") for c in consumers)]:
+    roles = {**dict.fromkeys(producers, "producer"), **dict.fromkeys(consumers, "consumer")}
+    for name, role in roles.items():
         per_worker[name] = []
         emit(name, events.START, data={"role": role})
 
@@ -502,9 +503,7 @@ def simulate(
             label = f"{events.SENTINEL_PREFIX}{sentinels}"
             emit("main", events.SENTINEL_PUT, label)
             queue.append(label)
-    return Sim(
-        per_worker, in_order, queue, consumed, produced, set(blocked), waiting - ended
-    )
+    return Sim(per_worker, in_order, queue, consumed, produced, set(blocked), waiting - ended)
 
 
 def interleave(rng: random.Random, per_worker: dict[str, list[Event]]) -> list[Event]:

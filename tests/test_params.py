@@ -85,9 +85,7 @@ def test_a_min_above_its_max_blames_the_min_and_names_both(side: str) -> None:
     assert errors[0].field == f"{side}_min_ms"
     assert f"{side}_min_ms" in errors[0].message
     assert f"{side}_max_ms" in errors[0].message
-    assert errors[0].message == (
-        f"{side}_min_ms (50) must not be greater than {side}_max_ms (10)"
-    )
+    assert errors[0].message == (f"{side}_min_ms (50) must not be greater than {side}_max_ms (10)")
 
 
 def test_min_equal_to_max_is_fine() -> None:
@@ -111,9 +109,7 @@ def test_the_error_text_joins_every_message() -> None:
 
 
 def test_numbers_as_strings_from_a_form_are_accepted() -> None:
-    params = validate(
-        Params, {"producers": "5", "consumers": "3", "capacity": "0", "speed": "2.5"}
-    )
+    params = validate(Params, {"producers": "5", "consumers": "3", "capacity": "0", "speed": "2.5"})
     assert isinstance(params, Params)
     assert (params.producers, params.consumers, params.capacity, params.speed) == (5, 3, 0, 2.5)
 

@@ -17,7 +17,7 @@ from app import events, model
 from app.budget import WorkerBudget
 from app.experiments import EXPERIMENTS, Experiment, Role
 from app.experiments.producer_consumer import SLUG, Params
-from app.runtime import CapReached, Runtime
+from app.runtime import STOP_GRACE_S, CapReached, Runtime
 from app.worker import Worker
 
 EXPERIMENT = EXPERIMENTS[SLUG]
@@ -149,7 +149,11 @@ def expected_items(producers: int, items: int) -> set[str]:
 
 def test_process_run_consumes_every_item_exactly_once(start_run: Any) -> None:
     before = descendants()
-    params = Params(producers=3, consumers=2, items_per_producer=5, capacity=3, **FAST)
+    # Speed 1 here: a producer then lives at least 50 ms after its start, so
+    # the check that its pid is a live process cannot race its exit.
+    params = Params(
+        producers=3, consumers=2, items_per_producer=5, capacity=3, **{**FAST, "speed": 1.0}
+    )
     rt, recorder, budget = start_run(params)
     assert rt.join(10.0)
 
@@ -170,6 +174,9 @@ def test_process_run_consumes_every_item_exactly_once(start_run: Any) -> None:
     assert os.getpid() not in pids
     assert recorder.pid_was_live == dict.fromkeys(workers, True)
     assert {w: recorder.started[w] for w in workers} == {n: w.pid for n, w in workers.items()}
+    # The pid a worker reported itself is the one the runtime started and reaped.
+    exits = {e.worker: e.pid for e in recorder.events(rt.started_ns) if e.kind == events.EXIT}
+    assert exits == {n: w.pid for n, w in workers.items()}
     for name, w in workers.items():
         assert (w.state, w.alive, w.exitcode) == (model.FINISHED, False, 0), name
     assert {w.reason for n, w in workers.items() if n.startswith("C")} == {"sentinel"}
@@ -223,7 +230,7 @@ def test_stop_ends_an_endless_run_promptly(start_run: Any) -> None:
     before = descendants()
     params = Params(producers=2, consumers=2, items_per_producer=0, capacity=3, **FAST)
     rt, recorder, budget = start_run(params)
-    recorder.wait_for(has(events.PUT))
+    recorder.wait_for(lambda r: has(events.PUT)(r) and len(recorder.started) == 4)
     started = time.monotonic()
     rt.stop("test")
     assert rt.join(10.0)
@@ -245,12 +252,13 @@ def test_stop_ends_an_endless_run_promptly(start_run: Any) -> None:
 def test_stop_lets_workers_leave_on_their_own(start_run: Any) -> None:
     params = Params(producers=1, consumers=1, items_per_producer=0, capacity=2, **FAST)
     rt, recorder, _ = start_run(params)
-    recorder.wait_for(has(events.PUT))
+    recorder.wait_for(lambda r: has(events.PUT)(r) and has(events.START, "C1")(r))
     started = time.monotonic()
     rt.stop("test")
     assert rt.join(10.0)
-    # Workers check the stop flag every 50 ms, long before terminate() is due.
-    assert time.monotonic() - started < 1.5
+    # Workers check the stop flag every 50 ms, long before terminate() is due
+    # (a terminated worker would show exit code -15, not 0).
+    assert time.monotonic() - started < STOP_GRACE_S
     state = fold(rt, recorder)
     for name in ("P1", "C1"):
         w = state.workers[name]
@@ -266,11 +274,16 @@ def test_set_count_starts_and_retires_real_workers(start_run: Any) -> None:
 
     rt.set_count("producer", 3)
     assert budget.held == 4
-    recorder.wait_for(lambda r: has(events.PUT, "P2")(r) and has(events.PUT, "P3")(r))
+    recorder.wait_for(
+        lambda r: (
+            has(events.PUT, "P2")(r) and has(events.PUT, "P3")(r) and has(events.START, "C1")(r)
+        )
+    )
     pids = {name: recorder.started[name] for name in ("P1", "P2", "P3", "C1")}
     assert len(set(pids.values())) == 4
     assert os.getpid() not in pids.values()
-    assert recorder.pid_was_live["P2"] and recorder.pid_was_live["P3"]
+    assert recorder.pid_was_live["P2"]
+    assert recorder.pid_was_live["P3"]
     assert {pids["P2"], pids["P3"]} <= set(rt.alive_pids())
 
     rt.set_count("producer", 1)
@@ -379,16 +392,22 @@ def test_lowering_a_count_before_the_new_workers_start_gives_their_slots_back(
     rt, recorder, budget = start_run(params)
     recorder.wait_for(has(events.PUT, "P1"))
     rt.set_count("producer", 3)
-    rt.set_count("producer", 1)  # whether or not P2 and P3 have started yet
-    recorder.wait_for(
-        lambda r: all(has(events.EXIT, w)(r) for w in recorder.started if w in {"P2", "P3"})
-        and budget.held == 2
-    )
+    rt.set_count("producer", 1)  # P2 and P3 may be pending, starting or running
+
+    def one_producer_left(raws: list[events.RawEvent]) -> bool:
+        producers = {r[1] for r in raws if r[1].startswith("P")}
+        exited = {r[1] for r in raws if r[4] == events.EXIT}
+        return len(producers - exited) == 1 and budget.held == 2
+
+    recorder.wait_for(one_producer_left)
+    time.sleep(0.2)  # two supervisor rounds: nothing else starts or leaves
+    assert one_producer_left(recorder.snapshot())
     state = fold(rt, recorder)
-    assert state.workers["P1"].state not in model.ENDED
-    for name in ("P2", "P3"):
-        if name in state.workers:
-            assert state.workers[name].reason == "retired"
+    producers = state.role("producer")
+    assert len([w for w in producers if w.state not in model.ENDED]) == 1
+    for w in producers:
+        if w.state in model.ENDED:
+            assert (w.state, w.reason, w.exitcode) == (model.FINISHED, "retired", 0), w.name
     rt.stop("test")
     assert rt.join(10.0)
     assert budget.held == 0
