@@ -26,9 +26,9 @@ class WorkerBudget:
 
     def release(self, n: int = 1) -> None:
         with self._lock:
-            self._held -= n
-            if self._held < 0:
+            if n > self._held:
                 raise RuntimeError("worker budget released more slots than it gave")
+            self._held -= n
 
     @property
     def held(self) -> int:

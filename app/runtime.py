@@ -133,6 +133,7 @@ class Runtime:
         self._retire_on_start = {r.name: 0 for r in experiment.roles}
         self._numbers = {r.name: itertools.count(1) for r in experiment.roles}
         self._stop_reason: str | None = None
+        self._closed = False
         self._outcome = "finished"
         self._draining = False
         self._sentinels_owed = 0
@@ -176,7 +177,7 @@ class Runtime:
         """Change how many workers of a role run. Raises CapReached (and
         changes nothing) when the new ones would pass the cap."""
         with self._lock:
-            if self._stop_reason is not None:
+            if self._stop_reason is not None or self._closed:
                 return
             members = self._members(role_name)
             if n > members:
@@ -303,7 +304,13 @@ class Runtime:
                         break
                     self._pending[role.name] -= 1
                     self._starting[role.name] += 1
-                slot = self._start_worker(role)
+                try:
+                    slot = self._start_worker(role)
+                except BaseException:
+                    with self._lock:
+                        self._starting[role.name] -= 1
+                    self._budget.release(1)
+                    raise
                 with self._lock:
                     self._starting[role.name] -= 1
                     self._slots.append(slot)
@@ -445,6 +452,7 @@ class Runtime:
 
     def _close(self) -> None:
         with self._lock:
+            self._closed = True
             pending = sum(self._pending.values())
             for role in self._pending:
                 self._pending[role] = 0

@@ -66,7 +66,8 @@ class LiveServer:
         raise RuntimeError(f"server did not answer /healthz:\n{self.output()}")
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> None:

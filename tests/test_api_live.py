@@ -51,7 +51,8 @@ def test_experiments_list_schema_and_defaults(client: httpx.Client) -> None:
     pc = exps["producer-consumer"]
     assert pc["built"] is True
     props = pc["schema"]["properties"]
-    assert props["producers"]["minimum"] == 1 and props["producers"]["maximum"] == 16
+    assert props["producers"]["minimum"] == 1
+    assert props["producers"]["maximum"] == 16
     assert props["capacity"]["maximum"] == 20
     assert props["backend"]["enum"] == ["process", "thread"]
     assert pc["defaults"]["items_per_producer"] == 10
@@ -182,7 +183,8 @@ def test_patch_rules(client: httpx.Client) -> None:
     url = f"/api/runs/{run['id']}"
     r = client.patch(url, json={"params": {"capacity": 3}})
     assert r.status_code == 409
-    assert "capacity" in r.json()["detail"] and "next" in r.json()["detail"]
+    assert "capacity" in r.json()["detail"]
+    assert "next" in r.json()["detail"]
     r = client.patch(url, json={"params": {"producers": 40}})
     assert r.status_code == 422
     assert "from 1 to 16" in r.json()["detail"]

@@ -35,6 +35,13 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
     set_field(page, "consume_min_ms", "150")
     set_field(page, "consume_max_ms", "300")
     page.click("button.start")
+    page.wait_for_function(
+        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
+    )
+    run_id = page.locator("#form-message").inner_text().split()[1]
+    page.wait_for_function(
+        "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
+    )
 
     # Cards with real pids.
     pid_text = page.locator("#w-P1 .pid").inner_text(timeout=5000)
