@@ -69,12 +69,39 @@ class LogEntry:
 
 
 @dataclass
-class ViewState:
+class RunState:
+    """What every experiment's view state has: the run's lifecycle, its
+    workers, and the log of the last events."""
+
     status: str = "starting"
     reason: str = ""
     backend: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     workers: dict[str, WorkerView] = field(default_factory=dict)
+    last_seq: int = 0
+    last_t: float = 0.0
+    log: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=LOG_LENGTH))
+
+    def role(self, role: str) -> list[WorkerView]:
+        return sorted(
+            (w for w in self.workers.values() if w.role == role), key=lambda w: _worker_key(w.name)
+        )
+
+    def count_state(self, state: str) -> int:
+        return sum(1 for w in self.workers.values() if w.state == state)
+
+    def counters(self) -> dict[str, Any]:
+        return {}
+
+    def extras(self) -> dict[str, Any]:
+        """Experiment-specific fields of the run object."""
+        return {}
+
+
+@dataclass
+class ViewState(RunState):
+    """Producer/consumer: the queue, its items and the counters."""
+
     # Items now in the queue, with the event time of their put.
     queue: dict[str, float] = field(default_factory=dict)
     # Items whose get arrived before their put (see the module docstring).
@@ -86,10 +113,7 @@ class ViewState:
     # small even for endless runs.
     consumed_bits: dict[str, bytearray] = field(default_factory=dict)
     sentinels_put: int = 0
-    last_seq: int = 0
-    last_t: float = 0.0
     done_buckets: dict[int, int] = field(default_factory=dict)
-    log: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=LOG_LENGTH))
 
     # Derived figures, for the page and the run object.
 
@@ -100,14 +124,6 @@ class ViewState:
     @property
     def in_queue(self) -> int:
         return sum(1 for item in self.queue if not events.is_sentinel(item))
-
-    def role(self, role: str) -> list[WorkerView]:
-        return sorted(
-            (w for w in self.workers.values() if w.role == role), key=lambda w: _worker_key(w.name)
-        )
-
-    def count_state(self, state: str) -> int:
-        return sum(1 for w in self.workers.values() if w.state == state)
 
     @property
     def throughput(self) -> float:
@@ -150,14 +166,15 @@ def _split_item(item: str) -> tuple[str, int]:
     return producer, int(n) if n.isdigit() else 0
 
 
-def _worker(state: ViewState, event: Event) -> WorkerView:
+def worker_of(state: RunState, event: Event) -> WorkerView:
+    """The event's worker, created on its first event."""
     w = state.workers.get(event.worker)
     if w is None:
         w = state.workers[event.worker] = WorkerView(event.worker, pid=event.pid, tid=event.tid)
     return w
 
 
-def _set(w: WorkerView, event: Event, new_state: str, item: str | None = None) -> None:
+def set_state(w: WorkerView, event: Event, new_state: str, item: str | None = None) -> None:
     if w.state in ENDED:  # an ended worker does not come back
         return
     w.state = new_state
@@ -177,57 +194,57 @@ def _dequeue(state: ViewState, item: str) -> None:
         state.early_gets.add(item)
 
 
-def _run_start(state: ViewState, e: Event) -> None:
+def _run_start(state: RunState, e: Event) -> None:
     data = e.data or {}
     state.status = "running"
     state.backend = data.get("backend", "")
     state.params = dict(data.get("params", {}))
 
 
-def _run_end(state: ViewState, e: Event) -> None:
+def _run_end(state: RunState, e: Event) -> None:
     data = e.data or {}
     state.status = data.get("outcome", "finished")
     state.reason = data.get("reason", "")
 
 
-def _start(state: ViewState, e: Event) -> None:
-    w = _worker(state, e)
+def _start(state: RunState, e: Event) -> None:
+    w = worker_of(state, e)
     w.role = (e.data or {}).get("role", "")
     w.pid, w.tid, w.since = e.pid, e.tid, e.t
 
 
 def _produce(state: ViewState, e: Event) -> None:
-    _set(_worker(state, e), e, PRODUCING, e.item)
+    set_state(worker_of(state, e), e, PRODUCING, e.item)
 
 
 def _put_wait(state: ViewState, e: Event) -> None:
-    _set(_worker(state, e), e, PUT_WAIT, e.item)
+    set_state(worker_of(state, e), e, PUT_WAIT, e.item)
 
 
 def _put(state: ViewState, e: Event) -> None:
     assert e.item is not None
-    w = _worker(state, e)
+    w = worker_of(state, e)
     w.items += 1
-    _set(w, e, READY)
+    set_state(w, e, READY)
     state.produced += 1
     _enqueue(state, e.item, e.t)
 
 
 def _get_wait(state: ViewState, e: Event) -> None:
-    _set(_worker(state, e), e, GET_WAIT)
+    set_state(worker_of(state, e), e, GET_WAIT)
 
 
 def _get(state: ViewState, e: Event) -> None:
     assert e.item is not None
-    _set(_worker(state, e), e, CONSUMING, e.item)
+    set_state(worker_of(state, e), e, CONSUMING, e.item)
     _dequeue(state, e.item)
 
 
 def _done(state: ViewState, e: Event) -> None:
     assert e.item is not None
-    w = _worker(state, e)
+    w = worker_of(state, e)
     w.items += 1
-    _set(w, e, READY)
+    set_state(w, e, READY)
     producer, n = _split_item(e.item)
     bits = state.consumed_bits.setdefault(producer, bytearray())
     if len(bits) <= n >> 3:
@@ -252,34 +269,34 @@ def _sentinel_put(state: ViewState, e: Event) -> None:
 
 def _sentinel_get(state: ViewState, e: Event) -> None:
     assert e.item is not None
-    w = _worker(state, e)
-    _set(w, e, LEAVING, e.item)
+    w = worker_of(state, e)
+    set_state(w, e, LEAVING, e.item)
     w.reason = "sentinel"
     _dequeue(state, e.item)
 
 
-def _retire(state: ViewState, e: Event) -> None:
-    w = _worker(state, e)
-    _set(w, e, LEAVING)
+def _retire(state: RunState, e: Event) -> None:
+    w = worker_of(state, e)
+    set_state(w, e, LEAVING)
     w.reason = "retired"
 
 
-def _finish(state: ViewState, e: Event) -> None:
-    w = _worker(state, e)
+def _finish(state: RunState, e: Event) -> None:
+    w = worker_of(state, e)
     reason = (e.data or {}).get("reason", "done")
     if not w.reason or reason != "done":
         w.reason = reason
-    _set(w, e, FINISHED)
+    set_state(w, e, FINISHED)
 
 
-def _crash(state: ViewState, e: Event) -> None:
-    w = _worker(state, e)
+def _crash(state: RunState, e: Event) -> None:
+    w = worker_of(state, e)
     w.error = (e.data or {}).get("error", "")
-    _set(w, e, CRASHED, w.item)
+    set_state(w, e, CRASHED, w.item)
 
 
-def _exit(state: ViewState, e: Event) -> None:
-    w = _worker(state, e)
+def _exit(state: RunState, e: Event) -> None:
+    w = worker_of(state, e)
     data = e.data or {}
     w.alive = False
     w.exitcode = data.get("exitcode")
@@ -293,41 +310,57 @@ def _exit(state: ViewState, e: Event) -> None:
         w.state, w.since = FINISHED, e.t
 
 
-_HANDLERS: dict[str, Callable[[ViewState, Event], None]] = {
+Handler = Callable[[Any, Event], None]
+
+# Every experiment's fold handles these the same way.
+LIFECYCLE: dict[str, Handler] = {
     events.RUN_START: _run_start,
     events.RUN_END: _run_end,
     events.START: _start,
-    events.PRODUCE: _produce,
-    events.PUT_WAIT: _put_wait,
-    events.PUT: _put,
-    events.GET_WAIT: _get_wait,
-    events.GET: _get,
-    events.DONE: _done,
-    events.SENTINEL_PUT: _sentinel_put,
-    events.SENTINEL_GET: _sentinel_get,
     events.RETIRE: _retire,
     events.FINISH: _finish,
     events.CRASH: _crash,
     events.EXIT: _exit,
 }
 
-# Kinds too frequent to be worth a line in the log of the last events.
-_QUIET = frozenset({events.PRODUCE})
 
+def make_fold(
+    handlers: dict[str, Handler], quiet: frozenset[str] = frozenset()
+) -> Callable[[Any, Event], Any]:
+    """A fold from the lifecycle handlers plus an experiment's own; kinds in
+    `quiet` are too frequent to be worth a line in the log."""
+    table = {**LIFECYCLE, **handlers}
 
-def fold(state: ViewState, event: Event) -> ViewState:
-    handler = _HANDLERS.get(event.kind)
-    if handler is not None:
-        handler(state, event)
-    state.last_seq = max(state.last_seq, event.seq)
-    state.last_t = max(state.last_t, event.t)
-    if event.kind not in _QUIET:
-        state.log.append(
-            LogEntry(
-                event.seq, event.t, event.worker, event.pid, event.kind, event.item, event.data
+    def fold(state: Any, event: Event) -> Any:
+        handler = table.get(event.kind)
+        if handler is not None:
+            handler(state, event)
+        state.last_seq = max(state.last_seq, event.seq)
+        state.last_t = max(state.last_t, event.t)
+        if event.kind not in quiet:
+            state.log.append(
+                LogEntry(
+                    event.seq, event.t, event.worker, event.pid, event.kind, event.item, event.data
+                )
             )
-        )
-    return state
+        return state
+
+    return fold
+
+
+fold = make_fold(
+    {
+        events.PRODUCE: _produce,
+        events.PUT_WAIT: _put_wait,
+        events.PUT: _put,
+        events.GET_WAIT: _get_wait,
+        events.GET: _get,
+        events.DONE: _done,
+        events.SENTINEL_PUT: _sentinel_put,
+        events.SENTINEL_GET: _sentinel_get,
+    },
+    quiet=frozenset({events.PRODUCE}),
+)
 
 
 def fold_all(evs: Iterable[Event], state: ViewState | None = None) -> ViewState:

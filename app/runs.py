@@ -25,7 +25,7 @@ from app import events
 from app.broadcast import Broadcaster, Frame
 from app.budget import WorkerBudget
 from app.experiments import EXPERIMENTS, Experiment
-from app.model import ViewState, fold
+from app.model import fold
 from app.params import FieldError, ParamsError, validate
 from app.runtime import CapReached, Runtime
 from app.settings import Settings
@@ -65,7 +65,9 @@ class Run:
         self.experiment = experiment
         self.params = params
         self.created = datetime.now(UTC)
-        self.state = ViewState(params=params.model_dump())
+        self.state = experiment.new_state()
+        self.state.params = params.model_dump()
+        self._fold = experiment.fold or fold
         self.runtime: Runtime | None = None
         self.broadcaster = Broadcaster()
         self._render = render
@@ -117,7 +119,7 @@ class Run:
         for raw in batch:
             self._seq += 1
             event = events.from_raw(raw, self._seq, self._start_ns)
-            fold(self.state, event)
+            self._fold(self.state, event)
             self._events.append(event)
         self._dirty = True
         changed, self._changed = self._changed, asyncio.Event()
@@ -188,6 +190,7 @@ class Run:
             "reason": s.reason,
             "created": self.created.isoformat(),
             "counters": s.counters(),
+            **s.extras(),
             "workers": [
                 {
                     "name": w.name,
@@ -202,8 +205,7 @@ class Run:
                     "exitcode": w.exitcode,
                     "error": w.error,
                 }
-                for role in self.experiment.roles
-                for w in s.role(role.name)
+                for w in s.workers.values()
             ],
             "live_params": sorted(self.experiment.live_params()),
             "events": self._seq,
@@ -248,7 +250,7 @@ class RunRegistry:
             raise LimitReached(
                 f"at most {self.settings.max_runs} runs may go at once (max_runs); stop one first"
             )
-        workers = sum(int(getattr(params, r.count_param)) for r in exp.roles)
+        workers = exp.worker_count(params)
         if not self.budget.acquire(workers):
             raise LimitReached(
                 f"starting {workers} workers would pass the limit of"
@@ -295,7 +297,7 @@ class RunRegistry:
         if run.status in ENDED or run.runtime is None or run.ended.is_set():
             raise NotLive(f"run {run_id} has ended ({run.status}); start a new one")
         for role in exp.roles:
-            if role.count_param in raw_changes:
+            if role.count_param and role.count_param in raw_changes:
                 try:
                     run.runtime.set_count(role.name, int(getattr(merged, role.count_param)))
                 except CapReached:
@@ -306,6 +308,19 @@ class RunRegistry:
         if "speed" in raw_changes:
             run.runtime.set_speed(float(merged.model_dump()["speed"]))
         run.params = merged
+        return run
+
+    def call(self, run_id: str, call: Any) -> Run:
+        """Hand a call (validated by the experiment's call model) to a run."""
+        run = self.get(run_id)
+        exp = run.experiment
+        if not exp.takes_calls or exp.call_model is None:
+            raise NotLive(f"{exp.slug} runs take no calls")
+        validated = validate(exp.call_model, call)
+        if run.status in ENDED or run.runtime is None or run.ended.is_set():
+            raise NotLive(f"run {run_id} has ended ({run.status}); start a new one")
+        if not run.runtime.send(validated.model_dump()):
+            raise LimitReached("too many calls are waiting for this run; try again shortly")
         return run
 
     async def stop(self, run_id: str, reason: str = "stopped by the teacher") -> Run:

@@ -41,7 +41,7 @@ from pydantic import BaseModel
 
 from app import events, worker
 from app.budget import WorkerBudget
-from app.experiments import Experiment, Role
+from app.experiments.spec import Experiment, Role
 from app.instrument import Signals, Tracer
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ KILL_GRACE_S = 1.0
 # on their next flush instead of the backlog, and the lag of the page,
 # growing without end. The cost: a flooded server slows the run down.
 EVENT_QUEUE_BATCHES = 64
+# Calls waiting for a program's main to take them (see Runtime.send).
+COMMAND_QUEUE_SIZE = 64
 _CLOSE = "close"  # the last message on a run's event queue
 
 OnBatch = Callable[[list[events.RawEvent]], None]
@@ -121,7 +123,9 @@ class Runtime:
     ) -> None:
         self.experiment = experiment
         self.params = params
-        self.backend: str = getattr(params, "backend", "process")
+        self.backend: str = (
+            "process" if experiment.main_in_process else getattr(params, "backend", "process")
+        )
         self._params_dict = params.model_dump()
         self._on_batch = on_batch
         self._budget = budget
@@ -148,12 +152,14 @@ class Runtime:
             capacity = getattr(params, "capacity", 0)
             self._item_q: Any = ctx.Queue(capacity)
             self._event_q: Any = ctx.Queue(EVENT_QUEUE_BATCHES)
+            self._commands: Any = ctx.Queue(COMMAND_QUEUE_SIZE) if experiment.takes_calls else None
             self._stop_flag: Any = ctx.RawValue("b", 0)
             self._speed: Any = ctx.RawValue("d", float(getattr(params, "speed", 1.0)))
         else:
             self._ctx = None
             self._item_q = queue.Queue(getattr(params, "capacity", 0))
             self._event_q = queue.Queue(EVENT_QUEUE_BATCHES)
+            self._commands = queue.Queue(COMMAND_QUEUE_SIZE) if experiment.takes_calls else None
             self._stop_flag = _ThreadFlag(0)
             self._speed = _ThreadFlag(float(getattr(params, "speed", 1.0)))
         self._main = Tracer(self._event_q, "main")
@@ -169,7 +175,7 @@ class Runtime:
     def start(self) -> None:
         """Begin the run. The caller holds budget slots for every worker."""
         for role in self.experiment.roles:
-            self._pending[role.name] = int(getattr(self.params, role.count_param))
+            self._pending[role.name] = role.count(self.params)
         self._reader.start()
         self._supervisor.start()
 
@@ -200,6 +206,16 @@ class Runtime:
                     surplus -= 1
                 self._retire_on_start[role_name] += surplus
         self._wake()
+
+    def send(self, command: Any) -> bool:
+        """Hand a call to the program's main; False when too many wait."""
+        if self._commands is None or self._stop_reason is not None:
+            return False
+        try:
+            self._commands.put_nowait(command)
+        except queue.Full:
+            return False
+        return True
 
     def set_speed(self, speed: float) -> None:
         self._speed.value = float(speed)
@@ -322,14 +338,14 @@ class Runtime:
                     self._sentinels_owed += 1
 
     def _start_worker(self, role: Role) -> _Slot:
-        name = f"{role.prefix}{next(self._numbers[role.name])}"
+        name = role.fixed_name or f"{role.prefix}{next(self._numbers[role.name])}"
         spec = worker.WorkerSpec(name, role.name, role.fn, self._params_dict)
         if self._ctx is not None:
             retire = self._ctx.RawValue("b", 0)
             signals = Signals(self._stop_flag, retire, self._speed)
             proc = self._ctx.Process(
                 target=worker.run_process,
-                args=(spec, self._item_q, self._event_q, signals),
+                args=(spec, self._item_q, self._event_q, signals, self._commands),
                 name=name,
             )
             proc.start()
@@ -340,7 +356,9 @@ class Runtime:
 
         def target() -> None:
             try:
-                slot.exitcode = worker.run(spec, self._item_q, self._event_q, signals)
+                slot.exitcode = worker.run(
+                    spec, self._item_q, self._event_q, signals, self._commands
+                )
             finally:
                 self._wake()
 
@@ -419,6 +437,9 @@ class Runtime:
 
     def _finished(self) -> bool:
         with self._lock:
+            if not self.experiment.drain_role:  # a program: done when all are gone
+                busy = any(self._pending.values()) or any(self._starting.values())
+                return not busy and not any(s.alive for s in self._slots)
             if not self._draining:
                 return False
             drain = self.experiment.drain_role
@@ -459,7 +480,9 @@ class Runtime:
         if pending:
             self._budget.release(pending)
         outcome = self._outcome if self._stop_reason is not None else "finished"
-        reason = self._stop_reason or "every item was consumed"
+        reason = self._stop_reason or self.experiment.notes.get(
+            "finished", "every item was consumed"
+        )
         self._emit_main(events.RUN_END, data={"outcome": outcome, "reason": reason})
         self._event_q.put(_CLOSE)
         self._reader.join(timeout=5.0)
@@ -467,15 +490,16 @@ class Runtime:
             self._reader_give_up = True
             self._reader.join(timeout=1.0)
         if self._ctx is not None:
-            for q in (self._item_q, self._event_q):
-                q.cancel_join_thread()
-                q.close()
+            for q in (self._item_q, self._event_q, self._commands):
+                if q is not None:
+                    q.cancel_join_thread()
+                    q.close()
         # Drop every reference to the queues (the worker Process objects hold
         # them too), so that their named semaphores are unlinked now: uvicorn
         # re-raises SIGTERM after shutdown, and then no atexit hook runs.
         with self._lock:
             self._slots.clear()
-        self._item_q = self._event_q = None
+        self._item_q = self._event_q = self._commands = None
         with self._lock:
             wake_w, self._wake_w = self._wake_w, -1
         os.close(wake_w)

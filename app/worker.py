@@ -1,9 +1,14 @@
 """The life of one worker, in its own process or thread.
 
-`run_process` is the target of every worker process: it starts a watchdog
-that ends the process when the server dies (PR_SET_PDEATHSIG does not work
-under forkserver, whose child's parent is the fork server), then `run`s the
-experiment's function. `run` is also the thread backend's target.
+`run_process` is the target of every worker process the server starts: it
+starts a watchdog that ends the process when its parent dies
+(PR_SET_PDEATHSIG does not work under forkserver, whose child's parent is the
+fork server), then `run`s the experiment's function. `run` is also the
+thread backend's target.
+
+A program's `main` starts children of its own with `start_process` and
+`start_thread`; they report to the same event queue, and a child process
+has a watchdog on `main` in turn.
 
 A worker's failure travels as data: an exception becomes a `crash` event
 with its traceback, and the process exits with code 1.
@@ -35,17 +40,30 @@ class Worker:
     tracer: Tracer
     queue: TracedQueue
     pacer: Pacer
+    sink: Sink
+    signals: Signals
+    commands: Any = None  # calls from the server, for programs that take them
     rng: random.Random = field(default_factory=random.Random)
 
     def emit(self, kind: str, item: str | None = None, data: dict[str, Any] | None = None) -> None:
         self.tracer.emit(kind, item, data)
 
+    def flush(self) -> None:
+        self.tracer.flush()
+
     def work(self, min_ms: float, max_ms: float) -> None:
         """Simulated work: a random delay in [min_ms, max_ms], scaled by speed."""
         self.pacer.work(self.rng.uniform(min_ms, max_ms) if max_ms > 0 else 0.0)
 
+    def sleep(self, ms: float) -> None:
+        """A delay of `ms` at speed 1, scaled by the run's live speed."""
+        self.pacer.work(ms)
+
     def retiring(self) -> bool:
         return self.pacer.retiring()
+
+    def stopping(self) -> bool:
+        return bool(self.signals.stop.value)
 
 
 WorkerFn = Callable[[Worker], None]
@@ -59,13 +77,28 @@ class WorkerSpec:
     params: dict[str, Any]
 
 
-def run(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals) -> int:
-    """Run one worker to its end; returns the exit code it should have."""
+def make_worker(
+    spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals, commands: Any = None
+) -> Worker:
     tracer = Tracer(sink, spec.name)
     pacer = Pacer(signals, tracer)
-    worker = Worker(
-        spec.name, spec.role, spec.params, tracer, TracedQueue(item_q, tracer, pacer), pacer
+    return Worker(
+        spec.name,
+        spec.role,
+        spec.params,
+        tracer,
+        TracedQueue(item_q, tracer, pacer),
+        pacer,
+        sink,
+        signals,
+        commands,
     )
+
+
+def run(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals, commands: Any = None) -> int:
+    """Run one worker to its end; returns the exit code it should have."""
+    worker = make_worker(spec, item_q, sink, signals, commands)
+    tracer = worker.tracer
     tracer.emit(events.START, data={"role": spec.role})
     try:
         spec.fn(worker)
@@ -79,7 +112,7 @@ def run(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals) -> int:
         cancel = getattr(item_q, "cancel_join_thread", None)
         if cancel is not None:
             cancel()
-    except Exception as exc:  # noqa: BLE001 - any failure becomes data
+    except Exception as exc:  # any failure becomes data
         tracer.emit(
             events.CRASH,
             data={"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()},
@@ -91,7 +124,7 @@ def run(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals) -> int:
 
 
 def start_watchdog() -> None:
-    """End this process as soon as the server that asked for it is gone."""
+    """End this process as soon as the process that started it is gone."""
     parent = multiprocessing.parent_process()
     if parent is None:
         return
@@ -104,8 +137,59 @@ def start_watchdog() -> None:
     threading.Thread(target=watch, name="watchdog", daemon=True).start()
 
 
-def run_process(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals) -> None:
+def run_process(
+    spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals, commands: Any = None
+) -> None:
     start_watchdog()
-    code = run(spec, item_q, sink, signals)
+    code = run(spec, item_q, sink, signals, commands)
     if code:
         raise SystemExit(code)
+
+
+# Children of a program's main. They use the fork start method: main is a
+# fresh process of its own (its only other thread is the watchdog), and fork
+# is what the lecture's programs get on Linux.
+_fork = multiprocessing.get_context("fork")
+
+
+def start_process(
+    parent: Worker,
+    name: str,
+    role: str,
+    fn: WorkerFn,
+    item_q: Any = None,
+    *,
+    daemon: bool = False,
+    params: dict[str, Any] | None = None,
+) -> multiprocessing.process.BaseProcess:
+    """Start a traced child process of `parent` (a program's main)."""
+    parent.flush()
+    spec = WorkerSpec(name, role, fn, params if params is not None else parent.params)
+    proc = _fork.Process(
+        target=run_process,
+        args=(spec, item_q, parent.sink, parent.signals, None),
+        name=name,
+        daemon=daemon,
+    )
+    proc.start()
+    return proc
+
+
+def start_thread(
+    parent: Worker,
+    name: str,
+    role: str,
+    fn: WorkerFn,
+    item_q: Any = None,
+    *,
+    daemon: bool = False,
+    params: dict[str, Any] | None = None,
+) -> threading.Thread:
+    """Start a traced thread in the parent's process."""
+    parent.flush()
+    spec = WorkerSpec(name, role, fn, params if params is not None else parent.params)
+    thread = threading.Thread(
+        target=run, args=(spec, item_q, parent.sink, parent.signals), name=name, daemon=daemon
+    )
+    thread.start()
+    return thread

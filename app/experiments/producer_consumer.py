@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app import events
+from app import events, model
+from app.experiments.spec import Experiment, Role
 from app.worker import Worker
 
 SLUG = "producer-consumer"
@@ -119,3 +120,33 @@ if __name__ == "__main__":
     for c in consumers:
         c.join()
 """
+
+
+def view(state: model.ViewState, params: dict[str, Any]) -> dict[str, Any]:
+    capacity = int(params.get("capacity", 0))
+    items = state.queue_items()
+    return {
+        "capacity": capacity,
+        "queue": items,
+        "slots": capacity if capacity else max(8, len(items) + 2),
+    }
+
+
+EXPERIMENT = Experiment(
+    slug=SLUG,
+    title="Producer / consumer",
+    summary="Producers and consumers, each a real process, share one bounded queue.",
+    lecture_part="5",
+    params=Params,
+    roles=(
+        Role("producer", "P", producer, "producers"),
+        Role("consumer", "C", consumer, "consumers"),
+    ),
+    program=PROGRAM,
+    source_role="producer",
+    drain_role="consumer",
+    modules=(__name__,),
+    new_state=model.ViewState,
+    fold=model.fold,
+    view=view,
+)

@@ -35,19 +35,17 @@ env.filters["dom_id"] = _dom_id
 
 def stage_context(run: Run) -> dict[str, Any]:
     state = run.state
-    capacity = int(run.params.model_dump().get("capacity", 0))
-    items = state.queue_items()
+    params = run.params.model_dump()
+    exp = run.experiment
     return {
         "run": run,
         "state": state,
         "counters": state.counters(),
-        "capacity": capacity,
-        "queue": items,
-        "slots": capacity if capacity else max(8, len(items) + 2),
-        "roles": [(role, state.role(role.name)) for role in run.experiment.roles],
+        "roles": [(role, state.role(role.name)) for role in exp.roles],
         "log": list(reversed(state.log)),
+        **exp.view(state, params),
     }
 
 
 def render_frame(run: Run) -> str:
-    return env.get_template("partials/_frame.html").render(stage_context(run))
+    return env.get_template(run.experiment.frame_template).render(stage_context(run))

@@ -1,0 +1,95 @@
+"""What an experiment is made of, as the runtime and the web layer see it.
+
+Two shapes:
+
+- *roles*: the server starts workers of each role itself (producer/consumer),
+  with live counts.
+- *program*: the server starts one real process, the run's `main` (a role
+  with a fixed name), which plays the lecture's program: it starts its own
+  threads and processes. "main ends" and "daemon children are terminated"
+  then happen for real, and a stuck thread experiment still stops, because
+  its process can be terminated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.model import RunState
+from app.worker import WorkerFn
+
+
+@dataclass(frozen=True)
+class Role:
+    """A kind of worker: its name prefix, its function and the parameter that
+    says how many of it run (or a fixed name for a single worker)."""
+
+    name: str
+    prefix: str
+    fn: WorkerFn
+    count_param: str = ""
+    fixed_name: str = ""
+
+    def count(self, params: BaseModel) -> int:
+        return int(getattr(params, self.count_param)) if self.count_param else 1
+
+
+def _no_view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    slug: str
+    title: str
+    summary: str
+    lecture_part: str
+    params: type[BaseModel] | None = None
+    roles: tuple[Role, ...] = ()
+    program: str = ""
+    # Roles shape: the role whose end means "no more items", and the role
+    # then ended with one sentinel each.
+    source_role: str = ""
+    drain_role: str = ""
+    # Modules the fork server preloads for this experiment's workers.
+    modules: tuple[str, ...] = ()
+    # The view: a fresh state, the fold, and the templates that draw it.
+    new_state: Callable[[], RunState] = RunState
+    fold: Callable[[Any, Any], Any] | None = None
+    frame_template: str = "partials/_frame.html"
+    controls_template: str = ""  # extra controls after the parameter form
+    view: Callable[[Any, dict[str, Any]], dict[str, Any]] = _no_view
+    # Program shape: main always runs in a process of its own, whatever the
+    # experiment's `backend` parameter says about its children.
+    main_in_process: bool = False
+    # Live workers a run holds budget for; default: the sum of role counts.
+    workers_needed: Callable[[BaseModel], int] | None = None
+    # Whether the run takes calls (POST /api/runs/{id}/calls).
+    takes_calls: bool = False
+    call_model: type[BaseModel] | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def built(self) -> bool:
+        return self.params is not None
+
+    def live_params(self) -> frozenset[str]:
+        if self.params is None:
+            return frozenset()
+        return frozenset(
+            name
+            for name, f in self.params.model_fields.items()
+            if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("live")
+        )
+
+    def schema(self) -> dict[str, Any]:
+        return self.params.model_json_schema() if self.params is not None else {}
+
+    def worker_count(self, params: BaseModel) -> int:
+        if self.workers_needed is not None:
+            return self.workers_needed(params)
+        return sum(role.count(params) for role in self.roles)
