@@ -40,7 +40,11 @@ async def event_stream(
         for event in run.events_after(after):
             yield ServerSentEvent(raw_data=events.encode(event), id=str(event.seq))
             after = event.seq
-        if run.ended.is_set() and after >= run.last_seq:
+        # Batches ingested while a yield was suspended replaced the event that
+        # `run.changed` waits on: waiting now would miss them.
+        if after < run.last_seq:
+            continue
+        if run.ended.is_set():
             return
         await run.changed()
 
