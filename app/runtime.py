@@ -42,7 +42,7 @@ from pydantic import BaseModel
 from app import events, worker
 from app.budget import WorkerBudget
 from app.experiments.spec import Experiment, Role
-from app.instrument import Signals, Tracer
+from app.instrument import ItemQueue, Signals, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class Runtime:
             ctx = context(experiment.modules)
             self._ctx: Any = ctx
             capacity = getattr(params, "capacity", 0)
-            self._item_q: Any = ctx.Queue(capacity)
+            self._item_q: Any = ItemQueue(capacity, ctx=ctx)
             self._event_q: Any = ctx.Queue(EVENT_QUEUE_BATCHES)
             self._commands: Any = ctx.Queue(COMMAND_QUEUE_SIZE) if experiment.takes_calls else None
             self._stop_flag: Any = ctx.RawValue("b", 0)
@@ -271,6 +271,8 @@ class Runtime:
         while True:
             try:
                 batch = self._event_q.get(timeout=0.25)
+            except (OSError, EOFError):  # closed under us after a give-up
+                return
             except queue.Empty:
                 if self._reader_give_up:
                     log.error("run event queue did not close; giving up on it")
@@ -480,9 +482,8 @@ class Runtime:
         if pending:
             self._budget.release(pending)
         outcome = self._outcome if self._stop_reason is not None else "finished"
-        reason = self._stop_reason or self.experiment.notes.get(
-            "finished", "every item was consumed"
-        )
+        default = "every item was consumed" if self.experiment.drain_role else "the program ended"
+        reason = self._stop_reason or self.experiment.notes.get("finished", default)
         self._emit_main(events.RUN_END, data={"outcome": outcome, "reason": reason})
         self._event_q.put(_CLOSE)
         self._reader.join(timeout=5.0)

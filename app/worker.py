@@ -146,6 +146,18 @@ def run_process(
         raise SystemExit(code)
 
 
+def _run_forked_child(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals) -> None:
+    # The event queue reached main by unpickling, and Queue.__setstate__
+    # (CPython 3.11-3.13) does not register the after-fork reset that
+    # Queue.__init__ does: without it this child would inherit main's feeder
+    # thread state, and its events would sit in a buffer nobody sends (or
+    # block on a lock main's feeder held at the fork).
+    after_fork = getattr(sink, "_after_fork", None)
+    if after_fork is not None:
+        after_fork()
+    run_process(spec, item_q, sink, signals)
+
+
 # Children of a program's main. They use the fork start method: main is a
 # fresh process of its own (its only other thread is the watchdog), and fork
 # is what the lecture's programs get on Linux.
@@ -166,8 +178,8 @@ def start_process(
     parent.flush()
     spec = WorkerSpec(name, role, fn, params if params is not None else parent.params)
     proc = _fork.Process(
-        target=run_process,
-        args=(spec, item_q, parent.sink, parent.signals, None),
+        target=_run_forked_child,
+        args=(spec, item_q, parent.sink, parent.signals),
         name=name,
         daemon=daemon,
     )

@@ -1,10 +1,11 @@
 """Benchmark: what instrumentation costs a fast run, and how soon a run shows.
 
-Run it from the repository root with the project's interpreter::
+Run it with the project's interpreter (it moves to the repository root
+itself, see `main`); about a minute on a 2-core machine::
 
     python bench/pipeline.py            # both parts
-    python bench/pipeline.py --part pipeline --items 20000 --repeats 5
-    python bench/pipeline.py --part first-event --starts 20
+    python bench/pipeline.py --part pipeline --items 50000 --repeats 5 --capacities 0,20,5
+    python bench/pipeline.py --part first-event --starts 20 -v
 
 Not part of the test suite. Every ratio is against a baseline measured in
 the same run, on the same machine, alternating, so that drift (thermal,
@@ -58,7 +59,9 @@ params, read `GET /api/runs/{id}/events` (SSE) until the first event whose
 worker is not `main`, and take the time from just before the POST. Each run
 is stopped (POST /api/runs/{id}/stop) before the next one starts, so at most
 one run goes at a time (the server allows 4). The server is terminated at
-the end and the script checks that none of its processes are left.
+the end and the script checks that none of its processes are left. The
+first start is usually the slowest: `/healthz` answers while the fork server
+may still be importing its preload list, and the first worker waits for it.
 
 Keep this module's top level light: forkserver children import it again
 (as `__mp_main__`), so heavy imports live inside the functions that need them.
