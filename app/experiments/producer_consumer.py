@@ -125,10 +125,15 @@ if __name__ == "__main__":
 def view(state: model.ViewState, params: dict[str, Any]) -> dict[str, Any]:
     capacity = int(params.get("capacity", 0))
     items = state.queue_items()
+    per_producer = params.get("items_per_producer", 0)
     return {
         "capacity": capacity,
         "queue": items,
         "slots": capacity if capacity else max(8, len(items) + 2),
+        "runbar_facts": [
+            f"capacity {capacity}" if capacity else "unbounded queue",
+            f"{per_producer} items per producer" if per_producer else "endless",
+        ],
     }
 
 

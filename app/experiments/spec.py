@@ -62,6 +62,7 @@ class Experiment:
     fold: Callable[[Any, Any], Any] | None = None
     frame_template: str = "partials/_frame.html"
     controls_template: str = ""  # extra controls after the parameter form
+    stylesheet: str = ""  # extra CSS under static/, e.g. "experiments/lock.css"
     view: Callable[[Any, dict[str, Any]], dict[str, Any]] = _no_view
     # Program shape: main always runs in a process of its own, whatever the
     # experiment's `backend` parameter says about its children.

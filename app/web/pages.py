@@ -139,3 +139,25 @@ async def live_from_form(slug: str, request: Request) -> HTMLResponse:
     except NotLive as exc:
         return HTMLResponse(str(exc), status_code=409)
     return HTMLResponse("")
+
+
+@router.post("/experiments/{slug}/calls", response_class=HTMLResponse)
+async def call_from_form(slug: str, request: Request) -> HTMLResponse:
+    """A button that makes a call on the running run (the queue playground).
+    Empty fields are left out, so that the call model's defaults apply."""
+    reg = _registry(request)
+    reg.experiment(slug)
+    form = await _form(request)
+    run_id = form.pop("run_id", "")
+    call = {k: v for k, v in form.items() if v != ""}
+    try:
+        reg.call(run_id, call)
+    except NotFound:
+        return HTMLResponse("Press Start first.", status_code=409)
+    except ParamsError as exc:
+        return HTMLResponse(str(exc), status_code=422)
+    except LimitReached as exc:
+        return HTMLResponse(str(exc), status_code=429)
+    except NotLive as exc:
+        return HTMLResponse(str(exc), status_code=409)
+    return HTMLResponse("", status_code=202)
