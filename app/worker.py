@@ -164,6 +164,13 @@ def _run_forked_child(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signal
 _fork = multiprocessing.get_context("fork")
 
 
+def _child_spec(
+    parent: Worker, name: str, role: str, fn: WorkerFn, params: dict[str, Any] | None
+) -> WorkerSpec:
+    parent.flush()  # the parent's story so far comes before the child's
+    return WorkerSpec(name, role, fn, params if params is not None else parent.params)
+
+
 def start_process(
     parent: Worker,
     name: str,
@@ -175,8 +182,7 @@ def start_process(
     params: dict[str, Any] | None = None,
 ) -> multiprocessing.process.BaseProcess:
     """Start a traced child process of `parent` (a program's main)."""
-    parent.flush()
-    spec = WorkerSpec(name, role, fn, params if params is not None else parent.params)
+    spec = _child_spec(parent, name, role, fn, params)
     proc = _fork.Process(
         target=_run_forked_child,
         args=(spec, item_q, parent.sink, parent.signals),
@@ -198,8 +204,7 @@ def start_thread(
     params: dict[str, Any] | None = None,
 ) -> threading.Thread:
     """Start a traced thread in the parent's process."""
-    parent.flush()
-    spec = WorkerSpec(name, role, fn, params if params is not None else parent.params)
+    spec = _child_spec(parent, name, role, fn, params)
     thread = threading.Thread(
         target=run, args=(spec, item_q, parent.sink, parent.signals), name=name, daemon=daemon
     )

@@ -276,3 +276,23 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/experiments/producer-consumer/stop", {"run_id": XSS}),
+        ("/experiments/producer-consumer/live", {"field": XSS}),
+        ("/experiments/producer-consumer/start", {"producers": XSS, XSS: "1"}),
+    ],
+)
+def test_form_answers_escape_what_they_echo(
+    client: httpx.Client, path: str, data: dict[str, str]
+) -> None:
+    r = client.post(path, data=data)
+    assert r.status_code >= 400
+    assert "<img" not in r.text
+    assert "&lt;img" in r.text

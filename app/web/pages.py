@@ -7,6 +7,7 @@ to each control.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -107,12 +108,12 @@ async def stop_from_form(slug: str, request: Request) -> HTMLResponse:
     reg.experiment(slug)
     run_id = (await _form(request)).get("run_id", "")
     if not run_id:
-        return HTMLResponse("Nothing is running.")
+        return _text("Nothing is running.")
     try:
         run = await reg.stop(run_id)
     except NotFound as exc:
-        return HTMLResponse(str(exc), status_code=404)
-    return HTMLResponse(f"Run {run.id} {run.status}.")
+        return _text(str(exc), 404)
+    return _text(f"Run {run.id} {run.status}.")
 
 
 @router.post("/experiments/{slug}/live", response_class=HTMLResponse)
@@ -123,22 +124,18 @@ async def live_from_form(slug: str, request: Request) -> HTMLResponse:
     form = await _form(request)
     field = form.get("field", "")
     if field not in exp.live_params():
-        return HTMLResponse(f"'{field}' cannot change live.", status_code=409)
+        return _text(f"'{field}' cannot change live.", 409)
     try:
         run = reg.get(form.get("run_id", ""))
     except NotFound:
         run = None
     if run is None or run.status in ENDED:
-        return HTMLResponse("Applies when you press Start.")
+        return _text("Applies when you press Start.")
     try:
         reg.patch(run.id, {field: form.get(field, "")})
-    except ParamsError as exc:
-        return HTMLResponse(str(exc), status_code=422)
-    except LimitReached as exc:
-        return HTMLResponse(str(exc), status_code=429)
-    except NotLive as exc:
-        return HTMLResponse(str(exc), status_code=409)
-    return HTMLResponse("")
+    except (ParamsError, LimitReached, NotLive) as exc:
+        return _message(exc)
+    return _text("")
 
 
 @router.post("/experiments/{slug}/calls", response_class=HTMLResponse)
@@ -153,11 +150,18 @@ async def call_from_form(slug: str, request: Request) -> HTMLResponse:
     try:
         reg.call(run_id, call)
     except NotFound:
-        return HTMLResponse("Press Start first.", status_code=409)
-    except ParamsError as exc:
-        return HTMLResponse(str(exc), status_code=422)
-    except LimitReached as exc:
-        return HTMLResponse(str(exc), status_code=429)
-    except NotLive as exc:
-        return HTMLResponse(str(exc), status_code=409)
-    return HTMLResponse("", status_code=202)
+        return _text("Press Start first.", 409)
+    except (ParamsError, LimitReached, NotLive) as exc:
+        return _message(exc)
+    return _text("", 202)
+
+
+def _message(exc: Exception) -> HTMLResponse:
+    """A refused change, as the text shown next to the control."""
+    status = {ParamsError: 422, LimitReached: 429, NotLive: 409}[type(exc)]
+    return _text(str(exc), status)
+
+
+def _text(message: str, status_code: int = 200) -> HTMLResponse:
+    """Plain words for a message slot; escaped, since they may echo input."""
+    return HTMLResponse(html.escape(message), status_code=status_code)
