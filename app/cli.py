@@ -26,6 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--run-time-limit", type=float, help="seconds before a run stops itself (default 600)"
     )
     p.add_argument("--fps", type=float, help="frames per second per run, at most (default 20)")
+    p.add_argument(
+        "--allowed-hosts",
+        help="more Host names to answer, comma-separated (a proxy's or a LAN name)",
+    )
     return p.parse_args(argv)
 
 
@@ -42,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         max_runs=args.max_runs,
         run_time_limit=args.run_time_limit,
         fps=args.fps,
+        allowed_hosts=args.allowed_hosts,
     )
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}/"

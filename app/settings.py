@@ -20,6 +20,7 @@ class Settings:
     fps: float = 20.0  # frames rendered per second per run, at most
     event_buffer: int = 50_000  # events kept per run for the JSON stream
     keep_runs: int = 50  # ended runs kept in memory for GET /api/runs
+    allowed_hosts: str = ""  # more Host names to answer, comma-separated
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -296,3 +296,19 @@ def test_form_answers_escape_what_they_echo(
     assert r.status_code >= 400
     assert "<img" not in r.text
     assert "&lt;img" in r.text
+
+
+def test_every_answer_carries_a_strict_content_security_policy(client: httpx.Client) -> None:
+    for path in ("/", "/experiments/producer-consumer", "/api/experiments", "/healthz"):
+        csp = client.get(path).headers["content-security-policy"]
+        assert "default-src 'self'" in csp
+        assert "object-src 'none'" in csp
+        assert "frame-ancestors 'none'" in csp
+        script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+        assert "unsafe-inline" not in script_src
+        assert "unsafe-eval" not in script_src
+
+
+def test_a_foreign_host_header_gets_400(client: httpx.Client) -> None:
+    assert client.get("/healthz", headers={"host": "evil.example"}).status_code == 400
+    assert client.get("/healthz", headers={"host": "localhost"}).status_code == 200

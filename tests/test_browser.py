@@ -26,6 +26,10 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
     page.goto(live_server.url + "/experiments/producer-consumer")
     set_slider(page, "capacity", "3")
     set_slider(page, "producers", "2")
@@ -77,6 +81,7 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
     assert "finished" in page.locator("#w-C1 .doing").inner_text()
     page.screenshot(path=str(ARTIFACTS / "producer-consumer-finished.png"), full_page=True)
     assert errors == []
+    assert page.evaluate("window.__csp") == []  # the whole run, under the strict policy
     page.close()
 
 

@@ -13,7 +13,7 @@ from app import runtime
 from app.experiments import EXPERIMENTS
 from app.runs import RunRegistry
 from app.settings import Settings
-from app.web import api, errors, pages, streams
+from app.web import api, errors, pages, security, streams
 from app.web.render import STATIC_DIR, render_frame
 
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="concviz", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    security.install(app, settings.host, settings.allowed_hosts)
     app.include_router(api.router)
     app.include_router(streams.router)
     app.include_router(pages.router)
