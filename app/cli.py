@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--run-time-limit", type=float, help="seconds before a run stops itself (default 600)"
     )
     p.add_argument("--fps", type=float, help="frames per second per run, at most (default 20)")
+    p.add_argument("--db", help="recordings database (default under the user's data directory)")
     p.add_argument(
         "--allowed-hosts",
         help="more Host names to answer, comma-separated (a proxy's or a LAN name)",
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         run_time_limit=args.run_time_limit,
         fps=args.fps,
         allowed_hosts=args.allowed_hosts,
+        db=args.db,
     )
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}/"

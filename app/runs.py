@@ -27,6 +27,7 @@ from app.budget import WorkerBudget
 from app.experiments import EXPERIMENTS, Experiment
 from app.model import fold
 from app.params import FieldError, ParamsError, validate
+from app.recording import Recorder
 from app.runtime import CapReached, Runtime
 from app.settings import Settings
 
@@ -60,6 +61,7 @@ class Run:
         params: BaseModel,
         settings: Settings,
         render: Renderer,
+        recorder: Recorder | None = None,
     ) -> None:
         self.id = run_id
         self.experiment = experiment
@@ -81,6 +83,9 @@ class Run:
         self._ticker: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
         self._inflight = threading.BoundedSemaphore(INFLIGHT_BATCHES)
+        self.recorder: Recorder | None = recorder
+        if recorder is not None:
+            recorder.begin(run_id, experiment.slug, params.model_dump(), self.created.isoformat())
 
     # Life.
 
@@ -116,16 +121,23 @@ class Run:
             self._inflight.release()
 
     def ingest(self, batch: list[events.RawEvent]) -> None:
+        new = []
         for raw in batch:
             self._seq += 1
             event = events.from_raw(raw, self._seq, self._start_ns)
             self._fold(self.state, event)
-            self._events.append(event)
+            new.append(event)
+        self._events.extend(new)
+        if self.recorder is not None:
+            self.recorder.append(self.id, new)
         self._dirty = True
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
-        if self.state.status in ENDED:
+        if self.state.status in ENDED and not self.ended.is_set():
             self.ended.set()
+            if self.recorder is not None:
+                s = self.state
+                self.recorder.end(self.id, s.status, s.reason, s.last_t, self._seq)
 
     async def _tick(self) -> None:
         period = 1.0 / self._fps
@@ -213,8 +225,11 @@ class Run:
 
 
 class RunRegistry:
-    def __init__(self, settings: Settings, render: Renderer) -> None:
+    def __init__(
+        self, settings: Settings, render: Renderer, recorder: Recorder | None = None
+    ) -> None:
         self.settings = settings
+        self.recorder = recorder
         self.budget = WorkerBudget(settings.max_workers)
         self._render = render
         self._runs: dict[str, Run] = {}
@@ -258,7 +273,7 @@ class RunRegistry:
                 f" {self.budget.held} are alive or starting"
             )
         run_id = secrets.token_hex(4)
-        run = Run(run_id, exp, params, self.settings, self._render)
+        run = Run(run_id, exp, params, self.settings, self._render, self.recorder)
         self._runs[run_id] = run
         try:
             run.start(self.budget, self.settings.run_time_limit)

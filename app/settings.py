@@ -21,6 +21,7 @@ class Settings:
     event_buffer: int = 50_000  # events kept per run for the JSON stream
     keep_runs: int = 50  # ended runs kept in memory for GET /api/runs
     allowed_hosts: str = ""  # more Host names to answer, comma-separated
+    db: str = ""  # the recordings database; empty: under the user's data directory
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

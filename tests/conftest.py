@@ -45,8 +45,9 @@ class LiveServer:
         self.log_path = ARTIFACTS / f"server-{self.port}.log"
         ARTIFACTS.mkdir(exist_ok=True)
         self._log = self.log_path.open("w")
+        self.db = ARTIFACTS / f"runs-{self.port}.sqlite3"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", str(self.port), *args],
+            [sys.executable, "-m", "app", "--port", str(self.port), "--db", str(self.db), *args],
             cwd=ROOT,
             env={**os.environ, **(env or {})},
             stdout=self._log,

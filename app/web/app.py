@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import runtime
 from app.experiments import EXPERIMENTS
+from app.recording import Recorder, default_path
 from app.runs import RunRegistry
 from app.settings import Settings
-from app.web import api, errors, pages, security, streams
+from app.web import api, errors, pages, replays, security, streams
 from app.web.render import STATIC_DIR, render_frame
 
 
@@ -24,12 +27,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         modules = [m for e in EXPERIMENTS.values() for m in e.modules]
         await asyncio.to_thread(runtime.warm_up, modules)
-        registry = RunRegistry(settings, render_frame)
+        recorder = Recorder(Path(settings.db) if settings.db else default_path())
+        registry = RunRegistry(settings, render_frame, recorder)
         app.state.registry = registry
+        app.state.recorder = recorder
         try:
             yield
         finally:
             await registry.stop_all()
+            await asyncio.to_thread(recorder.close)
 
     app = FastAPI(title="concviz", lifespan=lifespan)
     app.state.settings = settings
@@ -38,7 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(streams.router)
     app.include_router(pages.router)
+    app.include_router(replays.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

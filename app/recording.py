@@ -1,0 +1,246 @@
+"""Every run's events, recorded in an embedded SQLite database.
+
+::
+
+    Run.ingest (event loop) --append()--> SimpleQueue --> writer thread --> SQLite (WAL)
+                                                          (batches every FLUSH_S)
+    reads (to_thread) ------------------- own connection per call --------^
+
+One long-lived writer thread owns the writing connection: appends from the
+loop never wait on the disk. It commits a batch every `FLUSH_S` (so a crash
+loses at most that much) and everything left when it is closed (a SIGTERM
+stops the server through its lifespan, which closes the recorder). Readers
+open their own connection; WAL lets them read while the writer writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.events import Event
+
+log = logging.getLogger(__name__)
+
+FLUSH_S = 0.25  # at most this much is lost if the server is killed
+_STOP = object()
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    params TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'running',
+    reason TEXT NOT NULL DEFAULT '',
+    duration REAL NOT NULL DEFAULT 0,
+    events INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    t REAL NOT NULL,
+    worker TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    tid INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    item TEXT,
+    data TEXT,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+"""
+
+
+def default_path() -> Path:
+    """Under the user's data directory (XDG_DATA_HOME, or ~/.local/share)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "concviz" / "runs.sqlite3"
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    id: str
+    experiment: str
+    params: dict[str, Any]
+    name: str
+    created: str
+    status: str
+    reason: str
+    duration: float
+    events: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "experiment": self.experiment,
+            "params": self.params,
+            "name": self.name,
+            "created": self.created,
+            "status": self.status,
+            "reason": self.reason,
+            "duration": self.duration,
+            "events": self.events,
+        }
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class Recorder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(_connect(path)) as conn, conn:
+            conn.executescript(SCHEMA)
+            # A run still 'running' here was cut short by a crash of the server.
+            conn.execute(
+                "UPDATE runs SET status = 'failed', reason = 'the server stopped during the run'"
+                " WHERE status IN ('starting', 'running')"
+            )
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write, name="recorder", daemon=True)
+        self._writer.start()
+
+    # Writing: called from the event loop, never blocks on the disk.
+
+    def begin(self, run_id: str, experiment: str, params: dict[str, Any], created: str) -> None:
+        self._queue.put(("begin", (run_id, experiment, json.dumps(params), created)))
+
+    def append(self, run_id: str, evs: list[Event]) -> None:
+        self._queue.put(("events", (run_id, evs)))
+
+    def end(self, run_id: str, status: str, reason: str, duration: float, count: int) -> None:
+        self._queue.put(("end", (status, reason, duration, count, run_id)))
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is left and stop the writer."""
+        self._queue.put(_STOP)
+        self._writer.join(timeout)
+        if self._writer.is_alive():
+            log.error("the recorder did not finish writing within %s s", timeout)
+
+    def _write(self) -> None:
+        conn = _connect(self.path)
+        try:
+            stop = False
+            while not stop:
+                ops = [self._queue.get()]
+                deadline = time.monotonic() + FLUSH_S
+                while time.monotonic() < deadline:
+                    try:
+                        ops.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                    except queue.Empty:
+                        break
+                if any(op is _STOP for op in ops):
+                    stop = True
+                    ops = [op for op in ops if op is not _STOP]
+                try:
+                    with conn:
+                        for op in ops:
+                            self._apply(conn, op)
+                except sqlite3.Error:
+                    log.exception("recording a batch of events failed")
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, op: tuple[str, Any]) -> None:
+        kind, args = op
+        if kind == "begin":
+            conn.execute(
+                "INSERT OR REPLACE INTO runs (id, experiment, params, created) VALUES (?, ?, ?, ?)",
+                args,
+            )
+        elif kind == "events":
+            run_id, evs = args
+            conn.executemany(
+                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        e.seq,
+                        e.t,
+                        e.worker,
+                        e.pid,
+                        e.tid,
+                        e.kind,
+                        e.item,
+                        json.dumps(e.data) if e.data is not None else None,
+                    )
+                    for e in evs
+                ],
+            )
+        elif kind == "end":
+            conn.execute(
+                "UPDATE runs SET status = ?, reason = ?, duration = ?, events = ? WHERE id = ?",
+                args,
+            )
+
+    # Reading: blocking calls, for asyncio.to_thread.
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with closing(_connect(self.path)) as conn:
+            yield conn
+
+    def runs(self) -> list[RecordedRun]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, experiment, params, name, created, status, reason, duration, events"
+                " FROM runs ORDER BY created DESC"
+            ).fetchall()
+        return [_recorded(row) for row in rows]
+
+    def run(self, run_id: str) -> RecordedRun | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT id, experiment, params, name, created, status, reason, duration, events"
+                " FROM runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+        return _recorded(row) if row else None
+
+    def events(self, run_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT seq, t, worker, pid, tid, kind, item, data FROM events"
+                " WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (run_id, after, -1 if limit is None else limit),
+            ).fetchall()
+        return [
+            Event(seq, t, worker, pid, tid, kind, item, json.loads(data) if data else None)
+            for seq, t, worker, pid, tid, kind, item, data in rows
+        ]
+
+    def rename(self, run_id: str, name: str) -> bool:
+        with self._reading() as conn, conn:
+            return (
+                conn.execute("UPDATE runs SET name = ? WHERE id = ?", (name, run_id)).rowcount > 0
+            )
+
+    def delete(self, run_id: str) -> bool:
+        with self._reading() as conn, conn:
+            conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+            return conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
+
+
+def _recorded(row: tuple[Any, ...]) -> RecordedRun:
+    run_id, experiment, params, name, created, status, reason, duration, count = row
+    return RecordedRun(
+        run_id, experiment, json.loads(params), name, created, status, reason, duration, count
+    )

@@ -1,0 +1,147 @@
+"""A run as Chrome Trace Event JSON, which Perfetto's UI opens as is.
+
+- process and thread names as metadata (`M`), with the real pids and tids;
+- one slice per state interval of each worker (`B`/`E` on its thread), the
+  states being those the page shows (the same fold);
+- counter tracks (`C`) for the run's counters (queue depth among them);
+- flow arrows (`s`/`f`) from each `put` of an item to its `get`;
+- instant events (`i`) for crashes and run ends.
+
+Timestamps are microseconds since the run started. Pure: events in, dict out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from app import events
+from app.events import Event
+
+_INSTANT_KINDS = frozenset({events.CRASH, events.RUN_END, "diagnosis"})
+
+
+def _us(t: float) -> float:
+    return round(t * 1e6, 3)
+
+
+def chrome_trace(
+    evs: Sequence[Event],
+    new_state: Callable[[], Any],
+    fold: Callable[[Any, Event], Any],
+    title: str = "concviz run",
+) -> dict[str, Any]:
+    state = new_state()
+    out: list[dict[str, Any]] = []
+    threads: dict[str, tuple[int, int]] = {}  # worker -> (pid, tid) of its track
+    open_slice: dict[str, str] = {}  # worker -> name of the slice now open
+    last_ts: dict[str, float] = {}
+    counters: dict[str, float] = {}
+    flows: dict[str, int] = {}
+    server_pid = next((e.pid for e in evs if e.worker == "main"), 0)
+    named_pids: set[int] = set()
+
+    def track(worker: str, pid: int, tid: int) -> tuple[int, int]:
+        if worker not in threads:
+            threads[worker] = (pid, tid or pid)
+            if pid not in named_pids:
+                named_pids.add(pid)
+                label = title if pid == server_pid else f"process {pid}"
+                out.append({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": label}})
+            out.append(
+                {
+                    "ph": "M",
+                    "name": "thread_name",
+                    "pid": pid,
+                    "tid": tid or pid,
+                    "args": {"name": worker},
+                }
+            )
+        return threads[worker]
+
+    def at(worker: str, t: float) -> float:
+        # Never earlier than the last timestamp on this track.
+        ts = max(_us(t), last_ts.get(worker, 0.0))
+        last_ts[worker] = ts
+        return ts
+
+    # Items with both a put and a get get an arrow. A get can arrive before
+    # its put (each process sends its own batches), so pair them first.
+    put_at: dict[str, float] = {}
+    got: set[str] = set()
+    for e in evs:
+        if e.item is not None and e.kind in (events.PUT, events.SENTINEL_PUT):
+            put_at[e.item] = _us(e.t)
+        elif e.item is not None and e.kind in (events.GET, events.SENTINEL_GET):
+            got.add(e.item)
+    paired = {item for item in put_at if item in got}
+
+    for e in evs:
+        fold(state, e)
+        pid, tid = track(e.worker, e.pid, e.tid)
+        ts = at(e.worker, e.t)
+        w = state.workers.get(e.worker)
+        if w is not None:
+            label = w.state + (f" {w.item}" if w.item else "")
+            if open_slice.get(e.worker) != label:
+                if e.worker in open_slice:
+                    out.append({"ph": "E", "pid": pid, "tid": tid, "ts": ts})
+                out.append(
+                    {
+                        "ph": "B",
+                        "pid": pid,
+                        "tid": tid,
+                        "ts": ts,
+                        "name": label,
+                        "cat": w.role or "worker",
+                    }
+                )
+                open_slice[e.worker] = label
+        if e.kind in _INSTANT_KINDS:
+            out.append(
+                {
+                    "ph": "i",
+                    "pid": pid,
+                    "tid": tid,
+                    "ts": ts,
+                    "s": "p",
+                    "name": e.kind,
+                    "args": e.data or {},
+                }
+            )
+        if e.item in paired and e.kind in (events.PUT, events.SENTINEL_PUT):
+            flow_id = flows.setdefault(e.item, len(flows) + 1)
+            out.append({"ph": "s", "pid": pid, "tid": tid, "ts": ts, "name": "item", "id": flow_id})
+        elif e.item in paired and e.kind in (events.GET, events.SENTINEL_GET):
+            flow_id = flows.setdefault(e.item, len(flows) + 1)
+            # The arrow ends no earlier than it starts.
+            end_ts = max(ts, put_at[e.item])
+            last_ts[e.worker] = end_ts
+            out.append(
+                {
+                    "ph": "f",
+                    "bp": "e",
+                    "pid": pid,
+                    "tid": tid,
+                    "ts": end_ts,
+                    "name": "item",
+                    "id": flow_id,
+                }
+            )
+        for key, value in state.counters().items():
+            if isinstance(value, int | float) and counters.get(key) != value:
+                counters[key] = value
+                out.append(
+                    {
+                        "ph": "C",
+                        "pid": server_pid,
+                        "ts": _us(e.t),
+                        "name": key,
+                        "args": {key: value},
+                    }
+                )
+    end = max(last_ts.values(), default=0.0)
+    for worker in open_slice:
+        pid, tid = threads[worker]
+        out.append({"ph": "E", "pid": pid, "tid": tid, "ts": max(end, last_ts[worker])})
+    return {"traceEvents": out, "displayTimeUnit": "ms", "otherData": {"title": title}}

@@ -1,0 +1,239 @@
+"""Recorded runs: the runs page, replay with step back, export, and the
+recordings API.
+
+A replay is the same fold of the same events as the live run, drawn with the
+same frame template; `app.replay.Replay` keeps checkpoints so that a jump
+anywhere stays instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.events import Event
+from app.experiments import EXPERIMENTS, Experiment
+from app.model import fold as default_fold
+from app.recording import RecordedRun, Recorder
+from app.replay import Replay
+from app.trace import chrome_trace
+from app.web.render import env, stage_context, templates
+
+router = APIRouter()
+
+REPLAYS_KEPT = 4  # replays kept in memory, most recently used
+PLAY_FRAME_S = 0.05  # a frame every 50 ms while playing
+
+
+@dataclass
+class ReplayView:
+    """What the frame templates read from a run, for a recorded one."""
+
+    id: str
+    experiment: Experiment
+    params: BaseModel
+    state: Any
+
+
+@dataclass
+class Loaded:
+    record: RecordedRun
+    experiment: Experiment
+    params: BaseModel
+    replay: Replay
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=100)
+
+
+def _recorder(request: Request) -> Recorder:
+    recorder: Recorder = request.app.state.recorder
+    return recorder
+
+
+def _cache(request: Request) -> OrderedDict[str, Loaded]:
+    cache: OrderedDict[str, Loaded] | None = getattr(request.app.state, "replays", None)
+    if cache is None:
+        cache = request.app.state.replays = OrderedDict()
+    return cache
+
+
+async def load(request: Request, run_id: str) -> Loaded:
+    """The recorded run, with its replay (cached); 404 if there is none."""
+    cache = _cache(request)
+    record = await asyncio.to_thread(_recorder(request).run, run_id)
+    if record is None:
+        raise HTTPException(404, f"no recorded run '{run_id}'")
+    hit = cache.get(run_id)
+    if hit is not None and hit.record.events == record.events and record.status != "running":
+        cache.move_to_end(run_id)
+        return hit
+    exp = EXPERIMENTS.get(record.experiment)
+    if exp is None or exp.params is None:
+        raise HTTPException(404, f"run '{run_id}' is of an experiment this server lacks")
+    evs = await asyncio.to_thread(_recorder(request).events, run_id)
+    params = exp.params.model_validate(record.params)
+    replay = Replay(evs, exp.new_state, exp.fold or default_fold, record.params)
+    loaded = cache[run_id] = Loaded(record, exp, params, replay)
+    while len(cache) > REPLAYS_KEPT:
+        cache.popitem(last=False)
+    return loaded
+
+
+def _frame(loaded: Loaded, at: int, *, scrub: bool) -> str:
+    """The stage after `at` events, with the position (and the scrubber)."""
+    replay = loaded.replay
+    at = max(0, min(at, replay.length))
+    view = ReplayView(loaded.record.id, loaded.experiment, loaded.params, replay.state_at(at))
+    return env.get_template("partials/_replay_frame.html").render(
+        stage_context(view),  # type: ignore[arg-type]
+        at=at,
+        length=replay.length,
+        duration=replay.duration,
+        run_id=view.id,
+        scrub=scrub,
+    )
+
+
+@router.get("/runs", response_class=HTMLResponse)
+async def runs_page(request: Request) -> HTMLResponse:
+    records = await asyncio.to_thread(_recorder(request).runs)
+    return templates.TemplateResponse(
+        request, "runs.html", {"records": records, "experiments": EXPERIMENTS}
+    )
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+async def replay_page(
+    run_id: str, request: Request, at: Annotated[int, Query(ge=0)] = 0
+) -> HTMLResponse:
+    loaded = await load(request, run_id)
+    at = min(at, loaded.replay.length) if at else loaded.replay.length
+    state = loaded.replay.state_at(at)
+    view = ReplayView(run_id, loaded.experiment, loaded.params, state)
+    return templates.TemplateResponse(
+        request,
+        "run.html",
+        {
+            "record": loaded.record,
+            "run_id": run_id,
+            "experiment": loaded.experiment,
+            "at": at,
+            "length": loaded.replay.length,
+            "duration": loaded.replay.duration,
+            **stage_context(view),  # type: ignore[arg-type]
+        },
+    )
+
+
+@router.get("/runs/{run_id}/frame", response_class=HTMLResponse)
+async def replay_frame(
+    run_id: str,
+    request: Request,
+    at: Annotated[int, Query(ge=0)] = 0,
+    step: Annotated[int, Query(ge=-1000, le=1000)] = 0,
+) -> HTMLResponse:
+    """The stage after `at` (+ `step`) events; a step also moves the scrubber."""
+    loaded = await load(request, run_id)
+    return HTMLResponse(_frame(loaded, at + step, scrub=step != 0))
+
+
+@router.get("/runs/{run_id}/play", response_class=EventSourceResponse)
+async def replay_play(
+    run_id: str,
+    request: Request,
+    at: Annotated[int, Query(ge=0)] = 0,
+    speed: Annotated[float, Query(ge=0.1, le=20)] = 1.0,
+) -> AsyncIterator[ServerSentEvent]:
+    """Frames from `at` to the end, paced by the run's own time / speed."""
+    loaded = await load(request, run_id)
+    replay = loaded.replay
+    at = 0 if at >= replay.length else at
+    t = replay.events[at - 1].t if at else 0.0
+    while True:
+        yield ServerSentEvent(raw_data=_frame(loaded, at, scrub=True))
+        if at >= replay.length:
+            yield ServerSentEvent(event="end", data="")
+            return
+        await asyncio.sleep(PLAY_FRAME_S)
+        t += PLAY_FRAME_S * speed
+        at = max(at + 1, replay.index_at(t))
+
+
+@router.get("/runs/{run_id}/player", response_class=HTMLResponse)
+async def replay_player(
+    run_id: str,
+    request: Request,
+    at: Annotated[int, Query(ge=0)] = 0,
+    speed: Annotated[float, Query(ge=0.1, le=20)] = 1.0,
+    play: Annotated[bool, Query()] = False,
+) -> HTMLResponse:
+    await load(request, run_id)
+    return templates.TemplateResponse(
+        request,
+        "partials/_replay_player.html",
+        {"run_id": run_id, "at": at, "speed": speed, "playing": play},
+    )
+
+
+# The recordings API.
+
+
+@router.get("/api/recordings")
+async def list_recordings(request: Request) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in await asyncio.to_thread(_recorder(request).runs)]
+
+
+@router.patch("/api/recordings/{run_id}")
+async def rename_recording(run_id: str, body: Rename, request: Request) -> dict[str, Any]:
+    if not await asyncio.to_thread(_recorder(request).rename, run_id, body.name):
+        raise HTTPException(404, f"no recorded run '{run_id}'")
+    record = await asyncio.to_thread(_recorder(request).run, run_id)
+    assert record is not None
+    return record.to_dict()
+
+
+@router.delete("/api/recordings/{run_id}", status_code=204)
+async def delete_recording(run_id: str, request: Request) -> Response:
+    if not await asyncio.to_thread(_recorder(request).delete, run_id):
+        raise HTTPException(404, f"no recorded run '{run_id}'")
+    _cache(request).pop(run_id, None)
+    return Response(status_code=204)
+
+
+@router.get("/api/recordings/{run_id}/export")
+async def export_recording(run_id: str, request: Request) -> JSONResponse:
+    record = await asyncio.to_thread(_recorder(request).run, run_id)
+    if record is None:
+        raise HTTPException(404, f"no recorded run '{run_id}'")
+    evs: list[Event] = await asyncio.to_thread(_recorder(request).events, run_id)
+    body = {"run": record.to_dict(), "events": [e.to_dict() for e in evs]}
+    return JSONResponse(
+        json.loads(json.dumps(body)),
+        headers={"content-disposition": f'attachment; filename="concviz-{run_id}.json"'},
+    )
+
+
+@router.get("/api/runs/{run_id}/trace")
+async def run_trace(run_id: str, request: Request) -> JSONResponse:
+    """The run as Chrome Trace Event JSON: open it in Perfetto's UI."""
+    loaded = await load(request, run_id)
+    exp = loaded.experiment
+    trace = chrome_trace(
+        loaded.replay.events, exp.new_state, exp.fold or default_fold, f"concviz {exp.slug}"
+    )
+    return JSONResponse(
+        trace,
+        headers={"content-disposition": f'attachment; filename="concviz-{run_id}.trace.json"'},
+    )

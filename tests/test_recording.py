@@ -1,0 +1,227 @@
+"""Recording runs in SQLite, replaying them, and exporting them as traces."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import LiveServer
+from ssereader import messages, read_events
+
+from app import events
+from app.budget import WorkerBudget
+from app.events import Event, from_raw
+from app.experiments import EXPERIMENTS
+from app.model import ViewState, fold, fold_all
+from app.recording import Recorder
+from app.replay import CHECKPOINT_EVERY, Replay
+from app.runtime import Runtime
+from app.trace import chrome_trace
+
+PC = EXPERIMENTS["producer-consumer"]
+FAST = {
+    "producers": 3,
+    "consumers": 2,
+    "items_per_producer": 5,
+    "produce_max_ms": 20,
+    "consume_max_ms": 20,
+    "speed": 20,
+}
+
+
+def real_run_events(**params: Any) -> list[Event]:
+    """The events of a real producer/consumer run with real processes."""
+    assert PC.params is not None
+    p = PC.params(**{**FAST, **params})
+    got: list[events.RawEvent] = []
+    lock = threading.Lock()
+
+    def on_batch(batch: list[events.RawEvent]) -> None:
+        with lock:
+            got.extend(batch)
+
+    budget = WorkerBudget(64)
+    assert budget.acquire(PC.worker_count(p))
+    rt = Runtime(PC, p, on_batch, budget)
+    rt.start()
+    assert rt.join(20)
+    return [from_raw(raw, i + 1, rt.started_ns) for i, raw in enumerate(got)]
+
+
+@pytest.fixture(scope="module")
+def run_events() -> list[Event]:
+    return real_run_events()
+
+
+def test_recorder_keeps_runs_and_events_across_reopening(
+    tmp_path: Path, run_events: list[Event]
+) -> None:
+    db = tmp_path / "runs.sqlite3"
+    rec = Recorder(db)
+    rec.begin("r1", "producer-consumer", {"producers": 3}, "2026-01-01T00:00:00")
+    rec.append("r1", run_events[:10])
+    rec.append("r1", run_events[10:])
+    rec.end("r1", "finished", "every item was consumed", run_events[-1].t, len(run_events))
+    rec.close()
+
+    again = Recorder(db)  # as after a server restart
+    (only,) = again.runs()
+    assert only.id == "r1"
+    assert only.status == "finished"
+    assert only.events == len(run_events)
+    assert again.events("r1") == run_events
+    assert again.events("r1", after=5, limit=3) == run_events[5:8]
+    assert again.rename("r1", "first try")
+    assert again.run("r1") is not None
+    assert again.run("r1").name == "first try"  # type: ignore[union-attr]
+    assert again.delete("r1")
+    assert again.runs() == []
+    assert not again.delete("r1")
+    again.close()
+
+
+def test_a_run_cut_short_by_a_crash_is_marked_failed_on_reopening(tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite3"
+    rec = Recorder(db)
+    rec.begin("r1", "producer-consumer", {}, "2026-01-01T00:00:00")
+    rec.close()
+    again = Recorder(db)
+    run = again.run("r1")
+    assert run is not None
+    assert run.status == "failed"
+    assert "server stopped" in run.reason
+    again.close()
+
+
+def test_replay_at_any_point_is_the_fold_of_the_first_events(run_events: list[Event]) -> None:
+    many = run_events * (2 * CHECKPOINT_EVERY // len(run_events) + 1)
+    many = [
+        Event(i + 1, e.t + i * 1e-6, e.worker, e.pid, e.tid, e.kind, e.item, e.data)
+        for i, e in enumerate(many)
+    ]
+    replay = Replay(many, ViewState, fold, {})
+    rng = random.Random(7)
+    points = [0, 1, len(many), CHECKPOINT_EVERY, CHECKPOINT_EVERY + 1]
+    points += [rng.randrange(len(many)) for _ in range(10)]
+    for k in [*points, *reversed(points)]:  # forward and back
+        assert replay.state_at(k) == fold_all(many[:k], ViewState()), k
+
+
+def test_trace_is_well_formed(run_events: list[Event]) -> None:
+    trace = json.loads(json.dumps(chrome_trace(run_events, ViewState, fold)))
+    evs = trace["traceEvents"]
+    assert {e["ph"] for e in evs} <= {"M", "B", "E", "C", "s", "f", "i"}
+    names = {e["args"]["name"] for e in evs if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert {"P1", "P2", "P3", "C1", "C2"} <= names
+    depth: dict[tuple[int, int], int] = {}
+    last: dict[tuple[int, int], float] = {}
+    for e in evs:
+        if e["ph"] in ("B", "E", "s", "f", "i"):
+            key = (e["pid"], e["tid"])
+            assert e["ts"] >= last.get(key, 0.0), e
+            last[key] = e["ts"]
+        if e["ph"] == "B":
+            depth[(e["pid"], e["tid"])] = depth.get((e["pid"], e["tid"]), 0) + 1
+        elif e["ph"] == "E":
+            depth[(e["pid"], e["tid"])] -= 1
+            assert depth[(e["pid"], e["tid"])] >= 0
+    assert all(d == 0 for d in depth.values())  # every B has its E on its thread
+    starts = {e["id"]: e for e in evs if e["ph"] == "s"}
+    ends = {e["id"]: e for e in evs if e["ph"] == "f"}
+    assert starts.keys() == ends.keys()
+    assert len(starts) >= 15  # every item's put is tied to its get
+    assert all(ends[i]["ts"] >= starts[i]["ts"] for i in starts)
+    assert any(e["ph"] == "C" and e["name"] == "in_queue" for e in evs)
+
+
+@pytest.mark.live
+def test_replaying_to_the_end_gives_the_final_live_frame(
+    client: httpx.Client, live_server: LiveServer
+) -> None:
+    r = client.post("/api/runs", json={"experiment": "producer-consumer", "params": FAST})
+    run = r.json()
+    with client.stream("GET", f"/runs/{run['id']}/stream") as s:
+        frames = [m.data for m in messages(s) if m.event != "end"]
+    live_final = frames[-1]
+    assert 'id="run-status">finished<' in live_final
+    total = len(read_events(client, run["id"]))
+    deadline = time.monotonic() + 10
+    while recorded_events(client, run["id"]) != total:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    replayed = client.get(f"/runs/{run['id']}/frame", params={"at": total}).text
+    replayed = replayed.split("<hx-partial")[0]
+    assert _normal(replayed) == _normal(live_final)
+    earlier = client.get(f"/runs/{run['id']}/frame", params={"at": 40, "step": -1}).text
+    assert "event <b>39</b>" in earlier  # a step back
+    page = client.get(f"/runs/{run['id']}")
+    assert page.status_code == 200
+    assert f"of {total}" in page.text
+    trace = client.get(f"/api/runs/{run['id']}/trace").json()
+    assert trace["traceEvents"]
+
+
+def recorded_events(client: httpx.Client, run_id: str) -> int | None:
+    for rec in client.get("/api/recordings").json():
+        if rec["id"] == run_id:
+            count: int = rec["events"]
+            return count
+    return None
+
+
+def _normal(html: str) -> str:
+    return re.sub(r"\s+", " ", html).strip()
+
+
+@pytest.mark.live
+def test_recordings_api_rename_export_delete(client: httpx.Client) -> None:
+    r = client.post("/api/runs", json={"experiment": "producer-consumer", "params": FAST})
+    run_id = r.json()["id"]
+    read_events(client, run_id)
+    deadline = time.monotonic() + 10
+    while client.get(f"/api/recordings/{run_id}/export").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    renamed = client.patch(f"/api/recordings/{run_id}", json={"name": "demo <b>"})
+    assert renamed.json()["name"] == "demo <b>"
+    assert "demo &lt;b&gt;" in client.get("/runs").text
+    assert client.patch(f"/api/recordings/{run_id}", json={"name": "x" * 101}).status_code == 422
+    exported = client.get(f"/api/recordings/{run_id}/export").json()
+    assert exported["run"]["id"] == run_id
+    assert exported["events"][0]["seq"] == 1
+    assert client.delete(f"/api/recordings/{run_id}").status_code == 204
+    assert client.get(f"/runs/{run_id}").status_code == 404
+    assert client.delete(f"/api/recordings/{run_id}").status_code == 404
+
+
+def test_sigterm_loses_no_recorded_event() -> None:
+    server = LiveServer()
+    with httpx.Client(base_url=server.url, timeout=15) as c:
+        run = c.post(
+            "/api/runs",
+            json={
+                "experiment": "producer-consumer",
+                "params": {"items_per_producer": 0, "produce_max_ms": 50, "speed": 5},
+            },
+        ).json()
+        read_events(c, run["id"], limit=30)
+    server.proc.send_signal(signal.SIGTERM)
+    server.proc.wait(timeout=15)
+    server.stop()
+    rec = Recorder(server.db)
+    recorded = rec.run(run["id"])
+    evs = rec.events(run["id"])
+    rec.close()
+    assert recorded is not None
+    assert recorded.status == "stopped"
+    assert "shutting down" in recorded.reason
+    assert [e.seq for e in evs] == list(range(1, recorded.events + 1))
+    assert evs[-1].kind == "run_end"
