@@ -9,6 +9,7 @@ together without waiting for each other item by item.
 
 from __future__ import annotations
 
+import string
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -87,39 +88,105 @@ def consumer(w: Worker) -> None:
         w.emit(events.DONE, item)
 
 
-PROGRAM = """\
+SCRIPT = string.Template('''\
+"""Producer/consumer, as concviz runs it, without the server.
+
+$producers producer(s) and $consumers consumer(s) share one queue ($capacity_words);
+each producer makes $items_words. Run it with: python producer_consumer.py
+"""
+
+import os
 import random
 import time
-from multiprocessing import Process, Queue
+$imports
+
+PRODUCERS = $producers
+CONSUMERS = $consumers
+CAPACITY = $capacity                  # 0 = unbounded
+ITEMS_PER_PRODUCER = $items
+PRODUCE_MS = ($produce_min_ms, $produce_max_ms)          # time to make one item
+CONSUME_MS = ($consume_min_ms, $consume_max_ms)          # time to use one item
+SPEED = $speed                          # 2.0 = twice as fast
 
 
-def producer(name, q, items):
-    for n in range(1, items + 1):
-        time.sleep(random.uniform(0, 2))  # make item n
-        q.put(f"{name} #{n}")             # waits here while the queue is full
+def pause(ms_range):
+    time.sleep(random.uniform(*ms_range) / 1000 / SPEED)
 
 
-def consumer(name, q):
+def producer(name, q):
+    for n in range(1, ITEMS_PER_PRODUCER + 1):
+        pause(PRODUCE_MS)                 # make item n
+        item = f"{name} #{n}"
+        q.put(item)                       # waits here while the queue is full
+        print(f"{name} (pid {os.getpid()}) put {item}", flush=True)
+
+
+def consumer(name, q, done):
     while True:
         item = q.get()                    # waits here while the queue is empty
         if item is None:                  # the sentinel: no more items
+            print(f"{name} (pid {os.getpid()}) took a sentinel and leaves", flush=True)
             break
-        time.sleep(random.uniform(0, 2))  # use the item
+        print(f"{name} (pid {os.getpid()}) took {item}", flush=True)
+        pause(CONSUME_MS)                 # use the item
+        done.put(item)
 
 
 if __name__ == "__main__":
-    q = Queue(5)
-    producers = [Process(target=producer, args=(f"P{i}", q, 10)) for i in (1, 2)]
-    consumers = [Process(target=consumer, args=(f"C{i}", q)) for i in (1, 2)]
-    for p in producers + consumers:
-        p.start()
+    q = Queue(CAPACITY)
+    done = Queue()                        # what the consumers used, to check
+    producers = [Worker(target=producer, args=(f"P{i}", q)) for i in range(1, PRODUCERS + 1)]
+    consumers = [Worker(target=consumer, args=(f"C{i}", q, done)) for i in range(1, CONSUMERS + 1)]
+    for w in producers + consumers:
+        w.start()
     for p in producers:
         p.join()                          # every item is in the queue now
     for _ in consumers:
         q.put(None)                       # one sentinel per consumer
+    used = [done.get() for _ in range(PRODUCERS * ITEMS_PER_PRODUCER)]
     for c in consumers:
         c.join()
-"""
+    assert len(set(used)) == len(used) == PRODUCERS * ITEMS_PER_PRODUCER
+    print(f"accounting: {len(used)} produced, {len(used)} consumed, each exactly once")
+''')
+
+_IMPORTS = {
+    "process": "from multiprocessing import Process as Worker, Queue",
+    "thread": "from queue import Queue\nfrom threading import Thread as Worker",
+}
+
+
+def script(params: dict[str, Any]) -> str:
+    """The plain program for these parameters: it runs without the server and
+    prints the same story. An endless run becomes 10 items per producer."""
+    p = Params.model_validate(params)
+    items = p.items_per_producer or 10
+    return SCRIPT.substitute(
+        imports=_IMPORTS[p.backend],
+        producers=p.producers,
+        consumers=p.consumers,
+        capacity=p.capacity,
+        capacity_words=f"{p.capacity} slots" if p.capacity else "unbounded",
+        items=items,
+        items_words=f"{items} items" + ("" if p.items_per_producer else " (the run was endless)"),
+        produce_min_ms=p.produce_min_ms,
+        produce_max_ms=p.produce_max_ms,
+        consume_min_ms=p.consume_min_ms,
+        consume_max_ms=p.consume_max_ms,
+        speed=f"{p.speed:g}",
+    )
+
+
+# Where each worker is in the script, by its state ("role:state" first).
+CODE_LINES = {
+    model.PRODUCING: "pause(PRODUCE_MS)",
+    model.PUT_WAIT: "q.put(item)",
+    "producer:ready": "print(f\"{name} (pid {os.getpid()}) put",
+    model.GET_WAIT: "item = q.get()",
+    model.CONSUMING: "pause(CONSUME_MS)",
+    "consumer:ready": "done.put(item)",
+    model.LEAVING: "if item is None:",
+}
 
 
 def view(state: model.ViewState, params: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +214,17 @@ EXPERIMENT = Experiment(
         Role("producer", "P", producer, "producers"),
         Role("consumer", "C", consumer, "consumers"),
     ),
-    program=PROGRAM,
+    program=script({}),
+    script=script,
+    code_lines=CODE_LINES,
+    quick_params={
+        "producers": 3,
+        "consumers": 2,
+        "items_per_producer": 5,
+        "produce_max_ms": 20,
+        "consume_max_ms": 20,
+        "speed": 20,
+    },
     source_role="producer",
     drain_role="consumer",
     modules=(__name__,),

@@ -51,6 +51,12 @@ class Experiment:
     params: type[BaseModel] | None = None
     roles: tuple[Role, ...] = ()
     program: str = ""
+    # The plain program for given parameters (shown, and downloadable), and
+    # where each worker is in it: state (or "role:state") -> text of a line.
+    script: Callable[[dict[str, Any]], str] | None = None
+    code_lines: dict[str, str] = field(default_factory=dict)
+    # Parameters for a quick run (tests, and the scripts' own check).
+    quick_params: dict[str, Any] = field(default_factory=dict)
     # Roles shape: the role whose end means "no more items", and the role
     # then ended with one sentinel each.
     source_role: str = ""

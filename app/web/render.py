@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.templating import Jinja2Templates
 
+from app import codeview
 from app.runs import Run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,13 @@ def stage_context(run: Run) -> dict[str, Any]:
         "counters": state.counters(),
         "roles": [(role, state.role(role.name)) for role in exp.roles],
         "log": list(reversed(state.log)),
+        "code": (
+            codeview.body(
+                codeview.locate(exp.script(params), exp.code_lines, state.workers.values())
+            )
+            if exp.script is not None
+            else []
+        ),
         **exp.view(state, params),
     }
 

@@ -25,6 +25,7 @@ from app.experiments import EXPERIMENTS, Experiment
 from app.model import fold as default_fold
 from app.recording import RecordedRun, Recorder
 from app.replay import Replay
+from app.runs import NotFound, RunRegistry
 from app.trace import chrome_trace
 from app.web.render import env, stage_context, templates
 
@@ -236,4 +237,26 @@ async def run_trace(run_id: str, request: Request) -> JSONResponse:
     return JSONResponse(
         trace,
         headers={"content-disposition": f'attachment; filename="concviz-{run_id}.trace.json"'},
+    )
+
+
+@router.get("/runs/{run_id}/script")
+async def run_script(run_id: str, request: Request) -> Response:
+    """The plain program with this run's parameters, as a file to download."""
+    registry: RunRegistry = request.app.state.registry
+    try:
+        run = registry.get(run_id)
+        exp, params = run.experiment, run.params.model_dump()
+    except NotFound:
+        record = await asyncio.to_thread(_recorder(request).run, run_id)
+        if record is None or record.experiment not in EXPERIMENTS:
+            raise HTTPException(404, f"no run '{run_id}'") from None
+        exp, params = EXPERIMENTS[record.experiment], record.params
+    if exp.script is None:
+        raise HTTPException(404, f"{exp.slug} has no script yet")
+    filename = exp.slug.replace("-", "_") + ".py"
+    return Response(
+        exp.script(params),
+        media_type="text/x-python; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
     )

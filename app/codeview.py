@@ -1,0 +1,45 @@
+"""The experiment's plain program, line by line, with who is where.
+
+Pure: the program text, where each state sits in it, and the workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app.model import WorkerView
+
+
+@dataclass
+class CodeLine:
+    number: int
+    text: str
+    workers: list[str] = field(default_factory=list)
+
+
+def locate(
+    program: str, code_lines: dict[str, str], workers: Iterable[WorkerView]
+) -> list[CodeLine]:
+    """Every line of `program`, each with the workers now on it: a worker is
+    on the first line holding the text mapped to "role:state", or to its
+    state alone. Workers in states with no line are on none."""
+    lines = [CodeLine(i + 1, text) for i, text in enumerate(program.splitlines())]
+    for w in workers:
+        needle = code_lines.get(f"{w.role}:{w.state}") or code_lines.get(w.state)
+        if not needle:
+            continue
+        for line in lines:
+            if needle in line.text:
+                line.workers.append(w.name)
+                break
+    return lines
+
+
+def body(lines: list[CodeLine]) -> list[CodeLine]:
+    """From the first definition on: what the workers run (imports and
+    settings stay in the downloaded script)."""
+    for i, line in enumerate(lines):
+        if line.text.startswith(("def ", "class ")):
+            return lines[i:]
+    return lines
