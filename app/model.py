@@ -23,6 +23,11 @@ from app import events
 from app.events import Event
 
 LOG_LENGTH = 50
+# The timeline keeps this many recent segments per worker and points of the
+# queue depth: enough for the last minute of a lively run, and small to copy
+# at each replay checkpoint.
+LANE_SEGMENTS = 120
+DEPTH_POINTS = 600
 THROUGHPUT_WINDOW_S = 5.0
 _BUCKET_S = 0.5
 
@@ -81,6 +86,16 @@ class RunState:
     last_seq: int = 0
     last_t: float = 0.0
     log: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=LOG_LENGTH))
+    # The timeline: per worker, its recent state changes (t, state, item);
+    # a segment lasts until the next one. And the queue's depth over time.
+    lanes: dict[str, deque[tuple[float, str, str | None]]] = field(default_factory=dict)
+    depth_track: deque[tuple[float, int]] = field(
+        default_factory=lambda: deque(maxlen=DEPTH_POINTS)
+    )
+
+    def depth(self) -> int | None:
+        """The queue depth for the timeline's track; None: no queue."""
+        return None
 
     def role(self, role: str) -> list[WorkerView]:
         return sorted(
@@ -124,6 +139,9 @@ class ViewState(RunState):
     @property
     def in_queue(self) -> int:
         return sum(1 for item in self.queue if not events.is_sentinel(item))
+
+    def depth(self) -> int | None:
+        return len(self.queue)
 
     @property
     def throughput(self) -> float:
@@ -324,6 +342,21 @@ LIFECYCLE: dict[str, Handler] = {
 }
 
 
+def _track(state: RunState, event: Event) -> None:
+    """Extend the timeline: a new segment when the event's worker changed
+    state or item, a new point when the queue's depth changed."""
+    w = state.workers.get(event.worker)
+    if w is not None:
+        lane = state.lanes.get(w.name)
+        if lane is None:
+            lane = state.lanes[w.name] = deque(maxlen=LANE_SEGMENTS)
+        if not lane or lane[-1][1] != w.state or lane[-1][2] != w.item:
+            lane.append((event.t, w.state, w.item))
+    depth = state.depth()
+    if depth is not None and (not state.depth_track or state.depth_track[-1][1] != depth):
+        state.depth_track.append((event.t, depth))
+
+
 def make_fold(
     handlers: dict[str, Handler], quiet: frozenset[str] = frozenset()
 ) -> Callable[[Any, Event], Any]:
@@ -335,6 +368,7 @@ def make_fold(
         handler = table.get(event.kind)
         if handler is not None:
             handler(state, event)
+        _track(state, event)
         state.last_seq = max(state.last_seq, event.seq)
         state.last_t = max(state.last_t, event.t)
         if event.kind not in quiet:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.templating import Jinja2Templates
 
-from app import codeview
+from app import codeview, timeline
 from app.runs import Run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +51,14 @@ def stage_context(run: Run) -> dict[str, Any]:
             if exp.script is not None
             else []
         ),
+        "timeline": timeline.build(state),
+        "timeline_window": f"{timeline.WINDOW_S:g}",
         **exp.view(state, params),
     }
+
+
+def render_timeline(state: Any) -> str:
+    return env.get_template("partials/_timeline.html").render(timeline=timeline.build(state))
 
 
 def render_frame(run: Run) -> str:

@@ -13,6 +13,8 @@ event tells htmx to close instead of reconnecting.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -21,6 +23,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app import events
 from app.runs import Run, RunRegistry
+from app.web.render import render_timeline
 
 router = APIRouter()
 
@@ -62,3 +65,20 @@ async def frame_stream(run: Annotated[Run, Depends(the_run)]) -> AsyncIterator[S
                 return
     finally:
         run.broadcaster.unsubscribe(sub)
+
+
+# The timeline changes slowly to the eye; it is a larger drawing than a
+# frame, so it is sent twice a second rather than with every frame.
+TIMELINE_PERIOD_S = 0.5
+
+
+@router.get("/runs/{run_id}/timeline", response_class=EventSourceResponse)
+async def timeline_stream(run: Annotated[Run, Depends(the_run)]) -> AsyncIterator[ServerSentEvent]:
+    while True:
+        last = run.ended.is_set()
+        yield ServerSentEvent(raw_data=render_timeline(run.state))
+        if last:
+            yield ServerSentEvent(event="end", data="")
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.ended.wait(), TIMELINE_PERIOD_S)
