@@ -86,6 +86,9 @@ async def load(request: Request, run_id: str) -> Loaded:
     evs = await asyncio.to_thread(_recorder(request).events, run_id)
     params = exp.params.model_validate(record.params)
     replay = Replay(evs, exp.new_state, exp.fold or default_fold, record.params)
+    # One pass now leaves a checkpoint every CHECKPOINT_EVERY events, so that
+    # every jump after it, backward or forward, is short.
+    await asyncio.to_thread(replay.state_at, replay.length)
     loaded = cache[run_id] = Loaded(record, exp, params, replay)
     while len(cache) > REPLAYS_KEPT:
         cache.popitem(last=False)
