@@ -14,7 +14,7 @@ order by design, differs.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +73,35 @@ class LogEntry:
     data: dict[str, Any] | None
 
 
+JOURNEYS_KEPT = 500
+
+
+@dataclass
+class Journey:
+    """One item's way through the queue (times in seconds since the start)."""
+
+    item: str
+    producer: str = ""
+    made: float | None = None  # started making it
+    put: float | None = None  # in the queue
+    consumer: str = ""
+    got: float | None = None  # taken out
+    done: float | None = None  # finished using it
+
+    @property
+    def waited(self) -> float | None:
+        return self.got - self.put if self.got is not None and self.put is not None else None
+
+
+def journey(state: ViewState, item: str) -> Journey:
+    j = state.journeys.get(item)
+    if j is None:
+        j = state.journeys[item] = Journey(item)
+        if len(state.journeys) > JOURNEYS_KEPT:
+            state.journeys.popitem(last=False)
+    return j
+
+
 @dataclass
 class RunState:
     """What every experiment's view state has: the run's lifecycle, its
@@ -127,6 +156,8 @@ class ViewState(RunState):
     # Consumed items, one bit per item number, per producer: exact, and
     # small even for endless runs.
     consumed_bits: dict[str, bytearray] = field(default_factory=dict)
+    # The journeys of the most recent items: what happened to each, when.
+    journeys: OrderedDict[str, Journey] = field(default_factory=OrderedDict)
     sentinels_put: int = 0
     done_buckets: dict[int, int] = field(default_factory=dict)
 
@@ -232,6 +263,9 @@ def _start(state: RunState, e: Event) -> None:
 
 
 def _produce(state: ViewState, e: Event) -> None:
+    assert e.item is not None
+    j = journey(state, e.item)
+    j.producer, j.made = e.worker, e.t
     set_state(worker_of(state, e), e, PRODUCING, e.item)
 
 
@@ -241,6 +275,8 @@ def _put_wait(state: ViewState, e: Event) -> None:
 
 def _put(state: ViewState, e: Event) -> None:
     assert e.item is not None
+    j = journey(state, e.item)
+    j.producer, j.put = e.worker, e.t
     w = worker_of(state, e)
     w.items += 1
     set_state(w, e, READY)
@@ -254,12 +290,15 @@ def _get_wait(state: ViewState, e: Event) -> None:
 
 def _get(state: ViewState, e: Event) -> None:
     assert e.item is not None
+    j = journey(state, e.item)
+    j.consumer, j.got = e.worker, e.t
     set_state(worker_of(state, e), e, CONSUMING, e.item)
     _dequeue(state, e.item)
 
 
 def _done(state: ViewState, e: Event) -> None:
     assert e.item is not None
+    journey(state, e.item).done = e.t
     w = worker_of(state, e)
     w.items += 1
     set_state(w, e, READY)

@@ -34,7 +34,9 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
     set_slider(page, "capacity", "3")
     set_slider(page, "producers", "2")
     set_slider(page, "consumers", "1")
-    set_field(page, "items_per_producer", "6")
+    set_slider(page, "speed", "1")  # the form starts from the last run's values
+    set_field(page, "items_per_producer", "12")
+    set_field(page, "produce_min_ms", "0")
     set_field(page, "produce_max_ms", "150")
     set_field(page, "consume_min_ms", "150")
     set_field(page, "consume_max_ms", "300")
@@ -47,8 +49,8 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
         "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
     )
 
-    # Cards with real pids.
-    pid_text = page.locator("#w-P1 .pid").inner_text(timeout=5000)
+    # Cards with real pids (C1's: it lives until the end of the run).
+    pid_text = page.locator("#w-C1 .pid").inner_text(timeout=5000)
     pid = int(re.sub(r"\D", "", pid_text))
     assert psutil.pid_exists(pid)
 
@@ -73,11 +75,11 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
     # The run finishes on its own; every item was consumed.
     page.wait_for_function(
         "() => document.querySelector('#run-status').textContent.trim() === 'finished'",
-        timeout=30000,
+        timeout=60000,
     )
     produced = page.locator("#c-produced").inner_text()
     assert produced == page.locator("#c-consumed").inner_text()
-    assert int(produced) >= 12
+    assert int(produced) >= 24
     assert "finished" in page.locator("#w-C1 .doing").inner_text()
     page.screenshot(path=str(ARTIFACTS / "producer-consumer-finished.png"), full_page=True)
     assert errors == []

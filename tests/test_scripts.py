@@ -80,3 +80,17 @@ def test_a_run_offers_its_script_and_shows_the_code_view(client: httpx.Client) -
     page = client.get(f"/experiments/{exp.slug}").text
     assert 'id="code"' in page
     assert client.get("/runs/nope/script").status_code == 404
+
+
+@pytest.mark.live
+def test_an_item_tells_its_journey(client: httpx.Client) -> None:
+    exp = EXPERIMENTS["producer-consumer"]
+    r = client.post("/api/runs", json={"experiment": exp.slug, "params": exp.quick_params})
+    run_id = r.json()["id"]
+    read_events(client, run_id)
+    page = client.get(f"/runs/{run_id}/items/P2%233").text
+    assert "P2 #3: its journey" in page
+    assert "<b>P2</b> puts it in the queue" in page
+    assert "ms</b> in the queue" in page
+    assert "is done with it" in page
+    assert "not among" in client.get(f"/runs/{run_id}/items/P9%231").text

@@ -263,3 +263,15 @@ async def run_script(run_id: str, request: Request) -> Response:
         media_type="text/x-python; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get("/runs/{run_id}/items/{item}", response_class=HTMLResponse)
+async def item_journey(run_id: str, item: str, request: Request) -> HTMLResponse:
+    """One item's journey: made by whom, how long it waited, taken by whom."""
+    registry: RunRegistry = request.app.state.registry
+    try:
+        state = registry.get(run_id).state
+    except NotFound:
+        state = (await load(request, run_id)).replay.state_at(10**12)
+    journeys = getattr(state, "journeys", {})
+    return templates.TemplateResponse(request, "partials/_journey.html", {"j": journeys.get(item)})
