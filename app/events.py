@@ -21,6 +21,8 @@ RawEvent = tuple[int, str, int, int, str, "str | None", "dict[str, Any] | None"]
 # Run lifecycle (worker "main", the run's coordinator).
 RUN_START = "run_start"  # data: backend, params
 RUN_END = "run_end"  # data: outcome (finished | stopped | failed), reason
+PAUSE = "pause"  # the teacher paused the run: nothing traced happens until resume
+RESUME = "resume"
 
 # A worker's life.
 START = "start"  # data: role
@@ -55,6 +57,8 @@ KINDS = frozenset(
     {
         RUN_START,
         RUN_END,
+        PAUSE,
+        RESUME,
         START,
         FINISH,
         RETIRE,

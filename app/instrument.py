@@ -63,13 +63,18 @@ class Signals:
     stop: Flag  # non-zero: the run is stopping
     retire: Flag  # non-zero: this worker should leave after its current item
     speed: Flag  # delay multiplier divisor (2.0 = twice as fast)
+    # Non-zero: the run is paused. Processes are also stopped by the OS
+    # (SIGSTOP); threads, which cannot be, wait at their next traced action.
+    paused: Flag | None = None
 
 
 class Tracer:
     """Collects one worker's events and sends them in batches."""
 
-    def __init__(self, sink: Sink, worker: str) -> None:
+    def __init__(self, sink: Sink, worker: str, signals: Signals | None = None) -> None:
         self._sink = sink
+        self._paused = signals.paused if signals is not None else None
+        self._stop = signals.stop if signals is not None else None
         self.worker = worker
         self.pid = os.getpid()
         self.tid = threading.get_native_id()
@@ -77,12 +82,22 @@ class Tracer:
         self._first_ns = 0
 
     def emit(self, kind: str, item: str | None = None, data: dict[str, Any] | None = None) -> None:
+        if self._paused is not None and self._paused.value:
+            self._wait_while_paused()
         now = time.monotonic_ns()
         if not self._batch:
             self._first_ns = now
         self._batch.append((now, self.worker, self.pid, self.tid, kind, item, data))
         if len(self._batch) >= MAX_BATCH or now - self._first_ns >= FLUSH_AFTER_NS:
             self.flush()
+
+    def _wait_while_paused(self) -> None:
+        """The gate: nothing traced happens while the run is paused."""
+        self.flush()
+        while self._paused is not None and self._paused.value:
+            if self._stop is not None and self._stop.value:
+                return
+            time.sleep(0.01)
 
     def flush(self) -> None:
         if self._batch:

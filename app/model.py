@@ -109,6 +109,7 @@ class RunState:
 
     status: str = "starting"
     reason: str = ""
+    paused: bool = False
     backend: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     workers: dict[str, WorkerView] = field(default_factory=dict)
@@ -250,8 +251,17 @@ def _run_start(state: RunState, e: Event) -> None:
     state.params = dict(data.get("params", {}))
 
 
+def _pause(state: RunState, e: Event) -> None:
+    state.paused = True
+
+
+def _resume(state: RunState, e: Event) -> None:
+    state.paused = False
+
+
 def _run_end(state: RunState, e: Event) -> None:
     data = e.data or {}
+    state.paused = False
     state.status = data.get("outcome", "finished")
     state.reason = data.get("reason", "")
 
@@ -373,6 +383,8 @@ Handler = Callable[[Any, Event], None]
 LIFECYCLE: dict[str, Handler] = {
     events.RUN_START: _run_start,
     events.RUN_END: _run_end,
+    events.PAUSE: _pause,
+    events.RESUME: _resume,
     events.START: _start,
     events.RETIRE: _retire,
     events.FINISH: _finish,

@@ -12,8 +12,10 @@ import asyncio
 import gc
 import itertools
 import logging
+import os
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -82,6 +84,7 @@ class Run:
         self._frames = itertools.count(1)
         self._ticker: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
+        self._pauses: list[list[int]] = []  # [start_ns, end_ns or 0]
         self._inflight = threading.BoundedSemaphore(INFLIGHT_BATCHES)
         self.recorder: Recorder | None = recorder
         if recorder is not None:
@@ -120,11 +123,48 @@ class Run:
         finally:
             self._inflight.release()
 
+    def pause(self) -> bool:
+        """Pause for real: worker processes are stopped by the OS, threads
+        wait at a gate; the run's clock stops too."""
+        if self.runtime is None or self.ended.is_set():
+            return False
+        if not self.runtime.pause(self._worker_pids()):
+            return False
+        self._pauses.append([time.monotonic_ns(), 0])
+        self._main_event(events.PAUSE)
+        return True
+
+    def resume(self) -> bool:
+        if self.runtime is None or not self.runtime.resume(self._worker_pids()):
+            return False
+        self._pauses[-1][1] = time.monotonic_ns()
+        self._main_event(events.RESUME)
+        return True
+
+    def _worker_pids(self) -> list[int]:
+        return [w.pid for w in self.state.workers.values() if w.alive and w.pid]
+
+    def _main_event(self, kind: str) -> None:
+        # Straight to the fold, on the loop: never through the event queue,
+        # which the loop must not wait on.
+        now = time.monotonic_ns()
+        self.ingest([(now, "main", os.getpid(), threading.get_native_id(), kind, None, None)])
+
+    def _paused_before(self, t_ns: int) -> int:
+        """How long the run had been paused before `t_ns`: its clock stops
+        while paused."""
+        total = 0
+        for start, end in self._pauses:
+            if start < t_ns:
+                total += min(end or t_ns, t_ns) - start
+        return total
+
     def ingest(self, batch: list[events.RawEvent]) -> None:
         new = []
         for raw in batch:
             self._seq += 1
-            event = events.from_raw(raw, self._seq, self._start_ns)
+            start_ns = self._start_ns + (self._paused_before(raw[0]) if self._pauses else 0)
+            event = events.from_raw(raw, self._seq, start_ns)
             self._fold(self.state, event)
             new.append(event)
         self._events.extend(new)
@@ -199,6 +239,7 @@ class Run:
             "experiment": self.experiment.slug,
             "params": self.params.model_dump(),
             "status": s.status,
+            "paused": s.paused,
             "reason": s.reason,
             "created": self.created.isoformat(),
             "counters": s.counters(),
@@ -338,10 +379,25 @@ class RunRegistry:
             raise LimitReached("too many calls are waiting for this run; try again shortly")
         return run
 
+    def pause(self, run_id: str) -> Run:
+        run = self.get(run_id)
+        if run.ended.is_set():
+            raise NotLive(f"run {run_id} has ended ({run.status})")
+        run.pause()
+        return run
+
+    def resume(self, run_id: str) -> Run:
+        run = self.get(run_id)
+        if run.ended.is_set():
+            raise NotLive(f"run {run_id} has ended ({run.status})")
+        run.resume()
+        return run
+
     async def stop(self, run_id: str, reason: str = "stopped by the teacher") -> Run:
         run = self.get(run_id)
         runtime = run.runtime
         if runtime is not None:
+            run.resume()  # a stopped process sees no stop flag
             runtime.stop(reason)
             if not await asyncio.to_thread(runtime.join, 10.0):
                 log.error("run %s did not stop within 10 s", run_id)

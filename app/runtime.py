@@ -31,6 +31,7 @@ import multiprocessing.context
 import multiprocessing.forkserver
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -138,6 +139,8 @@ class Runtime:
         self._numbers = {r.name: itertools.count(1) for r in experiment.roles}
         self._stop_reason: str | None = None
         self._closed = False
+        self._paused_at = 0.0
+        self._paused_total = 0.0  # seconds; the time limit does not count them
         self._outcome = "finished"
         self._draining = False
         self._sentinels_owed = 0
@@ -154,6 +157,7 @@ class Runtime:
             self._event_q: Any = ctx.Queue(EVENT_QUEUE_BATCHES)
             self._commands: Any = ctx.Queue(COMMAND_QUEUE_SIZE) if experiment.takes_calls else None
             self._stop_flag: Any = ctx.RawValue("b", 0)
+            self._paused: Any = ctx.RawValue("b", 0)
             self._speed: Any = ctx.RawValue("d", float(getattr(params, "speed", 1.0)))
         else:
             self._ctx = None
@@ -161,6 +165,7 @@ class Runtime:
             self._event_q = queue.Queue(EVENT_QUEUE_BATCHES)
             self._commands = queue.Queue(COMMAND_QUEUE_SIZE) if experiment.takes_calls else None
             self._stop_flag = _ThreadFlag(0)
+            self._paused = _ThreadFlag(0)
             self._speed = _ThreadFlag(float(getattr(params, "speed", 1.0)))
         self._main = Tracer(self._event_q, "main")
         self._reader = threading.Thread(target=self._read, name="run-reader", daemon=True)
@@ -219,6 +224,38 @@ class Runtime:
 
     def set_speed(self, speed: float) -> None:
         self._speed.value = float(speed)
+
+    def pause(self, pids: list[int]) -> bool:
+        """Pause the run: threads wait at their next traced action, and the
+        given worker processes are stopped by the OS. False if it is over."""
+        with self._lock:
+            if self._stop_reason is not None or self._closed or self._paused.value:
+                return False
+            self._paused.value = 1
+            self._paused_at = time.monotonic()
+        self._signal(pids, signal.SIGSTOP)
+        return True
+
+    def resume(self, pids: list[int]) -> bool:
+        with self._lock:
+            if not self._paused.value:
+                return False
+            self._paused_total += time.monotonic() - self._paused_at
+        self._signal(pids, signal.SIGCONT)
+        self._paused.value = 0
+        return True
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._paused.value)
+
+    @staticmethod
+    def _signal(pids: list[int], sig: int) -> None:
+        me = os.getpid()
+        for pid in pids:
+            if pid and pid != me:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
 
     def stop(self, reason: str = "stopped", outcome: str = "stopped") -> None:
         with self._lock:
@@ -300,7 +337,7 @@ class Runtime:
                 self._drain()
                 if self._finished():
                     break
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline + self._paused_total and not self.paused:
                     minutes = self._time_limit_s / 60
                     self.stop(f"time limit reached ({minutes:g} min)", outcome="stopped")
                     break
@@ -344,7 +381,7 @@ class Runtime:
         spec = worker.WorkerSpec(name, role.name, role.fn, self._params_dict)
         if self._ctx is not None:
             retire = self._ctx.RawValue("b", 0)
-            signals = Signals(self._stop_flag, retire, self._speed)
+            signals = Signals(self._stop_flag, retire, self._speed, self._paused)
             proc = self._ctx.Process(
                 target=worker.run_process,
                 args=(spec, self._item_q, self._event_q, signals, self._commands),
@@ -353,7 +390,7 @@ class Runtime:
             proc.start()
             return _Slot(name, role, proc, retire, pid=proc.pid or 0)
         retire = _ThreadFlag(0)
-        signals = Signals(self._stop_flag, retire, self._speed)
+        signals = Signals(self._stop_flag, retire, self._speed, self._paused)
         slot = _Slot(name, role, None, retire, pid=os.getpid())
 
         def target() -> None:

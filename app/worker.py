@@ -80,7 +80,7 @@ class WorkerSpec:
 def make_worker(
     spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals, commands: Any = None
 ) -> Worker:
-    tracer = Tracer(sink, spec.name)
+    tracer = Tracer(sink, spec.name, signals)
     pacer = Pacer(signals, tracer)
     return Worker(
         spec.name,

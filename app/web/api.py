@@ -81,3 +81,14 @@ async def call_run(run_id: str, request: Request) -> dict[str, Any]:
         body = None
     run = registry(request).call(run_id, body)
     return {"accepted": True, "run": run.id}
+
+
+@router.post("/runs/{run_id}/pause")
+async def pause_run(run_id: str, request: Request) -> dict[str, Any]:
+    """Pause a run for real (SIGSTOP for its processes, a gate for threads)."""
+    return registry(request).pause(run_id).to_dict()
+
+
+@router.post("/runs/{run_id}/resume")
+async def resume_run(run_id: str, request: Request) -> dict[str, Any]:
+    return registry(request).resume(run_id).to_dict()

@@ -165,3 +165,22 @@ def _message(exc: Exception) -> HTMLResponse:
 def _text(message: str, status_code: int = 200) -> HTMLResponse:
     """Plain words for a message slot; escaped, since they may echo input."""
     return HTMLResponse(html.escape(message), status_code=status_code)
+
+
+# Last: it would catch the routes above.
+@router.post("/experiments/{slug}/{action}", response_class=HTMLResponse)
+async def pause_or_resume_from_form(slug: str, action: str, request: Request) -> HTMLResponse:
+    if action not in ("pause", "resume"):
+        return _text(f"no such action: {action}", 404)
+    reg = _registry(request)
+    reg.experiment(slug)
+    run_id = (await _form(request)).get("run_id", "")
+    if not run_id:
+        return _text("Nothing is running.")
+    try:
+        run = reg.pause(run_id) if action == "pause" else reg.resume(run_id)
+    except NotFound as exc:
+        return _text(str(exc), 404)
+    except NotLive as exc:
+        return _message(exc)
+    return _text(f"Run {run.id} {'paused' if run.state.paused else 'goes on'}.")
