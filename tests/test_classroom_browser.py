@@ -1,0 +1,45 @@
+"""Classroom helpers in a real browser: projection mode, keyboard, pause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import ARTIFACTS, LiveServer
+
+pytestmark = pytest.mark.browser
+
+
+def test_projection_mode_keyboard_and_pause(browser: Any, live_server: LiveServer) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(live_server.url + "/experiments/producer-consumer?projector=1")
+    assert "projector" in (page.get_attribute("html", "class") or "")
+    page.keyboard.press("?")
+    assert page.locator("#shortcuts").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#shortcuts").is_visible()
+
+    page.locator("#f-speed").evaluate(
+        "e => { e.value = 1; e.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    page.fill("#f-items_per_producer", "0")
+    page.fill("#f-produce_min_ms", "200")
+    page.fill("#f-produce_max_ms", "400")
+    page.click("button.start")
+    page.wait_for_function(
+        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
+    )
+    page.locator("#w-P1 .pid").wait_for()
+    page.locator("body").click(position={"x": 5, "y": 200})  # focus off the form
+    page.keyboard.press(" ")
+    page.locator("#run-paused").wait_for(timeout=5000)
+    page.screenshot(path=str(ARTIFACTS / "projection-1920-paused.png"))
+    page.keyboard.press(" ")
+    page.locator("#run-paused").wait_for(state="detached", timeout=5000)
+    page.keyboard.press("p")
+    assert "projector" not in (page.get_attribute("html", "class") or "")
+    page.click("button.stop")
+    page.wait_for_function(
+        "() => document.querySelector('#run-status').textContent.trim() === 'stopped'"
+    )
+    page.close()
