@@ -20,6 +20,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", help="address to bind (default 127.0.0.1; env CONCVIZ_HOST)")
     p.add_argument("--port", type=int, help="port (default 8000; env CONCVIZ_PORT)")
     p.add_argument("--open", action="store_true", help="open the browser once serving")
+    p.add_argument(
+        "--lan",
+        action="store_true",
+        default=None,
+        help="classroom mode: serve every interface; only the presenter (token) controls runs",
+    )
     p.add_argument("--max-workers", type=int, help="live workers across all runs (default 64)")
     p.add_argument("--max-runs", type=int, help="runs going at once (default 4)")
     p.add_argument(
@@ -38,9 +44,13 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     from app.web.app import create_app
+    from app.web.presenter import audience_url
 
     args = parse_args(argv)
+    if args.lan and args.host is None:
+        args.host = "0.0.0.0"
     settings = Settings.from_env(
+        lan=args.lan,
         host=args.host,
         port=args.port,
         max_workers=args.max_workers,
@@ -50,13 +60,19 @@ def main(argv: list[str] | None = None) -> None:
         allowed_hosts=args.allowed_hosts,
         db=args.db,
     )
+    app = create_app(settings)
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}/"
     print(f"concviz: serving on {url}", flush=True)
+    if settings.lan:
+        token = app.state.presenter.token
+        url = f"{url}?token={token}"
+        print(f"concviz: presenter (open once, keep it private): {url}", flush=True)
+        print(f"concviz: audience: {audience_url(settings)}", flush=True)
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

@@ -271,6 +271,8 @@ class RunRegistry:
     ) -> None:
         self.settings = settings
         self.recorder = recorder
+        self.current: tuple[str, str | None] = ("", None)
+        self._current_changed = asyncio.Event()
         self.budget = WorkerBudget(settings.max_workers)
         self._render = render
         self._runs: dict[str, Run] = {}
@@ -298,6 +300,17 @@ class RunRegistry:
         runs = [r for r in self._runs.values() if r.experiment.slug == slug]
         return runs[-1] if runs else None
 
+    # What the presenter shows now, for the audience to follow.
+
+    def follow(self, slug: str, run_id: str | None) -> None:
+        if self.current != (slug, run_id):
+            self.current = (slug, run_id)
+            changed, self._current_changed = self._current_changed, asyncio.Event()
+            changed.set()
+
+    async def current_changed(self) -> None:
+        await self._current_changed.wait()
+
     def start(self, slug: str, raw_params: Any) -> Run:
         exp = self.experiment(slug)
         assert exp.params is not None
@@ -323,6 +336,7 @@ class RunRegistry:
             self.budget.release(workers)
             raise
         self._forget_old()
+        self.follow(slug, run_id)
         return run
 
     def patch(self, run_id: str, raw_changes: Any) -> Run:

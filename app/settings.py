@@ -22,6 +22,7 @@ class Settings:
     keep_runs: int = 50  # ended runs kept in memory for GET /api/runs
     allowed_hosts: str = ""  # more Host names to answer, comma-separated
     db: str = ""  # the recordings database; empty: under the user's data directory
+    lan: bool = False  # classroom mode: every interface, a presenter token
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -36,6 +37,8 @@ class Settings:
 
 
 def _parse(name: str, raw: str, kind: type) -> object:
+    if kind is bool:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     try:
         return kind(raw)
     except ValueError:

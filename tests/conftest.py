@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -65,6 +66,16 @@ class LiveServer:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server did not answer /healthz:\n{self.output()}")
+
+    def presenter_token(self) -> str:
+        """The token of the presenter's address a `--lan` server printed."""
+        deadline = time.monotonic() + 5
+        while True:
+            found = re.search(r"presenter .*\?token=([\w-]+)", self.output())
+            if found:
+                return found.group(1)
+            assert time.monotonic() < deadline, self.output()
+            time.sleep(0.05)
 
     def output(self) -> str:
         if not self._log.closed:

@@ -43,3 +43,40 @@ def test_projection_mode_keyboard_and_pause(browser: Any, live_server: LiveServe
         "() => document.querySelector('#run-status').textContent.trim() === 'stopped'"
     )
     page.close()
+
+
+def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
+    server = LiveServer("--lan")
+    try:
+        token = server.presenter_token()
+        teacher = browser.new_context().new_page()
+        student = browser.new_context().new_page()
+        student.goto(server.url + "/watch")
+        assert "Waiting for the teacher" in student.inner_text("#follow")
+        teacher.goto(f"{server.url}/experiments/producer-consumer?token={token}")
+        student.wait_for_function(
+            "() => document.querySelector('#follow h1')?.textContent === 'Producer / consumer'",
+            timeout=10000,
+        )
+        assert student.locator("button.start").count() == 0  # read-only for students
+        teacher.locator("#f-items_per_producer").fill("0")
+        teacher.click("button.start")
+        teacher.wait_for_function(
+            "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
+        )
+        run_id = teacher.locator("#form-message").inner_text().split()[1]
+        student.wait_for_function(
+            "id => document.querySelector('#runbar code')?.textContent === id",
+            arg=run_id,
+            timeout=10000,
+        )
+        student.locator("#w-C1 .pid").wait_for(timeout=10000)
+        student.screenshot(path=str(ARTIFACTS / "audience-following.png"))
+        teacher.click("button.stop")
+        student.wait_for_function(
+            "() => document.querySelector('#run-status')?.textContent.trim() === 'stopped'",
+            timeout=10000,
+        )
+    finally:
+        server.stop()
+

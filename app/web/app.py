@@ -16,7 +16,8 @@ from app.experiments import EXPERIMENTS
 from app.recording import Recorder, default_path
 from app.runs import RunRegistry
 from app.settings import Settings
-from app.web import api, errors, pages, replays, security, streams
+from app.web import api, errors, pages, replays, security, streams, watch
+from app.web.presenter import Presenter, PresenterGate
 from app.web.render import STATIC_DIR, render_frame
 
 
@@ -40,11 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="concviz", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    presenter = Presenter(settings.lan)
+    app.state.presenter = presenter
+    app.add_middleware(PresenterGate, presenter=presenter)
     security.install(app, settings.host, settings.allowed_hosts)
     app.include_router(api.router)
     app.include_router(streams.router)
     app.include_router(pages.router)
     app.include_router(replays.router)
+    app.include_router(watch.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)

@@ -74,6 +74,9 @@ async def experiment_page(slug: str, request: Request) -> HTMLResponse:
     reg = _registry(request)
     exp = reg.experiment(slug)
     run = reg.latest(slug)
+    presenter = request.app.state.presenter
+    if presenter.is_presenter(request.headers.get("cookie", "")):
+        reg.follow(slug, run.id if run is not None else None)
     context: dict[str, Any] = {
         "experiment": exp,
         "schema": exp.schema(),

@@ -5,16 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from app import codeview, timeline
 from app.runs import Run
+from app.web.presenter import audience_url
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
 
-templates = Jinja2Templates(directory=TEMPLATES_DIR)
+def _classroom(request: Request) -> dict[str, Any]:
+    """For every page: is this the presenter, and where does the audience go."""
+    state = request.app.state
+    presenter = getattr(state, "presenter", None)
+    settings = getattr(state, "settings", None)
+    lan = settings is not None and settings.lan
+    return {
+        "is_presenter": presenter.is_presenter(request.headers.get("cookie", ""))
+        if presenter is not None
+        else True,
+        "lan": lan,
+        "audience": audience_url(settings) if settings is not None and lan else "",
+    }
+
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[_classroom])
 env = templates.env
 assert env.autoescape, "every fragment must be escaped"
 

@@ -1,0 +1,119 @@
+"""Presenter and audience: who may change runs, and the audience following."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from conftest import LiveServer
+from ssereader import messages
+
+pytestmark = pytest.mark.live
+
+QUICK = {"items_per_producer": 0, "produce_min_ms": 50, "produce_max_ms": 100}
+
+
+@pytest.fixture(scope="module")
+def lan() -> Iterator[LiveServer]:
+    server = LiveServer("--lan")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def presenter_client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=15) as c:
+        r = c.get(f"/?token={server.presenter_token()}")
+        assert r.status_code == 303
+        assert r.headers["location"] == "/"
+        yield c
+
+
+def test_the_token_address_sets_a_strict_cookie_and_drops_the_token(lan: LiveServer) -> None:
+    with httpx.Client(base_url=lan.url, timeout=15) as c:
+        r = c.get(f"/experiments/producer-consumer?token={lan.presenter_token()}&projector=1")
+        assert r.status_code == 303
+        assert r.headers["location"] == "/experiments/producer-consumer?projector=1"
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        assert "Path=/" in cookie
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert c.get("/?token=wrong").status_code == 403
+
+
+def test_only_the_presenter_controls_runs(lan: LiveServer) -> None:
+    with presenter_client(lan) as teacher, httpx.Client(base_url=lan.url, timeout=15) as student:
+        run = teacher.post(
+            "/api/runs", json={"experiment": "producer-consumer", "params": QUICK}
+        ).json()
+        rid = run["id"]
+        slug = "producer-consumer"
+        refused = [
+            student.post("/api/runs", json={"experiment": slug, "params": QUICK}),
+            student.patch(f"/api/runs/{rid}", json={"params": {"producers": 4}}),
+            student.post(f"/api/runs/{rid}/pause"),
+            student.post(f"/api/runs/{rid}/resume"),
+            student.post(f"/api/runs/{rid}/stop"),
+            student.post(f"/api/runs/{rid}/calls", json={"op": "get"}),
+            student.post(f"/experiments/{slug}/start", data={"producers": "2"}),
+            student.post(f"/experiments/{slug}/stop", data={"run_id": rid}),
+            student.post(f"/experiments/{slug}/live", data={"run_id": rid, "field": "speed"}),
+            student.post(f"/experiments/{slug}/pause", data={"run_id": rid}),
+            student.patch(f"/api/recordings/{rid}", json={"name": "x"}),
+            student.delete(f"/api/recordings/{rid}"),
+        ]
+        assert [r.status_code for r in refused] == [403] * len(refused)
+        now = student.get(f"/api/runs/{rid}").json()
+        assert now["status"] == "running"  # nothing changed
+        assert now["params"]["producers"] == run["params"]["producers"]
+        assert len([r for r in student.get("/api/runs").json() if r["status"] == "running"]) == 1
+        page = student.get(f"/experiments/{slug}").text
+        assert "The teacher controls this run." in page
+        assert teacher.post(f"/api/runs/{rid}/stop").json()["status"] == "stopped"
+
+
+def test_a_cross_site_request_is_refused_even_with_the_cookie(lan: LiveServer) -> None:
+    with presenter_client(lan) as teacher:
+        body = {"experiment": "producer-consumer", "params": QUICK}
+        evil = teacher.post("/api/runs", json=body, headers={"origin": "http://evil.example"})
+        assert evil.status_code == 403
+        sneaky = teacher.post("/api/runs", json=body, headers={"sec-fetch-site": "cross-site"})
+        assert sneaky.status_code == 403
+        ok = teacher.post("/api/runs", json=body, headers={"origin": lan.url})
+        assert ok.status_code == 201
+        teacher.post(f"/api/runs/{ok.json()['id']}/stop")
+
+
+def test_the_audience_follows_the_presenter(lan: LiveServer) -> None:
+    with presenter_client(lan) as teacher, httpx.Client(base_url=lan.url, timeout=15) as student:
+        teacher.get("/experiments/producer-consumer")
+        with student.stream("GET", "/watch/stream") as s:
+            follow = messages(s)
+            first = next(follow)
+            assert "Producer / consumer" in first.data
+            run = teacher.post(
+                "/api/runs", json={"experiment": "producer-consumer", "params": QUICK}
+            ).json()
+            second = next(follow)
+            assert f"/runs/{run['id']}/stream" in second.data
+            assert "The teacher controls this run." in second.data
+        teacher.post(f"/api/runs/{run['id']}/stop")
+        home = teacher.get("/").text
+        assert "/watch" in home  # the presenter sees where students go
+        qr = teacher.get("/qr.svg")
+        assert qr.headers["content-type"].startswith("image/svg+xml")
+        assert qr.text.startswith("<svg")
+
+
+def test_cross_site_control_is_refused_without_lan_too(client: httpx.Client) -> None:
+    r = client.post(
+        "/api/runs",
+        json={"experiment": "producer-consumer", "params": QUICK},
+        headers={"origin": "http://evil.example"},
+    )
+    assert r.status_code == 403
