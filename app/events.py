@@ -23,6 +23,10 @@ RUN_START = "run_start"  # data: backend, params
 RUN_END = "run_end"  # data: outcome (finished | stopped | failed), reason
 PAUSE = "pause"  # the teacher paused the run: nothing traced happens until resume
 RESUME = "resume"
+STEP_ON = "step_on"  # step mode: every traced action waits for a permit
+STEP_OFF = "step_off"
+WANTS = "wants"  # step mode: what a worker will do next; data: kind, data
+PERMIT = "permit"  # step mode: the class let a worker do its next action
 
 # A worker's life.
 START = "start"  # data: role
@@ -59,6 +63,10 @@ KINDS = frozenset(
         RUN_END,
         PAUSE,
         RESUME,
+        STEP_ON,
+        STEP_OFF,
+        WANTS,
+        PERMIT,
         START,
         FINISH,
         RETIRE,

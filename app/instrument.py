@@ -15,6 +15,7 @@ Nothing here imports the web layer; the server-side runtime imports this.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing.queues
 import os
@@ -37,6 +38,11 @@ POLL_S = 0.05
 # waits last microseconds, and one batch per wait costs more than the items
 # (a wait shows on the page no later than any other event: FLUSH_AFTER_NS).
 WAIT_GRACE_S = FLUSH_AFTER_NS / 1e9
+
+
+# Kinds that never wait in step mode: a worker's birth and end are not
+# actions to schedule, and its wish to act is how it waits.
+UNGATED = frozenset({events.START, events.FINISH, events.CRASH, events.WANTS})
 
 
 class Stopped(Exception):
@@ -66,6 +72,21 @@ class Signals:
     # Non-zero: the run is paused. Processes are also stopped by the OS
     # (SIGSTOP); threads, which cannot be, wait at their next traced action.
     paused: Flag | None = None
+    # Step mode: while non-zero, every traced action waits for a permit.
+    # `permits[slot]` counts the permits given to the worker in `slot`;
+    # `next_slot` hands out slots (the runtime's, then a program's main's).
+    stepping: Flag | None = None
+    permits: Any = None
+    next_slot: Flag | None = None
+    slot: int = -1
+
+    def with_new_slot(self) -> Signals:
+        """The same signals for a new worker, with a slot of its own."""
+        if self.next_slot is None:
+            return self
+        slot = int(self.next_slot.value)
+        self.next_slot.value = slot + 1
+        return dataclasses.replace(self, slot=slot)
 
 
 class Tracer:
@@ -75,6 +96,10 @@ class Tracer:
         self._sink = sink
         self._paused = signals.paused if signals is not None else None
         self._stop = signals.stop if signals is not None else None
+        self._stepping = signals.stepping if signals is not None else None
+        self._permits = signals.permits if signals is not None else None
+        self._slot = signals.slot if signals is not None else -1
+        self._used = 0  # permits used so far
         self.worker = worker
         self.pid = os.getpid()
         self.tid = threading.get_native_id()
@@ -84,12 +109,32 @@ class Tracer:
     def emit(self, kind: str, item: str | None = None, data: dict[str, Any] | None = None) -> None:
         if self._paused is not None and self._paused.value:
             self._wait_while_paused()
+        if self._stepping is not None and self._stepping.value and kind not in UNGATED:
+            self._wait_for_permit(kind, item, data)
+        self._record(kind, item, data)
+
+    def _record(self, kind: str, item: str | None, data: dict[str, Any] | None) -> None:
         now = time.monotonic_ns()
         if not self._batch:
             self._first_ns = now
         self._batch.append((now, self.worker, self.pid, self.tid, kind, item, data))
         if len(self._batch) >= MAX_BATCH or now - self._first_ns >= FLUSH_AFTER_NS:
             self.flush()
+
+    def _wait_for_permit(self, kind: str, item: str | None, data: dict[str, Any] | None) -> None:
+        """Step mode: say what this worker wants to do next, and wait until
+        the class lets it (or step mode ends, or the run stops)."""
+        if self._permits is None or not 0 <= self._slot < len(self._permits):
+            return
+        self._record(events.WANTS, item, {"kind": kind, "data": data})
+        self.flush()
+        while self._stepping is not None and self._stepping.value:
+            if self._stop is not None and self._stop.value:
+                return
+            if self._permits[self._slot] > self._used:
+                self._used += 1
+                return
+            time.sleep(0.005)
 
     def _wait_while_paused(self) -> None:
         """The gate: nothing traced happens while the run is paused."""

@@ -60,6 +60,8 @@ class WorkerView:
     exitcode: int | None = None
     error: str = ""
     since: float = 0.0  # event time of the last state change
+    slot: int = -1  # for step mode's permits
+    wants: tuple[str, str | None] | None = None  # step mode: its next action (kind, item)
 
 
 @dataclass
@@ -110,6 +112,7 @@ class RunState:
     status: str = "starting"
     reason: str = ""
     paused: bool = False
+    stepping: bool = False
     backend: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     workers: dict[str, WorkerView] = field(default_factory=dict)
@@ -251,6 +254,19 @@ def _run_start(state: RunState, e: Event) -> None:
     state.params = dict(data.get("params", {}))
 
 
+def _step_on(state: RunState, e: Event) -> None:
+    state.stepping = True
+
+
+def _step_off(state: RunState, e: Event) -> None:
+    state.stepping = False
+
+
+def _wants(state: RunState, e: Event) -> None:
+    data = e.data or {}
+    worker_of(state, e).wants = (str(data.get("kind", "")), e.item)
+
+
 def _pause(state: RunState, e: Event) -> None:
     state.paused = True
 
@@ -261,7 +277,7 @@ def _resume(state: RunState, e: Event) -> None:
 
 def _run_end(state: RunState, e: Event) -> None:
     data = e.data or {}
-    state.paused = False
+    state.paused = state.stepping = False
     state.status = data.get("outcome", "finished")
     state.reason = data.get("reason", "")
 
@@ -269,6 +285,7 @@ def _run_end(state: RunState, e: Event) -> None:
 def _start(state: RunState, e: Event) -> None:
     w = worker_of(state, e)
     w.role = (e.data or {}).get("role", "")
+    w.slot = int((e.data or {}).get("slot", -1))
     w.pid, w.tid, w.since = e.pid, e.tid, e.t
 
 
@@ -385,6 +402,9 @@ LIFECYCLE: dict[str, Handler] = {
     events.RUN_END: _run_end,
     events.PAUSE: _pause,
     events.RESUME: _resume,
+    events.STEP_ON: _step_on,
+    events.STEP_OFF: _step_off,
+    events.WANTS: _wants,
     events.START: _start,
     events.RETIRE: _retire,
     events.FINISH: _finish,
@@ -416,6 +436,10 @@ def make_fold(
     table = {**LIFECYCLE, **handlers}
 
     def fold(state: Any, event: Event) -> Any:
+        if event.kind != events.WANTS:
+            w = state.workers.get(event.worker)
+            if w is not None:
+                w.wants = None  # it did what it wanted
         handler = table.get(event.kind)
         if handler is not None:
             handler(state, event)

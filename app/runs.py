@@ -141,14 +141,32 @@ class Run:
         self._main_event(events.RESUME)
         return True
 
+    def set_stepping(self, on: bool) -> bool:
+        """Step mode: the class chooses, action by action, who goes next."""
+        if self.runtime is None or self.ended.is_set() or self.state.stepping == on:
+            return False
+        self.runtime.set_stepping(on)
+        self._main_event(events.STEP_ON if on else events.STEP_OFF)
+        return True
+
+    def permit(self, worker: str) -> bool:
+        """Let one worker do the action it waits to do."""
+        w = self.state.workers.get(worker)
+        if self.runtime is None or w is None or w.wants is None:
+            return False
+        if not self.runtime.permit(w.slot):
+            return False
+        self._main_event(events.PERMIT, {"worker": worker})
+        return True
+
     def _worker_pids(self) -> list[int]:
         return [w.pid for w in self.state.workers.values() if w.alive and w.pid]
 
-    def _main_event(self, kind: str) -> None:
+    def _main_event(self, kind: str, data: dict[str, Any] | None = None) -> None:
         # Straight to the fold, on the loop: never through the event queue,
         # which the loop must not wait on.
         now = time.monotonic_ns()
-        self.ingest([(now, "main", os.getpid(), threading.get_native_id(), kind, None, None)])
+        self.ingest([(now, "main", os.getpid(), threading.get_native_id(), kind, None, data)])
 
     def _paused_before(self, t_ns: int) -> int:
         """How long the run had been paused before `t_ns`: its clock stops
@@ -240,6 +258,7 @@ class Run:
             "params": self.params.model_dump(),
             "status": s.status,
             "paused": s.paused,
+            "stepping": s.stepping,
             "reason": s.reason,
             "created": self.created.isoformat(),
             "counters": s.counters(),
@@ -257,6 +276,7 @@ class Run:
                     "reason": w.reason,
                     "exitcode": w.exitcode,
                     "error": w.error,
+                    "wants": list(w.wants) if w.wants else None,
                 }
                 for w in s.workers.values()
             ],
@@ -405,6 +425,21 @@ class RunRegistry:
         if run.ended.is_set():
             raise NotLive(f"run {run_id} has ended ({run.status})")
         run.resume()
+        return run
+
+    def set_stepping(self, run_id: str, on: bool) -> Run:
+        run = self.get(run_id)
+        if run.ended.is_set():
+            raise NotLive(f"run {run_id} has ended ({run.status})")
+        run.set_stepping(on)
+        return run
+
+    def permit(self, run_id: str, worker: str) -> Run:
+        run = self.get(run_id)
+        if not run.state.stepping:
+            raise NotLive(f"run {run_id} is not in step mode")
+        if not run.permit(worker):
+            raise NotLive(f"{worker} is not waiting for a permit")
         return run
 
     async def stop(self, run_id: str, reason: str = "stopped by the teacher") -> Run:

@@ -58,6 +58,8 @@ KILL_GRACE_S = 1.0
 EVENT_QUEUE_BATCHES = 64
 # Calls waiting for a program's main to take them (see Runtime.send).
 COMMAND_QUEUE_SIZE = 64
+# Workers a run can schedule by hand in step mode (see Signals.permits).
+MAX_SLOTS = 256
 _CLOSE = "close"  # the last message on a run's event queue
 
 OnBatch = Callable[[list[events.RawEvent]], None]
@@ -158,6 +160,9 @@ class Runtime:
             self._commands: Any = ctx.Queue(COMMAND_QUEUE_SIZE) if experiment.takes_calls else None
             self._stop_flag: Any = ctx.RawValue("b", 0)
             self._paused: Any = ctx.RawValue("b", 0)
+            self._stepping: Any = ctx.RawValue("b", 0)
+            self._permits: Any = ctx.RawArray("i", MAX_SLOTS)
+            self._next_slot: Any = ctx.RawValue("i", 0)
             self._speed: Any = ctx.RawValue("d", float(getattr(params, "speed", 1.0)))
         else:
             self._ctx = None
@@ -166,6 +171,9 @@ class Runtime:
             self._commands = queue.Queue(COMMAND_QUEUE_SIZE) if experiment.takes_calls else None
             self._stop_flag = _ThreadFlag(0)
             self._paused = _ThreadFlag(0)
+            self._stepping = _ThreadFlag(0)
+            self._permits = [0] * MAX_SLOTS
+            self._next_slot = _ThreadFlag(0)
             self._speed = _ThreadFlag(float(getattr(params, "speed", 1.0)))
         self._main = Tracer(self._event_q, "main")
         self._reader = threading.Thread(target=self._read, name="run-reader", daemon=True)
@@ -243,6 +251,18 @@ class Runtime:
             self._paused_total += time.monotonic() - self._paused_at
         self._signal(pids, signal.SIGCONT)
         self._paused.value = 0
+        return True
+
+    def set_stepping(self, on: bool) -> None:
+        """Step mode on: every traced action waits for a permit. Off: the
+        waiting workers go on at once."""
+        self._stepping.value = 1 if on else 0
+
+    def permit(self, slot: int) -> bool:
+        """Let the worker in `slot` do its next action."""
+        if not 0 <= slot < MAX_SLOTS or not self._stepping.value:
+            return False
+        self._permits[slot] += 1
         return True
 
     @property
@@ -376,12 +396,23 @@ class Runtime:
                 if role.name == self.experiment.drain_role and self._draining:
                     self._sentinels_owed += 1
 
+    def _signals(self, retire: Any) -> Signals:
+        return Signals(
+            self._stop_flag,
+            retire,
+            self._speed,
+            self._paused,
+            self._stepping,
+            self._permits,
+            self._next_slot,
+        ).with_new_slot()
+
     def _start_worker(self, role: Role) -> _Slot:
         name = role.fixed_name or f"{role.prefix}{next(self._numbers[role.name])}"
         spec = worker.WorkerSpec(name, role.name, role.fn, self._params_dict)
         if self._ctx is not None:
             retire = self._ctx.RawValue("b", 0)
-            signals = Signals(self._stop_flag, retire, self._speed, self._paused)
+            signals = self._signals(retire)
             proc = self._ctx.Process(
                 target=worker.run_process,
                 args=(spec, self._item_q, self._event_q, signals, self._commands),
@@ -390,7 +421,7 @@ class Runtime:
             proc.start()
             return _Slot(name, role, proc, retire, pid=proc.pid or 0)
         retire = _ThreadFlag(0)
-        signals = Signals(self._stop_flag, retire, self._speed, self._paused)
+        signals = self._signals(retire)
         slot = _Slot(name, role, None, retire, pid=os.getpid())
 
         def target() -> None:

@@ -99,7 +99,7 @@ def run(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals, commands: A
     """Run one worker to its end; returns the exit code it should have."""
     worker = make_worker(spec, item_q, sink, signals, commands)
     tracer = worker.tracer
-    tracer.emit(events.START, data={"role": spec.role})
+    tracer.emit(events.START, data={"role": spec.role, "slot": signals.slot})
     try:
         spec.fn(worker)
         tracer.emit(events.FINISH, data={"reason": "done"})
@@ -185,7 +185,7 @@ def start_process(
     spec = _child_spec(parent, name, role, fn, params)
     proc = _fork.Process(
         target=_run_forked_child,
-        args=(spec, item_q, parent.sink, parent.signals),
+        args=(spec, item_q, parent.sink, parent.signals.with_new_slot()),
         name=name,
         daemon=daemon,
     )
@@ -206,7 +206,10 @@ def start_thread(
     """Start a traced thread in the parent's process."""
     spec = _child_spec(parent, name, role, fn, params)
     thread = threading.Thread(
-        target=run, args=(spec, item_q, parent.sink, parent.signals), name=name, daemon=daemon
+        target=run,
+        args=(spec, item_q, parent.sink, parent.signals.with_new_slot()),
+        name=name,
+        daemon=daemon,
     )
     thread.start()
     return thread

@@ -92,3 +92,25 @@ async def pause_run(run_id: str, request: Request) -> dict[str, Any]:
 @router.post("/runs/{run_id}/resume")
 async def resume_run(run_id: str, request: Request) -> dict[str, Any]:
     return registry(request).resume(run_id).to_dict()
+
+
+class StepRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: bool
+
+
+class PermitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    worker: str = Field(max_length=32)
+
+
+@router.post("/runs/{run_id}/step")
+async def step_mode(run_id: str, body: StepRequest, request: Request) -> dict[str, Any]:
+    """Step mode on: every traced action of every worker waits for a permit."""
+    return registry(request).set_stepping(run_id, body.on).to_dict()
+
+
+@router.post("/runs/{run_id}/permit")
+async def permit(run_id: str, body: PermitRequest, request: Request) -> dict[str, Any]:
+    """Step mode: let one worker do exactly its next action."""
+    return registry(request).permit(run_id, body.worker).to_dict()

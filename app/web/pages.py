@@ -172,18 +172,30 @@ def _text(message: str, status_code: int = 200) -> HTMLResponse:
 
 # Last: it would catch the routes above.
 @router.post("/experiments/{slug}/{action}", response_class=HTMLResponse)
-async def pause_or_resume_from_form(slug: str, action: str, request: Request) -> HTMLResponse:
-    if action not in ("pause", "resume"):
+async def run_action_from_form(slug: str, action: str, request: Request) -> HTMLResponse:
+    """Pause, resume, step mode on and off, and a permit in step mode."""
+    if action not in ("pause", "resume", "step-on", "step-off", "permit"):
         return _text(f"no such action: {action}", 404)
     reg = _registry(request)
     reg.experiment(slug)
-    run_id = (await _form(request)).get("run_id", "")
+    form = await _form(request)
+    run_id = form.get("run_id", "")
     if not run_id:
         return _text("Nothing is running.")
     try:
-        run = reg.pause(run_id) if action == "pause" else reg.resume(run_id)
+        if action == "pause":
+            run = reg.pause(run_id)
+        elif action == "resume":
+            run = reg.resume(run_id)
+        elif action == "permit":
+            reg.permit(run_id, form.get("worker", ""))
+            return _text("")
+        else:
+            run = reg.set_stepping(run_id, action == "step-on")
     except NotFound as exc:
         return _text(str(exc), 404)
     except NotLive as exc:
         return _message(exc)
+    if action.startswith("step"):
+        return _text("Step mode: pick who acts next." if run.state.stepping else "Running freely.")
     return _text(f"Run {run.id} {'paused' if run.state.paused else 'goes on'}.")
