@@ -106,12 +106,26 @@ class Tracer:
         self._batch: list[events.RawEvent] = []
         self._first_ns = 0
 
-    def emit(self, kind: str, item: str | None = None, data: dict[str, Any] | None = None) -> None:
+    def emit(
+        self,
+        kind: str,
+        item: str | None = None,
+        data: dict[str, Any] | None = None,
+        *,
+        gated: bool = True,
+    ) -> None:
+        """Record an event. In step mode it first waits for its permit,
+        unless `gated` is False (it reports an action already allowed)."""
         if self._paused is not None and self._paused.value:
             self._wait_while_paused()
-        if self._stepping is not None and self._stepping.value and kind not in UNGATED:
-            self._wait_for_permit(kind, item, data)
+        if gated and kind not in UNGATED:
+            self.turn(kind, item, data)
         self._record(kind, item, data)
+
+    def turn(self, kind: str, item: str | None, data: dict[str, Any] | None = None) -> None:
+        """Step mode: wait for the permit to do `kind` (no-op otherwise)."""
+        if self._stepping is not None and self._stepping.value:
+            self._wait_for_permit(kind, item, data)
 
     def _record(self, kind: str, item: str | None, data: dict[str, Any] | None) -> None:
         now = time.monotonic_ns()
@@ -217,10 +231,13 @@ class TracedQueue:
         self._pacer = pacer
 
     def put(self, item: str, *, wait_kind: str = events.PUT_WAIT, kind: str = events.PUT) -> None:
+        # In step mode the call itself waits for its permit; what it then
+        # reports (waiting, done) is part of the action allowed.
+        self._tracer.turn(kind, item)
         try:
             self._q.put_nowait(item)
         except queue.Full:
-            self._tracer.emit(wait_kind, item)
+            self._tracer.emit(wait_kind, item, gated=False)
             try:
                 self._q.put(item, timeout=WAIT_GRACE_S)
             except queue.Full:
@@ -232,13 +249,14 @@ class TracedQueue:
                         break
                     except queue.Full:
                         continue
-        self._tracer.emit(kind, item)
+        self._tracer.emit(kind, item, gated=False)
 
     def get(self, *, leave_when_retired: bool = True) -> str:
+        self._tracer.turn(events.GET, None)
         try:
             item: str = self._q.get_nowait()
         except queue.Empty:
-            self._tracer.emit(events.GET_WAIT)
+            self._tracer.emit(events.GET_WAIT, gated=False)
             try:
                 item = self._q.get(timeout=WAIT_GRACE_S)
             except queue.Empty:
@@ -253,5 +271,5 @@ class TracedQueue:
                     except queue.Empty:
                         continue
         kind = events.SENTINEL_GET if events.is_sentinel(item) else events.GET
-        self._tracer.emit(kind, item)
+        self._tracer.emit(kind, item, gated=False)
         return item

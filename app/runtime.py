@@ -132,6 +132,12 @@ class Runtime:
         self._params_dict = params.model_dump()
         self._on_batch = on_batch
         self._budget = budget
+        # A program's main starts children the runtime never sees; the caller
+        # holds budget for them too (Experiment.workers_needed), given back
+        # when the run closes.
+        self._program_slots = max(
+            0, experiment.worker_count(params) - sum(r.count(params) for r in experiment.roles)
+        )
         self._time_limit_s = time_limit_s
         self._lock = threading.Lock()
         self._slots: list[_Slot] = []
@@ -549,6 +555,9 @@ class Runtime:
                 self._pending[role] = 0
         if pending:
             self._budget.release(pending)
+        if self._program_slots:
+            self._budget.release(self._program_slots)
+            self._program_slots = 0
         outcome = self._outcome if self._stop_reason is not None else "finished"
         default = "every item was consumed" if self.experiment.drain_role else "the program ended"
         reason = self._stop_reason or self.experiment.notes.get("finished", default)

@@ -57,7 +57,6 @@ def test_experiments_list_schema_and_defaults(client: httpx.Client) -> None:
     assert props["backend"]["enum"] == ["process", "thread"]
     assert pc["defaults"]["items_per_producer"] == 10
     assert set(pc["live_params"]) == {"producers", "consumers", "speed"}
-    assert exps["lock"]["built"] is False  # listed as coming, nothing fake
 
 
 def test_run_finishes_with_exact_accounting(client: httpx.Client) -> None:
@@ -169,7 +168,6 @@ def test_unknown_experiment_and_run_get_404(client: httpx.Client) -> None:
     r = client.post("/api/runs", json={"experiment": "nope", "params": {}})
     assert r.status_code == 404
     assert "producer-consumer" in r.json()["detail"]
-    assert client.post("/api/runs", json={"experiment": "lock"}).status_code == 404
     assert client.get("/api/runs/deadbeef").status_code == 404
     assert client.patch("/api/runs/deadbeef", json={"params": {"speed": 2}}).status_code == 404
     assert client.post("/api/runs/deadbeef/stop").status_code == 404

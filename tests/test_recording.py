@@ -178,6 +178,8 @@ def recorded_events(client: httpx.Client, run_id: str) -> int | None:
 
 
 def _normal(html: str) -> str:
+    # How many watch live is not part of the run's state.
+    html = re.sub(r" · \d+ watching", "", html)
     return re.sub(r"\s+", " ", html).strip()
 
 

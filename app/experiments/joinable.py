@@ -1,0 +1,867 @@
+"""When does it end? The termination lesson (parts 6 and 7 of the lecture).
+
+A program-shaped experiment: the run's `main` is a real process that plays
+the lesson's program. It creates the queue itself, starts the producers and
+consumers with fork, joins them and reports every call it blocks in. Four
+endings of the same program (parameter `mode`):
+
+- naive: plain `Queue`, consumers loop on `get()` with no way to know the
+  end. Once the producers are done nothing can ever arrive: the consumers
+  wait in `get()` and main waits in `join()` of the first consumer, for ever.
+- joinable: `JoinableQueue`. Consumers call `task_done()` after each item;
+  main waits in `q.join()` until the unfinished-task count is 0, then its
+  code ends and Python's exit handler terminates the daemon consumers.
+- no-join: the same daemon consumers, but main skips `q.join()`: the daemons
+  are terminated while items are still held or queued, and those are lost.
+- sentinel: plain `Queue`; main puts one sentinel per consumer and each
+  consumer leaves on it with exit code 0.
+
+Who observes what::
+
+    main (the program)                          its children (fork)
+    ------------------                          -------------------
+    spawn, join()/q.join() waits, their         put/get/task_done as events;
+    returns with real exit codes, the end       a daemon consumer reports the
+    of its code, and the hang watch:            SIGTERM that main's exit handler
+    producers joined + queue empty + every      sends it, flushes, then dies of
+    consumer inside get(), for hang_after_ms    that signal (exit code -15)
+    -> one `diagnosis` event with those facts
+
+The fold stays pure: the hang is a fact main observed and sent as an event,
+not something the fold infers from a clock.
+"""
+
+from __future__ import annotations
+
+import functools
+import mmap
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app import events, model
+from app.events import Event
+from app.experiments.spec import Experiment, Role
+from app.instrument import POLL_S, TracedQueue
+from app.worker import Worker, start_process
+
+SLUG = "joinable"
+
+NAIVE, JOINABLE, NO_JOIN, SENTINEL = "naive", "joinable", "no-join", "sentinel"
+Mode = Literal["naive", "joinable", "no-join", "sentinel"]
+# Modes whose queue is a JoinableQueue and whose consumers are daemons.
+JOINABLE_MODES = frozenset({JOINABLE, NO_JOIN})
+
+# The lecture's three hot-dog stands, then three more for bigger classes.
+COOKS = ("Jerry", "Monkey", "Owen", "Ada", "Bao", "Cleo")
+
+MODE_NOTES = {
+    NAIVE: (
+        "Plain Queue. Consumers loop on get() and nobody tells them the producers are done, "
+        "so once the last item is eaten they wait for ever, and main waits for them."
+    ),
+    JOINABLE: (
+        "JoinableQueue. Every put adds an unfinished task, every task_done() removes one; "
+        "main waits in q.join() until none is left. Its code then ends, and the daemon "
+        "consumers are terminated with it."
+    ),
+    NO_JOIN: (
+        "Daemon consumers, but main skips q.join(): its code ends right after the producers, "
+        "and the consumers are terminated in the middle of their work. Items are lost."
+    ),
+    SENTINEL: (
+        "Plain Queue. After the producers are done, main puts one STOP per consumer; "
+        "a consumer that takes one leaves cleanly with exit code 0."
+    ),
+}
+
+# Event kinds of this experiment (the lifecycle and queue kinds are in app.events).
+SPAWN = "spawn"  # main started a child; item: its name; data: pid, role, daemon
+MAIN_WAIT = "main_wait"  # main blocks; data: call ("join()" or "q.join()"); item: child joined
+MAIN_RESUME = "main_resume"  # that call returned; data: call, exitcode (join)
+TASK_DONE = "task_done"  # a consumer finished item and calls q.task_done() (emitted before)
+MAIN_END = "main_end"  # main's code reached its end; data: daemons (alive, to be terminated)
+SIGTERM = "sigterm"  # a child got SIGTERM; item: the item it held; data: parent pid
+DIAGNOSIS = "diagnosis"  # main saw nothing move; data: kind, message, facts
+KINDS = frozenset({SPAWN, MAIN_WAIT, MAIN_RESUME, TASK_DONE, MAIN_END, SIGTERM, DIAGNOSIS})
+
+Q_JOIN = "q.join()"
+JOIN = "join()"
+# How long main gives its children to leave after a Stop before terminate();
+# below the runtime's own grace (STOP_GRACE_S, 2 s) so that main reports them.
+CHILD_GRACE_S = 1.2
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode = Field(
+        "naive",
+        title="Mode",
+        description="naive: the hang; joinable: JoinableQueue + q.join(); "
+        "no-join: daemons killed too early; sentinel: one STOP per consumer",
+    )
+    producers: int = Field(3, ge=1, le=6, title="Producers", description="hot-dog stands")
+    consumers: int = Field(2, ge=1, le=6, title="Consumers", description="eaters")
+    items_per_producer: int = Field(
+        5, ge=1, le=50, title="Items per producer", description="hot dogs each stand makes"
+    )
+    capacity: int = Field(
+        0, ge=0, le=20, title="Queue capacity", description="slots in the queue; 0 = unbounded"
+    )
+    produce_min_ms: int = Field(
+        1000,
+        ge=0,
+        le=10000,
+        title="Produce time min (ms)",
+        description="shortest time for making one item, at speed 1",
+    )
+    produce_max_ms: int = Field(
+        3000,
+        ge=0,
+        le=10000,
+        title="Produce time max (ms)",
+        description="longest time for making one item, at speed 1",
+    )
+    consume_min_ms: int = Field(
+        1000,
+        ge=0,
+        le=10000,
+        title="Consume time min (ms)",
+        description="shortest time for eating one item, at speed 1",
+    )
+    consume_max_ms: int = Field(
+        3000,
+        ge=0,
+        le=10000,
+        title="Consume time max (ms)",
+        description="longest time for eating one item, at speed 1",
+    )
+    speed: float = Field(
+        1.0,
+        ge=0.1,
+        le=20.0,
+        title="Speed",
+        json_schema_extra={"live": True, "description": "time factor; changes live"},
+    )
+    hang_after_ms: int = Field(
+        3000,
+        ge=100,
+        le=60000,
+        title="Hang after (ms)",
+        description="how long nothing may move before main calls it a hang (scaled by speed)",
+    )
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> Params:
+        for side in ("produce", "consume"):
+            lo, hi = getattr(self, f"{side}_min_ms"), getattr(self, f"{side}_max_ms")
+            if lo > hi:
+                raise ValueError(
+                    f"{side}_min_ms ({lo}) must not be greater than {side}_max_ms ({hi})"
+                )
+        return self
+
+
+# The children.
+
+
+def producer(w: Worker) -> None:
+    for n in range(1, w.params["items_per_producer"] + 1):
+        item = f"{w.name}#{n}"
+        w.emit(events.PRODUCE, item)
+        w.work(w.params["produce_min_ms"], w.params["produce_max_ms"])
+        w.queue.put(item)
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, so that no `except Exception` of the
+    worker machinery reports it as a crash."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one report is enough
+    raise _Terminated
+
+
+def consumer(q: Any, in_get: mmap.mmap, slot: int, w: Worker) -> None:
+    """Loops on get() like the lecture's eaters. `in_get[slot]` is 1 while it
+    is inside get(), for main's hang watch."""
+    joinable = w.params["mode"] in JOINABLE_MODES
+    held: str | None = None
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        while True:
+            in_get[slot] = 1
+            item = w.queue.get(leave_when_retired=False)
+            in_get[slot] = 0
+            if events.is_sentinel(item):
+                return
+            held = item
+            w.work(w.params["consume_min_ms"], w.params["consume_max_ms"])
+            if joinable:
+                # Reported before the call, so that main's q.join() return
+                # is always later than the task_done that allowed it.
+                w.emit(TASK_DONE, item)
+                held = None
+                q.task_done()
+            else:
+                w.emit(events.DONE, item)
+                held = None
+    except _Terminated:
+        _die_of_sigterm(w, held)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _die_of_sigterm(w: Worker, held: str | None) -> None:
+    """Report the signal, make sure the report left this process, then die of
+    the signal after all, so that the exit code main sees is the real -15."""
+    w.emit(SIGTERM, held, {"signal": "SIGTERM", "parent_pid": os.getppid()})
+    w.flush()
+    # The event queue's feeder thread is a daemon: wait until it has written
+    # the report to the pipe, or it dies with this process.
+    close, join = getattr(w.sink, "close", None), getattr(w.sink, "join_thread", None)
+    if close is not None and join is not None:
+        close()
+        join()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    os._exit(128 + signal.SIGTERM)  # not reached: SIGTERM to self is delivered at once
+
+
+# Main: the program.
+
+_fork = multiprocessing.get_context("fork")
+
+
+@dataclass
+class _HangWatch:
+    """Main's watch for a hang: every producer has ended, the queue is empty
+    and every live consumer sits in get(). Once that holds nothing can ever
+    move again; it must hold for `limit_ms` (at speed 1) before main says so."""
+
+    limit_ms: float
+    quiet_ms: float = 0.0  # at speed 1, like every delay of the lesson
+    quiet_real_s: float = 0.0
+    last: float = field(default_factory=time.monotonic)
+    fired: bool = False
+
+    def tick(self, stuck: bool, speed: float) -> bool:
+        now = time.monotonic()
+        elapsed, self.last = now - self.last, now
+        if not stuck:
+            self.quiet_ms = self.quiet_real_s = 0.0
+            return False
+        self.quiet_ms += elapsed * 1000.0 * max(speed, 1e-3)
+        self.quiet_real_s += elapsed
+        if self.fired or self.quiet_ms < self.limit_ms:
+            return False
+        self.fired = True
+        return True
+
+
+class _Main:
+    def __init__(self, w: Worker) -> None:
+        p = w.params
+        self.w = w
+        self.mode: str = p["mode"]
+        self.joinable = self.mode in JOINABLE_MODES
+        # Created here, in main, like the lecture's program does; fork makes
+        # the children inherit it.
+        self.q: Any = (
+            _fork.JoinableQueue(p["capacity"]) if self.joinable else _fork.Queue(p["capacity"])
+        )
+        self.traced = TracedQueue(self.q, w.tracer, w.pacer)
+        # One byte per consumer, shared by fork: 1 while it is inside get().
+        self.in_get = mmap.mmap(-1, p["consumers"])
+        self.children: dict[str, multiprocessing.process.BaseProcess] = {}
+        self.reported: set[str] = set()
+        self.watch = _HangWatch(float(p["hang_after_ms"]))
+        self.producers = [f"P{i}" for i in range(1, p["producers"] + 1)]
+        self.consumers = [f"C{i}" for i in range(1, p["consumers"] + 1)]
+
+    def run(self) -> None:
+        daemons = self.joinable
+        for name in self.producers:
+            self.spawn(name, "producer", producer)
+        for slot, name in enumerate(self.consumers):
+            fn = functools.partial(consumer, self.q, self.in_get, slot)
+            self.spawn(name, "consumer", fn, daemon=daemons)
+        for name in self.producers:
+            self.join(name)
+        if self.mode == NAIVE:
+            for name in self.consumers:
+                self.join(name)  # never returns: nobody tells them to stop
+        elif self.mode == JOINABLE:
+            self.q_join()
+        elif self.mode == SENTINEL:
+            for n in range(1, len(self.consumers) + 1):
+                self.traced.put(f"{events.SENTINEL_PREFIX}{n}", kind=events.SENTINEL_PUT)
+            for name in self.consumers:
+                self.join(name)
+        alive = [n for n, proc in self.children.items() if proc.is_alive()]
+        self.w.emit(MAIN_END, data={"daemons": [n for n in alive if self.children[n].daemon]})
+        # Returning ends main's code: multiprocessing's exit handler now
+        # terminates the daemon children and joins the rest.
+
+    def spawn(
+        self, name: str, role: str, fn: Callable[[Worker], None], daemon: bool = False
+    ) -> None:
+        proc = start_process(self.w, name, role, fn, self.q, daemon=daemon)
+        self.children[name] = proc
+        self.w.emit(SPAWN, name, {"pid": proc.pid, "role": role, "daemon": daemon})
+
+    def join(self, name: str) -> None:
+        proc = self.children[name]
+
+        def returned(timeout: float) -> bool:
+            proc.join(timeout)
+            return proc.exitcode is not None
+
+        self._wait(JOIN, name, returned)
+        self.w.emit(MAIN_RESUME, name, {"call": JOIN, "exitcode": proc.exitcode})
+        self._report_exit(name)
+
+    def q_join(self) -> None:
+        # JoinableQueue.join() takes no timeout; a thread of main makes the
+        # call so that main itself can still see a Stop.
+        caller = threading.Thread(target=self.q.join, name="q.join", daemon=True)
+        caller.start()
+
+        def returned(timeout: float) -> bool:
+            caller.join(timeout)
+            return not caller.is_alive()
+
+        self._wait(Q_JOIN, None, returned)
+        self.w.emit(MAIN_RESUME, data={"call": Q_JOIN})
+
+    def _wait(self, call: str, target: str | None, returned: Callable[[float], bool]) -> None:
+        self.w.emit(MAIN_WAIT, target, {"call": call})
+        self.w.flush()
+        self.watch.last = time.monotonic()
+        while not returned(POLL_S):
+            self.w.pacer.check()  # raises Stopped
+            speed = float(self.w.signals.speed.value)
+            if self.watch.tick(self._stuck(), speed):
+                self._diagnose(call, target)
+
+    def _stuck(self) -> bool:
+        producers_done = all(self.children[n].exitcode is not None for n in self.producers)
+        if not producers_done or not self.q.empty():
+            return False
+        live = [i for i, n in enumerate(self.consumers) if self.children[n].is_alive()]
+        return bool(live) and all(self.in_get[i] for i in live)
+
+    def _diagnose(self, call: str, target: str | None) -> None:
+        blocked = [
+            n
+            for i, n in enumerate(self.consumers)
+            if self.children[n].is_alive() and self.in_get[i]
+        ]
+        where = f"{call} of {target}" if target else call
+        quiet_s = self.watch.quiet_ms / 1000.0
+        speed = float(self.w.signals.speed.value)
+        real = self.watch.quiet_real_s
+        scaled = f" of lesson time ({real:.2f} s real at speed {speed:g}x)" if speed != 1 else ""
+        message = (
+            f"Hang: all {len(self.producers)} producers have finished and the queue is empty, "
+            f"but {_and(blocked)} {'waits' if len(blocked) == 1 else 'wait'} in get() for an "
+            f"item that will never come, and main waits in {where}. Nothing has moved for "
+            f"{quiet_s:.1f} s{scaled}. Nothing ever will: only Stop ends this run."
+        )
+        self.w.emit(
+            DIAGNOSIS,
+            data={
+                "kind": "hang",
+                "message": message,
+                "producers_finished": list(self.producers),
+                "queue_empty": True,
+                "consumers_in_get": blocked,
+                "main_waits_in": where,
+                "quiet_ms": round(self.watch.quiet_ms),
+                "quiet_real_ms": round(self.watch.quiet_real_s * 1000),
+            },
+        )
+        self.w.flush()
+
+    def _report_exit(self, name: str) -> None:
+        """The child's exit, seen by main (its parent), in the same form as the
+        runtime reports main's own."""
+        proc = self.children[name]
+        if name in self.reported or proc.exitcode is None:
+            return
+        self.reported.add(name)
+        self.w.flush()  # main's own events first
+        exit_event: events.RawEvent = (
+            time.monotonic_ns(),
+            name,
+            proc.pid or 0,
+            0,
+            events.EXIT,
+            None,
+            {"exitcode": proc.exitcode},
+        )
+        self.w.sink.put([exit_event])
+
+    def leave(self) -> None:
+        """Stop or failure: give the children a moment to see the stop flag,
+        then end the rest; report every exit."""
+        deadline = time.monotonic() + CHILD_GRACE_S
+        for proc in self.children.values():
+            proc.join(max(0.0, deadline - time.monotonic()))
+        for proc in self.children.values():
+            if proc.exitcode is None:
+                proc.terminate()
+        for name, proc in self.children.items():
+            proc.join(1.0)
+            self._report_exit(name)
+
+
+def main(w: Worker) -> None:
+    program = _Main(w)
+    try:
+        program.run()
+    except BaseException:
+        program.leave()
+        raise
+
+
+def _and(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names) or "no consumer"
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+PROGRAM = """\
+import random
+import time
+from multiprocessing import JoinableQueue, Process, Queue
+
+MODE = "joinable"  # or "naive", "no-join", "sentinel"
+STOP = None        # the sentinel (sentinel mode)
+
+
+def cook(name, q):
+    for n in range(1, 6):
+        time.sleep(random.uniform(1, 3))   # make hot dog n
+        q.put(f"{name}'s hot dog #{n}")
+
+
+def eater(q):
+    while True:
+        item = q.get()                     # waits here while the queue is empty
+        if item is STOP:
+            break                          # sentinel mode: leave, exit code 0
+        time.sleep(random.uniform(1, 3))   # eat it
+        if MODE in ("joinable", "no-join"):
+            q.task_done()                  # one unfinished task less
+
+
+if __name__ == "__main__":
+    joinable = MODE in ("joinable", "no-join")
+    q = JoinableQueue() if joinable else Queue()
+    cooks = [Process(target=cook, args=(name, q)) for name in ("Jerry", "Monkey", "Owen")]
+    eaters = [Process(target=eater, args=(q,), daemon=joinable) for _ in range(2)]
+    for p in cooks + eaters:
+        p.start()
+    for p in cooks:
+        p.join()                           # every hot dog is in the queue now
+    if MODE == "naive":
+        for c in eaters:
+            c.join()                       # hangs: the eaters never stop waiting
+    elif MODE == "joinable":
+        q.join()                           # returns when every put had its task_done
+    elif MODE == "sentinel":
+        for _ in eaters:
+            q.put(STOP)                    # one sentinel per eater
+        for c in eaters:
+            c.join()
+    # main's code ends here: daemon eaters are terminated now,
+    # in no-join mode with hot dogs still uneaten
+"""
+
+
+# The view state and its fold.
+
+DAEMON_STOPPED = "daemon_stopped"  # a daemon child terminated because main's code ended
+TERMINATED = "terminated"  # got SIGTERM; which kind of end it was is settled by main's story
+MAIN_WAITING = "main_wait"
+MAIN_RUNNING = "running"
+MAIN_ENDED = "main_end"
+GONE = frozenset({*model.ENDED, DAEMON_STOPPED, TERMINATED})
+
+
+@dataclass
+class JoinableState(model.RunState):
+    queue: dict[str, float] = field(default_factory=dict)  # item -> time of its put
+    early_gets: set[str] = field(default_factory=set)  # gets that arrived before their put
+    put_items: set[str] = field(default_factory=set)
+    done_items: set[str] = field(default_factory=set)
+    held: dict[str, str] = field(default_factory=dict)  # item -> consumer using it
+    task_dones: int = 0
+    sentinels_put: int = 0
+    sentinels_taken: dict[str, int] = field(default_factory=dict)
+    spawned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    main_call: str = ""  # what main waits in now: "join()" or "q.join()"
+    main_target: str = ""  # the child it joins
+    main_returns: list[dict[str, Any]] = field(default_factory=list)
+    main_ended: bool = False
+    daemons_at_end: list[str] = field(default_factory=list)  # alive daemons when main ended
+    diagnosis: dict[str, Any] | None = None
+    terminated: dict[str, str | None] = field(default_factory=dict)  # consumer -> held item
+
+    @property
+    def mode(self) -> str:
+        return str(self.params.get("mode", NAIVE))
+
+    @property
+    def joinable(self) -> bool:
+        return self.mode in JOINABLE_MODES
+
+    @property
+    def produced(self) -> int:
+        return len(self.put_items)
+
+    @property
+    def consumed(self) -> int:
+        return len(self.done_items)
+
+    def queue_items(self) -> list[str]:
+        """Head first."""
+        return sorted(self.queue, key=lambda item: (self.queue[item], item))
+
+    def consumers_gone(self) -> bool:
+        consumers = self.role("consumer")
+        return bool(consumers) and all(w.state in GONE or not w.alive for w in consumers)
+
+    def lost_items(self) -> list[tuple[str, str]]:
+        """Items put but never done, once no consumer is left to do them:
+        (item, where it was), head of the queue first."""
+        if not self.consumers_gone():
+            return []
+        lost = self.put_items - self.done_items
+        queued = [i for i in self.queue_items() if i in lost]
+        held = sorted((i for i in lost if i in self.held), key=_item_key)
+        rest = sorted(lost - set(queued) - set(held), key=_item_key)
+        return (
+            [(i, "in the queue") for i in queued]
+            + [(i, f"held by {self.held[i]}") for i in held]
+            + [(i, "taken") for i in rest]
+        )
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "produced": self.produced,
+            "consumed": self.consumed,
+            "in_queue": sum(1 for i in self.queue if not events.is_sentinel(i)),
+            "unfinished_tasks": self.produced - self.task_dones if self.joinable else None,
+            "lost_items": len(self.lost_items()),
+            "consumers_waiting": sum(1 for w in self.role("consumer") if w.state == model.GET_WAIT),
+            "sentinels_put": self.sentinels_put,
+        }
+
+    def extras(self) -> dict[str, Any]:
+        d = self.diagnosis
+        return {
+            "mode": self.mode,
+            "diagnosis": None
+            if d is None
+            else {"kind": d.get("kind"), "message": d.get("message")},
+            "lost": [{"item": i, "where": where} for i, where in self.lost_items()],
+            "main": {
+                "waits_in": self.main_call,
+                "target": self.main_target or None,
+                "ended": self.main_ended,
+            },
+        }
+
+
+def _item_key(item: str) -> tuple[str, int]:
+    producer, _, n = item.partition("#")
+    return producer, int(n) if n.isdigit() else 0
+
+
+def _enqueue(state: JoinableState, item: str, t: float) -> None:
+    if item in state.early_gets:
+        state.early_gets.discard(item)
+    else:
+        state.queue[item] = t
+
+
+def _dequeue(state: JoinableState, item: str) -> None:
+    if state.queue.pop(item, None) is None:
+        state.early_gets.add(item)
+
+
+def _produce(state: JoinableState, e: Event) -> None:
+    model.set_state(model.worker_of(state, e), e, model.PRODUCING, e.item)
+
+
+def _put_wait(state: JoinableState, e: Event) -> None:
+    model.set_state(model.worker_of(state, e), e, model.PUT_WAIT, e.item)
+
+
+def _put(state: JoinableState, e: Event) -> None:
+    assert e.item is not None
+    w = model.worker_of(state, e)
+    w.items += 1
+    model.set_state(w, e, model.READY)
+    state.put_items.add(e.item)
+    _enqueue(state, e.item, e.t)
+
+
+def _get_wait(state: JoinableState, e: Event) -> None:
+    model.set_state(model.worker_of(state, e), e, model.GET_WAIT)
+
+
+def _get(state: JoinableState, e: Event) -> None:
+    assert e.item is not None
+    model.set_state(model.worker_of(state, e), e, model.CONSUMING, e.item)
+    if e.item not in state.done_items:
+        state.held[e.item] = e.worker
+    _dequeue(state, e.item)
+
+
+def _done(state: JoinableState, e: Event) -> None:
+    assert e.item is not None
+    w = model.worker_of(state, e)
+    w.items += 1
+    model.set_state(w, e, model.READY)
+    state.done_items.add(e.item)
+    state.held.pop(e.item, None)
+
+
+def _task_done(state: JoinableState, e: Event) -> None:
+    _done(state, e)
+    state.task_dones += 1
+
+
+def _sentinel_put(state: JoinableState, e: Event) -> None:
+    assert e.item is not None
+    state.sentinels_put += 1
+    _enqueue(state, e.item, e.t)
+    main = model.worker_of(state, e)
+    model.set_state(main, e, MAIN_RUNNING)
+
+
+def _sentinel_get(state: JoinableState, e: Event) -> None:
+    assert e.item is not None
+    w = model.worker_of(state, e)
+    model.set_state(w, e, model.LEAVING, e.item)
+    w.reason = "sentinel"
+    state.sentinels_taken[e.worker] = state.sentinels_taken.get(e.worker, 0) + 1
+    _dequeue(state, e.item)
+
+
+def _spawn(state: JoinableState, e: Event) -> None:
+    assert e.item is not None
+    data = dict(e.data or {})
+    state.spawned[e.item] = data
+    model.set_state(model.worker_of(state, e), e, MAIN_RUNNING)
+    child = state.workers.get(e.item)
+    if child is None:  # a card from the start, even if the child never gets to speak
+        state.workers[e.item] = model.WorkerView(
+            e.item, role=data.get("role", ""), pid=int(data.get("pid") or 0), since=e.t
+        )
+    else:
+        _settle(state, child)
+
+
+def _main_wait(state: JoinableState, e: Event) -> None:
+    state.main_call = (e.data or {}).get("call", "")
+    state.main_target = e.item or ""
+    model.set_state(model.worker_of(state, e), e, MAIN_WAITING, e.item)
+
+
+def _main_resume(state: JoinableState, e: Event) -> None:
+    data = e.data or {}
+    state.main_returns.append({"call": data.get("call", ""), "target": e.item, "t": e.t})
+    state.main_call = state.main_target = ""
+    model.set_state(model.worker_of(state, e), e, MAIN_RUNNING)
+
+
+def _main_end(state: JoinableState, e: Event) -> None:
+    state.main_ended = True
+    state.daemons_at_end = list((e.data or {}).get("daemons", []))
+    state.main_call = state.main_target = ""
+    model.set_state(model.worker_of(state, e), e, MAIN_ENDED)
+    for w in list(state.workers.values()):
+        _settle(state, w)
+
+
+def _settle(state: JoinableState, w: model.WorkerView) -> None:
+    """A child that reported SIGTERM: a daemon whose main's code had ended was
+    stopped by Python's exit handler, as designed; any other was killed. The
+    SIGTERM report and main's end come from two processes, in either order."""
+    if w.state != TERMINATED:
+        return
+    main = state.workers.get("main")
+    if state.main_ended and state.spawned.get(w.name, {}).get("daemon"):
+        w.state, w.reason, w.alive = DAEMON_STOPPED, "daemon", False
+    elif main is not None and not main.alive:
+        w.state, w.reason = model.KILLED, "sigterm"
+
+
+def _sigterm(state: JoinableState, e: Event) -> None:
+    w = model.worker_of(state, e)
+    state.terminated[e.worker] = e.item
+    model.set_state(w, e, TERMINATED, w.item)
+    _settle(state, w)
+
+
+def _exit(state: JoinableState, e: Event) -> None:
+    w = model.worker_of(state, e)
+    if w.state in (TERMINATED, DAEMON_STOPPED):  # the -15 it reported is expected
+        w.alive = False
+        w.exitcode = (e.data or {}).get("exitcode")
+        _settle(state, w)
+        return
+    model.LIFECYCLE[events.EXIT](state, e)
+    if e.worker != "main":
+        return
+    # main is gone: multiprocessing joined its children before that (or
+    # their watchdogs end them now), so none of them is alive any more. A
+    # daemon alive at main's end that could not report its SIGTERM (it was
+    # terminated before its handler was set) went the same way as the rest.
+    for child in state.workers.values():
+        if child.name == "main":
+            continue
+        child.alive = False
+        if child.name in state.daemons_at_end and child.state not in GONE:
+            child.state, child.reason, child.since = DAEMON_STOPPED, "daemon", e.t
+        _settle(state, child)
+
+
+def _diagnosis(state: JoinableState, e: Event) -> None:
+    state.diagnosis = dict(e.data or {})
+
+
+fold = model.make_fold(
+    {
+        events.PRODUCE: _produce,
+        events.PUT_WAIT: _put_wait,
+        events.PUT: _put,
+        events.GET_WAIT: _get_wait,
+        events.GET: _get,
+        events.DONE: _done,
+        events.SENTINEL_PUT: _sentinel_put,
+        events.SENTINEL_GET: _sentinel_get,
+        events.EXIT: _exit,
+        SPAWN: _spawn,
+        MAIN_WAIT: _main_wait,
+        MAIN_RESUME: _main_resume,
+        TASK_DONE: _task_done,
+        MAIN_END: _main_end,
+        SIGTERM: _sigterm,
+        DIAGNOSIS: _diagnosis,
+    },
+    quiet=frozenset({events.PRODUCE}),
+)
+
+
+def fold_all(evs: list[Event]) -> JoinableState:
+    state = JoinableState()
+    for e in evs:
+        fold(state, e)
+    return state
+
+
+# What the page draws.
+
+
+def _steps(state: JoinableState, params: dict[str, Any]) -> list[dict[str, str]]:
+    """Main's program as steps, each done, current or to come."""
+    mode = str(params.get("mode", NAIVE))
+    producers = [f"P{i}" for i in range(1, int(params.get("producers", 0)) + 1)]
+    consumers = [f"C{i}" for i in range(1, int(params.get("consumers", 0)) + 1)]
+    returned = {(r["call"], r["target"]) for r in state.main_returns}
+    daemon = " (daemons)" if mode in JOINABLE_MODES else ""
+    steps: list[dict[str, str]] = []
+
+    def add(label: str, done: bool, current: bool = False) -> None:
+        steps.append({"label": label, "status": "done" if done else "now" if current else "todo"})
+
+    def join(name: str) -> None:
+        now = state.main_call == JOIN and state.main_target == name
+        add(f"{name}.join()", (JOIN, name) in returned, now)
+
+    everyone = producers + consumers
+    add(
+        f"start {_span(producers)} and {_span(consumers)}{daemon}",
+        all(n in state.spawned for n in everyone),
+        bool(state.spawned) and not all(n in state.spawned for n in everyone),
+    )
+    for name in producers:
+        join(name)
+    if mode == NAIVE:
+        for name in consumers:
+            join(name)
+    elif mode == JOINABLE:
+        add(Q_JOIN, (Q_JOIN, None) in returned, state.main_call == Q_JOIN)
+    elif mode == SENTINEL:
+        n = len(consumers)
+        add(f"put {n} × STOP", state.sentinels_put >= n, 0 < state.sentinels_put < n)
+        for name in consumers:
+            join(name)
+    end = "end of main: daemons terminated" if mode in JOINABLE_MODES else "end of main"
+    add(end, state.main_ended)
+    return steps
+
+
+def _span(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{names[0]}–{names[-1]}"
+
+
+def view(state: JoinableState, params: dict[str, Any]) -> dict[str, Any]:
+    capacity = int(params.get("capacity", 0))
+    items = state.queue_items()
+    mode = str(params.get("mode", NAIVE))
+    lost = state.lost_items()
+    return {
+        "mode": mode,
+        "mode_note": MODE_NOTES.get(mode, ""),
+        "modes": MODE_NOTES,
+        "capacity": capacity,
+        "queue": items,
+        "slots": capacity if capacity else max(8, len(items) + 2),
+        "cooks": {f"P{i}": name for i, name in enumerate(COOKS, start=1)},
+        "steps": _steps(state, params),
+        "lost": lost,
+        "lost_set": {item for item, _ in lost},
+        "main": state.workers.get("main"),
+        "queue_kind": "JoinableQueue" if mode in JOINABLE_MODES else "Queue",
+        "runbar_facts": [
+            f"mode {mode}",
+            f"capacity {capacity}" if capacity else "unbounded queue",
+        ],
+    }
+
+
+EXPERIMENT = Experiment(
+    slug=SLUG,
+    title="When does it end?",
+    summary="The hang after the producers finish, then JoinableQueue, daemons and the sentinel.",
+    lecture_part="6-7",
+    params=Params,
+    roles=(Role("main", "", main, fixed_name="main"),),
+    program=PROGRAM,
+    modules=(__name__,),
+    new_state=JoinableState,
+    fold=fold,
+    frame_template="partials/joinable/_frame.html",
+    controls_template="partials/joinable/_modes.html",
+    stylesheet="experiments/joinable.css",
+    view=view,
+    main_in_process=True,
+    workers_needed=lambda p: 1 + p.producers + p.consumers,  # type: ignore[attr-defined]
+    notes={"finished": "main's program ended"},
+)
