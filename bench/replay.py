@@ -91,7 +91,8 @@ def main() -> None:
     from app.web.replays import ReplayView
 
     exp = EXPERIMENTS["producer-consumer"]
-    assert exp.params is not None and exp.fold is not None
+    assert exp.params is not None
+    assert exp.fold is not None
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "runs.sqlite3"
         t = time.perf_counter()
