@@ -85,6 +85,8 @@ class Run:
         self._ticker: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
         self._pauses: list[list[int]] = []  # [start_ns, end_ns or 0]
+        # "Predict, then reveal": the presenter hides the result until asked.
+        self.hidden = False
         self._inflight = threading.BoundedSemaphore(INFLIGHT_BATCHES)
         self.recorder: Recorder | None = recorder
         if recorder is not None:
@@ -140,6 +142,12 @@ class Run:
         self._pauses[-1][1] = time.monotonic_ns()
         self._main_event(events.RESUME)
         return True
+
+    def set_hidden(self, hidden: bool) -> None:
+        self.hidden = hidden
+        self._dirty = True  # the next frame shows it (or not)
+        if self.ended.is_set():
+            self.publish_frame(last=True)
 
     def set_stepping(self, on: bool) -> bool:
         """Step mode: the class chooses, action by action, who goes next."""
@@ -258,6 +266,7 @@ class Run:
             "params": self.params.model_dump(),
             "status": s.status,
             "paused": s.paused,
+            "result_hidden": self.hidden,
             "stepping": s.stepping,
             "reason": s.reason,
             "created": self.created.isoformat(),
@@ -432,6 +441,11 @@ class RunRegistry:
         if run.ended.is_set():
             raise NotLive(f"run {run_id} has ended ({run.status})")
         run.set_stepping(on)
+        return run
+
+    def hide(self, run_id: str, hidden: bool) -> Run:
+        run = self.get(run_id)
+        run.set_hidden(hidden)
         return run
 
     def permit(self, run_id: str, worker: str) -> Run:

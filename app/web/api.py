@@ -99,6 +99,17 @@ class StepRequest(BaseModel):
     on: bool
 
 
+class HideRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hidden: bool
+
+
+@router.post("/runs/{run_id}/reveal")
+async def hide_or_reveal(run_id: str, body: HideRequest, request: Request) -> dict[str, Any]:
+    """Predict, then reveal: hide the run's result on the page, or show it."""
+    return registry(request).hide(run_id, body.hidden).to_dict()
+
+
 class PermitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     worker: str = Field(max_length=32)

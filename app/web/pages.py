@@ -174,7 +174,7 @@ def _text(message: str, status_code: int = 200) -> HTMLResponse:
 @router.post("/experiments/{slug}/{action}", response_class=HTMLResponse)
 async def run_action_from_form(slug: str, action: str, request: Request) -> HTMLResponse:
     """Pause, resume, step mode on and off, and a permit in step mode."""
-    if action not in ("pause", "resume", "step-on", "step-off", "permit"):
+    if action not in ("pause", "resume", "step-on", "step-off", "permit", "hide", "reveal"):
         return _text(f"no such action: {action}", 404)
     reg = _registry(request)
     reg.experiment(slug)
@@ -187,6 +187,9 @@ async def run_action_from_form(slug: str, action: str, request: Request) -> HTML
             run = reg.pause(run_id)
         elif action == "resume":
             run = reg.resume(run_id)
+        elif action in ("hide", "reveal"):
+            reg.hide(run_id, action == "hide")
+            return _text("Result hidden: ask the class to predict." if action == "hide" else "")
         elif action == "permit":
             reg.permit(run_id, form.get("worker", ""))
             return _text("")

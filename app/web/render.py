@@ -68,6 +68,7 @@ def stage_context(run: Run) -> dict[str, Any]:
             if exp.script is not None
             else []
         ),
+        "hide_results": bool(getattr(run, "hidden", False)),
         "timeline": timeline.build(state),
         "timeline_window": f"{timeline.WINDOW_S:g}",
         **exp.view(state, params),
