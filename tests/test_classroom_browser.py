@@ -77,6 +77,11 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
             "() => document.querySelector('#run-status')?.textContent.trim() === 'stopped'",
             timeout=10000,
         )
+        teacher.goto(f"{server.url}/experiments/lock")  # the presenter switches
+        student.wait_for_function(
+            "() => document.querySelector('#follow h1')?.textContent === 'The lock race'",
+            timeout=10000,
+        )
     finally:
         server.stop()
 
