@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from app.i18n import _
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -31,17 +33,21 @@ def bounds(model: type[BaseModel], field: str) -> str:
     """What a field accepts, in words: 'an integer from 1 to 16'."""
     prop = model.model_json_schema().get("properties", {}).get(field, {})
     if "enum" in prop:
-        return "one of " + ", ".join(repr(v) for v in prop["enum"])
-    kind = {"integer": "an integer", "number": "a number", "boolean": "true or false"}.get(
-        prop.get("type", ""), "a value"
+        return _("one of %(values)s") % {"values": ", ".join(repr(v) for v in prop["enum"])}
+    kind = {"integer": _("an integer"), "number": _("a number"), "boolean": _("true or false")}.get(
+        prop.get("type", ""), _("a value")
     )
     lo, hi = prop.get("minimum"), prop.get("maximum")
     if lo is not None and hi is not None:
-        return f"{kind} from {lo:g} to {hi:g}"
+        return _("%(kind)s from %(lo)s to %(hi)s") % {
+            "kind": kind,
+            "lo": f"{lo:g}",
+            "hi": f"{hi:g}",
+        }
     if lo is not None:
-        return f"{kind} of at least {lo:g}"
+        return _("%(kind)s of at least %(lo)s") % {"kind": kind, "lo": f"{lo:g}"}
     if hi is not None:
-        return f"{kind} of at most {hi:g}"
+        return _("%(kind)s of at most %(hi)s") % {"kind": kind, "hi": f"{hi:g}"}
     return kind
 
 
@@ -58,14 +64,23 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
         field = loc[0]
         if err["type"] == "extra_forbidden":
             out.append(
-                FieldError(field, f"unknown field '{field}'; known fields: {', '.join(known)}")
+                FieldError(
+                    field,
+                    _("unknown field '%(field)s'; known fields: %(known)s")
+                    % {"field": field, "known": ", ".join(known)},
+                )
             )
             continue
         got = err.get("input")
-        shown = "nothing" if got is None else repr(got)
+        shown = _("nothing") if got is None else repr(got)
         if isinstance(got, str) and got == "":
-            shown = "an empty value"
-        out.append(FieldError(field, f"{field} must be {bounds(model, field)} (got {shown})"))
+            shown = _("an empty value")
+        message = _("%(field)s must be %(bounds)s (got %(got)s)") % {
+            "field": field,
+            "bounds": bounds(model, field),
+            "got": shown,
+        }
+        out.append(FieldError(field, message))
     return out
 
 

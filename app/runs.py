@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app import events
+from app import events, i18n
 from app.broadcast import Broadcaster, Frame
 from app.budget import WorkerBudget
 from app.experiments import EXPERIMENTS, Experiment
@@ -73,7 +73,9 @@ class Run:
         self.state.params = params.model_dump()
         self._fold = experiment.fold or fold
         self.runtime: Runtime | None = None
-        self.broadcaster = Broadcaster()
+        # One fan-out per language: a frame is rendered once per tick for each
+        # language someone watches in, and the same bytes go to all of them.
+        self.broadcasters = {lang: Broadcaster() for lang in i18n.LANGUAGES}
         self._render = render
         self._fps = settings.fps
         self._events: deque[events.Event] = deque(maxlen=settings.event_buffer)
@@ -228,13 +230,29 @@ class Run:
                 await asyncio.to_thread(runtime.join, 10.0)
             self.runtime = None
 
-    def publish_frame(self, *, last: bool = False) -> Frame:
-        frame = Frame(next(self._frames), self._render(self), last)
-        self.broadcaster.publish(frame)
-        return frame
+    def publish_frame(self, *, last: bool = False) -> None:
+        """Render the frame for every language in use; a language nobody
+        watches in is rendered when someone first asks for it."""
+        number = next(self._frames)
+        for lang, broadcaster in self.broadcasters.items():
+            if broadcaster.count:
+                with i18n.speaking(lang):
+                    broadcaster.publish(Frame(number, self._render(self), last))
+            else:
+                broadcaster.latest = None
 
-    def latest_frame(self) -> Frame:
-        return self.broadcaster.latest or self.publish_frame()
+    def latest_frame(self, lang: str = i18n.DEFAULT) -> Frame:
+        broadcaster = self.broadcasters[lang]
+        if broadcaster.latest is None:
+            with i18n.speaking(lang):
+                frame = Frame(next(self._frames), self._render(self), self.ended.is_set())
+            broadcaster.publish(frame)
+            return frame
+        return broadcaster.latest
+
+    @property
+    def watchers(self) -> int:
+        return sum(b.count for b in self.broadcasters.values())
 
     # Reading.
 

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pydantic import ValidationError
 
 from app import events
 from app.budget import WorkerBudget
+from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
 from app.experiments.daemon import (
@@ -31,6 +36,7 @@ from app.experiments.daemon import (
     fold_all,
     view,
 )
+from app.model import WorkerView
 from app.runtime import Runtime
 
 EXPERIMENT = EXPERIMENTS["daemon"]
@@ -380,3 +386,70 @@ def test_the_timeline_grows_live_and_ends_at_the_observed_exit(
     page.screenshot(path=str(ARTIFACTS / "daemon-finished.png"), full_page=True)
     assert errors == []
     page.close()
+
+
+# The plain program: shown with who is where, and downloadable.
+
+
+def test_the_script_takes_the_params_and_refuses_unknown_ones() -> None:
+    assert EXPERIMENT.script is not None
+    text = EXPERIMENT.script({"daemon_ms": 3000, "normal_ms": 2000, "main_ms": 500, "speed": 4})
+    assert "DAEMON_S = 0.75\nNORMAL_S = 0.5\nMAIN_S = 0.125\n" in text
+    compile(text, "daemon.py", "exec")
+    assert EXPERIMENT.program == EXPERIMENT.script({})
+    with pytest.raises(ValidationError):
+        EXPERIMENT.script({"daemon": True})
+
+
+def test_code_view_puts_each_worker_on_its_line() -> None:
+    assert EXPERIMENT.script is not None
+    text = EXPERIMENT.script({})
+    for needle in EXPERIMENT.code_lines.values():
+        assert sum(needle in line for line in text.splitlines()) == 1, needle
+    workers = [
+        WorkerView("thr-main", role="main"),
+        WorkerView("thr-daemon", role="daemon thread"),
+        WorkerView("proc-normal", role="normal process"),
+        WorkerView("proc-daemon", role="daemon process", state="killed"),
+        WorkerView("thr-normal", role="normal thread", state="finished"),
+    ]
+    where = {
+        name: line.text
+        for line in locate(text, EXPERIMENT.code_lines, workers)
+        for name in line.workers
+    }
+    assert "time.sleep(seconds)" in where["thr-daemon"]
+    assert "time.sleep(seconds)" in where["proc-normal"]
+    assert "program(sys.argv[1])" in where["thr-main"]
+    assert "proc-daemon" not in where  # ended: on no line
+    assert "thr-normal" not in where
+
+
+@pytest.mark.parametrize(
+    ("params", "accounting"),
+    [
+        (
+            {"daemon_ms": 3000, "normal_ms": 1000, "main_ms": 500, "speed": 5},
+            "accounting: daemon thread never printed over;"
+            " daemon process terminated at main end; both normal ones printed over",
+        ),
+        (
+            {"daemon_ms": 0, "normal_ms": 1500, "main_ms": 1500, "speed": 5},
+            "accounting: daemon thread printed over;"
+            " daemon process printed over; both normal ones printed over",
+        ),
+    ],
+)
+def test_the_script_tells_what_it_saw(
+    params: dict[str, Any], accounting: str, tmp_path: Path
+) -> None:
+    assert EXPERIMENT.script is not None
+    path = tmp_path / "daemon.py"
+    path.write_text(EXPERIMENT.script(params))
+    done = subprocess.run(
+        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == accounting, done.stdout
+    assert sum("at exit: the" in line for line in lines) == 4

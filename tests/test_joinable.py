@@ -7,9 +7,12 @@ that every simulated wait is a few ms."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +22,7 @@ from conftest import LiveServer
 
 from app import events, model
 from app.budget import WorkerBudget
+from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
 from app.experiments import joinable as jq
@@ -567,3 +571,100 @@ def test_the_run_object_carries_the_hang_and_stop_ends_it(live_server: LiveServe
             stopped = c.post(f"/api/runs/{run_id}/stop").json()
         assert stopped["status"] == "stopped"
         assert_all_gone(pids)
+
+
+# The plain program: one text per mode, each runs on its own and ends.
+
+SCRIPT_ENDINGS = {
+    jq.NAIVE: ("That is the hang.", "15 eaten, each exactly once; then the hang: C1, C2"),
+    jq.JOINABLE: ("q.join() returned", "15 eaten and task_done(), each exactly once"),
+    jq.NO_JOIN: ("Python terminates the daemons", "lost:"),
+    jq.SENTINEL: ("took STOP and leaves", "2 STOP put, one taken by each consumer"),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(SCRIPT_ENDINGS))
+def test_the_script_of_every_mode_runs_on_its_own_and_ends(mode: str, tmp_path: Path) -> None:
+    assert EXPERIMENT.script is not None
+    path = tmp_path / "joinable.py"
+    path.write_text(EXPERIMENT.script({**EXPERIMENT.quick_params, "mode": mode}))
+    done = subprocess.run(
+        [sys.executable, "-I", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    story, accounting = SCRIPT_ENDINGS[mode]
+    assert lines[-1].startswith("accounting: 15 put,"), done.stdout
+    assert accounting in lines[-1]
+    assert any(story in line for line in lines), done.stdout
+    assert "main waits in P1.join()" in lines
+
+
+def test_the_program_is_the_default_script_and_follows_the_mode() -> None:
+    assert EXPERIMENT.script is not None
+    assert EXPERIMENT.program == EXPERIMENT.script({})
+    texts = {m: EXPERIMENT.script({"mode": m}) for m in SCRIPT_ENDINGS}
+    assert "q = Queue(CAPACITY)" in texts[jq.NAIVE]
+    assert "q.task_done()" not in texts[jq.NAIVE]
+    assert "HANG_AFTER_MS = 3000" in texts[jq.NAIVE]
+    assert "STOP" not in texts[jq.NAIVE]
+    for m in (jq.JOINABLE, jq.NO_JOIN):
+        assert "q = JoinableQueue(CAPACITY)" in texts[m]
+        assert "daemon=True" in texts[m]
+        assert "q.task_done()" in texts[m]
+    assert 'wait_in("q.join()", q.join)' in texts[jq.JOINABLE]
+    assert 'wait_in("q.join()"' not in texts[jq.NO_JOIN]
+    assert "q.put(STOP)" in texts[jq.SENTINEL]
+    with pytest.raises(ValueError, match="produce_min_ms"):
+        EXPERIMENT.script({"produce_min_ms": 500, "produce_max_ms": 100})
+
+
+@pytest.mark.parametrize("mode", sorted(SCRIPT_ENDINGS))
+def test_the_code_view_puts_each_worker_on_its_line(mode: str) -> None:
+    assert EXPERIMENT.script is not None
+    workers = [
+        model.WorkerView("main", role="main", state=jq.MAIN_WAITING),
+        model.WorkerView("P1", role="producer", state=model.PRODUCING),
+        model.WorkerView("P2", role="producer", state=model.PUT_WAIT),
+        model.WorkerView("P3", role="producer", state=model.READY),
+        model.WorkerView("C1", role="consumer", state=model.GET_WAIT),
+        model.WorkerView("C2", role="consumer", state=model.CONSUMING),
+        model.WorkerView("C3", role="consumer", state=model.READY),
+        model.WorkerView("C4", role="consumer", state=jq.DAEMON_STOPPED),
+        model.WorkerView("C5", role="consumer", state=model.FINISHED),
+    ]
+    lines = locate(EXPERIMENT.script({"mode": mode}), EXPERIMENT.code_lines, workers)
+    where = {name: line.text.strip() for line in lines for name in line.workers}
+    assert where["main"].startswith("call(*args)")
+    assert where["P1"].startswith("pause(PRODUCE_MS)")
+    assert where["P2"].startswith("q.put(item)")
+    assert where["P3"].startswith('print(f"{name} (pid {os.getpid()}) put {item}"')
+    assert where["C1"].startswith("item = q.get()")
+    assert where["C2"].startswith("pause(CONSUME_MS)")
+    assert where["C3"].startswith('print(f"{name} (pid {os.getpid()}) ate {item}')
+    assert "C4" not in where  # ended: on no line
+    assert "C5" not in where
+    ended = [model.WorkerView("main", role="main", state=jq.MAIN_ENDED)]
+    if mode == jq.SENTINEL:
+        ended.append(model.WorkerView("C1", role="consumer", state=model.LEAVING))
+    lines = locate(EXPERIMENT.script({"mode": mode}), EXPERIMENT.code_lines, ended)
+    where = {name: line.text.strip() for line in lines for name in line.workers}
+    assert where["main"].startswith(("print(\"main's code ends", "print(f\"main's code ends"))
+    if mode == jq.SENTINEL:
+        assert "took STOP and leaves" in where["C1"]
+
+
+def test_every_code_line_is_in_the_script_once() -> None:
+    assert EXPERIMENT.script is not None
+    for mode in SCRIPT_ENDINGS:
+        text = EXPERIMENT.script({"mode": mode})
+        for key, needle in EXPERIMENT.code_lines.items():
+            found = [line for line in text.splitlines() if needle in line]
+            if key.endswith(model.LEAVING) and mode != jq.SENTINEL:
+                assert found == [], (mode, key)
+            else:
+                assert len(found) == 1, (mode, key, found)

@@ -18,9 +18,20 @@ from conftest import ARTIFACTS, LiveServer
 
 from app import events
 from app.budget import WorkerBudget
+from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
-from app.experiments.threads import ROUND, X_READ, X_SEEN, X_SET, X_WROTE, Params, fold_all
+from app.experiments.threads import (
+    ROUND,
+    X_READ,
+    X_SEEN,
+    X_SET,
+    X_WROTE,
+    Params,
+    fold_all,
+    script,
+)
+from app.model import WorkerView
 from app.runtime import Runtime
 
 EXPERIMENT = EXPERIMENTS["threads"]
@@ -72,6 +83,48 @@ def test_memory_sides_record_who_changed_what_and_what_main_read() -> None:
     }
     assert memory["process"]["changer_pid"] == 200
     assert (memory["process"]["child_wrote"], memory["process"]["main_read"]) == (10, 100)
+
+
+# The plain program: shown, downloadable, and where each worker is in it.
+
+
+def test_the_script_carries_the_params_and_is_the_program_shown() -> None:
+    assert EXPERIMENT.program == script({})
+    text = script({"repeat": 7, "pause_ms": 0, "step_ms": 30, "speed": 2})
+    for line in ("REPEAT = 7 ", "PAUSE_MS = 0 ", "STEP_MS = 30 ", "SPEED = 2 "):
+        assert line in text
+    compile(text, "threads.py", "exec")
+    with pytest.raises(ValueError, match="repeat"):
+        script({"repeat": 0})
+
+
+def test_each_state_the_fold_gives_has_one_line_and_workers_sit_on_it() -> None:
+    text = script(EXPERIMENT.quick_params)
+    for needle in EXPERIMENT.code_lines.values():
+        assert sum(needle in line for line in text.splitlines()) == 1, needle
+    # The fold's own states: a worker is "starting" while it lives (no
+    # event of this experiment changes it), "finished" once it ended.
+    state = fold_all(
+        [
+            ev(1, "main", events.START, role="main"),
+            ev(2, "T1", events.START, role="target"),
+            ev(3, "T2", events.START, role="subclass"),
+            ev(4, "T3", events.START, role="changer"),
+            ev(5, "T3", X_SEEN, "thread", value=100),
+        ]
+    )
+    assert {w.state for w in state.workers.values()} == {"starting"}
+    state.workers["P1"] = WorkerView("P1", role="changer", state="finished")
+    where = {
+        name: line.text
+        for line in locate(text, EXPERIMENT.code_lines, state.workers.values())
+        for name in line.workers
+    }
+    assert where["main"].startswith("if __name__ ==")
+    assert "pause(STEP_MS)" in where["T1"]
+    assert "greet(self.name)" in where["T2"]
+    assert "x = 10" in where["T3"]
+    assert "P1" not in where  # an ended worker is on no line
 
 
 # The real program.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 from app.experiments.spec import Experiment, Role
+from app.i18n import N_
 
 __all__ = ["EXPERIMENTS", "Experiment", "Role"]
 
@@ -19,44 +20,50 @@ _CATALOGUE = (
     (
         "producer-consumer",
         "producer_consumer",
-        "Producer / consumer",
-        "Producers and consumers, each a real process, share one bounded queue.",
+        N_("Producer / consumer"),
+        N_("Producers and consumers, each a real process, share one bounded queue."),
         "5",
     ),
     (
         "queue",
         "queue_calls",
-        "The queue, call by call",
-        "put, get, put_nowait, get_nowait and timeouts on one bounded queue; FIFO vs LIFO.",
+        N_("The queue, call by call"),
+        N_("put, get, put_nowait, get_nowait and timeouts on one bounded queue; FIFO vs LIFO."),
         "3-4",
     ),
     (
         "joinable",
         "joinable",
-        "When does it end?",
-        "The hang after the producers finish, then JoinableQueue, daemons and the sentinel.",
+        N_("When does it end?"),
+        N_("The hang after the producers finish, then JoinableQueue, daemons and the sentinel."),
         "6-7",
     ),
     (
         "threads",
         "threads",
-        "What a thread is",
-        "Two ways to start a thread; threads share a global, a child process does not.",
+        N_("What a thread is"),
+        N_("Two ways to start a thread; threads share a global, a child process does not."),
         "8-10",
     ),
-    ("daemon", "daemon", "Daemon threads and processes", "Who outlives whom, on a timeline.", "11"),
+    (
+        "daemon",
+        "daemon",
+        N_("Daemon threads and processes"),
+        N_("Who outlives whom, on a timeline."),
+        "11",
+    ),
     (
         "lock",
         "lock",
-        "The lock race",
-        "Read, sleep, write: lost updates without a lock, none with one.",
+        N_("The lock race"),
+        N_("Read, sleep, write: lost updates without a lock, none with one."),
         "12",
     ),
     (
         "ipc",
         "ipc",
-        "Pipes, files, sockets, shared memory",
-        "The lecture's claims about each way to talk, measured live.",
+        N_("Pipes, files, sockets, shared memory"),
+        N_("The lecture's claims about each way to talk, measured live."),
         "2",
     ),
 )

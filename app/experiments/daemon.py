@@ -41,6 +41,7 @@ import json
 import multiprocessing.connection
 import os
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -113,7 +114,7 @@ class Params(BaseModel):
     )
 
 
-# The program each interpreter runs: the lesson's program (PROGRAM, below)
+# The program each interpreter runs: the lesson's program (SCRIPT, below)
 # plus one report() per print and per thread or child started. Every report
 # is one write() of one line to stdout, a pipe to the run's main; lines are
 # shorter than PIPE_BUF, so lines of different threads and processes never mix.
@@ -202,49 +203,168 @@ report(P + "-main", "code_end")
 """
 
 
-PROGRAM = """\
-# daemon_threads.py: the thread version
-import time
-from threading import Thread
+# The lesson's program, as a plain script for given parameters: shown on the
+# page (with default parameters) and downloadable. It runs both versions as
+# fresh programs, one after the other, prints what they print with the time
+# since each started, and checks from their own words who printed 'over'.
+SCRIPT = string.Template('''\
+"""Daemon threads and daemon processes: who outlives whom, as concviz runs
+it, without the server.
 
+Two fresh Python programs, one after the other (durations at speed $speed):
 
-def slow_task(name, seconds):
-    print(name, "is running")
-    time.sleep(seconds)
-    print(name, "is over")        # the daemon thread never gets here
+- the thread version: main starts a daemon thread (it sleeps $daemon_s s) and
+  a normal thread ($normal_s s), works $main_s s itself, and its code ends.
+  Python waits for the normal thread, then the process exits and stops the
+  daemon thread with it.
+- the process version: the same with child processes. When main's code ends,
+  multiprocessing terminates the daemon child, then waits for the normal one.
 
+This script shows what each version prints and checks, from their own
+words, who printed 'over' and who was stopped.
+Run it with: python daemon.py   (one version only: python daemon.py thread)
+"""
 
-daemon = Thread(target=slow_task, args=("daemon thread", 3), daemon=True)
-normal = Thread(target=slow_task, args=("normal thread", 2))
-daemon.start()
-normal.start()
-time.sleep(1)                     # main's own work (none in the lecture)
-print("main: my code ends here")
-# Python now waits for every non-daemon thread, then the process exits:
-# the daemon thread is stopped with it.
-
-
-# daemon_processes.py: the process version
+import atexit
+import os
+import signal
+import subprocess
+import sys
 import time
 from multiprocessing import Process
+from threading import Thread
+
+# Seconds: the daemon and the normal one sleep, then say 'over'; main works.
+DAEMON_S = $daemon_s
+NORMAL_S = $normal_s
+MAIN_S = $main_s
+CHILDREN = []  # (name, thread or process), for at_exit
+
+
+def say(text):
+    print(text + "\\n", end="", flush=True)  # one write: lines of threads never mix
 
 
 def slow_task(name, seconds):
-    print(name, "is running")
+    say(f"{name} is running (pid {os.getpid()})")
     time.sleep(seconds)
-    print(name, "is over")        # the daemon process never gets here
+    say(f"{name} is over")                # a daemon stopped before never gets here
+
+
+def program(kind):
+    """One version: main starts a daemon and a normal thread (or child
+    process), does its own work, and its code ends."""
+    Worker = Thread if kind == "thread" else Process
+    daemon = Worker(target=slow_task, args=(f"daemon {kind}", DAEMON_S), daemon=True)
+    normal = Worker(target=slow_task, args=(f"normal {kind}", NORMAL_S))
+    CHILDREN.extend([(f"daemon {kind}", daemon), (f"normal {kind}", normal)])
+    daemon.start()
+    normal.start()
+    say(f"main (pid {os.getpid()}): started a daemon {kind} and a normal {kind}")
+    time.sleep(MAIN_S)                    # main's own work
+    say("main: my code ends here")
+    # Python's exit now: it waits for every normal thread; multiprocessing
+    # terminates the daemon children, then joins the normal ones.
+
+
+def at_exit():
+    """Runs after those exit steps: how did each child end up?"""
+    for name, child in CHILDREN:
+        if isinstance(child, Thread):
+            how = "still running" if child.is_alive() else "done"
+            say(f"at exit: the {name} is {how}")
+        else:
+            say(f"at exit: the {name} ended with exit code {child.exitcode}")
+
+
+def run(kind):
+    """Start one version as a fresh program and show what it prints, with
+    the time since its start; its lines, once it has exited."""
+    say(f"--- the {kind} version: a fresh Python program")
+    start = time.monotonic()
+    child = subprocess.Popen(
+        [sys.executable, "-I", __file__, kind], stdout=subprocess.PIPE, text=True
+    )
+    lines = []
+    for line in child.stdout:
+        lines.append(line.rstrip("\\n"))
+        say(f"{time.monotonic() - start:5.2f} s  {lines[-1]}")
+    code = child.wait()
+    say(f"{time.monotonic() - start:5.2f} s  the {kind} version exited with code {code}")
+    assert code == 0, f"the {kind} version failed"
+    return lines
 
 
 if __name__ == "__main__":
-    daemon = Process(target=slow_task, args=("daemon process", 3), daemon=True)
-    normal = Process(target=slow_task, args=("normal process", 2))
-    daemon.start()
-    normal.start()
-    time.sleep(1)
-    print("main: my code ends here")
-    # At exit multiprocessing terminates the daemon child at once,
-    # then waits for the normal one.
-"""
+    if len(sys.argv) > 1:                 # one version, as a program of its own
+        atexit.register(at_exit)          # before multiprocessing's exit hook: runs after it
+        program(sys.argv[1])              # main's code, then Python's exit steps
+        sys.exit()
+    threads, processes = run("thread"), run("process")
+
+    # The thread version: Python waited for the normal thread before at_exit
+    # ran; a daemon thread that did not say 'over' was still running then.
+    assert threads.index("normal thread is over") < threads.index(
+        "at exit: the normal thread is done")
+    thread_over = "daemon thread is over" in threads
+    assert thread_over or "at exit: the daemon thread is still running" in threads
+    # The process version: the normal child said 'over' and ended on its own
+    # (exit code 0); a daemon child that did not say 'over' was terminated.
+    assert "normal process is over" in processes
+    assert "at exit: the normal process ended with exit code 0" in processes
+    process_over = "daemon process is over" in processes
+    sigterm = f"at exit: the daemon process ended with exit code {-signal.SIGTERM}"
+    assert process_over or sigterm in processes
+
+    if thread_over:
+        thread_daemon = "daemon thread printed over"
+        words = "printed 'over' too: it was done before the program ended"
+    else:
+        thread_daemon = "daemon thread never printed over"
+        words = "never did: it was still running when the process exited, and was stopped with it"
+    say(f"thread version: the normal thread printed 'over'; the daemon thread {words}")
+    if not process_over:
+        process_daemon = "daemon process terminated at main end"
+        words = f"never did: it was terminated when main's code ended (exit code {-signal.SIGTERM})"
+    elif sigterm in processes:
+        process_daemon = "daemon process printed over, then was terminated at main end"
+        words = "printed 'over', but main's code ended before it had exited: terminated"
+    else:
+        process_daemon = "daemon process printed over"
+        words = "printed 'over' too: it had exited before main's code ended"
+    say(f"process version: the normal process printed 'over'; the daemon process {words}")
+    say(f"accounting: {thread_daemon}; {process_daemon}; both normal ones printed over")
+''')
+
+
+def _seconds(ms: int, speed: float) -> str:
+    return f"{ms / 1000 / speed:.4g}"
+
+
+def script(params: dict[str, Any]) -> str:
+    """The plain program for these parameters: it runs without the server and
+    prints the same story, checked, ending with an accounting line."""
+    p = Params.model_validate(params)
+    return SCRIPT.substitute(
+        daemon_s=_seconds(p.daemon_ms, p.speed),
+        normal_s=_seconds(p.normal_ms, p.speed),
+        main_s=_seconds(p.main_ms, p.speed),
+        speed=f"{p.speed:g}",
+    )
+
+
+# Where each worker is in the script. The fold gives the programs' threads
+# and children one state while they live (`starting`, until they are seen to
+# end), and their role says which they are: each child is in slow_task's
+# sleep; each program's main is in program(), or past its end in Python's
+# exit steps. Ended workers are on no line.
+CODE_LINES = {
+    f"daemon thread:{model.STARTING}": "time.sleep(seconds)",
+    f"normal thread:{model.STARTING}": "time.sleep(seconds)",
+    f"daemon process:{model.STARTING}": "time.sleep(seconds)",
+    f"normal process:{model.STARTING}": "time.sleep(seconds)",
+    f"main:{model.STARTING}": "program(sys.argv[1])",
+}
 
 
 # The run's main: start both programs, relay what they print, watch them end.
@@ -920,7 +1040,10 @@ EXPERIMENT = Experiment(
     lecture_part="11",
     params=Params,
     roles=(Role("main", "main", main, fixed_name="main"),),
-    program=PROGRAM,
+    program=script({}),
+    script=script,
+    code_lines=CODE_LINES,
+    quick_params={"speed": 5},
     modules=(__name__,),
     new_state=DaemonState,
     fold=fold,

@@ -38,6 +38,8 @@ import mmap
 import multiprocessing
 import os
 import signal
+import string
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -441,55 +443,6 @@ def _and(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-PROGRAM = """\
-import random
-import time
-from multiprocessing import JoinableQueue, Process, Queue
-
-MODE = "joinable"  # or "naive", "no-join", "sentinel"
-STOP = None        # the sentinel (sentinel mode)
-
-
-def cook(name, q):
-    for n in range(1, 6):
-        time.sleep(random.uniform(1, 3))   # make hot dog n
-        q.put(f"{name}'s hot dog #{n}")
-
-
-def eater(q):
-    while True:
-        item = q.get()                     # waits here while the queue is empty
-        if item is STOP:
-            break                          # sentinel mode: leave, exit code 0
-        time.sleep(random.uniform(1, 3))   # eat it
-        if MODE in ("joinable", "no-join"):
-            q.task_done()                  # one unfinished task less
-
-
-if __name__ == "__main__":
-    joinable = MODE in ("joinable", "no-join")
-    q = JoinableQueue() if joinable else Queue()
-    cooks = [Process(target=cook, args=(name, q)) for name in ("Jerry", "Monkey", "Owen")]
-    eaters = [Process(target=eater, args=(q,), daemon=joinable) for _ in range(2)]
-    for p in cooks + eaters:
-        p.start()
-    for p in cooks:
-        p.join()                           # every hot dog is in the queue now
-    if MODE == "naive":
-        for c in eaters:
-            c.join()                       # hangs: the eaters never stop waiting
-    elif MODE == "joinable":
-        q.join()                           # returns when every put had its task_done
-    elif MODE == "sentinel":
-        for _ in eaters:
-            q.put(STOP)                    # one sentinel per eater
-        for c in eaters:
-            c.join()
-    # main's code ends here: daemon eaters are terminated now,
-    # in no-join mode with hot dogs still uneaten
-"""
-
-
 # The view state and its fold.
 
 DAEMON_STOPPED = "daemon_stopped"  # a daemon child terminated because main's code ended
@@ -775,6 +728,274 @@ def fold_all(evs: list[Event]) -> JoinableState:
     return state
 
 
+# The plain program: what main and its children do, as a script that runs
+# without the server. One text per mode: the naive consumer has no way out
+# of its loop, the sentinel one has, the joinable ones call task_done().
+
+SCRIPT_HEAD = string.Template('''\
+"""When does it end? concviz's "joinable" experiment in $mode mode, without the server.
+
+$summary
+Run it with: python joinable.py
+"""
+
+import os
+import random
+import time
+from multiprocessing import $imports
+
+PRODUCERS = $producers
+CONSUMERS = $consumers
+ITEMS_PER_PRODUCER = $items
+CAPACITY = $capacity  # 0 = unbounded
+PRODUCE_MS = ($produce_min_ms, $produce_max_ms)  # time to make one item, in ms
+CONSUME_MS = ($consume_min_ms, $consume_max_ms)  # time to eat one item, in ms
+SPEED = $speed  # 2.0 = twice as fast
+${settings}ITEMS = [
+    f"P{p} #{n}" for p in range(1, PRODUCERS + 1) for n in range(1, ITEMS_PER_PRODUCER + 1)
+]
+
+
+def pause(ms_range):
+    time.sleep(random.uniform(*ms_range) / 1000 / SPEED)
+
+
+def producer(name, q):
+    for n in range(1, ITEMS_PER_PRODUCER + 1):
+        pause(PRODUCE_MS)                 # make item n
+        item = f"{name} #{n}"
+        q.put(item)                       # waits here while the queue is full
+        print(f"{name} (pid {os.getpid()}) put {item}", flush=True)
+
+''')
+
+_CONSUMER = {
+    NAIVE: """
+def consumer(name, q, taken, eaten):
+    while True:                           # nothing ever tells it to stop
+        item = q.get()                    # waits here while the queue is empty
+        taken[ITEMS.index(item)] += 1     # (for the check at the end)
+        print(f"{name} (pid {os.getpid()}) took {item}", flush=True)
+        pause(CONSUME_MS)                 # eat it
+        eaten[ITEMS.index(item)] += 1     # (for the check at the end)
+        print(f"{name} (pid {os.getpid()}) ate {item}", flush=True)
+""",
+    JOINABLE: """
+def consumer(name, q, taken, eaten):
+    while True:                           # a daemon: it ends when main's code ends
+        item = q.get()                    # waits here while the queue is empty
+        taken[ITEMS.index(item)] += 1     # (for the check at the end)
+        print(f"{name} (pid {os.getpid()}) took {item}", flush=True)
+        pause(CONSUME_MS)                 # eat it
+        eaten[ITEMS.index(item)] += 1     # (for the check at the end)
+        print(f"{name} (pid {os.getpid()}) ate {item}, calls task_done()", flush=True)
+        q.task_done()                     # one unfinished task less
+""",
+    SENTINEL: """
+def consumer(name, q, taken, eaten):
+    while True:
+        item = q.get()                    # waits here while the queue is empty
+        if item is STOP:                  # the sentinel: no more items
+            print(f"{name} (pid {os.getpid()}) took STOP and leaves", flush=True)
+            return                        # its process ends with exit code 0
+        taken[ITEMS.index(item)] += 1     # (for the check at the end)
+        print(f"{name} (pid {os.getpid()}) took {item}", flush=True)
+        pause(CONSUME_MS)                 # eat it
+        eaten[ITEMS.index(item)] += 1     # (for the check at the end)
+        print(f"{name} (pid {os.getpid()}) ate {item}", flush=True)
+""",
+}
+_CONSUMER[NO_JOIN] = _CONSUMER[JOINABLE]
+
+WAIT_IN = '''
+
+def wait_in(what, call, *args):
+    """main makes a call that blocks, and says so first."""
+    print(f"main waits in {what}", flush=True)
+    call(*args)                           # main is blocked here
+'''
+
+JOIN_UNLESS_HUNG = '''
+
+def join_unless_hung(c, q, eaten):
+    """c.join(), as long as anything can still happen. The lesson's program
+    calls c.join() and waits for ever; this one gives up once every item is
+    eaten and the queue is empty (the producers are gone: nothing can ever
+    come) and HANG_AFTER_MS more have passed."""
+    while c.is_alive() and not (sum(eaten) == len(ITEMS) and q.empty()):
+        c.join(0.05)
+    c.join(HANG_AFTER_MS / 1000 / SPEED)
+'''
+
+MAIN_HEAD = string.Template("""
+
+if __name__ == "__main__":
+    q = $queue_kind(CAPACITY)
+    taken = RawArray("i", len(ITEMS))     # how often each item was taken and eaten,
+    eaten = RawArray("i", len(ITEMS))     # in shared memory: for the check at the end
+    producers = [
+        Process(target=producer, args=(f"P{i}", q), name=f"P{i}")
+        for i in range(1, PRODUCERS + 1)
+    ]
+    consumers = [
+        Process(target=consumer, args=(f"C{i}", q, taken, eaten), name=f"C{i}"$daemon)
+        for i in range(1, CONSUMERS + 1)
+    ]
+    for w in producers + consumers:
+        w.start()
+        daemon = " as a daemon" if w.daemon else ""
+        print(f"main started {w.name} (pid {w.pid}){daemon}", flush=True)
+    for p in producers:
+        wait_in(f"{p.name}.join()", p.join)
+        print(f"main: {p.name} ended, exit code {p.exitcode}", flush=True)
+    # Every item is in the queue now, or already eaten.
+""")
+
+_TERMINATE_DAEMONS = """\
+    # main's code ends here: at exit, Python terminates every daemon child that
+    # is still alive. This script does it itself, a line early, to count after.
+    names = " and ".join(c.name for c in consumers if c.is_alive())
+    print(f"main's code ends: Python terminates the daemons {names}", flush=True)
+    for c in consumers:
+        c.terminate()
+        c.join()
+        print(f"main: {c.name} ended, exit code {c.exitcode}", flush=True)
+    assert all(c.exitcode == -15 for c in consumers)  # SIGTERM
+"""
+
+_TAIL = {
+    NAIVE: """\
+    # Nobody tells the consumers that no more items will come.
+    c = consumers[0]
+    wait_in(f"{c.name}.join()", join_unless_hung, c, q, eaten)
+    stuck = [c.name for c in consumers if c.is_alive()]
+    print(f"main: {c.name}.join() does not return: all {len(ITEMS)} items are eaten and the"
+          f" queue is empty, but {' and '.join(stuck)} wait in get() for an item that never"
+          f" comes. That is the hang.", flush=True)
+    print("main: the lesson's program waits here for ever; this one terminates them", flush=True)
+    for c in consumers:
+        c.terminate()
+        c.join()
+        print(f"main: {c.name} ended, exit code {c.exitcode}", flush=True)
+    print("main's code ends", flush=True)
+    assert stuck == [c.name for c in consumers]
+    assert list(taken) == list(eaten) == [1] * len(ITEMS)
+    print(f"accounting: {len(ITEMS)} put, {sum(eaten)} eaten, each exactly once; then the hang:"
+          f" {', '.join(stuck)} blocked in get() with the queue empty, until main terminated them")
+""",
+    JOINABLE: """\
+    wait_in("q.join()", q.join)           # returns once every put had its task_done()
+    print("main: q.join() returned: no unfinished task left", flush=True)
+"""
+    + _TERMINATE_DAEMONS
+    + """\
+    assert list(taken) == list(eaten) == [1] * len(ITEMS)
+    print(f"accounting: {len(ITEMS)} put, {sum(eaten)} eaten and task_done(), each exactly once;"
+          f" q.join() returned with 0 unfinished tasks; daemons"
+          f" {', '.join(c.name for c in consumers)} terminated when main's code ended, 0 lost")
+""",
+    NO_JOIN: """\
+    # No q.join(): main does not wait for the consumers.
+"""
+    + _TERMINATE_DAEMONS
+    + """\
+    assert max(taken) <= 1 and all(e <= t for e, t in zip(eaten, taken))
+    lost = [item for item, n in zip(ITEMS, eaten) if n == 0]
+    held = [item for item in lost if taken[ITEMS.index(item)]]
+    print(f"accounting: {len(ITEMS)} put, {sum(eaten)} eaten, each at most once;"
+          f" {len(lost)} lost: {len(lost) - len(held)} still in the queue,"
+          f" {len(held)} held by a consumer when it was terminated ({', '.join(held) or 'none'})")
+""",
+    SENTINEL: """\
+    for _ in consumers:
+        q.put(STOP)                       # one sentinel per consumer
+        print("main put STOP", flush=True)
+    for c in consumers:
+        wait_in(f"{c.name}.join()", c.join)
+        print(f"main: {c.name} ended, exit code {c.exitcode}", flush=True)
+    print("main's code ends", flush=True)
+    assert all(c.exitcode == 0 for c in consumers)
+    assert list(taken) == list(eaten) == [1] * len(ITEMS)
+    print(f"accounting: {len(ITEMS)} put, {sum(eaten)} eaten, each exactly once;"
+          f" {len(consumers)} STOP put, one taken by each consumer, which left with exit code 0")
+""",
+}
+
+_SETTINGS = {
+    NAIVE: "HANG_AFTER_MS = $hang_after_ms  # nothing moves this long: main calls it a hang\n",
+    JOINABLE: "",
+    NO_JOIN: "",
+    SENTINEL: "STOP = None  # the sentinel: one per consumer\n",
+}
+
+# The lesson's naive program never ends; its script must.
+_HANG_ENDING = (
+    "The lesson's program hangs for ever; this script shows the hang, then ends it: "
+    "main terminates the consumers stuck in get()."
+)
+
+
+def script(params: dict[str, Any]) -> str:
+    """The plain program for these parameters, in their mode: it runs without
+    the server, prints the same story and ends with an accounting line."""
+    p = Params.model_validate(params)
+    joinable = p.mode in JOINABLE_MODES
+    queue_kind = "JoinableQueue" if joinable else "Queue"
+    summary = MODE_NOTES[p.mode] + (" " + _HANG_ENDING if p.mode == NAIVE else "")
+    settings = string.Template(_SETTINGS[p.mode]).substitute(hang_after_ms=p.hang_after_ms)
+    head = SCRIPT_HEAD.substitute(
+        mode=p.mode,
+        summary=textwrap.fill(summary, width=76),
+        imports=f"{queue_kind}, Process, RawArray" if joinable else "Process, Queue, RawArray",
+        producers=p.producers,
+        consumers=p.consumers,
+        items=p.items_per_producer,
+        capacity=p.capacity,
+        produce_min_ms=p.produce_min_ms,
+        produce_max_ms=p.produce_max_ms,
+        consume_min_ms=p.consume_min_ms,
+        consume_max_ms=p.consume_max_ms,
+        speed=f"{p.speed:g}",
+        settings=settings,
+    )
+    return (
+        head
+        + _CONSUMER[p.mode]
+        + WAIT_IN
+        + (JOIN_UNLESS_HUNG if p.mode == NAIVE else "")
+        + MAIN_HEAD.substitute(queue_kind=queue_kind, daemon=", daemon=True" if joinable else "")
+        + _TAIL[p.mode]
+    )
+
+
+# Where each worker is in the script, by the states the fold gives it
+# ("role:state"). Main has one state for every call it blocks in (which one
+# is in JoinableState.main_call), so all its waits go through wait_in().
+CODE_LINES = {
+    f"producer:{model.PRODUCING}": "pause(PRODUCE_MS)",
+    f"producer:{model.PUT_WAIT}": "q.put(item)",
+    f"producer:{model.READY}": ") put {item}",
+    f"consumer:{model.GET_WAIT}": "item = q.get()",
+    f"consumer:{model.CONSUMING}": "pause(CONSUME_MS)",
+    f"consumer:{model.READY}": ") ate {item}",
+    f"consumer:{model.LEAVING}": "took STOP and leaves",
+    f"main:{MAIN_WAITING}": "call(*args)",
+    f"main:{MAIN_ENDED}": "\"main's code ends",
+}
+
+# A mode that ends by itself, and delays of a few ms: the script runs in
+# well under a second (tests, and the scripts' own check).
+QUICK_PARAMS: dict[str, Any] = {
+    "mode": JOINABLE,
+    "produce_min_ms": 0,
+    "produce_max_ms": 100,
+    "consume_min_ms": 0,
+    "consume_max_ms": 200,
+    "speed": 20,
+    "hang_after_ms": 1000,
+}
+
+
 # What the page draws.
 
 
@@ -853,7 +1074,10 @@ EXPERIMENT = Experiment(
     lecture_part="6-7",
     params=Params,
     roles=(Role("main", "", main, fixed_name="main"),),
-    program=PROGRAM,
+    program=script({}),
+    script=script,
+    code_lines=CODE_LINES,
+    quick_params=QUICK_PARAMS,
     modules=(__name__,),
     new_state=JoinableState,
     fold=fold,

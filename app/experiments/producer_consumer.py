@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app import events, model
 from app.experiments.spec import Experiment, Role
+from app.i18n import N_, _
 from app.worker import Worker
 
 SLUG = "producer-consumer"
@@ -29,26 +30,44 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     producers: int = Field(
-        2, ge=1, le=16, title="Producers", json_schema_extra=_live("producer workers; changes live")
+        2,
+        ge=1,
+        le=16,
+        title=N_("Producers"),
+        json_schema_extra=_live(N_("producer workers; changes live")),
     )
     consumers: int = Field(
-        2, ge=1, le=16, title="Consumers", json_schema_extra=_live("consumer workers; changes live")
+        2,
+        ge=1,
+        le=16,
+        title=N_("Consumers"),
+        json_schema_extra=_live(N_("consumer workers; changes live")),
     )
     capacity: int = Field(
-        5, ge=0, le=20, title="Queue capacity", description="slots in the queue; 0 = unbounded"
+        5,
+        ge=0,
+        le=20,
+        title=N_("Queue capacity"),
+        description=N_("slots in the queue; 0 = unbounded"),
     )
     items_per_producer: int = Field(
-        10, ge=0, le=1000, title="Items per producer", description="0 = endless"
+        10, ge=0, le=1000, title=N_("Items per producer"), description=N_("0 = endless")
     )
-    produce_min_ms: int = Field(0, ge=0, le=10000, title="Produce time min (ms)")
-    produce_max_ms: int = Field(2000, ge=0, le=10000, title="Produce time max (ms)")
-    consume_min_ms: int = Field(0, ge=0, le=10000, title="Consume time min (ms)")
-    consume_max_ms: int = Field(2000, ge=0, le=10000, title="Consume time max (ms)")
+    produce_min_ms: int = Field(0, ge=0, le=10000, title=N_("Produce time min (ms)"))
+    produce_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Produce time max (ms)"))
+    consume_min_ms: int = Field(0, ge=0, le=10000, title=N_("Consume time min (ms)"))
+    consume_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Consume time max (ms)"))
     speed: float = Field(
-        1.0, ge=0.1, le=20.0, title="Speed", json_schema_extra=_live("time factor; changes live")
+        1.0,
+        ge=0.1,
+        le=20.0,
+        title=N_("Speed"),
+        json_schema_extra=_live(N_("time factor; changes live")),
     )
     backend: Literal["process", "thread"] = Field(
-        "process", title="Backend", description="multiprocessing processes or threading threads"
+        "process",
+        title=N_("Backend"),
+        description=N_("multiprocessing processes or threading threads"),
     )
 
     @model_validator(mode="after")
@@ -181,7 +200,7 @@ def script(params: dict[str, Any]) -> str:
 CODE_LINES = {
     model.PRODUCING: "pause(PRODUCE_MS)",
     model.PUT_WAIT: "q.put(item)",
-    "producer:ready": "print(f\"{name} (pid {os.getpid()}) put",
+    "producer:ready": 'print(f"{name} (pid {os.getpid()}) put',
     model.GET_WAIT: "item = q.get()",
     model.CONSUMING: "pause(CONSUME_MS)",
     "consumer:ready": "done.put(item)",
@@ -198,16 +217,16 @@ def view(state: model.ViewState, params: dict[str, Any]) -> dict[str, Any]:
         "queue": items,
         "slots": capacity if capacity else max(8, len(items) + 2),
         "runbar_facts": [
-            f"capacity {capacity}" if capacity else "unbounded queue",
-            f"{per_producer} items per producer" if per_producer else "endless",
+            _("capacity %(n)s") % {"n": capacity} if capacity else _("unbounded queue"),
+            _("%(n)s items per producer") % {"n": per_producer} if per_producer else _("endless"),
         ],
     }
 
 
 EXPERIMENT = Experiment(
     slug=SLUG,
-    title="Producer / consumer",
-    summary="Producers and consumers, each a real process, share one bounded queue.",
+    title=N_("Producer / consumer"),
+    summary=N_("Producers and consumers, each a real process, share one bounded queue."),
     lecture_part="5",
     params=Params,
     roles=(

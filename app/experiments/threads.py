@@ -19,6 +19,7 @@ run's `main` is a real process that plays the lesson's program in three acts:
 from __future__ import annotations
 
 import os
+import string
 import threading
 import time
 from collections import deque
@@ -215,67 +216,160 @@ def main(w: Worker) -> None:
     memory(w)
 
 
-PROGRAM = """\
+SCRIPT = string.Template('''\
+"""What a thread is, as concviz runs it, without the server.
+
+Act 1: two ways to start a thread, each saying which process (pid) and which
+thread (native id) it is. Act 2: who prints first, a new thread or main,
+$repeat time(s). Act 3: a thread changes a global for main; a child process
+changes only its own copy. Run it with: python threads.py
+"""
+
 import os
 import threading
+import time
 from multiprocessing import Process
 
+REPEAT = $repeat  # rounds of "who prints first?"
+PAUSE_MS = $pause_ms  # between two rounds
+STEP_MS = $step_ms  # how long each step of acts 1 and 3 lasts
+SPEED = $speed  # 2.0 = twice as fast
 
-def ids(who):
-    print(who, "pid", os.getpid(), "thread id", threading.get_native_id())
+seen = {}  # who -> (pid, thread id): one dict, shared by this process's threads
+x = 100  # the global of act 3
 
 
-# 1. Two ways to start a thread.
-def greet():
-    ids("T1")
+def pause(ms):
+    time.sleep(ms / 1000 / SPEED)
+
+
+def hello(who):
+    pid, tid = os.getpid(), threading.get_native_id()
+    seen[who] = (pid, tid)
+    print(f"{who}: hello from pid {pid}, thread {tid}", flush=True)
+
+
+# Act 1: two ways to start a thread.
+def greet(who):
+    hello(who)
+    pause(STEP_MS)  # stay alive for a step, then end
 
 
 class Greeter(threading.Thread):
-    def run(self):                # start() runs this in the new thread
-        ids("T2")
+    def run(self):  # way 2: start() runs this in the new thread
+        greet(self.name)
 
 
-t1 = threading.Thread(target=greet)
-t1.start()
-ids("main")                       # same pid as T1 and T2, another thread id
-t2 = Greeter()
-t2.start()
-t1.join()
-t2.join()
+def two_ways():
+    hello("main")
+    t1 = threading.Thread(target=greet, args=("T1",), name="T1")  # way 1
+    t1.start()
+    print("main: I started T1 and carry on", flush=True)
+    t2 = Greeter(name="T2")
+    t2.start()
+    print("main: I started T2 and carry on", flush=True)
+    t1.join()
+    t2.join()
+    print("main: T1 and T2 have ended", flush=True)
 
 
-# 2. Who prints first? Run it again and again: the order is not fixed.
-def child_says():
-    print("child")
+# Act 2: who prints first? Each side writes one line into the same pipe,
+# so the pipe holds the lines in the order they were printed.
+def child_prints(fd):
+    os.write(fd, b"child\\n")  # print("child"): one write() of one line
 
 
-t = threading.Thread(target=child_says)
-t.start()
-print("main")
-t.join()
+def race():
+    read_end, write_end = os.pipe()
+    tally = {"child": 0, "main": 0}
+    for n in range(1, REPEAT + 1):
+        t = threading.Thread(target=child_prints, args=(write_end,))
+        t.start()
+        os.write(write_end, b"main\\n")  # main prints right after start()
+        t.join()
+        first, then = os.read(read_end, 64).decode().split()
+        tally[first] += 1
+        print(f"round {n}: {first} printed first, then {then}", flush=True)
+        pause(PAUSE_MS)
+    os.close(read_end)
+    os.close(write_end)
+    print(f"tally: child first {tally['child']}, main first {tally['main']}",
+          flush=True)
+    return tally
 
 
-# 3. Memory: threads share their process's memory, a child process has a copy.
-x = 100
-
-
-def set_x():
+# Act 3: memory. A thread shares main's memory; a child process has its own.
+def change_x(who):
     global x
-    x = 10
+    pid, tid = os.getpid(), threading.get_native_id()
+    print(f"{who} (pid {pid}, thread {tid}) reads x = {x}", flush=True)
+    pause(STEP_MS / 2)
+    x = 10  # main's x, from a thread; its own copy, from a child process
+    print(f"{who} sets x = {x}", flush=True)
+    pause(STEP_MS / 2)
 
 
-t3 = threading.Thread(target=set_x)
-t3.start()
-t3.join()
-print("after the thread:", x)                # 10
+def memory():
+    global x
+    x = 100
+    print("main sets x = 100", flush=True)
+    pause(STEP_MS / 2)
+    t3 = threading.Thread(target=change_x, args=("T3",), name="T3")
+    t3.start()
+    t3.join()
+    after_thread = x
+    print(f"main reads x = {x} after the thread T3", flush=True)  # 10
+    pause(STEP_MS)
 
-x = 100
-if __name__ == "__main__":
-    p1 = Process(target=set_x)               # fork: the child gets a copy of x
+    x = 100
+    print("main sets x = 100", flush=True)
+    pause(STEP_MS / 2)
+    # On Linux the child process is a fork: it starts with a copy of main's memory.
+    p1 = Process(target=change_x, args=("P1",), name="P1")
     p1.start()
     p1.join()
-    print("after the child process:", x)     # still 100
-"""
+    print(f"main reads x = {x} after the child process P1", flush=True)  # still 100
+    assert p1.exitcode == 0 and p1.pid != os.getpid()
+    return after_thread, x
+
+
+if __name__ == "__main__":
+    two_ways()
+    pause(STEP_MS)
+    tally = race()
+    pause(STEP_MS)
+    after_thread, after_process = memory()
+    pid = os.getpid()
+    assert seen["T1"][0] == seen["T2"][0] == pid  # one process...
+    assert len({tid for _, tid in seen.values()}) == 3  # ...three threads
+    assert tally["child"] + tally["main"] == REPEAT
+    assert (after_thread, after_process) == (10, 100)
+    print(f"accounting: main, T1 and T2 in pid {pid} with 3 thread ids;"
+          f" {REPEAT} round(s), child first {tally['child']},"
+          f" main first {tally['main']};"
+          f" x = {after_thread} after the thread, {after_process} after the process")
+''')
+
+
+def script(params: dict[str, Any]) -> str:
+    """The plain program for these parameters: it runs without the server,
+    prints the same three acts and ends with an accounting line."""
+    p = Params.model_validate(params)
+    return SCRIPT.substitute(
+        repeat=p.repeat, pause_ms=p.pause_ms, step_ms=p.step_ms, speed=f"{p.speed:g}"
+    )
+
+
+# Where each worker is in the script. The fold gives workers only the
+# lifecycle states: each is "starting" from its start to its end, when it is
+# "finished" (on no line). So a worker is on the line where it spends its
+# life; main, whose act the state does not tell, on the program it runs.
+CODE_LINES = {
+    "main:starting": 'if __name__ == "__main__":',
+    "target:starting": "pause(STEP_MS)  # stay alive",
+    "subclass:starting": "greet(self.name)",
+    "changer:starting": "x = 10  #",
+}
 
 
 # The view state.
@@ -484,7 +578,10 @@ EXPERIMENT = Experiment(
     lecture_part="8-10",
     params=Params,
     roles=(Role("main", "main", main, fixed_name="main"),),
-    program=PROGRAM,
+    program=script({}),
+    script=script,
+    code_lines=CODE_LINES,
+    quick_params={"repeat": 10, "pause_ms": 20, "step_ms": 200, "speed": 20},
     modules=(__name__,),
     new_state=ThreadsState,
     fold=fold,

@@ -16,7 +16,8 @@ from app.experiments import EXPERIMENTS
 from app.recording import Recorder, default_path
 from app.runs import RunRegistry
 from app.settings import Settings
-from app.web import api, errors, pages, replays, security, streams, watch
+from app.web import api, errors, language, pages, replays, security, streams, watch
+from app.web.language import LanguageMiddleware
 from app.web.presenter import Presenter, PresenterGate
 from app.web.render import STATIC_DIR, render_frame
 
@@ -44,12 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     presenter = Presenter(settings.lan)
     app.state.presenter = presenter
     app.add_middleware(PresenterGate, presenter=presenter)
+    app.add_middleware(LanguageMiddleware)
     security.install(app, settings.host, settings.allowed_hosts)
     app.include_router(api.router)
     app.include_router(streams.router)
     app.include_router(pages.router)
     app.include_router(replays.router)
     app.include_router(watch.router)
+    app.include_router(language.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)

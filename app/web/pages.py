@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.experiments import EXPERIMENTS, Experiment
+from app.i18n import _
 from app.params import ParamsError
 from app.runs import ENDED, LimitReached, NotFound, NotLive, Run, RunRegistry
 from app.web.render import stage_context, templates
@@ -99,10 +100,12 @@ async def start_from_form(slug: str, request: Request) -> HTMLResponse:
         run = reg.start(slug, {k: v for k, v in form.items() if k in _fields(exp)})
     except ParamsError as exc:
         errors = {e.field: e.message for e in exc.errors}
-        return _result(request, exp, 422, errors=errors, message=f"Not started: {exc}")
+        return _result(
+            request, exp, 422, errors=errors, message=_("Not started: %(why)s") % {"why": exc}
+        )
     except LimitReached as exc:
-        return _result(request, exp, 429, message=f"Not started: {exc}")
-    return _result(request, exp, 201, run=run, message=f"Run {run.id} started.")
+        return _result(request, exp, 429, message=_("Not started: %(why)s") % {"why": exc})
+    return _result(request, exp, 201, run=run, message=_("Run %(id)s started.") % {"id": run.id})
 
 
 @router.post("/experiments/{slug}/stop", response_class=HTMLResponse)
@@ -111,12 +114,12 @@ async def stop_from_form(slug: str, request: Request) -> HTMLResponse:
     reg.experiment(slug)
     run_id = (await _form(request)).get("run_id", "")
     if not run_id:
-        return _text("Nothing is running.")
+        return _text(_("Nothing is running."))
     try:
         run = await reg.stop(run_id)
     except NotFound as exc:
         return _text(str(exc), 404)
-    return _text(f"Run {run.id} {run.status}.")
+    return _text(_("Run %(id)s: %(status)s.") % {"id": run.id, "status": _(run.status)})
 
 
 @router.post("/experiments/{slug}/live", response_class=HTMLResponse)
@@ -127,13 +130,13 @@ async def live_from_form(slug: str, request: Request) -> HTMLResponse:
     form = await _form(request)
     field = form.get("field", "")
     if field not in exp.live_params():
-        return _text(f"'{field}' cannot change live.", 409)
+        return _text(_("'%(field)s' cannot change live.") % {"field": field}, 409)
     try:
         run = reg.get(form.get("run_id", ""))
     except NotFound:
         run = None
     if run is None or run.status in ENDED:
-        return _text("Applies when you press Start.")
+        return _text(_("Applies when you press Start."))
     try:
         reg.patch(run.id, {field: form.get(field, "")})
     except (ParamsError, LimitReached, NotLive) as exc:
@@ -153,7 +156,7 @@ async def call_from_form(slug: str, request: Request) -> HTMLResponse:
     try:
         reg.call(run_id, call)
     except NotFound:
-        return _text("Press Start first.", 409)
+        return _text(_("Press Start first."), 409)
     except (ParamsError, LimitReached, NotLive) as exc:
         return _message(exc)
     return _text("", 202)
@@ -175,13 +178,13 @@ def _text(message: str, status_code: int = 200) -> HTMLResponse:
 async def run_action_from_form(slug: str, action: str, request: Request) -> HTMLResponse:
     """Pause, resume, step mode on and off, and a permit in step mode."""
     if action not in ("pause", "resume", "step-on", "step-off", "permit", "hide", "reveal"):
-        return _text(f"no such action: {action}", 404)
+        return _text(_("no such action: %(action)s") % {"action": action}, 404)
     reg = _registry(request)
     reg.experiment(slug)
     form = await _form(request)
     run_id = form.get("run_id", "")
     if not run_id:
-        return _text("Nothing is running.")
+        return _text(_("Nothing is running."))
     try:
         if action == "pause":
             run = reg.pause(run_id)
@@ -189,7 +192,7 @@ async def run_action_from_form(slug: str, action: str, request: Request) -> HTML
             run = reg.resume(run_id)
         elif action in ("hide", "reveal"):
             reg.hide(run_id, action == "hide")
-            return _text("Result hidden: ask the class to predict." if action == "hide" else "")
+            return _text(_("Result hidden: ask the class to predict.") if action == "hide" else "")
         elif action == "permit":
             reg.permit(run_id, form.get("worker", ""))
             return _text("")
@@ -200,5 +203,9 @@ async def run_action_from_form(slug: str, action: str, request: Request) -> HTML
     except NotLive as exc:
         return _message(exc)
     if action.startswith("step"):
-        return _text("Step mode: pick who acts next." if run.state.stepping else "Running freely.")
-    return _text(f"Run {run.id} {'paused' if run.state.paused else 'goes on'}.")
+        return _text(
+            _("Step mode: pick who acts next.") if run.state.stepping else _("Running freely.")
+        )
+    if run.state.paused:
+        return _text(_("Run %(id)s is paused.") % {"id": run.id})
+    return _text(_("Run %(id)s goes on.") % {"id": run.id})

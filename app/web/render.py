@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from app import codeview, timeline
+from app import codeview, i18n, timeline
 from app.runs import Run
 from app.web.presenter import audience_url
 
@@ -28,11 +28,18 @@ def _classroom(request: Request) -> dict[str, Any]:
         else True,
         "lan": lan,
         "audience": audience_url(settings) if settings is not None and lan else "",
+        "lang": i18n.current(),
+        "languages": i18n.LANGUAGES,
+        "path": request.url.path,
     }
 
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[_classroom])
 env = templates.env
+env.add_extension("jinja2.ext.i18n")
+env.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=i18n._, ngettext=i18n.ngettext, newstyle=True
+)
 assert env.autoescape, "every fragment must be escaped"
 
 

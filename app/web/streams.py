@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app import events
+from app import events, i18n
 from app.runs import Run, RunRegistry
 from app.web.render import render_timeline
 
@@ -54,8 +54,9 @@ async def event_stream(
 
 @router.get("/runs/{run_id}/stream", response_class=EventSourceResponse)
 async def frame_stream(run: Annotated[Run, Depends(the_run)]) -> AsyncIterator[ServerSentEvent]:
-    run.latest_frame()
-    sub = run.broadcaster.subscribe()
+    broadcaster = run.broadcasters[i18n.current()]
+    run.latest_frame(i18n.current())
+    sub = broadcaster.subscribe()
     try:
         while True:
             frame = await sub.next()
@@ -64,7 +65,7 @@ async def frame_stream(run: Annotated[Run, Depends(the_run)]) -> AsyncIterator[S
                 yield ServerSentEvent(event="end", data="")
                 return
     finally:
-        run.broadcaster.unsubscribe(sub)
+        broadcaster.unsubscribe(sub)
 
 
 # The timeline changes slowly to the eye; it is a larger drawing than a
