@@ -1,7 +1,8 @@
 """Keep the Chinese catalogues in step with the code and the templates.
 
-    python tools/catalog.py          # add new messages (empty), drop unused ones
-    python tools/catalog.py --check  # exit 1 if any message lacks a translation
+    python tools/catalog.py              # add new messages (empty), drop unused ones
+    python tools/catalog.py --only lock  # the same, for one catalogue only
+    python tools/catalog.py --check      # exit 1 if any message lacks a translation
 
 Messages are extracted with Babel from `app/**.py` (calls to `_`, `N_`,
 `ngettext`) and `templates/**.html` (Jinja's `_()` and `{% trans %}`). Each
@@ -91,6 +92,7 @@ def problems(catalogs: dict[str, Catalog], uses: dict[str, set[str]]) -> list[st
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--only", help="update this catalogue only (e.g. core, lock)")
     args = ap.parse_args()
     uses = extract()
     owned = assign(uses)
@@ -102,12 +104,14 @@ def main() -> None:
     known = {str(m.id): str(m.string) for c in catalogs.values() for m in c if m.id}
     PO_DIR.mkdir(parents=True, exist_ok=True)
     for owner, msgids in sorted(owned.items()):
+        if args.only and owner != args.only:
+            continue
         catalog = Catalog(locale="zh", project="concviz", fuzzy=False)
         for msgid in sorted(msgids):
             catalog.add(msgid, known.get(msgid, ""))
         with (PO_DIR / f"{owner}.po").open("wb") as f:
             write_po(f, catalog, width=100, omit_header=False, sort_output=True)
-    for stale in set(catalogs) - set(owned):
+    for stale in set(catalogs) - set(owned) if not args.only else ():
         (PO_DIR / f"{stale}.po").unlink()
     empty = sum(1 for m in uses if not known.get(m))
     print(f"{len(uses)} messages in {len(owned)} catalogues; {empty} without Chinese yet")

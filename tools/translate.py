@@ -1,6 +1,6 @@
 """Fill empty Chinese translations from a Python dict file (msgid -> text).
 
-    python tools/translate.py path/to/dict.py   # the file defines ZH = {...}
+    python tools/translate.py path/to/dict.py [catalogue]   # the file defines ZH = {...}
 
 Only empty entries are filled; existing translations are kept.
 """
@@ -19,7 +19,8 @@ PO_DIR = Path(__file__).resolve().parents[1] / "app" / "locale" / "zh" / "LC_MES
 def main() -> None:
     table: dict[str, str] = runpy.run_path(sys.argv[1])["ZH"]
     filled = 0
-    for po in sorted(PO_DIR.glob("*.po")):
+    only = sys.argv[2] if len(sys.argv) > 2 else "*"
+    for po in sorted(PO_DIR.glob(f"{only}.po")):
         with po.open("rb") as f:
             catalog = read_po(f, locale="zh")
         for message in catalog:
