@@ -29,6 +29,11 @@ class ParamsError(Exception):
         super().__init__("; ".join(e.message for e in errors))
 
 
+def _num(value: float) -> str:
+    """64 MiB as 67108864, not 6.71089e+07; 0.1 as 0.1."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def bounds(model: type[BaseModel], field: str) -> str:
     """What a field accepts, in words: 'an integer from 1 to 16'."""
     prop = model.model_json_schema().get("properties", {}).get(field, {})
@@ -41,13 +46,13 @@ def bounds(model: type[BaseModel], field: str) -> str:
     if lo is not None and hi is not None:
         return _("%(kind)s from %(lo)s to %(hi)s") % {
             "kind": kind,
-            "lo": f"{lo:g}",
-            "hi": f"{hi:g}",
+            "lo": _num(lo),
+            "hi": _num(hi),
         }
     if lo is not None:
-        return _("%(kind)s of at least %(lo)s") % {"kind": kind, "lo": f"{lo:g}"}
+        return _("%(kind)s of at least %(lo)s") % {"kind": kind, "lo": _num(lo)}
     if hi is not None:
-        return _("%(kind)s of at most %(hi)s") % {"kind": kind, "hi": f"{hi:g}"}
+        return _("%(kind)s of at most %(hi)s") % {"kind": kind, "hi": _num(hi)}
     return kind
 
 

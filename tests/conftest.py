@@ -58,13 +58,15 @@ class LiveServer:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.output()}")
+                output = self.output()
+                self._log.close()
+                raise RuntimeError(f"server exited early:\n{output}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.05)
-        self.stop()
+        self.stop()  # closes the log
         raise RuntimeError(f"server did not answer /healthz:\n{self.output()}")
 
     def presenter_token(self) -> str:
