@@ -301,6 +301,29 @@ def test_run_object_and_page_show_the_timeline(client: httpx.Client) -> None:
 
 
 @pytest.mark.live
+def test_the_page_and_its_timeline_speak_chinese(client: httpx.Client) -> None:
+    r = client.post("/api/runs", json={"experiment": "daemon", "params": FAST})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    deadline = time.monotonic() + 20
+    while (run := client.get(f"/api/runs/{run_id}").json())["status"] not in ENDED:
+        assert time.monotonic() < deadline, run
+        time.sleep(0.05)
+    page = client.get("/experiments/daemon", headers={"accept-language": "zh-CN,zh;q=0.9"}).text
+    for words in (
+        "两个程序的速度",  # the controls
+        "线程版本",
+        "进程版本",
+        "守护线程在",  # the facts under the timeline
+        "从未打印",  # the ghost of the daemon's 'over'
+        "两个程序都已退出",  # why the run ended
+    ):
+        assert words in page, words
+    assert "Thread version" not in page
+    assert "Thread version" in client.get("/experiments/daemon").text
+
+
+@pytest.mark.live
 @pytest.mark.parametrize(
     ("params", "field", "words"),
     [

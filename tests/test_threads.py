@@ -254,6 +254,25 @@ def test_run_object_carries_tally_memory_and_real_ids(client: httpx.Client) -> N
 
 
 @pytest.mark.live
+def test_the_page_and_its_run_speak_chinese(client: httpx.Client) -> None:
+    r = client.post("/api/runs", json={"experiment": "threads", "params": {"repeat": 3, **FAST}})
+    assert r.status_code == 201, r.text
+    assert wait_ended(client, r.json()["id"])["status"] == "finished"
+    page = client.get("/experiments/threads", headers={"accept-language": "zh-CN,zh;q=0.9"}).text
+    for words in (
+        "用 20 轮开始",  # the controls
+        "启动线程的两种方式",  # act 1
+        "main 先打印",  # act 2
+        "同一个进程，同一份内存",  # act 3, once main has read x back
+        "3 轮",  # the runbar
+        "main 的程序运行到了结尾",  # why the run ended
+    ):
+        assert words in page, words
+    assert "Two ways to start a thread" not in page
+    assert "Two ways to start a thread" in client.get("/experiments/threads").text
+
+
+@pytest.mark.live
 @pytest.mark.parametrize(
     ("params", "field", "words"),
     [

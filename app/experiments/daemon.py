@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app import events, model
 from app.events import Event
 from app.experiments.spec import Experiment, Role
+from app.i18n import N_, _
 from app.worker import Worker
 
 SLUG = "daemon"
@@ -88,29 +89,29 @@ class Params(BaseModel):
         3000,
         ge=0,
         le=10000,
-        title="Daemon sleeps (ms)",
-        description="the daemon thread / process sleeps this long, then prints 'over'",
+        title=N_("Daemon sleeps (ms)"),
+        description=N_("the daemon thread / process sleeps this long, then prints 'over'"),
     )
     normal_ms: int = Field(
         2000,
         ge=0,
         le=10000,
-        title="Normal sleeps (ms)",
-        description="the normal thread / process sleeps this long, then prints 'over'",
+        title=N_("Normal sleeps (ms)"),
+        description=N_("the normal thread / process sleeps this long, then prints 'over'"),
     )
     main_ms: int = Field(
         1000,
         ge=0,
         le=10000,
-        title="Main works (ms)",
-        description="main's own work before its code ends (0 in the lecture)",
+        title=N_("Main works (ms)"),
+        description=N_("main's own work before its code ends (0 in the lecture)"),
     )
     speed: float = Field(
         1.0,
         ge=0.1,
         le=20.0,
-        title="Speed",
-        description="time factor: every duration is divided by it (fixed at start)",
+        title=N_("Speed of both programs"),
+        description=N_("time factor: every duration is divided by it (fixed at start)"),
     )
 
 
@@ -419,7 +420,7 @@ class _Program:
         fds = [fd for fd, open_ in ((self.out, self.out_open), (self.err, self.err_open)) if open_]
         if not self.exited and self.pidfd is not None:
             fds.append(self.pidfd)
-        fds += [fd for _, fd in self.children.values() if fd is not None]
+        fds += [fd for _pid, fd in self.children.values() if fd is not None]
         return fds
 
     def read(self) -> list[events.RawEvent]:
@@ -466,7 +467,7 @@ class _Program:
                 if tid not in alive:
                     del self.threads[tid]
                     out.append((now, name, self.pid, tid, GONE, None, {"tid": tid}))
-        fds = [fd for _, fd in self.children.values() if fd is not None]
+        fds = [fd for _pid, fd in self.children.values() if fd is not None]
         if ended and fds:  # children end before their parent does: look again
             ready = ready | _ready(fds, 0)
         for name, (pid, fd) in list(self.children.items()):
@@ -512,7 +513,7 @@ class _Program:
         return out
 
     def close(self) -> None:
-        for _, fd in self.children.values():
+        for _pid, fd in self.children.values():
             if fd is not None:
                 os.close(fd)
         self.children.clear()
@@ -648,9 +649,8 @@ class Track:
 
     @property
     def label(self) -> str:
-        if self.role == "main":
-            return "main thread" if self.program == "thread" else "main process"
-        return f"{self.role} {self.program}"
+        """Its name in words (English: look it up with `_` where shown)."""
+        return LABELS[self.program, self.role]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -669,6 +669,16 @@ class Printed:
     seq: int
     t: float
     text: str
+
+
+LABELS = {
+    ("thread", "main"): N_("main thread"),
+    ("thread", "normal"): N_("normal thread"),
+    ("thread", "daemon"): N_("daemon thread"),
+    ("process", "main"): N_("main process"),
+    ("process", "normal"): N_("normal process"),
+    ("process", "daemon"): N_("daemon process"),
+}
 
 
 def _tracks() -> dict[str, Track]:
@@ -840,9 +850,9 @@ def _row(
             if track.code_end is not None:
                 width = max(0.0, x(end) - x(split))
                 waiting = (
-                    "waits for the normal thread"
+                    _("waits for the normal thread")
                     if track.program == "thread"
-                    else "atexit: ends the daemon, joins the normal"
+                    else _("atexit: ends the daemon, joins the normal")
                 )
                 bars.append(
                     {
@@ -855,7 +865,7 @@ def _row(
                 marks.append(
                     {
                         "x": x(split),
-                        "text": f"code ends {_secs(split - t0)}",
+                        "text": _("code ends %(t)s") % {"t": _secs(split - t0)},
                         "cls": "code",
                         "anchor": "end" if x(split) > PLOT_X0 + 190 else "start",
                     }
@@ -868,7 +878,7 @@ def _row(
             marks.append(
                 {
                     "x": x(track.over),
-                    "text": f"✓ over {_secs(track.over - t0)}",
+                    "text": _("✓ over %(t)s") % {"t": _secs(track.over - t0)},
                     "cls": "ok",
                     "anchor": "end",
                 }
@@ -876,11 +886,15 @@ def _row(
         if track.end is not None:
             ended_at = _secs(track.end - t0)
             if track.role == "main":
-                code = "" if track.exitcode in (None, 0) else f", code {track.exitcode}"
+                text = (
+                    _("■ exit %(t)s") % {"t": ended_at}
+                    if track.exitcode in (None, 0)
+                    else _("■ exit %(t)s, code %(code)s") % {"t": ended_at, "code": track.exitcode}
+                )
                 marks.append(
                     {
                         "x": x(track.end),
-                        "text": f"■ exit {ended_at}{code}",
+                        "text": text,
                         "cls": "exit",
                         # right of the exit when there is room: left of it
                         # is where main's "code ends" stands
@@ -888,9 +902,9 @@ def _row(
                     }
                 )
             elif track.over is None:
-                how = "stopped" if track.program == "thread" else "terminated"
+                how = _("✗ stopped %(t)s") if track.program == "thread" else _("✗ terminated %(t)s")
                 sig = _SIGNALS.get(track.exitcode or 0, "")
-                text = f"✗ {how} {ended_at}" + (f" ({sig})" if sig else "")
+                text = how % {"t": ended_at} + (f" ({sig})" if sig else "")
                 anchor = "start" if x(track.end) < PLOT_X1 - 260 else "end"
                 marks.append({"x": x(track.end), "text": text, "cls": "stop", "anchor": anchor})
         if track.role != "main" and track.over is None:
@@ -917,7 +931,7 @@ def _row(
     )
     return {
         "id": track.name,
-        "label": track.label,
+        "label": _(track.label),
         "ids": ids if (track.pid or track.tid) else "",
         "y": y,
         "label_y": bar_top + BAR_H - 8,
@@ -933,12 +947,12 @@ def _ghost_text(never: bool, width: float) -> str:
     """The words inside a ghost box, as many as fit (18px bold: ~10.5 units
     a character)."""
     if not never:
-        return "‘over’ due" if width > 120 else ""
+        return _("‘over’ due") if width > 120 else ""
     if width > 235:
-        return "‘over’ never printed"
+        return _("‘over’ never printed")
     if width > 150:
-        return "never printed"
-    return "never" if width > 65 else ""
+        return _("never printed")
+    return _("never") if width > 65 else ""
 
 
 def _ticks(span: float) -> list[float]:
@@ -1005,7 +1019,8 @@ def view(state: DaemonState, params: dict[str, Any]) -> dict[str, Any]:
         "axis_h": AXIS_H,
         "due": due,
         "runbar_facts": [
-            f"daemon {due['daemon']:g} s, normal {due['normal']:g} s, main {due['main']:g} s"
+            _("daemon %(daemon)s s, normal %(normal)s s, main %(main)s s")
+            % {key: f"{due[key]:g}" for key in ("daemon", "normal", "main")}
         ],
     }
 
@@ -1015,28 +1030,43 @@ def _facts(program: str, tracks: dict[str, Track], t0: float | None) -> list[str
     if t0 is None:
         return []
     main, normal, daemon = tracks["main"], tracks["normal"], tracks["daemon"]
-    noun = program
+    threads = program == "thread"
     out = []
     if main.code_end is not None:
-        out.append(f"main's code ended at {_secs(main.code_end - t0)}.")
+        out.append(_("main's code ended at %(t)s.") % {"t": _secs(main.code_end - t0)})
     if normal.over is not None:
-        out.append(f"The normal {noun} printed ‘over’ at {_secs(normal.over - t0)}.")
-    if daemon.end is not None and daemon.over is None:
-        how = "was stopped" if program == "thread" else "was terminated"
-        out.append(f"The daemon {noun} {how} at {_secs(daemon.end - t0)}, before printing ‘over’.")
-    elif daemon.over is not None:
-        out.append(
-            f"The daemon {noun} printed ‘over’ at {_secs(daemon.over - t0)}: it was quicker."
+        said = (
+            _("The normal thread printed ‘over’ at %(t)s.")
+            if threads
+            else _("The normal process printed ‘over’ at %(t)s.")
         )
+        out.append(said % {"t": _secs(normal.over - t0)})
+    if daemon.end is not None and daemon.over is None:
+        ended = (
+            _("The daemon thread was stopped at %(t)s, before printing ‘over’.")
+            if threads
+            else _("The daemon process was terminated at %(t)s, before printing ‘over’.")
+        )
+        out.append(ended % {"t": _secs(daemon.end - t0)})
+    elif daemon.over is not None:
+        quicker = (
+            _("The daemon thread printed ‘over’ at %(t)s: it was quicker.")
+            if threads
+            else _("The daemon process printed ‘over’ at %(t)s: it was quicker.")
+        )
+        out.append(quicker % {"t": _secs(daemon.over - t0)})
     if main.end is not None:
-        out.append(f"The program exited at {_secs(main.end - t0)} (exit code {main.exitcode}).")
+        out.append(
+            _("The program exited at %(t)s (exit code %(code)s).")
+            % {"t": _secs(main.end - t0), "code": main.exitcode}
+        )
     return out
 
 
 EXPERIMENT = Experiment(
     slug=SLUG,
-    title="Daemon threads and processes",
-    summary="Who outlives whom, on a timeline.",
+    title=N_("Daemon threads and processes"),
+    summary=N_("Who outlives whom, on a timeline."),
     lecture_part="11",
     params=Params,
     roles=(Role("main", "main", main, fixed_name="main"),),
@@ -1053,5 +1083,5 @@ EXPERIMENT = Experiment(
     main_in_process=True,
     # main, and two programs of three (main and two threads or children).
     workers_needed=lambda params: 7,
-    notes={"finished": "both programs have exited"},
+    notes={"finished": N_("both programs have exited")},
 )

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app import events, model, worker
 from app.events import Event
 from app.experiments.spec import Experiment, Role
+from app.i18n import N_, _
 from app.worker import Worker, WorkerSpec, start_process, start_thread
 
 SLUG = "threads"
@@ -60,25 +61,32 @@ class Params(BaseModel):
         10,
         ge=1,
         le=100,
-        title="Start-order rounds",
-        description="how many times main starts a thread and prints right after it",
+        title=N_("Start-order rounds"),
+        description=N_("how many times main starts a thread and prints right after it"),
     )
     pause_ms: int = Field(
-        250, ge=0, le=5000, title="Pause between rounds (ms)", description="scaled by speed"
+        250,
+        ge=0,
+        le=5000,
+        title=N_("Pause between rounds (ms)"),
+        description=N_("between two rounds; scaled by speed"),
     )
     step_ms: int = Field(
         1000,
         ge=0,
         le=10000,
-        title="Time per step (ms)",
-        description="how long each step of acts 1 and 3 stays on screen; scaled by speed",
+        title=N_("Time per step (ms)"),
+        description=N_("how long each step of acts 1 and 3 stays on screen; scaled by speed"),
     )
     speed: float = Field(
         1.0,
         ge=0.1,
         le=20.0,
-        title="Speed",
-        json_schema_extra={"live": True, "description": "time factor; changes live"},
+        title=N_("Program speed"),
+        json_schema_extra={
+            "live": True,
+            "description": N_("time factor for every pause and step; changes live"),
+        },
     )
 
 
@@ -521,9 +529,9 @@ def fold_all(evs: list[Event]) -> ThreadsState:
 # name, how it was started (the pieces of code between which a line may
 # break), and in words.
 WAYS = (
-    ("main", ("the main thread",), "started by the OS with the process"),
-    ("T1", ("Thread(", "target=greet)"), "way 1: a function to run"),
-    ("T2", ("class Greeter(Thread):", " run()"), "way 2: a subclass"),
+    ("main", (N_("the main thread"),), N_("started by the OS with the process")),
+    ("T1", ("Thread(", "target=greet)"), N_("way 1: a function to run")),
+    ("T2", ("class Greeter(Thread):", " run()"), N_("way 2: a subclass")),
 )
 
 
@@ -535,8 +543,9 @@ def view(state: ThreadsState, params: dict[str, Any]) -> dict[str, Any]:
         cards.append(
             {
                 "name": name,
-                "how": how,
-                "way": way,
+                # main's "how" is words; the others' are code, shown as is
+                "how": tuple(_(part) for part in how) if name == "main" else how,
+                "way": _(way),
                 "w": w,
                 "same_pid": bool(w and main_w and w.pid == main_w.pid),
                 "own_tid": bool(w and main_w and w.tid and w.tid != main_w.tid),
@@ -567,14 +576,14 @@ def view(state: ThreadsState, params: dict[str, Any]) -> dict[str, Any]:
         "child_pct": round(100 * state.child_first / len(rounds)) if rounds else 0,
         "sides": sides,
         "console": list(state.console),
-        "runbar_facts": [f"{repeat} rounds"],
+        "runbar_facts": [_("%(n)s rounds") % {"n": repeat}],
     }
 
 
 EXPERIMENT = Experiment(
     slug=SLUG,
-    title="What a thread is",
-    summary="Two ways to start a thread; threads share a global, a child process does not.",
+    title=N_("What a thread is"),
+    summary=N_("Two ways to start a thread; threads share a global, a child process does not."),
     lecture_part="8-10",
     params=Params,
     roles=(Role("main", "main", main, fixed_name="main"),),
@@ -591,5 +600,5 @@ EXPERIMENT = Experiment(
     view=view,
     main_in_process=True,
     workers_needed=lambda params: 3,  # main and its two threads
-    notes={"finished": "main's program ran to its end"},
+    notes={"finished": N_("main's program ran to its end")},
 )
