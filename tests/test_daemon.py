@@ -10,11 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import psutil
 import pytest
@@ -37,7 +37,6 @@ from app.experiments.daemon import (
     view,
 )
 from app.model import WorkerView
-from app.runtime import Runtime
 
 EXPERIMENT = EXPERIMENTS["daemon"]
 FAST = {"daemon_ms": 3000, "normal_ms": 2000, "main_ms": 1000, "speed": 5.0}
@@ -52,27 +51,8 @@ PROGRAM_WORKERS = (
 )
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.raw: list[events.RawEvent] = []
-
-    def __call__(self, batch: list[events.RawEvent]) -> None:
-        with self._lock:
-            self.raw.extend(batch)
-
-    def events(self, start_ns: int) -> list[Event]:
-        with self._lock:
-            return [events.from_raw(r, i, start_ns) for i, r in enumerate(self.raw, 1)]
-
-
-def start(**params: Any) -> tuple[Runtime, Recorder, WorkerBudget]:
-    budget = WorkerBudget(8)
-    assert budget.acquire(EXPERIMENT.worker_count(Params(**params)))
-    recorder = Recorder()
-    rt = Runtime(EXPERIMENT, Params(**params), recorder, budget, time_limit_s=30.0)
-    rt.start()
-    return rt, recorder, budget
+def start(**params: Any) -> harness.Started:
+    return harness.start(EXPERIMENT, Params(**params), cap=8, time_limit_s=30.0)
 
 
 def one(evs: list[Event], worker: str, kind: str, text: str = "") -> Event:

@@ -7,10 +7,10 @@ with real threads and a forked child) at fast speed.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
+import harness
 import httpx
 import psutil
 import pytest
@@ -32,7 +32,6 @@ from app.experiments.threads import (
     script,
 )
 from app.model import WorkerView
-from app.runtime import Runtime
 
 EXPERIMENT = EXPERIMENTS["threads"]
 FAST = {"speed": 20.0, "pause_ms": 0, "step_ms": 0}
@@ -130,26 +129,8 @@ def test_each_state_the_fold_gives_has_one_line_and_workers_sit_on_it() -> None:
 # The real program.
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.raw: list[events.RawEvent] = []
-
-    def __call__(self, batch: list[events.RawEvent]) -> None:
-        with self._lock:
-            self.raw.extend(batch)
-
-    def events(self, start_ns: int) -> list[Event]:
-        with self._lock:
-            return [events.from_raw(r, i, start_ns) for i, r in enumerate(self.raw, 1)]
-
-
 def run_program(**params: Any) -> tuple[list[Event], WorkerBudget]:
-    budget = WorkerBudget(8)
-    assert budget.acquire(EXPERIMENT.worker_count(Params(**params)))
-    recorder = Recorder()
-    rt = Runtime(EXPERIMENT, Params(**params), recorder, budget, time_limit_s=30.0)
-    rt.start()
+    rt, recorder, budget = harness.start(EXPERIMENT, Params(**params), cap=8, time_limit_s=30.0)
     try:
         assert rt.join(20.0), "the run did not end"
     finally:
@@ -201,12 +182,8 @@ def test_the_program_shows_one_pid_many_threads_and_a_child_with_its_own_memory(
 
 
 def test_stop_ends_the_program_and_its_threads_promptly() -> None:
-    budget = WorkerBudget(8)
     params = Params(repeat=100, pause_ms=5000, step_ms=0, speed=1.0)
-    assert budget.acquire(EXPERIMENT.worker_count(params))
-    recorder = Recorder()
-    rt = Runtime(EXPERIMENT, params, recorder, budget, time_limit_s=30.0)
-    rt.start()
+    rt, recorder, budget = harness.start(EXPERIMENT, params, cap=8, time_limit_s=30.0)
     deadline = time.monotonic() + 10
     while not any(e.kind == ROUND for e in recorder.events(rt.started_ns)):
         assert time.monotonic() < deadline, "no round was run"
