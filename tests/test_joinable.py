@@ -573,6 +573,47 @@ def test_the_run_object_carries_the_hang_and_stop_ends_it(live_server: LiveServe
         assert_all_gone(pids)
 
 
+def test_the_page_and_the_hang_speak_chinese(live_server: LiveServer) -> None:
+    zh = {"accept-language": "zh-CN,zh;q=0.9"}
+    with httpx.Client(base_url=live_server.url, timeout=15) as c:
+        page = c.get("/experiments/joinable", headers=zh).text
+        for words in (
+            "四种结束方式",
+            "结束方式",
+            "摊位（生产者）",
+            "朴素写法",
+            "判定卡死的时间（毫秒）",
+        ):
+            assert words in page, words
+        r = c.post(
+            "/api/runs", json={"experiment": "joinable", "params": {**FAST, "mode": "naive"}}
+        )
+        assert r.status_code == 201, r.text
+        run_id = r.json()["id"]
+        try:
+            deadline = time.monotonic() + 15
+            while c.get(f"/api/runs/{run_id}").json()["diagnosis"] is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            page = c.get("/experiments/joinable", headers=zh).text
+            english = c.get("/experiments/joinable").text
+        finally:
+            c.post(f"/api/runs/{run_id}/stop")
+    assert 'id="diagnosis"' in page
+    for words in (
+        "卡死：全部 3 个生产者都已结束",
+        "C1 和 C2 仍在 get() 中等待",
+        "main 在 C1 的 join() 中等待",
+        "阻塞在 C1 的 <code>join()</code> 中",
+        "在 get() 中的消费者",
+        "Jerry 的热狗摊",
+        "结束方式：朴素写法",
+    ):
+        assert words in page, words
+    assert "Hang: all 3 producers have finished" in english
+    assert "卡死" not in english
+
+
 # The plain program: one text per mode, each runs on its own and ends.
 
 SCRIPT_ENDINGS = {

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app import events, model
 from app.events import Event
 from app.experiments.spec import Experiment, Role
+from app.i18n import N_, _
 from app.instrument import POLL_S, TracedQueue
 from app.worker import Worker, start_process
 
@@ -66,24 +67,29 @@ JOINABLE_MODES = frozenset({JOINABLE, NO_JOIN})
 COOKS = ("Jerry", "Monkey", "Owen", "Ada", "Bao", "Cleo")
 
 MODE_NOTES = {
-    NAIVE: (
+    NAIVE: N_(
         "Plain Queue. Consumers loop on get() and nobody tells them the producers are done, "
         "so once the last item is eaten they wait for ever, and main waits for them."
     ),
-    JOINABLE: (
+    JOINABLE: N_(
         "JoinableQueue. Every put adds an unfinished task, every task_done() removes one; "
         "main waits in q.join() until none is left. Its code then ends, and the daemon "
         "consumers are terminated with it."
     ),
-    NO_JOIN: (
+    NO_JOIN: N_(
         "Daemon consumers, but main skips q.join(): its code ends right after the producers, "
         "and the consumers are terminated in the middle of their work. Items are lost."
     ),
-    SENTINEL: (
+    SENTINEL: N_(
         "Plain Queue. After the producers are done, main puts one STOP per consumer; "
         "a consumer that takes one leaves cleanly with exit code 0."
     ),
 }
+# The modes' names as the page shows them (the select, the badge, the list):
+# the templates look them up with _(mode). "sentinel" is a core message.
+MODE_NAMES = (N_("naive"), N_("joinable"), N_("no-join"))
+# What main's hang watch calls what it saw (its diagnosis event's kind).
+HANG = N_("hang")
 
 # Event kinds of this experiment (the lifecycle and queue kinds are in app.events).
 SPAWN = "spawn"  # main started a child; item: its name; data: pid, role, daemon
@@ -105,61 +111,77 @@ CHILD_GRACE_S = 1.2
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # Titles worded for this lesson (hot-dog stands and eaters), so that its
+    # messages stay its own and do not merge with producer/consumer's.
     mode: Mode = Field(
         "naive",
-        title="Mode",
-        description="naive: the hang; joinable: JoinableQueue + q.join(); "
-        "no-join: daemons killed too early; sentinel: one STOP per consumer",
+        title=N_("Ending"),
+        description=N_(
+            "naive: the hang; joinable: JoinableQueue + q.join(); "
+            "no-join: daemons killed too early; sentinel: one STOP per consumer"
+        ),
     )
-    producers: int = Field(3, ge=1, le=6, title="Producers", description="hot-dog stands")
-    consumers: int = Field(2, ge=1, le=6, title="Consumers", description="eaters")
+    producers: int = Field(
+        3, ge=1, le=6, title=N_("Stands (producers)"), description=N_("hot-dog stands")
+    )
+    consumers: int = Field(
+        2, ge=1, le=6, title=N_("Eaters (consumers)"), description=N_("people eating hot dogs")
+    )
     items_per_producer: int = Field(
-        5, ge=1, le=50, title="Items per producer", description="hot dogs each stand makes"
+        5,
+        ge=1,
+        le=50,
+        title=N_("Hot dogs per stand"),
+        description=N_("hot dogs each stand makes"),
     )
     capacity: int = Field(
-        0, ge=0, le=20, title="Queue capacity", description="slots in the queue; 0 = unbounded"
+        0,
+        ge=0,
+        le=20,
+        title=N_("Queue maxsize"),
+        description=N_("Queue(maxsize): 0 = unbounded"),
     )
     produce_min_ms: int = Field(
         1000,
         ge=0,
         le=10000,
-        title="Produce time min (ms)",
-        description="shortest time for making one item, at speed 1",
+        title=N_("Making time min (ms)"),
+        description=N_("shortest time for making one item, at speed 1"),
     )
     produce_max_ms: int = Field(
         3000,
         ge=0,
         le=10000,
-        title="Produce time max (ms)",
-        description="longest time for making one item, at speed 1",
+        title=N_("Making time max (ms)"),
+        description=N_("longest time for making one item, at speed 1"),
     )
     consume_min_ms: int = Field(
         1000,
         ge=0,
         le=10000,
-        title="Consume time min (ms)",
-        description="shortest time for eating one item, at speed 1",
+        title=N_("Eating time min (ms)"),
+        description=N_("shortest time for eating one item, at speed 1"),
     )
     consume_max_ms: int = Field(
         3000,
         ge=0,
         le=10000,
-        title="Consume time max (ms)",
-        description="longest time for eating one item, at speed 1",
+        title=N_("Eating time max (ms)"),
+        description=N_("longest time for eating one item, at speed 1"),
     )
     speed: float = Field(
         1.0,
         ge=0.1,
         le=20.0,
-        title="Speed",
-        json_schema_extra={"live": True, "description": "time factor; changes live"},
+        title=N_("Lesson speed"),
+        json_schema_extra={"live": True, "description": N_("1 = lesson time; changes live")},
     )
     hang_after_ms: int = Field(
         3000,
         ge=100,
         le=60000,
-        title="Hang after (ms)",
-        description="how long nothing may move before main calls it a hang (scaled by speed)",
+        title=N_("Hang after (ms)"),
+        description=N_("how long nothing may move before main calls it a hang (scaled by speed)"),
     )
 
     @model_validator(mode="after")
@@ -167,8 +189,15 @@ class Params(BaseModel):
         for side in ("produce", "consume"):
             lo, hi = getattr(self, f"{side}_min_ms"), getattr(self, f"{side}_max_ms")
             if lo > hi:
+                # Starts with the field it blames (app.params.describe).
                 raise ValueError(
-                    f"{side}_min_ms ({lo}) must not be greater than {side}_max_ms ({hi})"
+                    _("%(lo_field)s (%(lo)s) must not be greater than %(hi_field)s (%(hi)s)")
+                    % {
+                        "lo_field": f"{side}_min_ms",
+                        "lo": lo,
+                        "hi_field": f"{side}_max_ms",
+                        "hi": hi,
+                    }
                 )
         return self
 
@@ -380,11 +409,16 @@ class _Main:
             f"item that will never come, and main waits in {where}. Nothing has moved for "
             f"{quiet_s:.1f} s{scaled}. Nothing ever will: only Stop ends this run."
         )
+        # The message is the recording's, in English; the page tells the same
+        # story in its reader's language from the facts below.
         self.w.emit(
             DIAGNOSIS,
             data={
-                "kind": "hang",
+                "kind": HANG,
                 "message": message,
+                "call": call,
+                "target": target,
+                "speed": speed,
                 "producers_finished": list(self.producers),
                 "queue_empty": True,
                 "consumers_in_get": blocked,
@@ -496,9 +530,10 @@ class JoinableState(model.RunState):
         consumers = self.role("consumer")
         return bool(consumers) and all(w.state in GONE or not w.alive for w in consumers)
 
-    def lost_items(self) -> list[tuple[str, str]]:
+    def lost_places(self) -> list[tuple[str, str, str]]:
         """Items put but never done, once no consumer is left to do them:
-        (item, where it was), head of the queue first."""
+        (item, where it was: "queue", "held" or "taken", the consumer that
+        held it), head of the queue first."""
         if not self.consumers_gone():
             return []
         lost = self.put_items - self.done_items
@@ -506,10 +541,18 @@ class JoinableState(model.RunState):
         held = sorted((i for i in lost if i in self.held), key=_item_key)
         rest = sorted(lost - set(queued) - set(held), key=_item_key)
         return (
-            [(i, "in the queue") for i in queued]
-            + [(i, f"held by {self.held[i]}") for i in held]
-            + [(i, "taken") for i in rest]
+            [(i, "queue", "") for i in queued]
+            + [(i, "held", self.held[i]) for i in held]
+            + [(i, "taken", "") for i in rest]
         )
+
+    def lost_items(self) -> list[tuple[str, str]]:
+        """The same, with where each was in words (English: the run object's)."""
+        words = {"queue": "in the queue", "taken": "taken"}
+        return [
+            (i, f"held by {who}" if place == "held" else words[place])
+            for i, place, who in self.lost_places()
+        ]
 
     def counters(self) -> dict[str, Any]:
         return {
@@ -1000,12 +1043,12 @@ QUICK_PARAMS: dict[str, Any] = {
 
 
 def _steps(state: JoinableState, params: dict[str, Any]) -> list[dict[str, str]]:
-    """Main's program as steps, each done, current or to come."""
+    """Main's program as steps, each done, current or to come (made while the
+    page is rendered, in its reader's language)."""
     mode = str(params.get("mode", NAIVE))
     producers = [f"P{i}" for i in range(1, int(params.get("producers", 0)) + 1)]
     consumers = [f"C{i}" for i in range(1, int(params.get("consumers", 0)) + 1)]
     returned = {(r["call"], r["target"]) for r in state.main_returns}
-    daemon = " (daemons)" if mode in JOINABLE_MODES else ""
     steps: list[dict[str, str]] = []
 
     def add(label: str, done: bool, current: bool = False) -> None:
@@ -1016,8 +1059,13 @@ def _steps(state: JoinableState, params: dict[str, Any]) -> list[dict[str, str]]
         add(f"{name}.join()", (JOIN, name) in returned, now)
 
     everyone = producers + consumers
+    start = (
+        _("start %(producers)s and %(consumers)s (daemons)")
+        if mode in JOINABLE_MODES
+        else _("start %(producers)s and %(consumers)s")
+    )
     add(
-        f"start {_span(producers)} and {_span(consumers)}{daemon}",
+        start % {"producers": _span(producers), "consumers": _span(consumers)},
         all(n in state.spawned for n in everyone),
         bool(state.spawned) and not all(n in state.spawned for n in everyone),
     )
@@ -1030,12 +1078,20 @@ def _steps(state: JoinableState, params: dict[str, Any]) -> list[dict[str, str]]
         add(Q_JOIN, (Q_JOIN, None) in returned, state.main_call == Q_JOIN)
     elif mode == SENTINEL:
         n = len(consumers)
-        add(f"put {n} × STOP", state.sentinels_put >= n, 0 < state.sentinels_put < n)
+        add(_("put %(n)s × STOP") % {"n": n}, state.sentinels_put >= n, 0 < state.sentinels_put < n)
         for name in consumers:
             join(name)
-    end = "end of main: daemons terminated" if mode in JOINABLE_MODES else "end of main"
+    end = _("end of main: daemons terminated") if mode in JOINABLE_MODES else _("end of main")
     add(end, state.main_ended)
     return steps
+
+
+def _lost_where(place: str, who: str) -> str:
+    if place == "held":
+        return _("held by %(name)s when it ended") % {"name": who}
+    if place == "queue":
+        return _("still in the queue at the end")
+    return _("taken but never finished")
 
 
 def _span(names: list[str]) -> str:
@@ -1046,10 +1102,10 @@ def view(state: JoinableState, params: dict[str, Any]) -> dict[str, Any]:
     capacity = int(params.get("capacity", 0))
     items = state.queue_items()
     mode = str(params.get("mode", NAIVE))
-    lost = state.lost_items()
+    lost = [(item, _lost_where(place, who)) for item, place, who in state.lost_places()]
     return {
         "mode": mode,
-        "mode_note": MODE_NOTES.get(mode, ""),
+        "mode_note": _(MODE_NOTES[mode]) if mode in MODE_NOTES else "",
         "modes": MODE_NOTES,
         "capacity": capacity,
         "queue": items,
@@ -1057,20 +1113,22 @@ def view(state: JoinableState, params: dict[str, Any]) -> dict[str, Any]:
         "cooks": {f"P{i}": name for i, name in enumerate(COOKS, start=1)},
         "steps": _steps(state, params),
         "lost": lost,
-        "lost_set": {item for item, _ in lost},
+        "lost_set": {item for item, _where in lost},
         "main": state.workers.get("main"),
         "queue_kind": "JoinableQueue" if mode in JOINABLE_MODES else "Queue",
         "runbar_facts": [
-            f"mode {mode}",
-            f"capacity {capacity}" if capacity else "unbounded queue",
+            _("ending: %(mode)s") % {"mode": _(mode)},
+            _("queue of %(n)s slots") % {"n": capacity} if capacity else _("queue without a limit"),
         ],
     }
 
 
 EXPERIMENT = Experiment(
     slug=SLUG,
-    title="When does it end?",
-    summary="The hang after the producers finish, then JoinableQueue, daemons and the sentinel.",
+    title=N_("When does it end?"),
+    summary=N_(
+        "The hang after the producers finish, then JoinableQueue, daemons and the sentinel."
+    ),
     lecture_part="6-7",
     params=Params,
     roles=(Role("main", "", main, fixed_name="main"),),
@@ -1087,5 +1145,5 @@ EXPERIMENT = Experiment(
     view=view,
     main_in_process=True,
     workers_needed=lambda p: 1 + p.producers + p.consumers,  # type: ignore[attr-defined]
-    notes={"finished": "main's program ended"},
+    notes={"finished": N_("main's program ended")},
 )
