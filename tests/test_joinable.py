@@ -9,19 +9,18 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import psutil
 import pytest
 from conftest import LiveServer
 
 from app import events, model
-from app.budget import WorkerBudget
 from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
@@ -318,50 +317,28 @@ def test_defaults_follow_the_lecture() -> None:
 # Real runs: main is a real process that forks the producers and consumers.
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.raw: list[events.RawEvent] = []
-
-    def __call__(self, batch: list[events.RawEvent]) -> None:
-        with self._lock:
-            self.raw.extend(batch)
-
-    def events(self, start_ns: int) -> list[Event]:
-        with self._lock:
-            raws = list(self.raw)
-        return [events.from_raw(r, seq, start_ns) for seq, r in enumerate(raws, 1)]
-
-    def wait_for(self, rt: Runtime, check: Callable[[jq.JoinableState], bool]) -> None:
-        deadline = time.monotonic() + 15.0
-        while True:
-            state = jq.fold_all(self.events(rt.started_ns))
-            if check(state):
-                return
-            if time.monotonic() > deadline:
-                pytest.fail(f"gave up waiting; counters {state.counters()}")
-            time.sleep(0.02)
+def wait_state(
+    recorder: harness.Recorder, rt: Runtime, check: Callable[[jq.JoinableState], bool]
+) -> None:
+    deadline = time.monotonic() + 15.0
+    while True:
+        state = jq.fold_all(recorder.events(rt.started_ns))
+        if check(state):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting; counters {state.counters()}")
+        time.sleep(0.02)
 
 
 @pytest.fixture
-def start_run() -> Iterator[Callable[..., tuple[Runtime, Recorder, WorkerBudget]]]:
-    runtimes: list[Runtime] = []
+def start_run() -> Iterator[Callable[..., harness.Started]]:
+    runs = harness.Runs(EXPERIMENT)
 
-    def start(**params: Any) -> tuple[Runtime, Recorder, WorkerBudget]:
-        p = jq.Params(**{**FAST, **params})
-        budget = WorkerBudget(64)
-        assert budget.acquire(EXPERIMENT.worker_count(p))
-        recorder = Recorder()
-        rt = Runtime(EXPERIMENT, p, recorder, budget, time_limit_s=30.0)
-        runtimes.append(rt)
-        rt.start()
-        return rt, recorder, budget
+    def start(**params: Any) -> harness.Started:
+        return runs(**{**FAST, **params})
 
     yield start
-    for rt in runtimes:
-        if not rt.done:
-            rt.stop("test teardown")
-            rt.join(10.0)
+    runs.stop_all()
 
 
 def all_pids(evs: list[Event]) -> set[int]:
@@ -380,7 +357,7 @@ def assert_all_gone(pids: set[int]) -> None:
 
 def test_naive_hangs_main_says_so_and_stop_ends_every_process(start_run: Any) -> None:
     rt, recorder, budget = start_run(mode=jq.NAIVE, hang_after_ms=1000)
-    recorder.wait_for(rt, lambda s: s.diagnosis is not None)
+    wait_state(recorder, rt, lambda s: s.diagnosis is not None)
     state = jq.fold_all(recorder.events(rt.started_ns))
     assert state.status == "running"
     diagnosis = state.extras()["diagnosis"]
@@ -472,7 +449,7 @@ def test_stop_ends_main_waiting_in_q_join_and_every_child(start_run: Any) -> Non
     rt, recorder, budget = start_run(
         mode=jq.JOINABLE, produce_max_ms=0, consume_min_ms=2000, consume_max_ms=2000
     )
-    recorder.wait_for(rt, lambda s: s.main_call == jq.Q_JOIN)
+    wait_state(recorder, rt, lambda s: s.main_call == jq.Q_JOIN)
     started = time.monotonic()
     rt.stop("stopped by the teacher")
     assert rt.join(10.0)
