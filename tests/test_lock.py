@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from ssereader import messages, read_events
 
 from app import events
 from app.budget import WorkerBudget
@@ -443,3 +444,20 @@ def test_api_run_carries_the_result_and_bad_params_get_422(client: httpx.Client)
     assert set(workers) == {"main", "T1", "T2", "T3", "T4"}
     assert {w["pid"] for w in workers.values()} == {workers["main"]["pid"]}
     assert not psutil.pid_exists(workers["main"]["pid"])
+
+
+@pytest.mark.live
+def test_the_page_and_a_frame_speak_chinese(client: httpx.Client) -> None:
+    zh = {"accept-language": "zh-CN,zh;q=0.9"}
+    page = client.get("/experiments/lock", headers=zh).text
+    for words in ("锁与竞争", "使用锁", "线程还是进程", "停顿（毫秒）", "运行 20 次"):
+        assert words in page
+    assert "Run it 20 times" not in page
+    assert "Run it 20 times" in client.get("/experiments/lock").text
+    params = {"threads": 2, "hold_ms": 40, "use_lock": True, "repeats": 1, "speed": 20}
+    run = client.post("/api/runs", json={"experiment": "lock", "params": params}).json()
+    read_events(client, run["id"])
+    with client.stream("GET", f"/runs/{run['id']}/stream", headers=zh) as s:
+        frame = next(messages(s)).data
+    for words in ("丢失的更新", "计数器", "本轮交接 2 次", "每一轮都已结束", "停顿 40 毫秒"):
+        assert words in frame

@@ -21,6 +21,7 @@ import httpx
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from ssereader import messages
 
 from app import events
 from app.budget import WorkerBudget
@@ -599,6 +600,31 @@ def test_page_form_posts_a_call_and_explains_a_bad_one(client: httpx.Client) -> 
     r = client.post("/api/runs", json={"experiment": "queue", "params": {"capacity": 11}})
     assert r.status_code == 422
     assert "capacity must be an integer from 0 to 10" in r.json()["detail"]
+
+
+@pytest.mark.live
+def test_the_page_a_frame_and_a_refused_call_speak_chinese(client: httpx.Client) -> None:
+    zh = {"accept-language": "zh-CN,zh;q=0.9"}
+    page = client.get("/experiments/queue", headers=zh).text
+    for words in ("队列，一次一个调用", "由谁调用", "播放课上的例子", "队列类型", "脚本"):
+        assert words in page
+    assert "Play the lecture's example" in client.get("/experiments/queue").text
+    run = start(client, kind="fifo", capacity=1)
+    url = f"/api/runs/{run['id']}/calls"
+    client.post(url, json={"op": "put", "value": 1})
+    client.post(url, json={"op": "put", "value": 2})  # waits: full
+    wait_run(client, run["id"], lambda r: r["counters"]["waiting"] == 1)
+    r = client.post(
+        "/experiments/queue/calls",
+        data={"run_id": run["id"], "op": "put", "value": "1234"},
+        headers=zh,
+    )
+    assert "value 必须是0 到 999 之间的整数，或 null" in r.text
+    with client.stream("GET", f"/runs/{run['id']}/stream", headers=zh) as s:
+        frame = next(messages(s)).data
+    for words in ("每次调用新建一个子进程", "已返回的 put", "等待：队列已满", "队尾"):
+        assert words in frame
+    client.post(f"/api/runs/{run['id']}/stop")
 
 
 @pytest.mark.live

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app import events, model
 from app.events import Event
 from app.experiments.spec import Experiment, Role
+from app.i18n import N_, _
 from app.instrument import MAX_BATCH, Stopped
 from app.model import RunState, WorkerView
 from app.worker import Worker, start_process, start_thread
@@ -94,35 +95,47 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threads: int = Field(
-        10, ge=1, le=50, title="Workers", description="threads or processes; each takes one off"
+        10,
+        ge=1,
+        le=50,
+        title=N_("Workers"),
+        description=N_("threads or processes; each takes one off"),
     )
     initial: int = Field(
-        10, ge=0, le=1000, title="Counter starts at", description="the shared counter's value"
+        10,
+        ge=0,
+        le=1000,
+        title=N_("Counter starts at"),
+        description=N_("the shared counter's value"),
     )
     hold_ms: int = Field(
         100,
         ge=0,
         le=5000,
-        title="Hold (ms)",
-        description="time between reading the counter and writing it back",
+        title=N_("Hold (ms)"),
+        description=N_("time between reading the counter and writing it back"),
     )
     # The enum makes the page's form draw a True/False select for it.
     use_lock: bool = Field(
         False,
-        title="Use the lock",
-        description="read, hold and write while holding the lock",
+        title=N_("Use the lock"),
+        description=N_("read, hold and write while holding the lock"),
         json_schema_extra={"enum": [True, False]},
     )
     backend: Literal["thread", "process"] = Field(
         "thread",
-        title="Backend",
-        description="threads with a global, or processes with multiprocessing.Value",
+        title=N_("Threads or processes"),
+        description=N_("threads with a global, or processes with multiprocessing.Value"),
     )
     repeats: int = Field(
-        1, ge=1, le=200, title="Repeat", description="run the whole race this many times"
+        1, ge=1, le=200, title=N_("Repeat"), description=N_("run the whole race this many times")
     )
     speed: float = Field(
-        1.0, ge=0.1, le=20.0, title="Speed", json_schema_extra=_live("time factor; changes live")
+        1.0,
+        ge=0.1,
+        le=20.0,
+        title=N_("Race speed"),
+        json_schema_extra=_live(N_("time factor of the race; changes live")),
     )
 
 
@@ -781,8 +794,11 @@ def _bars(state: LockState) -> dict[str, Any]:
 
 
 def _workers_words(n: int, backend: str) -> str:
-    kind = "thread" if backend == "thread" else "process"
-    return f"{n} {kind}" if n == 1 else f"{n} {kind}{'s' if kind == 'thread' else 'es'}"
+    if backend == "thread":
+        words = _("%(n)s thread") if n == 1 else _("%(n)s threads")
+    else:
+        words = _("%(n)s process") if n == 1 else _("%(n)s processes")
+    return words % {"n": n}
 
 
 def view(state: LockState, params: dict[str, Any]) -> dict[str, Any]:
@@ -803,17 +819,17 @@ def view(state: LockState, params: dict[str, Any]) -> dict[str, Any]:
         "hist": _bars(state),
         "exact": sum(1 for v in state.finals.values() if v == state._expected()),
         "runbar_facts": [
-            "with the lock" if use_lock else "no lock",
+            _("with the lock") if use_lock else _("no lock"),
             _workers_words(int(params.get("threads", 0)), str(params.get("backend", "thread"))),
-            f"hold {params.get('hold_ms')} ms",
+            _("hold %(ms)s ms") % {"ms": params.get("hold_ms")},
         ],
     }
 
 
 EXPERIMENT = Experiment(
     slug=SLUG,
-    title="The lock race",
-    summary="Read, sleep, write: lost updates without a lock, none with one.",
+    title=N_("The lock race"),
+    summary=N_("Read, sleep, write: lost updates without a lock, none with one."),
     lecture_part="12",
     params=Params,
     roles=(Role("main", "M", main, fixed_name="main"),),
@@ -830,5 +846,5 @@ EXPERIMENT = Experiment(
     view=view,
     main_in_process=True,
     workers_needed=lambda params: 1 + int(params.threads),  # type: ignore[attr-defined]
-    notes={"finished": "every round ended"},
+    notes={"finished": N_("every round ended")},
 )

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app import events, model
 from app.events import Event
 from app.experiments.spec import Experiment, Role
+from app.i18n import N_, _
 from app.instrument import Stopped
 from app.worker import Worker, start_process, start_thread
 
@@ -115,34 +116,48 @@ class Params(BaseModel):
 
     kind: Literal["fifo", "lifo"] = Field(
         "fifo",
-        title="Kind",
-        description="fifo: multiprocessing.Queue, each call by a child process;"
-        " lifo: queue.LifoQueue, each call by a thread",
+        title=N_("Kind of queue"),
+        description=N_(
+            "fifo: multiprocessing.Queue, each call by a child process;"
+            " lifo: queue.LifoQueue, each call by a thread"
+        ),
     )
     capacity: int = Field(
-        3, ge=0, le=10, title="Capacity", description="slots in the queue; 0 = unbounded"
+        3,
+        ge=0,
+        le=10,
+        title=N_("Capacity"),
+        description=N_("slots in q; 0 = unbounded"),
     )
     mode: Literal["buttons", "script"] = Field(
         "buttons",
-        title="Mode",
-        description="buttons: you make the calls; script: main plays the lecture's example",
+        title=N_("Who makes the calls"),
+        description=N_("buttons: you make the calls; script: main plays the lecture's example"),
     )
     speed: float = Field(
         1.0,
         ge=0.1,
         le=20.0,
-        title="Speed",
-        json_schema_extra=_live("time factor for the script's pauses; changes live"),
+        title=N_("Script speed"),
+        json_schema_extra=_live(N_("time factor for the script's pauses; changes live")),
     )
 
     @model_validator(mode="after")
     def _script_uses_queue_of_three(self) -> Params:
         if self.mode == "script" and self.capacity != 3:
+            # Said in the visitor's language; it starts with the field it blames.
             raise ValueError(
-                f"capacity must be 3 to play the lecture's example, which uses Queue(3)"
-                f" (got {self.capacity})"
+                _(
+                    "capacity must be 3 to play the lecture's example,"
+                    " which uses Queue(3) (got %(got)s)"
+                )
+                % {"got": self.capacity}
             )
         return self
+
+
+# The form's choices for `mode`, looked up where the form shows them.
+MODE_WORDS = (N_("buttons"), N_("script"))
 
 
 def _number(raw: object) -> float | None:
@@ -196,10 +211,16 @@ class Call(BaseModel):
             if raw is None:
                 continue
             num = _number(raw)
-            kind = "an integer" if integer else "a number"
             if num is None or not lo <= num <= hi or (integer and not num.is_integer()):
+                kind = _("an integer") if integer else _("a number")
+                bounds = _("%(kind)s from %(lo)s to %(hi)s") % {
+                    "kind": kind,
+                    "lo": f"{lo:g}",
+                    "hi": f"{hi:g}",
+                }
                 raise ValueError(
-                    f"{name} must be {kind} from {lo:g} to {hi:g}, or null (got {raw!r})"
+                    _("%(field)s must be %(bounds)s, or null (got %(got)s)")
+                    % {"field": name, "bounds": bounds, "got": repr(raw)}
                 )
             data[name] = int(num) if integer else num
         return data
@@ -208,11 +229,13 @@ class Call(BaseModel):
     def _fits_the_op(self) -> Call:
         if self.op.startswith("get") and self.value is not None:
             raise ValueError(
-                f"value must be left out: {self.op}() takes no value (got {self.value})"
+                _("value must be left out: %(op)s() takes no value (got %(got)s)")
+                % {"op": self.op, "got": self.value}
             )
         if self.op.endswith("_nowait") and self.timeout is not None:
             raise ValueError(
-                f"timeout must be left out: {self.op}() never waits (got {self.timeout:g})"
+                _("timeout must be left out: %(op)s() never waits (got %(got)s)")
+                % {"op": self.op, "got": f"{self.timeout:g}"}
             )
         return self
 
@@ -310,30 +333,31 @@ class Step:
 
 # The lecture's sequence on Queue(3), one caller per step. In the lecture's
 # own program the fifth get() waits for ever; here step 10's put frees it.
+# The notes go into the events in English and are translated where shown.
 STEPS: tuple[Step, ...] = (
-    Step("put", 1, note="there is room, so put() returns at once"),
-    Step("put", 2, note="still room"),
-    Step("put", 3, note="three items: Queue(3) is full now"),
+    Step("put", 1, note=N_("there is room, so put() returns at once")),
+    Step("put", 2, note=N_("still room")),
+    Step("put", 3, note=N_("three items: Queue(3) is full now")),
     Step(
         "get",
-        note="get() takes from the head: 1, the first one in",
-        lifo_note="get() takes from the top: 3, the last one in",
+        note=N_("get() takes from the head: 1, the first one in"),
+        lifo_note=N_("get() takes from the top: 3, the last one in"),
     ),
-    Step("put", 4, note="the get made room, so this put goes in: full again"),
-    Step("get", note="one out"),
-    Step("get", note="another one out"),
-    Step("get", note="the last one out: the queue is empty"),
-    Step("get", note="empty: this get() waits until somebody puts"),
-    Step("put", 5, note="a put: the waiting get() takes 5 and returns"),
+    Step("put", 4, note=N_("the get made room, so this put goes in: full again")),
+    Step("get", note=N_("one out")),
+    Step("get", note=N_("another one out")),
+    Step("get", note=N_("the last one out: the queue is empty")),
+    Step("get", note=N_("empty: this get() waits until somebody puts")),
+    Step("put", 5, note=N_("a put: the waiting get() takes 5 and returns")),
     Step(
         "get",
         timeout=SCRIPT_TIMEOUT_S,
-        note="empty, with a timeout: it waits, then raises queue.Empty",
+        note=N_("empty, with a timeout: it waits, then raises queue.Empty"),
     ),
-    Step("put", 6, note="filling the queue again"),
-    Step("put", 7, note="two in"),
-    Step("put", 8, note="full"),
-    Step("put_nowait", 9, note="full, and put_nowait() may not wait: queue.Full at once"),
+    Step("put", 6, note=N_("filling the queue again")),
+    Step("put", 7, note=N_("two in")),
+    Step("put", 8, note=N_("full")),
+    Step("put_nowait", 9, note=N_("full, and put_nowait() may not wait: queue.Full at once")),
 )
 
 
@@ -394,15 +418,21 @@ class _Main:
         side, other = ("put", "get") if op.startswith("put") else ("get", "put")
         alike = sum(1 for c in self.callers.values() if c.op.startswith(side))
         reason = ""
+        # The reason in words (English, for the recording), and its parts,
+        # from which the page says it in the visitor's language.
+        parts: dict[str, Any] = {}
         if alike >= MAX_CALLERS:
             reason = (
                 f"{alike} {side} callers are still there (at most {MAX_CALLERS}):"
                 f" a {other} would free one"
             )
+            parts = {"limit": "side", "alive": alike, "most": MAX_CALLERS}
+            parts |= {"side": side, "other": other}
         elif len(self.callers) >= MAX_ALIVE:
             reason = f"{len(self.callers)} callers are still there (at most {MAX_ALIVE})"
+            parts = {"limit": "all", "alive": len(self.callers), "most": MAX_ALIVE}
         if reason:
-            self.w.emit(CALL_REFUSED, text, {"reason": reason})
+            self.w.emit(CALL_REFUSED, text, {"reason": reason, **parts})
             return None
         if value is not None:
             self._next_value = max(self._next_value, value + 1)
@@ -439,13 +469,13 @@ class _Main:
             getters = sum(1 for c in self.callers.values() if c.op.startswith("get"))
             putters = len(self.callers) - getters
             tokens, took = 0, []
-            for _ in range(getters):
+            for _n in range(getters):
                 try:
                     self.q.put_nowait(RELEASE_TOKEN)
                 except queue.Full:
                     break
                 tokens += 1
-            for _ in range(putters):
+            for _n in range(putters):
                 try:
                     item = self.q.get(timeout=0.02)
                 except queue.Empty:
@@ -586,6 +616,11 @@ class QueueState(model.RunState):
     released: int = 0
     refusal: str = ""
     release_note: str = ""
+    # The same two, in parts, for the page to say in the visitor's language.
+    refused_call: str = ""
+    refused: dict[str, Any] = field(default_factory=dict)
+    release_tokens: int = 0
+    release_took: list[Any] = field(default_factory=list)
     step_n: int = 0
     step_of: int = 0
     step_text: str = ""
@@ -738,6 +773,7 @@ def _call_skipped(state: QueueState, e: Event) -> None:
 
 def _call_refused(state: QueueState, e: Event) -> None:
     state.refusal = f"main refused {e.item}: {(e.data or {}).get('reason', '')}"
+    state.refused_call, state.refused = e.item or "", dict(e.data or {})
 
 
 def _reaped(state: QueueState, e: Event) -> None:
@@ -791,6 +827,7 @@ def _release(state: QueueState, e: Event) -> None:
         parts.append(f"took {', '.join(map(str, took))} out for the waiting put()s")
     if parts:
         state.release_note = "Stop: main " + " and ".join(parts)
+        state.release_tokens, state.release_took = int(data.get("tokens") or 0), took
 
 
 fold = model.make_fold(
@@ -848,11 +885,10 @@ def view(state: QueueState, params: dict[str, Any]) -> dict[str, Any]:
         "cards": cards,
         "countdown": {c.name: _countdown(state, c) for c in waiting},
         "expr": expr,
-        "callers_are": "child process" if kind == "fifo" else "thread of main",
         "script": params.get("mode") == "script",
         "runbar_facts": [
             expr,
-            "lecture's example" if params.get("mode") == "script" else "buttons",
+            _("lecture's example") if params.get("mode") == "script" else _("buttons"),
         ],
     }
 
@@ -975,8 +1011,8 @@ CODE_LINES = {
 
 EXPERIMENT = Experiment(
     slug=SLUG,
-    title="The queue, call by call",
-    summary="put, get, put_nowait, get_nowait and timeouts on one bounded queue; FIFO vs LIFO.",
+    title=N_("The queue, call by call"),
+    summary=N_("put, get, put_nowait, get_nowait and timeouts on one bounded queue; FIFO vs LIFO."),
     lecture_part="3-4",
     params=Params,
     roles=(Role("main", "", main, fixed_name="main"),),
@@ -995,5 +1031,5 @@ EXPERIMENT = Experiment(
     workers_needed=lambda params: 1 + MAX_ALIVE,
     takes_calls=True,
     call_model=Call,
-    notes={"finished": "the lecture's example played to its end"},
+    notes={"finished": N_("the lecture's example played to its end")},
 )
