@@ -56,10 +56,11 @@ def start(
     *,
     cap: int = 64,
     time_limit_s: float = 60.0,
+    recorder: Recorder | None = None,
 ) -> Started:
     budget = WorkerBudget(cap)
     assert budget.acquire(experiment.worker_count(params))
-    recorder = Recorder()
+    recorder = recorder if recorder is not None else Recorder()
     rt = Runtime(experiment, params, recorder, budget, time_limit_s=time_limit_s)
     rt.start()
     return rt, recorder, budget

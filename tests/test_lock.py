@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import harness
 import httpx
 import psutil
 import pytest
 from ssereader import messages, read_events
 
 from app import events
-from app.budget import WorkerBudget
 from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
@@ -40,7 +39,6 @@ from app.experiments.lock import (
 )
 from app.model import WorkerView
 from app.params import ParamsError, validate
-from app.runtime import Runtime
 
 EXPERIMENT = EXPERIMENTS["lock"]
 ENDED = ("finished", "stopped", "failed")
@@ -231,54 +229,11 @@ def test_code_view_puts_waiters_on_the_with_line_and_the_owner_on_the_hold(backe
 # Real runs: threads and processes started by a real main process.
 
 
-class Recorder:
-    """The runtime's on_batch: keeps every raw event, in arrival order."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.raw: list[events.RawEvent] = []
-
-    def __call__(self, batch: list[events.RawEvent]) -> None:
-        with self._lock:
-            self.raw.extend(batch)
-
-    def events(self, start_ns: int) -> list[Event]:
-        with self._lock:
-            raws = list(self.raw)
-        return [events.from_raw(r, seq, start_ns) for seq, r in enumerate(raws, start=1)]
-
-    def wait_for(self, what: Callable[[list[events.RawEvent]], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                if what(self.raw):
-                    return
-            assert time.monotonic() < deadline, "timed out waiting for the run"
-            time.sleep(0.01)
-
-
-Started = tuple[Runtime, Recorder, WorkerBudget]
-
-
 @pytest.fixture
-def start_run() -> Iterator[Callable[..., Started]]:
-    runtimes: list[Runtime] = []
-
-    def start(**params: Any) -> Started:
-        p = Params(**params)
-        budget = WorkerBudget(64)
-        assert budget.acquire(EXPERIMENT.worker_count(p))
-        recorder = Recorder()
-        rt = Runtime(EXPERIMENT, p, recorder, budget, time_limit_s=60.0)
-        runtimes.append(rt)
-        rt.start()
-        return rt, recorder, budget
-
-    yield start
-    for rt in runtimes:
-        if not rt.done:
-            rt.stop("test teardown")
-            rt.join(10.0)
+def start_run() -> Iterator[Callable[..., harness.Started]]:
+    runs = harness.Runs(EXPERIMENT)
+    yield runs
+    runs.stop_all()
 
 
 def folded(evs: list[Event]) -> LockState:
@@ -323,7 +278,7 @@ def gone(pids: set[int]) -> bool:
 
 @pytest.mark.parametrize("backend", ["thread", "process"])
 def test_with_the_lock_nothing_is_lost_and_the_lock_has_one_owner_at_a_time(
-    start_run: Callable[..., Started], backend: str
+    start_run: Callable[..., harness.Started], backend: str
 ) -> None:
     rt, recorder, budget = start_run(
         threads=6, initial=10, hold_ms=100, use_lock=True, repeats=3, backend=backend, speed=20
@@ -365,7 +320,7 @@ def test_with_the_lock_nothing_is_lost_and_the_lock_has_one_owner_at_a_time(
 
 @pytest.mark.parametrize("backend", ["thread", "process"])
 def test_without_the_lock_a_long_hold_loses_updates(
-    start_run: Callable[..., Started], backend: str
+    start_run: Callable[..., harness.Started], backend: str
 ) -> None:
     # 200 ms of real hold, long against starting ten threads or processes.
     rt, recorder, budget = start_run(
@@ -387,7 +342,9 @@ def test_without_the_lock_a_long_hold_loses_updates(
     assert budget.held == 0
 
 
-def test_stop_ends_a_run_with_workers_waiting_in_line(start_run: Callable[..., Started]) -> None:
+def test_stop_ends_a_run_with_workers_waiting_in_line(
+    start_run: Callable[..., harness.Started],
+) -> None:
     rt, recorder, budget = start_run(
         threads=8, hold_ms=5000, use_lock=True, backend="process", repeats=5, speed=1
     )
