@@ -536,6 +536,38 @@ def test_api_runs_it_and_reports_figures_per_mechanism(live_server: LiveServer) 
         assert "budget_ms must be an integer from 10 to 5000" in bad.json()["detail"]
 
 
+@pytest.mark.live
+def test_the_page_and_its_run_speak_chinese(client: httpx.Client) -> None:
+    zh = {"accept-language": "zh-CN,zh;q=0.9"}
+    r = client.post(
+        "/api/runs", json={"experiment": "ipc", "params": {"mechanisms": "pipe", **TINY}}
+    )
+    assert r.status_code == 201, r.text
+    read_events(client, r.json()["id"])
+    page = client.get("/experiments/ipc", headers=zh).text
+    for words in (
+        "消息大小（字节）",  # the form
+        "每条消息 64 B",  # the runbar
+        "每种机制都测过了",  # why the run ended
+        "单向吞吐量",  # the charts
+        "每个字节都完好到达",  # the line above them
+        "课上说：",  # the claims
+        "管道传送字节，而且只能单向传送。",
+        "所以回程需要第二个管道",  # what was measured
+        "– 本次未测（请选择“全部”）",  # a claim this run did not measure
+    ):
+        assert words in page, words
+    assert "A pipe carries bytes" not in page
+    assert "A pipe carries bytes" in client.get("/experiments/ipc").text
+    bad = client.post(
+        "/api/runs",
+        json={"experiment": "ipc", "params": {"payload_bytes": 63}},
+        headers=zh,
+    )
+    assert bad.status_code == 422
+    assert "payload_bytes 必须是 64（64 B）到 67108864（64 MiB）之间的整数" in bad.json()["detail"]
+
+
 @pytest.mark.browser
 def test_the_page_draws_bars_the_limit_and_the_claims(
     browser: Any, live_server: LiveServer

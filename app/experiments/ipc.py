@@ -61,6 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app import events, model
 from app.events import Event
 from app.experiments.spec import Experiment, Role
+from app.i18n import N_, _
 from app.instrument import Stopped
 from app.worker import Worker, start_process
 
@@ -109,13 +110,15 @@ class Mechanism:
     how: str
 
 
-MEMCPY = Mechanism("memcpy", "memory copy", "limit", "one process copies its own memory")
+# Labels are looked up with _() where shown: the words are translated, code
+# stays code (shared_memory, a choice of the form too, reads as words there).
+MEMCPY = Mechanism("memcpy", N_("memory copy"), "limit", "one process copies its own memory")
 MECHANISMS = (
     Mechanism("os_pipe", "os.pipe()", "pipe", "two one-way pipes, one per direction"),
     Mechanism("mp_pipe", "multiprocessing.Pipe()", "pipe", "one two-way connection"),
-    Mechanism("file", "temporary file", "file", "written by one process, read by the other"),
-    Mechanism("unix_socket", "AF_UNIX socket", "socket", "bound to a socket file"),
-    Mechanism("tcp_socket", "TCP on 127.0.0.1", "socket", "the loopback network"),
+    Mechanism("file", N_("temporary file"), "file", "written by one process, read by the other"),
+    Mechanism("unix_socket", N_("AF_UNIX socket"), "socket", "bound to a socket file"),
+    Mechanism("tcp_socket", N_("TCP on 127.0.0.1"), "socket", "the loopback network"),
     Mechanism("shared_memory", "shared_memory", "shared memory", "a segment and semaphores"),
     Mechanism("mp_queue", "multiprocessing.Queue", "queue", "pickles through a pipe"),
 )
@@ -130,6 +133,16 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The choices of the form, looked up with _() where shown.
+GROUP_NAMES = (
+    N_("all"),
+    N_("pipe"),
+    N_("file"),
+    N_("socket"),
+    N_("shared_memory"),
+    N_("queue"),
+)
+
 PAYLOAD_MIN, PAYLOAD_MAX = 64, 64 * MiB
 
 
@@ -138,29 +151,31 @@ class Params(BaseModel):
 
     mechanisms: Literal["all", "pipe", "file", "socket", "shared_memory", "queue"] = Field(
         "all",
-        title="Mechanisms",
-        description="all, or one of the lecture's ways (pipe and socket measure two kinds each)",
+        title=N_("Mechanisms"),
+        description=N_(
+            "all, or one of the lecture's ways (pipe and socket measure two kinds each)"
+        ),
     )
     payload_bytes: int = Field(
         MiB,
         ge=PAYLOAD_MIN,
         le=PAYLOAD_MAX,
-        title="Message size (bytes)",
-        description="64 (64 B) to 67108864 (64 MiB); 1048576 is 1 MiB",
+        title=N_("Message size (bytes)"),
+        description=N_("64 (64 B) to 67108864 (64 MiB); 1048576 is 1 MiB"),
     )
     messages: int = Field(
         5000,
         ge=1,
         le=100_000,
-        title="Messages per phase",
-        description="at most this many round trips, then this many one-way messages",
+        title=N_("Messages per phase"),
+        description=N_("at most this many round trips, then this many one-way messages"),
     )
     budget_ms: int = Field(
         500,
         ge=10,
         le=5000,
-        title="Time per phase (ms)",
-        description="a phase also ends after this long, whichever comes first",
+        title=N_("Time per phase (ms)"),
+        description=N_("a phase also ends after this long, whichever comes first"),
     )
 
     @model_validator(mode="before")
@@ -177,9 +192,13 @@ class Params(BaseModel):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not (type(value) is int and PAYLOAD_MIN <= value <= PAYLOAD_MAX):
+            # The message starts with the field: app.params blames it.
             raise ValueError(
-                f"payload_bytes must be an integer from {PAYLOAD_MIN} (64 B)"
-                f" to {PAYLOAD_MAX} (64 MiB) (got {given!r})"
+                _(
+                    "payload_bytes must be an integer from %(lo)s (64 B)"
+                    " to %(hi)s (64 MiB) (got %(got)s)"
+                )
+                % {"lo": PAYLOAD_MIN, "hi": PAYLOAD_MAX, "got": repr(given)}
             )
         return data
 
@@ -207,12 +226,45 @@ def percentile(sorted_values: list[int], q: float) -> int:
 # --- Links: what main sets up, and each side's end of it ----------------------
 
 
+# Why a mechanism failed or was skipped, as data: (English message with
+# %(name)s placeholders, its values). The recording keeps the English words
+# too; the page says them in the reader's language.
+Say = tuple[str, dict[str, Any]]
+
+
+def say_en(parts: list[Say]) -> str:
+    return "; ".join(message % values for message, values in parts)
+
+
+def say_here(parts: Any) -> str:
+    """The same words, in the language being rendered (parts from a recording
+    are lists, not tuples)."""
+    out = ""
+    for message, values in parts:
+        clause = _(message) % values
+        out = _("%(reason)s; %(more)s") % {"reason": out, "more": clause} if out else clause
+    return out
+
+
 class PartnerGone(Exception):
     """The other process closed its end: it is gone."""
 
 
+# Shown, after "PartnerGone: ", where a process that stopped with it is.
+PARTNER_GONE = (
+    N_("the reading end of the pipe was closed"),
+    N_("the writing end of the pipe was closed"),
+    N_("the other end of the connection was closed"),
+    N_("the other end of the socket was closed"),
+)
+
+
 class DoesNotFit(Exception):
     """The mechanism cannot carry messages this large on this machine."""
+
+    def __init__(self, message: str, **values: Any) -> None:
+        super().__init__(message % values)
+        self.say: Say = (message, values)
 
 
 class End:
@@ -276,12 +328,13 @@ def _close_fds(*fds: int) -> None:
 
 
 def _fd_kind(fd: int) -> str:
+    """In English (it is data); the page looks it up with _()."""
     mode = os.fstat(fd).st_mode
     if stat.S_ISSOCK(mode):
-        return "socket pair"
+        return N_("socket pair")
     if stat.S_ISFIFO(mode):
-        return "pipe"
-    return "file"
+        return N_("pipe")
+    return N_("file")
 
 
 class _FdEnd(End):
@@ -471,7 +524,10 @@ class FileLink(Link):
         self.room = min(FILE_ROOM, free // 4)
         if self.room < 4 * n:
             raise DoesNotFit(
-                f"{tmp} has {size_words(free)} free: too little for {size_words(n)} messages"
+                N_("%(dir)s has %(free)s free: too little for %(size)s messages"),
+                dir=tmp,
+                free=size_words(free),
+                size=size_words(n),
             )
         # Kept open for the children to inherit; main closes its copies in _release.
         self.there = tempfile.TemporaryFile(dir=tmp, buffering=0)  # noqa: SIM115
@@ -534,7 +590,7 @@ def _accept(listener: socket.socket, check: Check) -> socket.socket:
     listener.settimeout(POLL_S)
     while True:
         try:
-            conn, _ = listener.accept()
+            conn, _address = listener.accept()
         except TimeoutError:
             check()
             continue
@@ -683,8 +739,9 @@ class ShmLink(Link):
             self.slots = 1
         else:
             raise DoesNotFit(
-                f"{size_words(2 * n)} of shared memory needed, /dev/shm has"
-                f" {size_words(shm_free)} free"
+                N_("%(need)s of shared memory needed, /dev/shm has %(free)s free"),
+                need=size_words(2 * n),
+                free=size_words(shm_free),
             )
         self.shm = shared_memory.SharedMemory(create=True, size=(self.slots + 1) * n)
         self.name = self.shm.name
@@ -1056,20 +1113,23 @@ def _memory_copy(w: Worker, template: bytes) -> None:
     w.emit(RESULT, key, {"outcome": "ok", "reason": ""})
 
 
-def _describe_exit(name: str, code: int) -> str:
+def _describe_exit(name: str, code: int) -> Say:
     if code < 0:
         try:
             signame = signal.Signals(-code).name
         except ValueError:
             signame = f"signal {-code}"
-        return f"{name} was killed ({signame})"
-    return f"{name} failed (exit code {code})"
+        return N_("%(name)s was killed (%(signal)s)"), {"name": name, "signal": signame}
+    return N_("%(name)s failed (exit code %(code)s)"), {"name": name, "code": code}
+
+
+STOPPED_EARLY: Say = (N_("stopped before it finished"), {})
 
 
 def _watch(
     w: Worker, children: list[tuple[str, Any]], timeout_s: float
-) -> tuple[str, str, list[str]]:
-    """Wait for both sides. Returns (outcome, reason, children main ended)."""
+) -> tuple[str, list[Say], list[str]]:
+    """Wait for both sides. Returns (outcome, why, children main ended)."""
     deadline = time.monotonic() + timeout_s
     failure: tuple[str, int] | None = None
     failed_at = 0.0
@@ -1085,43 +1145,43 @@ def _watch(
         if not alive:
             break
         if w.stopping():
-            return "stopped", "stopped before it finished", ended
+            return "stopped", [STOPPED_EARLY], ended
         now = time.monotonic()
         if failure is not None and now > failed_at + PARTNER_GRACE_S:
             for name, proc in alive:  # nothing told it that its partner is gone
                 proc.terminate()
                 ended.append(name)
-            for _, proc in alive:
+            for _name, proc in alive:
                 proc.join(1.0)
             continue
         if now > deadline:
             for name, proc in alive:
                 proc.terminate()
                 ended.append(name)
-            return "failed", f"did not finish within {timeout_s:g} s", ended
-        multiprocessing.connection.wait([proc.sentinel for _, proc in alive], POLL_S)
+            return "failed", [(N_("did not finish within %(s)s s"), {"s": f"{timeout_s:g}"})], ended
+        multiprocessing.connection.wait([proc.sentinel for _name, proc in alive], POLL_S)
     if failure is None:
         if w.stopping():  # both left at the stop, before main looked
-            return "stopped", "stopped before it finished", ended
-        return "ok", "", ended
+            return "stopped", [STOPPED_EARLY], ended
+        return "ok", [], ended
     name, code = failure
-    words = [_describe_exit(name, code)]
+    why = [_describe_exit(name, code)]
     for other, proc in children:
         if other == name:
             continue
         if other in ended:
-            words.append(f"nothing told {other}, so main ended it")
+            why.append((N_("nothing told %(name)s, so main ended it"), {"name": other}))
         elif proc.exitcode:
-            words.append(f"{other} saw its link close and stopped by itself")
-    return "failed", "; ".join(words), ended
+            why.append((N_("%(name)s saw its link close and stopped by itself"), {"name": other}))
+    return "failed", why, ended
 
 
 def _end_children(w: Worker, children: list[tuple[str, Any]], grace_s: float) -> None:
     """Every child is gone afterwards; its exit becomes an event."""
     deadline = time.monotonic() + grace_s
-    for _, proc in children:
+    for _name, proc in children:
         proc.join(max(0.0, deadline - time.monotonic()))
-    for _, proc in children:
+    for _name, proc in children:
         if proc.exitcode is None:
             proc.terminate()
             proc.join(0.5)
@@ -1135,31 +1195,39 @@ def _end_children(w: Worker, children: list[tuple[str, Any]], grace_s: float) ->
         proc.close()
 
 
+def _emit_result(w: Worker, key: str, outcome: str, why: list[Say]) -> None:
+    """The reason in English, and as (message, values) for other languages."""
+    w.emit(RESULT, key, {"outcome": outcome, "reason": say_en(why), "why": why})
+
+
 def _measure(w: Worker, k: int, key: str, template: bytes, facts: dict[str, Any]) -> None:
     n = len(template)
     try:
         link = make_link(key, n, facts["tmp_dir"], facts)
     except DoesNotFit as exc:
-        w.emit(RESULT, key, {"outcome": "skipped", "reason": str(exc)})
+        _emit_result(w, key, "skipped", [exc.say])
         return
     except OSError as exc:
-        w.emit(RESULT, key, {"outcome": "failed", "reason": f"could not set it up: {exc}"})
+        _emit_result(
+            w, key, "failed", [(N_("could not set it up: %(error)s"), {"error": str(exc)})]
+        )
         return
     names = (f"S{k}", f"R{k}")
     w.emit(SETUP, key, {"sender": names[0], "receiver": names[1], **link.facts()})
     children: list[tuple[str, Any]] = []
-    outcome, reason = "failed", "main failed while it was setting up"
+    outcome = "failed"
+    why: list[Say] = [(N_("main failed while it was setting up"), {})]
     try:
         params = {**w.params, _KEY: key, _LINK: link, _TEMPLATE: template}
         children.append((names[1], start_process(w, names[1], "receiver", receiver, params=params)))
         children.append((names[0], start_process(w, names[0], "sender", sender, params=params)))
         link.release()
         timeout = 2 * w.params["budget_ms"] / 1000 + 10 + n / (10 * MiB)
-        outcome, reason, _ = _watch(w, children, timeout)
+        outcome, why, _ended = _watch(w, children, timeout)
     finally:
         _end_children(w, children, grace_s=0.5 if outcome == "stopped" else 2.0)
         link.cleanup()
-    w.emit(RESULT, key, {"outcome": outcome, "reason": reason})
+    _emit_result(w, key, outcome, why)
     if outcome == "stopped":
         w.flush()
         raise Stopped
@@ -1222,6 +1290,7 @@ class Figures:
     one_way: dict[str, Any] | None = None
     verified: dict[str, Any] | None = None
     reason: str = ""
+    why: list[Any] = field(default_factory=list)  # the reason as [message, values]
     n: int = 0  # bytes per message
     paused: bool = False  # a pause fell inside it: its times include the pause
 
@@ -1385,6 +1454,7 @@ def _result(state: IpcState, e: Event) -> None:
     f = state.fig(e.item)
     f.status = data.get("outcome", DONE)
     f.reason = data.get("reason", "")
+    f.why = list(data.get("why", []))
     f.phase = ""
     if state.current == e.item:
         state.current = ""
@@ -1453,16 +1523,25 @@ def time_words(us: float) -> str:
     return f"{number_words(us)} µs"
 
 
-def ratio_words(a: float, b: float, *, faster: str, slower: str) -> str:
-    """How `a` compares with `b`: '3.2× slower than', 'about as fast as'."""
+_RATIOS = {
+    # (a bigger, a smaller) than b, for a speed and for a time.
+    "speed": (N_("%(r)s× faster than %(name)s"), N_("%(r)s× slower than %(name)s")),
+    "time": (N_("%(r)s× longer than %(name)s"), N_("%(r)s× shorter than %(name)s")),
+}
+
+
+def ratio_words(a: float, b: float, name: str, kind: Literal["speed", "time"]) -> str:
+    """How `a` compares with `b` (named `name`), said whole: '3.2× slower
+    than os.pipe()', 'about the same as os.pipe()'."""
     if b <= 0 or a <= 0:
         return ""
     r = a / b
     if 1 / 1.15 <= r <= 1.15:
-        return "about the same as"
+        return _("about the same as %(name)s") % {"name": name}
+    bigger, smaller = _RATIOS[kind]
     if r > 1:
-        return f"{r:.1f}× {faster}"
-    return f"{1 / r:.1f}× {slower}"
+        return _(bigger) % {"r": f"{r:.1f}", "name": name}
+    return _(smaller) % {"r": f"{1 / r:.1f}", "name": name}
 
 
 class LogScale:
@@ -1514,11 +1593,44 @@ def _labelled(ticks: list[tuple[int, float]], label: Callable[[float], str]) -> 
 
 
 _PHASE_WORDS = {
-    CONNECTING: "setting up the link",
-    ROUND_TRIP_PHASE: "round trips: there and back, one at a time",
-    ONE_WAY_PHASE: "one way: as many as it can, each checked",
+    CONNECTING: N_("setting up the link"),
+    ROUND_TRIP_PHASE: N_("round trips: there and back, one at a time"),
+    ONE_WAY_PHASE: N_("one way: as many as it can, each checked"),
 }
-_UNITS = {ROUND_TRIP_PHASE: "round trips", ONE_WAY_PHASE: "messages"}
+# How much of a phase is done: the count, then its unit, in words.
+_SO_FAR = {
+    ROUND_TRIP_PHASE: N_("%(n)s round trips so far"),
+    ONE_WAY_PHASE: N_("%(n)s messages so far"),
+}
+_COUNTING = {ROUND_TRIP_PHASE: N_("%(n)s round trips…"), ONE_WAY_PHASE: N_("%(n)s messages…")}
+# A mechanism's state, in words (the row, and its mark for a screen reader).
+_STATUS_WORDS = {
+    WAITING: N_("waiting for its turn"),
+    MEASURING: N_("being measured"),
+    SKIPPED: N_("skipped"),
+    STOPPED: N_("stopped"),
+    FAILED: N_("failed"),
+}
+# The roles of the two processes of a pair, looked up with _() in the cards;
+# the outcomes of a result (the others are core's), in the log.
+ROLE_NAMES = (N_("sender"), N_("receiver"))
+OUTCOMES = (N_("ok"), N_("skipped"))
+
+
+def label_here(key: str) -> str:
+    """A mechanism's name in the language being rendered (code stays code)."""
+    mech = BY_KEY.get(key)
+    return _(mech.label) if mech else key
+
+
+def reason_here(data: dict[str, Any]) -> str:
+    """Why a mechanism failed or was skipped, from its result (or figures)."""
+    why = data.get("why")
+    return say_here(why) if why else str(data.get("reason") or "")
+
+
+def _reason(f: Figures) -> str:
+    return say_here(f.why) if f.why else f.reason
 
 
 def _pair(state: IpcState, f: Figures) -> str:
@@ -1536,16 +1648,10 @@ def _count(n: int) -> str:
 
 def _status_words(f: Figures) -> str:
     if f.status == MEASURING:
-        unit = _UNITS.get(f.phase, "")
-        return f"{_count(f.done)} {unit}…" if unit else "setting up…"
-    if f.status == WAITING:
-        return "waiting"
-    if f.status == SKIPPED:
-        return "skipped"
-    if f.status == STOPPED:
-        return "stopped"
-    if f.status == FAILED:
-        return "failed"
+        counting = _COUNTING.get(f.phase)
+        return _(counting) % {"n": _count(f.done)} if counting else _("setting up…")
+    if f.status in _STATUS_WORDS:
+        return _(_STATUS_WORDS[f.status])
     return ""
 
 
@@ -1556,9 +1662,10 @@ def _mark(f: Figures) -> tuple[str, str]:
     """A shape for the row's state (and its words for a screen reader)."""
     if f.status == DONE:
         if f.intact:
-            return "✓", "every byte arrived intact"
-        return ("✗", "damaged") if f.intact is False else ("", "")
-    return _MARKS.get(f.status, ""), f.status
+            return "✓", _("every byte arrived intact")
+        return ("✗", _("damaged")) if f.intact is False else ("", "")
+    words = _STATUS_WORDS.get(f.status)
+    return _MARKS.get(f.status, ""), _(words) if words else f.status
 
 
 def _rows(state: IpcState, tput: LogScale, rtt: LogScale) -> list[dict[str, Any]]:
@@ -1568,19 +1675,20 @@ def _rows(state: IpcState, tput: LogScale, rtt: LogScale) -> list[dict[str, Any]
             continue
         f = state.fig(key) if key in state.figures else Figures(key)
         mech = BY_KEY.get(key, Mechanism(key, key, "", ""))
+        label = label_here(key)
         row: dict[str, Any] = {
             "key": key,
-            "label": mech.label,
+            "label": label,
             # Where a long name may break: after a dot or an underscore.
-            "label_parts": re.split(r"(?<=[._])(?=[A-Za-z])", mech.label),
+            "label_parts": re.split(r"(?<=[._])(?=[A-Za-z])", label),
             "way": mech.way.replace(" ", "-"),
             "status": f.status,
             "status_words": _status_words(f),
             "pair": _pair(state, f),
             "intact": f.intact,
             "mark": _mark(f),
-            "reason": f.reason
-            or ("paused while measuring: these times include the pause" if f.paused else ""),
+            "reason": _reason(f)
+            or (_("paused while measuring: these times include the pause") if f.paused else ""),
             "tput": None,
             "rtt": None,
         }
@@ -1589,7 +1697,7 @@ def _rows(state: IpcState, tput: LogScale, rtt: LogScale) -> list[dict[str, Any]
             row["tput"] = {
                 "at": tput.at(f.mb_s),
                 "text": f"{number_words(f.mb_s)} MB/s",
-                "sub": f"{number_words(msg_s)} msg/s",
+                "sub": _("%(n)s msg/s") % {"n": number_words(msg_s)},
             }
         if f.p50_us is not None and f.p99_us is not None:
             row["rtt"] = {
@@ -1600,10 +1708,10 @@ def _rows(state: IpcState, tput: LogScale, rtt: LogScale) -> list[dict[str, Any]
             }
         if f.intact is not None:
             checked = (f.verified or {}).get("bytes", 0) + (f.rtt or {}).get("count", 0) * f.n
-            row["checked"] = f"{size_words(checked)} compared byte for byte"
+            row["checked"] = _("%(size)s compared byte for byte") % {"size": size_words(checked)}
             if not f.intact:
                 bad = (f.verified or {}).get("bad", 0) + (f.rtt or {}).get("bad", 0)
-                row["reason"] = row["reason"] or f"{bad} message(s) arrived damaged"
+                row["reason"] = row["reason"] or _("%(n)s message(s) arrived damaged") % {"n": bad}
         rows.append(row)
     return rows
 
@@ -1612,45 +1720,48 @@ def _now(state: IpcState) -> dict[str, Any]:
     key = state.current
     if key and key in state.figures and state.status == "running":
         f = state.figures[key]
-        mech = BY_KEY.get(key, Mechanism(key, key, "", ""))
-        unit = _UNITS.get(f.phase, "")
+        so_far = _SO_FAR.get(f.phase)
+        phase = _PHASE_WORDS.get(f.phase)
         return {
             "live": True,
-            "label": mech.label,
-            "phase": _PHASE_WORDS.get(f.phase, f.phase),
-            "done": f"{_count(f.done)} {unit} so far" if unit else "",
+            "label": label_here(key),
+            "phase": _(phase) if phase else f.phase,
+            "done": _(so_far) % {"n": _count(f.done)} if so_far else "",
             "pair": _pair(state, f),
         }
     counts = state.counters()
     if state.status in ("finished", "stopped", "failed"):
         figs = [state.figures[k] for k in state.order() if k in state.figures and k != "memcpy"]
         intact = counts["intact"] == counts["measured"] and counts["measured"] > 0
-        parts = [f"{counts['measured']} of {counts['planned']} measured"]
+        parts = [
+            _("%(n)s of %(planned)s measured")
+            % {"n": counts["measured"], "planned": counts["planned"]}
+        ]
         compared = sum((f.verified or {}).get("bytes", 0) for f in figs)
         if counts["measured"]:
             parts.append(
-                f"every byte arrived intact ({size_words(compared)} compared)"
+                _("every byte arrived intact (%(size)s compared)") % {"size": size_words(compared)}
                 if intact
-                else f"{counts['measured'] - counts['intact']} damaged"
+                else _("%(n)s damaged") % {"n": counts["measured"] - counts["intact"]}
             )
         parts += [
-            f"{BY_KEY[f.key].label if f.key in BY_KEY else f.key}: {f.reason}"
+            _("%(mechanism)s: %(reason)s") % {"mechanism": label_here(f.key), "reason": _reason(f)}
             for f in figs
             if f.status in (FAILED, SKIPPED)
         ]
-        return {"live": False, "label": state.status, "phase": " · ".join(parts)}
-    return {"live": False, "label": "starting", "phase": "main is getting ready"}
+        return {"live": False, "label": _(state.status), "phase": " · ".join(parts)}
+    return {"live": False, "label": _("starting"), "phase": _("main is getting ready")}
 
 
 # The lecture's claims, in our words, and how this machine's figures bear on them.
 
-Verdict = tuple[str, str]  # (class, words)
-HOLDS: Verdict = ("holds", "✓ holds here")
-FAILS: Verdict = ("fails", "✗ not on this machine")
-PARTLY: Verdict = ("partly", "≈ partly")
-PENDING: Verdict = ("pending", "… not measured yet")
-UNMEASURED: Verdict = ("unmeasured", "– not in this run (choose all)")
-REFERENCE: Verdict = ("reference", "for reference")
+Verdict = tuple[str, str]  # (class, words: looked up with _() in claims())
+HOLDS: Verdict = ("holds", N_("✓ holds here"))
+FAILS: Verdict = ("fails", N_("✗ not on this machine"))
+PARTLY: Verdict = ("partly", N_("≈ partly"))
+PENDING: Verdict = ("pending", N_("… not measured yet"))
+UNMEASURED: Verdict = ("unmeasured", N_("– not in this run (choose all)"))
+REFERENCE: Verdict = ("reference", N_("for reference"))
 
 
 def _done(state: IpcState, key: str) -> Figures | None:
@@ -1665,8 +1776,12 @@ def _waiting_verdict(state: IpcState, keys: tuple[str, ...]) -> Verdict:
     return UNMEASURED
 
 
+def _mb(v: float | None) -> str:
+    return number_words(v or 0)
+
+
 def _claim_pipe(state: IpcState) -> dict[str, Any]:
-    said = "A pipe carries bytes, in one direction only."
+    said = _("A pipe carries bytes, in one direction only.")
     p, mp = _done(state, "os_pipe"), _done(state, "mp_pipe")
     lines: list[str] = []
     verdict = _waiting_verdict(state, GROUPS["pipe"])
@@ -1674,22 +1789,28 @@ def _claim_pipe(state: IpcState) -> dict[str, Any]:
         err = p.setup.get("one_way_error")
         if err:
             lines.append(
-                "os.pipe() gave a read end and a write end;"
-                f" writing into the read end failed: {err}."
+                _(
+                    "os.pipe() gave a read end and a write end;"
+                    " writing into the read end failed: %(error)s."
+                )
+                % {"error": err}
             )
         lines.append(
-            f"So the way back needed a second pipe: round trip {time_words(p.p50_us or 0)},"
-            f" one way {number_words(p.mb_s or 0)} MB/s."
+            _("So the way back needed a second pipe: round trip %(rtt)s, one way %(mb)s MB/s.")
+            % {"rtt": time_words(p.p50_us or 0), "mb": _mb(p.mb_s)}
         )
         verdict = HOLDS if err else PARTLY
     if mp is not None:
         lines.append(
-            f"multiprocessing.Pipe() goes both ways: on this machine it is a"
-            f" {mp.setup.get('fd_kind', '?')} underneath ({number_words(mp.mb_s or 0)} MB/s)."
+            _(
+                "multiprocessing.Pipe() goes both ways: on this machine it is a"
+                " %(kind)s underneath (%(mb)s MB/s)."
+            )
+            % {"kind": _(mp.setup.get("fd_kind", "?")), "mb": _mb(mp.mb_s)}
         )
         if p is None:
             verdict = PARTLY
-    return {"id": "pipe", "way": "Pipe", "said": said, "lines": lines, "verdict": verdict}
+    return {"id": "pipe", "way": _("Pipe"), "said": said, "lines": lines, "verdict": verdict}
 
 
 def _reference(state: IpcState) -> Figures | None:
@@ -1701,34 +1822,46 @@ def _reference(state: IpcState) -> Figures | None:
 
 
 def _claim_file(state: IpcState) -> dict[str, Any]:
-    said = "A file holds any amount of data, but it is slow."
+    said = _("A file holds any amount of data, but it is slow.")
     f = _done(state, "file")
     facts = state.facts
     lines: list[str] = []
     verdict = _waiting_verdict(state, GROUPS["file"])
+    claim = {"id": "file", "way": _("File"), "said": said, "lines": lines}
     if f is None:
-        return {"id": "file", "way": "File", "said": said, "lines": lines, "verdict": verdict}
+        return {**claim, "verdict": verdict}
     if facts:
         lines.append(
-            f"Room: {size_words(facts.get('tmp_free', 0))} free in {facts.get('tmp_dir', '?')},"
-            f" against {size_words(facts.get('shm_total', 0))} for shared memory."
+            _("Room: %(free)s free in %(dir)s, against %(shm)s for shared memory.")
+            % {
+                "free": size_words(facts.get("tmp_free", 0)),
+                "dir": facts.get("tmp_dir", "?"),
+                "shm": size_words(facts.get("shm_total", 0)),
+            }
         )
     ref = _reference(state)
     mb, p50 = f.mb_s or 0.0, f.p50_us or 0.0
     if ref is None:
-        lines.append(f"One way {number_words(mb)} MB/s, round trip {time_words(p50)}.")
+        lines.append(
+            _("One way %(mb)s MB/s, round trip %(rtt)s.")
+            % {"mb": number_words(mb), "rtt": time_words(p50)}
+        )
         verdict = PARTLY
     else:
-        name = BY_KEY[ref.key].label
+        name = label_here(ref.key)
         lines.append(
-            f"One way {number_words(mb)} MB/s:"
-            f" {ratio_words(mb, ref.mb_s or 0, faster='faster than', slower='slower than')}"
-            f" {name}. The bytes went through the page cache; nothing forced them to disk."
+            _(
+                "One way %(mb)s MB/s: %(compared)s. The bytes went through the page cache;"
+                " nothing forced them to disk."
+            )
+            % {"mb": number_words(mb), "compared": ratio_words(mb, ref.mb_s or 0, name, "speed")}
         )
         lines.append(
-            f"Round trip {time_words(p50)}:"
-            f" {ratio_words(p50, ref.p50_us or 0, faster='longer than', slower='shorter than')}"
-            f" {name}. Nothing wakes a reader when data arrives: it keeps checking the size."
+            _(
+                "Round trip %(rtt)s: %(compared)s. Nothing wakes a reader when data arrives:"
+                " it keeps checking the size."
+            )
+            % {"rtt": time_words(p50), "compared": ratio_words(p50, ref.p50_us or 0, name, "time")}
         )
         slow_stream = mb < (ref.mb_s or 0) / 1.5
         slow_answer = p50 > (ref.p50_us or 0) * 1.5
@@ -1739,49 +1872,57 @@ def _claim_file(state: IpcState) -> dict[str, Any]:
             if slow_stream or slow_answer
             else FAILS
         )
-    return {"id": "file", "way": "File", "said": said, "lines": lines, "verdict": verdict}
+    return {**claim, "verdict": verdict}
 
 
 def _claim_socket(state: IpcState) -> dict[str, Any]:
-    said = "Sockets work, but they take more code to set up."
+    said = _("Sockets work, but they take more code to set up.")
     unix, tcp = _done(state, "unix_socket"), _done(state, "tcp_socket")
     pipe = _done(state, "os_pipe")
     pipe_calls = pipe.calls if pipe is not None else 2
     lines: list[str] = []
     verdict = _waiting_verdict(state, GROUPS["socket"])
+    claim = {"id": "socket", "way": _("Socket"), "said": said, "lines": lines}
     counted = [(f, label) for f, label in ((unix, "AF_UNIX"), (tcp, "TCP")) if f is not None]
     if not counted:
-        return {"id": "socket", "way": "Socket", "said": said, "lines": lines, "verdict": verdict}
-    calls = " and ".join(f"{f.calls} for {label}" for f, label in counted)
+        return {**claim, "verdict": verdict}
+    each = [_("%(n)s for %(what)s") % {"n": f.calls, "what": label} for f, label in counted]
+    calls = each[0] if len(each) == 1 else _("%(a)s and %(b)s") % {"a": each[0], "b": each[1]}
     lines.append(
-        f"Calls before the first byte: {calls} (socket, bind, listen, accept, connect …),"
-        f" against {pipe_calls} for two pipes."
+        _(
+            "Calls before the first byte: %(calls)s (socket, bind, listen, accept, connect …),"
+            " against %(pipe)s for two pipes."
+        )
+        % {"calls": calls, "pipe": pipe_calls}
     )
     if unix is not None:
         lines.append(
-            f"The AF_UNIX socket needed a file name to meet at ({unix.setup.get('path', '?')});"
-            " the receiver removed it once connected."
+            _(
+                "The AF_UNIX socket needed a file name to meet at (%(path)s);"
+                " the receiver removed it once connected."
+            )
+            % {"path": unix.setup.get("path", "?")}
         )
     for f, label in counted:
         lines.append(
-            f"Once connected, {label}: {number_words(f.mb_s or 0)} MB/s,"
-            f" round trip {time_words(f.p50_us or 0)}."
+            _("Once connected, %(what)s: %(mb)s MB/s, round trip %(rtt)s.")
+            % {"what": label, "mb": _mb(f.mb_s), "rtt": time_words(f.p50_us or 0)}
         )
-    verdict = HOLDS if all(f.calls > pipe_calls for f, _ in counted) else FAILS
-    return {"id": "socket", "way": "Socket", "said": said, "lines": lines, "verdict": verdict}
+    verdict = HOLDS if all(f.calls > pipe_calls for f, _label in counted) else FAILS
+    return {**claim, "verdict": verdict}
 
 
 def _claim_shm(state: IpcState) -> dict[str, Any]:
-    said = "Shared memory is the fastest way, but there is little of it."
+    said = _("Shared memory is the fastest way, but there is little of it.")
     key = "shared_memory"
     f = _done(state, key)
     facts = state.facts
     lines: list[str] = []
     verdict = _waiting_verdict(state, GROUPS[key])
     skipped = state.figures.get(key)
-    claim = {"id": "shm", "way": "Shared memory", "said": said, "lines": lines}
+    claim = {"id": "shm", "way": _("Shared memory"), "said": said, "lines": lines}
     if f is None and skipped is not None and skipped.status == SKIPPED:
-        lines.append(f"It did not fit: {skipped.reason}.")
+        lines.append(_("It did not fit: %(reason)s.") % {"reason": _reason(skipped)})
         return {**claim, "verdict": PARTLY}
     if f is None:
         return {**claim, "verdict": verdict}
@@ -1790,54 +1931,73 @@ def _claim_shm(state: IpcState) -> dict[str, Any]:
     best = max(others, key=lambda g: g.mb_s or 0.0, default=None)
     fast = best is None or mb >= (best.mb_s or 0.0) / 1.05
     if best is None:
-        lines.append(f"One way {number_words(mb)} MB/s (nothing else measured to compare).")
+        lines.append(
+            _("One way %(mb)s MB/s (nothing else measured to compare).") % {"mb": number_words(mb)}
+        )
     elif fast:
         lines.append(
-            f"One way {number_words(mb)} MB/s: the fastest of the {len(others) + 1} measured."
+            _("One way %(mb)s MB/s: the fastest of the %(n)s measured.")
+            % {"mb": number_words(mb), "n": len(others) + 1}
         )
     else:
         lines.append(
-            f"One way {number_words(mb)} MB/s: {BY_KEY[best.key].label} was faster"
-            f" ({number_words(best.mb_s or 0)} MB/s)."
+            _("One way %(mb)s MB/s: %(other)s was faster (%(other_mb)s MB/s).")
+            % {"mb": number_words(mb), "other": label_here(best.key), "other_mb": _mb(best.mb_s)}
         )
     limit = _done(state, MEMCPY.key)
     if limit is not None and limit.mb_s:
         lines.append(
-            f"A copy inside one process does {number_words(limit.mb_s)} MB/s: each message"
-            " is still copied in and out, and semaphores hand the slots over."
+            _(
+                "A copy inside one process does %(mb)s MB/s: each message is still copied"
+                " in and out, and semaphores hand the slots over."
+            )
+            % {"mb": number_words(limit.mb_s)}
         )
     small = True
     if facts:
         shm_total, tmp_free = facts.get("shm_total", 0), facts.get("tmp_free", 0)
         small = shm_total < tmp_free
         lines.append(
-            f"Size: /dev/shm holds {size_words(shm_total)} here"
-            f" ({size_words(facts.get('shm_free', 0))} free), the temp disk"
-            f" {size_words(tmp_free)} free."
-            f" This run's segment: {size_words(f.setup.get('size', 0))}."
+            _(
+                "Size: /dev/shm holds %(shm)s here (%(shm_free)s free), the temp disk"
+                " %(tmp_free)s free. This run's segment: %(segment)s."
+            )
+            % {
+                "shm": size_words(shm_total),
+                "shm_free": size_words(facts.get("shm_free", 0)),
+                "tmp_free": size_words(tmp_free),
+                "segment": size_words(f.setup.get("size", 0)),
+            }
         )
     return {**claim, "verdict": HOLDS if fast and small else PARTLY if fast or small else FAILS}
 
 
 def _claim_queue(state: IpcState) -> dict[str, Any]:
-    said = "Not in the list: the Queue the later lessons use."
+    said = _("Not in the list: the Queue the later lessons use.")
     f = _done(state, "mp_queue")
     lines: list[str] = []
     verdict = _waiting_verdict(state, GROUPS["queue"])
     if f is not None:
         verdict = REFERENCE
-        line = (
-            f"It pickles every message and a feeder thread writes it into a pipe:"
-            f" {number_words(f.mb_s or 0)} MB/s, round trip {time_words(f.p50_us or 0)}"
-        )
+        figures = {"mb": _mb(f.mb_s), "rtt": time_words(f.p50_us or 0)}
         pipe = _done(state, "os_pipe")
         if pipe is not None:
-            line += (
-                ", "
-                + ratio_words(f.mb_s or 0, pipe.mb_s or 0, faster="faster", slower="slower")
-                + " than os.pipe() one way"
+            compared = ratio_words(f.mb_s or 0, pipe.mb_s or 0, "os.pipe()", "speed")
+            lines.append(
+                _(
+                    "It pickles every message and a feeder thread writes it into a pipe:"
+                    " %(mb)s MB/s, round trip %(rtt)s, %(compared)s one way."
+                )
+                % {**figures, "compared": compared}
             )
-        lines.append(line + ".")
+        else:
+            lines.append(
+                _(
+                    "It pickles every message and a feeder thread writes it into a pipe:"
+                    " %(mb)s MB/s, round trip %(rtt)s."
+                )
+                % figures
+            )
     way = "multiprocessing.Queue"
     return {"id": "queue", "way": way, "said": said, "lines": lines, "verdict": verdict}
 
@@ -1846,7 +2006,8 @@ def claims(state: IpcState) -> list[dict[str, Any]]:
     out = []
     for make in (_claim_pipe, _claim_file, _claim_socket, _claim_shm, _claim_queue):
         c = make(state)
-        c["verdict_class"], c["verdict_words"] = c.pop("verdict")
+        c["verdict_class"], words = c.pop("verdict")
+        c["verdict_words"] = _(words)
         out.append(c)
     return out
 
@@ -1862,8 +2023,12 @@ def view(state: IpcState, params: dict[str, Any]) -> dict[str, Any]:
     if limit is not None and limit.p50_us:
         limits["rtt"] = {"at": rtt.at(limit.p50_us), "text": time_words(limit.p50_us)}
     n = int(params.get("payload_bytes", 0))
+    mechanisms = str(params.get("mechanisms"))
     return {
-        "runbar_facts": [f"{size_words(n)} messages", f"mechanisms: {params.get('mechanisms')}"],
+        "runbar_facts": [
+            _("%(size)s messages") % {"size": size_words(n)},
+            _("mechanisms: %(which)s") % {"which": _(mechanisms)},
+        ],
         "ipc": {
             "now": _now(state),
             "rows": _rows(state, tput, rtt),
@@ -1873,6 +2038,7 @@ def view(state: IpcState, params: dict[str, Any]) -> dict[str, Any]:
             "claims": claims(state),
             "workers": _workers(state),
             "payload": size_words(n),
+            "reason": reason_here,  # the log's results say why in the reader's language
         },
     }
 
@@ -2129,8 +2295,8 @@ CODE_LINES = {
 
 EXPERIMENT = Experiment(
     slug=SLUG,
-    title="Pipes, files, sockets, shared memory",
-    summary="The lecture's claims about each way to talk, measured live.",
+    title=N_("Pipes, files, sockets, shared memory"),
+    summary=N_("The lecture's claims about each way to talk, measured live."),
     lecture_part="2",
     params=Params,
     roles=(Role("main", "", main, fixed_name="main"),),
@@ -2146,5 +2312,5 @@ EXPERIMENT = Experiment(
     view=view,
     main_in_process=True,
     workers_needed=lambda params: 3,  # main and one pair at a time
-    notes={"finished": "every mechanism had its turn"},
+    notes={"finished": N_("every mechanism had its turn")},
 )
