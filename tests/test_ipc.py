@@ -466,7 +466,8 @@ def test_one_side_killed_leaves_nothing_behind(
     f = state.figures[key]
     assert f.status == "failed"
     assert f.reason.startswith(f"{victim} was killed (SIGKILL)")
-    assert survivor_words in f.reason
+    # On a loaded machine main's own deadline can beat the socket's close.
+    assert survivor_words in f.reason or (group == "socket" and "main ended it" in f.reason)
     assert state.workers[victim].state == "killed"
     assert_nothing_left(state)
 
