@@ -692,7 +692,7 @@ def test_press_put_until_full_see_the_next_put_wait_then_get_frees_it(
 
     page.click("#btn-put")
     waiter = page.locator("#wait-P4")
-    waiter.until(timeout=5000)
+    waiter.wait_for(timeout=5000)
     assert "put(4)" in waiter.inner_text()
     assert "waiting: full" in waiter.inner_text()
     assert "waiting: full" in page.locator("#caller-P4 .qc-outcome").inner_text()
