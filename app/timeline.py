@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.i18n import N_, _
 from app.model import RunState
 
 WIDTH = 1000.0
@@ -47,8 +48,25 @@ class Timeline:
     depth_y: float
 
 
+# The words of the states the page shows, in the reader's language; other
+# states are shown by name.
+STATE_WORDS = {
+    "starting": N_("starting"),
+    "producing": N_("producing"),
+    "put_wait": N_("waiting: queue full"),
+    "consuming": N_("consuming"),
+    "get_wait": N_("waiting: queue empty"),
+    "ready": N_("ready"),
+    "leaving": N_("leaving"),
+    "finished": N_("finished"),
+    "crashed": N_("crashed"),
+    "killed": N_("killed"),
+}
+
+
 def _words(state: str, item: str | None) -> str:
-    return state.replace("_", " ") + (f" {item.replace('#', ' #')}" if item else "")
+    word = _(STATE_WORDS[state]) if state in STATE_WORDS else state.replace("_", " ")
+    return word + (f" {item.replace('#', ' #')}" if item else "")
 
 
 def build(state: RunState, window_s: float = WINDOW_S, names: list[str] | None = None) -> Timeline:
@@ -72,7 +90,12 @@ def build(state: RunState, window_s: float = WINDOW_S, names: list[str] | None =
             x0, x1 = x(start), x(end)
             if x1 - x0 < MIN_WIDTH:
                 continue
-            title = f"{name}: {_words(st, item)}, {end - start:.3f} s from {start:.2f} s"
+            title = _("%(name)s: %(what)s, %(d)s s from %(t)s s") % {
+                "name": name,
+                "what": _words(st, item),
+                "d": f"{end - start:.3f}",
+                "t": f"{start:.2f}",
+            }
             lane.segments.append(Segment(round(x0, 1), round(x1 - x0, 1), st, title))
         lanes.append(lane)
     depth_y = 8 + len(lanes) * LANE_H
