@@ -85,3 +85,28 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
     finally:
         server.stop()
 
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_projection_mode_screenshot_in_each_language(
+    browser: Any, live_server: LiveServer, locale: str
+) -> None:
+    context = browser.new_context(locale=locale, viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    page.goto(live_server.url + "/experiments/producer-consumer?projector=1")
+    page.locator("#f-speed").evaluate(
+        "e => { e.value = 1; e.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    page.fill("#f-items_per_producer", "0")
+    page.fill("#f-produce_min_ms", "100")
+    page.fill("#f-produce_max_ms", "300")
+    page.fill("#f-consume_min_ms", "300")
+    page.fill("#f-consume_max_ms", "900")
+    page.click("button.start")
+    page.locator("#w-C2 .pid").wait_for(timeout=10000)
+    page.wait_for_function("() => document.querySelectorAll('#queue .chip').length >= 2")
+    start = "开始" if locale.startswith("zh") else "Start"
+    assert page.locator("button.start").inner_text() == start
+    page.screenshot(path=str(ARTIFACTS / f"projection-1920-{locale}.png"))
+    page.click("button.stop")
+    context.close()

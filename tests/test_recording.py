@@ -199,6 +199,10 @@ def test_recordings_api_rename_export_delete(client: httpx.Client) -> None:
     exported = client.get(f"/api/recordings/{run_id}/export").json()
     assert exported["run"]["id"] == run_id
     assert exported["events"][0]["seq"] == 1
+    named = client.post(f"/runs/{run_id}/rename", data={"name": "<i>again</i>"})
+    assert named.text == "&lt;i&gt;again&lt;/i&gt;"
+    assert client.get(f"/api/recordings/{run_id}/export").json()["run"]["name"] == "<i>again</i>"
+    assert client.post(f"/runs/{run_id}/rename", data={"name": "y" * 101}).status_code == 422
     assert client.delete(f"/api/recordings/{run_id}").status_code == 204
     assert client.get(f"/runs/{run_id}").status_code == 404
     assert client.delete(f"/api/recordings/{run_id}").status_code == 404

@@ -9,11 +9,13 @@ anywhere stays instant.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.events import Event
 from app.experiments import EXPERIMENTS, Experiment
+from app.i18n import _
 from app.model import fold as default_fold
 from app.recording import RecordedRun, Recorder
 from app.replay import Replay
@@ -206,6 +209,18 @@ async def rename_recording(run_id: str, body: Rename, request: Request) -> dict[
     record = await asyncio.to_thread(_recorder(request).run, run_id)
     assert record is not None
     return record.to_dict()
+
+
+@router.post("/runs/{run_id}/rename", response_class=HTMLResponse)
+async def rename_from_form(run_id: str, request: Request) -> HTMLResponse:
+    """The runs page's rename form: answers with the new name, escaped."""
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    name = form.get("name", "").strip()
+    if len(name) > 100:
+        return HTMLResponse(html.escape(_("a name has at most 100 characters")), status_code=422)
+    if not await asyncio.to_thread(_recorder(request).rename, run_id, name):
+        raise HTTPException(404, f"no recorded run '{run_id}'")
+    return HTMLResponse(html.escape(name or run_id))
 
 
 @router.delete("/api/recordings/{run_id}", status_code=204)
