@@ -235,14 +235,16 @@ def set_state(w: WorkerView, event: Event, new_state: str, item: str | None = No
     w.since = event.t
 
 
-def _enqueue(state: ViewState, item: str, t: float) -> None:
+def enqueue(state: Any, item: str, t: float) -> None:
+    """An item into `state.queue`, unless its get came first (order tolerance:
+    see the module docstring)."""
     if item in state.early_gets:
         state.early_gets.discard(item)
     else:
         state.queue[item] = t
 
 
-def _dequeue(state: ViewState, item: str) -> None:
+def dequeue(state: Any, item: str) -> None:
     if state.queue.pop(item, None) is None:
         state.early_gets.add(item)
 
@@ -308,7 +310,7 @@ def _put(state: ViewState, e: Event) -> None:
     w.items += 1
     set_state(w, e, READY)
     state.produced += 1
-    _enqueue(state, e.item, e.t)
+    enqueue(state, e.item, e.t)
 
 
 def _get_wait(state: ViewState, e: Event) -> None:
@@ -320,7 +322,7 @@ def _get(state: ViewState, e: Event) -> None:
     j = journey(state, e.item)
     j.consumer, j.got = e.worker, e.t
     set_state(worker_of(state, e), e, CONSUMING, e.item)
-    _dequeue(state, e.item)
+    dequeue(state, e.item)
 
 
 def _done(state: ViewState, e: Event) -> None:
@@ -348,7 +350,7 @@ def _done(state: ViewState, e: Event) -> None:
 def _sentinel_put(state: ViewState, e: Event) -> None:
     assert e.item is not None
     state.sentinels_put += 1
-    _enqueue(state, e.item, e.t)
+    enqueue(state, e.item, e.t)
 
 
 def _sentinel_get(state: ViewState, e: Event) -> None:
@@ -356,7 +358,7 @@ def _sentinel_get(state: ViewState, e: Event) -> None:
     w = worker_of(state, e)
     set_state(w, e, LEAVING, e.item)
     w.reason = "sentinel"
-    _dequeue(state, e.item)
+    dequeue(state, e.item)
 
 
 def _retire(state: RunState, e: Event) -> None:

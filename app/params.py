@@ -96,3 +96,15 @@ def validate(model: type[BaseModel], data: Any) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ParamsError(describe(model, exc)) from None
+
+
+def check_ranges(params: BaseModel, sides: tuple[str, ...]) -> None:
+    """Each `<side>_min_ms` no greater than its `<side>_max_ms`; the message
+    starts with the field it blames (see `describe`)."""
+    for side in sides:
+        lo, hi = getattr(params, f"{side}_min_ms"), getattr(params, f"{side}_max_ms")
+        if lo > hi:
+            raise ValueError(
+                _("%(lo_field)s (%(lo)s) must not be greater than %(hi_field)s (%(hi)s)")
+                % {"lo_field": f"{side}_min_ms", "lo": lo, "hi_field": f"{side}_max_ms", "hi": hi}
+            )

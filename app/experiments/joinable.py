@@ -54,6 +54,7 @@ from app.events import Event
 from app.experiments.spec import Experiment, Role
 from app.i18n import N_, _
 from app.instrument import POLL_S, TracedQueue
+from app.params import check_ranges
 from app.worker import Worker, start_process
 
 SLUG = "joinable"
@@ -186,19 +187,7 @@ class Params(BaseModel):
 
     @model_validator(mode="after")
     def _ranges_ordered(self) -> Params:
-        for side in ("produce", "consume"):
-            lo, hi = getattr(self, f"{side}_min_ms"), getattr(self, f"{side}_max_ms")
-            if lo > hi:
-                # Starts with the field it blames (app.params.describe).
-                raise ValueError(
-                    _("%(lo_field)s (%(lo)s) must not be greater than %(hi_field)s (%(hi)s)")
-                    % {
-                        "lo_field": f"{side}_min_ms",
-                        "lo": lo,
-                        "hi_field": f"{side}_max_ms",
-                        "hi": hi,
-                    }
-                )
+        check_ranges(self, ("produce", "consume"))
         return self
 
 
@@ -586,18 +575,6 @@ def _item_key(item: str) -> tuple[str, int]:
     return producer, int(n) if n.isdigit() else 0
 
 
-def _enqueue(state: JoinableState, item: str, t: float) -> None:
-    if item in state.early_gets:
-        state.early_gets.discard(item)
-    else:
-        state.queue[item] = t
-
-
-def _dequeue(state: JoinableState, item: str) -> None:
-    if state.queue.pop(item, None) is None:
-        state.early_gets.add(item)
-
-
 def _produce(state: JoinableState, e: Event) -> None:
     model.set_state(model.worker_of(state, e), e, model.PRODUCING, e.item)
 
@@ -612,7 +589,7 @@ def _put(state: JoinableState, e: Event) -> None:
     w.items += 1
     model.set_state(w, e, model.READY)
     state.put_items.add(e.item)
-    _enqueue(state, e.item, e.t)
+    model.enqueue(state, e.item, e.t)
 
 
 def _get_wait(state: JoinableState, e: Event) -> None:
@@ -624,7 +601,7 @@ def _get(state: JoinableState, e: Event) -> None:
     model.set_state(model.worker_of(state, e), e, model.CONSUMING, e.item)
     if e.item not in state.done_items:
         state.held[e.item] = e.worker
-    _dequeue(state, e.item)
+    model.dequeue(state, e.item)
 
 
 def _done(state: JoinableState, e: Event) -> None:
@@ -644,7 +621,7 @@ def _task_done(state: JoinableState, e: Event) -> None:
 def _sentinel_put(state: JoinableState, e: Event) -> None:
     assert e.item is not None
     state.sentinels_put += 1
-    _enqueue(state, e.item, e.t)
+    model.enqueue(state, e.item, e.t)
     main = model.worker_of(state, e)
     model.set_state(main, e, MAIN_RUNNING)
 
@@ -655,7 +632,7 @@ def _sentinel_get(state: JoinableState, e: Event) -> None:
     model.set_state(w, e, model.LEAVING, e.item)
     w.reason = "sentinel"
     state.sentinels_taken[e.worker] = state.sentinels_taken.get(e.worker, 0) + 1
-    _dequeue(state, e.item)
+    model.dequeue(state, e.item)
 
 
 def _spawn(state: JoinableState, e: Event) -> None:

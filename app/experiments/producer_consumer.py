@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app import events, model
 from app.experiments.spec import Experiment, Role
 from app.i18n import N_, _
+from app.params import check_ranges
 from app.worker import Worker
 
 SLUG = "producer-consumer"
@@ -72,12 +73,7 @@ class Params(BaseModel):
 
     @model_validator(mode="after")
     def _ranges_ordered(self) -> Params:
-        for side in ("produce", "consume"):
-            lo, hi = getattr(self, f"{side}_min_ms"), getattr(self, f"{side}_max_ms")
-            if lo > hi:
-                raise ValueError(
-                    f"{side}_min_ms ({lo}) must not be greater than {side}_max_ms ({hi})"
-                )
+        check_ranges(self, ("produce", "consume"))
         return self
 
 
