@@ -82,6 +82,9 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
             "() => document.querySelector('#follow h1')?.textContent === 'The lock race'",
             timeout=10000,
         )
+        # The experiment's own stylesheet comes along with it.
+        assert student.locator('link[href="/static/experiments/lock.css"]').count() == 1
+        assert student.locator("#lk-repeat-20, button.start").count() == 0
     finally:
         server.stop()
 
