@@ -29,6 +29,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.context
 import multiprocessing.forkserver
+import multiprocessing.util
 import os
 import queue
 import signal
@@ -91,6 +92,17 @@ def warm_up(preload: Sequence[str] = ()) -> None:
     """Start the fork server now, so that the first run starts fast."""
     context(preload)
     multiprocessing.forkserver.ensure_running()
+
+
+def shut_down() -> None:
+    """At the server's shutdown, once every run has ended: do now what
+    multiprocessing's atexit hook would do, above all remove the directory
+    of the fork server's socket (/tmp/pymp-*). uvicorn re-raises SIGTERM
+    after its graceful shutdown, the process dies of it, and no atexit hook
+    runs: every SIGTERM left one such directory behind. `_exit_function` is
+    private, but it is that very hook (unchanged since 3.4), and it runs once
+    (atexit calls it again for nothing)."""
+    multiprocessing.util._exit_function()  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -167,6 +179,7 @@ class Runtime:
             self._stop_flag: Any = ctx.RawValue("b", 0)
             self._paused: Any = ctx.RawValue("b", 0)
             self._stepping: Any = ctx.RawValue("b", 0)
+            self._gate: Any = ctx.RawValue("b", 0)
             self._permits: Any = ctx.RawArray("i", MAX_SLOTS)
             self._next_slot: Any = ctx.RawValue("i", 0)
             self._speed: Any = ctx.RawValue("d", float(getattr(params, "speed", 1.0)))
@@ -178,6 +191,7 @@ class Runtime:
             self._stop_flag = _ThreadFlag(0)
             self._paused = _ThreadFlag(0)
             self._stepping = _ThreadFlag(0)
+            self._gate = _ThreadFlag(0)
             self._permits = [0] * MAX_SLOTS
             self._next_slot = _ThreadFlag(0)
             self._speed = _ThreadFlag(float(getattr(params, "speed", 1.0)))
@@ -247,6 +261,7 @@ class Runtime:
                 return False
             self._paused.value = 1
             self._paused_at = time.monotonic()
+            self._open_gate()
         self._signal(pids, signal.SIGSTOP)
         return True
 
@@ -257,12 +272,14 @@ class Runtime:
             self._paused_total += time.monotonic() - self._paused_at
         self._signal(pids, signal.SIGCONT)
         self._paused.value = 0
+        self._open_gate()
         return True
 
     def set_stepping(self, on: bool) -> None:
         """Step mode on: every traced action waits for a permit. Off: the
         waiting workers go on at once."""
         self._stepping.value = 1 if on else 0
+        self._open_gate()
 
     def permit(self, slot: int) -> bool:
         """Let the worker in `slot` do its next action."""
@@ -270,6 +287,9 @@ class Runtime:
             return False
         self._permits[slot] += 1
         return True
+
+    def _open_gate(self) -> None:
+        self._gate.value = 1 if (self._paused.value or self._stepping.value) else 0
 
     @property
     def paused(self) -> bool:
@@ -411,6 +431,7 @@ class Runtime:
             self._stepping,
             self._permits,
             self._next_slot,
+            gate=self._gate,
         ).with_new_slot()
 
     def _start_worker(self, role: Role) -> _Slot:

@@ -97,9 +97,11 @@ def test_projection_mode_screenshot_in_each_language(
     context = browser.new_context(locale=locale, viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     page.goto(live_server.url + "/experiments/producer-consumer?projector=1")
-    page.locator("#f-speed").evaluate(
-        "e => { e.value = 1; e.dispatchEvent(new Event('input', {bubbles: true})); }"
-    )
+    for name in ("speed", "producers", "consumers"):  # the form starts from the last run's
+        page.locator(f"#f-{name}").evaluate(
+            "e => { e.value = e.name === 'speed' ? 1 : 2;"
+            " e.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
     page.fill("#f-items_per_producer", "0")
     page.fill("#f-produce_min_ms", "100")
     page.fill("#f-produce_max_ms", "300")
