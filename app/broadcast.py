@@ -8,7 +8,8 @@ backlog, and the memory a subscriber costs does not grow.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,9 @@ class Frame:
     number: int
     html: str
     last: bool = False  # the run is over: nothing will follow
+    # When it was made (Unix time, once rendered): a client's latency is its
+    # receipt time minus this (the streams send it along).
+    made: float = field(default_factory=time.time, compare=False)
 
 
 class Subscriber:

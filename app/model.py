@@ -390,6 +390,13 @@ def _exit(state: RunState, e: Event) -> None:
         return
     if w.exitcode is not None and w.exitcode < 0:
         w.state, w.since = KILLED, e.t
+        # Its threads (same pid, tids of their own) died with it, whatever
+        # they were last seen doing (a program's main terminated on Stop).
+        for other in state.workers.values():
+            if other is not w and other.pid == w.pid and other.alive:
+                other.alive = False
+                if other.state not in ENDED:
+                    other.state, other.since = KILLED, e.t
     elif w.exitcode:
         w.state, w.since = CRASHED, e.t
     elif w.state != FINISHED:

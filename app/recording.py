@@ -127,6 +127,11 @@ class Recorder:
     def end(self, run_id: str, status: str, reason: str, duration: float, count: int) -> None:
         self._queue.put(("end", (status, reason, duration, count, run_id)))
 
+    @property
+    def backlog(self) -> int:
+        """Writes waiting for the writer thread (see runs._wait_for_recorder)."""
+        return self._queue.qsize()
+
     def close(self, timeout: float = 10.0) -> None:
         """Write what is left and stop the writer."""
         self._queue.put(_STOP)

@@ -30,7 +30,7 @@ from app.experiments import EXPERIMENTS, Experiment
 from app.model import fold
 from app.params import FieldError, ParamsError, validate
 from app.recording import Recorder
-from app.runtime import CapReached, Runtime
+from app.runtime import CapReached, Runtime, shut_down
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,31 @@ log = logging.getLogger(__name__)
 ENDED = frozenset({"finished", "stopped", "failed"})
 # Batches handed to the loop and not yet folded, per run (see Run.start).
 INFLIGHT_BATCHES = 8
+# An idle run's frame is sent again after this long (see Run._tick).
+FRAME_KEEPALIVE_S = 15.0
+# Batches of events the recorder may have waiting before a run's reader waits
+# for it (see _wait_for_recorder); each holds at most instrument.MAX_BATCH
+# events, so this is at most about 20 MB. Smaller slows a full-speed run for
+# nothing; larger is memory.
+RECORDER_BACKLOG = 256
+RECORDER_WAIT_S = 2.0
+
+
+def _wait_for_recorder(recorder: Recorder) -> None:
+    """Block the calling reader thread while the recorder is behind.
+
+    The recorder's queue has no bound: at full speed (16x16 workers, about
+    65,000 events/s here) SQLite fell hundreds of thousands of events behind
+    and the server grew by 100 MB a minute (bench/memory.py). Waiting here
+    stops the reader, the run's bounded event queue fills, and the workers
+    wait on it: the run slows down to what can be recorded. Never longer
+    than RECORDER_WAIT_S per batch, so that a writer that died cannot stall
+    a run."""
+    if recorder.backlog <= RECORDER_BACKLOG:
+        return
+    deadline = time.monotonic() + RECORDER_WAIT_S
+    while recorder.backlog > RECORDER_BACKLOG and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 class NotFound(Exception):
@@ -100,10 +125,15 @@ class Run:
         """Start the workers. The caller holds budget slots for all of them."""
         loop = asyncio.get_running_loop()
 
+        recorder = self.recorder
+
         def hand_over(batch: list[events.RawEvent]) -> None:
             # Runs on the reader thread. Waiting for a free slot here passes
-            # back-pressure on to the workers when the loop falls behind.
+            # back-pressure on to the workers when the loop falls behind, and
+            # waiting for the recorder, when the recording does.
             self._inflight.acquire()
+            if recorder is not None:
+                _wait_for_recorder(recorder)
             try:
                 loop.call_soon_threadsafe(self._ingest_handed_over, batch)
             except RuntimeError:  # the loop is closed: nobody will ingest it
@@ -209,15 +239,28 @@ class Run:
 
     async def _tick(self) -> None:
         period = 1.0 / self._fps
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        published = next_at
         try:
             while True:
-                if self._dirty:
+                # An idle run (paused, say) sends its frame again now and then,
+                # so that proxies keep the viewers' streams open.
+                if self._dirty or loop.time() - published > FRAME_KEEPALIVE_S:
                     self._dirty = False
                     self.publish_frame(last=self.ended.is_set())
+                    published = loop.time()
                 if self.ended.is_set() and not self._dirty:
                     self.publish_frame(last=True)
                     break
-                await asyncio.sleep(period)
+                # Ticks on a fixed cadence: sleeping a whole period after each
+                # render made 18 frames a second at fps=20 (bench/fanout.py).
+                # A loop that fell behind skips the ticks it missed, no burst.
+                next_at += period
+                now = loop.time()
+                if next_at < now:
+                    next_at = now + period
+                await asyncio.sleep(next_at - now)
         finally:
             await self.release_runtime()
 
@@ -495,6 +538,8 @@ class RunRegistry:
         # Runtimes hold reference cycles (threads and their targets); collect
         # them now so that the queues' semaphores are unlinked before exit.
         gc.collect()
+        # Only the server's shutdown calls this: nothing will start after it.
+        shut_down()
 
     def _forget_old(self) -> None:
         ended = [r for r in self._runs.values() if r.status in ENDED]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from app.params import FieldError, ParamsError
 from app.runs import LimitReached, NotFound, NotLive
@@ -34,6 +36,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def body_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _unprocessable(_body_errors(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        # FastAPI's own answer to a body it cannot even decode (not UTF-8):
+        # a refused body, like every other one.
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return _unprocessable([FieldError("body", "body: not JSON text (UTF-8)")])
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:

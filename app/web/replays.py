@@ -81,6 +81,7 @@ async def load(request: Request, run_id: str) -> Loaded:
         raise HTTPException(404, f"no recorded run '{run_id}'")
     hit = cache.get(run_id)
     if hit is not None and hit.record.events == record.events and record.status != "running":
+        hit.record = record  # same events; the name may have changed
         cache.move_to_end(run_id)
         return hit
     exp = EXPERIMENTS.get(record.experiment)

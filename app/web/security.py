@@ -71,7 +71,9 @@ class SecurityHeaders:
 
 
 def install(app: ASGIApp, bind_host: str, extra_hosts: str = "") -> None:
-    app.add_middleware(SecurityHeaders)  # type: ignore[attr-defined]
+    # The last added is the outermost: the headers go on the 400 for a
+    # foreign Host too.
     app.add_middleware(  # type: ignore[attr-defined]
         TrustedHostMiddleware, allowed_hosts=allowed_hosts(bind_host, extra_hosts)
     )
+    app.add_middleware(SecurityHeaders)  # type: ignore[attr-defined]

@@ -1,31 +1,138 @@
-"""The two server-sent event streams of a run.
+"""The server-sent event streams of a run.
 
 `/api/runs/{id}/events`: one JSON event per message, `id:` is the event's
 `seq`; a client that reconnects with `Last-Event-ID` gets what followed, with
-no gap and no duplicate (as long as the events are still in the run's
-buffer). The stream ends after the run's last event.
+no gap and no duplicate. Events that have left the run's in-memory ring, and
+every event of a run this server no longer holds (say it was restarted), come
+from the recording. The stream ends after the run's last event.
 
 `/runs/{id}/stream`: HTML frames for the page. Every frame is a full
 snapshot of the stage, so the first message a client gets is one; a slow
-client skips frames (latest frame wins). After the last frame an `end`
-event tells htmx to close instead of reconnecting.
+client skips frames (latest frame wins). A frame is encoded once for all its
+clients, with the time it was made as a comment line (`: made <unix time>`,
+which browsers ignore) so that a client can measure its latency. After the
+last frame an `end` event tells htmx to close instead of reconnecting.
+
+Every stream here goes through `EventStream`: a client that does not take a
+message within `SEND_TIMEOUT_S` (it stopped reading, or its network went
+away without closing) is dropped, and its subscription with it. Otherwise
+such a client would hold its stream, and its place among the watchers, for
+as long as the run lasts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
+import os
+import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.sse import format_sse_event
+from starlette.responses import StreamingResponse
+from starlette.types import Send
 
 from app import events, i18n
-from app.runs import Run, RunRegistry
+from app.broadcast import Frame
+from app.recording import FLUSH_S, Recorder
+from app.runs import NotFound, Run, RunRegistry
 from app.web.render import render_timeline
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+
+# How long a client may take to accept one message before it is dropped.
+# Frames are snapshots: a dropped page reconnects (htmx does) and gets the
+# newest one. Too short drops a phone on a weak network; too long keeps a
+# dead client's socket buffers for as long. (Belongs in Settings, which is
+# outside this change; until then, CONCVIZ_SEND_TIMEOUT.)
+SEND_TIMEOUT_S = float(os.environ.get("CONCVIZ_SEND_TIMEOUT", "10"))
+# A comment on an idle event stream, so that proxies keep it open (as
+# FastAPI's own SSE responses do).
+KEEPALIVE_S = 15.0
+PING = b": ping\n\n"
+END = format_sse_event(event="end", data_str='""')
+# Events read from a recording at a time.
+RECORDED_PAGE = 1000
+
+
+class _Watchdog:
+    """Drops the streams whose client has not taken a message for
+    SEND_TIMEOUT_S: one timer for every stream of the server. An
+    `asyncio.timeout` around each send (and one around each wait for a frame,
+    for keepalives) took about 14% of the server's time with 1000 viewers
+    (cProfile, bench/fanout.py). A send that does not wait, the usual case,
+    is never seen here."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[asyncio.Task[Any], float] = {}  # task -> since
+        self.dropped: set[asyncio.Task[Any]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._watch(), name="stream-watchdog")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, SEND_TIMEOUT_S / 4))
+            now = time.monotonic()
+            for task, since in list(self.waiting.items()):
+                if now - since > SEND_TIMEOUT_S and task not in self.dropped:
+                    self.dropped.add(task)
+                    task.cancel()
+
+
+_watchdog = _Watchdog()
+
+
+class EventStream(StreamingResponse):
+    """Server-sent events whose client must take each message within
+    `SEND_TIMEOUT_S`, or lose the connection."""
+
+    media_type = "text/event-stream"
+
+    # (`status_code`: FastAPI reads the default to document the route.)
+    def __init__(self, messages: AsyncIterator[bytes], status_code: int = 200) -> None:
+        headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+        super().__init__(messages, status_code, headers)
+        self._messages = messages
+
+    async def stream_response(self, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        _watchdog.ensure_running()
+        start = {
+            "type": "http.response.start",
+            "status": self.status_code,
+            "headers": self.raw_headers,
+        }
+        await send(start)
+        # aclosing: the stream's own cleanup (unsubscribing) runs now, also
+        # when the client is dropped or has gone, not whenever gc gets to it.
+        try:
+            async with contextlib.aclosing(self._messages):  # type: ignore[type-var]
+                async for message in self._messages:
+                    _watchdog.waiting[task] = time.monotonic()
+                    await send({"type": "http.response.body", "body": message, "more_body": True})
+                    del _watchdog.waiting[task]
+        except asyncio.CancelledError:
+            if task not in _watchdog.dropped:
+                raise
+            task.uncancel()
+            # Returning with the response unfinished makes uvicorn close the
+            # connection (it logs that it did); nothing else can.
+            log.warning("dropped a client that took no message for %g s", SEND_TIMEOUT_S)
+            return
+        finally:
+            _watchdog.waiting.pop(task, None)
+            _watchdog.dropped.discard(task)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def the_run(run_id: str, request: Request) -> Run:
@@ -33,15 +140,65 @@ def the_run(run_id: str, request: Request) -> Run:
     return reg.get(run_id)  # NotFound -> 404 before the stream starts
 
 
-@router.get("/api/runs/{run_id}/events", response_class=EventSourceResponse)
+def _event_message(event: events.Event) -> bytes:
+    return format_sse_event(data_str=events.encode(event), id=str(event.seq))
+
+
+@router.get("/api/runs/{run_id}/events", response_class=EventStream)
 async def event_stream(
-    run: Annotated[Run, Depends(the_run)],
+    run_id: str,
+    request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    recorder: Recorder | None = getattr(request.app.state, "recorder", None)
+    try:
+        run = the_run(run_id, request)
+    except NotFound:
+        if recorder is None or await asyncio.to_thread(recorder.run, run_id) is None:
+            raise
+        return EventStream(_recorded_events(recorder, run_id, after))
+    return EventStream(_live_events(run, recorder, after))
+
+
+async def _recorded_events(recorder: Recorder, run_id: str, after: int) -> AsyncIterator[bytes]:
     while True:
-        for event in run.events_after(after):
-            yield ServerSentEvent(raw_data=events.encode(event), id=str(event.seq))
+        page = await asyncio.to_thread(recorder.events, run_id, after, RECORDED_PAGE)
+        for event in page:
+            yield _event_message(event)
+            after = event.seq
+        if len(page) < RECORDED_PAGE:
+            return
+
+
+async def _live_events(run: Run, recorder: Recorder | None, after: int) -> AsyncIterator[bytes]:
+    waits_for_recorder = 0
+    while True:
+        new = run.events_after(after)
+        if new and new[0].seq > after + 1 and recorder is not None:
+            # Older than the ring: from the recording, which may lag the ring
+            # by up to FLUSH_S.
+            missing = new[0].seq - 1 - after
+            page = await asyncio.to_thread(
+                recorder.events, run.id, after, min(missing, RECORDED_PAGE)
+            )
+            if page:
+                for event in page:
+                    yield _event_message(event)
+                    after = event.seq
+                continue
+            if waits_for_recorder < 4:
+                waits_for_recorder += 1
+                await asyncio.sleep(FLUSH_S)
+                continue
+            log.error(
+                "run %s: events %d-%d are in neither memory nor the recording",
+                run.id,
+                after + 1,
+                new[0].seq - 1,
+            )
+        for event in new:
+            yield _event_message(event)
             after = event.seq
         # Batches ingested while a yield was suspended replaced the event that
         # `run.changed` waits on: waiting now would miss them.
@@ -49,20 +206,39 @@ async def event_stream(
             continue
         if run.ended.is_set():
             return
-        await run.changed()
+        try:
+            async with asyncio.timeout(KEEPALIVE_S):
+                await run.changed()
+        except TimeoutError:
+            yield PING
 
 
-@router.get("/runs/{run_id}/stream", response_class=EventSourceResponse)
-async def frame_stream(run: Annotated[Run, Depends(the_run)]) -> AsyncIterator[ServerSentEvent]:
-    broadcaster = run.broadcasters[i18n.current()]
-    run.latest_frame(i18n.current())
+@functools.lru_cache(maxsize=32)
+def _frame_message(frame: Frame) -> bytes:
+    """A frame on the wire, made once for every client of its broadcaster
+    (the cache holds the newest frames of a few runs and languages)."""
+    return format_sse_event(
+        data_str=frame.html, id=str(frame.number), comment=f"made {frame.made:.6f}"
+    )
+
+
+@router.get("/runs/{run_id}/stream", response_class=EventStream)
+async def frame_stream(run: Annotated[Run, Depends(the_run)]) -> EventStream:
+    return EventStream(_frames(run, i18n.current()))
+
+
+async def _frames(run: Run, lang: str) -> AsyncIterator[bytes]:
+    # No keepalive timer per client here: an idle run publishes its frame
+    # again every FRAME_KEEPALIVE_S (see Run._tick).
+    broadcaster = run.broadcasters[lang]
+    run.latest_frame(lang)
     sub = broadcaster.subscribe()
     try:
         while True:
             frame = await sub.next()
-            yield ServerSentEvent(raw_data=frame.html, id=str(frame.number))
+            yield _frame_message(frame)
             if frame.last:
-                yield ServerSentEvent(event="end", data="")
+                yield END
                 return
     finally:
         broadcaster.unsubscribe(sub)
@@ -73,13 +249,17 @@ async def frame_stream(run: Annotated[Run, Depends(the_run)]) -> AsyncIterator[S
 TIMELINE_PERIOD_S = 0.5
 
 
-@router.get("/runs/{run_id}/timeline", response_class=EventSourceResponse)
-async def timeline_stream(run: Annotated[Run, Depends(the_run)]) -> AsyncIterator[ServerSentEvent]:
+@router.get("/runs/{run_id}/timeline", response_class=EventStream)
+async def timeline_stream(run: Annotated[Run, Depends(the_run)]) -> EventStream:
+    return EventStream(_timeline(run))
+
+
+async def _timeline(run: Run) -> AsyncIterator[bytes]:
     while True:
         last = run.ended.is_set()
-        yield ServerSentEvent(raw_data=render_timeline(run.state))
+        yield format_sse_event(data_str=render_timeline(run.state))
         if last:
-            yield ServerSentEvent(event="end", data="")
+            yield END
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.ended.wait(), TIMELINE_PERIOD_S)

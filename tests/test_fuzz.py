@@ -1,0 +1,301 @@
+"""Bad input and attacks over HTTP: the API fuzzed from its own OpenAPI
+schema, markup in worker-made and user-chosen labels, the security policy
+on every page, foreign Host headers and other sites' control requests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+import schemathesis
+from faultexp import XSS
+from faultserver import FaultServer
+from hypothesis import HealthCheck, settings
+from probes import ENDED, settle, start, wait_for
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+
+from app.experiments import EXPERIMENTS
+
+pytestmark = pytest.mark.live
+
+# Streams never end while their run goes on: not for a fuzzer.
+STREAMS = r"/(events|stream|timeline|play)$"
+ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
+BUILT = [slug for slug, e in EXPERIMENTS.items() if e.built]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FaultServer]:
+    s = FaultServer(env={"CONCVIZ_MAX_RUNS": "4", "CONCVIZ_MAX_WORKERS": "32"})
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server: FaultServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=20) as c:
+        yield c
+
+
+# FastAPI answers a JSON body it cannot even decode (not UTF-8) with this
+# 400 of its own, outside the app's one place for errors (see
+# test_a_body_that_is_not_utf8_gets_422_naming_the_body).
+UNDECODABLE = {"detail": "There was an error parsing the body"}
+
+
+def field_named_on_422(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A refused body or parameter is answered 422 with the field named."""
+    if response.status_code == 400 and response.json() == UNDECODABLE:
+        return None
+    assert response.status_code != 400, response.text
+    if response.status_code != 422:
+        return None
+    body = response.json()
+    errors = body.get("errors")
+    assert isinstance(errors, list), body
+    assert errors, body
+    for error in errors:
+        assert error["field"], body
+        assert error["field"].split(".")[0] in body["detail"], body
+    return True
+
+
+def api_schema() -> Any:
+    """The schema the app publishes at /openapi.json (the live server's
+    routes are the same), made without a server: the test is parametrized
+    by operation when it is collected. (schemathesis' `from_fixture` would
+    load it from the live server, but it does not run under pytest 9.)"""
+    from app.web.app import create_app
+
+    schema = schemathesis.openapi.from_dict(create_app().openapi())
+    schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+    return schema.exclude(path_regex=STREAMS)
+
+
+schema = api_schema()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=12,
+    deadline=3000,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+def test_fuzzed_requests_never_get_a_server_error(case: Any, server: FaultServer) -> None:
+    case.call_and_validate(base_url=server.url, checks=[not_a_server_error, field_named_on_422])
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/runs", {"experiment": ["x"]}, "experiment"),
+        ("/api/runs", {"experiment": "producer-consumer", "params": "no"}, "params"),
+        ("/api/runs", {"experiment": "producer-consumer", "extra": 1}, "extra"),
+        ("/api/runs", {"experiment": "x" * 65}, "experiment"),
+        ("/api/runs", {"experiment": "lock", "params": {"threads": 51}}, "threads"),
+        ("/api/runs", {"experiment": "ipc", "params": {"payload_bytes": 1}}, "payload_bytes"),
+        ("/api/runs", {"experiment": "queue", "params": {"speed": "x"}}, "speed"),
+    ],
+)
+def test_invalid_bodies_get_422_naming_the_field(
+    client: httpx.Client, path: str, body: Any, field: str
+) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert any(e["field"].split(".")[0] == field for e in r.json()["errors"]), r.text
+    assert field in r.json()["detail"]
+
+
+def test_a_body_that_is_not_utf8_gets_422_naming_the_body(client: httpx.Client) -> None:
+    r = client.post(
+        "/api/runs", content=b"\xc1\x98\xb2", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body"
+
+
+# Markup in labels: escaped in every HTML page and frame.
+
+
+def assert_escaped(text: str, where: str, *, shown: bool = True) -> None:
+    assert "<img" not in text, f"{where} carries raw markup"
+    if shown:
+        assert ESCAPED in text or "&lt;img" in text, f"{where} does not show the label"
+
+
+def first_message(client: httpx.Client, path: str) -> str:
+    with client.stream("GET", path) as r:
+        assert r.status_code == 200, path
+        data = []
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                data.append(line[5:])
+            elif line == "" and data:
+                return "\n".join(data)
+    return ""
+
+
+@pytest.fixture(scope="module")
+def marked_run(client: httpx.Client) -> dict[str, Any]:
+    return marked_run_now(client)
+
+
+def marked_run_now(client: httpx.Client) -> dict[str, Any]:
+    """A run whose worker made items labelled with markup, and crashed
+    with markup in its message; ended and recorded."""
+    run = start(client, "labels")
+    done = wait_for(client, run["id"], lambda r: r["status"] in ENDED)
+    assert done["status"] == "failed"
+    assert XSS in done["workers"][0]["error"]
+    # The replay pages read the recording, written every FLUSH_S.
+    settle(
+        lambda: {r["id"]: r["status"] for r in client.get("/api/recordings").json()}.get(run["id"]),
+        lambda status: status == "failed",
+    )
+    return done
+
+
+def test_worker_made_labels_are_escaped_in_every_page_and_frame(
+    client: httpx.Client, marked_run: dict[str, Any]
+) -> None:
+    rid = marked_run["id"]
+    item = quote(f"{XSS}#1", safe="")
+    pages = {
+        "experiment page": "/experiments/labels",
+        "replay page": f"/runs/{rid}",
+        "replay frame": f"/runs/{rid}/frame?at=3",
+        "replay frame, end": f"/runs/{rid}/frame?at=1000000",
+        "item journey": f"/runs/{rid}/items/{item}",
+        "audience page": "/watch",
+        "recorded runs": "/runs",
+    }
+    for where, path in pages.items():
+        r = client.get(path)
+        assert r.status_code == 200, (where, r.status_code)
+        assert r.headers["content-type"].startswith("text/html")
+        assert_escaped(r.text, where, shown=where != "recorded runs")
+    frames = {
+        "live frame": f"/runs/{rid}/stream",
+        "timeline": f"/runs/{rid}/timeline",
+        "replay playing": f"/runs/{rid}/play?at={marked_run['events'] - 1}",
+        "audience stream": "/watch/stream",
+    }
+    for where, path in frames.items():
+        assert_escaped(first_message(client, path), where, shown=where != "audience stream")
+
+
+def test_a_user_chosen_recording_name_is_escaped_everywhere(client: httpx.Client) -> None:
+    rid = marked_run_now(client)["id"]
+    r = client.patch(f"/api/recordings/{rid}", json={"name": XSS})
+    assert r.status_code == 200
+    assert r.json()["name"] == XSS  # stored as given: escaping is the page's job
+    assert r.headers["content-type"] == "application/json"
+    for where, path in {"recorded runs": "/runs", "replay page": f"/runs/{rid}"}.items():
+        assert_escaped(client.get(path).text, where)
+    title = re.search(r"<title>(.*?)</title>", client.get(f"/runs/{rid}").text, re.S)
+    assert title is not None
+    assert ESCAPED in title.group(1)
+
+
+def test_a_rename_shows_on_a_replay_page_opened_before(client: httpx.Client) -> None:
+    rid = marked_run_now(client)["id"]
+    assert client.get(f"/runs/{rid}").status_code == 200
+    client.patch(f"/api/recordings/{rid}", json={"name": "renamed"})
+    assert "renamed" in client.get(f"/runs/{rid}").text
+
+
+@pytest.mark.parametrize("slug", BUILT)
+def test_every_form_post_escapes_what_it_echoes(client: httpx.Client, slug: str) -> None:
+    exp = EXPERIMENTS[slug]
+    assert exp.params is not None
+    everything = dict.fromkeys(exp.params.model_fields, XSS)
+    posts = {
+        "start": {**everything, XSS: XSS},
+        "live": {"run_id": XSS, "field": XSS, XSS: XSS},
+        "stop": {"run_id": XSS},
+        "calls": {"run_id": XSS, "op": XSS, "value": XSS},
+        "pause": {"run_id": XSS},
+        "permit": {"run_id": XSS, "worker": XSS},
+        XSS: {"run_id": XSS},
+    }
+    for action, data in posts.items():
+        r = client.post(f"/experiments/{slug}/{quote(action, safe='')}", data=data)
+        assert r.status_code >= 400, (action, r.status_code, r.text[:200])
+        assert "<img" not in r.text, (action, r.text[:300])
+
+
+# The policy, the Host header and the origin of control requests.
+
+
+def assert_strict_policy(csp: str, where: str) -> None:
+    directives = {d.strip().split(" ")[0]: d.strip() for d in csp.split(";") if d.strip()}
+    assert directives["default-src"] == "default-src 'self'", where
+    assert directives["object-src"] == "object-src 'none'", where
+    assert directives["frame-ancestors"] == "frame-ancestors 'none'", where
+    script = directives.get("script-src", directives["default-src"])
+    assert "unsafe-inline" not in script, where
+    assert "unsafe-eval" not in script, where
+    assert "unsafe-inline" not in directives.get("style-src", ""), where
+
+
+def test_every_page_carries_the_strict_policy(
+    client: httpx.Client, marked_run: dict[str, Any]
+) -> None:
+    rid = marked_run["id"]
+    paths = [
+        "/",
+        "/runs",
+        "/watch",
+        f"/runs/{rid}",
+        f"/runs/{rid}/frame",
+        f"/runs/{rid}/player",
+        "/static/app.js",
+        "/qr.svg",
+        "/healthz",
+        "/api/experiments",
+        "/nope",  # a 404 too
+        *(f"/experiments/{slug}" for slug in BUILT),
+    ]
+    for path in paths:
+        r = client.get(path)
+        assert_strict_policy(r.headers.get("content-security-policy", ""), path)
+        assert r.headers["x-content-type-options"] == "nosniff"
+    for path in (f"/runs/{rid}/stream", f"/api/runs/{rid}/events"):
+        with client.stream("GET", path) as r:
+            assert_strict_policy(r.headers["content-security-policy"], path)
+
+
+def routes(api: Any) -> list[tuple[str, str]]:
+    out = []
+    for path, ops in api["paths"].items():
+        for method in ops:
+            out.append((method.upper(), re.sub(r"\{[^}]+\}", "x", path)))
+    return out
+
+
+def test_a_foreign_host_gets_400_on_every_route(client: httpx.Client) -> None:
+    for method, path in routes(client.get("/openapi.json").json()):
+        r = client.request(method, path, headers={"host": "evil.example"})
+        assert r.status_code == 400, (method, path, r.status_code)
+
+
+def test_control_requests_from_another_site_get_403_on_every_route(client: httpx.Client) -> None:
+    control = [
+        (m, p) for m, p in routes(client.get("/openapi.json").json()) if m not in ("GET", "HEAD")
+    ]
+    assert len(control) > 15
+    runs_before = len(client.get("/api/runs").json())
+    for method, path in control:
+        for header in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
+            r = client.request(method, path, headers=header, json={})
+            assert r.status_code == 403, (method, path, header, r.status_code)
+    assert len(client.get("/api/runs").json()) == runs_before
