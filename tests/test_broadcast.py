@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import run_async
 
 from app.broadcast import Broadcaster, Frame
 
@@ -17,7 +18,7 @@ def test_a_new_subscriber_gets_the_latest_frame_first() -> None:
         sub = b.subscribe()
         return await asyncio.wait_for(sub.next(), timeout=1.0)
 
-    assert asyncio.run(main()) == Frame(2, "<p>two</p>")
+    assert run_async(main()) == Frame(2, "<p>two</p>")
 
 
 def test_a_subscriber_before_any_frame_waits_for_the_first() -> None:
@@ -30,7 +31,7 @@ def test_a_subscriber_before_any_frame_waits_for_the_first() -> None:
         b.publish(Frame(1, "first"))
         return was_waiting, await asyncio.wait_for(waiter, timeout=1.0)
 
-    was_waiting, frame = asyncio.run(main())
+    was_waiting, frame = run_async(main())
     assert was_waiting
     assert frame == Frame(1, "first")
 
@@ -50,7 +51,7 @@ def test_a_slow_subscriber_gets_only_the_newest_frame() -> None:
             backlog = True
         return frame, backlog
 
-    frame, backlog = asyncio.run(main())
+    frame, backlog = run_async(main())
     assert frame == Frame(100, "frame 100", last=True)
     assert not backlog
 
@@ -63,7 +64,7 @@ def test_every_subscriber_gets_the_same_frame() -> None:
         b.publish(frame)
         return [await asyncio.wait_for(s.next(), timeout=1.0) for s in subs]
 
-    frames = asyncio.run(main())
+    frames = run_async(main())
     assert all(f is frames[0] for f in frames)
 
 
@@ -83,4 +84,4 @@ def test_unsubscribe_lowers_the_count_and_stops_delivery() -> None:
         b.unsubscribe(second)
         assert b.count == 0
 
-    asyncio.run(main())
+    run_async(main())

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from conftest import run_async
 from faultserver import FaultServer
 from probes import ENDED, family, live_workers, settle, start, wait_for, with_pids
 from ssereader import read_events
@@ -112,7 +113,7 @@ def test_slider_storm_never_passes_the_cap_and_the_accounting_stays_exact(
             params[role] = rng.randint(1, 16)
         patches.append(("PATCH", f"/api/runs/{rid}", {"params": params}))
     with Sampler(forkserver_of(server)) as sampler:
-        answers = asyncio.run(storm(server.url, patches))
+        answers = run_async(storm(server.url, patches))
         time.sleep(0.3)  # the last changes take effect
     codes = [r.status_code for r in answers]
     assert set(codes) <= {200, 429}, [r.text for r in answers if r.status_code not in (200, 429)]
@@ -146,7 +147,7 @@ def test_start_storm_starts_max_runs_and_leaves_nothing_half_started(
         "experiment": "producer-consumer",
         "params": {"producers": 1, "consumers": 1, "items_per_producer": 0},
     }
-    answers = asyncio.run(storm(server.url, [("POST", "/api/runs", body)] * 50))
+    answers = run_async(storm(server.url, [("POST", "/api/runs", body)] * 50))
     codes = [r.status_code for r in answers]
     assert codes.count(201) == MAX_RUNS, codes
     assert codes.count(429) == 50 - MAX_RUNS
@@ -379,7 +380,7 @@ def test_thirty_clients_resume_after_a_restart_with_no_gap_and_no_duplicate() ->
             first.proc.send_signal(signal.SIGTERM)
 
         threading.Thread(target=restart, daemon=True).start()
-        seen = asyncio.run(before_restart())
+        seen = run_async(before_restart())
         first.proc.wait(15)
     finally:
         first.stop()
@@ -393,7 +394,7 @@ def test_thirty_clients_resume_after_a_restart_with_no_gap_and_no_duplicate() ->
                 *(_sse_client(port, rid, evs[-1]["seq"] if evs else 0, None) for evs, _ in seen)
             )
 
-        resumed = asyncio.run(after_restart())
+        resumed = run_async(after_restart())
         with httpx.Client(base_url=second.url, timeout=15) as c:
             recorded = c.get(f"/api/recordings/{rid}/export").json()
     finally:
