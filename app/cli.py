@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import threading
 import webbrowser
+from typing import Any
 
 from app.settings import Settings
 
@@ -71,10 +72,28 @@ def main(argv: list[str] | None = None) -> None:
         print(f"concviz: audience: {audience_url(settings)}", flush=True)
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         log_level="warning",
     )
+    _server_class()(config).run()
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    from app.web.streams import close_all_streams
+
+    class Server(uvicorn.Server):
+        """Ends the open streams as soon as a shutdown begins: pages keep
+        theirs open, and would otherwise hold the shutdown for the whole
+        graceful timeout."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            close_all_streams()
+            super().handle_exit(sig, frame)
+
+    return Server

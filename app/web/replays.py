@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.events import Event
@@ -31,6 +31,7 @@ from app.replay import Replay
 from app.runs import NotFound, RunRegistry
 from app.trace import chrome_trace
 from app.web.render import env, stage_context, templates
+from app.web.streams import EventStream
 
 router = APIRouter()
 
@@ -157,26 +158,31 @@ async def replay_frame(
     return HTMLResponse(_frame(loaded, at + step, scrub=step != 0))
 
 
-@router.get("/runs/{run_id}/play", response_class=EventSourceResponse)
+@router.get("/runs/{run_id}/play", response_class=EventStream)
 async def replay_play(
     run_id: str,
     request: Request,
     at: Annotated[int, Query(ge=0)] = 0,
     speed: Annotated[float, Query(ge=0.1, le=20)] = 1.0,
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     """Frames from `at` to the end, paced by the run's own time / speed."""
-    loaded = await load(request, run_id)
+    loaded = await load(request, run_id)  # 404 before the stream starts
     replay = loaded.replay
-    at = 0 if at >= replay.length else at
-    t = replay.events[at - 1].t if at else 0.0
-    while True:
-        yield ServerSentEvent(raw_data=_frame(loaded, at, scrub=True))
-        if at >= replay.length:
-            yield ServerSentEvent(event="end", data="")
-            return
-        await asyncio.sleep(PLAY_FRAME_S)
-        t += PLAY_FRAME_S * speed
-        at = max(at + 1, replay.index_at(t))
+    start = 0 if at >= replay.length else at
+
+    async def frames() -> AsyncIterator[bytes]:
+        at = start
+        t = replay.events[at - 1].t if at else 0.0
+        while True:
+            yield format_sse_event(data_str=_frame(loaded, at, scrub=True))
+            if at >= replay.length:
+                yield format_sse_event(event="end", data_str='""')
+                return
+            await asyncio.sleep(PLAY_FRAME_S)
+            t += PLAY_FRAME_S * speed
+            at = max(at + 1, replay.index_at(t))
+
+    return EventStream(frames())
 
 
 @router.get("/runs/{run_id}/player", response_class=HTMLResponse)

@@ -71,10 +71,21 @@ class _Watchdog:
     def __init__(self) -> None:
         self.waiting: dict[asyncio.Task[Any], float] = {}  # task -> since
         self.dropped: set[asyncio.Task[Any]] = set()
+        self.streaming: set[asyncio.Task[Any]] = set()  # every open stream
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closing = False
         self._task: asyncio.Task[None] | None = None
+
+    def close_all(self) -> None:
+        """End every open stream now (the server is shutting down)."""
+        self.closing = True
+        for task in list(self.streaming):
+            self.dropped.add(task)
+            task.cancel()
 
     def ensure_running(self) -> None:
         loop = asyncio.get_running_loop()
+        self.loop = loop
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             self._task = loop.create_task(self._watch(), name="stream-watchdog")
 
@@ -107,6 +118,7 @@ class EventStream(StreamingResponse):
         task = asyncio.current_task()
         assert task is not None
         _watchdog.ensure_running()
+        _watchdog.streaming.add(task)
         start = {
             "type": "http.response.start",
             "status": self.status_code,
@@ -127,12 +139,23 @@ class EventStream(StreamingResponse):
             task.uncancel()
             # Returning with the response unfinished makes uvicorn close the
             # connection (it logs that it did); nothing else can.
-            log.warning("dropped a client that took no message for %g s", SEND_TIMEOUT_S)
+            if not _watchdog.closing:
+                log.warning("dropped a client that took no message for %g s", SEND_TIMEOUT_S)
             return
         finally:
             _watchdog.waiting.pop(task, None)
             _watchdog.dropped.discard(task)
+            _watchdog.streaming.discard(task)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def close_all_streams() -> None:
+    """Safe to call from a signal handler: ends every open stream on the
+    loop, so that a shutdown need not wait out the graceful timeout for
+    clients that would never hang up (a page keeps its streams open)."""
+    loop = _watchdog.loop
+    if loop is not None and not loop.is_closed():
+        loop.call_soon_threadsafe(_watchdog.close_all)
 
 
 def the_run(run_id: str, request: Request) -> Run:

@@ -15,12 +15,13 @@ from typing import Any
 import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.sse import format_sse_event
 
 from app.runs import NotFound, RunRegistry
 from app.settings import Settings
 from app.web.presenter import audience_url
 from app.web.render import env, stage_context, templates
+from app.web.streams import EventStream
 
 router = APIRouter()
 
@@ -49,14 +50,19 @@ async def watch_page(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "watch.html", follow_context(registry))
 
 
-@router.get("/watch/stream", response_class=EventSourceResponse)
-async def watch_stream(request: Request) -> AsyncIterator[ServerSentEvent]:
+@router.get("/watch/stream", response_class=EventStream)
+async def watch_stream(request: Request) -> EventStream:
+    """The whole following area, again each time the presenter moves."""
     registry: RunRegistry = request.app.state.registry
     template = env.get_template("partials/_follow.html")
-    while True:
-        changed = registry.current_changed()
-        yield ServerSentEvent(raw_data=template.render(follow_context(registry)))
-        await changed
+
+    async def messages() -> AsyncIterator[bytes]:
+        while True:
+            changed = registry.current_changed()
+            yield format_sse_event(data_str=template.render(follow_context(registry)))
+            await changed
+
+    return EventStream(messages())
 
 
 @router.get("/qr.svg")
