@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from app import codeview, i18n, timeline
+from app.experiments import EXPERIMENTS
 from app.runs import Run
 from app.web.presenter import audience_url
 
@@ -58,6 +61,15 @@ env.filters["item"] = _item_label
 env.filters["dom_id"] = _dom_id
 
 
+@functools.lru_cache(maxsize=64)
+def _program(slug: str, params_json: str) -> str:
+    """An experiment's plain program for these parameters. Made once, not
+    with every frame: a frame is rendered up to 20 times a second."""
+    script = EXPERIMENTS[slug].script
+    assert script is not None
+    return script(json.loads(params_json))
+
+
 def stage_context(run: Run, *, with_timeline: bool = True) -> dict[str, Any]:
     state = run.state
     params = run.params.model_dump()
@@ -70,7 +82,11 @@ def stage_context(run: Run, *, with_timeline: bool = True) -> dict[str, Any]:
         "log": list(reversed(state.log)),
         "code": (
             codeview.body(
-                codeview.locate(exp.script(params), exp.code_lines, state.workers.values())
+                codeview.locate(
+                    _program(exp.slug, json.dumps(params, sort_keys=True)),
+                    exp.code_lines,
+                    state.workers.values(),
+                )
             )
             if exp.script is not None
             else []
