@@ -238,45 +238,59 @@ class TracedQueue:
         self._pacer = pacer
 
     def put(self, item: str, *, wait_kind: str = events.PUT_WAIT, kind: str = events.PUT) -> None:
+        tracer = self._tracer
         # In step mode the call itself waits for its permit; what it then
         # reports (waiting, done) is part of the action allowed.
-        self._tracer.turn(kind, item)
+        tracer.turn(kind, item)
         try:
             self._q.put_nowait(item)
         except queue.Full:
-            self._tracer.emit(wait_kind, item, gated=False)
+            self._wait_for_room(item, wait_kind)
+        tracer.emit(kind, item, gated=False)
+
+    def _wait_for_room(self, item: str, wait_kind: str) -> None:
+        """The queue was full: report the wait, then put in slices,
+        watching for a Stop."""
+        self._tracer.emit(wait_kind, item, gated=False)
+        try:
+            self._q.put(item, timeout=WAIT_GRACE_S)
+            return
+        except queue.Full:
+            self._tracer.flush()
+        while True:
+            self._pacer.check()
             try:
-                self._q.put(item, timeout=WAIT_GRACE_S)
+                self._q.put(item, timeout=POLL_S)
+                return
             except queue.Full:
-                self._tracer.flush()
-                while True:
-                    self._pacer.check()
-                    try:
-                        self._q.put(item, timeout=POLL_S)
-                        break
-                    except queue.Full:
-                        continue
-        self._tracer.emit(kind, item, gated=False)
+                continue
 
     def get(self, *, leave_when_retired: bool = True) -> str:
-        self._tracer.turn(events.GET, None)
+        tracer = self._tracer
+        tracer.turn(events.GET, None)
         try:
             item: str = self._q.get_nowait()
         except queue.Empty:
-            self._tracer.emit(events.GET_WAIT, gated=False)
-            try:
-                item = self._q.get(timeout=WAIT_GRACE_S)
-            except queue.Empty:
-                self._tracer.flush()
-                while True:
-                    self._pacer.check()
-                    if leave_when_retired and self._pacer.retiring():
-                        raise Retired from None
-                    try:
-                        item = self._q.get(timeout=POLL_S)
-                        break
-                    except queue.Empty:
-                        continue
+            item = self._wait_for_item(leave_when_retired)
         kind = events.SENTINEL_GET if events.is_sentinel(item) else events.GET
-        self._tracer.emit(kind, item, gated=False)
+        tracer.emit(kind, item, gated=False)
         return item
+
+    def _wait_for_item(self, leave_when_retired: bool) -> str:
+        """The queue was empty: report the wait, then wait for an item in
+        slices, watching for a Stop and for this worker's retirement."""
+        self._tracer.emit(events.GET_WAIT, gated=False)
+        try:
+            item: str = self._q.get(timeout=WAIT_GRACE_S)
+            return item
+        except queue.Empty:
+            self._tracer.flush()
+        while True:
+            self._pacer.check()
+            if leave_when_retired and self._pacer.retiring():
+                raise Retired from None
+            try:
+                item = self._q.get(timeout=POLL_S)
+                return item
+            except queue.Empty:
+                continue

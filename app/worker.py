@@ -53,14 +53,17 @@ class Worker:
 
     def work(self, min_ms: float, max_ms: float) -> None:
         """Simulated work: a random delay in [min_ms, max_ms], scaled by speed."""
-        self.pacer.work(self.rng.uniform(min_ms, max_ms) if max_ms > 0 else 0.0)
+        if max_ms > 0:
+            self.pacer.work(self.rng.uniform(min_ms, max_ms))
+        elif self.signals.stop.value:  # no delay: only see whether to stop
+            raise Stopped
 
     def sleep(self, ms: float) -> None:
         """A delay of `ms` at speed 1, scaled by the run's live speed."""
         self.pacer.work(ms)
 
     def retiring(self) -> bool:
-        return self.pacer.retiring()
+        return bool(self.signals.retire.value)
 
     def stopping(self) -> bool:
         return bool(self.signals.stop.value)
