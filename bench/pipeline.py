@@ -5,6 +5,7 @@ itself, see `main`); about a minute on a 2-core machine::
 
     python bench/pipeline.py            # both parts
     python bench/pipeline.py --part pipeline --items 50000 --repeats 5 --capacities 0,20,5
+    python bench/pipeline.py --part pipeline --delay-ms 0.1   # some work per item
     python bench/pipeline.py --part first-event --starts 20 -v
 
 Not part of the test suite. Every ratio is against a baseline measured in
@@ -50,6 +51,11 @@ the server process and competes for CPU with the workers on a small machine,
 but it is not instrumentation and is not measured here (`--on-batch fold`
 does the server's numbering and fold in the reader thread, to see its cost).
 
+With `--delay-ms D` both sides work D ms per item (slept: `time.sleep` in
+the bare workers, the experiment's own produce and consume time in the
+instrumented ones, below the form's 1 ms step if asked). The default, 0, is
+the worst case for the ratio: nothing but the queue and its instrumentation.
+
 Part 2, time to the first worker event (target: median < 150 ms)
 ----------------------------------------------------------------
 
@@ -76,6 +82,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,25 +95,29 @@ if str(ROOT) not in sys.path:
 # --- bare baseline workers (top-level, so that they pickle by reference) -----
 
 
-def bare_producer(q, n_items, results):  # type: ignore[no-untyped-def]
+def bare_producer(q, n_items, results, delay_s=0.0):  # type: ignore[no-untyped-def]
     t0 = time.monotonic_ns()
     for n in range(1, n_items + 1):
+        if delay_s:
+            time.sleep(delay_s)
         q.put(f"P1#{n}")
     results.put(("producer", t0, time.monotonic_ns()))
 
 
-def bare_consumer(q, n_items, results):  # type: ignore[no-untyped-def]
+def bare_consumer(q, n_items, results, delay_s=0.0):  # type: ignore[no-untyped-def]
     t0 = time.monotonic_ns()
     get = q.get
     for _ in range(n_items):
         get()
+        if delay_s:
+            time.sleep(delay_s)
     results.put(("consumer", t0, time.monotonic_ns()))
 
 
 # --- part 1: pipeline throughput --------------------------------------------
 
 
-def run_bare(n_items: int, capacity: int) -> tuple[float, float]:
+def run_bare(n_items: int, capacity: int, delay_ms: float = 0.0) -> tuple[float, float]:
     """One bare run: (items/s from in-worker stamps, wall seconds)."""
     from app import runtime
     from app.experiments import EXPERIMENTS
@@ -115,8 +126,9 @@ def run_bare(n_items: int, capacity: int) -> tuple[float, float]:
     q = ctx.Queue(capacity)
     results = ctx.Queue()
     wall0 = time.perf_counter()
-    prod = ctx.Process(target=bare_producer, args=(q, n_items, results), name="P1")
-    cons = ctx.Process(target=bare_consumer, args=(q, n_items, results), name="C1")
+    delay_s = delay_ms / 1000
+    prod = ctx.Process(target=bare_producer, args=(q, n_items, results, delay_s), name="P1")
+    cons = ctx.Process(target=bare_consumer, args=(q, n_items, results, delay_s), name="C1")
     prod.start()
     cons.start()
     stamps = {}
@@ -136,7 +148,9 @@ def run_bare(n_items: int, capacity: int) -> tuple[float, float]:
     return n_items / ((t1 - t0) / 1e9), wall
 
 
-def run_instrumented(n_items: int, capacity: int, on_batch_mode: str) -> tuple[float, float]:
+def run_instrumented(
+    n_items: int, capacity: int, on_batch_mode: str, delay_ms: float = 0.0
+) -> tuple[float, float]:
     """One instrumented run: (items/s from event stamps, wall seconds)."""
     from app import events
     from app.budget import WorkerBudget
@@ -157,6 +171,12 @@ def run_instrumented(n_items: int, capacity: int, on_batch_mode: str) -> tuple[f
         speed=1.0,
         backend="process",
     ).model_copy(update={"items_per_producer": n_items})  # past the form's limit of 1000
+    if delay_ms:
+        # Under the form's 1 ms step too: the fields are ints, and pydantic
+        # warns each time such params are dumped; the workers take floats.
+        warnings.filterwarnings("ignore", "Pydantic serializer warnings", UserWarning)
+        fields = ("produce_min_ms", "produce_max_ms", "consume_min_ms", "consume_max_ms")
+        params = params.model_copy(update=dict.fromkeys(fields, delay_ms))
 
     received: list[events.RawEvent] = []
     if on_batch_mode == "fold":
@@ -217,16 +237,20 @@ def bench_pipeline(args: argparse.Namespace) -> list[tuple[int, float, float, fl
             order = ("bare", "inst") if i % 2 == 0 else ("inst", "bare")
             for side in order:
                 if side == "bare":
-                    rate, wall = run_bare(args.items, capacity)
+                    rate, wall = run_bare(args.items, capacity, args.delay_ms)
                     bare.append(rate)
                     bare_wall.append(wall)
                 else:
-                    rate, wall = run_instrumented(args.items, capacity, args.on_batch)
+                    rate, wall = run_instrumented(
+                        args.items, capacity, args.on_batch, args.delay_ms
+                    )
                     inst.append(rate)
                     inst_wall.append(wall)
         b, s = statistics.median(bare), statistics.median(inst)
         ratio = s / b
         cap = f"capacity {capacity}" + (" (unbounded)" if capacity == 0 else "")
+        if args.delay_ms:
+            cap += f", {args.delay_ms:g} ms per item on each side"
         print(
             f"pipeline [{cap}, {args.items} items, {args.repeats} runs each]:"
             f" bare {b:.0f} items/s, instrumented {s:.0f} items/s,"
@@ -419,6 +443,12 @@ def main() -> None:
         choices=("extend", "fold"),
         default="extend",
         help="what the reader does with a batch: extend a list (default) or also fold it",
+    )
+    p.add_argument(
+        "--delay-ms",
+        type=float,
+        default=0.0,
+        help="work per item on both sides, slept (part 1; default 0: the worst case)",
     )
     p.add_argument("--starts", type=int, default=20, help="runs started (part 2)")
     p.add_argument("--python", default=sys.executable, help="interpreter for the server")
