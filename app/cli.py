@@ -35,6 +35,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fps", type=float, help="frames per second per run, at most (default 20)")
     p.add_argument("--db", help="recordings database (default under the user's data directory)")
     p.add_argument(
+        "--record-limit",
+        type=int,
+        help="events recorded per run; the run goes on unrecorded past it"
+        " (default 2000000, 0: no limit)",
+    )
+    p.add_argument(
         "--allowed-hosts",
         help="more Host names to answer, comma-separated (a proxy's or a LAN name)",
     )
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         fps=args.fps,
         allowed_hosts=args.allowed_hosts,
         db=args.db,
+        record_limit=args.record_limit,
     )
     app = create_app(settings)
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL DEFAULT 'running',
     reason TEXT NOT NULL DEFAULT '',
     duration REAL NOT NULL DEFAULT 0,
-    events INTEGER NOT NULL DEFAULT 0
+    events INTEGER NOT NULL DEFAULT 0,
+    run_events INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL,
@@ -78,7 +79,13 @@ class RecordedRun:
     status: str
     reason: str
     duration: float
-    events: int
+    events: int  # recorded
+    run_events: int  # the run had, recorded or not (0: not known yet)
+
+    @property
+    def cut(self) -> bool:
+        """The run went on past its recording limit."""
+        return self.run_events > self.events
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +98,8 @@ class RecordedRun:
             "reason": self.reason,
             "duration": self.duration,
             "events": self.events,
+            "run_events": max(self.events, self.run_events),
+            "cut": self.cut,
         }
 
 
@@ -107,6 +116,9 @@ class Recorder:
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(_connect(path)) as conn, conn:
             conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            if "run_events" not in columns:  # a database from before the limit
+                conn.execute("ALTER TABLE runs ADD COLUMN run_events INTEGER NOT NULL DEFAULT 0")
             # A run still 'running' here was cut short by a crash of the server.
             conn.execute(
                 "UPDATE runs SET status = 'failed', reason = 'the server stopped during the run'"
@@ -124,8 +136,11 @@ class Recorder:
     def append(self, run_id: str, evs: list[Event]) -> None:
         self._queue.put(("events", (run_id, evs)))
 
-    def end(self, run_id: str, status: str, reason: str, duration: float, count: int) -> None:
-        self._queue.put(("end", (status, reason, duration, count, run_id)))
+    def end(
+        self, run_id: str, status: str, reason: str, duration: float, count: int, total: int
+    ) -> None:
+        """The run has ended: `count` events recorded of the `total` it had."""
+        self._queue.put(("end", (status, reason, duration, count, total, run_id)))
 
     @property
     def backlog(self) -> int:
@@ -192,7 +207,8 @@ class Recorder:
             )
         elif kind == "end":
             conn.execute(
-                "UPDATE runs SET status = ?, reason = ?, duration = ?, events = ? WHERE id = ?",
+                "UPDATE runs SET status = ?, reason = ?, duration = ?, events = ?, run_events = ?"
+                " WHERE id = ?",
                 args,
             )
 
@@ -206,16 +222,16 @@ class Recorder:
     def runs(self) -> list[RecordedRun]:
         with self._reading() as conn:
             rows = conn.execute(
-                "SELECT id, experiment, params, name, created, status, reason, duration, events"
-                " FROM runs ORDER BY created DESC"
+                "SELECT id, experiment, params, name, created, status, reason, duration, events,"
+                " run_events FROM runs ORDER BY created DESC"
             ).fetchall()
         return [_recorded(row) for row in rows]
 
     def run(self, run_id: str) -> RecordedRun | None:
         with self._reading() as conn:
             row = conn.execute(
-                "SELECT id, experiment, params, name, created, status, reason, duration, events"
-                " FROM runs WHERE id = ?",
+                "SELECT id, experiment, params, name, created, status, reason, duration, events,"
+                " run_events FROM runs WHERE id = ?",
                 (run_id,),
             ).fetchone()
         return _recorded(row) if row else None
@@ -245,7 +261,8 @@ class Recorder:
 
 
 def _recorded(row: tuple[Any, ...]) -> RecordedRun:
-    run_id, experiment, params, name, created, status, reason, duration, count = row
+    run_id, experiment, params, name, created, status, reason, duration, count, total = row
+    params = json.loads(params)
     return RecordedRun(
-        run_id, experiment, json.loads(params), name, created, status, reason, duration, count
+        run_id, experiment, params, name, created, status, reason, duration, count, total
     )

@@ -116,6 +116,9 @@ class Run:
         self.hidden = False
         self._inflight = threading.BoundedSemaphore(INFLIGHT_BATCHES)
         self.recorder: Recorder | None = recorder
+        # Events handed to the recording, and how many it takes (0: all).
+        self.recorded = 0
+        self.record_limit = settings.record_limit
         if recorder is not None:
             recorder.begin(run_id, experiment.slug, params.model_dump(), self.created.isoformat())
 
@@ -227,7 +230,7 @@ class Run:
             new.append(event)
         self._events.extend(new)
         if self.recorder is not None:
-            self.recorder.append(self.id, new)
+            self._record(new)
         self._dirty = True
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
@@ -235,7 +238,21 @@ class Run:
             self.ended.set()
             if self.recorder is not None:
                 s = self.state
-                self.recorder.end(self.id, s.status, s.reason, s.last_t, self._seq)
+                self.recorder.end(self.id, s.status, s.reason, s.last_t, self.recorded, self._seq)
+
+    def _record(self, new: list[events.Event]) -> None:
+        """Hand the new events to the recording, up to its limit."""
+        assert self.recorder is not None
+        if self.record_limit:
+            new = new[: max(0, self.record_limit - self.recorded)]
+        if new:
+            self.recorder.append(self.id, new)
+            self.recorded += len(new)
+
+    @property
+    def recording_cut(self) -> bool:
+        """The run has gone on past its recording's limit."""
+        return self.recorder is not None and self._seq > self.recorded
 
     async def _tick(self) -> None:
         period = 1.0 / self._fps
@@ -333,6 +350,13 @@ class Run:
             "created": self.created.isoformat(),
             "counters": s.counters(),
             **s.extras(),
+            # Events recorded so far, and whether the run went on past the
+            # recording's limit (none when the server records nothing).
+            "recording": (
+                {"events": self.recorded, "limit": self.record_limit, "cut": self.recording_cut}
+                if self.recorder is not None
+                else None
+            ),
             "workers": [
                 {
                     "name": w.name,

@@ -9,6 +9,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+# The numeric settings' bounds, inclusive.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "port": (1, 65535),
+    "max_workers": (1, 1024),
+    "max_runs": (1, 64),
+    "run_time_limit": (1, 86400),
+    "fps": (1, 60),
+    "event_buffer": (1, 10_000_000),
+    "keep_runs": (0, 10_000),
+    "record_limit": (0, 1_000_000_000),
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,7 +34,19 @@ class Settings:
     keep_runs: int = 50  # ended runs kept in memory for GET /api/runs
     allowed_hosts: str = ""  # more Host names to answer, comma-separated
     db: str = ""  # the recordings database; empty: under the user's data directory
+    # Events recorded per run: past this the run goes on live, unrecorded (a
+    # full-speed run makes ~50 MB of recording a million events). 0: no limit.
+    record_limit: int = 2_000_000
     lan: bool = False  # classroom mode: every interface, a presenter token
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in BOUNDS.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} (or CONCVIZ_{name.upper()}) must be"
+                    f" from {_number(low)} to {_number(high)} (got {_number(value)})"
+                )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -33,7 +57,10 @@ class Settings:
             if raw is not None:
                 values[f.name] = _parse(f.name, raw, type(getattr(cls, f.name)))
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise SystemExit(f"concviz: {exc}") from None
 
 
 def _parse(name: str, raw: str, kind: type) -> object:
@@ -46,3 +73,7 @@ def _parse(name: str, raw: str, kind: type) -> object:
             f"CONCVIZ_{name.upper()} must be {'an integer' if kind is int else 'a number'}"
             f" (got {raw!r})"
         ) from None
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"

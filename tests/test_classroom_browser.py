@@ -89,7 +89,6 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
         server.stop()
 
 
-
 @pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
 def test_projection_mode_screenshot_in_each_language(
     browser: Any, live_server: LiveServer, locale: str

@@ -6,8 +6,10 @@ import json
 import random
 import re
 import signal
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from app.budget import WorkerBudget
 from app.events import Event, from_raw
 from app.experiments import EXPERIMENTS
 from app.model import ViewState, fold, fold_all
-from app.recording import Recorder
+from app.recording import SCHEMA, Recorder
 from app.replay import CHECKPOINT_EVERY, Replay
 from app.runtime import Runtime
 from app.trace import chrome_trace
@@ -69,7 +71,8 @@ def test_recorder_keeps_runs_and_events_across_reopening(
     rec.begin("r1", "producer-consumer", {"producers": 3}, "2026-01-01T00:00:00")
     rec.append("r1", run_events[:10])
     rec.append("r1", run_events[10:])
-    rec.end("r1", "finished", "every item was consumed", run_events[-1].t, len(run_events))
+    n = len(run_events)
+    rec.end("r1", "finished", "every item was consumed", run_events[-1].t, n, n)
     rec.close()
 
     again = Recorder(db)  # as after a server restart
@@ -77,6 +80,7 @@ def test_recorder_keeps_runs_and_events_across_reopening(
     assert only.id == "r1"
     assert only.status == "finished"
     assert only.events == len(run_events)
+    assert not only.cut
     assert again.events("r1") == run_events
     assert again.events("r1", after=5, limit=3) == run_events[5:8]
     assert again.rename("r1", "first try")
@@ -86,6 +90,26 @@ def test_recorder_keeps_runs_and_events_across_reopening(
     assert again.runs() == []
     assert not again.delete("r1")
     again.close()
+
+
+def test_a_database_from_before_the_record_limit_opens_and_keeps_its_runs(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "runs.sqlite3"
+    before = SCHEMA.replace(",\n    run_events INTEGER NOT NULL DEFAULT 0", "")
+    assert "run_events" not in before
+    with sqlite3.connect(db) as conn:
+        conn.executescript(before)
+        conn.execute(
+            "INSERT INTO runs (id, experiment, params, created, status, events)"
+            " VALUES ('old', 'producer-consumer', '{}', '2026-01-01T00:00:00', 'finished', 7)"
+        )
+    conn.close()
+    rec = Recorder(db)
+    (old,) = rec.runs()
+    assert (old.id, old.events, old.cut) == ("old", 7, False)
+    assert old.to_dict()["run_events"] == 7
+    rec.close()
 
 
 def test_a_run_cut_short_by_a_crash_is_marked_failed_on_reopening(tmp_path: Path) -> None:
@@ -231,3 +255,68 @@ def test_sigterm_loses_no_recorded_event() -> None:
     assert "shutting down" in recorded.reason
     assert [e.seq for e in evs] == list(range(1, recorded.events + 1))
     assert evs[-1].kind == "run_end"
+
+
+@pytest.fixture(scope="module")
+def limited_server() -> Iterator[LiveServer]:
+    """A server that records 50 events of a run and keeps 20 in memory."""
+    server = LiveServer("--record-limit", "50", env={"CONCVIZ_EVENT_BUFFER": "20"})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def limited(limited_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=limited_server.url, timeout=15) as c:
+        yield c
+
+
+def _ended_run(c: httpx.Client) -> tuple[dict[str, Any], int]:
+    """A run of more than 50 events, ended, with its recording written."""
+    run = c.post("/api/runs", json={"experiment": "producer-consumer", "params": FAST}).json()
+    total = read_events(c, run["id"])[-1]["seq"]  # the stream ends with the run
+    assert total > 80
+    deadline = time.monotonic() + 10
+    while not (rec := _recording(c, run["id"])) or rec["run_events"] != total:
+        assert time.monotonic() < deadline, rec
+        time.sleep(0.05)
+    return c.get(f"/api/runs/{run['id']}").json(), total
+
+
+def _recording(c: httpx.Client, run_id: str) -> dict[str, Any] | None:
+    return next((r for r in c.get("/api/recordings").json() if r["id"] == run_id), None)
+
+
+@pytest.mark.live
+def test_a_run_past_the_record_limit_goes_on_and_says_where_its_recording_stops(
+    limited: httpx.Client,
+) -> None:
+    run, total = _ended_run(limited)
+    assert run["status"] == "finished"  # the run itself went on to its end
+    assert run["recording"] == {"events": 50, "limit": 50, "cut": True}
+    with limited.stream("GET", f"/runs/{run['id']}/stream") as s:
+        last = [m.data for m in messages(s) if m.event != "end"][-1]
+    assert 'id="recording-cut"' in last
+    assert "recorded up to event 50" in last
+    rec = _recording(limited, run["id"])
+    assert rec is not None
+    assert (rec["events"], rec["run_events"], rec["cut"]) == (50, total, True)
+    assert rec["status"] == "finished"
+    exported = limited.get(f"/api/recordings/{run['id']}/export").json()
+    assert [e["seq"] for e in exported["events"]] == list(range(1, 51))
+    assert f"stops at event 50 of {total}" in limited.get(f"/runs/{run['id']}").text
+    assert f"of {total}</span>" in limited.get("/runs").text
+
+
+@pytest.mark.live
+def test_a_resumed_event_stream_skips_what_neither_the_recording_nor_memory_holds(
+    limited: httpx.Client, limited_server: LiveServer
+) -> None:
+    run, total = _ended_run(limited)
+    seqs = [e["seq"] for e in read_events(limited, run["id"], last_event_id=0)]
+    # 1-50 from the recording, then the 20 the server still holds, nothing
+    # out of order or twice; and the gap is known, not waited for and logged.
+    assert seqs == list(range(1, 51)) + list(range(total - 19, total + 1))
+    assert "in neither memory nor the recording" not in limited_server.output()

@@ -51,10 +51,10 @@ def test_exactly_one_action_per_permit(client: httpx.Client, backend: str) -> No
     run = wait_run(
         client,
         rid,
-        lambda run: all(
-            w["wants"] or w["state"] in ("put_wait", "get_wait") for w in run["workers"]
-        )
-        and bool(wants(run)),
+        lambda run: (
+            all(w["wants"] or w["state"] in ("put_wait", "get_wait") for w in run["workers"])
+            and bool(wants(run))
+        ),
     )
     time.sleep(0.2)
     still = client.get(f"/api/runs/{rid}").json()

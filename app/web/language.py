@@ -49,7 +49,5 @@ async def switch_language(code: str, next: str = "/") -> RedirectResponse:
         next = "/"
     response = RedirectResponse(next, status_code=303)
     if code in i18n.LANGUAGES:
-        response.set_cookie(
-            i18n.COOKIE, code, max_age=ONE_YEAR_S, samesite="strict", httponly=True
-        )
+        response.set_cookie(i18n.COOKIE, code, max_age=ONE_YEAR_S, samesite="strict", httponly=True)
     return response

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
 
+
 def _classroom(request: Request) -> dict[str, Any]:
     """For every page: is this the presenter, and where does the audience go."""
     state = request.app.state

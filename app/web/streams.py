@@ -198,9 +198,10 @@ async def _live_events(run: Run, recorder: Recorder | None, after: int) -> Async
     waits_for_recorder = 0
     while True:
         new = run.events_after(after)
-        if new and new[0].seq > after + 1 and recorder is not None:
+        if new and new[0].seq > after + 1 and recorder is not None and after < run.recorded:
             # Older than the ring: from the recording, which may lag the ring
-            # by up to FLUSH_S.
+            # by up to FLUSH_S. Past the recording's limit (`run.recorded`)
+            # there is nothing to read, and the stream goes on from the ring.
             missing = new[0].seq - 1 - after
             page = await asyncio.to_thread(
                 recorder.events, run.id, after, min(missing, RECORDED_PAGE)
