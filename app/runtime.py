@@ -41,7 +41,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app import events, worker
+from app import events, reasons, worker
 from app.budget import WorkerBudget
 from app.experiments.spec import Experiment, Role
 from app.instrument import ItemQueue, Signals, Tracer
@@ -385,11 +385,12 @@ class Runtime:
                     break
                 if time.monotonic() > deadline + self._paused_total and not self.paused:
                     minutes = self._time_limit_s / 60
-                    self.stop(f"time limit reached ({minutes:g} min)", outcome="stopped")
+                    reason = reasons.TIME_LIMIT % {"minutes": f"{minutes:g}"}
+                    self.stop(reason, outcome="stopped")
                     break
         except Exception as exc:
             log.exception("run supervisor failed")
-            self.stop(f"internal error: {exc}", outcome="failed")
+            self.stop(reasons.INTERNAL_ERROR % {"error": exc}, outcome="failed")
         finally:
             self._stop_flag.value = 1
             self._stop_all()
@@ -502,7 +503,8 @@ class Runtime:
             [(time.monotonic_ns(), slot.name, slot.pid, 0, events.EXIT, None, {"exitcode": code})]
         )
         if code and self._stop_reason is None:
-            self.stop(f"{slot.name} crashed (exit code {code})", outcome="failed")
+            reason = reasons.CRASHED % {"worker": slot.name, "code": code}
+            self.stop(reason, outcome="failed")
 
     def _drain(self) -> None:
         """Once every source worker has ended, end the drain role's workers

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from app import codeview, i18n, timeline
+from app import codeview, i18n, reasons, timeline
 from app.experiments import EXPERIMENTS
 from app.runs import Run
 from app.web.presenter import audience_url
@@ -60,6 +60,7 @@ def _dom_id(text: str) -> str:
 
 env.filters["item"] = _item_label
 env.filters["dom_id"] = _dom_id
+env.filters["reason"] = reasons.shown
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,0 +1,40 @@
+"""Why a run ended, in words with a variable part.
+
+A run's reason is English text everywhere it is kept (the run object, the
+`run_end` event, the recording), so that the API and old recordings read the
+same. A page shows it in the reader's language with `shown`: a fixed phrase
+is a message of its own, and a reason made from one of the templates here is
+recognised by its shape and translated with its parts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.i18n import N_, _
+
+TIME_LIMIT = N_("time limit reached (%(minutes)s min)")
+CRASHED = N_("%(worker)s crashed (exit code %(code)s)")
+INTERNAL_ERROR = N_("internal error: %(error)s")
+
+TEMPLATES = (TIME_LIMIT, CRASHED, INTERNAL_ERROR)
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """The template as a pattern, each `%(name)s` a named group."""
+    return re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+?)", re.escape(template)), re.S)
+
+
+_PATTERNS = [(template, _pattern(template)) for template in TEMPLATES]
+
+
+def shown(reason: str) -> str:
+    """`reason` in the current language (unchanged if it is no known message)."""
+    translated = _(reason)
+    if translated != reason:
+        return translated
+    for template, pattern in _PATTERNS:
+        found = pattern.fullmatch(reason)
+        if found:
+            return _(template) % found.groupdict()
+    return reason
