@@ -9,6 +9,7 @@ import httpx
 import psutil
 import pytest
 from conftest import LiveServer
+from probes import start, wait_for
 from ssereader import messages, read_events
 
 pytestmark = pytest.mark.live
@@ -23,23 +24,6 @@ FAST = {
 }
 ENDLESS = {"items_per_producer": 0, "produce_min_ms": 100, "produce_max_ms": 200, "speed": 1}
 ENDED = ("finished", "stopped", "failed")
-
-
-def start(client: httpx.Client, **params: Any) -> dict[str, Any]:
-    r = client.post("/api/runs", json={"experiment": "producer-consumer", "params": params})
-    assert r.status_code == 201, r.text
-    run: dict[str, Any] = r.json()
-    return run
-
-
-def wait_for(client: httpx.Client, run_id: str, check: Any, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        run: dict[str, Any] = client.get(f"/api/runs/{run_id}").json()
-        if check(run):
-            return run
-        assert time.monotonic() < deadline, f"gave up waiting; last state: {run}"
-        time.sleep(0.05)
 
 
 def test_healthz(client: httpx.Client) -> None:

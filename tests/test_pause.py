@@ -4,11 +4,11 @@ the run's clock stopped, and the run still correct afterwards."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import httpx
 import psutil
 import pytest
+from probes import start
 from ssereader import read_events
 
 pytestmark = pytest.mark.live
@@ -22,13 +22,6 @@ SLOW_ENDLESS = {
     "consume_min_ms": 10,
     "consume_max_ms": 30,
 }
-
-
-def start(client: httpx.Client, **params: Any) -> dict[str, Any]:
-    r = client.post("/api/runs", json={"experiment": "producer-consumer", "params": params})
-    assert r.status_code == 201, r.text
-    run: dict[str, Any] = r.json()
-    return run
 
 
 def events_so_far(client: httpx.Client, run_id: str) -> int:

@@ -21,6 +21,7 @@ import httpx
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from probes import start, wait_for
 from ssereader import messages
 
 from app import events
@@ -506,30 +507,13 @@ def test_the_script_plays_the_lecture_example_on_its_own(tmp_path: Path) -> None
 # The HTTP contract, against a real server.
 
 
-def start(client: httpx.Client, **params: Any) -> dict[str, Any]:
-    r = client.post("/api/runs", json={"experiment": "queue", "params": params})
-    assert r.status_code == 201, r.text
-    run: dict[str, Any] = r.json()
-    return run
-
-
-def wait_run(client: httpx.Client, run_id: str, check: Any, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        run: dict[str, Any] = client.get(f"/api/runs/{run_id}").json()
-        if check(run):
-            return run
-        assert time.monotonic() < deadline, f"gave up waiting; last state: {run}"
-        time.sleep(0.05)
-
-
 def phases(run: dict[str, Any]) -> dict[str, str]:
     return {c["name"]: c["phase"] for c in run["callers"]}
 
 
 @pytest.mark.live
 def test_calls_api_answers_202_and_the_outcome_arrives_as_events(client: httpx.Client) -> None:
-    run = start(client, capacity=2)
+    run = start(client, "queue", capacity=2)
     url = f"/api/runs/{run['id']}/calls"
     bodies = ({"op": "put", "value": 7, "timeout": None}, {"op": "put"}, {"op": "put"})
     for n, (body, phase) in enumerate(
@@ -538,12 +522,12 @@ def test_calls_api_answers_202_and_the_outcome_arrives_as_events(client: httpx.C
         r = client.post(url, json=body)
         assert r.status_code == 202, r.text
         assert r.json() == {"accepted": True, "run": run["id"]}
-        now = wait_run(client, run["id"], lambda r, n=n, p=phase: phases(r).get(f"P{n}") == p)
+        now = wait_for(client, run["id"], lambda r, n=n, p=phase: phases(r).get(f"P{n}") == p)
     assert now["queue"] == [7, 8]  # the empty put took the next number
     assert now["counters"]["waiting"] == 1
     assert [c["call"] for c in now["callers"]] == ["put(7)", "put(8)", "put(9)"]
     assert client.post(url, json={"op": "get_nowait"}).status_code == 202
-    now = wait_run(client, run["id"], lambda r: phases(r).get("P3") == "returned")
+    now = wait_for(client, run["id"], lambda r: phases(r).get("P3") == "returned")
     assert now["queue"] == [8, 9]
     assert next(c for c in now["callers"] if c["name"] == "P4")["result"] == 7
     workers = {w["name"]: w for w in now["workers"]}
@@ -574,12 +558,12 @@ def test_calls_api_answers_202_and_the_outcome_arrives_as_events(client: httpx.C
 
 @pytest.mark.live
 def test_page_form_posts_a_call_and_explains_a_bad_one(client: httpx.Client) -> None:
-    run = start(client, kind="lifo", capacity=0)
+    run = start(client, "queue", kind="lifo", capacity=0)
     r = client.post(
         "/experiments/queue/calls", data={"run_id": run["id"], "op": "put", "value": ""}
     )
     assert r.status_code == 202
-    wait_run(client, run["id"], lambda r: r["queue"] == [1])
+    wait_for(client, run["id"], lambda r: r["queue"] == [1])
     r = client.post(
         "/experiments/queue/calls", data={"run_id": run["id"], "op": "put", "value": "1234"}
     )
@@ -604,11 +588,11 @@ def test_the_page_a_frame_and_a_refused_call_speak_chinese(client: httpx.Client)
     for words in ("队列，一次一个调用", "由谁调用", "播放课上的例子", "队列类型", "脚本"):
         assert words in page
     assert "Play the lecture's example" in client.get("/experiments/queue").text
-    run = start(client, kind="fifo", capacity=1)
+    run = start(client, "queue", kind="fifo", capacity=1)
     url = f"/api/runs/{run['id']}/calls"
     client.post(url, json={"op": "put", "value": 1})
     client.post(url, json={"op": "put", "value": 2})  # waits: full
-    wait_run(client, run["id"], lambda r: r["counters"]["waiting"] == 1)
+    wait_for(client, run["id"], lambda r: r["counters"]["waiting"] == 1)
     r = client.post(
         "/experiments/queue/calls",
         data={"run_id": run["id"], "op": "put", "value": "1234"},
@@ -627,12 +611,12 @@ def test_a_killed_server_takes_main_and_its_waiting_callers_with_it() -> None:
     server = LiveServer()
     try:
         with httpx.Client(base_url=server.url, timeout=15) as c:
-            run = start(c, capacity=1)
+            run = start(c, "queue", capacity=1)
             url = f"/api/runs/{run['id']}/calls"
             c.post(url, json={"op": "put", "value": 1})
-            wait_run(c, run["id"], lambda r: r["queue"] == [1])
+            wait_for(c, run["id"], lambda r: r["queue"] == [1])
             c.post(url, json={"op": "put", "value": 2})  # waits: full
-            running = wait_run(c, run["id"], lambda r: r["counters"]["waiting"] == 1)
+            running = wait_for(c, run["id"], lambda r: r["counters"]["waiting"] == 1)
         family = [p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)]
         pids = {w["pid"] for w in running["workers"] if w["alive"]}
         assert len(pids) == 2  # main, and the caller waiting in put(2)

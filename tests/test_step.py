@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from probes import wait_for
 from ssereader import read_events
 
 pytestmark = pytest.mark.live
@@ -23,16 +24,6 @@ PARAMS = {
 }
 
 
-def wait_run(client: httpx.Client, rid: str, check: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        run: dict[str, Any] = client.get(f"/api/runs/{rid}").json()
-        if check(run):
-            return run
-        assert time.monotonic() < deadline, run
-        time.sleep(0.02)
-
-
 def wants(run: dict[str, Any]) -> dict[str, Any]:
     return {w["name"]: w["wants"] for w in run["workers"] if w["wants"]}
 
@@ -44,11 +35,11 @@ def test_exactly_one_action_per_permit(client: httpx.Client, backend: str) -> No
         json={"experiment": "producer-consumer", "params": {**PARAMS, "backend": backend}},
     )
     rid = r.json()["id"]
-    wait_run(client, rid, lambda run: run["events"] > 10)
+    wait_for(client, rid, lambda run: run["events"] > 10)
     assert client.post(f"/api/runs/{rid}/step", json={"on": True}).json()["stepping"] is True
     # Everyone ends up waiting: for a permit, or (a producer already let go)
     # blocked on a full queue until a consumer is let go.
-    run = wait_run(
+    run = wait_for(
         client,
         rid,
         lambda run: (
@@ -60,11 +51,11 @@ def test_exactly_one_action_per_permit(client: httpx.Client, backend: str) -> No
     still = client.get(f"/api/runs/{rid}").json()
     assert still["events"] == run["events"]  # nothing moves without a permit
     for _ in range(6):
-        run = wait_run(client, rid, lambda run: bool(wants(run)))
+        run = wait_for(client, rid, lambda run: bool(wants(run)))
         worker = sorted(wants(run))[0]
         before = run["events"]
         assert client.post(f"/api/runs/{rid}/permit", json={"worker": worker}).status_code == 200
-        wait_run(client, rid, lambda run, b=before: run["events"] >= b + 2)
+        wait_for(client, rid, lambda run, b=before: run["events"] >= b + 2)
         time.sleep(0.15)  # anything more that would happen, happens
         after = client.get(f"/api/runs/{rid}").json()["events"]
         evs = read_events(client, rid, last_event_id=before, limit=after - before)
@@ -80,5 +71,5 @@ def test_exactly_one_action_per_permit(client: httpx.Client, backend: str) -> No
     assert refused.status_code == 409
     assert client.post(f"/api/runs/{rid}/step", json={"on": False}).json()["stepping"] is False
     moved = client.get(f"/api/runs/{rid}").json()["events"]
-    wait_run(client, rid, lambda run: run["events"] > moved + 20)  # free again
+    wait_for(client, rid, lambda run: run["events"] > moved + 20)  # free again
     assert client.post(f"/api/runs/{rid}/stop").json()["status"] == "stopped"
