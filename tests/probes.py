@@ -75,7 +75,7 @@ def live_workers(forkserver: int) -> int:
                 try:
                     with open(f"/proc/{pid}/stat") as st:
                         state = st.read().rsplit(")", 1)[1].split()[0]
-                except FileNotFoundError:
+                except (FileNotFoundError, ProcessLookupError):  # gone meanwhile
                     continue
                 if state not in ("Z", "X"):
                     count += 1
