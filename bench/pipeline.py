@@ -51,6 +51,16 @@ the server process and competes for CPU with the workers on a small machine,
 but it is not instrumentation and is not measured here (`--on-batch fold`
 does the server's numbering and fold in the reader thread, to see its cost).
 
+*Floor* (leave it out with `--no-floor`): the bare workers plus the least
+any tracer of these events must do, written inline with nothing else (no
+classes, no stop or pause checks, no step mode): two stamped records per
+item on each side, the same count as the instrumented run, and a record of
+each wait, taken before the call blocks (a `put_nowait`/`get_nowait` first:
+the page shows who is blocked while they are; on `app.instrument.ItemQueue`,
+whose emptiness check is cheap), sent in batches of 256
+through a second queue to a reader thread here. Its ratio bounds what any
+tracer that records every item's steps and shows waits can reach here.
+
 With `--delay-ms D` both sides work D ms per item (slept: `time.sleep` in
 the bare workers, the experiment's own produce and consume time in the
 instrumented ones, below the form's 1 ms step if asked). The default, 0, is
@@ -79,6 +89,7 @@ import argparse
 import contextlib
 import math
 import os
+import queue
 import statistics
 import sys
 import time
@@ -114,21 +125,99 @@ def bare_consumer(q, n_items, results, delay_s=0.0):  # type: ignore[no-untyped-
     results.put(("consumer", t0, time.monotonic_ns()))
 
 
+# The floor: the bare workers plus the least a tracer of these events does,
+# written inline (no classes, no step mode, no pause, no stop): two stamped
+# records per item on each side, as the instrumented run makes, and one more
+# when a put finds the queue full or a get finds it empty (seen before the
+# call blocks, as the page must show it), sent to this process in batches of
+# 256 through a second queue.
+
+
+def floor_producer(q, n_items, results, delay_s, trace):  # type: ignore[no-untyped-def]
+    now, batch = time.monotonic_ns, []
+    t0 = now()
+    for n in range(1, n_items + 1):
+        item = f"P1#{n}"
+        batch.append((now(), "P1", "produce", item))
+        if delay_s:
+            time.sleep(delay_s)
+        try:
+            q.put_nowait(item)
+        except queue.Full:  # the page shows who waits: say so before blocking
+            batch.append((now(), "P1", "put_wait", item))
+            q.put(item)
+        batch.append((now(), "P1", "put", item))
+        if len(batch) >= 256:
+            trace.put(batch)
+            batch = []
+    trace.put(batch)
+    trace.put(None)  # this side is done
+    results.put(("producer", t0, now()))
+
+
+def floor_consumer(q, n_items, results, delay_s, trace):  # type: ignore[no-untyped-def]
+    now, batch = time.monotonic_ns, []
+    t0 = now()
+    for _ in range(n_items):
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            batch.append((now(), "C1", "get_wait", None))
+            item = q.get()
+        batch.append((now(), "C1", "get", item))
+        if delay_s:
+            time.sleep(delay_s)
+        batch.append((now(), "C1", "done", item))
+        if len(batch) >= 256:
+            trace.put(batch)
+            batch = []
+    trace.put(batch)
+    trace.put(None)  # this side is done
+    results.put(("consumer", t0, now()))
+
+
 # --- part 1: pipeline throughput --------------------------------------------
 
 
-def run_bare(n_items: int, capacity: int, delay_ms: float = 0.0) -> tuple[float, float]:
-    """One bare run: (items/s from in-worker stamps, wall seconds)."""
+def run_bare(
+    n_items: int, capacity: int, delay_ms: float = 0.0, floor: bool = False
+) -> tuple[float, float]:
+    """One bare run (or, with `floor`, the floor's): (items/s from in-worker
+    stamps, wall seconds)."""
+    import threading
+
     from app import runtime
     from app.experiments import EXPERIMENTS
+    from app.instrument import ItemQueue
 
     ctx = runtime.context(EXPERIMENTS["producer-consumer"].modules)
-    q = ctx.Queue(capacity)
+    # The floor's queue has the cheap emptiness check the instrumented run's
+    # has: the stock get_nowait costs as much as moving an item.
+    q = ItemQueue(capacity, ctx=ctx) if floor else ctx.Queue(capacity)
     results = ctx.Queue()
     wall0 = time.perf_counter()
-    delay_s = delay_ms / 1000
-    prod = ctx.Process(target=bare_producer, args=(q, n_items, results, delay_s), name="P1")
-    cons = ctx.Process(target=bare_consumer, args=(q, n_items, results, delay_s), name="C1")
+    args: tuple[Any, ...] = (q, n_items, results, delay_ms / 1000)
+    workers = (bare_producer, bare_consumer)
+    reader = None
+    if floor:
+        trace = ctx.Queue()
+        args += (trace,)
+        workers = (floor_producer, floor_consumer)
+        records: list[Any] = []
+
+        def read() -> None:  # the server's reader, minus the fold
+            done = 0
+            while done < 2:
+                batch = trace.get(timeout=120)
+                if batch is None:
+                    done += 1
+                else:
+                    records.extend(batch)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+    prod = ctx.Process(target=workers[0], args=args, name="P1")
+    cons = ctx.Process(target=workers[1], args=args, name="C1")
     prod.start()
     cons.start()
     stamps = {}
@@ -137,6 +226,9 @@ def run_bare(n_items: int, capacity: int, delay_ms: float = 0.0) -> tuple[float,
         stamps[role] = (t_start, t_end)
     prod.join(30)
     cons.join(30)
+    if reader is not None:
+        reader.join(30)
+        trace.close()
     wall = time.perf_counter() - wall0
     for p in (prod, cons):
         if p.exitcode != 0:
@@ -229,24 +321,28 @@ def bench_pipeline(args: argparse.Namespace) -> list[tuple[int, float, float, fl
     run_bare(min(args.items, 2000), args.capacities[0])
     run_instrumented(min(args.items, 2000), args.capacities[0], args.on_batch)
 
+    sides = {
+        "bare": lambda capacity: run_bare(args.items, capacity, args.delay_ms),
+        "floor": lambda capacity: run_bare(args.items, capacity, args.delay_ms, floor=True),
+        "instrumented": lambda capacity: run_instrumented(
+            args.items, capacity, args.on_batch, args.delay_ms
+        ),
+    }
+    if args.no_floor:
+        del sides["floor"]
+    names = list(sides)
     results = []
     for capacity in args.capacities:
-        bare, inst, bare_wall, inst_wall = [], [], [], []
+        rates: dict[str, list[float]] = {name: [] for name in names}
+        walls: dict[str, list[float]] = {name: [] for name in names}
         for i in range(args.repeats):
-            # Alternate which side goes first, so that neither always follows the other.
-            order = ("bare", "inst") if i % 2 == 0 else ("inst", "bare")
-            for side in order:
-                if side == "bare":
-                    rate, wall = run_bare(args.items, capacity, args.delay_ms)
-                    bare.append(rate)
-                    bare_wall.append(wall)
-                else:
-                    rate, wall = run_instrumented(
-                        args.items, capacity, args.on_batch, args.delay_ms
-                    )
-                    inst.append(rate)
-                    inst_wall.append(wall)
-        b, s = statistics.median(bare), statistics.median(inst)
+            # Rotate which side goes first, so that none always follows another.
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                rate, wall = sides[name](capacity)
+                rates[name].append(rate)
+                walls[name].append(wall)
+        median = {name: statistics.median(rates[name]) for name in names}
+        b, s = median["bare"], median["instrumented"]
         ratio = s / b
         cap = f"capacity {capacity}" + (" (unbounded)" if capacity == 0 else "")
         if args.delay_ms:
@@ -257,13 +353,18 @@ def bench_pipeline(args: argparse.Namespace) -> list[tuple[int, float, float, fl
             f" ratio {ratio:.2f} (target >= 0.8)",
             flush=True,
         )
+        if "floor" in median:
+            print(
+                f"    floor (bare + the same records, inline, each wait seen before it blocks):"
+                f" {median['floor']:.0f} items/s, ratio {median['floor'] / b:.2f}",
+                flush=True,
+            )
         if args.verbose:
-            print(f"    bare runs:         {', '.join(f'{x:.0f}' for x in bare)}")
-            print(f"    instrumented runs: {', '.join(f'{x:.0f}' for x in inst)}")
+            for name in names:
+                print(f"    {name} runs: {', '.join(f'{x:.0f}' for x in rates[name])}")
         print(
-            f"    wall clock, process start to end of run (info only):"
-            f" bare {statistics.median(bare_wall) * 1000:.0f} ms,"
-            f" instrumented {statistics.median(inst_wall) * 1000:.0f} ms",
+            "    wall clock, process start to end of run (info only): "
+            + ", ".join(f"{name} {statistics.median(walls[name]) * 1000:.0f} ms" for name in names),
             flush=True,
         )
         results.append((capacity, b, s, ratio))
@@ -450,6 +551,7 @@ def main() -> None:
         default=0.0,
         help="work per item on both sides, slept (part 1; default 0: the worst case)",
     )
+    p.add_argument("--no-floor", action="store_true", help="leave out the floor side (part 1)")
     p.add_argument("--starts", type=int, default=20, help="runs started (part 2)")
     p.add_argument("--python", default=sys.executable, help="interpreter for the server")
     p.add_argument("-v", "--verbose", action="store_true", help="print every run's figure")
