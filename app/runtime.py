@@ -12,8 +12,8 @@
 
 The supervisor sends its own events (run start and end, sentinels, worker
 exits) through the same event queue as the workers, after the worker's own
-batches: a process has flushed its queue before its sentinel fires, so a
-worker's `exit` always comes after its last event.
+batches: a process has written its last batch before its sentinel fires, so
+a worker's `exit` always comes after its last event.
 
 Stopping: set the stop flag, keep draining the event queue while joining
 with a timeout, then terminate, then kill. Queues and flags are new for
@@ -43,6 +43,7 @@ from pydantic import BaseModel
 
 from app import events, reasons, worker
 from app.budget import WorkerBudget
+from app.eventpipe import EventPipe
 from app.experiments.spec import Experiment, Role
 from app.instrument import ItemQueue, Signals, Tracer
 
@@ -52,11 +53,15 @@ log = logging.getLogger(__name__)
 # and then before kill(). Workers check the stop flag every POLL_S (50 ms).
 STOP_GRACE_S = 2.0
 KILL_GRACE_S = 1.0
-# Batches that may wait in a run's event queue. When the server cannot keep
-# up (32 workers at zero delay saturate this 2-core machine), workers block
-# on their next flush instead of the backlog, and the lag of the page,
+# Batches that may wait in a run's event queue (threads; for processes the
+# bound is the event pipe's buffer, see app.eventpipe). When the server cannot
+# keep up (32 workers at zero delay saturate this 2-core machine), workers
+# block on their next flush instead of the backlog, and the lag of the page,
 # growing without end. The cost: a flooded server slows the run down.
 EVENT_QUEUE_BATCHES = 64
+# How long the server's own events wait for the event pipe's lock, which a
+# worker killed in the middle of a write would hold for ever.
+EVENT_PUT_TIMEOUT_S = 5.0
 # Calls waiting for a program's main to take them (see Runtime.send).
 COMMAND_QUEUE_SIZE = 64
 # Workers a run can schedule by hand in step mode (see Signals.permits).
@@ -174,7 +179,7 @@ class Runtime:
             self._ctx: Any = ctx
             capacity = getattr(params, "capacity", 0)
             self._item_q: Any = ItemQueue(capacity, ctx=ctx)
-            self._event_q: Any = ctx.Queue(EVENT_QUEUE_BATCHES)
+            self._event_q: Any = EventPipe(ctx, put_timeout=EVENT_PUT_TIMEOUT_S)
             self._commands: Any = ctx.Queue(COMMAND_QUEUE_SIZE) if experiment.takes_calls else None
             self._stop_flag: Any = ctx.RawValue("b", 0)
             self._paused: Any = ctx.RawValue("b", 0)

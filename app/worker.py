@@ -44,9 +44,11 @@ class Worker:
     signals: Signals
     commands: Any = None  # calls from the server, for programs that take them
     rng: random.Random = field(default_factory=random.Random)
+    # `w.emit(...)` is the tracer's own method (a call less per event).
+    emit: Callable[..., None] = field(init=False, repr=False)
 
-    def emit(self, kind: str, item: str | None = None, data: dict[str, Any] | None = None) -> None:
-        self.tracer.emit(kind, item, data)
+    def __post_init__(self) -> None:
+        self.emit = self.tracer.emit
 
     def flush(self) -> None:
         self.tracer.flush()
@@ -150,11 +152,12 @@ def run_process(
 
 
 def _run_forked_child(spec: WorkerSpec, item_q: Any, sink: Sink, signals: Signals) -> None:
-    # The event queue reached main by unpickling, and Queue.__setstate__
-    # (CPython 3.11-3.13) does not register the after-fork reset that
-    # Queue.__init__ does: without it this child would inherit main's feeder
-    # thread state, and its events would sit in a buffer nobody sends (or
-    # block on a lock main's feeder held at the fork).
+    # A sink that is a multiprocessing.Queue reached main by unpickling, and
+    # Queue.__setstate__ (CPython 3.11-3.13) does not register the after-fork
+    # reset that Queue.__init__ does: without it this child would inherit
+    # main's feeder thread state, and its events would sit in a buffer nobody
+    # sends (or block on a lock main's feeder held at the fork). The run's
+    # event pipe has no feeder, and nothing to reset.
     after_fork = getattr(sink, "_after_fork", None)
     if after_fork is not None:
         after_fork()

@@ -58,7 +58,8 @@ item on each side, the same count as the instrumented run, and a record of
 each wait, taken before the call blocks (a `put_nowait`/`get_nowait` first:
 the page shows who is blocked while they are; on `app.instrument.ItemQueue`,
 whose emptiness check is cheap), sent in batches of 256
-through a second queue to a reader thread here. Its ratio bounds what any
+through the run's own event transport (`app.eventpipe.EventPipe`) to a
+reader thread here. Its ratio bounds what any
 tracer that records every item's steps and shows waits can reach here.
 
 With `--delay-ms D` both sides work D ms per item (slept: `time.sleep` in
@@ -130,7 +131,7 @@ def bare_consumer(q, n_items, results, delay_s=0.0):  # type: ignore[no-untyped-
 # records per item on each side, as the instrumented run makes, and one more
 # when a put finds the queue full or a get finds it empty (seen before the
 # call blocks, as the page must show it), sent to this process in batches of
-# 256 through a second queue.
+# 256 through the run's own event transport.
 
 
 def floor_producer(q, n_items, results, delay_s, trace):  # type: ignore[no-untyped-def]
@@ -187,6 +188,7 @@ def run_bare(
     import threading
 
     from app import runtime
+    from app.eventpipe import EventPipe
     from app.experiments import EXPERIMENTS
     from app.instrument import ItemQueue
 
@@ -200,7 +202,7 @@ def run_bare(
     workers = (bare_producer, bare_consumer)
     reader = None
     if floor:
-        trace = ctx.Queue()
+        trace = EventPipe(ctx)  # the run's own transport
         args += (trace,)
         workers = (floor_producer, floor_consumer)
         records: list[Any] = []

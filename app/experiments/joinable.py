@@ -247,8 +247,9 @@ def _die_of_sigterm(w: Worker, held: str | None) -> None:
     the signal after all, so that the exit code main sees is the real -15."""
     w.emit(SIGTERM, held, {"signal": "SIGTERM", "parent_pid": os.getppid()})
     w.flush()
-    # The event queue's feeder thread is a daemon: wait until it has written
-    # the report to the pipe, or it dies with this process.
+    # The run's event pipe has written the report by now. A sink with a
+    # feeder thread (a multiprocessing.Queue) may not have: that thread is a
+    # daemon, and would die with this process before it wrote it.
     close, join = getattr(w.sink, "close", None), getattr(w.sink, "join_thread", None)
     if close is not None and join is not None:
         close()

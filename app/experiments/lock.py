@@ -14,25 +14,20 @@ processes forked from it), waits for them, and reports the final value.
 
     workers T1..Tn (threads of main)  or  P1..Pn (processes forked from main)
       counter: a global + threading.Lock,  or  multiprocessing.Value + Lock
-      w.emit(step); w.flush()  ->  StepPipe.put: with its lock, pipe.send(batch)
-                                   (synchronous: written when put returns)
-                        |
-                        v  one pipe
-    main: reads the pipe, hands the batches on to the run's event queue
+      w.emit(step); w.flush()  ->  the run's event pipe (app.eventpipe):
+                                   written when flush returns, in order
 
-Why the workers' tracers write to a pipe and not to the run's event queue:
-the page must show who holds the lock and who waits, in the order it
+The page must show who holds the lock and who waits, in the order it
 happened. A worker flushes `released` before it releases the lock, and
-`acquired` only exists after it took it; with every batch written at once
-to one pipe, a hand-over always reads release, then acquire, in the event
-stream. The event queue cannot promise that across processes: each process
-sends through its own feeder thread, and a later batch from one process can
-overtake an earlier one from another.
+`acquired` only exists after it took it; every batch is in the run's one
+event pipe when its flush returns, so a hand-over always reads release,
+then acquire, in the event stream. (A `multiprocessing.Queue` could not
+promise that: each process sends through its own feeder thread, and a later
+batch from one process can overtake an earlier one from another.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import os
 import string
@@ -47,7 +42,7 @@ from app import events, model
 from app.events import Event
 from app.experiments.spec import Experiment, Role
 from app.i18n import N_, _
-from app.instrument import MAX_BATCH, Stopped
+from app.instrument import Stopped
 from app.model import RunState, WorkerView
 from app.worker import Worker, start_process, start_thread
 
@@ -72,9 +67,6 @@ HOLDING = "holding"
 WROTE = "wrote"
 RELEASED_STATE = "released"
 
-# Main looks for steps in the pipe this often while its workers run; it is
-# also how late main notices that the last worker ended (200 rounds: 1 s).
-RELAY_POLL_S = 0.005
 # A pause between rounds, at speed 1, so that each round's result shows.
 ROUND_PAUSE_MS = 250
 # Keys of the private part of a worker's params (never leave main's process).
@@ -158,40 +150,6 @@ class _Global:
         counter = v
 
 
-class StepPipe:
-    """The workers' sink: each batch is written to one pipe before `put`
-    returns, so that main reads every worker's batches in the order they
-    were flushed (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self._reader, self._writer = _fork.Pipe(duplex=False)
-        self._lock = _fork.Lock()
-
-    def put(self, batch: list[events.RawEvent]) -> None:
-        with self._lock:
-            self._writer.send(batch)
-
-    def relay(self, w: Worker, workers: list[Any]) -> None:
-        """Hand the workers' batches on to the run's event queue until no
-        worker runs and the pipe is empty (a worker's batches are all in the
-        pipe before it ends)."""
-        while True:
-            alive = any(c.is_alive() for c in workers)
-            if not self._reader.poll(RELAY_POLL_S if alive else 0):
-                if not alive:
-                    return
-                continue
-            out: list[events.RawEvent] = []
-            while len(out) < MAX_BATCH and self._reader.poll():
-                out.extend(self._reader.recv())
-            w.flush()  # main's own events first: they happened before
-            w.sink.put(out)
-
-    def close(self) -> None:
-        self._reader.close()
-        self._writer.close()
-
-
 class Race:
     """What main shares with its workers: the counter and the lock."""
 
@@ -257,9 +215,6 @@ def main(w: Worker) -> None:
     prefix = "P" if backend == "process" else "T"
     start = start_process if backend == "process" else start_thread
     race = Race(backend, initial)
-    pipe = StepPipe()
-    # The workers' parent as they see it: main, with the pipe as its sink.
-    parent = dataclasses.replace(w, sink=pipe)
     children: list[Any] = []
     try:
         for rnd in range(1, p["repeats"] + 1):
@@ -267,10 +222,8 @@ def main(w: Worker) -> None:
             w.emit(ROUND_START, data={"round": rnd, "initial": initial, "expected": expected})
             params = {**p, _RACE: race, _ROUND: rnd}
             children = [
-                start(parent, f"{prefix}{i}", ROLE, take_one, params=params)
-                for i in range(1, n + 1)
+                start(w, f"{prefix}{i}", ROLE, take_one, params=params) for i in range(1, n + 1)
             ]
-            pipe.relay(w, children)
             for c in children:
                 c.join()
             _report_exits(w, children, rnd, backend)
@@ -285,7 +238,6 @@ def main(w: Worker) -> None:
                 w.sleep(ROUND_PAUSE_MS)
     finally:
         _end_children(children)
-        pipe.close()
 
 
 def _report_exits(w: Worker, children: list[Any], rnd: int, backend: str) -> None:
