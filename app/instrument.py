@@ -143,9 +143,8 @@ class Tracer:
         if gate is not None and gate.value and stepping is not None and stepping.value:
             self._wait_for_permit(kind, item, data)
 
-
     def _record(self, kind: str, item: str | None, data: dict[str, Any] | None) -> None:
-        now = time.monotonic_ns()
+        now = monotonic_ns()
         if not self._batch:
             self._first_ns = now
         self._batch.append((now, self.worker, self.pid, self.tid, kind, item, data))
