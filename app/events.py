@@ -13,8 +13,7 @@ run started (``t``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 RawEvent = tuple[int, str, int, int, str, "str | None", "dict[str, Any] | None"]
 
@@ -84,8 +83,13 @@ KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """A numbered event. A named tuple, and not a class of its own: a run
+    keeps up to 50,000 in memory, and the garbage collector stops tracking a
+    tuple of plain values, so they no longer lengthen its full collections,
+    which hold the event loop while they walk (bench/fanout.py: 260,000
+    tracked objects at 1000 viewers with a class, 194,000 without)."""
+
     seq: int
     t: float
     worker: str

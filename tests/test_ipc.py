@@ -9,7 +9,6 @@ contract and the page in a browser.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import tempfile
@@ -79,7 +78,7 @@ def fold_in(order: list[str], per_worker: dict[str, list[Event]]) -> IpcState:
     state = IpcState()
     fold(state, ev("main", ipc.PLAN, mechanisms=["memcpy", "unix_socket"], payload_bytes=1000))
     for seq, worker in enumerate(order, start=1):
-        fold(state, dataclasses.replace(queues[worker].pop(0), seq=seq))
+        fold(state, queues[worker].pop(0)._replace(seq=seq))
     return state
 
 

@@ -6,7 +6,6 @@ of real time), so no test sleeps for seconds."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -57,7 +56,7 @@ def fold_all(evs: list[Event]) -> LockState:
     state = LockState()
     state.params = Params(threads=3, initial=10).model_dump()
     for seq, e in enumerate(evs, start=1):
-        fold(state, dataclasses.replace(e, seq=seq))
+        fold(state, e._replace(seq=seq))
     return state
 
 

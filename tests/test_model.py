@@ -34,7 +34,7 @@ def ev(
 
 def numbered(evs: Iterable[Event]) -> list[Event]:
     """Number events in the given (arrival) order, as the server does."""
-    return [dataclasses.replace(e, seq=i) for i, e in enumerate(evs, start=1)]
+    return [e._replace(seq=i) for i, e in enumerate(evs, start=1)]
 
 
 def exit_ev(worker: str, code: int | None, t: float = 0.0) -> Event:
@@ -312,7 +312,7 @@ def test_an_ended_worker_does_not_come_back_to_life(late: Event, ending: str) ->
     w = state.workers["P1"]
     before = (w.state, w.item, w.since)
     assert w.state in model.ENDED
-    fold(state, dataclasses.replace(late, t=9.0))
+    fold(state, late._replace(t=9.0))
     assert (w.state, w.item, w.since) == before
 
 

@@ -28,7 +28,6 @@ end with main.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import multiprocessing
 import os
@@ -784,9 +783,7 @@ def _reaped(state: QueueState, e: Event) -> None:
         c = state.callers[name] = CallerView(name, pid=int(data.get("pid") or 0))
     c.alive, c.exitcode, c.thread = False, data.get("exitcode"), bool(data.get("thread"))
     # The worker's own lifecycle, as if its exit had been seen by the runtime.
-    exit_event = dataclasses.replace(
-        e, worker=name, kind=events.EXIT, item=None, data={"exitcode": c.exitcode}
-    )
+    exit_event = e._replace(worker=name, kind=events.EXIT, item=None, data={"exitcode": c.exitcode})
     model.LIFECYCLE[events.EXIT](state, exit_event)
     state.workers[name].pid = c.pid or state.workers[name].pid
 
