@@ -6,6 +6,7 @@ Kept light at import time: worker processes import the main module again.
 from __future__ import annotations
 
 import argparse
+import gc
 import threading
 import webbrowser
 from typing import Any
@@ -14,6 +15,25 @@ from app.settings import Settings
 
 # Open streams must not hold a shutdown forever.
 GRACEFUL_SHUTDOWN_S = 3
+
+
+# A full collection runs after this many collections of the middle generation
+# (Python's default: 10).
+FULL_GC_EVERY = 100
+
+
+def _tune_gc() -> None:
+    """Fewer and shorter full garbage collections. Each holds the event loop,
+    and so every viewer's next frame, for as long as it walks the objects:
+    with 1000 viewers (about 150 objects each: coroutines, closures, exit
+    stacks) one took 60-120 ms, every 7 s (bench/fanout.py, measured with a
+    `gc.callbacks` hook). What exists before serving (modules, the app) lives
+    as long as the server and is frozen out of them, and they run a tenth as
+    often. Nearly everything is freed by reference counting; the rest waits
+    longer to be collected."""
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_GC_EVERY)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         log_level="warning",
     )
+    _tune_gc()
     _server_class()(config).run()
 
 
