@@ -196,6 +196,8 @@ def test_sigterm_with_open_streams_exits_in_the_graceful_timeout_leaving_nothing
     assert not tmp.exists(), f"{tmp} left behind"
     assert left_in_shm(shm) == set()
     assert "leaked" not in server.output()
+    # Every stream was ended properly: nothing alarming in the teacher's terminal.
+    assert "ERROR" not in server.output(), server.output()
 
 
 def test_fifty_runs_back_to_back_leave_no_zombie(fault_server: FaultServer) -> None:

@@ -58,6 +58,9 @@ PING = b": ping\n\n"
 END = format_sse_event(event="end", data_str='""')
 # Events read from a recording at a time.
 RECORDED_PAGE = 1000
+# At shutdown, how long a stream's last (empty) message may wait for its
+# client before the connection is just closed.
+CLOSING_SEND_S = 0.5
 
 
 class _Watchdog:
@@ -137,10 +140,14 @@ class EventStream(StreamingResponse):
             if task not in _watchdog.dropped:
                 raise
             task.uncancel()
+            if _watchdog.closing:  # the server is shutting down: end it properly
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(CLOSING_SEND_S):
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
             # Returning with the response unfinished makes uvicorn close the
             # connection (it logs that it did); nothing else can.
-            if not _watchdog.closing:
-                log.warning("dropped a client that took no message for %g s", SEND_TIMEOUT_S)
+            log.warning("dropped a client that took no message for %g s", SEND_TIMEOUT_S)
             return
         finally:
             _watchdog.waiting.pop(task, None)
