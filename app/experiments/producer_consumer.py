@@ -77,30 +77,38 @@ class Params(BaseModel):
         return self
 
 
+# The loops look up what they call once (these params change only at the
+# next start): at full speed a lookup is a fair share of an item's cost.
+
+
 def producer(w: Worker) -> None:
     limit = w.params["items_per_producer"]
+    low, high = w.params["produce_min_ms"], w.params["produce_max_ms"]
+    retiring, emit, work, put = w.retiring, w.emit, w.work, w.queue.put
     n = 0
     while limit == 0 or n < limit:
-        if w.retiring():
-            w.emit(events.RETIRE)
+        if retiring():
+            emit(events.RETIRE)
             return
         n += 1
         item = f"{w.name}#{n}"
-        w.emit(events.PRODUCE, item)
-        w.work(w.params["produce_min_ms"], w.params["produce_max_ms"])
-        w.queue.put(item)
+        emit(events.PRODUCE, item)
+        work(low, high)
+        put(item)
 
 
 def consumer(w: Worker) -> None:
+    low, high = w.params["consume_min_ms"], w.params["consume_max_ms"]
+    retiring, emit, work, get = w.retiring, w.emit, w.work, w.queue.get
     while True:
-        if w.retiring():
-            w.emit(events.RETIRE)
+        if retiring():
+            emit(events.RETIRE)
             return
-        item = w.queue.get()
+        item = get()
         if events.is_sentinel(item):
             return
-        w.work(w.params["consume_min_ms"], w.params["consume_max_ms"])
-        w.emit(events.DONE, item)
+        work(low, high)
+        emit(events.DONE, item)
 
 
 SCRIPT = string.Template('''\
