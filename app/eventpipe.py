@@ -27,27 +27,29 @@ import fcntl
 import logging
 import pickle
 import queue
+import select
 import threading
+import time
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 BUFFER_BYTES = 1 << 20
-_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named in Python 3.10+ on Linux only
 
 
 class EventPipe:
     def __init__(self, ctx: Any, put_timeout: float | None = None) -> None:
-        """`put_timeout`: how long this process's puts wait for the lock
-        before they drop their batch (the server's, so that a worker killed
-        while it held the lock cannot hang the run's end); the workers' copies
-        wait as long as it takes."""
+        """`put_timeout`: how long this process's puts wait for the lock, and
+        for room in the pipe, before they drop their batch: the server's, so
+        that neither a worker killed while it held the lock nor a reader gone
+        can hang the run's end. The workers' copies wait as long as it takes
+        (that is the back-pressure)."""
         self._reader, self._writer = ctx.Pipe(duplex=False)
         self._lock = ctx.Lock()
         self._put_timeout = put_timeout
         # Above the system's limit, the default buffer (64 KiB) stays.
         with contextlib.suppress(OSError):
-            fcntl.fcntl(self._writer.fileno(), _F_SETPIPE_SZ, BUFFER_BYTES)
+            fcntl.fcntl(self._writer.fileno(), fcntl.F_SETPIPE_SZ, BUFFER_BYTES)
         self._init_local()
 
     def _init_local(self) -> None:
@@ -68,17 +70,33 @@ class EventPipe:
         if getattr(self._writing, "now", False):  # a signal handler, inside our own put
             self._pending.append(data)
             return
-        if not self._lock.acquire(timeout=self._put_timeout):
+        timeout = self._put_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._lock.acquire(timeout=timeout):
             log.error("a writer of the run's events died holding their lock; a batch is lost")
             return
         self._writing.now = True
         try:
-            self._writer.send_bytes(data)
+            # A handler's batch, added while one is written, goes out next.
+            self._pending.insert(0, data)
             while self._pending:
-                self._writer.send_bytes(self._pending.pop(0))
+                if deadline is not None and not self._room(deadline):
+                    log.error("nobody reads the run's events; %d batches lost", len(self._pending))
+                    self._pending.clear()
+                    return
+                self._writer.send_bytes(self._pending[0])
+                del self._pending[0]
         finally:
             self._writing.now = False
             self._lock.release()
+
+    def _room(self, deadline: float) -> bool:
+        """Wait until the pipe takes a write (at least its atomic size: the
+        server's batches are small), or the deadline passes."""
+        poller = select.poll()
+        poller.register(self._writer.fileno(), select.POLLOUT)
+        wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        return bool(poller.poll(wait_ms))
 
     def get(self, timeout: float) -> Any:
         """The next batch; `queue.Empty` if none came within `timeout`.

@@ -17,6 +17,9 @@ TIME_LIMIT = N_("time limit reached (%(minutes)s min)")
 CRASHED = N_("%(worker)s crashed (exit code %(code)s)")
 INTERNAL_ERROR = N_("internal error: %(error)s")
 
+# A fixed phrase (a message of its own), kept here with the others.
+EVENTS_UNREADABLE = N_("some of the run's events could not be read")
+
 TEMPLATES = (TIME_LIMIT, CRASHED, INTERNAL_ERROR)
 
 

@@ -366,6 +366,12 @@ class Runtime:
                     log.error("run event queue did not close; giving up on it")
                     return
                 continue
+            except Exception:  # a message that is no batch: skip it, and end the run
+                log.exception(
+                    "run of %s: a message on its event queue is unreadable", self.experiment.slug
+                )
+                self.stop(reasons.EVENTS_UNREADABLE, outcome="failed")
+                continue
             if batch == _CLOSE:
                 return
             try:

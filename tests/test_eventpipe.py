@@ -67,3 +67,14 @@ def test_the_servers_put_gives_up_on_a_lock_a_dead_writer_holds(
     with pytest.raises(queue.Empty):
         pipe.get(timeout=0.01)
     pipe.close()
+
+
+def test_the_servers_put_gives_up_when_nobody_reads(caplog: pytest.LogCaptureFixture) -> None:
+    pipe = EventPipe(multiprocessing.get_context("fork"), put_timeout=0.05)
+    with caplog.at_level(logging.ERROR):
+        for _ in range(10_000):  # far more than the pipe holds; nobody reads
+            pipe.put(["x" * 1000])
+            if caplog.records:
+                break
+    assert "nobody reads the run's events" in caplog.text
+    pipe.close()

@@ -481,3 +481,20 @@ def test_a_worker_that_cannot_start_fails_the_run_and_gives_its_slots_back(
     assert state.status == "failed"
     assert state.reason.startswith("internal error:")
     assert budget.held == 0
+
+
+def test_an_unreadable_message_on_the_event_queue_fails_the_run_and_it_still_ends(
+    start_run: Any,
+) -> None:
+    before = descendants()
+    params = Params(producers=1, consumers=1, items_per_producer=0, **FAST)
+    rt, recorder, budget = start_run(params)
+    recorder.wait_for(has(events.PUT))
+    pipe = rt._event_q
+    with pipe._lock:  # as a writer would: a whole message, but no batch
+        pipe._writer.send_bytes(b"not a pickled batch")
+    assert rt.join(10.0)
+    state = fold(rt, recorder)
+    assert (state.status, state.reason) == ("failed", "some of the run's events could not be read")
+    assert budget.held == 0
+    assert_no_workers_left(before, set(recorder.started.values()))
