@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 ENDED = frozenset({"finished", "stopped", "failed"})
 # Batches handed to the loop and not yet folded, per run (see Run.start).
 INFLIGHT_BATCHES = 8
+# Events an ended, wholly recorded run keeps in memory (a live one keeps
+# settings.event_buffer): 50,000 events take about 12 MB (tracemalloc), and
+# the server keeps up to settings.keep_runs ended runs.
+ENDED_RING = 1000
 # An idle run's frame is sent again after this long (see Run._tick).
 FRAME_KEEPALIVE_S = 15.0
 # Batches of events the recorder may have waiting before a run's reader waits
@@ -239,6 +243,12 @@ class Run:
             if self.recorder is not None:
                 s = self.state
                 self.recorder.end(self.id, s.status, s.reason, s.last_t, self.recorded, self._seq)
+                if not self.recording_cut:
+                    # The recording has them all: an ended run (the server
+                    # keeps dozens) holds only its latest events in memory,
+                    # and a stream that resumes further back reads the rest
+                    # from the recording.
+                    self._events = deque(self._events, maxlen=ENDED_RING)
 
     def _record(self, new: list[events.Event]) -> None:
         """Hand the new events to the recording, up to its limit."""

@@ -25,6 +25,7 @@ from app.experiments import EXPERIMENTS
 from app.model import ViewState, fold, fold_all
 from app.recording import SCHEMA, Recorder
 from app.replay import CHECKPOINT_EVERY, Replay
+from app.runs import ENDED_RING
 from app.runtime import Runtime
 from app.trace import chrome_trace
 
@@ -320,3 +321,18 @@ def test_a_resumed_event_stream_skips_what_neither_the_recording_nor_memory_hold
     # out of order or twice; and the gap is known, not waited for and logged.
     assert seqs == list(range(1, 51)) + list(range(total - 19, total + 1))
     assert "in neither memory nor the recording" not in limited_server.output()
+
+
+@pytest.mark.live
+def test_an_ended_run_streams_all_its_events_though_it_keeps_only_its_latest(
+    client: httpx.Client,
+) -> None:
+    params = {**FAST, "items_per_producer": 300, "produce_max_ms": 2, "consume_max_ms": 2}
+    run = client.post("/api/runs", json={"experiment": "producer-consumer", "params": params})
+    run_id = run.json()["id"]
+    total = read_events(client, run_id)[-1]["seq"]
+    assert total > 3 * ENDED_RING  # more than the ended run keeps in memory
+    assert client.get(f"/api/runs/{run_id}").json()["status"] == "finished"
+    for after in (0, 1234):
+        seqs = [e["seq"] for e in read_events(client, run_id, last_event_id=after)]
+        assert seqs == list(range(after + 1, total + 1))
