@@ -1,4 +1,4 @@
-"""Why a run ended, in words with a variable part.
+"""Why a run ended: the reasons the runtime writes itself.
 
 A run's reason is English text everywhere it is kept (the run object, the
 `run_end` event, the recording), so that the API and old recordings read the
