@@ -107,6 +107,16 @@ if str(ROOT) not in sys.path:
 # --- bare baseline workers (top-level, so that they pickle by reference) -----
 
 
+def watched(target, *args):  # type: ignore[no-untyped-def]
+    """Run a benchmark worker that ends when this benchmark does, as the app's
+    workers do: one blocked on a queue would outlive a benchmark stopped with
+    Ctrl-C, and keep the fork server and the resource tracker alive too."""
+    from app.worker import start_watchdog
+
+    start_watchdog()
+    target(*args)
+
+
 def bare_producer(q, n_items, results, delay_s=0.0):  # type: ignore[no-untyped-def]
     t0 = time.monotonic_ns()
     for n in range(1, n_items + 1):
@@ -218,8 +228,8 @@ def run_bare(
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-    prod = ctx.Process(target=workers[0], args=args, name="P1")
-    cons = ctx.Process(target=workers[1], args=args, name="C1")
+    prod = ctx.Process(target=watched, args=(workers[0], *args), name="P1")
+    cons = ctx.Process(target=watched, args=(workers[1], *args), name="C1")
     prod.start()
     cons.start()
     stamps = {}
