@@ -9,6 +9,7 @@ import argparse
 import gc
 import threading
 import webbrowser
+from dataclasses import fields
 from typing import Any
 
 from app.settings import Settings
@@ -76,18 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.lan and args.host is None:
         args.host = "0.0.0.0"
-    settings = Settings.from_env(
-        lan=args.lan,
-        host=args.host,
-        port=args.port,
-        max_workers=args.max_workers,
-        max_runs=args.max_runs,
-        run_time_limit=args.run_time_limit,
-        fps=args.fps,
-        allowed_hosts=args.allowed_hosts,
-        db=args.db,
-        record_limit=args.record_limit,
-    )
+    # Each flag is named after its setting; a flag not given is None, and
+    # leaves the setting to the environment or its default.
+    settings = Settings.from_env(**{f.name: getattr(args, f.name, None) for f in fields(Settings)})
     app = create_app(settings)
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}/"
