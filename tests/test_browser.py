@@ -8,14 +8,9 @@ from typing import Any
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pages import set_slider, started_run, wait_for_run
 
 pytestmark = pytest.mark.browser
-
-
-def set_slider(page: Any, name: str, value: str) -> None:
-    page.locator(f"#f-{name}").evaluate(
-        "(e, v) => { e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); }", value
-    )
 
 
 def set_field(page: Any, name: str, value: str) -> None:
@@ -41,13 +36,8 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
     set_field(page, "consume_min_ms", "150")
     set_field(page, "consume_max_ms", "300")
     page.click("button.start")
-    page.wait_for_function(
-        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
-    )
-    run_id = page.locator("#form-message").inner_text().split()[1]
-    page.wait_for_function(
-        "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
-    )
+    run_id = started_run(page)
+    wait_for_run(page, run_id)
 
     # Cards with real pids (C1's: it lives until the end of the run).
     pid_text = page.locator("#w-C1 .pid").inner_text(timeout=5000)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pages import set_slider, started_run, wait_for_run
 
 pytestmark = pytest.mark.browser
 
@@ -19,16 +20,12 @@ def test_projection_mode_keyboard_and_pause(browser: Any, live_server: LiveServe
     page.keyboard.press("Escape")
     assert not page.locator("#shortcuts").is_visible()
 
-    page.locator("#f-speed").evaluate(
-        "e => { e.value = 1; e.dispatchEvent(new Event('input', {bubbles: true})); }"
-    )
+    set_slider(page, "speed", "1")
     page.fill("#f-items_per_producer", "0")
     page.fill("#f-produce_min_ms", "200")
     page.fill("#f-produce_max_ms", "400")
     page.click("button.start")
-    page.wait_for_function(
-        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
-    )
+    started_run(page)
     page.locator("#w-P1 .pid").wait_for()
     page.locator("body").click(position={"x": 5, "y": 200})  # focus off the form
     page.keyboard.press(" ")
@@ -61,15 +58,8 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
         assert student.locator("button.start").count() == 0  # read-only for students
         teacher.locator("#f-items_per_producer").fill("0")
         teacher.click("button.start")
-        teacher.wait_for_function(
-            "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
-        )
-        run_id = teacher.locator("#form-message").inner_text().split()[1]
-        student.wait_for_function(
-            "id => document.querySelector('#runbar code')?.textContent === id",
-            arg=run_id,
-            timeout=10000,
-        )
+        run_id = started_run(teacher)
+        wait_for_run(student, run_id, timeout=10000)
         student.locator("#w-C1 .pid").wait_for(timeout=10000)
         student.screenshot(path=str(ARTIFACTS / "audience-following.png"))
         teacher.click("button.stop")
@@ -97,10 +87,7 @@ def test_projection_mode_screenshot_in_each_language(
     page = context.new_page()
     page.goto(live_server.url + "/experiments/producer-consumer?projector=1")
     for name in ("speed", "producers", "consumers"):  # the form starts from the last run's
-        page.locator(f"#f-{name}").evaluate(
-            "e => { e.value = e.name === 'speed' ? 1 : 2;"
-            " e.dispatchEvent(new Event('input', {bubbles: true})); }"
-        )
+        set_slider(page, name, "1" if name == "speed" else "2")
     page.fill("#f-items_per_producer", "0")
     page.fill("#f-produce_min_ms", "100")
     page.fill("#f-produce_max_ms", "300")

@@ -19,6 +19,7 @@ import httpx
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pages import set_slider, started_run, wait_for_run
 from pydantic import ValidationError
 
 from app import events
@@ -352,17 +353,10 @@ def test_the_timeline_grows_live_and_ends_at_the_observed_exit(
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(live_server.url + "/experiments/daemon")
-    page.locator("#f-speed").evaluate(
-        "e => { e.value = '2'; e.dispatchEvent(new Event('input', {bubbles: true})); }"
-    )
+    set_slider(page, "speed", "2")
     page.click("button.start")
-    page.wait_for_function(
-        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
-    )
-    run_id = page.locator("#form-message").inner_text().split()[1]
-    page.wait_for_function(
-        "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
-    )
+    run_id = started_run(page)
+    wait_for_run(page, run_id)
     bar = "#dm-bar-thr-normal-1"
     page.wait_for_selector(bar, timeout=10000)
     first = float(page.locator(bar).get_attribute("width") or 0)

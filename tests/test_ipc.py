@@ -22,6 +22,7 @@ import httpx
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pages import started_run, wait_for_run
 from ssereader import read_events
 
 from app import events
@@ -580,13 +581,8 @@ def test_the_page_draws_bars_the_limit_and_the_claims(
     for name, value in TINY.items():
         page.fill(f"#f-{name}", str(value))
     page.click("button.start")
-    page.wait_for_function(
-        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
-    )
-    run_id = page.locator("#form-message").inner_text().split()[1]
-    page.wait_for_function(
-        "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
-    )
+    run_id = started_run(page)
+    wait_for_run(page, run_id)
     page.wait_for_function(
         "() => document.querySelector('#run-status').textContent.trim() === 'finished'",
         timeout=30000,

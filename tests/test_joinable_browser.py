@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pages import set_slider
 
 pytestmark = pytest.mark.browser
-
-
-def set_slider(page: Any, name: str, value: str) -> None:
-    page.locator(f"#f-{name}").evaluate(
-        "(e, v) => { e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); }", value
-    )
 
 
 def start(page: Any, mode: str) -> None:

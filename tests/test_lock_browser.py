@@ -8,16 +8,11 @@ from typing import Any
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pages import set_slider, started_run, wait_for_run
 
 pytestmark = pytest.mark.browser
 
 STATUS_IS = "s => document.querySelector('#run-status')?.textContent.trim() === s"
-
-
-def set_slider(page: Any, name: str, value: str) -> None:
-    page.locator(f"#f-{name}").evaluate(
-        "(e, v) => { e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); }", value
-    )
 
 
 def test_lock_owner_and_waiting_line_change_during_a_run(
@@ -36,13 +31,8 @@ def test_lock_owner_and_waiting_line_change_during_a_run(
     page.fill("#f-repeats", "1")
     set_slider(page, "speed", "1")
     page.click("button.start")
-    page.wait_for_function(
-        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
-    )
-    run_id = page.locator("#form-message").inner_text().split()[1]
-    page.wait_for_function(
-        "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
-    )
+    run_id = started_run(page)
+    wait_for_run(page, run_id)
 
     # An owner, and the others waiting in line in the order they asked.
     owner = page.locator("#lk-owner .owner")

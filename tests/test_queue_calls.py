@@ -21,6 +21,7 @@ import httpx
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pages import set_slider, started_run, wait_for_run
 from probes import start, wait_for
 from ssereader import messages
 
@@ -654,17 +655,10 @@ def test_press_put_until_full_see_the_next_put_wait_then_get_frees_it(
     # The form starts from the latest run's values: set the ones this needs.
     page.select_option("#f-kind", "fifo")
     page.select_option("#f-mode", "buttons")
-    page.locator("#f-capacity").evaluate(
-        "e => { e.value = '3'; e.dispatchEvent(new Event('input', {bubbles: true})); }"
-    )
+    set_slider(page, "capacity", "3")
     page.click("button.start")
-    page.wait_for_function(
-        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
-    )
-    run_id = page.locator("#form-message").inner_text().split()[1]
-    page.wait_for_function(
-        "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
-    )
+    run_id = started_run(page)
+    wait_for_run(page, run_id)
     page.wait_for_selector("#qc-owner .pid", timeout=5000)
     for n in (1, 2, 3):
         page.click("#btn-put")

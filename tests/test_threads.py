@@ -15,6 +15,7 @@ import httpx
 import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
+from pages import set_slider, started_run
 
 from app import events
 from app.budget import WorkerBudget
@@ -277,14 +278,9 @@ def test_the_twenty_rounds_button_runs_a_real_tally(browser: Any, live_server: L
     page.goto(live_server.url + "/experiments/threads")
     page.fill("#f-pause_ms", "100")
     page.fill("#f-step_ms", "400")
-    page.locator("#f-speed").evaluate(
-        "e => { e.value = '2'; e.dispatchEvent(new Event('input', {bubbles: true})); }"
-    )
+    set_slider(page, "speed", "2")
     page.click("#th-repeat-20")
-    page.wait_for_function(
-        "() => /Run \\w+ started/.test(document.querySelector('#form-message').textContent)"
-    )
-    run_id = page.locator("#form-message").inner_text().split()[1]
+    run_id = started_run(page)
     assert "20 rounds" in page.locator("#runbar").inner_text()
 
     # Act 1: the cards show main's pid on every thread, and distinct ids.
