@@ -99,7 +99,9 @@ PAYLOADS = Experiment(
 )
 
 
-class DeadlockParams(BaseModel):
+class SpeedOnly(BaseModel):
+    """The params of the experiments here that take nothing but a speed."""
+
     model_config = ConfigDict(extra="forbid")
 
     speed: float = Field(1.0, ge=0.1, le=20.0)
@@ -129,7 +131,7 @@ DEADLOCK = Experiment(
     title="Deadlock (test only)",
     summary="Two threads wait for each other's lock forever.",
     lecture_part="-",
-    params=DeadlockParams,
+    params=SpeedOnly,
     roles=(Role("main", "main", deadlock_main, fixed_name="main"),),
     modules=(__name__,),
     main_in_process=True,
@@ -138,12 +140,6 @@ DEADLOCK = Experiment(
     fold=model.fold,
     view=queue_view,  # the producer/consumer stage draws these runs
 )
-
-
-class LabelParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    speed: float = Field(1.0, ge=0.1, le=20.0)
 
 
 def marked_up(w: Worker) -> None:
@@ -162,7 +158,7 @@ LABELS = Experiment(
     title="Labels with markup (test only)",
     summary="A worker whose labels and crash message carry markup.",
     lecture_part="-",
-    params=LabelParams,
+    params=SpeedOnly,
     roles=(Role("producer", "P", marked_up, fixed_name="P1"),),
     modules=(__name__,),
     new_state=model.ViewState,
