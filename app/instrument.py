@@ -128,7 +128,6 @@ class Tracer:
                 self._wait_while_paused()
             if gated and kind not in UNGATED:
                 self.turn(kind, item, data)
-        # `_record`, written out: a fast run makes millions of these calls.
         now = monotonic_ns()
         batch = self._batch
         if not batch:
@@ -143,20 +142,12 @@ class Tracer:
         if gate is not None and gate.value and stepping is not None and stepping.value:
             self._wait_for_permit(kind, item, data)
 
-    def _record(self, kind: str, item: str | None, data: dict[str, Any] | None) -> None:
-        now = monotonic_ns()
-        if not self._batch:
-            self._first_ns = now
-        self._batch.append((now, self.worker, self.pid, self.tid, kind, item, data))
-        if len(self._batch) >= MAX_BATCH or now - self._first_ns >= FLUSH_AFTER_NS:
-            self.flush()
-
     def _wait_for_permit(self, kind: str, item: str | None, data: dict[str, Any] | None) -> None:
         """Step mode: say what this worker wants to do next, and wait until
         the class lets it (or step mode ends, or the run stops)."""
         if self._permits is None or not 0 <= self._slot < len(self._permits):
             return
-        self._record(events.WANTS, item, {"kind": kind, "data": data})
+        self.emit(events.WANTS, item, {"kind": kind, "data": data}, gated=False)
         self.flush()
         while self._stepping is not None and self._stepping.value:
             if self._stop is not None and self._stop.value:
