@@ -14,10 +14,13 @@ import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from faultserver import FaultServer
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -113,6 +116,29 @@ def live_server() -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def fault_server() -> Iterator[FaultServer]:
+    """A server that also has the test-only experiments of `faultexp`, one
+    for each test module that asks for it."""
+    from faultserver import FaultServer  # it builds on this module
+
+    server = FaultServer(env={"CONCVIZ_MAX_RUNS": "4", "CONCVIZ_MAX_WORKERS": "64"})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fault_client(fault_server: FaultServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fault_server.url, timeout=20) as c:
+        yield c
+        # Leave the server as found: no run of this test keeps going.
+        for run in c.get("/api/runs").json():
+            if run["status"] not in ("finished", "stopped", "failed"):
+                c.post(f"/api/runs/{run['id']}/stop")
 
 
 @pytest.fixture

@@ -67,24 +67,6 @@ FAST = {
 }
 
 
-@pytest.fixture(scope="module")
-def fault_server() -> Iterator[FaultServer]:
-    server = FaultServer(env={"CONCVIZ_MAX_RUNS": "4", "CONCVIZ_MAX_WORKERS": "32"})
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def fc(fault_server: FaultServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fault_server.url, timeout=20) as c:
-        yield c
-        for run in c.get("/api/runs").json():
-            if run["status"] not in ENDED:
-                c.post(f"/api/runs/{run['id']}/stop")
-
-
 def forkserver_dir(procs: list[Proc]) -> Path:
     """The directory multiprocessing made for the fork server's socket."""
     fs = next(p for p in procs if p.kind == "forkserver")
@@ -258,32 +240,37 @@ def test_200_start_stop_cycles_return_fds_threads_and_shm_to_baseline(
 # A worker killed mid-run.
 
 
-def test_a_consumer_killed_holding_an_item_fails_the_run_at_once(fc: httpx.Client) -> None:
+def test_a_consumer_killed_holding_an_item_fails_the_run_at_once(
+    fault_client: httpx.Client,
+) -> None:
     run = start(
-        fc, producers=2, consumers=2, **{**ENDLESS, "consume_min_ms": 5000, "consume_max_ms": 5000}
+        fault_client,
+        producers=2,
+        consumers=2,
+        **{**ENDLESS, "consume_min_ms": 5000, "consume_max_ms": 5000},
     )
     rid = run["id"]
-    holding = wait_for(fc, rid, lambda r: state_of(r, "C1") == "consuming")
+    holding = wait_for(fault_client, rid, lambda r: state_of(r, "C1") == "consuming")
     victim = worker(holding, "C1")
-    with healthz_watch(str(fc.base_url)) as answers:
+    with healthz_watch(str(fault_client.base_url)) as answers:
         killed = time.monotonic()
         os.kill(victim["pid"], signal.SIGKILL)
-        shown = wait_for(fc, rid, lambda r: worker(r, "C1")["exitcode"] is not None, 1.0)
+        shown = wait_for(fault_client, rid, lambda r: worker(r, "C1")["exitcode"] is not None, 1.0)
         seen_after = time.monotonic() - killed
         lost = worker(shown, "C1")
         assert (lost["state"], lost["exitcode"], lost["alive"]) == ("killed", -9, False)
         assert seen_after < 1.0
         # Producer/consumer cannot go on: the item C1 held is gone, so no
         # exact account is possible, and C1 would never take its sentinel.
-        ended = wait_for(fc, rid, lambda r: r["status"] in ENDED, 5.0)
+        ended = wait_for(fault_client, rid, lambda r: r["status"] in ENDED, 5.0)
         assert ended["status"] == "failed"
         assert "C1" in ended["reason"]
         assert "-9" in ended["reason"]
         assert not any(psutil.pid_exists(w["pid"]) for w in ended["workers"])
         # Its queues are never used again: the run takes no new worker.
-        r = fc.patch(f"/api/runs/{rid}", json={"params": {"consumers": 3}})
+        r = fault_client.patch(f"/api/runs/{rid}", json={"params": {"consumers": 3}})
         assert r.status_code == 409
-        assert_next_run_streams_normally(fc)
+        assert_next_run_streams_normally(fault_client)
     assert answers
     assert max(answers) < 0.5, f"/healthz slowest: {max(answers):.3f} s"
 
@@ -318,52 +305,59 @@ def feeder_in_write(pid: int) -> bool:
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 syscall numbers")
-def test_a_producer_killed_inside_a_put_of_a_large_payload(fc: httpx.Client) -> None:
+def test_a_producer_killed_inside_a_put_of_a_large_payload(fault_client: httpx.Client) -> None:
     # 8 MiB payloads through a 64 KiB pipe: while C1 works on P1#1, P1#2 is
     # half in the pipe and P1's feeder thread is blocked inside write().
-    run = start(fc, "payloads", producers=1, consumers=1, payload_kb=8192, consume_ms=5000)
+    run = start(
+        fault_client, "payloads", producers=1, consumers=1, payload_kb=8192, consume_ms=5000
+    )
     rid = run["id"]
 
     def putting(r: dict[str, Any]) -> bool:
         names = {w["name"]: w for w in r["workers"]}
         return "C1" in names and names["C1"]["item"] == "P1#1" and names["P1"]["items"] >= 2
 
-    p1 = worker(wait_for(fc, rid, putting), "P1")
+    p1 = worker(wait_for(fault_client, rid, putting), "P1")
     assert settle(lambda: feeder_in_write(p1["pid"]), bool, 2.0)
-    with healthz_watch(str(fc.base_url)) as answers:
+    with healthz_watch(str(fault_client.base_url)) as answers:
         killed = time.monotonic()
         os.kill(p1["pid"], signal.SIGKILL)
-        shown = wait_for(fc, rid, lambda r: worker(r, "P1")["exitcode"] is not None, 1.0)
+        shown = wait_for(fault_client, rid, lambda r: worker(r, "P1")["exitcode"] is not None, 1.0)
         assert time.monotonic() - killed < 1.0
         assert (worker(shown, "P1")["state"], worker(shown, "P1")["exitcode"]) == ("killed", -9)
         # The pipe holds half a message now: whoever reads it next would wait
         # forever for the rest. The run fails, and its queue goes with it.
-        ended = wait_for(fc, rid, lambda r: r["status"] in ENDED, 5.0)
+        ended = wait_for(fault_client, rid, lambda r: r["status"] in ENDED, 5.0)
         assert ended["status"] == "failed"
         assert "P1" in ended["reason"]
         assert not any(psutil.pid_exists(w["pid"]) for w in ended["workers"])
-        assert fc.patch(f"/api/runs/{rid}", json={"params": {"producers": 2}}).status_code == 409
-        assert_next_run_streams_normally(fc)
+        assert (
+            fault_client.patch(f"/api/runs/{rid}", json={"params": {"producers": 2}}).status_code
+            == 409
+        )
+        assert_next_run_streams_normally(fault_client)
     assert answers
     assert max(answers) < 0.5, f"/healthz slowest: {max(answers):.3f} s"
 
 
 def test_stop_with_large_payloads_buffered_for_a_queue_nobody_reads(
-    fc: httpx.Client, fault_server: FaultServer
+    fault_client: httpx.Client, fault_server: FaultServer
 ) -> None:
     pid = fault_server.proc.pid
     before = fds_and_threads(pid)
-    run = start(fc, "payloads", producers=4, consumers=0, payload_kb=4096, items=4)
+    run = start(fault_client, "payloads", producers=4, consumers=0, payload_kb=4096, items=4)
     rid = run["id"]
     full = wait_for(
-        fc, rid, lambda r: len(r["workers"]) == 4 and all(w["items"] == 4 for w in r["workers"])
+        fault_client,
+        rid,
+        lambda r: len(r["workers"]) == 4 and all(w["items"] == 4 for w in r["workers"]),
     )
     pids = [w["pid"] for w in full["workers"]]
     # 16 MiB each, nobody reads: one feeder is inside write(), the others
     # wait for the queue's write lock.
     assert settle(lambda: any(feeder_in_write(p) for p in pids), bool, 2.0)
     asked = time.monotonic()
-    stopped = fc.post(f"/api/runs/{rid}/stop")
+    stopped = fault_client.post(f"/api/runs/{rid}/stop")
     assert time.monotonic() - asked < 5.0
     assert stopped.json()["status"] == "stopped"
     assert not any(psutil.pid_exists(p) for p in pids)
@@ -374,20 +368,22 @@ def test_stop_with_large_payloads_buffered_for_a_queue_nobody_reads(
 
 
 def test_a_deadlocked_thread_experiment_still_stops(
-    fc: httpx.Client, fault_server: FaultServer
+    fault_client: httpx.Client, fault_server: FaultServer
 ) -> None:
     """Python cannot kill a thread, and these two wait in plain acquire()
     calls that look at no stop flag. Every thread experiment runs inside a
     process of its own (the run's `main`), so Stop ends that process."""
-    run = start(fc, "deadlock")
+    run = start(fault_client, "deadlock")
     rid = run["id"]
-    stuck = wait_for(fc, rid, lambda r: state_of(r, "T1") == state_of(r, "T2") == "get_wait")
+    stuck = wait_for(
+        fault_client, rid, lambda r: state_of(r, "T1") == state_of(r, "T2") == "get_wait"
+    )
     main = worker(stuck, "main")
     assert main["pid"] != fault_server.proc.pid
     tids = {w["tid"] for w in stuck["workers"] if w["name"] in ("T1", "T2")}
     assert tids <= {t.id for t in psutil.Process(main["pid"]).threads()}
     asked = time.monotonic()
-    stopped = fc.post(f"/api/runs/{rid}/stop").json()
+    stopped = fault_client.post(f"/api/runs/{rid}/stop").json()
     took = time.monotonic() - asked
     assert stopped["status"] == "stopped"
     assert took < STOP_GRACE_S + KILL_GRACE_S + 1.0
@@ -411,11 +407,13 @@ def test_thread_experiments_run_in_a_process_or_check_the_stop_flag() -> None:
         assert exp.main_in_process or exp.slug == "producer-consumer", exp.slug
 
 
-def test_stop_of_thread_workers_in_the_server_is_prompt(fc: httpx.Client) -> None:
-    run = start(fc, producers=8, consumers=8, backend="thread", **ENDLESS)
-    wait_for(fc, run["id"], lambda r: len(r["workers"]) == 16 and r["counters"]["consumed"] > 0)
+def test_stop_of_thread_workers_in_the_server_is_prompt(fault_client: httpx.Client) -> None:
+    run = start(fault_client, producers=8, consumers=8, backend="thread", **ENDLESS)
+    wait_for(
+        fault_client, run["id"], lambda r: len(r["workers"]) == 16 and r["counters"]["consumed"] > 0
+    )
     asked = time.monotonic()
-    stopped = fc.post(f"/api/runs/{run['id']}/stop").json()
+    stopped = fault_client.post(f"/api/runs/{run['id']}/stop").json()
     assert time.monotonic() - asked < STOP_GRACE_S  # they left on the flag
     assert {w["exitcode"] for w in stopped["workers"]} == {0}
     assert statistics.mode(w["reason"] for w in stopped["workers"]) == "stopped"

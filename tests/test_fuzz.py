@@ -5,7 +5,6 @@ on every page, foreign Host headers and other sites' control requests."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -27,21 +26,6 @@ pytestmark = pytest.mark.live
 STREAMS = r"/(events|stream|timeline|play)$"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 BUILT = [slug for slug, e in EXPERIMENTS.items() if e.built]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FaultServer]:
-    s = FaultServer(env={"CONCVIZ_MAX_RUNS": "4", "CONCVIZ_MAX_WORKERS": "32"})
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server: FaultServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=20) as c:
-        yield c
 
 
 # FastAPI answers a JSON body it cannot even decode (not UTF-8) with this
@@ -90,8 +74,10 @@ schema = api_schema()
     suppress_health_check=list(HealthCheck),
     database=None,
 )
-def test_fuzzed_requests_never_get_a_server_error(case: Any, server: FaultServer) -> None:
-    case.call_and_validate(base_url=server.url, checks=[not_a_server_error, field_named_on_422])
+def test_fuzzed_requests_never_get_a_server_error(case: Any, fault_server: FaultServer) -> None:
+    case.call_and_validate(
+        base_url=fault_server.url, checks=[not_a_server_error, field_named_on_422]
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,16 +93,16 @@ def test_fuzzed_requests_never_get_a_server_error(case: Any, server: FaultServer
     ],
 )
 def test_invalid_bodies_get_422_naming_the_field(
-    client: httpx.Client, path: str, body: Any, field: str
+    fault_client: httpx.Client, path: str, body: Any, field: str
 ) -> None:
-    r = client.post(path, json=body)
+    r = fault_client.post(path, json=body)
     assert r.status_code == 422, r.text
     assert any(e["field"].split(".")[0] == field for e in r.json()["errors"]), r.text
     assert field in r.json()["detail"]
 
 
-def test_a_body_that_is_not_utf8_gets_422_naming_the_body(client: httpx.Client) -> None:
-    r = client.post(
+def test_a_body_that_is_not_utf8_gets_422_naming_the_body(fault_client: httpx.Client) -> None:
+    r = fault_client.post(
         "/api/runs", content=b"\xc1\x98\xb2", headers={"content-type": "application/json"}
     )
     assert r.status_code == 422
@@ -132,8 +118,8 @@ def assert_escaped(text: str, where: str, *, shown: bool = True) -> None:
         assert ESCAPED in text or "&lt;img" in text, f"{where} does not show the label"
 
 
-def first_message(client: httpx.Client, path: str) -> str:
-    with client.stream("GET", path) as r:
+def first_message(fault_client: httpx.Client, path: str) -> str:
+    with fault_client.stream("GET", path) as r:
         assert r.status_code == 200, path
         data = []
         for line in r.iter_lines():
@@ -145,27 +131,30 @@ def first_message(client: httpx.Client, path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def marked_run(client: httpx.Client) -> dict[str, Any]:
-    return marked_run_now(client)
+def marked_run(fault_server: FaultServer) -> dict[str, Any]:
+    with httpx.Client(base_url=fault_server.url, timeout=20) as c:
+        return marked_run_now(c)
 
 
-def marked_run_now(client: httpx.Client) -> dict[str, Any]:
+def marked_run_now(fault_client: httpx.Client) -> dict[str, Any]:
     """A run whose worker made items labelled with markup, and crashed
     with markup in its message; ended and recorded."""
-    run = start(client, "labels")
-    done = wait_for(client, run["id"], lambda r: r["status"] in ENDED)
+    run = start(fault_client, "labels")
+    done = wait_for(fault_client, run["id"], lambda r: r["status"] in ENDED)
     assert done["status"] == "failed"
     assert XSS in done["workers"][0]["error"]
     # The replay pages read the recording, written every FLUSH_S.
     settle(
-        lambda: {r["id"]: r["status"] for r in client.get("/api/recordings").json()}.get(run["id"]),
+        lambda: {r["id"]: r["status"] for r in fault_client.get("/api/recordings").json()}.get(
+            run["id"]
+        ),
         lambda status: status == "failed",
     )
     return done
 
 
 def test_worker_made_labels_are_escaped_in_every_page_and_frame(
-    client: httpx.Client, marked_run: dict[str, Any]
+    fault_client: httpx.Client, marked_run: dict[str, Any]
 ) -> None:
     rid = marked_run["id"]
     item = quote(f"{XSS}#1", safe="")
@@ -179,7 +168,7 @@ def test_worker_made_labels_are_escaped_in_every_page_and_frame(
         "recorded runs": "/runs",
     }
     for where, path in pages.items():
-        r = client.get(path)
+        r = fault_client.get(path)
         assert r.status_code == 200, (where, r.status_code)
         assert r.headers["content-type"].startswith("text/html")
         assert_escaped(r.text, where, shown=where != "recorded runs")
@@ -190,31 +179,31 @@ def test_worker_made_labels_are_escaped_in_every_page_and_frame(
         "audience stream": "/watch/stream",
     }
     for where, path in frames.items():
-        assert_escaped(first_message(client, path), where, shown=where != "audience stream")
+        assert_escaped(first_message(fault_client, path), where, shown=where != "audience stream")
 
 
-def test_a_user_chosen_recording_name_is_escaped_everywhere(client: httpx.Client) -> None:
-    rid = marked_run_now(client)["id"]
-    r = client.patch(f"/api/recordings/{rid}", json={"name": XSS})
+def test_a_user_chosen_recording_name_is_escaped_everywhere(fault_client: httpx.Client) -> None:
+    rid = marked_run_now(fault_client)["id"]
+    r = fault_client.patch(f"/api/recordings/{rid}", json={"name": XSS})
     assert r.status_code == 200
     assert r.json()["name"] == XSS  # stored as given: escaping is the page's job
     assert r.headers["content-type"] == "application/json"
     for where, path in {"recorded runs": "/runs", "replay page": f"/runs/{rid}"}.items():
-        assert_escaped(client.get(path).text, where)
-    title = re.search(r"<title>(.*?)</title>", client.get(f"/runs/{rid}").text, re.S)
+        assert_escaped(fault_client.get(path).text, where)
+    title = re.search(r"<title>(.*?)</title>", fault_client.get(f"/runs/{rid}").text, re.S)
     assert title is not None
     assert ESCAPED in title.group(1)
 
 
-def test_a_rename_shows_on_a_replay_page_opened_before(client: httpx.Client) -> None:
-    rid = marked_run_now(client)["id"]
-    assert client.get(f"/runs/{rid}").status_code == 200
-    client.patch(f"/api/recordings/{rid}", json={"name": "renamed"})
-    assert "renamed" in client.get(f"/runs/{rid}").text
+def test_a_rename_shows_on_a_replay_page_opened_before(fault_client: httpx.Client) -> None:
+    rid = marked_run_now(fault_client)["id"]
+    assert fault_client.get(f"/runs/{rid}").status_code == 200
+    fault_client.patch(f"/api/recordings/{rid}", json={"name": "renamed"})
+    assert "renamed" in fault_client.get(f"/runs/{rid}").text
 
 
 @pytest.mark.parametrize("slug", BUILT)
-def test_every_form_post_escapes_what_it_echoes(client: httpx.Client, slug: str) -> None:
+def test_every_form_post_escapes_what_it_echoes(fault_client: httpx.Client, slug: str) -> None:
     exp = EXPERIMENTS[slug]
     assert exp.params is not None
     everything = dict.fromkeys(exp.params.model_fields, XSS)
@@ -228,7 +217,7 @@ def test_every_form_post_escapes_what_it_echoes(client: httpx.Client, slug: str)
         XSS: {"run_id": XSS},
     }
     for action, data in posts.items():
-        r = client.post(f"/experiments/{slug}/{quote(action, safe='')}", data=data)
+        r = fault_client.post(f"/experiments/{slug}/{quote(action, safe='')}", data=data)
         assert r.status_code >= 400, (action, r.status_code, r.text[:200])
         assert "<img" not in r.text, (action, r.text[:300])
 
@@ -248,7 +237,7 @@ def assert_strict_policy(csp: str, where: str) -> None:
 
 
 def test_every_page_carries_the_strict_policy(
-    client: httpx.Client, marked_run: dict[str, Any]
+    fault_client: httpx.Client, marked_run: dict[str, Any]
 ) -> None:
     rid = marked_run["id"]
     paths = [
@@ -266,11 +255,11 @@ def test_every_page_carries_the_strict_policy(
         *(f"/experiments/{slug}" for slug in BUILT),
     ]
     for path in paths:
-        r = client.get(path)
+        r = fault_client.get(path)
         assert_strict_policy(r.headers.get("content-security-policy", ""), path)
         assert r.headers["x-content-type-options"] == "nosniff"
     for path in (f"/runs/{rid}/stream", f"/api/runs/{rid}/events"):
-        with client.stream("GET", path) as r:
+        with fault_client.stream("GET", path) as r:
             assert_strict_policy(r.headers["content-security-policy"], path)
 
 
@@ -282,20 +271,24 @@ def routes(api: Any) -> list[tuple[str, str]]:
     return out
 
 
-def test_a_foreign_host_gets_400_on_every_route(client: httpx.Client) -> None:
-    for method, path in routes(client.get("/openapi.json").json()):
-        r = client.request(method, path, headers={"host": "evil.example"})
+def test_a_foreign_host_gets_400_on_every_route(fault_client: httpx.Client) -> None:
+    for method, path in routes(fault_client.get("/openapi.json").json()):
+        r = fault_client.request(method, path, headers={"host": "evil.example"})
         assert r.status_code == 400, (method, path, r.status_code)
 
 
-def test_control_requests_from_another_site_get_403_on_every_route(client: httpx.Client) -> None:
+def test_control_requests_from_another_site_get_403_on_every_route(
+    fault_client: httpx.Client,
+) -> None:
     control = [
-        (m, p) for m, p in routes(client.get("/openapi.json").json()) if m not in ("GET", "HEAD")
+        (m, p)
+        for m, p in routes(fault_client.get("/openapi.json").json())
+        if m not in ("GET", "HEAD")
     ]
     assert len(control) > 15
-    runs_before = len(client.get("/api/runs").json())
+    runs_before = len(fault_client.get("/api/runs").json())
     for method, path in control:
         for header in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
-            r = client.request(method, path, headers=header, json={})
+            r = fault_client.request(method, path, headers=header, json={})
             assert r.status_code == 403, (method, path, header, r.status_code)
-    assert len(client.get("/api/runs").json()) == runs_before
+    assert len(fault_client.get("/api/runs").json()) == runs_before

@@ -4,7 +4,6 @@ with no policy violation, no script error, and no markup let through."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,21 +24,6 @@ document.addEventListener('securitypolicyviolation',
     e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile));
 """
 ENDED_JS = "s => ['finished', 'stopped', 'failed'].includes(s)"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FaultServer]:
-    s = FaultServer(env={"CONCVIZ_MAX_RUNS": "4", "CONCVIZ_MAX_WORKERS": "64"})
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server: FaultServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=20) as c:
-        yield c
 
 
 class Watched:
@@ -70,14 +54,14 @@ class Watched:
 
 @pytest.mark.parametrize("slug", BUILT)
 def test_a_whole_run_and_its_replay_break_no_policy(
-    browser: Any, server: FaultServer, client: httpx.Client, slug: str
+    browser: Any, fault_server: FaultServer, fault_client: httpx.Client, slug: str
 ) -> None:
     # A quick run first: the page's form starts from the last run's values.
-    quick = start(client, slug, **EXPERIMENTS[slug].quick_params)
-    wait_for(client, quick["id"], lambda r: r["status"] in ENDED, 30)
+    quick = start(fault_client, slug, **EXPERIMENTS[slug].quick_params)
+    wait_for(fault_client, quick["id"], lambda r: r["status"] in ENDED, 30)
     w = Watched(browser)
     try:
-        w.page.goto(f"{server.url}/experiments/{slug}")
+        w.page.goto(f"{fault_server.url}/experiments/{slug}")
         w.page.click("button.start")
         w.page.wait_for_function(
             "old => { const c = document.querySelector('#runbar code');"
@@ -93,8 +77,10 @@ def test_a_whole_run_and_its_replay_break_no_policy(
         w.page.screenshot(path=str(ARTIFACTS / f"csp-{slug}.png"), full_page=True)
         assert w.status() in ENDED
         # The replay of the same run, one step back and forth.
-        settle(lambda: client.get(f"/runs/{run_id}").status_code, lambda code: code == 200, 5.0)
-        w.page.goto(f"{server.url}/runs/{run_id}")
+        settle(
+            lambda: fault_client.get(f"/runs/{run_id}").status_code, lambda code: code == 200, 5.0
+        )
+        w.page.goto(f"{fault_server.url}/runs/{run_id}")
         w.page.click("button[data-step='-1']")
         w.page.click("button[data-step='1']")
         w.page.wait_for_load_state("networkidle")
@@ -105,19 +91,21 @@ def test_a_whole_run_and_its_replay_break_no_policy(
 
 
 def test_markup_in_labels_and_names_is_shown_not_run(
-    browser: Any, server: FaultServer, client: httpx.Client
+    browser: Any, fault_server: FaultServer, fault_client: httpx.Client
 ) -> None:
-    run = start(client, "labels")
-    wait_for(client, run["id"], lambda r: r["status"] in ENDED)
+    run = start(fault_client, "labels")
+    wait_for(fault_client, run["id"], lambda r: r["status"] in ENDED)
     settle(
-        lambda: {r["id"]: r["status"] for r in client.get("/api/recordings").json()}.get(run["id"]),
+        lambda: {r["id"]: r["status"] for r in fault_client.get("/api/recordings").json()}.get(
+            run["id"]
+        ),
         lambda status: status == "failed",
     )
-    assert client.patch(f"/api/recordings/{run['id']}", json={"name": XSS}).status_code == 200
+    assert fault_client.patch(f"/api/recordings/{run['id']}", json={"name": XSS}).status_code == 200
     w = Watched(browser)
     try:
         for path in ("/experiments/labels", f"/runs/{run['id']}", "/runs", "/watch"):
-            w.page.goto(server.url + path)
+            w.page.goto(fault_server.url + path)
             # /watch keeps a stream open: no "networkidle"; streams swap in
             # their first message meanwhile.
             w.page.wait_for_timeout(400)
