@@ -59,8 +59,8 @@ KILL_GRACE_S = 1.0
 # block on their next flush instead of the backlog, and the lag of the page,
 # growing without end. The cost: a flooded server slows the run down.
 EVENT_QUEUE_BATCHES = 64
-# How long the server's own events wait for the event pipe's lock, which a
-# worker killed in the middle of a write would hold for ever.
+# How long the server's own events wait for room in the event pipe, which a
+# reader gone would never make.
 EVENT_PUT_TIMEOUT_S = 5.0
 # Calls waiting for a program's main to take them (see Runtime.send).
 COMMAND_QUEUE_SIZE = 64

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import multiprocessing
+import os
 import queue
+import signal
+import struct
+import termios
+import threading
+import time
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
-from app.eventpipe import EventPipe
+from app.eventpipe import BUFFER_BYTES, EventPipe, decode, encode
 from app.runtime import context
 
 
 def write_batches(pipe: EventPipe, name: str, n: int) -> None:
     for i in range(n):
-        pipe.put([(i, name, "x" * (i % 7) * 1000)])  # some larger than an atomic write
+        pipe.put([(i, name, "x" * (i % 7) * 3000)])  # many in several frames
 
 
 def test_batches_from_several_processes_arrive_whole_and_each_in_its_order() -> None:
@@ -27,7 +35,7 @@ def test_batches_from_several_processes_arrive_whole_and_each_in_its_order() -> 
     got: dict[str, list[int]] = {}
     for _ in range(900):
         ((i, name, pad),) = pipe.get(timeout=10)
-        assert pad == "x" * (i % 7) * 1000
+        assert pad == "x" * (i % 7) * 3000
         got.setdefault(name, []).append(i)
     for p in procs:
         p.join(10)
@@ -56,17 +64,62 @@ def test_a_put_from_a_signal_handler_inside_a_put_waits_its_turn() -> None:
     pipe.close()
 
 
-def test_the_servers_put_gives_up_on_a_lock_a_dead_writer_holds(
+def write_then_block(pipe: EventPipe) -> None:
+    pipe.put(["a1"])
+    pipe.put(["x" * (3 * BUFFER_BYTES)])  # more than the pipe holds: it blocks midway
+
+
+def queued_bytes(pipe: EventPipe) -> int:
+    return struct.unpack("i", fcntl.ioctl(pipe._reader.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+
+
+def test_a_writer_killed_in_the_middle_of_a_batch_loses_that_batch_and_no_other(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    pipe = EventPipe(multiprocessing.get_context("fork"), put_timeout=0.05)
-    pipe._lock.acquire()  # as a worker killed in the middle of a write leaves it
-    with caplog.at_level(logging.ERROR):
-        pipe.put(["lost"])
-    assert "died holding their lock" in caplog.text
+    ctx = multiprocessing.get_context("fork")
+    pipe = EventPipe(ctx)
+    writer = ctx.Process(target=write_then_block, args=(pipe,))
+    writer.start()
+    assert pipe.get(timeout=10) == ["a1"]
+    deadline = time.monotonic() + 10
+    while queued_bytes(pipe) < BUFFER_BYTES // 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the writer waits for room, with part of its batch written
+    assert writer.is_alive()
+    os.kill(writer.pid or 0, signal.SIGKILL)
+    writer.join(10)
+    other = ctx.Process(target=pipe.put, args=(["b1"],))
+    other.start()  # it waits for room, behind the frames of the cut batch
+    assert pipe.get(timeout=10) == ["b1"]  # read past those frames
+    other.join(10)
     with pytest.raises(queue.Empty):
         pipe.get(timeout=0.01)
+    with caplog.at_level(logging.ERROR):
+        pipe.close()
+    assert f"events of pid {writer.pid}: a batch was cut short" in caplog.text
+
+
+def test_frames_of_threads_writing_at_once_interleave_and_each_batch_arrives_whole() -> None:
+    pipe = EventPipe(multiprocessing.get_context("fork"))
+    threads = [threading.Thread(target=write_batches, args=(pipe, f"T{k}", 100)) for k in range(3)]
+    for t in threads:
+        t.start()
+    got: dict[str, list[int]] = {}
+    for _ in range(300):
+        ((i, name, pad),) = pipe.get(timeout=10)
+        assert pad == "x" * (i % 7) * 3000
+        got.setdefault(name, []).append(i)
+    for t in threads:
+        t.join(10)
+    assert got == {f"T{k}": list(range(100)) for k in range(3)}
     pipe.close()
+
+
+def test_a_batch_marshal_cannot_write_goes_as_a_pickle() -> None:
+    batch = [(1, "P1", 2, 3, "put", "P1#1", {"share": Fraction(1, 3)})]
+    assert decode(encode(batch)) == batch
+    assert decode(encode([(1, "P1")])) == [(1, "P1")]
+    with pytest.raises(ValueError, match="unknown batch tag"):
+        decode(b"?garbage")
 
 
 def test_the_servers_put_gives_up_when_nobody_reads(caplog: pytest.LogCaptureFixture) -> None:

@@ -491,8 +491,7 @@ def test_an_unreadable_message_on_the_event_queue_fails_the_run_and_it_still_end
     rt, recorder, budget = start_run(params)
     recorder.wait_for(has(events.PUT))
     pipe = rt._event_q
-    with pipe._lock:  # as a writer would: a whole message, but no batch
-        pipe._writer.send_bytes(b"not a pickled batch")
+    pipe._writer.send_bytes(b"not a frame of events")  # a whole message, but no batch
     assert rt.join(10.0)
     state = fold(rt, recorder)
     assert (state.status, state.reason) == ("failed", "some of the run's events could not be read")
