@@ -1,9 +1,13 @@
 """What the OS says about a live server: its processes, descriptors,
-threads and shared-memory names, for the fault and load tests."""
+threads and shared-memory names, and how full a pipe is, for the fault and
+load tests."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
+import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,6 +108,11 @@ def left_in_shm(names: set[str]) -> set[str]:
 def fds_and_threads(pid: int) -> tuple[int, int]:
     p = psutil.Process(pid)
     return p.num_fds(), p.num_threads()
+
+
+def queued_bytes(fd: int) -> int:
+    """How many bytes wait in the pipe whose read end is `fd`."""
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0])
 
 
 def settle(

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import multiprocessing
 import os
 import queue
 import signal
-import struct
-import termios
 import threading
-import time
 from fractions import Fraction
 from typing import Any
 
 import pytest
+from probes import queued_bytes, settle
 
 from app.eventpipe import BUFFER_BYTES, EventPipe, decode, encode
 from app.runtime import context
@@ -69,10 +66,6 @@ def write_then_block(pipe: EventPipe) -> None:
     pipe.put(["x" * (3 * BUFFER_BYTES)])  # more than the pipe holds: it blocks midway
 
 
-def queued_bytes(pipe: EventPipe) -> int:
-    return struct.unpack("i", fcntl.ioctl(pipe._reader.fileno(), termios.FIONREAD, b"\0" * 4))[0]
-
-
 def test_a_writer_killed_in_the_middle_of_a_batch_loses_that_batch_and_no_other(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -81,9 +74,8 @@ def test_a_writer_killed_in_the_middle_of_a_batch_loses_that_batch_and_no_other(
     writer = ctx.Process(target=write_then_block, args=(pipe,))
     writer.start()
     assert pipe.get(timeout=10) == ["a1"]
-    deadline = time.monotonic() + 10
-    while queued_bytes(pipe) < BUFFER_BYTES // 2 and time.monotonic() < deadline:
-        time.sleep(0.01)  # until the writer waits for room, with part of its batch written
+    # Until the writer waits for room, with part of its batch written.
+    assert settle(lambda: queued_bytes(pipe._reader.fileno()), lambda n: n >= BUFFER_BYTES // 2, 10)
     assert writer.is_alive()
     os.kill(writer.pid or 0, signal.SIGKILL)
     writer.join(10)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,16 +12,19 @@ from typing import Any
 
 import psutil
 import pytest
+from probes import queued_bytes, settle
 from pydantic import BaseModel
 
 from app import events, model
 from app.budget import WorkerBudget
+from app.eventpipe import BUFFER_BYTES
 from app.experiments import EXPERIMENTS, Experiment, Role
 from app.experiments.producer_consumer import SLUG, Params
 from app.runtime import STOP_GRACE_S, CapReached, Runtime
 from app.worker import Worker
 
 EXPERIMENT = EXPERIMENTS[SLUG]
+ZERO = {"produce_min_ms": 0, "produce_max_ms": 0, "consume_min_ms": 0, "consume_max_ms": 0}
 FAST = {
     "produce_min_ms": 10,
     "produce_max_ms": 20,
@@ -121,12 +125,13 @@ def start_run() -> Iterator[Callable[..., tuple[Runtime, Recorder, WorkerBudget]
         experiment: Experiment = EXPERIMENT,
         cap: int = 64,
         workers: int | None = None,
+        recorder: Recorder | None = None,
     ) -> tuple[Runtime, Recorder, WorkerBudget]:
         budget = WorkerBudget(cap)
         if workers is None:
             workers = sum(int(getattr(params, r.count_param)) for r in experiment.roles)
         assert budget.acquire(workers)
-        recorder = Recorder()
+        recorder = recorder or Recorder()
         rt = Runtime(experiment, params, recorder, budget, time_limit_s=30.0)
         runtimes.append(rt)
         rt.start()
@@ -497,3 +502,49 @@ def test_an_unreadable_message_on_the_event_queue_fails_the_run_and_it_still_end
     assert (state.status, state.reason) == ("failed", "some of the run's events could not be read")
     assert budget.held == 0
     assert_no_workers_left(before, set(recorder.started.values()))
+
+
+class BusyServer(Recorder):
+    """Stops taking batches after the first `put`, as a server too busy to
+    read, until `let_go` is set: the workers then wait to write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.let_go = threading.Event()
+
+    def __call__(self, batch: list[events.RawEvent]) -> None:
+        super().__call__(batch)
+        if any(r[4] == events.PUT for r in batch):
+            self.let_go.wait(30)
+
+
+def test_workers_killed_while_they_write_their_events_leave_a_run_that_still_ends(
+    start_run: Any,
+) -> None:
+    before = descendants()
+    params = Params(producers=2, consumers=2, items_per_producer=0, **ZERO)
+    rt, recorder, budget = start_run(params, recorder=BusyServer())
+    # The event pipe fills up (frames do not share its pages, so it holds
+    # less than its size); every worker waits to write into it, some with
+    # part of a batch written.
+    fd = rt._event_q._reader.fileno()
+    sizes = [queued_bytes(fd)]
+
+    def full() -> bool:
+        sizes.append(queued_bytes(fd))
+        return sizes[-1] > BUFFER_BYTES // 2 and sizes[-1] == sizes[-2]
+
+    assert settle(full, bool, 10.0, every=0.05), sizes[-3:]
+    pids = rt.alive_pids()
+    assert len(pids) == 4
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    recorder.let_go.set()
+    assert rt.join(10.0)
+    state = fold(rt, recorder)
+    assert state.status == "failed"
+    assert "crashed (exit code -9)" in state.reason
+    exits = {r[2]: (r[6] or {}).get("exitcode") for r in recorder.snapshot() if r[4] == events.EXIT}
+    assert exits == dict.fromkeys(pids, -9)
+    assert budget.held == 0
+    assert_no_workers_left(before, set(pids))
