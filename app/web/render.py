@@ -58,7 +58,14 @@ def _dom_id(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text)
 
 
+def _rate(per_s: float) -> str:
+    """A rate for a counter box: one decimal while it is small, whole above
+    (at full speed "18651.2" no longer fits its box on a projector)."""
+    return f"{per_s:.1f}" if per_s < 100 else f"{per_s:.0f}"
+
+
 env.filters["item"] = _item_label
+env.filters["rate"] = _rate
 env.filters["dom_id"] = _dom_id
 env.filters["reason"] = reasons.shown
 

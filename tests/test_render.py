@@ -1,0 +1,13 @@
+"""Filters the templates format values with."""
+
+from __future__ import annotations
+
+from app.web.render import env
+
+
+def test_a_rate_keeps_one_decimal_while_small_and_drops_it_when_it_would_not_fit() -> None:
+    rate = env.from_string("{{ r | rate }}")
+    assert rate.render(r=0.0) == "0.0"
+    assert rate.render(r=4.04) == "4.0"
+    assert rate.render(r=99.94) == "99.9"
+    assert rate.render(r=18651.2) == "18651"  # a full-speed run: its box stays readable
