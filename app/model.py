@@ -10,6 +10,15 @@ because each process sends its own batches). The fold gives the same
 counters, queue contents and consumed items for every interleaving that
 keeps each worker's own order. Only the event log, which is the arrival
 order by design, differs.
+
+A bounded queue never holds more than its capacity, but at full speed the
+reports of its puts can run ahead of the reports of its gets (a consumer's
+batch comes up to a few ms after the producers' ones), and the picture then
+showed 21 items in a queue of 5. So when a put would take the queue past
+its capacity, the items at its head have been taken already (first in,
+first out; with several producers, whose feeder threads write in their own
+time, the exact ones may differ by an item or two): they leave the picture
+at once, and their get, when it comes, finds them gone (`taken_unreported`).
 """
 
 from __future__ import annotations
@@ -152,8 +161,11 @@ class ViewState(RunState):
 
     # Items now in the queue, with the event time of their put.
     queue: dict[str, float] = field(default_factory=dict)
-    # Items whose get arrived before their put (see the module docstring).
+    # Items whose get arrived before their put, and items a bounded queue
+    # must have given out already, whose get has not arrived (see the
+    # module docstring).
     early_gets: set[str] = field(default_factory=set)
+    taken_unreported: set[str] = field(default_factory=set)
     produced: int = 0
     consumed: int = 0
     duplicates: int = 0  # items consumed more than once: must stay 0
@@ -236,16 +248,25 @@ def set_state(w: WorkerView, event: Event, new_state: str, item: str | None = No
 
 
 def enqueue(state: Any, item: str, t: float) -> None:
-    """An item into `state.queue`, unless its get came first (order tolerance:
-    see the module docstring)."""
+    """An item into `state.queue`, unless its get came first, and never past
+    the queue's capacity (order tolerance: see the module docstring)."""
     if item in state.early_gets:
         state.early_gets.discard(item)
-    else:
-        state.queue[item] = t
+        return
+    state.queue[item] = t
+    capacity = int(state.params.get("capacity") or 0)
+    while capacity and len(state.queue) > capacity:
+        head = min(state.queue, key=lambda i: (state.queue[i], i))
+        del state.queue[head]
+        state.taken_unreported.add(head)
 
 
 def dequeue(state: Any, item: str) -> None:
-    if state.queue.pop(item, None) is None:
+    if state.queue.pop(item, None) is not None:
+        return
+    if item in state.taken_unreported:
+        state.taken_unreported.discard(item)
+    else:
         state.early_gets.add(item)
 
 

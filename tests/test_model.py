@@ -132,6 +132,29 @@ def test_a_get_that_arrives_before_its_put_leaves_the_queue_empty() -> None:
     assert counters["duplicates"] == 0
 
 
+def test_puts_reported_ahead_of_gets_never_fill_a_queue_past_its_capacity() -> None:
+    start = ev("main", events.RUN_START, data={"params": {"capacity": 2}})
+    puts = [ev("P1", events.PUT, f"P1#{n}", t=0.1 * n) for n in (1, 2, 3)]
+    state = fold_all(numbered([start, *puts]))  # the consumer's gets are late
+    assert state.queue_items() == ["P1#2", "P1#3"]  # P1#1 was taken: it made room
+    assert state.counters()["in_queue"] == 2
+    assert state.taken_unreported == {"P1#1"}
+
+    gets = [ev("C1", events.GET, f"P1#{n}", t=0.1 * n + 0.05) for n in (1, 2)]
+    fold_all(numbered(gets), state)
+    assert state.queue_items() == ["P1#3"]
+    assert state.taken_unreported == set()
+    assert state.early_gets == set()
+
+
+def test_an_unbounded_queue_shows_every_item_whose_get_has_not_come() -> None:
+    start = ev("main", events.RUN_START, data={"params": {"capacity": 0}})
+    puts = [ev("P1", events.PUT, f"P1#{n}", t=0.1 * n) for n in (1, 2, 3)]
+    state = fold_all(numbered([start, *puts]))
+    assert state.queue_items() == ["P1#1", "P1#2", "P1#3"]
+    assert state.taken_unreported == set()
+
+
 def test_an_item_put_again_after_its_early_get_is_matched_goes_into_the_queue() -> None:
     state = fold_all(
         numbered(
@@ -427,7 +450,8 @@ def simulate(
     produced = 0
     sentinels = 0
 
-    emit("main", events.RUN_START, data={"backend": "process", "params": {}})
+    params = {"capacity": capacity}  # the fold bounds its queue by it
+    emit("main", events.RUN_START, data={"backend": "process", "params": params})
     roles = {**dict.fromkeys(producers, "producer"), **dict.fromkeys(consumers, "consumer")}
     for name, role in roles.items():
         per_worker[name] = []
@@ -526,6 +550,7 @@ def picture(state: ViewState) -> dict[str, Any]:
         "consumed_items": state.consumed_items(),
         "queue": set(state.queue),
         "early_gets": state.early_gets,
+        "taken_unreported": state.taken_unreported,
         "workers": {name: dataclasses.asdict(w) for name, w in state.workers.items()},
     }
 

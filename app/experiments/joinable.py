@@ -481,6 +481,7 @@ GONE = frozenset({*model.ENDED, DAEMON_STOPPED, TERMINATED})
 class JoinableState(model.RunState):
     queue: dict[str, float] = field(default_factory=dict)  # item -> time of its put
     early_gets: set[str] = field(default_factory=set)  # gets that arrived before their put
+    taken_unreported: set[str] = field(default_factory=set)  # see app.model's docstring
     put_items: set[str] = field(default_factory=set)
     done_items: set[str] = field(default_factory=set)
     held: dict[str, str] = field(default_factory=dict)  # item -> consumer using it
