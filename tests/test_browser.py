@@ -77,6 +77,51 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
     page.close()
 
 
+def test_at_full_speed_the_queue_shows_its_items_solid_and_never_past_its_capacity(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(live_server.url + "/experiments/producer-consumer")
+    for name, value in (("capacity", "5"), ("producers", "3"), ("consumers", "3")):
+        set_slider(page, name, value)
+    set_field(page, "items_per_producer", "0")  # endless
+    for name in ("produce_min_ms", "produce_max_ms", "consume_min_ms", "consume_max_ms"):
+        set_field(page, name, "0")
+    page.click("button.start")
+    wait_for_run(page, started_run(page))
+    page.wait_for_selector("#queue-area.brisk #queue .chip", timeout=10000)
+    # A second of frames, looked at every 20 ms.
+    seen = page.evaluate(
+        """() => new Promise(done => {
+            const seen = {chips: 0, inQueue: 0, solid: 0, fading: 0};
+            const look = () => {
+                const chips = [...document.querySelectorAll('#queue .chip')];
+                seen.chips = Math.max(seen.chips, chips.length);
+                const n = Number(document.querySelector('#c-in-queue').textContent);
+                seen.inQueue = Math.max(seen.inQueue, n);
+                for (const c of chips) {
+                    const style = getComputedStyle(c);
+                    if (style.animationName === 'none' && style.opacity === '1') seen.solid++;
+                    else seen.fading++;
+                }
+            };
+            const timer = setInterval(look, 20);
+            setTimeout(() => { clearInterval(timer); done(seen); }, 1000);
+        })"""
+    )
+    page.screenshot(path=str(ARTIFACTS / "producer-consumer-full-speed.png"))
+    page.click("button.stop")
+    page.wait_for_function(
+        "() => document.querySelector('#run-status').textContent.trim() === 'stopped'",
+        timeout=10000,
+    )
+    page.close()
+    assert 0 < seen["chips"] <= 5, seen
+    assert seen["inQueue"] <= 5, seen
+    assert seen["solid"] > 0, seen
+    assert seen["fading"] == 0, seen
+
+
 def test_bad_value_in_form_shows_message_next_to_control(
     browser: Any, live_server: LiveServer
 ) -> None:

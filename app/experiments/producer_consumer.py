@@ -212,13 +212,22 @@ CODE_LINES = {
 }
 
 
+# Items that stay in the queue less than this (on average: the items in it
+# over the items done per second) are drawn without their entry animation:
+# at full speed each frame holds new ones, which would only ever be seen
+# fading in, and the queue looked empty.
+BRISK_S = 1.0
+
+
 def view(state: model.ViewState, params: dict[str, Any]) -> dict[str, Any]:
     capacity = int(params.get("capacity", 0))
     items = state.queue_items()
     per_producer = params.get("items_per_producer", 0)
+    per_s = state.throughput
     return {
         "capacity": capacity,
         "queue": items,
+        "brisk": per_s > 0 and len(items) / per_s < BRISK_S,
         "slots": capacity if capacity else max(8, len(items) + 2),
         "runbar_facts": [
             _("capacity %(n)s") % {"n": capacity} if capacity else _("unbounded queue"),
