@@ -13,8 +13,8 @@ order by design, differs.
 
 A bounded queue never holds more than its capacity, but at full speed the
 reports of its puts can run ahead of the reports of its gets (a consumer's
-batch comes up to a few ms after the producers' ones), and the picture then
-showed 21 items in a queue of 5. So when a put would take the queue past
+batch comes up to a few ms after the producers' ones), and the picture would
+show 21 items in a queue of 5. So when a put would take the queue past
 its capacity, the items at its head have been taken already (first in,
 first out; with several producers, whose feeder threads write in their own
 time, the exact ones may differ by an item or two): they leave the picture
