@@ -122,6 +122,47 @@ def test_at_full_speed_the_queue_shows_its_items_solid_and_never_past_its_capaci
     assert seen["fading"] == 0, seen
 
 
+def test_workers_waiting_on_a_long_line_of_the_program_stay_in_view(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(live_server.url + "/experiments/producer-consumer")
+    for name, value in (("capacity", "2"), ("producers", "9"), ("consumers", "1")):
+        set_slider(page, name, value)
+    set_field(page, "items_per_producer", "0")
+    for name, value in (("produce_min_ms", "0"), ("produce_max_ms", "0")):
+        set_field(page, name, value)
+    for name, value in (("consume_min_ms", "5000"), ("consume_max_ms", "5000")):
+        set_field(page, name, value)
+    page.click("button.start")
+    wait_for_run(page, started_run(page))
+    # The queue fills at once; the producers wait at its put, a line with a
+    # long comment.
+    page.wait_for_function(
+        "() => Number(document.querySelector('#c-blocked').textContent) === 9", timeout=10000
+    )
+    page.wait_for_selector("#code li.here .at.more", timeout=5000)
+    seen = page.evaluate(
+        """() => {
+            const box = document.querySelector('#code .code').getBoundingClientRect();
+            const line = document.querySelector('#code li.here .at.more').closest('li');
+            const names = [...line.querySelectorAll('.at')];
+            return {
+                shown: names.map(a => a.textContent),
+                outside: names.filter(a => a.getBoundingClientRect().right > box.right).length,
+                rest: line.querySelector('.at.more').title,
+            };
+        }"""
+    )
+    page.locator("#code").screenshot(path=str(ARTIFACTS / "producer-consumer-code-crowded.png"))
+    page.click("button.stop")
+    page.close()
+    assert len(seen["shown"]) == 5, seen  # four names and a count of the rest
+    assert seen["shown"][-1] == "+5 more", seen
+    assert len(seen["rest"].split()) == 5, seen
+    assert seen["outside"] == 0, seen
+
+
 def test_bad_value_in_form_shows_message_next_to_control(
     browser: Any, live_server: LiveServer
 ) -> None:
