@@ -73,17 +73,6 @@ class WorkerView:
     wants: tuple[str, str | None] | None = None  # step mode: its next action (kind, item)
 
 
-@dataclass
-class LogEntry:
-    seq: int
-    t: float
-    worker: str
-    pid: int
-    kind: str
-    item: str | None
-    data: dict[str, Any] | None
-
-
 JOURNEYS_KEPT = 500
 
 
@@ -127,7 +116,9 @@ class RunState:
     workers: dict[str, WorkerView] = field(default_factory=dict)
     last_seq: int = 0
     last_t: float = 0.0
-    log: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=LOG_LENGTH))
+    # The last events, as they came (an event is a tuple: keeping it costs
+    # nothing, where a copy of it was made for each of 100,000 events a second).
+    log: deque[Event] = field(default_factory=lambda: deque(maxlen=LOG_LENGTH))
     # The timeline: per worker, its recent state changes (t, state, item);
     # a segment lasts until the next one. And the queue's depth over time.
     lanes: dict[str, deque[tuple[float, str, str | None]]] = field(default_factory=dict)
@@ -443,10 +434,9 @@ LIFECYCLE: dict[str, Handler] = {
 }
 
 
-def _track(state: RunState, event: Event) -> None:
-    """Extend the timeline: a new segment when the event's worker changed
+def _track(state: RunState, event: Event, w: WorkerView | None) -> None:
+    """Extend the timeline: a new segment when the event's worker `w` changed
     state or item, a new point when the queue's depth changed."""
-    w = state.workers.get(event.worker)
     if w is not None:
         lane = state.lanes.get(w.name)
         if lane is None:
@@ -466,22 +456,21 @@ def make_fold(
     table = {**LIFECYCLE, **handlers}
 
     def fold(state: Any, event: Event) -> Any:
-        if event.kind != events.WANTS:
-            w = state.workers.get(event.worker)
-            if w is not None:
-                w.wants = None  # it did what it wanted
+        w = state.workers.get(event.worker)
+        if w is not None and event.kind != events.WANTS:
+            w.wants = None  # it did what it wanted
         handler = table.get(event.kind)
         if handler is not None:
             handler(state, event)
-        _track(state, event)
-        state.last_seq = max(state.last_seq, event.seq)
-        state.last_t = max(state.last_t, event.t)
+        if w is None:  # its first event made it
+            w = state.workers.get(event.worker)
+        _track(state, event, w)
+        if event.seq > state.last_seq:
+            state.last_seq = event.seq
+        if event.t > state.last_t:
+            state.last_t = event.t
         if event.kind not in quiet:
-            state.log.append(
-                LogEntry(
-                    event.seq, event.t, event.worker, event.pid, event.kind, event.item, event.data
-                )
-            )
+            state.log.append(event)
         return state
 
     return fold
