@@ -1,0 +1,122 @@
+"""Benchmark: what the server does with each event of a fast run.
+
+At full speed the server, not the workers, sets the pace of a real run: each
+event a worker sends is numbered, folded into the run's view state, kept in
+the ring of recent events and, with a recording, handed to the recorder.
+This times `Run.ingest` (the event loop's part of it) on batches shaped as
+the workers send them: a producer/consumer run of 1 producer and 1
+consumer, four events per item, in batches of 256.
+
+The baseline, in the same run, is the least any server must do with an
+event: turn the worker's raw tuple into a numbered `Event`
+(`events.from_raw`). The ratio says how many times that the whole ingest
+costs.
+
+    python bench/ingest.py [--items 50000] [--repeats 5]
+
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+KINDS = (("P1", "produce"), ("P1", "put"), ("C1", "get"), ("C1", "done"))
+
+
+def batches(n_items: int, start_ns: int) -> list[list[Any]]:
+    """Raw events of `n_items` items, 100 ns apart, in batches of 256."""
+    out: list[list[Any]] = [[]]
+    t = start_ns
+    for n in range(1, n_items + 1):
+        item = f"P1#{n}"
+        for worker, kind in KINDS:
+            t += 100
+            if len(out[-1]) == 256:
+                out.append([])
+            out[-1].append((t, worker, 100, 100, kind, item, None))
+    return out
+
+
+async def ingest(n_items: int, recording: bool) -> float:
+    """Seconds per event of Run.ingest."""
+    from app.experiments import EXPERIMENTS
+    from app.experiments.producer_consumer import Params
+    from app.recording import Recorder
+    from app.runs import Run
+    from app.settings import Settings
+    from app.web.render import render_frame
+
+    exp = EXPERIMENTS["producer-consumer"]
+    params = Params(producers=1, consumers=1, items_per_producer=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        recorder = Recorder(Path(tmp) / "runs.sqlite3") if recording else None
+        run = Run("bench", exp, params, Settings(), render_frame, recorder=recorder)
+        start_ns = time.monotonic_ns()
+        run._start_ns = start_ns
+        run.ingest(
+            [
+                (start_ns, "main", 1, 1, "run_start", None, {"params": params.model_dump()}),
+                (start_ns, "P1", 100, 100, "start", None, {"role": "producer"}),
+                (start_ns, "C1", 100, 100, "start", None, {"role": "consumer"}),
+            ]
+        )
+        work = batches(n_items, start_ns)
+        t0 = time.perf_counter()
+        for batch in work:
+            run.ingest(batch)
+        elapsed = time.perf_counter() - t0
+        if recorder is not None:
+            recorder.close()
+    return elapsed / (n_items * len(KINDS))
+
+
+def numbering(n_items: int) -> float:
+    """Seconds per event of the baseline: raw tuple to numbered Event."""
+    from app import events
+
+    start_ns = time.monotonic_ns()
+    work = batches(n_items, start_ns)
+    seq = 0
+    kept = []
+    t0 = time.perf_counter()
+    for batch in work:
+        for raw in batch:
+            seq += 1
+            kept.append(events.from_raw(raw, seq, start_ns))
+    return (time.perf_counter() - t0) / (n_items * len(KINDS))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--items", type=int, default=50_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    sides: dict[str, list[float]] = {"numbering": [], "ingest": [], "ingest+recording": []}
+    for _ in range(args.repeats):
+        sides["numbering"].append(numbering(args.items))
+        sides["ingest"].append(asyncio.run(ingest(args.items, recording=False)))
+        sides["ingest+recording"].append(asyncio.run(ingest(args.items, recording=True)))
+    base = statistics.median(sides["numbering"])
+    for name, values in sides.items():
+        us = statistics.median(values) * 1e6
+        print(
+            f"{name:17s} {us:5.2f} us/event  ({1e6 / us:9,.0f} events/s)"
+            f"  ratio to numbering {us / (base * 1e6):5.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
