@@ -59,7 +59,7 @@ async def ingest(n_items: int, recording: bool) -> float:
     from app.web.render import render_frame
 
     exp = EXPERIMENTS["producer-consumer"]
-    params = Params(producers=1, consumers=1, items_per_producer=0)
+    params = Params.model_validate({"producers": 1, "consumers": 1, "items_per_producer": 0})
     with tempfile.TemporaryDirectory() as tmp:
         recorder = Recorder(Path(tmp) / "runs.sqlite3") if recording else None
         run = Run("bench", exp, params, Settings(), render_frame, recorder=recorder)
