@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " (default 2000000, 0: no limit)",
     )
     p.add_argument(
+        "--send-timeout",
+        type=float,
+        help="seconds a stream's client may take to accept a message before it is dropped"
+        " (default 10)",
+    )
+    p.add_argument(
         "--allowed-hosts",
         help="more Host names to answer, comma-separated (a proxy's or a LAN name)",
     )

@@ -19,6 +19,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "event_buffer": (1, 10_000_000),
     "keep_runs": (0, 10_000),
     "record_limit": (0, 1_000_000_000),
+    "send_timeout": (1, 3600),
 }
 
 
@@ -37,6 +38,10 @@ class Settings:
     # Events recorded per run: past this the run goes on live, unrecorded (a
     # full-speed run makes ~50 MB of recording a million events). 0: no limit.
     record_limit: int = 2_000_000
+    # Seconds a stream's client may take to accept a message before it is
+    # dropped: too short drops a phone on a weak network, too long keeps a
+    # dead client's socket buffers for as long.
+    send_timeout: float = 10.0
     lan: bool = False  # classroom mode: every interface, a presenter token
 
     def __post_init__(self) -> None:

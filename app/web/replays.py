@@ -31,7 +31,7 @@ from app.replay import Replay
 from app.runs import NotFound, RunRegistry
 from app.trace import chrome_trace
 from app.web.render import env, stage_context, templates
-from app.web.streams import EventStream
+from app.web.streams import END, EventStream, stream
 
 router = APIRouter()
 
@@ -176,13 +176,13 @@ async def replay_play(
         while True:
             yield format_sse_event(data_str=_frame(loaded, at, scrub=True))
             if at >= replay.length:
-                yield format_sse_event(event="end", data_str='""')
+                yield END
                 return
             await asyncio.sleep(PLAY_FRAME_S)
             t += PLAY_FRAME_S * speed
             at = max(at + 1, replay.index_at(t))
 
-    return EventStream(frames())
+    return stream(request, frames())
 
 
 @router.get("/runs/{run_id}/player", response_class=HTMLResponse)

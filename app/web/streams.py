@@ -14,7 +14,7 @@ which browsers ignore) so that a client can measure its latency. After the
 last frame an `end` event tells htmx to close instead of reconnecting.
 
 Every stream here goes through `EventStream`: a client that does not take a
-message within `SEND_TIMEOUT_S` (it stopped reading, or its network went
+message within the `send_timeout` setting (it stopped reading, or its network went
 away without closing) is dropped, and its subscription with it. Otherwise
 such a client would hold its stream, and its place among the watchers, for
 as long as the run lasts.
@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -40,17 +39,12 @@ from app import events, i18n
 from app.broadcast import Frame
 from app.recording import FLUSH_S, Recorder
 from app.runs import NotFound, Run, RunRegistry
+from app.settings import Settings
 from app.web.render import render_timeline
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-# How long a client may take to accept one message before it is dropped.
-# Frames are snapshots: a dropped page reconnects (htmx does) and gets the
-# newest one. Too short drops a phone on a weak network; too long keeps a
-# dead client's socket buffers for as long. (Belongs in Settings, which is
-# outside this change; until then, CONCVIZ_SEND_TIMEOUT.)
-SEND_TIMEOUT_S = float(os.environ.get("CONCVIZ_SEND_TIMEOUT", "10"))
 # A comment on an idle event stream, so that proxies keep it open (as
 # FastAPI's own SSE responses do).
 KEEPALIVE_S = 15.0
@@ -64,18 +58,19 @@ CLOSING_SEND_S = 0.5
 
 
 class _Watchdog:
-    """Drops the streams whose client has not taken a message for
-    SEND_TIMEOUT_S: one timer for every stream of the server. An
+    """Drops the streams whose client has not taken a message in time (the
+    `send_timeout` setting): one timer for every stream of the server. An
     `asyncio.timeout` around each send (and one around each wait for a frame,
     for keepalives) took about 14% of the server's time with 1000 viewers
     (cProfile, bench/fanout.py). A send that does not wait, the usual case,
     is never seen here."""
 
     def __init__(self) -> None:
-        self.waiting: dict[asyncio.Task[Any], float] = {}  # task -> since
+        self.waiting: dict[asyncio.Task[Any], float] = {}  # task -> drop after (monotonic)
         self.dropped: set[asyncio.Task[Any]] = set()
         self.streaming: set[asyncio.Task[Any]] = set()  # every open stream
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.tick = 1.0
         self.closing = False
         self._task: asyncio.Task[None] | None = None
 
@@ -86,7 +81,8 @@ class _Watchdog:
             self.dropped.add(task)
             task.cancel()
 
-    def ensure_running(self) -> None:
+    def ensure_running(self, send_timeout: float) -> None:
+        self.tick = min(self.tick, send_timeout / 4)
         loop = asyncio.get_running_loop()
         self.loop = loop
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
@@ -94,10 +90,10 @@ class _Watchdog:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(min(1.0, SEND_TIMEOUT_S / 4))
+            await asyncio.sleep(self.tick)
             now = time.monotonic()
-            for task, since in list(self.waiting.items()):
-                if now - since > SEND_TIMEOUT_S and task not in self.dropped:
+            for task, deadline in list(self.waiting.items()):
+                if now > deadline and task not in self.dropped:
                     self.dropped.add(task)
                     task.cancel()
 
@@ -107,20 +103,24 @@ _watchdog = _Watchdog()
 
 class EventStream(StreamingResponse):
     """Server-sent events whose client must take each message within
-    `SEND_TIMEOUT_S`, or lose the connection."""
+    `send_timeout` seconds, or lose the connection. Frames are snapshots: a
+    dropped page reconnects (htmx does) and gets the newest one."""
 
     media_type = "text/event-stream"
 
     # (`status_code`: FastAPI reads the default to document the route.)
-    def __init__(self, messages: AsyncIterator[bytes], status_code: int = 200) -> None:
+    def __init__(
+        self, messages: AsyncIterator[bytes], status_code: int = 200, *, send_timeout: float = 10.0
+    ) -> None:
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
         super().__init__(messages, status_code, headers)
         self._messages = messages
+        self._send_timeout = send_timeout
 
     async def stream_response(self, send: Send) -> None:
         task = asyncio.current_task()
         assert task is not None
-        _watchdog.ensure_running()
+        _watchdog.ensure_running(self._send_timeout)
         _watchdog.streaming.add(task)
         start = {
             "type": "http.response.start",
@@ -133,7 +133,7 @@ class EventStream(StreamingResponse):
         try:
             async with contextlib.aclosing(self._messages):  # type: ignore[type-var]
                 async for message in self._messages:
-                    _watchdog.waiting[task] = time.monotonic()
+                    _watchdog.waiting[task] = time.monotonic() + self._send_timeout
                     await send({"type": "http.response.body", "body": message, "more_body": True})
                     del _watchdog.waiting[task]
         except asyncio.CancelledError:
@@ -147,7 +147,7 @@ class EventStream(StreamingResponse):
                 return
             # Returning with the response unfinished makes uvicorn close the
             # connection (it logs that it did); nothing else can.
-            log.warning("dropped a client that took no message for %g s", SEND_TIMEOUT_S)
+            log.warning("dropped a client that took no message for %g s", self._send_timeout)
             return
         finally:
             _watchdog.waiting.pop(task, None)
@@ -163,6 +163,12 @@ def close_all_streams() -> None:
     loop = _watchdog.loop
     if loop is not None and not loop.is_closed():
         loop.call_soon_threadsafe(_watchdog.close_all)
+
+
+def stream(request: Request, messages: AsyncIterator[bytes]) -> EventStream:
+    """An event stream whose client has the server's `send_timeout`."""
+    settings: Settings = request.app.state.settings
+    return EventStream(messages, send_timeout=settings.send_timeout)
 
 
 def the_run(run_id: str, request: Request) -> Run:
@@ -187,8 +193,8 @@ async def event_stream(
     except NotFound:
         if recorder is None or await asyncio.to_thread(recorder.run, run_id) is None:
             raise
-        return EventStream(_recorded_events(recorder, run_id, after))
-    return EventStream(_live_events(run, recorder, after))
+        return stream(request, _recorded_events(recorder, run_id, after))
+    return stream(request, _live_events(run, recorder, after))
 
 
 async def _recorded_events(recorder: Recorder, run_id: str, after: int) -> AsyncIterator[bytes]:
@@ -254,8 +260,8 @@ def _frame_message(frame: Frame) -> bytes:
 
 
 @router.get("/runs/{run_id}/stream", response_class=EventStream)
-async def frame_stream(run: Annotated[Run, Depends(the_run)]) -> EventStream:
-    return EventStream(_frames(run, i18n.current()))
+async def frame_stream(run: Annotated[Run, Depends(the_run)], request: Request) -> EventStream:
+    return stream(request, _frames(run, i18n.current()))
 
 
 async def _frames(run: Run, lang: str) -> AsyncIterator[bytes]:
@@ -281,8 +287,8 @@ TIMELINE_PERIOD_S = 0.5
 
 
 @router.get("/runs/{run_id}/timeline", response_class=EventStream)
-async def timeline_stream(run: Annotated[Run, Depends(the_run)]) -> EventStream:
-    return EventStream(_timeline(run))
+async def timeline_stream(run: Annotated[Run, Depends(the_run)], request: Request) -> EventStream:
+    return stream(request, _timeline(run))
 
 
 async def _timeline(run: Run) -> AsyncIterator[bytes]:

@@ -21,7 +21,7 @@ from app.runs import NotFound, RunRegistry
 from app.settings import Settings
 from app.web.presenter import audience_url
 from app.web.render import env, stage_context, templates
-from app.web.streams import EventStream
+from app.web.streams import EventStream, stream
 
 router = APIRouter()
 
@@ -62,7 +62,7 @@ async def watch_stream(request: Request) -> EventStream:
             yield format_sse_event(data_str=template.render(follow_context(registry)))
             await changed
 
-    return EventStream(messages())
+    return stream(request, messages())
 
 
 @router.get("/qr.svg")
