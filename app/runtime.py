@@ -266,7 +266,7 @@ class Runtime:
                 return False
             self._paused.value = 1
             self._paused_at = time.monotonic()
-            self._open_gate()
+            self._update_gate()
         self._signal(pids, signal.SIGSTOP)
         return True
 
@@ -277,14 +277,14 @@ class Runtime:
             self._paused_total += time.monotonic() - self._paused_at
         self._signal(pids, signal.SIGCONT)
         self._paused.value = 0
-        self._open_gate()
+        self._update_gate()
         return True
 
     def set_stepping(self, on: bool) -> None:
         """Step mode on: every traced action waits for a permit. Off: the
         waiting workers go on at once."""
         self._stepping.value = 1 if on else 0
-        self._open_gate()
+        self._update_gate()
 
     def permit(self, slot: int) -> bool:
         """Let the worker in `slot` do its next action."""
@@ -293,7 +293,7 @@ class Runtime:
         self._permits[slot] += 1
         return True
 
-    def _open_gate(self) -> None:
+    def _update_gate(self) -> None:
         self._gate.value = 1 if (self._paused.value or self._stepping.value) else 0
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -56,15 +57,19 @@ class LiveServer:
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = ARTIFACTS / f"server-{self.port}.log"
-        ARTIFACTS.mkdir(exist_ok=True)
-        self._log = self.log_path.open("w")
         self.db = ARTIFACTS / f"runs-{self.port}.sqlite3"
+        self._start(["-m", "app", *args], env or {}, ARTIFACTS / f"server-{self.port}.log")
+
+    def _start(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        """Run `python <argv> --port --db` and wait until it answers /healthz."""
+        self.url = f"http://127.0.0.1:{self.port}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = log_path
+        self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", str(self.port), "--db", str(self.db), *args],
+            [sys.executable, *argv, "--port", str(self.port), "--db", str(self.db)],
             cwd=ROOT,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -131,24 +136,27 @@ def fault_server() -> Iterator[FaultServer]:
         server.stop()
 
 
-@pytest.fixture
-def fault_client(fault_server: FaultServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fault_server.url, timeout=20) as c:
+@contextlib.contextmanager
+def tidy_client(server: LiveServer, timeout: float) -> Iterator[httpx.Client]:
+    """A client of `server` that leaves it as found: no run it started keeps
+    going."""
+    with httpx.Client(base_url=server.url, timeout=timeout) as c:
         yield c
-        # Leave the server as found: no run of this test keeps going.
         for run in c.get("/api/runs").json():
             if run["status"] not in ("finished", "stopped", "failed"):
                 c.post(f"/api/runs/{run['id']}/stop")
+
+
+@pytest.fixture
+def fault_client(fault_server: FaultServer) -> Iterator[httpx.Client]:
+    with tidy_client(fault_server, 20) as c:
+        yield c
 
 
 @pytest.fixture
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=15) as c:
+    with tidy_client(live_server, 15) as c:
         yield c
-        # Leave the server as found: no run of this test keeps going.
-        for run in c.get("/api/runs").json():
-            if run["status"] not in ("finished", "stopped", "failed"):
-                c.post(f"/api/runs/{run['id']}/stop")
 
 
 def chromium_path() -> str | None:

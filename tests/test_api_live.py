@@ -12,16 +12,11 @@ from conftest import LiveServer
 from probes import start, wait_for
 from ssereader import messages, read_events
 
+from app.experiments import EXPERIMENTS
+
 pytestmark = pytest.mark.live
 
-FAST = {
-    "producers": 3,
-    "consumers": 2,
-    "items_per_producer": 5,
-    "produce_max_ms": 20,
-    "consume_max_ms": 20,
-    "speed": 20,
-}
+FAST = EXPERIMENTS["producer-consumer"].quick_params  # a run of a second or so
 ENDLESS = {"items_per_producer": 0, "produce_min_ms": 100, "produce_max_ms": 200, "speed": 1}
 ENDED = ("finished", "stopped", "failed")
 

@@ -37,6 +37,7 @@ from probes import (
 from ssereader import messages, read_events
 
 from app.cli import GRACEFUL_SHUTDOWN_S
+from app.experiments import EXPERIMENTS
 from app.runtime import KILL_GRACE_S, STOP_GRACE_S
 
 pytestmark = pytest.mark.live
@@ -57,14 +58,7 @@ TINY = {
     "consume_max_ms": 5,
     "speed": 20,
 }
-FAST = {
-    "producers": 3,
-    "consumers": 2,
-    "items_per_producer": 5,
-    "produce_max_ms": 20,
-    "consume_max_ms": 20,
-    "speed": 20,
-}
+FAST = EXPERIMENTS["producer-consumer"].quick_params  # a run of a second or so
 
 
 def forkserver_dir(procs: list[Proc]) -> Path:
@@ -393,8 +387,6 @@ def test_a_deadlocked_thread_experiment_still_stops(
 
 def test_thread_experiments_run_in_a_process_or_check_the_stop_flag() -> None:
     """Which of the two, for every built experiment that uses threads."""
-    from app.experiments import EXPERIMENTS
-
     for exp in EXPERIMENTS.values():
         if not exp.built:
             continue

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from conftest import run_async
+from conftest import run_async, tidy_client
 from faultserver import FaultServer
 from probes import ENDED, family, live_workers, settle, start, wait_for, with_pids
 from ssereader import read_events
@@ -49,11 +49,8 @@ def server() -> Iterator[FaultServer]:
 
 @pytest.fixture
 def client(server: FaultServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=20) as c:
+    with tidy_client(server, 20) as c:
         yield c
-        for run in c.get("/api/runs").json():
-            if run["status"] not in ENDED:
-                c.post(f"/api/runs/{run['id']}/stop")
 
 
 class Sampler:

@@ -30,14 +30,7 @@ from app.runtime import Runtime
 from app.trace import chrome_trace
 
 PC = EXPERIMENTS["producer-consumer"]
-FAST = {
-    "producers": 3,
-    "consumers": 2,
-    "items_per_producer": 5,
-    "produce_max_ms": 20,
-    "consume_max_ms": 20,
-    "speed": 20,
-}
+FAST = PC.quick_params  # a run of a second or so
 
 
 def real_run_events(**params: Any) -> list[Event]:
