@@ -82,20 +82,27 @@ def payload_consumer(w: Worker) -> None:
         w.flush()
 
 
-PAYLOADS = Experiment(
+def _test_only(**fields: Any) -> Experiment:
+    """An experiment of these tests, drawn on the producer/consumer stage."""
+    return Experiment(
+        lecture_part="-",
+        modules=(__name__,),
+        new_state=model.ViewState,
+        fold=model.fold,
+        view=queue_view,
+        **fields,
+    )
+
+
+PAYLOADS = _test_only(
     slug="payloads",
     title="Large payloads (test only)",
     summary="Producers put large payloads on the run's queue.",
-    lecture_part="-",
     params=PayloadParams,
     roles=(
         Role("producer", "P", payload_producer, "producers"),
         Role("consumer", "C", payload_consumer, "consumers"),
     ),
-    modules=(__name__,),
-    new_state=model.ViewState,
-    fold=model.fold,
-    view=queue_view,  # the producer/consumer stage draws these runs
 )
 
 
@@ -126,19 +133,14 @@ def deadlock_main(w: Worker) -> None:
         t.join()  # never returns either, and never looks at the stop flag
 
 
-DEADLOCK = Experiment(
+DEADLOCK = _test_only(
     slug="deadlock",
     title="Deadlock (test only)",
     summary="Two threads wait for each other's lock forever.",
-    lecture_part="-",
     params=SpeedOnly,
     roles=(Role("main", "main", deadlock_main, fixed_name="main"),),
-    modules=(__name__,),
     main_in_process=True,
     workers_needed=lambda p: 3,
-    new_state=model.ViewState,
-    fold=model.fold,
-    view=queue_view,  # the producer/consumer stage draws these runs
 )
 
 
@@ -153,17 +155,12 @@ def marked_up(w: Worker) -> None:
     raise RuntimeError(f"crashed on {XSS}")
 
 
-LABELS = Experiment(
+LABELS = _test_only(
     slug="labels",
     title="Labels with markup (test only)",
     summary="A worker whose labels and crash message carry markup.",
-    lecture_part="-",
     params=SpeedOnly,
     roles=(Role("producer", "P", marked_up, fixed_name="P1"),),
-    modules=(__name__,),
-    new_state=model.ViewState,
-    fold=model.fold,
-    view=queue_view,  # the producer/consumer stage draws these runs
 )
 
 
