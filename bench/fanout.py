@@ -64,7 +64,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from serving import free_port, wait_healthy  # next to this file
+
 ROOT = Path(__file__).resolve().parents[1]
+
 MARK = b": made "
 VIEWERS_PER_CLIENT = 250
 
@@ -169,29 +172,6 @@ def bare_main(args: argparse.Namespace) -> None:
 # --- The driver ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_healthy(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited early ({proc.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-                if b" 200 " in s.recv(64):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server did not answer")
-
-
 def http(port: int, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     import httpx
 
@@ -248,7 +228,7 @@ def start_app(port: int, db: str, fps: float) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CONCVIZ_FPS": str(fps), "CONCVIZ_RUN_TIME_LIMIT": "3600"}
     cmd = [sys.executable, "-m", "app", "--port", str(port), "--db", db]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    wait_healthy(port, "/healthz", proc)
+    wait_healthy(port, proc)
     return proc
 
 
@@ -256,7 +236,7 @@ def start_bare(port: int, fps: float, size: int) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, __file__, "--serve-bare", "--port", str(port)]
     cmd += ["--fps", str(fps), "--size", str(size)]
     proc = subprocess.Popen(cmd)
-    wait_healthy(port, "/", proc)
+    wait_healthy(port, proc, "/")
     return proc
 
 

@@ -49,15 +49,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from serving import free_port, wait_healthy  # next to this file
+
 ROOT = Path(__file__).resolve().parents[1]
+
 MiB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def viewer(port: int, path: str, stop: threading.Event, count: list[int]) -> None:
@@ -102,17 +98,8 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         stop = threading.Event()
         try:
+            wait_healthy(port, server)
             with httpx.Client(base_url=url, timeout=30) as c:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if c.get("/healthz").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise SystemExit("the server did not start")
-                    time.sleep(0.1)
                 proc = psutil.Process(server.pid)
                 rss0 = proc.memory_info().rss
                 params: dict[str, Any] = {

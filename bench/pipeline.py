@@ -386,14 +386,6 @@ def bench_pipeline(args: argparse.Namespace) -> list[tuple[int, float, float, fl
 # --- part 2: time from POST /api/runs to the first worker event --------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _first_worker_event(client, base: str, params: dict) -> tuple[float, str]:  # type: ignore[no-untyped-def]
     import json
 
@@ -449,8 +441,9 @@ def _time_first_events(args: argparse.Namespace, log: Any) -> tuple[list[float],
 
     import httpx
     import psutil
+    from serving import free_port, wait_healthy
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [args.python, "-m", "app", "--port", str(port)], cwd=ROOT, stdout=log, stderr=log
@@ -458,22 +451,12 @@ def _time_first_events(args: argparse.Namespace, log: Any) -> tuple[list[float],
     family: list[psutil.Process] = []
     times: list[float] = []
     try:
+        try:
+            wait_healthy(port, server)
+        except RuntimeError as exc:
+            log.seek(0)
+            raise RuntimeError(f"{exc}: {log.read().decode(errors='replace')[-2000:]}") from None
         with httpx.Client(timeout=30) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                if server.poll() is not None:
-                    log.seek(0)
-                    tail = log.read().decode(errors="replace")[-2000:]
-                    raise RuntimeError(f"server exited with {server.returncode}: {tail}")
-                try:
-                    if client.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not answer /healthz within 30 s")
-                time.sleep(0.05)
-
             params = {
                 "producers": 1,
                 "consumers": 1,
