@@ -77,18 +77,32 @@ def test_start_watch_change_live_and_finish(browser: Any, live_server: LiveServe
     page.close()
 
 
+def started_from_form(
+    browser: Any, server: LiveServer, sliders: dict[str, str], fields: dict[str, str]
+) -> Any:
+    """A producer/consumer page at 1280x720 whose form started a run with
+    these values; it shows the run."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(server.url + "/experiments/producer-consumer")
+    for name, value in sliders.items():
+        set_slider(page, name, value)
+    for name, value in fields.items():
+        set_field(page, name, value)
+    page.click("button.start")
+    wait_for_run(page, started_run(page))
+    return page
+
+
 def test_at_full_speed_the_queue_shows_its_items_solid_and_never_past_its_capacity(
     browser: Any, live_server: LiveServer
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    page.goto(live_server.url + "/experiments/producer-consumer")
-    for name, value in (("capacity", "5"), ("producers", "3"), ("consumers", "3")):
-        set_slider(page, name, value)
-    set_field(page, "items_per_producer", "0")  # endless
-    for name in ("produce_min_ms", "produce_max_ms", "consume_min_ms", "consume_max_ms"):
-        set_field(page, name, "0")
-    page.click("button.start")
-    wait_for_run(page, started_run(page))
+    times = ("produce_min_ms", "produce_max_ms", "consume_min_ms", "consume_max_ms")
+    page = started_from_form(
+        browser,
+        live_server,
+        {"capacity": "5", "producers": "3", "consumers": "3"},
+        {"items_per_producer": "0", **dict.fromkeys(times, "0")},  # endless, at full speed
+    )
     page.wait_for_selector("#queue-area.brisk #queue .chip", timeout=10000)
     # A second of frames, looked at every 20 ms.
     seen = page.evaluate(
@@ -125,17 +139,18 @@ def test_at_full_speed_the_queue_shows_its_items_solid_and_never_past_its_capaci
 def test_workers_waiting_on_a_long_line_of_the_program_stay_in_view(
     browser: Any, live_server: LiveServer
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    page.goto(live_server.url + "/experiments/producer-consumer")
-    for name, value in (("capacity", "2"), ("producers", "9"), ("consumers", "1")):
-        set_slider(page, name, value)
-    set_field(page, "items_per_producer", "0")
-    for name, value in (("produce_min_ms", "0"), ("produce_max_ms", "0")):
-        set_field(page, name, value)
-    for name, value in (("consume_min_ms", "5000"), ("consume_max_ms", "5000")):
-        set_field(page, name, value)
-    page.click("button.start")
-    wait_for_run(page, started_run(page))
+    page = started_from_form(
+        browser,
+        live_server,
+        {"capacity": "2", "producers": "9", "consumers": "1"},
+        {
+            "items_per_producer": "0",
+            "produce_min_ms": "0",
+            "produce_max_ms": "0",
+            "consume_min_ms": "5000",
+            "consume_max_ms": "5000",
+        },
+    )
     # The queue fills at once; the producers wait at its put, a line with a
     # long comment.
     page.wait_for_function(
