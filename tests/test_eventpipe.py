@@ -20,7 +20,21 @@ from app.runtime import context
 
 def write_batches(pipe: EventPipe, name: str, n: int) -> None:
     for i in range(n):
-        pipe.put([(i, name, "x" * (i % 7) * 3000)])  # many in several frames
+        pipe.put([(i, name, pad(i))])
+
+
+def pad(i: int) -> str:
+    return "x" * (i % 7) * 3000  # many batches go in several frames
+
+
+def read_batches(pipe: EventPipe, n: int) -> dict[str, list[int]]:
+    """The numbers of `n` batches, by writer; each batch must be whole."""
+    got: dict[str, list[int]] = {}
+    for _ in range(n):
+        ((i, name, padding),) = pipe.get(timeout=10)
+        assert padding == pad(i)
+        got.setdefault(name, []).append(i)
+    return got
 
 
 def test_batches_from_several_processes_arrive_whole_and_each_in_its_order() -> None:
@@ -29,11 +43,7 @@ def test_batches_from_several_processes_arrive_whole_and_each_in_its_order() -> 
     procs = [ctx.Process(target=write_batches, args=(pipe, f"W{k}", 300)) for k in range(3)]
     for p in procs:
         p.start()
-    got: dict[str, list[int]] = {}
-    for _ in range(900):
-        ((i, name, pad),) = pipe.get(timeout=10)
-        assert pad == "x" * (i % 7) * 3000
-        got.setdefault(name, []).append(i)
+    got = read_batches(pipe, 900)
     for p in procs:
         p.join(10)
         assert p.exitcode == 0
@@ -95,11 +105,7 @@ def test_frames_of_threads_writing_at_once_interleave_and_each_batch_arrives_who
     threads = [threading.Thread(target=write_batches, args=(pipe, f"T{k}", 100)) for k in range(3)]
     for t in threads:
         t.start()
-    got: dict[str, list[int]] = {}
-    for _ in range(300):
-        ((i, name, pad),) = pipe.get(timeout=10)
-        assert pad == "x" * (i % 7) * 3000
-        got.setdefault(name, []).append(i)
+    got = read_batches(pipe, 300)
     for t in threads:
         t.join(10)
     assert got == {f"T{k}": list(range(100)) for k in range(3)}
