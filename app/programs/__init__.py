@@ -1,0 +1,1 @@
+"""Programs: an unmodified Python program run and traced live (design.md section 6)."""
