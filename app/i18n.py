@@ -71,10 +71,16 @@ def speaking(lang: str) -> Iterator[None]:
 
 
 def _(message: str) -> str:
+    # gettext's answer to "" is the catalogue's header (Project-Id-Version...):
+    # an empty message (a run's reason before it has one) stays empty.
+    if not message:
+        return ""
     return translations(_current.get()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
+    if not singular and not plural:
+        return ""
     return translations(_current.get()).ngettext(singular, plural, n)
 
 

@@ -32,7 +32,10 @@ _PATTERNS = [(template, _pattern(template)) for template in TEMPLATES]
 
 
 def shown(reason: str) -> str:
-    """`reason` in the current language (unchanged if it is no known message)."""
+    """`reason` in the current language (unchanged if it is no known message);
+    no reason yet (a running run) is no text."""
+    if not reason:
+        return ""
     translated = _(reason)
     if translated != reason:
         return translated
