@@ -3,7 +3,9 @@
 English is the source language: every message in the templates and the
 code is an English msgid. Chinese comes from gettext catalogues,
 `app/locale/zh/LC_MESSAGES/*.po` (one per part of the app, so that each can
-be edited alone), read with Babel and merged when first needed.
+be edited alone), merged when first needed. An installed wheel carries them
+compiled (`*.mo`, made by setup.py); a checkout has only the `.po` sources,
+which Babel compiles in memory.
 
 The language of the text being made is a context variable: pages set it from
 the visitor's choice (a cookie) or `Accept-Language`; a run renders its frame
@@ -38,18 +40,34 @@ def N_(message: str) -> str:
     return message
 
 
+def catalogue_files(lang: str, locale_dir: Path = LOCALE_DIR) -> list[Path]:
+    """The catalogues of a language, one per part of the app: the compiled
+    `.mo` where there is one, else the `.po` source."""
+    by_name: dict[str, Path] = {}
+    for path in sorted((locale_dir / lang / "LC_MESSAGES").glob("*.[mp]o")):
+        if path.suffix == ".mo" or path.stem not in by_name:
+            by_name[path.stem] = path
+    return [by_name[name] for name in sorted(by_name)]
+
+
+def _load(path: Path, lang: str) -> Translations:
+    with path.open("rb") as f:
+        if path.suffix == ".mo":
+            return Translations(fp=f)
+        catalog = read_po(f, locale=lang)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
     if lang == DEFAULT:
         return gettext.NullTranslations()
     merged = Translations()
-    for po in sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po")):
-        with po.open("rb") as f:
-            catalog = read_po(f, locale=lang)
-        buffer = BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        merged.merge(Translations(fp=buffer))
+    for path in catalogue_files(lang):
+        merged.merge(_load(path, lang))
     return merged
 
 

@@ -15,9 +15,25 @@ from app.experiments import EXPERIMENTS
 from app.runs import Run
 from app.web.presenter import audience_url
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def shipped_dir(name: str, package: Path = PACKAGE_DIR) -> Path:
+    """Where `templates/` or `static/` is: inside the installed package (a
+    wheel carries them there, see setup.py), else at the top of the checkout
+    the package is in (an editable install)."""
+    candidates = (package / name, package.parent / name)
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError(
+        f"concviz is incomplete: no {name}/ folder in {candidates[0]} or {candidates[1]};"
+        " reinstall it from a wheel or a checkout"
+    )
+
+
+TEMPLATES_DIR = shipped_dir("templates")
+STATIC_DIR = shipped_dir("static")
 
 
 def _classroom(request: Request) -> dict[str, Any]:
