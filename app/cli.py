@@ -17,6 +17,9 @@ from app.settings import Settings
 # Open streams must not hold a shutdown forever.
 GRACEFUL_SHUTDOWN_S = 3
 
+# `--open` waits this long, so that the server answers the browser's first request.
+OPEN_AFTER_S = 1.0
+
 
 # A full collection runs after this many collections of the middle generation
 # (Python's default: 10).
@@ -35,6 +38,21 @@ def _tune_gc() -> None:
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_GC_EVERY)
+
+
+def open_browser(url: str) -> bool:
+    """Open `url` in the browser. When that fails (`webbrowser.open` answers
+    False, say on a server without a desktop), say why and print the address
+    to open by hand."""
+    if webbrowser.open(url):
+        return True
+    try:
+        webbrowser.get()
+        reason = "the browser did not start"
+    except webbrowser.Error:
+        reason = "no browser was found on this machine"
+    print(f"concviz: could not open a browser: {reason}; open {url} yourself", flush=True)
+    return False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -96,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"concviz: presenter (open once, keep it private): {url}", flush=True)
         print(f"concviz: audience: {audience_url(settings)}", flush=True)
     if args.open:
-        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+        threading.Timer(OPEN_AFTER_S, open_browser, args=(url,)).start()
     config = uvicorn.Config(
         app,
         host=settings.host,
