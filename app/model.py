@@ -8,8 +8,10 @@ Order tolerance: events from different workers may arrive in any order (a
 consumer's `get` can arrive before the producer's `put` of the same item,
 because each process sends its own batches). The fold gives the same
 counters, queue contents and consumed items for every interleaving that
-keeps each worker's own order. Only the event log, which is the arrival
-order by design, differs.
+keeps each worker's own order. The event log too: it is kept in the order
+the events happened (their `t`), not the order their batches arrived in (a
+worker that blocks sends the events before it later than its peers send
+theirs).
 
 A bounded queue never holds more than its capacity, but at full speed the
 reports of its puts can run ahead of the reports of its gets (a consumer's
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from app import events
 from app.events import Event
@@ -116,7 +118,7 @@ class RunState:
     workers: dict[str, WorkerView] = field(default_factory=dict)
     last_seq: int = 0
     last_t: float = 0.0
-    # The last events, as they came (an event is a tuple: keeping it costs
+    # The last events, in time order (an event is a tuple: keeping it costs
     # nothing, where a copy of it was made for each of 100,000 events a second).
     log: deque[Event] = field(default_factory=lambda: deque(maxlen=LOG_LENGTH))
     # The timeline: per worker, its recent state changes (t, state, item);
@@ -448,6 +450,34 @@ def _track(state: RunState, event: Event, w: WorkerView | None) -> None:
         state.depth_track.append((event.t, depth))
 
 
+class Timed(Protocol):
+    @property
+    def t(self) -> float: ...
+
+
+T = TypeVar("T", bound=Timed)
+
+
+def log_in_time_order(log: deque[T], event: T) -> None:
+    """Add `event` to a bounded log kept in time order. Almost always it is
+    the newest and goes at the end; a late one (from a batch that came after
+    its peers') goes in its place, and one older than all a full log keeps is
+    left out, as it would have been had it come in time. Equal times keep
+    their arrival order."""
+    if not log or event.t >= log[-1].t:
+        log.append(event)
+        return
+    i = len(log) - 1
+    while i > 0 and log[i - 1].t > event.t:
+        i -= 1
+    if len(log) == log.maxlen:
+        if i == 0:
+            return
+        log.popleft()
+        i -= 1
+    log.insert(i, event)
+
+
 def make_fold(
     handlers: dict[str, Handler], quiet: frozenset[str] = frozenset()
 ) -> Callable[[Any, Event], Any]:
@@ -470,7 +500,7 @@ def make_fold(
         if event.t > state.last_t:
             state.last_t = event.t
         if event.kind not in quiet:
-            state.log.append(event)
+            log_in_time_order(state.log, event)
         return state
 
     return fold

@@ -7,6 +7,7 @@ with real threads and a forked child) at fast speed.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -23,7 +24,9 @@ from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
 from app.experiments.threads import (
+    ACT,
     ROUND,
+    SAY,
     X_READ,
     X_SEEN,
     X_SET,
@@ -33,6 +36,8 @@ from app.experiments.threads import (
     script,
 )
 from app.model import WorkerView
+from app.web.render import render_frame
+from app.web.replays import ReplayView
 
 EXPERIMENT = EXPERIMENTS["threads"]
 FAST = {"speed": 20.0, "pause_ms": 0, "step_ms": 0}
@@ -83,6 +88,33 @@ def test_memory_sides_record_who_changed_what_and_what_main_read() -> None:
     }
     assert memory["process"]["changer_pid"] == 200
     assert (memory["process"]["child_wrote"], memory["process"]["main_read"]) == (10, 100)
+
+
+def test_the_log_and_the_console_are_in_the_order_things_happened() -> None:
+    # main said "I started T1" at 0.381 s, but its batch came only after T1
+    # had ended (0.58 s): main held it back while it waited in join().
+    def at(seq: int, t: float, worker: str, kind: str, item: str | None = None) -> Event:
+        return Event(seq, t, worker, 100, 0, kind, item, {"role": "main", "backend": "process"})
+
+    arrived = [
+        at(1, 0.0, "main", events.RUN_START),
+        at(2, 0.380, "main", events.START),
+        at(3, 0.381, "main", ACT, "ways"),
+        at(4, 0.382, "T1", events.START),
+        at(5, 0.383, "T1", SAY, "T1: hello"),
+        at(6, 0.580, "T1", events.FINISH),
+        at(7, 0.382, "main", SAY, "main: I started T1 and carry on"),
+        at(8, 0.600, "main", ACT, "race"),
+    ]
+    state = fold_all(arrived)
+    assert [e.seq for e in state.log] == [1, 2, 3, 4, 7, 5, 6, 8]
+    assert [line.text for line in state.console] == ["main: I started T1 and carry on", "T1: hello"]
+
+
+def test_the_lesson_runs_threads_and_a_child_process_not_a_backend() -> None:
+    state = fold_all([ev(1, "main", events.RUN_START, backend="process", params={})])
+    assert state.status == "running"
+    assert state.backend == ""  # main's own process is no choice of the lesson's
 
 
 # The plain program: shown, downloadable, and where each worker is in it.
@@ -180,6 +212,18 @@ def test_the_program_shows_one_pid_many_threads_and_a_child_with_its_own_memory(
     assert budget.held == 0
     for pid in (main.pid, child.pid):
         assert not psutil.pid_exists(pid)
+
+
+def test_the_stage_says_what_runs_and_its_log_reads_newest_first() -> None:
+    evs, _budget = run_program(repeat=3, **FAST)
+    state = fold_all(evs)
+    page = render_frame(ReplayView("r1", EXPERIMENT, Params(repeat=3, **FAST), state))  # type: ignore[arg-type]
+    runbar = page[page.index('id="runbar"') : page.index("</div>")]
+    assert "threads of one process, and one child process" in runbar
+    assert "backend" not in page
+    times = [float(t) for t in re.findall(r'id="ev-\d+"><span class="t">([\d.]+) s', page)]
+    assert len(times) > 10
+    assert times == sorted(times, reverse=True)
 
 
 def test_stop_ends_the_program_and_its_threads_promptly() -> None:

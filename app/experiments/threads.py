@@ -113,7 +113,10 @@ class Greeter(threading.Thread):
 
 
 def _join(w: Worker, handle: Any) -> None:
-    """Join a thread or process, and still notice a Stop."""
+    """Join a thread or process, and still notice a Stop. What main said
+    before goes out first: a join may block for long, and held back it
+    would come after what the joined one said since."""
+    w.flush()
     while handle.is_alive():
         handle.join(0.05)
         w.pacer.check()
@@ -452,13 +455,20 @@ class ThreadsState(model.RunState):
         }
 
 
+def _run_start(state: ThreadsState, e: Event) -> None:
+    model.LIFECYCLE[events.RUN_START](state, e)
+    # main runs in a process of its own, but this lesson runs threads and one
+    # child process, which the view says in words (RUNS), not as a backend.
+    state.backend = ""
+
+
 def _act(state: ThreadsState, e: Event) -> None:
     if e.item in ACTS and ACTS.index(e.item) >= ACTS.index(state.act or "ways"):
         state.act = e.item
 
 
 def _say(state: ThreadsState, e: Event) -> None:
-    state.console.append(Line(e.seq, e.t, e.worker, e.item or ""))
+    model.log_in_time_order(state.console, Line(e.seq, e.t, e.worker, e.item or ""))
 
 
 def _round(state: ThreadsState, e: Event) -> None:
@@ -505,6 +515,7 @@ def _x_read(state: ThreadsState, e: Event) -> None:
 
 fold = model.make_fold(
     {
+        events.RUN_START: _run_start,
         ACT: _act,
         SAY: _say,
         ROUND: _round,
@@ -525,6 +536,9 @@ def fold_all(evs: list[Event]) -> ThreadsState:
 
 
 # The view: what the templates need, derived from the state alone.
+
+# What the lesson runs: main's process, threads in it, and one child process.
+RUNS = N_("threads of one process, and one child process")
 
 # name, how it was started (the pieces of code between which a line may
 # break), and in words.
@@ -576,7 +590,7 @@ def view(state: ThreadsState, params: dict[str, Any]) -> dict[str, Any]:
         "child_pct": round(100 * state.child_first / len(rounds)) if rounds else 0,
         "sides": sides,
         "console": list(state.console),
-        "runbar_facts": [_("%(n)s rounds") % {"n": repeat}],
+        "runbar_facts": [_(RUNS), _("%(n)s rounds") % {"n": repeat}],
     }
 
 
