@@ -64,4 +64,5 @@ class BuildPyWithData(build_py):
         compile_catalogues(LOCALE_DIR, package / "locale")
 
 
-setup(cmdclass={"build_py": BuildPyWithData})
+if __name__ == "__main__":  # as setuptools runs it; tests read compile_catalogues
+    setup(cmdclass={"build_py": BuildPyWithData})
