@@ -5,6 +5,18 @@
 # then open http://localhost:8000/. Settings come from CONCVIZ_* variables
 # (e.g. `docker run -e CONCVIZ_MAX_WORKERS=32 ...`), see the README; host and
 # port are fixed by CMD below, and the health check expects port 8000.
+
+# Stage 1: the wheel, built as `pip wheel .` builds it anywhere (setuptools
+# and babel come in as build requirements; babel compiles the catalogues).
+FROM python:3.11-slim AS wheel
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY . /src
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+# Stage 2: the wheel installed, as a teacher installs it; no source tree.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -19,15 +31,16 @@ RUN apt-get update \
 # An unprivileged user to run the server and its worker processes.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin concviz
 
-# The project stays where it is and is installed in editable mode: the app
-# finds templates/ and static/ next to the `app` package (app/web/render.py),
-# and the fork server imports the worker modules from the working directory.
-WORKDIR /app
-COPY . /app
-RUN pip install --no-cache-dir -e . \
-    && python -m compileall -q app
+# The app, its templates, static files and compiled catalogues all live in
+# site-packages (app/web/render.py finds them inside the package); the fork
+# server imports the worker modules from there too.
+COPY --from=wheel /wheels /tmp/wheels
+RUN pip install --no-cache-dir /tmp/wheels/concviz-*.whl \
+    && rm -rf /tmp/wheels
 
 USER concviz
+# Its home holds the recordings (~/.local/share/concviz/runs.sqlite3).
+WORKDIR /home/concviz
 
 EXPOSE 8000
 
