@@ -1,0 +1,138 @@
+"""Hangs and deadlocks, said in plain words.
+
+Pure: a program's folded state in, sentences out. It speaks only when the
+program has gone quiet (the runtime's `quiet` event: nothing happened for a
+moment, so the picture is not one batch behind) and every live thread waits
+with no timeout pending: then nothing inside the program can ever wake any
+of them. The wait-for graph names why: a lock cycle first ("T1 holds a and
+waits for b; T2 holds b and waits for a"), then each waiter's reason.
+
+A sentence is a message (an English msgid, translated where shown) and its
+parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.i18n import N_
+from app.programs.model import ProgramState, ThreadView
+
+STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
+HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")
+GET = N_("%(who)s waits in %(obj)s.get(); %(obj)s is empty and no live worker can put")
+PUT = N_("%(who)s waits in %(obj)s.put(); %(obj)s is full and no live worker can get")
+QJOIN_ONE = N_("%(who)s waits in %(obj)s.join(); %(n)s task was never marked done")
+QJOIN_MANY = N_("%(who)s waits in %(obj)s.join(); %(n)s tasks were never marked done")
+HELD_BY_ENDED = N_("%(who)s waits for %(obj)s, held by %(owner)s, which has ended")
+HELD_BY = N_("%(who)s waits for %(obj)s, held by %(owner)s")
+NOBODY_RELEASES = N_("%(who)s waits for %(obj)s, and no live worker will release it")
+JOIN = N_("%(who)s waits for %(target)s to end (join)")
+EXIT = N_("%(who)s has run its code to the end and waits for its other threads and processes")
+EVENT = N_("%(who)s waits for %(obj)s to be set, and no live worker can set it")
+CONDITION = N_("%(who)s waits on %(obj)s, and no live worker can notify it")
+BARRIER = N_("%(who)s waits at %(obj)s: %(n)s of %(parties)s have arrived")
+RECV = N_("%(who)s waits in %(obj)s.recv(); nothing is there and no live worker can send")
+OTHER = N_("%(who)s waits in %(op)s on %(obj)s")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    message: str
+    parts: dict[str, Any]
+
+
+def stuck(state: ProgramState) -> bool:
+    if state.status != "running" or state.paused or not state.quiet:
+        return False
+    live = state.live_threads()
+    return bool(live) and all(w.op and w.timeout is None for w in live)
+
+
+def diagnose(state: ProgramState) -> list[Sentence]:
+    """Why the program cannot go on; empty while it can (or may)."""
+    if not stuck(state):
+        return []
+    live = state.live_threads()
+    out = [Sentence(STUCK, {})]
+    in_cycle: set[str] = set()
+    for cycle in lock_cycles(state, live):
+        for w, held, wanted in cycle:
+            in_cycle.add(w.name)
+            out.append(
+                Sentence(
+                    HOLDS_WAITS,
+                    {"who": w.name, "held": state.obj_name(held), "wanted": state.obj_name(wanted)},
+                )
+            )
+    for w in sorted(live, key=lambda w: (w.pid, w.tid)):
+        if w.name not in in_cycle:
+            out.append(_why(state, w))
+    return out
+
+
+def _owner_of(state: ProgramState, key: str) -> str:
+    obj = state.objs.get(key)
+    return obj.owner if obj is not None else ""
+
+
+def lock_cycles(
+    state: ProgramState, live: list[ThreadView]
+) -> list[list[tuple[ThreadView, str, str]]]:
+    """Each cycle of threads that hold a lock and wait for another's:
+    (thread, the lock it holds that the previous one wants, the lock it wants)."""
+    waiting = {w.name: w for w in live if w.op in ("acquire", "cwoke") and w.on}
+    cycles: list[list[tuple[ThreadView, str, str]]] = []
+    seen: set[str] = set()
+    for start in sorted(waiting):
+        path: list[str] = []
+        name: str | None = start
+        while name is not None and name in waiting and name not in path and name not in seen:
+            path.append(name)
+            name = _owner_of(state, waiting[name].on) or None
+        if name is not None and name in path:
+            members = path[path.index(name) :]
+            cycle = []
+            for i, member in enumerate(members):
+                w = waiting[member]
+                previous = waiting[members[i - 1]]
+                cycle.append((w, previous.on, w.on))
+            cycles.append(cycle)
+        seen.update(path)
+    return cycles
+
+
+def _why(state: ProgramState, w: ThreadView) -> Sentence:
+    obj = state.objs.get(w.on)
+    parts: dict[str, Any] = {"who": w.name, "obj": state.obj_name(w.on)}
+    if w.op == "get":
+        return Sentence(GET, parts)
+    if w.op == "put":
+        return Sentence(PUT, parts)
+    if w.op == "qjoin":
+        n = obj.unfinished if obj is not None else 0
+        return Sentence(QJOIN_ONE if n == 1 else QJOIN_MANY, {**parts, "n": n})
+    if w.op == "acquire":
+        owner = obj.owner if obj is not None else ""
+        if owner:
+            holder = state.workers.get(owner)
+            if holder is None or not holder.alive or holder.state in ("finished", "crashed"):
+                return Sentence(HELD_BY_ENDED, {**parts, "owner": owner})
+            return Sentence(HELD_BY, {**parts, "owner": owner})
+        return Sentence(NOBODY_RELEASES, parts)
+    if w.op == "join":
+        return Sentence(JOIN, {"who": w.name, "target": w.on})
+    if w.op == "exit":
+        return Sentence(EXIT, {"who": w.name})
+    if w.op == "wait":
+        return Sentence(EVENT, parts)
+    if w.op == "cwait":
+        return Sentence(CONDITION, parts)
+    if w.op == "bwait":
+        n = obj.waiting if obj is not None else 0
+        parties = obj.parties if obj is not None else 0
+        return Sentence(BARRIER, {**parts, "n": n, "parties": parties})
+    if w.op == "recv":
+        return Sentence(RECV, parts)
+    return Sentence(OTHER, {**parts, "op": w.op})

@@ -1,0 +1,35 @@
+"""A program's source, checked before anything runs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_SOURCE_BYTES = 256 * 1024
+MAX_ARGS = 32
+MAX_ARG_CHARS = 1000
+# The script's name in the run's directory: a plain module name, so that
+# `if __name__ == "__main__"` and spawn's re-import of the main module work.
+FILENAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\.py$")
+DEFAULT_FILENAME = "program.py"
+
+
+@dataclass(frozen=True)
+class CompileProblem:
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.message}"
+
+
+def check(source: str, filename: str = DEFAULT_FILENAME) -> CompileProblem | None:
+    """Where the source does not compile, or None. Compiling runs nothing."""
+    try:
+        compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return CompileProblem(exc.lineno or 1, exc.offset or 1, exc.msg)
+    except ValueError as exc:  # a NUL byte, say
+        return CompileProblem(1, 1, str(exc))
+    return None

@@ -1,0 +1,156 @@
+"""What a program's stage shows, from its folded state (pure).
+
+Processes as boxes with their threads inside (the program's first process
+first, each child after its parent), the program's objects by kind with who
+waits on them, the source with every thread on its current line, the
+console with each line in its thread's colour, and the hang diagnosis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.codeview import CodeLine
+from app.i18n import _
+from app.programs.diagnosis import diagnose
+from app.programs.model import ObjView, ProcView, ProgramState, ThreadView
+
+CONSOLE_SHOWN = 40
+COLOURS = 8  # worker colours, wc-0 .. wc-7 in the stylesheet
+ITEMS_DRAWN = 12  # a queue's items drawn; past that, a count
+TASKS_SHOWN = 8
+
+
+@dataclass
+class Box:
+    proc: ProcView
+    threads: list[ThreadView]
+    depth: int  # how deep in the tree of processes
+
+
+@dataclass
+class Waiter:
+    worker: str
+    op: str
+    colour: int
+
+
+@dataclass
+class ObjBox:
+    obj: ObjView
+    waiters: list[Waiter] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    more: int = 0  # items not drawn
+    tasks: list[tuple[str, str, str]] = field(default_factory=list)  # a pool's latest
+
+
+def colours(state: ProgramState) -> dict[str, int]:
+    """Each worker's colour, by order of appearance: stable through a run."""
+    return {name: i % COLOURS for i, name in enumerate(state.workers)}
+
+
+def boxes(state: ProgramState) -> list[Box]:
+    by_parent: dict[int, list[ProcView]] = {}
+    pids = set(state.procs)
+    roots = []
+    for p in state.procs.values():
+        if p.ppid in pids and p.ppid != p.pid:
+            by_parent.setdefault(p.ppid, []).append(p)
+        else:
+            roots.append(p)
+    threads: dict[int, list[ThreadView]] = {}
+    for w in state.threads():
+        threads.setdefault(w.pid, []).append(w)
+    out: list[Box] = []
+
+    def walk(p: ProcView, depth: int) -> None:
+        ts = sorted(threads.get(p.pid, []), key=lambda w: (not w.main_thread, w.since))
+        out.append(Box(p, ts, depth))
+        for child in by_parent.get(p.pid, []):
+            walk(child, depth + 1)
+
+    for root in sorted(roots, key=lambda p: (not p.main, p.since)):
+        walk(root, 0)
+    # Threads whose process never announced itself (it was killed first).
+    for pid, ts in threads.items():
+        if pid not in pids:
+            out.append(Box(ProcView(pid, ts[0].proc_name or str(pid), alive=False), ts, 0))
+    return out
+
+
+def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBox]]:
+    waiters: dict[str, list[Waiter]] = {}
+    for w in state.live_threads():
+        if w.op and w.on:
+            waiters.setdefault(w.on, []).append(Waiter(w.name, w.op, colour.get(w.name, 0)))
+    out: dict[str, list[ObjBox]] = {}
+    for obj in state.objs.values():
+        if obj.kind == "pipe" and obj.peer and obj.peer in state.objs and obj.key > obj.peer:
+            continue  # a pipe is drawn once, from its first end
+        box = ObjBox(obj, list(waiters.get(obj.key, [])))
+        items = list(obj.items)
+        size = obj.size
+        if obj.kind == "pipe" and obj.peer in state.objs:
+            box.waiters += waiters.get(obj.peer, [])
+            items += state.objs[obj.peer].items
+            size = len(items)
+        box.items = items[:ITEMS_DRAWN]
+        box.more = max(0, max(len(items), size) - len(box.items))
+        box.tasks = list(obj.tasks.values())[-TASKS_SHOWN:][::-1]
+        out.setdefault(obj.kind, []).append(box)
+    return out
+
+
+def code(source: str, state: ProgramState) -> list[CodeLine]:
+    lines = [CodeLine(i + 1, text) for i, text in enumerate(source.splitlines())]
+    for w in state.live_threads():
+        if w.line and not w.file and 0 < w.line <= len(lines):
+            lines[w.line - 1].workers.append(w.name)
+    return lines
+
+
+def doing(state: ProgramState, w: ThreadView) -> str:
+    """What a thread does now, in the reader's language."""
+    target = state.obj_name(w.on)
+    words = {
+        "get": _("waiting in %(obj)s.get(): it is empty"),
+        "put": _("waiting in %(obj)s.put(): it is full"),
+        "qjoin": _("waiting in %(obj)s.join() for unfinished tasks"),
+        "acquire": _("waiting to acquire %(obj)s"),
+        "join": _("waiting for %(obj)s to end (join)"),
+        "exit": _("code done; waiting for its other threads and processes"),
+        "wait": _("waiting for %(obj)s to be set"),
+        "cwait": _("waiting on %(obj)s"),
+        "bwait": _("waiting at %(obj)s"),
+        "recv": _("waiting in %(obj)s.recv()"),
+    }
+    if w.op in words:
+        text = words[w.op] % {"obj": target if w.op != "join" else w.on}
+        if w.timeout is not None:
+            text += " " + _("(timeout %(s)s s)") % {"s": f"{w.timeout:g}"}
+        return text
+    states = {
+        "running": _("running"),
+        "sleeping": _("sleeping %(s)s s") % {"s": f"{w.sleep_s:g}"},
+        "finished": _("finished"),
+        "crashed": _("crashed"),
+        "killed": _("killed"),
+        "cut_off": _("cut off (daemon)"),
+    }
+    return states.get(w.state, w.state)
+
+
+def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
+    assert isinstance(state, ProgramState)
+    colour = colours(state)
+    return {
+        "boxes": boxes(state),
+        "objects": objects(state, colour),
+        "program_code": code(str(params.get("source", "")), state),
+        "filename": params.get("filename", ""),
+        "console": list(state.console)[-CONSOLE_SHOWN:],
+        "diagnosis": [_(s.message) % s.parts for s in diagnose(state)],
+        "colour": colour,
+        "doing": lambda w: doing(state, w),
+    }

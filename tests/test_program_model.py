@@ -1,0 +1,165 @@
+"""The fold of a traced program's events, the hang diagnosis and the view:
+pure, no processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.events import Event
+from app.programs import diagnosis, view
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.model import QUIET, ProgramState, fold, fold_all
+
+MAIN = 100
+
+
+class Story:
+    """Events as a program would send them, numbered as the server does."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.t = 0.0
+
+    def __call__(
+        self, worker: str, pid_: int, tid_: int, kind: str, item: str | None = None, **data: Any
+    ) -> Story:
+        self.t += 0.01
+        self.events.append(Event(len(self.events) + 1, self.t, worker, pid_, tid_, kind, item, data))
+        return self
+
+    def start(self) -> Story:
+        self("main", 1, 1, "run_start", backend="process", params={})
+        self("main", MAIN, MAIN, K.PROC, name="MainProcess", ppid=1, main=True, method=None)
+        return self("main", MAIN, MAIN, K.THREAD, name="MainThread", daemon=False, main=True)
+
+    def quiet(self) -> Story:
+        return self("main", 1, 0, QUIET, s=0.5)
+
+    def state(self) -> ProgramState:
+        return fold_all(self.events)
+
+
+def lock_cycle() -> Story:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Lock", lib="threading", name="a", line=3)
+    s("main", MAIN, MAIN, K.NEW, "100.2", type="Lock", lib="threading", name="b", line=4)
+    s("main", MAIN, MAIN, K.START_THREAD, "T1", tid=201, daemon=False, line=20)
+    s("main", MAIN, MAIN, K.START_THREAD, "T2", tid=202, daemon=False, line=21)
+    s("T1", MAIN, 201, K.THREAD, name="T1", daemon=False, main=False)
+    s("T2", MAIN, 202, K.THREAD, name="T2", daemon=False, main=False)
+    s("T1", MAIN, 201, K.ACQUIRED, "100.1", line=8)
+    s("T2", MAIN, 202, K.ACQUIRED, "100.2", line=14)
+    s("T1", MAIN, 201, K.ACQUIRE_WAIT, "100.2", timeout=None, line=10)
+    s("T2", MAIN, 202, K.ACQUIRE_WAIT, "100.1", timeout=None, line=16)
+    s("main", MAIN, MAIN, K.JOIN, "T1", what="thread", tid=201, timeout=None, line=22)
+    return s
+
+
+def test_a_lock_cycle_is_named_once_the_program_is_quiet() -> None:
+    story = lock_cycle()
+    assert diagnosis.diagnose(story.state()) == []  # not yet quiet: batches may be on the way
+    state = story.quiet().state()
+    words = [s.message % s.parts for s in diagnosis.diagnose(state)]
+    assert words[0] == diagnosis.STUCK
+    assert "T1 holds a and waits for b" in words
+    assert "T2 holds b and waits for a" in words
+    assert "main waits for T1 to end (join)" in words
+
+
+def test_any_event_after_quiet_silences_the_diagnosis() -> None:
+    story = lock_cycle().quiet()
+    story("T1", MAIN, 201, K.SLEEP, s=0.1, line=9)
+    assert diagnosis.diagnose(story.state()) == []
+
+
+def test_a_timeout_pending_is_no_hang() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q", maxsize=3)
+    s("main", MAIN, MAIN, K.GET_WAIT, "100.1", timeout=2.0, size=0, line=7)
+    assert diagnosis.diagnose(s.quiet().state()) == []
+
+
+def test_a_consumer_on_an_empty_queue_with_nobody_to_put_is_the_termination_problem() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q", maxsize=0)
+    s("main", MAIN, MAIN, K.SPAWN, "eater", pid=300, daemon=False, method="fork", line=30)
+    s("eater", 300, 300, K.PROC, name="eater", ppid=MAIN, main=False, method="fork")
+    s("eater", 300, 300, K.THREAD, name="MainThread", daemon=False, main=True)
+    s("eater", 300, 300, K.GET, "100.1", v="'dish 1'", size=0, line=12)
+    s("eater", 300, 300, K.GET_WAIT, "100.1", timeout=None, size=0, line=12)
+    s("main", MAIN, MAIN, K.JOIN, "eater", what="process", pid=300, timeout=None, line=31)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    assert "eater waits in q.get(); q is empty and no live worker can put" in words
+    assert "main waits for eater to end (join)" in words
+
+
+def test_unfinished_tasks_are_counted_in_the_join_diagnosis() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="JoinableQueue", lib="multiprocessing", name="q")
+    s("main", MAIN, MAIN, K.QJOIN, "100.1", unfinished=3, line=9)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    assert "main waits in q.join(); 3 tasks were never marked done" in words
+
+
+def test_items_follow_puts_and_gets_even_when_a_get_arrives_first() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q", maxsize=3)
+    s("C", 300, 300, K.GET, "100.1", v="'a'", size=1, line=5)  # its batch came first
+    s("main", MAIN, MAIN, K.PUT, "100.1", v="'a'", size=1, line=4)
+    s("main", MAIN, MAIN, K.PUT, "100.1", v="'b'", size=1, line=4)
+    q = s.state().objs["100.1"]
+    assert list(q.items) == ["'b'"]
+    assert q.size == 1 and q.puts == 2 and q.gets == 1
+
+
+def test_threads_with_the_same_label_in_two_processes_stay_apart() -> None:
+    s = Story().start()
+    s("worker", 301, 301, K.THREAD, name="MainThread", daemon=False, main=True)
+    s("worker", 302, 302, K.THREAD, name="MainThread", daemon=False, main=True)
+    names = sorted(s.state().workers)
+    assert names == ["main", "worker", "worker (302)"]
+
+
+def test_a_killed_process_takes_its_threads_and_a_daemon_thread_is_cut_off_at_exit() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.START_THREAD, "keeper", tid=201, daemon=True, line=5)
+    s("keeper", MAIN, 201, K.THREAD, name="keeper", daemon=True, main=False)
+    s("keeper", MAIN, 201, K.SLEEP, s=3.0, line=9)
+    s("main", MAIN, MAIN, K.END, daemon_threads=["keeper"])
+    s("main", MAIN, MAIN, K.EXIT, exitcode=0)
+    state = s.state()
+    assert state.workers["keeper"].state == "cut_off"
+    assert state.workers["main"].state == "finished"
+    s2 = Story().start()
+    s2("main", MAIN, MAIN, K.SPAWN, "child", pid=300, daemon=False, method="spawn", line=3)
+    s2("child", 300, 300, K.THREAD, name="MainThread", daemon=False, main=True)
+    s2("main", MAIN, MAIN, K.REAPED, "child", pid=300, exitcode=-9, signal="SIGKILL")
+    st = s2.state()
+    assert st.workers["child"].state == "killed"
+    assert st.procs[300].signal == "SIGKILL" and st.procs[300].exitcode == -9
+
+
+def test_printed_text_becomes_console_lines_in_the_writers_name() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.OUT, text="hello", stream="stdout", line=2)
+    s("main", MAIN, MAIN, K.OUT, text=" world\nsecond", stream="stdout", line=2)
+    s("main", 1, 0, "run_end", outcome="finished", reason="the program ended")
+    state = s.state()
+    assert [(c.worker, c.text) for c in state.console] == [
+        ("main", "hello world"),
+        ("main", "second"),
+    ]
+
+
+def test_the_view_marks_each_live_thread_on_its_line() -> None:
+    state = lock_cycle().state()
+    source = "\n".join(f"line {n}" for n in range(1, 30))
+    lines = view.code(source, state)
+    assert lines[9].workers == ["T1"] and lines[15].workers == ["T2"]
+    assert lines[21].workers == ["main"]
+
+
+def test_the_fold_keeps_one_state_per_run() -> None:
+    state = ProgramState()
+    for e in lock_cycle().events:
+        assert fold(state, e) is state
