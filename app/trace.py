@@ -18,7 +18,22 @@ from typing import Any
 from app import events
 from app.events import Event
 
-_INSTANT_KINDS = frozenset({events.CRASH, events.RUN_END, "diagnosis"})
+_INSTANT_KINDS = frozenset({events.CRASH, events.RUN_END, "diagnosis", "exc", "limit"})
+_SENTINELS = (events.SENTINEL_PUT, events.SENTINEL_GET)
+
+
+def _flow_key(e: Event, seen: dict[tuple[str, str, str], int]) -> str | None:
+    """What joins a put to its get: a lesson's item is its own name; a
+    traced program's item is its queue, so there the n-th put of a value
+    into a queue goes with the n-th get of that value from it."""
+    if e.item is None or e.kind not in (events.PUT, events.GET, *_SENTINELS):
+        return None
+    if not e.data or "v" not in e.data:
+        return e.item
+    side = "put" if e.kind == events.PUT else "get"
+    count = seen.get((side, e.item, str(e.data["v"])), 0) + 1
+    seen[(side, e.item, str(e.data["v"]))] = count
+    return f"{e.item}|{e.data['v']}|{count}"
 
 
 def _us(t: float) -> float:
@@ -67,20 +82,23 @@ def chrome_trace(
 
     # Items with both a put and a get get an arrow. A get can arrive before
     # its put (each process sends its own batches), so pair them first.
+    seen: dict[tuple[str, str, str], int] = {}
+    keys = [_flow_key(e, seen) for e in evs]
     put_at: dict[str, float] = {}
     got: set[str] = set()
-    for e in evs:
-        if e.item is not None and e.kind in (events.PUT, events.SENTINEL_PUT):
-            put_at[e.item] = _us(e.t)
-        elif e.item is not None and e.kind in (events.GET, events.SENTINEL_GET):
-            got.add(e.item)
-    paired = {item for item in put_at if item in got}
+    for e, key in zip(evs, keys, strict=True):
+        if key is not None and e.kind in (events.PUT, events.SENTINEL_PUT):
+            put_at[key] = _us(e.t)
+        elif key is not None and e.kind in (events.GET, events.SENTINEL_GET):
+            got.add(key)
+    paired = {key for key in put_at if key in got}
 
-    for e in evs:
+    for e, key in zip(evs, keys, strict=True):
         fold(state, e)
         pid, tid = track(e.worker, e.pid, e.tid)
         ts = at(e.worker, e.t)
-        w = state.workers.get(e.worker)
+        names = getattr(state, "names", None)  # a program's: (pid, tid) -> worker
+        w = state.workers.get(names.get((e.pid, e.tid), e.worker) if names else e.worker)
         if w is not None:
             label = w.state + (f" {w.item}" if w.item else "")
             if open_slice.get(e.worker) != label:
@@ -109,13 +127,15 @@ def chrome_trace(
                     "args": e.data or {},
                 }
             )
-        if e.item in paired and e.kind in (events.PUT, events.SENTINEL_PUT):
-            flow_id = flows.setdefault(e.item, len(flows) + 1)
+        if key in paired and e.kind in (events.PUT, events.SENTINEL_PUT):
+            assert key is not None
+            flow_id = flows.setdefault(key, len(flows) + 1)
             out.append({"ph": "s", "pid": pid, "tid": tid, "ts": ts, "name": "item", "id": flow_id})
-        elif e.item in paired and e.kind in (events.GET, events.SENTINEL_GET):
-            flow_id = flows.setdefault(e.item, len(flows) + 1)
+        elif key in paired and e.kind in (events.GET, events.SENTINEL_GET):
+            assert key is not None
+            flow_id = flows.setdefault(key, len(flows) + 1)
             # The arrow ends no earlier than it starts.
-            end_ts = max(ts, put_at[e.item])
+            end_ts = max(ts, put_at[key])
             last_ts[e.worker] = end_ts
             out.append(
                 {
