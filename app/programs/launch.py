@@ -1,0 +1,98 @@
+"""Start a user's program under the tracer.
+
+The program runs as ``python -X utf8 script [args]`` in its own session (so
+that a stop can end its whole process group), in its own working
+directory, with nothing on stdin. The tracer gets in through `BOOT_DIR` on
+``PYTHONPATH`` (its ``sitecustomize`` runs first in every Python process of
+the program) and learns where to send events from the environment
+(`program_env`). What the program's processes write from Python reaches the
+server as events; ``stdout.txt`` and ``stderr.txt`` in the working directory
+catch everything written, from Python or not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+BOOT_DIR = Path(__file__).resolve().parent / "boot"
+
+# The variables the tracer reads (app/programs/boot/concviz_tracer/setup.py).
+FIFO = "CONCVIZ_TRACE_FIFO"
+USER_DIR = "CONCVIZ_TRACE_USER_DIR"
+MAIN = "CONCVIZ_TRACE_MAIN"
+LIFE_FD = "CONCVIZ_TRACE_LIFE_FD"
+MEMORY_BYTES = "CONCVIZ_TRACE_MEMORY_BYTES"
+PREFIX = "CONCVIZ_TRACE_"
+
+STDOUT_FILE = "stdout.txt"
+STDERR_FILE = "stderr.txt"
+
+
+def program_env(
+    script: str | os.PathLike[str],
+    workdir: str | os.PathLike[str],
+    fifo_path: str | os.PathLike[str],
+    *,
+    life_fd: int | None = None,
+    memory_bytes: int | None = None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of a traced program: `base` (default: this
+    process's), with the boot directory first on ``PYTHONPATH``, unbuffered
+    output, and the tracer's settings (any left over from `base` removed)."""
+    if memory_bytes is not None and memory_bytes < 1:
+        raise ValueError(f"memory_bytes must be at least 1 (got {memory_bytes})")
+    if life_fd is not None and life_fd < 0:
+        raise ValueError(f"life_fd must be a file descriptor, 0 or more (got {life_fd})")
+    env = {k: v for k, v in (os.environ if base is None else base).items()}
+    for name in [k for k in env if k.startswith(PREFIX)]:
+        del env[name]
+    paths = [str(BOOT_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    env[FIFO] = os.fspath(fifo_path)
+    env[USER_DIR] = os.path.abspath(workdir)
+    env[MAIN] = os.path.abspath(os.path.join(workdir, script))
+    if life_fd is not None:
+        env[LIFE_FD] = str(life_fd)
+    if memory_bytes is not None:
+        env[MEMORY_BYTES] = str(memory_bytes)
+    return env
+
+
+def launch(
+    script_path: str | os.PathLike[str],
+    args: Sequence[str],
+    workdir: str | os.PathLike[str],
+    fifo_path: str | os.PathLike[str],
+    *,
+    life_fd: int | None = None,
+    memory_bytes: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``script_path`` (relative paths are taken in `workdir`) with
+    `args`. `life_fd`: the read end of a pipe whose write end the caller
+    keeps; the program's whole process group is killed when it reads
+    end-of-file there (the caller closed it, or died). `memory_bytes`: the
+    address space each of its processes may have (``RLIMIT_AS``)."""
+    if not all(isinstance(a, str) for a in args):
+        raise ValueError("args must be strings")
+    script = os.path.abspath(os.path.join(workdir, script_path))
+    env = program_env(script, workdir, fifo_path, life_fd=life_fd, memory_bytes=memory_bytes)
+    with (
+        open(os.path.join(workdir, STDOUT_FILE), "wb") as out,
+        open(os.path.join(workdir, STDERR_FILE), "wb") as err,
+    ):
+        return subprocess.Popen(
+            [sys.executable, "-X", "utf8", script, *args],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            pass_fds=() if life_fd is None else (life_fd,),
+        )
