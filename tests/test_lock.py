@@ -199,8 +199,9 @@ def test_params_schema_has_bounds_titles_and_descriptions() -> None:
     for name, prop in props.items():
         assert prop.get("title"), name
         assert prop.get("description"), name
-    assert (props["threads"]["default"], props["initial"]["default"]) == (10, 10)
-    assert props["hold_ms"]["default"] == 100
+    # A class can watch the default race: a hold of seconds, not a blink.
+    assert (props["threads"]["default"], props["initial"]["default"]) == (5, 10)
+    assert props["hold_ms"]["default"] == 3000
     assert props["repeats"]["maximum"] == 200
     assert EXPERIMENT.live_params() == {"speed"}
 
@@ -376,7 +377,7 @@ def test_stop_ends_a_run_with_workers_waiting_in_line(
 def test_api_run_carries_the_result_and_bad_params_get_422(client: httpx.Client) -> None:
     exps = {e["slug"]: e for e in client.get("/api/experiments").json()}
     assert exps["lock"]["built"] is True
-    assert exps["lock"]["defaults"]["threads"] == 10
+    assert exps["lock"]["defaults"]["threads"] == 5
 
     r = client.post("/api/runs", json={"experiment": "lock", "params": {"threads": 99}})
     assert r.status_code == 422

@@ -106,8 +106,10 @@ class Params(BaseModel):
         title=N_("Main works (ms)"),
         description=N_("main's own work before its code ends (0 in the lecture)"),
     )
+    # At half speed both programs take about 4 s: long enough to watch who
+    # is still there when main's code ends (at speed 1 it was over in 2 s).
     speed: float = Field(
-        1.0,
+        0.5,
         ge=0.1,
         le=20.0,
         title=N_("Speed of both programs"),

@@ -86,8 +86,10 @@ def _live(description: str) -> dict[str, Any]:
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # Defaults a class can watch: without the lock the round lasts about the
+    # hold (3 s), with it about workers x hold (15 s).
     threads: int = Field(
-        10,
+        5,
         ge=1,
         le=50,
         title=N_("Workers"),
@@ -101,7 +103,7 @@ class Params(BaseModel):
         description=N_("the shared counter's value"),
     )
     hold_ms: int = Field(
-        100,
+        3000,
         ge=0,
         le=5000,
         title=N_("Hold (ms)"),
