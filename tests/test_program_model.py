@@ -24,7 +24,9 @@ class Story:
         self, worker: str, pid_: int, tid_: int, kind: str, item: str | None = None, **data: Any
     ) -> Story:
         self.t += 0.01
-        self.events.append(Event(len(self.events) + 1, self.t, worker, pid_, tid_, kind, item, data))
+        self.events.append(
+            Event(len(self.events) + 1, self.t, worker, pid_, tid_, kind, item, data)
+        )
         return self
 
     def start(self) -> Story:
@@ -109,7 +111,9 @@ def test_items_follow_puts_and_gets_even_when_a_get_arrives_first() -> None:
     s("main", MAIN, MAIN, K.PUT, "100.1", v="'b'", size=1, line=4)
     q = s.state().objs["100.1"]
     assert list(q.items) == ["'b'"]
-    assert q.size == 1 and q.puts == 2 and q.gets == 1
+    assert q.size == 1
+    assert q.puts == 2
+    assert q.gets == 1
 
 
 def test_threads_with_the_same_label_in_two_processes_stay_apart() -> None:
@@ -136,7 +140,8 @@ def test_a_killed_process_takes_its_threads_and_a_daemon_thread_is_cut_off_at_ex
     s2("main", MAIN, MAIN, K.REAPED, "child", pid=300, exitcode=-9, signal="SIGKILL")
     st = s2.state()
     assert st.workers["child"].state == "killed"
-    assert st.procs[300].signal == "SIGKILL" and st.procs[300].exitcode == -9
+    assert st.procs[300].signal == "SIGKILL"
+    assert st.procs[300].exitcode == -9
 
 
 def test_printed_text_becomes_console_lines_in_the_writers_name() -> None:
@@ -155,7 +160,8 @@ def test_the_view_marks_each_live_thread_on_its_line() -> None:
     state = lock_cycle().state()
     source = "\n".join(f"line {n}" for n in range(1, 30))
     lines = view.code(source, state)
-    assert lines[9].workers == ["T1"] and lines[15].workers == ["T2"]
+    assert lines[9].workers == ["T1"]
+    assert lines[15].workers == ["T2"]
     assert lines[21].workers == ["main"]
 
 
