@@ -86,6 +86,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " (default 10)",
     )
     p.add_argument(
+        "--idle-limit",
+        type=float,
+        help="seconds a run may go with nothing happening (no event from any worker, not"
+        " paused) before it ends itself (default 120, 0: never)",
+    )
+    p.add_argument(
         "--allowed-hosts",
         help="more Host names to answer, comma-separated (a proxy's or a LAN name)",
     )

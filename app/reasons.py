@@ -16,11 +16,15 @@ from app.i18n import N_, _
 TIME_LIMIT = N_("time limit reached (%(minutes)s min)")
 CRASHED = N_("%(worker)s crashed (exit code %(code)s)")
 INTERNAL_ERROR = N_("internal error: %(error)s")
+# No event from any worker for the server's idle_limit (see Runtime): in
+# whole minutes when it is, else in seconds.
+IDLE_MINUTES = N_("ended after %(minutes)s min with nothing happening")
+IDLE_SECONDS = N_("ended after %(seconds)s s with nothing happening")
 
 # A fixed phrase (a message of its own), kept here with the others.
 EVENTS_UNREADABLE = N_("some of the run's events could not be read")
 
-TEMPLATES = (TIME_LIMIT, CRASHED, INTERNAL_ERROR)
+TEMPLATES = (TIME_LIMIT, CRASHED, INTERNAL_ERROR, IDLE_MINUTES, IDLE_SECONDS)
 
 
 def _pattern(template: str) -> re.Pattern[str]:

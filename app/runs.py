@@ -74,7 +74,17 @@ class NotFound(Exception):
 
 
 class LimitReached(Exception):
-    """A start or a change would pass a limit; the message says which."""
+    """A start or a change would pass a limit; the message says which. A
+    refused start also says which setting (`limit`), how many workers it
+    wanted, and which runs hold the limit (for a page to offer to stop them)."""
+
+    def __init__(
+        self, message: str, limit: str = "", holders: list[Run] | None = None, wanted: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.holders = holders or []
+        self.wanted = wanted
 
 
 class NotLive(Exception):
@@ -128,7 +138,7 @@ class Run:
 
     # Life.
 
-    def start(self, budget: WorkerBudget, time_limit_s: float) -> None:
+    def start(self, budget: WorkerBudget, time_limit_s: float, idle_limit_s: float = 0.0) -> None:
         """Start the workers. The caller holds budget slots for all of them."""
         loop = asyncio.get_running_loop()
 
@@ -152,6 +162,7 @@ class Run:
             hand_over,
             budget,
             time_limit_s=time_limit_s,
+            idle_limit_s=idle_limit_s,
         )
         self.runtime = runtime
         self._start_ns = runtime.started_ns
@@ -334,6 +345,29 @@ class Run:
     def last_seq(self) -> int:
         return self._seq
 
+    @property
+    def clock_s(self) -> float:
+        """How long the run has gone, on its own clock (pauses left out):
+        now while it goes, its last event's time once it has ended."""
+        if self.ended.is_set() or not self._start_ns:
+            return self.state.last_t
+        now = time.monotonic_ns()
+        return max(0.0, (now - self._start_ns - self._paused_before(now)) / 1e9)
+
+    @property
+    def held_workers(self) -> int:
+        """Places under max_workers the run holds now."""
+        runtime = self.runtime
+        return runtime.held_workers if runtime is not None and not self.ended.is_set() else 0
+
+    def describe(self) -> str:
+        """The run in a few words, for a message that names it."""
+        return (
+            f"{self.experiment.slug} run {self.id} ({self.status}"
+            f"{', paused' if self.state.paused else ''} for {self.clock_s:.0f} s,"
+            f" {self.held_workers} workers)"
+        )
+
     def events_after(self, seq: int) -> list[events.Event]:
         out: list[events.Event] = []
         for event in reversed(self._events):
@@ -389,6 +423,10 @@ class Run:
         }
 
 
+def _named(runs: list[Run]) -> str:
+    return "; ".join(r.describe() for r in runs) or "no run (they are ending)"
+
+
 class RunRegistry:
     def __init__(
         self, settings: Settings, render: Renderer, recorder: Recorder | None = None
@@ -420,6 +458,10 @@ class RunRegistry:
     def active(self) -> list[Run]:
         return [r for r in self._runs.values() if r.status not in ENDED]
 
+    def going(self, slug: str | None = None) -> list[Run]:
+        """The runs not yet ended (of one experiment, if given), oldest first."""
+        return [r for r in self.active() if slug is None or r.experiment.slug == slug]
+
     def latest(self, slug: str) -> Run | None:
         runs = [r for r in self._runs.values() if r.experiment.slug == slug]
         return runs[-1] if runs else None
@@ -439,22 +481,30 @@ class RunRegistry:
         exp = self.experiment(slug)
         assert exp.params is not None
         params = validate(exp.params, raw_params if raw_params is not None else {})
-        if len(self.active()) >= self.settings.max_runs:
+        going = self.active()
+        if len(going) >= self.settings.max_runs:
             raise LimitReached(
-                f"at most {self.settings.max_runs} runs may go at once (max_runs); stop one first"
+                f"at most {self.settings.max_runs} runs may go at once (max_runs); stop one"
+                f" first (POST /api/runs/{{id}}/stop). Going now: {_named(going)}",
+                "max_runs",
+                going,
             )
         workers = exp.worker_count(params)
         if not self.budget.acquire(workers):
+            holders = [r for r in going if r.held_workers]
             raise LimitReached(
                 f"starting {workers} workers would pass the limit of"
                 f" {self.settings.max_workers} live workers (max_workers);"
-                f" {self.budget.held} are alive or starting"
+                f" {self.budget.held} are alive or starting. Held by: {_named(holders)}",
+                "max_workers",
+                holders,
+                workers,
             )
         run_id = secrets.token_hex(4)
         run = Run(run_id, exp, params, self.settings, self._render, self.recorder)
         self._runs[run_id] = run
         try:
-            run.start(self.budget, self.settings.run_time_limit)
+            run.start(self.budget, self.settings.run_time_limit, self.settings.idle_limit)
         except BaseException:
             del self._runs[run_id]
             self.budget.release(workers)
@@ -480,6 +530,12 @@ class RunRegistry:
                 ]
             )
         merged = validate(exp.params, {**run.params.model_dump(), **raw_changes})
+        if run.status in ENDED or run.runtime is None or run.ended.is_set():
+            # Nothing changes on an ended run, live or not: say so first.
+            raise NotLive(
+                i18n._("run %(id)s has ended (%(status)s); start a new one")
+                % {"id": run_id, "status": i18n._(run.status)}
+            )
         fixed = sorted(
             k for k in raw_changes if k not in live and getattr(merged, k) != getattr(run.params, k)
         )
@@ -488,8 +544,6 @@ class RunRegistry:
                 f"{', '.join(fixed)} cannot change while a run goes on; it applies on the next"
                 f" start (live: {', '.join(sorted(live))})"
             )
-        if run.status in ENDED or run.runtime is None or run.ended.is_set():
-            raise NotLive(f"run {run_id} has ended ({run.status}); start a new one")
         for role in exp.roles:
             if role.count_param and role.count_param in raw_changes:
                 try:

@@ -110,6 +110,13 @@ def shut_down() -> None:
     multiprocessing.util._exit_function()  # type: ignore[attr-defined]
 
 
+def idle_reason(limit_s: float) -> str:
+    """Why a run ended after `limit_s` seconds with nothing happening."""
+    if limit_s >= 60 and limit_s % 60 == 0:
+        return reasons.IDLE_MINUTES % {"minutes": f"{limit_s / 60:g}"}
+    return reasons.IDLE_SECONDS % {"seconds": f"{limit_s:g}"}
+
+
 @dataclass
 class _Slot:
     name: str
@@ -140,6 +147,7 @@ class Runtime:
         budget: WorkerBudget,
         *,
         time_limit_s: float = 600.0,
+        idle_limit_s: float = 0.0,
     ) -> None:
         self.experiment = experiment
         self.params = params
@@ -156,6 +164,11 @@ class Runtime:
             0, experiment.worker_count(params) - sum(r.count(params) for r in experiment.roles)
         )
         self._time_limit_s = time_limit_s
+        # The run ends itself after this long with no event from any worker
+        # while it is neither paused nor in step mode (0: never); see
+        # _idle_over.
+        self._idle_limit_s = idle_limit_s
+        self._last_event = time.monotonic()
         self._lock = threading.Lock()
         self._slots: list[_Slot] = []
         self._pending = {r.name: 0 for r in experiment.roles}
@@ -327,6 +340,15 @@ class Runtime:
     def done(self) -> bool:
         return not self._supervisor.is_alive() and not self._reader.is_alive()
 
+    @property
+    def held_workers(self) -> int:
+        """Places under max_workers this run holds now: its workers alive,
+        starting or about to start, and those kept for a program's children."""
+        with self._lock:
+            alive = sum(1 for s in self._slots if s.alive)
+            waiting = sum(self._pending.values()) + sum(self._starting.values())
+            return alive + waiting + self._program_slots
+
     def alive_pids(self) -> list[int]:
         with self._lock:
             return [s.pid for s in self._slots if s.alive]
@@ -374,6 +396,7 @@ class Runtime:
                 continue
             if batch == _CLOSE:
                 return
+            self._last_event = time.monotonic()
             try:
                 self._on_batch(batch)
             except Exception:  # the reader must outlive a bad consumer
@@ -399,6 +422,9 @@ class Runtime:
                     reason = reasons.TIME_LIMIT % {"minutes": f"{minutes:g}"}
                     self.stop(reason, outcome="stopped")
                     break
+                if self._idle_over():
+                    self.stop(idle_reason(self._idle_limit_s), outcome="stopped")
+                    break
         except Exception as exc:
             log.exception("run supervisor failed")
             self.stop(reasons.INTERNAL_ERROR % {"error": exc}, outcome="failed")
@@ -406,6 +432,16 @@ class Runtime:
             self._stop_flag.value = 1
             self._stop_all()
             self._close()
+
+    def _idle_over(self) -> bool:
+        """Nothing has happened for the idle limit: no worker sent an event
+        (a hang: everyone blocked; a playground nobody presses). Paused and
+        step mode stop this clock: there the class is meant to wait."""
+        now = time.monotonic()
+        if self._gate.value:
+            self._last_event = now
+            return False
+        return 0 < self._idle_limit_s < now - self._last_event
 
     def _reconcile(self) -> None:
         for role in self.experiment.roles:

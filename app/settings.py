@@ -20,6 +20,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "keep_runs": (0, 10_000),
     "record_limit": (0, 1_000_000_000),
     "send_timeout": (1, 3600),
+    "idle_limit": (0, 86400),
 }
 
 
@@ -42,6 +43,11 @@ class Settings:
     # dropped: too short drops a phone on a weak network, too long keeps a
     # dead client's socket buffers for as long.
     send_timeout: float = 10.0
+    # Seconds a run may go with no event from any worker (paused and step
+    # mode aside) before it ends itself: a hang, or a playground nobody
+    # uses, would otherwise hold its workers and a place under max_runs
+    # until run_time_limit. 0: never.
+    idle_limit: float = 120.0
     lan: bool = False  # classroom mode: every interface, a presenter token
 
     def __post_init__(self) -> None:
