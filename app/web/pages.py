@@ -2,22 +2,27 @@
 
 The form posts make the same registry calls as the JSON API and answer with
 HTML: the stage as the main content, and `<hx-partial>`s for the message next
-to each control.
+to each control. A start refused at a limit answers next to Start with the
+runs that hold the limit, each with a Stop; a lesson page lists its runs
+still going, each with a Stop too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from app.experiments import EXPERIMENTS, Experiment
 from app.i18n import _
 from app.params import ParamsError
+from app.recording import Recorder
 from app.runs import ENDED, LimitReached, NotFound, NotLive, Run, RunRegistry
+from app.web import choices, runlist
 from app.web.render import stage_context, templates
 
 router = APIRouter()
@@ -41,6 +46,10 @@ def _fields(exp: Experiment) -> list[str]:
     return list(exp.params.model_fields) if exp.params is not None else []
 
 
+def _going(reg: RunRegistry, exp: Experiment) -> list[runlist.RunRow]:
+    return [runlist.of_run(r) for r in reg.going(exp.slug)]
+
+
 def _result(
     request: Request,
     exp: Experiment,
@@ -49,12 +58,16 @@ def _result(
     run: Run | None = None,
     errors: dict[str, str] | None = None,
     message: str = "",
+    offer: runlist.Offer | None = None,
 ) -> HTMLResponse:
     context: dict[str, Any] = {
         "run": run,
         "errors": errors or {},
         "message": message,
         "fields": _fields(exp),
+        "experiment": exp,
+        "offer": offer,
+        "going": _going(_registry(request), exp),
     }
     if run is not None:
         context.update(stage_context(run))
@@ -70,25 +83,60 @@ async def index(request: Request) -> HTMLResponse:
     )
 
 
+def _shown_run(reg: RunRegistry, slug: str, wanted: str | None) -> Run | None:
+    """The run the stage shows: the one asked for (`?run=`) if it is of this
+    lesson, else the lesson's latest."""
+    if wanted:
+        try:
+            run = reg.get(wanted)
+        except NotFound:
+            run = None
+        if run is not None and run.experiment.slug == slug:
+            return run
+    return reg.latest(slug)
+
+
 @router.get("/experiments/{slug}", response_class=HTMLResponse)
-async def experiment_page(slug: str, request: Request) -> HTMLResponse:
+async def experiment_page(slug: str, request: Request, run: str | None = None) -> HTMLResponse:
     reg = _registry(request)
     exp = reg.experiment(slug)
-    run = reg.latest(slug)
+    shown = _shown_run(reg, slug, run)
     presenter = request.app.state.presenter
-    if presenter.is_presenter(request.headers.get("cookie", "")):
-        reg.follow(slug, run.id if run is not None else None)
+    is_presenter = presenter.is_presenter(request.headers.get("cookie", ""))
+    if is_presenter:
+        reg.follow(slug, shown.id if shown is not None else None)
+    # The presenter's form starts from their own last choices, else the
+    # lesson's defaults; a read-only form shows the run on the stage.
+    if is_presenter or shown is None:
+        values = choices.decode(exp, request.cookies.get(choices.COOKIE))
+    else:
+        values = shown.params.model_dump()
     context: dict[str, Any] = {
         "experiment": exp,
         "schema": exp.schema(),
-        "values": run.params.model_dump() if run is not None else {},
+        "values": values,
         "errors": {},
         "message": "",
-        "run": run,
+        "run": shown,
+        "going": _going(reg, exp),
+        "offer": None,
     }
-    if run is not None:
-        context.update(stage_context(run))
+    if shown is not None:
+        context.update(stage_context(shown))
     return templates.TemplateResponse(request, "experiment.html", context)
+
+
+@router.get("/experiments/{slug}/going", response_class=HTMLResponse)
+async def lesson_runs(slug: str, request: Request, shown: str | None = None) -> HTMLResponse:
+    """The lesson's runs still going, for its page to keep up to date;
+    `shown` is the run on its stage."""
+    reg = _registry(request)
+    exp = reg.experiment(slug)
+    return templates.TemplateResponse(
+        request,
+        "partials/_going.html",
+        {"experiment": exp, "going": _going(reg, exp), "run": _shown_run(reg, slug, shown)},
+    )
 
 
 @router.post("/experiments/{slug}/start", response_class=HTMLResponse)
@@ -104,8 +152,13 @@ async def start_from_form(slug: str, request: Request) -> HTMLResponse:
             request, exp, 422, errors=errors, message=_("Not started: %(why)s") % {"why": exc}
         )
     except LimitReached as exc:
-        return _result(request, exp, 429, message=_("Not started: %(why)s") % {"why": exc})
-    return _result(request, exp, 201, run=run, message=_("Run %(id)s started.") % {"id": run.id})
+        offer = runlist.offer(exc, reg.settings)
+        return _result(request, exp, 429, offer=offer)
+    response = _result(
+        request, exp, 201, run=run, message=_("Run %(id)s started.") % {"id": run.id}
+    )
+    choices.remember(response, exp, run.params.model_dump())
+    return response
 
 
 @router.post("/experiments/{slug}/stop", response_class=HTMLResponse)
@@ -141,7 +194,12 @@ async def live_from_form(slug: str, request: Request) -> HTMLResponse:
         reg.patch(run.id, {field: form.get(field, "")})
     except (ParamsError, LimitReached, NotLive) as exc:
         return _message(exc)
-    return _text("")
+    response = _text("")
+    # A slider moved on a run is this presenter's choice too; only that
+    # field: the run itself may have been started by someone else.
+    mine = choices.decode(exp, request.cookies.get(choices.COOKIE))
+    choices.remember(response, exp, {**mine, field: getattr(run.params, field)})
+    return response
 
 
 @router.post("/experiments/{slug}/calls", response_class=HTMLResponse)
@@ -160,6 +218,52 @@ async def call_from_form(slug: str, request: Request) -> HTMLResponse:
     except (ParamsError, LimitReached, NotLive) as exc:
         return _message(exc)
     return _text("", 202)
+
+
+@router.post("/runs/{run_id}/stop", response_class=HTMLResponse)
+async def stop_listed_run(run_id: str, request: Request) -> Response:
+    """A Stop in a list of runs: stop it, and answer with its entry, ended.
+    `view` says which list: `row` (the runs page) or `item` (a lesson's runs,
+    or the runs that hold a limit; `prefix` keeps their ids apart)."""
+    reg = _registry(request)
+    form = await _form(request)
+    try:
+        run = await reg.stop(run_id)
+    except NotFound as exc:
+        return _text(str(exc), 404)
+    if form.get("view") == "row":
+        recorder: Recorder = request.app.state.recorder
+        record = await asyncio.to_thread(recorder.run, run_id)
+        return templates.TemplateResponse(
+            request, "partials/_run_row.html", {"r": runlist.of_run(run, record)}
+        )
+    prefix = form.get("prefix", "")
+    return templates.TemplateResponse(
+        request,
+        "partials/_run_item.html",
+        {
+            "r": runlist.of_run(run),
+            "prefix": prefix if prefix in ("going", "holder") else "going",
+            "with_title": form.get("with_title") == "1",
+        },
+    )
+
+
+@router.get("/runs/{run_id}/row", response_class=HTMLResponse)
+async def run_row(run_id: str, request: Request) -> Response:
+    """One row of the runs page, again: a run that goes on asks for its row
+    every few seconds, until it has ended. Nothing (the row goes) for a run
+    this server no longer knows."""
+    reg = _registry(request)
+    recorder: Recorder = request.app.state.recorder
+    record = await asyncio.to_thread(recorder.run, run_id)
+    try:
+        row = runlist.of_run(reg.get(run_id), record)
+    except NotFound:
+        if record is None:
+            return HTMLResponse("")
+        row = runlist.of_record(record)
+    return templates.TemplateResponse(request, "partials/_run_row.html", {"r": row})
 
 
 def _message(exc: Exception) -> HTMLResponse:

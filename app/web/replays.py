@@ -30,6 +30,7 @@ from app.recording import RecordedRun, Recorder
 from app.replay import Replay
 from app.runs import NotFound, RunRegistry
 from app.trace import chrome_trace
+from app.web import runlist
 from app.web.render import env, stage_context, templates
 from app.web.streams import END, EventStream, stream
 
@@ -118,9 +119,11 @@ def _frame(loaded: Loaded, at: int, *, scrub: bool) -> str:
 @router.get("/runs", response_class=HTMLResponse)
 async def runs_page(request: Request) -> HTMLResponse:
     records = await asyncio.to_thread(_recorder(request).runs)
-    return templates.TemplateResponse(
-        request, "runs.html", {"records": records, "experiments": EXPERIMENTS}
-    )
+    registry: RunRegistry = request.app.state.registry
+    # A run that goes on is read from the run itself (its time and events so
+    # far), not from its recording, which learns them when it ends.
+    rows = runlist.table(records, registry.all())
+    return templates.TemplateResponse(request, "runs.html", {"rows": rows})
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
