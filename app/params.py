@@ -1,7 +1,10 @@
 """Validating an experiment's parameters, with messages a person can act on.
 
 Every message names the field and its bounds, taken from the same pydantic
-model whose JSON Schema drives the page's form.
+model whose JSON Schema drives the page's form. A message names a field as
+the form does, by its title in the reader's language ("Produce time min
+(ms)"); the field's key (`produce_min_ms`) goes with it, in `FieldError.field`,
+for API clients to act on.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
-from app.i18n import _
+from app.i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,19 @@ class ParamsError(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
         super().__init__("; ".join(e.message for e in errors))
+
+
+NOT_AN_OBJECT = N_("params must be an object of name: value")
+# The error type of a check across fields that blames one (see check_ranges).
+BLAME = "blames_field"
+
+
+def label(model: type[BaseModel], field: str) -> str:
+    """A field as the form names it: its title in the reader's language, or
+    its key if it has no title (or is no field of the model)."""
+    info = model.model_fields.get(field)
+    title = info.title if info is not None else None
+    return _(title) if title else field
 
 
 def _num(value: float) -> str:
@@ -62,9 +79,15 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"]]
         if not loc:
-            # A check across fields: its message starts with the field it blames.
+            # A check across fields: it names the field it blames (check_ranges),
+            # or its message starts with that field's key, said here by its label.
             text = err["msg"].removeprefix("Value error, ")
-            out.append(FieldError(text.split(" ", 1)[0], text))
+            blamed = str((err.get("ctx") or {}).get("field", "")) if err["type"] == BLAME else ""
+            if not blamed:
+                blamed = text.split(" ", 1)[0]
+                if blamed in known:
+                    text = label(model, blamed) + text[len(blamed) :]
+            out.append(FieldError(blamed, text))
             continue
         field = loc[0]
         if err["type"] == "extra_forbidden":
@@ -81,7 +104,7 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
         if isinstance(got, str) and got == "":
             shown = _("an empty value")
         message = _("%(field)s must be %(bounds)s (got %(got)s)") % {
-            "field": field,
+            "field": label(model, field),
             "bounds": bounds(model, field),
             "got": shown,
         }
@@ -91,7 +114,7 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
 
 def validate(model: type[BaseModel], data: Any) -> BaseModel:
     if not isinstance(data, dict):
-        raise ParamsError([FieldError("params", "params must be an object of name: value")])
+        raise ParamsError([FieldError("params", _(NOT_AN_OBJECT))])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -99,12 +122,19 @@ def validate(model: type[BaseModel], data: Any) -> BaseModel:
 
 
 def check_ranges(params: BaseModel, sides: tuple[str, ...]) -> None:
-    """Each `<side>_min_ms` no greater than its `<side>_max_ms`; the message
-    starts with the field it blames (see `describe`)."""
+    """Each `<side>_min_ms` no greater than its `<side>_max_ms`; the error
+    blames the min (see `describe`) and names both by their labels."""
+    model = type(params)
     for side in sides:
-        lo, hi = getattr(params, f"{side}_min_ms"), getattr(params, f"{side}_max_ms")
+        lo_key, hi_key = f"{side}_min_ms", f"{side}_max_ms"
+        lo, hi = getattr(params, lo_key), getattr(params, hi_key)
         if lo > hi:
-            raise ValueError(
-                _("%(lo_field)s (%(lo)s) must not be greater than %(hi_field)s (%(hi)s)")
-                % {"lo_field": f"{side}_min_ms", "lo": lo, "hi_field": f"{side}_max_ms", "hi": hi}
-            )
+            message = _("%(lo_field)s must be at most %(hi)s, the %(hi_field)s (got %(lo)s)") % {
+                "lo_field": label(model, lo_key),
+                "lo": lo,
+                "hi_field": label(model, hi_key),
+                "hi": hi,
+            }
+            # "{message}" is the template, filled from the context: the text
+            # is made (and translated) here.
+            raise PydanticCustomError(BLAME, "{message}", {"field": lo_key, "message": message})

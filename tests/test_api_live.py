@@ -113,7 +113,7 @@ def test_patch_producers_adds_real_processes_then_stop_ends_them(client: httpx.C
         ({"producers": 2.5}, "producers", "an integer"),
         ({"backend": "gpu"}, "backend", "'process', 'thread'"),
         ({"colour": "red"}, "colour", "unknown field"),
-        ({"produce_min_ms": 500, "produce_max_ms": 100}, "produce_min_ms", "produce_max_ms"),
+        ({"produce_min_ms": 500, "produce_max_ms": 100}, "produce_min_ms", "Produce time max (ms)"),
     ],
 )
 def test_bad_params_get_422_naming_field_and_bounds(
@@ -124,7 +124,9 @@ def test_bad_params_get_422_naming_field_and_bounds(
     assert r.status_code == 422
     body = r.json()
     assert any(e["field"] == field and words in e["message"] for e in body["errors"]), body
-    assert field in body["detail"]
+    # The message names the field as the form does: by its label.
+    known = EXPERIMENTS["producer-consumer"].params.model_fields  # type: ignore[union-attr]
+    assert (known[field].title if field in known else field) in body["detail"]
     assert len(client.get("/api/runs").json()) == before  # nothing half-started
 
 
@@ -210,7 +212,7 @@ def test_form_start_with_bad_value_shows_message_next_to_control(client: httpx.C
     )
     assert r.status_code == 422
     assert 'hx-target="#err-producers"' in r.text
-    assert "producers must be an integer from 1 to 16 (got &#39;99&#39;)" in r.text
+    assert "Producers must be an integer from 1 to 16 (got &#39;99&#39;)" in r.text
 
 
 def test_server_stop_leaves_no_worker_behind() -> None:

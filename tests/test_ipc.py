@@ -534,7 +534,7 @@ def test_api_runs_it_and_reports_figures_per_mechanism(live_server: LiveServer) 
         assert run["results"]["mp_pipe"]["setup"]["fd_kind"] == "socket pair"
         bad = client.post("/api/runs", json={"experiment": "ipc", "params": {"budget_ms": 0}})
         assert bad.status_code == 422
-        assert "budget_ms must be an integer from 10 to 5000" in bad.json()["detail"]
+        assert "Time per phase (ms) must be an integer from 10 to 5000" in bad.json()["detail"]
 
 
 @pytest.mark.live
@@ -566,7 +566,9 @@ def test_the_page_and_its_run_speak_chinese(client: httpx.Client) -> None:
         headers=zh,
     )
     assert bad.status_code == 422
-    assert "payload_bytes 必须是 64（64 B）到 67108864（64 MiB）之间的整数" in bad.json()["detail"]
+    assert (
+        "消息大小（字节） 必须是 64（64 B）到 67108864（64 MiB）之间的整数" in bad.json()["detail"]
+    )
 
 
 @pytest.mark.browser

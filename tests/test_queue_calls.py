@@ -569,7 +569,7 @@ def test_page_form_posts_a_call_and_explains_a_bad_one(client: httpx.Client) -> 
         "/experiments/queue/calls", data={"run_id": run["id"], "op": "put", "value": "1234"}
     )
     assert r.status_code == 422
-    assert "value must be an integer from 0 to 999, or null (got &#x27;1234&#x27;)" in r.text
+    assert "Value must be an integer from 0 to 999, or null (got &#x27;1234&#x27;)" in r.text
     r = client.post("/experiments/queue/calls", data={"run_id": "", "op": "get"})
     assert (r.status_code, r.text) == (409, "Press Start first.")
     page = client.get("/experiments/queue").text
@@ -579,7 +579,7 @@ def test_page_form_posts_a_call_and_explains_a_bad_one(client: httpx.Client) -> 
     assert " onclick=" not in page
     r = client.post("/api/runs", json={"experiment": "queue", "params": {"capacity": 11}})
     assert r.status_code == 422
-    assert "capacity must be an integer from 0 to 10" in r.json()["detail"]
+    assert "Capacity must be an integer from 0 to 10" in r.json()["detail"]
 
 
 @pytest.mark.live
@@ -599,7 +599,7 @@ def test_the_page_a_frame_and_a_refused_call_speak_chinese(client: httpx.Client)
         data={"run_id": run["id"], "op": "put", "value": "1234"},
         headers=zh,
     )
-    assert "value 必须是0 到 999 之间的整数，或 null" in r.text
+    assert "值 必须是0 到 999 之间的整数，或 null" in r.text
     with client.stream("GET", f"/runs/{run['id']}/stream", headers=zh) as s:
         frame = next(messages(s)).data
     for words in ("每次调用新建一个子进程", "已返回的 put", "等待：队列已满", "队尾"):

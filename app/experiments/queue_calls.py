@@ -178,19 +178,19 @@ class Call(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    op: Op = Field(title="Call", description="the queue method to call")
+    op: Op = Field(title=N_("Call"), description="the queue method to call")
     value: int | None = Field(
         None,
         ge=VALUE_MIN,
         le=VALUE_MAX,
-        title="Value",
+        title=N_("Value"),
         description="the item to put; null: the next number",
     )
     timeout: float | None = Field(
         None,
         ge=TIMEOUT_MIN,
         le=TIMEOUT_MAX,
-        title="Timeout (s)",
+        title=N_("Timeout (s)"),
         description="how long a put or get may wait; null: as long as it takes",
     )
 
