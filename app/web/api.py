@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.experiments import EXPERIMENTS
+from app.i18n import _
+from app.params import FieldError, ParamsError
 from app.runs import RunRegistry
+from app.web.errors import not_json
 
 router = APIRouter(prefix="/api")
 
@@ -77,8 +81,12 @@ async def call_run(run_id: str, request: Request) -> dict[str, Any]:
     arrives as events."""
     try:
         body = await request.json()
-    except ValueError:
-        body = None
+    except json.JSONDecodeError as exc:
+        raise ParamsError([not_json(exc.doc, exc.pos, exc.msg)]) from None
+    except UnicodeDecodeError:
+        raise ParamsError(
+            [FieldError("body", _("the body is not valid JSON: it is not UTF-8 text"))]
+        ) from None
     run = registry(request).call(run_id, body)
     return {"accepted": True, "run": run.id}
 
