@@ -9,6 +9,7 @@ import argparse
 import gc
 import threading
 import webbrowser
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -95,10 +96,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--allowed-hosts",
         help="more Host names to answer, comma-separated (a proxy's or a LAN name)",
     )
+    add_program_limits(p)
     return p.parse_args(argv)
 
 
+def add_program_limits(p: argparse.ArgumentParser) -> None:
+    """The limits of a user's program (`/programs`, `concviz run`)."""
+    g = p.add_argument_group("a user's program (it runs with your rights: these are its leash)")
+    g.add_argument("--program-seconds", type=float, help="wall time (default 60)")
+    g.add_argument("--program-processes", type=int, help="live processes (default 16)")
+    g.add_argument("--program-threads", type=int, help="live threads, all processes (default 128)")
+    g.add_argument("--program-memory-mb", type=int, help="memory of one process (default 512)")
+    g.add_argument("--program-output-kb", type=int, help="printed output (default 1024)")
+    g.add_argument("--program-events", type=int, help="traced calls (default 1000000)")
+
+
 def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # concviz run FILE.py [ARGS]
+        from app.programs.command import main as run_program
+
+        run_program(argv[1:])
+        return
+    serve(argv)
+
+
+def serve(argv: list[str], on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve until stopped; `on_ready(base_url)` runs in a thread of its own
+    once the server answers."""
     import uvicorn
 
     from app.web.app import create_app
@@ -121,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"concviz: audience: {audience_url(settings)}", flush=True)
     if args.open:
         threading.Timer(OPEN_AFTER_S, open_browser, args=(url,)).start()
+    if on_ready is not None:
+        base = f"http://127.0.0.1:{settings.port}"
+        threading.Thread(target=on_ready, args=(base,), name="on-ready", daemon=True).start()
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -24,7 +24,23 @@ IDLE_SECONDS = N_("ended after %(seconds)s s with nothing happening")
 # A fixed phrase (a message of its own), kept here with the others.
 EVENTS_UNREADABLE = N_("some of the run's events could not be read")
 
-TEMPLATES = (TIME_LIMIT, CRASHED, INTERNAL_ERROR, IDLE_MINUTES, IDLE_SECONDS)
+# A program's limits (app/programs/runtime.py), each named as its flag.
+PROGRAM_TIME = N_("the program ran for %(n)s s, its limit (--program-seconds)")
+PROGRAM_PROCESSES = N_("the program passed its limit of %(n)s processes (--program-processes)")
+PROGRAM_THREADS = N_("the program passed its limit of %(n)s threads (--program-threads)")
+PROGRAM_MEMORY = N_("a process of the program passed %(n)s MB of memory (--program-memory-mb)")
+PROGRAM_OUTPUT = N_("the program printed more than %(n)s KB (--program-output-kb)")
+PROGRAM_EVENTS = N_("the program made more than %(n)s traced calls (--program-events)")
+PROGRAM_LIMITS = (
+    PROGRAM_TIME,
+    PROGRAM_PROCESSES,
+    PROGRAM_THREADS,
+    PROGRAM_MEMORY,
+    PROGRAM_OUTPUT,
+    PROGRAM_EVENTS,
+)
+
+TEMPLATES = (TIME_LIMIT, CRASHED, INTERNAL_ERROR, IDLE_MINUTES, IDLE_SECONDS, *PROGRAM_LIMITS)
 
 
 def _pattern(template: str) -> re.Pattern[str]:

@@ -116,6 +116,7 @@ class Run:
         # language someone watches in, and the same bytes go to all of them.
         self.broadcasters = {lang: Broadcaster() for lang in i18n.LANGUAGES}
         self._render = render
+        self.settings = settings
         self._fps = settings.fps
         self._events: deque[events.Event] = deque(maxlen=settings.event_buffer)
         self._seq = 0
@@ -156,14 +157,14 @@ class Run:
             except RuntimeError:  # the loop is closed: nobody will ingest it
                 self._inflight.release()
 
-        runtime = Runtime(
-            self.experiment,
-            self.params,
-            hand_over,
-            budget,
-            time_limit_s=time_limit_s,
-            idle_limit_s=idle_limit_s,
-        )
+        limits = {"time_limit_s": time_limit_s, "idle_limit_s": idle_limit_s}
+        runtime: Any
+        if self.experiment.runtime is not None:  # a program's (app.programs)
+            runtime = self.experiment.runtime(
+                self.experiment, self.params, hand_over, budget, settings=self.settings, **limits
+            )
+        else:
+            runtime = Runtime(self.experiment, self.params, hand_over, budget, **limits)
         self.runtime = runtime
         self._start_ns = runtime.started_ns
         runtime.start()

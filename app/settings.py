@@ -21,6 +21,12 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "record_limit": (0, 1_000_000_000),
     "send_timeout": (1, 3600),
     "idle_limit": (0, 86400),
+    "program_seconds": (1, 86400),
+    "program_processes": (1, 1024),
+    "program_threads": (1, 10_000),
+    "program_memory_mb": (16, 1_000_000),
+    "program_output_kb": (1, 10_000_000),
+    "program_events": (1, 1_000_000_000),
 }
 
 
@@ -49,6 +55,14 @@ class Settings:
     # until run_time_limit. 0: never.
     idle_limit: float = 120.0
     lan: bool = False  # classroom mode: every interface, a presenter token
+    # What a user's program may use (app/programs/runtime.py); it runs with
+    # the server user's rights, so these are its leash, not a sandbox.
+    program_seconds: float = 60.0  # wall time
+    program_processes: int = 16  # live processes at once
+    program_threads: int = 128  # live threads in all its processes
+    program_memory_mb: int = 512  # resident memory of any one process
+    program_output_kb: int = 1024  # printed, all processes together
+    program_events: int = 1_000_000  # traced calls
 
     def __post_init__(self) -> None:
         for name, (low, high) in BOUNDS.items():

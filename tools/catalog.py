@@ -37,6 +37,8 @@ def owner_of(path: Path) -> str:
     m = re.match(r"templates/partials/([\w-]+)/", rel)
     if m:
         return m.group(1)
+    if rel.startswith("app/programs/") or rel in ("templates/programs.html", "app/web/programs.py"):
+        return "program"  # a user's program: its page, runtime and view
     return "core"
 
 

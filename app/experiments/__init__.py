@@ -66,6 +66,13 @@ _CATALOGUE = (
         N_("The lecture's claims about each way to talk, measured live."),
         "2",
     ),
+    (
+        "program",
+        "program",
+        N_("Your own program"),
+        N_("Paste any Python program and watch its real processes, threads, queues and locks."),
+        "4-12",
+    ),
 )
 
 

@@ -79,6 +79,9 @@ class Experiment:
     takes_calls: bool = False
     call_model: type[BaseModel] | None = None
     notes: dict[str, str] = field(default_factory=dict)
+    # What starts and stops the run's workers: `app.runtime.Runtime` unless
+    # given (a user's program has a runtime of its own, `app.programs`).
+    runtime: Callable[..., Any] | None = None
 
     @property
     def built(self) -> bool:

@@ -167,7 +167,17 @@ class ProgramState(RunState):
         }
 
     def extras(self) -> dict[str, Any]:
+        from app.programs.diagnosis import diagnose  # it reads this module's types
+
         return {
+            # Why the program cannot go on, if it cannot (English; the page
+            # says it in the reader's language).
+            "diagnosis": [s.message % s.parts for s in diagnose(self)],
+            "limit": self.limit or None,
+            "console": [
+                {"t": c.t, "worker": c.worker, "stream": c.stream, "text": c.text}
+                for c in self.console
+            ],
             "processes": [
                 {
                     "pid": p.pid,

@@ -13,10 +13,11 @@ from fastapi.staticfiles import StaticFiles
 
 from app import runtime
 from app.experiments import EXPERIMENTS
+from app.programs import runtime as program_runtime
 from app.recording import Recorder, default_path
 from app.runs import RunRegistry
 from app.settings import Settings
-from app.web import api, errors, language, pages, replays, security, streams, watch
+from app.web import api, errors, language, pages, programs, replays, security, streams, watch
 from app.web.language import LanguageMiddleware
 from app.web.presenter import Presenter, PresenterGate
 from app.web.render import STATIC_DIR, render_frame
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         modules = [m for e in EXPERIMENTS.values() for m in e.modules]
         await asyncio.to_thread(runtime.warm_up, modules)
+        await asyncio.to_thread(program_runtime.sweep)
         recorder = Recorder(Path(settings.db) if settings.db else default_path())
         registry = RunRegistry(settings, render_frame, recorder)
         app.state.registry = registry
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     security.install(app, settings.host, settings.allowed_hosts)
     app.include_router(api.router)
     app.include_router(streams.router)
+    app.include_router(programs.router)  # before pages: /experiments/program is its page
     app.include_router(pages.router)
     app.include_router(replays.router)
     app.include_router(watch.router)

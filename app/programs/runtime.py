@@ -1,0 +1,388 @@
+"""Runs one user program under the tracer, watches its limits, and stops it.
+
+::
+
+    the program (own session, own temp dir)      this module (two threads per run)
+    ---------------------------------------      ---------------------------------
+    every process's tracer --- FIFO frames --->  reader: fifo.get() -> on_batch(batch)
+                                                   counts events and printed bytes
+    its processes (one session) <-- /proc ----  supervisor: run_start; every tick: is
+      the first one's exit code <-- Popen --       main gone? a limit passed? quiet?
+      watchdog on the life pipe  <-- held ----     stop: SIGTERM the session, then SIGKILL
+                                                   cleanup: temp dir, FIFO; run_end
+
+The program runs with the server user's rights: it is not a sandbox, only a
+leash (limits on time, processes, threads, memory, output and events), and
+a stop that ends every process of its session.
+
+The supervisor's own events (run start and end, the first process's exit,
+`quiet`, `limit`) go through `on_batch` like the program's, from the
+supervisor thread; the Run orders nothing by arrival but the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from app import events, reasons
+from app.budget import WorkerBudget
+from app.programs import procfs
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.model import LIMIT, QUIET
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A program whose processes send nothing for this long is "quiet": the hang
+# diagnosis may speak (it never does while batches may still be on the way).
+QUIET_S = 0.5
+# How often the supervisor looks at the program's processes (/proc).
+TICK_S = 0.1
+# After SIGTERM, how long the session gets to end before SIGKILL. The
+# resource tracker ignores SIGTERM and unlinks what the program leaked
+# (shared memory, semaphores) once its last client is gone.
+TERM_GRACE_S = 1.0
+# After the first process ends, how long its orphans get before SIGKILL.
+ORPHAN_GRACE_S = 0.3
+# Where runs' directories live; a server killed with SIGKILL leaves its own
+# behind, and the next server removes them (see `sweep`).
+BASE_DIR = Path(tempfile.gettempdir()) / "concviz-programs"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a program may use. Reaching one stops the run, naming it."""
+
+    seconds: float = 60.0
+    processes: int = 16
+    threads: int = 128
+    memory_mb: int = 512
+    output_kb: int = 1024
+    events: int = 1_000_000
+
+
+def limits_from(settings: Settings, time_limit_s: float) -> Limits:
+    return Limits(
+        seconds=min(settings.program_seconds, time_limit_s),
+        processes=settings.program_processes,
+        threads=settings.program_threads,
+        memory_mb=settings.program_memory_mb,
+        output_kb=settings.program_output_kb,
+        events=settings.program_events,
+    )
+
+
+def sweep() -> None:
+    """Remove the directories of runs whose server is gone (named
+    `<server pid>-...`): a server killed with SIGKILL cleans up nothing."""
+    with contextlib.suppress(FileNotFoundError):
+        for entry in BASE_DIR.iterdir():
+            pid = entry.name.split("-", 1)[0]
+            if pid.isdigit() and not procfs.alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+class ProgramRuntime:
+    backend = "process"
+
+    def __init__(
+        self,
+        experiment: Any,
+        params: BaseModel,
+        on_batch: Any,
+        budget: WorkerBudget,
+        *,
+        time_limit_s: float = 600.0,
+        idle_limit_s: float = 0.0,
+        settings: Settings | None = None,
+    ) -> None:
+        self.experiment = experiment
+        self.params = params
+        self._on_batch = on_batch
+        self._budget = budget
+        self.limits = limits_from(settings or Settings(), time_limit_s)
+        self._idle_limit_s = idle_limit_s
+        self._lock = threading.Lock()
+        self._stop_reason: str | None = None
+        self._outcome = "finished"
+        self._paused_at = 0.0
+        self._paused_total = 0.0
+        self._paused = False
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid = 0
+        self._workdir: Path | None = None
+        self._fifo: Any = None
+        self._life_w = -1
+        self._events = 0
+        self._printed = 0
+        self._last_batch = time.monotonic()
+        self._quiet_sent = False
+        self._reading = True
+        self._released = False
+        self._reader = threading.Thread(target=self._read, name="program-reader", daemon=True)
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="program-supervisor", daemon=True
+        )
+        self.started_ns = time.monotonic_ns()
+
+    # The Runtime interface the Run uses.
+
+    def start(self) -> None:
+        from app.programs.fifo import EventFifo
+        from app.programs.launch import launch
+
+        BASE_DIR.mkdir(exist_ok=True)
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
+        p = self.params.model_dump()
+        script = self._workdir / str(p["filename"])
+        script.write_text(str(p["source"]), encoding="utf-8")
+        self._fifo = EventFifo(self._workdir)
+        life_r, self._life_w = os.pipe()
+        try:
+            self._proc = launch(
+                script,
+                list(p.get("args") or []),
+                self._workdir,
+                self._fifo.path,
+                life_fd=life_r,
+            )
+        finally:
+            os.close(life_r)
+        self._pid = self._proc.pid
+        self._reader.start()
+        self._supervisor.start()
+
+    def stop(self, reason: str = "stopped", outcome: str = "stopped") -> None:
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+                self._outcome = outcome
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._supervisor.join(timeout)
+        if self._supervisor.is_alive():
+            return False
+        self._reader.join(timeout)
+        return not self._reader.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return not self._supervisor.is_alive() and not self._reader.is_alive()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self, pids: list[int]) -> bool:
+        with self._lock:
+            if self._stop_reason is not None or self._paused or not self._pid:
+                return False
+            self._paused = True
+            self._paused_at = time.monotonic()
+        self._signal_all(signal.SIGSTOP)
+        return True
+
+    def resume(self, pids: list[int]) -> bool:
+        with self._lock:
+            if not self._paused:
+                return False
+            self._paused = False
+            self._paused_total += time.monotonic() - self._paused_at
+            self._last_batch = time.monotonic()  # a pause is no idleness
+        self._signal_all(signal.SIGCONT)
+        return True
+
+    def set_stepping(self, on: bool) -> None:
+        """Step mode needs the program's cooperation; a program has none."""
+
+    def permit(self, slot: int) -> bool:
+        return False
+
+    def set_count(self, role_name: str, n: int) -> None:
+        """A program has no roles to count."""
+
+    def set_speed(self, speed: float) -> None:
+        """A program runs at its own speed."""
+
+    def send(self, command: Any) -> bool:
+        return False
+
+    @property
+    def held_workers(self) -> int:
+        """Places under max_workers this run holds: one, for the program
+        (its own children count against its limits instead)."""
+        return 0 if self._released else 1
+
+    def alive_pids(self) -> list[int]:
+        return procfs.session(self._pid) if self._pid else []
+
+    # The two threads.
+
+    def _emit(self, kind: str, data: dict[str, Any] | None = None, pid: int = 0) -> None:
+        raw = (time.monotonic_ns(), "main", pid or os.getpid(), 0, kind, None, data)
+        self._on_batch([raw])
+
+    def _read(self) -> None:
+        fifo = self._fifo
+        assert fifo is not None
+        while True:
+            try:
+                batch = fifo.get(timeout=0.1)
+            except queue.Empty:
+                if not self._reading:
+                    return
+                continue
+            except (OSError, EOFError, ValueError):
+                log.exception("program run: its events could not be read")
+                self.stop(reasons.EVENTS_UNREADABLE, outcome="failed")
+                if not self._reading:
+                    return
+                continue
+            self._last_batch = time.monotonic()
+            self._quiet_sent = False
+            self._events += len(batch)
+            for raw in batch:
+                if raw[4] == K.OUT and raw[6]:
+                    self._printed += len(str(raw[6].get("text", "")))
+            try:
+                self._on_batch(batch)
+            except Exception:
+                log.exception("handing a batch of events over failed")
+
+    def _supervise(self) -> None:
+        self._emit(events.RUN_START, {"backend": "process", "params": self.params.model_dump()})
+        proc = self._proc
+        assert proc is not None
+        try:
+            while proc.poll() is None:
+                if self._stop_reason is not None:
+                    break
+                self._check_limits()
+                self._check_quiet()
+                time.sleep(TICK_S)
+            if self._stop_reason is None:
+                # The first process ended; its orphans (if any) go too.
+                self._end_session(ORPHAN_GRACE_S, term_first=False)
+            else:
+                self._end_session(TERM_GRACE_S, term_first=True)
+            code = proc.wait()
+            self._emit(K.EXIT, {"exitcode": code}, pid=self._pid)
+        except Exception as exc:
+            log.exception("program supervisor failed")
+            self.stop(reasons.INTERNAL_ERROR % {"error": exc}, outcome="failed")
+            self._end_session(0.0, term_first=False)
+        finally:
+            self._close()
+
+    def _check_quiet(self) -> None:
+        if self._paused:
+            return
+        idle = time.monotonic() - self._last_batch
+        if 0 < self._idle_limit_s < idle:
+            from app.runtime import idle_reason  # app.runtime imports the experiments
+
+            self.stop(idle_reason(self._idle_limit_s), outcome="stopped")
+        if idle >= QUIET_S and not self._quiet_sent:
+            self._quiet_sent = True
+            self._emit(QUIET, {"s": QUIET_S})
+
+    def _check_limits(self) -> None:
+        if self._paused:
+            return
+        lim = self.limits
+        elapsed = time.monotonic() - self.started_ns / 1e9 - self._paused_total
+        stats = procfs.session_stats(self._pid)
+        printed = self._printed + self._file_bytes()
+        checks = (
+            ("seconds", elapsed, lim.seconds, reasons.PROGRAM_TIME),
+            ("processes", stats.processes, lim.processes, reasons.PROGRAM_PROCESSES),
+            ("threads", stats.threads, lim.threads, reasons.PROGRAM_THREADS),
+            ("memory_mb", stats.max_rss_mb, lim.memory_mb, reasons.PROGRAM_MEMORY),
+            ("output_kb", printed / 1024, lim.output_kb, reasons.PROGRAM_OUTPUT),
+            ("events", self._events, lim.events, reasons.PROGRAM_EVENTS),
+        )
+        for name, value, limit, reason in checks:
+            if value > limit:
+                self._emit(LIMIT, {"limit": name, "value": value, "max": limit})
+                self.stop(reason % {"n": _number(limit)}, outcome="stopped")
+                return
+
+    def _file_bytes(self) -> int:
+        """What the program wrote past Python's streams (C code, subprocesses)."""
+        total = 0
+        if self._workdir is not None:
+            for name in ("stdout.txt", "stderr.txt"):
+                with contextlib.suppress(OSError):
+                    total += (self._workdir / name).stat().st_size
+        return total
+
+    def _signal_all(self, sig: int) -> None:
+        for pid in procfs.session(self._pid) if self._pid else []:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    def _end_session(self, grace: float, *, term_first: bool) -> None:
+        """End every process of the program's session: SIGTERM (if asked),
+        a grace to end on their own, then SIGKILL for what is left."""
+        if not self._pid:
+            return
+        self._signal_all(signal.SIGCONT)  # a stopped process cannot die of SIGTERM
+        if term_first:
+            self._signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not procfs.session(self._pid):
+                break
+            if self._proc is not None:
+                self._proc.poll()  # reap the first one, so it leaves the list
+            time.sleep(0.02)
+        for _ in range(50):
+            left = procfs.session(self._pid)
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            if self._proc is not None:
+                self._proc.poll()
+            time.sleep(0.02)
+
+    def _close(self) -> None:
+        # Whatever the last processes wrote is in the FIFO: the reader reads
+        # on until it has been empty for a moment, then ends.
+        self._reading = False
+        self._reader.join(timeout=5.0)
+        with self._lock:
+            reason = self._stop_reason
+            outcome = self._outcome if reason is not None else "finished"
+        self._emit(
+            events.RUN_END,
+            {"outcome": outcome, "reason": reason or "the program ended"},
+        )
+        if self._life_w >= 0:
+            os.close(self._life_w)
+            self._life_w = -1
+        if self._fifo is not None:
+            self._fifo.close()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self._budget.release(1)
+        self._released = True
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
