@@ -366,7 +366,7 @@ class Run:
         return (
             f"{self.experiment.slug} run {self.id} ({self.status}"
             f"{', paused' if self.state.paused else ''} for {self.clock_s:.0f} s,"
-            f" {self.held_workers} workers)"
+            f" {self.held_workers} worker{'' if self.held_workers == 1 else 's'})"
         )
 
     def events_after(self, seq: int) -> list[events.Event]:

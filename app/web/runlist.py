@@ -111,6 +111,7 @@ class Offer:
     """A refused start, said next to Start: the limit, and the runs that
     hold it, each with a Stop."""
 
+    limit: str  # the setting: max_runs or max_workers
     message: str
     holders: list[RunRow]
 
@@ -118,15 +119,14 @@ class Offer:
 def offer(refusal: LimitReached, settings: Settings) -> Offer:
     holders = [of_run(r) for r in refusal.holders]
     if refusal.limit == "max_runs":
-        message = _(
-            "At most %(n)s runs may go at once, and these are going. Stop one, then press Start"
-            " again."
-        ) % {"n": settings.max_runs}
+        message = _("At most %(n)s runs may go at once. Stop one of these, then Start again.") % {
+            "n": settings.max_runs
+        }
     elif refusal.limit == "max_workers":
         message = _(
-            "%(wanted)s more workers would pass the limit of %(max)s live workers, held by these"
-            " runs. Stop one, then press Start again."
+            "%(wanted)s more workers would pass the limit of %(max)s. Stop one of these, then"
+            " Start again."
         ) % {"wanted": refusal.wanted, "max": settings.max_workers}
     else:
         message = str(refusal)
-    return Offer(message, holders)
+    return Offer(refusal.limit, message, holders)
