@@ -41,6 +41,11 @@ def test_pages_show_reasons_through_the_filter() -> None:
         shown = env.from_string("{{ r | reason }}").render(r="P1 crashed (exit code 1)")
     assert shown == "P1 崩溃了（退出码 1）"
     # Every template that shows a run's reason shows it so.
-    for name in ("partials/_runbar.html", "runs.html", "partials/_event_words.html"):
+    for name in (
+        "partials/_runbar.html",
+        "partials/_run_row.html",
+        "partials/_run_item.html",
+        "partials/_event_words.html",
+    ):
         source = (TEMPLATES_DIR / name).read_text()
         assert "reason | reason" in source, name
