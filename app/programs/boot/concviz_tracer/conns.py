@@ -1,0 +1,101 @@
+"""The two ends of a ``multiprocessing.Pipe()``, traced.
+
+Each end is the library's own `Connection`, of a subclass that reports
+`send` (stamped before it is written, so that the other end's `recv` comes
+after it) and `recv` (with `recv_wait` first when nothing is there yet). An
+end pickled into a child process (a Process argument) stays traced with the
+same key.
+"""
+
+from __future__ import annotations
+
+from multiprocessing import connection as _connection
+from multiprocessing import reduction as _reduction
+from types import FrameType
+from typing import Any
+
+from . import kinds as K
+from . import recorder, registry, where
+
+_dumps = _reduction.ForkingPickler.dumps
+
+
+class Connection(_connection.Connection):
+    _cv_key: str | None = None
+
+    def send(self, obj: Any) -> None:
+        key = self._cv_key
+        if key is None:
+            return super().send(obj)
+        self._check_closed()  # type: ignore[attr-defined]
+        self._check_writable()  # type: ignore[attr-defined]
+        buf = _dumps(obj)
+        data = where.at(1)
+        data["v"] = where.short_repr(obj)
+        recorder.emit(K.SEND, key, data)
+        self._send_bytes(buf)  # type: ignore[attr-defined]
+        return None
+
+    def send_bytes(self, buf: Any, offset: int = 0, size: int | None = None) -> None:
+        key = self._cv_key
+        if key is not None:
+            data = where.at(1)
+            data["v"] = where.short_repr(bytes(memoryview(buf)[:100]))
+            recorder.emit(K.SEND, key, data)
+        return super().send_bytes(buf, offset, size)
+
+    def _cv_wait(self, key: str) -> dict[str, Any]:
+        data = where.at(2)
+        self._check_closed()  # type: ignore[attr-defined]
+        self._check_readable()  # type: ignore[attr-defined]
+        if not self.poll():
+            recorder.emit(K.RECV_WAIT, key, dict(data))
+            recorder.flush()
+        return data
+
+    def recv(self) -> Any:
+        key = self._cv_key
+        if key is None:
+            return super().recv()
+        data = self._cv_wait(key)
+        obj = super().recv()
+        data["v"] = where.short_repr(obj)
+        recorder.emit(K.RECV, key, data)
+        return obj
+
+    def recv_bytes(self, maxlength: int | None = None) -> bytes:
+        key = self._cv_key
+        if key is None:
+            return super().recv_bytes(maxlength)
+        data = self._cv_wait(key)
+        got = super().recv_bytes(maxlength)
+        data["v"] = where.short_repr(got)
+        recorder.emit(K.RECV, key, data)
+        return got
+
+
+def _reduce(conn: Connection) -> Any:
+    rebuild, args = _connection.reduce_connection(conn)  # type: ignore[attr-defined]
+    return _rebuild, (rebuild, args, conn._cv_key)
+
+
+def _rebuild(rebuild: Any, args: Any, key: str | None) -> Any:
+    conn = rebuild(*args)
+    conn.__class__ = Connection
+    conn._cv_key = key
+    return conn
+
+
+_reduction.register(Connection, _reduce)
+
+
+def make_pipe(ctx: Any, frame: FrameType, real: Any, duplex: bool = True) -> Any:
+    ends = real(ctx, duplex)
+    names = registry.names_for(frame, "Connection", 2)
+    keys = [registry.new_key(), registry.new_key()]  # each end's `new` names the other
+    for k, end in enumerate(ends):
+        end.__class__ = Connection
+        end._cv_key = keys[k]
+        extra = {"peer": keys[1 - k], "duplex": bool(duplex)}
+        registry.new("Connection", "multiprocessing", frame, names[k], keys[k], **extra)
+    return ends

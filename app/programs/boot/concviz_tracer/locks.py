@@ -1,0 +1,396 @@
+"""threading's locks, semaphores, Event, Condition and Barrier.
+
+``threading.Lock`` and ``threading.RLock`` are factories of C types: they
+are replaced by factories that hand the library its plain lock and the
+user's code a traced one (`TracedLock`, `TracedRLock`, wrappers that keep
+the lock's whole interface). The others are Python classes, replaced by
+traced subclasses that hand the library plain objects of the original class
+(`registry.diverting_new`), so that, say, the mutex inside ``queue.Queue``
+or the Event inside every Thread is never reported.
+
+An acquire tries the non-blocking form first: taken at once, it is one
+`acquired` event; else `acquire_wait` is recorded and flushed before the
+real, blocking call. A release is recorded just before the lock is released
+(a waiter that takes it next is stamped after it).
+"""
+
+from __future__ import annotations
+
+import _thread
+from typing import Any
+
+from . import kinds as K
+from . import recorder, registry, where
+
+_allocate_lock = _thread.allocate_lock
+_RLock: Any = _thread.RLock
+
+
+def acquire(raw: Any, key: str, blocking: Any, timeout: Any, after: Any = None) -> bool:
+    """Acquire `raw` (a ``_thread`` lock or RLock, or anything with its
+    ``acquire(blocking, timeout)``) as `key`; `after()`: more data once held."""
+    if not blocking and timeout != -1:
+        return bool(raw.acquire(blocking, timeout))  # raises, as the real one does
+    data = where.at(2)
+    if raw.acquire(False):
+        if after is not None:
+            data.update(after())
+        recorder.emit(K.ACQUIRED, key, data)
+        return True
+    if not blocking:
+        recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
+        return False
+    if timeout != -1 and timeout < 0:
+        return bool(raw.acquire(True, timeout))  # raises, as the real one does
+    wait = None if timeout == -1 else timeout
+    recorder.emit(K.ACQUIRE_WAIT, key, dict(data, timeout=wait))
+    recorder.flush()
+    if raw.acquire(True, timeout):
+        if after is not None:
+            data.update(after())
+        recorder.emit(K.ACQUIRED, key, data)
+        return True
+    recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=wait))
+    return False
+
+
+class TracedLock:
+    """A ``threading.Lock()`` the user's code made."""
+
+    __slots__ = ("_cv_lock", "_cv_key", "__weakref__")
+
+    def __init__(self, key: str) -> None:
+        self._cv_lock = _allocate_lock()
+        self._cv_key = key
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return acquire(self._cv_lock, self._cv_key, blocking, timeout)
+
+    def release(self) -> None:
+        lock = self._cv_lock
+        if lock.locked():
+            recorder.emit(K.RELEASED, self._cv_key, where.at(1))
+        lock.release()
+
+    def __enter__(self) -> bool:
+        return acquire(self._cv_lock, self._cv_key, True, -1)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def locked(self) -> bool:
+        return self._cv_lock.locked()
+
+    def _is_owned(self) -> bool:  # threading.Condition asks this of its lock
+        if self._cv_lock.acquire(False):
+            self._cv_lock.release()
+            return False
+        return True
+
+    def _at_fork_reinit(self) -> None:
+        self._cv_lock._at_fork_reinit()  # type: ignore[attr-defined]
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("cannot pickle '_thread.lock' object")
+
+    def __repr__(self) -> str:
+        return repr(self._cv_lock)
+
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
+
+class TracedRLock:
+    """A ``threading.RLock()`` the user's code made."""
+
+    __slots__ = ("_cv_lock", "_cv_key", "__weakref__")
+
+    def __init__(self, key: str) -> None:
+        self._cv_lock = _RLock()
+        self._cv_key = key
+
+    def _cv_depth(self) -> dict[str, Any]:
+        return {"depth": self._cv_lock._recursion_count()}
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return acquire(self._cv_lock, self._cv_key, blocking, timeout, self._cv_depth)
+
+    def release(self) -> None:
+        lock = self._cv_lock
+        if lock._is_owned():
+            data = where.at(1)
+            data["depth"] = lock._recursion_count() - 1
+            recorder.emit(K.RELEASED, self._cv_key, data)
+        lock.release()
+
+    def __enter__(self) -> bool:
+        return acquire(self._cv_lock, self._cv_key, True, -1, self._cv_depth)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    # What threading.Condition uses of an RLock: waiting releases it whole.
+    def _is_owned(self) -> bool:
+        return bool(self._cv_lock._is_owned())
+
+    def _release_save(self) -> Any:
+        data = where.at(1)
+        data["depth"] = 0
+        recorder.emit(K.RELEASED, self._cv_key, data)
+        return self._cv_lock._release_save()
+
+    def _acquire_restore(self, state: Any) -> None:
+        self._cv_lock._acquire_restore(state)
+        recorder.emit(K.ACQUIRED, self._cv_key, dict(where.at(1), **self._cv_depth()))
+
+    def _recursion_count(self) -> int:
+        return int(self._cv_lock._recursion_count())
+
+    def _at_fork_reinit(self) -> None:
+        self._cv_lock._at_fork_reinit()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("cannot pickle '_thread.RLock' object")
+
+    def __repr__(self) -> str:
+        return repr(self._cv_lock)
+
+
+TRACED_LOCKS = (TracedLock, TracedRLock)
+
+
+def _lock_factory(real: Any, traced: Any, type_name: str) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        frame = where.called_by_user(1)
+        if frame is None or args or kwargs or recorder.is_silent():
+            return real(*args, **kwargs)
+        return traced(registry.new(type_name, "threading", frame))
+
+    factory.__name__ = type_name
+    factory.__qualname__ = type_name
+    factory.__doc__ = real.__doc__
+    return factory
+
+
+# The Python classes.
+
+
+class SemaphoreTracing:
+    _cv_key: str | None = None
+    _cv_bounded = False
+
+    def _cv_value(self) -> dict[str, Any]:
+        return {"value": self._value}  # type: ignore[attr-defined]
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        key = self._cv_key
+        if key is None or (not blocking and timeout is not None):
+            return bool(super().acquire(blocking, timeout))  # type: ignore[misc]
+        data = where.at(1)
+        if super().acquire(False):  # type: ignore[misc]
+            data["value"] = self._value  # type: ignore[attr-defined]
+            recorder.emit(K.ACQUIRED, key, data)
+            return True
+        if not blocking:
+            recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
+            return False
+        recorder.emit(K.ACQUIRE_WAIT, key, dict(data, timeout=timeout))
+        recorder.flush()
+        if super().acquire(True, timeout):  # type: ignore[misc]
+            data["value"] = self._value  # type: ignore[attr-defined]
+            recorder.emit(K.ACQUIRED, key, data)
+            return True
+        recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=timeout))
+        return False
+
+    __enter__ = acquire
+
+    def release(self, n: int = 1) -> None:
+        key = self._cv_key
+        if key is not None and n >= 1:
+            value = self._value + n  # type: ignore[attr-defined]
+            if not self._cv_bounded or value <= self._initial_value:  # type: ignore[attr-defined]
+                data = where.at(1)
+                data["value"] = value
+                recorder.emit(K.RELEASED, key, data)
+        super().release(n)  # type: ignore[misc]
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+class EventTracing:
+    _cv_key: str | None = None
+
+    def set(self) -> None:
+        key = self._cv_key
+        if key is not None:
+            recorder.emit(K.SET, key, where.at(1))
+        super().set()  # type: ignore[misc]
+
+    def clear(self) -> None:
+        super().clear()  # type: ignore[misc]
+        key = self._cv_key
+        if key is not None:
+            recorder.emit(K.CLEAR, key, where.at(1))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        key = self._cv_key
+        if key is None:
+            return bool(super().wait(timeout))  # type: ignore[misc]
+        data = where.at(1)
+        if not self.is_set():  # type: ignore[attr-defined]
+            recorder.emit(K.WAIT, key, dict(data, timeout=timeout))
+            recorder.flush()
+        result = bool(super().wait(timeout))  # type: ignore[misc]
+        data["result"] = result
+        recorder.emit(K.WAITED, key, data)
+        return result
+
+
+class ConditionTracing:
+    """A condition's waits and notifies; its lock's acquire and release are
+    reported on the condition's key when the lock is its own (not one of
+    the user's traced locks, which report themselves)."""
+
+    _cv_key: str | None = None
+    _cv_own = False
+    _lock: Any
+
+    def _cv_depth(self) -> dict[str, Any]:
+        lock = self._lock  # type: ignore[attr-defined]
+        count = getattr(lock, "_recursion_count", None)
+        return {"depth": count()} if count is not None else {}
+
+    def _cv_acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        key = self._cv_key
+        assert key is not None
+        return acquire(self._lock, key, blocking, timeout, self._cv_depth)  # type: ignore[attr-defined]
+
+    def _cv_release(self) -> None:
+        lock = self._lock  # type: ignore[attr-defined]
+        if self._is_owned():  # type: ignore[attr-defined]
+            data = where.at(1)
+            data.update(self._cv_depth())
+            if "depth" in data:
+                data["depth"] -= 1
+            recorder.emit(K.RELEASED, self._cv_key, data)
+        lock.release()
+
+    def __enter__(self) -> Any:
+        if self._cv_own:
+            return self._cv_acquire()
+        return super().__enter__()  # type: ignore[misc]
+
+    def __exit__(self, *exc: Any) -> Any:
+        if self._cv_own:
+            return self._cv_release()
+        return super().__exit__(*exc)  # type: ignore[misc]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        key = self._cv_key
+        if key is None or not self._is_owned():  # type: ignore[attr-defined]
+            return bool(super().wait(timeout))  # type: ignore[misc]
+        data = where.at(1)
+        recorder.emit(K.CWAIT, key, dict(data, timeout=timeout))
+        recorder.flush()
+        result = bool(super().wait(timeout))  # type: ignore[misc]
+        data["result"] = result
+        recorder.emit(K.CWOKE, key, data)
+        return result
+
+    def notify(self, n: int = 1) -> None:
+        key = self._cv_key
+        if key is not None and self._is_owned():  # type: ignore[attr-defined]
+            data = where.at(1)
+            data["n"] = n
+            recorder.emit(K.NOTIFY, key, data)
+        super().notify(n)  # type: ignore[misc]
+
+    def notify_all(self) -> None:
+        key = self._cv_key
+        if key is None or not self._is_owned():  # type: ignore[attr-defined]
+            return super().notify_all()  # type: ignore[misc]
+        data = where.at(1)
+        data["n"] = "all"
+        recorder.emit(K.NOTIFY, key, data)
+        return super().notify(len(self._waiters))  # type: ignore[misc,attr-defined]
+
+
+class BarrierTracing:
+    _cv_key: str | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        key = self._cv_key
+        if key is None:
+            return int(super().wait(timeout))  # type: ignore[misc]
+        from threading import BrokenBarrierError
+
+        data = where.at(1)
+        waiting = dict(data, waiting=self.n_waiting, parties=self.parties)  # type: ignore[attr-defined]
+        recorder.emit(K.BWAIT, key, waiting)
+        recorder.flush()
+        try:
+            index = int(super().wait(timeout))  # type: ignore[misc]
+        except BrokenBarrierError:
+            recorder.emit(K.BROKEN, key, data)
+            raise
+        data["index"] = index
+        recorder.emit(K.BPASSED, key, data)
+        return index
+
+    def abort(self) -> None:
+        super().abort()  # type: ignore[misc]
+        key = self._cv_key
+        if key is not None:
+            recorder.emit(K.BROKEN, key, where.at(1))
+
+
+def _init(original: Any, type_name: str, extra: Any) -> Any:
+    real_init = original.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        frame = where.called_by_user(1)
+        if frame is not None and not recorder.is_silent():
+            self._cv_key = registry.new(type_name, "threading", frame, **extra(self))
+            if isinstance(self, ConditionTracing):
+                cond: Any = self
+                cond._cv_own = not isinstance(cond._lock, TRACED_LOCKS)
+                if cond._cv_own:  # Condition binds its lock's methods to itself
+                    cond.acquire, cond.release = cond._cv_acquire, cond._cv_release
+
+    return __init__
+
+
+def _no_extra(obj: Any) -> dict[str, Any]:
+    return {}
+
+
+def install(threading: Any) -> None:
+    """Replace threading's lock factories and synchronisation classes."""
+    threading.Lock = _lock_factory(threading.Lock, TracedLock, "Lock")
+    threading.RLock = _lock_factory(threading.RLock, TracedRLock, "RLock")
+    made = {}
+    for name, mixin, extra in (
+        ("Semaphore", SemaphoreTracing, lambda s: {"value": s._value}),
+        ("BoundedSemaphore", SemaphoreTracing, lambda s: {"value": s._value}),
+        ("Event", EventTracing, _no_extra),
+        ("Condition", ConditionTracing, _no_extra),
+        ("Barrier", BarrierTracing, lambda b: {"parties": b.parties}),
+    ):
+        original = getattr(threading, name)
+        body = {
+            "__module__": original.__module__,
+            "__qualname__": original.__qualname__,
+            "__doc__": original.__doc__,
+            "_cv_diverts": True,
+            "__new__": registry.diverting_new(original),
+            "__init__": _init(original, name, extra),
+        }
+        if name == "BoundedSemaphore":
+            body["_cv_bounded"] = True
+        made[name] = type(name, (mixin, original), body)
+    for name, cls in made.items():
+        setattr(threading, name, cls)

@@ -1,0 +1,72 @@
+"""multiprocessing's queues, traced: subclasses that keep their key when
+pickled into a child process (``Process(args=(q,))`` under spawn or
+forkserver), so a child's calls report on the same queue."""
+
+from __future__ import annotations
+
+from multiprocessing import queues as _queues
+from types import FrameType
+from typing import Any
+
+from . import kinds as K
+from . import recorder, registry, where
+from .queues import QueueTracing, TaskTracing
+
+_now = recorder._monotonic_ns
+
+
+class Queue(registry.Keyed, QueueTracing, _queues.Queue):  # type: ignore[misc]
+    pass
+
+
+class JoinableQueue(registry.Keyed, TaskTracing, QueueTracing, _queues.JoinableQueue):  # type: ignore[misc]
+    def _cv_unfinished(self) -> int:
+        return int(self._unfinished_tasks._semlock._get_value())  # type: ignore[attr-defined]
+
+
+class SimpleQueue(registry.Keyed, _queues.SimpleQueue):  # type: ignore[misc]
+    """Its calls have no timeout and it cannot tell its size."""
+
+    def put(self, obj: Any) -> None:
+        key = self._cv_key
+        if key is None:
+            return super().put(obj)
+        data = where.at(1)
+        t = _now()
+        super().put(obj)
+        data["v"] = where.short_repr(obj)
+        data["size"] = None
+        recorder.emit(K.PUT, key, data, t)
+        return None
+
+    def get(self) -> Any:
+        key = self._cv_key
+        if key is None:
+            return super().get()
+        data = where.at(1)
+        if self.empty():
+            recorder.emit(K.GET_WAIT, key, dict(data, timeout=None, size=None))
+            recorder.flush()
+        item = super().get()
+        data["v"] = where.short_repr(item)
+        data["size"] = None
+        recorder.emit(K.GET, key, data)
+        return item
+
+
+def make_queue(ctx: Any, frame: FrameType, real: Any, maxsize: int = 0) -> Any:
+    q = Queue(maxsize, ctx=ctx.get_context())
+    q._cv_key = registry.new("Queue", "multiprocessing", frame, maxsize=maxsize)
+    return q
+
+
+def make_joinable(ctx: Any, frame: FrameType, real: Any, maxsize: int = 0) -> Any:
+    q = JoinableQueue(maxsize, ctx=ctx.get_context())
+    q._cv_key = registry.new("JoinableQueue", "multiprocessing", frame, maxsize=maxsize)
+    return q
+
+
+def make_simple(ctx: Any, frame: FrameType, real: Any) -> Any:
+    q = SimpleQueue(ctx=ctx.get_context())
+    q._cv_key = registry.new("SimpleQueue", "multiprocessing", frame)
+    return q

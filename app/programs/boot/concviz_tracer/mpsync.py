@@ -1,0 +1,222 @@
+"""multiprocessing's locks, semaphores, Condition, Event and Barrier, traced:
+subclasses that keep their key when pickled into a child process.
+
+A SemLock binds its C lock's ``acquire`` and ``release`` to the object
+(``_make_methods``); here they are the traced methods instead.
+"""
+
+from __future__ import annotations
+
+from multiprocessing import synchronize as _sync
+from types import FrameType
+from typing import Any
+
+from . import kinds as K
+from . import recorder, registry, where
+from .locks import BarrierTracing, EventTracing
+
+
+def _acquire(sl: Any, key: str, block: Any, timeout: Any, after: Any) -> bool:
+    data = where.at(2)
+    if sl.acquire(False):
+        data.update(after())
+        recorder.emit(K.ACQUIRED, key, data)
+        return True
+    if not block:
+        recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
+        return False
+    recorder.emit(K.ACQUIRE_WAIT, key, dict(data, timeout=timeout))
+    recorder.flush()
+    if sl.acquire(True, timeout):
+        data.update(after())
+        recorder.emit(K.ACQUIRED, key, data)
+        return True
+    recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=timeout))
+    return False
+
+
+class SemLockTracing(registry.Keyed):
+    def _make_methods(self) -> None:
+        pass  # acquire and release are this class's methods
+
+    def _cv_held(self) -> dict[str, Any]:
+        return {}
+
+    def _cv_releasing(self) -> dict[str, Any] | None:
+        """The data of a release that will succeed, else None."""
+        return {}
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        sl = self._semlock  # type: ignore[attr-defined]
+        key = self._cv_key
+        if key is None:
+            return bool(sl.acquire(block, timeout))
+        return _acquire(sl, key, block, timeout, self._cv_held)
+
+    def release(self) -> None:
+        sl = self._semlock  # type: ignore[attr-defined]
+        key = self._cv_key
+        if key is not None:
+            data = self._cv_releasing()
+            if data is not None:
+                recorder.emit(K.RELEASED, key, dict(where.at(1), **data))
+        sl.release()
+
+    def __enter__(self) -> bool:
+        sl = self._semlock  # type: ignore[attr-defined]
+        key = self._cv_key
+        if key is None:
+            return bool(sl.acquire())
+        return _acquire(sl, key, True, None, self._cv_held)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+class Lock(SemLockTracing, _sync.Lock):  # type: ignore[misc]
+    def _cv_releasing(self) -> dict[str, Any] | None:
+        return {} if self._semlock._get_value() == 0 else None  # type: ignore[attr-defined]
+
+
+class RLock(SemLockTracing, _sync.RLock):  # type: ignore[misc]
+    def _cv_held(self) -> dict[str, Any]:
+        return {"depth": self._semlock._count()}  # type: ignore[attr-defined]
+
+    def _cv_releasing(self) -> dict[str, Any] | None:
+        sl = self._semlock  # type: ignore[attr-defined]
+        return {"depth": sl._count() - 1} if sl._is_mine() else None
+
+
+class Semaphore(SemLockTracing, _sync.Semaphore):  # type: ignore[misc]
+    def _cv_held(self) -> dict[str, Any]:
+        return {"value": self._semlock._get_value()}  # type: ignore[attr-defined]
+
+    def _cv_releasing(self) -> dict[str, Any] | None:
+        return {"value": self._semlock._get_value() + 1}  # type: ignore[attr-defined]
+
+
+class BoundedSemaphore(SemLockTracing, _sync.BoundedSemaphore):  # type: ignore[misc]
+    def _cv_held(self) -> dict[str, Any]:
+        return {"value": self._semlock._get_value()}  # type: ignore[attr-defined]
+
+    def _cv_releasing(self) -> dict[str, Any] | None:
+        sl = self._semlock  # type: ignore[attr-defined]
+        value = sl._get_value() + 1
+        return {"value": value} if value <= sl.maxvalue else None
+
+
+class Condition(registry.Keyed, _sync.Condition):  # type: ignore[misc]
+    """Its lock's acquire and release are reported on its own key when the
+    lock is its own (not one of the user's traced locks)."""
+
+    _lock: Any
+
+    def _make_methods(self) -> None:
+        super()._make_methods()  # type: ignore[misc]
+        if not isinstance(self._lock, SemLockTracing):
+            self.acquire, self.release = self._cv_acquire, self._cv_release  # type: ignore[method-assign]
+
+    def _cv_depth(self) -> dict[str, Any]:
+        return {"depth": self._lock._semlock._count()}
+
+    def _cv_acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        key = self._cv_key
+        sl = self._lock._semlock
+        if key is None:
+            return bool(sl.acquire(block, timeout))
+        return _acquire(sl, key, block, timeout, self._cv_depth)
+
+    def _cv_release(self) -> None:
+        sl = self._lock._semlock
+        key = self._cv_key
+        if key is not None and sl._is_mine():
+            recorder.emit(K.RELEASED, key, dict(where.at(1), depth=sl._count() - 1))
+        sl.release()
+
+    def __enter__(self) -> Any:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.release()
+
+    def _cv_owned(self) -> bool:
+        return bool(self._lock._semlock._is_mine())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        key = self._cv_key
+        if key is None or not self._cv_owned():
+            return bool(super().wait(timeout))
+        data = where.at(1)
+        recorder.emit(K.CWAIT, key, dict(data, timeout=timeout))
+        recorder.flush()
+        result = bool(super().wait(timeout))
+        data["result"] = result
+        recorder.emit(K.CWOKE, key, data)
+        return result
+
+    def notify(self, n: int = 1) -> None:
+        key = self._cv_key
+        if key is not None and self._cv_owned():
+            recorder.emit(K.NOTIFY, key, dict(where.at(1), n=n))
+        super().notify(n)
+
+    def notify_all(self) -> None:
+        key = self._cv_key
+        if key is not None and self._cv_owned():
+            recorder.emit(K.NOTIFY, key, dict(where.at(1), n="all"))
+            return _sync.Condition.notify(self, n=2**31 - 1)
+        return super().notify_all()
+
+
+class Event(EventTracing, _sync.Event):  # type: ignore[misc]
+    pass  # pickled with its __dict__, key included
+
+
+# multiprocessing's Barrier subclasses threading's, traced already when
+# threading was patched first (as it is when the tracer starts the program).
+_BARRIER_BASES: tuple[type, ...] = (
+    (registry.Keyed, _sync.Barrier)
+    if issubclass(_sync.Barrier, BarrierTracing)
+    else (registry.Keyed, BarrierTracing, _sync.Barrier)
+)
+Barrier = type("Barrier", _BARRIER_BASES, {"__module__": __name__})
+
+
+def _key(obj: Any, type_name: str, frame: FrameType, **extra: Any) -> Any:
+    obj._cv_key = registry.new(type_name, "multiprocessing", frame, **extra)
+    return obj
+
+
+def make_lock(ctx: Any, frame: FrameType, real: Any) -> Any:
+    return _key(Lock(ctx=ctx.get_context()), "Lock", frame)
+
+
+def make_rlock(ctx: Any, frame: FrameType, real: Any) -> Any:
+    return _key(RLock(ctx=ctx.get_context()), "RLock", frame)
+
+
+def make_semaphore(ctx: Any, frame: FrameType, real: Any, value: int = 1) -> Any:
+    return _key(Semaphore(value, ctx=ctx.get_context()), "Semaphore", frame, value=value)
+
+
+def make_bounded(ctx: Any, frame: FrameType, real: Any, value: int = 1) -> Any:
+    sem = BoundedSemaphore(value, ctx=ctx.get_context())
+    return _key(sem, "BoundedSemaphore", frame, value=value)
+
+
+def make_condition(ctx: Any, frame: FrameType, real: Any, lock: Any = None) -> Any:
+    cond = Condition(lock, ctx=ctx.get_context())
+    _key(cond, "Condition", frame)
+    cond._make_methods()  # now that it has its key
+    return cond
+
+
+def make_event(ctx: Any, frame: FrameType, real: Any) -> Any:
+    return _key(Event(ctx=ctx.get_context()), "Event", frame)
+
+
+def make_barrier(
+    ctx: Any, frame: FrameType, real: Any, parties: int, action: Any = None, timeout: Any = None
+) -> Any:
+    barrier = Barrier(parties, action, timeout, ctx=ctx.get_context())
+    return _key(barrier, "Barrier", frame, parties=parties)

@@ -1,0 +1,86 @@
+"""Names users recognise: an object is named after the variable its creating
+line assigns it to (``q = Queue(3)`` gives ``q``, ``self.q = Queue()`` gives
+``self.q``, ``a, b = Pipe()`` gives ``a`` and ``b``), else ``<Type>@line``.
+
+The call being made is found exactly: the frame's current instruction has a
+source position (``co_positions``), which is the position of its ``ast.Call``
+node. Each user file is parsed once, when an object is first made in it.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+from types import FrameType
+
+# filename -> {(lineno, end_lineno, col, end_col) of a call: the names it is given}
+_index: dict[str, dict[tuple[int, int, int, int], list[str]]] = {}
+_CONSTRUCTORS = ("__init__", "__new__")
+
+
+def _targets(target: ast.expr) -> list[str]:
+    if isinstance(target, ast.Tuple | ast.List):
+        return [ast.unparse(e) for e in target.elts]
+    return [ast.unparse(target)]
+
+
+def _map(value: ast.expr | None, target: ast.expr | None, out: dict) -> None:
+    if value is None or target is None:
+        return
+    if isinstance(value, ast.Call):
+        key = (value.lineno, value.end_lineno or 0, value.col_offset, value.end_col_offset or 0)
+        out[key] = _targets(target)
+    elif (
+        isinstance(value, ast.Tuple | ast.List)
+        and isinstance(target, ast.Tuple | ast.List)
+        and len(value.elts) == len(target.elts)
+    ):
+        for v, t in zip(value.elts, target.elts, strict=True):
+            _map(v, t, out)
+
+
+def _build(filename: str) -> dict[tuple[int, int, int, int], list[str]]:
+    out: dict[tuple[int, int, int, int], list[str]] = {}
+    try:
+        tree = ast.parse("".join(linecache.getlines(filename)), filename)
+    except (SyntaxError, ValueError):
+        return out
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            _map(node.value, node.targets[0], out)
+        elif isinstance(node, ast.AnnAssign | ast.NamedExpr):
+            _map(node.value, node.target, out)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                _map(item.context_expr, item.optional_vars, out)
+    return out
+
+
+def _at(frame: FrameType) -> list[str] | None:
+    code = frame.f_code
+    index = _index.get(code.co_filename)
+    if index is None:
+        index = _index[code.co_filename] = _build(code.co_filename)
+    if not index:
+        return None
+    lasti = frame.f_lasti
+    for k, pos in enumerate(code.co_positions()):
+        if k == lasti // 2:
+            return index.get((pos[0] or 0, pos[1] or 0, pos[2] or 0, pos[3] or 0))
+    return None
+
+
+def given(frame: FrameType | None, user: object) -> list[str] | None:
+    """The names the user's code gives to what the call in `frame` returns;
+    past a constructor of the user's own subclass (``super().__init__()``),
+    the names its caller gives. `user(filename)` says whose a file is."""
+    while frame is not None:
+        names = _at(frame)
+        if names is not None:
+            return names
+        if frame.f_code.co_name not in _CONSTRUCTORS:
+            return None
+        frame = frame.f_back
+        if frame is None or not user(frame.f_code.co_filename):  # type: ignore[operator]
+            return None
+    return None

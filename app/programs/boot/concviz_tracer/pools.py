@@ -1,0 +1,191 @@
+"""Pools and executors: ``multiprocessing.Pool`` (and ``ThreadPool``),
+``concurrent.futures.ProcessPoolExecutor`` and ``ThreadPoolExecutor``.
+
+A submitted task's function travels wrapped (`Task`, `MapTask`: plain
+picklable objects), so that the worker that runs it, process or thread,
+reports `task_start` and `task_end` as itself. Each task has a run-unique
+id, the same in its `submit`; a ``map`` over n items is n tasks.
+"""
+
+from __future__ import annotations
+
+import _thread
+from types import FrameType, ModuleType
+from typing import Any
+
+from . import kinds as K
+from . import recorder, registry, where
+
+_now = recorder._monotonic_ns
+_mapping: set[int] = set()  # threads inside a traced map: its submits are its own
+
+
+def _run(fn: Any, key: str, task: str, args: Any, kwargs: Any) -> Any:
+    name = where.qualname(fn)
+    recorder.emit(K.TASK_START, key, {"task": task, "fn": name})
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as e:
+        from .workers import error_text
+
+        recorder.emit(K.TASK_END, key, {"task": task, "error": error_text(e)})
+        recorder.flush()
+        raise
+    recorder.emit(K.TASK_END, key, {"task": task, "error": None})
+    recorder.flush()  # a pool may end its workers with SIGTERM at any moment
+    return result
+
+
+class Task:
+    """One submitted call of `fn`."""
+
+    __slots__ = ("fn", "key", "task")
+
+    def __init__(self, fn: Any, key: str, task: str) -> None:
+        self.fn, self.key, self.task = fn, key, task
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _run(self.fn, self.key, self.task, args, kwargs)
+
+
+class MapTask:
+    """`fn` over numbered items ``(i, x)``: runs ``fn(x)``, or ``fn(*x)``
+    when `star`; the task of item i is ``"<base>.<i>"``."""
+
+    __slots__ = ("fn", "key", "base", "star")
+
+    def __init__(self, fn: Any, key: str, base: str, star: bool) -> None:
+        self.fn, self.key, self.base, self.star = fn, key, base, star
+
+    def __call__(self, *pair: Any) -> Any:
+        i, x = pair if len(pair) == 2 else pair[0]
+        args = tuple(x) if self.star else (x,)
+        return _run(self.fn, self.key, f"{self.base}.{i}", args, {})
+
+
+def _submits(key: str, base: str, fn: Any, n: int, data: dict[str, Any], t: int) -> None:
+    name = where.qualname(fn)
+    for i in range(n):
+        recorder.emit(K.SUBMIT, key, dict(data, task=f"{base}.{i}", fn=name), t)
+
+
+def _numbered_lazily(iterable: Any, key: str, base: str, fn: Any, data: dict[str, Any]) -> Any:
+    """The items of an ``imap``, numbered as the pool draws them (in its
+    own thread): each one's `submit` is the caller's."""
+    who = recorder.current()
+    name = where.qualname(fn)
+    for i, x in enumerate(iterable):
+        if who is not None:
+            recorder.emit_as(who, K.SUBMIT, key, dict(data, task=f"{base}.{i}", fn=name))
+        yield (i, x)
+
+
+# multiprocessing.pool
+
+
+def make_pool(ctx: Any, frame: FrameType, real: Any, *args: Any, **kwargs: Any) -> Any:
+    pool = real(ctx, *args, **kwargs)
+    pool._cv_key = registry.new("Pool", "multiprocessing", frame, workers=pool._processes)
+    return pool
+
+
+def install_pool(module: ModuleType) -> None:
+    Pool: Any = module.Pool
+    ThreadPool: Any = module.ThreadPool
+    starmapstar = module.starmapstar  # type: ignore[attr-defined]
+    real_apply, real_map_async = Pool.apply_async, Pool._map_async
+    real_imap, real_imap_unordered = Pool.imap, Pool.imap_unordered
+    real_thread_init = ThreadPool.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_thread_init(self, *args, **kwargs)
+        frame = where.called_by_user(1)
+        if frame is not None and not recorder.is_silent():
+            workers = self._processes
+            self._cv_key = registry.new("ThreadPool", "multiprocessing", frame, workers=workers)
+
+    def apply_async(
+        self: Any, func: Any, args: Any = (), kwds: Any = None, *a: Any, **kw: Any
+    ) -> Any:
+        key = getattr(self, "_cv_key", None)
+        kwds = {} if kwds is None else kwds
+        if key is None:
+            return real_apply(self, func, args, kwds, *a, **kw)
+        task, data, t = registry.new_key(), where.at(1), _now()
+        result = real_apply(self, Task(func, key, task), args, kwds, *a, **kw)
+        recorder.emit(K.SUBMIT, key, dict(data, task=task, fn=where.qualname(func)), t)
+        return result
+
+    def _map_async(self: Any, func: Any, iterable: Any, mapper: Any, *a: Any, **kw: Any) -> Any:
+        key = getattr(self, "_cv_key", None)
+        if key is None:
+            return real_map_async(self, func, iterable, mapper, *a, **kw)
+        items = list(iterable)
+        base, data, t = registry.new_key(), where.at(1), _now()
+        wrapped = MapTask(func, key, base, star=mapper is starmapstar)
+        result = real_map_async(self, wrapped, list(enumerate(items)), mapper, *a, **kw)
+        _submits(key, base, func, len(items), data, t)
+        return result
+
+    def imap_of(real: Any) -> Any:
+        def imap(self: Any, func: Any, iterable: Any, *a: Any, **kw: Any) -> Any:
+            key = getattr(self, "_cv_key", None)
+            if key is None:
+                return real(self, func, iterable, *a, **kw)
+            base, data = registry.new_key(), where.at(1)
+            numbered = _numbered_lazily(iterable, key, base, func, data)
+            return real(self, MapTask(func, key, base, star=False), numbered, *a, **kw)
+
+        imap.__name__ = real.__name__
+        return imap
+
+    ThreadPool.__init__ = __init__
+    Pool.apply_async, Pool._map_async = apply_async, _map_async
+    Pool.imap, Pool.imap_unordered = imap_of(real_imap), imap_of(real_imap_unordered)
+
+
+# concurrent.futures
+
+
+def install_executor(module: ModuleType) -> None:
+    name = "ThreadPoolExecutor" if hasattr(module, "ThreadPoolExecutor") else "ProcessPoolExecutor"
+    Executor: Any = getattr(module, name)
+    real_init, real_submit, real_map = Executor.__init__, Executor.submit, Executor.map
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        frame = where.called_by_user(1)
+        if frame is not None and not recorder.is_silent():
+            workers = self._max_workers
+            self._cv_key = registry.new(name, "concurrent.futures", frame, workers=workers)
+
+    def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        key = getattr(self, "_cv_key", None)
+        if key is None or _thread.get_ident() in _mapping:
+            return real_submit(self, fn, *args, **kwargs)
+        task, data, t = registry.new_key(), where.at(1), _now()
+        future = real_submit(self, Task(fn, key, task), *args, **kwargs)
+        recorder.emit(K.SUBMIT, key, dict(data, task=task, fn=where.qualname(fn)), t)
+        return future
+
+    def map(self: Any, fn: Any, *iterables: Any, **kwargs: Any) -> Any:
+        # The process pool's map sends chunks of items to each worker; its
+        # tasks are the items, numbered here.
+        key = getattr(self, "_cv_key", None)
+        if key is None:
+            return real_map(self, fn, *iterables, **kwargs)
+        items = list(zip(*iterables, strict=False))
+        base, data, t = registry.new_key(), where.at(1), _now()
+        me = _thread.get_ident()
+        _mapping.add(me)
+        try:
+            wrapped = MapTask(fn, key, base, star=True)
+            result = real_map(self, wrapped, list(enumerate(items)), **kwargs)
+        finally:
+            _mapping.discard(me)
+        _submits(key, base, fn, len(items), data, t)
+        return result
+
+    Executor.__init__, Executor.submit = __init__, submit
+    if name == "ProcessPoolExecutor":
+        Executor.map = map

@@ -1,0 +1,165 @@
+"""Queues: ``queue.Queue``, ``LifoQueue``, ``PriorityQueue``, ``SimpleQueue``
+and multiprocessing's ``Queue``, ``JoinableQueue``, ``SimpleQueue``.
+
+A call that may block tries the non-blocking form first: if it goes, it is
+one event (`put`, `get`); if it would block and the caller asked to block,
+`put_wait`/`get_wait` is recorded and flushed, then the real call runs with
+the caller's timeout and its outcome is recorded (`put`/`get`, or
+`full`/`empty`). A `put` is stamped before the item went in, so that the
+`get` of the same item, in any process, is stamped after it.
+"""
+
+from __future__ import annotations
+
+import queue
+from typing import Any
+
+from . import kinds as K
+from . import recorder, registry, where
+
+_now = recorder._monotonic_ns
+_Full, _Empty = queue.Full, queue.Empty
+
+
+def _size(q: Any) -> int | None:
+    try:
+        return int(q.qsize())
+    except NotImplementedError:  # multiprocessing's, on macOS
+        return None
+
+
+class QueueTracing:
+    """The traced calls of a queue; `_cv_key` is None for an untraced one."""
+
+    _cv_key: str | None = None
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        key = self._cv_key
+        if key is None or (block and timeout is not None and timeout < 0):
+            return super().put(item, block, timeout)  # type: ignore[misc]
+        data = where.at(1)
+        t = _now()
+        try:
+            super().put(item, False)  # type: ignore[misc]
+        except _Full:
+            if not block:
+                data["timeout"] = 0
+                recorder.emit(K.FULL, key, data)
+                raise
+            recorder.emit(K.PUT_WAIT, key, dict(data, timeout=timeout, size=_size(self)))
+            recorder.flush()
+            try:
+                super().put(item, True, timeout)  # type: ignore[misc]
+            except _Full:
+                data["timeout"] = timeout
+                recorder.emit(K.FULL, key, data)
+                raise
+            t = 0
+        data["v"] = where.short_repr(item)
+        data["size"] = _size(self)
+        recorder.emit(K.PUT, key, data, t)
+        return None
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        key = self._cv_key
+        if key is None or (block and timeout is not None and timeout < 0):
+            return super().get(block, timeout)  # type: ignore[misc]
+        data = where.at(1)
+        try:
+            item = super().get(False)  # type: ignore[misc]
+        except _Empty:
+            if not block:
+                data["timeout"] = 0
+                recorder.emit(K.EMPTY, key, data)
+                raise
+            recorder.emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=_size(self)))
+            recorder.flush()
+            try:
+                item = super().get(True, timeout)  # type: ignore[misc]
+            except _Empty:
+                data["timeout"] = timeout
+                recorder.emit(K.EMPTY, key, data)
+                raise
+        data["v"] = where.short_repr(item)
+        data["size"] = _size(self)
+        recorder.emit(K.GET, key, data)
+        return item
+
+    def put_nowait(self, item: Any) -> None:
+        return self.put(item, False)
+
+    def get_nowait(self) -> Any:
+        return self.get(False)
+
+
+class TaskTracing:
+    """`task_done` and `join` of a queue that counts unfinished tasks."""
+
+    _cv_key: str | None = None
+
+    def _cv_unfinished(self) -> int:
+        return int(self.unfinished_tasks)  # type: ignore[attr-defined]
+
+    def task_done(self) -> None:
+        super().task_done()  # type: ignore[misc]
+        key = self._cv_key
+        if key is not None:
+            data = where.at(1)
+            data["unfinished"] = self._cv_unfinished()
+            recorder.emit(K.TASK_DONE, key, data)
+
+    def join(self) -> None:
+        key = self._cv_key
+        if key is None:
+            return super().join()  # type: ignore[misc]
+        data = where.at(1)
+        recorder.emit(K.QJOIN, key, dict(data, unfinished=self._cv_unfinished()))
+        recorder.flush()
+        super().join()  # type: ignore[misc]
+        recorder.emit(K.QJOINED, key, data)
+        return None
+
+
+# The queue module's.
+
+
+def _traced_init(type_name: str) -> Any:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        _base_init[type_name](self, *args, **kwargs)
+        frame = where.called_by_user(1)
+        if frame is not None and not recorder.is_silent():
+            maxsize = getattr(self, "maxsize", None)
+            self._cv_key = registry.new(type_name, "queue", frame, maxsize=maxsize)
+
+    return __init__
+
+
+_base_init: dict[str, Any] = {}
+
+
+def install(q: Any) -> None:
+    """Replace the queue module's classes with traced subclasses."""
+    made: dict[str, type] = {}
+    for name, mixins in (
+        ("Queue", (TaskTracing, QueueTracing)),
+        ("LifoQueue", (TaskTracing, QueueTracing)),
+        ("PriorityQueue", (TaskTracing, QueueTracing)),
+        ("SimpleQueue", (QueueTracing,)),
+    ):
+        original = getattr(q, name)
+        _base_init[name] = original.__init__
+        cls = type(
+            name,
+            (*mixins, original),
+            {
+                "__module__": original.__module__,
+                "__qualname__": original.__qualname__,
+                "__doc__": original.__doc__,
+                "_cv_diverts": True,
+                "__new__": registry.diverting_new(original),
+                "__init__": _traced_init(name),
+            },
+        )
+        made[name] = cls
+    for name, cls in made.items():
+        setattr(q, name, cls)

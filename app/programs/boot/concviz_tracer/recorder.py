@@ -1,0 +1,425 @@
+"""One process's events: who sends them, the buffer, and the flush to the FIFO.
+
+::
+
+    any thread of the program          this process's buffer          the server
+    -------------------------          ---------------------          ----------
+    emit(kind, item, data)  --append->  deque of raw events  --flush->  FIFO (frames of
+      (announces its process and        flushed when it holds              at most PIPE_BUF
+       thread first)                     MAX_BATCH, when its oldest        bytes, each one
+    flush() before a wait               is AGE_NS old, before a wait,      write)
+                                        at a thread's or the process's
+                                        end, and every TICK_S by a hidden
+                                        flusher thread
+
+Appending to a deque is atomic, so the per-event path takes no lock; a flush
+takes the flush lock, so that batches leave in the order their events were
+appended. A flush re-entered by the same thread (a signal handler, a
+``__del__``) leaves its events for the next one.
+
+A raw event is ``(t_ns, worker, pid, tid, kind, item, data)`` (see `kinds`).
+The worker label of a thread is fixed when it announces itself (its first
+event): the process's name for its main thread (``main`` in the program's
+first process), the thread's name for the others, prefixed with the
+process's name in every process but the first. Labels are unique in a
+process (a second thread with a name in use gets ``" #2"``).
+
+Never silently lossy: the buffer is bounded (`MAX_PENDING`) only where a
+flush cannot run (re-entered); what it drops is counted and sent as a
+`lost` event. When the FIFO is gone (``EPIPE``: the server died), tracing
+stops and the program's process group is killed.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import contextlib
+import os
+import select
+import signal
+import sys
+import time
+from typing import Any
+
+from . import kinds as K
+from . import wire
+
+# A batch goes when it holds this many events (about 15 KB of marshal, four
+# frames)...
+MAX_BATCH = 256
+# ... or when an event finds the oldest one in the buffer older than this ...
+AGE_NS = 5_000_000
+# ... or at the flusher thread's next look: a thread that computes for
+# seconds after one event still shows it within this.
+TICK_S = 0.02
+# Events held while a flush cannot run; past this they are dropped and counted.
+MAX_PENDING = 100_000
+# How long a forked child's first flush waits for its parent's `spawn` event.
+GATE_S = 2.0
+
+_monotonic_ns = time.monotonic_ns
+_sleep = time.sleep  # the real one: the tracer patches time.sleep
+_get_ident = _thread.get_ident
+_native_id = _thread.get_native_id
+
+Worker = tuple[str, int]  # (label, native thread id)
+
+# This process.
+_fifo_path = ""
+_fd = -1
+_pid = os.getpid()
+_first = False
+_silent = True  # until configure(); for good in the forkserver and resource tracker
+_method: str | None = None
+_daemon = False
+_name: str | None = None  # set when a Process object starts running here
+_ppid = 0  # its parent, when a Process object says (the forkserver forks it)
+_proc_announced = False
+_main_ident = _get_ident()
+_main_native = _native_id()
+_main_label = "main"
+_prefix = ""
+_labels: dict[str, int] = {}
+_threads: dict[int, Worker] = {}  # thread ident -> its worker identity
+_main_ended = False
+_exited = False
+_final = False
+
+_buf: collections.deque[tuple[Any, ...]] = collections.deque()
+_lost = 0
+_flush_lock = _thread.allocate_lock()
+_flushing = 0  # ident of the thread in a flush
+_gate = -1
+_flusher_on = False
+
+
+def configure(fifo_path: str, first: bool, method: str | None = None) -> None:
+    global _fifo_path, _first, _silent, _method
+    _fifo_path, _first, _method, _silent = fifo_path, first, method, False
+    os.register_at_fork(after_in_child=_forked)
+
+
+def silence() -> None:
+    """This process never shows (the forkserver, the resource tracker)."""
+    global _silent
+    _silent = True
+    _threads.clear()
+    _buf.clear()
+
+
+def unsilence(method: str) -> None:
+    """A child of a silent process (the forkserver) that is the program's."""
+    global _silent, _method
+    _silent, _method = False, method
+
+
+def is_silent() -> bool:
+    return _silent
+
+
+def mark_exited() -> bool:
+    """True the first time: this process's `exit` is to be sent now."""
+    global _exited
+    first, _exited = not _exited, True
+    return first
+
+
+def mark_main_ended() -> bool:
+    global _main_ended
+    first, _main_ended = not _main_ended, True
+    return first
+
+
+def main_ident() -> int:
+    return _main_ident
+
+
+def threads() -> dict[int, Worker]:
+    """The threads that announced themselves, by ident."""
+    return _threads
+
+
+def is_thread_announced() -> bool:
+    return _get_ident() in _threads
+
+
+def is_first() -> bool:
+    return _first
+
+
+def announced() -> bool:
+    return _proc_announced
+
+
+def set_process(name: str | None, method: str | None, daemon: bool, ppid: int = 0) -> None:
+    """What a Process object starting to run in this process says it is."""
+    global _name, _method, _daemon, _ppid
+    _name, _daemon, _ppid = name, daemon, ppid
+    if method is not None:
+        _method = method
+
+
+def set_gate(fd: int) -> None:
+    """Hold this process's first flush until `fd` is readable (its parent
+    has flushed the `spawn` event that must come first) or at EOF."""
+    global _gate
+    _gate = fd
+
+
+def _forked() -> None:
+    """In the child of a fork: a new process, whose buffer, threads and
+    locks are its own; the parent's unflushed events stay the parent's."""
+    global _pid, _first, _method, _daemon, _name, _ppid, _proc_announced, _main_ident, _main_native
+    global _labels, _threads, _main_ended, _exited, _final, _buf, _lost, _flush_lock
+    global _flushing, _gate, _flusher_on
+    _pid = os.getpid()
+    _first = False
+    _method, _daemon, _name, _ppid = "fork", False, None, 0
+    _proc_announced = False
+    _main_ident, _main_native = _get_ident(), _native_id()
+    _labels, _threads = {}, {}
+    _main_ended = _exited = _final = False
+    _buf = collections.deque()
+    _lost = 0
+    _flush_lock = _thread.allocate_lock()
+    _flushing = 0
+    _gate = -1
+    _flusher_on = False
+
+
+def _process_name() -> str:
+    if _name:
+        return _name
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is not None:
+        name = mp.current_process().name  # type: ignore[attr-defined]
+        if name != "MainProcess" or _first:
+            return str(name)
+    if _first:
+        return "MainProcess"
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return f"{script or 'python'} {_pid}"
+
+
+def process_label() -> str:
+    """This process's label (its main thread's worker label)."""
+    return _main_label if _proc_announced else ("main" if _first else _process_name())
+
+
+def _announce_proc() -> None:
+    global _proc_announced, _main_label, _prefix, _labels, _flusher_on
+    _proc_announced = True
+    name = _process_name()
+    _main_label = "main" if _first else name
+    _prefix = "" if _first else name + "/"
+    _labels = {_main_label: 1}
+    data = {"name": name, "ppid": _ppid or os.getppid(), "main": _first}
+    data.update(method=_method, daemon=_daemon)
+    _buf.append((_monotonic_ns(), _main_label, _pid, _main_native, K.PROC, None, data))
+    if not _flusher_on:
+        _flusher_on = True
+        _thread.start_new_thread(_flusher, (_pid,))
+
+
+def unique_label(label: str) -> str:
+    n = _labels.get(label, 0)
+    _labels[label] = n + 1
+    return label if n == 0 else f"{label} #{n + 1}"
+
+
+def _thread_object(ident: int) -> Any:
+    threading = sys.modules.get("threading")
+    return None if threading is None else threading._active.get(ident)  # type: ignore[attr-defined]
+
+
+def announce(thread: Any = None, label: str | None = None) -> Worker | None:
+    """The current thread's worker identity, announcing its process and
+    itself first; None in a process that never shows. `thread`: its
+    `threading.Thread` when known (at its very start or end, when
+    `threading` does not list it); `label`: a label already chosen."""
+    if _silent:
+        return None
+    if not _proc_announced:
+        _announce_proc()
+    ident = _get_ident()
+    w = _threads.get(ident)
+    if w is not None:
+        return w
+    th = thread if thread is not None else _thread_object(ident)
+    is_main = ident == _main_ident
+    name = str(th.name) if th is not None else ("MainThread" if is_main else f"Thread-{ident}")
+    if label is None:
+        label = _main_label if is_main else unique_label(_prefix + name)
+    w = _threads[ident] = (label, _native_id())
+    daemon = bool(th.daemon) if th is not None else not is_main
+    data = {"name": name, "daemon": daemon, "ident": ident, "main": is_main}
+    _buf.append((_monotonic_ns(), label, _pid, w[1], K.THREAD, None, data))
+    return w
+
+
+def label_for(thread: Any) -> str:
+    """The label a thread not yet announced will have (reserved now)."""
+    if not _proc_announced:
+        _announce_proc()
+    return unique_label(_prefix + str(thread.name))
+
+
+def current() -> Worker | None:
+    w = _threads.get(_get_ident())
+    return w if w is not None else announce()
+
+
+def label_of(ident: int | None, name: str) -> str:
+    """The label of the thread `ident`, as it announced itself or would."""
+    w = _threads.get(ident) if ident is not None else None
+    return w[0] if w is not None else _prefix + name
+
+
+def shown_worker() -> Worker:
+    """The current thread if it is shown, else the main thread."""
+    w = _threads.get(_get_ident())
+    return w if w is not None else main_worker()
+
+
+def main_worker() -> Worker:
+    """The main thread's identity, for what the process observes from a
+    thread the page does not show (a library's helper thread)."""
+    if not _proc_announced:
+        _announce_proc()
+    return (_main_label, _main_native)
+
+
+def emit(kind: str, item: Any, data: Any, t: int = 0) -> None:
+    """Record one event of the current thread. `t`: a stamp taken earlier
+    (before the call it reports took effect), else now."""
+    w = _threads.get(_get_ident())
+    if w is None:
+        w = announce()
+        if w is None:
+            return
+    if not t:
+        t = _monotonic_ns()
+    buf = _buf
+    buf.append((t, w[0], _pid, w[1], kind, item, data))
+    if len(buf) >= MAX_BATCH:
+        flush()
+        return
+    try:
+        if t - buf[0][0] > AGE_NS:
+            flush()
+    except IndexError:  # another thread flushed it meanwhile
+        pass
+
+
+def emit_as(w: Worker, kind: str, item: Any, data: Any, t: int = 0) -> None:
+    """Record an event of another worker of this process (a parent thread's
+    `start_thread`, seen from the thread it started)."""
+    if _silent:
+        return
+    _buf.append((t or _monotonic_ns(), w[0], _pid, w[1], kind, item, data))
+
+
+def forget_thread() -> None:
+    _threads.pop(_get_ident(), None)
+
+
+def flush(wait: float = -1) -> None:
+    """Write the buffer to the FIFO. `wait`: how long to wait for another
+    thread's flush to end (-1: as long as it takes)."""
+    global _flushing, _lost
+    me = _get_ident()
+    if _flushing == me:  # re-entered: the outer flush is mid-write
+        buf = _buf
+        while len(buf) > MAX_PENDING:
+            buf.pop()
+            _lost += 1
+        return
+    lock = _flush_lock
+    if _final and wait < 0:
+        wait = 0.1
+    if not lock.acquire(True, wait):
+        return
+    _flushing = me
+    try:
+        buf = _buf
+        n = len(buf)
+        if not n and not _lost:
+            return
+        pop = buf.popleft
+        batch = [pop() for _ in range(n)]
+        if _lost:
+            w = _threads.get(me) or main_worker()
+            batch.append((_monotonic_ns(), w[0], _pid, w[1], K.LOST, None, {"events": _lost}))
+            _lost = 0
+        _write(batch)
+    finally:
+        _flushing = 0
+        lock.release()
+
+
+def _write(batch: list[tuple[Any, ...]]) -> None:
+    global _lost, _gate
+    if _silent:
+        return
+    if _gate >= 0:
+        gate, _gate = _gate, -1
+        try:
+            select.select([gate], [], [], GATE_S)
+        finally:
+            os.close(gate)
+    try:
+        data = wire.encode(batch)
+    except Exception:  # an event that neither marshal nor pickle can write
+        _lost += len(batch)
+        return
+    fd = _fd if _fd >= 0 else _open()
+    if fd < 0:
+        return
+    try:
+        for message in wire.messages(data, _pid, _native_id()):
+            os.write(fd, message)
+    except OSError:  # EPIPE: nobody reads any more
+        server_gone()
+
+
+def _open() -> int:
+    global _fd
+    try:
+        # Not blocking: with no reader left the open fails (ENXIO) at once.
+        fd = os.open(_fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(fd, True)
+    except OSError:
+        server_gone()
+        return -1
+    _fd = fd
+    return fd
+
+
+def server_gone() -> None:
+    """The server is gone: stop tracing and end the whole program."""
+    silence()
+    kill_group()
+
+
+def kill_group() -> None:
+    pgid = os.getpgid(0)
+    if pgid == os.getsid(0):  # the program's own session (launch starts one)
+        os.killpg(pgid, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def final_flush() -> None:
+    """The process's last flush (at its exit): later events are flushed
+    without waiting long for a lock another thread may hold for good."""
+    global _final
+    flush(wait=2.0)
+    _final = True
+
+
+def _flusher(pid: int) -> None:
+    while pid == _pid and not _silent:
+        _sleep(TICK_S)
+        if (_buf or _lost) and pid == _pid:
+            with contextlib.suppress(Exception):  # the hidden thread never dies loudly
+                flush()

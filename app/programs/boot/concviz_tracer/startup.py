@@ -1,0 +1,50 @@
+"""Install the tracer in this process, from what the server put in the
+environment (``app/programs/launch.py`` sets it; children inherit it)."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+
+from . import objects, recorder, stdio, where, workers
+
+ROOT = "CONCVIZ_TRACE_ROOT"  # set by the program's first process: the others see it
+
+
+def install() -> None:
+    env = os.environ
+    fifo = env.get("CONCVIZ_TRACE_FIFO")
+    if not fifo:
+        return
+    first = ROOT not in env
+    if first:
+        env[ROOT] = str(os.getpid())
+    memory = env.get("CONCVIZ_TRACE_MEMORY_BYTES")
+    if memory:
+        import resource
+
+        limit = int(memory)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    life = env.pop("CONCVIZ_TRACE_LIFE_FD", None)
+    if life is not None and first:
+        fd = int(life)
+        os.set_inheritable(fd, False)
+        _thread.start_new_thread(_watch_life, (fd,))
+    where.configure(env.get("CONCVIZ_TRACE_USER_DIR", ""), env.get("CONCVIZ_TRACE_MAIN", ""))
+    method = "spawn" if "--multiprocessing-fork" in sys.argv else None
+    recorder.configure(fifo, first, method)
+    stdio.install()
+    workers.install()
+    objects.install()
+
+
+def _watch_life(fd: int) -> None:
+    """Wait for end-of-file on the life pipe: the server is gone (it closed
+    its end, or died), and so must the program be."""
+    try:
+        while os.read(fd, 64):
+            pass
+    except OSError:  # the program closed this descriptor itself: stop watching
+        return
+    recorder.kill_group()

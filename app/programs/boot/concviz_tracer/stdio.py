@@ -1,0 +1,123 @@
+"""What a program prints, what it asks for on stdin, and its sleeps.
+
+``sys.stdout`` and ``sys.stderr`` are wrapped: each write from Python is an
+`out` event and goes on to the real stream (which the server keeps in a
+file). Everything else about the streams is the real one's (``buffer``,
+``encoding``, ``isatty()``, ``fileno()``...). ``print()`` to a wrapped
+stream writes its line at once, so that one print is one event.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import sys
+import time
+from typing import Any
+
+from . import kinds as K
+from . import recorder, where
+
+# A longer write goes in several events.
+MAX_TEXT = 4096
+# A sleep this long or longer flushes first (the page shows who sleeps).
+FLUSH_SLEEP_S = 0.005
+
+
+class TracedStream:
+    """A text stream that reports what is written to it."""
+
+    def __init__(self, real: Any, stream: str) -> None:
+        self.__dict__["_cv_real"] = real
+        self.__dict__["_cv_stream"] = stream
+
+    def write(self, s: Any) -> Any:
+        if type(s) is str and s and not recorder.is_silent():
+            with contextlib.suppress(Exception):
+                _out(s, self._cv_stream)
+        return self._cv_real.write(s)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cv_real, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._cv_real, name, value)
+
+    def __enter__(self) -> Any:
+        return self._cv_real.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._cv_real.__exit__(*exc)
+
+    def __iter__(self) -> Any:
+        return iter(self._cv_real)
+
+    def __repr__(self) -> str:
+        return repr(self._cv_real)
+
+
+def _out(text: str, stream: str) -> None:
+    data = where.at(2)
+    for k in range(0, len(text), MAX_TEXT):
+        piece = dict(data, text=text[k : k + MAX_TEXT], stream=stream)
+        recorder.emit(K.OUT, None, piece)
+
+
+_real_print = builtins.print
+_real_input = builtins.input
+_real_sleep = time.sleep
+
+
+def _print(
+    *args: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: Any = False
+) -> None:
+    target = sys.stdout if file is None else file
+    if (
+        type(target) is not TracedStream
+        or (sep is not None and type(sep) is not str)
+        or (end is not None and type(end) is not str)
+    ):
+        return _real_print(*args, sep=sep, end=end, file=file, flush=flush)
+    text = (" " if sep is None else sep).join([str(a) for a in args])
+    target.write(text + ("\n" if end is None else end))
+    if flush:
+        target.flush()
+    return None
+
+
+def _input(*args: Any) -> Any:
+    try:
+        return _real_input(*args)
+    except EOFError:
+        data = where.at(1)
+        if data:
+            recorder.emit(K.STDIN_EOF, None, data)
+            recorder.flush()
+        raise
+
+
+def _sleep(secs: Any) -> None:
+    frame = where.called_by_user(1)
+    if frame is not None and (type(secs) is float or type(secs) is int) and secs >= 0:
+        data = where.frame_data(frame)
+        data["s"] = secs
+        recorder.emit(K.SLEEP, None, data)
+        if secs >= FLUSH_SLEEP_S:
+            recorder.flush()
+    return _real_sleep(secs)
+
+
+def install() -> None:
+    for name in ("stdout", "stderr"):
+        real = getattr(sys, name)
+        if real is not None and type(real) is not TracedStream:
+            setattr(sys, name, TracedStream(real, name))
+    _print.__doc__ = _real_print.__doc__
+    _sleep.__doc__ = _real_sleep.__doc__
+    builtins.print = _print
+    builtins.input = _input
+    time.sleep = _sleep

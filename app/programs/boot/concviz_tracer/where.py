@@ -1,0 +1,175 @@
+"""Where a call comes from in the user's code, what the user called the
+object it made, and a short repr of an item.
+
+"The user's files" are the ``.py`` files under the run's directory (outside
+this package). The answer for a file is cached by its name (``co_filename``,
+a string whose hash is cached too), so finding the innermost user frame of a
+call from user code costs one frame and one dict lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import FrameType
+from typing import Any
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_user_dir = ""
+_main = ""
+# co_filename -> None (not the user's), "" (the main script), or its path
+# relative to the user's directory.
+_files: dict[str, str | None] = {}
+_getframe = sys._getframe
+
+
+def configure(user_dir: str, main: str) -> None:
+    global _user_dir, _main
+    _user_dir = os.path.abspath(user_dir) if user_dir else ""
+    _main = os.path.abspath(main) if main else ""
+    _files.clear()
+
+
+def _classify(filename: str) -> str | None:
+    answer: str | None = None
+    if _user_dir and filename.endswith(".py"):
+        path = os.path.abspath(os.path.join(_user_dir, filename))
+        if path.startswith(_user_dir + os.sep) and not path.startswith(_HERE + os.sep):
+            answer = "" if path == _main else os.path.relpath(path, _user_dir)
+    _files[filename] = answer
+    return answer
+
+
+def is_user_file(filename: str) -> bool:
+    f = _files.get(filename, 0)
+    if f == 0:
+        f = _classify(filename)
+    return f is not None
+
+
+def called_by_user(depth: int) -> FrameType | None:
+    """The frame `depth` levels up from the caller of this function if it is
+    in the user's files, else None (the object it makes is the library's
+    own business)."""
+    try:
+        frame = _getframe(depth + 1)
+    except ValueError:
+        return None
+    f = _files.get(frame.f_code.co_filename, 0)
+    if f == 0:
+        f = _classify(frame.f_code.co_filename)
+    return None if f is None else frame
+
+
+def user_frame(depth: int) -> FrameType | None:
+    """The innermost frame in the user's files, from `depth` levels up from
+    the caller of this function outwards."""
+    try:
+        frame: FrameType | None = _getframe(depth + 1)
+    except ValueError:
+        return None
+    files = _files
+    while frame is not None:
+        f = files.get(frame.f_code.co_filename, 0)
+        if f == 0:
+            f = _classify(frame.f_code.co_filename)
+        if f is not None:
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def at(depth: int) -> dict[str, Any]:
+    """A fresh event data dict holding the user's line (and file) of the
+    call `depth` levels up from the caller; empty when no user code is on
+    the stack. The one call of the per-event path: keep it short."""
+    try:
+        frame: FrameType | None = _getframe(depth + 1)
+    except ValueError:
+        return {}
+    files = _files
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        f = files.get(filename, 0)
+        if f == 0:
+            f = _classify(filename)
+        if f is not None:
+            if f:
+                return {"line": frame.f_lineno, "file": f}
+            return {"line": frame.f_lineno}
+        frame = frame.f_back
+    return {}
+
+
+def frame_data(frame: FrameType | None) -> dict[str, Any]:
+    if frame is None:
+        return {}
+    f = _files.get(frame.f_code.co_filename, 0)
+    if f == 0:
+        f = _classify(frame.f_code.co_filename)
+    if f:
+        return {"line": frame.f_lineno, "file": f}
+    return {"line": frame.f_lineno}
+
+
+def traceback_data(tb: Any) -> dict[str, Any]:
+    """The line (and file) of the innermost user frame of a traceback."""
+    found: FrameType | None = None
+    lineno = 0
+    while tb is not None:
+        if is_user_file(tb.tb_frame.f_code.co_filename):
+            found, lineno = tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+    if found is None:
+        return {}
+    data = frame_data(found)
+    data["line"] = lineno
+    return data
+
+
+# Short reprs.
+
+MAX_REPR = 80
+_reprlib: Any = None
+
+
+def short_repr(obj: Any) -> str:
+    """A repr of at most `MAX_REPR` characters; ``<TypeName>`` when the
+    object's repr raises."""
+    cls = type(obj)
+    if (
+        cls is int
+        or cls is float
+        or cls is bool
+        or obj is None
+        or (cls is str and len(obj) <= MAX_REPR - 2)
+    ):
+        r = repr(obj)
+    else:
+        global _reprlib
+        if _reprlib is None:
+            import reprlib
+
+            _reprlib = reprlib.Repr()
+            _reprlib.maxstring = MAX_REPR - 10
+            _reprlib.maxother = MAX_REPR - 10
+            _reprlib.maxlong = MAX_REPR - 10
+        try:
+            r = _reprlib.repr(obj)
+        except Exception:
+            return f"<{cls.__name__}>"
+    if len(r) > MAX_REPR:
+        r = r[: MAX_REPR - 3] + "..."
+    return r
+
+
+def qualname(fn: Any) -> str | None:
+    if fn is None:
+        return None
+    try:
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    except Exception:
+        name = None
+    if isinstance(name, str):
+        return name
+    return f"<{type(fn).__name__}>"

@@ -1,0 +1,332 @@
+"""The tracer inside an unmodified program: its processes and threads, their
+names, their order, and what the library does on its own (not reported)."""
+
+from __future__ import annotations
+
+import pytest
+from tracerharness import trace
+
+
+def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import queue
+        from multiprocessing import Pipe, Queue
+
+        class Kitchen:
+            def __init__(self):
+                self.q = queue.Queue()
+
+        if __name__ == "__main__":
+            q = Queue(3)
+            k = Kitchen()
+            a, b = Pipe()
+            left, right = mp.Lock(), mp.Event()
+            queues = [queue.Queue() for _ in range(2)]
+        """
+    )
+    assert run.new("q") == {
+        "line": 11,
+        "type": "Queue",
+        "lib": "multiprocessing",
+        "name": "q",
+        "maxsize": 3,
+    }
+    assert run.new("self.q")["lib"] == "queue"
+    assert run.new("self.q")["line"] == 8
+    a, b = run.new("a"), run.new("b")
+    assert (a["type"], a["peer"], b["peer"]) == ("Connection", run.key("b"), run.key("a"))
+    assert a["duplex"] is True
+    assert (run.new("left")["type"], run.new("right")["type"]) == ("Lock", "Event")
+    # Made on a line that names no one variable: after their type and line.
+    assert run.new("<Queue>@15")["lib"] == "queue"
+    assert run.new("<Queue>@15 #2")["lib"] == "queue"
+    keys = [e.item for e in run.of("new")]
+    assert len(set(keys)) == len(keys) == 8
+
+
+def test_processes_start_end_and_are_reaped_with_their_exit_codes_and_signals() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import sys
+
+        def fail():
+            sys.exit(3)
+
+        def hang(ready):
+            ready.set()
+            mp.Event().wait()
+
+        if __name__ == "__main__":
+            ready = mp.Event()
+            quits = mp.Process(target=fail, name="quits")
+            killed = mp.Process(target=hang, args=(ready,))
+            quits.start()
+            killed.start()
+            ready.wait()
+            killed.kill()
+            quits.join()
+            killed.join(timeout=30)
+            print(quits.exitcode, killed.exitcode)
+        """
+    )
+    spawn = run.one("spawn", "quits").data
+    assert spawn["line"] == 16
+    assert spawn["target"] == "fail"
+    assert spawn["method"] == "fork"
+    quits = [e for e in run.events if e.pid == spawn["pid"]]
+    assert [e.kind for e in quits] == ["proc", "thread", "end", "exit"]
+    assert quits[0].data == {
+        "name": "quits",
+        "ppid": run.by("main")[0].pid,
+        "main": False,
+        "method": "fork",
+        "daemon": False,
+    }
+    assert quits[-1].data == {"exitcode": 3}
+    assert run.one("reaped", "quits").data == {
+        "pid": spawn["pid"],
+        "exitcode": 3,
+        "signal": None,
+        "cut_off": False,
+    }
+    killed = run.of("spawn")[1]
+    assert killed.item == "Process-2"
+    assert killed.data["target"] == "hang"
+    reaped = run.one("reaped", "Process-2").data
+    assert (reaped["exitcode"], reaped["signal"]) == (-9, "SIGKILL")
+    assert run.one("joined", "Process-2").data == {"alive": False, "exitcode": -9}
+    assert not [e for e in run.events if e.pid == killed.data["pid"] and e.kind == "exit"]
+    join = run.one("join", "quits").data
+    assert join == {"line": 20, "what": "process", "pid": spawn["pid"], "timeout": None}
+    assert run.one("join", "Process-2").data["timeout"] == 30
+    assert run.printed("main") == "3 -9\n"
+
+
+def test_a_process_is_announced_after_its_parent_started_it_and_before_its_own_events() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def child():
+            print("child")
+
+        if __name__ == "__main__":
+            for method in ("fork", "spawn", "forkserver"):
+                p = mp.get_context(method).Process(target=child, name=method)
+                p.start()
+                p.join()
+        """
+    )
+    main_pid = run.by("main")[0].pid
+    for method in ("fork", "spawn", "forkserver"):
+        pid = run.one("spawn", method).data["pid"]
+        mine = [k for k, e in enumerate(run.events) if e.pid == pid]
+        assert mine, method
+        assert run.index("spawn", method) < mine[0]
+        first = run.events[mine[0]]
+        assert (first.kind, first.worker, first.data["method"]) == ("proc", method, method)
+        assert first.data["ppid"] == main_pid
+        assert run.printed(method) == "child\n"
+    # The forkserver and the resource tracker run no user code: never shown.
+    assert {e.pid for e in run.of("proc")} == {main_pid} | {e.data["pid"] for e in run.of("spawn")}
+
+
+def test_threads_started_both_ways_announce_themselves_after_their_start() -> None:
+    run = trace(
+        """
+        import threading
+
+        def work(n):
+            print("work", n)
+
+        class Worker(threading.Thread):
+            def run(self):
+                print("run")
+
+        if __name__ == "__main__":
+            t = threading.Thread(target=work, args=(1,), name="T")
+            w = Worker()
+            t.start()
+            w.start()
+            t.join()
+            w.join(5)
+        """
+    )
+    t = run.one("start_thread", "T").data
+    assert t["target"] == "work"
+    assert t["line"] == 14
+    assert t["daemon"] is False
+    w = run.of("start_thread")[1]
+    assert w.item.startswith("Thread-")
+    assert w.data["target"] == "Worker.run"
+    for item, tid in (("T", t["tid"]), (w.item, w.data["tid"])):
+        mine = run.by(item)
+        assert [e.kind for e in mine] == ["thread", "out", "end"]
+        assert {e.tid for e in mine} == {tid}
+        assert mine[-1].data == {"error": None}
+        assert run.index("start_thread", item) < run.events.index(mine[0])
+    assert run.one("join", "T").data == {
+        "line": 16,
+        "what": "thread",
+        "tid": t["tid"],
+        "timeout": None,
+    }
+    assert run.index("end", None, "T") < run.index("joined", "T")
+    assert run.one("joined", w.item).data == {"alive": False}
+
+
+def test_a_daemon_thread_still_running_at_the_end_of_main_is_cut_off() -> None:
+    run = trace(
+        """
+        import threading
+
+        forever = threading.Event()
+        threading.Thread(target=forever.wait, name="sleeper", daemon=True).start()
+        threading.Thread(target=print, args=("done",), name="quick").start()
+        """
+    )
+    assert run.one("start_thread", "sleeper").data["daemon"] is True
+    main_end = [e for e in run.of("end") if e.worker == "main"]
+    assert [e.data for e in main_end] == [{"daemon_threads": ["sleeper"]}]
+    assert not [e for e in run.by("sleeper") if e.kind == "end"]
+    assert run.one("exit").data == {"exitcode": 0}
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver", "set_start_method"])
+def test_a_queue_crosses_into_a_child_under_each_start_method_and_keeps_its_key(
+    method: str,
+) -> None:
+    context = (
+        'mp.set_start_method("spawn")\n    ctx = mp'
+        if method == "set_start_method"
+        else f'ctx = mp.get_context("{method}")'
+    )
+    run = trace(
+        f"""
+import multiprocessing as mp
+
+def child(q):
+    q.put("from the child")
+
+if __name__ == "__main__":
+    {context}
+    q = ctx.Queue()
+    p = ctx.Process(target=child, args=(q,))
+    p.start()
+    print(q.get())
+    p.join()
+"""
+    )
+    key = run.key("q")
+    expected = "spawn" if method == "set_start_method" else method
+    assert run.one("spawn").data["method"] == expected
+    put = run.one("put", key)
+    assert put.worker == run.one("spawn").item  # Process-1, ForkProcess-1...
+    assert put.data == {"line": 5, "v": "'from the child'", "size": 1}
+    assert run.one("get", key).worker == "main"
+    assert run.printed("main") == "from the child\n"
+
+
+def test_the_librarys_own_objects_threads_and_processes_are_not_reported() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import queue
+        import threading
+
+        def square(x):
+            return x * x
+
+        if __name__ == "__main__":
+            q = mp.Queue()
+            q.put(1)
+            q.get()
+            lq = queue.Queue()
+            lq.put(1)
+            cond = threading.Condition()
+            with mp.get_context("forkserver").Pool(2) as pool:
+                print(pool.map(square, [1, 2]))
+        """
+    )
+    names = sorted(e.data["name"] for e in run.of("new"))
+    assert names == ["cond", "lq", "pool", "q"]
+    keys = {e.item for e in run.of("new")}
+    assert {
+        e.item
+        for e in run.events
+        if e.kind not in ("spawn", "start_thread", "join", "joined", "reaped")
+        and e.item is not None
+    } <= keys
+    threads = {e.data["name"] for e in run.of("thread")}
+    assert threads == {"MainThread"}  # no feeder, no pool handler threads
+    procs = {e.data["name"] for e in run.of("proc")}
+    assert procs <= {"MainProcess", "ForkServerPoolWorker-1", "ForkServerPoolWorker-2"}
+    assert "MainProcess" in procs
+    assert len(procs) >= 2
+
+
+def test_an_uncaught_exception_in_a_thread_and_in_a_child_process_is_reported() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import threading
+
+        def broken():
+            raise ValueError("no good")
+
+        if __name__ == "__main__":
+            t = threading.Thread(target=broken, name="T")
+            t.start()
+            t.join()
+            p = mp.Process(target=broken, name="P")
+            p.start()
+            p.join()
+        """
+    )
+    for worker in ("T", "P"):
+        exc = [e for e in run.of("exc") if e.worker == worker]
+        assert len(exc) == 1, worker
+        assert exc[0].data["error"] == "ValueError: no good"
+        assert exc[0].data["line"] == 6
+        assert 'line 6, in broken\n    raise ValueError("no good")' in exc[0].data["traceback"]
+    assert [e.data for e in run.by("T") if e.kind == "end"] == [{"error": "ValueError: no good"}]
+    assert [e.data for e in run.by("P") if e.kind == "exit"] == [{"exitcode": 1}]
+    assert run.one("reaped", "P").data["exitcode"] == 1
+
+
+def test_an_uncaught_exception_in_main_is_reported_and_the_program_fails() -> None:
+    run = trace(
+        """
+        def main():
+            return {}["missing"]
+
+        main()
+        """,
+        check=False,
+    )
+    assert run.returncode == 1
+    exc = run.one("exc").data
+    assert exc["error"] == "KeyError: 'missing'"
+    assert exc["line"] == 3
+    assert run.one("exit").data == {"exitcode": 1}
+    assert "KeyError" in run.stderr
+
+
+def test_a_program_with_nothing_concurrent_runs_as_usual() -> None:
+    run = trace(
+        """
+        import sys
+        total = sum(range(10))
+        print("total", total)
+        print("careful", file=sys.stderr)
+        """
+    )
+    assert run.stdout == "total 45\n"
+    assert run.stderr == "careful\n"
+    assert [e.kind for e in run.events] == ["proc", "thread", "out", "out", "end", "exit"]
+    out = run.of("out")
+    assert out[0].data == {"line": 4, "text": "total 45\n", "stream": "stdout"}
+    assert out[1].data == {"line": 5, "text": "careful\n", "stream": "stderr"}
