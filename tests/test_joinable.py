@@ -292,7 +292,7 @@ def test_every_event_kind_has_its_own_words_in_the_log(kind: str) -> None:
         ({"producers": 7}, "producers", "from 1 to 6"),
         ({"consumers": 0}, "consumers", "from 1 to 6"),
         ({"hang_after_ms": 50}, "hang_after_ms", "from 100 to 60000"),
-        ({"consume_min_ms": 900, "consume_max_ms": 100}, "consume_min_ms", "consume_max_ms"),
+        ({"consume_min_ms": 900, "consume_max_ms": 100}, "consume_min_ms", "Eating time max (ms)"),
         ({"daemon": True}, "daemon", "unknown field"),
     ],
 )
