@@ -19,7 +19,6 @@ from app.programs.model import ProgramState, fold
 from app.programs.runtime import ProgramRuntime
 from app.programs.view import view
 
-
 # A small program for quick runs (tests): a thread, a queue and a print.
 QUICK = """\
 import queue
@@ -71,6 +70,11 @@ class ProgramParams(BaseModel):
         return self
 
 
+def _script(params: dict[str, Any]) -> str:
+    """The download is the program itself: it runs with plain `python`."""
+    return str(params["source"])
+
+
 def _workers_needed(params: Any) -> int:
     return 1  # the program's first process; its own children are its limits' business
 
@@ -86,6 +90,7 @@ EXPERIMENT = Experiment(
     frame_template="partials/program/_frame.html",
     stylesheet="experiments/program.css",
     view=view,
+    script=_script,
     workers_needed=_workers_needed,
     runtime=ProgramRuntime,
     notes={"finished": N_("the program ended")},

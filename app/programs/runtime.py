@@ -264,7 +264,8 @@ class ProgramRuntime:
                 log.exception("handing a batch of events over failed")
 
     def _supervise(self) -> None:
-        self._emit(events.RUN_START, {"backend": "process", "params": self.params.model_dump()})
+        # No backend to name: the program chooses processes and threads itself.
+        self._emit(events.RUN_START, {"backend": "", "params": self.params.model_dump()})
         proc = self._proc
         assert proc is not None
         try:

@@ -26,7 +26,11 @@ TASKS_SHOWN = 8
 class Box:
     proc: ProcView
     threads: list[ThreadView]
-    depth: int  # how deep in the tree of processes
+    parent: str  # the name of the process that started it ("" for the first)
+
+    @property
+    def name(self) -> str:
+        return shown_name(self.proc)
 
 
 @dataclass
@@ -50,6 +54,11 @@ def colours(state: ProgramState) -> dict[str, int]:
     return {name: i % COLOURS for i, name in enumerate(state.workers)}
 
 
+def shown_name(p: ProcView) -> str:
+    """The program's first process is `main`, as its events call it."""
+    return "main" if p.main and p.name == "MainProcess" else p.name
+
+
 def boxes(state: ProgramState) -> list[Box]:
     by_parent: dict[int, list[ProcView]] = {}
     pids = set(state.procs)
@@ -64,18 +73,18 @@ def boxes(state: ProgramState) -> list[Box]:
         threads.setdefault(w.pid, []).append(w)
     out: list[Box] = []
 
-    def walk(p: ProcView, depth: int) -> None:
+    def walk(p: ProcView, parent: str) -> None:
         ts = sorted(threads.get(p.pid, []), key=lambda w: (not w.main_thread, w.since))
-        out.append(Box(p, ts, depth))
+        out.append(Box(p, ts, parent))
         for child in by_parent.get(p.pid, []):
-            walk(child, depth + 1)
+            walk(child, shown_name(p))
 
     for root in sorted(roots, key=lambda p: (not p.main, p.since)):
-        walk(root, 0)
+        walk(root, "")
     # Threads whose process never announced itself (it was killed first).
     for pid, ts in threads.items():
         if pid not in pids:
-            out.append(Box(ProcView(pid, ts[0].proc_name or str(pid), alive=False), ts, 0))
+            out.append(Box(ProcView(pid, ts[0].proc_name or str(pid), alive=False), ts, ""))
     return out
 
 

@@ -282,7 +282,7 @@ async def run_script(run_id: str, request: Request) -> Response:
         exp, params = EXPERIMENTS[record.experiment], record.params
     if exp.script is None:
         raise HTTPException(404, f"{exp.slug} has no script yet")
-    filename = exp.slug.replace("-", "_") + ".py"
+    filename = params.get("filename") or exp.slug.replace("-", "_") + ".py"  # a program's own
     return Response(
         exp.script(params),
         media_type="text/x-python; charset=utf-8",

@@ -1,0 +1,230 @@
+"""Benchmark: what tracing costs an unmodified program.
+
+    python bench/programs.py                    # 200,000 items, 3 rounds
+    python bench/programs.py --items 50000 --rounds 1 --no-viztracer
+
+Not part of the test suite (a smoke run is: tests/test_benches.py). The
+program is a plain one-producer/one-consumer `multiprocessing.Queue`
+program with no work per item (`PROGRAM` below); it times itself, from
+before its first `put` to after its last `get`, and prints items per
+second. It runs, alternating within each round so that drift hits all
+alike:
+
+- *bare*: `python prog.py N`, nothing else;
+- *traced*: under the tracer exactly as concviz runs a user's program
+  (`app.programs.launch`, the run's FIFO), with a reader that takes every
+  batch off the FIFO and decodes it, as the server's reader thread does,
+  and counts the events (the fold, recording and frames are the server's
+  business: bench/ingest.py);
+- *served*: the same program through a real server (`POST /api/programs`):
+  events numbered, folded, recorded and drawn;
+- *VizTracer*: `python -m viztracer prog.py N`, the tool people reach for
+  today, which records every function call to a file it writes at the end.
+
+Printed: items/s of each, the ratio to bare (target for traced: >= 0.7),
+events per second the tracer sustained, events lost (must be 0: the tracer
+never drops silently; a full FIFO makes the program wait), and VizTracer's
+trace size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+PROGRAM = """\
+import sys
+import time
+from multiprocessing import Process, Queue
+
+N = int(sys.argv[1])
+
+
+def produce(q, n):
+    for i in range(n):
+        q.put(i)
+
+
+def consume(q, n, out):
+    for _ in range(n):
+        q.get()
+    out.put(time.perf_counter())
+
+
+if __name__ == "__main__":
+    q = Queue()
+    done = Queue()
+    consumer = Process(target=consume, args=(q, N, done), name="consumer")
+    consumer.start()
+    t0 = time.perf_counter()
+    producer = Process(target=produce, args=(q, N), name="producer")
+    producer.start()
+    t1 = done.get()
+    producer.join()
+    consumer.join()
+    print(f"{N / (t1 - t0):.0f} items/s")
+"""
+
+RATE = re.compile(r"(\d+) items/s")
+
+
+def bare(script: Path, n: int) -> float:
+    out = subprocess.run(
+        [sys.executable, str(script), str(n)], capture_output=True, text=True, check=True
+    ).stdout
+    return float(RATE.search(out).group(1))  # type: ignore[union-attr]
+
+
+def traced(workdir: Path, n: int) -> tuple[float, int, int]:
+    """items/s, events read, events the tracer said it lost."""
+    from app.programs.boot.concviz_tracer import kinds as K
+    from app.programs.fifo import EventFifo
+    from app.programs.launch import launch
+
+    fifo = EventFifo(workdir)
+    counts = {"events": 0, "lost": 0}
+    running = threading.Event()
+    running.set()
+
+    def read() -> None:
+        while True:
+            try:
+                batch = fifo.get(timeout=0.2)
+            except queue.Empty:
+                if not running.is_set():
+                    return
+                continue
+            counts["events"] += len(batch)
+            for raw in batch:
+                if raw[4] == K.LOST:
+                    counts["lost"] += int(raw[6]["events"])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    life_r, life_w = os.pipe()
+    try:
+        proc = launch("prog.py", [str(n)], workdir, fifo.path, life_fd=life_r)
+        os.close(life_r)
+        proc.wait()
+    finally:
+        running.clear()
+        reader.join()
+        os.close(life_w)
+        fifo.close()
+    out = (workdir / "stdout.txt").read_text()
+    return float(RATE.search(out).group(1)), counts["events"], counts["lost"]  # type: ignore[union-attr]
+
+
+def served(base: str, source: str, n: int) -> tuple[float, int]:
+    """items/s through a real server, and its event count."""
+    body = json.dumps({"source": source, "args": [str(n)], "filename": "prog.py"}).encode()
+    req = urllib.request.Request(
+        f"{base}/api/programs", data=body, headers={"content-type": "application/json"}
+    )
+    run = json.load(urllib.request.urlopen(req))
+    while run["status"] not in ("finished", "stopped", "failed"):
+        time.sleep(0.2)
+        run = json.load(urllib.request.urlopen(f"{base}/api/runs/{run['id']}"))
+    text = " ".join(c["text"] for c in run["console"])
+    found = RATE.search(text)
+    if found is None:
+        raise RuntimeError(f"no rate in the served run's output: {run['reason']!r} {text!r}")
+    return float(found.group(1)), int(run["events"])
+
+
+def viztraced(workdir: Path, n: int) -> tuple[float, int]:
+    """items/s under VizTracer, and the size of the trace it wrote."""
+    trace = workdir / "viz.json"
+    out = subprocess.run(
+        [sys.executable, "-m", "viztracer", "--quiet", "-o", str(trace), "prog.py", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=workdir,
+    ).stdout
+    return float(RATE.search(out).group(1)), trace.stat().st_size  # type: ignore[union-attr]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--items", type=int, default=200_000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--no-viztracer", action="store_true")
+    p.add_argument("--no-server", action="store_true")
+    args = p.parse_args()
+    os.chdir(ROOT)
+
+    rates: dict[str, list[float]] = {"bare": [], "traced": [], "served": [], "viztracer": []}
+    events: list[tuple[int, float]] = []
+    lost = 0
+    viz_bytes = 0
+    server = None
+    base = ""
+    if not args.no_server:
+        from serving import free_port, wait_healthy
+
+        port = free_port()
+        db = tempfile.mkdtemp(prefix="concviz-bench-")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app", "--port", str(port), "--db", f"{db}/runs.sqlite3"],
+            env={**os.environ, "CONCVIZ_PROGRAM_SECONDS": "600"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_healthy(port, server)
+        base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(args.rounds):
+            with tempfile.TemporaryDirectory(prefix="concviz-bench-") as tmp:
+                workdir = Path(tmp)
+                script = workdir / "prog.py"
+                script.write_text(PROGRAM)
+                rates["bare"].append(bare(script, args.items))
+                rate, n_events, n_lost = traced(workdir, args.items)
+                rates["traced"].append(rate)
+                events.append((n_events, args.items / rate))
+                lost += n_lost
+                if base:
+                    rates["served"].append(served(base, PROGRAM, args.items)[0])
+                if not args.no_viztracer:
+                    rate, viz_bytes = viztraced(workdir, args.items)
+                    rates["viztracer"].append(rate)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+
+    bare_rate = statistics.median(rates["bare"])
+    print(f"items per run: {args.items}, rounds: {args.rounds}")
+    for name, values in rates.items():
+        if not values:
+            continue
+        median = statistics.median(values)
+        print(
+            f"{name:>10}: {median:>10.0f} items/s (median of {len(values)})"
+            f"  ratio to bare {median / bare_rate:.2f}"
+        )
+    per_s = statistics.median(n / seconds for n, seconds in events)
+    print(f"tracer: {events[-1][0]} events in the last traced run, {per_s:.0f} events/s sustained")
+    print(f"events lost by the tracer: {lost}")
+    if viz_bytes:
+        print(f"VizTracer's trace file: {viz_bytes / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
