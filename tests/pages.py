@@ -12,6 +12,14 @@ def set_slider(page: Any, name: str, value: str) -> None:
     )
 
 
+def set_fields(page: Any, params: dict[str, Any]) -> None:
+    """Set the form's fields to `params` (those the form has): it starts
+    from the lesson's defaults, not from what an earlier test ran."""
+    for name, value in params.items():
+        if page.locator(f"#f-{name}").count():
+            set_slider(page, name, str(value))
+
+
 def started_run(page: Any) -> str:
     """Wait until the form says a run started; its id."""
     page.wait_for_function(

@@ -11,6 +11,7 @@ import pytest
 from conftest import ARTIFACTS
 from faultexp import XSS
 from faultserver import FaultServer
+from pages import set_fields
 from probes import ENDED, settle, start, wait_for
 
 from app.experiments import EXPERIMENTS
@@ -56,12 +57,13 @@ class Watched:
 def test_a_whole_run_and_its_replay_break_no_policy(
     browser: Any, fault_server: FaultServer, fault_client: httpx.Client, slug: str
 ) -> None:
-    # A quick run first: the page's form starts from the last run's values.
+    # A quick run first, then one from the form, set to the same values.
     quick = start(fault_client, slug, **EXPERIMENTS[slug].quick_params)
     wait_for(fault_client, quick["id"], lambda r: r["status"] in ENDED, 30)
     w = Watched(browser)
     try:
         w.page.goto(f"{fault_server.url}/experiments/{slug}")
+        set_fields(w.page, EXPERIMENTS[slug].quick_params)
         w.page.click("button.start")
         w.page.wait_for_function(
             "old => { const c = document.querySelector('#runbar code');"
