@@ -1,6 +1,8 @@
 // concviz page helpers (no inline scripts: the page runs under a strict CSP).
 // - each slider shows its value next to it;
 // - projection mode (large type, thick lines), from ?projector=1 or the `p` key, remembered;
+// - the settings beside the stage fold away, remembered;
+// - the code view scrolls to the lines where workers are;
 // - keyboard shortcuts, listed by `?`.
 (() => {
   "use strict";
@@ -22,6 +24,57 @@
     localStorage.setItem("concviz-projector", on ? "1" : "0");
   };
   setProjector(localStorage.getItem("concviz-projector") === "1");
+
+  // The settings fold: a button with aria-expanded over the panel it hides
+  // (the disclosure pattern), remembered across pages. The stage re-renders
+  // and the audience's page swaps whole experiments in: apply it again then.
+  const FOLD_KEY = "concviz-settings";
+  const applyFold = () => {
+    const open = localStorage.getItem(FOLD_KEY) !== "closed";
+    const toggle = document.getElementById("settings-toggle");
+    const panel = document.getElementById("settings");
+    if (toggle && toggle.getAttribute("aria-expanded") !== String(open)) {
+      toggle.setAttribute("aria-expanded", String(open));
+    }
+    if (panel && panel.hidden === open) panel.hidden = !open;
+  };
+  document.addEventListener("click", (event) => {
+    const toggle = event.target instanceof Element && event.target.closest("#settings-toggle");
+    if (!toggle) return;
+    const open = toggle.getAttribute("aria-expanded") === "true";
+    localStorage.setItem(FOLD_KEY, open ? "closed" : "open");
+    applyFold();
+  });
+
+  // Keep each code view's marked lines in sight: scroll the box itself (never
+  // the page), and only when the marks move out of it, so that a hand that
+  // scrolled the box is not fought while the workers stay in view.
+  const followMarks = () => {
+    for (const box of document.querySelectorAll(".code-view .code")) {
+      const marks = box.querySelectorAll("li.here");
+      if (!marks.length || box.scrollHeight <= box.clientHeight) continue;
+      const origin = box.getBoundingClientRect().top - box.scrollTop;
+      const top = marks[0].getBoundingClientRect().top - origin;
+      const bottom = marks[marks.length - 1].getBoundingClientRect().bottom - origin;
+      const seen = top >= box.scrollTop && bottom <= box.scrollTop + box.clientHeight;
+      if (seen) continue;
+      const span = bottom - top;
+      box.scrollTop = span < box.clientHeight ? top - (box.clientHeight - span) / 2 : top;
+    }
+  };
+
+  let pending = false;
+  const afterChange = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      applyFold();
+      followMarks();
+    });
+  };
+  new MutationObserver(afterChange).observe(document.body, { childList: true, subtree: true });
+  afterChange();
 
   const click = (selector) => {
     const el = document.querySelector(selector);
