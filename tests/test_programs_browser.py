@@ -1,0 +1,130 @@
+"""The programs page in a real browser: paste a program, run it, watch it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import ARTIFACTS, LiveServer
+
+pytestmark = pytest.mark.browser
+
+PROGRAM = """\
+import threading
+import time
+from multiprocessing import Process, Queue
+
+
+def cook(shelf):
+    for n in range(3):
+        shelf.put(f"bun {n}")
+        print("baked bun", n)
+    time.sleep(30)  # still cooking when the test looks
+
+
+if __name__ == "__main__":
+    shelf = Queue(5)
+    baker = Process(target=cook, args=(shelf,), name="baker")
+    baker.start()
+    waiter = threading.Thread(target=time.sleep, args=(30,), name="waiter")
+    waiter.start()
+    baker.join()
+"""
+
+
+def open_editor(page: Any) -> None:
+    """The editor folds away while a run is on the stage: open it, as a teacher would."""
+    if not page.evaluate("() => document.getElementById('pg-edit').open"):
+        page.click("#pg-edit > summary")
+
+
+def test_a_pasted_program_runs_live_with_its_console_queue_and_lines(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server.url + "/programs")
+    open_editor(page)
+    page.fill("#pg-filename", "bakery.py")
+    page.fill("#pg-source", PROGRAM)
+    page.click("#pg-run")
+    page.wait_for_selector("#run-status")
+    run_id = page.input_value("#run-id")
+    assert run_id
+    try:
+        # The console: each line with the process that printed it.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#pg-console li')]"
+            ".filter(li => li.textContent.includes('baked bun 2')).length === 1",
+            timeout=15000,
+        )
+        line = page.locator("#pg-console li", has_text="baked bun 2")
+        assert line.locator(".who").inner_text() == "baker"
+        # The queue, under the program's own name, with its three items.
+        shelf = page.locator(".pg-queue", has_text="shelf")
+        assert "multiprocessing.Queue(5)" in shelf.inner_text()
+        page.wait_for_function(
+            "() => document.querySelectorAll('.pg-queue .pg-item:not(.empty)').length === 3"
+        )
+        # Where each one is: baker sleeps on its line, main waits in join.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#code li.here')]"
+            ".some(li => li.textContent.includes('baker'))",
+        )
+        at = page.evaluate(
+            "() => Object.fromEntries([...document.querySelectorAll('#code li.here')]"
+            ".flatMap(li => [...li.querySelectorAll('.at')]"
+            ".map(a => [a.textContent.trim(), li.querySelector('code').textContent])))"
+        )
+        assert "time.sleep(30)" in at["baker"]
+        assert "baker.join()" in at["main"]
+        # Processes with their threads: the waiter thread is in main's box.
+        main_box = page.locator(".pg-proc", has_text="main").first
+        assert "waiter" in main_box.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "programs-running.png"))
+    finally:
+        page.click("#pg-stop")
+        page.wait_for_function(
+            "() => ['stopped', 'finished'].includes("
+            "document.querySelector('#run-status').textContent.trim().toLowerCase())",
+            timeout=15000,
+        )
+    page.screenshot(path=str(ARTIFACTS / "programs-stopped.png"))
+    assert errors == []
+
+
+def test_a_program_that_does_not_compile_is_refused_on_the_page_at_its_line(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(live_server.url + "/programs")
+    open_editor(page)
+    page.fill("#pg-source", "print('one')\nprint('two'\nprint('three')\n")
+    page.click("#pg-run")
+    page.wait_for_function(
+        "() => document.querySelector('#form-message').textContent.includes('line')"
+    )
+    message = page.inner_text("#form-message")
+    assert "Not started" in message
+    assert "line 2" in message
+    # The editor selects the line it names.
+    start, end = page.evaluate(
+        "() => { const s = document.getElementById('pg-source');"
+        " return [s.selectionStart, s.selectionEnd]; }"
+    )
+    assert page.input_value("#pg-source")[start:end] == "print('two'"
+    assert page.input_value("#run-id") == ""  # nothing started
+
+
+def test_an_example_loads_into_the_editor_in_chinese(browser: Any, live_server: LiveServer) -> None:
+    context = browser.new_context(locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN"})
+    page = context.new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(live_server.url + "/programs?example=deadlock")
+    assert page.input_value("#pg-filename") == "deadlock.py"
+    assert "fork = threading.Lock()" in page.input_value("#pg-source")
+    assert "运行" in page.inner_text("#pg-run")
+    assert "示例" in page.inner_text(".pg-examples")
+    page.screenshot(path=str(ARTIFACTS / "programs-example-zh.png"))
+    context.close()
