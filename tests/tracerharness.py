@@ -61,6 +61,13 @@ class Traced:
     pgid: int
     workdir: Path
     left: list[int] = field(default_factory=list)
+    source: str = ""
+
+    def line(self, text: str, nth: int = 1) -> int:
+        """The number of the `nth` line of the main script holding `text`."""
+        found = [k for k, line in enumerate(self.source.splitlines(), 1) if text in line]
+        assert len(found) >= nth, (text, found)
+        return found[nth - 1]
 
     def of(self, kind: str, item: Any = None) -> list[Ev]:
         return [e for e in self.events if e.kind == kind and (item is None or e.item == item)]
@@ -198,6 +205,7 @@ def trace(
         if during is not None:
             during(proc, fifo, life)
         run = collect(proc, fifo, wd, timeout)
+        run.source = (wd / "main.py").read_text(encoding="utf-8")
     if check:
         assert run.returncode == 0, (run.returncode, run.stderr)
     return run

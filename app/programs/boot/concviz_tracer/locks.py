@@ -20,7 +20,7 @@ import _thread
 from typing import Any
 
 from . import kinds as K
-from . import recorder, registry, where
+from . import recorder, registry, waits, where
 
 _allocate_lock = _thread.allocate_lock
 _RLock: Any = _thread.RLock
@@ -44,8 +44,7 @@ def acquire(raw: Any, key: str, blocking: Any, timeout: Any, after: Any = None) 
         return bool(raw.acquire(True, timeout))  # raises, as the real one does
     wait = None if timeout == -1 else timeout
     recorder.emit(K.ACQUIRE_WAIT, key, dict(data, timeout=wait))
-    recorder.flush()
-    if raw.acquire(True, timeout):
+    if waits.until_true(lambda t: raw.acquire(True, -1 if t is None else t), wait):
         if after is not None:
             data.update(after())
         recorder.emit(K.ACQUIRED, key, data)
@@ -196,8 +195,8 @@ class SemaphoreTracing:
             recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
             return False
         recorder.emit(K.ACQUIRE_WAIT, key, dict(data, timeout=timeout))
-        recorder.flush()
-        if super().acquire(True, timeout):  # type: ignore[misc]
+        real_acquire = super().acquire  # type: ignore[misc]
+        if waits.until_true(lambda t: real_acquire(True, t), timeout):
             data["value"] = self._value  # type: ignore[attr-defined]
             recorder.emit(K.ACQUIRED, key, data)
             return True

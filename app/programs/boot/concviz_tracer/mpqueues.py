@@ -13,13 +13,35 @@ from . import recorder, registry, where
 from .queues import QueueTracing, TaskTracing
 
 _now = recorder._monotonic_ns
+_loads = _queues._ForkingPickler.loads  # type: ignore[attr-defined]
 
 
-class Queue(registry.Keyed, QueueTracing, _queues.Queue):  # type: ignore[misc]
+class MPQueueTracing(QueueTracing):
+    def _cv_try_get(self) -> tuple[bool, Any]:
+        """What ``get()`` does, when an item was put and no other reader is
+        in a get: no wait to report. (A non-blocking ``get`` would poll the
+        pipe first, a system call a bare ``get()`` does not make.)"""
+        q: Any = self
+        if q._closed:
+            raise ValueError(f"Queue {q!r} is closed")
+        rlock = q._rlock
+        if not rlock.acquire(False):
+            return False, None
+        try:
+            if q._maxsize - q._sem._semlock._get_value() <= 0:
+                return False, None
+            res = q._recv_bytes()
+            q._sem.release()
+        finally:
+            rlock.release()
+        return True, _loads(res)
+
+
+class Queue(registry.Keyed, MPQueueTracing, _queues.Queue):  # type: ignore[misc]
     pass
 
 
-class JoinableQueue(registry.Keyed, TaskTracing, QueueTracing, _queues.JoinableQueue):  # type: ignore[misc]
+class JoinableQueue(registry.Keyed, TaskTracing, MPQueueTracing, _queues.JoinableQueue):  # type: ignore[misc]
     def _cv_unfinished(self) -> int:
         return int(self._unfinished_tasks._semlock._get_value())  # type: ignore[attr-defined]
 

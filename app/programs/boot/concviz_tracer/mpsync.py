@@ -12,7 +12,7 @@ from types import FrameType
 from typing import Any
 
 from . import kinds as K
-from . import recorder, registry, where
+from . import recorder, registry, waits, where
 from .locks import BarrierTracing, EventTracing
 
 
@@ -26,8 +26,7 @@ def _acquire(sl: Any, key: str, block: Any, timeout: Any, after: Any) -> bool:
         recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
         return False
     recorder.emit(K.ACQUIRE_WAIT, key, dict(data, timeout=timeout))
-    recorder.flush()
-    if sl.acquire(True, timeout):
+    if waits.until_true(lambda t: sl.acquire(True, t), timeout):
         data.update(after())
         recorder.emit(K.ACQUIRED, key, data)
         return True

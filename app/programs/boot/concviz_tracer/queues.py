@@ -15,7 +15,7 @@ import queue
 from typing import Any
 
 from . import kinds as K
-from . import recorder, registry, where
+from . import recorder, registry, waits, where
 
 _now = recorder._monotonic_ns
 _Full, _Empty = queue.Full, queue.Empty
@@ -33,23 +33,31 @@ class QueueTracing:
 
     _cv_key: str | None = None
 
+    def _cv_try_get(self) -> tuple[bool, Any]:
+        """Take an item if one is there, without waiting: (True, item), else
+        (False, None)."""
+        try:
+            return True, super().get(False)  # type: ignore[misc]
+        except _Empty:
+            return False, None
+
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         key = self._cv_key
         if key is None or (block and timeout is not None and timeout < 0):
             return super().put(item, block, timeout)  # type: ignore[misc]
         data = where.at(1)
         t = _now()
+        real_put = super().put  # type: ignore[misc]
         try:
-            super().put(item, False)  # type: ignore[misc]
+            real_put(item, False)
         except _Full:
             if not block:
                 data["timeout"] = 0
                 recorder.emit(K.FULL, key, data)
                 raise
             recorder.emit(K.PUT_WAIT, key, dict(data, timeout=timeout, size=_size(self)))
-            recorder.flush()
             try:
-                super().put(item, True, timeout)  # type: ignore[misc]
+                waits.until_raises(lambda t: real_put(item, True, t), timeout, _Full)
             except _Full:
                 data["timeout"] = timeout
                 recorder.emit(K.FULL, key, data)
@@ -65,21 +73,24 @@ class QueueTracing:
         if key is None or (block and timeout is not None and timeout < 0):
             return super().get(block, timeout)  # type: ignore[misc]
         data = where.at(1)
-        try:
-            item = super().get(False)  # type: ignore[misc]
-        except _Empty:
-            if not block:
+        real_get = super().get  # type: ignore[misc]
+        if not block:
+            try:
+                item = real_get(False)
+            except _Empty:
                 data["timeout"] = 0
                 recorder.emit(K.EMPTY, key, data)
                 raise
-            recorder.emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=_size(self)))
-            recorder.flush()
-            try:
-                item = super().get(True, timeout)  # type: ignore[misc]
-            except _Empty:
-                data["timeout"] = timeout
-                recorder.emit(K.EMPTY, key, data)
-                raise
+        else:
+            got, item = self._cv_try_get()
+            if not got:
+                recorder.emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=_size(self)))
+                try:
+                    item = waits.until_raises(lambda t: real_get(True, t), timeout, _Empty)
+                except _Empty:
+                    data["timeout"] = timeout
+                    recorder.emit(K.EMPTY, key, data)
+                    raise
         data["v"] = where.short_repr(item)
         data["size"] = _size(self)
         recorder.emit(K.GET, key, data)
@@ -101,12 +112,13 @@ class TaskTracing:
         return int(self.unfinished_tasks)  # type: ignore[attr-defined]
 
     def task_done(self) -> None:
+        t = _now()  # before a join it ends wakes up
         super().task_done()  # type: ignore[misc]
         key = self._cv_key
         if key is not None:
             data = where.at(1)
             data["unfinished"] = self._cv_unfinished()
-            recorder.emit(K.TASK_DONE, key, data)
+            recorder.emit(K.TASK_DONE, key, data, t)
 
     def join(self) -> None:
         key = self._cv_key

@@ -81,6 +81,9 @@ def diverting_new(original: type) -> Any:
     return staticmethod(__new__)
 
 
+_KEYED = "concviz-keyed"
+
+
 class Keyed:
     """Keeps `_cv_key` when an object whose class has its own
     ``__getstate__``/``__setstate__`` is pickled (into a child process)."""
@@ -88,9 +91,11 @@ class Keyed:
     _cv_key: str | None = None
 
     def __getstate__(self) -> Any:
-        return (super().__getstate__(), self._cv_key)  # type: ignore[misc]
+        return (_KEYED, super().__getstate__(), self._cv_key)  # type: ignore[misc]
 
     def __setstate__(self, state: Any) -> None:
-        inner, key = state
-        super().__setstate__(inner)  # type: ignore[misc]
-        self._cv_key = key
+        # multiprocessing's Barrier also calls __setstate__ itself, in
+        # __init__, with its own state.
+        if type(state) is tuple and len(state) == 3 and state[0] == _KEYED:
+            _, state, self._cv_key = state
+        super().__setstate__(state)  # type: ignore[misc]

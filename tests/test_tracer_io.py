@@ -1,0 +1,243 @@
+"""The tracer inside an unmodified program: its output, stdin, sleeps, the
+Pythons it starts, and its end when the server goes away."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tracerharness import collect, group_pids, started, trace
+
+
+def test_printed_lines_from_several_processes_come_in_their_true_order() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import sys
+
+        def child(n):
+            print("child", n)
+            print("oops", n, file=sys.stderr, flush=True)
+
+        if __name__ == "__main__":
+            print("first", end="!\\n")
+            for n in range(3):
+                p = mp.Process(target=child, args=(n,))
+                p.start()
+                p.join()
+            print("last", 1, 2, sep="-")
+        """
+    )
+    out = sorted(run.of("out"), key=lambda e: e.t)
+    assert [(e.worker, e.data["stream"], e.data["text"]) for e in out] == [
+        ("main", "stdout", "first!\n"),
+        ("Process-1", "stdout", "child 0\n"),
+        ("Process-1", "stderr", "oops 0\n"),
+        ("Process-2", "stdout", "child 1\n"),
+        ("Process-2", "stderr", "oops 1\n"),
+        ("Process-3", "stdout", "child 2\n"),
+        ("Process-3", "stderr", "oops 2\n"),
+        ("main", "stdout", "last-1-2\n"),
+    ]
+    assert {e.data["line"] for e in out if e.worker == "Process-2"} == {
+        run.line('print("child"'),
+        run.line('print("oops"'),
+    }
+    assert run.stdout == "first!\nchild 0\nchild 1\nchild 2\nlast-1-2\n"
+
+
+def test_the_streams_keep_what_programs_use_of_them() -> None:
+    run = trace(
+        """
+        import sys
+        sys.stdout.write("written\\n")
+        sys.stdout.buffer.write(b"bytes\\n")
+        sys.stdout.flush()
+        print(sys.stdout.isatty(), sys.stdout.encoding, sys.stdout.fileno())
+        sys.stdout.writelines(["a", "b\\n"])
+        """
+    )
+    assert run.stdout == "written\nbytes\nFalse utf-8 1\nab\n"
+    # What went through the binary buffer bypassed Python's text stream.
+    assert run.printed() == "written\nFalse utf-8 1\nab\n"
+
+
+def test_sleeps_in_the_users_code_are_reported_and_the_librarys_are_not() -> None:
+    run = trace(
+        """
+        import time
+        from time import sleep
+        import multiprocessing as mp
+
+        time.sleep(0.01)
+        sleep(0)
+        q = mp.Queue()
+        q.put(1)
+        q.get()
+        """
+    )
+    assert [e.data for e in run.of("sleep")] == [
+        {"line": run.line("time.sleep(0.01)"), "s": 0.01},
+        {"line": run.line("sleep(0)"), "s": 0},
+    ]
+
+
+def test_input_meets_the_end_of_stdin_as_python_does() -> None:
+    run = trace(
+        """
+        try:
+            name = input("name? ")
+        except EOFError:
+            print("nobody")
+        """
+    )
+    assert run.one("stdin_eof").data == {"line": run.line("input(")}
+    assert [e.data["text"] for e in run.of("out")] == ["name? ", "nobody\n"]
+    assert run.index("stdin_eof") < run.index("out", None, "main") + 2
+
+
+def test_a_python_started_by_the_program_is_traced_too() -> None:
+    run = trace(
+        """
+        import subprocess
+        import sys
+
+        subprocess.run([sys.executable, "helper.py"], check=True)
+        """,
+        files={
+            "helper.py": """
+                import queue
+                jobs = queue.Queue()
+                jobs.put("from the helper")
+                print(jobs.get())
+            """
+        },
+    )
+    key = run.key("jobs")
+    new = run.one("new", key)
+    assert new.data["line"] == 3
+    procs = {e.pid: e.data for e in run.of("proc")}
+    assert procs[new.pid]["main"] is False
+    assert procs[new.pid]["name"] == f"helper.py {new.pid}"
+    assert run.one("get", key).data["file"] == "helper.py"
+    assert run.printed() == "from the helper\n"
+
+
+def test_a_sitecustomize_further_on_the_path_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text("import os\nos.environ['SITE_RAN'] = 'yes'\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    run = trace(
+        """
+        import os
+        print(os.environ.get("SITE_RAN"))
+        """
+    )
+    assert run.printed() == "yes\n"
+
+
+def test_the_memory_limit_is_each_processs() -> None:
+    run = trace(
+        """
+        try:
+            block = bytearray(1 << 30)
+        except MemoryError:
+            print("too big")
+        """,
+        memory_bytes=512 << 20,
+    )
+    assert run.printed() == "too big\n"
+
+
+def test_many_events_arrive_all_and_in_each_workers_order() -> None:
+    n = 3000
+    run = trace(
+        f"""
+        import queue
+        import threading
+
+        q = queue.Queue(10)
+
+        def produce():
+            for i in range({n}):
+                q.put(i)
+
+        t = threading.Thread(target=produce, name="P")
+        t.start()
+        for i in range({n}):
+            q.get()
+        t.join()
+        """
+    )
+    key = run.key("q")
+    puts = [int(e.data["v"]) for e in run.of("put", key)]
+    gets = [int(e.data["v"]) for e in run.of("get", key)]
+    assert puts == gets == list(range(n))
+    assert not run.of("lost")
+
+
+HANGS = """
+import multiprocessing as mp
+import threading
+
+def grandchild():
+    threading.Event().wait()
+
+def child():
+    mp.Process(target=grandchild, name="G").start()
+    threading.Event().wait()
+
+if __name__ == "__main__":
+    mp.Process(target=child, name="C").start()
+    threading.Event().wait()
+"""
+
+
+def _all_started(events: list) -> bool:
+    return sum(1 for e in events if e.kind == "proc") == 3
+
+
+def _gone(proc: Any, timeout: float = 10.0) -> bool:
+    """Whether every process of the program's group is gone (its first
+    process is the test's child: reaped here)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None and not group_pids(proc.pid):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_when_the_server_lets_go_of_the_life_pipe_the_whole_program_dies() -> None:
+    with started(HANGS) as (proc, fifo, life, workdir):
+        run = collect(proc, fifo, workdir, until=_all_started)
+        assert len(group_pids(proc.pid)) >= 3
+        os.close(life)
+        assert _gone(proc)
+        assert proc.wait(5) == -9
+    assert {e.worker for e in run.of("proc")} == {"main", "C", "G"}
+
+
+def test_when_the_event_fifo_is_gone_the_whole_program_dies() -> None:
+    busy = """
+        import multiprocessing as mp
+        import threading
+
+        if __name__ == "__main__":
+            mp.Process(target=threading.Event().wait, name="C").start()
+            lock = threading.Lock()
+            while True:
+                with lock:
+                    pass
+        """
+    with started(busy) as (proc, fifo, life, workdir):
+        run = collect(proc, fifo, workdir, until=lambda events: len(events) > 1000)
+        assert len(group_pids(proc.pid)) >= 2
+        fifo.close()  # the server's ends: the next write meets EPIPE
+        assert _gone(proc)
+        assert proc.wait(5) == -9
+    assert run.of("spawn")

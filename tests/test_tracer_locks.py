@@ -1,0 +1,232 @@
+"""The tracer inside an unmodified program: locks, semaphores, Event,
+Condition and Barrier, from threading and from multiprocessing."""
+
+from __future__ import annotations
+
+import pytest
+from tracerharness import trace
+
+# The holder gives the waiter this long to block before it lets go.
+CONTENDED = """
+import {lib} as lib
+import threading
+
+lock = lib.{factory}
+asked = threading.Event()
+
+def waiter():
+    asked.set()
+    with lock:
+        print("waiter has it")
+
+if __name__ == "__main__":
+    with lock:
+        w = threading.Thread(target=waiter, name="W")
+        w.start()
+        asked.wait()
+        __import__("time").sleep(0.1)
+    w.join()
+"""
+
+
+@pytest.mark.parametrize(
+    ("lib", "factory"),
+    [
+        ("threading", "Lock()"),
+        ("threading", "RLock()"),
+        ("threading", "Semaphore(1)"),
+        ("threading", "BoundedSemaphore(1)"),
+        ("multiprocessing", "Lock()"),
+        ("multiprocessing", "RLock()"),
+        ("multiprocessing", "Semaphore(1)"),
+    ],
+)
+def test_a_waiter_is_reported_waiting_before_the_holder_releases(lib: str, factory: str) -> None:
+    run = trace(CONTENDED.format(lib=lib, factory=factory))
+    key = run.key("lock")
+    assert run.new("lock")["lib"] == lib
+    seen = [(e.worker, e.kind) for e in run.on(key) if e.kind != "new"]
+    assert seen == [
+        ("main", "acquired"),
+        ("W", "acquire_wait"),
+        ("main", "released"),
+        ("W", "acquired"),
+        ("W", "released"),
+    ]
+    wait = run.one("acquire_wait", key)
+    assert wait.data == {"line": run.line("with lock:", 1), "timeout": None}
+    assert run.index("acquire_wait", key) < run.index("released", key)
+    held = [e.data for e in run.of("acquired", key)]
+    if "Semaphore" in factory:
+        assert [d["value"] for d in held] == [0, 0]
+        assert [e.data["value"] for e in run.of("released", key)] == [1, 1]
+    if factory == "RLock()":
+        assert [d["depth"] for d in held] == [1, 1]
+
+
+def test_locks_report_what_a_try_gets_and_how_deep_an_rlock_is_held() -> None:
+    run = trace(
+        """
+        import threading
+
+        lock = threading.Lock()
+        rlock = threading.RLock()
+        lock.acquire()
+        print(lock.acquire(blocking=False), lock.acquire(timeout=0.01))
+        lock.release()
+        with rlock:
+            with rlock:
+                pass
+        """
+    )
+    key = run.key("lock")
+    assert run.kinds_on(key) == [
+        "new",
+        "acquired",
+        "acquire_failed",
+        "acquire_wait",
+        "acquire_failed",
+        "released",
+    ]
+    failed = run.of("acquire_failed", key)
+    assert [e.data["timeout"] for e in failed] == [0, 0.01]
+    rkey = run.key("rlock")
+    depths = [(e.kind, e.data["depth"]) for e in run.on(rkey) if e.kind != "new"]
+    assert depths == [("acquired", 1), ("acquired", 2), ("released", 1), ("released", 0)]
+    assert run.printed() == "False False\n"
+
+
+@pytest.mark.parametrize("lib", ["threading", "multiprocessing"])
+def test_an_event_reports_its_waiters_and_when_it_is_set(lib: str) -> None:
+    run = trace(
+        f"""
+        import {lib} as lib
+        import threading
+
+        go = lib.Event()
+
+        def waiter():
+            print(go.wait(), go.wait(0.01))
+
+        if __name__ == "__main__":
+            w = threading.Thread(target=waiter, name="W")
+            w.start()
+            print(go.wait(0.01))
+            go.set()
+            w.join()
+            go.clear()
+        """
+    )
+    key = run.key("go")
+    assert run.new("go")["type"] == "Event"
+    assert run.index("wait", key, "W") < run.index("set", key)
+    waited = [(e.worker, e.data["result"]) for e in run.of("waited", key)]
+    assert sorted(waited) == [("W", True), ("W", True), ("main", False)]
+    assert [e.kind for e in run.by("W") if e.item == key] == ["wait", "waited", "waited"]
+    assert run.kinds_on(key)[-1] == "clear"
+
+
+@pytest.mark.parametrize("lib", ["threading", "multiprocessing"])
+def test_a_condition_reports_its_lock_its_waits_and_its_notifies(lib: str) -> None:
+    run = trace(
+        f"""
+        import {lib} as lib
+        import threading
+
+        cond = lib.Condition()
+        ready = []
+
+        def waiter():
+            with cond:
+                while not ready:
+                    cond.wait()
+                print("woken")
+
+        if __name__ == "__main__":
+            w = threading.Thread(target=waiter, name="W")
+            w.start()
+            while True:
+                with cond:
+                    if cond.wait(0.01) is False and w.is_alive():
+                        ready.append(1)
+                        cond.notify_all()
+                        break
+            w.join()
+        """
+    )
+    key = run.key("cond")
+    mine = [e.kind for e in run.by("W") if e.item == key]
+    assert mine[:2] == ["acquired", "cwait"]
+    assert mine[-2:] == ["cwoke", "released"]
+    notify = run.one("notify", key)
+    assert notify.data == {"line": run.line("notify_all"), "n": "all"}
+    woke = [e for e in run.of("cwoke", key) if e.worker == "W"]
+    assert woke[-1].t > notify.t
+    assert woke[-1].data["result"] is True
+    assert run.printed("W") == "woken\n"
+
+
+@pytest.mark.parametrize("lib", ["threading", "multiprocessing"])
+def test_a_barrier_reports_who_waits_and_lets_them_pass_together(lib: str) -> None:
+    run = trace(
+        f"""
+        import {lib} as lib
+        import threading
+
+        gate = lib.Barrier(2)
+
+        def party():
+            gate.wait()
+
+        if __name__ == "__main__":
+            t = threading.Thread(target=party, name="T")
+            t.start()
+            gate.wait()
+            t.join()
+            gate.abort()
+        """
+    )
+    key = run.key("gate")
+    assert run.new("gate")["parties"] == 2
+    waits = run.of("bwait", key)
+    assert len(waits) == 2
+    # Each saw 0 or 1 others there before it (both may look at once).
+    assert {e.data["waiting"] for e in waits} <= {0, 1}
+    assert {e.data["parties"] for e in waits} == {2}
+    passed = run.of("bpassed", key)
+    assert sorted(e.data["index"] for e in passed) == [0, 1]
+    assert max(e.t for e in waits) < min(e.t for e in passed)
+    assert run.kinds_on(key)[-1] == "broken"
+
+
+def test_a_lock_held_by_one_process_makes_another_wait() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def child(lock, asked):
+            asked.set()
+            with lock:
+                print("child has it")
+
+        if __name__ == "__main__":
+            lock, asked = mp.Lock(), mp.Event()
+            with lock:
+                p = mp.Process(target=child, args=(lock, asked), name="C")
+                p.start()
+                asked.wait()
+                __import__("time").sleep(0.1)
+            p.join()
+        """
+    )
+    key = run.key("lock")
+    in_time = sorted((e for e in run.on(key) if e.kind != "new"), key=lambda e: e.t)
+    assert [(e.worker, e.kind) for e in in_time] == [
+        ("main", "acquired"),
+        ("C", "acquire_wait"),
+        ("main", "released"),
+        ("C", "acquired"),
+        ("C", "released"),
+    ]
+    # The wait reached the server before the release was even made.
+    assert run.index("acquire_wait", key) < run.index("released", key)

@@ -1,0 +1,123 @@
+"""The tracer inside an unmodified program: pipes, pools and executors."""
+
+from __future__ import annotations
+
+import pytest
+from tracerharness import Traced, trace
+
+
+def test_a_pipe_reports_what_each_end_sends_and_receives_across_processes() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def child(conn):
+            conn.send({"hello": conn.recv()})
+            conn.close()
+
+        if __name__ == "__main__":
+            ctx = mp.get_context("spawn")
+            parent, kid = ctx.Pipe()
+            p = ctx.Process(target=child, args=(kid,), name="C")
+            p.start()
+            parent.send("hi")
+            print(parent.recv())
+            p.join()
+        """
+    )
+    parent, kid = run.key("parent"), run.key("kid")
+    assert run.new("parent")["peer"] == kid
+    sends = run.of("send")
+    assert [(e.worker, e.item, e.data["v"]) for e in sends] == [
+        ("main", parent, "'hi'"),
+        ("C", kid, "{'hello': 'hi'}"),
+    ]
+    recvs = sorted(run.of("recv"), key=lambda e: e.t)
+    assert [(e.worker, e.item, e.data["v"]) for e in recvs] == [
+        ("C", kid, "'hi'"),
+        ("main", parent, "{'hello': 'hi'}"),
+    ]
+    # The parent waited for the answer before it came.
+    wait = [e for e in run.of("recv_wait") if e.item == parent]
+    assert wait
+    assert wait[0].t < sends[1].t
+    assert wait[0].data == {"line": run.line("print(parent.recv())")}
+
+
+def tasks_ran(run: Traced, key: str) -> dict[str, str]:
+    """task -> the worker that ran it, checking that each task submitted
+    started after its submit and ended after its start."""
+    submits = {e.data["task"]: e for e in run.of("submit", key)}
+    starts = {e.data["task"]: e for e in run.of("task_start", key)}
+    ends = {e.data["task"]: e for e in run.of("task_end", key)}
+    assert submits.keys() == starts.keys() == ends.keys()
+    for task, start in starts.items():
+        assert submits[task].t < start.t < ends[task].t
+        assert start.worker == ends[task].worker
+    return {task: start.worker for task, start in starts.items()}
+
+
+def test_a_pools_tasks_are_reported_where_they_ran() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def square(x):
+            return x * x
+
+        def add(a, b):
+            return a + b
+
+        if __name__ == "__main__":
+            with mp.Pool(2) as pool:
+                print(pool.map(square, range(4)))
+                print(pool.apply_async(add, (1, 2)).get())
+                print(pool.starmap(add, [(1, 1), (2, 2)]))
+                print(sorted(pool.imap_unordered(square, iter([5, 6]))))
+        """
+    )
+    key = run.key("pool")
+    assert run.new("pool")["type"] == "Pool"
+    assert run.new("pool")["workers"] == 2
+    ran = tasks_ran(run, key)
+    assert len(ran) == 4 + 1 + 2 + 2
+    assert set(ran.values()) <= {"ForkPoolWorker-1", "ForkPoolWorker-2"}
+    fns = sorted(e.data["fn"] for e in run.of("submit", key))
+    assert fns == ["add"] * 3 + ["square"] * 6
+    lines = {e.data["fn"]: e.data["line"] for e in run.of("submit", key) if e.data["fn"] == "add"}
+    assert lines["add"] in (run.line("apply_async"), run.line("starmap"))
+    assert {e.data["error"] for e in run.of("task_end", key)} == {None}
+    assert run.printed("main") == "[0, 1, 4, 9]\n3\n[2, 4]\n[25, 36]\n"
+
+
+@pytest.mark.parametrize("kind", ["ThreadPoolExecutor", "ProcessPoolExecutor"])
+def test_an_executors_tasks_are_reported_where_they_ran(kind: str) -> None:
+    run = trace(
+        f"""
+        from concurrent.futures import {kind}
+
+        def square(x):
+            if x == 3:
+                raise ValueError("three")
+            return x * x
+
+        if __name__ == "__main__":
+            with {kind}(max_workers=2) as ex:
+                print(ex.submit(square, 2).result())
+                print(list(ex.map(square, [1, 2])))
+                print(repr(ex.submit(square, 3).exception()))
+        """
+    )
+    key = run.key("ex")
+    new = run.new("ex")
+    assert (new["type"], new["lib"], new["workers"]) == (kind, "concurrent.futures", 2)
+    ran = tasks_ran(run, key)
+    assert len(ran) == 4
+    prefix = "ThreadPoolExecutor-" if kind == "ThreadPoolExecutor" else "SpawnProcess-"
+    if kind == "ProcessPoolExecutor":
+        prefix = run.of("task_start", key)[0].worker.split("-")[0] + "-"
+        assert prefix in ("ForkProcess-", "SpawnProcess-", "ForkServerProcess-")
+    assert all(worker.startswith(prefix) for worker in ran.values())
+    errors = sorted(str(e.data["error"]) for e in run.of("task_end", key))
+    assert errors == ["None", "None", "None", "ValueError: three"]
+    assert run.printed("main") == "4\n[1, 4]\nValueError('three')\n"
