@@ -6,6 +6,7 @@ import html
 import re
 import sys
 from html.parser import HTMLParser
+from typing import Any
 
 import harness
 import httpx
@@ -14,6 +15,7 @@ from conftest import ROOT
 from ssereader import messages, read_events
 
 from app import i18n, reasons
+from app.budget import WorkerBudget
 from app.events import Event
 from app.experiments import EXPERIMENTS, Experiment
 from app.model import fold as default_fold
@@ -135,15 +137,23 @@ def sentences(msgid: str) -> list[str]:
 
 
 def recorded_run(exp: Experiment) -> list[Event]:
+    """A real short run of `exp`, started as the registry starts it."""
     assert exp.params is not None
     params = exp.params.model_validate(exp.quick_params)
-    rt, recorder, _budget = harness.start(exp, params, cap=32, time_limit_s=30.0)
-    try:
-        assert rt.join(20.0), f"{exp.slug}: the run did not end"
-    finally:
-        if not rt.done:
-            rt.stop("test teardown")
-            rt.join(10.0)
+    rt: Any
+    if exp.runtime is not None:  # a user's program has a runtime of its own
+        budget = WorkerBudget(32)
+        assert budget.acquire(exp.worker_count(params))
+        recorder = harness.Recorder()
+        rt = exp.runtime(exp, params, recorder, budget, time_limit_s=30.0)
+        rt.start()
+    else:
+        rt, recorder, _budget = harness.start(exp, params, cap=32, time_limit_s=30.0)
+    ended = rt.join(20.0)
+    if not ended:
+        rt.stop("test teardown")
+        rt.join(10.0)
+    assert ended, f"{exp.slug}: the run did not end"
     return recorder.events(rt.started_ns)
 
 
