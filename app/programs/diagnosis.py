@@ -66,7 +66,8 @@ def diagnose(state: ProgramState) -> list[Sentence]:
                     {"who": w.name, "held": state.obj_name(held), "wanted": state.obj_name(wanted)},
                 )
             )
-    for w in sorted(live, key=lambda w: (w.pid, w.tid)):
+    # The waits on objects first (the cause), then the joins that wait on them.
+    for w in sorted(live, key=lambda w: (w.op in ("join", "exit"), w.pid, w.tid)):
         if w.name not in in_cycle:
             out.append(_why(state, w))
     return out
