@@ -26,7 +26,7 @@ from typing import Any
 
 from app import events
 from app.events import Event
-from app.model import LANE_SEGMENTS, LIFECYCLE, RunState, WorkerView
+from app.model import LANE_SEGMENTS, LIFECYCLE, RunState, WorkerView, log_in_time_order
 from app.programs.boot.concviz_tracer import kinds as K
 
 CONSOLE_LINES = 400
@@ -741,7 +741,7 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
     if event.t > state.last_t:
         state.last_t = event.t
     if event.kind not in QUIET_KINDS:
-        state.log.append(event)
+        log_in_time_order(state.log, event)
     return state
 
 
