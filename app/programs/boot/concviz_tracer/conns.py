@@ -12,10 +12,13 @@ from __future__ import annotations
 from multiprocessing import connection as _connection
 from multiprocessing import reduction as _reduction
 from types import FrameType
-from typing import Any
 
 from . import kinds as K
 from . import recorder, registry, where
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 _dumps = _reduction.ForkingPickler.dumps
 

@@ -17,10 +17,13 @@ real, blocking call. A release is recorded just before the lock is released
 from __future__ import annotations
 
 import _thread
-from typing import Any
 
 from . import kinds as K
 from . import recorder, registry, waits, where
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 _allocate_lock = _thread.allocate_lock
 _RLock: Any = _thread.RLock

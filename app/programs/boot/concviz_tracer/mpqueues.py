@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from multiprocessing import queues as _queues
 from types import FrameType
-from typing import Any
 
 from . import kinds as K
 from . import recorder, registry, where
 from .queues import QueueTracing, TaskTracing
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 _now = recorder._monotonic_ns
 _loads = _queues._ForkingPickler.loads  # type: ignore[attr-defined]

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from multiprocessing import synchronize as _sync
 from types import FrameType
-from typing import Any
 
 from . import kinds as K
 from . import recorder, registry, waits, where
 from .locks import BarrierTracing, EventTracing
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _acquire(sl: Any, key: str, block: Any, timeout: Any, after: Any) -> bool:

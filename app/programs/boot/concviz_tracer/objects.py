@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
-from typing import Any
 
 from . import hooks, recorder, where
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def install() -> None:

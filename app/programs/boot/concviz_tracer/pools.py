@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import _thread
 from types import FrameType, ModuleType
-from typing import Any
 
 from . import kinds as K
 from . import recorder, registry, where
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 _now = recorder._monotonic_ns
 _mapping: set[int] = set()  # threads inside a traced map: its submits are its own

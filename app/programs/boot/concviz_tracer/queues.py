@@ -12,10 +12,13 @@ the caller's timeout and its outcome is recorded (`put`/`get`, or
 from __future__ import annotations
 
 import queue
-from typing import Any
 
 from . import kinds as K
 from . import recorder, registry, waits, where
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 _now = recorder._monotonic_ns
 _Full, _Empty = queue.Full, queue.Empty

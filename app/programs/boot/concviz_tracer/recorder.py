@@ -40,10 +40,13 @@ import select
 import signal
 import sys
 import time
-from typing import Any
 
 from . import kinds as K
 from . import wire
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 # A batch goes when it holds this many events (about 15 KB of marshal, four
 # frames)...

@@ -10,10 +10,13 @@ from __future__ import annotations
 import itertools
 import os
 from types import FrameType
-from typing import Any
 
 from . import kinds as K
 from . import names, recorder, where
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 _count = itertools.count(1)
 _names: dict[str, int] = {}

@@ -13,10 +13,13 @@ import builtins
 import contextlib
 import sys
 import time
-from typing import Any
 
 from . import kinds as K
 from . import recorder, where
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 # A longer write goes in several events.
 MAX_TEXT = 4096

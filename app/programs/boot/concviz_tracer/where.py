@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import sys
 from types import FrameType
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _user_dir = ""

@@ -29,7 +29,18 @@ import select
 import struct
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class Reader(Protocol):
+        """What `read_batch` needs of a `multiprocessing.connection.Connection`."""
+
+        def poll(self, timeout: float | None = ...) -> bool: ...
+
+        def recv_bytes(self, maxlength: int | None = ...) -> bytes: ...
+
 
 _MARSHAL, _PICKLE = b"m", b"p"
 LENGTH = struct.Struct("!i")
@@ -76,14 +87,6 @@ def messages(data: bytes, pid: int, tid: int) -> list[bytes]:
     """The frames of one encoded batch each with its length first: each one
     is written with a single `os.write` (at most `select.PIPE_BUF` bytes)."""
     return [LENGTH.pack(len(f)) + f for f in frames(data, pid, tid)]
-
-
-class Reader(Protocol):
-    """What `read_batch` needs of a `multiprocessing.connection.Connection`."""
-
-    def poll(self, timeout: float | None = ...) -> bool: ...
-
-    def recv_bytes(self, maxlength: int | None = ...) -> bytes: ...
 
 
 class Reassembler:

@@ -29,10 +29,13 @@ import os
 import signal
 import sys
 from types import ModuleType
-from typing import Any
 
 from . import hooks, recorder, where
 from . import kinds as K
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Starting:
