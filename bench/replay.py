@@ -1,16 +1,17 @@
 """Benchmark: jumping anywhere in a long recording (target: under 200 ms).
 
-Records a real producer/consumer run (8 producers, 8 consumers, zero delays,
-real processes) until it has at least 100,000 events, in a temporary SQLite
-database through the same `Recorder` the server uses. Then, for 30 random
-positions, times what the replay page does for a jump: the state after the
-first k events (`Replay.state_at`, from the nearest checkpoint) plus
-rendering the frame. The baseline, measured in the same run at the same
-positions, folds from the start without checkpoints (and renders the same).
+Records a real producer/consumer run (8 producers, 8 consumers by default,
+zero delays, real processes) until it has at least 100,000 events, in a
+temporary SQLite database through the same `Recorder` the server uses.
+Then, for 30 random positions, times what the replay page does for a jump:
+the state after the first k events (`Replay.state_at`, from the nearest
+checkpoint) plus rendering the frame. The baseline, measured in the same run
+at the same positions, folds from the start without checkpoints (and renders
+the same).
 
-    python bench/replay.py [--events 100000] [--jumps 30]
+    python bench/replay.py [--events 100000] [--jumps 30] [--workers 8]
 
-Not part of the test suite.
+Not part of the test suite (a smoke run is: tests/test_benches.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def record(db: Path, want: int) -> str:
+def record(db: Path, want: int, workers: int = 8) -> str:
     from app import events
     from app.budget import WorkerBudget
     from app.experiments import EXPERIMENTS
@@ -38,8 +39,8 @@ def record(db: Path, want: int) -> str:
     exp = EXPERIMENTS["producer-consumer"]
     assert exp.params is not None
     params = exp.params(
-        producers=8,
-        consumers=8,
+        producers=workers,
+        consumers=workers,
         items_per_producer=0,
         produce_max_ms=0,
         consume_max_ms=0,
@@ -64,13 +65,13 @@ def record(db: Path, want: int) -> str:
                 enough.set()
 
     budget = WorkerBudget(64)
-    budget.acquire(16)
+    budget.acquire(2 * workers)
     rt = Runtime(exp, params, on_batch, budget)
     rt.start()
     enough.wait(120)
     rt.stop("enough events for the benchmark")
     rt.join(30)
-    rec.end("bench", "stopped", "enough events", 0.0, seq)
+    rec.end("bench", "stopped", "enough events", 0.0, seq, seq)
     rec.close()
     return "bench"
 
@@ -81,6 +82,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--jumps", type=int, default=30)
+    ap.add_argument("--workers", type=int, default=8, help="producers, and as many consumers")
     args = ap.parse_args()
 
     from app.experiments import EXPERIMENTS
@@ -96,7 +98,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "runs.sqlite3"
         t = time.perf_counter()
-        run_id = record(db, args.events)
+        run_id = record(db, args.events, args.workers)
         rec = Recorder(db)
         meta = rec.run(run_id)
         evs = rec.events(run_id)
