@@ -22,6 +22,7 @@ supervisor thread; the Run orders nothing by arrival but the log.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import os
@@ -50,6 +51,13 @@ log = logging.getLogger(__name__)
 # A program whose processes send nothing for this long is "quiet": the hang
 # diagnosis may speak (it never does while batches may still be on the way).
 QUIET_S = 0.5
+# Batches from different processes arrive out of step: each process flushes
+# on its own, up to the tracer's flush interval (about 20 ms) apart. Held this
+# long and handed over in time order, they make one history, and a frame
+# never shows a state that never was (a consumer still waiting beside the item
+# it took): design.md section 6, "frames show a consistent cut". The cost: the
+# picture is this much behind the program.
+HOLD_NS = 30_000_000
 # How often the supervisor looks at the program's processes (/proc).
 TICK_S = 0.1
 # After SIGTERM, how long the session gets to end before SIGKILL. The
@@ -133,6 +141,9 @@ class ProgramRuntime:
         self._quiet_sent = False
         self._reading = True
         self._released = False
+        self._merge_lock = threading.Lock()
+        self._merging = True  # the supervisor's events go through the reader
+        self._inbox: list[Any] = []
         self._reader = threading.Thread(target=self._read, name="program-reader", daemon=True)
         self._supervisor = threading.Thread(
             target=self._supervise, name="program-supervisor", daemon=True
@@ -234,34 +245,60 @@ class ProgramRuntime:
 
     def _emit(self, kind: str, data: dict[str, Any] | None = None, pid: int = 0) -> None:
         raw = (time.monotonic_ns(), "main", pid or os.getpid(), 0, kind, None, data)
+        with self._merge_lock:  # in time order with the program's, while the reader runs
+            if self._merging:
+                self._inbox.append(raw)
+                return
         self._on_batch([raw])
 
     def _read(self) -> None:
         fifo = self._fifo
         assert fifo is not None
+        pending: list[Any] = []
         while True:
             try:
-                batch = fifo.get(timeout=0.1)
+                batch = fifo.get(timeout=HOLD_NS / 2e9)
             except queue.Empty:
+                batch = None
                 if not self._reading:
-                    return
-                continue
+                    break
             except (OSError, EOFError, ValueError):
                 log.exception("program run: its events could not be read")
                 self.stop(reasons.EVENTS_UNREADABLE, outcome="failed")
                 if not self._reading:
-                    return
+                    break
                 continue
-            self._last_batch = time.monotonic()
-            self._quiet_sent = False
-            self._events += len(batch)
-            for raw in batch:
-                if raw[4] == K.OUT and raw[6]:
-                    self._printed += len(str(raw[6].get("text", "")))
-            try:
-                self._on_batch(batch)
-            except Exception:
-                log.exception("handing a batch of events over failed")
+            if batch:
+                self._last_batch = time.monotonic()
+                self._quiet_sent = False
+                self._events += len(batch)
+                for raw in batch:
+                    if raw[4] == K.OUT and raw[6]:
+                        self._printed += len(str(raw[6].get("text", "")))
+                pending += batch
+            with self._merge_lock:
+                pending += self._inbox
+                self._inbox.clear()
+            self._hand_over(pending, time.monotonic_ns() - HOLD_NS)
+        with self._merge_lock:
+            self._merging = False
+            pending += self._inbox
+            self._inbox.clear()
+        self._hand_over(pending, None)
+
+    def _hand_over(self, pending: list[Any], cutoff: int | None) -> None:
+        """Hand over, oldest first, the events stamped before `cutoff` (all
+        of them if None); the rest stay in `pending`."""
+        if not pending or (cutoff is not None and min(r[0] for r in pending) > cutoff):
+            return
+        pending.sort(key=_stamp)
+        n = len(pending) if cutoff is None else bisect.bisect_right(pending, cutoff, key=_stamp)
+        ready = pending[:n]
+        del pending[:n]
+        try:
+            self._on_batch(ready)
+        except Exception:
+            log.exception("handing a batch of events over failed")
 
     def _supervise(self) -> None:
         # No backend to name: the program chooses processes and threads itself.
@@ -383,6 +420,10 @@ class ProgramRuntime:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._budget.release(1)
         self._released = True
+
+
+def _stamp(raw: Any) -> int:
+    return int(raw[0])
 
 
 def _number(x: float) -> str:
