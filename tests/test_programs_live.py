@@ -1,0 +1,419 @@
+"""A user's program through the real server: `POST /api/programs`, its
+traced events, its outcome read from the trace, its limits, and nothing
+left behind. The example programs run with their delays scaled by 0.01."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+from conftest import LiveServer, tidy_client
+from probes import ENDED, settle, wait_for
+
+from app.programs import gallery
+from app.programs.runtime import BASE_DIR
+
+pytestmark = pytest.mark.live
+
+FAST = ["0.01"]
+
+
+@pytest.fixture(scope="module")
+def program_server() -> Iterator[LiveServer]:
+    server = LiveServer(
+        env={
+            "CONCVIZ_MAX_RUNS": "4",
+            "CONCVIZ_PROGRAM_PROCESSES": "6",
+            "CONCVIZ_PROGRAM_OUTPUT_KB": "64",
+            "CONCVIZ_PROGRAM_SECONDS": "30",
+        }
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pc(program_server: LiveServer) -> Iterator[httpx.Client]:
+    with tidy_client(program_server, 20) as c:
+        yield c
+
+
+def start(c: httpx.Client, text: str, args: list[str] | None = None, **extra: Any) -> str:
+    r = c.post("/api/programs", json={"source": text, "args": args or [], **extra})
+    assert r.status_code == 201, r.text
+    assert r.json()["experiment"] == "program"
+    run_id: str = r.json()["id"]
+    return run_id
+
+
+def finish(c: httpx.Client, run_id: str, timeout: float = 20) -> dict[str, Any]:
+    return wait_for(c, run_id, lambda r: r["status"] in ENDED, timeout)
+
+
+def trace(c: httpx.Client, run_id: str) -> list[dict[str, Any]]:
+    """The run's events, as recorded."""
+    evs = settle(
+        lambda: c.get(f"/api/recordings/{run_id}/export"),
+        lambda r: r.status_code == 200 and r.json()["run"]["status"] in ENDED,
+    )
+    events: list[dict[str, Any]] = evs.json()["events"]
+    return events
+
+
+def of(evs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in evs if e["kind"] == kind]
+
+
+def example(
+    c: httpx.Client, name: str, scale: str = FAST[0]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ex = gallery.find(name)
+    assert ex is not None
+    run_id = start(c, ex.source(), [scale], filename=ex.filename)
+    run = finish(c, run_id)
+    return run, trace(c, run_id)
+
+
+def objects(evs: list[dict[str, Any]]) -> dict[str, str]:
+    """Object keys by the names the user gave them."""
+    return {e["data"]["name"]: e["item"] for e in of(evs, "new")}
+
+
+def nothing_left(server: LiveServer) -> None:
+    """No process of any program left, and no run directory."""
+
+    def programs() -> list[int]:
+        out = []
+        for p in psutil.Process(server.proc.pid).children(recursive=True):
+            try:
+                if "CONCVIZ_TRACE_FIFO" in p.environ():
+                    out.append(p.pid)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        return out
+
+    assert settle(programs, lambda left: not left) == []
+    mine = [d for d in BASE_DIR.glob(f"{server.proc.pid}-*")] if BASE_DIR.exists() else []
+    assert settle(lambda: [d for d in mine if d.exists()], lambda left: not left) == []
+
+
+def test_a_program_that_does_not_compile_gets_422_naming_line_and_column(
+    pc: httpx.Client,
+) -> None:
+    before = len(pc.get("/api/runs").json())
+    r = pc.post("/api/programs", json={"source": "print('hi')\nif True\n    pass\n"})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["line"] == 2
+    assert body["column"] >= 1
+    assert "line 2" in body["detail"]
+    assert len(pc.get("/api/runs").json()) == before
+
+
+def test_a_body_that_is_no_program_gets_a_clear_422(pc: httpx.Client) -> None:
+    r = pc.post("/api/programs", json={"source": "", "args": []})
+    assert r.status_code == 422
+    r = pc.post("/api/programs", json={"source": "pass", "args": ["x"] * 100})
+    assert r.status_code == 422
+    assert "args" in r.text
+
+
+def test_queue_calls_come_out_first_in_first_out_and_time_out(pc: httpx.Client) -> None:
+    run, evs = example(pc, "queue_calls")
+    assert run["status"] == "finished"
+    box = objects(evs)["box"]
+    puts = [e["data"]["v"] for e in of(evs, "put") if e["item"] == box]
+    gets = [e["data"]["v"] for e in of(evs, "get") if e["item"] == box]
+    assert puts == ["'apple'", "'pear'", "'plum'"]
+    assert gets == puts
+    assert [e["data"]["size"] for e in of(evs, "put")] == [1, 2, 3]
+    full = of(evs, "full")
+    empty = of(evs, "empty")
+    assert len(full) == 2  # put(block=False), then put(timeout=...)
+    assert len(empty) == 2
+    assert any(e["data"].get("timeout") for e in full)
+    # The put with a timeout was seen waiting before it gave up.
+    waits = [e for e in of(evs, "put_wait") if e["item"] == box]
+    assert waits
+    assert waits[0]["seq"] < full[-1]["seq"]
+
+
+def test_the_cook_makes_ten_dishes_and_the_eater_eats_ten(pc: httpx.Client) -> None:
+    run, evs = example(pc, "cook_and_eater")
+    assert run["status"] == "finished"
+    counter = objects(evs)["counter"]
+    assert len([e for e in of(evs, "put") if e["item"] == counter]) == 10
+    assert len([e for e in of(evs, "get") if e["item"] == counter]) == 10
+    procs = {e["data"]["name"]: e["pid"] for e in of(evs, "proc")}
+    assert {"cook", "eater"} <= set(procs)
+    assert len({procs["cook"], procs["eater"], procs["MainProcess"]}) == 3
+    putters = {e["pid"] for e in of(evs, "put")}
+    getters = {e["pid"] for e in of(evs, "get")}
+    assert putters == {procs["cook"]}
+    assert getters == {procs["eater"]}
+
+
+def test_the_endless_eater_is_named_stuck_and_stop_leaves_nothing(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    ex = gallery.find("endless_eater")
+    assert ex is not None
+    run_id = start(pc, ex.source(), FAST, filename=ex.filename)
+    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
+    words = run["diagnosis"]
+    assert "eater waits in counter.get(); counter is empty and no live worker can put" in words
+    assert "main waits for eater to end (join)" in words
+    assert run["status"] == "running"
+    r = pc.post(f"/api/runs/{run_id}/stop")
+    assert r.status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+    nothing_left(program_server)
+
+
+def test_joinable_queue_join_returns_and_the_daemon_eaters_are_cut_off(pc: httpx.Client) -> None:
+    run, evs = example(pc, "joinable_hotdogs")
+    assert run["status"] == "finished"
+    tray = objects(evs)["tray"]
+    assert len([e for e in of(evs, "task_done") if e["item"] == tray]) == 15
+    assert [e["data"]["unfinished"] for e in of(evs, "task_done")][-1] == 0
+    assert of(evs, "qjoin")
+    assert of(evs, "qjoined")
+    eaters = {e["data"]["pid"]: e for e in of(evs, "reaped") if e["item"].startswith("eater")}
+    assert len(eaters) == 2
+    assert all(e["data"]["cut_off"] for e in eaters.values())
+
+
+def test_two_ways_to_start_a_thread_are_both_seen(pc: httpx.Client) -> None:
+    run, evs = example(pc, "two_ways_to_thread")
+    assert run["status"] == "finished"
+    started = {e["item"]: e for e in of(evs, "start_thread")}
+    assert set(started) == {"ada", "grace"}
+    ended = {e["worker"] for e in of(evs, "end") if "error" in (e.get("data") or {})}
+    assert {"ada", "grace"} <= ended
+
+
+def test_a_thread_shares_the_global_and_the_pid_a_child_process_does_not(
+    pc: httpx.Client,
+) -> None:
+    run, evs = example(pc, "shared_global")
+    main_pid = next(e["pid"] for e in of(evs, "proc") if e["data"]["main"])
+    by = {e["worker"]: e for e in of(evs, "out") if "set total to 10" in e["data"]["text"]}
+    assert by["setter-thread"]["pid"] == main_pid
+    assert by["setter-process"]["pid"] != main_pid
+    said = [e["data"]["text"] for e in of(evs, "out") if e["worker"] == "main"]
+    assert any("after the thread, main sees total = 10" in t for t in said)
+    assert any("after the process, main sees total = 0" in t for t in said)
+
+
+def test_the_daemon_thread_is_cut_off_when_main_ends(pc: httpx.Client) -> None:
+    # Scaled to 0.3 s against 0.2 s: the daemon still has 0.1 s to go when
+    # the program ends (at 0.01 the margin is shorter than a busy exit).
+    run, evs = example(pc, "daemon_thread", "0.1")
+    assert run["status"] == "finished"
+    main_end = [e for e in of(evs, "end") if "daemon_threads" in (e.get("data") or {})]
+    assert main_end
+    assert "daemon" in main_end[0]["data"]["daemon_threads"]
+    assert not [e for e in of(evs, "end") if e["worker"] == "daemon"]
+    assert not [
+        e for e in of(evs, "out") if e["worker"] == "daemon" and "finished" in e["data"]["text"]
+    ]
+
+
+def test_the_lock_race_loses_updates_and_the_lock_loses_none(pc: httpx.Client) -> None:
+    _, racy = example(pc, "lock_race")
+    _, locked = example(pc, "lock_fixed")
+    assert not of(racy, "acquired")
+    got = [e["data"]["text"] for e in of(racy, "out") if "expected 0" in e["data"]["text"]]
+    assert got
+    assert not got[0].strip().endswith("got 0")
+    guard = objects(locked)["guard"]
+    assert len([e for e in of(locked, "acquired") if e["item"] == guard]) == 10
+    assert len([e for e in of(locked, "released") if e["item"] == guard]) == 10
+    assert [e for e in of(locked, "acquire_wait") if e["item"] == guard]
+    done = [e["data"]["text"] for e in of(locked, "out") if "expected 0" in e["data"]["text"]]
+    assert done[0].strip().endswith("got 0")
+
+
+def test_a_deadlock_is_named_as_its_cycle(pc: httpx.Client, program_server: LiveServer) -> None:
+    ex = gallery.find("deadlock")
+    assert ex is not None
+    # Each holds its first lock for 0.1 s: long enough for the other to take
+    # its own (at 0.01 one may take both before the other starts).
+    run_id = start(pc, ex.source(), ["0.5"], filename=ex.filename)
+    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
+    words = run["diagnosis"]
+    assert "lefty holds fork and waits for knife" in words
+    assert "righty holds knife and waits for fork" in words
+    pc.post(f"/api/runs/{run_id}/stop")
+    assert finish(pc, run_id)["status"] == "stopped"
+    nothing_left(program_server)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_every_start_method_is_traced_and_a_queue_crosses_into_the_child(
+    pc: httpx.Client, method: str
+) -> None:
+    text = f"""
+import multiprocessing as mp
+
+def child(q):
+    q.put("from the child")
+
+if __name__ == "__main__":
+    mp.set_start_method({method!r})
+    q = mp.Queue()
+    p = mp.Process(target=child, args=(q,), name="kid")
+    p.start()
+    print(q.get())
+    p.join()
+"""
+    run_id = start(pc, text)
+    assert finish(pc, run_id)["status"] == "finished"
+    evs = trace(pc, run_id)
+    kid = [e for e in of(evs, "proc") if e["data"]["name"] == "kid"]
+    assert kid
+    assert kid[0]["data"]["method"] == method
+    q = objects(evs)["q"]
+    put = [e for e in of(evs, "put") if e["item"] == q]
+    assert put
+    assert put[0]["pid"] == kid[0]["pid"]
+    assert [e for e in of(evs, "get") if e["item"] == q and e["data"]["v"] == "'from the child'"]
+
+
+def test_input_gets_end_of_file_with_a_note(pc: httpx.Client) -> None:
+    text = "try:\n    input('name? ')\nexcept EOFError:\n    print('no keyboard here')\n"
+    run_id = start(pc, text)
+    run = finish(pc, run_id)
+    assert run["status"] == "finished"
+    evs = trace(pc, run_id)
+    assert of(evs, "stdin_eof")
+    assert any("no keyboard here" in c["text"] for c in run["console"])
+
+
+def test_a_loop_without_traced_calls_still_stops_at_once(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    run_id = start(pc, "n = 0\nwhile True:\n    n += 1\n")
+    wait_for(pc, run_id, lambda r: r["status"] == "running")
+    t0 = time.monotonic()
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id, timeout=5)["status"] == "stopped"
+    assert time.monotonic() - t0 < 5  # bounded, not a timing claim: Stop did not hang
+    nothing_left(program_server)
+
+
+def test_processes_started_in_a_loop_stop_at_the_limit_with_nothing_left(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    text = """
+import time
+from multiprocessing import Process
+
+def rest():
+    time.sleep(60)
+
+if __name__ == "__main__":
+    while True:
+        Process(target=rest).start()
+        time.sleep(0.01)
+"""
+    run_id = start(pc, text)
+    run = finish(pc, run_id)
+    assert run["status"] == "stopped"
+    assert "limit of 6 processes" in run["reason"]
+    assert run["limit"] == "processes"
+    nothing_left(program_server)
+
+
+def test_a_program_that_prints_megabytes_is_cut_at_the_output_limit(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    run_id = start(pc, "while True:\n    print('x' * 1000)\n")
+    run = finish(pc, run_id)
+    assert run["status"] == "stopped"
+    assert "64 KB" in run["reason"]
+    nothing_left(program_server)
+
+
+def test_a_crash_in_a_child_process_is_shown_with_its_traceback(pc: httpx.Client) -> None:
+    text = """
+from multiprocessing import Process
+
+def boom():
+    raise ValueError("no soup today")
+
+if __name__ == "__main__":
+    p = Process(target=boom, name="chef")
+    p.start()
+    p.join()
+    print("chef exit code", p.exitcode)
+"""
+    run_id = start(pc, text)
+    assert finish(pc, run_id)["status"] == "finished"
+    evs = trace(pc, run_id)
+    exc = of(evs, "exc")
+    assert exc
+    assert "ValueError: no soup today" in exc[0]["data"]["error"]
+    assert "raise ValueError" in exc[0]["data"]["traceback"]
+    reaped = [e for e in of(evs, "reaped") if e["item"] == "chef"]
+    assert reaped[0]["data"]["exitcode"] == 1
+
+
+def test_only_the_presenter_may_run_a_program() -> None:
+    server = LiveServer("--lan", "--host", "127.0.0.1")
+    try:
+        r = httpx.post(server.url + "/api/programs", json={"source": "print(1)"})
+        assert r.status_code == 403
+        r = httpx.post(
+            server.url + "/api/programs",
+            json={"source": "print(1)"},
+            headers={"origin": "http://evil.example"},
+        )
+        assert r.status_code == 403
+    finally:
+        server.stop()
+
+
+def test_the_program_list_counts_its_processes_in_the_run_object(pc: httpx.Client) -> None:
+    run, evs = example(pc, "cook_and_eater")
+    names = Counter(p["name"] for p in run["processes"])
+    assert names["cook"] == 1
+    assert names["eater"] == 1
+    assert all(not p["alive"] for p in run["processes"])
+    assert os.getpid() not in {p["pid"] for p in run["processes"]}
+
+
+def test_a_killed_server_takes_the_program_with_it_and_the_next_one_tidies_up() -> None:
+    server = LiveServer()
+    try:
+        with httpx.Client(base_url=server.url, timeout=20) as c:
+            text = (
+                "import time\nfrom multiprocessing import Process\n\n"
+                "if __name__ == '__main__':\n"
+                "    p = Process(target=time.sleep, args=(60,), name='sleeper')\n"
+                "    p.start()\n    p.join()\n"
+            )
+            run_id = start(c, text)
+            run = wait_for(c, run_id, lambda r: sum(p["alive"] for p in r["processes"]) == 2)
+            pids = [p["pid"] for p in run["processes"]]
+        left = list(BASE_DIR.glob(f"{server.proc.pid}-*"))
+        assert left  # the run's directory, while it runs
+        os.kill(server.proc.pid, 9)
+        server.proc.wait()
+        gone = settle(lambda: [p for p in pids if psutil.pid_exists(p)], lambda alive: not alive)
+        assert gone == []
+    finally:
+        server.stop()
+    second = LiveServer()
+    try:
+        assert [d for d in left if d.exists()] == []
+    finally:
+        second.stop()
