@@ -241,3 +241,36 @@ def test_when_the_event_fifo_is_gone_the_whole_program_dies() -> None:
         assert _gone(proc)
         assert proc.wait(5) == -9
     assert run.of("spawn")
+
+
+def test_events_that_had_to_be_dropped_are_counted_and_reported() -> None:
+    # A flush re-entered by its own thread (a signal handler, a __del__ in
+    # the middle of one) cannot write: its events wait, up to a bound.
+    run = trace(
+        """
+        import threading
+        import concviz_tracer.recorder as recorder
+        import concviz_tracer.wire as wire
+
+        recorder.MAX_PENDING = 5
+        lock = threading.Lock()
+        real = wire.messages
+
+        def in_the_middle_of_a_flush(*args):
+            wire.messages = real
+            recorder.MAX_BATCH = 1  # each event asks for a flush
+            for _ in range(20):
+                with lock:
+                    pass
+            recorder.MAX_BATCH = 256
+            return real(*args)
+
+        wire.messages = in_the_middle_of_a_flush
+        with lock:
+            pass
+        recorder.flush()
+        """
+    )
+    key = run.key("lock")
+    assert run.one("lost").data == {"events": 40 - 5}
+    assert len(run.on(key)) == 1 + 2 + 5

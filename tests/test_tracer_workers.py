@@ -330,3 +330,32 @@ def test_a_program_with_nothing_concurrent_runs_as_usual() -> None:
     out = run.of("out")
     assert out[0].data == {"line": 4, "text": "total 45\n", "stream": "stdout"}
     assert out[1].data == {"line": 5, "text": "careful\n", "stream": "stderr"}
+
+
+def test_workers_with_the_same_name_are_told_apart() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import threading
+
+        def hello():
+            print("hi")
+
+        if __name__ == "__main__":
+            for _ in range(2):
+                t = threading.Thread(target=hello, name="w")
+                t.start()
+                t.join()
+            for _ in range(2):
+                p = mp.Process(target=hello, name="p")
+                p.start()
+                p.join()
+        """
+    )
+    assert [e.item for e in run.of("start_thread")] == ["w", "w #2"]
+    assert [e.item for e in run.of("spawn")] == ["p", "p #2"]
+    for label in ("w", "w #2", "p", "p #2"):
+        assert run.printed(label) == "hi\n"
+    assert [e.data["name"] for e in run.of("thread") if e.worker.startswith("w")] == ["w", "w"]
+    assert [e.data["name"] for e in run.of("proc") if e.worker.startswith("p")] == ["p", "p"]
+    assert [e.item for e in run.of("reaped")] == ["p", "p #2"]

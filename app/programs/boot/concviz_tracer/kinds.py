@@ -2,62 +2,73 @@
 
 A raw event is the tuple ``(t_ns, worker, pid, tid, kind, item, data)``:
 
-- ``t_ns``: ``time.monotonic_ns()`` in the process that made it;
+- ``t_ns``: ``time.monotonic_ns()`` in the process that made it (system-wide
+  on Linux: stamps of different processes compare). Order events by it:
+  batches of different processes arrive out of step;
 - ``worker``: a label: the process's name for its main thread (the program's
-  ``MainProcess`` is ``main``), the thread's name for its other threads; in
-  every process but the program's first one, prefixed ``"<process name>/"``
-  (``"Process-1"``, ``"Process-1/Thread-2 (work)"``);
+  first process is ``main``), the thread's name for its other threads; in
+  every process but the first, prefixed ``"<process label>/"``
+  (``"Process-1"``, ``"Process-1/Thread-2 (work)"``). Labels are unique: a
+  second thread of a process, or a second child of a parent, with a name in
+  use gets ``" #2"`` (``"worker #2"``); the names in `proc` and `thread`
+  stay the program's own;
 - ``pid`` = ``os.getpid()``, ``tid`` = ``threading.get_native_id()``;
 - ``kind``: one of the names below;
 - ``item``: the traced object's key for object events (``"<creator pid>.<n>"``,
   unique in the run and kept when the object is pickled into another
-  process), else as stated below;
+  process), a worker label for worker events, else None;
 - ``data``: a dict of plain (marshal-able) values. It holds ``line`` (int)
   whenever the call came from the user's code, and ``file`` (relative to the
   run's directory) when that line is not in the main script.
 
-A value shown as ``v`` is a short, safe repr of the item (at most about 80
+A value shown as ``v`` is a short, safe repr of the item (at most 80
 characters; ``<TypeName>`` when its repr raises).
 
 ========================  ===================  =============================================
 kind                      item                 data
 ========================  ===================  =============================================
-proc                      None                 name, ppid, main (the program's first
-                                               process), method ("fork", "spawn",
-                                               "forkserver" or None), daemon
+proc                      None                 name, ppid (the process that started it),
+                                               main (the program's first process), method
+                                               ("fork", "spawn", "forkserver" or None),
+                                               daemon
 thread                    None                 name, daemon, ident, main (the process's
                                                main thread)
-spawn                     child's name         pid, daemon, method, target (qualname or
+spawn                     child's label        pid, daemon, method, target (qualname or
                                                None), line
-start_thread              thread's name        tid, daemon, target, line
+start_thread              thread's label       tid, daemon, target, line
 join                      joined worker's      what ("process" or "thread"), pid or tid,
-                          name                 timeout, line
+                          label                timeout, line
 joined                    joined worker's      alive (the timeout passed), exitcode
-                          name                 (processes)
+                          label                (processes)
 end                       None                 a thread's run ended: error (str or None);
-                                               a process's main code ended:
-                                               daemon_threads (names cut off)
-exit                      None                 exitcode
-reaped                    child's name         pid, exitcode, signal ("SIGTERM"... or
+                                               a process's main code ended (threading's
+                                               shutdown begins): daemon_threads (labels
+                                               of the daemon threads still running, cut
+                                               off)
+exit                      None                 exitcode (the program's first process: from
+                                               sys.exit() or an uncaught exception; its
+                                               real status is the server's to read)
+reaped                    child's label        pid, exitcode, signal ("SIGTERM"... or
                                                None), cut_off (a daemon terminated at its
                                                parent's exit)
 new                       object key           type, lib, name, line; as it applies:
-                                               maxsize, value, parties, peer, duplex
+                                               maxsize, value, parties, peer, duplex,
+                                               workers
 put_wait                  queue key            timeout, size
 put                       queue key            v, size (after)
-full                      queue key            timeout
+full                      queue key            timeout (0: it was not to block)
 get_wait                  queue key            timeout, size
 get                       queue key            v, size (after)
-empty                     queue key            timeout
-task_done                 queue key            unfinished
+empty                     queue key            timeout (0: it was not to block)
+task_done                 queue key            unfinished (after)
 qjoin                     queue key            unfinished (before waiting)
 qjoined                   queue key            -
 acquire_wait              lock key             timeout
 acquired                  lock key             value (semaphores), depth (RLock)
-acquire_failed            lock key             timeout
+acquire_failed            lock key             timeout (0: it was not to block)
 released                  lock key             value (semaphores), depth (RLock)
 set, clear                event key            -
-wait                      event key            timeout (before waiting)
+wait                      event key            timeout (only when it will wait: not set)
 waited                    event key            result
 cwait                     condition key        timeout
 cwoke                     condition key        result
@@ -82,18 +93,31 @@ lost                      None                 events (how many this process dro
 "multiprocessing"); "Queue", "LifoQueue", "PriorityQueue", "SimpleQueue"
 (lib "queue"); "Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event",
 "Condition", "Barrier" (lib "threading" or "multiprocessing"); "Connection"
-(each end of a Pipe: peer = the other end's key, duplex); "Pool" (lib
-"multiprocessing"); "ProcessPoolExecutor", "ThreadPoolExecutor" (lib
-"concurrent.futures").
+(each end of a Pipe: peer = the other end's key, duplex); "Pool",
+"ThreadPool" (lib "multiprocessing"); "ProcessPoolExecutor",
+"ThreadPoolExecutor" (lib "concurrent.futures"). Pools and executors have
+``workers``.
 
-A call that may block and cannot go at once sends its ``*_wait`` event (and
-flushes) before it blocks, then its result; a call that goes at once is one
-event. ``size`` is None where the queue cannot tell (``qsize()`` is not
-implemented on macOS).
+Objects made by the library on its own behalf (the mutex inside a
+``queue.Queue``, a pool's queues) are not traced, and a process or thread
+shows only once user code runs in it (a pool's workers, not a queue's
+feeder thread; never the forkserver or the resource tracker). `reaped` may
+name a child that never showed (a pool's worker that ran no task).
+
+A call that may block and cannot go at once records its ``*_wait`` event
+before it blocks, then its outcome; a call that goes at once is one event.
+A wait is flushed to the server once it has lasted a millisecond (most waits
+in a fast program are shorter; see ``waits.py``). ``size`` is None where the
+queue cannot tell (a multiprocessing SimpleQueue; ``qsize()`` on macOS). A
+condition's lock events are on the condition's key when the lock is its own;
+a lock the user made and gave it reports on its own key.
 
 Order: a process's ``proc`` comes before any other event of it, and a
 thread's ``thread`` before any other event of that thread; the parent's
-``spawn`` and ``start_thread`` reach the pipe before the child's first event.
+``spawn`` and ``start_thread`` reach the FIFO before the child's first event.
+Stamps are taken so that causes come first: a ``put`` (and ``send``,
+``released``, ``set``, ``task_done``) is stamped before it takes effect, a
+``get`` (and ``recv``, ``acquired``) after.
 """
 
 from __future__ import annotations

@@ -115,13 +115,16 @@ class TaskTracing:
         return int(self.unfinished_tasks)  # type: ignore[attr-defined]
 
     def task_done(self) -> None:
-        t = _now()  # before a join it ends wakes up
-        super().task_done()  # type: ignore[misc]
+        # Recorded before it takes effect: the join it ends may end the
+        # program, and this process with it (a daemon is terminated).
         key = self._cv_key
         if key is not None:
-            data = where.at(1)
-            data["unfinished"] = self._cv_unfinished()
-            recorder.emit(K.TASK_DONE, key, data, t)
+            unfinished = self._cv_unfinished()
+            if unfinished > 0:  # else the real call raises ValueError
+                data = where.at(1)
+                data["unfinished"] = unfinished - 1
+                recorder.emit(K.TASK_DONE, key, data)
+        super().task_done()  # type: ignore[misc]
 
     def join(self) -> None:
         key = self._cv_key

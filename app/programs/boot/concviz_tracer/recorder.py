@@ -77,6 +77,7 @@ _silent = True  # until configure(); for good in the forkserver and resource tra
 _method: str | None = None
 _daemon = False
 _name: str | None = None  # set when a Process object starts running here
+_label: str | None = None  # the label its parent chose for it (unique among its children)
 _ppid = 0  # its parent, when a Process object says (the forkserver forks it)
 _proc_announced = False
 _main_ident = _get_ident()
@@ -155,10 +156,12 @@ def announced() -> bool:
     return _proc_announced
 
 
-def set_process(name: str | None, method: str | None, daemon: bool, ppid: int = 0) -> None:
+def set_process(
+    name: str, label: str | None, method: str | None, daemon: bool, ppid: int = 0
+) -> None:
     """What a Process object starting to run in this process says it is."""
-    global _name, _method, _daemon, _ppid
-    _name, _daemon, _ppid = name, daemon, ppid
+    global _name, _label, _method, _daemon, _ppid
+    _name, _label, _daemon, _ppid = name, label, daemon, ppid
     if method is not None:
         _method = method
 
@@ -173,12 +176,13 @@ def set_gate(fd: int) -> None:
 def _forked() -> None:
     """In the child of a fork: a new process, whose buffer, threads and
     locks are its own; the parent's unflushed events stay the parent's."""
-    global _pid, _first, _method, _daemon, _name, _ppid, _proc_announced, _main_ident, _main_native
+    global _pid, _first, _method, _daemon, _name, _label, _ppid, _proc_announced
+    global _main_ident, _main_native
     global _labels, _threads, _main_ended, _exited, _final, _buf, _lost, _flush_lock
     global _flushing, _gate, _flusher_on
     _pid = os.getpid()
     _first = False
-    _method, _daemon, _name, _ppid = "fork", False, None, 0
+    _method, _daemon, _name, _label, _ppid = "fork", False, None, None, 0
     _proc_announced = False
     _main_ident, _main_native = _get_ident(), _native_id()
     _labels, _threads = {}, {}
@@ -207,15 +211,17 @@ def _process_name() -> str:
 
 def process_label() -> str:
     """This process's label (its main thread's worker label)."""
-    return _main_label if _proc_announced else ("main" if _first else _process_name())
+    if _proc_announced:
+        return _main_label
+    return "main" if _first else (_label or _process_name())
 
 
 def _announce_proc() -> None:
     global _proc_announced, _main_label, _prefix, _labels, _flusher_on
     _proc_announced = True
     name = _process_name()
-    _main_label = "main" if _first else name
-    _prefix = "" if _first else name + "/"
+    _main_label = "main" if _first else (_label or name)
+    _prefix = "" if _first else _main_label + "/"
     _labels = {_main_label: 1}
     data = {"name": name, "ppid": _ppid or os.getppid(), "main": _first}
     data.update(method=_method, daemon=_daemon)

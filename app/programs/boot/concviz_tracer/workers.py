@@ -331,7 +331,8 @@ def _patch_process(process: ModuleType) -> None:
 
     def _bootstrap(self: Any, parent_sentinel: Any = None) -> Any:
         recorder.set_process(
-            getattr(self, "_cv_label", None) or self.name,
+            self.name,
+            getattr(self, "_cv_label", None),
             getattr(self, "_cv_method", None),
             bool(self.daemon),
             self._parent_pid or 0,
