@@ -417,3 +417,30 @@ def test_a_killed_server_takes_the_program_with_it_and_the_next_one_tidies_up() 
         assert [d for d in left if d.exists()] == []
     finally:
         second.stop()
+
+
+def test_pause_stops_every_process_of_the_program_for_real(pc: httpx.Client) -> None:
+    text = (
+        "import time\nfrom multiprocessing import Process\n\n"
+        "def tick():\n    while True:\n        time.sleep(0.01)\n\n"
+        "if __name__ == '__main__':\n"
+        "    p = Process(target=tick, name='ticker')\n    p.start()\n    tick()\n"
+    )
+    run_id = start(pc, text)
+    run = wait_for(pc, run_id, lambda r: sum(p["alive"] for p in r["processes"]) == 2)
+    pids = [p["pid"] for p in run["processes"]]
+    assert pc.post(f"/api/runs/{run_id}/pause").status_code == 200
+    states = settle(
+        lambda: [psutil.Process(p).status() for p in pids],
+        lambda s: all(x == psutil.STATUS_STOPPED for x in s),
+    )
+    assert all(x == psutil.STATUS_STOPPED for x in states)
+    assert pc.get(f"/api/runs/{run_id}").json()["paused"] is True
+    assert pc.post(f"/api/runs/{run_id}/resume").status_code == 200
+    states = settle(
+        lambda: [psutil.Process(p).status() for p in pids],
+        lambda s: psutil.STATUS_STOPPED not in s,
+    )
+    assert psutil.STATUS_STOPPED not in states
+    pc.post(f"/api/runs/{run_id}/stop")
+    assert finish(pc, run_id)["status"] == "stopped"
