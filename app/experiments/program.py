@@ -93,6 +93,7 @@ EXPERIMENT = Experiment(
     script=_script,
     workers_needed=_workers_needed,
     runtime=ProgramRuntime,
+    watch_template="partials/program/_watch.html",
     notes={"finished": N_("the program ended")},
     quick_params={"source": QUICK, "args": []},
 )

@@ -82,6 +82,9 @@ class Experiment:
     # What starts and stops the run's workers: `app.runtime.Runtime` unless
     # given (a user's program has a runtime of its own, `app.programs`).
     runtime: Callable[..., Any] | None = None
+    # What the audience's page (/watch) shows of it: heading, read-only
+    # controls and the stage, unless the experiment has a page of its own.
+    watch_template: str = "partials/_experiment_body.html"
 
     @property
     def built(self) -> bool:
