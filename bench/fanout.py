@@ -6,8 +6,10 @@ Run it with the project's interpreter from anywhere; a few minutes on a
     python bench/fanout.py                         # 200, 500, 1000 viewers
     python bench/fanout.py --viewers 1000 --seconds 20
     python bench/fanout.py --no-baseline --viewers 200
+    python bench/fanout.py --viewers 3 --seconds 1 --warm-up 0.5   # a smoke run
 
-Not part of the test suite. Traffic goes to 127.0.0.1 only.
+Not part of the test suite (a smoke run is: tests/test_benches.py). Traffic
+goes to 127.0.0.1 only.
 
 What runs
 ---------
@@ -20,7 +22,8 @@ server renders 20 frames a second), and N viewers on `GET /runs/{id}/stream`.
 each N: a bare ASGI app on the same uvicorn (same HTTP parser and event
 loop) that publishes frames of a fixed size (2 KiB: the anchor in the design
 notes, and the app's own frame size, to tell the cost of bytes from the cost
-of the app) at the same rate, latest frame wins, one task per viewer.
+of the app) at the same rate, latest frame wins, one task per viewer (and, as the app's
+streams have, a wait for the viewer to leave, which ends its stream).
 
 Viewers are raw asyncio connections (an `asyncio.Protocol`, no SSE library:
 an httpx client costs about 5x the CPU and would measure itself), spread
@@ -162,9 +165,20 @@ def bare_main(args: argparse.Namespace) -> None:
                     return
         headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        while True:  # latest frame wins: one slot, the newest
-            await state["changed"].wait()
-            await send({"type": "http.response.body", "body": state["frame"], "more_body": True})
+
+        async def stream() -> None:
+            while True:  # latest frame wins: one slot, the newest
+                await state["changed"].wait()
+                await send(
+                    {"type": "http.response.body", "body": state["frame"], "more_body": True}
+                )
+
+        task = asyncio.get_running_loop().create_task(stream())
+        try:  # a stream that outlived its viewer would hold the server's shutdown up
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        finally:
+            task.cancel()
 
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
@@ -182,7 +196,7 @@ def http(port: int, method: str, path: str, body: dict[str, Any] | None = None) 
 
 
 def measure(
-    port: int, path: str, viewers: int, seconds: float, server_pid: int
+    port: int, path: str, viewers: int, seconds: float, server_pid: int, warm_up: float = 3.0
 ) -> dict[str, float]:
     import psutil
 
@@ -191,7 +205,7 @@ def measure(
     if viewers % VIEWERS_PER_CLIENT:
         per.append(viewers % VIEWERS_PER_CLIENT)
     # Every viewer connects first; the window opens after a warm-up.
-    start = time.time() + 3.0 + viewers / 400
+    start = time.time() + warm_up + viewers / 400
     for n in per:
         cmd = [sys.executable, __file__, "--client", "--port", str(port), "--path", path]
         cmd += ["--n", str(n), "--start", repr(start), "--seconds", str(seconds)]
@@ -289,12 +303,18 @@ def driver(args: argparse.Namespace) -> None:
                         bare = start_bare(bare_port, args.fps, frame_size)
                         try:
                             print(
-                                line(label, measure(bare_port, "/", n, args.seconds, bare.pid)),
+                                line(
+                                    label,
+                                    measure(
+                                        bare_port, "/", n, args.seconds, bare.pid, args.warm_up
+                                    ),
+                                ),
                                 flush=True,
                             )
                         finally:
                             stop(bare)
-                print(line("app", measure(app_port, path, n, args.seconds, app.pid)), flush=True)
+                m = measure(app_port, path, n, args.seconds, app.pid, args.warm_up)
+                print(line("app", m), flush=True)
             http(app_port, "POST", f"/api/runs/{run['id']}/stop")
         finally:
             stop(app)
@@ -317,6 +337,12 @@ def main() -> None:
     )
     p.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     p.add_argument("--fps", type=float, default=20.0)
+    p.add_argument(
+        "--warm-up",
+        type=float,
+        default=3.0,
+        help="seconds for the viewers to connect before each window (plus 1 s per 400 viewers)",
+    )
     p.add_argument("--no-baseline", action="store_true")
     # Internal: the client processes and the baseline server.
     p.add_argument("--client", action="store_true", help=argparse.SUPPRESS)

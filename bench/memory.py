@@ -4,15 +4,18 @@ Run it with the project's interpreter from anywhere::
 
     python bench/memory.py                  # 10 minutes
     python bench/memory.py --seconds 60     # a shorter look
+    python bench/memory.py --seconds 2 --interval 0.2 --producers 1 --consumers 1   # a smoke run
 
-Not part of the test suite. Traffic goes to 127.0.0.1 only.
+Not part of the test suite (a smoke run is: tests/test_benches.py). Traffic
+goes to 127.0.0.1 only.
 
 The real server (`python -m app`, recording into a temporary database)
 runs one producer/consumer run with 16 producers and 16 consumers, every
 delay 0 at speed 20, endless, for `--seconds`; one viewer reads the run's
-HTML stream the whole time, as an open page would. Every second the script
-samples the server process's RSS (the workers are processes of their own and
-not counted), the run's event count, and the recording's size on disk.
+HTML stream the whole time, as an open page would. Every second (or
+`--interval`) the script samples the server process's RSS (the workers are
+processes of their own and not counted), the run's event count, and the
+recording's size on disk.
 
 What bounds the memory, and what the numbers should show:
 
@@ -84,6 +87,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=600.0)
     p.add_argument("--producers", type=int, default=16)
     p.add_argument("--consumers", type=int, default=16)
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
     args = p.parse_args()
 
     import httpx
@@ -143,7 +147,7 @@ def main() -> None:
                     if run["status"] in ("finished", "stopped", "failed"):
                         print(f"the run ended early: {run['status']}: {run['reason']}")
                         break
-                    time.sleep(1.0)
+                    time.sleep(args.interval)
                 c.post(f"/api/runs/{rid}/stop")
         finally:
             stop.set()
