@@ -14,7 +14,7 @@ costs.
 
     python bench/ingest.py [--items 50000] [--repeats 5]
 
-Not part of the test suite.
+Not part of the test suite (a smoke run is: tests/test_benches.py).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ itself, see `main`); about a minute on a 2-core machine::
     python bench/pipeline.py --part pipeline --delay-ms 0.1   # some work per item
     python bench/pipeline.py --part first-event --starts 20 -v
 
-Not part of the test suite. Every ratio is against a baseline measured in
-the same run, on the same machine, alternating, so that drift (thermal,
-other load) hits both sides alike.
+Not part of the test suite (a smoke run is: tests/test_benches.py). Every
+ratio is against a baseline measured in the same run, on the same machine,
+alternating, so that drift (thermal, other load) hits both sides alike.
 
 Part 1, pipeline throughput (target: instrumented/bare >= 0.8)
 ----------------------------------------------------------------
