@@ -274,3 +274,51 @@ def test_events_that_had_to_be_dropped_are_counted_and_reported() -> None:
     key = run.key("lock")
     assert run.one("lost").data == {"events": 40 - 5}
     assert len(run.on(key)) == 1 + 2 + 5
+
+
+def test_an_event_before_a_long_computation_is_shown_during_it() -> None:
+    with started(
+        """
+        import os
+        print("computing")
+        while not os.path.exists("enough"):
+            pass
+        """
+    ) as (proc, fifo, life, workdir):
+        run = collect(
+            proc, fifo, workdir, until=lambda events: any(e.kind == "out" for e in events)
+        )
+        # The program computes until told: the event came while it did.
+        assert proc.poll() is None
+        (workdir / "enough").touch()
+        assert proc.wait(30) == 0
+    assert run.printed() == "computing\n"
+
+
+def test_a_multiprocessing_producer_and_consumer_at_full_speed_lose_nothing() -> None:
+    n = 5000
+    run = trace(
+        f"""
+        import multiprocessing as mp
+
+        def produce(q):
+            for i in range({n}):
+                q.put(i)
+            q.put(None)
+
+        if __name__ == "__main__":
+            q = mp.Queue(50)
+            p = mp.Process(target=produce, args=(q,), name="P")
+            p.start()
+            while q.get() is not None:
+                pass
+            p.join()
+        """
+    )
+    key = run.key("q")
+    puts = [e.data["v"] for e in run.of("put", key)]
+    gets = [e.data["v"] for e in run.of("get", key)]
+    assert puts == gets == [str(i) for i in range(n)] + ["None"]
+    assert {e.worker for e in run.of("put", key)} == {"P"}
+    assert all(0 <= e.data["size"] <= 50 for e in run.of("put", key) + run.of("get", key))
+    assert not run.of("lost")

@@ -179,3 +179,26 @@ def test_a_queue_module_join_and_task_done_from_threads() -> None:
     assert [e.data["unfinished"] for e in run.of("task_done", key)] == [1, 0]
     assert {e.worker for e in run.of("task_done", key)} == {"W"}
     assert run.one("qjoined", key).worker == "main"
+
+
+def test_an_item_whose_repr_fails_is_shown_by_its_type() -> None:
+    run = trace(
+        """
+        import queue
+
+        class Broken:
+            def __repr__(self):
+                raise RuntimeError("no repr")
+
+        q = queue.Queue()
+        q.put(Broken())
+        q.put("x" * 500)
+        q.get()
+        """
+    )
+    key = run.key("q")
+    puts = [e.data["v"] for e in run.of("put", key)]
+    assert puts[0] == "<Broken>"
+    assert len(puts[1]) <= 80
+    assert puts[1].startswith("'xxxx")
+    assert run.one("get", key).data["v"] == "<Broken>"

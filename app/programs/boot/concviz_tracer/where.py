@@ -151,9 +151,7 @@ def short_repr(obj: Any) -> str:
     else:
         global _reprlib
         if _reprlib is None:
-            import reprlib
-
-            _reprlib = reprlib.Repr()
+            _reprlib = _short_repr_maker()
             _reprlib.maxstring = MAX_REPR - 10
             _reprlib.maxother = MAX_REPR - 10
             _reprlib.maxlong = MAX_REPR - 10
@@ -164,6 +162,20 @@ def short_repr(obj: Any) -> str:
     if len(r) > MAX_REPR:
         r = r[: MAX_REPR - 3] + "..."
     return r
+
+
+def _short_repr_maker() -> Any:
+    import reprlib
+
+    class ShortRepr(reprlib.Repr):
+        def repr_instance(self, obj: Any, level: int) -> str:
+            try:
+                r = repr(obj)
+            except Exception:
+                return f"<{type(obj).__name__}>"
+            return r if len(r) <= self.maxother else r[: self.maxother - 3] + "..."
+
+    return ShortRepr()
 
 
 def qualname(fn: Any) -> str | None:

@@ -191,7 +191,7 @@ def _patch_threading(threading: ModuleType) -> None:
     def start(self: Any) -> Any:
         frame = where.called_by_user(1)
         if frame is not None and recorder.current() is not None:
-            target = self._target
+            target = self._target or getattr(self, "function", None)  # a Timer's
             if target is None and type(self).run is not Thread.run:
                 target = type(self).run
             data = where.frame_data(frame)
