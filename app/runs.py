@@ -198,7 +198,16 @@ class Run:
         self.hidden = hidden
         self._dirty = True  # the next frame shows it (or not)
         if self.ended.is_set():
-            self.publish_frame(last=True)
+            self.publish_frame(last=self.final)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    @property
+    def final(self) -> bool:
+        """No frame will follow: the run has ended and its result is shown.
+        An ended run whose result is hidden keeps its viewers' streams open,
+        so that the reveal reaches every screen."""
+        return self.ended.is_set() and not self.hidden
 
     def set_stepping(self, on: bool) -> bool:
         """Step mode: the class chooses, action by action, who goes next."""
@@ -287,10 +296,10 @@ class Run:
                 # so that proxies keep the viewers' streams open.
                 if self._dirty or loop.time() - published > FRAME_KEEPALIVE_S:
                     self._dirty = False
-                    self.publish_frame(last=self.ended.is_set())
+                    self.publish_frame(last=self.final)
                     published = loop.time()
                 if self.ended.is_set() and not self._dirty:
-                    self.publish_frame(last=True)
+                    self.publish_frame(last=self.final)
                     break
                 # Ticks on a fixed cadence: sleeping a whole period after each
                 # render made 18 frames a second at fps=20 (bench/fanout.py).
@@ -327,7 +336,7 @@ class Run:
         broadcaster = self.broadcasters[lang]
         if broadcaster.latest is None:
             with i18n.speaking(lang):
-                frame = Frame(next(self._frames), self._render(self), self.ended.is_set())
+                frame = Frame(next(self._frames), self._render(self), self.final)
             broadcaster.publish(frame)
             return frame
         return broadcaster.latest

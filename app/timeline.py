@@ -1,5 +1,6 @@
 """The timeline, as geometry: one lane per worker, coloured by state, over
-the last seconds of the run, with the queue's depth underneath.
+the last seconds of the run, with the queue's depth underneath, and a legend
+of the states it shows.
 
 Pure: a state in, shapes out (units of an SVG viewBox 1000 wide). Segments
 narrower than `MIN_WIDTH` are left out: at full speed a worker changes state
@@ -8,17 +9,27 @@ thousands of times a second, and no projector shows that.
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from app.i18n import N_, _
 from app.model import RunState
 
 WIDTH = 1000.0
-LABEL_W = 70.0  # left of the plot: worker names
-LANE_H = 22.0
+LANE_H = 30.0
+BAR_H = 22.0
 DEPTH_H = 60.0
 MIN_WIDTH = 1.0
 WINDOW_S = 30.0
+# The label column fits the longest name at the largest size the page draws
+# it (projection mode, see app.css), so that no name is cut short.
+LABEL_FONT = 24.0
+LABEL_PAD = 14.0
+MIN_LABEL_W = 70.0
+TICK_ROOM = 30.0  # half the width of a tick's words
+# A state drawn in place of one that would tell a hidden result.
+HIDDEN = "hidden"
 
 
 @dataclass(frozen=True)
@@ -46,40 +57,96 @@ class Timeline:
     depth_points: str  # an SVG polyline's points
     depth_max: int
     depth_y: float
+    label_w: float = MIN_LABEL_W
+    depth_label: str = ""
+    # The states drawn, each with its words: (state, words), in a fixed order.
+    legend: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def plot_w(self) -> float:
+        return WIDTH - self.label_w
 
 
-# The words of the states the page shows, in the reader's language; other
-# states are shown by name.
+# The words of the states the lessons draw, in the reader's language; other
+# states are shown by name. The order is the legend's.
 STATE_WORDS = {
     "starting": N_("starting"),
+    "running": N_("running"),
     "producing": N_("producing"),
     "put_wait": N_("waiting: queue full"),
     "consuming": N_("consuming"),
     "get_wait": N_("waiting: queue empty"),
     "ready": N_("ready"),
     "leaving": N_("leaving"),
+    # the queue, call by call
+    "calling": N_("calling"),
+    "returned": N_("returned"),
+    "raised": N_("raised an exception"),
+    # when does it end?
+    "main_wait": N_("main blocked in join()"),
+    "main_end": N_("main's code ended"),
+    "terminated": N_("got SIGTERM"),
+    "daemon_stopped": N_("stopped: daemon, main finished"),
+    # the lock race
+    "lock_wait": N_("waiting for the lock"),
+    "has_lock": N_("has the lock"),
+    "holding": N_("read, holding"),
+    "wrote": N_("wrote"),
+    "released": N_("released the lock"),
+    # pipes, files, sockets
+    "connecting": N_("connecting"),
+    "connected": N_("connected"),
+    "round_trips": N_("round trips"),
+    "one_way": N_("sending one way"),
     "finished": N_("finished"),
     "crashed": N_("crashed"),
     "killed": N_("killed"),
+    HIDDEN: N_("hidden until the reveal"),
 }
 
 
+def state_words(state: str) -> str:
+    return _(STATE_WORDS[state]) if state in STATE_WORDS else state.replace("_", " ")
+
+
 def _words(state: str, item: str | None) -> str:
-    word = _(STATE_WORDS[state]) if state in STATE_WORDS else state.replace("_", " ")
-    return word + (f" {item.replace('#', ' #')}" if item else "")
+    return state_words(state) + (f" {item.replace('#', ' #')}" if item else "")
 
 
-def build(state: RunState, window_s: float = WINDOW_S, names: list[str] | None = None) -> Timeline:
+def text_width(text: str, size: float) -> float:
+    """At most about how wide `text` is at font size `size` in bold sans-serif:
+    wide (CJK) characters take a whole em, others up to 0.72 of one (DejaVu
+    Sans Bold, among the widest)."""
+    ems = sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.72 for c in text)
+    return ems * size
+
+
+def label_width(names: Iterable[str]) -> float:
+    return round(max([MIN_LABEL_W, *(text_width(n, LABEL_FONT) + LABEL_PAD for n in names)]), 1)
+
+
+def build(
+    state: RunState,
+    window_s: float = WINDOW_S,
+    names: list[str] | None = None,
+    hide: frozenset[str] = frozenset(),
+) -> Timeline:
+    """The timeline of the last `window_s` seconds. States in `hide` (those
+    that would tell a hidden result) are drawn as `HIDDEN`, without words."""
     t1 = max(state.last_t, 1e-3)
     t0 = max(0.0, t1 - window_s)
     span = t1 - t0 or 1.0
-    plot = WIDTH - LABEL_W
+    order = names if names is not None else sorted(state.lanes, key=_lane_key(state))
+    has_depth = bool(state.depth_track)
+    depth_label = _("in queue")
+    label_w = label_width([*order, depth_label] if has_depth else order)
+    plot = WIDTH - label_w
 
     def x(t: float) -> float:
-        return LABEL_W + (min(max(t, t0), t1) - t0) / span * plot
+        return label_w + (min(max(t, t0), t1) - t0) / span * plot
 
-    order = names if names is not None else sorted(state.lanes, key=_lane_key(state))
     lanes: list[Lane] = []
+    drawn: set[str] = set()
     for i, name in enumerate(order):
         lane = Lane(name, 4 + i * LANE_H)
         segs = list(state.lanes.get(name, ()))
@@ -90,12 +157,20 @@ def build(state: RunState, window_s: float = WINDOW_S, names: list[str] | None =
             x0, x1 = x(start), x(end)
             if x1 - x0 < MIN_WIDTH:
                 continue
-            title = _("%(name)s: %(what)s, %(d)s s from %(t)s s") % {
-                "name": name,
-                "what": _words(st, item),
-                "d": f"{end - start:.3f}",
-                "t": f"{start:.2f}",
-            }
+            if st in hide:
+                st = HIDDEN
+                title = _("%(name)s: hidden until the reveal, from %(t)s s") % {
+                    "name": name,
+                    "t": f"{start:.2f}",
+                }
+            else:
+                title = _("%(name)s: %(what)s, %(d)s s from %(t)s s") % {
+                    "name": name,
+                    "what": _words(st, item),
+                    "d": f"{end - start:.3f}",
+                    "t": f"{start:.2f}",
+                }
+            drawn.add(st)
             lane.segments.append(Segment(round(x0, 1), round(x1 - x0, 1), st, title))
         lanes.append(lane)
     depth_y = 8 + len(lanes) * LANE_H
@@ -114,9 +189,33 @@ def build(state: RunState, window_s: float = WINDOW_S, names: list[str] | None =
         coords.append(f"{x(t1):.1f},{coords[-1].split(',')[1]}")
     step = _tick_step(span)
     first = (int(t0 / step) + 1) * step
-    ticks = [(round(x(t), 1), f"{t:g} s") for t in _frange(first, t1, step)]
-    height = depth_y + (DEPTH_H + 24 if points else 20)
-    return Timeline(lanes, height, t0, t1, ticks, " ".join(coords), depth_max, depth_y)
+    # Centred on their time; none so near an end that its words are cut off.
+    ticks = [
+        (round(x(t), 1), f"{t:g} s")
+        for t in _frange(first, t1, step)
+        if label_w + TICK_ROOM <= x(t) <= WIDTH - TICK_ROOM
+    ]
+    height = depth_y + (DEPTH_H + 30 if points else 26)
+    return Timeline(
+        lanes,
+        height,
+        t0,
+        t1,
+        ticks,
+        " ".join(coords),
+        depth_max,
+        depth_y,
+        label_w=label_w,
+        depth_label=depth_label,
+        legend=legend(drawn),
+    )
+
+
+def legend(states: Iterable[str]) -> list[tuple[str, str]]:
+    """Each state with its words, known states in STATE_WORDS's order first."""
+    known = list(STATE_WORDS)
+    ordered = sorted(set(states), key=lambda s: (known.index(s) if s in known else len(known), s))
+    return [(s, state_words(s)) for s in ordered]
 
 
 def _lane_key(state: RunState):  # type: ignore[no-untyped-def]

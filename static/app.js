@@ -128,3 +128,100 @@
     action();
   });
 })();
+
+// The timeline's tooltip: what a segment was, on hover and on keyboard focus.
+// A real element (not the SVG's <title>, which never showed while the timeline
+// was redrawn twice a second), placed by the CSSOM, which the CSP allows.
+// Keyboard: Tab reaches each lane at its latest segment; ← → move along the
+// lane, ↑ ↓ to the lane above or below.
+(() => {
+  "use strict";
+  const SEG = ".timeline .seg[data-tip]";
+  const tip = document.createElement("div");
+  tip.id = "tl-tip";
+  tip.className = "tl-tip";
+  tip.setAttribute("role", "tooltip");
+  tip.hidden = true;
+  document.body.appendChild(tip);
+  let shown = null; // the segment the tooltip is about
+  let mouse = null; // where the pointer is, when it shows it
+
+  const place = () => {
+    const box = shown.getBoundingClientRect();
+    const x = mouse ? mouse[0] : box.left + box.width / 2;
+    const y = mouse ? mouse[1] : box.top;
+    const w = tip.offsetWidth;
+    const h = tip.offsetHeight;
+    tip.style.left = Math.max(4, Math.min(x - w / 2, innerWidth - w - 4)) + "px";
+    tip.style.top = (y - h - 12 >= 0 ? y - h - 12 : (mouse ? y + 18 : box.bottom + 8)) + "px";
+  };
+  const show = (seg, at) => {
+    shown = seg;
+    mouse = at;
+    tip.textContent = seg.dataset.tip;
+    tip.hidden = false;
+    place();
+  };
+  const hide = () => {
+    shown = null;
+    tip.hidden = true;
+  };
+
+  document.addEventListener("mouseover", (event) => {
+    const seg = event.target instanceof Element && event.target.closest(SEG);
+    if (seg) show(seg, [event.clientX, event.clientY]);
+    else if (shown && document.activeElement !== shown) hide();
+  });
+  document.addEventListener("mousemove", (event) => {
+    if (shown && mouse && event.target === shown) {
+      mouse = [event.clientX, event.clientY];
+      place();
+    }
+  });
+  document.addEventListener("focusin", (event) => {
+    const seg = event.target instanceof Element && event.target.closest(SEG);
+    if (seg) show(seg, null);
+  });
+  document.addEventListener("focusout", (event) => {
+    if (event.target === shown) hide();
+  });
+  // The timeline is redrawn in place: say what the segment is now, or hide.
+  new MutationObserver(() => {
+    if (!shown) return;
+    if (!shown.isConnected) hide();
+    else if (tip.textContent !== shown.dataset.tip) {
+      tip.textContent = shown.dataset.tip;
+      place();
+    }
+  }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["data-tip"], childList: true });
+
+  const lanes = (seg) => [...seg.closest(".timeline").querySelectorAll(".lane")];
+  const move = (seg, key) => {
+    const lane = seg.closest(".lane");
+    const segs = [...lane.querySelectorAll(".seg")];
+    if (key === "ArrowLeft" || key === "ArrowRight") {
+      return segs[segs.indexOf(seg) + (key === "ArrowLeft" ? -1 : 1)];
+    }
+    const all = lanes(seg);
+    const next = all[all.indexOf(lane) + (key === "ArrowUp" ? -1 : 1)];
+    if (!next) return null;
+    // the segment of that lane at the same place in time, else its last
+    const mid = seg.getBoundingClientRect().left + seg.getBoundingClientRect().width / 2;
+    const theirs = [...next.querySelectorAll(".seg")];
+    return theirs.find((s) => s.getBoundingClientRect().right >= mid) || theirs[theirs.length - 1];
+  };
+  // Capture: before the page's own arrow keys (a replay's steps).
+  document.addEventListener(
+    "keydown",
+    (event) => {
+      const seg = event.target instanceof Element && event.target.closest(SEG);
+      if (!seg || !["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(event.key)) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      const next = move(seg, event.key);
+      if (next) next.focus();
+    },
+    true,
+  );
+  addEventListener("scroll", () => shown && place(), { passive: true });
+})();

@@ -177,7 +177,10 @@ def test_replaying_to_the_end_gives_the_final_live_frame(
         time.sleep(0.05)
     replayed = client.get(f"/runs/{run['id']}/frame", params={"at": total}).text
     replayed = replayed.split("<hx-partial")[0]
-    assert _normal(replayed) == _normal(live_final)
+    # The same stage, but for its run bar: a replay says so (and where it is).
+    assert 'id="replay-badge"' in replayed
+    assert 'id="run-status">finished<' in replayed
+    assert _normal(_stage(replayed)) == _normal(_stage(live_final))
     earlier = client.get(f"/runs/{run['id']}/frame", params={"at": 40, "step": -1}).text
     assert "event <b>39</b>" in earlier  # a step back
     page = client.get(f"/runs/{run['id']}")
@@ -193,6 +196,11 @@ def recorded_events(client: httpx.Client, run_id: str) -> int | None:
             count: int = rec["events"]
             return count
     return None
+
+
+def _stage(html: str) -> str:
+    """A frame without its run bar."""
+    return re.sub(r'<div id="runbar".*?\n</div>', "", html, count=1, flags=re.S)
 
 
 def _normal(html: str) -> str:

@@ -937,6 +937,8 @@ def _row(
         "ids": ids if (track.pid or track.tid) else "",
         "y": y,
         "label_y": bar_top + BAR_H - 8,
+        "bar_y": bar_top,
+        "bar_h": BAR_H,
         "ids_y": text_y,
         "bars": bars,
         "marks": marks,
@@ -997,6 +999,10 @@ def view(state: DaemonState, params: dict[str, Any]) -> dict[str, Any]:
             for t in _ticks(span)
         ]
         now_x = scale(t0)(now) if (t0 is not None and live) else None
+        # While the result is hidden, the page draws nothing after main's
+        # code ends: who is still there then is the question.
+        code_end = main_track.code_end if t0 is not None else None
+        cut_x = scale(t0)(code_end) if t0 is not None and code_end is not None else None
         tracks = {role: state.tracks[f"{prefix}-{role}"] for role in ("main", "normal", "daemon")}
         programs.append(
             {
@@ -1010,6 +1016,9 @@ def view(state: DaemonState, params: dict[str, Any]) -> dict[str, Any]:
                 "height": height,
                 "tracks": tracks,
                 "facts": _facts(program, tracks, t0),
+                "cut_t": code_end,
+                "cut_x": cut_x,
+                "open_facts": _facts(program, tracks, t0)[:1] if cut_x is not None else [],
                 "printed": list(state.printed[program]),
             }
         )
@@ -1086,4 +1095,6 @@ EXPERIMENT = Experiment(
     # main, and two programs of three (main and two threads or children).
     workers_needed=lambda params: 7,
     notes={"finished": N_("both programs have exited")},
+    # Who was still there when main's code ended, and who was stopped.
+    outcome_states=frozenset({model.FINISHED, model.KILLED}),
 )

@@ -1127,4 +1127,5 @@ EXPERIMENT = Experiment(
     main_in_process=True,
     workers_needed=lambda p: 1 + p.producers + p.consumers,  # type: ignore[attr-defined]
     notes={"finished": N_("main's program ended")},
+    outcome_states=frozenset({DAEMON_STOPPED, TERMINATED}),
 )

@@ -1029,4 +1029,5 @@ EXPERIMENT = Experiment(
     takes_calls=True,
     call_model=Call,
     notes={"finished": N_("the lecture's example played to its end")},
+    outcome_states=frozenset({RETURNED, RAISED}),
 )

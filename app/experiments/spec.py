@@ -79,6 +79,10 @@ class Experiment:
     takes_calls: bool = False
     call_model: type[BaseModel] | None = None
     notes: dict[str, str] = field(default_factory=dict)
+    # Worker states that tell the run's outcome (a call that raised, a daemon
+    # stopped early): while the result is hidden the timeline draws them as
+    # hidden too.
+    outcome_states: frozenset[str] = frozenset()
     # What starts and stops the run's workers: `app.runtime.Runtime` unless
     # given (a user's program has a runtime of its own, `app.programs`).
     runtime: Callable[..., Any] | None = None

@@ -146,6 +146,9 @@ async def start_from_form(slug: str, request: Request) -> HTMLResponse:
     form = await _form(request)
     try:
         run = reg.start(slug, {k: v for k, v in form.items() if k in _fields(exp)})
+        if form.get("hide_result"):
+            # Before its first frame: the run starts with its result hidden.
+            reg.hide(run.id, True)
     except ParamsError as exc:
         errors = {e.field: e.message for e in exc.errors}
         return _result(
@@ -288,6 +291,13 @@ async def run_action_from_form(slug: str, action: str, request: Request) -> HTML
     reg.experiment(slug)
     form = await _form(request)
     run_id = form.get("run_id", "")
+    if not run_id and action in ("hide", "reveal"):
+        # An ended run's result can still be hidden or revealed: the lesson's
+        # latest run, the one its page shows.
+        latest = reg.latest(slug)
+        if latest is None:
+            return _text(_("No run yet: tick “Hide the result” in the settings, then Start."))
+        run_id = latest.id
     if not run_id:
         return _text(_("Nothing is running."))
     try:
@@ -296,8 +306,13 @@ async def run_action_from_form(slug: str, action: str, request: Request) -> HTML
         elif action == "resume":
             run = reg.resume(run_id)
         elif action in ("hide", "reveal"):
-            reg.hide(run_id, action == "hide")
-            return _text(_("Result hidden: ask the class to predict.") if action == "hide" else "")
+            run = reg.hide(run_id, action == "hide")
+            message = _("Result hidden: ask the class to predict.") if action == "hide" else ""
+            return templates.TemplateResponse(
+                request,
+                "partials/_reveal_result.html",
+                {**stage_context(run), "message": message},
+            )
         elif action == "permit":
             reg.permit(run_id, form.get("worker", ""))
             return _text("")

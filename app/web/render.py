@@ -95,6 +95,13 @@ def _program(slug: str, params_json: str) -> str:
     return script(json.loads(params_json))
 
 
+def _timeline(run: Run) -> timeline.Timeline:
+    """The run's timeline; while its result is hidden, without the states
+    that would tell it."""
+    hide = run.experiment.outcome_states if getattr(run, "hidden", False) else frozenset()
+    return timeline.build(run.state, hide=hide)
+
+
 def stage_context(run: Run, *, with_timeline: bool = True) -> dict[str, Any]:
     state = run.state
     params = run.params.model_dump()
@@ -117,14 +124,14 @@ def stage_context(run: Run, *, with_timeline: bool = True) -> dict[str, Any]:
             else []
         ),
         "hide_results": bool(getattr(run, "hidden", False)),
-        "timeline": timeline.build(state) if with_timeline else None,
+        "timeline": _timeline(run) if with_timeline else None,
         "timeline_window": f"{timeline.WINDOW_S:g}",
         **exp.view(state, params),
     }
 
 
-def render_timeline(state: Any) -> str:
-    return env.get_template("partials/_timeline.html").render(timeline=timeline.build(state))
+def render_timeline(run: Run) -> str:
+    return env.get_template("partials/_timeline.html").render(timeline=_timeline(run))
 
 
 def render_frame(run: Run) -> str:

@@ -101,18 +101,36 @@ async def load(request: Request, run_id: str) -> Loaded:
     return loaded
 
 
-def _frame(loaded: Loaded, at: int, *, scrub: bool) -> str:
-    """The stage after `at` events, with the position (and the scrubber)."""
+def _replay_vars(replay: Replay, at: int) -> dict[str, Any]:
+    """What the run bar needs to say that this is a replay, and where."""
+    return {
+        "replay": True,
+        "replay_at": at,
+        "replay_length": replay.length,
+        "replay_duration": replay.duration,
+    }
+
+
+def _frame(
+    loaded: Loaded, at: int, *, scrub: bool, player: bool = False, speed: float = 1.0
+) -> str:
+    """The stage after `at` events, with the position (and the scrubber);
+    with `player`, the player's buttons too, paused: a step or a jump stops
+    playing, and so does the end."""
     replay = loaded.replay
     at = max(0, min(at, replay.length))
     view = ReplayView(loaded.record.id, loaded.experiment, loaded.params, replay.state_at(at))
     return env.get_template("partials/_replay_frame.html").render(
         stage_context(view),  # type: ignore[arg-type]
+        **_replay_vars(replay, at),
         at=at,
         length=replay.length,
         duration=replay.duration,
         run_id=view.id,
         scrub=scrub,
+        player=player,
+        playing=False,
+        speed=speed,
     )
 
 
@@ -144,7 +162,10 @@ async def replay_page(
             "at": at,
             "length": loaded.replay.length,
             "duration": loaded.replay.duration,
+            "speed": 1.0,
+            "playing": False,
             **stage_context(view),  # type: ignore[arg-type]
+            **_replay_vars(loaded.replay, at),
         },
     )
 
@@ -156,9 +177,10 @@ async def replay_frame(
     at: Annotated[int, Query(ge=0)] = 0,
     step: Annotated[int, Query(ge=-1000, le=1000)] = 0,
 ) -> HTMLResponse:
-    """The stage after `at` (+ `step`) events; a step also moves the scrubber."""
+    """The stage after `at` (+ `step`) events; a step also moves the scrubber.
+    Either stops playing."""
     loaded = await load(request, run_id)
-    return HTMLResponse(_frame(loaded, at + step, scrub=step != 0))
+    return HTMLResponse(_frame(loaded, at + step, scrub=step != 0, player=True))
 
 
 @router.get("/runs/{run_id}/play", response_class=EventStream)
@@ -177,8 +199,10 @@ async def replay_play(
         at = start
         t = replay.events[at - 1].t if at else 0.0
         while True:
-            yield format_sse_event(data_str=_frame(loaded, at, scrub=True))
-            if at >= replay.length:
+            end = at >= replay.length
+            # The last frame turns the player back to paused: it says what it does.
+            yield format_sse_event(data_str=_frame(loaded, at, scrub=True, player=end, speed=speed))
+            if end:
                 yield END
                 return
             await asyncio.sleep(PLAY_FRAME_S)

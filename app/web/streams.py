@@ -293,10 +293,16 @@ async def timeline_stream(run: Annotated[Run, Depends(the_run)], request: Reques
 
 async def _timeline(run: Run) -> AsyncIterator[bytes]:
     while True:
-        last = run.ended.is_set()
-        yield format_sse_event(data_str=render_timeline(run.state))
+        last, hidden = run.final, run.hidden
+        yield format_sse_event(data_str=render_timeline(run))
         if last:
             yield END
             return
+        if run.ended.is_set():
+            # Ended with its result hidden: nothing changes until the reveal
+            # (or it has ended just now: its last timeline is next).
+            if not run.final and run.hidden == hidden:
+                await run.changed()
+            continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(run.ended.wait(), TIMELINE_PERIOD_S)
