@@ -82,6 +82,7 @@ STATE_WORDS = {
     "calling": N_("calling"),
     "returned": N_("returned"),
     "raised": N_("raised an exception"),
+    "skipped": N_("not called: the run was stopping"),
     # when does it end?
     "main_wait": N_("main blocked in join()"),
     "main_end": N_("main's code ended"),
@@ -92,7 +93,7 @@ STATE_WORDS = {
     "has_lock": N_("has the lock"),
     "holding": N_("read, holding"),
     "wrote": N_("wrote"),
-    "released": N_("released the lock"),
+    "released": N_("released"),  # the lock, or a waiting call at Stop
     # pipes, files, sockets
     "connecting": N_("connecting"),
     "connected": N_("connected"),
@@ -131,8 +132,10 @@ def build(
     names: list[str] | None = None,
     hide: frozenset[str] = frozenset(),
 ) -> Timeline:
-    """The timeline of the last `window_s` seconds. States in `hide` (those
-    that would tell a hidden result) are drawn as `HIDDEN`, without words."""
+    """The timeline of the last `window_s` seconds. With `hide` (states that
+    would tell a hidden result), nothing from the first of them on is drawn:
+    every lane is `HIDDEN` from then, so neither those states nor when each
+    worker reached one shows."""
     t1 = max(state.last_t, 1e-3)
     t0 = max(0.0, t1 - window_s)
     span = t1 - t0 or 1.0
@@ -141,40 +144,49 @@ def build(
     depth_label = _("in queue")
     label_w = label_width([*order, depth_label] if has_depth else order)
     plot = WIDTH - label_w
+    cut = min(
+        (start for segs in state.lanes.values() for start, st, _ in segs if st in hide),
+        default=None,
+    )
+    shown_to = t1 if cut is None else min(cut, t1)
 
     def x(t: float) -> float:
         return label_w + (min(max(t, t0), t1) - t0) / span * plot
 
     lanes: list[Lane] = []
     drawn: set[str] = set()
+
+    def add(lane: Lane, start: float, end: float, st: str, title: str) -> None:
+        x0, x1 = x(start), x(end)
+        if end < t0 or x1 - x0 < MIN_WIDTH:
+            return
+        drawn.add(st)
+        lane.segments.append(Segment(round(x0, 1), round(x1 - x0, 1), st, title))
+
     for i, name in enumerate(order):
         lane = Lane(name, 4 + i * LANE_H)
         segs = list(state.lanes.get(name, ()))
         for j, (start, st, item) in enumerate(segs):
-            end = segs[j + 1][0] if j + 1 < len(segs) else t1
-            if end < t0:
-                continue
-            x0, x1 = x(start), x(end)
-            if x1 - x0 < MIN_WIDTH:
-                continue
-            if st in hide:
-                st = HIDDEN
-                title = _("%(name)s: hidden until the reveal, from %(t)s s") % {
-                    "name": name,
-                    "t": f"{start:.2f}",
-                }
-            else:
-                title = _("%(name)s: %(what)s, %(d)s s from %(t)s s") % {
-                    "name": name,
-                    "what": _words(st, item),
-                    "d": f"{end - start:.3f}",
-                    "t": f"{start:.2f}",
-                }
-            drawn.add(st)
-            lane.segments.append(Segment(round(x0, 1), round(x1 - x0, 1), st, title))
+            if start >= shown_to:
+                break
+            end = min(segs[j + 1][0] if j + 1 < len(segs) else t1, shown_to)
+            title = _("%(name)s: %(what)s, %(d)s s from %(t)s s") % {
+                "name": name,
+                "what": _words(st, item),
+                "d": f"{end - start:.3f}",
+                "t": f"{start:.2f}",
+            }
+            add(lane, start, end, st, title)
+        if cut is not None and segs and cut < t1:
+            since = max(cut, segs[0][0])
+            title = _("%(name)s: hidden until the reveal, from %(t)s s") % {
+                "name": name,
+                "t": f"{since:.2f}",
+            }
+            add(lane, since, t1, HIDDEN, title)
         lanes.append(lane)
     depth_y = 8 + len(lanes) * LANE_H
-    points = [(t, d) for t, d in state.depth_track if t >= t0]
+    points = [(t, d) for t, d in state.depth_track if t0 <= t <= shown_to]
     before = [d for t, d in state.depth_track if t < t0]
     if before:
         points.insert(0, (t0, before[-1]))
@@ -186,7 +198,7 @@ def build(
             coords.append(f"{x(t):.1f},{coords[-1].split(',')[1]}")  # a step, not a slope
         coords.append(f"{x(t):.1f},{y:.1f}")
     if points:
-        coords.append(f"{x(t1):.1f},{coords[-1].split(',')[1]}")
+        coords.append(f"{x(shown_to):.1f},{coords[-1].split(',')[1]}")
     step = _tick_step(span)
     first = (int(t0 / step) + 1) * step
     # Centred on their time; none so near an end that its words are cut off.

@@ -161,8 +161,10 @@ def queue(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
 
 def joinable(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
     c = run["counters"]
-    for box in ("c-lost", "c-consumed", "c-unfinished"):
+    # What is still in the queue, or unfinished, once main's code ends is lost.
+    for box in ("c-lost", "c-consumed", "c-unfinished", "c-in-queue"):
         assert hidden.text(box) == "?", box
+    assert not hidden.having("chip")
     assert not hidden.having("jq-lost")
     assert not hidden.having("jq-lost-item")
     assert [e for e in hidden.elements if (e["id"] or "").startswith("lost-")] == []
@@ -212,6 +214,9 @@ def ipc(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
     assert all("v-pending" in e["classes"] for e in claims)
     assert [e for e in shown.elements if "ipc-bar" in e["classes"]]
     assert not shown.having("ipc-hidden")
+    # How long each pair measured would tell which way is faster.
+    assert "st-round_trips" not in tl
+    assert "st-one_way" not in tl
 
 
 LESSONS: dict[str, tuple[dict[str, Any], Check]] = {

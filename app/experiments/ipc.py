@@ -2313,4 +2313,6 @@ EXPERIMENT = Experiment(
     main_in_process=True,
     workers_needed=lambda params: 3,  # main and one pair at a time
     notes={"finished": N_("every mechanism had its turn")},
+    # How long each pair spent measuring tells which way is faster.
+    outcome_states=frozenset({ROUND_TRIPS, ONE_WAY}),
 )

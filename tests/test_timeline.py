@@ -1,0 +1,119 @@
+"""The timeline as geometry: lanes, a legend of what is drawn, room for every
+name, and nothing that would tell a hidden result."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+
+from app import i18n, timeline
+from app.experiments import EXPERIMENTS
+from app.model import RunState, WorkerView
+
+
+def state_with(lanes: dict[str, list[tuple[float, str, str | None]]], t: float = 10.0) -> RunState:
+    s = RunState()
+    s.last_t = t
+    for name, segs in lanes.items():
+        s.lanes[name] = deque(segs)
+        s.workers[name] = WorkerView(name, role="worker")
+    return s
+
+
+def test_the_legend_names_each_state_drawn_once_in_a_fixed_order() -> None:
+    s = state_with(
+        {
+            "C1": [(0.0, "get_wait", None), (1.0, "consuming", "P1#1"), (3.0, "get_wait", None)],
+            "P1": [(0.0, "producing", "P1#1"), (0.5, "put_wait", "P1#1"), (2.0, "finished", None)],
+        }
+    )
+    tl = timeline.build(s)
+    assert [state for state, _ in tl.legend] == [
+        "producing",
+        "put_wait",
+        "consuming",
+        "get_wait",
+        "finished",
+    ]
+    assert dict(tl.legend)["put_wait"] == "waiting: queue full"
+
+
+def test_the_legend_speaks_the_readers_language() -> None:
+    s = state_with({"C1": [(0.0, "consuming", None)]})
+    with i18n.speaking("zh"):
+        assert timeline.build(s).legend == [("consuming", "正在消费")]
+
+
+def test_a_state_too_short_to_draw_is_not_in_the_legend() -> None:
+    s = state_with(
+        {"P1": [(0.0, "producing", None), (5.0, "ready", None), (5.0001, "producing", None)]}
+    )
+    states = {state for state, _ in timeline.build(s).legend}
+    assert states == {"producing"}
+
+
+@pytest.mark.parametrize("name", ["main", "proc-daemon", "proc-normal", "P16", "thr-daemon"])
+def test_the_label_column_fits_every_name_at_the_projection_size(name: str) -> None:
+    tl = timeline.build(state_with({name: [(0.0, "starting", None)]}))
+    # 0.72 em is the widest of a bold sans-serif's lower-case letters here.
+    assert tl.label_w >= 6 + 0.72 * timeline.LABEL_FONT * len(name)
+    seg = tl.lanes[0].segments[0]
+    assert seg.x >= tl.label_w
+    assert seg.x + seg.w <= timeline.WIDTH + 0.1
+
+
+def test_the_queue_depth_label_fits_in_chinese_too() -> None:
+    s = state_with({"P1": [(0.0, "producing", None)]})
+    s.depth_track.extend([(0.0, 0), (1.0, 3)])
+    with i18n.speaking("zh"):
+        tl = timeline.build(s)
+    assert tl.depth_label == "队列中"
+    assert tl.label_w >= timeline.text_width("队列中", timeline.LABEL_FONT)
+
+
+def test_ticks_stay_clear_of_both_ends() -> None:
+    tl = timeline.build(state_with({"P1": [(0.0, "producing", None)]}, t=7.0))
+    assert tl.ticks
+    for x, _ in tl.ticks:
+        assert tl.label_w + timeline.TICK_ROOM <= x <= timeline.WIDTH - timeline.TICK_ROOM
+
+
+def test_from_the_first_hidden_state_on_every_lane_is_hidden() -> None:
+    s = state_with(
+        {
+            "P1": [(0.0, "calling", "q.get()"), (1.0, "returned", "q.get()")],
+            "P2": [(0.0, "calling", "q.get()"), (2.0, "raised", "q.get()")],
+        }
+    )
+    tl = timeline.build(s, hide=frozenset({"returned", "raised"}))
+    for lane in tl.lanes:
+        # Neither how a call ended nor when: both lanes turn hidden at 1 s.
+        assert [seg.state for seg in lane.segments] == ["calling", "hidden"]
+        assert lane.segments[1].title.endswith("from 1.00 s")
+        assert lane.segments[0].x + lane.segments[0].w == pytest.approx(lane.segments[1].x, abs=0.2)
+        assert all(
+            "returned" not in seg.title and "raised" not in seg.title for seg in lane.segments
+        )
+    assert [state for state, _ in tl.legend] == ["calling", "hidden"]
+    # Shown, the same run tells it.
+    shown = timeline.build(s)
+    assert {seg.state for lane in shown.lanes for seg in lane.segments} == {
+        "calling",
+        "returned",
+        "raised",
+    }
+
+
+def test_a_hidden_timeline_draws_no_queue_depth_after_its_cut() -> None:
+    s = state_with({"P1": [(0.0, "calling", None), (1.0, "returned", None)]})
+    s.depth_track.extend([(0.0, 0), (0.5, 1), (3.0, 2)])
+    hidden = timeline.build(s, hide=frozenset({"returned"}))
+    assert hidden.depth_max == 1
+    assert timeline.build(s).depth_max == 2
+
+
+def test_every_lessons_outcome_states_are_states_with_words() -> None:
+    for exp in EXPERIMENTS.values():
+        for state in exp.outcome_states:
+            assert state in timeline.STATE_WORDS, (exp.slug, state)
