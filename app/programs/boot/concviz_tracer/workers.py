@@ -92,8 +92,12 @@ def _forked() -> None:
 
 
 def error_text(exc: BaseException) -> str:
-    text = str(exc)
+    """``"Type: message"``, or the type's name alone."""
     name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose message cannot be made
+        text = ""
     return f"{name}: {text}" if text else name
 
 
@@ -190,13 +194,14 @@ def _patch_threading(threading: ModuleType) -> None:
 
     def start(self: Any) -> Any:
         frame = where.called_by_user(1)
-        if frame is not None and recorder.current() is not None:
+        parent = recorder.current() if frame is not None else None
+        if parent is not None:
             target = self._target or getattr(self, "function", None)  # a Timer's
             if target is None and type(self).run is not Thread.run:
                 target = type(self).run
             data = where.frame_data(frame)
             data.update(daemon=self.daemon, target=where.qualname(target))
-            self._cv_start = (recorder.current(), data)
+            self._cv_start = (parent, data)
         return real_start(self)
 
     def _bootstrap_inner(self: Any) -> Any:
@@ -207,6 +212,7 @@ def _patch_threading(threading: ModuleType) -> None:
             self._cv_label = label
             data["tid"] = _thread.get_native_id()
             recorder.emit_as(parent, K.START_THREAD, label, data)
+            recorder.forget_thread()  # an earlier thread's, with the same ident
             recorder.announce(thread=self, label=label)
             recorder.flush()
         try:
@@ -242,11 +248,9 @@ def _patch_threading(threading: ModuleType) -> None:
         return real_hook(args)
 
     def _shutdown() -> Any:
-        try:
+        with contextlib.suppress(Exception):
             if _thread.get_ident() == recorder.main_ident():
                 _main_end()
-        except Exception:
-            pass
         return real_shutdown()
 
     Thread.start, Thread.join, Thread._bootstrap_inner = start, join, _bootstrap_inner
@@ -282,7 +286,7 @@ def _patch_process(process: ModuleType) -> None:
         if frame is None or self._popen is not None or recorder.current() is None:
             self._cv_label = self.name
             real_start(self)
-            _tag_popen(self, False)
+            _tag_popen(self)
             return
         label = self._cv_label = _child_label(self.name)
         self._cv_spawned = True
@@ -309,7 +313,7 @@ def _patch_process(process: ModuleType) -> None:
                 finally:
                     os.close(w)
                     os.close(r)
-        _tag_popen(self, True)
+        _tag_popen(self)
 
     def join(self: Any, timeout: float | None = None) -> Any:
         frame = where.called_by_user(1)
@@ -348,7 +352,8 @@ def _patch_process(process: ModuleType) -> None:
             except SystemExit:
                 raise
             except BaseException as e:
-                report_exc(e)
+                with contextlib.suppress(Exception):
+                    report_exc(e)
                 raise
 
         self.run = traced_run
@@ -377,7 +382,7 @@ def _flush_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, flush_then_die)
 
 
-def _tag_popen(process: Any, spawned: bool) -> None:
+def _tag_popen(process: Any) -> None:
     popen = process._popen
     if popen is not None:
         popen._cv_label = process._cv_label
