@@ -261,6 +261,26 @@ def test_a_run_of_the_installed_concviz_uses_real_workers_and_leaves_none(
     assert workers == []
 
 
+def test_the_installed_concviz_traces_a_program_with_the_tracer_it_ships(served: Served) -> None:
+    """The tracer's boot directory travels in the wheel, and a program's
+    processes find it there (not in a checkout)."""
+    text = (
+        "from multiprocessing import Process, Queue\n\n"
+        "def send(q):\n    q.put('hello')\n\n"
+        "if __name__ == '__main__':\n"
+        "    q = Queue()\n    p = Process(target=send, args=(q,))\n    p.start()\n"
+        "    print(q.get())\n    p.join()\n"
+    )
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        r = client.post("/api/programs", json={"source": text})
+        assert r.status_code == 201, r.text
+        ended = wait_for(client, r.json()["id"], lambda r: r["status"] in ENDED, timeout=60)
+    assert ended["status"] == "finished", ended
+    assert [o["name"] for o in ended["objects"]] == ["q"]
+    assert [c["text"] for c in ended["console"]] == ["hello"]
+    assert len({p["pid"] for p in ended["processes"]}) == 2
+
+
 def test_a_checkout_finds_templates_and_static_at_its_top(tmp_path: Path) -> None:
     package = tmp_path / "app"
     package.mkdir()
