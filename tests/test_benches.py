@@ -24,6 +24,8 @@ import psutil
 import pytest
 from conftest import ROOT
 
+from app.programs.runtime import BASE_DIR
+
 MARK = "CONCVIZ_BENCH_SMOKE"
 # A number as the benchmarks print it: 12, 0.87, 14,861, or nan (no sample).
 NUM = r"(?:[\d,]+(?:\.\d+)?|nan)"
@@ -60,10 +62,10 @@ def left_behind(mark: str, timeout: float = 5.0) -> list[str]:
 def files_left(tmp: Path) -> list[str]:
     """What is left in the benchmark's TMPDIR. The one thing allowed is the
     server's base directory for programs' runs, empty: it is shared by every
-    server on the machine, and each removes only its own runs' directories."""
+    server of the user, and each removes only its own runs' directories."""
     left = []
     for path in sorted(tmp.rglob("*")):
-        if path == tmp / "concviz-programs" and path.is_dir() and not any(path.iterdir()):
+        if path == tmp / BASE_DIR.name and path.is_dir() and not any(path.iterdir()):
             continue
         left.append(str(path.relative_to(tmp)))
     return left

@@ -68,7 +68,8 @@ TERM_GRACE_S = 1.0
 ORPHAN_GRACE_S = 0.3
 # Where runs' directories live; a server killed with SIGKILL leaves its own
 # behind, and the next server removes them (see `sweep`).
-BASE_DIR = Path(tempfile.gettempdir()) / "concviz-programs"
+# One per user: another user's server on the same machine has its own.
+BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-programs-{os.getuid()}"
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class ProgramRuntime:
         from app.programs.fifo import EventFifo
         from app.programs.launch import launch
 
-        BASE_DIR.mkdir(exist_ok=True)
+        BASE_DIR.mkdir(mode=0o700, exist_ok=True)
         self._workdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
         p = self.params.model_dump()
         script = self._workdir / str(p["filename"])
