@@ -56,10 +56,13 @@
       const origin = box.getBoundingClientRect().top - box.scrollTop;
       const top = marks[0].getBoundingClientRect().top - origin;
       const bottom = marks[marks.length - 1].getBoundingClientRect().bottom - origin;
-      const seen = top >= box.scrollTop && bottom <= box.scrollTop + box.clientHeight;
-      if (seen) continue;
+      // All the marks if they fit in the box together, else the first.
       const span = bottom - top;
-      box.scrollTop = span < box.clientHeight ? top - (box.clientHeight - span) / 2 : top;
+      const fits = span <= box.clientHeight;
+      const first = marks[0].getBoundingClientRect().bottom - origin;
+      const end = fits ? bottom : first;
+      if (top >= box.scrollTop && end <= box.scrollTop + box.clientHeight) continue;
+      box.scrollTop = fits ? top - (box.clientHeight - span) / 2 : top;
     }
   };
 

@@ -1,0 +1,184 @@
+"""Each lesson fits a projector's screen, in a real browser: Start is in view
+without scrolling, before a run and during it, and nothing on the stage is
+cut off or sticks out of its box, in normal and in projection mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import ARTIFACTS, LiveServer
+
+from app.experiments import EXPERIMENTS
+
+pytestmark = pytest.mark.browser
+
+# The program lesson's page is the program editor's (/programs), not a form.
+LESSONS = [slug for slug, e in EXPERIMENTS.items() if e.built and slug != "program"]
+
+# What is wrong with the page as a projector shows it, in words: Start out of
+# view; the page, or a box meant to show all it holds, scrolling sideways;
+# anything leaving the window; anything with words in it sticking out of the
+# box it sits in (as a card over the log next to it). Marks drawn past a
+# track's end on purpose (ticks, limit lines) hold no words and may.
+PROBLEMS = """() => {
+  const problems = [];
+  const vw = document.documentElement.clientWidth, vh = window.innerHeight;
+  const name = (el) => el.id ? '#' + el.id
+    : el.tagName.toLowerCase() + [...el.classList].map(c => '.' + c).join('');
+  const where = (el) => {
+    const parts = [];
+    for (let e = el; e && parts.length < 3; e = e.parentElement) {
+      parts.unshift(name(e));
+      if (e.id) break;
+    }
+    return parts.join(' > ');
+  };
+  const scrolls = (el, axis) => !['visible', 'clip'].includes(
+    getComputedStyle(el)[axis === 'x' ? 'overflowX' : 'overflowY']);
+  const round = (r) => [r.left, r.top, r.right, r.bottom].map(Math.round).join(',');
+  if (document.documentElement.scrollWidth > vw + 1)
+    problems.push(`the page scrolls sideways (${document.documentElement.scrollWidth} > ${vw})`);
+  const start = document.querySelector('button.start');
+  const s = start.getBoundingClientRect();
+  if (s.width === 0 || s.top < 0 || s.bottom > vh || s.left < 0 || s.right > vw)
+    problems.push(`Start is not in view: ${round(s)} in ${vw}x${vh}`);
+  for (const root of document.querySelectorAll('#run-controls, #stage')) {
+    for (const el of [root, ...root.querySelectorAll('*')]) {
+      if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) continue;
+      const style = getComputedStyle(el);
+      if (style.position === 'fixed' || style.visibility === 'hidden') continue;
+      if (r.left < -1 || r.right > vw + 1)
+        problems.push(`${where(el)} leaves the window: ${round(r)}`);
+      if (scrolls(el, 'x') && el.scrollWidth > el.clientWidth + 1)
+        problems.push(`${where(el)} cuts what it holds: ${el.scrollWidth} > ${el.clientWidth}`);
+      if (el === root) continue;
+      const words = el.textContent.trim() !== '';
+      const drawn = ['svg', 'img', 'input', 'select', 'button', 'canvas']
+        .includes(el.tagName.toLowerCase());
+      if (!words && !drawn) continue;
+      let box = el.parentElement;
+      while (getComputedStyle(box).display === 'contents') box = box.parentElement;
+      const b = box.getBoundingClientRect();
+      if (!scrolls(box, 'x') && (r.left < b.left - 1 || r.right > b.right + 1))
+        problems.push(`${where(el)} sticks out of ${name(box)} sideways: ${round(r)} in ${round(b)}`
+        );
+      if (!scrolls(box, 'y') && (r.top < b.top - 1 || r.bottom > b.bottom + 1))
+        problems.push(`${where(el)} sticks out of ${name(box)}: ${round(r)} in ${round(b)}`);
+    }
+  }
+  return problems;
+}"""
+
+# The code view shows where the workers are: every marked line inside its
+# box when they fit in it together, else the first of them.
+MARKS_IN_VIEW = """() => [...document.querySelectorAll('.code-view .code')].every(box => {
+  const b = box.getBoundingClientRect();
+  const marks = [...box.querySelectorAll('li.here')].map(li => li.getBoundingClientRect());
+  if (!marks.length) return true;
+  const inside = (r) => r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
+  const span = marks[marks.length - 1].bottom - marks[0].top;
+  return span <= box.clientHeight ? marks.every(inside) : inside(marks[0]);
+})"""
+
+# The stage shows a new run (not the one it showed before), past starting.
+UNDER_WAY = """old => {
+  const bar = document.querySelector('#runbar');
+  const id = bar?.querySelector('code')?.textContent;
+  return Boolean(id) && id !== old && !bar.classList.contains('status-starting');
+}"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    """A server of this module's own: every form starts from its defaults."""
+    s = LiveServer(env={"CONCVIZ_MAX_RUNS": "4", "CONCVIZ_MAX_WORKERS": "64"})
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def check_lesson(
+    browser: Any,
+    server: LiveServer,
+    slug: str,
+    size: tuple[int, int],
+    mode: str,
+    locale: str = "en-US",
+) -> None:
+    context = browser.new_context(locale=locale, viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    name = f"fit-{slug}-{size[0]}x{size[1]}-p{mode}-{locale}"
+    try:
+        page.goto(f"{server.url}/experiments/{slug}?projector={mode}")
+        page.wait_for_function(
+            "on => document.documentElement.classList.contains('projector') === on", arg=mode == "1"
+        )
+        assert page.evaluate(PROBLEMS) == [], "before Start"
+
+        shown = page.evaluate("() => document.querySelector('#runbar code')?.textContent ?? ''")
+        page.click("button.start")
+        page.wait_for_function(UNDER_WAY, arg=shown, timeout=15000)
+        page.wait_for_function(MARKS_IN_VIEW, timeout=5000)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        assert page.evaluate("scrollY") == 0  # pressing Start did not scroll the stage away
+        assert page.evaluate(PROBLEMS) == [], "during the run"
+    finally:
+        if page.locator("button.stop").count():
+            page.click("button.stop")
+            page.wait_for_function(
+                "() => /status-(finished|stopped|failed)/.test("
+                "document.querySelector('#runbar')?.className)",
+                timeout=20000,
+            )
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+@pytest.mark.parametrize("mode", ["0", "1"], ids=["normal", "projector"])
+@pytest.mark.parametrize("slug", LESSONS)
+def test_lesson_fits_1280x800(
+    browser: Any, server: LiveServer, slug: str, mode: str, locale: str
+) -> None:
+    check_lesson(browser, server, slug, (1280, 800), mode, locale)
+
+
+@pytest.mark.parametrize("mode", ["0", "1"], ids=["normal", "projector"])
+@pytest.mark.parametrize("size", [(1024, 768), (1920, 1080)], ids=["1024x768", "1920x1080"])
+def test_producer_consumer_fits_other_projectors(
+    browser: Any, server: LiveServer, size: tuple[int, int], mode: str
+) -> None:
+    check_lesson(browser, server, "producer-consumer", size, mode)
+
+
+def test_settings_fold_away_by_keyboard_and_stay_folded(browser: Any, server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/experiments/producer-consumer")
+        toggle = page.locator("#settings-toggle")
+        stage_width = page.locator("#stage").bounding_box()["width"]
+        assert toggle.get_attribute("aria-expanded") == "true"
+        assert page.locator("#f-producers").is_visible()
+
+        toggle.focus()
+        page.keyboard.press("Enter")
+        assert toggle.get_attribute("aria-expanded") == "false"
+        assert not page.locator("#f-producers").is_visible()
+        assert page.locator("#stage").bounding_box()["width"] > stage_width  # it takes the room
+
+        page.reload()  # remembered
+        page.wait_for_function(
+            "() => document.getElementById('settings-toggle').ariaExpanded === 'false'"
+        )
+        assert not page.locator("#f-producers").is_visible()
+        page.screenshot(path=str(ARTIFACTS / "fit-settings-folded.png"))
+        page.locator("#settings-toggle").focus()
+        page.keyboard.press("Enter")
+        assert page.locator("#f-producers").is_visible()
+    finally:
+        context.close()
