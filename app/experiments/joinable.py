@@ -399,7 +399,8 @@ class _Main:
             f"Hang: all {len(self.producers)} producers have finished and the queue is empty, "
             f"but {_and(blocked)} {'waits' if len(blocked) == 1 else 'wait'} in get() for an "
             f"item that will never come, and main waits in {where}. Nothing has moved for "
-            f"{quiet_s:.1f} s{scaled}. Nothing in it ever will: press Stop, or it ends itself once the idle limit has passed."
+            f"{quiet_s:.1f} s{scaled}. Nothing in it ever will: press Stop, or it ends itself"
+            " once the idle limit has passed."
         )
         # The message is the recording's, in English; the page tells the same
         # story in its reader's language from the facts below.
