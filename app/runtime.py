@@ -46,6 +46,7 @@ from app.budget import WorkerBudget
 from app.eventpipe import EventPipe
 from app.experiments.spec import Experiment, Role
 from app.instrument import ItemQueue, Signals, Tracer
+from app.runthreads import RunThreads
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class _ThreadFlag:
         self.value = value
 
 
-class Runtime:
+class Runtime(RunThreads):
     def __init__(
         self,
         experiment: Experiment,
@@ -328,17 +329,6 @@ class Runtime:
                 self._outcome = outcome
         self._stop_flag.value = 1
         self._wake()
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._supervisor.join(timeout)
-        if self._supervisor.is_alive():
-            return False
-        self._reader.join(timeout)
-        return not self._reader.is_alive()
-
-    @property
-    def done(self) -> bool:
-        return not self._supervisor.is_alive() and not self._reader.is_alive()
 
     @property
     def held_workers(self) -> int:

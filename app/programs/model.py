@@ -420,19 +420,34 @@ def _put_wait(state: ProgramState, e: Event) -> None:
     _wait(thread_of(state, e), e, "put", e.item or "", PUT_WAIT)
 
 
-def _put(state: ProgramState, e: Event) -> None:
-    d = e.data or {}
-    obj = obj_of(state, e)
-    value = str(d.get("v", ""))
+def arrive(obj: ObjView, value: str) -> None:
+    """An item into a queue (or a pipe's end), unless its taking came first."""
     obj.puts += 1
     if obj.early.get(value):
         obj.early[value] -= 1
         if not obj.early[value]:
             del obj.early[value]
-    else:
-        obj.items.append(value)
-        while len(obj.items) > ITEMS_SHOWN:
-            obj.items.popleft()
+        return
+    obj.items.append(value)
+    while len(obj.items) > ITEMS_SHOWN:
+        obj.items.popleft()
+
+
+def leave(obj: ObjView, value: str) -> None:
+    """An item out of a queue (or a pipe's end): the first one with its value
+    (first in, first out; for LIFO and priority queues the value tells which);
+    one not there yet is remembered, its arrival will be reported late."""
+    obj.gets += 1
+    try:
+        obj.items.remove(value)
+    except ValueError:
+        obj.early[value] = obj.early.get(value, 0) + 1
+
+
+def _put(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    obj = obj_of(state, e)
+    arrive(obj, str(d.get("v", "")))
     _size(obj, d)
     _go(thread_of(state, e), e)
 
@@ -445,11 +460,7 @@ def _get(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     obj = obj_of(state, e)
     value = str(d.get("v", ""))
-    obj.gets += 1
-    try:
-        obj.items.remove(value)  # the first one: FIFO, and the same for LIFO values
-    except ValueError:
-        obj.early[value] = obj.early.get(value, 0) + 1
+    leave(obj, value)
     _size(obj, d)
     w = thread_of(state, e)
     _go(w, e)
@@ -555,12 +566,7 @@ def _bpassed(state: ProgramState, e: Event) -> None:
 def _send(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
     inbox = state.objs.get(obj.peer, obj) if obj.peer else obj
-    value = str((e.data or {}).get("v", ""))
-    inbox.puts += 1
-    if inbox.early.get(value):
-        inbox.early[value] -= 1
-    else:
-        inbox.items.append(value)
+    arrive(inbox, str((e.data or {}).get("v", "")))
     inbox.size = len(inbox.items)
     _go(thread_of(state, e), e)
 
@@ -573,11 +579,7 @@ def _recv_wait(state: ProgramState, e: Event) -> None:
 def _recv(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
     value = str((e.data or {}).get("v", ""))
-    obj.gets += 1
-    try:
-        obj.items.remove(value)
-    except ValueError:
-        obj.early[value] = obj.early.get(value, 0) + 1
+    leave(obj, value)
     obj.size = len(obj.items)
     w = thread_of(state, e)
     _go(w, e)

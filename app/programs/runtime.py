@@ -44,6 +44,7 @@ from app.budget import WorkerBudget
 from app.programs import procfs
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.model import LIMIT, QUIET
+from app.runthreads import RunThreads
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def sweep() -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-class ProgramRuntime:
+class ProgramRuntime(RunThreads):
     backend = "process"
 
     def __init__(
@@ -183,17 +184,6 @@ class ProgramRuntime:
             if self._stop_reason is None:
                 self._stop_reason = reason
                 self._outcome = outcome
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._supervisor.join(timeout)
-        if self._supervisor.is_alive():
-            return False
-        self._reader.join(timeout)
-        return not self._reader.is_alive()
-
-    @property
-    def done(self) -> bool:
-        return not self._supervisor.is_alive() and not self._reader.is_alive()
 
     @property
     def paused(self) -> bool:
