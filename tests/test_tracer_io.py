@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tracerharness import collect, group_pids, started, trace
+from tracerharness import collect, group_pids, seen, started, trace
 
 
 def test_printed_lines_from_several_processes_come_in_their_true_order() -> None:
@@ -285,9 +285,7 @@ def test_an_event_before_a_long_computation_is_shown_during_it() -> None:
             pass
         """
     ) as (proc, fifo, life, workdir):
-        run = collect(
-            proc, fifo, workdir, until=lambda events: any(e.kind == "out" for e in events)
-        )
+        run = collect(proc, fifo, workdir, until=seen("out"))
         # The program computes until told: the event came while it did.
         assert proc.poll() is None
         (workdir / "enough").touch()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracerharness import trace
+from tracerharness import collect, seen, started, trace
 
 
 def test_a_multiprocessing_queue_reports_each_call_with_its_size_after_and_its_item() -> None:
@@ -58,32 +58,37 @@ def test_a_multiprocessing_queue_reports_each_call_with_its_size_after_and_its_i
     assert run.printed() == "full\nstill full\na ('b', 2)\nempty\nstill empty\n"
 
 
-def test_a_blocked_get_is_reported_before_the_put_that_ends_it() -> None:
-    run = trace(
-        """
+def test_a_blocked_get_is_shown_while_it_waits_and_before_the_put_that_ends_it() -> None:
+    source = """
         import multiprocessing as mp
+        import os
+        import time
 
-        def late(q, ready):
-            ready.wait()
+        def late(q):
+            while not os.path.exists("go"):  # the test says when
+                time.sleep(0.01)
             q.put("late")
 
         if __name__ == "__main__":
             q = mp.Queue()
-            ready = mp.Event()
-            p = mp.Process(target=late, args=(q, ready), name="P")
+            p = mp.Process(target=late, args=(q,), name="P")
             p.start()
-            ready.set()
             print(q.get())
             p.join()
         """
-    )
+    with started(source) as (proc, fifo, life, workdir):
+        waiting = collect(proc, fifo, workdir, until=seen("get_wait"))
+        # The program waits, and the page can say so already.
+        assert proc.poll() is None
+        (workdir / "go").touch()
+        run = collect(proc, fifo, workdir)
+        run.events[:0] = waiting.events
+        run.source = (workdir / "main.py").read_text()
     key = run.key("q")
-    wait = run.index("get_wait", key)
-    # Waiting while the child has not even been told to put.
-    assert wait < run.index("put", key)
-    assert run.events[wait].data == {"line": run.line("q.get()"), "timeout": None, "size": 0}
+    wait = run.one("get_wait", key)
+    assert wait.data == {"line": run.line("q.get()"), "timeout": None, "size": 0}
     put, get = run.one("put", key), run.one("get", key)
-    assert put.t < get.t
+    assert wait.t < put.t < get.t
     assert (put.worker, get.worker, get.data["v"]) == ("P", "main", "'late'")
 
 

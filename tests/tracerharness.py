@@ -161,6 +161,11 @@ def started(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def seen(kind: str) -> Callable[[list[Ev]], bool]:
+    """For `collect(until=...)`: stop once an event of `kind` came."""
+    return lambda events: any(e.kind == kind for e in events)
+
+
 def collect(
     proc: Any, fifo: EventFifo, workdir: Path, timeout: float = 60.0, until: Any = None
 ) -> Traced:
