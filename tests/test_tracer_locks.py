@@ -4,18 +4,17 @@ Condition and Barrier, from threading and from multiprocessing."""
 from __future__ import annotations
 
 import pytest
-from tracerharness import trace
+from tracerharness import seen, trace
 
-# The holder gives the waiter this long to block before it lets go.
+# The holder lets go once the test has seen the waiter wait.
 CONTENDED = """
 import {lib} as lib
 import threading
+from gate import wait_for_go
 
 lock = lib.{factory}
-asked = threading.Event()
 
 def waiter():
-    asked.set()
     with lock:
         print("waiter has it")
 
@@ -23,8 +22,7 @@ if __name__ == "__main__":
     with lock:
         w = threading.Thread(target=waiter, name="W")
         w.start()
-        asked.wait()
-        __import__("time").sleep(0.1)
+        wait_for_go()
     w.join()
 """
 
@@ -42,11 +40,11 @@ if __name__ == "__main__":
     ],
 )
 def test_a_waiter_is_reported_waiting_before_the_holder_releases(lib: str, factory: str) -> None:
-    run = trace(CONTENDED.format(lib=lib, factory=factory))
+    run = trace(CONTENDED.format(lib=lib, factory=factory), go_when=seen("acquire_wait"))
     key = run.key("lock")
     assert run.new("lock")["lib"] == lib
-    seen = [(e.worker, e.kind) for e in run.on(key) if e.kind != "new"]
-    assert seen == [
+    calls = [(e.worker, e.kind) for e in run.on(key) if e.kind != "new"]
+    assert calls == [
         ("main", "acquired"),
         ("W", "acquire_wait"),
         ("main", "released"),
@@ -55,6 +53,7 @@ def test_a_waiter_is_reported_waiting_before_the_holder_releases(lib: str, facto
     ]
     wait = run.one("acquire_wait", key)
     assert wait.data == {"line": run.line("with lock:", 1), "timeout": None}
+    assert run.printed("W") == "waiter has it\n"
     assert run.index("acquire_wait", key) < run.index("released", key)
     held = [e.data for e in run.of("acquired", key)]
     if "Semaphore" in factory:
@@ -102,6 +101,7 @@ def test_an_event_reports_its_waiters_and_when_it_is_set(lib: str) -> None:
         f"""
         import {lib} as lib
         import threading
+        from gate import wait_for_go
 
         go = lib.Event()
 
@@ -112,10 +112,12 @@ def test_an_event_reports_its_waiters_and_when_it_is_set(lib: str) -> None:
             w = threading.Thread(target=waiter, name="W")
             w.start()
             print(go.wait(0.01))
+            wait_for_go()
             go.set()
             w.join()
             go.clear()
-        """
+        """,
+        go_when=seen("wait", "W"),
     )
     key = run.key("go")
     assert run.new("go")["type"] == "Event"
@@ -132,6 +134,7 @@ def test_a_condition_reports_its_lock_its_waits_and_its_notifies(lib: str) -> No
         f"""
         import {lib} as lib
         import threading
+        from gate import wait_for_go
 
         cond = lib.Condition()
         ready = []
@@ -145,19 +148,23 @@ def test_a_condition_reports_its_lock_its_waits_and_its_notifies(lib: str) -> No
         if __name__ == "__main__":
             w = threading.Thread(target=waiter, name="W")
             w.start()
-            while True:
-                with cond:
-                    if cond.wait(0.01) is False and w.is_alive():
-                        ready.append(1)
-                        cond.notify_all()
-                        break
+            wait_for_go()
+            with cond:
+                ready.append(1)
+                cond.notify_all()
             w.join()
-        """
+        """,
+        go_when=seen("cwait", "W"),
     )
     key = run.key("cond")
     mine = [e.kind for e in run.by("W") if e.item == key]
-    assert mine[:2] == ["acquired", "cwait"]
-    assert mine[-2:] == ["cwoke", "released"]
+    assert mine == ["acquired", "cwait", "cwoke", "released"]
+    assert [e.kind for e in run.by("main") if e.item == key] == [
+        "new",
+        "acquired",
+        "notify",
+        "released",
+    ]
     notify = run.one("notify", key)
     assert notify.data == {"line": run.line("notify_all"), "n": "all"}
     woke = [e for e in run.of("cwoke", key) if e.worker == "W"]
@@ -203,21 +210,21 @@ def test_a_lock_held_by_one_process_makes_another_wait() -> None:
     run = trace(
         """
         import multiprocessing as mp
+        from gate import wait_for_go
 
-        def child(lock, asked):
-            asked.set()
+        def child(lock):
             with lock:
                 print("child has it")
 
         if __name__ == "__main__":
-            lock, asked = mp.Lock(), mp.Event()
+            lock = mp.Lock()
             with lock:
-                p = mp.Process(target=child, args=(lock, asked), name="C")
+                p = mp.Process(target=child, args=(lock,), name="C")
                 p.start()
-                asked.wait()
-                __import__("time").sleep(0.1)
+                wait_for_go()
             p.join()
-        """
+        """,
+        go_when=seen("acquire_wait"),
     )
     key = run.key("lock")
     in_time = sorted((e for e in run.on(key) if e.kind != "new"), key=lambda e: e.t)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from tracerharness import Traced, trace
+from tracerharness import Traced, seen, trace
 
 
 def test_a_pipe_reports_what_each_end_sends_and_receives_across_processes() -> None:
     run = trace(
         """
         import multiprocessing as mp
+        from gate import wait_for_go
 
         def child(conn):
-            conn.send({"hello": conn.recv()})
+            hello = conn.recv()
+            wait_for_go()  # once the test has seen the parent wait
+            conn.send({"hello": hello})
             conn.close()
 
         if __name__ == "__main__":
@@ -23,7 +26,8 @@ def test_a_pipe_reports_what_each_end_sends_and_receives_across_processes() -> N
             parent.send("hi")
             print(parent.recv())
             p.join()
-        """
+        """,
+        go_when=seen("recv_wait", "main"),
     )
     parent, kid = run.key("parent"), run.key("kid")
     assert run.new("parent")["peer"] == kid
@@ -37,11 +41,11 @@ def test_a_pipe_reports_what_each_end_sends_and_receives_across_processes() -> N
         ("C", kid, "'hi'"),
         ("main", parent, "{'hello': 'hi'}"),
     ]
-    # The parent waited for the answer before it came.
-    wait = [e for e in run.of("recv_wait") if e.item == parent]
-    assert wait
-    assert wait[0].t < sends[1].t
-    assert wait[0].data == {"line": run.line("print(parent.recv())")}
+    # The parent waited for the answer before it came (and the child for
+    # the question, most likely).
+    wait = run.one("recv_wait", parent)
+    assert wait.t < sends[1].t
+    assert wait.data == {"line": run.line("print(parent.recv())")}
 
 
 def tasks_ran(run: Traced, key: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracerharness import collect, seen, started, trace
+from tracerharness import seen, trace
 
 
 def test_a_multiprocessing_queue_reports_each_call_with_its_size_after_and_its_item() -> None:
@@ -59,14 +59,13 @@ def test_a_multiprocessing_queue_reports_each_call_with_its_size_after_and_its_i
 
 
 def test_a_blocked_get_is_shown_while_it_waits_and_before_the_put_that_ends_it() -> None:
-    source = """
+    run = trace(
+        """
         import multiprocessing as mp
-        import os
-        import time
+        from gate import wait_for_go
 
         def late(q):
-            while not os.path.exists("go"):  # the test says when
-                time.sleep(0.01)
+            wait_for_go()  # once the test has seen main wait
             q.put("late")
 
         if __name__ == "__main__":
@@ -75,15 +74,9 @@ def test_a_blocked_get_is_shown_while_it_waits_and_before_the_put_that_ends_it()
             p.start()
             print(q.get())
             p.join()
-        """
-    with started(source) as (proc, fifo, life, workdir):
-        waiting = collect(proc, fifo, workdir, until=seen("get_wait"))
-        # The program waits, and the page can say so already.
-        assert proc.poll() is None
-        (workdir / "go").touch()
-        run = collect(proc, fifo, workdir)
-        run.events[:0] = waiting.events
-        run.source = (workdir / "main.py").read_text()
+        """,
+        go_when=seen("get_wait"),
+    )
     key = run.key("q")
     wait = run.one("get_wait", key)
     assert wait.data == {"line": run.line("q.get()"), "timeout": None, "size": 0}

@@ -161,9 +161,10 @@ def started(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def seen(kind: str) -> Callable[[list[Ev]], bool]:
-    """For `collect(until=...)`: stop once an event of `kind` came."""
-    return lambda events: any(e.kind == kind for e in events)
+def seen(kind: str, worker: str | None = None) -> Callable[[list[Ev]], bool]:
+    """For `collect(until=...)`: stop once an event of `kind` came (from
+    `worker`)."""
+    return lambda events: any(e.kind == kind and worker in (None, e.worker) for e in events)
 
 
 def collect(
@@ -195,6 +196,17 @@ def collect(
     )
 
 
+# For a program that must wait until the test has seen something happen:
+# it waits for a file named "go" in its directory, which the test makes then.
+WAIT_FOR_GO = """
+import os, select
+
+def wait_for_go():
+    while not os.path.exists("go"):
+        select.select([], [], [], 0.005)  # not time.sleep: no event
+"""
+
+
 def trace(
     source: str,
     *args: str,
@@ -202,14 +214,22 @@ def trace(
     timeout: float = 60.0,
     check: bool = True,
     memory_bytes: int | None = None,
-    during: Callable[[Any, EventFifo, int], None] | None = None,
+    go_when: Callable[[list[Ev]], bool] | None = None,
 ) -> Traced:
     """Run `source` as ``main.py`` under the tracer; all its events. With
-    `check`, the program must have exited with 0."""
+    `check`, the program must have exited with 0. `go_when`: once the
+    events so far satisfy it, make the file ``go`` the program waits for
+    (``from gate import wait_for_go``)."""
+    files = dict(files or {})
+    if go_when is not None:
+        files["gate.py"] = WAIT_FOR_GO
     with started(source, *args, files=files, memory_bytes=memory_bytes) as (proc, fifo, life, wd):
-        if during is not None:
-            during(proc, fifo, life)
+        before: list[Ev] = []
+        if go_when is not None:
+            before = collect(proc, fifo, wd, timeout, until=go_when).events
+            (wd / "go").touch()
         run = collect(proc, fifo, wd, timeout)
+        run.events[:0] = before
         run.source = (wd / "main.py").read_text(encoding="utf-8")
     if check:
         assert run.returncode == 0, (run.returncode, run.stderr)
