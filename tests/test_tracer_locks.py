@@ -159,7 +159,9 @@ def test_a_condition_reports_its_lock_its_waits_and_its_notifies(lib: str) -> No
     key = run.key("cond")
     mine = [e.kind for e in run.by("W") if e.item == key]
     assert mine == ["acquired", "cwait", "cwoke", "released"]
-    assert [e.kind for e in run.by("main") if e.item == key] == [
+    # (main may find the lock still held: the waiter says it waits just
+    # before its wait releases it.)
+    assert [e.kind for e in run.by("main") if e.item == key and e.kind != "acquire_wait"] == [
         "new",
         "acquired",
         "notify",

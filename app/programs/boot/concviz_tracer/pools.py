@@ -75,12 +75,16 @@ def _submits(key: str, base: str, fn: Any, n: int, data: dict[str, Any], t: int)
 def _numbered_lazily(iterable: Any, key: str, base: str, fn: Any, data: dict[str, Any]) -> Any:
     """The items of an ``imap``, numbered as the pool draws them (in its
     own thread): each one's `submit` is the caller's."""
-    who = recorder.current()
+    who = recorder.current()  # the caller's: here, not in the generator
     name = where.qualname(fn)
-    for i, x in enumerate(iterable):
-        if who is not None:
-            recorder.emit_as(who, K.SUBMIT, key, dict(data, task=f"{base}.{i}", fn=name))
-        yield (i, x)
+
+    def numbered() -> Any:
+        for i, x in enumerate(iterable):
+            if who is not None:
+                recorder.emit_as(who, K.SUBMIT, key, dict(data, task=f"{base}.{i}", fn=name))
+            yield (i, x)
+
+    return numbered()
 
 
 # multiprocessing.pool

@@ -115,8 +115,9 @@ class TaskTracing:
         return int(self.unfinished_tasks)  # type: ignore[attr-defined]
 
     def task_done(self) -> None:
-        # Recorded before it takes effect: the join it ends may end the
-        # program, and this process with it (a daemon is terminated).
+        # Recorded and flushed before it takes effect: the join it ends may
+        # end the program, and this process with it (a daemon consumer is
+        # terminated with SIGTERM, which leaves no time to flush).
         key = self._cv_key
         if key is not None:
             unfinished = self._cv_unfinished()
@@ -124,6 +125,7 @@ class TaskTracing:
                 data = where.at(1)
                 data["unfinished"] = unfinished - 1
                 recorder.emit(K.TASK_DONE, key, data)
+                recorder.flush()
         super().task_done()  # type: ignore[misc]
 
     def join(self) -> None:

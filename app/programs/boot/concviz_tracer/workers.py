@@ -343,7 +343,6 @@ def _patch_process(process: ModuleType) -> None:
         )
         if getattr(self, "_cv_spawned", False):
             recorder.announce()
-        _flush_on_sigterm()
         run = self.run
 
         def traced_run() -> Any:
@@ -363,23 +362,6 @@ def _patch_process(process: ModuleType) -> None:
 
     BaseProcess.start, BaseProcess.join = start, join
     BaseProcess._bootstrap = _bootstrap
-
-
-def _flush_on_sigterm() -> None:
-    """A child process is often ended with SIGTERM (a daemon at its
-    parent's exit, a pool's workers, ``terminate()``): flush its last events
-    first, then die of the signal as it would have."""
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
-
-    def flush_then_die(signum: int, frame: Any) -> None:
-        try:
-            recorder.flush(wait=0.5)
-        finally:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, flush_then_die)
 
 
 def _tag_popen(process: Any) -> None:
