@@ -426,7 +426,15 @@ def final_flush() -> None:
     _final = True
 
 
+def hide_from_signals() -> None:
+    """For a hidden thread: signals sent to the process go to the program's
+    own threads (its main thread first), as they would without the tracer."""
+    with contextlib.suppress(OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+
+
 def _flusher(pid: int) -> None:
+    hide_from_signals()
     while pid == _pid and not _silent:
         _sleep(TICK_S)
         if (_buf or _lost) and pid == _pid:

@@ -42,6 +42,7 @@ def install() -> None:
 def _watch_life(fd: int) -> None:
     """Wait for end-of-file on the life pipe: the server is gone (it closed
     its end, or died), and so must the program be."""
+    recorder.hide_from_signals()
     try:
         while os.read(fd, 64):
             pass
