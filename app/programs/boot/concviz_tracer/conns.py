@@ -13,8 +13,8 @@ from multiprocessing import connection as _connection
 from multiprocessing import reduction as _reduction
 from types import FrameType
 
+from . import gate, recorder, registry, where
 from . import kinds as K
-from . import recorder, registry, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class Connection(_connection.Connection):
         self._check_writable()  # type: ignore[attr-defined]
         buf = _dumps(obj)
         data = where.at(1)
+        gate.before("send", key, data)
         data["v"] = where.short_repr(obj)
         recorder.emit(K.SEND, key, data)
         self._send_bytes(buf)  # type: ignore[attr-defined]
@@ -43,6 +44,7 @@ class Connection(_connection.Connection):
         key = self._cv_key
         if key is not None:
             data = where.at(1)
+            gate.before("send", key, data)
             data["v"] = where.short_repr(bytes(memoryview(buf)[:100]))
             recorder.emit(K.SEND, key, data)
         return super().send_bytes(buf, offset, size)
@@ -51,6 +53,7 @@ class Connection(_connection.Connection):
         data = where.at(2)
         self._check_closed()  # type: ignore[attr-defined]
         self._check_readable()  # type: ignore[attr-defined]
+        gate.before("recv", key, data)
         if not self.poll():
             recorder.emit(K.RECV_WAIT, key, dict(data))
             recorder.flush()

@@ -87,6 +87,9 @@ out                       None                 text, stream ("stdout" or "stderr
 exc                       None                 error ("Type: message"), traceback, line
 stdin_eof                 None                 line (input() was called; stdin is empty)
 lost                      None                 events (how many this process dropped)
+wants                     object key, a        kind (the action: "acquire", "put",
+                          worker's label or    "sleep", "start"...), line (step mode: the
+                          None                 thread waits for its permit; `gate`)
 ========================  ===================  =============================================
 
 ``new`` types: "Queue", "JoinableQueue", "SimpleQueue" (lib
@@ -185,6 +188,7 @@ OUT = "out"
 EXC = "exc"
 STDIN_EOF = "stdin_eof"
 LOST = "lost"
+WANTS = "wants"
 
 KINDS = frozenset(
     {
@@ -232,6 +236,7 @@ KINDS = frozenset(
         EXC,
         STDIN_EOF,
         LOST,
+        WANTS,
     }
 )
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import _thread
 
+from . import gate, recorder, registry, waits, where
 from . import kinds as K
-from . import recorder, registry, waits, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ def acquire(raw: Any, key: str, blocking: Any, timeout: Any, after: Any = None) 
     if not blocking and timeout != -1:
         return bool(raw.acquire(blocking, timeout))  # raises, as the real one does
     data = where.at(2)
+    gate.before("acquire", key, data)
     if raw.acquire(False):
         if after is not None:
             data.update(after())
@@ -71,7 +72,9 @@ class TracedLock:
     def release(self) -> None:
         lock = self._cv_lock
         if lock.locked():
-            recorder.emit(K.RELEASED, self._cv_key, where.at(1))
+            data = where.at(1)
+            gate.before("release", self._cv_key, data)
+            recorder.emit(K.RELEASED, self._cv_key, data)
         lock.release()
 
     def __enter__(self) -> bool:
@@ -122,6 +125,7 @@ class TracedRLock:
         lock = self._cv_lock
         if lock._is_owned():
             data = where.at(1)
+            gate.before("release", self._cv_key, data)
             data["depth"] = lock._recursion_count() - 1
             recorder.emit(K.RELEASED, self._cv_key, data)
         lock.release()
@@ -190,6 +194,7 @@ class SemaphoreTracing:
         if key is None or (not blocking and timeout is not None):
             return bool(super().acquire(blocking, timeout))  # type: ignore[misc]
         data = where.at(1)
+        gate.before("acquire", key, data)
         if super().acquire(False):  # type: ignore[misc]
             data["value"] = self._value  # type: ignore[attr-defined]
             recorder.emit(K.ACQUIRED, key, data)
@@ -211,9 +216,10 @@ class SemaphoreTracing:
     def release(self, n: int = 1) -> None:
         key = self._cv_key
         if key is not None and n >= 1:
+            data = where.at(1)
+            gate.before("release", key, data)
             value = self._value + n  # type: ignore[attr-defined]
             if not self._cv_bounded or value <= self._initial_value:  # type: ignore[attr-defined]
-                data = where.at(1)
                 data["value"] = value
                 recorder.emit(K.RELEASED, key, data)
         super().release(n)  # type: ignore[misc]
@@ -228,20 +234,27 @@ class EventTracing:
     def set(self) -> None:
         key = self._cv_key
         if key is not None:
-            recorder.emit(K.SET, key, where.at(1))
+            data = where.at(1)
+            gate.before("set", key, data)
+            recorder.emit(K.SET, key, data)
         super().set()  # type: ignore[misc]
 
     def clear(self) -> None:
-        super().clear()  # type: ignore[misc]
         key = self._cv_key
-        if key is not None:
-            recorder.emit(K.CLEAR, key, where.at(1))
+        if key is None:
+            return super().clear()  # type: ignore[misc]
+        data = where.at(1)
+        gate.before("clear", key, data)
+        super().clear()  # type: ignore[misc]
+        recorder.emit(K.CLEAR, key, data)
+        return None
 
     def wait(self, timeout: float | None = None) -> bool:
         key = self._cv_key
         if key is None:
             return bool(super().wait(timeout))  # type: ignore[misc]
         data = where.at(1)
+        gate.before("wait", key, data)
         if not self.is_set():  # type: ignore[attr-defined]
             recorder.emit(K.WAIT, key, dict(data, timeout=timeout))
             recorder.flush()
@@ -274,6 +287,7 @@ class ConditionTracing:
         lock = self._lock  # type: ignore[attr-defined]
         if self._is_owned():  # type: ignore[attr-defined]
             data = where.at(1)
+            gate.before("release", self._cv_key, data)
             data.update(self._cv_depth())
             if "depth" in data:
                 data["depth"] -= 1
@@ -295,6 +309,7 @@ class ConditionTracing:
         if key is None or not self._is_owned():  # type: ignore[attr-defined]
             return bool(super().wait(timeout))  # type: ignore[misc]
         data = where.at(1)
+        gate.before("wait", key, data)
         recorder.emit(K.CWAIT, key, dict(data, timeout=timeout))
         recorder.flush()
         result = bool(super().wait(timeout))  # type: ignore[misc]
@@ -306,6 +321,7 @@ class ConditionTracing:
         key = self._cv_key
         if key is not None and self._is_owned():  # type: ignore[attr-defined]
             data = where.at(1)
+            gate.before("notify", key, data)
             data["n"] = n
             recorder.emit(K.NOTIFY, key, data)
         super().notify(n)  # type: ignore[misc]
@@ -315,6 +331,7 @@ class ConditionTracing:
         if key is None or not self._is_owned():  # type: ignore[attr-defined]
             return super().notify_all()  # type: ignore[misc]
         data = where.at(1)
+        gate.before("notify_all", key, data)
         data["n"] = "all"
         recorder.emit(K.NOTIFY, key, data)
         return super().notify(len(self._waiters))  # type: ignore[misc,attr-defined]
@@ -330,6 +347,7 @@ class BarrierTracing:
         from threading import BrokenBarrierError
 
         data = where.at(1)
+        gate.before("wait", key, data)
         waiting = dict(data, waiting=self.n_waiting, parties=self.parties)  # type: ignore[attr-defined]
         recorder.emit(K.BWAIT, key, waiting)
         recorder.flush()

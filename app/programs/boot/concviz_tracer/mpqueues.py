@@ -7,8 +7,8 @@ from __future__ import annotations
 from multiprocessing import queues as _queues
 from types import FrameType
 
+from . import gate, recorder, registry, where
 from . import kinds as K
-from . import recorder, registry, where
 from .queues import QueueTracing, TaskTracing
 
 TYPE_CHECKING = False  # typing costs an import in every process
@@ -57,6 +57,7 @@ class SimpleQueue(registry.Keyed, _queues.SimpleQueue):  # type: ignore[misc]
         if key is None:
             return super().put(obj)
         data = where.at(1)
+        gate.before("put", key, data)
         t = _now()
         super().put(obj)
         data["v"] = where.short_repr(obj)
@@ -69,6 +70,7 @@ class SimpleQueue(registry.Keyed, _queues.SimpleQueue):  # type: ignore[misc]
         if key is None:
             return super().get()
         data = where.at(1)
+        gate.before("get", key, data)
         if self.empty():
             recorder.emit(K.GET_WAIT, key, dict(data, timeout=None, size=None))
             recorder.flush()

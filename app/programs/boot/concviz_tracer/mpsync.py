@@ -10,8 +10,8 @@ from __future__ import annotations
 from multiprocessing import synchronize as _sync
 from types import FrameType
 
+from . import gate, recorder, registry, waits, where
 from . import kinds as K
-from . import recorder, registry, waits, where
 from .locks import BarrierTracing, EventTracing
 
 TYPE_CHECKING = False  # typing costs an import in every process
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 def _acquire(sl: Any, key: str, block: Any, timeout: Any, after: Any) -> bool:
     data = where.at(2)
+    gate.before("acquire", key, data)
     if sl.acquire(False):
         data.update(after())
         recorder.emit(K.ACQUIRED, key, data)
@@ -61,7 +62,11 @@ class SemLockTracing(registry.Keyed):
         if key is not None:
             data = self._cv_releasing()
             if data is not None:
-                recorder.emit(K.RELEASED, key, dict(where.at(1), **data))
+                at = where.at(1)
+                if gate.stepping():  # the value may change while it waits
+                    gate.before("release", key, at)
+                    data = self._cv_releasing() or data
+                recorder.emit(K.RELEASED, key, dict(at, **data))
         sl.release()
 
     def __enter__(self) -> bool:
@@ -132,7 +137,9 @@ class Condition(registry.Keyed, _sync.Condition):  # type: ignore[misc]
         sl = self._lock._semlock
         key = self._cv_key
         if key is not None and sl._is_mine():
-            recorder.emit(K.RELEASED, key, dict(where.at(1), depth=sl._count() - 1))
+            at = where.at(1)
+            gate.before("release", key, at)
+            recorder.emit(K.RELEASED, key, dict(at, depth=sl._count() - 1))
         sl.release()
 
     def __enter__(self) -> Any:
@@ -149,6 +156,7 @@ class Condition(registry.Keyed, _sync.Condition):  # type: ignore[misc]
         if key is None or not self._cv_owned():
             return bool(super().wait(timeout))
         data = where.at(1)
+        gate.before("wait", key, data)
         recorder.emit(K.CWAIT, key, dict(data, timeout=timeout))
         recorder.flush()
         result = bool(super().wait(timeout))
@@ -159,13 +167,17 @@ class Condition(registry.Keyed, _sync.Condition):  # type: ignore[misc]
     def notify(self, n: int = 1) -> None:
         key = self._cv_key
         if key is not None and self._cv_owned():
-            recorder.emit(K.NOTIFY, key, dict(where.at(1), n=n))
+            at = where.at(1)
+            gate.before("notify", key, at)
+            recorder.emit(K.NOTIFY, key, dict(at, n=n))
         super().notify(n)
 
     def notify_all(self) -> None:
         key = self._cv_key
         if key is not None and self._cv_owned():
-            recorder.emit(K.NOTIFY, key, dict(where.at(1), n="all"))
+            at = where.at(1)
+            gate.before("notify_all", key, at)
+            recorder.emit(K.NOTIFY, key, dict(at, n="all"))
             return _sync.Condition.notify(self, n=2**31 - 1)
         return super().notify_all()
 

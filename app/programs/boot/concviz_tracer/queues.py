@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import queue
 
+from . import gate, recorder, registry, waits, where
 from . import kinds as K
-from . import recorder, registry, waits, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class QueueTracing:
         if key is None or (block and timeout is not None and timeout < 0):
             return super().put(item, block, timeout)  # type: ignore[misc]
         data = where.at(1)
+        gate.before("put", key, data)
         t = _now()
         real_put = super().put  # type: ignore[misc]
         try:
@@ -76,6 +77,7 @@ class QueueTracing:
         if key is None or (block and timeout is not None and timeout < 0):
             return super().get(block, timeout)  # type: ignore[misc]
         data = where.at(1)
+        gate.before("get", key, data)
         real_get = super().get  # type: ignore[misc]
         if not block:
             try:
@@ -123,6 +125,8 @@ class TaskTracing:
             unfinished = self._cv_unfinished()
             if unfinished > 0:  # else the real call raises ValueError
                 data = where.at(1)
+                gate.before("task_done", key, data)
+                unfinished = self._cv_unfinished()
                 data["unfinished"] = unfinished - 1
                 recorder.emit(K.TASK_DONE, key, data)
                 recorder.flush()
@@ -133,6 +137,7 @@ class TaskTracing:
         if key is None:
             return super().join()  # type: ignore[misc]
         data = where.at(1)
+        gate.before("join", key, data)
         recorder.emit(K.QJOIN, key, dict(data, unfinished=self._cv_unfinished()))
         recorder.flush()
         super().join()  # type: ignore[misc]

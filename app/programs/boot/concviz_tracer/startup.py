@@ -7,7 +7,7 @@ import _thread
 import os
 import sys
 
-from . import objects, recorder, stdio, where, workers
+from . import gate, objects, recorder, stdio, where, workers
 
 ROOT = "CONCVIZ_TRACE_ROOT"  # set by the program's first process: the others see it
 
@@ -34,6 +34,9 @@ def install() -> None:
     where.configure(env.get("CONCVIZ_TRACE_USER_DIR", ""), env.get("CONCVIZ_TRACE_MAIN", ""))
     method = "spawn" if "--multiprocessing-fork" in sys.argv else None
     recorder.configure(fifo, first, method)
+    gate_path = env.get(gate.ENV)
+    if gate_path:
+        gate.open_gate(gate_path)
     stdio.install()
     workers.install()
     objects.install()

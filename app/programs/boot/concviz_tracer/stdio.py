@@ -14,8 +14,8 @@ import contextlib
 import sys
 import time
 
+from . import gate, recorder, where
 from . import kinds as K
-from . import recorder, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def _sleep(secs: Any) -> None:
     frame = where.called_by_user(1)
     if frame is not None and (type(secs) is float or type(secs) is int) and secs >= 0:
         data = where.frame_data(frame)
+        gate.before("sleep", None, data)
         data["s"] = secs
         recorder.emit(K.SLEEP, None, data)
         if secs >= FLUSH_SLEEP_S:

@@ -30,7 +30,7 @@ import signal
 import sys
 from types import ModuleType
 
-from . import hooks, recorder, where
+from . import gate, hooks, recorder, where
 from . import kinds as K
 
 TYPE_CHECKING = False  # typing costs an import in every process
@@ -200,6 +200,7 @@ def _patch_threading(threading: ModuleType) -> None:
             if target is None and type(self).run is not Thread.run:
                 target = type(self).run
             data = where.frame_data(frame)
+            gate.before("start", str(self.name), data)
             data.update(daemon=self.daemon, target=where.qualname(target))
             self._cv_start = (parent, data)
         return real_start(self)
@@ -235,6 +236,7 @@ def _patch_threading(threading: ModuleType) -> None:
             return real_join(self, timeout)
         label = getattr(self, "_cv_label", None) or recorder.label_of(self.ident, self.name)
         data = where.frame_data(frame)
+        gate.before("join", label, data)
         data.update(what="thread", tid=self.native_id, timeout=timeout)
         recorder.emit(K.JOIN, label, data)
         recorder.flush()
@@ -294,6 +296,7 @@ def _patch_process(process: ModuleType) -> None:
         if target is None and type(self).run is not BaseProcess.run:
             target = type(self).run
         data = where.frame_data(frame)
+        gate.before("start", label, data)
         data.update(daemon=bool(self.daemon), method=method, target=where.qualname(target))
         record = _Starting(label, data)
         if method == "fork":
@@ -326,6 +329,7 @@ def _patch_process(process: ModuleType) -> None:
             return real_join(self, timeout)
         label = getattr(self, "_cv_label", None) or self.name
         data = where.frame_data(frame)
+        gate.before("join", label, data)
         data.update(what="process", pid=self.pid, timeout=timeout)
         recorder.emit(K.JOIN, label, data)
         recorder.flush()

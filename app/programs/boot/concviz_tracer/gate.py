@@ -1,0 +1,88 @@
+"""Step mode: each traced action of the program waits for the class's permit.
+
+::
+
+    the server (ProgramRuntime)              every thread of the program
+    ---------------------------              ---------------------------
+    set_stepping(on): writes the gate   -->  before(kind, key, data) before each action:
+      byte (1 or 0) of the file `gate`         byte 0: go on (one read of a shared page)
+    permit(tid): makes `permits/<tid>`  -->    byte 1: emit `wants`, flush, then wait for
+      (written aside, then renamed)             `permits/<tid>` (taken: unlinked) or byte 0
+
+The gate file is mapped read-only once per process (a forked child inherits
+the mapping); the hot path is that one byte, so a program that is not
+stepped runs at its usual speed. A waiting thread polls every `POLL_S`: a
+click is far slower than that. A stop kills the whole session, waiting
+threads included.
+"""
+
+from __future__ import annotations
+
+import _thread
+import mmap
+import os
+import time
+
+from . import kinds as K
+from . import recorder
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
+
+ENV = "CONCVIZ_TRACE_GATE"
+POLL_S = 0.01
+
+_sleep = time.sleep  # the real one: the tracer patches time.sleep
+_native_id = _thread.get_native_id
+_view: Any = bytes(1)  # until open(): never stepping
+_permits = ""
+
+
+def open_gate(path: str) -> None:
+    """Map the gate file `path` (its directory holds ``permits/``); nothing
+    if it cannot be mapped (the program runs unstepped)."""
+    global _view, _permits
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        _view = mmap.mmap(fd, 1, prot=mmap.PROT_READ)
+    except (OSError, ValueError):
+        return
+    finally:
+        os.close(fd)
+    _permits = os.path.join(os.path.dirname(path), "permits")
+
+
+def stepping() -> bool:
+    return bool(_view[0])
+
+
+def before(kind: str, key: str | None, data: dict[str, Any]) -> None:
+    """Called before an action of the user's code (`kind`: its name, as
+    "acquire"; `key`: its object's; `data`: where it is, ``line``...)."""
+    if _view[0]:
+        _hold(kind, key, data)
+
+
+def _hold(kind: str, key: str | None, data: dict[str, Any]) -> None:
+    if recorder.current() is None:  # a process that never shows
+        return
+    wants: dict[str, Any] = {"kind": kind, "line": data.get("line")}
+    if "file" in data:
+        wants["file"] = data["file"]
+    recorder.emit(K.WANTS, key, wants)
+    recorder.flush()
+    permit = os.path.join(_permits, str(_native_id()))
+    view = _view
+    while view[0]:
+        try:
+            os.unlink(permit)
+        except FileNotFoundError:
+            _sleep(POLL_S)
+            continue
+        except OSError:  # the run's directory is going: the run is ending
+            return
+        return
