@@ -169,3 +169,57 @@ def test_the_fold_keeps_one_state_per_run() -> None:
     state = ProgramState()
     for e in lock_cycle().events:
         assert fold(state, e) is state
+
+
+def wants(s: Story, worker: str, tid: int, item: str | None, action: str, line: int) -> None:
+    """A thread's `wants` (its data has a `kind`, as Story's own argument is named)."""
+    s(worker, MAIN, tid, K.WANTS, item, line=line)
+    s.events[-1].data["kind"] = action
+
+
+def stepped() -> Story:
+    """T1 and T2 wait for their permits in step mode; main waits in a join."""
+    s = Story().start()
+    s("main", 1, 0, "step_on")
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Lock", lib="threading", name="fork", line=3)
+    s("main", MAIN, MAIN, K.START_THREAD, "T1", tid=201, daemon=False, line=20)
+    s("main", MAIN, MAIN, K.START_THREAD, "T2", tid=202, daemon=False, line=21)
+    s("T1", MAIN, 201, K.THREAD, name="T1", daemon=False, main=False)
+    s("T2", MAIN, 202, K.THREAD, name="T2", daemon=False, main=False)
+    wants(s, "T1", 201, "100.1", "acquire", 8)
+    wants(s, "T2", 202, None, "sleep", 14)
+    return s
+
+
+def test_a_thread_that_wants_a_permit_says_what_and_where_and_is_permitted_by_tid() -> None:
+    state = stepped().state()
+    t1, t2 = state.workers["T1"], state.workers["T2"]
+    assert state.stepping
+    assert t1.wants == ("acquire", "100.1")
+    assert t2.wants == ("sleep", None)
+    assert (t1.slot, t2.slot) == (201, 202)
+    assert (t1.line, t2.line) == (8, 14)  # its line mark is where it waits
+
+
+def test_a_wants_is_cleared_by_its_permit_and_by_the_thread_doing_it() -> None:
+    story = stepped()
+    story("main", 1, 0, "permit")
+    story.events[-1].data["worker"] = "T1"
+    state = story.state()
+    assert state.workers["T1"].wants is None  # no second permit for one click
+    assert state.workers["T2"].wants == ("sleep", None)
+    story("T2", MAIN, 202, K.SLEEP, s=0.1, line=14)
+    assert story.state().workers["T2"].wants is None
+
+
+def test_threads_waiting_for_permits_are_no_hang() -> None:
+    story = stepped()
+    story("main", MAIN, MAIN, K.JOIN, "T1", what="thread", tid=201, timeout=None, line=22)
+    story("T1", MAIN, 201, K.ACQUIRE_WAIT, "100.1", timeout=None, line=8)
+    story("T2", MAIN, 202, K.ACQUIRE_WAIT, "100.1", timeout=None, line=15)
+    state = story.quiet().state()
+    assert diagnosis.diagnose(state) == []  # stepping: the class holds them
+    story("main", 1, 0, "step_off")
+    state = story.quiet().state()
+    assert diagnosis.diagnose(state)[0].message == diagnosis.STUCK
+    assert all(w.wants is None for w in state.threads())

@@ -44,7 +44,8 @@ class Sentence:
 
 
 def stuck(state: ProgramState) -> bool:
-    if state.status != "running" or state.paused or not state.quiet:
+    # In step mode threads wait for the class's permit, not for each other.
+    if state.status != "running" or state.paused or state.stepping or not state.quiet:
         return False
     live = state.live_threads()
     return bool(live) and all(w.op and w.timeout is None for w in live)

@@ -26,6 +26,7 @@ USER_DIR = "CONCVIZ_TRACE_USER_DIR"
 MAIN = "CONCVIZ_TRACE_MAIN"
 LIFE_FD = "CONCVIZ_TRACE_LIFE_FD"
 MEMORY_BYTES = "CONCVIZ_TRACE_MEMORY_BYTES"
+GATE = "CONCVIZ_TRACE_GATE"  # step mode's gate file (concviz_tracer/gate.py)
 PREFIX = "CONCVIZ_TRACE_"
 
 STDOUT_FILE = "stdout.txt"
@@ -39,6 +40,7 @@ def program_env(
     *,
     life_fd: int | None = None,
     memory_bytes: int | None = None,
+    gate_path: str | os.PathLike[str] | None = None,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a traced program: `base` (default: this
@@ -61,6 +63,8 @@ def program_env(
         env[LIFE_FD] = str(life_fd)
     if memory_bytes is not None:
         env[MEMORY_BYTES] = str(memory_bytes)
+    if gate_path is not None:
+        env[GATE] = os.path.abspath(gate_path)
     return env
 
 
@@ -72,16 +76,25 @@ def launch(
     *,
     life_fd: int | None = None,
     memory_bytes: int | None = None,
+    gate_path: str | os.PathLike[str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``script_path`` (relative paths are taken in `workdir`) with
     `args`. `life_fd`: the read end of a pipe whose write end the caller
     keeps; the program's whole process group is killed when it reads
     end-of-file there (the caller closed it, or died). `memory_bytes`: the
-    address space each of its processes may have (``RLIMIT_AS``)."""
+    address space each of its processes may have (``RLIMIT_AS``).
+    `gate_path`: step mode's gate file (its directory holds ``permits/``)."""
     if not all(isinstance(a, str) for a in args):
         raise ValueError("args must be strings")
     script = os.path.abspath(os.path.join(workdir, script_path))
-    env = program_env(script, workdir, fifo_path, life_fd=life_fd, memory_bytes=memory_bytes)
+    env = program_env(
+        script,
+        workdir,
+        fifo_path,
+        life_fd=life_fd,
+        memory_bytes=memory_bytes,
+        gate_path=gate_path,
+    )
     with (
         open(os.path.join(workdir, STDOUT_FILE), "wb") as out,
         open(os.path.join(workdir, STDERR_FILE), "wb") as err,

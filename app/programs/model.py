@@ -2,7 +2,8 @@
 
 Pure, like `app.model`: no clock, no I/O; a replay of the same events gives
 the same picture. The events are the tracer's (`concviz_tracer.kinds`), plus
-the run's own lifecycle (`run_start`, `run_end`, `pause`, `resume`) and two
+the run's own lifecycle (`run_start`, `run_end`, `pause`, `resume`, and step
+mode's `step_on`, `step_off`, `permit`; a thread's `wants`) and two
 the runtime adds: `quiet` (nothing happened for a while: the hang diagnosis
 may speak) and `exit` of the program's first process as the server saw it.
 
@@ -219,6 +220,7 @@ def thread_of(state: ProgramState, e: Event) -> ThreadView:
     w = state.workers.get(name)
     if not isinstance(w, ThreadView):
         w = ThreadView(name, role="thread", pid=e.pid, tid=e.tid, state=RUNNING, since=e.t)
+        w.slot = e.tid  # step mode's permits are by native thread id
         proc = state.procs.get(e.pid)
         w.proc_name = proc.name if proc is not None else ""
         state.workers[name] = w
@@ -646,6 +648,22 @@ def _lost(state: ProgramState, e: Event) -> None:
     state.lost += int((e.data or {}).get("events") or 0)
 
 
+def _wants(state: ProgramState, e: Event) -> None:
+    """Step mode: the thread waits for a permit to do `kind` (on the
+    event's item); its next event (the action) clears it."""
+    w = thread_of(state, e)
+    if w.state not in OVER:
+        w.wants = (str((e.data or {}).get("kind", "")), e.item)
+
+
+def _permit(state: ProgramState, e: Event) -> None:
+    # Given: not wanted again until the thread says so (a second click on
+    # the same button gives no second permit).
+    w = state.workers.get(str((e.data or {}).get("worker", "")))
+    if w is not None:
+        w.wants = None
+
+
 def _quiet(state: ProgramState, e: Event) -> None:
     state.quiet = True
 
@@ -664,6 +682,7 @@ def _run_end(state: ProgramState, e: Event) -> None:
             w.state, w.since = (KILLED if state.status != "finished" else FINISHED), e.t
         w.alive = False
         w.op, w.on, w.timeout, w.line = "", "", None, None
+        w.wants = None
 
 
 Handler = Callable[[ProgramState, Event], None]
@@ -673,6 +692,10 @@ HANDLERS: dict[str, Handler] = {
     events.RUN_END: _run_end,
     events.PAUSE: LIFECYCLE[events.PAUSE],
     events.RESUME: LIFECYCLE[events.RESUME],
+    events.STEP_ON: LIFECYCLE[events.STEP_ON],
+    events.STEP_OFF: LIFECYCLE[events.STEP_OFF],
+    events.PERMIT: _permit,
+    events.WANTS: _wants,
     K.PROC: _proc,
     K.THREAD: _thread,
     K.SPAWN: _spawn,
@@ -734,6 +757,8 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
     name = state.names.get((event.pid, event.tid))
     found = state.workers.get(name) if name else None
     w = found if isinstance(found, ThreadView) else None
+    if w is not None and event.kind != events.WANTS:
+        w.wants = None  # it did what it wanted
     if w is not None and event.data and "line" in event.data and event.kind != K.END:
         w.line = event.data["line"]
         w.file = str(event.data.get("file") or "")

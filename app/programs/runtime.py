@@ -71,6 +71,9 @@ ORPHAN_GRACE_S = 0.3
 # behind, and the next server removes them (see `sweep`).
 # One per user: another user's server on the same machine has its own.
 BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-programs-{os.getuid()}"
+# Step mode's files in a run's directory (concviz_tracer/gate.py).
+GATE_FILE = "gate"
+PERMITS_DIR = "permits"
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,9 @@ class ProgramRuntime(RunThreads):
         self._merge_lock = threading.Lock()
         self._merging = True  # the supervisor's events go through the reader
         self._inbox: list[Any] = []
+        self._gate_path: Path | None = None
+        self._permits: Path | None = None
+        self._stepping = False
         self._reader = threading.Thread(target=self._read, name="program-reader", daemon=True)
         self._supervisor = threading.Thread(
             target=self._supervise, name="program-supervisor", daemon=True
@@ -164,6 +170,12 @@ class ProgramRuntime(RunThreads):
         script = self._workdir / str(p["filename"])
         script.write_text(str(p["source"]), encoding="utf-8")
         self._fifo = EventFifo(self._workdir)
+        # Step mode's gate: one byte every process of the program maps, and
+        # the directory where a permit for a thread appears (gate.py there).
+        self._gate_path = self._workdir / GATE_FILE
+        self._gate_path.write_bytes(b"\0")
+        self._permits = self._workdir / PERMITS_DIR
+        self._permits.mkdir(mode=0o700)
         life_r, self._life_w = os.pipe()
         try:
             self._proc = launch(
@@ -172,6 +184,7 @@ class ProgramRuntime(RunThreads):
                 self._workdir,
                 self._fifo.path,
                 life_fd=life_r,
+                gate_path=self._gate_path,
             )
         finally:
             os.close(life_r)
@@ -209,10 +222,38 @@ class ProgramRuntime(RunThreads):
         return True
 
     def set_stepping(self, on: bool) -> None:
-        """Step mode needs the program's cooperation; a program has none."""
+        """Step mode on: before each traced action a thread of the program
+        says what it wants and waits for its permit. Off: they all go on."""
+        with self._lock:
+            if self._gate_path is None or self._stop_reason is not None:
+                return
+            self._clear_permits()  # a permit given under the old mode is void
+            with contextlib.suppress(OSError):
+                fd = os.open(self._gate_path, os.O_WRONLY)
+                try:
+                    os.pwrite(fd, b"\1" if on else b"\0", 0)
+                finally:
+                    os.close(fd)
+                self._stepping = on
 
     def permit(self, slot: int) -> bool:
-        return False
+        """Let the thread whose native id is `slot` do its next action."""
+        with self._lock:
+            if not self._stepping or self._permits is None or slot <= 0:
+                return False
+            path = self._permits / str(slot)
+            aside = self._permits / f".{slot}.new"
+            try:
+                aside.write_bytes(b"")
+                os.replace(aside, path)  # the thread never sees half a permit
+            except OSError:
+                return False
+            return True
+
+    def _clear_permits(self) -> None:
+        if self._permits is not None:
+            for entry in self._permits.glob("*"):
+                entry.unlink(missing_ok=True)
 
     def set_count(self, role_name: str, n: int) -> None:
         """A program has no roles to count."""

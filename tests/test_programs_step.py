@@ -1,0 +1,130 @@
+"""Step mode for a traced program, through the real server: the class
+chooses which thread of a real program does its next action, and so makes
+the lock race lose an update by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import LiveServer, tidy_client
+from probes import wait_for
+from test_programs_live import finish, nothing_left, of, start, trace
+
+from app.programs import gallery
+
+pytestmark = pytest.mark.live
+
+SCALE = ["0.5"]  # lock_race's threads sleep 0.05 s between read and write
+
+
+@pytest.fixture(scope="module")
+def step_server() -> Iterator[LiveServer]:
+    server = LiveServer(env={"CONCVIZ_MAX_RUNS": "2", "CONCVIZ_PROGRAM_SECONDS": "30"})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sc(step_server: LiveServer) -> Iterator[httpx.Client]:
+    with tidy_client(step_server, 20) as c:
+        yield c
+
+
+def lock_race(c: httpx.Client) -> str:
+    ex = gallery.find("lock_race")
+    assert ex is not None
+    run_id = start(c, ex.source(), SCALE, filename=ex.filename)
+    r = c.post(f"/api/runs/{run_id}/step", json={"on": True})
+    assert r.status_code == 200
+    assert r.json()["stepping"] is True
+    return run_id
+
+
+def wanting(run: dict[str, Any]) -> dict[str, list[Any]]:
+    """What each thread waits for a permit to do: name -> [kind, item]."""
+    return {w["name"]: w["wants"] for w in run["workers"] if w["wants"]}
+
+
+def wait_wants(c: httpx.Client, run_id: str, **expected: str) -> dict[str, list[Any]]:
+    """Wait until each named thread wants the given action."""
+
+    def ok(run: dict[str, Any]) -> bool:
+        wants = wanting(run)
+        return all(name in wants and wants[name][0] == kind for name, kind in expected.items())
+
+    return wanting(wait_for(c, run_id, ok, 15))
+
+
+def permit(c: httpx.Client, run_id: str, name: str) -> None:
+    r = c.post(f"/api/runs/{run_id}/permit", json={"worker": name})
+    assert r.status_code == 200, r.text
+
+
+def test_the_class_makes_the_lock_race_lose_an_update_by_hand(sc: httpx.Client) -> None:
+    run_id = lock_race(sc)
+    # main waits to start the first thread; nothing else has happened.
+    wants = wait_wants(sc, run_id, main="start")
+    assert list(wants) == ["main"]
+    assert wants["main"][1].startswith("Thread-")
+    permit(sc, run_id, "main")
+    # The first thread read the counter, and waits to sleep; main waits to
+    # start the second.
+    run = wait_for(sc, run_id, lambda r: len(wanting(r)) == 2, 15)
+    first = next(name for name in wanting(run) if name != "main")
+    wait_wants(sc, run_id, **{first: "sleep", "main": "start"})
+    permit(sc, run_id, "main")
+    run = wait_for(sc, run_id, lambda r: len(wanting(r)) == 3, 15)
+    second = next(name for name in wanting(run) if name not in ("main", first))
+    assert wanting(run)[second][0] == "sleep"
+    # Both read 10 before either wrote: now each writes 10 - 1.
+    permit(sc, run_id, first)
+    permit(sc, run_id, second)
+    # A permit given is used once: the same thread cannot be let go twice
+    # for one action.
+    again = sc.post(f"/api/runs/{run_id}/permit", json={"worker": second})
+    assert again.status_code == 409
+    assert "not waiting for a permit" in again.json()["detail"]
+    run = wait_for(
+        sc,
+        run_id,
+        lambda r: all(w["state"] == "finished" for w in r["workers"] if w["name"] in (first, second)),
+        15,
+    )
+    # Run freely: the other eight go without permits, and the program ends.
+    r = sc.post(f"/api/runs/{run_id}/step", json={"on": False})
+    assert r.json()["stepping"] is False
+    run = finish(sc, run_id)
+    assert run["status"] == "finished"
+    evs = trace(sc, run_id)
+    printed = "".join(e["data"]["text"] for e in of(evs, "out"))
+    got = int(printed.split("got")[1].split()[0])
+    assert got >= 1  # an update was lost: two threads wrote what they both read
+    # From the trace: both threads were started before either one slept
+    # (the sleep between its read and its write).
+    started = {e["item"]: e["seq"] for e in of(evs, "start_thread")}
+    slept = {e["worker"]: e["seq"] for e in of(evs, "sleep")}
+    assert max(started[first], started[second]) < min(slept[first], slept[second])
+    # Each of the two asked, and was permitted, before it slept.
+    asked = [e for e in of(evs, "wants") if e["worker"] in (first, second)]
+    assert {e["worker"] for e in asked} == {first, second}
+    assert {e["data"]["kind"] for e in asked} == {"sleep"}
+    permits = [e["data"]["worker"] for e in of(evs, "permit")]
+    assert permits[:4] == ["main", "main", first, second]
+
+
+def test_stop_while_threads_wait_for_permits_leaves_nothing(
+    sc: httpx.Client, step_server: LiveServer
+) -> None:
+    run_id = lock_race(sc)
+    wait_wants(sc, run_id, main="start")
+    permit(sc, run_id, "main")
+    wait_for(sc, run_id, lambda r: len(wanting(r)) == 2, 15)
+    r = sc.post(f"/api/runs/{run_id}/stop")
+    assert r.status_code == 200
+    assert finish(sc, run_id)["status"] == "stopped"
+    nothing_left(step_server)
