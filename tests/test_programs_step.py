@@ -89,10 +89,11 @@ def test_the_class_makes_the_lock_race_lose_an_update_by_hand(sc: httpx.Client) 
     again = sc.post(f"/api/runs/{run_id}/permit", json={"worker": second})
     assert again.status_code == 409
     assert "not waiting for a permit" in again.json()["detail"]
-    run = wait_for(
+    pair = (first, second)
+    wait_for(
         sc,
         run_id,
-        lambda r: all(w["state"] == "finished" for w in r["workers"] if w["name"] in (first, second)),
+        lambda r: all(w["state"] == "finished" for w in r["workers"] if w["name"] in pair),
         15,
     )
     # Run freely: the other eight go without permits, and the program ends.
