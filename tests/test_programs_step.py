@@ -5,11 +5,12 @@ the lock race lose an update by hand."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, tidy_client
+from conftest import ARTIFACTS, LiveServer, tidy_client
 from probes import wait_for
 from test_programs_live import finish, nothing_left, of, start, trace
 
@@ -129,3 +130,99 @@ def test_stop_while_threads_wait_for_permits_leaves_nothing(
     assert r.status_code == 200
     assert finish(sc, run_id)["status"] == "stopped"
     nothing_left(step_server)
+
+
+RACE = """\
+import os
+import sys
+import threading
+import time
+
+counter = 2
+
+
+def take_one():
+    global counter
+    seen = counter
+    time.sleep(0.01)
+    counter = seen - 1
+
+
+if __name__ == "__main__":
+    while not os.path.exists(sys.argv[1]):  # the test's go
+        time.sleep(0.01)
+    threads = [threading.Thread(target=take_one, name=f"t{n}") for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("expected 0, got", counter)
+"""
+
+WHERE = (
+    "() => Object.fromEntries([...document.querySelectorAll('#code li.here')]"
+    ".flatMap(li => [...li.querySelectorAll('.at')]"
+    ".map(a => [a.textContent.trim(), li.querySelector('code').textContent])))"
+)
+
+
+@pytest.mark.browser
+def test_step_mode_on_the_page_lets_the_chosen_thread_go(
+    browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server.url + "/programs")
+    if not page.evaluate("() => document.getElementById('pg-edit').open"):
+        page.click("#pg-edit > summary")
+    page.fill("#pg-filename", "race.py")
+    page.fill("#pg-source", RACE)
+    page.fill("#pg-args", str(go))
+    page.click("#pg-run")
+    page.wait_for_selector("#run-status")
+    assert page.is_hidden("#step-off")
+    try:
+        page.click("#step-on")
+        # main polls for its go: in step mode each of its sleeps waits.
+        main = page.locator("#permit-main")
+        main.wait_for(timeout=15000)
+        assert "main wants: sleep" in main.inner_text()
+        assert page.is_visible("#step-off")
+        assert page.is_hidden("#step-on")
+        go.touch()
+        main.click()
+        page.wait_for_function(
+            "() => (document.querySelector('#permit-main') || {}).textContent"
+            "?.includes('main wants: start t0')",
+            timeout=15000,
+        )
+        at = page.evaluate(WHERE)
+        assert "t.start()" in at["main"]  # its line mark moved to where it waits
+        page.click("#permit-main")
+        # t0 read the counter and waits to sleep; main waits to start t1.
+        t0 = page.locator("#permit-t0")
+        t0.wait_for(timeout=15000)
+        assert "t0 wants: sleep" in t0.inner_text()
+        page.wait_for_function(f"() => ({WHERE})()['t0']?.includes('time.sleep(0.01)')")
+        page.screenshot(path=str(ARTIFACTS / "programs-step-mode.png"))
+        t0.click()
+        # t0 slept, wrote and ended: its mark left the source.
+        page.wait_for_function(f"() => !({WHERE})()['t0']", timeout=15000)
+        assert page.is_visible("#permit-main")
+        page.click("#step-off")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#pg-console li')]"
+            ".some(li => li.textContent.includes('expected 0, got'))",
+            timeout=15000,
+        )
+        assert page.locator("#stepper").count() == 0
+    finally:
+        page.click("#pg-stop")
+        page.wait_for_function(
+            "() => ['stopped', 'finished'].includes("
+            "document.querySelector('#run-status').textContent.trim().toLowerCase())",
+            timeout=15000,
+        )
+    assert errors == []
