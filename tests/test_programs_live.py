@@ -444,3 +444,58 @@ def test_pause_stops_every_process_of_the_program_for_real(pc: httpx.Client) -> 
     assert psutil.STATUS_STOPPED not in states
     pc.post(f"/api/runs/{run_id}/stop")
     assert finish(pc, run_id)["status"] == "stopped"
+
+
+@pytest.fixture(scope="module")
+def tight_server() -> Iterator[LiveServer]:
+    """Small limits, each reached in a second or two."""
+    server = LiveServer(
+        env={
+            "CONCVIZ_PROGRAM_SECONDS": "2",
+            "CONCVIZ_PROGRAM_THREADS": "12",
+            "CONCVIZ_PROGRAM_MEMORY_MB": "64",
+            "CONCVIZ_PROGRAM_EVENTS": "2000",
+        }
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "words"),
+    [
+        ("import time\nwhile True:\n    time.sleep(0.05)\n", "seconds", "ran for 2 s"),
+        (
+            "import threading, time\n"
+            "for _ in range(100):\n"
+            "    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+            "time.sleep(30)\n",
+            "threads",
+            "limit of 12 threads",
+        ),
+        (
+            "import time\nhog = []\nwhile True:\n    hog.append(bytearray(8 << 20))\n"
+            "    time.sleep(0.01)\n",
+            "memory_mb",
+            "64 MB",
+        ),
+        (
+            "import queue\nq = queue.Queue()\nwhile True:\n    q.put(1)\n    q.get()\n",
+            "events",
+            "more than 2000 traced calls",
+        ),
+    ],
+    ids=["seconds", "threads", "memory", "events"],
+)
+def test_each_limit_stops_the_program_and_names_itself(
+    tight_server: LiveServer, text: str, limit: str, words: str
+) -> None:
+    with tidy_client(tight_server, 20) as c:
+        run_id = start(c, text)
+        run = finish(c, run_id)
+    assert run["status"] == "stopped"
+    assert run["limit"] == limit
+    assert words in run["reason"]
+    nothing_left(tight_server)
