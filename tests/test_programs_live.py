@@ -499,3 +499,38 @@ def test_each_limit_stops_the_program_and_names_itself(
     assert run["limit"] == limit
     assert words in run["reason"]
     nothing_left(tight_server)
+
+
+def test_stop_leaves_no_shared_memory_or_semaphore_behind(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    text = """
+import time
+from multiprocessing import Process, Semaphore, shared_memory
+
+def hold(name):
+    block = shared_memory.SharedMemory(name=name)
+    time.sleep(60)
+
+if __name__ == "__main__":
+    block = shared_memory.SharedMemory(create=True, size=4096)
+    gate = Semaphore(2)
+    print("made", block.name, flush=True)
+    p = Process(target=hold, args=(block.name,), name="holder")
+    p.start()
+    p.join()
+"""
+    before = set(os.listdir("/dev/shm"))
+    run_id = start(pc, text)
+    run = wait_for(pc, run_id, lambda r: any("made" in c["text"] for c in r["console"]))
+    name = next(c["text"] for c in run["console"] if "made" in c["text"]).split()[1]
+    assert os.path.exists(f"/dev/shm/{name}")
+    pc.post(f"/api/runs/{run_id}/stop")
+    assert finish(pc, run_id)["status"] == "stopped"
+    nothing_left(program_server)
+    assert settle(lambda: os.path.exists(f"/dev/shm/{name}"), lambda there: not there) is False
+    new = settle(
+        lambda: {n for n in set(os.listdir("/dev/shm")) - before if n.startswith("sem.")},
+        lambda left: not left,
+    )
+    assert new == set()
