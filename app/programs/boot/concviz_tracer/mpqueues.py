@@ -20,6 +20,13 @@ _loads = _queues._ForkingPickler.loads  # type: ignore[attr-defined]
 
 
 class MPQueueTracing(QueueTracing):
+    def _cv_size(self) -> int | None:
+        q: Any = self
+        try:
+            return int(q._maxsize - q._sem._semlock._get_value())
+        except NotImplementedError:  # sem_getvalue, on macOS
+            return None
+
     def _cv_try_get(self) -> tuple[bool, Any]:
         """What ``get()`` does, when an item was put and no other reader is
         in a get: no wait to report. (A non-blocking ``get`` would poll the

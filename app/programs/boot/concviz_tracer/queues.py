@@ -20,21 +20,26 @@ TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
     from typing import Any
 
+# Bound once: the per-call path is short (each global and attribute costs).
 _now = recorder._monotonic_ns
+_emit = recorder.emit
+_at = where.at
+_before = gate.before
+_short_repr = where.short_repr
+_PUT, _GET = K.PUT, K.GET
 _Full, _Empty = queue.Full, queue.Empty
-
-
-def _size(q: Any) -> int | None:
-    try:
-        return int(q.qsize())
-    except NotImplementedError:  # multiprocessing's, on macOS
-        return None
 
 
 class QueueTracing:
     """The traced calls of a queue; `_cv_key` is None for an untraced one."""
 
     _cv_key: str | None = None
+
+    def _cv_size(self) -> int | None:
+        try:
+            return int(self.qsize())  # type: ignore[attr-defined]
+        except NotImplementedError:  # multiprocessing's, on macOS
+            return None
 
     def _cv_try_get(self) -> tuple[bool, Any]:
         """Take an item if one is there, without waiting: (True, item), else
@@ -48,57 +53,57 @@ class QueueTracing:
         key = self._cv_key
         if key is None or (block and timeout is not None and timeout < 0):
             return super().put(item, block, timeout)  # type: ignore[misc]
-        data = where.at(1)
-        gate.before("put", key, data)
+        data = _at(1)
+        _before("put", key, data)
         t = _now()
-        real_put = super().put  # type: ignore[misc]
         try:
-            real_put(item, False)
+            super().put(item, False)  # type: ignore[misc]
         except _Full:
             if not block:
                 data["timeout"] = 0
-                recorder.emit(K.FULL, key, data)
+                _emit(K.FULL, key, data)
                 raise
-            recorder.emit(K.PUT_WAIT, key, dict(data, timeout=timeout, size=_size(self)))
+            _emit(K.PUT_WAIT, key, dict(data, timeout=timeout, size=self._cv_size()))
+            real_put = super().put  # type: ignore[misc]
             try:
                 waits.until_raises(lambda t: real_put(item, True, t), timeout, _Full)
             except _Full:
                 data["timeout"] = timeout
-                recorder.emit(K.FULL, key, data)
+                _emit(K.FULL, key, data)
                 raise
             t = 0
-        data["v"] = where.short_repr(item)
-        data["size"] = _size(self)
-        recorder.emit(K.PUT, key, data, t)
+        data["v"] = _short_repr(item)
+        data["size"] = self._cv_size()
+        _emit(_PUT, key, data, t)
         return None
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         key = self._cv_key
         if key is None or (block and timeout is not None and timeout < 0):
             return super().get(block, timeout)  # type: ignore[misc]
-        data = where.at(1)
-        gate.before("get", key, data)
-        real_get = super().get  # type: ignore[misc]
+        data = _at(1)
+        _before("get", key, data)
         if not block:
             try:
-                item = real_get(False)
+                item = super().get(False)  # type: ignore[misc]
             except _Empty:
                 data["timeout"] = 0
-                recorder.emit(K.EMPTY, key, data)
+                _emit(K.EMPTY, key, data)
                 raise
         else:
             got, item = self._cv_try_get()
             if not got:
-                recorder.emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=_size(self)))
+                _emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=self._cv_size()))
+                real_get = super().get  # type: ignore[misc]
                 try:
                     item = waits.until_raises(lambda t: real_get(True, t), timeout, _Empty)
                 except _Empty:
                     data["timeout"] = timeout
-                    recorder.emit(K.EMPTY, key, data)
+                    _emit(K.EMPTY, key, data)
                     raise
-        data["v"] = where.short_repr(item)
-        data["size"] = _size(self)
-        recorder.emit(K.GET, key, data)
+        data["v"] = _short_repr(item)
+        data["size"] = self._cv_size()
+        _emit(_GET, key, data)
         return item
 
     def put_nowait(self, item: Any) -> None:
