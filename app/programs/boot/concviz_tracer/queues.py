@@ -3,10 +3,11 @@ and multiprocessing's ``Queue``, ``JoinableQueue``, ``SimpleQueue``.
 
 A call that may block tries the non-blocking form first: if it goes, it is
 one event (`put`, `get`); if it would block and the caller asked to block,
-`put_wait`/`get_wait` is recorded and flushed, then the real call runs with
-the caller's timeout and its outcome is recorded (`put`/`get`, or
-`full`/`empty`). A `put` is stamped before the item went in, so that the
-`get` of the same item, in any process, is stamped after it.
+`put_wait`/`get_wait` is recorded (and flushed once the wait lasts, see
+`waits`), then the real call runs with the caller's timeout and its outcome
+is recorded (`put`/`get`, or `full`/`empty`). A `put` is stamped before the
+item went in, so that the `get` of the same item, in any process, is
+stamped after it.
 """
 
 from __future__ import annotations
