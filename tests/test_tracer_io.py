@@ -105,13 +105,13 @@ def test_a_python_started_by_the_program_is_traced_too() -> None:
         import subprocess
         import sys
 
-        subprocess.run([sys.executable, "helper.py"], check=True)
+        subprocess.run([sys.executable, "second.py"], check=True)
         """,
         files={
-            "helper.py": """
+            "second.py": """
                 import queue
                 jobs = queue.Queue()
-                jobs.put("from the helper")
+                jobs.put("from the second script")
                 print(jobs.get())
             """
         },
@@ -121,9 +121,9 @@ def test_a_python_started_by_the_program_is_traced_too() -> None:
     assert new.data["line"] == 3
     procs = {e.pid: e.data for e in run.of("proc")}
     assert procs[new.pid]["main"] is False
-    assert procs[new.pid]["name"] == f"helper.py {new.pid}"
-    assert run.one("get", key).data["file"] == "helper.py"
-    assert run.printed() == "from the helper\n"
+    assert procs[new.pid]["name"] == f"second.py {new.pid}"
+    assert run.one("get", key).data["file"] == "second.py"
+    assert run.printed() == "from the second script\n"
 
 
 def test_a_sitecustomize_further_on_the_path_still_runs(

@@ -293,7 +293,7 @@ def shown_worker() -> Worker:
 
 def main_worker() -> Worker:
     """The main thread's identity, for what the process observes from a
-    thread the page does not show (a library's helper thread)."""
+    thread the page does not show (one of a library's own threads)."""
     if not _proc_announced:
         _announce_proc()
     return (_main_label, _main_native)
