@@ -419,10 +419,13 @@ def kill_group() -> None:
 
 
 def final_flush() -> None:
-    """The process's last flush (at its exit): later events are flushed
-    without waiting long for a lock another thread may hold for good."""
+    """The process's last flush (at its exit). It waits for another
+    thread's flush as long as that takes (a full FIFO: the server is behind;
+    if it is gone, the write fails and the program ends). Events after it
+    (during the interpreter's teardown, when other threads may be frozen for
+    good holding the lock) are flushed without waiting long."""
     global _final
-    flush(wait=2.0)
+    flush()
     _final = True
 
 
