@@ -43,6 +43,8 @@ from app import events, reasons
 from app.budget import WorkerBudget
 from app.programs import procfs
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.fifo import EventFifo
+from app.programs.launch import launch
 from app.programs.model import LIMIT, QUIET
 from app.runthreads import RunThreads
 from app.settings import Settings
@@ -138,7 +140,7 @@ class ProgramRuntime(RunThreads):
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid = 0
         self._workdir: Path | None = None
-        self._fifo: Any = None
+        self._fifo: EventFifo | None = None
         self._life_w = -1
         self._events = 0
         self._printed = 0
@@ -161,9 +163,6 @@ class ProgramRuntime(RunThreads):
     # The Runtime interface the Run uses.
 
     def start(self) -> None:
-        from app.programs.fifo import EventFifo
-        from app.programs.launch import launch
-
         BASE_DIR.mkdir(mode=0o700, exist_ok=True)
         self._workdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
         p = self.params.model_dump()
