@@ -478,6 +478,17 @@ def log_in_time_order(log: deque[T], event: T) -> None:
     log.insert(i, event)
 
 
+def note(state: RunState, event: Event, *, logged: bool) -> None:
+    """What every fold does with every event, last: the run's newest event
+    and time, and the log."""
+    if event.seq > state.last_seq:
+        state.last_seq = event.seq
+    if event.t > state.last_t:
+        state.last_t = event.t
+    if logged:
+        log_in_time_order(state.log, event)
+
+
 def make_fold(
     handlers: dict[str, Handler], quiet: frozenset[str] = frozenset()
 ) -> Callable[[Any, Event], Any]:
@@ -495,12 +506,7 @@ def make_fold(
         if w is None:  # its first event made it
             w = state.workers.get(event.worker)
         _track(state, event, w)
-        if event.seq > state.last_seq:
-            state.last_seq = event.seq
-        if event.t > state.last_t:
-            state.last_t = event.t
-        if event.kind not in quiet:
-            log_in_time_order(state.log, event)
+        note(state, event, logged=event.kind not in quiet)
         return state
 
     return fold

@@ -27,7 +27,7 @@ from typing import Any
 
 from app import events
 from app.events import Event
-from app.model import LANE_SEGMENTS, LIFECYCLE, RunState, WorkerView, log_in_time_order
+from app.model import LANE_SEGMENTS, LIFECYCLE, RunState, WorkerView, note
 from app.programs.boot.concviz_tracer import kinds as K
 
 CONSOLE_LINES = 400
@@ -763,12 +763,7 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
         w.line = event.data["line"]
         w.file = str(event.data.get("file") or "")
     _track(state, event, w)
-    if event.seq > state.last_seq:
-        state.last_seq = event.seq
-    if event.t > state.last_t:
-        state.last_t = event.t
-    if event.kind not in QUIET_KINDS:
-        log_in_time_order(state.log, event)
+    note(state, event, logged=event.kind not in QUIET_KINDS)
     return state
 
 
