@@ -223,3 +223,14 @@ def test_threads_waiting_for_permits_are_no_hang() -> None:
     state = story.quiet().state()
     assert diagnosis.diagnose(state)[0].message == diagnosis.STUCK
     assert all(w.wants is None for w in state.threads())
+
+
+def test_events_the_tracer_lost_are_said_on_the_stage() -> None:
+    from app.web.render import env
+
+    story = Story().start()
+    story("main", MAIN, MAIN, K.LOST, events=7)
+    state = story.state()
+    assert state.lost == 7
+    html = env.get_template("partials/program/_lost.html").render(state=state)
+    assert "7 traced calls were lost on the way" in html
