@@ -8,6 +8,7 @@ console with each line in its thread's colour, and the hang diagnosis.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +112,14 @@ def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBo
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _lines(source: str) -> tuple[str, ...]:
+    """The source's lines, split once per program, not with every frame."""
+    return tuple(source.splitlines())
+
+
 def code(source: str, state: ProgramState) -> list[CodeLine]:
-    lines = [CodeLine(i + 1, text) for i, text in enumerate(source.splitlines())]
+    lines = [CodeLine(i + 1, text) for i, text in enumerate(_lines(source))]
     for w in state.live_threads():
         if w.line and not w.file and 0 < w.line <= len(lines):
             lines[w.line - 1].workers.append(w.name)
