@@ -29,10 +29,14 @@ _allocate_lock = _thread.allocate_lock
 _RLock: Any = _thread.RLock
 
 
-def acquire(raw: Any, key: str, blocking: Any, timeout: Any, after: Any = None) -> bool:
-    """Acquire `raw` (a ``_thread`` lock or RLock, or anything with its
-    ``acquire(blocking, timeout)``) as `key`; `after()`: more data once held."""
-    if not blocking and timeout != -1:
+def acquire(
+    raw: Any, key: str, blocking: Any, timeout: Any, after: Any = None, forever: Any = -1
+) -> bool:
+    """Acquire `raw` as `key`: a ``_thread`` lock or RLock (``forever``, the
+    timeout that means none, is -1), or a multiprocessing SemLock (it is
+    None); `after()`: more data once held."""
+    threading_style = forever == -1
+    if threading_style and not blocking and timeout != -1:
         return bool(raw.acquire(blocking, timeout))  # raises, as the real one does
     data = where.at(2)
     gate.before("acquire", key, data)
@@ -44,11 +48,11 @@ def acquire(raw: Any, key: str, blocking: Any, timeout: Any, after: Any = None) 
     if not blocking:
         recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
         return False
-    if timeout != -1 and timeout < 0:
+    if threading_style and timeout != -1 and timeout < 0:
         return bool(raw.acquire(True, timeout))  # raises, as the real one does
-    wait = None if timeout == -1 else timeout
+    wait = None if timeout == forever else timeout
     recorder.emit(K.ACQUIRE_WAIT, key, dict(data, timeout=wait))
-    if waits.until_true(lambda t: raw.acquire(True, -1 if t is None else t), wait):
+    if waits.until_true(lambda t: raw.acquire(True, forever if t is None else t), wait):
         if after is not None:
             data.update(after())
         recorder.emit(K.ACQUIRED, key, data)

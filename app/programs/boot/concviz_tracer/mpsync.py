@@ -10,32 +10,13 @@ from __future__ import annotations
 from multiprocessing import synchronize as _sync
 from types import FrameType
 
-from . import gate, recorder, registry, waits, where
+from . import gate, recorder, registry, where
 from . import kinds as K
-from .locks import BarrierTracing, EventTracing
+from .locks import BarrierTracing, EventTracing, acquire
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
     from typing import Any
-
-
-def _acquire(sl: Any, key: str, block: Any, timeout: Any, after: Any) -> bool:
-    data = where.at(2)
-    gate.before("acquire", key, data)
-    if sl.acquire(False):
-        data.update(after())
-        recorder.emit(K.ACQUIRED, key, data)
-        return True
-    if not block:
-        recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
-        return False
-    recorder.emit(K.ACQUIRE_WAIT, key, dict(data, timeout=timeout))
-    if waits.until_true(lambda t: sl.acquire(True, t), timeout):
-        data.update(after())
-        recorder.emit(K.ACQUIRED, key, data)
-        return True
-    recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=timeout))
-    return False
 
 
 class SemLockTracing(registry.Keyed):
@@ -54,7 +35,7 @@ class SemLockTracing(registry.Keyed):
         key = self._cv_key
         if key is None:
             return bool(sl.acquire(block, timeout))
-        return _acquire(sl, key, block, timeout, self._cv_held)
+        return acquire(sl, key, block, timeout, self._cv_held, forever=None)
 
     def release(self) -> None:
         sl = self._semlock  # type: ignore[attr-defined]
@@ -74,7 +55,7 @@ class SemLockTracing(registry.Keyed):
         key = self._cv_key
         if key is None:
             return bool(sl.acquire())
-        return _acquire(sl, key, True, None, self._cv_held)
+        return acquire(sl, key, True, None, self._cv_held, forever=None)
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
@@ -131,7 +112,7 @@ class Condition(registry.Keyed, _sync.Condition):  # type: ignore[misc]
         sl = self._lock._semlock
         if key is None:
             return bool(sl.acquire(block, timeout))
-        return _acquire(sl, key, block, timeout, self._cv_depth)
+        return acquire(sl, key, block, timeout, self._cv_depth, forever=None)
 
     def _cv_release(self) -> None:
         sl = self._lock._semlock
