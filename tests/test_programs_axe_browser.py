@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ARTIFACTS, LiveServer, tidy_client
+from conftest import ARTIFACTS, LiveServer
 from probes import ENDED, wait_for
 
 from app.programs import gallery
@@ -32,21 +32,6 @@ CLIPPED = """() => [...document.querySelectorAll(
   .map(el => el.id || el.className)"""
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    s = LiveServer()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with tidy_client(server, 20) as c:
-        yield c
-
-
 def pages(browser: Any) -> Iterator[tuple[str, str, Any]]:
     for locale in LOCALES:
         for mode in MODES:
@@ -60,8 +45,9 @@ def pages(browser: Any) -> Iterator[tuple[str, str, Any]]:
 
 
 def test_the_programs_pages_pass_axe_and_fit_a_projector(
-    browser: Any, server: LiveServer, client: httpx.Client
+    browser: Any, live_server: LiveServer, client: httpx.Client
 ) -> None:
+    server = live_server
     ex = gallery.find("deadlock")
     assert ex is not None
     r = client.post(
