@@ -120,7 +120,10 @@ def stage_context(run: Run, *, with_timeline: bool = True) -> dict[str, Any]:
                     state.workers.values(),
                 )
             )
-            if exp.script is not None
+            # A lesson's plain program, each worker placed by its state; a
+            # user's program places its threads itself (app/programs/view.py),
+            # and its source is not to be serialised with every frame.
+            if exp.script is not None and exp.code_lines
             else []
         ),
         "hide_results": bool(getattr(run, "hidden", False)),
