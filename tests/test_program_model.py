@@ -8,7 +8,8 @@ from typing import Any
 from app.events import Event
 from app.programs import diagnosis, view
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.model import QUIET, ProgramState, fold, fold_all
+from app.programs.model import fold, fold_all
+from app.programs.state import QUIET, ProgramState
 
 MAIN = 100
 

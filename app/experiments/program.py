@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.experiments.spec import Experiment
 from app.i18n import N_
 from app.programs import source as src
-from app.programs.model import ProgramState, fold
+from app.programs.model import fold
 from app.programs.runtime import ProgramRuntime
+from app.programs.state import ProgramState
 from app.programs.view import view
 
 # A small program for quick runs (tests): a thread, a queue and a print.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import N_
-from app.programs.model import ProgramState, ThreadView
+from app.programs.state import ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
 HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")

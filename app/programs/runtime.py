@@ -45,7 +45,7 @@ from app.programs import procfs
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.fifo import EventFifo
 from app.programs.launch import launch
-from app.programs.model import LIMIT, QUIET
+from app.programs.state import LIMIT, QUIET
 from app.runthreads import RunThreads
 from app.settings import Settings
 

@@ -15,7 +15,7 @@ from typing import Any
 from app.codeview import CodeLine
 from app.i18n import _
 from app.programs.diagnosis import diagnose
-from app.programs.model import ObjView, ProcView, ProgramState, ThreadView
+from app.programs.state import ObjView, ProcView, ProgramState, ThreadView
 
 CONSOLE_SHOWN = 40
 COLOURS = 8  # worker colours, wc-0 .. wc-7 in the stylesheet

@@ -1,0 +1,178 @@
+"""What a traced program's stage is made of: its processes, threads and
+objects as the fold (`app.programs.model`) keeps them, and the states a
+thread can be in."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.model import RunState, WorkerView
+
+CONSOLE_LINES = 400
+ITEMS_SHOWN = 64  # items kept per queue for the picture; the size is exact
+TASKS_KEPT = 200
+
+# Thread states, as the timeline colours them.
+RUNNING = "running"
+SLEEPING = "sleeping"
+PUT_WAIT = "put_wait"
+GET_WAIT = "get_wait"
+BLOCKED = "blocked"
+FINISHED = "finished"
+CRASHED = "crashed"
+KILLED = "killed"
+CUT_OFF = "cut_off"
+OVER = frozenset({FINISHED, CRASHED, KILLED, CUT_OFF})
+
+# The runtime's own kinds.
+QUIET = "quiet"  # data: s, the seconds without an event
+LIMIT = "limit"  # data: limit, value (a limit was reached; the run stops)
+
+
+@dataclass
+class ThreadView(WorkerView):
+    """A thread of the program (`WorkerView`, plus where it is and what it waits for)."""
+
+    thread_name: str = ""
+    proc_name: str = ""
+    main_thread: bool = False
+    daemon: bool = False
+    line: int | None = None
+    file: str = ""
+    # What it waits for: the call ("get", "put", "acquire", "join", ...), the
+    # object's key or the joined worker's name, and the timeout (None: none).
+    op: str = ""
+    on: str = ""
+    timeout: float | None = None
+    sleep_s: float = 0.0
+
+
+@dataclass
+class ProcView:
+    pid: int
+    name: str
+    ppid: int = 0
+    main: bool = False
+    method: str = ""
+    daemon: bool = False
+    alive: bool = True
+    exitcode: int | None = None
+    signal: str = ""
+    cut_off: bool = False
+    code_ended: bool = False  # its main code ran to its end; it waits to exit
+    since: float = 0.0
+
+
+@dataclass
+class ObjView:
+    key: str
+    type: str
+    lib: str
+    name: str
+    line: int | None = None
+    maxsize: int = 0
+    items: deque[str] = field(default_factory=deque)
+    size: int = 0
+    early: dict[str, int] = field(default_factory=dict)  # gets before their puts
+    puts: int = 0
+    gets: int = 0
+    unfinished: int = 0
+    owner: str = ""  # a lock's holder (a worker's name)
+    depth: int = 0  # an RLock's
+    holders: list[str] = field(default_factory=list)  # a semaphore's
+    value: int | None = None
+    is_set: bool = False
+    parties: int = 0
+    waiting: int = 0
+    peer: str = ""
+    tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id: fn, state, where
+
+    @property
+    def kind(self) -> str:
+        """queue, lock, semaphore, event, condition, barrier, pipe or pool."""
+        t = self.type
+        if t.endswith("Queue"):
+            return "queue"
+        if t in ("Lock", "RLock"):
+            return "lock"
+        if t.endswith("Semaphore"):
+            return "semaphore"
+        if t == "Connection":
+            return "pipe"
+        if t in ("Pool", "ProcessPoolExecutor", "ThreadPoolExecutor"):
+            return "pool"
+        return t.lower()
+
+
+@dataclass
+class ConsoleLine:
+    t: float
+    worker: str
+    stream: str  # stdout, stderr, or note (said by concviz, not the program)
+    text: str
+
+
+@dataclass
+class ProgramState(RunState):
+    procs: dict[int, ProcView] = field(default_factory=dict)
+    objs: dict[str, ObjView] = field(default_factory=dict)
+    # (pid, tid) -> the worker's unique name
+    names: dict[tuple[int, int], str] = field(default_factory=dict)
+    console: deque[ConsoleLine] = field(default_factory=lambda: deque(maxlen=CONSOLE_LINES))
+    partial: dict[tuple[str, str], str] = field(default_factory=dict)  # unfinished lines
+    output_bytes: int = 0
+    lost: int = 0
+    quiet: bool = False  # nothing has happened for a while
+    limit: str = ""
+
+    def threads(self) -> list[ThreadView]:
+        return [w for w in self.workers.values() if isinstance(w, ThreadView)]
+
+    def live_threads(self) -> list[ThreadView]:
+        return [w for w in self.threads() if w.alive and w.state not in OVER]
+
+    def obj_name(self, key: str) -> str:
+        obj = self.objs.get(key)
+        return obj.name if obj is not None else key
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "processes": sum(1 for p in self.procs.values() if p.alive),
+            "threads": len(self.live_threads()),
+            "blocked": sum(1 for w in self.live_threads() if w.op),
+            "objects": len(self.objs),
+            "output_bytes": self.output_bytes,
+            "lost": self.lost,
+        }
+
+    def extras(self) -> dict[str, Any]:
+        from app.programs.diagnosis import diagnose  # it reads this module's types
+
+        return {
+            # Why the program cannot go on, if it cannot (English; the page
+            # says it in the reader's language).
+            "diagnosis": [s.message % s.parts for s in diagnose(self)],
+            "limit": self.limit or None,
+            "console": [
+                {"t": c.t, "worker": c.worker, "stream": c.stream, "text": c.text}
+                for c in self.console
+            ],
+            "processes": [
+                {
+                    "pid": p.pid,
+                    "name": p.name,
+                    "ppid": p.ppid,
+                    "alive": p.alive,
+                    "exitcode": p.exitcode,
+                    "signal": p.signal or None,
+                    "daemon": p.daemon,
+                }
+                for p in self.procs.values()
+            ],
+            "objects": [
+                {"key": o.key, "type": o.type, "lib": o.lib, "name": o.name, "line": o.line}
+                for o in self.objs.values()
+            ],
+        }
