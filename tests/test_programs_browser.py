@@ -49,9 +49,13 @@ def test_a_pasted_program_runs_live_with_its_console_queue_and_lines(
     page.fill("#pg-filename", "bakery.py")
     page.fill("#pg-source", PROGRAM)
     page.click("#pg-run")
-    page.wait_for_selector("#run-status")
+    # The run's id arrives with the answer to Run (an earlier run of the
+    # server may be on the stage already, with a status of its own).
+    page.wait_for_function("() => document.getElementById('run-id').value !== ''")
     run_id = page.input_value("#run-id")
-    assert run_id
+    page.wait_for_function(
+        "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
+    )
     try:
         # The console: each line with the process that printed it.
         page.wait_for_function(
