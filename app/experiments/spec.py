@@ -89,6 +89,9 @@ class Experiment:
     # What the audience's page (/watch) shows of it: heading, read-only
     # controls and the stage, unless the experiment has a page of its own.
     watch_template: str = "partials/_experiment_body.html"
+    # A lesson whose program is its own file (app/experiments/lesson.py): it
+    # runs under the tracer like a user's program, with a run's time limit.
+    lesson: bool = False
 
     @property
     def built(self) -> bool:
@@ -105,6 +108,10 @@ class Experiment:
 
     def schema(self) -> dict[str, Any]:
         return self.params.model_json_schema() if self.params is not None else {}
+
+    def script_name(self, params: dict[str, Any]) -> str:
+        """The program's file name: a user's own, else after the lesson."""
+        return str(params.get("filename") or self.slug.replace("-", "_") + ".py")
 
     def worker_count(self, params: BaseModel) -> int:
         if self.workers_needed is not None:

@@ -476,6 +476,7 @@ def _out(state: ProgramState, e: Event) -> None:
     *whole, rest = pending.split("\n")
     for line in whole:
         state.console.append(ConsoleLine(e.t, w.name, stream, line))
+        state.printed.append(state.console[-1])
     if rest:
         state.partial[key] = rest
 
@@ -483,6 +484,7 @@ def _out(state: ProgramState, e: Event) -> None:
 def _flush_partial(state: ProgramState, t: float) -> None:
     for (worker, stream), text in state.partial.items():
         state.console.append(ConsoleLine(t, worker, stream, text))
+        state.printed.append(state.console[-1])
     state.partial.clear()
 
 
@@ -602,6 +604,7 @@ QUIET_KINDS = frozenset({K.OUT, QUIET})
 
 def fold(state: ProgramState, event: Event) -> ProgramState:
     handler = HANDLERS.get(event.kind)
+    state.printed.clear()
     if event.kind != QUIET:
         state.quiet = False
     if handler is not None:

@@ -29,6 +29,7 @@ import os
 import queue
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import threading
@@ -75,6 +76,7 @@ ORPHAN_GRACE_S = 0.3
 BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-programs-{os.getuid()}"
 # Step mode's files in a run's directory (concviz_tracer/gate.py).
 GATE_FILE = "gate"
+GATE_SPEED_AT = 8  # where the run's speed is in it (a double)
 PERMITS_DIR = "permits"
 
 
@@ -90,9 +92,11 @@ class Limits:
     events: int = 1_000_000
 
 
-def limits_from(settings: Settings, time_limit_s: float) -> Limits:
+def limits_from(settings: Settings, time_limit_s: float, *, lesson: bool = False) -> Limits:
+    """A user's program gets `program_seconds`; a lesson's own program, the
+    time any run gets."""
     return Limits(
-        seconds=min(settings.program_seconds, time_limit_s),
+        seconds=time_limit_s if lesson else min(settings.program_seconds, time_limit_s),
         processes=settings.program_processes,
         threads=settings.program_threads,
         memory_mb=settings.program_memory_mb,
@@ -129,7 +133,9 @@ class ProgramRuntime(RunThreads):
         self.params = params
         self._on_batch = on_batch
         self._budget = budget
-        self.limits = limits_from(settings or Settings(), time_limit_s)
+        self.limits = limits_from(
+            settings or Settings(), time_limit_s, lesson=bool(getattr(experiment, "lesson", False))
+        )
         self._idle_limit_s = idle_limit_s
         self._lock = threading.Lock()
         self._stop_reason: str | None = None
@@ -154,6 +160,7 @@ class ProgramRuntime(RunThreads):
         self._gate_path: Path | None = None
         self._permits: Path | None = None
         self._stepping = False
+        self._speed = float(getattr(params, "speed", 1.0))
         self._reader = threading.Thread(target=self._read, name="program-reader", daemon=True)
         self._supervisor = threading.Thread(
             target=self._supervise, name="program-supervisor", daemon=True
@@ -166,13 +173,13 @@ class ProgramRuntime(RunThreads):
         BASE_DIR.mkdir(mode=0o700, exist_ok=True)
         self._workdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
         p = self.params.model_dump()
-        script = self._workdir / str(p["filename"])
-        script.write_text(str(p["source"]), encoding="utf-8")
+        script = self._workdir / self.experiment.script_name(p)
+        script.write_text(self.experiment.script(p), encoding="utf-8")
         self._fifo = EventFifo(self._workdir)
         # Step mode's gate: one byte every process of the program maps, and
         # the directory where a permit for a thread appears (gate.py there).
         self._gate_path = self._workdir / GATE_FILE
-        self._gate_path.write_bytes(b"\0")
+        self._gate_path.write_bytes(b"\0" * GATE_SPEED_AT + struct.pack("d", self._speed))
         self._permits = self._workdir / PERMITS_DIR
         self._permits.mkdir(mode=0o700)
         life_r, self._life_w = os.pipe()
@@ -227,13 +234,8 @@ class ProgramRuntime(RunThreads):
             if self._gate_path is None or self._stop_reason is not None:
                 return
             self._clear_permits()  # a permit given under the old mode is void
-            with contextlib.suppress(OSError):
-                fd = os.open(self._gate_path, os.O_WRONLY)
-                try:
-                    os.pwrite(fd, b"\1" if on else b"\0", 0)
-                finally:
-                    os.close(fd)
-                self._stepping = on
+            self._write_gate(0, b"\1" if on else b"\0")
+            self._stepping = on
 
     def permit(self, slot: int) -> bool:
         """Let the thread whose native id is `slot` do its next action."""
@@ -258,7 +260,21 @@ class ProgramRuntime(RunThreads):
         """A program has no roles to count."""
 
     def set_speed(self, speed: float) -> None:
-        """A program runs at its own speed."""
+        """Scale the program's sleeps: 2.0 sleeps half as long."""
+        with self._lock:
+            self._speed = speed
+            if self._gate_path is None or self._stop_reason is not None:
+                return
+            self._write_gate(GATE_SPEED_AT, struct.pack("d", speed))
+
+    def _write_gate(self, offset: int, data: bytes) -> None:
+        assert self._gate_path is not None
+        with contextlib.suppress(OSError):
+            fd = os.open(self._gate_path, os.O_WRONLY)
+            try:
+                os.pwrite(fd, data, offset)
+            finally:
+                os.close(fd)
 
     def send(self, command: Any) -> bool:
         return False

@@ -122,6 +122,9 @@ class ProgramState(RunState):
     names: dict[tuple[int, int], str] = field(default_factory=dict)
     console: deque[ConsoleLine] = field(default_factory=lambda: deque(maxlen=CONSOLE_LINES))
     partial: dict[tuple[str, str], str] = field(default_factory=dict)  # unfinished lines
+    # The lines the latest event completed (a lesson's overlay reads what
+    # its program prints from here).
+    printed: list[ConsoleLine] = field(default_factory=list)
     output_bytes: int = 0
     lost: int = 0
     quiet: bool = False  # nothing has happened for a while

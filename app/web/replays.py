@@ -306,7 +306,7 @@ async def run_script(run_id: str, request: Request) -> Response:
         exp, params = EXPERIMENTS[record.experiment], record.params
     if exp.script is None:
         raise HTTPException(404, f"{exp.slug} has no script yet")
-    filename = params.get("filename") or exp.slug.replace("-", "_") + ".py"  # a program's own
+    filename = exp.script_name(params)
     return Response(
         exp.script(params),
         media_type="text/x-python; charset=utf-8",

@@ -12,8 +12,9 @@
 The gate file is mapped read-only once per process (a forked child inherits
 the mapping); the hot path is that one byte, so a program that is not
 stepped runs at its usual speed. A waiting thread polls every `POLL_S`: a
-click is far slower than that. A stop kills the whole session, waiting
-threads included.
+click is far slower than that. Bytes 8-15 of the file hold the run's speed
+(a double, `speed()`): the slider that scales the program's sleeps. A stop
+kills the whole session, waiting threads included.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import _thread
 import mmap
 import os
+import struct
 import time
 
 from . import kinds as K
@@ -32,10 +34,13 @@ if TYPE_CHECKING:
 
 ENV = "CONCVIZ_TRACE_GATE"
 POLL_S = 0.01
+SPEED_AT = 8  # the speed's offset in the gate file
+SIZE = SPEED_AT + 8
 
 _sleep = time.sleep  # the real one: the tracer patches time.sleep
 _native_id = _thread.get_native_id
 _view: Any = bytes(1)  # until open(): never stepping
+_speed_view: Any = None  # until open(): speed 1
 _permits = ""
 
 
@@ -48,16 +53,28 @@ def open_gate(path: str) -> None:
     except OSError:
         return
     try:
-        _view = mmap.mmap(fd, 1, prot=mmap.PROT_READ)
+        size = SIZE if os.fstat(fd).st_size >= SIZE else 1
+        _view = mmap.mmap(fd, size, prot=mmap.PROT_READ)
     except (OSError, ValueError):
         return
     finally:
         os.close(fd)
+    global _speed_view
+    if len(_view) >= SIZE:
+        _speed_view = _view
     _permits = os.path.join(os.path.dirname(path), "permits")
 
 
 def stepping() -> bool:
     return bool(_view[0])
+
+
+def speed() -> float:
+    """The run's speed: 2.0 runs the program's sleeps twice as fast."""
+    if _speed_view is None:
+        return 1.0
+    (value,) = struct.unpack_from("d", _speed_view, SPEED_AT)
+    return float(value) if value > 0 else 1.0
 
 
 def before(kind: str, key: str | None, data: dict[str, Any]) -> None:

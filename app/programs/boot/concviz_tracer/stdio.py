@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 MAX_TEXT = 4096
 # A sleep this long or longer flushes first (the page shows who sleeps).
 FLUSH_SLEEP_S = 0.005
+# A user's sleep longer than this is slept in slices of it, so that a new
+# speed (gate.speed) takes effect within it.
+SLICE_S = 0.05
 
 
 class TracedStream:
@@ -112,7 +115,20 @@ def _sleep(secs: Any) -> None:
         recorder.emit(K.SLEEP, None, data)
         if secs >= FLUSH_SLEEP_S:
             recorder.flush()
+        if gate.speed() != 1.0 or secs > SLICE_S:
+            return _scaled_sleep(secs)
     return _real_sleep(secs)
+
+
+def _scaled_sleep(secs: float) -> None:
+    """Sleep `secs` of the program's time at the run's speed, in slices, so
+    that a new speed takes effect within a sleep already begun."""
+    left = float(secs)
+    while left > 0:
+        speed = gate.speed()
+        step = min(left / speed, SLICE_S)
+        _real_sleep(step)
+        left -= step * speed
 
 
 def install() -> None:
