@@ -1,7 +1,7 @@
 """Running an experiment's real workers without the server, for the tests.
 
 `Recorder` is a runtime's `on_batch`: it keeps every raw event in arrival
-order. `start` starts a `Runtime` holding the budget the experiment needs,
+order. `start` starts the experiment's runtime holding the budget the experiment needs,
 as the registry does, and `Runs` stops whatever a test left running.
 """
 
@@ -61,7 +61,9 @@ def start(
     budget = WorkerBudget(cap)
     assert budget.acquire(experiment.worker_count(params))
     recorder = recorder if recorder is not None else Recorder()
-    rt = Runtime(experiment, params, recorder, budget, time_limit_s=time_limit_s)
+    # A lesson that is a program has a runtime of its own (app.programs).
+    runtime: Any = experiment.runtime or Runtime
+    rt = runtime(experiment, params, recorder, budget, time_limit_s=time_limit_s)
     rt.start()
     return rt, recorder, budget
 
