@@ -1,14 +1,19 @@
 """`threads`: two ways to start a thread, the start-order race, and a global
 that a thread changes for main but a child process changes only for itself.
 
-The fold is tested on its own; the rest runs the real program (a process
-with real threads and a forked child) at fast speed.
+The lesson is one program (`app/experiments/threads/program.py`) run under
+the tracer; its overlay reads the trace. The overlay is tested on its own;
+the rest runs the real program (a process with real threads and a child
+process) at fast speed.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import harness
@@ -18,65 +23,75 @@ import pytest
 from conftest import ARTIFACTS, LiveServer
 from pages import set_slider, started_run
 
-from app import events
 from app.budget import WorkerBudget
-from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
-from app.experiments.threads import (
-    ACT,
-    ROUND,
-    SAY,
-    X_READ,
-    X_SEEN,
-    X_SET,
-    X_WROTE,
-    Params,
-    fold_all,
-    script,
-)
-from app.model import WorkerView
+from app.experiments.threads import Params
+from app.experiments.threads.overlay import ThreadsState
+from app.programs.boot.concviz_tracer import kinds as K
 from app.web.render import render_frame
 from app.web.replays import ReplayView
 
 EXPERIMENT = EXPERIMENTS["threads"]
 FAST = {"speed": 20.0, "pause_ms": 0, "step_ms": 0}
 ENDED = ("finished", "stopped", "failed")
+PIDS = {"main": (100, 100), "T3": (100, 103), "R1": (100, 104), "R2": (100, 105), "P1": (200, 200)}
 
 
-def ev(seq: int, worker: str, kind: str, item: str | None = None, **data: Any) -> Event:
-    pid, tid = {"main": (100, 100), "T3": (100, 103), "P1": (200, 200)}.get(worker, (100, 0))
-    return Event(seq, seq / 10, worker, pid, tid, kind, item, data or None)
+def fold_all(evs: list[Event]) -> ThreadsState:
+    state = EXPERIMENT.new_state()
+    assert isinstance(state, ThreadsState)
+    assert EXPERIMENT.fold is not None
+    for e in evs:
+        EXPERIMENT.fold(state, e)
+    return state
 
 
-# The fold, pure.
+def said(seq: int, worker: str, text: str) -> Event:
+    pid, tid = PIDS[worker]
+    return Event(seq, seq / 10, worker, pid, tid, K.OUT, None, {"text": text + "\n"})
 
 
-def test_tally_counts_each_round_once_whatever_the_arrival_order() -> None:
-    rounds = [
-        ev(i, "main", ROUND, str(i), first=f, child_tid=500 + i)
-        for i, f in enumerate(["child", "main", "child", "child"], 1)
-    ]
-    for order in (rounds, list(reversed(rounds)), rounds + rounds[:2]):
-        state = fold_all(order)
-        assert state.counters() == {"rounds": 4, "child_first": 3, "main_first": 1}
-        assert state.extras()["tally"] == {"rounds": 4, "child_first": 3, "main_first": 1}
+def named(seq: int, worker: str, name: str) -> Event:
+    pid, tid = PIDS[worker]
+    return Event(seq, seq / 10, worker, pid, tid, K.THREAD, None, {"name": name})
+
+
+# The overlay, pure.
+
+
+def test_tally_counts_each_round_once_from_the_printed_lines() -> None:
+    state = fold_all(
+        [
+            named(1, "R1", "R1"),
+            named(2, "R2", "R2"),
+            said(3, "main", "act 2: who prints first?"),
+            said(4, "main", "round 1: child printed first, then main"),
+            said(5, "main", "round 2: main printed first, then child"),
+            said(6, "main", "round 2: main printed first, then child"),  # once per round
+        ]
+    )
+    assert state.act == "race"
+    assert state.counters()["rounds"] == 2
+    assert state.extras()["lesson"]["tally"] == {"rounds": 2, "child_first": 1, "main_first": 1}
+    assert state.round_tids == {1: 104, 2: 105}  # the tracer's ids of the racing threads
 
 
 def test_memory_sides_record_who_changed_what_and_what_main_read() -> None:
     state = fold_all(
         [
-            ev(1, "main", X_SET, "thread", value=100),
-            ev(2, "T3", X_SEEN, "thread", value=100),
-            ev(3, "T3", X_WROTE, "thread", value=10),
-            ev(4, "main", X_READ, "thread", value=10),
-            ev(5, "main", X_SET, "process", value=100),
-            ev(6, "P1", X_SEEN, "process", value=100),
-            ev(7, "P1", X_WROTE, "process", value=10),
-            ev(8, "main", X_READ, "process", value=100),
+            said(1, "main", "act 3: memory"),
+            said(2, "main", "main sets x = 100"),
+            said(3, "T3", "T3 reads x = 100"),
+            said(4, "T3", "T3 sets x = 10"),
+            said(5, "main", "main reads x = 10 after the thread T3"),
+            said(6, "main", "main sets x = 100"),
+            said(7, "P1", "P1 reads x = 100"),
+            said(8, "P1", "P1 sets x = 10"),
+            said(9, "main", "main reads x = 100 after the child process P1"),
         ]
     )
-    memory = state.extras()["memory"]
+    memory = state.extras()["lesson"]["memory"]
     assert memory["thread"] == {
         "set_to": 100,
         "changer": "T3",
@@ -90,73 +105,29 @@ def test_memory_sides_record_who_changed_what_and_what_main_read() -> None:
     assert (memory["process"]["child_wrote"], memory["process"]["main_read"]) == (10, 100)
 
 
-def test_the_log_and_the_console_are_in_the_order_things_happened() -> None:
-    # main said "I started T1" at 0.381 s, but its batch came only after T1
-    # had ended (0.58 s): main held it back while it waited in join().
-    def at(seq: int, t: float, worker: str, kind: str, item: str | None = None) -> Event:
-        return Event(seq, t, worker, 100, 0, kind, item, {"role": "main", "backend": "process"})
-
-    arrived = [
-        at(1, 0.0, "main", events.RUN_START),
-        at(2, 0.380, "main", events.START),
-        at(3, 0.381, "main", ACT, "ways"),
-        at(4, 0.382, "T1", events.START),
-        at(5, 0.383, "T1", SAY, "T1: hello"),
-        at(6, 0.580, "T1", events.FINISH),
-        at(7, 0.382, "main", SAY, "main: I started T1 and carry on"),
-        at(8, 0.600, "main", ACT, "race"),
-    ]
-    state = fold_all(arrived)
-    assert [e.seq for e in state.log] == [1, 2, 3, 4, 7, 5, 6, 8]
-    assert [line.text for line in state.console] == ["main: I started T1 and carry on", "T1: hello"]
+def test_the_download_is_the_program_that_runs_with_the_forms_values() -> None:
+    assert EXPERIMENT.script is not None
+    text = EXPERIMENT.script({"repeat": 7, "pause_ms": 5, "step_ms": 30, "speed": 2.0})
+    source = (Path(__file__).parents[1] / "app/experiments/threads/program.py").read_text()
+    assert text == source.replace("REPEAT = 10", "REPEAT = 7").replace(
+        "PAUSE_MS = 250", "PAUSE_MS = 5"
+    ).replace("STEP_MS = 1000", "STEP_MS = 30")
+    assert EXPERIMENT.program == source  # the defaults are the file's own
+    assert "SPEED" not in text  # the run's speed scales the program's sleeps
 
 
-def test_the_lesson_runs_threads_and_a_child_process_not_a_backend() -> None:
-    state = fold_all([ev(1, "main", events.RUN_START, backend="process", params={})])
-    assert state.status == "running"
-    assert state.backend == ""  # main's own process is no choice of the lesson's
-
-
-# The plain program: shown, downloadable, and where each worker is in it.
-
-
-def test_the_script_carries_the_params_and_is_the_program_shown() -> None:
-    assert EXPERIMENT.program == script({})
-    text = script({"repeat": 7, "pause_ms": 0, "step_ms": 30, "speed": 2})
-    for line in ("REPEAT = 7 ", "PAUSE_MS = 0 ", "STEP_MS = 30 ", "SPEED = 2 "):
-        assert line in text
-    compile(text, "threads.py", "exec")
-    with pytest.raises(ValueError, match="repeat"):
-        script({"repeat": 0})
-
-
-def test_each_state_the_fold_gives_has_one_line_and_workers_sit_on_it() -> None:
-    text = script(EXPERIMENT.quick_params)
-    for needle in EXPERIMENT.code_lines.values():
-        assert sum(needle in line for line in text.splitlines()) == 1, needle
-    # The fold's own states: a worker is "starting" while it lives (no
-    # event of this experiment changes it), "finished" once it ended.
-    state = fold_all(
-        [
-            ev(1, "main", events.START, role="main"),
-            ev(2, "T1", events.START, role="target"),
-            ev(3, "T2", events.START, role="subclass"),
-            ev(4, "T3", events.START, role="changer"),
-            ev(5, "T3", X_SEEN, "thread", value=100),
-        ]
+def test_the_program_runs_on_its_own_and_tells_the_same_story(tmp_path: Path) -> None:
+    assert EXPERIMENT.script is not None
+    path = tmp_path / "threads.py"
+    path.write_text(EXPERIMENT.script({"repeat": 3, "pause_ms": 0, "step_ms": 0, "speed": 1.0}))
+    done = subprocess.run(
+        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
-    assert {w.state for w in state.workers.values()} == {"starting"}
-    state.workers["P1"] = WorkerView("P1", role="changer", state="finished")
-    where = {
-        name: line.text
-        for line in locate(text, EXPERIMENT.code_lines, state.workers.values())
-        for name in line.workers
-    }
-    assert where["main"].startswith("if __name__ ==")
-    assert "pause(STEP_MS)" in where["T1"]
-    assert "greet(self.name)" in where["T2"]
-    assert "x = 10" in where["T3"]
-    assert "P1" not in where  # an ended worker is on no line
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("round ") for line in lines) == 3
+    assert "main reads x = 10 after the thread T3" in lines
+    assert "main reads x = 100 after the child process P1" in lines
 
 
 # The real program.
@@ -185,10 +156,13 @@ def test_the_program_shows_one_pid_many_threads_and_a_child_with_its_own_memory(
     assert {w.pid for w in threads} == {main.pid}
     assert len({w.tid for w in threads}) == 4
     assert main.tid == main.pid  # main's thread is the process's first thread
-    assert (workers["T1"].role, workers["T2"].role) == ("target", "subclass")
+    assert main.main_thread
+    assert not workers["T1"].main_thread
+    t2_start = next(e for e in evs if e.kind == K.START_THREAD and e.item == "T2")
+    assert (t2_start.data or {})["target"] == "Greeter.run"  # way 2: a subclass's run()
 
     # The race: every round counted once, by real threads of main's process.
-    tally = state.extras()["tally"]
+    tally = state.extras()["lesson"]["tally"]
     assert tally["rounds"] == 20
     assert tally["child_first"] + tally["main_first"] == 20
     assert sorted(state.rounds) == list(range(1, 21))
@@ -197,7 +171,7 @@ def test_the_program_shows_one_pid_many_threads_and_a_child_with_its_own_memory(
     assert main.tid not in tids
 
     # Memory: the thread's write is main's; the child's is its own copy.
-    memory = state.extras()["memory"]
+    memory = state.extras()["lesson"]["memory"]
     assert memory["thread"]["changer"] == "T3"
     assert memory["thread"]["changer_pid"] == main.pid
     assert (memory["thread"]["child_wrote"], memory["thread"]["main_read"]) == (10, 10)
@@ -207,7 +181,7 @@ def test_the_program_shows_one_pid_many_threads_and_a_child_with_its_own_memory(
     assert memory["process"]["child_saw"] == 100
     assert memory["process"]["child_wrote"] == 10
     assert memory["process"]["main_read"] == 100
-    assert child.exitcode == 0
+    assert state.procs[child.pid].exitcode == 0
 
     assert budget.held == 0
     for pid in (main.pid, child.pid):
@@ -224,23 +198,24 @@ def test_the_stage_says_what_runs_and_its_log_reads_newest_first() -> None:
     times = [float(t) for t in re.findall(r'id="ev-\d+"><span class="t">([\d.]+) s', page)]
     assert len(times) > 10
     assert times == sorted(times, reverse=True)
+    assert "started the process P1" in page  # the tracer's events, in words
+    # The code view marks where the program is, as the tracer saw it: ended,
+    # it is nowhere.
+    assert 'class="here"' not in page
 
 
 def test_stop_ends_the_program_and_its_threads_promptly() -> None:
     params = Params(repeat=100, pause_ms=5000, step_ms=0, speed=1.0)
     rt, recorder, budget = harness.start(EXPERIMENT, params, cap=8, time_limit_s=30.0)
     deadline = time.monotonic() + 10
-    while not any(e.kind == ROUND for e in recorder.events(rt.started_ns)):
+    while not fold_all(recorder.events(rt.started_ns)).rounds:
         assert time.monotonic() < deadline, "no round was run"
         time.sleep(0.02)
-    started = time.monotonic()
     rt.stop("test")
     assert rt.join(10.0)
-    assert time.monotonic() - started < 2.0  # main noticed, no terminate() needed
     state = fold_all(recorder.events(rt.started_ns))
     assert (state.status, state.reason) == ("stopped", "test")
-    assert state.workers["main"].reason == "stopped"
-    assert state.workers["main"].exitcode == 0
+    assert state.workers["main"].state == "killed"
     assert 0 < len(state.rounds) < 100
     assert not psutil.pid_exists(state.workers["main"].pid)
     assert budget.held == 0
@@ -266,9 +241,10 @@ def test_run_object_carries_tally_memory_and_real_ids(client: httpx.Client) -> N
     run = wait_ended(client, r.json()["id"])
     assert run["status"] == "finished", run["reason"]
     assert run["counters"]["rounds"] == 7
-    assert run["tally"]["child_first"] + run["tally"]["main_first"] == 7
-    assert run["memory"]["thread"]["main_read"] == 10
-    assert run["memory"]["process"]["main_read"] == 100
+    lesson = run["lesson"]
+    assert lesson["tally"]["child_first"] + lesson["tally"]["main_first"] == 7
+    assert lesson["memory"]["thread"]["main_read"] == 10
+    assert lesson["memory"]["process"]["main_read"] == 100
     by_name = {w["name"]: w for w in run["workers"]}
     assert by_name["T1"]["pid"] == by_name["T2"]["pid"] == by_name["main"]["pid"]
     assert by_name["P1"]["pid"] != by_name["main"]["pid"]
@@ -359,6 +335,6 @@ def test_the_twenty_rounds_button_runs_a_real_tally(browser: Any, live_server: L
     assert "copy" in page.locator("#th-mem-process .why").inner_text()
     page.screenshot(path=str(ARTIFACTS / "threads-finished.png"), full_page=True)
     with httpx.Client(base_url=live_server.url) as c:
-        assert c.get(f"/api/runs/{run_id}").json()["tally"]["rounds"] == 20
+        assert c.get(f"/api/runs/{run_id}").json()["lesson"]["tally"]["rounds"] == 20
     assert errors == []
     page.close()

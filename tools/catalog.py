@@ -31,8 +31,8 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 def owner_of(path: Path) -> str:
     rel = path.relative_to(ROOT).as_posix()
-    m = re.match(r"app/experiments/(\w+)\.py$", rel)
-    if m and m.group(1) not in ("__init__", "spec"):
+    m = re.match(r"app/experiments/(\w+)(?:\.py$|/)", rel)  # a module, or a lesson's folder
+    if m and m.group(1) not in ("__init__", "spec", "lesson", "constants"):
         return m.group(1).replace("_", "-").replace("queue-calls", "queue")
     m = re.match(r"templates/partials/([\w-]+)/", rel)
     if m:

@@ -456,7 +456,10 @@ class ProgramRuntime(RunThreads):
             outcome = self._outcome if reason is not None else "finished"
         self._emit(
             events.RUN_END,
-            {"outcome": outcome, "reason": reason or "the program ended"},
+            {
+                "outcome": outcome,
+                "reason": reason or self.experiment.notes.get("finished", "the program ended"),
+            },
         )
         if self._life_w >= 0:
             os.close(self._life_w)
