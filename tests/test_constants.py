@@ -40,7 +40,7 @@ def test_substitute_changes_only_the_values_named() -> None:
     out = substitute(PROGRAM, {"REPEAT": 3, "PAUSE": 2.0, "NAME": "naïve", "SIZES": (5,)})
     assert "REPEAT = 3  # rounds\n" in out
     assert "PAUSE = 2.0          # seconds between rounds\n" in out
-    assert "NAME = 'naïve'; WHERE = \"here\"\n" in out
+    assert 'NAME = "naïve"; WHERE = "here"\n' in out  # in the program's own quotes
     assert "SIZES = (5,)\nDERIVED" in out
     assert "REPEAT = 99  # a local" in out
     assert out.startswith('"""A program: REPEAT = 3 here')

@@ -55,7 +55,8 @@ def substitute(source: str, values: Mapping[str, Any]) -> str:
         start, end = node.lineno - 1, node.end_lineno - 1
         head = lines[start][: _col(lines[start], node.col_offset)]
         tail = lines[end][_col(lines[end], node.end_col_offset) :]
-        lines[start : end + 1] = [head + _literal(values[name]) + tail]
+        was = lines[start][len(head) : len(head) + 1]
+        lines[start : end + 1] = [head + _literal(values[name], was) + tail]
     return "".join(lines)
 
 
@@ -64,7 +65,12 @@ def _col(line: str, utf8_offset: int) -> int:
     return len(line.encode("utf-8")[:utf8_offset].decode("utf-8"))
 
 
-def _literal(value: Any) -> str:
+def _literal(value: Any, was: str = "") -> str:
+    """`value` as Python source; a string keeps the double quotes of the
+    value it replaces (the program's own style) where it can."""
     if isinstance(value, float) and value.is_integer():
         return f"{value:.1f}"
-    return repr(value)
+    text = repr(value)
+    if isinstance(value, str) and was == '"' and text.startswith("'") and '"' not in value:
+        return '"' + text[1:-1] + '"'
+    return text
