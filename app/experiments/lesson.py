@@ -100,6 +100,7 @@ def program_lesson(
     controls_template: str = "",
     notes: dict[str, str] | None = None,
     outcome_states: frozenset[str] = frozenset(),
+    workers_needed: Callable[[BaseModel], int] | None = None,
 ) -> Experiment:
     """The Experiment of a lesson whose program is `folder`/program.py."""
     script = make_script(folder)
@@ -119,7 +120,9 @@ def program_lesson(
         controls_template=controls_template,
         stylesheet=stylesheet,
         view=make_view(script, name, view),
-        workers_needed=lambda _params: 1,  # the program; its children count against its limits
+        # The program, unless the lesson says how many processes it starts
+        # (its run holds budget for them, and its limits make room for them).
+        workers_needed=workers_needed or (lambda _params: 1),
         notes=notes or {},
         outcome_states=outcome_states,
         runtime=ProgramRuntime,

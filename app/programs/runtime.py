@@ -92,12 +92,15 @@ class Limits:
     events: int = 1_000_000
 
 
-def limits_from(settings: Settings, time_limit_s: float, *, lesson: bool = False) -> Limits:
+def limits_from(
+    settings: Settings, time_limit_s: float, *, lesson: bool = False, workers: int = 0
+) -> Limits:
     """A user's program gets `program_seconds`; a lesson's own program, the
-    time any run gets."""
+    time any run gets, and room for the `workers` its run holds budget for
+    (its form's bounds are the lesson's, not the programs' limits)."""
     return Limits(
         seconds=time_limit_s if lesson else min(settings.program_seconds, time_limit_s),
-        processes=settings.program_processes,
+        processes=max(settings.program_processes, workers + 1 if lesson else 0),
         threads=settings.program_threads,
         memory_mb=settings.program_memory_mb,
         output_kb=settings.program_output_kb,
@@ -133,8 +136,12 @@ class ProgramRuntime(RunThreads):
         self.params = params
         self._on_batch = on_batch
         self._budget = budget
+        lesson = bool(getattr(experiment, "lesson", False))
         self.limits = limits_from(
-            settings or Settings(), time_limit_s, lesson=bool(getattr(experiment, "lesson", False))
+            settings or Settings(),
+            time_limit_s,
+            lesson=lesson,
+            workers=experiment.worker_count(params) if lesson else 0,
         )
         self._idle_limit_s = idle_limit_s
         self._lock = threading.Lock()
@@ -468,7 +475,7 @@ class ProgramRuntime(RunThreads):
             self._fifo.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        self._budget.release(1)
+        self._budget.release(self.experiment.worker_count(self.params))
         self._released = True
 
 
