@@ -565,6 +565,8 @@ class RunRegistry:
                     ) from None
         if "speed" in raw_changes:
             run.runtime.set_speed(float(merged.model_dump()["speed"]))
+        if exp.lesson:  # a lesson's program reads its live settings itself (concviz_live)
+            run.runtime.set_live(exp.live_settings(merged))
         run.params = merged
         return run
 

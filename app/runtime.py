@@ -272,6 +272,9 @@ class Runtime(RunThreads):
     def set_speed(self, speed: float) -> None:
         self._speed.value = float(speed)
 
+    def set_live(self, values: dict[str, Any]) -> None:
+        """A program's live settings: its workers read the params instead."""
+
     def pause(self, pids: list[int]) -> bool:
         """Pause the run: threads wait at their next traced action, and the
         given worker processes are stopped by the OS. False if it is over."""

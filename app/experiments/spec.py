@@ -109,6 +109,14 @@ class Experiment:
     def schema(self) -> dict[str, Any]:
         return self.params.model_json_schema() if self.params is not None else {}
 
+    def live_settings(self, params: BaseModel) -> dict[str, Any]:
+        """A lesson program's live settings: its live fields by the names of
+        their constants (``producers`` -> ``PRODUCERS``), for `concviz_live`.
+        `speed` is not one: it scales the program's sleeps."""
+        if not self.lesson:
+            return {}
+        return {n.upper(): getattr(params, n) for n in sorted(self.live_params()) if n != "speed"}
+
     def script_name(self, params: dict[str, Any]) -> str:
         """The program's file name: a user's own, else after the lesson."""
         return str(params.get("filename") or self.slug.replace("-", "_") + ".py")

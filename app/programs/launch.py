@@ -27,6 +27,8 @@ MAIN = "CONCVIZ_TRACE_MAIN"
 LIFE_FD = "CONCVIZ_TRACE_LIFE_FD"
 MEMORY_BYTES = "CONCVIZ_TRACE_MEMORY_BYTES"
 GATE = "CONCVIZ_TRACE_GATE"  # step mode's gate file (concviz_tracer/gate.py)
+LIVE = "CONCVIZ_TRACE_LIVE"  # a lesson's live settings (concviz_live.py)
+CALLS = "CONCVIZ_TRACE_CALLS"  # and the directory of its calls
 PREFIX = "CONCVIZ_TRACE_"
 
 STDOUT_FILE = "stdout.txt"
@@ -41,6 +43,8 @@ def program_env(
     life_fd: int | None = None,
     memory_bytes: int | None = None,
     gate_path: str | os.PathLike[str] | None = None,
+    live_path: str | os.PathLike[str] | None = None,
+    calls_dir: str | os.PathLike[str] | None = None,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a traced program: `base` (default: this
@@ -65,6 +69,10 @@ def program_env(
         env[MEMORY_BYTES] = str(memory_bytes)
     if gate_path is not None:
         env[GATE] = os.path.abspath(gate_path)
+    if live_path is not None:
+        env[LIVE] = os.path.abspath(live_path)
+    if calls_dir is not None:
+        env[CALLS] = os.path.abspath(calls_dir)
     return env
 
 
@@ -77,13 +85,17 @@ def launch(
     life_fd: int | None = None,
     memory_bytes: int | None = None,
     gate_path: str | os.PathLike[str] | None = None,
+    live_path: str | os.PathLike[str] | None = None,
+    calls_dir: str | os.PathLike[str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``script_path`` (relative paths are taken in `workdir`) with
     `args`. `life_fd`: the read end of a pipe whose write end the caller
     keeps; the program's whole process group is killed when it reads
     end-of-file there (the caller closed it, or died). `memory_bytes`: the
     address space each of its processes may have (``RLIMIT_AS``).
-    `gate_path`: step mode's gate file (its directory holds ``permits/``)."""
+    `gate_path`: step mode's gate file (its directory holds ``permits/``).
+    `live_path`, `calls_dir`: a lesson's live settings and calls
+    (``concviz_live``)."""
     if not all(isinstance(a, str) for a in args):
         raise ValueError("args must be strings")
     script = os.path.abspath(os.path.join(workdir, script_path))
@@ -94,6 +106,8 @@ def launch(
         life_fd=life_fd,
         memory_bytes=memory_bytes,
         gate_path=gate_path,
+        live_path=live_path,
+        calls_dir=calls_dir,
     )
     with (
         open(os.path.join(workdir, STDOUT_FILE), "wb") as out,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -77,6 +78,10 @@ BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-programs-{os.getuid()}"
 # Step mode's files in a run's directory (concviz_tracer/gate.py).
 GATE_FILE = "gate"
 GATE_SPEED_AT = 8  # where the run's speed is in it (a double)
+# A lesson's live settings and the presenter's calls (concviz_live.py there).
+LIVE_FILE = "live.json"
+CALLS_DIR = "calls"
+CALLS_WAITING = 32  # calls the program has not taken yet, at most
 PERMITS_DIR = "permits"
 
 
@@ -168,6 +173,10 @@ class ProgramRuntime(RunThreads):
         self._permits: Path | None = None
         self._stepping = False
         self._speed = float(getattr(params, "speed", 1.0))
+        self._live: dict[str, Any] = dict(getattr(experiment, "live_settings", _none)(params))
+        self._live_path: Path | None = None
+        self._calls: Path | None = None
+        self._sent = 0
         self._reader = threading.Thread(target=self._read, name="program-reader", daemon=True)
         self._supervisor = threading.Thread(
             target=self._supervise, name="program-supervisor", daemon=True
@@ -189,6 +198,10 @@ class ProgramRuntime(RunThreads):
         self._gate_path.write_bytes(b"\0" * GATE_SPEED_AT + struct.pack("d", self._speed))
         self._permits = self._workdir / PERMITS_DIR
         self._permits.mkdir(mode=0o700)
+        self._live_path = self._workdir / LIVE_FILE
+        self._write_live(self._live)
+        self._calls = self._workdir / CALLS_DIR
+        self._calls.mkdir(mode=0o700)
         life_r, self._life_w = os.pipe()
         try:
             self._proc = launch(
@@ -198,6 +211,8 @@ class ProgramRuntime(RunThreads):
                 self._fifo.path,
                 life_fd=life_r,
                 gate_path=self._gate_path,
+                live_path=self._live_path,
+                calls_dir=self._calls,
             )
         finally:
             os.close(life_r)
@@ -283,8 +298,36 @@ class ProgramRuntime(RunThreads):
             finally:
                 os.close(fd)
 
+    def set_live(self, values: dict[str, Any]) -> None:
+        """New values for the program's live settings (its constants' names)."""
+        with self._lock:
+            self._live.update(values)
+            if self._workdir is not None and self._stop_reason is None:
+                self._write_live(self._live)
+
+    def _write_live(self, values: dict[str, Any]) -> None:
+        assert self._workdir is not None
+        aside = self._workdir / f".{LIVE_FILE}.new"
+        with contextlib.suppress(OSError):
+            aside.write_text(json.dumps(values), encoding="utf-8")
+            os.replace(aside, self._workdir / LIVE_FILE)  # read whole or not at all
+
     def send(self, command: Any) -> bool:
-        return False
+        """Hand the program a call (concviz_live.next_call); False when it
+        has not taken the last `CALLS_WAITING` yet."""
+        with self._lock:
+            if self._calls is None or self._stop_reason is not None:
+                return False
+            try:
+                if sum(1 for _ in self._calls.glob("*.json")) >= CALLS_WAITING:
+                    return False
+                self._sent += 1
+                aside = self._calls / f".{self._sent:08d}.new"
+                aside.write_text(json.dumps(command), encoding="utf-8")
+                os.replace(aside, self._calls / f"{self._sent:08d}.json")
+            except OSError:
+                return False
+            return True
 
     @property
     def held_workers(self) -> int:
@@ -477,6 +520,10 @@ class ProgramRuntime(RunThreads):
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._budget.release(self.experiment.worker_count(self.params))
         self._released = True
+
+
+def _none(params: Any) -> dict[str, Any]:
+    return {}
 
 
 def _stamp(raw: Any) -> int:
