@@ -1,0 +1,162 @@
+"""When does it end? The termination lesson (parts 6 and 7 of the lecture).
+
+The lesson is its program (`program.py`): stands put hot dogs into a queue,
+eaters take them, and main waits for the end in one of four ways (`mode`):
+the naive hang, JoinableQueue with q.join() and daemon eaters, the same
+without q.join() (hot dogs lost), and one STOP per eater. It runs under the
+tracer like any program; `overlay.py` folds the lesson's panels from its
+trace (the unfinished-task counter, the hang, the lost hot dogs), and
+`view.py` says what its templates draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.events import Event
+from app.experiments.joinable.overlay import JOINABLE, NAIVE, NO_JOIN, SENTINEL, JoinableState
+from app.experiments.joinable.overlay import overlay as fold_overlay
+from app.experiments.joinable.view import view as lesson_view
+from app.experiments.lesson import make_fold, program_lesson
+from app.i18n import N_
+from app.params import check_ranges
+from app.programs.state import CUT_OFF, KILLED
+
+SLUG = "joinable"
+Mode = Literal["naive", "joinable", "no-join", "sentinel"]
+__all__ = ["JOINABLE", "NAIVE", "NO_JOIN", "SENTINEL", "JoinableState"]
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Titles worded for this lesson (hot-dog stands and eaters), so that its
+    # messages stay its own and do not merge with producer/consumer's.
+    mode: Mode = Field(
+        "naive",
+        title=N_("Ending"),
+        description=N_(
+            "naive: the hang; joinable: JoinableQueue + q.join(); "
+            "no-join: daemons killed too early; sentinel: one STOP per consumer"
+        ),
+    )
+    producers: int = Field(
+        3, ge=1, le=6, title=N_("Stands (producers)"), description=N_("hot-dog stands")
+    )
+    consumers: int = Field(
+        2, ge=1, le=6, title=N_("Eaters (consumers)"), description=N_("people eating hot dogs")
+    )
+    items_per_producer: int = Field(
+        5,
+        ge=1,
+        le=50,
+        title=N_("Hot dogs per stand"),
+        description=N_("hot dogs each stand makes"),
+    )
+    capacity: int = Field(
+        0,
+        ge=0,
+        le=20,
+        title=N_("Queue maxsize"),
+        description=N_("Queue(maxsize): 0 = unbounded"),
+    )
+    produce_min_ms: int = Field(
+        1000,
+        ge=0,
+        le=10000,
+        title=N_("Making time min (ms)"),
+        description=N_("shortest time for making one item, at speed 1"),
+    )
+    produce_max_ms: int = Field(
+        3000,
+        ge=0,
+        le=10000,
+        title=N_("Making time max (ms)"),
+        description=N_("longest time for making one item, at speed 1"),
+    )
+    consume_min_ms: int = Field(
+        1000,
+        ge=0,
+        le=10000,
+        title=N_("Eating time min (ms)"),
+        description=N_("shortest time for eating one item, at speed 1"),
+    )
+    consume_max_ms: int = Field(
+        3000,
+        ge=0,
+        le=10000,
+        title=N_("Eating time max (ms)"),
+        description=N_("longest time for eating one item, at speed 1"),
+    )
+    # At 1.5x a run takes about 10-13 s (at lesson time: 15-22 s).
+    speed: float = Field(
+        1.5,
+        ge=0.1,
+        le=20.0,
+        title=N_("Lesson speed"),
+        json_schema_extra={"live": True, "description": N_("1 = lesson time; changes live")},
+    )
+    # Real time: the speed scales the program's sleeps, not its join()'s
+    # timeout. The lesson's naive program would wait for ever; this one
+    # must end, as its download does.
+    hang_after_ms: int = Field(
+        3000,
+        ge=100,
+        le=60000,
+        title=N_("Hang after (ms)"),
+        description=N_(
+            "naive: how long main waits in join() once every item is eaten, before it calls "
+            "it a hang and ends the consumers (real time, not scaled by speed)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> Params:
+        check_ranges(self, ("produce", "consume"))
+        return self
+
+
+# A mode that ends by itself, and delays of a few ms: the program runs in
+# well under a second (tests, and the scripts' own check).
+QUICK_PARAMS: dict[str, Any] = {
+    "mode": JOINABLE,
+    "produce_min_ms": 0,
+    "produce_max_ms": 100,
+    "consume_min_ms": 0,
+    "consume_max_ms": 200,
+    "speed": 20,
+    "hang_after_ms": 200,
+}
+
+EXPERIMENT = program_lesson(
+    slug=SLUG,
+    title=N_("When does it end?"),
+    summary=N_(
+        "The hang after the producers finish, then JoinableQueue, daemons and the sentinel."
+    ),
+    lecture_part="6-7",
+    folder=Path(__file__).parent,
+    params=Params,
+    frame_template="partials/joinable/_frame.html",
+    controls_template="partials/joinable/_modes.html",
+    stylesheet="experiments/joinable.css",
+    new_state=JoinableState,
+    overlay=fold_overlay,
+    view=lesson_view,  # type: ignore[arg-type]
+    quick_params=QUICK_PARAMS,
+    notes={"finished": N_("main's program ended")},
+    # How an eater ended tells the outcome: cut off as a daemon, or killed.
+    outcome_states=frozenset({CUT_OFF, KILLED}),
+)
+
+fold = make_fold(fold_overlay)
+
+
+def fold_all(evs: list[Event]) -> JoinableState:
+    state = JoinableState()
+    for e in evs:
+        fold(state, e)
+    return state

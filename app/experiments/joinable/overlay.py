@@ -1,0 +1,270 @@
+"""What the termination lesson keeps beside the program's stage, read from
+the trace: the hot dogs put, taken and eaten, who holds which, the STOPs,
+what main waits in and what it has done, the hang, and what was lost.
+
+From the tracer's events: the queue's puts and gets (with their values),
+`task_done`, main's `join`/`joined` and `qjoin`/`qjoined`, main's code
+ending (`end`), the children's ends (`reaped`). From the program's printed
+lines, the one thing the tracer cannot see: that an eater has finished a hot
+dog ("C1 ate P1 #2").
+
+The hang is a fact of the trace, not of a clock: every stand has ended, the
+queue is empty, every live eater waits in get() with no timeout and main
+waits in join() of an eater, so nothing alive can ever put. It is said once
+that holds and either the program has gone quiet (the runtime's `quiet`) or
+main's join() gave up on the eater.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.events import Event
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.state import GET_WAIT, QUIET, ProgramState, ThreadView
+
+NAIVE, JOINABLE, NO_JOIN, SENTINEL = "naive", "joinable", "no-join", "sentinel"
+MODES = (NAIVE, JOINABLE, NO_JOIN, SENTINEL)
+# Modes whose queue is a JoinableQueue and whose eaters are daemons.
+JOINABLE_MODES = frozenset({JOINABLE, NO_JOIN})
+STOP = "STOP"  # the sentinel, as the page names it (the program's None)
+
+_PRODUCER = re.compile(r"P\d+$")
+_CONSUMER = re.compile(r"C\d+$")
+_ATE = re.compile(r"(C\d+) ate (.+)$")
+# Printed lines that tell the outcome (hidden while the result is).
+OUTCOME = re.compile(r"^(accounting:|main: .* That is the hang\.)")
+
+
+def value(v: Any) -> str:
+    """An item as the program wrote it: the tracer sends its repr."""
+    text = str(v if v is not None else "")
+    if text == "None":
+        return STOP
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def role_of(name: str) -> str:
+    if _PRODUCER.match(name):
+        return "producer"
+    if _CONSUMER.match(name):
+        return "consumer"
+    return "main" if name == "main" else ""
+
+
+@dataclass
+class JoinableState(ProgramState):
+    queue_key: str = ""  # the program's q
+    put_items: list[str] = field(default_factory=list)
+    got: set[str] = field(default_factory=set)
+    eaten: list[str] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # eater -> hot dog it eats
+    made: dict[str, int] = field(default_factory=dict)  # stand -> hot dogs put
+    ate: dict[str, int] = field(default_factory=dict)  # eater -> hot dogs eaten
+    task_dones: int = 0
+    sentinels_put: int = 0
+    sentinels_taken: dict[str, int] = field(default_factory=dict)
+    returned: set[tuple[str, str]] = field(default_factory=set)  # main's calls done
+    main_ended: bool = False
+    diagnosis: dict[str, Any] | None = None
+
+    @property
+    def mode(self) -> str:
+        mode = str(self.params.get("mode", NAIVE))
+        return mode if mode in MODES else NAIVE
+
+    @property
+    def joinable(self) -> bool:
+        return self.mode in JOINABLE_MODES
+
+    @property
+    def produced(self) -> int:
+        return len(self.put_items)
+
+    @property
+    def consumed(self) -> int:
+        return len(self.eaten)
+
+    def of_role(self, role: str) -> list[ThreadView]:
+        """The main thread of each stand's or eater's process, by name."""
+        found = [w for w in self.threads() if w.main_thread and role_of(w.name) == role]
+        return sorted(found, key=lambda w: int(w.name[1:]))
+
+    def main(self) -> ThreadView | None:
+        w = self.workers.get("main")
+        return w if isinstance(w, ThreadView) else None
+
+    def in_queue(self) -> list[str]:
+        """The hot dogs and STOPs in the queue, head first."""
+        obj = self.objs.get(self.queue_key)
+        return [value(v) for v in obj.items] if obj is not None else []
+
+    def consumers_gone(self) -> bool:
+        expected = int(self.params.get("consumers", 0))
+        eaters = self.of_role("consumer")
+        return bool(eaters) and len(eaters) >= expected and not any(w.alive for w in eaters)
+
+    def lost_places(self) -> list[tuple[str, str, str]]:
+        """Hot dogs put and never eaten, once no eater is left to eat them:
+        (item, where: "queue", "held" or "taken", the eater that held it)."""
+        if not self.consumers_gone():
+            return []
+        eaten = set(self.eaten)
+        holder = {item: who for who, item in self.held.items()}
+        out = []
+        for item in self.put_items:
+            if item in eaten:
+                continue
+            if item in holder:
+                out.append((item, "held", holder[item]))
+            elif item in self.got:
+                out.append((item, "taken", ""))
+            else:
+                out.append((item, "queue", ""))
+        order = {"queue": 0, "held": 1, "taken": 2}
+        return sorted(out, key=lambda x: order[x[1]])
+
+    def lost_items(self) -> list[tuple[str, str]]:
+        """The same, with where each was in words (English: the run object's)."""
+        words = {"queue": "in the queue", "taken": "taken"}
+        return [
+            (i, f"held by {who}" if place == "held" else words[place])
+            for i, place, who in self.lost_places()
+        ]
+
+    def unfinished_tasks(self) -> int | None:
+        return self.produced - self.task_dones if self.joinable else None
+
+    def lesson_counters(self) -> dict[str, Any]:
+        return {
+            "produced": self.produced,
+            "consumed": self.consumed,
+            "in_queue": sum(1 for i in self.in_queue() if i != STOP),
+            "unfinished_tasks": self.unfinished_tasks(),
+            "lost_items": len(self.lost_places()),
+            "consumers_waiting": sum(
+                1 for w in self.of_role("consumer") if w.alive and w.state == GET_WAIT
+            ),
+            "sentinels_put": self.sentinels_put,
+        }
+
+    def counters(self) -> dict[str, Any]:
+        return {**super().counters(), **self.lesson_counters()}
+
+    def extras(self) -> dict[str, Any]:
+        d = self.diagnosis
+        main = self.main()
+        return {
+            **super().extras(),
+            "lesson": {
+                "mode": self.mode,
+                "diagnosis": None if d is None else {"kind": "hang", **d},
+                "lost": [{"item": i, "where": where} for i, where in self.lost_items()],
+                "main": {
+                    "waits_in": main_call(main),
+                    "target": (main.on or None) if main is not None and main.op == "join" else None,
+                    "ended": self.main_ended,
+                },
+            },
+        }
+
+
+def main_call(main: ThreadView | None) -> str:
+    """What main waits in now: "join()", "q.join()" or ""."""
+    if main is None or not main.alive:
+        return ""
+    return {"join": "join()", "qjoin": "q.join()"}.get(main.op, "")
+
+
+def _name(state: JoinableState, e: Event) -> str:
+    return state.names.get((e.pid, e.tid), e.worker)
+
+
+def _on_queue(state: JoinableState, e: Event, who: str) -> None:
+    v = value((e.data or {}).get("v"))
+    if e.kind == K.PUT:
+        if v == STOP:
+            state.sentinels_put += 1
+        else:
+            state.put_items.append(v)
+            state.made[who] = state.made.get(who, 0) + 1
+    elif e.kind == K.GET:
+        if v == STOP:
+            state.sentinels_taken[who] = state.sentinels_taken.get(who, 0) + 1
+        else:
+            state.got.add(v)
+            state.held[who] = v
+    elif e.kind == K.TASK_DONE:
+        state.task_dones += 1
+
+
+def _main_event(state: JoinableState, e: Event) -> None:
+    d = e.data or {}
+    if e.kind == K.JOINED and not d.get("alive"):
+        state.returned.add(("join()", e.item or ""))
+    elif e.kind == K.QJOINED:
+        state.returned.add(("q.join()", ""))
+    elif e.kind == K.END and "daemon_threads" in d:
+        state.main_ended = True
+
+
+def _hang(state: JoinableState, e: Event) -> None:
+    main = state.main()
+    if main is None:
+        return
+    # main's join() that gave up has just returned (the fold has cleared
+    # its wait): the eater it waited for is the event's.
+    gave_up = e.kind == K.JOINED and _name(state, e) == "main" and (e.data or {}).get("alive")
+    target = (e.item or "") if gave_up else main.on if main.op == "join" else ""
+    if role_of(target) != "consumer" or (e.kind != QUIET and not gave_up):
+        return
+    stands = state.of_role("producer")
+    if not stands or len(stands) < int(state.params.get("producers", 0)):
+        return
+    if any(w.alive for w in stands) or state.in_queue():
+        return
+    eaters = [w for w in state.of_role("consumer") if w.alive]
+    if not eaters or any(w.op != "get" or w.timeout is not None for w in eaters):
+        return
+    since = max(w.since for w in eaters)
+    state.diagnosis = {
+        "producers_finished": [w.name for w in stands],
+        "consumers_in_get": [w.name for w in eaters],
+        "main_waits_in": f"join() of {target}",
+        "target": target,
+        "t": e.t,
+        "quiet_ms": round(max(0.0, e.t - since) * 1000),
+    }
+
+
+def overlay(state: Any, e: Event) -> None:
+    assert isinstance(state, JoinableState)
+    who = _name(state, e)
+    if (
+        e.kind == K.NEW
+        and not state.queue_key
+        and (e.data or {}).get("type")
+        in (
+            "Queue",
+            "JoinableQueue",
+        )
+    ):
+        state.queue_key = e.item or ""
+    elif e.item and e.item == state.queue_key:
+        _on_queue(state, e, who)
+    if who == "main":
+        _main_event(state, e)
+    for line in state.printed:
+        m = _ATE.match(line.text.strip()) if line.stream == "stdout" else None
+        if m is not None:
+            eater, item = m.group(1), m.group(2)
+            state.eaten.append(item)
+            state.ate[eater] = state.ate.get(eater, 0) + 1
+            if state.held.get(eater) == item:
+                del state.held[eater]
+    if state.diagnosis is None:
+        _hang(state, e)
