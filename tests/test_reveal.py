@@ -168,9 +168,13 @@ def joinable(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
     assert not hidden.having("jq-lost")
     assert not hidden.having("jq-lost-item")
     assert [e for e in hidden.elements if (e["id"] or "").startswith("lost-")] == []
-    assert all("…" in t for t in hidden.having("ev-exit") + hidden.having("ev-sigterm"))
-    assert "st-daemon_stopped" not in tl
-    assert "st-terminated" not in tl
+    assert hidden.having("ev-reaped")
+    assert all("…" in t for t in hidden.having("ev-exit") + hidden.having("ev-reaped"))
+    # How the eaters ended, and the program's accounting line.
+    assert "st-cut_off" not in tl
+    assert "st-killed" not in tl
+    assert not any("accounting" in t for t in hidden.having("text"))
+    assert any("accounting" in t for t in shown.having("text"))
     assert shown.text("c-lost") == str(c["lost_items"])
     assert shown.text("c-consumed") == str(c["consumed"])
 
