@@ -1,5 +1,6 @@
 """The termination lesson in a real browser: the hang banner, then the
-unfinished-tasks counter of the JoinableQueue fix."""
+unfinished-tasks counter of the JoinableQueue fix, both folded from the
+traced program."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_switch_modes_see_the_hang_then_the_counter(browser: Any, live_server: L
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(live_server.url + "/experiments/joinable")
     set_slider(page, "speed", "20")
-    page.fill("#f-hang_after_ms", "1000")
+    page.fill("#f-hang_after_ms", "60000")  # main would give up after a minute: Stop first
 
     # naive: every consumer ends up waiting, and main's diagnosis appears.
     start(page, "naive")
@@ -52,6 +53,10 @@ def test_switch_modes_see_the_hang_then_the_counter(browser: Any, live_server: L
         assert page.locator(f"#w-{name} .doing").inner_text() == "waiting: queue empty"
     assert "join() of C1" in page.locator("#main-doing").inner_text()
     assert page.locator("#c-unfinished").inner_text() == "–"  # a plain Queue has none
+    # The code view marks where the tracer says each one is.
+    assert "C1" in page.locator("#code li.here").all_inner_texts()[-1] or any(
+        "C1" in t for t in page.locator("#code li.here .ats").all_inner_texts()
+    )
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / "joinable-naive-hang.png"))
     page.click("button.stop")
@@ -73,6 +78,7 @@ def test_switch_modes_see_the_hang_then_the_counter(browser: Any, live_server: L
     for name in ("C1", "C2"):
         assert "stopped: daemon, main finished" in page.locator(f"#w-{name} .doing").inner_text()
     assert "q.join()" in page.locator(".jq-step-done").all_inner_texts()
+    assert "accounting:" in page.locator("#jq-console").inner_text()
     page.screenshot(path=str(ARTIFACTS / "joinable-joinable-finished.png"), full_page=True)
     assert errors == []
     page.close()
