@@ -1,14 +1,17 @@
-"""The lock race (app/experiments/lock.py): the pure fold, real runs through
-app.runtime.Runtime (threads and processes), and the HTTP contract.
+"""The lock race (app/experiments/lock/): one program run under the tracer.
 
-Fast params: the hold is scaled by speed (hold 2000 ms at speed 20 is 100 ms
-of real time), so no test sleeps for seconds."""
+The overlay is tested on its own, on events written as the tracer writes
+them; the rest runs the real program (real threads, real processes) at fast
+speed: the hold is scaled by speed (hold 2000 ms at speed 20 is 100 ms of
+real time), so no test sleeps for seconds."""
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import harness
@@ -17,155 +20,241 @@ import psutil
 import pytest
 from ssereader import messages, read_events
 
-from app import events
-from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
-from app.experiments.lock import (
-    ACQUIRED,
-    CODE_LINES,
-    READ,
-    RELEASED,
-    ROUND_END,
-    ROUND_START,
-    WANT,
-    WRITE,
-    LockState,
-    Params,
-    fold,
-    script,
-    view,
-)
-from app.model import WorkerView
+from app.experiments.lock import Params
+from app.experiments.lock.overlay import LockState
 from app.params import ParamsError, validate
+from app.programs.boot.concviz_tracer import kinds as K
 
 EXPERIMENT = EXPERIMENTS["lock"]
+PROGRAM = Path(__file__).parents[1] / "app/experiments/lock/program.py"
 ENDED = ("finished", "stopped", "failed")
+LOCK = "100.1"
 
 
-# The fold, on events written by hand.
+# The overlay, on events written by hand as the tracer sends them.
 
 
-def ev(worker: str, kind: str, data: dict[str, Any] | None = None, **kw: Any) -> Event:
-    pid = kw.pop("pid", 100)
-    tid = kw.pop("tid", 1000 + (int(worker[1:]) if worker[1:].isdigit() else 0))
-    return Event(0, kw.pop("t", 0.0), worker, pid, tid, kind, None, data)
+def lines_of(text: str) -> list[int]:
+    """The numbers of the program's lines that hold `text`."""
+    found = [n for n, line in enumerate(PROGRAM.read_text().splitlines(), 1) if text in line]
+    assert found, text
+    return found
 
 
-def fold_all(evs: list[Event]) -> LockState:
-    state = LockState()
-    state.params = Params(threads=3, initial=10).model_dump()
-    for seq, e in enumerate(evs, start=1):
-        fold(state, e._replace(seq=seq))
+class Trace:
+    """Events of one run, numbered in the order they are written."""
+
+    def __init__(self, **params: Any) -> None:
+        p = Params(**{"threads": 3, "initial": 10, **params}).model_dump()
+        self.events: list[Event] = []
+        self.add("main", 0, "run_start", data={"params": p, "backend": ""}, tid=0)
+        self.add("main", 0, K.PROC, data={"name": "MainProcess", "main": True})
+        self.add("main", 0, K.THREAD, data={"name": "MainThread", "main": True})
+        self.add("main", 0, K.NEW, LOCK, {"type": "Lock", "lib": "threading", "name": "lock"})
+
+    def add(
+        self,
+        worker: str,
+        t: float,
+        kind: str,
+        item: str | None = None,
+        data: dict[str, Any] | None = None,
+        pid: int = 100,
+        tid: int | None = None,
+    ) -> Trace:
+        if tid is None:
+            tid = pid if worker == "main" else pid + int(worker[1]) + 10 * worker.count("#")
+        seq = len(self.events) + 1
+        self.events.append(Event(seq, t, worker, pid, tid, kind, item, data))
+        return self
+
+    def say(self, worker: str, t: float, text: str, **ids: Any) -> Trace:
+        return self.add(worker, t, K.OUT, data={"text": text + "\n", "stream": "stdout"}, **ids)
+
+    def round(self, n: int, t: float = 0.0, names: tuple[str, ...] = ("T1", "T2", "T3")) -> Trace:
+        self.say("main", t, f"round {n} starts: counter = 10, expected 7")
+        for name in names:
+            self.add(name, t, K.THREAD, data={"name": name.split()[0], "main": False})
+        return self
+
+    def lock(self, worker: str, t: float, kind: str, line: int | None = None) -> Trace:
+        return self.add(worker, t, kind, LOCK, {"line": line} if line else {})
+
+    def fold(self) -> LockState:
+        return fold_all(self.events)
+
+
+def fold_all(evs: list[Event], *, one_owner: bool = False) -> LockState:
+    """The lesson's state after `evs`; with `one_owner`, checked after each
+    event that the page never shows two owners at once."""
+    state = EXPERIMENT.new_state()
+    assert isinstance(state, LockState)
+    assert EXPERIMENT.fold is not None
+    for e in evs:
+        EXPERIMENT.fold(state, e)
+        assert not one_owner or state.two_owners == 0, f"two owners at once after event {e}"
     return state
 
 
-def step(worker: str, kind: str, value: int | None = None, rnd: int = 1, **kw: Any) -> Event:
-    data: dict[str, Any] = {"round": rnd}
-    if value is not None:
-        data["value"] = value
-    return ev(worker, kind, data, **kw)
-
-
-def round_start(rnd: int = 1, t: float = 0.0) -> Event:
-    return ev("main", ROUND_START, {"round": rnd, "initial": 10, "expected": 7}, t=t)
-
-
-def test_fold_follows_a_hand_over_and_keeps_the_line_in_arrival_order() -> None:
-    evs = [
-        round_start(),
-        step("T1", WANT),
-        step("T1", ACQUIRED),
-        step("T2", WANT),
-        step("T3", WANT),
-        step("T1", READ, 10),
-    ]
-    state = fold_all(evs)
+def test_the_lock_has_one_owner_and_a_line_in_the_order_they_asked() -> None:
+    trace = (
+        Trace(use_lock=True)
+        .round(1)
+        .lock("T1", 0.01, K.ACQUIRED)
+        .lock("T2", 0.02, K.ACQUIRE_WAIT)
+        .lock("T3", 0.03, K.ACQUIRE_WAIT)
+        .say("T1", 0.04, "T1 read a = 10")
+    )
+    state = trace.fold()
     assert state.owner == "T1"
     assert state.waiting == ["T2", "T3"]
-    assert state.workers["T1"].state == "holding"
-    assert state.workers["T2"].state == "lock_wait"
+    assert state.cards["T1"].step == "holding"
+    assert state.cards["T2"].step == "lock_wait"
 
     # The lock is no queue: T3 may get it before T2, who asked first.
-    state = fold_all([*evs, step("T1", WRITE, 9), step("T1", RELEASED), step("T3", ACQUIRED)])
+    trace.say("T1", 0.2, "T1 wrote counter = 9").lock("T1", 0.21, K.RELEASED)
+    state = trace.lock("T3", 0.22, K.ACQUIRED).fold()
     assert state.owner == "T3"
     assert state.waiting == ["T2"]
     assert state.counter == 9
-    assert state.handovers == 2
+    assert (state.handovers, state.two_owners, state.most_inside) == (2, 0, 1)
+
+
+def test_a_hand_over_that_arrives_out_of_order_is_no_second_owner() -> None:
+    # P2's acquire (stamped after it took the lock) may arrive before P1's
+    # release (stamped before it let go): by the stamps, one at a time.
+    ids = {"P1": {"pid": 201, "tid": 201}, "P2": {"pid": 202, "tid": 202}}
+    trace = Trace(use_lock=True, backend="process").say(
+        "main", 0, "round 1 starts: counter = 10, expected 7"
+    )
+    for name in ("P1", "P2"):
+        trace.add(name, 0, K.PROC, data={"name": name, "main": False}, **ids[name])
+        trace.add(name, 0, K.THREAD, data={"name": "MainThread", "main": True}, **ids[name])
+    trace.add("P1", 0.01, K.ACQUIRED, LOCK, **ids["P1"])
+    trace.add("P2", 0.02, K.ACQUIRE_WAIT, LOCK, **ids["P2"])
+    trace.add("P2", 0.31, K.ACQUIRED, LOCK, **ids["P2"])
+    trace.add("P1", 0.30, K.RELEASED, LOCK, **ids["P1"])
+    state = trace.fold()
+    assert state.owner == "P2"
     assert state.two_owners == 0
-    assert state.most_inside == 1
+    assert {c.name: c.label for c in state.cards.values()} == {"P1": "P1", "P2": "P2"}
 
 
-def test_fold_counts_an_acquire_while_another_worker_holds_the_lock() -> None:
-    # What a broken lock (or a broken event order) would look like.
-    state = fold_all([round_start(), step("T1", ACQUIRED), step("T2", ACQUIRED)])
+def test_two_owners_at_once_by_the_stamps_are_counted() -> None:
+    # What a broken lock would look like: T2 took it while T1 held it.
+    trace = Trace(use_lock=True).round(1).lock("T1", 0.01, K.ACQUIRED)
+    state = trace.lock("T2", 0.02, K.ACQUIRED).lock("T1", 0.03, K.RELEASED).fold()
     assert state.two_owners == 1
     assert state.counters()["two_owners"] == 1
+    assert state.extras()["lesson"]["two_owners"] == 1
 
 
-def test_fold_without_the_lock_counts_who_is_inside_and_the_lost_updates() -> None:
-    reads = [step(f"T{i}", READ, 10, t=0.01 * i) for i in (1, 2, 3)]
-    writes = [step(f"T{i}", WRITE, 9, t=0.2 + 0.01 * i) for i in (1, 2, 3)]
-    state = fold_all([round_start(), *reads])
+def test_without_the_lock_it_counts_who_is_inside_and_the_lost_updates() -> None:
+    trace = Trace().round(1)
+    for i in (1, 2, 3):
+        trace.say(f"T{i}", 0.01 * i, f"T{i} read a = 10")
+    state = trace.fold()
     assert state.inside == {"T1", "T2", "T3"}
     assert state.result() == {"expected": 7, "actual": None, "lost_updates": None}
-    end = ev("main", ROUND_END, {"round": 1, "final": 9, "expected": 7}, t=0.3)
-    state = fold_all([round_start(), *reads, *writes, end])
+    for i in (1, 2, 3):
+        trace.say(f"T{i}", 0.2 + 0.01 * i, f"T{i} wrote counter = 9")
+    state = trace.say("main", 0.3, "round 1: counter = 9 (expected 7)").fold()
     assert state.inside == set()
     assert state.most_inside == 3
     assert [v for _, v in state.history] == [10, 9, 9, 9]
     assert [t for t, _ in state.history] == pytest.approx([0.0, 0.21, 0.22, 0.23])
     assert state.result() == {"expected": 7, "actual": 9, "lost_updates": 2}
-    assert state.extras()["rounds"]["finals"] == [9]
+    assert state.extras()["lesson"]["rounds"]["finals"] == [9]
+    assert state.counters()["lost_updates"] == 2
 
 
-def test_fold_keeps_rounds_apart_when_a_late_exit_arrives() -> None:
-    """A process of round 2 can report its start before main's `exit` for
-    round 1's process of the same name arrives: that exit must not end the
-    new one."""
-    old = {"pid": 201, "tid": 201}
-    new = {"pid": 301, "tid": 301}
-    evs = [
-        round_start(1),
-        ev("P1", events.START, {"role": "worker"}, **old),
-        step("P1", READ, 10, 1, **old),
-        step("P1", WRITE, 9, 1, **old),
-        ev("P1", events.FINISH, {"reason": "done"}, **old),
-        ev("main", ROUND_END, {"round": 1, "final": 9, "expected": 9}),
-        round_start(2),
-        ev("P1", events.START, {"role": "worker"}, **new),
-        ev("P1", events.EXIT, {"exitcode": 0, "round": 1}, **old),  # late
-        step("P1", READ, 10, 2, **new),
-    ]
-    state = fold_all(evs)
-    w = state.workers["P1"]
-    assert (w.pid, w.alive, w.state, w.exitcode) == (301, True, "holding", None)
-    assert state.cards["P1"].round == 2
-    assert state.cards["P1"].read == 10
-    assert state.finals == {1: 9}
-
-
-def test_fold_ignores_steps_of_an_older_round() -> None:
-    state = fold_all([round_start(1), round_start(2), step("T1", ACQUIRED, rnd=1)])
+def test_rounds_are_kept_apart_when_a_worker_of_the_last_one_is_late() -> None:
+    """T1 of round 2 is a new thread with the same name: a late line or lock
+    step of round 1's T1 must not move round 2's card."""
+    trace = (
+        Trace(use_lock=True)
+        .round(1, names=("T1",))
+        .say("T1", 0.01, "T1 read a = 10")
+        .say("T1", 0.02, "T1 wrote counter = 9")
+        .say("main", 0.03, "round 1: counter = 9 (expected 9)")
+        .round(2, 0.04, names=("T1 #2",))
+        .say("T1 #2", 0.05, "T1 read a = 10")
+        .lock("T1", 0.06, K.ACQUIRED)  # late, from round 1's thread
+        .say("T1", 0.07, "T1 wrote counter = 4")
+    )
+    state = trace.fold()
+    card = state.cards["T1"]
+    assert (card.round, card.label, card.read, card.wrote) == (2, "T1 #2", 10, None)
     assert state.owner is None
+    assert state.counter == 10
+    assert state.finals == {1: 9}
     assert state.round == 2
 
 
-def test_view_draws_the_histogram_of_every_possible_final_value() -> None:
-    evs = [round_start(1)]
+def test_the_view_draws_the_histogram_of_every_possible_final_value() -> None:
+    trace = Trace()
     for rnd, final in enumerate([7, 7, 9], start=1):
-        evs.append(ev("main", ROUND_END, {"round": rnd, "final": final, "expected": 7}))
-    state = fold_all(evs)
-    v = view(state, Params(threads=3, initial=10).model_dump())
+        trace.round(rnd, rnd).say("main", rnd + 0.5, f"round {rnd}: counter = {final} (expected 7)")
+    state = trace.fold()
+    v = EXPERIMENT.view(state, Params(threads=3, initial=10).model_dump())
     bars = {b["value"]: b["count"] for b in v["hist"]["bars"]}
     assert bars == {7: 2, 8: 0, 9: 1}
     assert [b["value"] for b in v["hist"]["bars"] if b["expected"]] == [7]
     assert v["exact"] == 2
     assert "3 threads" in v["runbar_facts"]
-    assert (
-        "1 process"
-        in view(state, Params(threads=1, backend="process").model_dump())["runbar_facts"]
+    one = EXPERIMENT.view(state, Params(threads=1, backend="process").model_dump())
+    assert "1 process" in one["runbar_facts"]
+
+
+def test_the_code_view_marks_the_lines_the_tracer_reports() -> None:
+    """Waiters on the `with` line, the owner on its hold: where the tracer
+    said they are, in the program that runs (the threads' function)."""
+    with_line = lines_of("with lock if USE_LOCK")[0]
+    hold_line = lines_of("time.sleep(HOLD_MS / 1000)")[0]
+    trace = Trace(use_lock=True).round(1).lock("T1", 0.01, K.ACQUIRED, with_line)
+    trace.add("T1", 0.02, K.SLEEP, data={"s": 3.0, "line": hold_line})
+    trace.lock("T2", 0.03, K.ACQUIRE_WAIT, with_line).lock("T3", 0.04, K.ACQUIRE_WAIT, with_line)
+    v = EXPERIMENT.view(trace.fold(), Params(use_lock=True, threads=3).model_dump())
+    where = {name: line.number for line in v["program_code"] for name in line.workers}
+    assert where == {"T1": hold_line, "T2": with_line, "T3": with_line}
+    assert v["filename"] == "lock.py"
+
+
+# The program: the download is what runs.
+
+
+def test_the_download_is_the_program_with_the_forms_values() -> None:
+    assert EXPERIMENT.script is not None
+    source = PROGRAM.read_text()
+    assert EXPERIMENT.program == source  # the defaults are the file's own
+    text = EXPERIMENT.script({**Params().model_dump(), "threads": 3, "backend": "process"})
+    assert text == source.replace("THREADS = 5 ", "THREADS = 3 ").replace(
+        'BACKEND = "thread"  #', 'BACKEND = "process"  #'
     )
+    assert "SPEED" not in text  # the run's speed scales the program's sleeps
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_the_program_runs_on_its_own_and_tells_the_same_story(backend: str, tmp_path: Path) -> None:
+    assert EXPERIMENT.script is not None
+    params = Params(threads=4, hold_ms=20, use_lock=True, backend=backend, repeats=2)
+    path = tmp_path / "lock.py"
+    path.write_text(EXPERIMENT.script(params.model_dump()))
+    done = subprocess.run(
+        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    prefix = "P" if backend == "process" else "T"
+    writes = [line.split() for line in lines if " wrote counter = " in line]
+    # With the lock, each worker read what the last one wrote.
+    assert [int(w[-1]) for w in writes] == [9, 8, 7, 6] * 2
+    assert {w[0] for w in writes} == {f"{prefix}{i}" for i in range(1, 5)}
+    assert lines.count("round 1: counter = 6 (expected 6)") == 1
+    assert lines[-1].startswith("accounting: 2 round(s)")
+    assert lines[-1].endswith("0 update(s) lost")
 
 
 # Parameters.
@@ -206,65 +295,43 @@ def test_params_schema_has_bounds_titles_and_descriptions() -> None:
     assert EXPERIMENT.live_params() == {"speed"}
 
 
-# The plain program, and where each worker is in it.
-
-
-@pytest.mark.parametrize("backend", ["thread", "process"])
-def test_code_view_puts_waiters_on_the_with_line_and_the_owner_on_the_hold(backend: str) -> None:
-    text = script({"backend": backend, "use_lock": True, "threads": 3})
-    assert "USE_LOCK = True" in text
-    assert "WORKERS = 3" in text
-    workers = [
-        WorkerView("T1", role="worker", state="holding"),
-        WorkerView("T2", role="worker", state="lock_wait"),
-        WorkerView("T3", role="worker", state="lock_wait"),
-        WorkerView("main", role="main", state="starting"),
-    ]
-    where = {name: line.text for line in locate(text, CODE_LINES, workers) for name in line.workers}
-    assert where["T1"].strip().startswith("time.sleep(HOLD_MS")
-    assert where["T2"].strip() == where["T3"].strip() == "with guard:"
-    assert where["main"].strip() == "w.join()"
-
-
-# Real runs: threads and processes started by a real main process.
+# Real runs: the program's threads or processes, under the tracer.
 
 
 @pytest.fixture
-def start_run() -> Iterator[Callable[..., harness.Started]]:
+def start_run() -> Iterator[harness.Runs]:
     runs = harness.Runs(EXPERIMENT)
     yield runs
     runs.stop_all()
 
 
 def folded(evs: list[Event]) -> LockState:
-    """Folds the events one by one, checking after each that the page never
-    shows two owners at once."""
-    state = LockState()
-    for e in evs:
-        fold(state, e)
-        assert state.two_owners == 0, f"two owners at once after event {e}"
-    return state
+    return fold_all(evs, one_owner=True)
 
 
-def assert_one_owner_at_a_time(evs: list[Event]) -> int:
-    """In arrival order, the lock goes from free to one owner and back;
-    and by the workers' own clocks, no two holding times overlap. Returns
-    the number of hand-overs."""
-    holder: str | None = None
-    released_at = -1.0
-    handovers = 0
-    for e in evs:
-        if e.kind == ROUND_START:
-            assert holder is None
-        elif e.kind == ACQUIRED:
+def lock_steps(evs: list[Event]) -> list[Event]:
+    """The program's lock's acquires and releases, in the order of their
+    stamps (an acquire is stamped once it has the lock, a release before
+    it lets go)."""
+    new = next(e for e in evs if e.kind == K.NEW and (e.data or {}).get("name") == "lock")
+    steps = [e for e in evs if e.item == new.item and e.kind in (K.ACQUIRED, K.RELEASED)]
+    return sorted(steps, key=lambda e: e.t)
+
+
+def assert_one_owner_at_a_time(evs: list[Event], *, ended: bool = True) -> int:
+    """The lock goes from free to one owner and back; the number of times
+    it was taken. A run that `ended` on its own left the lock free."""
+    holder: tuple[int, int] | None = None
+    taken = 0
+    for e in lock_steps(evs):
+        if e.kind == K.ACQUIRED:
             assert holder is None, f"{e.worker} acquired while {holder} held the lock"
-            assert e.t >= released_at
-            holder, handovers = e.worker, handovers + 1
-        elif e.kind == RELEASED:
-            assert holder == e.worker, f"{e.worker} released a lock held by {holder}"
-            holder, released_at = None, e.t
-    assert holder is None
-    return handovers
+            holder, taken = (e.pid, e.tid), taken + 1
+        else:
+            assert holder == (e.pid, e.tid), f"{e.worker} released a lock held by {holder}"
+            holder = None
+    assert holder is None or not ended
+    return taken
 
 
 def gone(pids: set[int]) -> bool:
@@ -276,9 +343,14 @@ def gone(pids: set[int]) -> bool:
     return True
 
 
+def workers_of(evs: list[Event], main_pid: int) -> list[Event]:
+    """The `thread` event of each worker: every thread but main's."""
+    return [e for e in evs if e.kind == K.THREAD and (e.pid, e.tid) != (main_pid, main_pid)]
+
+
 @pytest.mark.parametrize("backend", ["thread", "process"])
 def test_with_the_lock_nothing_is_lost_and_the_lock_has_one_owner_at_a_time(
-    start_run: Callable[..., harness.Started], backend: str
+    start_run: harness.Runs, backend: str
 ) -> None:
     rt, recorder, budget = start_run(
         threads=6, initial=10, hold_ms=100, use_lock=True, repeats=3, backend=backend, speed=20
@@ -290,38 +362,35 @@ def test_with_the_lock_nothing_is_lost_and_the_lock_has_one_owner_at_a_time(
     assert state.finals == {1: 4, 2: 4, 3: 4}  # every round: 10 - 6
     assert state.result() == {"expected": 4, "actual": 4, "lost_updates": 0}
     assert assert_one_owner_at_a_time(evs) == 18
-    assert [e.data for e in evs if e.kind == ROUND_END][0] == {
-        "round": 1,
-        "final": 4,
-        "expected": 4,
-    }
-    writes = [e.data["value"] for e in evs if e.kind == WRITE and e.data]
+    assert state.handovers == 6  # this round's
+    texts = [(e.data or {}).get("text", "").strip() for e in evs if e.kind == K.OUT]
+    writes = [int(t.rsplit(" ", 1)[1]) for t in texts if " wrote counter = " in t]
+    reads = [int(t.rsplit(" ", 1)[1]) for t in texts if " read a = " in t]
     assert writes == [9, 8, 7, 6, 5, 4] * 3  # each worker read what the last one wrote
-    assert [e.data["value"] for e in evs if e.kind == READ and e.data] == [v + 1 for v in writes]
+    assert reads == [v + 1 for v in writes]
     assert state.most_inside == 1
+    cards = sorted(state.cards)
+    assert cards == [f"{'P' if backend == 'process' else 'T'}{i}" for i in range(1, 7)]
 
     # Real workers: threads share main's pid with a tid each; processes have
     # a pid each. Every one of them is gone now.
     main_pid = state.workers["main"].pid
-    starts = [e for e in evs if e.kind == events.START and e.worker != "main"]
+    starts = workers_of(evs, main_pid)
     assert len(starts) == 18
     if backend == "thread":
         assert {e.pid for e in starts} == {main_pid}
-        assert len({e.tid for e in starts if e.worker == "T1"}) == 3
-        assert len({e.tid for e in starts[:6]}) == 6
+        assert len({e.tid for e in starts}) == 18
     else:
         assert len({e.pid for e in starts}) == 18
         assert main_pid not in {e.pid for e in starts}
-    assert main_pid != os.getpid()
+        assert all(e.tid == e.pid for e in starts)  # a process's first thread
     assert gone({main_pid, *(e.pid for e in starts)})
     assert all(not w.alive for w in state.workers.values())
     assert budget.held == 0
 
 
 @pytest.mark.parametrize("backend", ["thread", "process"])
-def test_without_the_lock_a_long_hold_loses_updates(
-    start_run: Callable[..., harness.Started], backend: str
-) -> None:
+def test_without_the_lock_a_long_hold_loses_updates(start_run: harness.Runs, backend: str) -> None:
     # 200 ms of real hold, long against starting ten threads or processes.
     rt, recorder, budget = start_run(
         threads=10, initial=10, hold_ms=4000, use_lock=False, backend=backend, speed=20
@@ -336,37 +405,36 @@ def test_without_the_lock_a_long_hold_loses_updates(
     assert result["lost_updates"] is not None
     assert result["lost_updates"] > 0
     assert state.most_inside > 1
-    assert [e for e in evs if e.kind in (WANT, ACQUIRED, RELEASED)] == []
+    assert lock_steps(evs) == []  # nobody took the lock
+    assert not [e for e in evs if e.kind == K.ACQUIRE_WAIT]
     # The final value is the one main read: the last value written.
     assert state.counter == result["actual"]
     assert budget.held == 0
 
 
-def test_stop_ends_a_run_with_workers_waiting_in_line(
-    start_run: Callable[..., harness.Started],
-) -> None:
+def test_stop_ends_a_run_with_workers_waiting_in_line(start_run: harness.Runs) -> None:
     rt, recorder, budget = start_run(
         threads=8, hold_ms=5000, use_lock=True, backend="process", repeats=5, speed=1
     )
 
-    def line_formed(raws: list[events.RawEvent]) -> bool:
-        return sum(1 for r in raws if r[4] == WANT) == 8 and any(r[4] == READ for r in raws)
+    def line_formed(raws: list[Any]) -> bool:
+        return sum(1 for r in raws if r[4] == K.ACQUIRE_WAIT) == 7 and any(
+            r[4] == K.OUT and " read a = " in r[6].get("text", "") for r in raws
+        )
 
     recorder.wait_for(line_formed, timeout=15.0)
     state = folded(recorder.events(rt.started_ns))
     assert state.owner is not None
     assert len(state.waiting) == 7
-    started = time.monotonic()
+    assert state.owner not in state.waiting
     rt.stop("test")
     assert rt.join(10.0)
-    assert time.monotonic() - started < 3.0  # no terminate() was needed
     evs = recorder.events(rt.started_ns)
     state = folded(evs)
     assert (state.status, state.reason) == ("stopped", "test")
     assert state.finals == {}  # the round did not end: no result for it
-    assert_one_owner_at_a_time(evs)
-    assert state.workers["main"].exitcode == 0
-    assert gone({e.pid for e in evs if e.kind == events.START and e.worker != "main"})
+    assert_one_owner_at_a_time(evs, ended=False)  # the owner was stopped holding it
+    assert gone({e.pid for e in evs if e.kind == K.PROC})
     assert budget.held == 0
 
 
@@ -394,13 +462,21 @@ def test_api_run_carries_the_result_and_bad_params_get_422(client: httpx.Client)
         assert time.monotonic() < deadline, run
         time.sleep(0.05)
     assert run["status"] == "finished"
-    assert run["result"] == {"expected": 6, "actual": 6, "lost_updates": 0}
-    assert run["rounds"]["finals"] == [6, 6]
+    lesson = run["lesson"]
+    assert lesson["result"] == {"expected": 6, "actual": 6, "lost_updates": 0}
+    assert lesson["rounds"]["finals"] == [6, 6]
     assert run["counters"]["two_owners"] == 0
-    workers = {w["name"]: w for w in run["workers"]}
-    assert set(workers) == {"main", "T1", "T2", "T3", "T4"}
-    assert {w["pid"] for w in workers.values()} == {workers["main"]["pid"]}
-    assert not psutil.pid_exists(workers["main"]["pid"])
+    assert "result" not in run  # the lesson's own fields are under one key
+    # Two rounds of four threads, each a real thread of main's process.
+    threads = [w for w in run["workers"] if w["name"] != "main"]
+    assert len(threads) == 8
+    main = next(w for w in run["workers"] if w["name"] == "main")
+    assert {w["pid"] for w in threads} == {main["pid"]}
+    assert len({w["tid"] for w in threads}) == 8
+    assert not psutil.pid_exists(main["pid"])
+    script = client.get(f"/runs/{run_id}/script").text
+    assert "THREADS = 4 " in script
+    assert "USE_LOCK = True " in script
 
 
 @pytest.mark.live
@@ -418,3 +494,4 @@ def test_the_page_and_a_frame_speak_chinese(client: httpx.Client) -> None:
         frame = next(messages(s)).data
     for words in ("丢失的更新", "计数器", "本轮交接 2 次", "每一轮都已结束", "停顿 40 毫秒"):
         assert words in frame
+    assert "拿到了锁" in frame  # the log, in words

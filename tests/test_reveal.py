@@ -116,7 +116,7 @@ Check = Callable[[Stage, Stage, dict[str, Any], str], None]
 
 
 def lock(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
-    actual = run["result"]["actual"]
+    actual = run["lesson"]["result"]["actual"]
     assert hidden.text("lk-actual") == "?"
     assert hidden.text("lk-lost") == "?"
     assert hidden.text("lk-most") == "?"
@@ -126,6 +126,9 @@ def lock(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
     for kind in ("ev-read", "ev-write", "ev-round_end"):
         assert hidden.having(kind), kind
         assert all("…" in t for t in hidden.having(kind)), kind
+    # The program's last line counts the lost updates.
+    assert not any("accounting" in t for t in hidden.having("ev"))
+    assert any("accounting" in t for t in shown.having("ev"))
     assert shown.text("lk-actual") == str(actual)
     # What the workers wrote shows again, the last of it the final value.
     assert all(re.search(r"\d", t) for t in shown.having("lk-doing"))
@@ -275,7 +278,7 @@ def test_hide_and_reveal_from_the_page_after_the_run_ended(client: httpx.Client)
     params = {**EXPERIMENTS["lock"].quick_params, "use_lock": False, "repeats": 1}
     run = client.post("/api/runs", json={"experiment": "lock", "params": params}).json()
     read_events(client, run["id"])
-    actual = client.get(f"/api/runs/{run['id']}").json()["result"]["actual"]
+    actual = client.get(f"/api/runs/{run['id']}").json()["lesson"]["result"]["actual"]
     # A page opened after the end carries no live run id: the buttons act on
     # the run it shows, the lesson's latest. Their answer carries the stage.
     r = client.post("/experiments/lock/hide", data={"run_id": ""})
