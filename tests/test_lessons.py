@@ -1,0 +1,117 @@
+"""What every lesson must do, checked over all of them: its page in both
+languages, a 422 naming the field and its bounds for any value out of them,
+its program running on its own with the same story, and words for every
+event its run makes. Each lesson's own behaviour is in its own test module."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_i18n import recorded_run
+
+from app import i18n
+from app.experiments import EXPERIMENTS, Experiment
+from app.web.render import render_frame
+from app.web.replays import ReplayView
+
+LESSONS = [e for e in EXPERIMENTS.values() if e.built and e.slug != "program"]
+ZH = {"accept-language": "zh-CN,zh;q=0.9"}
+# What the words templates fall back to for a kind they do not know:
+# "<worker> (pid N): <kind>".
+RAW_KIND = re.compile(r"\(pid \d+\): ([a-z_]+)\s*</li>")
+
+
+def ids(exp: Experiment) -> str:
+    return exp.slug
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def h1(page: str) -> str:
+    m = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S)
+    assert m is not None
+    return m.group(1)
+
+
+def out_of_bounds(exp: Experiment) -> list[tuple[str, Any, str]]:
+    """(field, a value past its bounds, the bounds in words) for each
+    numeric field of the lesson's form."""
+    assert exp.params is not None
+    out = []
+    for name, prop in exp.schema()["properties"].items():
+        low, high = prop.get("minimum"), prop.get("maximum")
+        if low is None or high is None:
+            continue
+        out.append((name, high * 2 + 1, f"from {_num(low)}"))
+        out.append((name, low - 1, f"to {_num(high)}"))
+    return out
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("exp", LESSONS, ids=ids)
+def test_its_page_speaks_both_languages(client: httpx.Client, exp: Experiment) -> None:
+    english = client.get(f"/experiments/{exp.slug}")
+    chinese = client.get(f"/experiments/{exp.slug}", headers=ZH)
+    assert english.status_code == chinese.status_code == 200
+    assert exp.title in h1(english.text)
+    with i18n.speaking("zh"):
+        title_zh = i18n._(exp.title)
+    assert title_zh != exp.title
+    assert title_zh in h1(chinese.text)
+    assert exp.title not in h1(chinese.text)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("exp", LESSONS, ids=ids)
+def test_a_value_out_of_bounds_is_refused_naming_the_field_and_its_bounds(
+    client: httpx.Client, exp: Experiment
+) -> None:
+    cases = out_of_bounds(exp)
+    assert cases, f"{exp.slug} has no bounded field"
+    for field, value, words in cases:
+        r = client.post("/api/runs", json={"experiment": exp.slug, "params": {field: value}})
+        assert r.status_code == 422, (field, value, r.text)
+        errors = r.json()["errors"]
+        assert any(e["field"] == field and words in e["message"] for e in errors), errors
+
+
+@pytest.mark.parametrize("exp", LESSONS, ids=ids)
+def test_its_program_runs_on_its_own_and_ends_with_its_accounting(
+    exp: Experiment, tmp_path: Path
+) -> None:
+    assert exp.script is not None
+    path = tmp_path / exp.script_name(exp.quick_params)
+    path.write_text(exp.script(exp.quick_params))
+    done = subprocess.run(
+        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("accounting:"), done.stdout
+
+
+@pytest.mark.parametrize("exp", LESSONS, ids=ids)
+def test_every_event_of_a_run_has_words(exp: Experiment) -> None:
+    """A real quick run, every one of its events put in the log at once and
+    the stage drawn, in English and in Chinese: no event is left as its raw
+    kind."""
+    evs = recorded_run(exp)
+    assert exp.params is not None
+    params = exp.params.model_validate(exp.quick_params)
+    state: Any = exp.new_state()
+    for e in evs:
+        (exp.fold or (lambda s, ev: s))(state, e)
+    state.log = deque(evs)
+    for lang in ("en", "zh"):
+        with i18n.speaking(lang):
+            page = render_frame(ReplayView("r1", exp, params, state))  # type: ignore[arg-type]
+        raw = sorted(set(RAW_KIND.findall(page)))
+        assert raw == [], f"{exp.slug} ({lang}): events without words: {raw}"
