@@ -99,6 +99,10 @@ STATE_WORDS = {
     "connected": N_("connected"),
     "round_trips": N_("round trips"),
     "one_way": N_("sending one way"),
+    # a traced program's threads (app.programs.state)
+    "sleeping": N_("sleeping"),
+    "blocked": N_("blocked"),
+    "cut_off": N_("cut off (daemon)"),
     "finished": N_("finished"),
     "crashed": N_("crashed"),
     "killed": N_("killed"),
