@@ -167,7 +167,7 @@ def stage_in_chinese(exp: Experiment, evs: list[Event]) -> tuple[str, str, set[s
     for e in evs:
         (exp.fold or default_fold)(state, e)
     with i18n.speaking("zh"):
-        page = render_frame(ReplayView("r1", exp, params, state))  # type: ignore[arg-type]
+        page = render_frame(ReplayView("r1", exp, params, state))
     # The program's own words are not the page's: what it printed, its source.
     own = {c.text.strip() for c in getattr(state, "console", ()) if hasattr(c, "stream")}
     if exp.script is not None and exp.runtime is not None:

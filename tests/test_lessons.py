@@ -112,6 +112,6 @@ def test_every_event_of_a_run_has_words(exp: Experiment) -> None:
     state.log = deque(evs)
     for lang in ("en", "zh"):
         with i18n.speaking(lang):
-            page = render_frame(ReplayView("r1", exp, params, state))  # type: ignore[arg-type]
+            page = render_frame(ReplayView("r1", exp, params, state))
         raw = sorted(set(RAW_KIND.findall(page)))
         assert raw == [], f"{exp.slug} ({lang}): events without words: {raw}"

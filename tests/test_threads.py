@@ -191,7 +191,7 @@ def test_the_program_shows_one_pid_many_threads_and_a_child_with_its_own_memory(
 def test_the_stage_says_what_runs_and_its_log_reads_newest_first() -> None:
     evs, _budget = run_program(repeat=3, **FAST)
     state = fold_all(evs)
-    page = render_frame(ReplayView("r1", EXPERIMENT, Params(repeat=3, **FAST), state))  # type: ignore[arg-type]
+    page = render_frame(ReplayView("r1", EXPERIMENT, Params(repeat=3, **FAST), state))
     runbar = page[page.index('id="runbar"') : page.index("</div>")]
     assert "threads of one process, and one child process" in runbar
     assert "backend" not in page

@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
 from app import codeview, i18n, reasons, timeline
-from app.experiments import EXPERIMENTS
-from app.runs import Run
+from app.experiments import EXPERIMENTS, Experiment
 from app.web.presenter import audience_url
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -95,14 +95,25 @@ def _program(slug: str, params_json: str) -> str:
     return script(json.loads(params_json))
 
 
-def _timeline(run: Run) -> timeline.Timeline:
+class Staged(Protocol):
+    """What a stage is drawn from: a live `Run`, or a recorded one replayed
+    (`app.web.replays.ReplayView`)."""
+
+    id: str
+    experiment: Experiment
+    params: BaseModel
+    state: Any
+    hidden: bool
+
+
+def _timeline(run: Staged) -> timeline.Timeline:
     """The run's timeline; while its result is hidden, without the states
     that would tell it."""
-    hide = run.experiment.outcome_states if getattr(run, "hidden", False) else frozenset()
+    hide = run.experiment.outcome_states if run.hidden else frozenset()
     return timeline.build(run.state, hide=hide)
 
 
-def stage_context(run: Run, *, with_timeline: bool = True) -> dict[str, Any]:
+def stage_context(run: Staged, *, with_timeline: bool = True) -> dict[str, Any]:
     state = run.state
     params = run.params.model_dump()
     exp = run.experiment
@@ -126,18 +137,18 @@ def stage_context(run: Run, *, with_timeline: bool = True) -> dict[str, Any]:
             if exp.script is not None and exp.code_lines
             else []
         ),
-        "hide_results": bool(getattr(run, "hidden", False)),
+        "hide_results": bool(run.hidden),
         "timeline": _timeline(run) if with_timeline else None,
         "timeline_window": f"{timeline.WINDOW_S:g}",
         **exp.view(state, params),
     }
 
 
-def render_timeline(run: Run) -> str:
+def render_timeline(run: Staged) -> str:
     return env.get_template("partials/_timeline.html").render(timeline=_timeline(run))
 
 
-def render_frame(run: Run) -> str:
+def render_frame(run: Staged) -> str:
     # A live frame does not draw the timeline (it has a stream of its own):
     # building it took 2-4 ms of every frame (bench/fanout.py, cProfile).
     context = stage_context(run, with_timeline=False)

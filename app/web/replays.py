@@ -48,6 +48,7 @@ class ReplayView:
     experiment: Experiment
     params: BaseModel
     state: Any
+    hidden: bool = False
 
 
 @dataclass
@@ -121,7 +122,7 @@ def _frame(
     at = max(0, min(at, replay.length))
     view = ReplayView(loaded.record.id, loaded.experiment, loaded.params, replay.state_at(at))
     return env.get_template("partials/_replay_frame.html").render(
-        stage_context(view),  # type: ignore[arg-type]
+        stage_context(view),
         **_replay_vars(replay, at),
         at=at,
         length=replay.length,
@@ -164,7 +165,7 @@ async def replay_page(
             "duration": loaded.replay.duration,
             "speed": 1.0,
             "playing": False,
-            **stage_context(view),  # type: ignore[arg-type]
+            **stage_context(view),
             **_replay_vars(loaded.replay, at),
         },
     )
