@@ -104,6 +104,19 @@ def test_unfinished_tasks_are_counted_in_the_join_diagnosis() -> None:
     assert "main waits in q.join(); 3 tasks were never marked done" in words
 
 
+def test_a_put_into_a_joinable_queue_is_a_task_until_it_is_marked_done() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="JoinableQueue", lib="multiprocessing", name="q")
+    s("main", MAIN, MAIN, K.NEW, "100.2", type="Queue", lib="multiprocessing", name="plain")
+    for _ in range(2):
+        s("main", MAIN, MAIN, K.PUT, "100.1", v="1", size=1, line=4)
+        s("main", MAIN, MAIN, K.PUT, "100.2", v="1", size=1, line=5)
+    assert s.state().objs["100.1"].unfinished == 2
+    assert s.state().objs["100.2"].unfinished == 0  # a plain Queue has no tasks
+    s("C", 300, 300, K.TASK_DONE, "100.1", unfinished=1, line=9)
+    assert s.state().objs["100.1"].unfinished == 1
+
+
 def test_items_follow_puts_and_gets_even_when_a_get_arrives_first() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q", maxsize=3)

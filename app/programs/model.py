@@ -303,6 +303,8 @@ def _put(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
     arrive(obj, str(d.get("v", "")))
     _size(obj, d)
+    if obj.type == "JoinableQueue" or (obj.lib == "queue" and obj.type != "SimpleQueue"):
+        obj.unfinished += 1  # a task to mark done (task_done and qjoin say the exact count)
     _go(thread_of(state, e), e)
 
 
