@@ -101,10 +101,16 @@ def program_lesson(
     notes: dict[str, str] | None = None,
     outcome_states: frozenset[str] = frozenset(),
     workers_needed: Callable[[BaseModel], int] | None = None,
+    call_model: type[BaseModel] | None = None,
+    filename: str = "",
 ) -> Experiment:
-    """The Experiment of a lesson whose program is `folder`/program.py."""
+    """The Experiment of a lesson whose program is `folder`/program.py.
+
+    `call_model`: the presenter's calls it takes (`concviz_live.next_call`).
+    `filename`: the program's name when run or downloaded, where the slug's
+    would shadow a module it imports (``queue.py`` and ``import queue``)."""
     script = make_script(folder)
-    name = slug.replace("-", "_") + ".py"
+    name = filename or slug.replace("-", "_") + ".py"
     return Experiment(
         slug=slug,
         title=title,
@@ -127,4 +133,7 @@ def program_lesson(
         outcome_states=outcome_states,
         runtime=ProgramRuntime,
         lesson=True,
+        takes_calls=call_model is not None,
+        call_model=call_model,
+        filename=name,
     )

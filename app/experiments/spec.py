@@ -92,6 +92,8 @@ class Experiment:
     # A lesson whose program is its own file (app/experiments/lesson.py): it
     # runs under the tracer like a user's program, with a run's time limit.
     lesson: bool = False
+    # The program's file name, if not the slug's (see `script_name`).
+    filename: str = ""
 
     @property
     def built(self) -> bool:
@@ -119,7 +121,7 @@ class Experiment:
 
     def script_name(self, params: dict[str, Any]) -> str:
         """The program's file name: a user's own, else after the lesson."""
-        return str(params.get("filename") or self.slug.replace("-", "_") + ".py")
+        return str(params.get("filename") or self.filename or self.slug.replace("-", "_") + ".py")
 
     def worker_count(self, params: BaseModel) -> int:
         if self.workers_needed is not None:
