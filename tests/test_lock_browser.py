@@ -1,4 +1,6 @@
-"""The lock race's page in a real browser (the system Chromium)."""
+"""The lock race's page in a real browser (the system Chromium), at a
+projector's 1280x800: the lock's owner and line, the code view where the
+tracer saw each worker, the result, and the same in Chinese."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ STATUS_IS = "s => document.querySelector('#run-status')?.textContent.trim() === 
 def test_lock_owner_and_waiting_line_change_during_a_run(
     browser: Any, live_server: LiveServer
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(live_server.url + "/experiments/lock")
@@ -39,11 +41,14 @@ def test_lock_owner_and_waiting_line_change_during_a_run(
     owner.wait_for(timeout=10000)
     page.wait_for_function("() => document.querySelectorAll('#lk-line li').length >= 2")
     # Read in one go (one task of the page), so that no frame comes between.
-    first_owner, card_class, pid_text, first_line = page.evaluate(
+    first_owner, card_class, pid_text, first_line, at_with = page.evaluate(
         "() => { const name = document.querySelector('#lk-owner .owner').textContent.trim();"
         " const card = document.getElementById('lk-w-' + name);"
+        " const withs = [...document.querySelectorAll('#code li')]"
+        "   .filter(li => li.querySelector('code').textContent.includes('with lock if'));"
         " return [name, card.className, card.querySelector('.pid').textContent,"
-        "   document.querySelector('#lk-line').innerText]; }"
+        "   document.querySelector('#lk-line').innerText,"
+        "   [...withs[0].querySelectorAll('.at')].map(a => a.textContent)]; }"
     )
     assert re.fullmatch(r"T[1-5]", first_owner)
     assert "is-owner" in card_class
@@ -51,7 +56,11 @@ def test_lock_owner_and_waiting_line_change_during_a_run(
     match = re.search(r"pid (\d+)", pid_text)
     assert match is not None
     assert psutil.pid_exists(int(match.group(1)))
-    page.screenshot(path=str(ARTIFACTS / "lock-browser-owner.png"), full_page=True)
+    # The code view: the waiters are where the tracer saw them, at the
+    # `with` of the threads' function (shown four at most, then "+n more").
+    assert at_with
+    assert set(at_with[:2]) <= set(first_line.split())
+    page.screenshot(path=str(ARTIFACTS / "lock-browser-owner.png"))
 
     # The lock is handed over: a new owner, a shorter line.
     try:
@@ -89,3 +98,43 @@ def test_lock_owner_and_waiting_line_change_during_a_run(
     page.screenshot(path=str(ARTIFACTS / "lock-browser-repeat-20.png"), full_page=True)
     assert errors == []
     page.close()
+
+
+def test_the_race_without_the_lock_in_chinese(browser: Any, live_server: LiveServer) -> None:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server.url + "/experiments/lock")
+    set_slider(page, "threads", "6")
+    page.fill("#f-initial", "10")
+    page.fill("#f-hold_ms", "2000")
+    page.select_option("#f-use_lock", "False")
+    page.select_option("#f-backend", "process")
+    page.fill("#f-repeats", "1")
+    set_slider(page, "speed", "2")
+    shown = page.evaluate("() => document.querySelector('#runbar code')?.textContent ?? ''")
+    page.click("button.start")
+    page.wait_for_function(  # the form says so in Chinese: wait for the new run's stage
+        "old => { const id = document.querySelector('#runbar code')?.textContent;"
+        " return Boolean(id) && id !== old; }",
+        arg=shown,
+    )
+
+    # Every worker is between its read and its write at once: nobody waits.
+    page.wait_for_function(
+        "() => Number(document.querySelector('#lk-inside')?.textContent) >= 2", timeout=10000
+    )
+    assert "读取 a = 10" in page.locator("#log").inner_text()
+    pids = {page.locator(f"#lk-w-P{i} .pid").inner_text() for i in range(1, 7)}
+    assert len(pids) == 6  # a process each
+    page.screenshot(path=str(ARTIFACTS / "lock-browser-zh-running.png"))
+    page.wait_for_function(STATUS_IS, arg="已结束", timeout=20000)
+    lost = page.locator("#lk-lost").inner_text().strip()
+    assert lost.startswith("✗")
+    actual = int(page.locator("#lk-actual").inner_text())
+    assert lost == f"✗ {actual - 4}"
+    assert "丢失的更新" in page.locator("#lk-result").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "lock-browser-zh-ended.png"))
+    assert errors == []
+    context.close()
