@@ -1,0 +1,105 @@
+"""Pipes, files, sockets and shared memory, measured live (part 2 of the lecture).
+
+The lecture lists four ways for processes to talk and says something about
+each: a pipe is one-way, a file holds any amount but is slow, a socket takes
+more code, shared memory is fast but small. The lesson is one program,
+`program.py`, run under the tracer: for each way main forks a receiver and
+a sender that time round trips and then stream messages one way, every
+byte checked, with `multiprocessing.Queue` for reference and a memory copy
+inside one process as the limit. The program prints what it measured; the
+overlay reads it, and the page puts each claim next to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.experiments.ipc.overlay import IpcState, overlay
+from app.experiments.ipc.view import view
+from app.experiments.ipc.words import MiB
+from app.experiments.lesson import program_lesson
+from app.i18n import N_, _
+
+SLUG = "ipc"
+PAYLOAD_MIN, PAYLOAD_MAX = 64, 64 * MiB
+
+# The choices of the form, looked up with _() where shown.
+GROUP_NAMES = (N_("all"), N_("pipe"), N_("file"), N_("socket"), N_("shared_memory"), N_("queue"))
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mechanisms: Literal["all", "pipe", "file", "socket", "shared_memory", "queue"] = Field(
+        "all",
+        title=N_("Mechanisms"),
+        description=N_(
+            "all, or one of the lecture's ways (pipe and socket measure two kinds each)"
+        ),
+    )
+    payload_bytes: int = Field(
+        MiB,
+        ge=PAYLOAD_MIN,
+        le=PAYLOAD_MAX,
+        title=N_("Message size (bytes)"),
+        description=N_("64 (64 B) to 67108864 (64 MiB); 1048576 is 1 MiB"),
+    )
+    messages: int = Field(
+        5000,
+        ge=1,
+        le=100_000,
+        title=N_("Messages per phase"),
+        description=N_("at most this many round trips, then this many one-way messages"),
+    )
+    budget_ms: int = Field(
+        500,
+        ge=10,
+        le=5000,
+        title=N_("Time per phase (ms)"),
+        description=N_("a phase also ends after this long, whichever comes first"),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _payload_in_words(cls, data: Any) -> Any:
+        # app.params prints bounds with %g, which turns 64 MiB into
+        # "6.71089e+07"; say the bounds exactly, for every bad value.
+        if not isinstance(data, dict) or "payload_bytes" not in data:
+            return data
+        given = data["payload_bytes"]
+        value = given.strip() if isinstance(given, str) else given
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not (type(value) is int and PAYLOAD_MIN <= value <= PAYLOAD_MAX):
+            # The message starts with the field: app.params blames it.
+            raise ValueError(
+                _(
+                    "payload_bytes must be an integer from %(lo)s (64 B)"
+                    " to %(hi)s (64 MiB) (got %(got)s)"
+                )
+                % {"lo": PAYLOAD_MIN, "hi": PAYLOAD_MAX, "got": repr(given)}
+            )
+        return data
+
+
+EXPERIMENT = program_lesson(
+    slug=SLUG,
+    title=N_("Pipes, files, sockets, shared memory"),
+    summary=N_("The lecture's claims about each way to talk, measured live."),
+    lecture_part="2",
+    folder=Path(__file__).parent,
+    params=Params,
+    new_state=IpcState,
+    overlay=overlay,
+    view=view,
+    frame_template="partials/ipc/_frame.html",
+    stylesheet="experiments/ipc.css",
+    quick_params={"payload_bytes": 64, "messages": 40, "budget_ms": 30},
+    notes={"finished": N_("every mechanism had its turn")},
+    workers_needed=lambda params: 3,  # main and one pair at a time
+)
