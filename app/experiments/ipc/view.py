@@ -55,6 +55,8 @@ _STATUS_WORDS = {
     STOPPED: N_("stopped"),
     FAILED: N_("failed"),
 }
+
+
 def _pair(state: IpcState, f: Figures) -> str:
     """The two processes and their real pids: 'S1 4242 → R1 4241'."""
     if not f.sender:

@@ -110,8 +110,6 @@ def labelled(ticks: list[tuple[int, float]], label: Callable[[float], str]) -> l
     return [(at, label(v) if i % step == first else "") for i, (at, v) in enumerate(ticks)]
 
 
-
-
 # The ways, as the program names them: their labels (looked up with _()
 # where shown: the words are translated, code stays code) and the lecture's
 # way each belongs to.
