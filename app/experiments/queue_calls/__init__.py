@@ -1,0 +1,227 @@
+"""The queue, call by call (parts 3 and 4 of the lecture).
+
+The lesson is its program (`program.py`): main owns one bounded queue q and
+starts one caller per call (a child process for a multiprocessing.Queue, a
+thread for a queue.LifoQueue); the calls are the presenter's buttons
+(`concviz_live.next_call`) or the lecture's example. It runs under the
+tracer like any program; `overlay.py` folds the lesson's panels from its
+trace (q's items, each caller's call and how it ended, the example's step),
+and `view.py` says what its templates draw.
+
+Timeouts are real seconds: the speed slider scales the program's sleeps (the
+example's pauses), not the timeout of a queue's call. A `get(timeout=2)`
+waits 2 s at any speed, as it would in the downloaded program; the
+example's own timeout is a field of the form (`script_timeout_s`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.events import Event
+from app.experiments.constants import constants
+from app.experiments.lesson import make_fold, program_lesson, program_text
+from app.experiments.queue_calls.overlay import QueueState, overlay
+from app.experiments.queue_calls.view import view
+from app.i18n import N_, _
+
+SLUG = "queue"
+FOLDER = Path(__file__).parent
+# The program's limits on its callers (they set the run's worker budget).
+_LIMITS = constants(program_text(FOLDER))
+MAX_CALLERS, MAX_ALIVE = int(_LIMITS["MAX_CALLERS"]), int(_LIMITS["MAX_ALIVE"])
+
+VALUE_MIN, VALUE_MAX = 0, 999
+TIMEOUT_MIN, TIMEOUT_MAX = 0.1, 30.0
+
+Op = Literal["put", "put_nowait", "get", "get_nowait"]
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["fifo", "lifo"] = Field(
+        "fifo",
+        title=N_("Kind of queue"),
+        description=N_(
+            "fifo: multiprocessing.Queue, each call by a child process;"
+            " lifo: queue.LifoQueue, each call by a thread"
+        ),
+    )
+    capacity: int = Field(
+        3,
+        ge=0,
+        le=10,
+        title=N_("Capacity"),
+        description=N_("slots in q; 0 = unbounded"),
+    )
+    mode: Literal["buttons", "script"] = Field(
+        "buttons",
+        title=N_("Who makes the calls"),
+        description=N_("buttons: you make the calls; script: main plays the lecture's example"),
+    )
+    speed: float = Field(
+        1.0,
+        ge=0.1,
+        le=20.0,
+        title=N_("Script speed"),
+        json_schema_extra={
+            "live": True,
+            "description": N_("time factor for the script's pauses; changes live"),
+        },
+    )
+    # Real time: the speed scales the program's sleeps, not a queue call's
+    # timeout (a quick run, and the tests, make it short here).
+    script_timeout_s: float = Field(
+        2.0,
+        ge=TIMEOUT_MIN,
+        le=TIMEOUT_MAX,
+        title=N_("Script's timeout (s)"),
+        description=N_(
+            "how long the lecture example's get(timeout=...) waits before it raises"
+            " queue.Empty (real seconds, not scaled by speed)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _script_uses_queue_of_three(self) -> Params:
+        if self.mode == "script" and self.capacity != 3:
+            # Said in the visitor's language; it starts with the field it blames.
+            raise ValueError(
+                _(
+                    "capacity must be 3 to play the lecture's example,"
+                    " which uses Queue(3) (got %(got)s)"
+                )
+                % {"got": self.capacity}
+            )
+        return self
+
+
+# The form's choices for `mode`, looked up where the form shows them.
+MODE_WORDS = (N_("buttons"), N_("script"))
+
+
+def _number(raw: object) -> float | None:
+    """A JSON number or a form's text as a number; None if it is neither."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            return None
+    return None
+
+
+class Call(BaseModel):
+    """One call on the run's queue (`POST /api/runs/{id}/calls`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Op = Field(title=N_("Call"), description="the queue method to call")
+    value: int | None = Field(
+        None,
+        ge=VALUE_MIN,
+        le=VALUE_MAX,
+        title=N_("Value"),
+        description="the item to put; null: the next number",
+    )
+    timeout: float | None = Field(
+        None,
+        ge=TIMEOUT_MIN,
+        le=TIMEOUT_MAX,
+        title=N_("Timeout (s)"),
+        description="how long a put or get may wait; null: as long as it takes",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_in_bounds(cls, data: Any) -> Any:
+        # Optional numbers have no bounds at the top of their JSON Schema,
+        # where app.params looks for them: say them here, in the same words.
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, lo, hi, integer in (
+            ("value", VALUE_MIN, VALUE_MAX, True),
+            ("timeout", TIMEOUT_MIN, TIMEOUT_MAX, False),
+        ):
+            raw = data.get(name)
+            if raw is None:
+                continue
+            num = _number(raw)
+            if num is None or not lo <= num <= hi or (integer and not num.is_integer()):
+                kind = _("an integer") if integer else _("a number")
+                bounds = _("%(kind)s from %(lo)s to %(hi)s") % {
+                    "kind": kind,
+                    "lo": f"{lo:g}",
+                    "hi": f"{hi:g}",
+                }
+                raise ValueError(
+                    _("%(field)s must be %(bounds)s, or null (got %(got)s)")
+                    % {"field": name, "bounds": bounds, "got": repr(raw)}
+                )
+            data[name] = int(num) if integer else num
+        return data
+
+    @model_validator(mode="after")
+    def _fits_the_op(self) -> Call:
+        if self.op.startswith("get") and self.value is not None:
+            raise ValueError(
+                _("value must be left out: %(op)s() takes no value (got %(got)s)")
+                % {"op": self.op, "got": self.value}
+            )
+        if self.op.endswith("_nowait") and self.timeout is not None:
+            raise ValueError(
+                _("timeout must be left out: %(op)s() never waits (got %(got)s)")
+                % {"op": self.op, "got": f"{self.timeout:g}"}
+            )
+        return self
+
+
+def call_text(op: str, value: int | None = None, timeout: float | None = None) -> str:
+    """The call as a student would write it: `put(4)`, `get(timeout=2)`."""
+    args = [] if value is None else [str(value)]
+    if timeout is not None:
+        args.append(f"timeout={timeout:g}")
+    return f"{op}({', '.join(args)})"
+
+
+# A quick run: the lecture's example with short pauses and timeout.
+QUICK_PARAMS: dict[str, Any] = {"mode": "script", "speed": 20, "script_timeout_s": 0.1}
+
+EXPERIMENT = program_lesson(
+    slug=SLUG,
+    title=N_("The queue, call by call"),
+    summary=N_("put, get, put_nowait, get_nowait and timeouts on one bounded queue; FIFO vs LIFO."),
+    lecture_part="3-4",
+    folder=FOLDER,
+    filename="queue_calls.py",  # queue.py would be imported by its own `import queue`
+    params=Params,
+    frame_template="partials/queue/_frame.html",
+    controls_template="partials/queue/_controls.html",
+    stylesheet="experiments/queue.css",
+    new_state=QueueState,
+    overlay=overlay,
+    view=view,  # type: ignore[arg-type]
+    quick_params=QUICK_PARAMS,
+    notes={"finished": N_("the lecture's example played to its end")},
+    # main, and every caller it may have alive at once.
+    workers_needed=lambda _params: 1 + MAX_ALIVE,
+    call_model=Call,
+)
+
+fold = make_fold(overlay)
+
+
+def fold_all(evs: list[Event], params: dict[str, Any] | None = None) -> QueueState:
+    state = QueueState()
+    state.params = dict(params or {})
+    for e in evs:
+        fold(state, e)
+    return state
