@@ -186,7 +186,12 @@ def test_rounds_are_kept_apart_when_a_worker_of_the_last_one_is_late() -> None:
     )
     state = trace.fold()
     card = state.cards["T1"]
-    assert (card.round, card.label, card.read, card.wrote) == (2, "T1 #2", 10, None)
+    assert (card.round, card.read, card.wrote) == (2, 10, None)
+    # One T1 on the stage and its timeline: round 2's thread, in round 1's lane.
+    assert state.workers[card.label].tid == 111
+    assert "T1 #2" not in state.workers
+    assert "T1 #2" not in state.lanes
+    assert "T1 (round 1)" in state.workers  # the late one, apart
     assert state.owner is None
     assert state.counter == 10
     assert state.finals == {1: 9}
@@ -371,6 +376,12 @@ def test_with_the_lock_nothing_is_lost_and_the_lock_has_one_owner_at_a_time(
     assert state.most_inside == 1
     cards = sorted(state.cards)
     assert cards == [f"{'P' if backend == 'process' else 'T'}{i}" for i in range(1, 7)]
+    # One worker of each name on the stage and the timeline, the last round's.
+    assert set(state.workers) == {"main", *cards}
+    assert set(state.lanes) == {"main", *cards}
+    assert {state.workers[c].tid for c in cards} == {
+        e.tid for e in evs if e.kind == K.THREAD and e.worker.endswith("#3")
+    }
 
     # Real workers: threads share main's pid with a tid each; processes have
     # a pid each. Every one of them is gone now.
@@ -467,12 +478,12 @@ def test_api_run_carries_the_result_and_bad_params_get_422(client: httpx.Client)
     assert lesson["rounds"]["finals"] == [6, 6]
     assert run["counters"]["two_owners"] == 0
     assert "result" not in run  # the lesson's own fields are under one key
-    # Two rounds of four threads, each a real thread of main's process.
-    threads = [w for w in run["workers"] if w["name"] != "main"]
-    assert len(threads) == 8
-    main = next(w for w in run["workers"] if w["name"] == "main")
-    assert {w["pid"] for w in threads} == {main["pid"]}
-    assert len({w["tid"] for w in threads}) == 8
+    # The last round's four workers: real threads of main's process.
+    workers = {w["name"]: w for w in run["workers"]}
+    assert set(workers) == {"main", "T1", "T2", "T3", "T4"}
+    main = workers.pop("main")
+    assert {w["pid"] for w in workers.values()} == {main["pid"]}
+    assert len({w["tid"] for w in workers.values()} | {main["tid"]}) == 5
     assert not psutil.pid_exists(main["pid"])
     script = client.get(f"/runs/{run_id}/script").text
     assert "THREADS = 4 " in script

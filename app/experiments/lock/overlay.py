@@ -14,6 +14,7 @@ round that is over no longer move the page.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,8 +168,34 @@ def _meet(state: LockState, e: Event) -> None:
     if w.main_thread and (proc is None or proc.main):
         return  # the program's main
     name = proc.name if w.main_thread and proc is not None else w.thread_name
+    before = state.cards.get(name)
+    if before is not None and before.label != w.name:
+        _succeed(state, before, w, name)
     state.workers_of[w.name] = (name, state.round)
     state.cards[name] = Card(name, w.name, state.round)
+
+
+def _succeed(state: LockState, before: Card, w: ThreadView, name: str) -> None:
+    """`w` is the worker `name` of a new round: it takes the name, the place
+    and the timeline lane of the one before it, which ended (one worker
+    per name on the stage and its timeline, not one per round: 200 rounds
+    of 50 workers are 10,000 threads). A late event of the one before goes
+    to a name of its own and moves nothing of the lesson's."""
+    old = state.workers.get(before.label)
+    lane: deque[tuple[float, str, str | None]] = state.lanes.pop(before.label, deque())
+    lane.extend(state.lanes.pop(w.name, ()))
+    if isinstance(old, ThreadView):
+        state.names[(old.pid, old.tid)] = f"{name} (round {before.round})"
+        if old.main_thread and old.pid != w.pid:
+            state.procs.pop(old.pid, None)
+    del state.workers[w.name]
+    state.workers = {
+        (name if k == before.label else k): (w if k == before.label else v)
+        for k, v in state.workers.items()
+    }
+    state.workers.setdefault(name, w)
+    state.names[(w.pid, w.tid)] = w.name = name
+    state.lanes[name] = lane
 
 
 def _overlaps(a: Hold, b: Hold) -> bool:
