@@ -1,0 +1,121 @@
+"""Producer/consumer around one bounded queue (part 5 of the lecture).
+
+The lesson is its program (`program.py`): producers and consumers, real
+processes (or threads: `backend`), share one bounded queue, and main keeps
+their numbers at what the presenter's sliders say while it runs. It runs
+under the tracer like any program; `overlay.py` folds the lesson's panels
+from its trace (the queue and its items, each worker's card, the counters,
+throughput and each item's journey), and `view.py` says what its templates
+draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.events import Event
+from app.experiments.lesson import make_fold, program_lesson
+from app.experiments.producer_consumer.overlay import PCState, overlay
+from app.experiments.producer_consumer.view import view
+from app.i18n import N_
+from app.params import check_ranges
+
+SLUG = "producer-consumer"
+__all__ = ["EXPERIMENT", "PCState", "Params", "fold_all"]
+
+
+def _live(description: str) -> dict[str, Any]:
+    return {"live": True, "description": description}
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    producers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        title=N_("Producers"),
+        json_schema_extra=_live(N_("producer workers; changes live")),
+    )
+    consumers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        title=N_("Consumers"),
+        json_schema_extra=_live(N_("consumer workers; changes live")),
+    )
+    capacity: int = Field(
+        5,
+        ge=0,
+        le=20,
+        title=N_("Queue capacity"),
+        description=N_("slots in the queue; 0 = unbounded"),
+    )
+    items_per_producer: int = Field(
+        10, ge=0, le=1000, title=N_("Items per producer"), description=N_("0 = endless")
+    )
+    produce_min_ms: int = Field(0, ge=0, le=10000, title=N_("Produce time min (ms)"))
+    produce_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Produce time max (ms)"))
+    consume_min_ms: int = Field(0, ge=0, le=10000, title=N_("Consume time min (ms)"))
+    consume_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Consume time max (ms)"))
+    speed: float = Field(
+        1.0,
+        ge=0.1,
+        le=20.0,
+        title=N_("Speed"),
+        json_schema_extra=_live(N_("time factor; changes live")),
+    )
+    backend: Literal["process", "thread"] = Field(
+        "process",
+        title=N_("Backend"),
+        description=N_("multiprocessing processes or threading threads"),
+    )
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> Params:
+        check_ranges(self, ("produce", "consume"))
+        return self
+
+
+def workers_needed(params: BaseModel) -> int:
+    """Main, and a process (or thread) per producer and consumer."""
+    assert isinstance(params, Params)
+    return 1 + params.producers + params.consumers
+
+
+EXPERIMENT = program_lesson(
+    slug=SLUG,
+    title=N_("Producer / consumer"),
+    summary=N_("Producers and consumers, each a real process, share one bounded queue."),
+    lecture_part="5",
+    folder=Path(__file__).parent,
+    params=Params,
+    frame_template="partials/producer-consumer/_frame.html",
+    stylesheet="experiments/producer-consumer.css",
+    new_state=PCState,
+    overlay=overlay,
+    view=view,  # type: ignore[arg-type]
+    quick_params={
+        "producers": 3,
+        "consumers": 2,
+        "items_per_producer": 5,
+        "produce_max_ms": 20,
+        "consume_max_ms": 20,
+        "speed": 20,
+    },
+    notes={"finished": N_("main's program ended")},
+    workers_needed=workers_needed,
+)
+
+fold = make_fold(overlay)
+
+
+def fold_all(evs: list[Event]) -> PCState:
+    state = PCState()
+    for e in evs:
+        fold(state, e)
+    return state

@@ -1,0 +1,265 @@
+"""What the producer/consumer lesson keeps beside the program's stage, read
+from the trace: the queue's items (each one's name, "P1#3"), what each
+producer has made and each consumer has used, the counters and throughput,
+and each item's journey through the queue.
+
+From the tracer's events: the queue `q`'s puts and gets with their values
+(an item, or the sentinel None) and who made them; a producer's sleep
+(making its next item); a consumer's next call after its sleep (it is done
+with the item it held). From the program's printed lines: that a producer
+left because main wanted fewer ("P3 leaves: fewer producers wanted"), and
+the accounting at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from app import events
+from app.events import Event
+from app.model import JOURNEYS_KEPT, THROUGHPUT_WINDOW_S, Journey
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.state import (
+    GET_WAIT,
+    PUT_WAIT,
+    SLEEPING,
+    ObjView,
+    ProgramState,
+    ThreadView,
+)
+
+QUEUE_NAME = "q"  # the program's one work queue
+SENTINEL = "None"  # the sentinel's repr, as the tracer sends it
+_BUCKET_S = 0.5
+_WORKER = re.compile(r"([PC])(\d+)$")
+_LEAVES = re.compile(r"(P\d+) leaves: fewer producers wanted$")
+# Printed lines that tell the outcome (hidden while the result is).
+OUTCOME = re.compile(r"^accounting:")
+# A consumer's next call after the sleep that used its item: it is done.
+_DONE_KINDS = frozenset({K.GET_WAIT, K.GET, K.PUT_WAIT, K.PUT, K.END})
+
+# The lesson's own states of a worker, for its cards and the timeline lanes.
+PRODUCING = "producing"
+CONSUMING = "consuming"
+
+
+def value(v: Any) -> str:
+    """An item as the program wrote it (the tracer sends its repr)."""
+    text = str(v if v is not None else "")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def role_of(name: str) -> str:
+    m = _WORKER.match(name)
+    if m is None:
+        return ""
+    return "producer" if m.group(1) == "P" else "consumer"
+
+
+def _number(name: str) -> int:
+    m = _WORKER.match(name)
+    return int(m.group(2)) if m else 0
+
+
+@dataclass
+class PCState(ProgramState):
+    queue_key: str = ""
+    produced: int = 0
+    consumed: int = 0
+    duplicates: int = 0  # items used more than once: must stay 0
+    sentinels_put: int = 0
+    made: dict[str, int] = field(default_factory=dict)  # producer -> items put
+    used: dict[str, int] = field(default_factory=dict)  # consumer -> items used
+    held: dict[str, str] = field(default_factory=dict)  # consumer -> item it uses
+    left: dict[str, str] = field(default_factory=dict)  # worker -> "sentinel" or "fewer"
+    # Used items, one bit per item number, per producer: exact, and small
+    # even for endless runs.
+    used_bits: dict[str, bytearray] = field(default_factory=dict)
+    journeys: OrderedDict[str, Journey] = field(default_factory=OrderedDict)
+    done_buckets: dict[int, int] = field(default_factory=dict)
+    accounting: str = ""
+
+    def queue(self) -> ObjView | None:
+        return self.objs.get(self.queue_key) if self.queue_key else None
+
+    def queue_items(self) -> list[str]:
+        """The items and sentinels in the queue, head first ("None": a
+        sentinel). A bounded queue never holds more than its capacity: the
+        reports of puts may run ahead of the gets of other processes, and the
+        items at the head are then the ones already taken."""
+        obj = self.queue()
+        if obj is None:
+            return []
+        items = [value(v) for v in obj.items]
+        capacity = int(self.params.get("capacity") or 0)
+        return items[-capacity:] if capacity and len(items) > capacity else items
+
+    @property
+    def in_queue(self) -> int:
+        return sum(1 for i in self.queue_items() if i != SENTINEL)
+
+    def depth(self) -> int | None:
+        return len(self.queue_items()) if self.queue_key else None
+
+    def of_role(self, role: str) -> list[ThreadView]:
+        """Each producer's or consumer's thread, by number."""
+        found = [w for w in self.threads() if role_of(w.name) == role]
+        return sorted(found, key=lambda w: _number(w.name))
+
+    def main(self) -> ThreadView | None:
+        w = self.workers.get("main")
+        return w if isinstance(w, ThreadView) else None
+
+    def shown_state(self, w: ThreadView) -> str:
+        """A worker's state in the lesson's words: producing, consuming,
+        put_wait, get_wait, ready, finished..."""
+        if w.state == SLEEPING:
+            return PRODUCING if role_of(w.name) == "producer" else CONSUMING
+        if w.state == "running":
+            return "ready" if w.name in self.made or w.name in self.used else "starting"
+        return w.state
+
+    def making(self, name: str) -> str:
+        """The item a producer makes (or waits to put) now."""
+        return f"{name}#{self.made.get(name, 0) + 1}"
+
+    @property
+    def throughput(self) -> float:
+        """Items used per second over the last few seconds of the run."""
+        if self.last_t <= 0:
+            return 0.0
+        newest = int(self.last_t / _BUCKET_S)
+        oldest = newest - int(THROUGHPUT_WINDOW_S / _BUCKET_S) + 1
+        count = sum(n for b, n in self.done_buckets.items() if b >= oldest)
+        return count / min(THROUGHPUT_WINDOW_S, max(self.last_t, _BUCKET_S))
+
+    def lesson_counters(self) -> dict[str, Any]:
+        return {
+            "produced": self.produced,
+            "consumed": self.consumed,
+            "in_queue": self.in_queue,
+            "producers_blocked": sum(
+                1 for w in self.of_role("producer") if w.alive and w.state == PUT_WAIT
+            ),
+            "consumers_waiting": sum(
+                1 for w in self.of_role("consumer") if w.alive and w.state == GET_WAIT
+            ),
+            "throughput": round(self.throughput, 2),
+            "duplicates": self.duplicates,
+        }
+
+    def counters(self) -> dict[str, Any]:
+        return {**super().counters(), **self.lesson_counters()}
+
+    def extras(self) -> dict[str, Any]:
+        return {
+            **super().extras(),
+            "lesson": {
+                "queue": self.queue_items(),
+                "made": dict(self.made),
+                "used": dict(self.used),
+                "sentinels_put": self.sentinels_put,
+                "left": dict(self.left),
+                "accounting": self.accounting or None,
+            },
+        }
+
+
+def journey(state: PCState, item: str) -> Journey:
+    j = state.journeys.get(item)
+    if j is None:
+        j = state.journeys[item] = Journey(item)
+        if len(state.journeys) > JOURNEYS_KEPT:
+            state.journeys.popitem(last=False)
+    return j
+
+
+def _used(state: PCState, who: str, t: float) -> None:
+    """The consumer `who` is done with the item it held."""
+    item = state.held.pop(who, None)
+    if item is None:
+        return
+    journey(state, item).done = t
+    state.used[who] = state.used.get(who, 0) + 1
+    producer, _, n_text = item.partition("#")
+    n = int(n_text) if n_text.isdigit() else 0
+    bits = state.used_bits.setdefault(producer, bytearray())
+    if len(bits) <= n >> 3:
+        bits.extend(bytes((n >> 3) + 1 - len(bits)))
+    if bits[n >> 3] & (1 << (n & 7)):
+        state.duplicates += 1
+        return
+    bits[n >> 3] |= 1 << (n & 7)
+    state.consumed += 1
+    bucket = int(t / _BUCKET_S)
+    state.done_buckets[bucket] = state.done_buckets.get(bucket, 0) + 1
+    if len(state.done_buckets) > 4 * THROUGHPUT_WINDOW_S / _BUCKET_S:
+        for b in sorted(state.done_buckets)[: len(state.done_buckets) // 2]:
+            del state.done_buckets[b]
+
+
+def _on_queue(state: PCState, e: Event, who: str) -> None:
+    v = value((e.data or {}).get("v"))
+    if e.kind == K.PUT:
+        if v == SENTINEL:
+            state.sentinels_put += 1
+            return
+        state.produced += 1
+        state.made[who] = state.made.get(who, 0) + 1
+        j = journey(state, v)
+        j.producer, j.put = who, e.t
+    elif e.kind == K.GET:
+        if v == SENTINEL:
+            state.left[who] = "sentinel"
+            return
+        state.held[who] = v
+        j = journey(state, v)
+        j.consumer, j.got = who, e.t
+
+
+def _lane(state: PCState, w: ThreadView, item: str) -> None:
+    """A producer's or consumer's sleep is its making or using an item: so
+    its timeline lane says (the lesson's colours)."""
+    lane = state.lanes.get(w.name)
+    if lane and lane[-1][1] == SLEEPING:
+        t, _state, _label = lane[-1]
+        lane[-1] = (t, state.shown_state(w), item.replace("#", " #"))
+
+
+def overlay(state: Any, e: Event) -> None:
+    assert isinstance(state, PCState)
+    d = e.data or {}
+    who = state.names.get((e.pid, e.tid), e.worker)
+    role = role_of(who)
+    if e.kind == K.NEW and not state.queue_key and d.get("name") == QUEUE_NAME:
+        state.queue_key = e.item or ""
+    next_call = e.kind in _DONE_KINDS or (e.kind == events.WANTS and d.get("kind") != "sleep")
+    if next_call and role == "consumer" and who in state.held:
+        _used(state, who, e.t)
+    if e.item and e.item == state.queue_key and e.kind in (K.PUT, K.GET):
+        _on_queue(state, e, who)
+        depth = len(state.queue_items())
+        if not state.depth_track or state.depth_track[-1][1] != depth:
+            state.depth_track.append((e.t, depth))
+    elif e.kind == K.SLEEP and role:
+        w = state.workers.get(who)
+        if isinstance(w, ThreadView):
+            if role == "producer":
+                item = state.making(who)
+                j = journey(state, item)
+                j.producer, j.made = who, e.t
+            else:
+                item = state.held.get(who, "")
+            _lane(state, w, item)
+    for line in state.printed:
+        text = line.text.strip()
+        m = _LEAVES.match(text) if line.stream == "stdout" else None
+        if m is not None:
+            state.left[m.group(1)] = "fewer"
+        elif line.stream == "stdout" and OUTCOME.match(text):
+            state.accounting = text
