@@ -566,6 +566,13 @@ class RunRegistry:
         if "speed" in raw_changes:
             run.runtime.set_speed(float(merged.model_dump()["speed"]))
         if exp.lesson:  # a lesson's program reads its live settings itself (concviz_live)
+            # More workers wanted: the run holds budget for them first.
+            hold = getattr(run.runtime, "hold_workers", None)
+            if hold is not None and not hold(exp.worker_count(merged)):
+                raise LimitReached(
+                    f"{', '.join(sorted(raw_changes))}: {exp.worker_count(merged)} workers would"
+                    f" pass the limit of {self.settings.max_workers} live workers (max_workers)"
+                )
             run.runtime.set_live(exp.live_settings(merged))
         run.params = merged
         return run

@@ -35,7 +35,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +166,9 @@ class ProgramRuntime(RunThreads):
         self._quiet_sent = False
         self._reading = True
         self._released = False
+        # Budget slots the run holds: the caller took them for its first
+        # workers; a lesson's live settings may take more (hold_workers).
+        self._held = experiment.worker_count(params)
         self._merge_lock = threading.Lock()
         self._merging = True  # the supervisor's events go through the reader
         self._inbox: list[Any] = []
@@ -311,6 +314,22 @@ class ProgramRuntime(RunThreads):
         with contextlib.suppress(OSError):
             aside.write_text(json.dumps(values), encoding="utf-8")
             os.replace(aside, self._workdir / LIVE_FILE)  # read whole or not at all
+
+    def hold_workers(self, n: int) -> bool:
+        """Room for `n` workers, when a lesson's live settings make its
+        program start more: the budget for those past what the run holds
+        (False, and nothing taken, at the cap), and a process limit to
+        match. A lower count keeps what is held until the run ends: the
+        workers asked to leave may still be finishing their item."""
+        with self._lock:
+            more = n - self._held
+            if more <= 0 or self._released:
+                return True
+            if not self._budget.acquire(more):
+                return False
+            self._held = n
+            self.limits = replace(self.limits, processes=max(self.limits.processes, n + 1))
+            return True
 
     def send(self, command: Any) -> bool:
         """Hand the program a call (concviz_live.next_call); False when it
@@ -518,8 +537,9 @@ class ProgramRuntime(RunThreads):
             self._fifo.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        self._budget.release(self.experiment.worker_count(self.params))
-        self._released = True
+        with self._lock:
+            self._budget.release(self._held)
+            self._released = True
 
 
 def _none(params: Any) -> dict[str, Any]:
