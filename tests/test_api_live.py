@@ -38,6 +38,11 @@ def test_experiments_list_schema_and_defaults(client: httpx.Client) -> None:
     assert set(pc["live_params"]) == {"producers", "consumers", "speed"}
 
 
+def workers_of(run: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """The run's producers or consumers (main is the program's own process)."""
+    return [w for w in run["workers"] if w["role"] == role and w["pid"]]
+
+
 def test_run_finishes_with_exact_accounting(client: httpx.Client) -> None:
     run = start(client, **FAST)
     assert run["status"] in ("starting", "running")
@@ -47,12 +52,22 @@ def test_run_finishes_with_exact_accounting(client: httpx.Client) -> None:
     assert final["counters"]["produced"] == 15
     assert final["counters"]["consumed"] == 15
     assert final["counters"]["in_queue"] == 0
+    assert final["counters"]["duplicates"] == 0
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    done = [e["item"] for e in events if e["kind"] == "done"]
-    assert sorted(done) == sorted(f"P{p}#{n}" for p in (1, 2, 3) for n in range(1, 6))
+    # What the consumers took from q, as the tracer saw it (the sentinels aside).
+    taken = [e["data"]["v"] for e in events if e["kind"] == "get" and e["worker"].startswith("C")]
+    items = sorted(v.strip("'") for v in taken if v != "None")
+    assert items == sorted(f"P{p}#{n}" for p in (1, 2, 3) for n in range(1, 6))
+    lesson = final["lesson"]
+    assert lesson["made"] == {"P1": 5, "P2": 5, "P3": 5}
+    assert sum(lesson["used"].values()) == 15
+    assert lesson["accounting"].startswith("accounting: 15 produced by 3 producers, 15 consumed")
+    workers = workers_of(final, "producer") + workers_of(final, "consumer")
+    assert {w["name"] for w in workers} == {"P1", "P2", "P3", "C1", "C2"}
+    assert all(w["reason"] == "sentinel" for w in workers_of(final, "consumer"))
     pids = {w["pid"] for w in final["workers"]}
-    assert len(pids) == 5
-    assert not any(psutil.pid_exists(pid) for pid in pids)
+    assert len(pids) == 6  # main, and a process for each producer and consumer
+    assert not any(_running(pid) for pid in pids)
 
 
 def test_event_stream_resumes_after_last_event_id(client: httpx.Client) -> None:
@@ -80,7 +95,7 @@ def test_patch_producers_adds_real_processes_then_stop_ends_them(client: httpx.C
     run = start(client, producers=2, consumers=1, **ENDLESS)
 
     def producers(r: dict[str, Any]) -> list[dict[str, Any]]:
-        return [w for w in r["workers"] if w["role"] == "producer" and w["pid"]]
+        return [w for w in workers_of(r, "producer") if w["alive"]]
 
     wait_for(client, run["id"], lambda r: len(producers(r)) == 2)
     r = client.patch(f"/api/runs/{run['id']}", json={"params": {"producers": 4}})
@@ -89,10 +104,39 @@ def test_patch_producers_adds_real_processes_then_stop_ends_them(client: httpx.C
     now = wait_for(client, run["id"], lambda r: len(producers(r)) == 4)
     pids = {w["pid"] for w in now["workers"]}
     assert {w["name"] for w in producers(now)} == {"P1", "P2", "P3", "P4"}
+    assert len({w["pid"] for w in producers(now)}) == 4  # a real process each
     assert all(psutil.pid_exists(p) for p in pids)
     stopped = client.post(f"/api/runs/{run['id']}/stop").json()
     assert stopped["status"] == "stopped"
-    assert not any(psutil.pid_exists(p) for p in pids)
+    # Ended (a child of the program's main may wait a moment as a zombie for
+    # init to reap it).
+    assert not any(_running(p) for p in pids)
+
+
+def test_lowering_the_counts_lets_surplus_workers_leave_after_their_item(
+    client: httpx.Client,
+) -> None:
+    run = start(client, producers=3, consumers=3, **ENDLESS)
+    wait_for(client, run["id"], lambda r: len(workers_of(r, "consumer")) == 3)
+    r = client.patch(f"/api/runs/{run['id']}", json={"params": {"producers": 1, "consumers": 1}})
+    assert r.status_code == 200, r.text
+
+    def left(r: dict[str, Any], role: str) -> list[dict[str, Any]]:
+        return [w for w in workers_of(r, role) if not w["alive"]]
+
+    now = wait_for(
+        client,
+        run["id"],
+        lambda r: len(left(r, "producer")) == 2 and len(left(r, "consumer")) == 2,
+    )
+    # The newest producers were told to leave; any two consumers took a sentinel.
+    assert {w["name"] for w in left(now, "producer")} == {"P2", "P3"}
+    assert {w["reason"] for w in left(now, "producer")} == {"fewer"}
+    assert {w["reason"] for w in left(now, "consumer")} == {"sentinel"}
+    assert now["lesson"]["sentinels_put"] == 2
+    assert now["status"] == "running"
+    assert [w["name"] for w in workers_of(now, "producer") if w["alive"]] == ["P1"]
+    client.post(f"/api/runs/{run['id']}/stop")
 
 
 @pytest.mark.parametrize(
@@ -178,7 +222,8 @@ def test_patch_rules(client: httpx.Client) -> None:
 
 
 def test_limits_give_429_and_leave_nothing_half_started() -> None:
-    server = LiveServer(env={"CONCVIZ_MAX_RUNS": "2", "CONCVIZ_MAX_WORKERS": "6"})
+    # A run holds a place for main and for each producer and consumer.
+    server = LiveServer(env={"CONCVIZ_MAX_RUNS": "2", "CONCVIZ_MAX_WORKERS": "7"})
     try:
         with httpx.Client(base_url=server.url, timeout=15) as c:
             a = start(c, producers=2, consumers=1, **ENDLESS)
@@ -219,7 +264,7 @@ def test_server_stop_leaves_no_worker_behind() -> None:
     server = LiveServer()
     with httpx.Client(base_url=server.url, timeout=15) as c:
         run = start(c, producers=2, consumers=2, **ENDLESS)
-        running = wait_for(c, run["id"], lambda r: sum(1 for w in r["workers"] if w["pid"]) == 4)
+        running = wait_for(c, run["id"], lambda r: sum(1 for w in r["workers"] if w["pid"]) == 5)
     pids = [w["pid"] for w in running["workers"]]
     server.stop()
     assert server.proc.returncode is not None
@@ -235,7 +280,7 @@ def test_server_killed_takes_its_workers_and_forkserver_with_it() -> None:
     server = LiveServer()
     with httpx.Client(base_url=server.url, timeout=15) as c:
         run = start(c, producers=3, consumers=3, **ENDLESS)
-        running = wait_for(c, run["id"], lambda r: sum(1 for w in r["workers"] if w["pid"]) == 6)
+        running = wait_for(c, run["id"], lambda r: sum(1 for w in r["workers"] if w["pid"]) == 7)
     family = [p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)]
     pids = {w["pid"] for w in running["workers"]}
     assert pids <= set(family)

@@ -256,6 +256,12 @@ def overlay(state: Any, e: Event) -> None:
             else:
                 item = state.held.get(who, "")
             _lane(state, w, item)
+    w = state.workers.get(who) if role else None
+    if isinstance(w, ThreadView):
+        # The run object's workers say what each one is and has done.
+        w.role = role
+        w.items = (state.made if role == "producer" else state.used).get(who, 0)
+        w.reason = state.left.get(who, "")
     for line in state.printed:
         text = line.text.strip()
         m = _LEAVES.match(text) if line.stream == "stdout" else None
