@@ -26,9 +26,9 @@ import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from rolesexp import view as queue_view
 
 from app import events, model
-from app.experiments.producer_consumer import view as queue_view
 from app.experiments.spec import Experiment, Role
 from app.worker import Worker, start_thread
 

@@ -1,5 +1,6 @@
 """Real workers, real processes and threads, driven through app.runtime.Runtime
-(no HTTP). Fast params: every simulated delay is at most 20 ms at speed 20."""
+(no HTTP), with the roles-shaped producer/consumer of `rolesexp`. Fast params:
+every simulated delay is at most 20 ms at speed 20."""
 
 from __future__ import annotations
 
@@ -14,16 +15,15 @@ import psutil
 import pytest
 from probes import queued_bytes, settle
 from pydantic import BaseModel
+from rolesexp import EXPERIMENT, Params
 
 from app import events, model
 from app.budget import WorkerBudget
 from app.eventpipe import BUFFER_BYTES
-from app.experiments import EXPERIMENTS, Experiment, Role
-from app.experiments.producer_consumer import SLUG, Params
+from app.experiments import Experiment, Role
 from app.runtime import STOP_GRACE_S, CapReached, Runtime
 from app.worker import Worker
 
-EXPERIMENT = EXPERIMENTS[SLUG]
 ZERO = {"produce_min_ms": 0, "produce_max_ms": 0, "consume_min_ms": 0, "consume_max_ms": 0}
 FAST = {
     "produce_min_ms": 10,
