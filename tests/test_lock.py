@@ -16,6 +16,7 @@ from typing import Any
 
 import harness
 import httpx
+import probes
 import psutil
 import pytest
 from ssereader import messages, read_events
@@ -506,3 +507,42 @@ def test_the_page_and_a_frame_speak_chinese(client: httpx.Client) -> None:
     for words in ("丢失的更新", "计数器", "本轮交接 2 次", "每一轮都已结束", "停顿 40 毫秒"):
         assert words in frame
     assert "拿到了锁" in frame  # the log, in words
+
+
+@pytest.mark.live
+def test_pause_step_mode_live_speed_replay_and_trace(client: httpx.Client) -> None:
+    """The generic program pipeline, on this lesson: pause, step mode and a
+    live speed act on the running program; the ended run replays and
+    exports to Perfetto with the real pids."""
+    params = {"threads": 3, "hold_ms": 2000, "use_lock": True, "repeats": 1, "speed": 1}
+    rid = probes.start(client, "lock", **params)["id"]
+    probes.wait_for(client, rid, lambda run: run["counters"]["owner"] != "")
+
+    run = client.post(f"/api/runs/{rid}/pause").json()
+    assert run["paused"] is True
+    time.sleep(0.2)
+    assert client.get(f"/api/runs/{rid}").json()["events"] == run["events"]
+    assert client.post(f"/api/runs/{rid}/resume").json()["paused"] is False
+
+    assert client.post(f"/api/runs/{rid}/step", json={"on": True}).json()["stepping"] is True
+    run = probes.wait_for(client, rid, lambda run: any(w["wants"] for w in run["workers"]))
+    who = next(w["name"] for w in run["workers"] if w["wants"])
+    assert client.post(f"/api/runs/{rid}/permit", json={"worker": who}).status_code == 200
+    probes.wait_for(client, rid, lambda r, n=run["events"]: r["events"] > n)
+    assert client.post(f"/api/runs/{rid}/step", json={"on": False}).json()["stepping"] is False
+
+    r = client.patch(f"/api/runs/{rid}", json={"params": {"speed": 20}})
+    assert r.status_code == 200, r.text
+    assert r.json()["params"]["speed"] == 20
+    refused = client.patch(f"/api/runs/{rid}", json={"params": {"threads": 4}})
+    assert refused.status_code == 409
+    run = probes.wait_for(client, rid, lambda run: run["status"] in ENDED, timeout=20)
+    assert run["status"] == "finished"
+    assert run["lesson"]["result"]["lost_updates"] == 0
+
+    replay = client.get(f"/runs/{rid}")
+    assert replay.status_code == 200
+    assert 'id="lk-result"' in replay.text
+    trace = client.get(f"/api/runs/{rid}/trace").json()
+    pids = {e["pid"] for e in trace["traceEvents"]}
+    assert {w["pid"] for w in run["workers"]} <= pids
