@@ -1,17 +1,17 @@
-"""The queue playground (app/experiments/queue_calls.py): the call model, the
-pure fold, real runs through app.runtime.Runtime (real processes for FIFO,
-real threads for LIFO), the HTTP contract, and the page in a browser."""
+"""The queue playground (app/experiments/queue_calls/): the call model, the
+overlay folded from the tracer's events and the program's printed lines,
+real runs of its program (real processes for FIFO, real threads for LIFO)
+driven by the presenter's calls, the HTTP contract, and the page in a
+browser."""
 
 from __future__ import annotations
 
-import gc
+import importlib
 import os
-import random
 import re
 import subprocess
 import sys
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,14 @@ from probes import start, wait_for
 from ssereader import messages
 
 from app import events
-from app.budget import WorkerBudget
-from app.codeview import locate
 from app.events import Event
 from app.experiments import queue_calls as qc
+from app.experiments.queue_calls.overlay import QueueState
+from app.experiments.queue_calls.view import view
 from app.params import ParamsError, validate
-from app.runtime import STOP_GRACE_S, Runtime
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.runtime import ProgramRuntime
+from app.programs.state import KILLED
 
 # The call model: what the API and the page's buttons may send.
 
@@ -81,61 +83,86 @@ def test_the_lecture_example_needs_the_lecture_capacity() -> None:
     assert validate(qc.Params, {"mode": "script", "kind": "lifo"}).model_dump()["capacity"] == 3
 
 
+def test_the_form_goes_into_the_programs_constants() -> None:
+    text = qc.EXPERIMENT.script(
+        {"kind": "lifo", "capacity": 0, "mode": "script", "speed": 5, "script_timeout_s": 0.5}
+    )
+    for line in ('KIND = "lifo"', "CAPACITY = 0", 'MODE = "script"', "SCRIPT_TIMEOUT_S = 0.5"):
+        assert line in text
+    assert "speed" not in text.lower().split('"""')[2]  # the run's, not the program's
+    assert qc.EXPERIMENT.script_name({}) == "queue_calls.py"  # queue.py: its own `import queue`
+
+
 def test_call_text_is_written_as_in_python() -> None:
-    assert qc.call_text("put", 4) == "put(4)"
-    assert qc.call_text("get", timeout=2.0) == "get(timeout=2)"
-    assert qc.call_text("put", 5, 0.5) == "put(5, timeout=0.5)"
-    assert qc.call_text("get_nowait") == "get_nowait()"
+    program = importlib.import_module("app.experiments.queue_calls.program")
+    assert program.call_text("put", 4) == "put(4)"
+    assert program.call_text("get", timeout=2.0) == "get(timeout=2)"
+    assert program.call_text("put", 5, 0.5) == "put(5, timeout=0.5)"
+    assert program.call_text("get_nowait") == "get_nowait()"
 
 
-# The fold: pure, from events alone.
+# The overlay: pure, from the tracer's events and the printed lines alone.
 
 MAIN_PID = 100
+Q = "100.1"
 
 
 def ev(worker: str, kind: str, item: str | None = None, t: float = 0.0, **data: Any) -> Event:
-    pid = MAIN_PID if worker == "main" else 1000 + int(worker[1:])
-    return Event(0, t, worker, pid, pid * 10, kind, item, data or None)
+    threads = worker.startswith("T")
+    pid = MAIN_PID if worker == "main" or threads else 1000 + int(worker[1:])
+    tid = 5000 + int(worker[1:]) if threads else pid
+    return Event(0, t, worker, pid, tid, kind, item, data or None)
+
+
+def made(kind: str = "fifo", capacity: int = 3) -> list[Event]:
+    lib, type_ = ("multiprocessing", "Queue") if kind == "fifo" else ("queue", "LifoQueue")
+    return [
+        ev("main", K.PROC, None, 0.0, name="MainProcess", main=True),
+        ev("main", K.NEW, Q, 0.0, type=type_, lib=lib, name="q", maxsize=capacity, line=1),
+    ]
+
+
+def says(worker: str, text: str, t: float) -> Event:
+    return ev(worker, K.OUT, None, t, text=text + "\n", stream="stdout")
 
 
 def put_events(name: str, value: int, t: float, wait: bool = False) -> list[Event]:
-    text = f"put({value})"
-    out = [ev(name, qc.CALL, text, t, op="put", value=value, timeout=None)]
+    out = [says(name, f"{name} calls put({value})", t)]
     if wait:
-        out.append(ev(name, qc.CALL_WAIT, text, t, why="full", timeout=None))
-    out.append(ev(name, qc.CALL_RETURN, text, t + 0.01, op="put", value=value))
+        out.append(ev(name, K.PUT_WAIT, Q, t, timeout=None, size=3))
+    out.append(ev(name, K.PUT, Q, t + 0.01, v=str(value), size=1))
     return out
 
 
 def get_events(name: str, value: int, t: float) -> list[Event]:
-    return [
-        ev(name, qc.CALL, "get()", t, op="get", value=None, timeout=None),
-        ev(name, qc.CALL_RETURN, "get()", t + 0.01, op="get", value=value),
+    return [says(name, f"{name} calls get()", t), ev(name, K.GET, Q, t + 0.01, v=str(value))]
+
+
+def fold_all(evs: list[Event], kind: str = "fifo", capacity: int = 3) -> QueueState:
+    params = qc.Params(kind=kind, capacity=capacity).model_dump()
+    numbered = [
+        Event(seq, e.t, e.worker, e.pid, e.tid, e.kind, e.item, e.data)
+        for seq, e in enumerate([*made(kind, capacity), *evs], 1)
     ]
+    return qc.fold_all(numbered, params)
 
 
-def fold_all(evs: list[Event], kind: str = "fifo", capacity: int = 3) -> qc.QueueState:
-    state = qc.QueueState()
-    state.params = qc.Params(kind=kind, capacity=capacity).model_dump()
-    for seq, e in enumerate(evs, 1):
-        qc.fold(state, Event(seq, e.t, e.worker, e.pid, e.tid, e.kind, e.item, e.data))
-    return state
+def values(state: QueueState) -> list[str]:
+    return [c.value for c in state.items()]
 
 
 def test_fold_draws_the_queue_and_who_waits_at_it() -> None:
     evs = [*put_events("P1", 1, 1.0), *put_events("P2", 2, 2.0), *put_events("P3", 3, 3.0)]
-    evs += [
-        ev("P4", qc.CALL, "put(4)", 4.0, op="put", value=4, timeout=None),
-        ev("P4", qc.CALL_WAIT, "put(4)", 4.0, why="full", timeout=None),
-    ]
+    evs += [says("P4", "P4 calls put(4)", 4.0), ev("P4", K.PUT_WAIT, Q, 4.0, timeout=None)]
     state = fold_all(evs)
-    assert [c.value for c in state.items()] == [1, 2, 3]
+    assert values(state) == ["1", "2", "3"]
     assert [c.name for c in state.waiting()] == ["P4"]
-    shown = qc.view(state, state.params)
+    assert state.expr == "multiprocessing.Queue(3)"
+    shown = view(state, state.params)
     assert shown["full"] is True
     assert [c.name for c in shown["wait_put"]] == ["P4"]
     assert shown["wait_get"] == []
-    assert state.counters() == {
+    assert state.lesson_counters() == {
         "in_queue": 3,
         "puts": 3,
         "gets": 0,
@@ -144,113 +171,78 @@ def test_fold_draws_the_queue_and_who_waits_at_it() -> None:
         "empty_raised": 0,
     }
     # A get frees the slot: 1 leaves from the head, and put(4) goes in.
-    state = fold_all(
-        [
-            *evs,
-            *get_events("P5", 1, 5.0),
-            ev("P4", qc.CALL_RETURN, "put(4)", 5.02, op="put", value=4),
-        ]
-    )
-    assert [c.value for c in state.items()] == [2, 3, 4]
+    state = fold_all([*evs, *get_events("P5", 1, 5.0), ev("P4", K.PUT, Q, 5.02, v="4")])
+    assert values(state) == ["2", "3", "4"]
     assert state.waiting() == []
-    assert (state.callers["P5"].phase, state.callers["P5"].result) == (qc.RETURNED, 1)
+    assert (state.callers["P5"].phase, state.callers["P5"].result) == ("returned", "1")
+    lesson = state.extras()["lesson"]
+    assert lesson["queue"] == [2, 3, 4]
+    assert [c["call"] for c in lesson["callers"]] == [
+        "put(1)",
+        "put(2)",
+        "put(3)",
+        "put(4)",
+        "get()",
+    ]
 
 
 def test_fold_takes_from_the_top_of_a_lifo() -> None:
     evs = [*put_events("T1", 7, 1.0), *put_events("T2", 7, 2.0), *put_events("T3", 8, 3.0)]
     evs += get_events("T4", 7, 4.0)  # 8 is on top; say another caller had taken it
     state = fold_all(evs, kind="lifo")
-    assert [(c.key, c.value) for c in state.items()] == [("T1", 7), ("T3", 8)]
+    assert [(c.key, c.value) for c in state.items()] == [("T1", "7"), ("T3", "8")]
     state = fold_all(evs, kind="fifo")
-    assert [(c.key, c.value) for c in state.items()] == [("T2", 7), ("T3", 8)]
+    assert [(c.key, c.value) for c in state.items()] == [("T2", "7"), ("T3", "8")]
 
 
-def test_fold_shows_exceptions_and_a_countdown() -> None:
+def test_fold_shows_how_a_timed_call_raised_and_when() -> None:
     evs = [
-        ev("P1", qc.CALL, "get(timeout=2)", 1.0, op="get", value=None, timeout=2.0),
-        ev("P1", qc.CALL_WAIT, "get(timeout=2)", 1.0, why="empty", timeout=2.0),
-        ev("main", qc.TICK, t=1.5),
+        says("P1", "P1 calls get(timeout=2)", 1.0),
+        ev("P1", K.GET_WAIT, Q, 1.0, timeout=2.0, size=0),
     ]
-    state = fold_all(evs)
-    shown = qc.view(state, state.params)
-    assert shown["countdown"]["P1"] == {"left": 1.5, "tenths": 8}
-    assert [c.name for c in shown["wait_get"]] == ["P1"]
-    assert not any(entry.kind == qc.TICK for entry in state.log)  # ticks stay out of the log
-    evs.append(ev("P1", qc.CALL_RAISE, "get(timeout=2)", 3.0, exception="queue.Empty", after_s=2.0))
-    evs.append(ev("main", qc.REAPED, "P1", 3.1, pid=1001, exitcode=0, thread=False))
     state = fold_all(evs)
     c = state.callers["P1"]
-    assert (c.phase, c.exception, c.after_s, c.alive, c.exitcode) == (
-        qc.RAISED,
-        "queue.Empty",
-        2.0,
-        False,
-        0,
-    )
-    assert state.counters()["empty_raised"] == 1
-    assert state.workers["P1"].alive is False
-
-
-def test_fold_gives_the_same_queue_for_any_arrival_order() -> None:
-    # Each caller's own events keep their order; callers interleave freely,
-    # so a get may arrive before the put of the item it took.
-    per_caller = [
-        put_events("P1", 1, 1.0),
-        put_events("P2", 2, 2.0),
-        put_events("P3", 3, 3.0),
-        get_events("P4", 1, 4.0),
-        put_events("P5", 4, 5.0, wait=True),
-        get_events("P6", 2, 6.0),
-        put_events("P7", 2, 7.0),
+    assert (c.phase, c.why, c.timeout) == ("waiting", "empty", 2.0)
+    assert [w.name for w in view(state, state.params)["wait_get"]] == ["P1"]
+    evs += [
+        ev("P1", K.EMPTY, Q, 3.0, timeout=2.0),
+        ev("main", K.REAPED, "P1", 3.1, pid=1001, exitcode=0, signal=None),
     ]
-    expected = fold_all([e for evs in per_caller for e in evs])
-    assert [c.value for c in expected.items()] == [3, 4, 2]
-    rng = random.Random(5)
-    for _ in range(200):
-        queues = [list(evs) for evs in per_caller]
-        shuffled = []
-        while any(queues):
-            pick = rng.choice([q for q in queues if q])
-            shuffled.append(pick.pop(0))
-        state = fold_all(shuffled)
-        assert [c.value for c in state.items()] == [3, 4, 2]
-        assert state.early == {}
-        assert state.counters() == expected.counters()
+    state = fold_all(evs)
+    c = state.callers["P1"]
+    assert (c.phase, c.exception, c.after_s) == ("raised", "queue.Empty", 2.0)
+    assert state.lesson_counters()["empty_raised"] == 1
+    row = state.extras()["lesson"]["callers"][0]
+    assert (row["alive"], row["exitcode"], row["pid"]) == (False, 0, 1001)
 
 
-# Real runs: processes for FIFO, threads for LIFO, through the runtime.
+def test_fold_says_a_refused_call_in_parts() -> None:
+    line = "main refused get(): 8 get callers are still there (at most 8): a put would free one"
+    state = fold_all([says("main", line, 1.0)])
+    assert state.refused_call == "get()"
+    assert state.refused == {"limit": "side", "alive": 8, "side": "get", "most": 8, "other": "put"}
+    state = fold_all(
+        [says("main", "main refused put(3): 10 callers are still there (at most 10)", 1)]
+    )
+    assert state.refused == {"limit": "all", "alive": 10, "most": 10}
 
 
-class Recorder(harness.Recorder):
-    """The shared recorder, with lookups for this experiment's callers."""
-
-    def snapshot(self) -> list[events.RawEvent]:
-        with self._lock:
-            return list(self.raw)
-
-    def of(self, worker: str, *kinds: str) -> list[events.RawEvent]:
-        return [r for r in self.snapshot() if r[1] == worker and (not kinds or r[4] in kinds)]
-
-    def until(self, what: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """What `what` finds, once it finds something."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = what()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                last = [(r[1], r[4], r[5], r[6]) for r in self.snapshot()[-12:]]
-                pytest.fail(f"timed out waiting; last events: {last}")
-            time.sleep(0.01)
+def test_a_caller_killed_by_stop_while_it_waits_says_so() -> None:
+    evs = [says("T1", "T1 calls get()", 1.0), ev("T1", K.GET_WAIT, Q, 1.0, timeout=None)]
+    evs += [ev("main", events.RUN_END, None, 2.0, outcome="stopped", reason="stopped")]
+    state = fold_all(evs, kind="lifo")
+    assert state.phase(state.callers["T1"]) == KILLED
+    assert state.waiting() == []
 
 
-OUTCOMES = (qc.CALL_RETURN, qc.CALL_RAISE, qc.CALL_RELEASED, qc.CALL_SKIPPED)
+# Real runs of the program under the tracer: processes for FIFO, threads for
+# LIFO, driven by the presenter's calls.
 
 
 class Playground:
-    """A run of the experiment and the calls made on it, one caller each."""
+    """A run of the lesson's program and the calls made on it, one caller each."""
 
-    def __init__(self, rt: Runtime, recorder: Recorder, kind: str, budget: WorkerBudget) -> None:
+    def __init__(self, rt: ProgramRuntime, recorder: harness.Recorder, kind: str, budget: Any):
         self.rt = rt
         self.recorder = recorder
         self.budget = budget
@@ -262,119 +254,102 @@ class Playground:
         self.calls += 1
         return f"{self.prefix}{self.calls}"
 
-    def outcome(self, name: str, timeout: float = 10.0) -> events.RawEvent:
-        found: list[events.RawEvent] = self.recorder.until(
-            lambda: self.recorder.of(name, *OUTCOMES), timeout
-        )
-        return found[0]
+    def state(self) -> QueueState:
+        return qc.fold_all(self.recorder.events(self.rt.started_ns), self.rt.params.model_dump())
 
-    def got(self, name: str) -> Any:
-        raw = self.outcome(name)
-        assert raw[4] == qc.CALL_RETURN, raw
-        return (raw[6] or {})["value"]
+    def until(self, what: Callable[[QueueState], Any], timeout: float = 15.0) -> Any:
+        """What `what` finds in the folded trace, once it finds something."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = what(self.state())
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                state = self.state()
+                pytest.fail(f"timed out; callers: {state.extras()['lesson']['callers']}")
+            time.sleep(0.02)
 
-    def waits(self, name: str) -> events.RawEvent:
-        found: list[events.RawEvent] = self.recorder.until(
-            lambda: self.recorder.of(name, qc.CALL_WAIT)
-        )
-        return found[0]
+    def outcome(self, name: str) -> Any:
+        def ended(s: QueueState) -> Any:
+            c = s.callers.get(name)
+            return c if c is not None and c.phase in ("returned", "raised") else None
 
-    def state(self) -> qc.QueueState:
-        return fold_all(
-            [
-                events.from_raw(r, i, self.rt.started_ns)
-                for i, r in enumerate(self.recorder.snapshot(), 1)
-            ],
-            kind=self.rt.params.kind,
-            capacity=self.rt.params.capacity,
-        )
+        return self.until(ended)
 
+    def got(self, name: str) -> str | None:
+        c = self.outcome(name)
+        assert c.phase == "returned", c
+        return c.result
 
-def descendants() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True)}
-
-
-def dev_shm() -> set[str]:
-    path = Path("/dev/shm")
-    return {p.name for p in path.iterdir()} if path.is_dir() else set()
+    def waits(self, name: str) -> Any:
+        return self.until(lambda s: s.callers.get(name) in s.waiting() and s.callers[name])
 
 
 @pytest.fixture
 def playground() -> Iterator[Callable[..., Playground]]:
-    # Weak: a test that drops its playgrounds frees their runtimes' queues.
-    runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
+    started: list[ProgramRuntime] = []
 
-    def start(**params: Any) -> Playground:
+    def begin(**params: Any) -> Playground:
         p = qc.Params(**params)
-        recorder = Recorder()
-        rt, _recorder, budget = harness.start(qc.EXPERIMENT, p, recorder=recorder)
-        runtimes.add(rt)
-        recorder.until(lambda: recorder.of("main", qc.QUEUE_MADE))
-        return Playground(rt, recorder, p.kind, budget)
+        rt, recorder, budget = harness.start(qc.EXPERIMENT, p)
+        started.append(rt)
+        pg = Playground(rt, recorder, p.kind, budget)
+        pg.until(lambda s: s.queue_key)
+        return pg
 
-    yield start
-    for rt in list(runtimes):
+    yield begin
+    for rt in started:
         if not rt.done:
             rt.stop("test teardown")
             rt.join(10.0)
 
 
 def test_fifo_put_on_a_full_queue_waits_until_a_get_frees_a_slot(playground: Any) -> None:
-    before = descendants()
     pg = playground(kind="fifo", capacity=3)
     for value in (1, 2, 3):
-        assert pg.got(pg.call("put", value)) == value
+        assert pg.got(pg.call("put", value)) == str(value)
     blocked = pg.call("put", 4)
-    waited = pg.waits(blocked)
-    assert (waited[6] or {})["why"] == "full"
-    time.sleep(0.3)  # it really stays blocked: nothing frees a slot meanwhile
-    assert pg.recorder.of(blocked, *OUTCOMES) == []
-    assert pg.got(pg.call("get")) == 1  # the head: first in, first out
-    freed = pg.outcome(blocked)
-    assert freed[4] == qc.CALL_RETURN
-    assert (freed[0] - waited[0]) / 1e9 >= 0.3
-    assert [pg.got(pg.call("get")) for _ in range(3)] == [2, 3, 4]
+    assert pg.waits(blocked).why == "full"
+    pid = pg.state().extras()["lesson"]["callers"][3]["pid"]
+    assert psutil.pid_exists(pid)  # a real process, waiting in put()
+    assert pg.got(pg.call("get")) == "1"  # the head: first in, first out
+    assert pg.got(blocked) == "4"  # the get made room: put(4) went in
+    assert [pg.got(pg.call("get")) for _ in range(3)] == ["2", "3", "4"]
 
     state = pg.state()
-    pids = {state.callers[f"P{i}"].pid for i in range(1, 9)}
-    main_pid = state.owner_pid
+    callers = state.extras()["lesson"]["callers"]
+    pids = {c["pid"] for c in callers}
+    main_pid = state.owner().pid  # type: ignore[union-attr]
     assert len(pids) == 8  # each call in a real process of its own...
     assert main_pid not in pids
     assert os.getpid() not in pids
-    pg.recorder.until(lambda: len(pg.recorder.of("main", qc.REAPED)) == 8)
-    assert not any(psutil.pid_exists(pid) for pid in pids)  # ...joined by main
-    assert pg.state().items() == []
-    pg.rt.stop("test")
-    assert pg.rt.join(10.0)
-    assert descendants() - before <= {p for p in descendants() if _is_helper(p)}
-
-
-def _is_helper(pid: int) -> bool:
-    """The fork server and the resource tracker outlive a run by design."""
-    try:
-        line = " ".join(psutil.Process(pid).cmdline())
-    except psutil.Error:
-        return True
-    return "forkserver" in line or "resource_tracker" in line
+    # ...which main reaps once it has ended (is_alive() waits for it), exit code 0.
+    assert all(c["exitcode"] == 0 for c in pg.state().extras()["lesson"]["callers"])
+    pg.recorder.wait_for(lambda raw: sum(1 for r in raw if r[4] == K.REAPED) == 8)
+    assert not any(psutil.pid_exists(p) for p in pids)
+    assert values(pg.state()) == []
 
 
 def test_nowait_calls_raise_at_once_and_timeouts_raise_after_waiting(playground: Any) -> None:
     pg = playground(kind="fifo", capacity=1)
-    assert pg.got(pg.call("put", 1)) == 1
+    assert pg.got(pg.call("put", 1)) == "1"
     full = pg.outcome(pg.call("put_nowait", 2))
-    assert (full[4], full[6]["exception"]) == (qc.CALL_RAISE, "queue.Full")
-    assert full[6]["after_s"] < 0.5
-    assert pg.recorder.of(full[1], qc.CALL_WAIT) == []  # it never waited
+    assert (full.phase, full.exception, full.why) == ("raised", "queue.Full", "")  # never waited
+    assert full.after_s < 0.5
     timed_put = pg.outcome(pg.call("put", 3, timeout=0.3))
-    assert (timed_put[6]["exception"], timed_put[6]["after_s"] >= 0.29) == ("queue.Full", True)
-    assert pg.got(pg.call("get")) == 1
+    assert (timed_put.exception, timed_put.why, timed_put.after_s >= 0.29) == (
+        "queue.Full",
+        "full",
+        True,
+    )
+    assert pg.got(pg.call("get")) == "1"
     empty_now = pg.outcome(pg.call("get_nowait"))
-    assert (empty_now[6]["exception"], empty_now[6]["after_s"] < 0.5) == ("queue.Empty", True)
+    assert (empty_now.exception, empty_now.after_s < 0.5) == ("queue.Empty", True)
     name = pg.call("get", timeout=0.4)
-    assert (pg.waits(name)[6] or {})["why"] == "empty"
+    assert pg.waits(name).why == "empty"
     empty = pg.outcome(name)
-    assert (empty[4], empty[6]["exception"]) == (qc.CALL_RAISE, "queue.Empty")
-    assert 0.39 <= empty[6]["after_s"] < 3.0
+    assert (empty.phase, empty.exception) == ("raised", "queue.Empty")
+    assert 0.39 <= empty.after_s < 3.0
     state = pg.state()
     assert (state.counters()["full_raised"], state.counters()["empty_raised"]) == (2, 2)
     assert state.callers[name].text == "get(timeout=0.4)"
@@ -384,16 +359,17 @@ def test_lifo_gives_the_last_in_first_and_its_callers_are_threads(playground: An
     pg = playground(kind="lifo", capacity=3)
     for value in (1, 2, 3):
         pg.got(pg.call("put", value))
-    assert [pg.got(pg.call("get")) for _ in range(3)] == [3, 2, 1]
+    assert [pg.got(pg.call("get")) for _ in range(3)] == ["3", "2", "1"]
     state = pg.state()
-    callers = [state.callers[f"T{i}"] for i in range(1, 7)]
-    assert {c.pid for c in callers} == {state.owner_pid}  # threads of main...
-    assert len({c.tid for c in callers}) == 6  # ...each a real thread of its own
-    assert state.owner_pid != os.getpid()
+    callers = state.extras()["lesson"]["callers"]
+    owner = state.owner()
+    assert owner is not None
+    assert {c["pid"] for c in callers} == {owner.pid}  # threads of main...
+    assert len({c["tid"] for c in callers} | {owner.tid}) == 7  # ...each a real thread
+    assert owner.pid != os.getpid()
 
 
-def test_callers_blocked_at_stop_are_released_and_nothing_remains(playground: Any) -> None:
-    before, shm_before = descendants(), dev_shm()
+def test_callers_blocked_at_stop_end_with_the_run_and_nothing_remains(playground: Any) -> None:
     puts = playground(kind="fifo", capacity=1)
     gets = playground(kind="lifo", capacity=2)
     puts.got(puts.call("put", 1))
@@ -402,36 +378,24 @@ def test_callers_blocked_at_stop_are_released_and_nothing_remains(playground: An
     for pg, names in ((puts, blocked_puts), (gets, blocked_gets)):
         for name in names:
             pg.waits(name)
-    main_pids = {puts.state().owner_pid, gets.state().owner_pid}
-    caller_pids = {puts.state().callers[n].pid for n in blocked_puts}
-    assert all(psutil.pid_exists(pid) for pid in main_pids | caller_pids)
-
-    started = time.monotonic()
+    pids = {
+        c["pid"]
+        for pg, names in ((puts, blocked_puts), (gets, blocked_gets))
+        for c in pg.state().extras()["lesson"]["callers"]
+        if c["name"] in names
+    }
+    pids |= {pg.state().owner().pid for pg in (puts, gets)}  # type: ignore[union-attr]
+    assert all(psutil.pid_exists(pid) for pid in pids)
     for pg in (puts, gets):
         pg.rt.stop("test")
     assert puts.rt.join(10.0)
     assert gets.rt.join(10.0)
-    assert time.monotonic() - started < STOP_GRACE_S + 1.0
-
-    for pg, names, kind in (
-        (puts, blocked_puts, qc.CALL_RETURN),  # main took items out: the puts went in
-        (gets, blocked_gets, qc.CALL_RELEASED),  # main put None for each waiting get
-    ):
+    for pg, names in ((puts, blocked_puts), (gets, blocked_gets)):
         state = pg.state()
         assert (state.status, state.reason) == ("stopped", "test")
-        assert [pg.outcome(n)[4] for n in names] == [kind] * len(names)
-        assert all(not state.callers[n].alive for n in names)
-        main = state.workers["main"]
-        assert (main.reason, main.exitcode) == ("stopped", 0)  # left by itself, not killed
+        assert [state.phase(state.callers[n]) for n in names] == [KILLED] * len(names)
         assert pg.budget.held == 0  # main's slot and its callers' all given back
-    assert not any(psutil.pid_exists(pid) for pid in main_pids | caller_pids)
-    assert {p for p in descendants() - before if not _is_helper(p)} == set()
-    del puts, gets, state, pg
-    gc.collect()  # the runtimes' own queues go with their last reference
-    deadline = time.monotonic() + 5  # what other processes on the machine made comes and goes
-    while dev_shm() - shm_before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert dev_shm() - shm_before == set()
+    assert not any(_running(pid) for pid in pids)  # (a zombie waits for its reaper)
 
 
 def test_a_call_past_the_limit_of_callers_is_refused_but_one_that_frees_them_is_not(
@@ -442,57 +406,63 @@ def test_a_call_past_the_limit_of_callers_is_refused_but_one_that_frees_them_is_
     for name in waiting:
         pg.waits(name)
     assert pg.rt.send(qc.Call(op="get").model_dump())
-    refused = pg.recorder.until(lambda: pg.recorder.of("main", qc.CALL_REFUSED))
-    assert refused[0][5] == "get()"
-    assert f"{qc.MAX_CALLERS} get callers are still there" in refused[0][6]["reason"]
-    assert "a put would free one" in pg.state().refusal
+    pg.until(lambda s: s.refused_call == "get()")
+    assert pg.state().refused == {
+        "limit": "side",
+        "alive": qc.MAX_CALLERS,
+        "side": "get",
+        "most": qc.MAX_CALLERS,
+        "other": "put",
+    }
     assert pg.budget.held == 1 + qc.MAX_ALIVE  # main and every caller it may have
-    assert pg.got(pg.call("put", 6)) == 6
-    freed = pg.recorder.until(lambda: [n for n in waiting if pg.recorder.of(n, qc.CALL_RETURN)])
-    assert [pg.got(n) for n in freed] == [6]
+    assert pg.got(pg.call("put", 6)) == "6"
+    freed = pg.until(lambda s: [n for n in waiting if s.callers[n].phase == "returned"])
+    assert [pg.got(n) for n in freed] == ["6"]
 
 
-@pytest.mark.parametrize(("kind", "gets"), [("fifo", [1, 2, 3, 4, 5]), ("lifo", [3, 4, 2, 1, 5])])
-def test_the_lecture_example_plays_to_its_end(playground: Any, kind: str, gets: list[int]) -> None:
-    pg = playground(kind=kind, mode="script", speed=20.0)
-    assert pg.rt.join(20.0)
+@pytest.mark.parametrize(
+    ("kind", "gets"), [("fifo", ["1", "2", "3", "4", "5"]), ("lifo", ["3", "4", "2", "1", "5"])]
+)
+def test_the_lecture_example_plays_to_its_end(playground: Any, kind: str, gets: list[str]) -> None:
+    pg = playground(kind=kind, **qc.QUICK_PARAMS)
+    assert pg.rt.join(30.0)
     state = pg.state()
     assert (state.status, state.reason) == ("finished", "the lecture's example played to its end")
-    assert state.step_n == state.step_of == len(qc.STEPS)
+    assert state.step_n == state.step_of == 15
     by_step = {c.step: c for c in state.callers.values()}
     assert [by_step[n].result for n in (4, 6, 7, 8, 9)] == gets
     assert by_step[9].why == "empty"  # the fifth get waited, until step 10's put
     assert (by_step[11].exception, by_step[11].text) == ("queue.Empty", "get(timeout=0.1)")
     assert (by_step[15].exception, by_step[15].text) == ("queue.Full", "put_nowait(9)")
-    assert [c.value for c in state.items()] == [6, 7, 8]
-    assert all(not c.alive for c in state.callers.values())
-
-
-# The plain program: shown with who is where, and it runs on its own.
-
-
-def test_code_view_puts_a_waiting_caller_on_its_put_or_get_line() -> None:
-    started = [ev(f"P{n}", events.START, role="caller") for n in (1, 2, 3)]
-    state = fold_all(
-        [
-            *started,
-            *put_events("P1", 1, 1.0),
-            ev("P2", qc.CALL, "put(2)", 2.0, op="put", value=2, timeout=None),
-            ev("P2", qc.CALL_WAIT, "put(2)", 2.0, why="full", timeout=None),
-            ev("P3", qc.CALL, "get()", 3.0, op="get", value=None, timeout=None),
-        ],
-        capacity=1,
+    assert values(state) == ["6", "7", "8"]
+    assert not any(w.alive for w in state.threads())
+    assert (
+        state.console[-1].text
+        == "accounting: 15 calls, 13 returned, 2 raised, no caller left waiting"
     )
-    lines = locate(qc.script(state.params), qc.CODE_LINES, state.workers.values())
-    where = {name: line.text for line in lines for name in line.workers}
-    assert "q.put(value, timeout=timeout)" in where["P2"]
-    assert "calls {call}" in where["P3"]
+
+
+# The program: shown with who is where, and it runs on its own.
+
+
+def test_code_view_puts_a_waiting_caller_on_its_put_or_get_line(playground: Any) -> None:
+    pg = playground(kind="fifo", capacity=1)
+    pg.got(pg.call("put", 1))
+    blocked = pg.call("put", 2)
+    pg.waits(blocked)
+    shown = qc.EXPERIMENT.view(pg.state(), pg.rt.params.model_dump())
+    where = {name: line.text for line in shown["program_code"] for name in line.workers}
+    assert "q.put(value, timeout=timeout)" in where[blocked]
     assert "P1" not in where  # it returned: on no line
+    assert shown["filename"] == "queue_calls.py"
 
 
 def test_the_script_plays_the_lecture_example_on_its_own(tmp_path: Path) -> None:
     path = tmp_path / "queue_calls.py"
-    path.write_text(qc.script({"kind": "lifo", "speed": 20}))
+    # Buttons, as the form starts: nobody presses any on its own, so it plays the example.
+    path.write_text(qc.EXPERIMENT.script({"kind": "lifo", "mode": "buttons", **{"speed": 20}}))
+    text = path.read_text().replace("PAUSE_S = 1.5", "PAUSE_S = 0.05")
+    path.write_text(text.replace("SCRIPT_TIMEOUT_S = 2.0", "SCRIPT_TIMEOUT_S = 0.1"))
     done = subprocess.run(
         [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60
     )
@@ -500,8 +470,8 @@ def test_the_script_plays_the_lecture_example_on_its_own(tmp_path: Path) -> None
     out = done.stdout.splitlines()
     gets = [line.split()[-1] for line in out if re.match(r"T\d+: get\(\) returned", line)]
     assert gets == ["3", "4", "2", "1", "5"]  # last in, first out
-    assert "T11: get(timeout=0.1) raised queue.Empty" in out
-    assert "T15: put_nowait(9) raised queue.Full" in out
+    assert "T11: get(timeout=0.1) raised queue.Empty after 0.1 s" in out
+    assert "T15: put_nowait(9) raised queue.Full after 0.0 s" in out
     assert out[-1] == "accounting: 15 calls, 13 returned, 2 raised, no caller left waiting"
 
 
@@ -509,7 +479,7 @@ def test_the_script_plays_the_lecture_example_on_its_own(tmp_path: Path) -> None
 
 
 def phases(run: dict[str, Any]) -> dict[str, str]:
-    return {c["name"]: c["phase"] for c in run["callers"]}
+    return {c["name"]: c["phase"] for c in run["lesson"]["callers"]}
 
 
 @pytest.mark.live
@@ -524,13 +494,13 @@ def test_calls_api_answers_202_and_the_outcome_arrives_as_events(client: httpx.C
         assert r.status_code == 202, r.text
         assert r.json() == {"accepted": True, "run": run["id"]}
         now = wait_for(client, run["id"], lambda r, n=n, p=phase: phases(r).get(f"P{n}") == p)
-    assert now["queue"] == [7, 8]  # the empty put took the next number
+    assert now["lesson"]["queue"] == [7, 8]  # the empty put took the next number
     assert now["counters"]["waiting"] == 1
-    assert [c["call"] for c in now["callers"]] == ["put(7)", "put(8)", "put(9)"]
+    assert [c["call"] for c in now["lesson"]["callers"]] == ["put(7)", "put(8)", "put(9)"]
     assert client.post(url, json={"op": "get_nowait"}).status_code == 202
     now = wait_for(client, run["id"], lambda r: phases(r).get("P3") == "returned")
-    assert now["queue"] == [8, 9]
-    assert next(c for c in now["callers"] if c["name"] == "P4")["result"] == 7
+    assert now["lesson"]["queue"] == [8, 9]
+    assert next(c for c in now["lesson"]["callers"] if c["name"] == "P4")["result"] == 7
     workers = {w["name"]: w for w in now["workers"]}
     assert psutil.pid_exists(workers["main"]["pid"])  # main, real and running
     # Each caller was a process of its own (a returned one may be gone by now).
@@ -564,7 +534,7 @@ def test_page_form_posts_a_call_and_explains_a_bad_one(client: httpx.Client) -> 
         "/experiments/queue/calls", data={"run_id": run["id"], "op": "put", "value": ""}
     )
     assert r.status_code == 202
-    wait_for(client, run["id"], lambda r: r["queue"] == [1])
+    wait_for(client, run["id"], lambda r: r["lesson"]["queue"] == [1])
     r = client.post(
         "/experiments/queue/calls", data={"run_id": run["id"], "op": "put", "value": "1234"}
     )
@@ -615,7 +585,7 @@ def test_a_killed_server_takes_main_and_its_waiting_callers_with_it() -> None:
             run = start(c, "queue", capacity=1)
             url = f"/api/runs/{run['id']}/calls"
             c.post(url, json={"op": "put", "value": 1})
-            wait_for(c, run["id"], lambda r: r["queue"] == [1])
+            wait_for(c, run["id"], lambda r: r["lesson"]["queue"] == [1])
             c.post(url, json={"op": "put", "value": 2})  # waits: full
             running = wait_for(c, run["id"], lambda r: r["counters"]["waiting"] == 1)
         family = [p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)]
