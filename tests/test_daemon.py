@@ -1,7 +1,11 @@
-"""`daemon`: two fresh Python programs, one with a daemon and a normal thread,
-one with a daemon and a normal child process; who is stopped when, observed.
+"""`daemon`: one program (app/experiments/daemon/program.py) run under the
+tracer. It starts two versions of itself, each a fresh Python program: one
+with a daemon and a normal thread, one with a daemon and a normal child
+process; who is stopped when is read from the trace.
 
-Durations run at speed 5: daemon 0.6 s, normal 0.4 s, main's own work 0.2 s.
+The overlay is tested on events written as the tracer writes them; the rest
+runs the real program at speed 10: daemon 0.3 s, normal 0.2 s, main's own
+work 0.1 s (the tracer divides every sleep by the speed).
 """
 
 from __future__ import annotations
@@ -20,56 +24,32 @@ import psutil
 import pytest
 from conftest import ARTIFACTS, LiveServer
 from pages import set_slider, started_run, wait_for_run
-from pydantic import ValidationError
 
-from app import events
 from app.budget import WorkerBudget
-from app.codeview import locate
 from app.events import Event
 from app.experiments import EXPERIMENTS
-from app.experiments.daemon import (
-    CODE_END,
-    GONE,
-    REAPED,
-    SAY,
-    SPAWNED,
-    Params,
-    fold_all,
-    view,
-)
-from app.model import WorkerView
+from app.experiments.daemon import Params
+from app.experiments.daemon.overlay import DaemonState
+from app.params import ParamsError, validate
+from app.programs.boot.concviz_tracer import kinds as K
 
 EXPERIMENT = EXPERIMENTS["daemon"]
-FAST = {"daemon_ms": 3000, "normal_ms": 2000, "main_ms": 1000, "speed": 5.0}
+PROGRAM = Path(__file__).parents[1] / "app/experiments/daemon/program.py"
+FAST = {"daemon_ms": 3000, "normal_ms": 2000, "main_ms": 1000, "speed": 10.0}
+SLOW = {"daemon_ms": 10000, "normal_ms": 10000, "main_ms": 10000, "speed": 1.0}
 ENDED = ("finished", "stopped", "failed")
-PROGRAM_WORKERS = (
-    "thr-main",
-    "thr-normal",
-    "thr-daemon",
-    "proc-main",
-    "proc-normal",
-    "proc-daemon",
-)
 
 
-def start(**params: Any) -> harness.Started:
-    return harness.start(EXPERIMENT, Params(**params), cap=8, time_limit_s=30.0)
+def fold(evs: list[Event]) -> DaemonState:
+    state = EXPERIMENT.new_state()
+    for e in evs:
+        EXPERIMENT.fold(state, e)
+    assert isinstance(state, DaemonState)
+    return state
 
 
-def one(evs: list[Event], worker: str, kind: str, text: str = "") -> Event:
-    found = [e for e in evs if e.worker == worker and e.kind == kind and text in (e.item or "")]
-    assert len(found) == 1, (worker, kind, text, found)
-    return found[0]
-
-
-def said(evs: list[Event], worker: str) -> list[str]:
-    return [e.item or "" for e in evs if e.worker == worker and e.kind == SAY]
-
-
-def pids_of(evs: list[Event]) -> set[int]:
-    pids = {e.pid for e in evs if e.worker in PROGRAM_WORKERS}
-    pids |= {e.data["pid"] for e in evs if e.kind == SPAWNED and e.data and "pid" in e.data}
-    return pids
+def said(evs: list[Event], text: str) -> list[Event]:
+    return [e for e in evs if e.kind == K.OUT and (e.data or {}).get("text") == text + "\n"]
 
 
 def gone_by(pids: set[int], timeout: float = 5.0) -> set[int]:
@@ -88,6 +68,130 @@ def _running(pid: int) -> bool:
         return False
 
 
+def program_pids(evs: list[Event]) -> set[int]:
+    return {e.pid for e in evs if e.kind == K.PROC}
+
+
+# The overlay, on events written by hand as the tracer sends them.
+
+
+class Trace:
+    """One run's events: the top-level program (pid 1), the thread version
+    (pid 10: main, daemon thread 11, normal thread 12), the process version
+    (pid 20, its children 21 daemon and 22 normal)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def add(
+        self, t: float, worker: str, at: int, me: int, kind: str, item: Any = None, **data: Any
+    ) -> Trace:
+        """An event of thread `me` (its native id) of process `at`."""
+        self.events.append(Event(len(self.events) + 1, t, worker, at, me, kind, item, data))
+        return self
+
+    def say(self, t: float, worker: str, at: int, me: int, text: str) -> Trace:
+        return self.add(t, worker, at, me, K.OUT, text=text + "\n", stream="stdout")
+
+
+def hand_trace() -> Trace:
+    tr = Trace()
+    tr.add(0.0, "main", 1, 1, K.PROC, name="MainProcess", ppid=0, main=True)
+    tr.add(0.0, "main", 1, 1, K.THREAD, name="MainThread", main=True)
+    v = "daemon.py 10"
+    tr.add(0.1, v, 10, 10, K.PROC, name=v, ppid=1, main=False)
+    tr.add(0.1, v, 10, 10, K.THREAD, name="MainThread", main=True)
+    tr.add(0.1, v, 10, 10, K.START_THREAD, f"{v}/daemon thread", tid=11, daemon=True, line=66)
+    tr.add(0.1, f"{v}/daemon thread", 10, 11, K.THREAD, name="daemon thread", daemon=True)
+    tr.add(0.1, v, 10, 10, K.START_THREAD, f"{v}/normal thread", tid=12, daemon=False, line=67)
+    tr.add(0.1, f"{v}/normal thread", 10, 12, K.THREAD, name="normal thread", daemon=False)
+    tr.add(0.1, f"{v}/daemon thread", 10, 11, K.SLEEP, s=3.0, line=45)
+    tr.add(1.1, v, 10, 10, K.END, daemon_threads=[f"{v}/daemon thread"])
+    tr.say(2.1, f"{v}/normal thread", 10, 12, "normal thread is over")
+    tr.add(2.1, f"{v}/normal thread", 10, 12, K.END, error=None)
+    tr.add(2.11, v, 10, 10, K.EXIT, exitcode=0)
+    p = "daemon.py 20"
+    tr.add(0.1, p, 20, 20, K.PROC, name=p, ppid=1, main=False)
+    tr.add(0.1, p, 20, 20, K.SPAWN, "daemon process", pid=21, daemon=True, method="fork")
+    tr.add(0.1, "daemon process", 21, 21, K.PROC, name="daemon process", ppid=20, daemon=True)
+    tr.add(0.1, p, 20, 20, K.SPAWN, "normal process", pid=22, daemon=False, method="fork")
+    tr.add(0.1, "normal process", 22, 22, K.PROC, name="normal process", ppid=20)
+    tr.add(1.1, p, 20, 20, K.END, daemon_threads=[])
+    tr.say(1.1, "daemon process", 21, 21, "daemon process got SIGTERM")
+    tr.say(2.1, "normal process", 22, 22, "normal process is over")
+    tr.add(2.1, "normal process", 22, 22, K.EXIT, exitcode=0)
+    # The exit hook joined the normal child first: the daemon's reaping is late.
+    tr.add(2.12, p, 20, 20, K.REAPED, "normal process", pid=22, exitcode=0, signal=None)
+    kill = {"exitcode": -15, "signal": "SIGTERM", "cut_off": True}
+    tr.add(2.12, p, 20, 20, K.REAPED, "daemon process", pid=21, **kill)
+    tr.add(2.13, p, 20, 20, K.EXIT, exitcode=0)
+    return tr
+
+
+def test_the_overlay_reads_each_versions_tracks_from_the_trace() -> None:
+    state = fold(hand_trace().events)
+    thr = {role: state.track("thread", role) for role in ("main", "normal", "daemon")}
+    assert (thr["main"].pid, thr["daemon"].tid, thr["normal"].tid) == (10, 11, 12)
+    assert thr["main"].code_end == 1.1
+    assert thr["normal"].over == 2.1
+    # The daemon thread never said 'over': it ended with its process.
+    assert thr["daemon"].over is None
+    assert thr["daemon"].end == thr["main"].end == 2.11
+    assert thr["main"].exitcode == 0
+    proc = {role: state.track("process", role) for role in ("main", "normal", "daemon")}
+    assert (proc["main"].pid, proc["daemon"].pid, proc["normal"].pid) == (20, 21, 22)
+    # Its last words, not its late reaping, say when the daemon child ended.
+    assert proc["daemon"].end == 1.1
+    assert (proc["daemon"].exitcode, proc["daemon"].signal) == (-15, "SIGTERM")
+    assert (proc["normal"].over, proc["normal"].exitcode) == (2.1, 0)
+    # Only the versions' own lines are theirs (not the top-level's relays).
+    assert [line.text for line in state.output["process"]] == [
+        "daemon process got SIGTERM",
+        "normal process is over",
+    ]
+    lesson = state.extras()["lesson"]["timeline"]
+    assert lesson["proc-daemon"]["signal"] == "SIGTERM"
+    assert state.counters()["thr-daemon_end"] == 2.11
+
+
+def test_view_draws_what_was_observed() -> None:
+    state = fold(hand_trace().events)
+    state.status = "finished"
+    out = EXPERIMENT.view(state, Params().model_dump())
+    thread, process = out["programs"]
+    rows = {r["id"]: r for r in thread["rows"]}
+    daemon = rows["thr-daemon"]
+    assert [m["text"] for m in daemon["marks"]] == ["✗ stopped 2.01 s"]
+    assert daemon["ghost"]["text"].endswith("never printed")
+    # the ghost runs from the daemon's end to when it would have said 'over'
+    assert daemon["ghost"]["x"] == pytest.approx(daemon["bars"][0]["x"] + daemon["bars"][0]["w"])
+    assert [b["cls"] for b in rows["thr-main"]["bars"]] == ["run main", "wait"]
+    assert rows["thr-daemon"]["ids"] == "tid 11"
+    assert thread["facts"][-1] == "The program exited at 2.01 s (exit code 0)."
+    prows = {r["id"]: r for r in process["rows"]}
+    assert [m["text"] for m in prows["proc-daemon"]["marks"]] == ["✗ terminated 1.00 s (SIGTERM)"]
+    assert prows["proc-daemon"]["ids"] == "pid 21"
+    assert "The daemon process was terminated at 1.00 s, before printing ‘over’." in (
+        process["facts"]
+    )
+
+
+def test_the_code_view_marks_the_lines_the_tracer_reports() -> None:
+    evs = hand_trace().events
+    state = fold(evs[:9])  # the daemon thread sleeps, at the line the tracer says
+    code = EXPERIMENT.view(state, Params().model_dump())["program_code"]
+    here = {line.number: line.workers for line in code if line.workers}
+    assert any("daemon thread" in " ".join(names) for names in here.values()), here
+    assert 45 in here
+
+
+# The real program, under the tracer.
+
+
+def start(**params: Any) -> harness.Started:
+    return harness.start(EXPERIMENT, Params(**params), cap=8, time_limit_s=30.0)
+
+
 @pytest.fixture(scope="module")
 def finished_run() -> tuple[list[Event], WorkerBudget]:
     rt, recorder, budget = start(**FAST)
@@ -104,178 +208,135 @@ def test_the_daemon_thread_is_stopped_when_the_normal_one_ends_and_never_says_ov
     finished_run: tuple[list[Event], WorkerBudget],
 ) -> None:
     evs, _ = finished_run
-    state = fold_all(evs)
+    state = fold(evs)
     assert state.status == "finished", state.reason
-    assert said(evs, "thr-daemon") == ["daemon thread is running"]  # never "... is over"
-    assert said(evs, "thr-normal") == ["normal thread is running", "normal thread is over"]
-
-    code_end = one(evs, "thr-main", CODE_END).t
-    normal_over = one(evs, "thr-normal", SAY, "over").t
-    normal_gone = one(evs, "thr-normal", GONE).t
-    daemon_gone = one(evs, "thr-daemon", GONE)
-    program_exit = one(evs, "thr-main", events.EXIT)
-    # main's code ends first; the process waits for the normal thread.
-    assert code_end < normal_over <= normal_gone
-    # The daemon thread lives on after main's code, until the normal thread
-    # has ended, and is gone no later than the process's exit.
-    assert normal_gone <= daemon_gone.t <= program_exit.t
-    assert daemon_gone.t - code_end > 0.1  # it outlived main's code, for real
-    assert program_exit.data == {"exitcode": 0}
-    # The thread that vanished is the daemon thread that reported itself.
-    start = one(evs, "thr-daemon", events.START)
-    assert daemon_gone.data == {"tid": start.tid}
-    assert start.pid == program_exit.pid
-    assert start.tid != start.pid
-    assert state.workers["thr-daemon"].state == "killed"
-    assert state.workers["thr-normal"].state == "finished"
+    assert said(evs, "daemon thread is over") == []
+    assert len(said(evs, "normal thread is over")) == 1
+    main, normal, daemon = (state.track("thread", r) for r in ("main", "normal", "daemon"))
+    assert main.code_end is not None and normal.over is not None
+    assert normal.end is not None and daemon.end is not None and main.end is not None
+    # main's code ends first; the process waits for the normal thread; the
+    # daemon thread lives on after main's code, and ends with the process.
+    assert main.code_end < normal.over <= normal.end <= daemon.end == main.end
+    assert daemon.over is None
+    assert main.exitcode == 0
+    # One process, three threads of it, each with its own real id.
+    assert daemon.pid == normal.pid == main.pid
+    assert len({main.tid, normal.tid, daemon.tid}) == 3
+    states = {w.thread_name: w.state for w in state.threads() if w.pid == main.pid}
+    assert states["daemon thread"] == "cut_off"
+    assert states["normal thread"] == "finished"
+    assert any("still running" in line.text for line in state.output["thread"])
 
 
 def test_the_daemon_process_is_terminated_when_mains_code_ends(
     finished_run: tuple[list[Event], WorkerBudget],
 ) -> None:
     evs, _ = finished_run
-    assert "daemon process is over" not in said(evs, "proc-daemon")
-    assert said(evs, "proc-normal")[-1] == "normal process is over"
-    code_end = one(evs, "proc-main", CODE_END).t
-    daemon_exit = one(evs, "proc-daemon", events.EXIT).t
-    normal_over = one(evs, "proc-normal", SAY, "over").t
-    normal_exit = one(evs, "proc-normal", events.EXIT).t
-    program_exit = one(evs, "proc-main", events.EXIT).t
-    # Terminated right when main's code ended, while the normal child ran on.
-    assert code_end <= daemon_exit < normal_over <= normal_exit <= program_exit
-    assert daemon_exit - code_end < 0.15
-    codes = {e.item: (e.data or {})["exitcode"] for e in evs if e.kind == REAPED}
-    assert codes == {"proc-daemon": -signal.SIGTERM, "proc-normal": 0}
-    pids = {e.worker: e.pid for e in evs if e.kind == events.START}
-    assert len({pids["proc-main"], pids["proc-normal"], pids["proc-daemon"]}) == 3
+    state = fold(evs)
+    assert said(evs, "daemon process is over") == []
+    main, normal, daemon = (state.track("process", r) for r in ("main", "normal", "daemon"))
+    assert main.code_end is not None and normal.over is not None
+    assert daemon.end is not None and normal.end is not None and main.end is not None
+    # Terminated when main's code ended, while the normal child ran on.
+    assert main.code_end <= daemon.end < normal.over <= normal.end <= main.end
+    assert (daemon.exitcode, daemon.signal) == (-signal.SIGTERM, "SIGTERM")
+    assert normal.exitcode == 0
+    reaped = {e.item: e.data for e in evs if e.kind == K.REAPED}
+    assert reaped["daemon process"]["cut_off"] is True
+    assert len({main.pid, normal.pid, daemon.pid}) == 3
 
 
-def test_both_programs_are_fresh_processes_and_all_are_gone_after_the_run(
+def test_both_versions_are_fresh_programs_and_all_are_gone_after_the_run(
     finished_run: tuple[list[Event], WorkerBudget],
 ) -> None:
     evs, budget = finished_run
-    main = one(evs, "main", events.START)
-    programs = {one(evs, w, events.START).pid for w in ("thr-main", "proc-main")}
-    assert main.pid not in programs
-    assert len(programs) == 2
-    for pid in programs:  # started by the run's main, not forked from it
-        launched = [e for e in evs if e.kind == SPAWNED and e.worker == "main"]
-        assert pid in {(e.data or {})["pid"] for e in launched}
-    assert gone_by(pids_of(evs) | {main.pid}) == set()
+    state = fold(evs)
+    top = next(p for p in state.procs.values() if p.main)
+    versions = [state.track(v, "main").pid for v in ("thread", "process")]
+    for pid in versions:  # started by the program as new interpreters, not forked
+        assert state.procs[pid].ppid == top.pid
+        assert state.procs[pid].method == ""
+    children = [state.track("process", r).pid for r in ("normal", "daemon")]
+    assert {state.procs[pid].method for pid in children} == {"fork"}
+    assert gone_by(program_pids(evs)) == set()
     assert budget.held == 0
+    lines = [e for e in evs if e.kind == K.OUT and e.pid == top.pid]
+    assert (lines[-1].data or {})["text"].startswith("accounting: daemon thread never printed")
 
 
-def test_stop_kills_both_programs_and_their_children() -> None:
-    rt, recorder, budget = start(daemon_ms=10000, normal_ms=10000, main_ms=10000, speed=1.0)
+def test_stop_kills_both_versions_and_their_children() -> None:
+    rt, recorder, budget = start(**SLOW)
     try:
-        deadline = time.monotonic() + 10
-        while len({e.worker for e in recorder.events(rt.started_ns) if e.kind == SAY}) < 4:
-            assert time.monotonic() < deadline, "the programs did not start"
-            time.sleep(0.02)
-        pids = pids_of(recorder.events(rt.started_ns))
-        assert len(pids) == 4  # two programs, two child processes
+        recorder.wait_for(
+            lambda raw: sum(1 for r in raw if r[4] == K.OUT and "is running" in r[6]["text"]) == 4
+        )
+        pids = program_pids(recorder.events(rt.started_ns))
+        assert len(pids) == 5  # the program, two versions, two child processes
         assert all(_running(p) for p in pids)
-        started = time.monotonic()
         rt.stop("test")
         assert rt.join(10.0)
-        assert time.monotonic() - started < 2.0
     finally:
         if not rt.done:
             rt.stop("teardown")
             rt.join(10.0)
-    evs = recorder.events(rt.started_ns)
-    state = fold_all(evs)
+    state = fold(recorder.events(rt.started_ns))
     assert state.status == "stopped"
-    assert state.workers["main"].reason == "stopped"
     assert gone_by(pids) == set()
-    exits = {e.worker: (e.data or {}).get("exitcode") for e in evs if e.kind == events.EXIT}
-    assert exits["thr-main"] == exits["proc-main"] == -signal.SIGKILL
     assert budget.held == 0
 
 
-def test_a_pause_longer_than_every_sleep_changes_nobody_s_fate() -> None:
-    """Paused processes are stopped by the OS while their clocks run on; the
-    programs do not count that time, so the story is the same after it."""
-    rt, recorder, budget = start(**FAST)
+def test_a_pause_changes_nobody_s_fate() -> None:
+    """Paused processes are stopped by the OS while their clocks run on;
+    their sleeps do not count that time, so the story is the same after."""
+    rt, recorder, budget = start(**{**FAST, "speed": 5.0})
     try:
-        deadline = time.monotonic() + 10
-        while len({e.worker for e in recorder.events(rt.started_ns) if e.kind == SAY}) < 4:
-            assert time.monotonic() < deadline, "the programs did not start"
-            time.sleep(0.01)
-        evs = recorder.events(rt.started_ns)
-        assert not any(e.kind == CODE_END for e in evs), "too late to pause: go slower"
-        pids = sorted(pids_of(evs) | {one(evs, "main", events.START).pid})
-        assert rt.pause(pids)
-        time.sleep(1.0)  # longer than any sleep left in the programs
-        assert rt.resume(pids)
+        recorder.wait_for(
+            lambda raw: sum(1 for r in raw if r[4] == K.OUT and "is running" in r[6]["text"]) == 4
+        )
+        assert not any(r[4] == K.END and "daemon_threads" in (r[6] or {}) for r in recorder.raw), (
+            "too late to pause: go slower"
+        )
+        assert rt.pause([])
+        time.sleep(0.5)  # longer than main's own work
+        assert rt.resume([])
         assert rt.join(20.0)
     finally:
         if not rt.done:
             rt.stop("teardown")
             rt.join(10.0)
     evs = recorder.events(rt.started_ns)
-    assert said(evs, "thr-daemon") == ["daemon thread is running"]
-    assert "daemon process is over" not in said(evs, "proc-daemon")
-    code_end = one(evs, "thr-main", CODE_END).t
-    assert code_end < one(evs, "thr-normal", SAY, "over").t <= one(evs, "thr-daemon", GONE).t
-    proc_code_end = one(evs, "proc-main", CODE_END).t
-    assert proc_code_end <= one(evs, "proc-daemon", events.EXIT).t
-    assert one(evs, "proc-daemon", events.EXIT).t < one(evs, "proc-normal", SAY, "over").t
-    assert fold_all(evs).status == "finished"
+    state = fold(evs)
+    assert state.status == "finished"
+    assert said(evs, "daemon thread is over") == said(evs, "daemon process is over") == []
+    assert state.track("process", "daemon").exitcode == -signal.SIGTERM
     assert budget.held == 0
 
 
-def test_view_draws_what_was_observed() -> None:
-    def e(
-        seq: int, t: float, worker: str, kind: str, item: str | None = None, **data: Any
-    ) -> Event:
-        pid = {"thr": 10, "proc": 20}.get(worker.split("-")[0], 1)
-        return Event(seq, t, worker, pid, seq, kind, item, data or None)
-
-    evs = [
-        e(1, 0.1, "thr-main", events.START, role="main"),
-        e(2, 0.1, "thr-daemon", events.START, role="daemon thread"),
-        e(3, 0.1, "thr-normal", events.START, role="normal thread"),
-        e(4, 1.1, "thr-main", CODE_END),
-        e(5, 2.1, "thr-normal", SAY, "normal thread is over"),
-        e(6, 2.1, "thr-normal", GONE, tid=3),
-        e(7, 2.11, "thr-daemon", GONE, tid=2),
-        e(8, 2.11, "thr-main", events.EXIT, exitcode=0),
-    ]
-    state = fold_all(evs)
-    state.status = "finished"
-    out = view(state, Params().model_dump())
-    thread = out["programs"][0]
-    rows = {r["id"]: r for r in thread["rows"]}
-    daemon = rows["thr-daemon"]
-    assert [m["text"] for m in daemon["marks"]] == ["✗ stopped 2.01 s"]
-    assert daemon["ghost"]["text"].endswith("never printed")
-    # the ghost runs from the daemon's end to when it would have said 'over'
-    assert daemon["ghost"]["x"] == pytest.approx(daemon["bars"][0]["x"] + daemon["bars"][0]["w"])
-    assert [b["cls"] for b in rows["thr-main"]["bars"]] == ["run main", "wait"]
-    assert thread["facts"][-1] == "The program exited at 2.01 s (exit code 0)."
-    assert out["programs"][1]["rows"] == []  # nothing seen of the process version yet
-
-
 # Through the server.
+
+
+def wait_ended(client: httpx.Client, run_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while (run := client.get(f"/api/runs/{run_id}").json())["status"] not in ENDED:
+        assert time.monotonic() < deadline, run
+        time.sleep(0.05)
+    return run
 
 
 @pytest.mark.live
 def test_run_object_and_page_show_the_timeline(client: httpx.Client) -> None:
     r = client.post("/api/runs", json={"experiment": "daemon", "params": FAST})
     assert r.status_code == 201, r.text
-    run_id = r.json()["id"]
-    deadline = time.monotonic() + 20
-    while (run := client.get(f"/api/runs/{run_id}").json())["status"] not in ENDED:
-        assert time.monotonic() < deadline, run
-        time.sleep(0.05)
+    run = wait_ended(client, r.json()["id"])
     assert run["status"] == "finished", run["reason"]
-    timeline = run["timeline"]
+    timeline = run["lesson"]["timeline"]
     assert timeline["thr-daemon"]["over"] is None
     assert timeline["thr-normal"]["end"] <= timeline["thr-daemon"]["end"]
     assert timeline["thr-daemon"]["end"] <= timeline["thr-main"]["end"]
     assert timeline["proc-daemon"]["exitcode"] == -signal.SIGTERM
     assert timeline["proc-daemon"]["end"] < timeline["proc-normal"]["over"]
+    assert run["counters"]["thr-daemon_end"] == round(timeline["thr-daemon"]["end"], 3)
     page = client.get("/experiments/daemon").text
     for part in ('id="dm-svg-thr"', 'id="dm-svg-proc"', "never printed", "SIGTERM"):
         assert part in page
@@ -285,11 +346,7 @@ def test_run_object_and_page_show_the_timeline(client: httpx.Client) -> None:
 def test_the_page_and_its_timeline_speak_chinese(client: httpx.Client) -> None:
     r = client.post("/api/runs", json={"experiment": "daemon", "params": FAST})
     assert r.status_code == 201, r.text
-    run_id = r.json()["id"]
-    deadline = time.monotonic() + 20
-    while (run := client.get(f"/api/runs/{run_id}").json())["status"] not in ENDED:
-        assert time.monotonic() < deadline, run
-        time.sleep(0.05)
+    wait_ended(client, r.json()["id"])
     page = client.get("/experiments/daemon", headers={"accept-language": "zh-CN,zh;q=0.9"}).text
     for words in (
         "两个程序的速度",  # the controls
@@ -304,7 +361,6 @@ def test_the_page_and_its_timeline_speak_chinese(client: httpx.Client) -> None:
     assert "Thread version" in client.get("/experiments/daemon").text
 
 
-@pytest.mark.live
 @pytest.mark.parametrize(
     ("params", "field", "words"),
     [
@@ -316,11 +372,16 @@ def test_the_page_and_its_timeline_speak_chinese(client: httpx.Client) -> None:
     ],
 )
 def test_bad_params_are_refused_naming_the_field_and_its_bounds(
-    client: httpx.Client, params: dict[str, Any], field: str, words: str
+    params: dict[str, Any], field: str, words: str
 ) -> None:
-    r = client.post("/api/runs", json={"experiment": "daemon", "params": params})
-    assert r.status_code == 422
-    assert any(e["field"] == field and words in e["message"] for e in r.json()["errors"])
+    with pytest.raises(ParamsError) as refused:
+        validate(Params, params)
+    assert any(e.field == field and words in e.message for e in refused.value.errors)
+
+
+def test_speed_is_fixed_at_start() -> None:
+    schema = Params.model_json_schema()["properties"]["speed"]
+    assert not schema.get("live")
 
 
 @pytest.mark.live
@@ -328,13 +389,12 @@ def test_the_programs_die_with_a_killed_server() -> None:
     server = LiveServer()
     try:
         with httpx.Client(base_url=server.url, timeout=15) as c:
-            params = {"daemon_ms": 10000, "normal_ms": 10000, "main_ms": 10000, "speed": 1}
-            run = c.post("/api/runs", json={"experiment": "daemon", "params": params}).json()
+            run = c.post("/api/runs", json={"experiment": "daemon", "params": SLOW}).json()
             deadline = time.monotonic() + 10
             while True:
                 workers = c.get(f"/api/runs/{run['id']}").json()["workers"]
-                pids = {w["pid"] for w in workers if w["name"] in PROGRAM_WORKERS}
-                if len(pids) == 4:
+                pids = {w["pid"] for w in workers}
+                if len(pids) == 5:
                     break
                 assert time.monotonic() < deadline, workers
                 time.sleep(0.05)
@@ -366,6 +426,7 @@ def test_the_timeline_grows_live_and_ends_at_the_observed_exit(
         timeout=5000,
     )
     assert page.locator("#dm-now-thr").count() == 1  # the clock line, while running
+    assert page.locator("#code .here").count() >= 1  # the lines the tracer reports
     page.screenshot(path=str(ARTIFACTS / "daemon-running.png"), full_page=True)
     page.wait_for_function(
         "() => document.querySelector('#run-status').textContent.trim() === 'finished'",
@@ -385,64 +446,41 @@ def test_the_timeline_grows_live_and_ends_at_the_observed_exit(
     page.close()
 
 
-# The plain program: shown with who is where, and downloadable.
+# The plain program: what runs, and the download.
 
 
-def test_the_script_takes_the_params_and_refuses_unknown_ones() -> None:
+def test_the_download_is_the_program_with_the_forms_values() -> None:
     assert EXPERIMENT.script is not None
     text = EXPERIMENT.script({"daemon_ms": 3000, "normal_ms": 2000, "main_ms": 500, "speed": 4})
-    assert "DAEMON_S = 0.75\nNORMAL_S = 0.5\nMAIN_S = 0.125\n" in text
+    assert "DAEMON_MS = 3000  #" in text
+    assert "NORMAL_MS = 2000  #" in text
+    assert "MAIN_MS = 500  #" in text
     compile(text, "daemon.py", "exec")
-    assert EXPERIMENT.program == EXPERIMENT.script({})
-    with pytest.raises(ValidationError):
-        EXPERIMENT.script({"daemon": True})
-
-
-def test_code_view_puts_each_worker_on_its_line() -> None:
-    assert EXPERIMENT.script is not None
-    text = EXPERIMENT.script({})
-    for needle in EXPERIMENT.code_lines.values():
-        assert sum(needle in line for line in text.splitlines()) == 1, needle
-    workers = [
-        WorkerView("thr-main", role="main"),
-        WorkerView("thr-daemon", role="daemon thread"),
-        WorkerView("proc-normal", role="normal process"),
-        WorkerView("proc-daemon", role="daemon process", state="killed"),
-        WorkerView("thr-normal", role="normal thread", state="finished"),
-    ]
-    where = {
-        name: line.text
-        for line in locate(text, EXPERIMENT.code_lines, workers)
-        for name in line.workers
-    }
-    assert "time.sleep(seconds)" in where["thr-daemon"]
-    assert "time.sleep(seconds)" in where["proc-normal"]
-    assert "program(sys.argv[1])" in where["thr-main"]
-    assert "proc-daemon" not in where  # ended: on no line
-    assert "thr-normal" not in where
+    assert EXPERIMENT.program == EXPERIMENT.script(Params().model_dump())
+    assert EXPERIMENT.program == PROGRAM.read_text()
 
 
 @pytest.mark.parametrize(
     ("params", "accounting"),
     [
         (
-            {"daemon_ms": 3000, "normal_ms": 1000, "main_ms": 500, "speed": 5},
+            {"daemon_ms": 600, "normal_ms": 200, "main_ms": 100},
             "accounting: daemon thread never printed over;"
             " daemon process terminated at main end; both normal ones printed over",
         ),
         (
-            {"daemon_ms": 0, "normal_ms": 1500, "main_ms": 1500, "speed": 5},
+            {"daemon_ms": 0, "normal_ms": 300, "main_ms": 300},
             "accounting: daemon thread printed over;"
             " daemon process printed over; both normal ones printed over",
         ),
     ],
 )
-def test_the_script_tells_what_it_saw(
+def test_the_program_runs_on_its_own_and_tells_what_it_saw(
     params: dict[str, Any], accounting: str, tmp_path: Path
 ) -> None:
     assert EXPERIMENT.script is not None
     path = tmp_path / "daemon.py"
-    path.write_text(EXPERIMENT.script(params))
+    path.write_text(EXPERIMENT.script({**params, "speed": 1.0}))
     done = subprocess.run(
         [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )

@@ -140,8 +140,11 @@ def producer_consumer(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str)
     assert hidden.text("c-consumed") == "?"
     assert hidden.text("c-throughput") == "?"
     assert no_digit(hidden.having("card-foot"))
+    # The program's last line, its accounting, waits in the console.
+    assert not any("accounting" in t for t in hidden.having("out-stdout"))
     assert shown.text("c-consumed") == str(run["counters"]["consumed"])
     assert all(re.search(r"\d", t) for t in shown.having("card-foot"))
+    assert any(t.startswith("main accounting: 15 produced") for t in shown.having("out-stdout"))
 
 
 def queue(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
@@ -208,9 +211,11 @@ def daemon(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
             e for e in hidden.elements if cls in e["classes"] and e["tag"] in ("rect", "text")
         ], cls
     assert not any("over" in t for t in hidden.having("console-lines"))
-    assert all("…" in t for t in hidden.having("ev-exit") + hidden.having("ev-gone"))
+    assert hidden.having("ev-exit")
+    assert all("…" in t for t in hidden.having("ev-exit") + hidden.having("ev-reaped"))
     assert "st-killed" not in tl
     assert "st-finished" not in tl
+    assert "st-cut_off" not in tl
     assert [e for e in shown.elements if "stop" in e["classes"] and e["tag"] == "text"]
     assert any("over" in t for t in shown.having("console-lines"))
 
