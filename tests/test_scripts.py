@@ -11,9 +11,9 @@ import httpx
 import pytest
 from ssereader import read_events
 
-from app.codeview import locate
+from app.events import Event
 from app.experiments import EXPERIMENTS
-from app.model import CONSUMING, GET_WAIT, PUT_WAIT, WorkerView
+from app.programs.boot.concviz_tracer import kinds as K
 
 # A user's program is its own script, and tells its own story (test_programs_live.py).
 WITH_SCRIPTS = [
@@ -41,30 +41,44 @@ def test_the_downloaded_script_runs_on_its_own(exp: object, tmp_path: Path) -> N
         assert done.stdout.strip().splitlines()[-1].startswith("accounting:"), done.stdout
 
 
-def test_producer_consumer_script_accounting_line() -> None:
+def test_producer_consumer_script_has_the_form_s_values_in_its_constants() -> None:
     exp = EXPERIMENTS["producer-consumer"]
     assert exp.script is not None
-    text = exp.script(exp.quick_params)
+    text = exp.script({**exp.quick_params, "backend": "thread"})
     assert "PRODUCERS = 3" in text
     assert "ITEMS_PER_PRODUCER = 5" in text
-    assert "from multiprocessing import Process as Worker, Queue" in text
+    assert 'BACKEND = "thread"' in text
+    assert "SPEED" not in text  # the run's speed scales its sleeps
 
 
-def test_code_view_puts_each_worker_on_its_line() -> None:
+def _line(text: str, part: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if part in line)
+
+
+def test_code_view_puts_each_worker_on_the_line_the_tracer_reports() -> None:
     exp = EXPERIMENTS["producer-consumer"]
     assert exp.script is not None
-    workers = [
-        WorkerView("P1", role="producer", state=PUT_WAIT),
-        WorkerView("C1", role="consumer", state=GET_WAIT),
-        WorkerView("C2", role="consumer", state=CONSUMING),
-        WorkerView("P2", role="producer", state="finished"),
-    ]
-    lines = locate(exp.script({}), exp.code_lines, workers)
-    where = {name: line.text for line in lines for name in line.workers}
-    assert "q.put(item)" in where["P1"]
-    assert "q.get()" in where["C1"]
-    assert "pause(CONSUME_MS)" in where["C2"]
-    assert "P2" not in where  # a finished worker is on no line
+    assert exp.fold is not None
+    params = exp.params().model_dump()  # type: ignore[misc]
+    text = exp.script(params)
+    state = exp.new_state()
+    where = {
+        "P1": (K.PUT_WAIT, _line(text, "q.put(f")),
+        "C1": (K.GET_WAIT, _line(text, "item = q.get()")),
+        "C2": (K.SLEEP, _line(text, "/ 1000)  # use the item")),
+    }
+    raws = [Event(1, 0.0, "main", 1, 1, "run_start", None, {"params": params})]
+    for n, (name, (kind, line)) in enumerate(where.items(), start=2):
+        raws.append(Event(n, n / 10, name, n, n, kind, "1.1", {"line": line}))
+    raws.append(Event(9, 1.0, "P2", 9, 9, K.END, None, {}))
+    for e in raws:
+        exp.fold(state, e)
+    code = exp.view(state, params)["program_code"]
+    at = {name: line.text for line in code for name in line.workers}
+    assert "q.put(" in at["P1"]
+    assert "q.get()" in at["C1"]
+    assert "# use the item" in at["C2"]
+    assert "P2" not in at  # a finished worker is on no line
 
 
 @pytest.mark.live
