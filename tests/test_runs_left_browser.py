@@ -149,3 +149,20 @@ def test_the_runs_page_keeps_a_run_going_up_to_date_and_stops_it(
     assert "stopped by the teacher" in page.locator(f"{row} td:nth-child(5)").inner_text()
     assert problems == []
     page.context.close()
+
+
+def test_the_run_on_the_stage_leaves_the_still_going_list_when_it_ends(
+    browser: Any, server: LiveServer, api: httpx.Client
+) -> None:
+    page, problems = open_page(browser, f"{server.url}/experiments/threads")
+    page.fill("#f-step_ms", "300")
+    page.fill("#f-pause_ms", "0")
+    page.click("button.start")
+    run_id = started_run(page)
+    page.wait_for_selector(f"#going-{run_id}")  # listed while it goes
+    wait_for(api, run_id, lambda r: r["status"] in ENDED, 30)
+    # Its stream closes at the end, and the list asks again at once, not at
+    # its next round (every 3 s).
+    page.wait_for_selector(f"#going-{run_id}", state="detached", timeout=1000)
+    assert problems == []
+    page.close()
