@@ -117,6 +117,17 @@ def test_a_put_into_a_joinable_queue_is_a_task_until_it_is_marked_done() -> None
     assert s.state().objs["100.1"].unfinished == 1
 
 
+def test_a_thread_born_in_a_child_process_is_named_once_with_its_process() -> None:
+    s = Story().start()
+    s("kid", 300, 300, K.PROC, name="kid", ppid=MAIN, main=False, method="fork")
+    s("kid", 300, 300, K.THREAD, name="MainThread", daemon=False, main=True)
+    s("kid", 300, 300, K.START_THREAD, "kid/helper", tid=301, daemon=False, line=9)
+    s("kid/helper", 300, 301, K.THREAD, name="helper", daemon=False, main=False)
+    state = s.state()
+    assert sorted(state.workers) == ["kid", "kid/helper", "main"]
+    assert state.workers["kid/helper"].thread_name == "helper"  # type: ignore[attr-defined]
+
+
 def test_items_follow_puts_and_gets_even_when_a_get_arrives_first() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q", maxsize=3)

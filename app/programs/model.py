@@ -144,11 +144,14 @@ def _start_thread(state: ProgramState, e: Event) -> None:
     tid = int(d.get("tid") or 0)
     if not tid or (e.pid, tid) in state.names:
         return
-    proc = state.procs.get(e.pid)
-    prefix = f"{proc.name}/" if proc is not None and not proc.main else ""
-    born = Event(e.seq, e.t, f"{prefix}{e.item}", e.pid, tid, K.START_THREAD)
+    label = e.item or ""
+    born = Event(e.seq, e.t, label, e.pid, tid, K.START_THREAD)
     w = thread_of(state, born)
-    w.thread_name = e.item or ""
+    # The label of a thread in a child process has its process's in front
+    # ("kid/helper"); its own name is the rest (its `thread` event says it too).
+    proc = state.procs.get(e.pid)
+    in_child = proc is not None and not proc.main and "/" in label
+    w.thread_name = label.split("/", 1)[1] if in_child else label
     w.daemon = bool(d.get("daemon"))
 
 
@@ -607,6 +610,7 @@ QUIET_KINDS = frozenset({K.OUT, QUIET})
 def fold(state: ProgramState, event: Event) -> ProgramState:
     handler = HANDLERS.get(event.kind)
     state.printed.clear()
+    logged = event.kind not in QUIET_KINDS and not _said_before(state, event)
     if event.kind != QUIET:
         state.quiet = False
     if handler is not None:
@@ -620,8 +624,18 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
         w.line = event.data["line"]
         w.file = str(event.data.get("file") or "")
     _track(state, event, w)
-    note(state, event, logged=event.kind not in QUIET_KINDS)
+    note(state, event, logged=logged)
     return state
+
+
+def _said_before(state: ProgramState, event: Event) -> bool:
+    """The server's `exit` for the program's first process, when its tracer
+    already said the same (the log says it once)."""
+    if event.kind != K.EXIT:
+        return False
+    p = state.procs.get(event.pid)
+    code = (event.data or {}).get("exitcode")
+    return p is not None and not p.alive and p.exitcode == code
 
 
 def _track(state: ProgramState, event: Event, w: ThreadView | None) -> None:
