@@ -228,7 +228,7 @@ def _lane(state: PCState, w: ThreadView, item: str) -> None:
     lane = state.lanes.get(w.name)
     if lane and lane[-1][1] == SLEEPING:
         t, _state, _label = lane[-1]
-        lane[-1] = (t, state.shown_state(w), item.replace("#", " #"))
+        lane[-1] = (t, state.shown_state(w), item or None)
 
 
 def overlay(state: Any, e: Event) -> None:
