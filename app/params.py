@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from app.i18n import N_, _
@@ -31,6 +31,22 @@ class ParamsError(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
         super().__init__("; ".join(e.message for e in errors))
+
+
+SPEED_MIN, SPEED_MAX = 0.1, 20.0
+
+
+def live(description: str) -> dict[str, Any]:
+    """A field's `json_schema_extra` when it may change while a run goes
+    (the form marks it LIVE, and `PATCH /api/runs/{id}` takes it)."""
+    return {"live": True, "description": description}
+
+
+def speed_field(title: str, description: str, default: float = 1.0) -> Any:
+    """A lesson's speed: it scales its program's sleeps, and changes live."""
+    return Field(
+        default, ge=SPEED_MIN, le=SPEED_MAX, title=title, json_schema_extra=live(description)
+    )
 
 
 NOT_AN_OBJECT = N_("params must be an object of name: value")

@@ -22,7 +22,7 @@ from app.experiments.joinable.overlay import overlay as fold_overlay
 from app.experiments.joinable.view import view as lesson_view
 from app.experiments.lesson import make_fold, program_lesson
 from app.i18n import N_
-from app.params import check_ranges
+from app.params import check_ranges, speed_field
 from app.programs.state import CUT_OFF, KILLED
 
 SLUG = "joinable"
@@ -92,13 +92,7 @@ class Params(BaseModel):
         description=N_("longest time for eating one item, at speed 1"),
     )
     # At 1.5x a run takes about 10-13 s (at lesson time: 15-22 s).
-    speed: float = Field(
-        1.5,
-        ge=0.1,
-        le=20.0,
-        title=N_("Lesson speed"),
-        json_schema_extra={"live": True, "description": N_("1 = lesson time; changes live")},
-    )
+    speed: float = speed_field(N_("Lesson speed"), N_("1 = lesson time; changes live"), default=1.5)
     # Real time: the speed scales the program's sleeps, not its join()'s
     # timeout. The lesson's naive program would wait for ever; this one
     # must end, as its download does.

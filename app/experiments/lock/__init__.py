@@ -24,6 +24,7 @@ from app.experiments.lesson import program_lesson
 from app.experiments.lock.overlay import LockState, overlay
 from app.experiments.lock.view import view
 from app.i18n import N_
+from app.params import speed_field
 
 SLUG = "lock"
 
@@ -69,16 +70,7 @@ class Params(BaseModel):
     repeats: int = Field(
         1, ge=1, le=200, title=N_("Repeat"), description=N_("run the whole race this many times")
     )
-    speed: float = Field(
-        1.0,
-        ge=0.1,
-        le=20.0,
-        title=N_("Race speed"),
-        json_schema_extra={
-            "live": True,
-            "description": N_("time factor of the race; changes live"),
-        },
-    )
+    speed: float = speed_field(N_("Race speed"), N_("time factor of the race; changes live"))
 
 
 EXPERIMENT = program_lesson(

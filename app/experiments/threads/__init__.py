@@ -26,6 +26,7 @@ from app.experiments.lesson import program_lesson
 from app.experiments.threads.overlay import ThreadsState, overlay
 from app.experiments.threads.view import view
 from app.i18n import N_
+from app.params import speed_field
 
 SLUG = "threads"
 
@@ -54,15 +55,8 @@ class Params(BaseModel):
         title=N_("Time per step (ms)"),
         description=N_("how long each step of acts 1 and 3 stays on screen; scaled by speed"),
     )
-    speed: float = Field(
-        1.0,
-        ge=0.1,
-        le=20.0,
-        title=N_("Program speed"),
-        json_schema_extra={
-            "live": True,
-            "description": N_("time factor for every pause and step; changes live"),
-        },
+    speed: float = speed_field(
+        N_("Program speed"), N_("time factor for every pause and step; changes live")
     )
 
 
