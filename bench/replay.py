@@ -1,8 +1,9 @@
 """Benchmark: jumping anywhere in a long recording (target: under 200 ms).
 
-Records a real producer/consumer run (8 producers, 8 consumers by default,
-zero delays, real processes) until it has at least 100,000 events, in a
-temporary SQLite database through the same `Recorder` the server uses.
+Records a real producer/consumer run (the lesson's program under the tracer,
+8 producers, 8 consumers by default, zero delays, real processes) until it
+has at least 100,000 events, in a temporary SQLite database through the same
+`Recorder` the server uses.
 Then, for 30 random positions, times what the replay page does for a jump:
 the state after the first k events (`Replay.state_at`, from the nearest
 checkpoint) plus rendering the frame. The baseline, measured in the same run
@@ -25,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,9 +36,9 @@ def record(db: Path, want: int, workers: int = 8) -> str:
     from app.budget import WorkerBudget
     from app.experiments import EXPERIMENTS
     from app.recording import Recorder
-    from app.runtime import Runtime
 
-    exp = EXPERIMENTS["producer-consumer"]
+    exp = EXPERIMENTS["producer-consumer"]  # a lesson that is a program: its own runtime
+    assert exp.runtime is not None
     assert exp.params is not None
     params = exp.params(
         producers=workers,
@@ -51,7 +53,7 @@ def record(db: Path, want: int, workers: int = 8) -> str:
     seq = 0
     lock = threading.Lock()
     enough = threading.Event()
-    rt: Runtime | None = None
+    rt: Any = None
 
     def on_batch(batch: list[events.RawEvent]) -> None:
         nonlocal seq
@@ -65,8 +67,8 @@ def record(db: Path, want: int, workers: int = 8) -> str:
                 enough.set()
 
     budget = WorkerBudget(64)
-    budget.acquire(2 * workers)
-    rt = Runtime(exp, params, on_batch, budget)
+    budget.acquire(exp.worker_count(params))
+    rt = exp.runtime(exp, params, on_batch, budget)
     rt.start()
     enough.wait(120)
     rt.stop("enough events for the benchmark")
@@ -86,7 +88,6 @@ def main() -> None:
     args = ap.parse_args()
 
     from app.experiments import EXPERIMENTS
-    from app.model import fold_all
     from app.recording import Recorder
     from app.replay import Replay
     from app.web.render import env, stage_context
@@ -127,7 +128,9 @@ def main() -> None:
             t = time.perf_counter()
             state = exp.new_state()
             state.params = dict(meta.params)
-            render(fold_all(evs[:k], state))  # type: ignore[arg-type]
+            for e in evs[:k]:
+                exp.fold(state, e)
+            render(state)
             base_ms.append((time.perf_counter() - t) * 1000)
         med, worst = statistics.median(jump_ms), max(jump_ms)
         bmed = statistics.median(base_ms)
