@@ -27,6 +27,7 @@ from app.experiments.lesson import make_fold, program_lesson, program_text
 from app.experiments.queue_calls.overlay import QueueState, overlay
 from app.experiments.queue_calls.view import view
 from app.i18n import N_, _
+from app.params import speed_field
 
 SLUG = "queue"
 FOLDER = Path(__file__).parent
@@ -63,15 +64,8 @@ class Params(BaseModel):
         title=N_("Who makes the calls"),
         description=N_("buttons: you make the calls; script: main plays the lecture's example"),
     )
-    speed: float = Field(
-        1.0,
-        ge=0.1,
-        le=20.0,
-        title=N_("Script speed"),
-        json_schema_extra={
-            "live": True,
-            "description": N_("time factor for the script's pauses; changes live"),
-        },
+    speed: float = speed_field(
+        N_("Script speed"), N_("time factor for the script's pauses; changes live")
     )
     # Real time: the speed scales the program's sleeps, not a queue call's
     # timeout (a quick run, and the tests, make it short here).
