@@ -4,8 +4,9 @@ At full speed the server, not the workers, sets the pace of a real run: each
 event a worker sends is numbered, folded into the run's view state, kept in
 the ring of recent events and, with a recording, handed to the recorder.
 This times `Run.ingest` (the event loop's part of it) on batches shaped as
-the workers send them: a producer/consumer run of 1 producer and 1
-consumer, four events per item, in batches of 256.
+the tracer sends them: the producer/consumer lesson's program with 1
+producer and 1 consumer, four events per item (P1 sleeps to make it and
+puts it into q, C1 gets it and sleeps to use it), in batches of 256.
 
 The baseline, in the same run, is the least any server must do with an
 event: turn the worker's raw tuple into a numbered `Event`
@@ -32,7 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-KINDS = (("P1", "produce"), ("P1", "put"), ("C1", "get"), ("C1", "done"))
+# Who does what with each item; the queue's key, as the tracer names it.
+KINDS = (("P1", "sleep"), ("P1", "put"), ("C1", "get"), ("C1", "sleep"))
+QUEUE = "100.1"
+PIDS = {"main": 100, "P1": 101, "C1": 102}
 
 
 def batches(n_items: int, start_ns: int) -> list[list[Any]]:
@@ -40,12 +44,16 @@ def batches(n_items: int, start_ns: int) -> list[list[Any]]:
     out: list[list[Any]] = [[]]
     t = start_ns
     for n in range(1, n_items + 1):
-        item = f"P1#{n}"
+        v = repr(f"P1#{n}")
         for worker, kind in KINDS:
             t += 100
             if len(out[-1]) == 256:
                 out.append([])
-            out[-1].append((t, worker, 100, 100, kind, item, None))
+            pid = PIDS[worker]
+            if kind == "sleep":
+                out[-1].append((t, worker, pid, pid, kind, None, {"s": 0.0, "line": 1}))
+            else:
+                out[-1].append((t, worker, pid, pid, kind, QUEUE, {"v": v, "size": 0, "line": 1}))
     return out
 
 
@@ -68,8 +76,10 @@ async def ingest(n_items: int, recording: bool) -> float:
         run.ingest(
             [
                 (start_ns, "main", 1, 1, "run_start", None, {"params": params.model_dump()}),
-                (start_ns, "P1", 100, 100, "start", None, {"role": "producer"}),
-                (start_ns, "C1", 100, 100, "start", None, {"role": "consumer"}),
+                (start_ns, "main", 100, 100, "proc", None, {"name": "MainProcess", "main": True}),
+                (start_ns, "main", 100, 100, "new", QUEUE, {"type": "Queue", "name": "q"}),
+                (start_ns, "P1", 101, 101, "proc", None, {"name": "P1", "ppid": 100}),
+                (start_ns, "C1", 102, 102, "proc", None, {"name": "C1", "ppid": 100}),
             ]
         )
         work = batches(n_items, start_ns)

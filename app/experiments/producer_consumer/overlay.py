@@ -13,6 +13,7 @@ the accounting at the end.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ def value(v: Any) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=256)
 def role_of(name: str) -> str:
     m = _WORKER.match(name)
     if m is None:
@@ -104,7 +106,11 @@ class PCState(ProgramState):
         return sum(1 for i in self.queue_items() if i != SENTINEL)
 
     def depth(self) -> int | None:
-        return len(self.queue_items()) if self.queue_key else None
+        obj = self.queue()
+        if obj is None:
+            return None
+        capacity = int(self.params.get("capacity") or 0)
+        return min(len(obj.items), capacity) if capacity else len(obj.items)
 
     def of_role(self, role: str) -> list[ThreadView]:
         """Each producer's or consumer's thread, by number."""
@@ -243,7 +249,7 @@ def overlay(state: Any, e: Event) -> None:
         _used(state, who, e.t)
     if e.item and e.item == state.queue_key and e.kind in (K.PUT, K.GET):
         _on_queue(state, e, who)
-        depth = len(state.queue_items())
+        depth = state.depth() or 0
         if not state.depth_track or state.depth_track[-1][1] != depth:
             state.depth_track.append((e.t, depth))
     elif e.kind == K.SLEEP and role:
