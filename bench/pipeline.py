@@ -15,12 +15,13 @@ alternating, so that drift (thermal, other load) hits both sides alike.
 Part 1, pipeline throughput (target: instrumented/bare >= 0.8)
 ----------------------------------------------------------------
 
-*Instrumented*: `app.runtime.Runtime` running the `producer-consumer`
-experiment with 1 producer, 1 consumer, every delay 0, `backend="process"`,
-for each queue capacity asked for (0 = unbounded). `items_per_producer` is
-set above the form's limit of 1000 (with `model_copy`, which skips
-validation) so that a run lasts long enough to time; nothing in the runtime
-or the workers depends on that limit.
+*Instrumented*: the `producer-consumer` lesson as it runs in the app: its
+program (`app/experiments/producer_consumer/program.py`) under the tracer
+(`app.programs.runtime.ProgramRuntime`), with 1 producer, 1 consumer, every
+delay 0, `backend="process"`, for each queue capacity asked for (0 =
+unbounded). `items_per_producer` is set above the form's limit of 1000
+(with `model_copy`, which skips validation) so that a run lasts long enough
+to time; nothing in the program depends on that limit.
 
 *Bare*: the same topology with no instrumentation: one producer process
 putting "P1#1" .. "P1#N" into a plain `multiprocessing.Queue(capacity)`, one
@@ -33,9 +34,9 @@ What is timed, and why this is fair: process start-up under forkserver
 joins, exit events) are not the pipeline, so both sides are timed from
 *inside the workers* with `time.monotonic_ns()` (system-wide on Linux):
 
-- instrumented: from the earlier of the two workers' `start` events to the
-  consumer's last `done` event (the stamps are taken in the workers; the
-  benchmark only reads them);
+- instrumented: from the earlier of the two workers' first events (`proc`)
+  to the consumer's last `get` of an item from q (the stamps are taken in
+  the workers; the benchmark only reads them);
 - bare: from the earlier of the two workers' first statement to the moment
   the consumer has taken its N-th item.
 
@@ -199,10 +200,9 @@ def run_bare(
 
     from app import runtime
     from app.eventpipe import EventPipe
-    from app.experiments import EXPERIMENTS
     from app.instrument import ItemQueue
 
-    ctx = runtime.context(EXPERIMENTS["producer-consumer"].modules)
+    ctx = runtime.context()
     # The floor's queue has the cheap emptiness check the instrumented run's
     # has: the stock get_nowait costs as much as moving an item.
     q = ItemQueue(capacity, ctx=ctx) if floor else ctx.Queue(capacity)
@@ -260,9 +260,11 @@ def run_instrumented(
     from app.budget import WorkerBudget
     from app.experiments import EXPERIMENTS
     from app.experiments.producer_consumer import Params
-    from app.runtime import Runtime
+    from app.programs.boot.concviz_tracer import kinds as K
 
     exp = EXPERIMENTS["producer-consumer"]
+    assert exp.runtime is not None
+    assert exp.fold is not None
     params = Params(
         producers=1,
         consumers=1,
@@ -284,9 +286,9 @@ def run_instrumented(
 
     received: list[events.RawEvent] = []
     if on_batch_mode == "fold":
-        from app.model import ViewState, fold
-
-        state = ViewState(params=params.model_dump())
+        fold = exp.fold
+        state = exp.new_state()
+        state.params = params.model_dump()
         seq = 0
 
         def on_batch(batch: list[events.RawEvent]) -> None:
@@ -301,8 +303,8 @@ def run_instrumented(
             received.extend(batch)  # what the server does, minus the fold
 
     budget = WorkerBudget(8)
-    assert budget.acquire(2)
-    rt = Runtime(exp, params, on_batch, budget, time_limit_s=300)
+    assert budget.acquire(exp.worker_count(params))
+    rt = exp.runtime(exp, params, on_batch, budget, time_limit_s=300)
     start_ns = rt.started_ns
     wall0 = time.perf_counter()
     rt.start()
@@ -312,11 +314,16 @@ def run_instrumented(
         raise RuntimeError("instrumented run did not end in time")
     wall = time.perf_counter() - wall0
 
-    starts = [e[0] for e in received if e[4] == events.START]
-    dones = [e[0] for e in received if e[4] == events.DONE and e[1] == "C1"]
+    queues = [e[5] for e in received if e[4] == K.NEW and (e[6] or {}).get("name") == "q"]
+    starts = [e[0] for e in received if e[4] == K.PROC and e[1] in ("P1", "C1")]
+    dones = [
+        e[0]
+        for e in received
+        if e[4] == K.GET and e[1] == "C1" and e[5] in queues and (e[6] or {}).get("v") != "None"
+    ]
     ends = [e for e in received if e[4] == events.RUN_END]
     if len(starts) != 2 or len(dones) != n_items or not ends:
-        raise RuntimeError(f"unexpected run: {len(starts)} starts, {len(dones)} done, end={ends}")
+        raise RuntimeError(f"unexpected run: {len(starts)} starts, {len(dones)} gets, end={ends}")
     end = ends[0][6] or {}
     if end.get("outcome") != "finished":
         raise RuntimeError(f"run did not finish: {end}")
@@ -326,9 +333,8 @@ def run_instrumented(
 
 def bench_pipeline(args: argparse.Namespace) -> list[tuple[int, float, float, float]]:
     from app import runtime
-    from app.experiments import EXPERIMENTS
 
-    runtime.warm_up(EXPERIMENTS["producer-consumer"].modules)
+    runtime.warm_up()
     # One untimed round of each, so that caches and the fork server are warm.
     run_bare(min(args.items, 2000), args.capacities[0])
     run_instrumented(min(args.items, 2000), args.capacities[0], args.on_batch)
