@@ -32,6 +32,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -102,14 +103,18 @@ def limits_from(
 ) -> Limits:
     """A user's program gets `program_seconds`; a lesson's own program, the
     time any run gets, and room for the `workers` its run holds budget for
-    (its form's bounds are the lesson's, not the programs' limits)."""
+    (its form's bounds are the lesson's, not the programs' limits), and no
+    cap on its events."""
     return Limits(
         seconds=time_limit_s if lesson else min(settings.program_seconds, time_limit_s),
         processes=max(settings.program_processes, workers + 1 if lesson else 0),
         threads=settings.program_threads,
         memory_mb=settings.program_memory_mb,
         output_kb=settings.program_output_kb,
-        events=settings.program_events,
+        # A lesson's own program (an endless producer/consumer at full speed
+        # makes a million events in 20 s) is bounded by its run's time, as
+        # any run is: its recording and its ring of events have their own.
+        events=sys.maxsize if lesson else settings.program_events,
     )
 
 
