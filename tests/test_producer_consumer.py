@@ -159,3 +159,13 @@ def test_main_polling_for_tallies_is_left_out_of_the_log() -> None:
     kinds = [e.kind for e in view(tr.state(), {})["log"]]
     assert K.EMPTY not in kinds
     assert K.PUT in kinds
+
+
+def test_the_timeline_says_making_and_using_where_the_program_sleeps() -> None:
+    tr = Trace().worker("P1").worker("C1").put("P1", "P1#1").get("C1", "P1#1")
+    tr.add("C1", K.SLEEP, s=0.5).add("P1", K.SLEEP, s=0.5)
+    tr.add("main", K.REAPED, "P2", pid=999, exitcode=0)  # another worker ends meanwhile
+    lanes = tr.state().lanes
+    assert lanes["C1"][-1][1:] == ("consuming", "P1#1")
+    assert lanes["P1"][-1][1:] == ("producing", "P1#2")
+    assert [seg[1] for seg in lanes["C1"]].count("consuming") == 1

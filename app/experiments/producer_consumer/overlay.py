@@ -228,13 +228,25 @@ def _on_queue(state: PCState, e: Event, who: str) -> None:
         j.consumer, j.got = who, e.t
 
 
-def _lane(state: PCState, w: ThreadView, item: str) -> None:
+def _lane(state: PCState, w: ThreadView) -> None:
     """A producer's or consumer's sleep is its making or using an item: so
-    its timeline lane says (the lesson's colours)."""
+    its timeline lane says (the lesson's colours). The program's fold may
+    also have drawn the sleep again when another worker ended: that
+    segment goes, the one before goes on."""
     lane = state.lanes.get(w.name)
-    if lane and lane[-1][1] == SLEEPING:
-        t, _state, _label = lane[-1]
-        lane[-1] = (t, state.shown_state(w), item or None)
+    if not lane or lane[-1][1] != SLEEPING:
+        return
+    item = state.making(w.name) if role_of(w.name) == "producer" else state.held.get(w.name)
+    t, _state, _label = lane[-1]
+    shown = (state.shown_state(w), item or None)
+    if len(lane) > 1 and lane[-2][1:] == shown:
+        lane.pop()
+    else:
+        lane[-1] = (t, *shown)
+
+
+# Events on which the program's fold may draw every worker's lane again.
+_EVERY_LANE = frozenset({K.EXIT, K.REAPED, K.END, events.RUN_END})
 
 
 def overlay(state: Any, e: Event) -> None:
@@ -256,12 +268,13 @@ def overlay(state: Any, e: Event) -> None:
         w = state.workers.get(who)
         if isinstance(w, ThreadView):
             if role == "producer":
-                item = state.making(who)
-                j = journey(state, item)
+                j = journey(state, state.making(who))
                 j.producer, j.made = who, e.t
-            else:
-                item = state.held.get(who, "")
-            _lane(state, w, item)
+            _lane(state, w)
+    if e.kind in _EVERY_LANE:
+        for other in state.threads():
+            if role_of(other.name):
+                _lane(state, other)
     w = state.workers.get(who) if role else None
     if isinstance(w, ThreadView):
         # The run object's workers say what each one is and has done.
