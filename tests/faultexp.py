@@ -13,7 +13,10 @@ experiments never get into on purpose:
   and wait for each other forever, in plain `Lock.acquire()` calls that no
   stop flag can interrupt.
 - `labels`: a worker whose item labels and crash message carry markup, for
-  the escaping tests.
+  the escaping tests;
+- `roles-queue` (`rolesexp`): producers and consumers the server starts and
+  retires itself, for the faults of the roles runtime (a worker killed, thread
+  workers in the server, the fork server's children).
 
 Kept light at import: the fork server preloads this module.
 """
@@ -166,9 +169,11 @@ LABELS = _test_only(
 
 def serve() -> None:
     """The real server, with the test-only experiments added."""
+    from rolesexp import EXPERIMENT as ROLES_QUEUE
+
     from app.experiments import EXPERIMENTS
 
-    for exp in (PAYLOADS, DEADLOCK, LABELS):
+    for exp in (PAYLOADS, DEADLOCK, LABELS, ROLES_QUEUE):
         EXPERIMENTS[exp.slug] = exp
     from app.cli import main
 

@@ -59,6 +59,9 @@ TINY = {
     "speed": 20,
 }
 FAST = EXPERIMENTS["producer-consumer"].quick_params  # a run of a second or so
+# The roles runtime's faults (a worker killed, workers in the server's
+# threads, the fork server's children): its producer/consumer (`rolesexp`).
+ROLES = "roles-queue"
 
 
 def forkserver_dir(procs: list[Proc]) -> Path:
@@ -124,10 +127,10 @@ def healthz_watch(url: str) -> Iterator[list[float]]:
 
 
 def test_sigkill_mid_run_takes_8_workers_the_forkserver_and_the_tracker_with_it() -> None:
-    server = LiveServer()
+    server = FaultServer()
     try:
         with httpx.Client(base_url=server.url, timeout=15) as c:
-            run = start(c, producers=4, consumers=4, **ENDLESS)
+            run = start(c, ROLES, producers=4, consumers=4, **ENDLESS)
             running = wait_for(c, run["id"], with_pids(8))
         procs = family(server.proc.pid)
         shm = shm_names([server.proc.pid] + [p.pid for p in procs])
@@ -196,7 +199,7 @@ def test_200_start_stop_cycles_return_fds_threads_and_shm_to_baseline(
     def cycles(n: int, watch: bool = False) -> None:
         with httpx.Client(base_url=fault_server.url, timeout=20) as c:
             for i in range(n):
-                run = start(c, **params)
+                run = start(c, ROLES, **params)
                 if watch and i % 10 == 0:
                     # The server maps its semaphores under temporary names;
                     # the workers map them under the names in /dev/shm.
@@ -239,6 +242,7 @@ def test_a_consumer_killed_holding_an_item_fails_the_run_at_once(
 ) -> None:
     run = start(
         fault_client,
+        ROLES,
         producers=2,
         consumers=2,
         **{**ENDLESS, "consume_min_ms": 5000, "consume_max_ms": 5000},
@@ -401,7 +405,7 @@ def test_thread_experiments_run_in_a_process_or_check_the_stop_flag() -> None:
 
 
 def test_stop_of_thread_workers_in_the_server_is_prompt(fault_client: httpx.Client) -> None:
-    run = start(fault_client, producers=8, consumers=8, backend="thread", **ENDLESS)
+    run = start(fault_client, ROLES, producers=8, consumers=8, backend="thread", **ENDLESS)
     wait_for(
         fault_client, run["id"], lambda r: len(r["workers"]) == 16 and r["counters"]["consumed"] > 0
     )
