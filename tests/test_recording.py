@@ -22,7 +22,7 @@ from app import events
 from app.budget import WorkerBudget
 from app.events import Event, from_raw
 from app.experiments import EXPERIMENTS
-from app.model import ViewState, fold, fold_all
+from app.experiments.producer_consumer import fold_all
 from app.recording import SCHEMA, Recorder
 from app.replay import CHECKPOINT_EVERY, Replay
 from app.runs import ENDED_RING
@@ -46,7 +46,7 @@ def real_run_events(**params: Any) -> list[Event]:
 
     budget = WorkerBudget(64)
     assert budget.acquire(PC.worker_count(p))
-    rt = Runtime(PC, p, on_batch, budget)
+    rt = (PC.runtime or Runtime)(PC, p, on_batch, budget)  # the lesson's program, traced
     rt.start()
     assert rt.join(20)
     return [from_raw(raw, i + 1, rt.started_ns) for i, raw in enumerate(got)]
@@ -125,16 +125,18 @@ def test_replay_at_any_point_is_the_fold_of_the_first_events(run_events: list[Ev
         Event(i + 1, e.t + i * 1e-6, e.worker, e.pid, e.tid, e.kind, e.item, e.data)
         for i, e in enumerate(many)
     ]
-    replay = Replay(many, ViewState, fold, {})
+    assert PC.fold is not None
+    replay = Replay(many, PC.new_state, PC.fold, {})
     rng = random.Random(7)
     points = [0, 1, len(many), CHECKPOINT_EVERY, CHECKPOINT_EVERY + 1]
     points += [rng.randrange(len(many)) for _ in range(10)]
     for k in [*points, *reversed(points)]:  # forward and back
-        assert replay.state_at(k) == fold_all(many[:k], ViewState()), k
+        assert replay.state_at(k) == fold_all(many[:k]), k
 
 
 def test_trace_is_well_formed(run_events: list[Event]) -> None:
-    trace = json.loads(json.dumps(chrome_trace(run_events, ViewState, fold)))
+    assert PC.fold is not None
+    trace = json.loads(json.dumps(chrome_trace(run_events, PC.new_state, PC.fold)))
     evs = trace["traceEvents"]
     assert {e["ph"] for e in evs} <= {"M", "B", "E", "C", "s", "f", "i"}
     names = {e["args"]["name"] for e in evs if e["ph"] == "M" and e["name"] == "thread_name"}
