@@ -355,9 +355,10 @@ class ProgramRuntime(RunThreads):
 
     @property
     def held_workers(self) -> int:
-        """Places under max_workers this run holds: one, for the program
-        (its own children count against its limits instead)."""
-        return 0 if self._released else 1
+        """Places under max_workers this run holds: one for a user's
+        program (its own children count against its limits instead); a
+        lesson's, one for each worker its program starts."""
+        return 0 if self._released else self._held
 
     def alive_pids(self) -> list[int]:
         return procfs.session(self._pid) if self._pid else []
