@@ -21,7 +21,7 @@ import psutil
 import pytest
 from conftest import run_async, tidy_client
 from faultserver import FaultServer
-from probes import ENDED, family, live_workers, settle, start, wait_for, with_pids
+from probes import ENDED, family, settle, start, wait_for, with_pids
 from ssereader import read_events
 
 pytestmark = pytest.mark.live
@@ -53,18 +53,26 @@ def client(server: FaultServer) -> Iterator[httpx.Client]:
         yield c
 
 
+def program_workers(server: FaultServer) -> int:
+    """The processes of the lessons' programs alive now: the server's
+    descendants but its fork server and resource tracker (a lesson that is a
+    program holds a place under max_workers for each one it starts: main,
+    its producers and its consumers)."""
+    return sum(1 for p in family(server.proc.pid) if p.kind == "worker")
+
+
 class Sampler:
     """Counts the live worker processes every 10 ms, in a thread."""
 
-    def __init__(self, forkserver: int) -> None:
+    def __init__(self, server: FaultServer) -> None:
         self.samples: list[int] = []
-        self._forkserver = forkserver
+        self._server = server
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._done.is_set():
-            self.samples.append(live_workers(self._forkserver))
+            self.samples.append(program_workers(self._server))
             self._done.wait(0.01)
 
     def __enter__(self) -> Sampler:
@@ -109,7 +117,7 @@ def test_slider_storm_never_passes_the_cap_and_the_accounting_stays_exact(
         for role in rng.sample(["producers", "consumers"], rng.randint(1, 2)):
             params[role] = rng.randint(1, 16)
         patches.append(("PATCH", f"/api/runs/{rid}", {"params": params}))
-    with Sampler(forkserver_of(server)) as sampler:
+    with Sampler(server) as sampler:
         answers = run_async(storm(server.url, patches))
         time.sleep(0.3)  # the last changes take effect
     codes = [r.status_code for r in answers]
@@ -132,7 +140,7 @@ def test_slider_storm_never_passes_the_cap_and_the_accounting_stays_exact(
     assert all(w["items"] <= 60 for w in producers)
     assert not any(w["alive"] for w in final["workers"])
     # Every slot came back: a run as large as the cap starts.
-    big = start(client, producers=CAP // 2, consumers=CAP // 2, items_per_producer=0)
+    big = start(client, producers=CAP // 2, consumers=CAP // 2 - 1, items_per_producer=0)
     wait_for(client, big["id"], with_pids(CAP))
     client.post(f"/api/runs/{big['id']}/stop")
 
@@ -153,11 +161,12 @@ def test_start_storm_starts_max_runs_and_leaves_nothing_half_started(
     live = {r["id"] for r in client.get("/api/runs").json() if r["status"] not in ENDED}
     assert live == started
     for rid in started:
-        wait_for(client, rid, with_pids(2))
-    assert settle(lambda: live_workers(forkserver_of(server)), lambda n: n == 2 * MAX_RUNS) == 8
+        wait_for(client, rid, with_pids(3))
+    # main, a producer and a consumer each
+    assert settle(lambda: program_workers(server), lambda n: n == 3 * MAX_RUNS) == 12
     for rid in started:
         assert client.post(f"/api/runs/{rid}/stop").json()["status"] == "stopped"
-    assert settle(lambda: live_workers(forkserver_of(server)), lambda n: n == 0) == 0
+    assert settle(lambda: program_workers(server), lambda n: n == 0) == 0
 
 
 def test_a_json_client_behind_the_ring_gets_the_rest_from_the_recording(
@@ -243,7 +252,7 @@ def test_slow_and_vanished_clients_are_dropped_and_delay_nobody() -> None:
         run = start(
             client,
             producers=8,
-            consumers=8,
+            consumers=7,  # and main: 16 workers
             items_per_producer=0,
             produce_max_ms=50,
             consume_max_ms=50,
