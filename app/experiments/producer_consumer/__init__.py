@@ -12,7 +12,7 @@ draw.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,14 +21,10 @@ from app.experiments.lesson import make_fold, program_lesson
 from app.experiments.producer_consumer.overlay import PCState, overlay
 from app.experiments.producer_consumer.view import view
 from app.i18n import N_
-from app.params import check_ranges
+from app.params import check_ranges, live, speed_field
 
 SLUG = "producer-consumer"
 __all__ = ["EXPERIMENT", "PCState", "Params", "fold_all"]
-
-
-def _live(description: str) -> dict[str, Any]:
-    return {"live": True, "description": description}
 
 
 class Params(BaseModel):
@@ -39,14 +35,14 @@ class Params(BaseModel):
         ge=1,
         le=16,
         title=N_("Producers"),
-        json_schema_extra=_live(N_("producer workers; changes live")),
+        json_schema_extra=live(N_("producer workers; changes live")),
     )
     consumers: int = Field(
         2,
         ge=1,
         le=16,
         title=N_("Consumers"),
-        json_schema_extra=_live(N_("consumer workers; changes live")),
+        json_schema_extra=live(N_("consumer workers; changes live")),
     )
     capacity: int = Field(
         5,
@@ -62,13 +58,7 @@ class Params(BaseModel):
     produce_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Produce time max (ms)"))
     consume_min_ms: int = Field(0, ge=0, le=10000, title=N_("Consume time min (ms)"))
     consume_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Consume time max (ms)"))
-    speed: float = Field(
-        1.0,
-        ge=0.1,
-        le=20.0,
-        title=N_("Speed"),
-        json_schema_extra=_live(N_("time factor; changes live")),
-    )
+    speed: float = speed_field(N_("Speed"), N_("time factor; changes live"))
     backend: Literal["process", "thread"] = Field(
         "process",
         title=N_("Backend"),
