@@ -244,7 +244,8 @@ def test_the_installed_concviz_speaks_chinese_from_the_compiled_catalogue(
 def test_a_run_of_the_installed_concviz_uses_real_workers_and_leaves_none(
     served: Served,
 ) -> None:
-    """The fork server imports the worker modules from the installed package."""
+    """The lesson's program comes from the installed package, and its real
+    processes all end."""
     quick = EXPERIMENTS["producer-consumer"].quick_params
     with httpx.Client(base_url=served.url, timeout=10) as client:
         run = start(client, **quick)
@@ -252,7 +253,7 @@ def test_a_run_of_the_installed_concviz_uses_real_workers_and_leaves_none(
     assert ended["status"] == "finished", ended
     assert ended["counters"]["consumed"] == quick["producers"] * quick["items_per_producer"]
     pids = {w["pid"] for w in ended["workers"]}
-    assert len(pids) == quick["producers"] + quick["consumers"]
+    assert len(pids) == 1 + quick["producers"] + quick["consumers"]  # main's, and one each
     assert served.proc.pid not in pids
     workers = settle(
         lambda: [p for p in family(served.proc.pid) if p.kind == "worker" and p.running()],
