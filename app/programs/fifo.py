@@ -16,21 +16,28 @@ notice (its processes are gone), not the reader's.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import logging
+import math
 import os
-from multiprocessing.connection import Connection
+import queue
+import select
+import time
 from pathlib import Path
 from typing import Any
 
-from app.programs.boot.concviz_tracer.wire import Reassembler, read_batch
+from app.programs.boot.concviz_tracer.wire import Reassembler, Unframer
 
 log = logging.getLogger(__name__)
 
 # The pipe's buffer (the system caps it, see /proc/sys/fs/pipe-max-size):
 # how far the program may run ahead of the reader before its writes wait.
 BUFFER_BYTES = 1 << 20
+# The most one read takes: all there is, up to this (a reader behind by a
+# whole buffer catches up in sixteen reads).
+READ_BYTES = 1 << 16
 
 
 class EventFifo:
@@ -49,14 +56,37 @@ class EventFifo:
             raise
         with contextlib.suppress(OSError):  # above the system's limit the default stays
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, BUFFER_BYTES)
-        self._reader = Connection(fd, writable=False)
+        self._fd = fd
+        self._poller = select.poll()
+        self._poller.register(fd, select.POLLIN)
+        self._unframer = Unframer()
         self._reassembler = Reassembler(log.error)
+        self._batches: collections.deque[Any] = collections.deque()
 
     def get(self, timeout: float) -> Any:
         """The next whole batch; `queue.Empty` if none came within `timeout`.
         A message that is no frame raises (`ValueError`, `struct.error`,
-        `OSError`)."""
-        return read_batch(self._reader, self._reassembler, timeout)
+        `OSError`). Each read takes all the FIFO holds (up to `READ_BYTES`):
+        the batches it completes wait here for the next calls."""
+        batches = self._batches
+        if batches:
+            return batches.popleft()
+        deadline = time.monotonic() + timeout
+        wait = timeout
+        while True:
+            if not self._poller.poll(math.ceil(max(0.0, wait) * 1000)):
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    raise queue.Empty
+                continue
+            feed = self._reassembler.feed
+            for frame in self._unframer.split(os.read(self._fd, READ_BYTES)):
+                done, batch = feed(frame)
+                if done:
+                    batches.append(batch)
+            if batches:
+                return batches.popleft()
+            wait = deadline - time.monotonic()
 
     def close(self) -> None:
         """Close both ends and remove the FIFO. Writers still holding it get
@@ -64,7 +94,7 @@ class EventFifo:
         if self._keep < 0:
             return
         self._reassembler.close()
-        self._reader.close()
+        os.close(self._fd)
         os.close(self._keep)
         self._keep = -1
         with contextlib.suppress(FileNotFoundError):
