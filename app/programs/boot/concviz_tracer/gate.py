@@ -39,7 +39,10 @@ SIZE = SPEED_AT + 8
 
 _sleep = time.sleep  # the real one: the tracer patches time.sleep
 _native_id = _thread.get_native_id
-_view: Any = bytes(1)  # until open(): never stepping
+# The gate byte (until open_gate(): never stepping). The hottest paths (a
+# queue's put and get) test ``view[0]`` themselves and call `hold`, which
+# saves a call per action.
+view: Any = bytes(1)
 _speed_view: Any = None  # until open(): speed 1
 _permits = ""
 
@@ -47,26 +50,26 @@ _permits = ""
 def open_gate(path: str) -> None:
     """Map the gate file `path` (its directory holds ``permits/``); nothing
     if it cannot be mapped (the program runs unstepped)."""
-    global _view, _permits
+    global view, _permits
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return
     try:
         size = SIZE if os.fstat(fd).st_size >= SIZE else 1
-        _view = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+        view = mmap.mmap(fd, size, prot=mmap.PROT_READ)
     except (OSError, ValueError):
         return
     finally:
         os.close(fd)
     global _speed_view
-    if len(_view) >= SIZE:
-        _speed_view = _view
+    if len(view) >= SIZE:
+        _speed_view = view
     _permits = os.path.join(os.path.dirname(path), "permits")
 
 
 def stepping() -> bool:
-    return bool(_view[0])
+    return bool(view[0])
 
 
 def speed() -> float:
@@ -80,11 +83,13 @@ def speed() -> float:
 def before(kind: str, key: str | None, data: dict[str, Any]) -> None:
     """Called before an action of the user's code (`kind`: its name, as
     "acquire"; `key`: its object's; `data`: where it is, ``line``...)."""
-    if _view[0]:
-        _hold(kind, key, data)
+    if view[0]:
+        hold(kind, key, data)
 
 
-def _hold(kind: str, key: str | None, data: dict[str, Any]) -> None:
+def hold(kind: str, key: str | None, data: dict[str, Any]) -> None:
+    """Emit `wants`, flush, and wait for this thread's permit (or for the
+    gate to open): `before`, once the gate byte said to."""
     if recorder.current() is None:  # a process that never shows
         return
     wants: dict[str, Any] = {"kind": kind, "line": data.get("line")}
@@ -93,8 +98,8 @@ def _hold(kind: str, key: str | None, data: dict[str, Any]) -> None:
     recorder.emit(K.WANTS, key, wants)
     recorder.flush()
     permit = os.path.join(_permits, str(_native_id()))
-    view = _view
-    while view[0]:
+    byte = view
+    while byte[0]:
         try:
             os.unlink(permit)
         except FileNotFoundError:

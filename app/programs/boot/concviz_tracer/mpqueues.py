@@ -23,7 +23,7 @@ class MPQueueTracing(QueueTracing):
     def _cv_size(self) -> int | None:
         q: Any = self
         try:
-            return int(q._maxsize - q._sem._semlock._get_value())
+            return q._maxsize - q._sem._semlock._get_value()  # type: ignore[no-any-return]
         except NotImplementedError:  # sem_getvalue, on macOS
             return None
 

@@ -25,16 +25,30 @@ if TYPE_CHECKING:
 _now = recorder._monotonic_ns
 _emit = recorder.emit
 _at = where.at
-_before = gate.before
 _short_repr = where.short_repr
 _PUT, _GET = K.PUT, K.GET
 _Full, _Empty = queue.Full, queue.Empty
 
 
 class QueueTracing:
-    """The traced calls of a queue; `_cv_key` is None for an untraced one."""
+    """The traced calls of a queue; `_cv_key` is None for an untraced one.
+
+    A traced class calls its library's own ``put`` and ``get`` (the next
+    ones after this class in its MRO, found once when the class is made:
+    `_cv_put`, `_cv_get`) without a ``super()`` per call."""
 
     _cv_key: str | None = None
+    _cv_put: Any = None
+    _cv_get: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        mro = cls.__mro__
+        for base in mro[mro.index(QueueTracing) + 1 :]:
+            if cls._cv_put is None and "put" in base.__dict__:
+                cls._cv_put = base.__dict__["put"]
+            if cls._cv_get is None and "get" in base.__dict__:
+                cls._cv_get = base.__dict__["get"]
 
     def _cv_size(self) -> int | None:
         try:
@@ -46,47 +60,54 @@ class QueueTracing:
         """Take an item if one is there, without waiting: (True, item), else
         (False, None)."""
         try:
-            return True, super().get(False)  # type: ignore[misc]
+            return True, self._cv_get(False)
         except _Empty:
             return False, None
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         key = self._cv_key
         if key is None or (block and timeout is not None and timeout < 0):
-            return super().put(item, block, timeout)  # type: ignore[misc]
+            return self._cv_put(item, block, timeout)  # type: ignore[no-any-return]
         data = _at(1)
-        _before("put", key, data)
+        if gate.view[0]:
+            gate.hold("put", key, data)
         t = _now()
         try:
-            super().put(item, False)  # type: ignore[misc]
+            self._cv_put(item, False)
         except _Full:
             if not block:
                 data["timeout"] = 0
                 _emit(K.FULL, key, data)
                 raise
-            _emit(K.PUT_WAIT, key, dict(data, timeout=timeout, size=self._cv_size()))
-            real_put = super().put  # type: ignore[misc]
-            try:
-                waits.until_raises(lambda t: real_put(item, True, t), timeout, _Full)
-            except _Full:
-                data["timeout"] = timeout
-                _emit(K.FULL, key, data)
-                raise
+            self._cv_put_waiting(key, data, item, timeout)
             t = 0
         data["v"] = _short_repr(item)
         data["size"] = self._cv_size()
         _emit(_PUT, key, data, t)
         return None
 
+    def _cv_put_waiting(self, key: str, data: Any, item: Any, timeout: float | None) -> None:
+        """A put that found the queue full and is to wait: `put_wait`, then
+        the real wait (`full` when it times out)."""
+        _emit(K.PUT_WAIT, key, dict(data, timeout=timeout, size=self._cv_size()))
+        real_put = self._cv_put
+        try:
+            waits.until_raises(lambda t: real_put(item, True, t), timeout, _Full)
+        except _Full:
+            data["timeout"] = timeout
+            _emit(K.FULL, key, data)
+            raise
+
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         key = self._cv_key
         if key is None or (block and timeout is not None and timeout < 0):
-            return super().get(block, timeout)  # type: ignore[misc]
+            return self._cv_get(block, timeout)
         data = _at(1)
-        _before("get", key, data)
+        if gate.view[0]:
+            gate.hold("get", key, data)
         if not block:
             try:
-                item = super().get(False)  # type: ignore[misc]
+                item = self._cv_get(False)
             except _Empty:
                 data["timeout"] = 0
                 _emit(K.EMPTY, key, data)
@@ -94,18 +115,23 @@ class QueueTracing:
         else:
             got, item = self._cv_try_get()
             if not got:
-                _emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=self._cv_size()))
-                real_get = super().get  # type: ignore[misc]
-                try:
-                    item = waits.until_raises(lambda t: real_get(True, t), timeout, _Empty)
-                except _Empty:
-                    data["timeout"] = timeout
-                    _emit(K.EMPTY, key, data)
-                    raise
+                item = self._cv_get_waiting(key, data, timeout)
         data["v"] = _short_repr(item)
         data["size"] = self._cv_size()
         _emit(_GET, key, data)
         return item
+
+    def _cv_get_waiting(self, key: str, data: Any, timeout: float | None) -> Any:
+        """A get that found the queue empty and is to wait: `get_wait`, then
+        the real wait (`empty` when it times out)."""
+        _emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=self._cv_size()))
+        real_get = self._cv_get
+        try:
+            return waits.until_raises(lambda t: real_get(True, t), timeout, _Empty)
+        except _Empty:
+            data["timeout"] = timeout
+            _emit(K.EMPTY, key, data)
+            raise
 
     def put_nowait(self, item: Any) -> None:
         return self.put(item, False)

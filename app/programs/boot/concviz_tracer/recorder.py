@@ -6,11 +6,11 @@
     -------------------------          ---------------------          ----------
     emit(kind, item, data)  --append->  deque of raw events  --flush->  FIFO (frames of
       (announces its process and        flushed when it holds              at most PIPE_BUF
-       thread first)                     MAX_BATCH, when its oldest        bytes, each one
-    flush() before a wait               is AGE_NS old, before a wait,      write)
-                                        at a thread's or the process's
-                                        end, and every TICK_S by a hidden
-                                        flusher thread
+       thread first)                     MAX_BATCH, before a wait, at a     bytes, each one
+    flush() before a wait               thread's or the process's end,     write)
+                                        and by a hidden flusher thread
+                                        every AGE_S while events come
+                                        (every TICK_S when none came)
 
 Appending to a deque is atomic, so the per-event path takes no lock; a flush
 takes the flush lock, so that batches leave in the order their events were
@@ -51,10 +51,14 @@ if TYPE_CHECKING:
 # A batch goes when it holds this many events (about 15 KB of marshal, four
 # frames)...
 MAX_BATCH = 256
-# ... or when an event finds the oldest one in the buffer older than this ...
-AGE_NS = 5_000_000
-# ... or at the flusher thread's next look: a thread that computes for
-# seconds after one event still shows it within this.
+# ... or at the flusher thread's next look: this long after its last look
+# while events come (a look that found some), so that a stream of events
+# is seen within about this ...
+AGE_S = 0.005
+# ... and this long after a look that found none: a thread that computes for
+# seconds after one event still shows it within this. (The flusher, not
+# each event as it is recorded, watches the age: one look per AGE_S instead
+# of a lookup and a comparison per event.)
 TICK_S = 0.02
 # Events held while a flush cannot run; past this they are dropped and counted.
 MAX_PENDING = 100_000
@@ -301,24 +305,17 @@ def main_worker() -> Worker:
 
 def emit(kind: str, item: Any, data: Any, t: int = 0) -> None:
     """Record one event of the current thread. `t`: a stamp taken earlier
-    (before the call it reports took effect), else now."""
+    (before the call it reports took effect), else now. The per-event path:
+    a lookup, a tuple, an append; its age is the flusher's to watch."""
     w = _threads.get(_get_ident())
     if w is None:
         w = announce()
         if w is None:
             return
-    if not t:
-        t = _monotonic_ns()
     buf = _buf
-    buf.append((t, w[0], _pid, w[1], kind, item, data))
+    buf.append((t or _monotonic_ns(), w[0], _pid, w[1], kind, item, data))
     if len(buf) >= MAX_BATCH:
         flush()
-        return
-    try:
-        if t - buf[0][0] > AGE_NS:
-            flush()
-    except IndexError:  # another thread flushed it meanwhile
-        pass
 
 
 def emit_as(w: Worker, kind: str, item: Any, data: Any, t: int = 0) -> None:
@@ -438,8 +435,12 @@ def hide_from_signals() -> None:
 
 def _flusher(pid: int) -> None:
     hide_from_signals()
+    tick = TICK_S
     while pid == _pid and not _silent:
-        _sleep(TICK_S)
+        _sleep(tick)
         if (_buf or _lost) and pid == _pid:
+            tick = AGE_S  # events are coming: look again soon
             with contextlib.suppress(Exception):  # the hidden thread never dies loudly
                 flush()
+        else:
+            tick = TICK_S
