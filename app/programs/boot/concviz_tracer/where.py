@@ -17,6 +17,8 @@ TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
     from typing import Any
 
+    Site = tuple[Any, ...]  # (line,), (line, file) or ()
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _user_dir = ""
 _main = ""
@@ -24,16 +26,18 @@ _main = ""
 # relative to the user's directory.
 _files: dict[str, str | None] = {}
 _getframe = sys._getframe
-# A frame's line (``f_lineno``) is found by walking its code's line table up
-# to the instruction: about 40 ns near the start of a function, about 1 us
-# 300 lines into a module (a script's main block). From `FAR` bytes of
-# bytecode on, the line is cached per instruction, about 60 ns: the key,
-# the code's address plus the instruction's offset, lies inside the code
-# object, which the entry keeps alive, so no two live instructions share
-# one. At `MAX_LINES` entries (code made on the fly) the cache starts again.
-FAR = 200
-MAX_LINES = 20_000
-_lines: dict[int, tuple[CodeType, int]] = {}
+# The user's site of each instruction met: ``(code, site)``, `site` as
+# `site()` gives it, None outside the user's files. The line alone
+# (``f_lineno``) walks the code's line table from the start up to the
+# instruction: from about 40 ns near the start of a function to about 1 us
+# 300 lines into a module (a script's main block); the cache is one lookup
+# and makes nothing. Its key, the code's address plus the instruction's
+# offset, lies inside the code object, which the entry keeps alive, so no
+# two live instructions share a key. At `MAX_SITES` entries (code made on
+# the fly) it starts again.
+MAX_SITES = 20_000
+_sites: dict[int, tuple[CodeType, Site | None]] = {}
+SITE_FIELDS = ("line", "file")
 
 
 def configure(user_dir: str, main: str) -> None:
@@ -41,6 +45,7 @@ def configure(user_dir: str, main: str) -> None:
     _user_dir = os.path.abspath(user_dir) if user_dir else ""
     _main = os.path.abspath(main) if main else ""
     _files.clear()
+    _sites.clear()
 
 
 def _classify(filename: str) -> str | None:
@@ -92,53 +97,59 @@ def user_frame(depth: int) -> FrameType | None:
     return None
 
 
-def line_of(frame: FrameType) -> int:
-    lasti = frame.f_lasti
-    if lasti < FAR:
-        return frame.f_lineno
-    code = frame.f_code
-    hit = _lines.get(id(code) + lasti)
-    if hit is not None and hit[0] is code:
-        return hit[1]
-    return _remember(frame, code, lasti)
+def _site(frame: FrameType, code: CodeType) -> Site | None:
+    f = _files.get(code.co_filename, 0)
+    if f == 0:
+        f = _classify(code.co_filename)
+    site = None if f is None else (frame.f_lineno, f) if f else (frame.f_lineno,)
+    if len(_sites) >= MAX_SITES:
+        _sites.clear()
+    _sites[id(code) + frame.f_lasti] = (code, site)
+    return site
 
 
-def _remember(frame: FrameType, code: CodeType, lasti: int) -> int:
-    line = frame.f_lineno
-    if len(_lines) >= MAX_LINES:
-        _lines.clear()
-    _lines[id(code) + lasti] = (code, line)
-    return line
+def site(depth: int) -> Site:
+    """Where the call `depth` levels up from the caller is in the user's
+    code: ``(line,)`` in the main script, ``(line, file)`` in another of the
+    user's files, ``()`` when no user code is on the stack (the values of
+    `SITE_FIELDS`). The same tuple for every call from the same place."""
+    try:
+        frame: FrameType | None = _getframe(depth + 1)
+    except ValueError:
+        return ()
+    sites = _sites
+    while frame is not None:
+        code = frame.f_code
+        hit = sites.get(id(code) + frame.f_lasti)
+        found = hit[1] if hit is not None and hit[0] is code else _site(frame, code)
+        if found is not None:
+            return found
+        frame = frame.f_back
+    return ()
+
+
+def site_data(site: Site) -> dict[str, Any]:
+    """A fresh event data dict holding `site`."""
+    return dict(zip(SITE_FIELDS, site, strict=False))
 
 
 def at(depth: int) -> dict[str, Any]:
     """A fresh event data dict holding the user's line (and file) of the
     call `depth` levels up from the caller; empty when no user code is on
-    the stack. The one call of the per-event path: keep it short (the
-    line's lookup is `line_of`'s, written out)."""
+    the stack (`site`'s, written out: it is on the per-event path)."""
     try:
         frame: FrameType | None = _getframe(depth + 1)
     except ValueError:
         return {}
-    files = _files
+    sites = _sites
     while frame is not None:
         code = frame.f_code
-        f = files.get(code.co_filename, 0)
-        if f == 0:
-            f = _classify(code.co_filename)
-        if f is not None:
-            lasti = frame.f_lasti
-            if lasti < FAR:
-                line = frame.f_lineno
-            else:
-                hit = _lines.get(id(code) + lasti)
-                if hit is not None and hit[0] is code:
-                    line = hit[1]
-                else:
-                    line = _remember(frame, code, lasti)
-            if f:
-                return {"line": line, "file": f}
-            return {"line": line}
+        hit = sites.get(id(code) + frame.f_lasti)
+        found = hit[1] if hit is not None and hit[0] is code else _site(frame, code)
+        if found is not None:
+            if len(found) == 1:
+                return {"line": found[0]}
+            return {"line": found[0], "file": found[1]}
         frame = frame.f_back
     return {}
 
@@ -150,8 +161,8 @@ def frame_data(frame: FrameType | None) -> dict[str, Any]:
     if f == 0:
         f = _classify(frame.f_code.co_filename)
     if f:
-        return {"line": line_of(frame), "file": f}
-    return {"line": line_of(frame)}
+        return {"line": frame.f_lineno, "file": f}
+    return {"line": frame.f_lineno}
 
 
 def traceback_data(tb: Any) -> dict[str, Any]:
