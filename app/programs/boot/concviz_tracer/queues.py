@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 # Bound once: the per-call path is short (each global and attribute costs).
 _now = recorder._monotonic_ns
 _emit = recorder.emit
-_at = where.at
+_site = where.site
+_site_data = where.site_data
 _short_repr = where.short_repr
 _PUT, _GET = K.PUT, K.GET
 _Full, _Empty = queue.Full, queue.Empty
@@ -68,22 +69,21 @@ class QueueTracing:
         key = self._cv_key
         if key is None or (block and timeout is not None and timeout < 0):
             return self._cv_put(item, block, timeout)  # type: ignore[no-any-return]
-        data = _at(1)
+        site = _site(1)
         if gate.view[0]:
-            gate.hold("put", key, data)
+            gate.hold("put", key, _site_data(site))
         t = _now()
         try:
             self._cv_put(item, False)
         except _Full:
+            data = _site_data(site)
             if not block:
                 data["timeout"] = 0
                 _emit(K.FULL, key, data)
                 raise
             self._cv_put_waiting(key, data, item, timeout)
             t = 0
-        data["v"] = _short_repr(item)
-        data["size"] = self._cv_size()
-        _emit(_PUT, key, data, t)
+        _emit(_PUT, key, (_short_repr(item), self._cv_size()) + site, t)  # kinds.FIELDS
         return None
 
     def _cv_put_waiting(self, key: str, data: Any, item: Any, timeout: float | None) -> None:
@@ -102,23 +102,22 @@ class QueueTracing:
         key = self._cv_key
         if key is None or (block and timeout is not None and timeout < 0):
             return self._cv_get(block, timeout)
-        data = _at(1)
+        site = _site(1)
         if gate.view[0]:
-            gate.hold("get", key, data)
+            gate.hold("get", key, _site_data(site))
         if not block:
             try:
                 item = self._cv_get(False)
             except _Empty:
+                data = _site_data(site)
                 data["timeout"] = 0
                 _emit(K.EMPTY, key, data)
                 raise
         else:
             got, item = self._cv_try_get()
             if not got:
-                item = self._cv_get_waiting(key, data, timeout)
-        data["v"] = _short_repr(item)
-        data["size"] = self._cv_size()
-        _emit(_GET, key, data)
+                item = self._cv_get_waiting(key, _site_data(site), timeout)
+        _emit(_GET, key, (_short_repr(item), self._cv_size()) + site)  # kinds.FIELDS
         return item
 
     def _cv_get_waiting(self, key: str, data: Any, timeout: float | None) -> Any:

@@ -17,7 +17,9 @@ takes the flush lock, so that batches leave in the order their events were
 appended. A flush re-entered by the same thread (a signal handler, a
 ``__del__``) leaves its events for the next one.
 
-A raw event is ``(t_ns, worker, pid, tid, kind, item, data)`` (see `kinds`).
+A raw event is ``(t_ns, worker, pid, tid, kind, item, data)`` (see `kinds`);
+the buffer holds it as ``(t_ns, (worker, pid, tid), kind, item, data)``, the
+middle one a tuple of the thread's (`wire.encode_events`).
 The worker label of a thread is fixed when it announces itself (its first
 event): the process's name for its main thread (``main`` in the program's
 first process), the thread's name for the others, prefixed with the
@@ -70,7 +72,9 @@ _sleep = time.sleep  # the real one: the tracer patches time.sleep
 _get_ident = _thread.get_ident
 _native_id = _thread.get_native_id
 
-Worker = tuple[str, int]  # (label, native thread id)
+# (label, pid, native thread id): one tuple per thread, which each of its
+# events holds (see `wire.encode_events`).
+Worker = tuple[str, int, int]
 
 # This process.
 _fifo_path = ""
@@ -229,7 +233,7 @@ def _announce_proc() -> None:
     _labels = {_main_label: 1}
     data = {"name": name, "ppid": _ppid or os.getppid(), "main": _first}
     data.update(method=_method, daemon=_daemon)
-    _buf.append((_monotonic_ns(), _main_label, _pid, _main_native, K.PROC, None, data))
+    _buf.append((_monotonic_ns(), main_worker(), K.PROC, None, data))
     if not _flusher_on:
         _flusher_on = True
         _thread.start_new_thread(_flusher, (_pid,))
@@ -264,10 +268,10 @@ def announce(thread: Any = None, label: str | None = None) -> Worker | None:
     name = str(th.name) if th is not None else ("MainThread" if is_main else f"Thread-{ident}")
     if label is None:
         label = _main_label if is_main else unique_label(_prefix + name)
-    w = _threads[ident] = (label, _native_id())
+    w = _threads[ident] = (label, _pid, _native_id())
     daemon = bool(th.daemon) if th is not None else not is_main
     data = {"name": name, "daemon": daemon, "ident": ident, "main": is_main}
-    _buf.append((_monotonic_ns(), label, _pid, w[1], K.THREAD, None, data))
+    _buf.append((_monotonic_ns(), w, K.THREAD, None, data))
     return w
 
 
@@ -300,7 +304,7 @@ def main_worker() -> Worker:
     thread the page does not show (one of a library's own threads)."""
     if not _proc_announced:
         _announce_proc()
-    return (_main_label, _main_native)
+    return (_main_label, _pid, _main_native)
 
 
 def emit(kind: str, item: Any, data: Any, t: int = 0) -> None:
@@ -313,7 +317,7 @@ def emit(kind: str, item: Any, data: Any, t: int = 0) -> None:
         if w is None:
             return
     buf = _buf
-    buf.append((t or _monotonic_ns(), w[0], _pid, w[1], kind, item, data))
+    buf.append((t or _monotonic_ns(), w, kind, item, data))
     if len(buf) >= MAX_BATCH:
         flush()
 
@@ -323,7 +327,7 @@ def emit_as(w: Worker, kind: str, item: Any, data: Any, t: int = 0) -> None:
     `start_thread`, seen from the thread it started)."""
     if _silent:
         return
-    _buf.append((t or _monotonic_ns(), w[0], _pid, w[1], kind, item, data))
+    _buf.append((t or _monotonic_ns(), w, kind, item, data))
 
 
 def forget_thread() -> None:
@@ -356,7 +360,7 @@ def flush(wait: float = -1) -> None:
         batch = [pop() for _ in range(n)]
         if _lost:
             w = _threads.get(me) or main_worker()
-            batch.append((_monotonic_ns(), w[0], _pid, w[1], K.LOST, None, {"events": _lost}))
+            batch.append((_monotonic_ns(), w, K.LOST, None, {"events": _lost}))
             _lost = 0
         _write(batch)
     finally:
@@ -375,7 +379,7 @@ def _write(batch: list[tuple[Any, ...]]) -> None:
         finally:
             os.close(gate)
     try:
-        data = wire.encode(batch)
+        data = wire.encode_events(batch)
     except Exception:  # an event that neither marshal nor pickle can write
         _lost += len(batch)
         return

@@ -30,6 +30,8 @@ import struct
 import time
 from collections.abc import Callable
 
+from .kinds import FIELDS, ITEM_FIELDS
+
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
     from typing import Any, Protocol
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
         def recv_bytes(self, maxlength: int | None = ...) -> bytes: ...
 
 
-_MARSHAL, _PICKLE = b"m", b"p"
+_MARSHAL, _PICKLE, _EVENTS = b"m", b"p", b"e"
 LENGTH = struct.Struct("!i")
 # A frame: flags, the writer's pid and thread id, then a piece of the encoded
 # batch; with its length first, one atomic write.
@@ -60,6 +62,38 @@ def encode(batch: Any) -> bytes:
         return _PICKLE + pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
 
 
+def encode_events(batch: list[tuple[Any, ...]]) -> bytes:
+    """A traced program's batch: events ``(t, (worker, pid, tid), kind,
+    item, data)``, the middle tuple one object per thread, written once
+    and then referred to (marshal's references: about 5 bytes instead of
+    15 per event, and less to write and read), `data` a dict or, for the
+    kinds of `kinds.FIELDS`, a tuple of the values of those fields.
+    `decode` gives the ``(t, worker, pid, tid, kind, item, data)`` of
+    `kinds`, `data` a dict."""
+    return _EVENTS + encode(batch)
+
+
+def _item2(v: Any, size: Any) -> dict[str, Any]:
+    return {"v": v, "size": size}
+
+
+def _item3(v: Any, size: Any, line: Any) -> dict[str, Any]:
+    return {"v": v, "size": size, "line": line}
+
+
+def _item4(v: Any, size: Any, line: Any, file: Any) -> dict[str, Any]:
+    return {"v": v, "size": size, "line": line, "file": file}
+
+
+# What makes the data dict of a tuple of the values of `kinds.FIELDS`, by
+# kind and by the tuple's length (a dict display: half the time of
+# ``dict(zip(fields, values))``).
+_BY_FIELDS: dict[tuple[str, ...], tuple[Any, ...]] = {
+    ITEM_FIELDS: (None, None, _item2, _item3, _item4),
+}
+_MAKERS = {kind: _BY_FIELDS[fields] for kind, fields in FIELDS.items()}
+
+
 def decode(data: bytes | memoryview) -> Any:
     tag, body = bytes(data[:1]), memoryview(data)[1:]
     if tag == _MARSHAL:
@@ -68,6 +102,12 @@ def decode(data: bytes | memoryview) -> Any:
         import pickle
 
         return pickle.loads(body)
+    if tag == _EVENTS:
+        makers = _MAKERS
+        return [
+            (t, *w, kind, item, makers[kind][len(d)](*d) if type(d) is tuple else d)
+            for t, w, kind, item, d in decode(body)
+        ]
     raise ValueError(f"unknown batch tag {tag!r}")
 
 

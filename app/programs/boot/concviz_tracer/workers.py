@@ -175,7 +175,7 @@ def _main_end() -> None:
     if threading is not None:
         active = threading._active  # type: ignore[attr-defined]
         me = _thread.get_ident()
-        for ident, (label, _tid) in list(recorder.threads().items()):
+        for ident, (label, _pid, _tid) in list(recorder.threads().items()):
             th = active.get(ident)
             if ident != me and th is not None and th.daemon and th.is_alive():
                 cut.append(label)
