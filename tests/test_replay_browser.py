@@ -149,7 +149,7 @@ def test_the_timeline_has_a_legend_in_the_readers_language(
 def test_lane_names_are_whole_and_readable_at_1280_and_in_projection(
     browser: Any, live_server: LiveServer
 ) -> None:
-    # The daemon lesson's lanes have the longest names (proc-daemon).
+    # The daemon lesson's lanes have the longest names ("daemon process"...).
     with httpx.Client(base_url=live_server.url, timeout=20) as c:
         params = EXPERIMENTS["daemon"].quick_params
         run_id = c.post("/api/runs", json={"experiment": "daemon", "params": params}).json()["id"]
@@ -167,7 +167,7 @@ def test_lane_names_are_whole_and_readable_at_1280_and_in_projection(
                         text.height];
             })""",
         )
-        assert any(name == "proc-daemon" for name, _, _ in names)
+        assert max(len(name) for name, _, _ in names) >= 12, names  # long ones are drawn
         for name, fits, height in names:
             assert fits, f"{name} runs into the plot"
             assert height >= 15, f"{name} is drawn {height:.0f} px high"

@@ -29,6 +29,7 @@ from app import events, i18n, reasons
 from app.budget import WorkerBudget
 from app.experiments import EXPERIMENTS
 from app.experiments import joinable as jq
+from app.programs.boot.concviz_tracer import kinds as K
 from app.runtime import Runtime, idle_reason
 from app.web import choices, runlist
 
@@ -159,7 +160,7 @@ def test_a_naive_hang_is_diagnosed_then_ends_itself(runtimes: list[Runtime]) -> 
 
 def test_paused_or_in_step_mode_a_run_is_not_idle(runtimes: list[Runtime]) -> None:
     rt, recorder, _ = start_runtime(runtimes, "queue", 0.2, mode="buttons")
-    recorder.wait_for(lambda raw: any(r[4] == events.START for r in raw))
+    recorder.wait_for(lambda raw: any(r[4] == K.PROC for r in raw))  # the program runs
     assert rt.pause([])
     rt.set_stepping(True)
     # Idle limits pass; the clock stands while the class is meant to wait.

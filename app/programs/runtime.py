@@ -266,6 +266,7 @@ class ProgramRuntime(RunThreads):
             self._clear_permits()  # a permit given under the old mode is void
             self._write_gate(0, b"\1" if on else b"\0")
             self._stepping = on
+            self._last_batch = time.monotonic()
 
     def permit(self, slot: int) -> bool:
         """Let the thread whose native id is `slot` do its next action."""
@@ -449,7 +450,7 @@ class ProgramRuntime(RunThreads):
             self._close()
 
     def _check_quiet(self) -> None:
-        if self._paused:
+        if self._paused or self._stepping:  # the class is meant to wait: no idleness
             return
         idle = time.monotonic() - self._last_batch
         if 0 < self._idle_limit_s < idle:
