@@ -128,7 +128,7 @@ class Run:
         self.ended = asyncio.Event()
         self._pauses: list[list[int]] = []  # [start_ns, end_ns or 0]
         # "Predict, then reveal": the presenter hides the result until asked.
-        self.hidden = False
+        self.result_hidden = False
         self._inflight = threading.BoundedSemaphore(INFLIGHT_BATCHES)
         self.recorder: Recorder | None = recorder
         # Events handed to the recording, and how many it takes (0: all).
@@ -195,7 +195,7 @@ class Run:
         return True
 
     def set_hidden(self, hidden: bool) -> None:
-        self.hidden = hidden
+        self.result_hidden = hidden
         self._dirty = True  # the next frame shows it (or not)
         if self.ended.is_set():
             self.publish_frame(last=self.final)
@@ -207,7 +207,7 @@ class Run:
         """No frame will follow: the run has ended and its result is shown.
         An ended run whose result is hidden keeps its viewers' streams open,
         so that the reveal reaches every screen."""
-        return self.ended.is_set() and not self.hidden
+        return self.ended.is_set() and not self.result_hidden
 
     def set_stepping(self, on: bool) -> bool:
         """Step mode: the class chooses, action by action, who goes next."""
@@ -398,7 +398,7 @@ class Run:
             "params": self.params.model_dump(),
             "status": s.status,
             "paused": s.paused,
-            "result_hidden": self.hidden,
+            "result_hidden": self.result_hidden,
             "stepping": s.stepping,
             "reason": s.reason,
             "created": self.created.isoformat(),

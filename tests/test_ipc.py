@@ -278,8 +278,8 @@ def test_a_hidden_result_shows_progress_but_no_figures() -> None:
         "code": [],
         **view(state, Params().model_dump()),
     }
-    shown = env.get_template("partials/ipc/_frame.html").render(**context, hide_results=False)
-    hidden = env.get_template("partials/ipc/_frame.html").render(**context, hide_results=True)
+    shown = env.get_template("partials/ipc/_frame.html").render(**context, result_hidden=False)
+    hidden = env.get_template("partials/ipc/_frame.html").render(**context, result_hidden=True)
     assert "1\u2009234 MB/s" in shown
     assert 'id="tpb-os_pipe"' in shown
     assert "1\u2009234" not in hidden

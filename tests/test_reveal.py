@@ -96,7 +96,7 @@ def final_frame(client: httpx.Client, run_id: str, headers: dict[str, str] | Non
 
 def start_hidden(client: httpx.Client, slug: str, params: dict[str, Any]) -> str:
     """Start from the lesson's form with "Hide the result" ticked."""
-    form = {k: str(v) for k, v in params.items()} | {"hide_result": "1"}
+    form = {k: str(v) for k, v in params.items()} | {"result_hidden": "1"}
     r = client.post(f"/experiments/{slug}/start", data=form)
     assert r.status_code == 201, r.text
     # The very first stage is already hidden.
@@ -273,7 +273,10 @@ def test_a_run_started_hidden_shows_no_outcome_until_revealed(
     with client.stream("GET", f"/runs/{run_id}/stream") as s:
         stream = messages(s)
         assert "result hidden" in next(stream).data
-        assert client.post(f"/api/runs/{run_id}/reveal", json={"hidden": False}).status_code == 200
+        assert (
+            client.post(f"/api/runs/{run_id}/reveal", json={"result_hidden": False}).status_code
+            == 200
+        )
         revealed = next(stream)
         assert next(stream).event == "end"  # and then it ends, as an ended run's does
     assert "result hidden" not in revealed.data

@@ -109,13 +109,13 @@ class StepRequest(BaseModel):
 
 class HideRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    hidden: bool
+    result_hidden: bool
 
 
 @router.post("/runs/{run_id}/reveal")
 async def hide_or_reveal(run_id: str, body: HideRequest, request: Request) -> dict[str, Any]:
     """Predict, then reveal: hide the run's result on the page, or show it."""
-    return registry(request).hide(run_id, body.hidden).to_dict()
+    return registry(request).hide(run_id, body.result_hidden).to_dict()
 
 
 class PermitRequest(BaseModel):

@@ -146,7 +146,7 @@ async def start_from_form(slug: str, request: Request) -> HTMLResponse:
     form = await _form(request)
     try:
         run = reg.start(slug, {k: v for k, v in form.items() if k in _fields(exp)})
-        if form.get("hide_result"):
+        if form.get("result_hidden"):
             # Before its first frame: the run starts with its result hidden.
             reg.hide(run.id, True)
     except ParamsError as exc:

@@ -103,13 +103,13 @@ class Staged(Protocol):
     experiment: Experiment
     params: BaseModel
     state: Any
-    hidden: bool
+    result_hidden: bool
 
 
 def _timeline(run: Staged) -> timeline.Timeline:
     """The run's timeline; while its result is hidden, without the states
     that would tell it."""
-    hide = run.experiment.outcome_states if run.hidden else frozenset()
+    hide = run.experiment.outcome_states if run.result_hidden else frozenset()
     return timeline.build(run.state, hide=hide)
 
 
@@ -137,7 +137,7 @@ def stage_context(run: Staged, *, with_timeline: bool = True) -> dict[str, Any]:
             if exp.script is not None and exp.code_lines
             else []
         ),
-        "hide_results": bool(run.hidden),
+        "result_hidden": bool(run.result_hidden),
         "timeline": _timeline(run) if with_timeline else None,
         "timeline_window": f"{timeline.WINDOW_S:g}",
         **exp.view(state, params),

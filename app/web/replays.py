@@ -48,7 +48,7 @@ class ReplayView:
     experiment: Experiment
     params: BaseModel
     state: Any
-    hidden: bool = False
+    result_hidden: bool = False
 
 
 @dataclass

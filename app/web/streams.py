@@ -293,7 +293,7 @@ async def timeline_stream(run: Annotated[Run, Depends(the_run)], request: Reques
 
 async def _timeline(run: Run) -> AsyncIterator[bytes]:
     while True:
-        last, hidden = run.final, run.hidden
+        last, hidden = run.final, run.result_hidden
         yield format_sse_event(data_str=render_timeline(run))
         if last:
             yield END
@@ -301,7 +301,7 @@ async def _timeline(run: Run) -> AsyncIterator[bytes]:
         if run.ended.is_set():
             # Ended with its result hidden: nothing changes until the reveal
             # (or it has ended just now: its last timeline is next).
-            if not run.final and run.hidden == hidden:
+            if not run.final and run.result_hidden == hidden:
                 await run.changed()
             continue
         with contextlib.suppress(TimeoutError):
