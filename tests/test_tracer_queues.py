@@ -200,3 +200,38 @@ def test_an_item_whose_repr_fails_is_shown_by_its_type() -> None:
     assert len(puts[1]) <= 80
     assert puts[1].startswith("'xxxx")
     assert run.one("get", key).data["v"] == "<Broken>"
+
+
+def test_plain_items_and_calls_far_into_a_script_or_in_another_file_are_reported_alike() -> None:
+    # Items of plain types travel as they are and become their repr on the
+    # server's side; a call's line comes from a cache per call site.
+    filler = "x = 0\n" * 400
+    run = trace(
+        filler
+        + """
+import multiprocessing as mp
+import helper
+
+if __name__ == "__main__":
+    q = mp.Queue()
+    for item in [7, 10**100, None, 2.5, True, "7", "None"]:
+        q.put(item)
+    helper.put_one(q)
+    got = [q.get() for _ in range(8)]
+    print(got[:2] == [7, 10**100], got[-1])
+""",
+        files={"helper.py": "def put_one(q):\n    q.put(-1)\n"},
+    )
+    key, line = run.key("q"), run.line
+    assert line("q.put(item)") > 400
+    puts = [e.data for e in run.of("put", key)]
+    shown = ["7", repr(10**100)[:77] + "...", "None", "2.5", "True", "'7'", "'None'"]
+    assert puts[:7] == [
+        {"line": line("q.put(item)"), "v": v, "size": n} for n, v in enumerate(shown, 1)
+    ]
+    assert puts[7] == {"line": 2, "file": "helper.py", "v": "-1", "size": 8}
+    gets = [e.data for e in run.of("get", key)]
+    assert [g["v"] for g in gets] == shown + ["-1"]
+    assert {g["line"] for g in gets} == {line("got = [q.get()")}
+    assert list(gets[0]) == ["line", "v", "size"]  # the tracer's own order
+    assert run.printed() == "True -1\n"

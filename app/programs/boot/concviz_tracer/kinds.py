@@ -240,14 +240,6 @@ KINDS = frozenset(
     }
 )
 
-# Events whose data a hot path records as a tuple of values in the order of
-# these fields, the trailing ones left out when they do not apply (``file``
-# in the main script; ``line`` and ``file`` with no user code on the stack):
-# no dict per call, and less to write and to read. `wire.decode` makes each
-# a dict again: a reader sees the data described above.
-ITEM_FIELDS = ("v", "size", "line", "file")
-FIELDS: dict[str, tuple[str, ...]] = {PUT: ITEM_FIELDS, GET: ITEM_FIELDS}
-
 # Object types, by library (the `type` and `lib` of a `new` event).
 MP_QUEUES = ("Queue", "JoinableQueue", "SimpleQueue")
 QUEUE_QUEUES = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 # Bound once: the per-call path is short (each global and attribute costs).
 _now = recorder._monotonic_ns
 _emit = recorder.emit
+_emit_item = recorder.emit_item
 _site = where.site
 _site_data = where.site_data
 _short_repr = where.short_repr
+_PLAIN = where.PLAIN_TYPES
 _PUT, _GET = K.PUT, K.GET
 _Full, _Empty = queue.Full, queue.Empty
 
@@ -83,7 +85,8 @@ class QueueTracing:
                 raise
             self._cv_put_waiting(key, data, item, timeout)
             t = 0
-        _emit(_PUT, key, (_short_repr(item), self._cv_size()) + site, t)  # kinds.FIELDS
+        v = item if type(item) in _PLAIN else _short_repr(item)
+        _emit_item(_PUT, key, site, v, self._cv_size(), t)
         return None
 
     def _cv_put_waiting(self, key: str, data: Any, item: Any, timeout: float | None) -> None:
@@ -117,7 +120,8 @@ class QueueTracing:
             got, item = self._cv_try_get()
             if not got:
                 item = self._cv_get_waiting(key, _site_data(site), timeout)
-        _emit(_GET, key, (_short_repr(item), self._cv_size()) + site)  # kinds.FIELDS
+        v = item if type(item) in _PLAIN else _short_repr(item)
+        _emit_item(_GET, key, site, v, self._cv_size())
         return item
 
     def _cv_get_waiting(self, key: str, data: Any, timeout: float | None) -> Any:

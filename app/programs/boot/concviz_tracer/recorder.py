@@ -19,7 +19,8 @@ appended. A flush re-entered by the same thread (a signal handler, a
 
 A raw event is ``(t_ns, worker, pid, tid, kind, item, data)`` (see `kinds`);
 the buffer holds it as ``(t_ns, (worker, pid, tid), kind, item, data)``, the
-middle one a tuple of the thread's (`wire.encode_events`).
+second one a tuple of the thread's, and a put or a get as ``(t_ns, (worker,
+pid, tid), kind, key, site, v, size)`` (`emit_item`, `wire.encode_events`).
 The worker label of a thread is fixed when it announces itself (its first
 event): the process's name for its main thread (``main`` in the program's
 first process), the thread's name for the others, prefixed with the
@@ -318,6 +319,21 @@ def emit(kind: str, item: Any, data: Any, t: int = 0) -> None:
             return
     buf = _buf
     buf.append((t or _monotonic_ns(), w, kind, item, data))
+    if len(buf) >= MAX_BATCH:
+        flush()
+
+
+def emit_item(kind: str, key: str, site: Any, v: Any, size: int | None, t: int = 0) -> None:
+    """`emit` for a put or a get of the queue `key`: its data given as the
+    user's `site` (`where.site`), the item's `v` and the size after, kept
+    as they are in the event, no dict (`wire.encode_events`)."""
+    w = _threads.get(_get_ident())
+    if w is None:
+        w = announce()
+        if w is None:
+            return
+    buf = _buf
+    buf.append((t or _monotonic_ns(), w, kind, key, site, v, size))
     if len(buf) >= MAX_BATCH:
         flush()
 

@@ -184,6 +184,11 @@ def traceback_data(tb: Any) -> dict[str, Any]:
 
 MAX_REPR = 80
 _reprlib: Any = None
+# Types whose values are written as they are (marshal keeps them whole) and
+# whose repr every reader makes alike, since the repr of such a value is a
+# function of the value alone: a hot path sends the item itself and the
+# reader makes its `short_repr` (``wire``), which saves the program a call.
+PLAIN_TYPES = frozenset({int, float, bool, type(None)})
 
 
 def short_repr(obj: Any) -> str:

@@ -30,7 +30,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from .kinds import FIELDS, ITEM_FIELDS
+from .where import MAX_REPR
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -63,35 +63,30 @@ def encode(batch: Any) -> bytes:
 
 
 def encode_events(batch: list[tuple[Any, ...]]) -> bytes:
-    """A traced program's batch: events ``(t, (worker, pid, tid), kind,
-    item, data)``, the middle tuple one object per thread, written once
-    and then referred to (marshal's references: about 5 bytes instead of
-    15 per event, and less to write and read), `data` a dict or, for the
-    kinds of `kinds.FIELDS`, a tuple of the values of those fields.
-    `decode` gives the ``(t, worker, pid, tid, kind, item, data)`` of
-    `kinds`, `data` a dict."""
+    """A traced program's batch (``concviz_tracer.recorder``): events
+    ``(t, (worker, pid, tid), kind, item, data)``, and puts and gets as
+    ``(t, (worker, pid, tid), kind, key, site, v, size)``, `site` the
+    user's ``(line,)``, ``(line, file)`` or ``()`` (`where.site`), `v` a
+    repr or a value of `where.PLAIN_TYPES`. A thread's tuple and a call
+    site's are one object each, written once and then referred to
+    (marshal's references), and a put or a get needs no dict: less to make,
+    write and read. `decode` gives the ``(t, worker, pid, tid, kind, item,
+    data)`` of `kinds`, with the data dict described there."""
     return _EVENTS + encode(batch)
 
 
-def _item2(v: Any, size: Any) -> dict[str, Any]:
-    return {"v": v, "size": size}
-
-
-def _item3(v: Any, size: Any, line: Any) -> dict[str, Any]:
-    return {"v": v, "size": size, "line": line}
-
-
-def _item4(v: Any, size: Any, line: Any, file: Any) -> dict[str, Any]:
-    return {"v": v, "size": size, "line": line, "file": file}
-
-
-# What makes the data dict of a tuple of the values of `kinds.FIELDS`, by
-# kind and by the tuple's length (a dict display: half the time of
-# ``dict(zip(fields, values))``).
-_BY_FIELDS: dict[tuple[str, ...], tuple[Any, ...]] = {
-    ITEM_FIELDS: (None, None, _item2, _item3, _item4),
-}
-_MAKERS = {kind: _BY_FIELDS[fields] for kind, fields in FIELDS.items()}
+def _event(e: tuple[Any, ...]) -> tuple[Any, ...]:
+    t, (label, pid, tid), kind, key, site, v, size = e
+    if type(v) is not str:  # a value of where.PLAIN_TYPES: its short_repr here
+        v = repr(v)
+        if len(v) > MAX_REPR:
+            v = v[: MAX_REPR - 3] + "..."
+    if not site:
+        return (t, label, pid, tid, kind, key, {"v": v, "size": size})
+    if len(site) == 1:
+        return (t, label, pid, tid, kind, key, {"line": site[0], "v": v, "size": size})
+    data = {"line": site[0], "file": site[1], "v": v, "size": size}
+    return (t, label, pid, tid, kind, key, data)
 
 
 def decode(data: bytes | memoryview) -> Any:
@@ -103,11 +98,7 @@ def decode(data: bytes | memoryview) -> Any:
 
         return pickle.loads(body)
     if tag == _EVENTS:
-        makers = _MAKERS
-        return [
-            (t, *w, kind, item, makers[kind][len(d)](*d) if type(d) is tuple else d)
-            for t, w, kind, item, d in decode(body)
-        ]
+        return [(e[0], *e[1], e[2], e[3], e[4]) if len(e) == 5 else _event(e) for e in decode(body)]
     raise ValueError(f"unknown batch tag {tag!r}")
 
 
