@@ -38,7 +38,11 @@ class MPQueueTracing(QueueTracing):
         if not rlock.acquire(False):
             return False, None
         try:
-            if q._maxsize - q._sem._semlock._get_value() <= 0:
+            try:  # an item was put that no get took (it may still be on its way)
+                ready = q._maxsize - q._sem._semlock._get_value() > 0
+            except NotImplementedError:  # sem_getvalue, on macOS: data in the pipe?
+                ready = q._poll()
+            if not ready:
                 return False, None
             res = q._recv_bytes()
             q._sem.release()
