@@ -17,7 +17,8 @@ alike:
   and counts the events (the fold, recording and frames are the server's
   business: bench/ingest.py);
 - *served*: the same program through a real server (`POST /api/programs`):
-  events numbered, folded, recorded and drawn;
+  events numbered, folded, recorded and drawn (the next round waits until
+  the server is done with them: its CPU idle);
 - *VizTracer*: `python -m viztracer prog.py N`, the tool people reach for
   today, which records every function call to a file it writes at the end
   (left out, saying so, where VizTracer is not installed: it is not one of
@@ -151,6 +152,30 @@ def served(base: str, source: str, n: int) -> tuple[float, int]:
     return float(found.group(1)), int(run["events"])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time process `pid` has used (None where /proc cannot say)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, quiet_s: float = 0.3, longest_s: float = 60.0) -> None:
+    """Wait until process `pid` has used no CPU for `quiet_s`: the server
+    still folds, records and draws a served run's events after its program
+    ended, and the next round's legs must not run beside it."""
+    deadline = time.monotonic() + longest_s
+    last = cpu_seconds(pid)
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = cpu_seconds(pid)
+        if now == last:
+            return
+        last = now
+
+
 def viztraced(workdir: Path, n: int) -> tuple[float, int]:
     """items/s under VizTracer, and the size of the trace it wrote."""
     trace = workdir / "viz.json"
@@ -209,6 +234,8 @@ def main() -> None:
                 lost += n_lost
                 if base:
                     rates["served"].append(served(base, PROGRAM, args.items)[0])
+                    assert server is not None
+                    wait_idle(server.pid)
                 if not args.no_viztracer:
                     rate, viz_bytes = viztraced(workdir, args.items)
                     rates["viztracer"].append(rate)
