@@ -235,3 +235,24 @@ if __name__ == "__main__":
     assert {g["line"] for g in gets} == {line("got = [q.get()")}
     assert list(gets[0]) == ["line", "v", "size"]  # the tracer's own order
     assert run.printed() == "True -1\n"
+
+
+def test_calls_at_the_same_place_of_two_functions_each_report_their_own_line() -> None:
+    run = trace(
+        """
+        import queue
+
+        def one(q):
+            q.put(1)
+
+        def two(q):
+            q.put(2)
+
+        q = queue.Queue()
+        for _ in range(3):
+            one(q)
+            two(q)
+        """
+    )
+    puts = [(e.data["v"], e.data["line"]) for e in run.of("put", run.key("q"))]
+    assert puts == [("1", run.line("q.put(1)")), ("2", run.line("q.put(2)"))] * 3
