@@ -18,6 +18,7 @@ from test_i18n import recorded_run
 
 from app import i18n
 from app.experiments import EXPERIMENTS, Experiment
+from app.experiments.constants import constants, substitute
 from app.web.render import render_frame
 from app.web.replays import ReplayView
 
@@ -84,18 +85,40 @@ def test_a_value_out_of_bounds_is_refused_naming_the_field_and_its_bounds(
         assert any(e["field"] == field and words in e["message"] for e in errors), errors
 
 
+def at_quick_speed(exp: Experiment, params: dict[str, Any]) -> str:
+    """The lesson's program as downloaded with `params`, its own durations
+    (constants named ``*_S`` or ``*_MS`` that the form does not set)
+    divided by the quick speed, as the tracer scales a run's sleeps."""
+    assert exp.script is not None
+    text = exp.script(params)
+    speed = float(params.get("speed", 1))
+    durations = {
+        name: value / speed
+        for name, value in constants(text).items()
+        if name.endswith(("_S", "_MS")) and isinstance(value, int | float)
+    }
+    return substitute(text, durations)
+
+
 @pytest.mark.parametrize("exp", LESSONS, ids=ids)
 def test_its_program_runs_on_its_own_and_ends_with_its_accounting(
     exp: Experiment, tmp_path: Path
 ) -> None:
-    assert exp.script is not None
-    path = tmp_path / exp.script_name(exp.quick_params)
-    path.write_text(exp.script(exp.quick_params))
-    done = subprocess.run(
-        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip().splitlines()[-1].startswith("accounting:"), done.stdout
+    assert exp.params is not None
+    backends = exp.params.model_fields.get("backend")
+    for backend in ("process", "thread") if backends else (None,):
+        params = {**exp.quick_params, **({"backend": backend} if backend else {})}
+        path = tmp_path / exp.script_name(params)
+        path.write_text(at_quick_speed(exp, params))
+        done = subprocess.run(
+            [sys.executable, "-I", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.strip().splitlines()[-1].startswith("accounting:"), done.stdout
 
 
 @pytest.mark.parametrize("exp", LESSONS, ids=ids)

@@ -1,11 +1,7 @@
 """Each experiment's plain program: shown with who is where, downloadable,
-and it runs on its own, telling the same story with exact accounting."""
+and given with the form's values (that it runs on its own is test_lessons.py's)."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,31 +10,6 @@ from ssereader import read_events
 from app.events import Event
 from app.experiments import EXPERIMENTS
 from app.programs.boot.concviz_tracer import kinds as K
-
-# A user's program is its own script, and tells its own story (test_programs_live.py).
-WITH_SCRIPTS = [
-    e for e in EXPERIMENTS.values() if e.built and e.script is not None and e.slug != "program"
-]
-
-
-@pytest.mark.parametrize("exp", WITH_SCRIPTS, ids=lambda e: e.slug)
-def test_the_downloaded_script_runs_on_its_own(exp: object, tmp_path: Path) -> None:
-    assert exp.script is not None  # type: ignore[attr-defined]
-    for backend in ("process", "thread"):
-        params = {**exp.quick_params}  # type: ignore[attr-defined]
-        if "backend" in exp.params.model_fields:  # type: ignore[attr-defined]
-            params["backend"] = backend
-        path = tmp_path / f"{exp.slug}-{backend}.py"  # type: ignore[attr-defined]
-        path.write_text(exp.script(params))  # type: ignore[attr-defined]
-        done = subprocess.run(
-            [sys.executable, "-I", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout.strip().splitlines()[-1].startswith("accounting:"), done.stdout
 
 
 def test_producer_consumer_script_has_the_form_s_values_in_its_constants() -> None:
