@@ -12,7 +12,8 @@ from types import FrameType
 
 from . import gate, recorder, registry, where
 from . import kinds as K
-from .locks import BarrierTracing, EventTracing, acquire
+from .locks import acquire
+from .syncs import BarrierTracing, EventTracing
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:

@@ -22,9 +22,10 @@ def install() -> None:
 
 
 def _threading(threading: ModuleType) -> None:
-    from . import locks
+    from . import locks, syncs
 
     locks.install(threading)
+    syncs.install(threading)
 
 
 def _queue(queue: ModuleType) -> None:

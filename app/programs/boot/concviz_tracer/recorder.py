@@ -39,13 +39,11 @@ import _thread
 import collections
 import contextlib
 import os
-import select
-import signal
 import sys
 import time
 
 from . import kinds as K
-from . import wire
+from . import outlet, wire
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -65,8 +63,6 @@ AGE_S = 0.005
 TICK_S = 0.02
 # Events held while a flush cannot run; past this they are dropped and counted.
 MAX_PENDING = 100_000
-# How long a forked child's first flush waits for its parent's `spawn` event.
-GATE_S = 2.0
 
 _monotonic_ns = time.monotonic_ns
 _sleep = time.sleep  # the real one: the tracer patches time.sleep
@@ -78,8 +74,6 @@ _native_id = _thread.get_native_id
 Worker = tuple[str, int, int]
 
 # This process.
-_fifo_path = ""
-_fd = -1
 _pid = os.getpid()
 _first = False
 _silent = True  # until configure(); for good in the forkserver and resource tracker
@@ -103,13 +97,13 @@ _buf: collections.deque[tuple[Any, ...]] = collections.deque()
 _lost = 0
 _flush_lock = _thread.allocate_lock()
 _flushing = 0  # ident of the thread in a flush
-_gate = -1
 _flusher_on = False
 
 
 def configure(fifo_path: str, first: bool, method: str | None = None) -> None:
-    global _fifo_path, _first, _silent, _method
-    _fifo_path, _first, _method, _silent = fifo_path, first, method, False
+    global _first, _silent, _method
+    _first, _method, _silent = first, method, False
+    outlet.configure(fifo_path)
     os.register_at_fork(after_in_child=_forked)
 
 
@@ -175,20 +169,13 @@ def set_process(
         _method = method
 
 
-def set_gate(fd: int) -> None:
-    """Hold this process's first flush until `fd` is readable (its parent
-    has flushed the `spawn` event that must come first) or at EOF."""
-    global _gate
-    _gate = fd
-
-
 def _forked() -> None:
     """In the child of a fork: a new process, whose buffer, threads and
     locks are its own; the parent's unflushed events stay the parent's."""
     global _pid, _first, _method, _daemon, _name, _label, _ppid, _proc_announced
     global _main_ident, _main_native
     global _labels, _threads, _main_ended, _exited, _final, _buf, _lost, _flush_lock
-    global _flushing, _gate, _flusher_on
+    global _flushing, _flusher_on
     _pid = os.getpid()
     _first = False
     _method, _daemon, _name, _label, _ppid = "fork", False, None, None, 0
@@ -200,8 +187,8 @@ def _forked() -> None:
     _lost = 0
     _flush_lock = _thread.allocate_lock()
     _flushing = 0
-    _gate = -1
     _flusher_on = False
+    outlet.forked()
 
 
 def _process_name() -> str:
@@ -385,54 +372,22 @@ def flush(wait: float = -1) -> None:
 
 
 def _write(batch: list[tuple[Any, ...]]) -> None:
-    global _lost, _gate
+    global _lost
     if _silent:
         return
-    if _gate >= 0:
-        gate, _gate = _gate, -1
-        try:
-            select.select([gate], [], [], GATE_S)
-        finally:
-            os.close(gate)
     try:
         data = wire.encode_events(batch)
     except Exception:  # an event that neither marshal nor pickle can write
         _lost += len(batch)
         return
-    fd = _fd if _fd >= 0 else _open()
-    if fd < 0:
-        return
-    try:
-        for message in wire.messages(data, _pid, _native_id()):
-            os.write(fd, message)
-    except OSError:  # EPIPE: nobody reads any more
+    if not outlet.write(data, _pid, _native_id()):  # EPIPE: nobody reads any more
         server_gone()
-
-
-def _open() -> int:
-    global _fd
-    try:
-        # Not blocking: with no reader left the open fails (ENXIO) at once.
-        fd = os.open(_fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        os.set_blocking(fd, True)
-    except OSError:
-        server_gone()
-        return -1
-    _fd = fd
-    return fd
 
 
 def server_gone() -> None:
     """The server is gone: stop tracing and end the whole program."""
     silence()
-    kill_group()
-
-
-def kill_group() -> None:
-    pgid = os.getpgid(0)
-    if pgid == os.getsid(0):  # the program's own session (launch starts one)
-        os.killpg(pgid, signal.SIGKILL)
-    os.kill(os.getpid(), signal.SIGKILL)
+    outlet.kill_group()
 
 
 def final_flush() -> None:
@@ -446,15 +401,8 @@ def final_flush() -> None:
     _final = True
 
 
-def hide_from_signals() -> None:
-    """For a hidden thread: signals sent to the process go to the program's
-    own threads (its main thread first), as they would without the tracer."""
-    with contextlib.suppress(OSError, ValueError):
-        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-
-
 def _flusher(pid: int) -> None:
-    hide_from_signals()
+    outlet.hide_from_signals()
     tick = TICK_S
     while pid == _pid and not _silent:
         _sleep(tick)

@@ -7,7 +7,7 @@ import _thread
 import os
 import sys
 
-from . import gate, objects, recorder, stdio, where, workers
+from . import gate, objects, outlet, processes, recorder, stdio, where, workers
 
 ROOT = "CONCVIZ_TRACE_ROOT"  # set by the program's first process: the others see it
 
@@ -39,16 +39,17 @@ def install() -> None:
         gate.open_gate(gate_path)
     stdio.install()
     workers.install()
+    processes.install()
     objects.install()
 
 
 def _watch_life(fd: int) -> None:
     """Wait for end-of-file on the life pipe: the server is gone (it closed
     its end, or died), and so must the program be."""
-    recorder.hide_from_signals()
+    outlet.hide_from_signals()
     try:
         while os.read(fd, 64):
             pass
     except OSError:  # the program closed this descriptor itself: stop watching
         return
-    recorder.kill_group()
+    outlet.kill_group()

@@ -1,23 +1,14 @@
-"""Processes and threads: their start, join, end, exit and reaping.
+"""Threads, and how a process of the program ends (processes.py starts them).
 
-Only what the user's code starts is reported as started (`spawn`,
-`start_thread`); a process or thread started by a library (a pool's
-workers, a queue's feeder thread) shows only once user code runs in it,
-when it announces itself with its first event.
-
-Order: a parent's `spawn` reaches the FIFO before anything of the child.
-
-- fork: the child runs as soon as it is forked, so its first flush waits on
-  a gate (a pipe it inherits) that the parent opens once its `spawn` is out;
-- spawn: the parent sends `spawn` as soon as it knows the pid
-  (`util.spawnv_passfds` returned), before it writes the child the data it
-  needs to start running;
-- forkserver: the forkserver sends the child's pid as soon as it forked it;
-  the parent reads it then (it reads it after writing the child's data
-  otherwise), sends `spawn`, then writes the data.
-
+Only a thread the user's code starts is reported as started
+(`start_thread`); one a library starts (a queue's feeder thread) shows only
+once user code runs in it, when it announces itself with its first event.
 A thread's `start_thread` is recorded by the new thread itself, on its
 parent's behalf, before anything of its own: both go to the same buffer.
+
+The end of a process: the main thread's end (Python then waits for the
+normal threads), an uncaught exception, `sys.exit`, `os._exit` and the
+interpreter's exit are each recorded and flushed before they happen.
 """
 
 from __future__ import annotations
@@ -26,7 +17,6 @@ import _thread
 import atexit
 import contextlib
 import os
-import signal
 import sys
 from types import ModuleType
 
@@ -38,37 +28,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class _Starting:
-    """A Process.start() the user's code made, while it runs."""
-
-    def __init__(self, label: str, data: dict[str, Any]) -> None:
-        self.label, self.data = label, data
-        self.sent = False
-        self.gate: tuple[int, int] | None = None
-
-    def send(self, pid: int | None) -> None:
-        self.sent = True
-        self.data["pid"] = pid
-        recorder.emit(K.SPAWN, self.label, self.data)
-        recorder.flush()
-
-
-_starting: dict[int, _Starting] = {}  # thread ident -> its start in progress
-_child_names: dict[str, int] = {}
-_early_pids: dict[int, int] = {}  # forkserver: sentinel -> pid read early
 _thread_errors: dict[int, str] = {}
-_in_forkserver = False
 _exit_code: Any = 0
 
 
 def install() -> None:
     hooks.when_imported("threading", _patch_threading)
-    hooks.when_imported("multiprocessing.process", _patch_process)
-    hooks.when_imported("multiprocessing.popen_fork", _patch_popen_fork)
-    hooks.when_imported("multiprocessing.popen_forkserver", _patch_popen_forkserver)
-    hooks.when_imported("multiprocessing.util", _patch_util)
-    hooks.when_imported("multiprocessing.forkserver", _patch_forkserver)
-    hooks.when_imported("multiprocessing.resource_tracker", _patch_resource_tracker)
     sys.excepthook = _excepthook(sys.excepthook)
     os._exit = _os_exit(os._exit)
     sys.exit = _sys_exit(sys.exit)
@@ -77,18 +42,7 @@ def install() -> None:
 
 
 def _forked() -> None:
-    global _in_forkserver
-    start = _starting.get(_thread.get_ident())
-    _starting.clear()
-    _child_names.clear()
-    _early_pids.clear()
     _thread_errors.clear()
-    if start is not None and start.gate is not None:
-        os.close(start.gate[1])
-        recorder.set_gate(start.gate[0])
-    if _in_forkserver:  # a child of the forkserver: a process of the program
-        _in_forkserver = False
-        recorder.unsilence("forkserver")
 
 
 def error_text(exc: BaseException) -> str:
@@ -258,215 +212,3 @@ def _patch_threading(threading: ModuleType) -> None:
     Thread.start, Thread.join, Thread._bootstrap_inner = start, join, _bootstrap_inner
     threading.excepthook = excepthook  # type: ignore[attr-defined]
     threading._shutdown = _shutdown  # type: ignore[attr-defined]
-
-
-# Processes.
-
-
-def _child_label(name: str) -> str:
-    n = _child_names.get(name, 0)
-    _child_names[name] = n + 1
-    return name if n == 0 else f"{name} #{n + 1}"
-
-
-def _patch_process(process: ModuleType) -> None:
-    BaseProcess: Any = process.BaseProcess
-    real_start, real_join, real_bootstrap = (
-        BaseProcess.start,
-        BaseProcess.join,
-        BaseProcess._bootstrap,
-    )
-
-    def start(self: Any) -> Any:
-        method = self._start_method
-        if method is None:
-            from multiprocessing import context
-
-            method = context._default_context.get_start_method()
-        self._cv_method = method
-        frame = where.called_by_user(1)
-        if frame is None or self._popen is not None or recorder.current() is None:
-            self._cv_label = self.name
-            real_start(self)
-            _tag_popen(self)
-            return
-        label = self._cv_label = _child_label(self.name)
-        self._cv_spawned = True
-        target = self._target
-        if target is None and type(self).run is not BaseProcess.run:
-            target = type(self).run
-        data = where.frame_data(frame)
-        gate.before("start", label, data)
-        data.update(daemon=bool(self.daemon), method=method, target=where.qualname(target))
-        record = _Starting(label, data)
-        if method == "fork":
-            record.gate = os.pipe()
-        me = _thread.get_ident()
-        _starting[me] = record
-        try:
-            real_start(self)
-            if not record.sent:
-                record.send(self.pid)
-        finally:
-            _starting.pop(me, None)
-            if record.gate is not None:
-                r, w = record.gate
-                try:
-                    os.write(w, b"!")
-                finally:
-                    os.close(w)
-                    os.close(r)
-        _tag_popen(self)
-
-    def join(self: Any, timeout: float | None = None) -> Any:
-        frame = where.called_by_user(1)
-        if (
-            frame is None
-            or self._popen is None
-            or self._parent_pid != os.getpid()
-            or recorder.current() is None
-        ):
-            return real_join(self, timeout)
-        label = getattr(self, "_cv_label", None) or self.name
-        data = where.frame_data(frame)
-        gate.before("join", label, data)
-        data.update(what="process", pid=self.pid, timeout=timeout)
-        recorder.emit(K.JOIN, label, data)
-        recorder.flush()
-        real_join(self, timeout)
-        code = self.exitcode
-        recorder.emit(K.JOINED, label, {"alive": code is None, "exitcode": code})
-
-    def _bootstrap(self: Any, parent_sentinel: Any = None) -> Any:
-        recorder.set_process(
-            self.name,
-            getattr(self, "_cv_label", None),
-            getattr(self, "_cv_method", None),
-            bool(self.daemon),
-            self._parent_pid or 0,
-        )
-        if getattr(self, "_cv_spawned", False):
-            recorder.announce()
-        run = self.run
-
-        def traced_run() -> Any:
-            try:
-                return run()
-            except SystemExit:
-                raise
-            except BaseException as e:
-                with contextlib.suppress(Exception):
-                    report_exc(e)
-                raise
-
-        self.run = traced_run
-        code = real_bootstrap(self, parent_sentinel)
-        process_exit(code)
-        return code
-
-    BaseProcess.start, BaseProcess.join = start, join
-    BaseProcess._bootstrap = _bootstrap
-
-
-def _tag_popen(process: Any) -> None:
-    popen = process._popen
-    if popen is not None:
-        popen._cv_label = process._cv_label
-        popen._cv_daemon = bool(process.daemon)
-
-
-def _reaped(popen: Any, code: int) -> None:
-    label = getattr(popen, "_cv_label", None)
-    if label is None or recorder.is_silent():
-        return
-    sig = None
-    if code < 0:
-        try:
-            sig = signal.Signals(-code).name
-        except ValueError:
-            sig = str(-code)
-    cut = bool(getattr(popen, "_cv_cut", False)) and code == -signal.SIGTERM
-    data = {"pid": popen.pid, "exitcode": code, "signal": sig, "cut_off": cut}
-    recorder.emit_as(recorder.shown_worker(), K.REAPED, label, data)
-
-
-def _patch_poll(cls: Any) -> None:
-    real_poll = cls.__dict__["poll"]
-
-    def poll(self: Any, flag: int = os.WNOHANG) -> Any:
-        was = self.returncode
-        code = real_poll(self, flag)
-        if was is None and code is not None:
-            _reaped(self, code)
-        return code
-
-    cls.poll = poll
-
-
-def _patch_popen_fork(popen_fork: ModuleType) -> None:
-    Popen: Any = popen_fork.Popen
-    _patch_poll(Popen)
-    real_terminate = Popen.terminate
-
-    def terminate(self: Any) -> Any:
-        # multiprocessing's exit handler ends the daemonic children this way.
-        if sys._getframe(1).f_code.co_name == "_exit_function":
-            self._cv_cut = True
-        return real_terminate(self)
-
-    Popen.terminate = terminate
-
-
-def _patch_popen_forkserver(popen_forkserver: ModuleType) -> None:
-    _patch_poll(popen_forkserver.Popen)
-
-
-def _patch_util(util: ModuleType) -> None:
-    real_spawnv: Any = util.spawnv_passfds
-
-    def spawnv_passfds(path: Any, args: Any, passfds: Any) -> Any:
-        pid = real_spawnv(path, args, passfds)
-        record = _starting.get(_thread.get_ident())
-        if record is not None and not record.sent and "--multiprocessing-fork" in args:
-            record.send(pid)  # before the parent writes the child its data
-        return pid
-
-    util.spawnv_passfds = spawnv_passfds  # type: ignore[attr-defined]
-
-
-def _patch_forkserver(forkserver: ModuleType) -> None:
-    real_connect: Any = forkserver.connect_to_new_process
-    real_read: Any = forkserver.read_signed
-    real_main: Any = forkserver.main
-
-    def connect_to_new_process(fds: Any) -> Any:
-        sentinel, w = real_connect(fds)
-        record = _starting.get(_thread.get_ident())
-        if record is not None and not record.sent:
-            pid = _early_pids[sentinel] = real_read(sentinel)
-            record.send(pid)
-        return sentinel, w
-
-    def read_signed(fd: int) -> Any:
-        pid = _early_pids.pop(fd, None)
-        return real_read(fd) if pid is None else pid
-
-    def main(*args: Any, **kwargs: Any) -> Any:
-        global _in_forkserver
-        _in_forkserver = True
-        recorder.silence()
-        return real_main(*args, **kwargs)
-
-    forkserver.connect_to_new_process = connect_to_new_process  # type: ignore[attr-defined]
-    forkserver.read_signed = read_signed  # type: ignore[attr-defined]
-    forkserver.main = main  # type: ignore[attr-defined]
-
-
-def _patch_resource_tracker(resource_tracker: ModuleType) -> None:
-    real_main: Any = resource_tracker.main
-
-    def main(*args: Any, **kwargs: Any) -> Any:
-        recorder.silence()
-        return real_main(*args, **kwargs)
-
-    resource_tracker.main = main  # type: ignore[attr-defined]
