@@ -1,0 +1,41 @@
+"""What the program prints, line by line per thread and stream, and what
+the console says about it (an exception, an `input()` at end of input)."""
+
+from __future__ import annotations
+
+from app.events import Event
+from app.programs.folds.workers import thread_of
+from app.programs.state import ConsoleLine, ProgramState
+
+
+def out(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    text = str(d.get("text", ""))
+    stream = str(d.get("stream", "stdout"))
+    w = thread_of(state, e)
+    state.output_bytes += len(text.encode("utf-8", "replace"))
+    key = (w.name, stream)
+    pending = state.partial.pop(key, "") + text
+    *whole, rest = pending.split("\n")
+    for line in whole:
+        state.console.append(ConsoleLine(e.t, w.name, stream, line))
+        state.printed.append(state.console[-1])
+    if rest:
+        state.partial[key] = rest
+
+
+def flush_partial(state: ProgramState, t: float) -> None:
+    for (worker, stream), text in state.partial.items():
+        state.console.append(ConsoleLine(t, worker, stream, text))
+        state.printed.append(state.console[-1])
+    state.partial.clear()
+
+
+def exc(state: ProgramState, e: Event) -> None:
+    w = thread_of(state, e)
+    w.error = str((e.data or {}).get("error", ""))
+
+
+def stdin_eof(state: ProgramState, e: Event) -> None:
+    w = thread_of(state, e)
+    state.console.append(ConsoleLine(e.t, w.name, "note", "input()"))

@@ -1,0 +1,158 @@
+"""Processes and threads born, joined, sleeping and ended: what the fold
+makes of the tracer's `proc`, `thread`, `spawn`, `start_thread`, `join`,
+`end`, `exit` and `reaped` (a child's events may come before its parent's
+`reaped` of it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.events import Event
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.folds.workers import go, proc_of, thread_of, wait
+from app.programs.state import (
+    CRASHED,
+    CUT_OFF,
+    FINISHED,
+    KILLED,
+    OVER,
+    SLEEPING,
+    ProgramState,
+)
+
+
+def process(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    p = proc_of(state, e.pid, str(d.get("name", "")))
+    p.name = str(d.get("name") or p.name)
+    p.ppid = int(d.get("ppid") or p.ppid)
+    p.main = bool(d.get("main"))
+    p.method = str(d.get("method") or "")
+    p.daemon = bool(d.get("daemon"))
+    p.since = e.t
+
+
+def thread(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    w = thread_of(state, e)
+    w.thread_name = str(d.get("name", ""))
+    w.daemon = bool(d.get("daemon"))
+    w.main_thread = bool(d.get("main"))
+    w.role = "main" if w.main_thread else "thread"
+    proc = state.procs.get(e.pid)
+    if proc is not None:
+        w.proc_name = proc.name
+
+
+def spawn(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    pid = int(d.get("pid") or 0)
+    if pid:
+        p = proc_of(state, pid, e.item or "")
+        p.daemon = bool(d.get("daemon"))
+        p.ppid = p.ppid or e.pid
+        if p.name == str(pid) and e.item:
+            p.name = e.item
+
+
+def start_thread(state: ProgramState, e: Event) -> None:
+    """A thread is born: shown at once, before its own first event."""
+    d = e.data or {}
+    tid = int(d.get("tid") or 0)
+    if not tid or (e.pid, tid) in state.names:
+        return
+    label = e.item or ""
+    born = Event(e.seq, e.t, label, e.pid, tid, K.START_THREAD)
+    w = thread_of(state, born)
+    # The label of a thread in a child process has its process's in front
+    # ("kid/helper"); its own name is the rest (its `thread` event says it too).
+    proc = state.procs.get(e.pid)
+    in_child = proc is not None and not proc.main and "/" in label
+    w.thread_name = label.split("/", 1)[1] if in_child else label
+    w.daemon = bool(d.get("daemon"))
+
+
+def join(state: ProgramState, e: Event) -> None:
+    wait(thread_of(state, e), e, "join", e.item or "")
+
+
+def joined(state: ProgramState, e: Event) -> None:
+    go(thread_of(state, e), e)
+
+
+def sleep(state: ProgramState, e: Event) -> None:
+    w = thread_of(state, e)
+    go(w, e, SLEEPING)
+    w.sleep_s = float((e.data or {}).get("s") or 0.0)
+
+
+def end(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    w = thread_of(state, e)
+    if "daemon_threads" in d:  # the process's main code ended
+        proc = proc_of(state, e.pid)
+        proc.code_ended = True
+        w.line = None
+        wait(w, e, "exit", "")  # it waits for its other threads and children
+        return
+    error = d.get("error")
+    if error:
+        w.error = str(error)
+    w.line = None
+    w.op, w.on, w.timeout = "", "", None
+    if w.state not in OVER:
+        w.state, w.since = (CRASHED if error else FINISHED), e.t
+
+
+def _process_over(
+    state: ProgramState, pid: int, t: float, exitcode: Any, signal: str = "", cut_off: bool = False
+) -> None:
+    p = proc_of(state, pid)
+    if exitcode is not None:
+        p.exitcode = int(exitcode)
+    p.signal = signal or p.signal
+    p.cut_off = p.cut_off or cut_off
+    p.alive = False
+    for w in state.threads():
+        if w.pid != pid or w.state in OVER:
+            continue
+        w.alive = False
+        w.exitcode = p.exitcode
+        if p.cut_off or (w.daemon and not w.main_thread and p.code_ended):
+            w.state = CUT_OFF
+        elif p.signal or (p.exitcode is not None and p.exitcode < 0):
+            w.state = KILLED
+        elif p.exitcode:
+            w.state = CRASHED
+        else:
+            w.state = FINISHED
+        w.since, w.op, w.on, w.timeout, w.line = t, "", "", None, None
+    for w in state.threads():
+        if w.pid == pid:
+            w.alive = False
+
+
+def exited(state: ProgramState, e: Event) -> None:
+    code = (e.data or {}).get("exitcode")
+    signal = ""
+    if isinstance(code, int) and code < 0:
+        signal = _signal_name(-code)
+    _process_over(state, e.pid, e.t, code, signal)
+
+
+def reaped(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    pid = int(d.get("pid") or 0)
+    if not pid:
+        return
+    code = d.get("exitcode")
+    _process_over(state, pid, e.t, code, str(d.get("signal") or ""), bool(d.get("cut_off")))
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

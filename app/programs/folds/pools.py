@@ -1,0 +1,29 @@
+"""A pool's tasks (multiprocessing.Pool, concurrent.futures executors):
+submitted, started and ended, the latest `TASKS_KEPT` of them."""
+
+from __future__ import annotations
+
+from app.events import Event
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.folds.objects import obj_of
+from app.programs.folds.workers import go, thread_of
+from app.programs.state import TASKS_KEPT, ProgramState
+
+
+def pool_task(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    obj = obj_of(state, e)
+    task = str(d.get("task", ""))
+    fn = str(d.get("fn") or "")
+    w = thread_of(state, e)
+    if e.kind == K.SUBMIT:
+        obj.tasks[task] = (fn, "queued", "")
+    elif e.kind == K.TASK_START:
+        obj.tasks[task] = (fn or obj.tasks.get(task, ("", "", ""))[0], "running", w.name)
+    else:
+        before = obj.tasks.get(task, (fn, "", w.name))
+        obj.tasks[task] = (before[0], "failed" if d.get("error") else "done", w.name)
+    while len(obj.tasks) > TASKS_KEPT:
+        del obj.tasks[next(iter(obj.tasks))]
+    if e.kind != K.SUBMIT:
+        go(w, e)

@@ -1,0 +1,109 @@
+"""Items into and out of queues and pipes' ends, and the threads that wait
+to put or to get them.
+
+Batches from different processes arrive out of step, so a `get` may come
+before the `put` of the same item: it waits in the queue's `early` until
+its arrival.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.events import Event
+from app.programs.folds.objects import obj_of
+from app.programs.folds.workers import go, thread_of, wait
+from app.programs.state import GET_WAIT, ITEMS_SHOWN, PUT_WAIT, ObjView, ProgramState
+
+
+def arrive(obj: ObjView, value: str) -> None:
+    """An item into a queue (or a pipe's end), unless its taking came first."""
+    obj.puts += 1
+    if obj.early.get(value):
+        obj.early[value] -= 1
+        if not obj.early[value]:
+            del obj.early[value]
+        return
+    obj.items.append(value)
+    while len(obj.items) > ITEMS_SHOWN:
+        obj.items.popleft()
+
+
+def leave(obj: ObjView, value: str) -> None:
+    """An item out of a queue (or a pipe's end): the first one with its value
+    (first in, first out; for LIFO and priority queues the value tells which);
+    one not there yet is remembered, its arrival will be reported late."""
+    obj.gets += 1
+    try:
+        obj.items.remove(value)
+    except ValueError:
+        obj.early[value] = obj.early.get(value, 0) + 1
+
+
+def _size(obj: ObjView, d: dict[str, Any]) -> None:
+    size = d.get("size")
+    obj.size = int(size) if size is not None else max(0, obj.puts - obj.gets)
+
+
+def put_wait(state: ProgramState, e: Event) -> None:
+    wait(thread_of(state, e), e, "put", e.item or "", PUT_WAIT)
+
+
+def put(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    obj = obj_of(state, e)
+    arrive(obj, str(d.get("v", "")))
+    _size(obj, d)
+    if obj.type == "JoinableQueue" or (obj.lib == "queue" and obj.type != "SimpleQueue"):
+        obj.unfinished += 1  # a task to mark done (task_done and qjoin say the exact count)
+    go(thread_of(state, e), e)
+
+
+def get_wait(state: ProgramState, e: Event) -> None:
+    wait(thread_of(state, e), e, "get", e.item or "", GET_WAIT)
+
+
+def get(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    obj = obj_of(state, e)
+    value = str(d.get("v", ""))
+    leave(obj, value)
+    _size(obj, d)
+    w = thread_of(state, e)
+    go(w, e)
+    w.item = value
+
+
+def task_done(state: ProgramState, e: Event) -> None:
+    obj = obj_of(state, e)
+    obj.unfinished = int((e.data or {}).get("unfinished") or 0)
+    go(thread_of(state, e), e)
+
+
+def qjoin(state: ProgramState, e: Event) -> None:
+    obj = obj_of(state, e)
+    obj.unfinished = int((e.data or {}).get("unfinished") or 0)
+    wait(thread_of(state, e), e, "qjoin", e.item or "")
+
+
+def send(state: ProgramState, e: Event) -> None:
+    obj = obj_of(state, e)
+    inbox = state.objs.get(obj.peer, obj) if obj.peer else obj
+    arrive(inbox, str((e.data or {}).get("v", "")))
+    inbox.size = len(inbox.items)
+    go(thread_of(state, e), e)
+
+
+def recv_wait(state: ProgramState, e: Event) -> None:
+    obj_of(state, e)
+    wait(thread_of(state, e), e, "recv", e.item or "")
+
+
+def recv(state: ProgramState, e: Event) -> None:
+    obj = obj_of(state, e)
+    value = str((e.data or {}).get("v", ""))
+    leave(obj, value)
+    obj.size = len(obj.items)
+    w = thread_of(state, e)
+    go(w, e)
+    w.item = value

@@ -1,0 +1,53 @@
+"""The run around the program: step mode's wants and permits, the runtime's
+`quiet` and `limit`, events lost on the way, and the run's end (every
+thread still going is over then)."""
+
+from __future__ import annotations
+
+from app import events
+from app.events import Event
+from app.model import LIFECYCLE
+from app.programs.folds.console import flush_partial
+from app.programs.folds.workers import thread_of
+from app.programs.state import FINISHED, KILLED, OVER, ProgramState
+
+
+def lost(state: ProgramState, e: Event) -> None:
+    state.lost += int((e.data or {}).get("events") or 0)
+
+
+def wants(state: ProgramState, e: Event) -> None:
+    """Step mode: the thread waits for a permit to do `kind` (on the
+    event's item); its next event (the action) clears it."""
+    w = thread_of(state, e)
+    if w.state not in OVER:
+        w.wants = (str((e.data or {}).get("kind", "")), e.item)
+
+
+def permit(state: ProgramState, e: Event) -> None:
+    # Given: not wanted again until the thread says so (a second click on
+    # the same button gives no second permit).
+    w = state.workers.get(str((e.data or {}).get("worker", "")))
+    if w is not None:
+        w.wants = None
+
+
+def quiet(state: ProgramState, e: Event) -> None:
+    state.quiet = True
+
+
+def limit(state: ProgramState, e: Event) -> None:
+    state.limit = str((e.data or {}).get("limit", ""))
+
+
+def run_end(state: ProgramState, e: Event) -> None:
+    LIFECYCLE[events.RUN_END](state, e)
+    flush_partial(state, e.t)
+    for p in state.procs.values():
+        p.alive = False
+    for w in state.threads():
+        if w.state not in OVER:
+            w.state, w.since = (KILLED if state.status != "finished" else FINISHED), e.t
+        w.alive = False
+        w.op, w.on, w.timeout, w.line = "", "", None, None
+        w.wants = None

@@ -1,0 +1,93 @@
+"""Locks, semaphores, events, conditions and barriers: who holds them and
+who waits.
+
+A lock's `acquired` by one process may come before the `released` by
+another (batches arrive out of step): an owner is only cleared by its own
+release.
+"""
+
+from __future__ import annotations
+
+from app.events import Event
+from app.programs.folds.objects import obj_of
+from app.programs.folds.workers import go, thread_of, wait
+from app.programs.state import ProgramState
+
+
+def acquire_wait(state: ProgramState, e: Event) -> None:
+    obj_of(state, e)
+    wait(thread_of(state, e), e, "acquire", e.item or "")
+
+
+def acquired(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    obj = obj_of(state, e)
+    w = thread_of(state, e)
+    if obj.kind == "semaphore":
+        obj.holders.append(w.name)
+        obj.value = d.get("value", obj.value)
+    else:
+        obj.owner = w.name
+        obj.depth = int(d.get("depth") or 1)
+    go(w, e)
+
+
+def released(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    obj = obj_of(state, e)
+    w = thread_of(state, e)
+    if obj.kind == "semaphore":
+        if w.name in obj.holders:
+            obj.holders.remove(w.name)
+        elif obj.holders:  # released by another than its taker: allowed for semaphores
+            obj.holders.pop(0)
+        obj.value = d.get("value", obj.value)
+    elif obj.owner == w.name or obj.owner == "":
+        depth = int(d.get("depth") or 0)
+        obj.depth = depth
+        if not depth:
+            obj.owner = ""
+    go(w, e)
+
+
+def set_event(state: ProgramState, e: Event) -> None:
+    obj_of(state, e).is_set = True
+    go(thread_of(state, e), e)
+
+
+def clear_event(state: ProgramState, e: Event) -> None:
+    obj_of(state, e).is_set = False
+    go(thread_of(state, e), e)
+
+
+def event_wait(state: ProgramState, e: Event) -> None:
+    obj_of(state, e)
+    wait(thread_of(state, e), e, "wait", e.item or "")
+
+
+def cwait(state: ProgramState, e: Event) -> None:
+    obj = obj_of(state, e)
+    w = thread_of(state, e)
+    if obj.owner == w.name:  # wait() lets go of the lock while it waits
+        obj.owner, obj.depth = "", 0
+    wait(w, e, "cwait", e.item or "")
+
+
+def cwoke(state: ProgramState, e: Event) -> None:
+    obj = obj_of(state, e)
+    w = thread_of(state, e)
+    obj.owner, obj.depth = w.name, 1
+    go(w, e)
+
+
+def bwait(state: ProgramState, e: Event) -> None:
+    d = e.data or {}
+    obj = obj_of(state, e)
+    obj.parties = int(d.get("parties") or obj.parties)
+    obj.waiting = int(d.get("waiting") or 0) + 1
+    wait(thread_of(state, e), e, "bwait", e.item or "")
+
+
+def bpassed(state: ProgramState, e: Event) -> None:
+    obj_of(state, e).waiting = 0
+    go(thread_of(state, e), e)
