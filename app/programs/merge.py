@@ -1,0 +1,109 @@
+"""The reader of a program's events: its processes' batches from the FIFO
+and the supervisor's own events (run start and end, the first process's
+exit, `quiet`, `limit`), merged into one history and handed to `on_batch`
+in time order, from the reader thread; the Run orders nothing by arrival
+but the log.
+
+Batches from different processes arrive out of step: each process flushes
+on its own, up to the tracer's flush interval (about 20 ms) apart. Held
+`HOLD_NS` and handed over in time order, they make one history, and a frame
+never shows a state that never was (a consumer still waiting beside the
+item it took): design.md section 6, "frames show a consistent cut". The
+cost: the picture is this much behind the program.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.fifo import EventFifo
+
+log = logging.getLogger(__name__)
+
+HOLD_NS = 30_000_000
+
+
+class EventMerge:
+    """What the reader thread reads, counts and hands over. `on_unreadable`
+    is called when the FIFO fails (the run then stops)."""
+
+    def __init__(self, on_batch: Any, on_unreadable: Callable[[], None]) -> None:
+        self._on_batch = on_batch
+        self._on_unreadable = on_unreadable
+        self.events = 0  # the program's, so far
+        self.printed = 0  # characters it printed through Python's streams
+        self.last_batch = time.monotonic()
+        self.quiet_sent = False  # `quiet` said since the last batch
+        self.reading = True  # False: read until the FIFO is empty a moment, then end
+        self._lock = threading.Lock()
+        self._merging = True  # the supervisor's events go through the reader
+        self._inbox: list[Any] = []
+
+    def emit(self, kind: str, data: dict[str, Any] | None = None, pid: int = 0) -> None:
+        """One of the supervisor's own events, stamped now."""
+        raw = (time.monotonic_ns(), "main", pid or os.getpid(), 0, kind, None, data)
+        with self._lock:  # in time order with the program's, while the reader runs
+            if self._merging:
+                self._inbox.append(raw)
+                return
+        self._on_batch([raw])
+
+    def read(self, fifo: EventFifo) -> None:
+        """The reader thread: until `reading` is False and the FIFO empty."""
+        pending: list[Any] = []
+        while True:
+            try:
+                batch = fifo.get(timeout=HOLD_NS / 2e9)
+            except queue.Empty:
+                batch = None
+                if not self.reading:
+                    break
+            except (OSError, EOFError, ValueError):
+                log.exception("program run: its events could not be read")
+                self._on_unreadable()
+                if not self.reading:
+                    break
+                continue
+            if batch:
+                self.last_batch = time.monotonic()
+                self.quiet_sent = False
+                self.events += len(batch)
+                for raw in batch:
+                    if raw[4] == K.OUT and raw[6]:
+                        self.printed += len(str(raw[6].get("text", "")))
+                pending += batch
+            with self._lock:
+                pending += self._inbox
+                self._inbox.clear()
+            self._hand_over(pending, time.monotonic_ns() - HOLD_NS)
+        with self._lock:
+            self._merging = False
+            pending += self._inbox
+            self._inbox.clear()
+        self._hand_over(pending, None)
+
+    def _hand_over(self, pending: list[Any], cutoff: int | None) -> None:
+        """Hand over, oldest first, the events stamped before `cutoff` (all
+        of them if None); the rest stay in `pending`."""
+        if not pending or (cutoff is not None and min(r[0] for r in pending) > cutoff):
+            return
+        pending.sort(key=_stamp)
+        n = len(pending) if cutoff is None else bisect.bisect_right(pending, cutoff, key=_stamp)
+        ready = pending[:n]
+        del pending[:n]
+        try:
+            self._on_batch(ready)
+        except Exception:
+            log.exception("handing a batch of events over failed")
+
+
+def _stamp(raw: Any) -> int:
+    return int(raw[0])
