@@ -17,7 +17,7 @@ from conftest import LiveServer, tidy_client
 from probes import ENDED, settle, wait_for
 
 from app.programs import gallery
-from app.programs.runtime import BASE_DIR
+from app.programs.runtime import BASE_DIR, TERM_GRACE_S
 
 pytestmark = pytest.mark.live
 
@@ -252,8 +252,20 @@ def test_a_deadlock_is_named_as_its_cycle(pc: httpx.Client, program_server: Live
     words = run["diagnosis"]
     assert "lefty holds fork and waits for knife" in words
     assert "righty holds knife and waits for fork" in words
-    pc.post(f"/api/runs/{run_id}/stop")
-    assert finish(pc, run_id)["status"] == "stopped"
+    # The two wait in plain acquire() calls, which nothing can interrupt and
+    # Python cannot kill a thread: they run in the program's process, not the
+    # server's, and Stop ends that process.
+    main = next(w for w in run["workers"] if w["name"] == "main")
+    assert main["pid"] != program_server.proc.pid
+    tids = {w["tid"] for w in run["workers"] if w["name"] in ("lefty", "righty")}
+    assert len(tids) == 2
+    assert tids <= {t.id for t in psutil.Process(main["pid"]).threads()}
+    asked = time.monotonic()
+    assert pc.post(f"/api/runs/{run_id}/stop").json()["status"] == "stopped"
+    assert time.monotonic() - asked < TERM_GRACE_S + 1.0  # bounded, not a timing claim
+    stopped = finish(pc, run_id)
+    assert stopped["status"] == "stopped"
+    assert next(w for w in stopped["workers"] if w["name"] == "main")["exitcode"] == -15
     nothing_left(program_server)
 
 
