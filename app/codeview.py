@@ -1,14 +1,11 @@
-"""The experiment's plain program, line by line, with who is where.
+"""A program's lines as the page draws them, with who is on each.
 
-Pure: the program text, where each state sits in it, and the workers.
+Pure: `app.programs.view` places the threads; this is the line itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-from app.model import WorkerView
 
 # A wrapped line goes on under its own indentation, up to this deep: the page
 # has a class for each indentation up to here (app.css, `.ind-N`).
@@ -55,30 +52,3 @@ def comment_start(text: str) -> int | None:
         elif ch == "#":
             return i
     return None
-
-
-def locate(
-    program: str, code_lines: dict[str, str], workers: Iterable[WorkerView]
-) -> list[CodeLine]:
-    """Every line of `program`, each with the workers now on it: a worker is
-    on the first line holding the text mapped to "role:state", or to its
-    state alone. Workers in states with no line are on none."""
-    lines = [CodeLine(i + 1, text) for i, text in enumerate(program.splitlines())]
-    for w in workers:
-        needle = code_lines.get(f"{w.role}:{w.state}") or code_lines.get(w.state)
-        if not needle:
-            continue
-        for line in lines:
-            if needle in line.text:
-                line.workers.append(w.name)
-                break
-    return lines
-
-
-def body(lines: list[CodeLine]) -> list[CodeLine]:
-    """From the first definition on: what the workers run (imports and
-    settings stay in the downloaded script)."""
-    for i, line in enumerate(lines):
-        if line.text.startswith(("def ", "class ")):
-            return lines[i:]
-    return lines

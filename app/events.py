@@ -1,13 +1,13 @@
 """The events a run is made of, and their one wire encoding.
 
-Workers send *raw* events, plain tuples that pickle cheaply::
+A traced program's processes send *raw* events, plain tuples::
 
     (t_ns, worker, pid, tid, kind, item, data)
 
-`t_ns` is ``time.monotonic_ns()`` in the worker (system-wide on Linux, so
-stamps from different processes compare). The server numbers them as they
-arrive (``seq``, per run, from 1) and turns the stamp into seconds since the
-run started (``t``).
+`t_ns` is ``time.monotonic_ns()`` in the process that made it (system-wide
+on Linux, so stamps from different processes compare). The server numbers
+them as they arrive (``seq``, per run, from 1) and turns the stamp into
+seconds since the run started (``t``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 
 RawEvent = tuple[int, str, int, int, str, "str | None", "dict[str, Any] | None"]
 
-# Run lifecycle (worker "main", the run's coordinator).
+# The server's own kinds (worker "main"); a traced program's are listed in
+# app/programs/boot/concviz_tracer/kinds.py.
 RUN_START = "run_start"  # data: backend, params
 RUN_END = "run_end"  # data: outcome (finished | stopped | failed), reason
 PAUSE = "pause"  # the teacher paused the run: nothing traced happens until resume
@@ -27,60 +28,7 @@ STEP_OFF = "step_off"
 WANTS = "wants"  # step mode: what a worker will do next; data: kind, data
 PERMIT = "permit"  # step mode: the class let a worker do its next action
 
-# A worker's life.
-START = "start"  # data: role
-FINISH = "finish"  # the worker's loop ended normally; data: reason
-RETIRE = "retire"  # asked to leave (count lowered); it finishes its item first
-EXIT = "exit"  # the process or thread is gone; data: exitcode, crashed
-CRASH = "crash"  # an exception escaped the worker; data: error, traceback
-
-# Producer side.
-PRODUCE = "produce"  # item: the item being made
-PUT_WAIT = "put_wait"  # item: blocked in put(), queue full
-PUT = "put"  # item: now in the queue
-
-# Consumer side.
-GET_WAIT = "get_wait"  # blocked in get(), queue empty
-GET = "get"  # item: taken from the queue
-DONE = "done"  # item: finished consuming it
-
-# The coordinator ends the consumers with one sentinel each.
-SENTINEL_PUT = "sentinel_put"  # item: the sentinel's label
-SENTINEL_GET = "sentinel_get"  # item: the sentinel a consumer took; it leaves
-
-SENTINEL_PREFIX = "stop#"
-
-
-def is_sentinel(item: object) -> bool:
-    """Sentinels travel through the item queue like items, labelled stop#N."""
-    return isinstance(item, str) and item.startswith(SENTINEL_PREFIX)
-
-
-KINDS = frozenset(
-    {
-        RUN_START,
-        RUN_END,
-        PAUSE,
-        RESUME,
-        STEP_ON,
-        STEP_OFF,
-        WANTS,
-        PERMIT,
-        START,
-        FINISH,
-        RETIRE,
-        EXIT,
-        CRASH,
-        PRODUCE,
-        PUT_WAIT,
-        PUT,
-        GET_WAIT,
-        GET,
-        DONE,
-        SENTINEL_PUT,
-        SENTINEL_GET,
-    }
-)
+KINDS = frozenset({RUN_START, RUN_END, PAUSE, RESUME, STEP_ON, STEP_OFF, WANTS, PERMIT})
 
 
 class Event(NamedTuple):

@@ -13,11 +13,14 @@ import re
 
 from app.i18n import N_, _
 
+# Reasons no run writes any more (a program's limits name themselves, and a
+# crash in a program is the program's business), kept so that the runs
+# recorded with them still read in the reader's language.
 TIME_LIMIT = N_("time limit reached (%(minutes)s min)")
 CRASHED = N_("%(worker)s crashed (exit code %(code)s)")
 INTERNAL_ERROR = N_("internal error: %(error)s")
-# No event from any worker for the server's idle_limit (see Runtime): in
-# whole minutes when it is, else in seconds.
+# No event from any worker for the server's idle_limit (see `idle_reason`):
+# in whole minutes when it is, else in seconds.
 IDLE_MINUTES = N_("ended after %(minutes)s min with nothing happening")
 IDLE_SECONDS = N_("ended after %(seconds)s s with nothing happening")
 
@@ -41,6 +44,13 @@ PROGRAM_LIMITS = (
 )
 
 TEMPLATES = (TIME_LIMIT, CRASHED, INTERNAL_ERROR, IDLE_MINUTES, IDLE_SECONDS, *PROGRAM_LIMITS)
+
+
+def idle_reason(limit_s: float) -> str:
+    """Why a run ended after `limit_s` seconds with nothing happening."""
+    if limit_s >= 60 and limit_s % 60 == 0:
+        return IDLE_MINUTES % {"minutes": f"{limit_s / 60:g}"}
+    return IDLE_SECONDS % {"seconds": f"{limit_s:g}"}
 
 
 def _pattern(template: str) -> re.Pattern[str]:

@@ -9,7 +9,6 @@ from threads to the loop).
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import logging
 import os
@@ -29,8 +28,8 @@ from app.budget import WorkerBudget
 from app.experiments import EXPERIMENTS, Experiment
 from app.model import fold
 from app.params import FieldError, ParamsError, validate
+from app.programs.runtime import ProgramRuntime
 from app.recording import Recorder
-from app.runtime import CapReached, Runtime, shut_down
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ ENDED_RING = 1000
 # An idle run's frame is sent again after this long (see Run._tick).
 FRAME_KEEPALIVE_S = 15.0
 # Batches of events the recorder may have waiting before a run's reader waits
-# for it (see _wait_for_recorder); each holds at most instrument.MAX_BATCH
+# for it (see _wait_for_recorder); a batch holds about a tracer's MAX_BATCH
 # events, so this is at most about 20 MB. Smaller slows a full-speed run for
 # nothing; larger is memory.
 RECORDER_BACKLOG = 256
@@ -111,7 +110,7 @@ class Run:
         self.state = experiment.new_state()
         self.state.params = params.model_dump()
         self._fold = experiment.fold or fold
-        self.runtime: Runtime | None = None
+        self.runtime: ProgramRuntime | None = None
         # One fan-out per language: a frame is rendered once per tick for each
         # language someone watches in, and the same bytes go to all of them.
         self.broadcasters = {lang: Broadcaster() for lang in i18n.LANGUAGES}
@@ -158,13 +157,10 @@ class Run:
                 self._inflight.release()
 
         limits = {"time_limit_s": time_limit_s, "idle_limit_s": idle_limit_s}
-        runtime: Any
-        if self.experiment.runtime is not None:  # a program's (app.programs)
-            runtime = self.experiment.runtime(
-                self.experiment, self.params, hand_over, budget, settings=self.settings, **limits
-            )
-        else:
-            runtime = Runtime(self.experiment, self.params, hand_over, budget, **limits)
+        assert self.experiment.runtime is not None, "a built experiment has a runtime"
+        runtime = self.experiment.runtime(
+            self.experiment, self.params, hand_over, budget, settings=self.settings, **limits
+        )
         self.runtime = runtime
         self._start_ns = runtime.started_ns
         runtime.start()
@@ -554,15 +550,6 @@ class RunRegistry:
                 f"{', '.join(fixed)} cannot change while a run goes on; it applies on the next"
                 f" start (live: {', '.join(sorted(live))})"
             )
-        for role in exp.roles:
-            if role.count_param and role.count_param in raw_changes:
-                try:
-                    run.runtime.set_count(role.name, int(getattr(merged, role.count_param)))
-                except CapReached:
-                    raise LimitReached(
-                        f"{role.count_param}={getattr(merged, role.count_param)} would pass the"
-                        f" limit of {self.settings.max_workers} live workers (max_workers)"
-                    ) from None
         if "speed" in raw_changes:
             run.runtime.set_speed(float(merged.model_dump()["speed"]))
         if exp.lesson:  # a lesson's program reads its live settings itself (concviz_live)
@@ -642,11 +629,6 @@ class RunRegistry:
         )
         for run in self._runs.values():
             await run.release_runtime()
-        # Runtimes hold reference cycles (threads and their targets); collect
-        # them now so that the queues' semaphores are unlinked before exit.
-        gc.collect()
-        # Only the server's shutdown calls this: nothing will start after it.
-        shut_down()
 
     def _forget_old(self) -> None:
         ended = [r for r in self._runs.values() if r.status in ENDED]

@@ -7,7 +7,7 @@ import threading
 
 class RunThreads:
     """The two threads of a run's runtime: the reader of its events and the
-    supervisor of its workers (`app.runtime.Runtime`, and a program's)."""
+    supervisor of its program (`app.programs.runtime.ProgramRuntime`)."""
 
     _reader: threading.Thread
     _supervisor: threading.Thread

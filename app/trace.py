@@ -5,7 +5,7 @@
   states being those the page shows (the same fold);
 - counter tracks (`C`) for the run's counters (queue depth among them);
 - flow arrows (`s`/`f`) from each `put` of an item to its `get`;
-- instant events (`i`) for crashes and run ends.
+- instant events (`i`) for uncaught exceptions, diagnoses, limits and run ends.
 
 Timestamps are microseconds since the run started. Pure: events in, dict out.
 """
@@ -17,20 +17,18 @@ from typing import Any
 
 from app import events
 from app.events import Event
+from app.programs.boot.concviz_tracer import kinds as K
 
-_INSTANT_KINDS = frozenset({events.CRASH, events.RUN_END, "diagnosis", "exc", "limit"})
-_SENTINELS = (events.SENTINEL_PUT, events.SENTINEL_GET)
+_INSTANT_KINDS = frozenset({K.EXC, events.RUN_END, "diagnosis", "limit"})
 
 
 def _flow_key(e: Event, seen: dict[tuple[str, str, str], int]) -> str | None:
-    """What joins a put to its get: a lesson's item is its own name; a
-    traced program's item is its queue, so there the n-th put of a value
-    into a queue goes with the n-th get of that value from it."""
-    if e.item is None or e.kind not in (events.PUT, events.GET, *_SENTINELS):
+    """What joins a put to its get: an event's item is its queue, so the
+    n-th put of a value into a queue goes with the n-th get of that value
+    from it."""
+    if e.item is None or e.kind not in (K.PUT, K.GET) or not e.data or "v" not in e.data:
         return None
-    if not e.data or "v" not in e.data:
-        return e.item
-    side = "put" if e.kind == events.PUT else "get"
+    side = "put" if e.kind == K.PUT else "get"
     count = seen.get((side, e.item, str(e.data["v"])), 0) + 1
     seen[(side, e.item, str(e.data["v"]))] = count
     return f"{e.item}|{e.data['v']}|{count}"
@@ -87,9 +85,9 @@ def chrome_trace(
     put_at: dict[str, float] = {}
     got: set[str] = set()
     for e, key in zip(evs, keys, strict=True):
-        if key is not None and e.kind in (events.PUT, events.SENTINEL_PUT):
+        if key is not None and e.kind == K.PUT:
             put_at[key] = _us(e.t)
-        elif key is not None and e.kind in (events.GET, events.SENTINEL_GET):
+        elif key is not None and e.kind == K.GET:
             got.add(key)
     paired = {key for key in put_at if key in got}
 
@@ -127,11 +125,11 @@ def chrome_trace(
                     "args": e.data or {},
                 }
             )
-        if key in paired and e.kind in (events.PUT, events.SENTINEL_PUT):
+        if key in paired and e.kind == K.PUT:
             assert key is not None
             flow_id = flows.setdefault(key, len(flows) + 1)
             out.append({"ph": "s", "pid": pid, "tid": tid, "ts": ts, "name": "item", "id": flow_id})
-        elif key in paired and e.kind in (events.GET, events.SENTINEL_GET):
+        elif key in paired and e.kind == K.GET:
             assert key is not None
             flow_id = flows.setdefault(key, len(flows) + 1)
             # The arrow ends no earlier than it starts.

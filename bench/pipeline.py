@@ -25,14 +25,14 @@ to time; nothing in the program depends on that limit.
 
 *Bare*: the same topology with no instrumentation: one producer process
 putting "P1#1" .. "P1#N" into a plain `multiprocessing.Queue(capacity)`, one
-consumer process getting N items. Both processes come from the same
-forkserver context (`app.runtime.context()`, with the same preload list),
-and the producer is started first, then the consumer, as the runtime does.
+consumer process getting N items. Both processes start the way the lesson's
+program starts its own (the platform's default start method), the producer
+first, then the consumer, as the program does.
 
-What is timed, and why this is fair: process start-up under forkserver
-(a few ms per process, and noisy) and the run's stop sequence (sentinels,
-joins, exit events) are not the pipeline, so both sides are timed from
-*inside the workers* with `time.monotonic_ns()` (system-wide on Linux):
+What is timed, and why this is fair: process start-up (a few ms per
+process, and noisy) and the run's end (sentinels, joins, exit events) are
+not the pipeline, so both sides are timed from *inside the workers* with
+`time.monotonic_ns()` (system-wide on Linux):
 
 - instrumented: from the earlier of the two workers' first events (`proc`)
   to the consumer's last `get` of an item from q (the stamps are taken in
@@ -56,12 +56,13 @@ does the server's numbering and fold in the reader thread, to see its cost).
 any tracer of these events must do, written inline with nothing else (no
 classes, no stop or pause checks, no step mode): two stamped records per
 item on each side, the same count as the instrumented run, and a record of
-each wait, taken before the call blocks (a `put_nowait`/`get_nowait` first:
-the page shows who is blocked while they are; on `app.instrument.ItemQueue`,
-whose emptiness check is cheap), sent in batches of 256
-through the run's own event transport (`app.eventpipe.EventPipe`) to a
-reader thread here. Its ratio bounds what any
-tracer that records every item's steps and shows waits can reach here.
+each wait, taken before the call blocks (a `put_nowait` first, and a look
+at the queue's pipe before a get, as the tracer looks: the page shows who is
+blocked while they are), sent in batches of 256 through a run's own event
+transport (the tracer's frames, `concviz_tracer.wire`, on the run's FIFO,
+`app.programs.fifo.EventFifo`) to a reader thread here. Its ratio bounds
+what any tracer that records every item's steps and shows waits can reach
+here.
 
 With `--delay-ms D` both sides work D ms per item (slept: `time.sleep` in
 the bare workers, the experiment's own produce and consume time in the
@@ -77,12 +78,11 @@ params, read `GET /api/runs/{id}/events` (SSE) until the first event whose
 worker is not `main`, and take the time from just before the POST. Each run
 is stopped (POST /api/runs/{id}/stop) before the next one starts, so at most
 one run goes at a time (the server allows 4). The server is terminated at
-the end and the script checks that none of its processes are left. The
-first start is usually the slowest: `/healthz` answers while the fork server
-may still be importing its preload list, and the first worker waits for it.
+the end and the script checks that none of its processes are left.
 
-Keep this module's top level light: forkserver children import it again
-(as `__mp_main__`), so heavy imports live inside the functions that need them.
+Keep this module's top level light: where the default start method is spawn,
+children import it again (as `__mp_main__`), so heavy imports live inside
+the functions that need them.
 """
 
 from __future__ import annotations
@@ -109,12 +109,23 @@ if str(ROOT) not in sys.path:
 
 
 def watched(target, *args):  # type: ignore[no-untyped-def]
-    """Run a benchmark worker that ends when this benchmark does, as the app's
-    workers do: one blocked on a queue would outlive a benchmark stopped with
-    Ctrl-C, and keep the fork server and the resource tracker alive too."""
-    from app.worker import start_watchdog
+    """Run a benchmark worker that ends when this benchmark does, as a traced
+    program's processes end with the server: one blocked on a queue would
+    outlive a benchmark stopped with Ctrl-C, and keep the resource tracker
+    alive too."""
+    import multiprocessing
+    import multiprocessing.connection
+    import threading
 
-    start_watchdog()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        sentinel = parent.sentinel
+
+        def watch() -> None:
+            multiprocessing.connection.wait([sentinel])
+            os._exit(70)
+
+        threading.Thread(target=watch, name="watchdog", daemon=True).start()
     target(*args)
 
 
@@ -142,10 +153,27 @@ def bare_consumer(q, n_items, results, delay_s=0.0):  # type: ignore[no-untyped-
 # records per item on each side, as the instrumented run makes, and one more
 # when a put finds the queue full or a get finds it empty (seen before the
 # call blocks, as the page must show it), sent to this process in batches of
-# 256 through the run's own event transport.
+# 256 through a run's own event transport: the tracer's frames on a FIFO.
 
 
-def floor_producer(q, n_items, results, delay_s, trace):  # type: ignore[no-untyped-def]
+def fifo_writer(path):  # type: ignore[no-untyped-def]
+    """`send(batch)`: the batch in the tracer's frames, each one write."""
+    import threading
+
+    from app.programs.boot.concviz_tracer import wire
+
+    fd = os.open(path, os.O_WRONLY)
+    pid, tid = os.getpid(), threading.get_native_id()
+
+    def send(batch):  # type: ignore[no-untyped-def]
+        for message in wire.messages(wire.encode(batch), pid, tid):
+            os.write(fd, message)
+
+    return send
+
+
+def floor_producer(q, n_items, results, delay_s, fifo_path):  # type: ignore[no-untyped-def]
+    trace = fifo_writer(fifo_path)
     now, batch = time.monotonic_ns, []
     t0 = now()
     for n in range(1, n_items + 1):
@@ -160,31 +188,36 @@ def floor_producer(q, n_items, results, delay_s, trace):  # type: ignore[no-unty
             q.put(item)
         batch.append((now(), "P1", "put", item))
         if len(batch) >= 256:
-            trace.put(batch)
+            trace(batch)
             batch = []
-    trace.put(batch)
-    trace.put(None)  # this side is done
+    trace(batch)
+    trace(None)  # this side is done
     results.put(("producer", t0, now()))
 
 
-def floor_consumer(q, n_items, results, delay_s, trace):  # type: ignore[no-untyped-def]
+def floor_consumer(q, n_items, results, delay_s, fifo_path):  # type: ignore[no-untyped-def]
+    import select
+
+    trace = fifo_writer(fifo_path)
+    # Is an item there? One poll(2) on the queue's pipe, as the tracer asks
+    # (the stock get_nowait costs as much as moving an item).
+    poller = select.poll()
+    poller.register(q._reader.fileno(), select.POLLIN)
     now, batch = time.monotonic_ns, []
     t0 = now()
     for _ in range(n_items):
-        try:
-            item = q.get_nowait()
-        except queue.Empty:
+        if not poller.poll(0):
             batch.append((now(), "C1", "get_wait", None))
-            item = q.get()
+        item = q.get()
         batch.append((now(), "C1", "get", item))
         if delay_s:
             time.sleep(delay_s)
         batch.append((now(), "C1", "done", item))
         if len(batch) >= 256:
-            trace.put(batch)
+            trace(batch)
             batch = []
-    trace.put(batch)
-    trace.put(None)  # this side is done
+    trace(batch)
+    trace(None)  # this side is done
     results.put(("consumer", t0, now()))
 
 
@@ -196,51 +229,53 @@ def run_bare(
 ) -> tuple[float, float]:
     """One bare run (or, with `floor`, the floor's): (items/s from in-worker
     stamps, wall seconds)."""
+    import multiprocessing
+    import tempfile
     import threading
 
-    from app import runtime
-    from app.eventpipe import EventPipe
-    from app.instrument import ItemQueue
+    from app.programs.fifo import EventFifo
 
-    ctx = runtime.context()
-    # The floor's queue has the cheap emptiness check the instrumented run's
-    # has: the stock get_nowait costs as much as moving an item.
-    q = ItemQueue(capacity, ctx=ctx) if floor else ctx.Queue(capacity)
+    ctx = multiprocessing.get_context()  # as the lesson's program starts its own
+    q = ctx.Queue(capacity)
     results = ctx.Queue()
     wall0 = time.perf_counter()
     args: tuple[Any, ...] = (q, n_items, results, delay_ms / 1000)
     workers = (bare_producer, bare_consumer)
-    reader = None
-    if floor:
-        trace = EventPipe(ctx)  # the run's own transport
-        args += (trace,)
-        workers = (floor_producer, floor_consumer)
-        records: list[Any] = []
+    fifo = None
+    with contextlib.ExitStack() as cleanup:
+        if floor:
+            fifo = EventFifo(cleanup.enter_context(tempfile.TemporaryDirectory()))
+            cleanup.callback(fifo.close)
+            args += (str(fifo.path),)
+            workers = (floor_producer, floor_consumer)
+        prod = ctx.Process(target=watched, args=(workers[0], *args), name="P1")
+        cons = ctx.Process(target=watched, args=(workers[1], *args), name="C1")
+        prod.start()
+        cons.start()
+        reader = None
+        if fifo is not None:  # started after the workers: nothing forks beside a thread
+            records: list[Any] = []
+            get = fifo.get
 
-        def read() -> None:  # the server's reader, minus the fold
-            done = 0
-            while done < 2:
-                batch = trace.get(timeout=120)
-                if batch is None:
-                    done += 1
-                else:
-                    records.extend(batch)
+            def read() -> None:  # the server's reader, minus the fold
+                done = 0
+                while done < 2:
+                    batch = get(timeout=120)
+                    if batch is None:
+                        done += 1
+                    else:
+                        records.extend(batch)
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-    prod = ctx.Process(target=watched, args=(workers[0], *args), name="P1")
-    cons = ctx.Process(target=watched, args=(workers[1], *args), name="C1")
-    prod.start()
-    cons.start()
-    stamps = {}
-    for _ in range(2):
-        role, t_start, t_end = results.get(timeout=120)
-        stamps[role] = (t_start, t_end)
-    prod.join(30)
-    cons.join(30)
-    if reader is not None:
-        reader.join(30)
-        trace.close()
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+        stamps = {}
+        for _ in range(2):
+            role, t_start, t_end = results.get(timeout=120)
+            stamps[role] = (t_start, t_end)
+        prod.join(30)
+        cons.join(30)
+        if reader is not None:
+            reader.join(30)
     wall = time.perf_counter() - wall0
     for p in (prod, cons):
         if p.exitcode != 0:
@@ -332,10 +367,7 @@ def run_instrumented(
 
 
 def bench_pipeline(args: argparse.Namespace) -> list[tuple[int, float, float, float]]:
-    from app import runtime
-
-    runtime.warm_up()
-    # One untimed round of each, so that caches and the fork server are warm.
+    # One untimed round of each, so that caches are warm.
     run_bare(min(args.items, 2000), args.capacities[0])
     run_instrumented(min(args.items, 2000), args.capacities[0], args.on_batch)
 
@@ -558,10 +590,9 @@ def main() -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="print every run's figure")
     args = p.parse_args()
 
-    # The fork server imports the worker modules with its own default
-    # sys.path (Python 3.11 ignores the one it is given), whose first entry
-    # is the working directory: run from ROOT so that the workers and this
-    # process use the same `app` (it matters when benchmarking a copy).
+    # Run from ROOT, as the server of part 2 does, so that this process, its
+    # workers and that server use the same `app` (it matters when
+    # benchmarking a copy).
     os.chdir(ROOT)
     import app
 

@@ -15,13 +15,10 @@ import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
-
-if TYPE_CHECKING:
-    from faultserver import FaultServer
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -53,12 +50,21 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`python -m app` in a process of its own, as a teacher would start it."""
+    """`python -m app` in a process of its own, as a teacher would start it.
+    `port` and `db` may be given, to start a server again in the place of
+    one that stopped."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.db = ARTIFACTS / f"runs-{self.port}.sqlite3"
-        self._start(["-m", "app", *args], env or {}, ARTIFACTS / f"server-{self.port}.log")
+    def __init__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        db: Path | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.db = db or ARTIFACTS / f"runs-{self.port}-{time.monotonic_ns()}.sqlite3"
+        log_path = ARTIFACTS / f"server-{self.port}-{time.monotonic_ns()}.log"
+        self._start(["-m", "app", *args], env or {}, log_path)
 
     def _start(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
         """Run `python <argv> --port --db` and wait until it answers /healthz."""
@@ -124,12 +130,10 @@ def live_server() -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def fault_server() -> Iterator[FaultServer]:
-    """A server that also has the test-only experiments of `faultexp`, one
-    for each test module that asks for it."""
-    from faultserver import FaultServer  # it builds on this module
-
-    server = FaultServer(env={"CONCVIZ_MAX_RUNS": "4", "CONCVIZ_MAX_WORKERS": "64"})
+def own_server() -> Iterator[LiveServer]:
+    """A server of the test module's own: no other module's runs in its
+    process tree, its descriptors and threads."""
+    server = LiveServer(env={"CONCVIZ_MAX_RUNS": "4", "CONCVIZ_MAX_WORKERS": "64"})
     try:
         yield server
     finally:
@@ -148,8 +152,8 @@ def tidy_client(server: LiveServer, timeout: float) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def fault_client(fault_server: FaultServer) -> Iterator[httpx.Client]:
-    with tidy_client(fault_server, 20) as c:
+def own_client(own_server: LiveServer) -> Iterator[httpx.Client]:
+    with tidy_client(own_server, 20) as c:
         yield c
 
 

@@ -1,8 +1,9 @@
-"""Running an experiment's real workers without the server, for the tests.
+"""Running an experiment's real program without the server, for the tests.
 
 `Recorder` is a runtime's `on_batch`: it keeps every raw event in arrival
-order. `start` starts the experiment's runtime holding the budget the experiment needs,
-as the registry does, and `Runs` stops whatever a test left running.
+order. `start` starts the experiment's runtime holding the budget the
+experiment needs, as the registry does, and `Runs` stops whatever a test
+left running.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from app import events
 from app.budget import WorkerBudget
 from app.events import Event
 from app.experiments import Experiment
-from app.runtime import Runtime
+from app.programs.runtime import ProgramRuntime
 
 
 class Recorder:
@@ -47,7 +48,7 @@ class Recorder:
             time.sleep(0.01)
 
 
-Started = tuple[Runtime, Recorder, WorkerBudget]
+Started = tuple[ProgramRuntime, Recorder, WorkerBudget]
 
 
 def start(
@@ -61,9 +62,8 @@ def start(
     budget = WorkerBudget(cap)
     assert budget.acquire(experiment.worker_count(params))
     recorder = recorder if recorder is not None else Recorder()
-    # A lesson that is a program has a runtime of its own (app.programs).
-    runtime: Any = experiment.runtime or Runtime
-    rt = runtime(experiment, params, recorder, budget, time_limit_s=time_limit_s)
+    assert experiment.runtime is not None
+    rt = experiment.runtime(experiment, params, recorder, budget, time_limit_s=time_limit_s)
     rt.start()
     return rt, recorder, budget
 
@@ -73,7 +73,7 @@ class Runs:
 
     def __init__(self, experiment: Experiment) -> None:
         self.experiment = experiment
-        self.started: list[Runtime] = []
+        self.started: list[ProgramRuntime] = []
 
     def __call__(self, **params: Any) -> Started:
         assert self.experiment.params is not None

@@ -25,7 +25,6 @@ class Proc:
 
     pid: int
     created: float
-    kind: str  # forkserver, resource_tracker or worker
 
     def running(self) -> bool:
         try:
@@ -35,24 +34,13 @@ class Proc:
             return False
 
 
-def _kind(p: psutil.Process, server: int) -> str:
-    """Workers are forked by the fork server and share its command line."""
-    if p.ppid() != server:
-        return "worker"
-    line = " ".join(p.cmdline())
-    if "resource_tracker import main" in line:
-        return "resource_tracker"
-    if "forkserver import main" in line:
-        return "forkserver"
-    return "worker"
-
-
 def family(pid: int) -> list[Proc]:
-    """Every descendant of the server, with what it is."""
+    """Every descendant of the server: the processes of its runs' programs."""
     out = []
     for p in psutil.Process(pid).children(recursive=True):
         try:
-            out.append(Proc(p.pid, p.create_time(), _kind(p, pid)))
+            if p.status() != psutil.STATUS_ZOMBIE:
+                out.append(Proc(p.pid, p.create_time()))
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
     return out
@@ -67,23 +55,6 @@ def zombies(pid: int) -> list[int]:
         except psutil.NoSuchProcess:
             continue
     return out
-
-
-def live_workers(forkserver: int) -> int:
-    """Worker processes alive now: the fork server's children that are not
-    zombies. Reads /proc directly, cheap enough to sample every 10 ms."""
-    count = 0
-    for task in os.listdir(f"/proc/{forkserver}/task"):
-        with open(f"/proc/{forkserver}/task/{task}/children") as f:
-            for pid in f.read().split():
-                try:
-                    with open(f"/proc/{pid}/stat") as st:
-                        state = st.read().rsplit(")", 1)[1].split()[0]
-                except (FileNotFoundError, ProcessLookupError):  # gone meanwhile
-                    continue
-                if state not in ("Z", "X"):
-                    count += 1
-    return count
 
 
 def shm_names(pids: list[int]) -> set[str]:

@@ -272,11 +272,11 @@ def test_server_stop_leaves_no_worker_behind() -> None:
     while any(psutil.pid_exists(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(psutil.pid_exists(p) for p in pids), server.output()
-    # The run's queues were freed before exit, not left to the resource tracker.
+    # Nothing was left for a resource tracker to clean up.
     assert "leaked" not in server.output()
 
 
-def test_server_killed_takes_its_workers_and_forkserver_with_it() -> None:
+def test_server_killed_takes_its_programs_processes_with_it() -> None:
     server = LiveServer()
     with httpx.Client(base_url=server.url, timeout=15) as c:
         run = start(c, producers=3, consumers=3, **ENDLESS)

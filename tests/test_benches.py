@@ -6,9 +6,9 @@ and at the counts a benchmark must get right (events lost, processes left).
 
 Each benchmark runs as a user runs it (`python bench/X.py`, from another
 directory), with its own temporary directory (TMPDIR) and a mark in its
-environment that every process it starts inherits (servers, fork servers,
-workers, traced programs): once it has exited, no process with that mark may
-be left, and its temporary directory must be empty."""
+environment that every process it starts inherits (servers, workers,
+traced programs): once it has exited, no process with that mark may be
+left, and its temporary directory must be empty."""
 
 from __future__ import annotations
 
@@ -44,9 +44,9 @@ def marked(mark: str) -> list[psutil.Process]:
 
 
 def left_behind(mark: str, timeout: float = 5.0) -> list[str]:
-    """The marked processes still alive after `timeout` (a fork server ends
-    a moment after its parent, when it reads the end of its pipe). They are
-    killed, so that a failure here leaves nothing running either."""
+    """The marked processes still alive after `timeout` (a worker's watchdog
+    ends it a moment after its parent). They are killed, so that a failure
+    here leaves nothing running either."""
     alive = [p for p in marked(mark) if p.is_running()]
     _, alive = psutil.wait_procs(alive, timeout=timeout)
     described = []

@@ -1,25 +1,22 @@
-"""Faults: the server killed or stopped mid-run, workers killed mid-run,
-Stop with payloads nobody reads, a deadlocked thread experiment, and many
-runs in a row. Real servers, real processes; every wait has a deadline."""
+"""Faults: the server stopped mid-run, a worker killed mid-run, Stop with
+payloads nobody reads, and many runs in a row. Real servers, real
+processes; every wait has a deadline."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
-import statistics
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 import pytest
 from conftest import LiveServer
-from faultserver import FaultServer
 from probes import (
     ENDED,
     Proc,
@@ -38,7 +35,7 @@ from ssereader import messages, read_events
 
 from app.cli import GRACEFUL_SHUTDOWN_S
 from app.experiments import EXPERIMENTS
-from app.runtime import KILL_GRACE_S, STOP_GRACE_S
+from app.programs.runtime import BASE_DIR, TERM_GRACE_S, ProgramRuntime
 
 pytestmark = pytest.mark.live
 
@@ -59,16 +56,20 @@ TINY = {
     "speed": 20,
 }
 FAST = EXPERIMENTS["producer-consumer"].quick_params  # a run of a second or so
-# The roles runtime's faults (a worker killed, workers in the server's
-# threads, the fork server's children): its producer/consumer (`rolesexp`).
-ROLES = "roles-queue"
 
 
-def forkserver_dir(procs: list[Proc]) -> Path:
-    """The directory multiprocessing made for the fork server's socket."""
-    fs = next(p for p in procs if p.kind == "forkserver")
-    address = next(c.laddr for c in psutil.Process(fs.pid).net_connections(kind="unix") if c.laddr)
-    return Path(address).parent
+def running(pid: int) -> bool:
+    """Alive, not an ended process that waits a moment as a zombie (a child of
+    a program is reaped by init once the program is gone)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def run_dirs(server: LiveServer) -> list[str]:
+    """The server's runs' directories (each program runs in one of its own)."""
+    return [d.name for d in BASE_DIR.glob(f"{server.proc.pid}-*")] if BASE_DIR.exists() else []
 
 
 def gone_within(procs: list[Proc], seconds: float) -> list[Proc]:
@@ -123,28 +124,7 @@ def healthz_watch(url: str) -> Iterator[list[float]]:
         thread.join(5)
 
 
-# The server dies or stops mid-run.
-
-
-def test_sigkill_mid_run_takes_8_workers_the_forkserver_and_the_tracker_with_it() -> None:
-    server = FaultServer()
-    try:
-        with httpx.Client(base_url=server.url, timeout=15) as c:
-            run = start(c, ROLES, producers=4, consumers=4, **ENDLESS)
-            running = wait_for(c, run["id"], with_pids(8))
-        procs = family(server.proc.pid)
-        shm = shm_names([server.proc.pid] + [p.pid for p in procs])
-    finally:
-        server.proc.kill()  # no lifespan shutdown: only the watchdogs and EOFs
-        server.proc.wait()
-        server.stop()
-    kinds = sorted(p.kind for p in procs)
-    assert kinds == ["forkserver", "resource_tracker"] + ["worker"] * 8, kinds
-    assert {w["pid"] for w in running["workers"]} == {p.pid for p in procs if p.kind == "worker"}
-    assert shm, "the run's queues use named semaphores"
-    assert gone_within(procs, 5.0) == [], f"left behind after SIGKILL: {procs}"
-    # The resource tracker unlinks what the dead server had not.
-    assert settle(lambda: left_in_shm(shm), lambda left: not left, 2.0) == set()
+# The server stops mid-run.
 
 
 def test_sigterm_with_open_streams_exits_in_the_graceful_timeout_leaving_nothing() -> None:
@@ -154,7 +134,8 @@ def test_sigterm_with_open_streams_exits_in_the_graceful_timeout_leaving_nothing
         rid = run["id"]
         wait_for(c, rid, with_pids(8))
     procs = family(server.proc.pid)
-    tmp = forkserver_dir(procs)
+    dirs = run_dirs(server)
+    assert dirs, "the run's directory, while it runs"
     shm = shm_names([server.proc.pid] + [p.pid for p in procs])
     paths = [f"/runs/{rid}/stream", f"/api/runs/{rid}/events", f"/runs/{rid}/timeline"] * 3
     streams = Streams(server.port, [*paths, "/watch/stream"])
@@ -163,54 +144,49 @@ def test_sigterm_with_open_streams_exits_in_the_graceful_timeout_leaving_nothing
 
     started = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
-    server.proc.wait(timeout=GRACEFUL_SHUTDOWN_S + STOP_GRACE_S + KILL_GRACE_S + 5)
+    server.proc.wait(timeout=GRACEFUL_SHUTDOWN_S + TERM_GRACE_S + 5)
     took = time.monotonic() - started
     streams.close()
     server.stop()
     # The open streams end as the shutdown begins, then the lifespan stops the
-    # runs (their workers leave on the stop flag): well within the graceful
-    # timeout, which is only there for streams that would not end.
+    # runs (their programs' sessions end): well within the graceful timeout,
+    # which is only there for streams that would not end.
     assert took < GRACEFUL_SHUTDOWN_S, f"{took:.2f} s\n{server.output()}"
     assert gone_within(procs, 5.0) == []
-    assert not tmp.exists(), f"{tmp} left behind"
+    assert [d for d in dirs if (BASE_DIR / d).exists()] == []
     assert left_in_shm(shm) == set()
     assert "leaked" not in server.output()
     # Every stream was ended properly: nothing alarming in the teacher's terminal.
     assert "ERROR" not in server.output(), server.output()
 
 
-def test_fifty_runs_back_to_back_leave_no_zombie(fault_server: FaultServer) -> None:
+# Many runs in a row.
+
+
+def test_fifty_runs_back_to_back_leave_no_zombie(own_server: LiveServer) -> None:
     # A server of this module's own: no other test's runs in its process tree.
-    with httpx.Client(base_url=fault_server.url, timeout=15) as c:
+    with httpx.Client(base_url=own_server.url, timeout=15) as c:
         for _ in range(50):
             run = start(c, **TINY)
             wait_for(c, run["id"], lambda r: r["status"] in ENDED)
-            left = settle(lambda: zombies(fault_server.proc.pid), lambda z: not z, 1.0)
+            left = settle(lambda: zombies(own_server.proc.pid), lambda z: not z, 1.0)
             assert left == [], f"zombies 1 s after run {run['id']} ended: {left}"
 
 
-def test_200_start_stop_cycles_return_fds_threads_and_shm_to_baseline(
-    fault_server: FaultServer,
-) -> None:
-    pid = fault_server.proc.pid
+def test_start_stop_cycles_return_fds_and_threads_to_baseline(own_server: LiveServer) -> None:
+    pid = own_server.proc.pid
     params = {**TINY, "items_per_producer": 0}
-    seen: set[str] = set()
 
-    def cycles(n: int, watch: bool = False) -> None:
-        with httpx.Client(base_url=fault_server.url, timeout=20) as c:
-            for i in range(n):
-                run = start(c, ROLES, **params)
-                if watch and i % 10 == 0:
-                    # The server maps its semaphores under temporary names;
-                    # the workers map them under the names in /dev/shm.
-                    wait_for(c, run["id"], with_pids(2))
-                    seen.update(shm_names([p.pid for p in family(pid)]))
+    def cycles(n: int) -> None:
+        with httpx.Client(base_url=own_server.url, timeout=20) as c:
+            for _ in range(n):
+                run = start(c, **params)
                 stopped = c.post(f"/api/runs/{run['id']}/stop").json()
                 assert stopped["status"] in ENDED
 
     def lanes(n: int) -> None:
         # Four at once: as many as max_runs, and the stops wait in parallel.
-        threads = [threading.Thread(target=cycles, args=(n, i == 0)) for i in range(4)]
+        threads = [threading.Thread(target=cycles, args=(n,)) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
@@ -219,7 +195,7 @@ def test_200_start_stop_cycles_return_fds_threads_and_shm_to_baseline(
 
     lanes(2)  # the loop's thread pool is as large as four stops make it
     base_fds, base_threads = settle(lambda: fds_and_threads(pid), lambda v: False, 0.3)
-    lanes(50)
+    lanes(10)
 
     fds, threads = settle(
         lambda: fds_and_threads(pid),
@@ -228,53 +204,44 @@ def test_200_start_stop_cycles_return_fds_threads_and_shm_to_baseline(
     )
     assert fds <= base_fds + 2, (fds, base_fds)
     assert threads <= base_threads + 2, (threads, base_threads)
-    assert len(seen) >= 5 * 3, "each run's item queue uses three named semaphores"
-    # Unlinked once the run's runtime is released, when its ticker ends.
-    assert settle(lambda: left_in_shm(seen), lambda v: not v, 5.0) == set()
+    assert settle(lambda: run_dirs(own_server), lambda left: not left) == []
     assert zombies(pid) == []
 
 
 # A worker killed mid-run.
 
 
-def test_a_consumer_killed_holding_an_item_fails_the_run_at_once(
-    fault_client: httpx.Client,
+def test_a_consumer_killed_holding_an_item_leaves_the_server_answering_and_the_run_stoppable(
+    own_client: httpx.Client,
 ) -> None:
     run = start(
-        fault_client,
-        ROLES,
+        own_client,
         producers=2,
         consumers=2,
         **{**ENDLESS, "consume_min_ms": 5000, "consume_max_ms": 5000},
     )
     rid = run["id"]
-    holding = wait_for(fault_client, rid, lambda r: state_of(r, "C1") == "consuming")
+    holding = wait_for(own_client, rid, lambda r: has(r, "C1") and bool(worker(r, "C1")["item"]))
     victim = worker(holding, "C1")
-    with healthz_watch(str(fault_client.base_url)) as answers:
-        killed = time.monotonic()
+    pids = [p["pid"] for p in holding["processes"]]
+    with healthz_watch(str(own_client.base_url)) as answers:
         os.kill(victim["pid"], signal.SIGKILL)
-        shown = wait_for(fault_client, rid, lambda r: worker(r, "C1")["exitcode"] is not None, 1.0)
-        seen_after = time.monotonic() - killed
-        lost = worker(shown, "C1")
-        assert (lost["state"], lost["exitcode"], lost["alive"]) == ("killed", -9, False)
-        assert seen_after < 1.0
-        # Producer/consumer cannot go on: the item C1 held is gone, so no
-        # exact account is possible, and C1 would never take its sentinel.
-        ended = wait_for(fault_client, rid, lambda r: r["status"] in ENDED, 5.0)
-        assert ended["status"] == "failed"
-        assert "C1" in ended["reason"]
-        assert "-9" in ended["reason"]
-        assert not any(psutil.pid_exists(w["pid"]) for w in ended["workers"])
-        # Its queues are never used again: the run takes no new worker.
-        r = fault_client.patch(f"/api/runs/{rid}", json={"params": {"consumers": 3}})
-        assert r.status_code == 409
-        assert_next_run_streams_normally(fault_client)
+        # The program's main reaps its child when it joins it (not before);
+        # the run goes on meanwhile, and Stop ends it.
+        assert settle(lambda: running(victim["pid"]), lambda alive: not alive, 2.0) is False
+        assert own_client.get(f"/api/runs/{rid}").json()["status"] == "running"
+        stopped = own_client.post(f"/api/runs/{rid}/stop").json()
+        assert stopped["status"] == "stopped"
+        lost = worker(stopped, "C1")
+        assert (lost["state"], lost["alive"]) == ("killed", False)
+        assert settle(lambda: [p for p in pids if running(p)], lambda left: not left) == []
+        assert_next_run_streams_normally(own_client)
     assert answers
     assert max(answers) < 0.5, f"/healthz slowest: {max(answers):.3f} s"
 
 
-def state_of(run: dict[str, Any], name: str) -> str | None:
-    return {w["name"]: w["state"] for w in run["workers"]}.get(name)
+def has(run: dict[str, Any], name: str) -> bool:
+    return any(w["name"] == name for w in run["workers"])
 
 
 def assert_next_run_streams_normally(c: httpx.Client) -> None:
@@ -302,115 +269,61 @@ def feeder_in_write(pid: int) -> bool:
     return False
 
 
+# Four processes put 4 MiB payloads on a queue nobody reads, then wait.
+PAYLOADS = """
+import time
+from multiprocessing import Process, Queue
+
+
+def fill(q, n):
+    for _ in range(4):
+        q.put(bytes(4 << 20))
+    print("filled", n, flush=True)
+    time.sleep(60)
+
+
+if __name__ == "__main__":
+    q = Queue()
+    for n in range(1, 5):
+        Process(target=fill, args=(q, n), name=f"P{n}").start()
+    time.sleep(60)
+"""
+
+
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 syscall numbers")
-def test_a_producer_killed_inside_a_put_of_a_large_payload(fault_client: httpx.Client) -> None:
-    # 8 MiB payloads through a 64 KiB pipe: while C1 works on P1#1, P1#2 is
-    # half in the pipe and P1's feeder thread is blocked inside write().
-    run = start(
-        fault_client, "payloads", producers=1, consumers=1, payload_kb=8192, consume_ms=5000
-    )
-    rid = run["id"]
-
-    def putting(r: dict[str, Any]) -> bool:
-        names = {w["name"]: w for w in r["workers"]}
-        return "C1" in names and names["C1"]["item"] == "P1#1" and names["P1"]["items"] >= 2
-
-    p1 = worker(wait_for(fault_client, rid, putting), "P1")
-    assert settle(lambda: feeder_in_write(p1["pid"]), bool, 2.0)
-    with healthz_watch(str(fault_client.base_url)) as answers:
-        killed = time.monotonic()
-        os.kill(p1["pid"], signal.SIGKILL)
-        shown = wait_for(fault_client, rid, lambda r: worker(r, "P1")["exitcode"] is not None, 1.0)
-        assert time.monotonic() - killed < 1.0
-        assert (worker(shown, "P1")["state"], worker(shown, "P1")["exitcode"]) == ("killed", -9)
-        # The pipe holds half a message now: whoever reads it next would wait
-        # forever for the rest. The run fails, and its queue goes with it.
-        ended = wait_for(fault_client, rid, lambda r: r["status"] in ENDED, 5.0)
-        assert ended["status"] == "failed"
-        assert "P1" in ended["reason"]
-        assert not any(psutil.pid_exists(w["pid"]) for w in ended["workers"])
-        assert (
-            fault_client.patch(f"/api/runs/{rid}", json={"params": {"producers": 2}}).status_code
-            == 409
-        )
-        assert_next_run_streams_normally(fault_client)
-    assert answers
-    assert max(answers) < 0.5, f"/healthz slowest: {max(answers):.3f} s"
-
-
 def test_stop_with_large_payloads_buffered_for_a_queue_nobody_reads(
-    fault_client: httpx.Client, fault_server: FaultServer
+    own_client: httpx.Client, own_server: LiveServer
 ) -> None:
-    pid = fault_server.proc.pid
+    pid = own_server.proc.pid
     before = fds_and_threads(pid)
-    run = start(fault_client, "payloads", producers=4, consumers=0, payload_kb=4096, items=4)
-    rid = run["id"]
+    r = own_client.post("/api/programs", json={"source": PAYLOADS, "args": []})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
     full = wait_for(
-        fault_client,
-        rid,
-        lambda r: len(r["workers"]) == 4 and all(w["items"] == 4 for w in r["workers"]),
+        own_client, rid, lambda r: sum("filled" in c["text"] for c in r["console"]) == 4
     )
-    pids = [w["pid"] for w in full["workers"]]
+    pids = [p["pid"] for p in full["processes"]]
+    assert len(pids) == 5
     # 16 MiB each, nobody reads: one feeder is inside write(), the others
     # wait for the queue's write lock.
     assert settle(lambda: any(feeder_in_write(p) for p in pids), bool, 2.0)
     asked = time.monotonic()
-    stopped = fault_client.post(f"/api/runs/{rid}/stop")
+    stopped = own_client.post(f"/api/runs/{rid}/stop")
     assert time.monotonic() - asked < 5.0
     assert stopped.json()["status"] == "stopped"
-    assert not any(psutil.pid_exists(p) for p in pids)
+    assert settle(lambda: [p for p in pids if running(p)], lambda left: not left) == []
     fds, threads = settle(
         lambda: fds_and_threads(pid), lambda v: v[0] <= before[0] + 2 and v[1] <= before[1] + 2
     )
     assert (fds, threads) <= (before[0] + 2, before[1] + 2), (before, fds, threads)
 
 
-def test_a_deadlocked_thread_experiment_still_stops(
-    fault_client: httpx.Client, fault_server: FaultServer
-) -> None:
-    """Python cannot kill a thread, and these two wait in plain acquire()
-    calls that look at no stop flag. Every thread experiment runs inside a
-    process of its own (the run's `main`), so Stop ends that process."""
-    run = start(fault_client, "deadlock")
-    rid = run["id"]
-    stuck = wait_for(
-        fault_client, rid, lambda r: state_of(r, "T1") == state_of(r, "T2") == "get_wait"
+def test_every_experiment_runs_as_a_program_that_a_stop_ends_whatever_it_waits_in() -> None:
+    """Python cannot kill a thread: no experiment runs its threads in the
+    server. Each runs as a program in a session of its own, which a stop
+    ends (test_programs_live: a deadlock, a loop with no traced call)."""
+    built = [exp for exp in EXPERIMENTS.values() if exp.built]
+    assert built
+    assert {exp.slug: exp.runtime for exp in built} == dict.fromkeys(
+        (exp.slug for exp in built), ProgramRuntime
     )
-    main = worker(stuck, "main")
-    assert main["pid"] != fault_server.proc.pid
-    tids = {w["tid"] for w in stuck["workers"] if w["name"] in ("T1", "T2")}
-    assert tids <= {t.id for t in psutil.Process(main["pid"]).threads()}
-    asked = time.monotonic()
-    stopped = fault_client.post(f"/api/runs/{rid}/stop").json()
-    took = time.monotonic() - asked
-    assert stopped["status"] == "stopped"
-    assert took < STOP_GRACE_S + KILL_GRACE_S + 1.0
-    assert worker(stopped, "main")["exitcode"] == -signal.SIGTERM  # terminated
-    assert not psutil.pid_exists(main["pid"])
-
-
-def test_thread_experiments_run_in_a_process_or_check_the_stop_flag() -> None:
-    """Which of the two, for every built experiment that uses threads."""
-    for exp in EXPERIMENTS.values():
-        if not exp.built:
-            continue
-        backends = exp.schema().get("properties", {}).get("backend", {}).get("enum", ["process"])
-        if "thread" not in backends and exp.slug not in ("threads", "daemon"):
-            continue
-        # Producer/consumer's thread backend runs its threads in the server:
-        # they wait only in calls with a POLL_S timeout and check the flag
-        # (test_stop_of_thread_workers_in_the_server_is_prompt).
-        # A lesson that is a program runs in a session of its own, which a stop ends.
-        assert exp.main_in_process or exp.lesson or exp.slug == "producer-consumer", exp.slug
-
-
-def test_stop_of_thread_workers_in_the_server_is_prompt(fault_client: httpx.Client) -> None:
-    run = start(fault_client, ROLES, producers=8, consumers=8, backend="thread", **ENDLESS)
-    wait_for(
-        fault_client, run["id"], lambda r: len(r["workers"]) == 16 and r["counters"]["consumed"] > 0
-    )
-    asked = time.monotonic()
-    stopped = fault_client.post(f"/api/runs/{run['id']}/stop").json()
-    assert time.monotonic() - asked < STOP_GRACE_S  # they left on the flag
-    assert {w["exitcode"] for w in stopped["workers"]} == {0}
-    assert statistics.mode(w["reason"] for w in stopped["workers"]) == "stopped"

@@ -1,5 +1,5 @@
 """Bad input and attacks over HTTP: the API fuzzed from its own OpenAPI
-schema, markup in worker-made and user-chosen labels, the security policy
+schema, markup in program-made and user-chosen labels, the security policy
 on every page, foreign Host headers and other sites' control requests."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 import schemathesis
-from faultexp import XSS
-from faultserver import FaultServer
+from conftest import LiveServer
 from hypothesis import HealthCheck, settings
-from probes import ENDED, settle, start, wait_for
+from markup import ESCAPED, XSS, marked_run
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
@@ -24,7 +23,6 @@ pytestmark = pytest.mark.live
 
 # Streams never end while their run goes on: not for a fuzzer.
 STREAMS = r"/(events|stream|timeline|play)$"
-ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 BUILT = [slug for slug, e in EXPERIMENTS.items() if e.built]
 
 
@@ -78,10 +76,8 @@ schema = api_schema()
     suppress_health_check=list(HealthCheck),
     database=None,
 )
-def test_fuzzed_requests_never_get_a_server_error(case: Any, fault_server: FaultServer) -> None:
-    case.call_and_validate(
-        base_url=fault_server.url, checks=[not_a_server_error, field_named_on_422]
-    )
+def test_fuzzed_requests_never_get_a_server_error(case: Any, own_server: LiveServer) -> None:
+    case.call_and_validate(base_url=own_server.url, checks=[not_a_server_error, field_named_on_422])
 
 
 @pytest.mark.parametrize(
@@ -102,18 +98,18 @@ def test_fuzzed_requests_never_get_a_server_error(case: Any, fault_server: Fault
     ],
 )
 def test_invalid_bodies_get_422_naming_the_field(
-    fault_client: httpx.Client, path: str, body: Any, field: str, named: str
+    own_client: httpx.Client, path: str, body: Any, field: str, named: str
 ) -> None:
     """The key of the field for API clients, and its name on the form (its
     label, for an experiment's parameter) in the message."""
-    r = fault_client.post(path, json=body)
+    r = own_client.post(path, json=body)
     assert r.status_code == 422, r.text
     assert any(e["field"].split(".")[0] == field for e in r.json()["errors"]), r.text
     assert named in r.json()["detail"]
 
 
-def test_a_body_that_is_not_utf8_gets_422_naming_the_body(fault_client: httpx.Client) -> None:
-    r = fault_client.post(
+def test_a_body_that_is_not_utf8_gets_422_naming_the_body(own_client: httpx.Client) -> None:
+    r = own_client.post(
         "/api/runs", content=b"\xc1\x98\xb2", headers={"content-type": "application/json"}
     )
     assert r.status_code == 422
@@ -129,8 +125,8 @@ def assert_escaped(text: str, where: str, *, shown: bool = True) -> None:
         assert ESCAPED in text or "&lt;img" in text, f"{where} does not show the label"
 
 
-def first_message(fault_client: httpx.Client, path: str) -> str:
-    with fault_client.stream("GET", path) as r:
+def first_message(own_client: httpx.Client, path: str) -> str:
+    with own_client.stream("GET", path) as r:
         assert r.status_code == 200, path
         data = []
         for line in r.iter_lines():
@@ -142,35 +138,17 @@ def first_message(fault_client: httpx.Client, path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def marked_run(fault_server: FaultServer) -> dict[str, Any]:
-    with httpx.Client(base_url=fault_server.url, timeout=20) as c:
-        return marked_run_now(c)
+def marked(own_server: LiveServer) -> dict[str, Any]:
+    with httpx.Client(base_url=own_server.url, timeout=20) as c:
+        return marked_run(c)
 
 
-def marked_run_now(fault_client: httpx.Client) -> dict[str, Any]:
-    """A run whose worker made items labelled with markup, and crashed
-    with markup in its message; ended and recorded."""
-    run = start(fault_client, "labels")
-    done = wait_for(fault_client, run["id"], lambda r: r["status"] in ENDED)
-    assert done["status"] == "failed"
-    assert XSS in done["workers"][0]["error"]
-    # The replay pages read the recording, written every FLUSH_S.
-    settle(
-        lambda: {r["id"]: r["status"] for r in fault_client.get("/api/recordings").json()}.get(
-            run["id"]
-        ),
-        lambda status: status == "failed",
-    )
-    return done
-
-
-def test_worker_made_labels_are_escaped_in_every_page_and_frame(
-    fault_client: httpx.Client, marked_run: dict[str, Any]
+def test_program_made_labels_are_escaped_in_every_page_and_frame(
+    own_client: httpx.Client, marked: dict[str, Any]
 ) -> None:
-    rid = marked_run["id"]
+    rid = marked["id"]
     item = quote(f"{XSS}#1", safe="")
     pages = {
-        "experiment page": "/experiments/labels",
         "replay page": f"/runs/{rid}",
         "replay frame": f"/runs/{rid}/frame?at=3",
         "replay frame, end": f"/runs/{rid}/frame?at=1000000",
@@ -179,42 +157,42 @@ def test_worker_made_labels_are_escaped_in_every_page_and_frame(
         "recorded runs": "/runs",
     }
     for where, path in pages.items():
-        r = fault_client.get(path)
+        r = own_client.get(path)
         assert r.status_code == 200, (where, r.status_code)
         assert r.headers["content-type"].startswith("text/html")
-        assert_escaped(r.text, where, shown=where != "recorded runs")
+        assert_escaped(r.text, where, shown=where not in ("recorded runs", "item journey"))
     frames = {
         "live frame": f"/runs/{rid}/stream",
         "timeline": f"/runs/{rid}/timeline",
-        "replay playing": f"/runs/{rid}/play?at={marked_run['events'] - 1}",
+        "replay playing": f"/runs/{rid}/play?at={marked['events'] - 1}",
         "audience stream": "/watch/stream",
     }
     for where, path in frames.items():
-        assert_escaped(first_message(fault_client, path), where, shown=where != "audience stream")
+        assert_escaped(first_message(own_client, path), where, shown=where != "audience stream")
 
 
-def test_a_user_chosen_recording_name_is_escaped_everywhere(fault_client: httpx.Client) -> None:
-    rid = marked_run_now(fault_client)["id"]
-    r = fault_client.patch(f"/api/recordings/{rid}", json={"name": XSS})
+def test_a_user_chosen_recording_name_is_escaped_everywhere(own_client: httpx.Client) -> None:
+    rid = marked_run(own_client)["id"]
+    r = own_client.patch(f"/api/recordings/{rid}", json={"name": XSS})
     assert r.status_code == 200
     assert r.json()["name"] == XSS  # stored as given: escaping is the page's job
     assert r.headers["content-type"] == "application/json"
     for where, path in {"recorded runs": "/runs", "replay page": f"/runs/{rid}"}.items():
-        assert_escaped(fault_client.get(path).text, where)
-    title = re.search(r"<title>(.*?)</title>", fault_client.get(f"/runs/{rid}").text, re.S)
+        assert_escaped(own_client.get(path).text, where)
+    title = re.search(r"<title>(.*?)</title>", own_client.get(f"/runs/{rid}").text, re.S)
     assert title is not None
     assert ESCAPED in title.group(1)
 
 
-def test_a_rename_shows_on_a_replay_page_opened_before(fault_client: httpx.Client) -> None:
-    rid = marked_run_now(fault_client)["id"]
-    assert fault_client.get(f"/runs/{rid}").status_code == 200
-    fault_client.patch(f"/api/recordings/{rid}", json={"name": "renamed"})
-    assert "renamed" in fault_client.get(f"/runs/{rid}").text
+def test_a_rename_shows_on_a_replay_page_opened_before(own_client: httpx.Client) -> None:
+    rid = marked_run(own_client)["id"]
+    assert own_client.get(f"/runs/{rid}").status_code == 200
+    own_client.patch(f"/api/recordings/{rid}", json={"name": "renamed"})
+    assert "renamed" in own_client.get(f"/runs/{rid}").text
 
 
 @pytest.mark.parametrize("slug", BUILT)
-def test_every_form_post_escapes_what_it_echoes(fault_client: httpx.Client, slug: str) -> None:
+def test_every_form_post_escapes_what_it_echoes(own_client: httpx.Client, slug: str) -> None:
     exp = EXPERIMENTS[slug]
     assert exp.params is not None
     everything = dict.fromkeys(exp.params.model_fields, XSS)
@@ -228,7 +206,7 @@ def test_every_form_post_escapes_what_it_echoes(fault_client: httpx.Client, slug
         XSS: {"run_id": XSS},
     }
     for action, data in posts.items():
-        r = fault_client.post(f"/experiments/{slug}/{quote(action, safe='')}", data=data)
+        r = own_client.post(f"/experiments/{slug}/{quote(action, safe='')}", data=data)
         assert r.status_code >= 400, (action, r.status_code, r.text[:200])
         assert "<img" not in r.text, (action, r.text[:300])
 
@@ -248,9 +226,9 @@ def assert_strict_policy(csp: str, where: str) -> None:
 
 
 def test_every_page_carries_the_strict_policy(
-    fault_client: httpx.Client, marked_run: dict[str, Any]
+    own_client: httpx.Client, marked: dict[str, Any]
 ) -> None:
-    rid = marked_run["id"]
+    rid = marked["id"]
     paths = [
         "/",
         "/runs",
@@ -266,11 +244,11 @@ def test_every_page_carries_the_strict_policy(
         *(f"/experiments/{slug}" for slug in BUILT),
     ]
     for path in paths:
-        r = fault_client.get(path)
+        r = own_client.get(path)
         assert_strict_policy(r.headers.get("content-security-policy", ""), path)
         assert r.headers["x-content-type-options"] == "nosniff"
     for path in (f"/runs/{rid}/stream", f"/api/runs/{rid}/events"):
-        with fault_client.stream("GET", path) as r:
+        with own_client.stream("GET", path) as r:
             assert_strict_policy(r.headers["content-security-policy"], path)
 
 
@@ -282,24 +260,24 @@ def routes(api: Any) -> list[tuple[str, str]]:
     return out
 
 
-def test_a_foreign_host_gets_400_on_every_route(fault_client: httpx.Client) -> None:
-    for method, path in routes(fault_client.get("/openapi.json").json()):
-        r = fault_client.request(method, path, headers={"host": "evil.example"})
+def test_a_foreign_host_gets_400_on_every_route(own_client: httpx.Client) -> None:
+    for method, path in routes(own_client.get("/openapi.json").json()):
+        r = own_client.request(method, path, headers={"host": "evil.example"})
         assert r.status_code == 400, (method, path, r.status_code)
 
 
 def test_control_requests_from_another_site_get_403_on_every_route(
-    fault_client: httpx.Client,
+    own_client: httpx.Client,
 ) -> None:
     control = [
         (m, p)
-        for m, p in routes(fault_client.get("/openapi.json").json())
+        for m, p in routes(own_client.get("/openapi.json").json())
         if m not in ("GET", "HEAD")
     ]
     assert len(control) > 15
-    runs_before = len(fault_client.get("/api/runs").json())
+    runs_before = len(own_client.get("/api/runs").json())
     for method, path in control:
         for header in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
-            r = fault_client.request(method, path, headers=header, json={})
+            r = own_client.request(method, path, headers=header, json={})
             assert r.status_code == 403, (method, path, header, r.status_code)
-    assert len(fault_client.get("/api/runs").json()) == runs_before
+    assert len(own_client.get("/api/runs").json()) == runs_before

@@ -19,8 +19,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from conftest import run_async, tidy_client
-from faultserver import FaultServer
+from conftest import LiveServer, run_async, tidy_client
 from probes import ENDED, family, settle, start, wait_for, with_pids
 from ssereader import read_events
 
@@ -31,8 +30,8 @@ MAX_RUNS = 4
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FaultServer]:
-    s = FaultServer(
+def server() -> Iterator[LiveServer]:
+    s = LiveServer(
         env={
             "CONCVIZ_MAX_WORKERS": str(CAP),
             "CONCVIZ_MAX_RUNS": str(MAX_RUNS),
@@ -48,23 +47,22 @@ def server() -> Iterator[FaultServer]:
 
 
 @pytest.fixture
-def client(server: FaultServer) -> Iterator[httpx.Client]:
+def client(server: LiveServer) -> Iterator[httpx.Client]:
     with tidy_client(server, 20) as c:
         yield c
 
 
-def program_workers(server: FaultServer) -> int:
+def program_workers(server: LiveServer) -> int:
     """The processes of the lessons' programs alive now: the server's
-    descendants but its fork server and resource tracker (a lesson that is a
-    program holds a place under max_workers for each one it starts: main,
-    its producers and its consumers)."""
-    return sum(1 for p in family(server.proc.pid) if p.kind == "worker")
+    descendants (a lesson that is a program holds a place under max_workers
+    for each one it starts: main, its producers and its consumers)."""
+    return len(family(server.proc.pid))
 
 
 class Sampler:
     """Counts the live worker processes every 10 ms, in a thread."""
 
-    def __init__(self, server: FaultServer) -> None:
+    def __init__(self, server: LiveServer) -> None:
         self.samples: list[int] = []
         self._server = server
         self._done = threading.Event()
@@ -84,10 +82,6 @@ class Sampler:
         self._thread.join(5)
 
 
-def forkserver_of(server: FaultServer) -> int:
-    return next(p.pid for p in family(server.proc.pid) if p.kind == "forkserver")
-
-
 async def storm(url: str, requests: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Response]:
     """Every request at once, each on a connection of its own."""
     limits = httpx.Limits(max_connections=len(requests))
@@ -96,7 +90,7 @@ async def storm(url: str, requests: list[tuple[str, str, dict[str, Any]]]) -> li
 
 
 def test_slider_storm_never_passes_the_cap_and_the_accounting_stays_exact(
-    server: FaultServer, client: httpx.Client
+    server: LiveServer, client: httpx.Client
 ) -> None:
     run = start(
         client,
@@ -146,7 +140,7 @@ def test_slider_storm_never_passes_the_cap_and_the_accounting_stays_exact(
 
 
 def test_start_storm_starts_max_runs_and_leaves_nothing_half_started(
-    server: FaultServer, client: httpx.Client
+    server: LiveServer, client: httpx.Client
 ) -> None:
     body = {
         "experiment": "producer-consumer",
@@ -241,7 +235,7 @@ time.sleep(60)
 def test_slow_and_vanished_clients_are_dropped_and_delay_nobody() -> None:
     # Frames as large and as frequent as a busy run makes them, so that the
     # stalled clients' socket buffers (megabytes on loopback) fill quickly.
-    server = FaultServer(
+    server = LiveServer(
         env={"CONCVIZ_SEND_TIMEOUT": "1", "CONCVIZ_FPS": "60", "CONCVIZ_MAX_WORKERS": "16"}
     )
     client = httpx.Client(base_url=server.url, timeout=20)
@@ -356,7 +350,7 @@ async def _sse_client(
 
 
 def test_thirty_clients_resume_after_a_restart_with_no_gap_and_no_duplicate() -> None:
-    first = FaultServer()
+    first = LiveServer()
     port, db = first.port, first.db
     try:
         with httpx.Client(base_url=first.url, timeout=15) as c:
@@ -392,7 +386,7 @@ def test_thirty_clients_resume_after_a_restart_with_no_gap_and_no_duplicate() ->
         first.stop()
     assert any(not ended and evs for evs, ended in seen)  # cut by the restart
 
-    second = FaultServer(port=port, db=db)
+    second = LiveServer(port=port, db=db)
     try:
 
         async def after_restart() -> list[tuple[list[dict[str, Any]], bool]]:

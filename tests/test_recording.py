@@ -26,7 +26,6 @@ from app.experiments.producer_consumer import fold_all
 from app.recording import SCHEMA, Recorder
 from app.replay import CHECKPOINT_EVERY, Replay
 from app.runs import ENDED_RING
-from app.runtime import Runtime
 from app.trace import chrome_trace
 
 PC = EXPERIMENTS["producer-consumer"]
@@ -46,7 +45,8 @@ def real_run_events(**params: Any) -> list[Event]:
 
     budget = WorkerBudget(64)
     assert budget.acquire(PC.worker_count(p))
-    rt = (PC.runtime or Runtime)(PC, p, on_batch, budget)  # the lesson's program, traced
+    assert PC.runtime is not None
+    rt = PC.runtime(PC, p, on_batch, budget)  # the lesson's program, traced
     rt.start()
     assert rt.join(20)
     return [from_raw(raw, i + 1, rt.started_ns) for i, raw in enumerate(got)]

@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ARTIFACTS
-from faultexp import XSS
-from faultserver import FaultServer
+from conftest import ARTIFACTS, LiveServer
+from markup import XSS, marked_run
 from pages import set_fields
 from probes import ENDED, settle, start, wait_for
 
@@ -55,14 +54,14 @@ class Watched:
 
 @pytest.mark.parametrize("slug", BUILT)
 def test_a_whole_run_and_its_replay_break_no_policy(
-    browser: Any, fault_server: FaultServer, fault_client: httpx.Client, slug: str
+    browser: Any, own_server: LiveServer, own_client: httpx.Client, slug: str
 ) -> None:
     # A quick run first, then one from the form, set to the same values.
-    quick = start(fault_client, slug, **EXPERIMENTS[slug].quick_params)
-    wait_for(fault_client, quick["id"], lambda r: r["status"] in ENDED, 30)
+    quick = start(own_client, slug, **EXPERIMENTS[slug].quick_params)
+    wait_for(own_client, quick["id"], lambda r: r["status"] in ENDED, 30)
     w = Watched(browser)
     try:
-        w.page.goto(f"{fault_server.url}/experiments/{slug}")
+        w.page.goto(f"{own_server.url}/experiments/{slug}")
         set_fields(w.page, EXPERIMENTS[slug].quick_params)
         w.page.click("button.start")
         w.page.wait_for_function(
@@ -79,10 +78,8 @@ def test_a_whole_run_and_its_replay_break_no_policy(
         w.page.screenshot(path=str(ARTIFACTS / f"csp-{slug}.png"), full_page=True)
         assert w.status() in ENDED
         # The replay of the same run, one step back and forth.
-        settle(
-            lambda: fault_client.get(f"/runs/{run_id}").status_code, lambda code: code == 200, 5.0
-        )
-        w.page.goto(f"{fault_server.url}/runs/{run_id}")
+        settle(lambda: own_client.get(f"/runs/{run_id}").status_code, lambda code: code == 200, 5.0)
+        w.page.goto(f"{own_server.url}/runs/{run_id}")
         w.page.click("button[data-step='-1']")
         w.page.click("button[data-step='1']")
         w.page.wait_for_load_state("networkidle")
@@ -93,21 +90,14 @@ def test_a_whole_run_and_its_replay_break_no_policy(
 
 
 def test_markup_in_labels_and_names_is_shown_not_run(
-    browser: Any, fault_server: FaultServer, fault_client: httpx.Client
+    browser: Any, own_server: LiveServer, own_client: httpx.Client
 ) -> None:
-    run = start(fault_client, "labels")
-    wait_for(fault_client, run["id"], lambda r: r["status"] in ENDED)
-    settle(
-        lambda: {r["id"]: r["status"] for r in fault_client.get("/api/recordings").json()}.get(
-            run["id"]
-        ),
-        lambda status: status == "failed",
-    )
-    assert fault_client.patch(f"/api/recordings/{run['id']}", json={"name": XSS}).status_code == 200
+    run = marked_run(own_client)
+    assert own_client.patch(f"/api/recordings/{run['id']}", json={"name": XSS}).status_code == 200
     w = Watched(browser)
     try:
-        for path in ("/experiments/labels", f"/runs/{run['id']}", "/runs", "/watch"):
-            w.page.goto(fault_server.url + path)
+        for path in (f"/runs/{run['id']}", "/runs", "/watch"):
+            w.page.goto(own_server.url + path)
             # /watch keeps a stream open: no "networkidle"; streams swap in
             # their first message meanwhile.
             w.page.wait_for_timeout(400)

@@ -12,9 +12,10 @@ import pytest
 from conftest import ARTIFACTS, LiveServer
 from probes import ENDED, start, wait_for
 
-from app import events, model
+from app import model
 from app.events import Event
 from app.experiments import EXPERIMENTS
+from app.programs.boot.concviz_tracer import kinds as K
 
 ZH = {"accept-language": "zh-CN,zh;q=0.9"}
 HTML = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -23,7 +24,7 @@ ENDLESS = {"items_per_producer": 0, "produce_min_ms": 100, "produce_max_ms": 200
 
 
 def at(seq: int, t: float) -> Event:
-    return Event(seq, t, "P1", 1, 1, events.PUT, f"P1#{seq}", None)
+    return Event(seq, t, "P1", 1, 1, K.PUT, "1.1", {"v": f"'P1#{seq}'"})
 
 
 def test_a_late_event_takes_its_place_in_the_log() -> None:
@@ -48,7 +49,9 @@ def test_a_full_log_keeps_the_newest_events_by_time() -> None:
 def test_the_fold_logs_in_time_order_whatever_the_batches_arrival() -> None:
     late_batch = [at(1, 0.1), at(2, 0.2)]
     on_time = [at(3, 0.15), at(4, 0.3)]
-    state = model.fold_all(on_time + late_batch)
+    state = model.RunState()
+    for e in on_time + late_batch:
+        model.fold(state, e)
     assert [e.t for e in state.log] == [0.1, 0.15, 0.2, 0.3]
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 
-from app.experiments.spec import Experiment, Role
+from app.experiments.spec import Experiment
 from app.i18n import N_
 
-__all__ = ["EXPERIMENTS", "Experiment", "Role"]
+__all__ = ["EXPERIMENTS", "Experiment"]
 
 # slug, module, title, summary, lecture part: in the order of the lecture's
 # lessons as the index shows them.

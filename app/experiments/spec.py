@@ -1,14 +1,10 @@
 """What an experiment is made of, as the runtime and the web layer see it.
 
-Two shapes:
-
-- *roles*: the server starts workers of each role itself (producer/consumer),
-  with live counts.
-- *program*: the server starts one real process, the run's `main` (a role
-  with a fixed name), which plays the lecture's program: it starts its own
-  threads and processes. "main ends" and "daemon children are terminated"
-  then happen for real, and a stuck thread experiment still stops, because
-  its process can be terminated.
+Every experiment runs as a program under the tracer (`app.programs`): a
+lesson's own file (`app.experiments.lesson`) or a user's (`program`). The
+server starts its first process, the run's `main`, in a session of its own;
+the program starts its own threads and processes, and a stop ends the
+session, whatever the program waits in.
 """
 
 from __future__ import annotations
@@ -20,22 +16,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.model import RunState
-from app.worker import WorkerFn
-
-
-@dataclass(frozen=True)
-class Role:
-    """A kind of worker: its name prefix, its function and the parameter that
-    says how many of it run (or a fixed name for a single worker)."""
-
-    name: str
-    prefix: str
-    fn: WorkerFn
-    count_param: str = ""
-    fixed_name: str = ""
-
-    def count(self, params: BaseModel) -> int:
-        return int(getattr(params, self.count_param)) if self.count_param else 1
 
 
 def _no_view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -49,20 +29,11 @@ class Experiment:
     summary: str
     lecture_part: str
     params: type[BaseModel] | None = None
-    roles: tuple[Role, ...] = ()
     program: str = ""
-    # The plain program for given parameters (shown, and downloadable), and
-    # where each worker is in it: state (or "role:state") -> text of a line.
+    # The plain program for given parameters (shown, and downloadable).
     script: Callable[[dict[str, Any]], str] | None = None
-    code_lines: dict[str, str] = field(default_factory=dict)
     # Parameters for a quick run (tests, and the scripts' own check).
     quick_params: dict[str, Any] = field(default_factory=dict)
-    # Roles shape: the role whose end means "no more items", and the role
-    # then ended with one sentinel each.
-    source_role: str = ""
-    drain_role: str = ""
-    # Modules the fork server preloads for this experiment's workers.
-    modules: tuple[str, ...] = ()
     # The view: a fresh state, the fold, and the templates that draw it.
     new_state: Callable[[], RunState] = RunState
     fold: Callable[[Any, Any], Any] | None = None
@@ -70,10 +41,7 @@ class Experiment:
     controls_template: str = ""  # extra controls after the parameter form
     stylesheet: str = ""  # extra CSS under static/, e.g. "experiments/lock.css"
     view: Callable[[Any, dict[str, Any]], dict[str, Any]] = _no_view
-    # Program shape: main always runs in a process of its own, whatever the
-    # experiment's `backend` parameter says about its children.
-    main_in_process: bool = False
-    # Live workers a run holds budget for; default: the sum of role counts.
+    # Live workers a run holds budget for; default: one, the program's main.
     workers_needed: Callable[[BaseModel], int] | None = None
     # Whether the run takes calls (POST /api/runs/{id}/calls).
     takes_calls: bool = False
@@ -83,8 +51,8 @@ class Experiment:
     # stopped early): while the result is hidden the timeline draws them as
     # hidden too.
     outcome_states: frozenset[str] = frozenset()
-    # What starts and stops the run's workers: `app.runtime.Runtime` unless
-    # given (a user's program has a runtime of its own, `app.programs`).
+    # What starts and stops the run's program (`app.programs.runtime`);
+    # None for an experiment not built yet.
     runtime: Callable[..., Any] | None = None
     # What the audience's page (/watch) shows of it: heading, read-only
     # controls and the stage, unless the experiment has a page of its own.
@@ -126,4 +94,4 @@ class Experiment:
     def worker_count(self, params: BaseModel) -> int:
         if self.workers_needed is not None:
             return self.workers_needed(params)
-        return sum(role.count(params) for role in self.roles)
+        return 1

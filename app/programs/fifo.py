@@ -2,9 +2,9 @@
 
 Every Python process of the program opens it itself (write only, at its
 first flush) and writes frames of at most `select.PIPE_BUF` bytes (the
-format of `app.programs.boot.concviz_tracer.wire`, the same as the lessons'
-`app.eventpipe`), so frames from any number of processes arrive whole and
-in each writer's order. The server reads it here.
+format of `app.programs.boot.concviz_tracer.wire`), so frames from any
+number of processes arrive whole and in each writer's order. The server
+reads it here.
 
 The FIFO itself keeps one write end open as long as it lives: without it the
 reader would see end-of-file whenever no process of the program held the

@@ -291,7 +291,7 @@ class ProgramRuntime(RunThreads):
             return
         idle = time.monotonic() - self._merge.last_batch
         if 0 < self._idle_limit_s < idle:
-            from app.runtime import idle_reason  # app.runtime imports the experiments
+            from app.reasons import idle_reason
 
             self.stop(idle_reason(self._idle_limit_s), outcome="stopped")
         if idle >= QUIET_S and not self._merge.quiet_sent:

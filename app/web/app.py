@@ -11,8 +11,6 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from app import runtime
-from app.experiments import EXPERIMENTS
 from app.programs import runtime as program_runtime
 from app.recording import Recorder, default_path
 from app.runs import RunRegistry
@@ -28,8 +26,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        modules = [m for e in EXPERIMENTS.values() for m in e.modules]
-        await asyncio.to_thread(runtime.warm_up, modules)
         await asyncio.to_thread(program_runtime.sweep)
         recorder = Recorder(Path(settings.db) if settings.db else default_path())
         registry = RunRegistry(settings, render_frame, recorder)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import json
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -11,8 +9,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
-from app import codeview, i18n, reasons, timeline
-from app.experiments import EXPERIMENTS, Experiment
+from app import i18n, reasons, timeline
+from app.experiments import Experiment
 from app.web.presenter import audience_url
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -86,15 +84,6 @@ env.filters["dom_id"] = _dom_id
 env.filters["reason"] = reasons.shown
 
 
-@functools.lru_cache(maxsize=64)
-def _program(slug: str, params_json: str) -> str:
-    """An experiment's plain program for these parameters. Made once, not
-    with every frame: a frame is rendered up to 20 times a second."""
-    script = EXPERIMENTS[slug].script
-    assert script is not None
-    return script(json.loads(params_json))
-
-
 class Staged(Protocol):
     """What a stage is drawn from: a live `Run`, or a recorded one replayed
     (`app.web.replays.ReplayView`)."""
@@ -121,22 +110,7 @@ def stage_context(run: Staged, *, with_timeline: bool = True) -> dict[str, Any]:
         "run": run,
         "state": state,
         "counters": state.counters(),
-        "roles": [(role, state.role(role.name)) for role in exp.roles],
         "log": list(reversed(state.log)),
-        "code": (
-            codeview.body(
-                codeview.locate(
-                    _program(exp.slug, json.dumps(params, sort_keys=True)),
-                    exp.code_lines,
-                    state.workers.values(),
-                )
-            )
-            # A lesson's plain program, each worker placed by its state; a
-            # user's program places its threads itself (app/programs/view.py),
-            # and its source is not to be serialised with every frame.
-            if exp.script is not None and exp.code_lines
-            else []
-        ),
         "result_hidden": bool(run.result_hidden),
         "timeline": _timeline(run) if with_timeline else None,
         "timeline_window": f"{timeline.WINDOW_S:g}",

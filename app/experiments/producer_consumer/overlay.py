@@ -21,7 +21,6 @@ from typing import Any
 
 from app import events
 from app.events import Event
-from app.model import JOURNEYS_KEPT, THROUGHPUT_WINDOW_S, Journey
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import (
     GET_WAIT,
@@ -34,7 +33,9 @@ from app.programs.state import (
 
 QUEUE_NAME = "q"  # the program's one work queue
 SENTINEL = "None"  # the sentinel's repr, as the tracer sends it
+THROUGHPUT_WINDOW_S = 5.0
 _BUCKET_S = 0.5
+JOURNEYS_KEPT = 500
 _WORKER = re.compile(r"([PC])(\d+)$")
 _LEAVES = re.compile(r"(P\d+) leaves: fewer producers wanted$")
 # Printed lines that tell the outcome (hidden while the result is).
@@ -45,6 +46,23 @@ _DONE_KINDS = frozenset({K.GET_WAIT, K.GET, K.PUT_WAIT, K.PUT, K.END})
 # The lesson's own states of a worker, for its cards and the timeline lanes.
 PRODUCING = "producing"
 CONSUMING = "consuming"
+
+
+@dataclass
+class Journey:
+    """One item's way through the queue (times in seconds since the start)."""
+
+    item: str
+    producer: str = ""
+    made: float | None = None  # started making it
+    put: float | None = None  # in the queue
+    consumer: str = ""
+    got: float | None = None  # taken out
+    done: float | None = None  # finished using it
+
+    @property
+    def waited(self) -> float | None:
+        return self.got - self.put if self.got is not None and self.put is not None else None
 
 
 def value(v: Any) -> str:
