@@ -1,7 +1,7 @@
 """The run's event FIFO (app/programs/fifo.py): the batches of any number of
 processes and threads, written as the tracer writes them, arrive whole and
 each writer's in its order; a writer killed in the middle of a batch loses
-that batch and no other."""
+that batch and no other; a message that is no frame fails the run."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import harness
+import psutil
 import pytest
 from probes import queued_bytes, settle
 
+from app import events
+from app.experiments import EXPERIMENTS
+from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.boot.concviz_tracer import wire
 from app.programs.fifo import BUFFER_BYTES, EventFifo
 
@@ -113,3 +118,35 @@ def test_a_writer_killed_in_the_middle_of_a_batch_loses_that_batch_and_no_other(
     with caplog.at_level(logging.ERROR):
         fifo.close()
     assert f"events of pid {writer.pid}: a batch was cut short" in caplog.text
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_message_that_is_no_frame_fails_the_run_and_it_still_ends() -> None:
+    exp = EXPERIMENTS["program"]
+    assert exp.params is not None
+    params = exp.params(source="import time\ntime.sleep(30)\n", args=[])
+    rt, recorder, budget = harness.start(exp, params, time_limit_s=30.0)
+    try:
+        recorder.wait_for(lambda raw: any(r[4] == K.PROC for r in raw))  # the program runs
+        assert rt._fifo is not None
+        fd = os.open(rt._fifo.path, os.O_WRONLY)
+        try:
+            os.write(fd, wire.LENGTH.pack(1 << 30))  # a length no frame has
+        finally:
+            os.close(fd)
+        assert rt.join(10.0)
+    finally:
+        if not rt.done:
+            rt.stop("test teardown")
+            rt.join(10.0)
+    end = next(r for r in recorder.raw if r[4] == events.RUN_END)
+    assert end[6] == {"outcome": "failed", "reason": "some of the run's events could not be read"}
+    assert budget.held == 0
+    pids = {r[2] for r in recorder.raw if r[4] == K.PROC}
+    assert settle(lambda: [p for p in pids if running(p)], lambda left: not left) == []
