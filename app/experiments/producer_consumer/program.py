@@ -82,15 +82,26 @@ if __name__ == "__main__":
         want_producers = live("PRODUCERS", PRODUCERS)
         want_consumers = live("CONSUMERS", CONSUMERS)
         working = [stop for p, stop in producers if not stop.is_set()]
+        for stop in working[want_producers:]:
+            stop.set()  # that producer leaves before its next item
+        # A worker asked to leave still runs until it is gone: new ones start
+        # only while fewer than wanted are alive, so that there are never
+        # more workers at once than the presenter asked for.
+        alive = sum(w.is_alive() for w in [p for p, stop in producers] + consumers)
+        room = want_producers + want_consumers - alive
         for _ in range(len(working), want_producers):
+            if room <= 0:
+                break
+            room -= 1
             stop = Event()
             name = f"P{len(producers) + 1}"
             p = Worker(target=producer, args=(name, q, stop, tallies), name=name)
             producers.append((p, stop))
             p.start()
-        for stop in working[want_producers:]:
-            stop.set()  # that producer leaves before its next item
         for _ in range(len(consumers) - sentinels, want_consumers):
+            if room <= 0:
+                break
+            room -= 1
             name = f"C{len(consumers) + 1}"
             c = Worker(target=consumer, args=(name, q, tallies), name=name)
             consumers.append(c)
