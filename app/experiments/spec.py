@@ -37,7 +37,7 @@ class Experiment:
     # The view: a fresh state, the fold, and the templates that draw it.
     new_state: Callable[[], RunState] = RunState
     fold: Callable[[Any, Any], Any] | None = None
-    frame_template: str = "partials/_frame.html"
+    frame_template: str = "partials/program/_frame.html"  # the stage of any program
     controls_template: str = ""  # extra controls after the parameter form
     stylesheet: str = ""  # extra CSS under static/, e.g. "experiments/lock.css"
     view: Callable[[Any, dict[str, Any]], dict[str, Any]] = _no_view

@@ -202,9 +202,6 @@ class ProgramRuntime(RunThreads):
                 return False
             return self._controls.permit(slot)
 
-    def set_count(self, role_name: str, n: int) -> None:
-        """A program has no roles to count."""
-
     def set_speed(self, speed: float) -> None:
         """Scale the program's sleeps: 2.0 sleeps half as long."""
         with self._lock:
