@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.experiments import EXPERIMENTS
 from app.i18n import _
 from app.params import FieldError, ParamsError
-from app.runs import RunRegistry
+from app.registry import RunRegistry
 from app.web.errors import not_json
 
 router = APIRouter(prefix="/api")

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.programs import runtime as program_runtime
 from app.recording import Recorder, default_path
-from app.runs import RunRegistry
+from app.registry import RunRegistry
 from app.settings import Settings
 from app.web import api, errors, language, pages, programs, replays, security, streams, watch
 from app.web.language import LanguageMiddleware

@@ -21,7 +21,8 @@ from app.experiments import EXPERIMENTS, Experiment
 from app.i18n import _
 from app.params import ParamsError
 from app.recording import Recorder
-from app.runs import ENDED, LimitReached, NotFound, NotLive, Run, RunRegistry
+from app.registry import RunRegistry
+from app.runs import ENDED, LimitReached, NotFound, NotLive, Run
 from app.web import choices, runlist
 from app.web.render import stage_context, templates
 

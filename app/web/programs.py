@@ -21,7 +21,8 @@ from app.i18n import _
 from app.params import ParamsError
 from app.programs import gallery
 from app.programs import source as src
-from app.runs import LimitReached, Run, RunRegistry
+from app.registry import RunRegistry
+from app.runs import LimitReached, Run
 from app.web.render import stage_context, templates
 
 router = APIRouter()

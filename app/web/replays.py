@@ -27,8 +27,9 @@ from app.experiments import EXPERIMENTS, Experiment
 from app.i18n import _
 from app.model import fold as default_fold
 from app.recording import RecordedRun, Recorder
+from app.registry import RunRegistry
 from app.replay import Replay
-from app.runs import NotFound, RunRegistry
+from app.runs import NotFound
 from app.trace import chrome_trace
 from app.web import runlist
 from app.web.render import env, stage_context, templates

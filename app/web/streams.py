@@ -38,7 +38,8 @@ from starlette.types import Send
 from app import events, i18n
 from app.broadcast import Frame
 from app.recording import FLUSH_S, Recorder
-from app.runs import NotFound, Run, RunRegistry
+from app.registry import RunRegistry
+from app.runs import NotFound, Run
 from app.settings import Settings
 from app.web.render import render_timeline
 

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.sse import format_sse_event
 
-from app.runs import NotFound, RunRegistry
+from app.registry import RunRegistry
+from app.runs import NotFound
 from app.settings import Settings
 from app.web.presenter import audience_url
 from app.web.render import env, stage_context, templates
