@@ -209,7 +209,7 @@ class RunRegistry:
         run = self.get(run_id)
         runtime = run.runtime
         if runtime is not None:
-            run.resume()  # a stopped process sees no stop flag
+            run.resume()  # a paused run's clock goes on, its processes get SIGCONT
             runtime.stop(reason)
             if not await asyncio.to_thread(runtime.join, 10.0):
                 log.error("run %s did not stop within 10 s", run_id)

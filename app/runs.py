@@ -171,18 +171,18 @@ class Run:
             self._inflight.release()
 
     def pause(self) -> bool:
-        """Pause for real: worker processes are stopped by the OS, threads
-        wait at a gate; the run's clock stops too."""
+        """Pause for real: every process of the program is stopped by the
+        OS (SIGSTOP); the run's clock stops too."""
         if self.runtime is None or self.ended.is_set():
             return False
-        if not self.runtime.pause(self._worker_pids()):
+        if not self.runtime.pause():
             return False
         self._pauses.append([time.monotonic_ns(), 0])
         self._main_event(events.PAUSE)
         return True
 
     def resume(self) -> bool:
-        if self.runtime is None or not self.runtime.resume(self._worker_pids()):
+        if self.runtime is None or not self.runtime.resume():
             return False
         self._pauses[-1][1] = time.monotonic_ns()
         self._main_event(events.RESUME)
@@ -220,9 +220,6 @@ class Run:
             return False
         self._main_event(events.PERMIT, {"worker": worker})
         return True
-
-    def _worker_pids(self) -> list[int]:
-        return [w.pid for w in self.state.workers.values() if w.alive and w.pid]
 
     def _main_event(self, kind: str, data: dict[str, Any] | None = None) -> None:
         # Straight to the fold, on the loop: never through the event queue,

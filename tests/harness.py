@@ -8,9 +8,12 @@ left running.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +101,15 @@ def runs_fixture(experiment: Experiment) -> Callable[[], Iterator[Runs]]:
         runs.stop_all()
 
     return fixture
+
+
+def run_alone(path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the program at `path` as a student would, with plain Python and
+    no concviz, in its own folder; its output is captured as text."""
+    return subprocess.run(
+        [sys.executable, "-I", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=path.parent,
+    )

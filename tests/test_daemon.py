@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -304,9 +302,9 @@ def test_a_pause_changes_nobody_s_fate() -> None:
         assert not any(r[4] == K.END and "daemon_threads" in (r[6] or {}) for r in recorder.raw), (
             "too late to pause: go slower"
         )
-        assert rt.pause([])
+        assert rt.pause()
         time.sleep(0.5)  # longer than main's own work
-        assert rt.resume([])
+        assert rt.resume()
         assert rt.join(20.0)
     finally:
         if not rt.done:
@@ -488,9 +486,7 @@ def test_the_program_runs_on_its_own_and_tells_what_it_saw(
     assert EXPERIMENT.script is not None
     path = tmp_path / "daemon.py"
     path.write_text(EXPERIMENT.script({**params, "speed": 1.0}))
-    done = subprocess.run(
-        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
+    done = harness.run_alone(path)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[-1] == accounting, done.stdout

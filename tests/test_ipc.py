@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -302,9 +300,7 @@ def test_the_program_runs_on_its_own_and_tells_the_same_story(tmp_path: Path) ->
     assert EXPERIMENT.script is not None
     path = tmp_path / "ipc.py"
     path.write_text(EXPERIMENT.script({"mechanisms": "pipe", **TINY}))
-    done = subprocess.run(
-        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
+    done = harness.run_alone(path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "os_pipe: ok" in lines

@@ -7,8 +7,6 @@ that every sleep of the program is a few ms."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -347,13 +345,7 @@ def test_the_program_of_every_ending_runs_on_its_own_and_ends(mode: str, tmp_pat
     assert EXPERIMENT.script is not None
     path = tmp_path / "joinable.py"
     path.write_text(EXPERIMENT.script({**EXPERIMENT.quick_params, "mode": mode}))
-    done = subprocess.run(
-        [sys.executable, "-I", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    done = harness.run_alone(path)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
     story, accounting = SCRIPT_ENDINGS[mode]

@@ -4,8 +4,6 @@ Run with plain python, the same program keeps its constants."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,8 +115,6 @@ def test_run_on_its_own_the_program_keeps_its_constants(lesson: Experiment, tmp_
     assert lesson.script is not None
     path = tmp_path / "alone.py"
     path.write_text(lesson.script({"count": 5, "speed": 1.0}).replace("time.sleep(30)", "pass"))
-    done = subprocess.run(
-        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=30, cwd=tmp_path
-    )
+    done = harness.run_alone(path, timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:3] == ["count 5", "count 5", "call none"]

@@ -6,12 +6,11 @@ event its run makes. Each lesson's own behaviour is in its own test module."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import pytest
 from test_i18n import recorded_run
@@ -110,13 +109,7 @@ def test_its_program_runs_on_its_own_and_ends_with_its_accounting(
         params = {**exp.quick_params, **({"backend": backend} if backend else {})}
         path = tmp_path / exp.script_name(params)
         path.write_text(at_quick_speed(exp, params))
-        done = subprocess.run(
-            [sys.executable, "-I", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-        )
+        done = harness.run_alone(path)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.strip().splitlines()[-1].startswith("accounting:"), done.stdout
 

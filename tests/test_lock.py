@@ -7,8 +7,6 @@ real time), so no test sleeps for seconds."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,9 +246,7 @@ def test_the_program_runs_on_its_own_and_tells_the_same_story(backend: str, tmp_
     params = Params(threads=4, hold_ms=20, use_lock=True, backend=backend, repeats=2)
     path = tmp_path / "lock.py"
     path.write_text(EXPERIMENT.script(params.model_dump()))
-    done = subprocess.run(
-        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
+    done = harness.run_alone(path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     prefix = "P" if backend == "process" else "T"

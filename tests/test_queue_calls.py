@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -463,9 +461,7 @@ def test_the_script_plays_the_lecture_example_on_its_own(tmp_path: Path) -> None
     path.write_text(qc.EXPERIMENT.script({"kind": "lifo", "mode": "buttons", **{"speed": 20}}))
     text = path.read_text().replace("PAUSE_S = 1.5", "PAUSE_S = 0.05")
     path.write_text(text.replace("SCRIPT_TIMEOUT_S = 2.0", "SCRIPT_TIMEOUT_S = 0.1"))
-    done = subprocess.run(
-        [sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=60
-    )
+    done = harness.run_alone(path)
     assert done.returncode == 0, done.stderr
     out = done.stdout.splitlines()
     gets = [line.split()[-1] for line in out if re.match(r"T\d+: get\(\) returned", line)]

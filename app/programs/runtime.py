@@ -49,7 +49,6 @@ from app.programs.limits import first_passed, limits_from
 from app.programs.merge import EventMerge
 from app.programs.session import ORPHAN_GRACE_S, TERM_GRACE_S, end_session, signal_all
 from app.programs.state import LIMIT, QUIET
-from app.runthreads import RunThreads
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,9 +74,7 @@ def sweep() -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-class ProgramRuntime(RunThreads):
-    backend = "process"
-
+class ProgramRuntime:
     def __init__(
         self,
         experiment: Any,
@@ -166,7 +163,7 @@ class ProgramRuntime(RunThreads):
     def paused(self) -> bool:
         return self._paused
 
-    def pause(self, pids: list[int]) -> bool:
+    def pause(self) -> bool:
         with self._lock:
             if self._stop_reason is not None or self._paused or not self._pid:
                 return False
@@ -175,7 +172,7 @@ class ProgramRuntime(RunThreads):
         signal_all(self._pid, signal.SIGSTOP)
         return True
 
-    def resume(self, pids: list[int]) -> bool:
+    def resume(self) -> bool:
         with self._lock:
             if not self._paused:
                 return False
@@ -248,8 +245,17 @@ class ProgramRuntime(RunThreads):
         lesson's, one for each worker its program starts."""
         return 0 if self._released else self._held
 
-    def alive_pids(self) -> list[int]:
-        return procfs.session(self._pid) if self._pid else []
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the supervisor, then the reader; False if either still runs."""
+        self._supervisor.join(timeout)
+        if self._supervisor.is_alive():
+            return False
+        self._reader.join(timeout)
+        return not self._reader.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return not self._supervisor.is_alive() and not self._reader.is_alive()
 
     # The two threads.
 

@@ -25,7 +25,7 @@ from types import ModuleType
 
 from . import gate, hooks, outlet, recorder, where
 from . import kinds as K
-from .workers import process_exit, report_exc
+from .workers import before_join, process_exit, report_exc
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -141,11 +141,7 @@ def _patch_process(process: ModuleType) -> None:
         ):
             return real_join(self, timeout)
         label = getattr(self, "_cv_label", None) or self.name
-        data = where.frame_data(frame)
-        gate.before("join", label, data)
-        data.update(what="process", pid=self.pid, timeout=timeout)
-        recorder.emit(K.JOIN, label, data)
-        recorder.flush()
+        before_join(label, frame, what="process", pid=self.pid, timeout=timeout)
         real_join(self, timeout)
         code = self.exitcode
         recorder.emit(K.JOINED, label, {"alive": code is None, "exitcode": code})

@@ -151,10 +151,6 @@ def is_thread_announced() -> bool:
     return _get_ident() in _threads
 
 
-def is_first() -> bool:
-    return _first
-
-
 def announced() -> bool:
     return _proc_announced
 
@@ -203,13 +199,6 @@ def _process_name() -> str:
         return "MainProcess"
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return f"{script or 'python'} {_pid}"
-
-
-def process_label() -> str:
-    """This process's label (its main thread's worker label)."""
-    if _proc_announced:
-        return _main_label
-    return "main" if _first else (_label or _process_name())
 
 
 def _announce_proc() -> None:

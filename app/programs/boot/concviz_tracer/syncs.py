@@ -22,9 +22,6 @@ class SemaphoreTracing:
     _cv_key: str | None = None
     _cv_bounded = False
 
-    def _cv_value(self) -> dict[str, Any]:
-        return {"value": self._value}  # type: ignore[attr-defined]
-
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         key = self._cv_key
         if key is None or (not blocking and timeout is not None):

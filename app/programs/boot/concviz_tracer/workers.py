@@ -45,6 +45,16 @@ def _forked() -> None:
     _thread_errors.clear()
 
 
+def before_join(label: str, frame: Any, **more: Any) -> None:
+    """A join of `label` that the user's code makes at `frame`: recorded,
+    and flushed, before it may block."""
+    data = where.frame_data(frame)
+    gate.before("join", label, data)
+    data.update(more)
+    recorder.emit(K.JOIN, label, data)
+    recorder.flush()
+
+
 def error_text(exc: BaseException) -> str:
     """``"Type: message"``, or the type's name alone."""
     name = type(exc).__name__
@@ -189,11 +199,7 @@ def _patch_threading(threading: ModuleType) -> None:
         ):
             return real_join(self, timeout)
         label = getattr(self, "_cv_label", None) or recorder.label_of(self.ident, self.name)
-        data = where.frame_data(frame)
-        gate.before("join", label, data)
-        data.update(what="thread", tid=self.native_id, timeout=timeout)
-        recorder.emit(K.JOIN, label, data)
-        recorder.flush()
+        before_join(label, frame, what="thread", tid=self.native_id, timeout=timeout)
         real_join(self, timeout)
         recorder.emit(K.JOINED, label, {"alive": self.is_alive()})
 
