@@ -104,9 +104,12 @@ class JoinableState(ProgramState):
         return [value(v) for v in obj.items] if obj is not None else []
 
     def consumers_gone(self) -> bool:
+        """Every eater's process has ended. By its process, not its thread:
+        an eater cut off before it ran a line of its own never showed a
+        thread, and the hot dogs it never ate are lost all the same."""
         expected = int(self.params.get("consumers", 0))
-        eaters = self.of_role("consumer")
-        return bool(eaters) and len(eaters) >= expected and not any(w.alive for w in eaters)
+        eaters = [p for p in self.procs.values() if role_of(p.name) == "consumer"]
+        return bool(eaters) and len(eaters) >= expected and not any(p.alive for p in eaters)
 
     def lost_places(self) -> list[tuple[str, str, str]]:
         """Hot dogs put and never eaten, once no eater is left to eat them:
