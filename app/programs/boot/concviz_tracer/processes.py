@@ -23,7 +23,7 @@ import signal
 import sys
 from types import ModuleType
 
-from . import gate, hooks, outlet, recorder, where
+from . import gate, hooks, identity, outlet, recorder, where
 from . import kinds as K
 from .workers import before_join, process_exit, report_exc
 
@@ -147,7 +147,7 @@ def _patch_process(process: ModuleType) -> None:
         recorder.emit(K.JOINED, label, {"alive": code is None, "exitcode": code})
 
     def _bootstrap(self: Any, parent_sentinel: Any = None) -> Any:
-        recorder.set_process(
+        identity.set_process(
             self.name,
             getattr(self, "_cv_label", None),
             getattr(self, "_cv_method", None),

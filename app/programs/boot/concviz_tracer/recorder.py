@@ -22,7 +22,7 @@ the buffer holds it as ``(t_ns, (worker, pid, tid), kind, item, data)``, the
 second one a tuple of the thread's, and a put or a get as ``(t_ns, (worker,
 pid, tid), kind, key, site, v, size)`` (`emit_item`, `wire.encode_events`).
 The worker label of a thread is fixed when it announces itself (its first
-event): the process's name for its main thread (``main`` in the program's
+event): the process's name (`identity`) for its main thread (``main`` in the program's
 first process), the thread's name for the others, prefixed with the
 process's name in every process but the first. Labels are unique in a
 process (a second thread with a name in use gets ``" #2"``).
@@ -42,8 +42,8 @@ import os
 import sys
 import time
 
+from . import identity, outlet, wire
 from . import kinds as K
-from . import outlet, wire
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -75,13 +75,7 @@ Worker = tuple[str, int, int]
 
 # This process.
 _pid = os.getpid()
-_first = False
 _silent = True  # until configure(); for good in the forkserver and resource tracker
-_method: str | None = None
-_daemon = False
-_name: str | None = None  # set when a Process object starts running here
-_label: str | None = None  # the label its parent chose for it (unique among its children)
-_ppid = 0  # its parent, when a Process object says (the forkserver forks it)
 _proc_announced = False
 _main_ident = _get_ident()
 _main_native = _native_id()
@@ -101,8 +95,9 @@ _flusher_on = False
 
 
 def configure(fifo_path: str, first: bool, method: str | None = None) -> None:
-    global _first, _silent, _method
-    _first, _method, _silent = first, method, False
+    global _silent
+    _silent = False
+    identity.configure(first, method)
     outlet.configure(fifo_path)
     os.register_at_fork(after_in_child=_forked)
 
@@ -117,8 +112,9 @@ def silence() -> None:
 
 def unsilence(method: str) -> None:
     """A child of a silent process (the forkserver) that is the program's."""
-    global _silent, _method
-    _silent, _method = False, method
+    global _silent
+    _silent = False
+    identity.set_method(method)
 
 
 def is_silent() -> bool:
@@ -155,26 +151,14 @@ def announced() -> bool:
     return _proc_announced
 
 
-def set_process(
-    name: str, label: str | None, method: str | None, daemon: bool, ppid: int = 0
-) -> None:
-    """What a Process object starting to run in this process says it is."""
-    global _name, _label, _method, _daemon, _ppid
-    _name, _label, _daemon, _ppid = name, label, daemon, ppid
-    if method is not None:
-        _method = method
-
-
 def _forked() -> None:
     """In the child of a fork: a new process, whose buffer, threads and
     locks are its own; the parent's unflushed events stay the parent's."""
-    global _pid, _first, _method, _daemon, _name, _label, _ppid, _proc_announced
-    global _main_ident, _main_native
+    global _pid, _proc_announced, _main_ident, _main_native
     global _labels, _threads, _main_ended, _exited, _final, _buf, _lost, _flush_lock
     global _flushing, _flusher_on
     _pid = os.getpid()
-    _first = False
-    _method, _daemon, _name, _label, _ppid = "fork", False, None, None, 0
+    identity.forked()
     _proc_announced = False
     _main_ident, _main_native = _get_ident(), _native_id()
     _labels, _threads = {}, {}
@@ -187,30 +171,14 @@ def _forked() -> None:
     outlet.forked()
 
 
-def _process_name() -> str:
-    if _name:
-        return _name
-    mp = sys.modules.get("multiprocessing.process")
-    if mp is not None:
-        name = mp.current_process().name  # type: ignore[attr-defined]
-        if name != "MainProcess" or _first:
-            return str(name)
-    if _first:
-        return "MainProcess"
-    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return f"{script or 'python'} {_pid}"
-
-
 def _announce_proc() -> None:
     global _proc_announced, _main_label, _prefix, _labels, _flusher_on
     _proc_announced = True
-    name = _process_name()
-    _main_label = "main" if _first else (_label or name)
-    _prefix = "" if _first else _main_label + "/"
+    name = identity.name()
+    _main_label = identity.main_label(name)
+    _prefix = "" if identity.is_first() else _main_label + "/"
     _labels = {_main_label: 1}
-    data = {"name": name, "ppid": _ppid or os.getppid(), "main": _first}
-    data.update(method=_method, daemon=_daemon)
-    _buf.append((_monotonic_ns(), main_worker(), K.PROC, None, data))
+    _buf.append((_monotonic_ns(), main_worker(), K.PROC, None, identity.proc_data(name)))
     if not _flusher_on:
         _flusher_on = True
         _thread.start_new_thread(_flusher, (_pid,))
