@@ -27,8 +27,9 @@ STEP_ON = "step_on"  # step mode: every traced action waits for a permit
 STEP_OFF = "step_off"
 WANTS = "wants"  # step mode: what a worker will do next; data: kind, data
 PERMIT = "permit"  # step mode: the class let a worker do its next action
+KILL = "kill"  # the presenter killed a process of the run (SIGKILL); data: worker, pid
 
-KINDS = frozenset({RUN_START, RUN_END, PAUSE, RESUME, STEP_ON, STEP_OFF, WANTS, PERMIT})
+KINDS = frozenset({RUN_START, RUN_END, PAUSE, RESUME, STEP_ON, STEP_OFF, WANTS, PERMIT, KILL})
 
 
 class Event(NamedTuple):

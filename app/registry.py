@@ -15,6 +15,7 @@ from typing import Any
 from app import i18n
 from app.budget import WorkerBudget
 from app.experiments import EXPERIMENTS, Experiment
+from app.experiments.spec import Unavailable
 from app.params import FieldError, ParamsError, validate
 from app.recording import Recorder
 from app.runs import ENDED, LimitReached, NotFound, NotLive, Renderer, Run
@@ -81,6 +82,9 @@ class RunRegistry:
         exp = self.experiment(slug)
         assert exp.params is not None
         params = validate(exp.params, raw_params if raw_params is not None else {})
+        why = exp.why_unavailable()
+        if why:
+            raise Unavailable(why)
         going = self.active()
         if len(going) >= self.settings.max_runs:
             raise LimitReached(
@@ -203,6 +207,23 @@ class RunRegistry:
             raise NotLive(f"run {run_id} is not in step mode")
         if not run.permit(worker):
             raise NotLive(f"{worker} is not waiting for a permit")
+        return run
+
+    def kill(self, run_id: str, worker: str) -> Run:
+        """Kill one process of a run with SIGKILL (what happens to a queue
+        when a consumer dies mid-item)."""
+        run = self.get(run_id)
+        if run.status in ENDED or run.runtime is None or run.ended.is_set():
+            raise NotLive(f"run {run_id} has ended ({run.status}); start a new one")
+        if not run.kill(worker):
+            raise ParamsError(
+                [
+                    FieldError(
+                        "worker",
+                        f"worker must be a live process of run {run_id}: {worker!r} is not",
+                    )
+                ]
+            )
         return run
 
     async def stop(self, run_id: str, reason: str = "stopped by the teacher") -> Run:

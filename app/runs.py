@@ -221,6 +221,17 @@ class Run:
         self._main_event(events.PERMIT, {"worker": worker})
         return True
 
+    def kill(self, worker: str) -> bool:
+        """SIGKILL the process whose main thread is `worker` (as the stage
+        names it); False if it is not a live process of this run."""
+        w = self.state.workers.get(worker)
+        if self.runtime is None or w is None or not getattr(w, "main_thread", False):
+            return False
+        if not self.runtime.kill(w.pid):
+            return False
+        self._main_event(events.KILL, {"worker": worker, "pid": w.pid})
+        return True
+
     def _main_event(self, kind: str, data: dict[str, Any] | None = None) -> None:
         # Straight to the fold, on the loop: never through the event queue,
         # which the loop must not wait on.

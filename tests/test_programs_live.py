@@ -546,3 +546,46 @@ if __name__ == "__main__":
         lambda left: not left,
     )
     assert new == set()
+
+
+VICTIM = """
+import time
+from multiprocessing import Process
+
+
+def nap():
+    time.sleep(30)
+
+
+if __name__ == "__main__":
+    p = Process(target=nap, name="victim")
+    p.start()
+    p.join()
+    print("victim's exit code:", p.exitcode)
+"""
+
+
+def test_the_presenter_kills_one_process_of_a_run_by_its_name(pc: httpx.Client) -> None:
+    run_id = start(pc, VICTIM)
+    there = wait_for(pc, run_id, lambda r: any(w["name"] == "victim" for w in r["workers"]))
+    pid = next(w["pid"] for w in there["workers"] if w["name"] == "victim")
+
+    # Only a live process of this run, named as the stage names it.
+    nobody = pc.post(f"/api/runs/{run_id}/kill", json={"worker": "nobody"})
+    assert nobody.status_code == 422
+    assert "worker" in nobody.text
+    assert "nobody" in nobody.text
+    assert pc.post(f"/api/runs/{run_id}/kill", json={"worker": 7}).status_code == 422
+
+    assert pc.post(f"/api/runs/{run_id}/kill", json={"worker": "victim"}).status_code == 200
+    done = finish(pc, run_id)
+    assert done["status"] == "finished"
+    victim = next(w for w in done["workers"] if w["name"] == "victim")
+    assert (victim["state"], victim["alive"]) == ("killed", False)
+    evs = trace(pc, run_id)
+    assert [(e["data"]["worker"], e["data"]["pid"]) for e in of(evs, "kill")] == [("victim", pid)]
+    assert any("victim's exit code: -9" in e["data"]["text"] for e in of(evs, "out"))
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+    ended = pc.post(f"/api/runs/{run_id}/kill", json={"worker": "victim"})
+    assert ended.status_code == 409

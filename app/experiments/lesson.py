@@ -103,12 +103,16 @@ def program_lesson(
     workers_needed: Callable[[BaseModel], int] | None = None,
     call_model: type[BaseModel] | None = None,
     filename: str = "",
+    prepare: Callable[[], Any] | None = None,
+    unavailable: Callable[[], str | None] | None = None,
 ) -> Experiment:
     """The Experiment of a lesson whose program is `folder`/program.py.
 
     `call_model`: the presenter's calls it takes (`concviz_live.next_call`).
     `filename`: the program's name when run or downloaded, where the slug's
-    would shadow a module it imports (``queue.py`` and ``import queue``)."""
+    would shadow a module it imports (``queue.py`` and ``import queue``).
+    `prepare`, `unavailable`: what a run needs from outside its program,
+    and why it cannot run now (`Experiment`)."""
     script = make_script(folder)
     name = filename or slug.replace("-", "_") + ".py"
     return Experiment(
@@ -136,4 +140,6 @@ def program_lesson(
         takes_calls=call_model is not None,
         call_model=call_model,
         filename=name,
+        prepare=prepare,
+        unavailable=unavailable,
     )

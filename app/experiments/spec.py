@@ -18,6 +18,11 @@ from pydantic import BaseModel
 from app.model import RunState
 
 
+class Unavailable(Exception):
+    """The experiment cannot run now; str(exc) says why, in plain words
+    (the broker lesson with no Redis server to run on)."""
+
+
 def _no_view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
@@ -62,6 +67,17 @@ class Experiment:
     lesson: bool = False
     # The program's file name, if not the slug's (see `script_name`).
     filename: str = ""
+    # What a run needs from outside its program (the broker lesson's own
+    # Redis database): called as the run starts, it returns an object with
+    # `env` (more environment for the program) and `close()` (called once
+    # the run has ended), or raises `Unavailable`.
+    prepare: Callable[[], Any] | None = None
+    # Why the experiment cannot run now, or None: its page says so and
+    # Start is refused (503).
+    unavailable: Callable[[], str | None] | None = None
+
+    def why_unavailable(self) -> str | None:
+        return self.unavailable() if self.unavailable is not None else None
 
     @property
     def built(self) -> bool:

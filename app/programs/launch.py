@@ -46,10 +46,12 @@ def program_env(
     live_path: str | os.PathLike[str] | None = None,
     calls_dir: str | os.PathLike[str] | None = None,
     base: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a traced program: `base` (default: this
     process's), with the boot directory first on ``PYTHONPATH``, unbuffered
-    output, and the tracer's settings (any left over from `base` removed)."""
+    output, and the tracer's settings (any left over from `base` removed);
+    then `extra` (what the run needs from outside: the broker's address)."""
     if memory_bytes is not None and memory_bytes < 1:
         raise ValueError(f"memory_bytes must be at least 1 (got {memory_bytes})")
     if life_fd is not None and life_fd < 0:
@@ -73,6 +75,7 @@ def program_env(
         env[LIVE] = os.path.abspath(live_path)
     if calls_dir is not None:
         env[CALLS] = os.path.abspath(calls_dir)
+    env.update(extra or {})
     return env
 
 
@@ -87,6 +90,7 @@ def launch(
     gate_path: str | os.PathLike[str] | None = None,
     live_path: str | os.PathLike[str] | None = None,
     calls_dir: str | os.PathLike[str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``script_path`` (relative paths are taken in `workdir`) with
     `args`. `life_fd`: the read end of a pipe whose write end the caller
@@ -95,7 +99,7 @@ def launch(
     address space each of its processes may have (``RLIMIT_AS``).
     `gate_path`: step mode's gate file (its directory holds ``permits/``).
     `live_path`, `calls_dir`: a lesson's live settings and calls
-    (``concviz_live``)."""
+    (``concviz_live``). `extra_env`: more environment for the program."""
     if not all(isinstance(a, str) for a in args):
         raise ValueError("args must be strings")
     script = os.path.abspath(os.path.join(workdir, script_path))
@@ -108,6 +112,7 @@ def launch(
         gate_path=gate_path,
         live_path=live_path,
         calls_dir=calls_dir,
+        extra=extra_env,
     )
     with (
         open(os.path.join(workdir, STDOUT_FILE), "wb") as out,

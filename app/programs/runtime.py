@@ -109,6 +109,8 @@ class ProgramRuntime:
         self._fifo: EventFifo | None = None
         self._life_w = -1
         self._released = False
+        # What the run took from outside its program (`Experiment.prepare`).
+        self._resource: Any = None
         # Budget slots the run holds: the caller took them for its first
         # workers; a lesson's live settings may take more (hold_workers).
         self._held = experiment.worker_count(params)
@@ -128,6 +130,15 @@ class ProgramRuntime:
     # The Runtime interface the Run uses.
 
     def start(self) -> None:
+        prepare = getattr(self.experiment, "prepare", None)
+        self._resource = prepare() if prepare is not None else None
+        try:
+            self._start()
+        except BaseException:
+            self._close_resource()
+            raise
+
+    def _start(self) -> None:
         BASE_DIR.mkdir(mode=0o700, exist_ok=True)
         self._workdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
         p = self.params.model_dump()
@@ -146,6 +157,7 @@ class ProgramRuntime:
                 gate_path=controls.gate_path,
                 live_path=controls.live_path,
                 calls_dir=controls.calls,
+                extra_env=getattr(self._resource, "env", None),
             )
         finally:
             os.close(life_r)
@@ -228,6 +240,28 @@ class ProgramRuntime:
                 return False
             self._held = n
             self.limits = replace(self.limits, processes=max(self.limits.processes, n + 1))
+            return True
+
+    def kill(self, pid: int) -> bool:
+        """SIGKILL one process of the program (a consumer the class wants to
+        see die mid-item). False unless `pid` is a live process of this
+        run's session; a pidfd makes sure the signal reaches that process,
+        not one that took its pid since."""
+        with self._lock:
+            if self._proc is None or self._stop_reason is not None or pid <= 0:
+                return False
+            try:
+                fd = os.pidfd_open(pid)
+            except (ProcessLookupError, OSError):
+                return False
+            try:
+                if os.getsid(pid) != self._pid:
+                    return False
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except (ProcessLookupError, OSError):
+                return False
+            finally:
+                os.close(fd)
             return True
 
     def send(self, command: Any) -> bool:
@@ -351,9 +385,18 @@ class ProgramRuntime:
             self._fifo.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+        self._close_resource()
         with self._lock:
             self._budget.release(self._held)
             self._released = True
+
+    def _close_resource(self) -> None:
+        resource, self._resource = self._resource, None
+        if resource is not None:
+            try:
+                resource.close()
+            except Exception:  # the run has ended; say so, don't fail the supervisor
+                log.exception("could not release what the run used")
 
 
 def _none(params: Any) -> dict[str, Any]:

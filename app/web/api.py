@@ -123,6 +123,17 @@ class PermitRequest(BaseModel):
     worker: str = Field(max_length=32)
 
 
+class KillRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    worker: str = Field(max_length=64)
+
+
+@router.post("/runs/{run_id}/kill")
+async def kill_worker(run_id: str, body: KillRequest, request: Request) -> dict[str, Any]:
+    """SIGKILL one process of a run (its worker's name as the stage shows it)."""
+    return registry(request).kill(run_id, body.worker).to_dict()
+
+
 @router.post("/runs/{run_id}/step")
 async def step_mode(run_id: str, body: StepRequest, request: Request) -> dict[str, Any]:
     """Step mode on: every traced action of every worker waits for a permit."""

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from app.experiments import EXPERIMENTS
+from app.experiments.spec import Unavailable
 from app.i18n import _
 from app.params import FieldError, ParamsError
 from app.runs import LimitReached, NotFound, NotLive
@@ -101,6 +102,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotLive)
     async def not_live(request: Request, exc: NotLive) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(LimitReached)
     async def limit(request: Request, exc: LimitReached) -> JSONResponse:

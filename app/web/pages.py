@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.experiments import EXPERIMENTS, Experiment
+from app.experiments.spec import Unavailable
 from app.i18n import _
 from app.params import ParamsError
 from app.recording import Recorder
@@ -121,6 +122,8 @@ async def experiment_page(slug: str, request: Request, run: str | None = None) -
         "run": shown,
         "going": _going(reg, exp),
         "offer": None,
+        # Why it cannot run now (no broker): may ask a server, off the loop.
+        "unavailable": await asyncio.to_thread(exp.why_unavailable),
     }
     if shown is not None:
         context.update(stage_context(shown))
@@ -158,6 +161,8 @@ async def start_from_form(slug: str, request: Request) -> HTMLResponse:
     except LimitReached as exc:
         offer = runlist.offer(exc, reg.settings)
         return _result(request, exp, 429, offer=offer)
+    except Unavailable as exc:
+        return _result(request, exp, 503, message=_("Not started: %(why)s") % {"why": exc})
     response = _result(
         request, exp, 201, run=run, message=_("Run %(id)s started.") % {"id": run.id}
     )
@@ -222,6 +227,22 @@ async def call_from_form(slug: str, request: Request) -> HTMLResponse:
     except (ParamsError, LimitReached, NotLive) as exc:
         return _message(exc)
     return _text("", 202)
+
+
+@router.post("/experiments/{slug}/kill", response_class=HTMLResponse)
+async def kill_from_form(slug: str, request: Request) -> HTMLResponse:
+    """A Kill button on a worker of the running run: SIGKILL its process."""
+    reg = _registry(request)
+    reg.experiment(slug)
+    form = await _form(request)
+    worker = form.get("worker", "")
+    try:
+        reg.kill(form.get("run_id", ""), worker)
+    except NotFound:
+        return _text(_("Press Start first."), 409)
+    except (ParamsError, NotLive) as exc:
+        return _message(exc)
+    return _text(_("%(worker)s was killed (SIGKILL).") % {"worker": worker})
 
 
 @router.post("/runs/{run_id}/stop", response_class=HTMLResponse)
