@@ -589,3 +589,38 @@ def test_the_presenter_kills_one_process_of_a_run_by_its_name(pc: httpx.Client) 
 
     ended = pc.post(f"/api/runs/{run_id}/kill", json={"worker": "victim"})
     assert ended.status_code == 409
+
+
+NEGLECTFUL = """
+import time
+from multiprocessing import Process
+
+
+def nap():
+    time.sleep(30)
+
+
+if __name__ == "__main__":
+    Process(target=nap, name="napper").start()
+    time.sleep(30)  # never looks at its child again
+"""
+
+
+def test_a_child_killed_while_its_parent_looks_elsewhere_shows_killed_at_once(
+    pc: httpx.Client,
+) -> None:
+    """Its parent would say so only at its exit: the server sees the zombie."""
+    run_id = start(pc, NEGLECTFUL)
+    there = wait_for(pc, run_id, lambda r: any(w["name"] == "napper" for w in r["workers"]))
+    pid = next(w["pid"] for w in there["workers"] if w["name"] == "napper")
+    os.kill(pid, 9)
+    seen = wait_for(
+        pc, run_id, lambda r: any(w["name"] == "napper" and not w["alive"] for w in r["workers"])
+    )
+    assert seen["status"] == "running"
+    napper = next(w for w in seen["workers"] if w["name"] == "napper")
+    assert napper["state"] == "killed"
+    assert next(p for p in seen["processes"] if p["pid"] == pid)["signal"] == "SIGKILL"
+    pc.post(f"/api/runs/{run_id}/stop")
+    reaped = of(trace(pc, run_id), "reaped")
+    assert [(e["data"]["pid"], e["data"]["signal"]) for e in reaped][:1] == [(pid, "SIGKILL")]

@@ -117,12 +117,19 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
 
 def _said_before(state: ProgramState, event: Event) -> bool:
     """The server's `exit` for the program's first process, when its tracer
-    already said the same (the log says it once)."""
-    if event.kind != K.EXIT:
+    already said the same; a parent's `reaped` of a child the server saw die
+    first (`app.programs.deaths`), unless it says more (cut off). The log
+    says each once."""
+    d = event.data or {}
+    if event.kind == K.EXIT:
+        p = state.procs.get(event.pid)
+    elif event.kind == K.REAPED:
+        p = state.procs.get(int(d.get("pid") or 0))
+        if p is not None and bool(d.get("cut_off")) != p.cut_off:
+            return False
+    else:
         return False
-    p = state.procs.get(event.pid)
-    code = (event.data or {}).get("exitcode")
-    return p is not None and not p.alive and p.exitcode == code
+    return p is not None and not p.alive and p.exitcode == d.get("exitcode")
 
 
 def _track(state: ProgramState, event: Event, w: ThreadView | None) -> None:

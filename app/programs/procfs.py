@@ -30,21 +30,43 @@ def alive(pid: int) -> bool:
     return fields is not None and fields[0] != "Z"
 
 
-def _members(sid: int) -> list[tuple[int, list[str]]]:
-    out = []
+Members = dict[int, list[str]]
+
+
+def members(sid: int) -> Members:
+    """The processes of the session `sid`, zombies too (a zombie is over,
+    only not yet reaped), each with its /proc stat fields."""
+    out = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         fields = _stat(int(entry))
-        # state, ppid, pgrp, session: a zombie is over, only not yet reaped.
-        if fields is not None and fields[3] == str(sid) and fields[0] != "Z":
-            out.append((int(entry), fields))
+        # state, ppid, pgrp, session
+        if fields is not None and fields[3] == str(sid):
+            out[int(entry)] = fields
     return out
+
+
+def _live(sid: int) -> list[tuple[int, list[str]]]:
+    return [(pid, f) for pid, f in members(sid).items() if f[0] != "Z"]
 
 
 def session(sid: int) -> list[int]:
     """The live processes of the session `sid`."""
-    return [pid for pid, _ in _members(sid)]
+    return [pid for pid, _ in _live(sid)]
+
+
+def is_zombie(fields: list[str]) -> bool:
+    return fields[0] == "Z"
+
+
+def exit_status(fields: list[str]) -> tuple[int, int]:
+    """A zombie's exit code and the signal that killed it (0 if none), as
+    its parent's wait would tell (field 52 of /proc/PID/stat, Linux 3.5+)."""
+    status = int(fields[49])
+    if status & 0x7F:
+        return -(status & 0x7F), status & 0x7F
+    return status >> 8, 0
 
 
 @dataclass(frozen=True)
@@ -54,8 +76,10 @@ class Stats:
     max_rss_mb: float
 
 
-def session_stats(sid: int) -> Stats:
-    members = _members(sid)
-    threads = sum(int(f[17]) for _, f in members)
-    rss = max((int(f[21]) for _, f in members), default=0)
-    return Stats(len(members), threads, rss * _PAGE_MB)
+def session_stats(sid: int, found: Members | None = None) -> Stats:
+    """Its live processes, their threads, and the largest resident size;
+    `found`: the session's `members`, if already read."""
+    live = [f for f in (members(sid) if found is None else found).values() if f[0] != "Z"]
+    threads = sum(int(f[17]) for f in live)
+    rss = max((int(f[21]) for f in live), default=0)
+    return Stats(len(live), threads, rss * _PAGE_MB)

@@ -43,6 +43,7 @@ from app.budget import WorkerBudget
 from app.programs import procfs
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.controls import Controls
+from app.programs.deaths import Deaths
 from app.programs.fifo import EventFifo
 from app.programs.launch import launch
 from app.programs.limits import first_passed, limits_from
@@ -105,6 +106,7 @@ class ProgramRuntime:
         self._paused = False
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid = 0
+        self._deaths = Deaths(0)
         self._workdir: Path | None = None
         self._fifo: EventFifo | None = None
         self._life_w = -1
@@ -162,6 +164,7 @@ class ProgramRuntime:
         finally:
             os.close(life_r)
         self._pid = self._proc.pid
+        self._deaths = Deaths(self._pid)
         self._reader.start()
         self._supervisor.start()
 
@@ -339,7 +342,10 @@ class ProgramRuntime:
         if self._paused:
             return
         elapsed = time.monotonic() - self.started_ns / 1e9 - self._paused_total
-        stats = procfs.session_stats(self._pid)
+        found = procfs.members(self._pid)
+        for dead in self._deaths.check(found):
+            self._merge.emit(K.REAPED, dead)
+        stats = procfs.session_stats(self._pid, found)
         passed = first_passed(
             self.limits,
             seconds=elapsed,

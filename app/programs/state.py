@@ -136,6 +136,14 @@ class ProgramState(RunState):
     def live_threads(self) -> list[ThreadView]:
         return [w for w in self.threads() if w.alive and w.state not in OVER]
 
+    def proc_label(self, pid: int) -> str:
+        """The name the stage gives the process `pid`: its main thread's."""
+        for w in self.threads():
+            if w.pid == pid and w.main_thread:
+                return w.name
+        p = self.procs.get(pid)
+        return p.name if p is not None else f"pid {pid}"
+
     def obj_name(self, key: str) -> str:
         obj = self.objs.get(key)
         return obj.name if obj is not None else key

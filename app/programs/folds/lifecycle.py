@@ -114,6 +114,8 @@ def _process_over(
     p.cut_off = p.cut_off or cut_off
     p.alive = False
     for w in state.threads():
+        if w.pid == pid and cut_off and w.state == KILLED:
+            w.state = CUT_OFF  # its parent says more than the server saw: cut off
         if w.pid != pid or w.state in OVER:
             continue
         w.alive = False
