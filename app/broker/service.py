@@ -1,0 +1,216 @@
+"""The broker the lesson's runs share: the embedded Redis server (started
+on first use) or the one `--redis URL` names, and the databases it lends,
+one to each running run.
+
+A run's database is its own (its program finds it in REDIS_URL), emptied
+and given back when the run ends. Redis has 16 (0 to 15); 0 is left
+alone, being where a client without a database in its URL lands, so 15
+runs may use the broker at once. On a server concviz did not start, a
+database that holds keys is someone else's, and is never lent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from app.broker import urls
+from app.broker.embedded import EmbeddedRedis, version_problem
+from app.broker.errors import TIMEOUT_S, BrokerUnavailable, reason
+
+log = logging.getLogger(__name__)
+
+DATABASES = range(1, 16)
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    url: str | None  # where the server is, never with its password
+    error: str | None  # why it cannot serve a run (None: it answers)
+    embedded: bool  # started by concviz
+    version: str | None  # Redis's
+
+
+class Lease:
+    """One run's own database on the broker; `env` goes to its program."""
+
+    def __init__(self, broker: Broker, db: int, url: str, server: EmbeddedRedis | None) -> None:
+        self.db = db
+        self.env = {"REDIS_URL": url}
+        self._broker = broker
+        self._server = server  # the embedded server it was lent on (None: --redis)
+        self.closed = False
+
+    def close(self) -> None:
+        """Empty the database (FLUSHDB) and give it back. Idempotent."""
+        self._broker._release(self)
+
+    def check(self) -> str | None:
+        """Why the broker can no longer serve this run (None: it answers)."""
+        return self._broker._check(self)
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Lease db={self.db} {urls.shown(self.env['REDIS_URL'])}>"
+
+
+class Broker:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._url: str | None = None  # --redis; None: embedded
+        self._lan = False
+        self._server: EmbeddedRedis | None = None
+        self._client: Any = None  # the embedded server's, for PING
+        self._leased: dict[int, Lease] = {}
+
+    def configure(self, url: str | None = None, *, lan: bool = False) -> None:
+        if url is not None and (problem := urls.problem(url)):
+            raise ValueError(f"--redis {problem}")
+        with self._lock:
+            self.shutdown()
+            self._url, self._lan = url, lan
+
+    def current(self) -> BrokerInfo:
+        """The broker as it is now: the embedded server is started on the
+        first call (and again if it died), a given one is PINGed. Never
+        raises; blocks for at most about a second on a given server."""
+        with self._lock:
+            if self._url is not None:
+                return self._given()
+            return self._embedded()
+
+    def _given(self) -> BrokerInfo:
+        assert self._url is not None
+        shown = urls.shown(self._url)
+        try:
+            version = _ask_version(self._url)
+        except Exception as exc:  # redis-py's errors, OSError
+            return BrokerInfo(shown, reason(exc, shown), False, None)
+        problem = version_problem(version, f"the Redis server at {shown}")
+        return BrokerInfo(shown, problem, False, version)
+
+    def _embedded(self) -> BrokerInfo:
+        server = self._server
+        if server is not None and not server.running():
+            log.warning(
+                "broker: the embedded Redis server %s; starting another", server.ended_why()
+            )
+            self._drop_server()
+            server = None
+        if server is None:
+            try:
+                server = EmbeddedRedis.start(lan=self._lan)
+            except BrokerUnavailable as exc:
+                return BrokerInfo(None, str(exc), True, None)
+            self._server, self._client = server, _client(server.url)
+        try:
+            self._client.ping()
+        except Exception as exc:
+            return BrokerInfo(server.shown_url, reason(exc, server.shown_url), True, server.version)
+        return BrokerInfo(server.shown_url, None, True, server.version)
+
+    def lease(self) -> Lease:
+        """A database of the broker for one run; raises BrokerUnavailable."""
+        info = self.current()
+        if info.error is not None:
+            raise BrokerUnavailable(info.error)
+        with self._lock:
+            server = self._server
+            base = server.url if server is not None else self._url
+            assert base is not None
+            others = 0
+            for db in DATABASES:
+                if db in self._leased:
+                    continue
+                url = urls.with_db(base, db)
+                if server is None and not self._empty(url, db):
+                    others += 1
+                    continue
+                lease = self._leased[db] = Lease(self, db, url, server)
+                return lease
+        if others:
+            raise BrokerUnavailable(
+                f"no free database on the Redis server at {info.url}: {others} of databases 1"
+                " to 15 hold someone else's keys, and the others are in use by broker runs"
+            )
+        raise BrokerUnavailable(
+            "the broker is busy: it holds at most 15 broker runs at once; wait for one to end"
+        )
+
+    def _empty(self, url: str, db: int) -> bool:
+        client = _client(url)
+        try:
+            return int(client.dbsize()) == 0
+        except Exception as exc:
+            raise BrokerUnavailable(reason(exc, f"{urls.shown(url)}")) from None
+        finally:
+            client.close()
+
+    def _release(self, lease: Lease) -> None:
+        if lease.closed:
+            return
+        lease.closed = True
+        with self._lock:
+            server = lease._server
+            flush = server is None or (server is self._server and server.running())
+        # The database stays lent while it is emptied: no run gets it half-full.
+        if flush:
+            client = _client(lease.env["REDIS_URL"])
+            try:
+                client.flushdb()
+            except Exception as exc:
+                log.warning("broker: could not empty database %d: %s", lease.db, exc)
+            finally:
+                client.close()
+        with self._lock:
+            if self._leased.get(lease.db) is lease:
+                del self._leased[lease.db]
+
+    def _check(self, lease: Lease) -> str | None:
+        server = lease._server
+        if server is not None and not server.running():
+            return f"the embedded Redis server {server.ended_why()}"
+        url = lease.env["REDIS_URL"]
+        client = _client(url)
+        try:
+            client.ping()
+        except Exception as exc:
+            return reason(exc, urls.shown(url))
+        finally:
+            client.close()
+        return None
+
+    def shutdown(self) -> None:
+        """Stop the embedded server and remove its directory. Idempotent."""
+        with self._lock:
+            self._drop_server()
+            self._leased = {}
+
+    def _drop_server(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        server, self._server, self._client = self._server, None, None
+        if server is not None:
+            server.stop()
+
+
+def _client(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
+
+
+def _ask_version(url: str) -> str:
+    client = _client(url)
+    try:
+        client.ping()
+        return str(client.info("server")["redis_version"])
+    finally:
+        client.close()
