@@ -16,7 +16,8 @@ A raw event is the tuple ``(t_ns, worker, pid, tid, kind, item, data)``:
 - ``kind``: one of the names below;
 - ``item``: the traced object's key for object events (``"<creator pid>.<n>"``,
   unique in the run and kept when the object is pickled into another
-  process), a worker label for worker events, else None;
+  process; ``"redis:..."`` for a Redis key, see below), a worker label
+  for worker events, else None;
 - ``data``: a dict of plain (marshal-able) values. It holds ``line`` (int)
   whenever the call came from the user's code, and ``file`` (relative to the
   run's directory) when that line is not in the main script.
@@ -60,6 +61,11 @@ full                      queue key            timeout (0: it was not to block)
 get_wait                  queue key            timeout, size
 get                       queue key            v, size (after)
 empty                     queue key            timeout (0: it was not to block)
+xgroup                    stream key           group, start (the id it reads from; Redis)
+ack                       stream key           ids (list of str), group, acked (how many
+                                               were pending: the reply)
+claim                     stream key           ids (the entries now owned), group,
+                                               consumer (the new owner), min_idle_ms
 task_done                 queue key            unfinished (after)
 qjoin                     queue key            unfinished (before waiting)
 qjoined                   queue key            -
@@ -98,8 +104,26 @@ wants                     object key, a        kind (the action: "acquire", "put
 "Condition", "Barrier" (lib "threading" or "multiprocessing"); "Connection"
 (each end of a Pipe: peer = the other end's key, duplex); "Pool",
 "ThreadPool" (lib "multiprocessing"); "ProcessPoolExecutor",
-"ThreadPoolExecutor" (lib "concurrent.futures"). Pools and executors have
-``workers``.
+"ThreadPoolExecutor" (lib "concurrent.futures"); "RedisList",
+"RedisStream" (lib "redis"). Pools and executors have ``workers``.
+
+Redis (redis-py's ``Redis``, see ``redisq``): a Redis key used as a queue
+has the key ``"redis:<addr>/<db>/<redis key>"`` (addr ``host:port`` as the
+client was given it, or the unix socket's path): the same in every process,
+and each process sends its own ``new`` (name: the Redis key) the first time
+it meets it. Lists: LPUSH/RPUSH(X) make a ``put`` per value with ``end``
+("head" or "tail") and ``size`` the reply's; LPOP/RPOP a ``get`` (``end``,
+size None) or ``empty`` (timeout 0); BLPOP/BRPOP a ``get_wait`` (timeout,
+None for 0; ``end``) on each key before blocking, then ``get`` on the key
+that answered or ``empty``; LMOVE/BLMOVE/RPOPLPUSH/BRPOPLPUSH a ``get`` on
+the source and a ``put`` on the destination. Streams: XGROUP CREATE makes
+``xgroup``; XADD a ``put`` with ``id`` (the entry's) and size None, ``v``
+its fields; XREADGROUP with BLOCK a ``get_wait`` (timeout, group, consumer)
+on each stream read with ">", then a ``get`` per entry (v, id, group,
+consumer, ``again``: it re-read its own pending entries), or ``empty``
+(timeout, group, consumer) when BLOCK's time was up; XACK makes ``ack``;
+XAUTOCLAIM and XCLAIM make ``claim`` when they hand over an entry. Not
+traced: pipelines and transactions, ``redis.asyncio``, ``RedisCluster``.
 
 Objects made by the library on its own behalf (the mutex inside a
 ``queue.Queue``, a pool's queues) are not traced, and a process or thread
@@ -149,6 +173,11 @@ EMPTY = "empty"
 TASK_DONE = "task_done"
 QJOIN = "qjoin"
 QJOINED = "qjoined"
+
+# Redis streams' consumer groups (their puts and gets are a queue's).
+XGROUP = "xgroup"
+ACK = "ack"
+CLAIM = "claim"
 
 # Locks and semaphores (and a Condition's own lock).
 ACQUIRE_WAIT = "acquire_wait"
@@ -211,6 +240,9 @@ KINDS = frozenset(
         TASK_DONE,
         QJOIN,
         QJOINED,
+        XGROUP,
+        ACK,
+        CLAIM,
         ACQUIRE_WAIT,
         ACQUIRED,
         ACQUIRE_FAILED,
@@ -243,4 +275,5 @@ KINDS = frozenset(
 # Object types, by library (the `type` and `lib` of a `new` event).
 MP_QUEUES = ("Queue", "JoinableQueue", "SimpleQueue")
 QUEUE_QUEUES = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
+REDIS_TYPES = ("RedisList", "RedisStream")
 SYNC_TYPES = ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier")

@@ -19,6 +19,7 @@ def install() -> None:
     hooks.when_imported("multiprocessing.pool", _pool)
     hooks.when_imported("concurrent.futures.thread", _executors)
     hooks.when_imported("concurrent.futures.process", _executors)
+    hooks.when_imported("redis.client", _redis)
 
 
 def _threading(threading: ModuleType) -> None:
@@ -32,6 +33,12 @@ def _queue(queue: ModuleType) -> None:
     from . import queues
 
     queues.install(queue)
+
+
+def _redis(client: ModuleType) -> None:
+    from . import redisq
+
+    redisq.install(client)
 
 
 def _pool(pool: ModuleType) -> None:
