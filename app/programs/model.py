@@ -8,8 +8,9 @@ the runtime adds: `quiet` (nothing happened for a while: the hang diagnosis
 may speak) and `exit` of the program's first process as the server saw it.
 
 Each kind has its handler in `app.programs.folds`, one module per kind of
-thing (workers and their lifecycle, objects, queues and pipes, sync objects,
-pools, console, the run); this module dispatches and keeps the timeline.
+thing (workers and their lifecycle, objects, queues and pipes, Redis lists
+and streams, sync objects, pools, console, the run); this module dispatches
+and keeps the timeline.
 
 Order tolerance: batches from different processes arrive out of step, so a
 `get` may come before the `put` of the same item (it waits in `early`), a
@@ -27,7 +28,7 @@ from app import events
 from app.events import Event
 from app.model import LANE_SEGMENTS, LIFECYCLE, note
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.folds import console, lifecycle, objects, pools, queues, run, sync
+from app.programs.folds import console, lifecycle, objects, pools, queues, redisq, run, sync
 from app.programs.folds.workers import raised
 from app.programs.state import LIMIT, QUIET, ProgramState, ThreadView
 
@@ -53,14 +54,17 @@ HANDLERS: dict[str, Handler] = {
     K.REAPED: lifecycle.reaped,
     K.NEW: objects.new,
     K.PUT_WAIT: queues.put_wait,
-    K.PUT: queues.put,
+    K.PUT: redisq.routed(queues.put, redisq.put),
     K.FULL: raised,
-    K.GET_WAIT: queues.get_wait,
-    K.GET: queues.get,
+    K.GET_WAIT: redisq.routed(queues.get_wait, redisq.get_wait),
+    K.GET: redisq.routed(queues.get, redisq.get),
     K.EMPTY: raised,
     K.TASK_DONE: queues.task_done,
     K.QJOIN: queues.qjoin,
     K.QJOINED: lifecycle.joined,
+    K.XGROUP: redisq.xgroup,
+    K.ACK: redisq.ack,
+    K.CLAIM: redisq.claim,
     K.ACQUIRE_WAIT: sync.acquire_wait,
     K.ACQUIRED: sync.acquired,
     K.ACQUIRE_FAILED: raised,

@@ -13,6 +13,8 @@ from app.model import RunState, WorkerView
 CONSOLE_LINES = 400
 ITEMS_SHOWN = 64  # items kept per queue for the picture; the size is exact
 TASKS_KEPT = 200
+ENTRIES_KEPT = 2000  # a Redis stream's entries kept (for their values: a claim's)
+DONE_KEPT = 2000  # a group's acknowledged ids kept, for late deliveries
 
 # Thread states, as the timeline colours them.
 RUNNING = "running"
@@ -66,6 +68,45 @@ class ProcView:
 
 
 @dataclass
+class Pending:
+    """A stream entry delivered to a consumer of a group and not acknowledged."""
+
+    v: str
+    consumer: str
+    t: float  # when it was delivered, or claimed
+    deliveries: int = 1
+    claimed_from: str = ""  # the consumer that held it before a claim
+
+
+@dataclass
+class GroupView:
+    """A consumer group of a Redis stream: how far it has read, and what
+    its consumers hold."""
+
+    name: str
+    start: str = ""
+    last: tuple[int, int] = (0, 0)  # the newest entry delivered to it
+    backlog: dict[str, str] = field(default_factory=dict)  # not delivered yet: id -> v
+    pending: dict[str, Pending] = field(default_factory=dict)  # by entry id
+    consumers: dict[str, str] = field(default_factory=dict)  # name -> the worker that used it
+    delivered: int = 0
+    acked: int = 0
+    claimed: int = 0
+    # Entries acknowledged (the latest DONE_KEPT): a `get` of one that
+    # arrives after its `ack` (another process's batch) leaves it done.
+    done: dict[str, None] = field(default_factory=dict)
+
+
+@dataclass
+class RedisView:
+    """What a Redis list or stream is beyond a queue's picture."""
+
+    ends: dict[str, str] = field(default_factory=dict)  # a list's waiter -> "head" or "tail"
+    entries: dict[str, str] = field(default_factory=dict)  # a stream's (the latest ENTRIES_KEPT)
+    groups: dict[str, GroupView] = field(default_factory=dict)
+
+
+@dataclass
 class ObjView:
     key: str
     type: str
@@ -88,6 +129,7 @@ class ObjView:
     waiting: int = 0
     peer: str = ""
     tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id: fn, state, where
+    redis: RedisView | None = None  # a Redis list's or stream's
 
     @property
     def kind(self) -> str:
