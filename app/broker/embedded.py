@@ -84,19 +84,27 @@ class EmbeddedRedis:
     def start(cls, *, lan: bool = False) -> EmbeddedRedis:
         """Start one, ready for clients; raises BrokerUnavailable(reason)."""
         server = cls(find_executable(), lan=lan)
-        for attempt in range(PORT_TRIES):
+        tries = PORT_TRIES
+        while True:
+            tries -= 1
             try:
                 server._start()
-            except BrokerUnavailable as exc:
-                server.stop()
-                if "Address already in use" not in str(exc) or attempt == PORT_TRIES - 1:
-                    raise
-            else:
                 return server
-        raise AssertionError("unreachable")
+            except OSError as exc:
+                server.stop()
+                raise BrokerUnavailable(
+                    f"could not start the embedded Redis server: {exc}"
+                ) from None
+            except BaseException as exc:
+                server.stop()
+                if tries == 0 or "Address already in use" not in str(exc):
+                    raise
 
     def _start(self) -> None:
+        self._stopped = False
         BASE_DIR.mkdir(mode=0o700, exist_ok=True)
+        if BASE_DIR.is_symlink() or BASE_DIR.stat().st_uid != os.getuid():
+            raise BrokerUnavailable(f"{BASE_DIR} is not this user's: remove it")
         self.dir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
         argv = [self.executable, "-", "--dir", str(self.dir)]
         argv += ["--save", "", "--appendonly", "no", "--set-proc-title", "no"]
@@ -109,7 +117,7 @@ class EmbeddedRedis:
             port = _free_port(host)
             password = secrets.token_urlsafe(24)
             secret = f"requirepass {password}\n"  # by stdin, not argv: ps shows argv
-            argv += ["--bind", host, "--port", str(port), "--protected-mode", "no"]
+            argv += ["--bind", host, "--port", str(port)]
             self.url = f"redis://:{password}@127.0.0.1:{port}"
             self.shown_url = f"redis://127.0.0.1:{port}"
         else:
@@ -121,10 +129,7 @@ class EmbeddedRedis:
             target=self._own, args=(argv, secret, started), name="concviz-redis", daemon=True
         )
         self._owner.start()
-        try:
-            self.proc = started.result()
-        except OSError as exc:
-            raise BrokerUnavailable(f"could not start {self.executable}: {exc}") from None
+        self.proc = started.result()
         (self.dir / PID_FILE).write_text(f"{self.proc.pid}\n")
         self.version = self._wait_ready()
 
@@ -181,19 +186,26 @@ class EmbeddedRedis:
     def running(self) -> bool:
         return self.proc is not None and self._owner is not None and self._owner.is_alive()
 
+    def ended(self, timeout: float) -> bool:
+        """Whether it has ended, waiting up to `timeout` for its end to be
+        seen (a process SIGKILLed is gone before its owner has reaped it)."""
+        if self._owner is not None:
+            self._owner.join(timeout)
+        return not self.running()
+
     def ended_why(self) -> str:
         """How it ended, for a sentence that starts "the embedded Redis server"."""
         code = None if self.proc is None else self.proc.returncode
         if self._stopped:
             return "was stopped with concviz"
         if code is None:
-            how = "ended"
-        elif code < 0:
-            how = f"was killed ({signal.Signals(-code).name})"
-        else:
-            how = f"exited with code {code}"
-        said = last_words(self.dir / LOG_FILE)
-        return f"{how}: {said}" if said else how
+            return "ended"
+        if code < 0:
+            return f"was killed ({signal.Signals(-code).name})"
+        # An error's last words end its log (a startup warning may be there
+        # before, and says nothing of a kill).
+        said = last_words(self.dir / LOG_FILE) if code else ""
+        return f"exited with code {code}: {said}" if said else f"exited with code {code}"
 
     def stop(self) -> None:
         """SIGTERM, a grace, SIGKILL; then its directory goes. Idempotent."""

@@ -175,13 +175,15 @@ class Broker:
 
     def _check(self, lease: Lease) -> str | None:
         server = lease._server
-        if server is not None and not server.running():
-            return f"the embedded Redis server {server.ended_why()}"
         url = lease.env["REDIS_URL"]
         client = _client(url)
         try:
             client.ping()
         except Exception as exc:
+            # An embedded server that does not answer may be just dead:
+            # say how it ended rather than how the socket failed.
+            if server is not None and server.ended(TIMEOUT_S):
+                return f"the embedded Redis server {server.ended_why()}"
             return reason(exc, urls.shown(url))
         finally:
             client.close()
