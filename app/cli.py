@@ -67,6 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="classroom mode: serve every interface; only the presenter (token) controls runs",
     )
+    p.add_argument(
+        "--redis",
+        dest="redis_url",
+        metavar="URL",
+        help="the broker lesson's Redis server, redis://HOST:PORT/ or unix:///PATH"
+        " (default: an embedded one concviz starts; env CONCVIZ_REDIS_URL)",
+    )
     p.add_argument("--max-workers", type=int, help="live workers across all runs (default 64)")
     p.add_argument("--max-runs", type=int, help="runs going at once (default 4)")
     p.add_argument(

@@ -2,6 +2,7 @@
 
 Each setting `name` can come from the flag `--name` (with dashes) or from the
 environment variable `CONCVIZ_NAME`; a flag wins over the environment.
+(`redis_url` is the flag `--redis`.)
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class Settings:
     # until run_time_limit. 0: never.
     idle_limit: float = 120.0
     lan: bool = False  # classroom mode: every interface, a presenter token
+    # The broker lesson's Redis server (redis://, rediss:// or unix://);
+    # empty: an embedded one concviz starts itself (app/broker).
+    redis_url: str = ""
     # What a user's program may use (app/programs/runtime.py); it runs with
     # the server user's rights, so these are its leash, not a sandbox.
     program_seconds: float = 60.0  # wall time
@@ -72,6 +76,12 @@ class Settings:
                     f"--{name.replace('_', '-')} (or CONCVIZ_{name.upper()}) must be"
                     f" from {_number(low)} to {_number(high)} (got {_number(value)})"
                 )
+        if self.redis_url:
+            from app.broker.urls import problem  # only then: workers import this module
+
+            said = problem(self.redis_url)
+            if said:
+                raise ValueError(f"--redis (or CONCVIZ_REDIS_URL) {said}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

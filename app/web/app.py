@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from app import broker
 from app.programs import runtime as program_runtime
 from app.recording import Recorder, default_path
 from app.registry import RunRegistry
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(program_runtime.sweep)
+        await asyncio.to_thread(broker.sweep)
+        await asyncio.to_thread(broker.configure, settings.redis_url or None, lan=settings.lan)
         recorder = Recorder(Path(settings.db) if settings.db else default_path())
         registry = RunRegistry(settings, render_frame, recorder)
         app.state.registry = registry
@@ -35,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await registry.stop_all()
+            await asyncio.to_thread(broker.shutdown)
             await asyncio.to_thread(recorder.close)
 
     app = FastAPI(title="concviz", lifespan=lifespan)
