@@ -41,7 +41,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from app.broker.errors import TIMEOUT_S, BrokerUnavailable, reason
+from app.broker.client import redis_version
+from app.broker.errors import BrokerUnavailable, reason
 from app.programs import procfs
 from app.programs.session import end_session
 
@@ -163,25 +164,18 @@ class EmbeddedRedis:
     def _wait_ready(self) -> str:
         """Wait until it answers PING; its version. Raises BrokerUnavailable
         with its log's last words if it exits first."""
-        import redis
+        from redis import ConnectionError as NotYet
 
-        client = redis.Redis.from_url(
-            self.url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S
-        )
         deadline = time.monotonic() + START_TIMEOUT_S
-        try:
-            while True:
-                if not self.running():
-                    raise BrokerUnavailable(f"the embedded Redis server {self.ended_why()}")
-                try:
-                    client.ping()
-                    return str(client.info("server")["redis_version"])
-                except redis.ConnectionError as exc:
-                    if time.monotonic() > deadline:
-                        raise BrokerUnavailable(reason(exc, self.shown_url)) from None
-                time.sleep(0.01)
-        finally:
-            client.close()
+        while True:
+            if not self.running():
+                raise BrokerUnavailable(f"the embedded Redis server {self.ended_why()}")
+            try:
+                return redis_version(self.url)
+            except NotYet as exc:
+                if time.monotonic() > deadline:
+                    raise BrokerUnavailable(reason(exc, self.shown_url)) from None
+            time.sleep(0.01)
 
     def running(self) -> bool:
         return self.proc is not None and self._owner is not None and self._owner.is_alive()

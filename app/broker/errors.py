@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-# How long a Redis server gets to accept a connection and to answer a command.
-TIMEOUT_S = 1.0
+from app.broker.client import TIMEOUT_S
 
 
 class BrokerUnavailable(Exception):

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from app.broker import urls
+from app.broker.client import TIMEOUT_S, connected, redis_version
 from app.broker.embedded import EmbeddedRedis, version_problem
-from app.broker.errors import TIMEOUT_S, BrokerUnavailable, reason
+from app.broker.errors import BrokerUnavailable, reason
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,6 @@ class Broker:
         self._url: str | None = None  # --redis; None: embedded
         self._lan = False
         self._server: EmbeddedRedis | None = None
-        self._client: Any = None  # the embedded server's, for PING
         self._leased: dict[int, Lease] = {}
 
     def configure(self, url: str | None = None, *, lan: bool = False) -> None:
@@ -90,7 +89,7 @@ class Broker:
         assert self._url is not None
         shown = urls.shown(self._url)
         try:
-            version = _ask_version(self._url)
+            version = redis_version(self._url)
         except Exception as exc:  # redis-py's errors, OSError
             return BrokerInfo(shown, reason(exc, shown), False, None)
         problem = version_problem(version, f"the Redis server at {shown}")
@@ -109,9 +108,10 @@ class Broker:
                 server = EmbeddedRedis.start(lan=self._lan)
             except BrokerUnavailable as exc:
                 return BrokerInfo(None, str(exc), True, None)
-            self._server, self._client = server, _client(server.url)
+            self._server = server
         try:
-            self._client.ping()
+            with connected(server.url) as client:
+                client.ping()
         except Exception as exc:
             return BrokerInfo(server.shown_url, reason(exc, server.shown_url), True, server.version)
         return BrokerInfo(server.shown_url, None, True, server.version)
@@ -130,7 +130,7 @@ class Broker:
                 if db in self._leased:
                     continue
                 url = urls.with_db(base, db)
-                if server is None and not self._empty(url, db):
+                if server is None and not self._empty(url):
                     others += 1
                     continue
                 lease = self._leased[db] = Lease(self, db, url, server)
@@ -144,31 +144,27 @@ class Broker:
             "the broker is busy: it holds at most 15 broker runs at once; wait for one to end"
         )
 
-    def _empty(self, url: str, db: int) -> bool:
-        client = _client(url)
+    def _empty(self, url: str) -> bool:
         try:
-            return int(client.dbsize()) == 0
+            with connected(url) as client:
+                return int(client.dbsize()) == 0
         except Exception as exc:
-            raise BrokerUnavailable(reason(exc, f"{urls.shown(url)}")) from None
-        finally:
-            client.close()
+            raise BrokerUnavailable(reason(exc, urls.shown(url))) from None
 
     def _release(self, lease: Lease) -> None:
-        if lease.closed:
-            return
-        lease.closed = True
         with self._lock:
+            if lease.closed:
+                return
+            lease.closed = True
             server = lease._server
             flush = server is None or (server is self._server and server.running())
         # The database stays lent while it is emptied: no run gets it half-full.
         if flush:
-            client = _client(lease.env["REDIS_URL"])
             try:
-                client.flushdb()
+                with connected(lease.env["REDIS_URL"]) as client:
+                    client.flushdb()
             except Exception as exc:
                 log.warning("broker: could not empty database %d: %s", lease.db, exc)
-            finally:
-                client.close()
         with self._lock:
             if self._leased.get(lease.db) is lease:
                 del self._leased[lease.db]
@@ -176,17 +172,15 @@ class Broker:
     def _check(self, lease: Lease) -> str | None:
         server = lease._server
         url = lease.env["REDIS_URL"]
-        client = _client(url)
         try:
-            client.ping()
+            with connected(url) as client:
+                client.ping()
         except Exception as exc:
             # An embedded server that does not answer may be just dead:
             # say how it ended rather than how the socket failed.
             if server is not None and server.ended(TIMEOUT_S):
                 return f"the embedded Redis server {server.ended_why()}"
             return reason(exc, urls.shown(url))
-        finally:
-            client.close()
         return None
 
     def shutdown(self) -> None:
@@ -196,23 +190,6 @@ class Broker:
             self._leased = {}
 
     def _drop_server(self) -> None:
-        if self._client is not None:
-            self._client.close()
-        server, self._server, self._client = self._server, None, None
+        server, self._server = self._server, None
         if server is not None:
             server.stop()
-
-
-def _client(url: str) -> Any:
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
-
-
-def _ask_version(url: str) -> str:
-    client = _client(url)
-    try:
-        client.ping()
-        return str(client.info("server")["redis_version"])
-    finally:
-        client.close()
