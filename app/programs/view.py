@@ -2,8 +2,9 @@
 
 Processes as boxes with their threads inside (the program's first process
 first, each child after its parent), the program's objects by kind with who
-waits on them, the source with every thread on its current line, the
-console with each line in its thread's colour, and the hang diagnosis.
+waits on them (Redis lists and streams: `redis_view`), the source with
+every thread on its current line, the console with each line in its
+thread's colour, and the hang diagnosis.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 from app.codeview import CodeLine
 from app.i18n import _
+from app.programs import redis_view
 from app.programs.diagnosis import diagnose
-from app.programs.state import ObjView, ProcView, ProgramState, ThreadView
+from app.programs.state import ObjView, ProcView, ProgramState, RedisView, ThreadView
 
 CONSOLE_SHOWN = 40
 COLOURS = 8  # worker colours, wc-0 .. wc-7 in the stylesheet
@@ -39,6 +41,7 @@ class Waiter:
     worker: str
     op: str
     colour: int
+    end: str = ""  # the end of a Redis list it waits at
 
 
 @dataclass
@@ -48,6 +51,7 @@ class ObjBox:
     items: list[str] = field(default_factory=list)
     more: int = 0  # items not drawn
     tasks: list[tuple[str, str, str]] = field(default_factory=list)  # a pool's latest
+    groups: list[redis_view.GroupBox] = field(default_factory=list)  # a Redis stream's
 
 
 def colours(state: ProgramState) -> dict[str, int]:
@@ -108,8 +112,21 @@ def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBo
         box.items = items[:ITEMS_DRAWN]
         box.more = max(0, max(len(items), size) - len(box.items))
         box.tasks = list(obj.tasks.values())[-TASKS_SHOWN:][::-1]
+        if obj.redis is not None:
+            _redis(state, box, obj.redis, colour)
         out.setdefault(obj.kind, []).append(box)
     return out
+
+
+def _redis(state: ProgramState, box: ObjBox, rv: RedisView, colour: dict[str, int]) -> None:
+    """A Redis list's waiters at their ends; a stream's backlog and groups."""
+    for wt in box.waiters:
+        wt.end = redis_view.ends(rv, wt.worker)
+    if rv.groups:
+        items = redis_view.backlog(rv)
+        box.items = items[:ITEMS_DRAWN]
+        box.more = len(items) - len(box.items)
+        box.groups = redis_view.groups(state, rv, colour)
 
 
 @functools.lru_cache(maxsize=8)
@@ -141,6 +158,13 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "bwait": _("waiting at %(obj)s"),
         "recv": _("waiting in %(obj)s.recv()"),
     }
+    obj = state.objs.get(w.on)
+    if w.op == "get" and obj is not None and obj.lib == "redis":
+        words["get"] = (
+            _("waiting for a new entry of %(obj)s (a Redis stream)")
+            if obj.type == "RedisStream"
+            else _("waiting in %(obj)s (a Redis list): it is empty")
+        )
     if w.op in words:
         text = words[w.op] % {"obj": target if w.op != "join" else w.on}
         if w.timeout is not None:
