@@ -8,7 +8,7 @@ environment variable `CONCVIZ_NAME`; a flag wins over the environment.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 # The numeric settings' bounds, inclusive.
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -57,8 +57,9 @@ class Settings:
     idle_limit: float = 120.0
     lan: bool = False  # classroom mode: every interface, a presenter token
     # The broker lesson's Redis server (redis://, rediss:// or unix://);
-    # empty: an embedded one concviz starts itself (app/broker).
-    redis_url: str = ""
+    # empty: an embedded one concviz starts itself (app/broker). Its
+    # password, if any, stays out of the settings' repr.
+    redis_url: str = field(default="", repr=False)
     # What a user's program may use (app/programs/runtime.py); it runs with
     # the server user's rights, so these are its leash, not a sandbox.
     program_seconds: float = 60.0  # wall time

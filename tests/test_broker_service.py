@@ -445,6 +445,7 @@ def test_the_redis_url_comes_from_the_flag_or_the_environment() -> None:
         Settings.from_env({}, redis_url="redis://")
     with pytest.raises(SystemExit, match=r"got 'https://school/x'"):
         Settings.from_env({}, redis_url="https://:secret@school/x")
+    assert "secret" not in repr(Settings(redis_url="redis://:secret@school:6379"))
 
 
 def test_the_app_uses_the_redis_url_of_its_settings(redis_to_start: None, tmp_path: Path) -> None:
