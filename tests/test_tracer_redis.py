@@ -19,7 +19,7 @@ from tracerharness import Ev, Traced, seen, trace
 
 from app import events, i18n
 from app.events import Event
-from app.programs import view
+from app.programs import diagnosis, view
 from app.programs.model import fold_all
 from app.programs.state import GroupView, ProgramState
 from app.web.render import env
@@ -454,3 +454,93 @@ def said(state: ProgramState, evs: list[Event], lang: str = "en") -> list[str]:
     template = env.get_template("partials/program/_event_words.html")
     with i18n.speaking(lang):
         return [html_module.unescape(template.render(e=e, state=state)).strip() for e in evs]
+
+
+def test_each_list_and_stream_command_says_what_it_did(db: str) -> None:
+    run = trace(
+        """
+        import sys
+
+        import redis
+
+        r = redis.Redis(unix_socket_path=sys.argv[1], decode_responses=True)
+        r.lpush("todo", "x", "y")
+        r.lmove("todo", "doing", "RIGHT", "LEFT")
+        r.brpoplpush("todo", "doing", 1)
+        print(r.brpop("todo", timeout=0.05))
+        print(r.blmove("doing", "done", 1, "LEFT", "RIGHT"))
+        print(r.rpoplpush("todo", "done"))
+        r.xgroup_create("s", "g", id="$", mkstream=True)
+        entry = r.xadd("s", {"n": 1}, maxlen=10, approximate=False)
+        r.xreadgroup("g", "a", {"s": ">"}, count=1)
+        print(len(r.xreadgroup("g", "a", {"s": "0"})[0][1]))
+        print(r.xreadgroup("g", "a", {"s": ">"}, block=50))
+        print(r.xclaim("s", "g", "b", 0, [entry], justid=True) == [entry])
+        print(r.xack("s", "g", entry, "0-1"))
+        r.execute_command("xgroup", "create", "s", "g2", "0")
+        """,
+        db,
+    )
+    assert run.printed() == "None\ny\nNone\n1\n[]\nTrue\n1\n"
+    line = run.line
+    on = {name: calls(run, f"redis:{db}/0/{name}") for name in ("todo", "doing", "done", "s")}
+
+    def at(text: str, **data: object) -> dict[str, object]:
+        return {"line": line(text), **data}
+
+    assert on["todo"] == [
+        ("put", at("r.lpush", v="'x'", size=1, end="head")),
+        ("put", at("r.lpush", v="'y'", size=2, end="head")),
+        ("get", at("r.lmove", v="'x'", size=None, end="tail")),
+        ("get_wait", at("r.brpoplpush", timeout=1.0, end="tail")),
+        ("get", at("r.brpoplpush", v="'y'", size=None, end="tail")),
+        ("get_wait", at("r.brpop(", timeout=0.05, end="tail")),
+        ("empty", at("r.brpop(", timeout=0.05)),
+        ("empty", at("r.rpoplpush", timeout=0)),
+    ]
+    assert on["doing"] == [
+        ("put", at("r.lmove", v="'x'", size=None, end="head")),
+        ("put", at("r.brpoplpush", v="'y'", size=None, end="head")),
+        ("get_wait", at("r.blmove", timeout=1.0, end="head")),
+        ("get", at("r.blmove", v="'y'", size=None, end="head")),
+    ]
+    assert on["done"] == [("put", at("r.blmove", v="'y'", size=None, end="tail"))]
+    entry = on["s"][1][1]["id"]
+    who = {"group": "g", "consumer": "a"}
+    assert on["s"] == [
+        ("xgroup", at("r.xgroup_create", group="g", start="$")),
+        ("put", at("r.xadd", v="{'n': '1'}", id=entry, size=None)),
+        ("get", at('{"s": ">"}, count=1', v="{'n': '1'}", id=entry, again=False, **who)),
+        ("get", at('{"s": "0"}', v="{'n': '1'}", id=entry, again=True, **who)),
+        ("get_wait", at("block=50", timeout=0.05, **who)),
+        ("empty", at("block=50", timeout=0.05, **who)),
+        ("claim", at("r.xclaim", ids=[entry], group="g", consumer="b", min_idle_ms=0)),
+        ("ack", at("r.xack", ids=[entry, "0-1"], group="g", acked=1)),
+        ("xgroup", at("r.execute_command", group="g2", start="0")),
+    ]
+    state = folded(run)
+    g, g2 = group(state, f"redis:{db}/0/s", "g"), group(state, f"redis:{db}/0/s", "g2")
+    assert (g.pending, g.backlog, g.delivered, g.acked, g.claimed) == ({}, {}, 1, 1, 1)
+    assert list(g2.backlog) == [entry]  # a group made later, from the start
+    assert [list(state.objs[f"redis:{db}/0/{k}"].items) for k in ("todo", "doing", "done")] == [
+        [],
+        ["'x'"],
+        ["'y'"],
+    ]
+
+
+def test_a_program_stuck_on_a_redis_list_is_told_that_another_client_could_push() -> None:
+    state = story(
+        ("main", 1, "run_start", "", {"backend": "process", "params": {}}),
+        ("main", 100, "proc", "", {"name": "MainProcess", "ppid": 1, "main": True}),
+        ("main", 100, "thread", "", {"name": "MainThread", "daemon": False, "main": True}),
+        new("main", 100, LIST_KEY, "RedisList"),
+        ("main", 100, "get_wait", LIST_KEY, {"timeout": None, "end": "head", "line": 7}),
+        ("main", 1, "quiet", "", {"s": 0.5}),
+    )
+    assert [s.message % s.parts for s in diagnosis.diagnose(state)] == [
+        diagnosis.STUCK,
+        "main waits for an item of jobs (Redis); no live worker of this program can put one"
+        " (another Redis client still could)",
+    ]
+    assert view.doing(state, state.threads()[0]) == "waiting in jobs (a Redis list): it is empty"

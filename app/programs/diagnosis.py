@@ -22,6 +22,10 @@ from app.programs.state import ProgramState, ThreadView
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
 HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")
 GET = N_("%(who)s waits in %(obj)s.get(); %(obj)s is empty and no live worker can put")
+REDIS_GET = N_(
+    "%(who)s waits for an item of %(obj)s (Redis); no live worker of this program can put one"
+    " (another Redis client still could)"
+)
 PUT = N_("%(who)s waits in %(obj)s.put(); %(obj)s is full and no live worker can get")
 QJOIN_ONE = N_("%(who)s waits in %(obj)s.join(); %(n)s task was never marked done")
 QJOIN_MANY = N_("%(who)s waits in %(obj)s.join(); %(n)s tasks were never marked done")
@@ -108,6 +112,8 @@ def lock_cycles(
 def _why(state: ProgramState, w: ThreadView) -> Sentence:
     obj = state.objs.get(w.on)
     parts: dict[str, Any] = {"who": w.name, "obj": state.obj_name(w.on)}
+    if w.op == "get" and obj is not None and obj.lib == "redis":
+        return Sentence(REDIS_GET, parts)
     if w.op == "get":
         return Sentence(GET, parts)
     if w.op == "put":

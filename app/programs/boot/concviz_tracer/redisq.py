@@ -178,6 +178,14 @@ _said: set[str] = set()
 
 # Lists.
 
+# The end of the list a command pushes to or pops from, by its name.
+_ENDS_OF = {name: HEAD for name in ("LPUSH", "LPUSHX", "LPOP", "BLPOP")}
+_ENDS_OF.update({name: TAIL for name in ("RPUSH", "RPUSHX", "RPOP", "BRPOP")})
+
+
+def _end(command: Any) -> str:
+    return _ENDS_OF.get(command) or _ENDS_OF.get(_upper(command), TAIL)
+
 
 def _push(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
     """LPUSH, RPUSH, LPUSHX, RPUSHX: one `put` per value (the size after
@@ -190,7 +198,7 @@ def _push(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any]
         gate.hold("put", key, _site_data(site))
     t = _now()
     reply = real(client, *args, **options)
-    end = HEAD if _upper(args[0]).startswith("L") else TAIL
+    end = _end(args[0])
     values = args[2:]
     size = reply if type(reply) is int else None
     if size == 0:  # PUSHX on no list: nothing was pushed
@@ -212,7 +220,7 @@ def _pop(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any])
     if gate.view[0]:
         gate.hold("get", key, _site_data(site))
     reply = real(client, *args, **options)
-    end = HEAD if _upper(args[0]).startswith("L") else TAIL
+    end = _end(args[0])
     if reply is None:
         data = _site_data(site)
         data["timeout"] = 0
@@ -235,7 +243,7 @@ def _bpop(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any]
     site = _site(2)
     prefix = _prefix(client)
     keys = [_key(client, name, LIST, site) for name in args[1:-1]]
-    end = HEAD if _upper(args[0]) == "BLPOP" else TAIL
+    end = _end(args[0])
     if keys and gate.view[0]:
         gate.hold("get", keys[0], _site_data(site))
     for key in keys:
@@ -260,7 +268,7 @@ def _bpop(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any]
     return reply
 
 
-_ENDS = {"LEFT": HEAD, "RIGHT": TAIL}
+_SIDES = {"LEFT": HEAD, "RIGHT": TAIL}  # LMOVE's words for the ends
 
 
 def _move(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
@@ -272,7 +280,7 @@ def _move(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any]
         if command.endswith("RPOPLPUSH"):
             frm, to, rest = TAIL, HEAD, args[3:]
         else:
-            frm, to, rest = _ENDS[_upper(args[3])], _ENDS[_upper(args[4])], args[5:]
+            frm, to, rest = _SIDES[_upper(args[3])], _SIDES[_upper(args[4])], args[5:]
         blocking = command.startswith("B")
         timeout = _seconds(rest[0]) if blocking else 0
     except (IndexError, KeyError, ValueError):
