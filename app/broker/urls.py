@@ -16,14 +16,12 @@ def problem(url: str) -> str | None:
         _ = parts.port  # it raises on a port that is no number
     except ValueError as exc:
         return f"is no URL ({exc})"
+    got = f"(got {shown(url)!r})"
     if parts.scheme not in SCHEMES:
-        return (
-            "must be a redis://HOST:PORT, rediss://HOST:PORT or unix:///PATH URL"
-            f" (got {shown(url)!r})"
-        )
+        return f"must be a redis://HOST:PORT, rediss://HOST:PORT or unix:///PATH URL {got}"
     if parts.scheme == "unix":
-        return None if parts.path else f"needs the socket's path, unix:///PATH (got {url!r})"
-    return None if parts.hostname else f"needs a host, {parts.scheme}://HOST:PORT (got {url!r})"
+        return None if parts.path else f"needs the socket's path, unix:///PATH {got}"
+    return None if parts.hostname else f"needs a host, {parts.scheme}://HOST:PORT {got}"
 
 
 def shown(url: str) -> str:
