@@ -341,8 +341,10 @@ def test_sweep_ends_a_left_redis_server_and_removes_its_directory(redis_to_start
 
 
 # A concviz server that starts its broker once it answers, and prints it.
+# The thread that asks for the broker has ended by then (as a request's
+# worker thread does): the broker must not go with it.
 LAUNCH = """
-import dataclasses, json, sys, time, httpx
+import dataclasses, json, sys, threading, time, httpx
 from app import broker
 from app.cli import serve
 
@@ -353,7 +355,11 @@ def ready(base):
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
-    print("broker:", json.dumps(dataclasses.asdict(broker.current())), flush=True)
+    info = []
+    asker = threading.Thread(target=lambda: info.append(broker.current()))
+    asker.start()
+    asker.join()
+    print("broker:", json.dumps(dataclasses.asdict(info[0])), flush=True)
 
 serve(sys.argv[1:], on_ready=ready)
 """
