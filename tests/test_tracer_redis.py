@@ -460,6 +460,7 @@ def said(state: ProgramState, evs: list[Event], lang: str = "en") -> list[str]:
 def test_each_list_and_stream_command_says_what_it_did(db: str, protocol: int) -> None:
     run = trace(
         """
+        import inspect
         import sys
 
         import redis
@@ -480,11 +481,18 @@ def test_each_list_and_stream_command_says_what_it_did(db: str, protocol: int) -
         print(r.xclaim("s", "g", "b", 0, [entry], justid=True) == [entry])
         print(r.xack("s", "g", entry, "0-1"))
         r.execute_command("xgroup", "create", "s", "g2", "0")
+        try:
+            r.rpush("s", 1)
+        except redis.ResponseError as e:  # the server's own error, as it was
+            print(str(e).split()[0])
+        print(inspect.signature(redis.Redis.execute_command))
         """,
         db,
         str(protocol),
     )
-    assert run.printed() == "None\ny\nNone\nTrue\nFalse\nTrue\n1\n"
+    assert run.printed() == (
+        "None\ny\nNone\nTrue\nFalse\nTrue\n1\nWRONGTYPE\n(self, *args, **options)\n"
+    )
     line = run.line
     on = {name: calls(run, f"redis:{db}/0/{name}") for name in ("todo", "doing", "done", "s")}
 
