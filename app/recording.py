@@ -6,6 +6,13 @@
                                                           (batches every FLUSH_S)
     reads (to_thread) ------------------- own connection per call --------^
 
+Beside the events, copies of a run's state (`keep_state`): its final state,
+kept when it ends, and the replay's checkpoints, kept as an opening makes
+them, so that the next opening of a long recording need not fold it all
+again (`app.replay`). A copy is a pickle, tagged with the shape of the
+state it was made from (`shape`): one of another shape (a newer concviz)
+is not read. The database is the user's own, as trusted as the code.
+
 One long-lived writer thread owns the writing connection: appends from the
 loop never wait on the disk. It commits a batch every `FLUSH_S` (so a crash
 loses at most that much) and everything left when it is closed (a SIGTERM
@@ -15,14 +22,18 @@ open their own connection; WAL lets them read while the writer writes.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
+import pickle
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +71,21 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS states (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    shape TEXT NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
 """
+
+
+@functools.cache
+def shape(new_state: Callable[[], Any]) -> str:
+    """What a state of this kind is made of: a fresh one's pickle changes
+    with every field, default and class a newer version adds or renames."""
+    return hashlib.sha256(pickle.dumps(new_state())).hexdigest()[:16]
 
 
 def default_path() -> Path:
@@ -142,6 +167,17 @@ class Recorder:
         """The run has ended: `count` events recorded of the `total` it had."""
         self._queue.put(("end", (status, reason, duration, count, total, run_id)))
 
+    def keep_state(self, run_id: str, seq: int, state: Any, kind: str) -> None:
+        """Keep a copy of `state`, the state after `seq` events, of shape
+        `kind`. Pickled now (the caller may change it next), written by the
+        writer thread."""
+        try:
+            blob = zlib.compress(pickle.dumps(state, pickle.HIGHEST_PROTOCOL), 1)
+        except Exception:  # a state that does not pickle is rebuilt from the events
+            log.exception("a state of run %s could not be kept", run_id)
+            return
+        self._queue.put(("state", (run_id, seq, kind, blob)))
+
     @property
     def backlog(self) -> int:
         """Writes waiting for the writer thread (see runs._wait_for_recorder)."""
@@ -205,6 +241,13 @@ class Recorder:
                     for e in evs
                 ],
             )
+        elif kind == "state":
+            # Not for a run deleted meanwhile (a replay's checkpoints come late).
+            conn.execute(
+                "INSERT OR REPLACE INTO states SELECT ?, ?, ?, ?"
+                " WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?)",
+                (*args, args[0]),
+            )
         elif kind == "end":
             conn.execute(
                 "UPDATE runs SET status = ?, reason = ?, duration = ?, events = ?, run_events = ?"
@@ -248,6 +291,31 @@ class Recorder:
             for seq, t, worker, pid, tid, kind, item, data in rows
         ]
 
+    def times(self, run_id: str) -> list[float]:
+        """Each recorded event's time, in order."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT t FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+        return [t for (t,) in rows]
+
+    def kept_states(self, run_id: str, kind: str) -> frozenset[int]:
+        """The seq of each state kept for the run, of shape `kind`."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT seq FROM states WHERE run_id = ? AND shape = ?", (run_id, kind)
+            ).fetchall()
+        return frozenset(seq for (seq,) in rows)
+
+    def kept_state(self, run_id: str, seq: int) -> Any:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT state FROM states WHERE run_id = ? AND seq = ?", (run_id, seq)
+            ).fetchone()
+        if row is None:
+            raise KeyError(f"no state kept at {seq} for run {run_id}")
+        return pickle.loads(zlib.decompress(row[0]))
+
     def rename(self, run_id: str, name: str) -> bool:
         with self._reading() as conn, conn:
             return (
@@ -257,6 +325,7 @@ class Recorder:
     def delete(self, run_id: str) -> bool:
         with self._reading() as conn, conn:
             conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM states WHERE run_id = ?", (run_id,))
             return conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
 
 

@@ -2,16 +2,24 @@
 
 The state at any moment is the same fold of the same events as live. To
 keep a jump anywhere instant on long recordings, the replay keeps a copy of
-the state every `CHECKPOINT_EVERY` events (made the first time the fold
-passes there): a jump folds at most that many events from the nearest copy
-before it.
+the state every `CHECKPOINT_EVERY` events: a jump folds at most that many
+events from the nearest copy before it.
+
+Opening a recording must not wait for a fold of all its events (a million
+take many seconds). So the events are read from the recording as a jump
+needs them, never all at once; the copies the recording already holds (the
+run's final state, kept when it ended, and those an earlier opening made)
+are used at once; and the copies still missing are made by `build`, in a
+thread, while the first frames already show. Each new copy is handed to
+`keep` (the recording stores it for the next opening).
 """
 
 from __future__ import annotations
 
 import bisect
 import copy
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from app.events import Event
@@ -20,43 +28,156 @@ from app.events import Event
 # millisecond. Every 1000 events keeps any jump to a few milliseconds of
 # folding, at a memory cost of one state copy per 1000 events.
 CHECKPOINT_EVERY = 1000
+# Events read from the recording at a time while folding.
+CHUNK = 5000
+
+Read = Callable[[int, int], list[Event]]  # (after, limit) -> the events after seq `after`
+Keep = Callable[[int, Any], None]  # (k, the state after k events)
 
 
 class Replay:
     def __init__(
         self,
-        events: Sequence[Event],
+        read: Read,
+        length: int,
+        times: list[float],
         new_state: Callable[[], Any],
         fold: Callable[[Any, Event], Any],
         params: dict[str, Any],
+        stored: frozenset[int] = frozenset(),
+        load: Callable[[int], Any] | None = None,
+        keep: Keep | None = None,
     ) -> None:
-        self.events = events
+        """`read`: the recording's events; `length`: how many; `times`:
+        each one's time, in order; `stored`: the k of the copies of the
+        state the recording holds (the state after k events), which `load`
+        reads when first needed."""
+        self._read = read
+        self.length = length
+        self._times = times
         self._fold = fold
-        self._times = [e.t for e in events]
+        self._keep = keep
         first = new_state()
         first.params = dict(params)
+        self._lock = threading.Lock()
         self._checkpoints: dict[int, Any] = {0: first}
+        self._stored = {k for k in stored if 0 < k <= length} if load is not None else set()
+        self._load = load
+        self._building: threading.Thread | None = None
 
-    @property
-    def length(self) -> int:
-        return len(self.events)
+    @classmethod
+    def of(
+        cls,
+        events: list[Event],
+        new_state: Callable[[], Any],
+        fold: Callable[[Any, Event], Any],
+        params: dict[str, Any],
+    ) -> Replay:
+        """A replay of events held in memory."""
+        return cls(
+            lambda after, limit: events[after : after + limit],
+            len(events),
+            [e.t for e in events],
+            new_state,
+            fold,
+            params,
+        )
 
     @property
     def duration(self) -> float:
         return self._times[-1] if self._times else 0.0
 
+    def time_of(self, k: int) -> float:
+        """The time of the k-th event (0 for none)."""
+        return self._times[k - 1] if k > 0 else 0.0
+
     def index_at(self, t: float) -> int:
         """How many events had happened by time `t`."""
         return bisect.bisect_right(self._times, t)
 
+    @property
+    def complete(self) -> bool:
+        """Every checkpoint is there: any jump folds at most CHECKPOINT_EVERY events."""
+        with self._lock:
+            return not self._missing()
+
+    def _missing(self) -> list[int]:
+        have = self._checkpoints.keys() | self._stored
+        return [
+            k for k in range(CHECKPOINT_EVERY, self.length + 1, CHECKPOINT_EVERY) if k not in have
+        ]
+
     def state_at(self, k: int) -> Any:
         """The state after the first `k` events (clamped to the recording)."""
-        k = max(0, min(k, len(self.events)))
-        base = max(i for i in self._checkpoints if i <= k)
-        state = copy.deepcopy(self._checkpoints[base])
-        for i in range(base, k):
-            self._fold(state, self.events[i])
-            done = i + 1
-            if done % CHECKPOINT_EVERY == 0 and done not in self._checkpoints:
-                self._checkpoints[done] = copy.deepcopy(state)
+        k = max(0, min(k, self.length))
+        base = self._nearest(k)
+        with self._lock:
+            state = copy.deepcopy(self._checkpoints[base])
+        return self._fold_on(state, base, k)
+
+    def _nearest(self, k: int) -> int:
+        """The checkpoint at or before `k`, read from the recording if it is there."""
+        with self._lock:
+            base = max(i for i in self._checkpoints.keys() | self._stored if i <= k)
+            if base in self._checkpoints:
+                return base
+        assert self._load is not None
+        state = self._load(base)
+        with self._lock:
+            self._stored.discard(base)
+            self._checkpoints.setdefault(base, state)
+        return base
+
+    def build(self) -> None:
+        """Make every missing checkpoint, in order: a thread's work
+        (`start_building`). Each one made is kept."""
+        with self._lock:
+            missing = self._missing()
+        state, done = None, -1
+        for k in missing:
+            if state is None or done != k - CHECKPOINT_EVERY:
+                done = self._nearest(k)
+                with self._lock:
+                    state = copy.deepcopy(self._checkpoints[done])
+            state = self._fold_on(state, done, k)
+            done = k
+
+    def start_building(self) -> None:
+        """`build` in a thread of its own, once, if a checkpoint is missing."""
+        with self._lock:
+            if self._building is not None or not self._missing():
+                return
+            self._building = threading.Thread(
+                target=self.build, name="replay-checkpoints", daemon=True
+            )
+            self._building.start()
+
+    def wait_built(self, timeout: float | None = None) -> bool:
+        """Wait for `build` (tests, benchmarks); whether it is complete."""
+        thread = self._building
+        if thread is not None:
+            thread.join(timeout)
+        return self.complete
+
+    def _fold_on(self, state: Any, base: int, k: int) -> Any:
+        """Fold events base+1..k into `state`, leaving a checkpoint at each
+        multiple of CHECKPOINT_EVERY on the way."""
+        done = base
+        while done < k:
+            chunk = self._read(done, min(CHUNK, k - done))
+            if not chunk:
+                break
+            for e in chunk:
+                self._fold(state, e)
+                done += 1
+                if done % CHECKPOINT_EVERY == 0:
+                    self._checkpoint(done, state)
         return state
+
+    def _checkpoint(self, k: int, state: Any) -> None:
+        with self._lock:
+            if k in self._checkpoints:
+                return
+            saved = self._checkpoints[k] = copy.deepcopy(state)
+        if self._keep is not None:
+            self._keep(k, saved)

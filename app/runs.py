@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app import events, i18n
+from app import events, i18n, recording
 from app.broadcast import Broadcaster, Frame
 from app.budget import WorkerBudget
 from app.experiments import Experiment
@@ -267,6 +267,10 @@ class Run:
                 s = self.state
                 self.recorder.end(self.id, s.status, s.reason, s.last_t, self.recorded, self._seq)
                 if not self.recording_cut:
+                    # Its replay opens at the end at once (app.replay).
+                    self.recorder.keep_state(
+                        self.id, self._seq, s, recording.shape(self.experiment.new_state)
+                    )
                     # The recording has them all: an ended run (the server
                     # keeps dozens) holds only its latest events in memory,
                     # and a stream that resumes further back reads the rest

@@ -23,7 +23,7 @@ from app.budget import WorkerBudget
 from app.events import Event, from_raw
 from app.experiments import EXPERIMENTS
 from app.experiments.producer_consumer import fold_all
-from app.recording import SCHEMA, Recorder
+from app.recording import SCHEMA, Recorder, shape
 from app.replay import CHECKPOINT_EVERY, Replay
 from app.runs import ENDED_RING
 from app.trace import chrome_trace
@@ -119,14 +119,19 @@ def test_a_run_cut_short_by_a_crash_is_marked_failed_on_reopening(tmp_path: Path
     again.close()
 
 
-def test_replay_at_any_point_is_the_fold_of_the_first_events(run_events: list[Event]) -> None:
-    many = run_events * (2 * CHECKPOINT_EVERY // len(run_events) + 1)
-    many = [
+def many_events(run_events: list[Event], at_least: int) -> list[Event]:
+    """The run's events again and again, numbered and timed as one run."""
+    many = run_events * (at_least // len(run_events) + 1)
+    return [
         Event(i + 1, e.t + i * 1e-6, e.worker, e.pid, e.tid, e.kind, e.item, e.data)
         for i, e in enumerate(many)
     ]
+
+
+def test_replay_at_any_point_is_the_fold_of_the_first_events(run_events: list[Event]) -> None:
+    many = many_events(run_events, 2 * CHECKPOINT_EVERY)
     assert PC.fold is not None
-    replay = Replay(many, PC.new_state, PC.fold, {})
+    replay = Replay.of(many, PC.new_state, PC.fold, {})
     rng = random.Random(7)
     points = [0, 1, len(many), CHECKPOINT_EVERY, CHECKPOINT_EVERY + 1]
     points += [rng.randrange(len(many)) for _ in range(10)]
@@ -339,3 +344,79 @@ def test_an_ended_run_streams_all_its_events_though_it_keeps_only_its_latest(
     for after in (0, 1234):
         seqs = [e["seq"] for e in read_events(client, run_id, last_event_id=after)]
         assert seqs == list(range(after + 1, total + 1))
+
+
+def recorded(tmp_path: Path, evs: list[Event]) -> Recorder:
+    rec = Recorder(tmp_path / "runs.sqlite3")
+    rec.begin("r1", PC.slug, {}, "2026-01-01T00:00:00")
+    rec.append("r1", evs)
+    rec.end("r1", "finished", "", evs[-1].t, len(evs), len(evs))
+    return rec
+
+
+def opened(rec: Recorder, reads: list[int] | None = None) -> Replay:
+    """A recording's replay as the replay page opens it (app.web.replays)."""
+    assert PC.fold is not None
+    kind = shape(PC.new_state)
+
+    def read(after: int, limit: int) -> list[Event]:
+        evs = rec.events("r1", after, limit)
+        if reads is not None:
+            reads.append(len(evs))
+        return evs
+
+    return Replay(
+        read,
+        len(rec.times("r1")),
+        rec.times("r1"),
+        PC.new_state,
+        PC.fold,
+        {},
+        stored=rec.kept_states("r1", kind),
+        load=lambda k: rec.kept_state("r1", k),
+        keep=lambda k, state: rec.keep_state("r1", k, state, kind),
+    )
+
+
+def test_a_recording_opens_without_folding_it_and_keeps_its_checkpoints_for_next_time(
+    tmp_path: Path, run_events: list[Event]
+) -> None:
+    many = many_events(run_events, 3 * CHECKPOINT_EVERY + 10)
+    rec = recorded(tmp_path, many)
+    # The run's own final state, kept as it ended: the end shows at once.
+    rec.keep_state("r1", len(many), fold_all(many), shape(PC.new_state))
+    rec.close()
+    rec = Recorder(tmp_path / "runs.sqlite3")
+    reads: list[int] = []
+    first = opened(rec, reads)
+    assert first.state_at(len(many)) == fold_all(many)
+    assert reads == []  # no event read for it
+    assert not first.complete
+    first.start_building()  # in the background, as the page shows its first frame
+    assert first.wait_built(60)
+    for k in (0, 1, CHECKPOINT_EVERY + 7, len(many) - 1):
+        assert first.state_at(k) == fold_all(many[:k]), k
+    rec.close()  # the checkpoints are written
+
+    rec = Recorder(tmp_path / "runs.sqlite3")
+    reads = []
+    again = opened(rec, reads)
+    assert again.complete  # nothing to build
+    rng = random.Random(3)
+    for k in [rng.randrange(len(many)) for _ in range(8)]:
+        reads.clear()
+        assert again.state_at(k) == fold_all(many[:k]), k
+        assert sum(reads) < CHECKPOINT_EVERY  # from the nearest kept checkpoint
+    rec.close()
+
+
+def test_states_kept_by_another_version_are_not_read(
+    tmp_path: Path, run_events: list[Event]
+) -> None:
+    many = many_events(run_events, CHECKPOINT_EVERY)
+    rec = recorded(tmp_path, many)
+    rec.keep_state("r1", len(many), "a state of another shape", "0123456789abcdef")
+    rec.close()
+    rec = Recorder(tmp_path / "runs.sqlite3")
+    assert opened(rec).state_at(len(many)) == fold_all(many)
+    rec.close()

@@ -26,7 +26,7 @@ from app.events import Event
 from app.experiments import EXPERIMENTS, Experiment
 from app.i18n import _
 from app.model import fold as default_fold
-from app.recording import RecordedRun, Recorder
+from app.recording import RecordedRun, Recorder, shape
 from app.registry import RunRegistry
 from app.replay import Replay
 from app.runs import NotFound
@@ -91,16 +91,36 @@ async def load(request: Request, run_id: str) -> Loaded:
     exp = EXPERIMENTS.get(record.experiment)
     if exp is None or exp.params is None:
         raise HTTPException(404, f"run '{run_id}' is of an experiment this server lacks")
-    evs = await asyncio.to_thread(_recorder(request).events, run_id)
     params = exp.params.model_validate(record.params)
-    replay = Replay(evs, exp.new_state, exp.fold or default_fold, record.params)
-    # One pass now leaves a checkpoint every CHECKPOINT_EVERY events, so that
-    # every jump after it, backward or forward, is short.
-    await asyncio.to_thread(replay.state_at, replay.length)
+    replay = await asyncio.to_thread(_open, _recorder(request), record, exp)
+    # The checkpoints not kept yet are made in the background: the first
+    # frames show meanwhile, and every jump after is short.
+    replay.start_building()
     loaded = cache[run_id] = Loaded(record, exp, params, replay)
     while len(cache) > REPLAYS_KEPT:
         cache.popitem(last=False)
     return loaded
+
+
+def _open(recorder: Recorder, record: RecordedRun, exp: Experiment) -> Replay:
+    """The replay of a recording, reading its events as it needs them, with
+    the states kept in it (its end, checkpoints of an earlier opening)."""
+    kind = shape(exp.new_state)
+
+    def keep(k: int, state: Any) -> None:
+        recorder.keep_state(record.id, k, state, kind)
+
+    return Replay(
+        lambda after, limit: recorder.events(record.id, after, limit),
+        record.events,
+        recorder.times(record.id),
+        exp.new_state,
+        exp.fold or default_fold,
+        record.params,
+        stored=recorder.kept_states(record.id, kind),
+        load=lambda k: recorder.kept_state(record.id, k),
+        keep=keep,
+    )
 
 
 def _replay_vars(replay: Replay, at: int) -> dict[str, Any]:
@@ -199,7 +219,7 @@ async def replay_play(
 
     async def frames() -> AsyncIterator[bytes]:
         at = start
-        t = replay.events[at - 1].t if at else 0.0
+        t = replay.time_of(at)
         while True:
             end = at >= replay.length
             # The last frame turns the player back to paused: it says what it does.
@@ -285,9 +305,8 @@ async def run_trace(run_id: str, request: Request) -> JSONResponse:
     """The run as Chrome Trace Event JSON: open it in Perfetto's UI."""
     loaded = await load(request, run_id)
     exp = loaded.experiment
-    trace = chrome_trace(
-        loaded.replay.events, exp.new_state, exp.fold or default_fold, f"concviz {exp.slug}"
-    )
+    evs = await asyncio.to_thread(_recorder(request).events, run_id)
+    trace = chrome_trace(evs, exp.new_state, exp.fold or default_fold, f"concviz {exp.slug}")
     return JSONResponse(
         trace,
         headers={"content-disposition": f'attachment; filename="concviz-{run_id}.trace.json"'},
