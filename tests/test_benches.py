@@ -24,6 +24,7 @@ import psutil
 import pytest
 from conftest import ROOT
 
+from app.broker.embedded import BASE_DIR as BROKER_DIR
 from app.programs.runtime import BASE_DIR
 
 MARK = "CONCVIZ_BENCH_SMOKE"
@@ -60,12 +61,14 @@ def left_behind(mark: str, timeout: float = 5.0) -> list[str]:
 
 
 def files_left(tmp: Path) -> list[str]:
-    """What is left in the benchmark's TMPDIR. The one thing allowed is the
-    server's base directory for programs' runs, empty: it is shared by every
-    server of the user, and each removes only its own runs' directories."""
+    """What is left in the benchmark's TMPDIR. The things allowed are the
+    server's base directories for programs' runs and for its broker, empty:
+    each is shared by every server of the user, and each server removes only
+    its own directories there."""
     left = []
+    shared = {tmp / BASE_DIR.name, tmp / BROKER_DIR.name}
     for path in sorted(tmp.rglob("*")):
-        if path == tmp / BASE_DIR.name and path.is_dir() and not any(path.iterdir()):
+        if path in shared and path.is_dir() and not any(path.iterdir()):
             continue
         left.append(str(path.relative_to(tmp)))
     return left
@@ -242,3 +245,10 @@ def test_left_behind_finds_and_ends_a_marked_process() -> None:
     assert len(left) == 1, left
     assert "time.sleep(60)" in left[0], left
     assert left_behind(mark, timeout=5) == []
+
+
+def test_broker_prints_stream_and_queue_rates_for_each_count_of_consumers(tmp_path: Path) -> None:
+    out = run_bench(tmp_path, "broker.py", "--items", "200", "--rounds", "1", "--consumers", "1,3")
+    line(r"Redis [\d.]+ \(embedded\); 200 items, median of 1", out)
+    for consumers in (1, 3):
+        line(rf"\s+{consumers}\s+{NUM}\s+{NUM}\s+{NUM}", out)
