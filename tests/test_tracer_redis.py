@@ -89,7 +89,8 @@ def calls(run: Traced, key: str) -> list[tuple[str, dict[str, object]]]:
     return [(e.kind, e.data) for e in run.on(key) if e.kind != "new"]
 
 
-def test_a_list_between_two_processes_is_a_queue(db: str) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])  # a spawned child imports redis anew
+def test_a_list_between_two_processes_is_a_queue(db: str, method: str) -> None:
     run = trace(
         """
         import multiprocessing as mp
@@ -108,6 +109,7 @@ def test_a_list_between_two_processes_is_a_queue(db: str) -> None:
 
         if __name__ == "__main__":
             path = sys.argv[1]
+            mp.set_start_method(sys.argv[2])
             r = redis.Redis(unix_socket_path=path, decode_responses=True)
             c = mp.Process(target=consumer, args=(path,), name="C")
             c.start()
@@ -117,6 +119,7 @@ def test_a_list_between_two_processes_is_a_queue(db: str) -> None:
             print(r.lpop("jobs"))
         """,
         db,
+        method,
         go_when=seen("get_wait"),
     )
     key = f"redis:{db}/0/jobs"
