@@ -105,6 +105,7 @@ def program_lesson(
     filename: str = "",
     prepare: Callable[[], Any] | None = None,
     unavailable: Callable[[], str | None] | None = None,
+    joins: tuple[str, ...] = (),
 ) -> Experiment:
     """The Experiment of a lesson whose program is `folder`/program.py.
 
@@ -112,7 +113,8 @@ def program_lesson(
     `filename`: the program's name when run or downloaded, where the slug's
     would shadow a module it imports (``queue.py`` and ``import queue``).
     `prepare`, `unavailable`: what a run needs from outside its program,
-    and why it cannot run now (`Experiment`)."""
+    and why it cannot run now; `joins`, the roles in which another
+    machine's worker may join a run (`Experiment`)."""
     script = make_script(folder)
     name = filename or slug.replace("-", "_") + ".py"
     return Experiment(
@@ -142,4 +144,5 @@ def program_lesson(
         filename=name,
         prepare=prepare,
         unavailable=unavailable,
+        joins=joins,
     )

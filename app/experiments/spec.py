@@ -75,6 +75,10 @@ class Experiment:
     # Why the experiment cannot run now, or None: its page says so and
     # Start is refused (503).
     unavailable: Callable[[], str | None] | None = None
+    # The roles in which a worker on another machine may join a running
+    # run (`concviz worker --join`, app/joining): it runs the program as
+    # ``python FILE ROLE NAME``, NAME being its label on the stage.
+    joins: tuple[str, ...] = ()
 
     def why_unavailable(self) -> str | None:
         return self.unavailable() if self.unavailable is not None else None
