@@ -282,6 +282,13 @@ class ProgramRuntime:
         lesson's, one for each worker its program starts."""
         return 0 if self._released else self._held
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment the run gives its program from outside
+        (`Experiment.prepare`: the broker's REDIS_URL) while it holds it;
+        empty once the run has ended."""
+        return dict(getattr(self._resource, "env", None) or {})
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the supervisor, then the reader; False if either still runs."""
         self._supervisor.join(timeout)
