@@ -8,6 +8,7 @@ left running.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -103,13 +104,17 @@ def runs_fixture(experiment: Experiment) -> Callable[[], Iterator[Runs]]:
     return fixture
 
 
-def run_alone(path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_alone(
+    path: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the program at `path` as a student would, with plain Python and
-    no concviz, in its own folder; its output is captured as text."""
+    no concviz, in its own folder (`env`: more environment, such as the
+    broker lesson's REDIS_URL); its output is captured as text."""
     return subprocess.run(
         [sys.executable, "-I", str(path)],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=path.parent,
+        env={**os.environ, **env} if env else None,
     )

@@ -234,6 +234,15 @@ def ipc(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
     assert shown.having("ipc-measured")
 
 
+def broker(hidden: Stage, shown: Stage, run: dict[str, Any], tl: str) -> None:
+    # Work done twice, and the program's accounting line, tell the outcome.
+    assert hidden.text("c-twice") == "?"
+    assert not any("accounting" in t for t in hidden.having("out-stdout"))
+    assert not any("processed twice" in t for t in hidden.having("ev-ack"))
+    assert shown.text("c-twice") == str(run["counters"]["processed_twice"])
+    assert any(t.startswith("main accounting: 10 items made") for t in shown.having("out-stdout"))
+
+
 LESSONS: dict[str, tuple[dict[str, Any], Check]] = {
     "lock": ({"use_lock": False, "repeats": 1}, lock),
     "producer-consumer": ({}, producer_consumer),
@@ -242,6 +251,7 @@ LESSONS: dict[str, tuple[dict[str, Any], Check]] = {
     "threads": ({}, threads),
     "daemon": ({}, daemon),
     "ipc": ({}, ipc),
+    "broker": ({}, broker),
 }
 
 

@@ -67,6 +67,16 @@ _CATALOGUE = (
         "2",
     ),
     (
+        "broker",
+        "broker",
+        N_("A queue on a real broker"),
+        N_(
+            "Producers and consumers, each a process, share a Redis stream; kill a consumer"
+            " mid-item and watch its item claimed by another."
+        ),
+        "5+",
+    ),
+    (
         "program",
         "program",
         N_("Your own program"),

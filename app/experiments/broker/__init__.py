@@ -1,0 +1,133 @@
+"""Beyond one machine: a queue held by a real broker (issue 17).
+
+The lesson is its program (`program.py`): producers and consumers, real
+processes, share a Redis stream through a consumer group. Each entry is
+handed to one consumer and stays pending there until it acknowledges it; a
+consumer killed mid-item (the stage's Kill button) leaves its entry pending
+until another claims it, after the idle time: delivery is at least once.
+The run gets a Redis database of its own from the server's broker
+(`app.broker`: an embedded Redis server, or the one `--redis` names);
+without one the page says why and Start is refused. `overlay.py` folds the
+lesson's panels from the trace, and `view.py` says what its templates draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app import broker
+from app.events import Event
+from app.experiments.broker.overlay import BrokerState, overlay
+from app.experiments.broker.view import view
+from app.experiments.lesson import make_fold, program_lesson
+from app.experiments.spec import Unavailable
+from app.i18n import N_
+from app.params import check_ranges, live, speed_field
+
+SLUG = "broker"
+__all__ = ["EXPERIMENT", "BrokerState", "Params", "fold_all"]
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    producers: int = Field(
+        2,
+        ge=1,
+        le=8,
+        title=N_("Producers"),
+        json_schema_extra=live(N_("producer processes; changes live")),
+    )
+    consumers: int = Field(
+        2,
+        ge=1,
+        le=8,
+        title=N_("Consumers"),
+        json_schema_extra=live(N_("consumer processes; changes live")),
+    )
+    items_per_producer: int = Field(
+        10, ge=0, le=1000, title=N_("Items per producer"), description=N_("0 = endless")
+    )
+    produce_min_ms: int = Field(200, ge=0, le=10000, title=N_("Produce time min (ms)"))
+    produce_max_ms: int = Field(1000, ge=0, le=10000, title=N_("Produce time max (ms)"))
+    consume_min_ms: int = Field(500, ge=0, le=10000, title=N_("Consume time min (ms)"))
+    consume_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Consume time max (ms)"))
+    claim_idle_ms: int = Field(
+        5000,
+        ge=100,
+        le=60000,
+        title=N_("Claim after (ms)"),
+        description=N_(
+            "an entry pending this long is taken over by another consumer; shorter than"
+            " an item's work, and live consumers lose items too"
+        ),
+    )
+    speed: float = speed_field(N_("Speed"), N_("time factor; changes live"))
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> Params:
+        check_ranges(self, ("produce", "consume"))
+        return self
+
+
+def workers_needed(params: BaseModel) -> int:
+    """Main, and a process per producer and consumer."""
+    assert isinstance(params, Params)
+    return 1 + params.producers + params.consumers
+
+
+def lease() -> broker.Lease:
+    """The run's own database on the broker (its program's REDIS_URL)."""
+    try:
+        return broker.lease()
+    except broker.BrokerUnavailable as exc:
+        raise Unavailable(str(exc)) from None
+
+
+def unavailable() -> str | None:
+    """Why no run can start now (the broker cannot serve), or None."""
+    return broker.current().error
+
+
+EXPERIMENT = program_lesson(
+    slug=SLUG,
+    title=N_("A queue on a real broker"),
+    summary=N_(
+        "Producers and consumers, each a process, share a Redis stream; kill a consumer"
+        " mid-item and watch its item claimed by another."
+    ),
+    lecture_part="5+",
+    folder=Path(__file__).parent,
+    params=Params,
+    frame_template="partials/broker/_frame.html",
+    stylesheet="experiments/broker.css",
+    new_state=BrokerState,
+    overlay=overlay,
+    view=view,  # type: ignore[arg-type]
+    quick_params={
+        "producers": 2,
+        "consumers": 2,
+        "items_per_producer": 5,
+        "produce_min_ms": 0,
+        "produce_max_ms": 20,
+        "consume_min_ms": 0,
+        "consume_max_ms": 20,
+        "claim_idle_ms": 300,
+        "speed": 20,
+    },
+    notes={"finished": N_("main's program ended")},
+    workers_needed=workers_needed,
+    prepare=lease,
+    unavailable=unavailable,
+)
+
+fold = make_fold(overlay)
+
+
+def fold_all(evs: list[Event]) -> BrokerState:
+    state = BrokerState()
+    for e in evs:
+        fold(state, e)
+    return state

@@ -1,0 +1,119 @@
+"""What the broker lesson's templates need, from its folded state (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.events import Event
+from app.experiments.broker.overlay import (
+    GROUP,
+    OUTCOME,
+    PROCESSING,
+    STREAM,
+    BrokerState,
+    item_of,
+    role_of,
+)
+from app.i18n import _
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.state import ThreadView
+
+CONSOLE_SHOWN = 4
+WAITING_SHOWN = 14  # items drawn in the stream's waiting row; past that, a count
+LOG_SHOWN = 30
+# A consumer's calls that only say it looked and found nothing new.
+_IDLE = frozenset({K.GET_WAIT, K.EMPTY})
+# Main's calls that only poll its workers.
+_POLLING = frozenset({K.JOIN, K.JOINED})
+
+
+def card(state: BrokerState, w: ThreadView, killable: bool) -> dict[str, Any]:
+    """A producer's or a consumer's card, in the lesson's words."""
+    role = role_of(w.name)
+    shown = state.shown_state(w)
+    held = [item_of(p.v) for _at, p in state.pending_at(w.name)]
+    if role == "producer":
+        item = f"{w.name}#{state.made.get(w.name, 0) + 1}" if shown == "making" else ""
+        count = state.made.get(w.name, 0)
+    else:
+        item = held[-1] if held and shown == PROCESSING else ""
+        count = state.acknowledged.get(w.name, 0)
+    return {
+        "w": w,
+        "role": role,
+        "css": shown,
+        "item": item,
+        "held": held,
+        "count": count,
+        "left": state.left.get(w.name, ""),
+        "killed_by": state.killed.get(w.name, ""),
+        "killable": killable and role == "consumer" and w.alive and shown != "killed",
+    }
+
+
+def pending_rows(state: BrokerState) -> list[dict[str, Any]]:
+    """Each entry pending at a consumer, oldest first, and whether that
+    consumer is dead (its entry waits to be claimed)."""
+    g = state.group()
+    if g is None:
+        return []
+    rows = []
+    for at, p in g.pending.items():
+        worker = g.consumers.get(p.consumer, p.consumer)
+        rows.append(
+            {
+                "id": at,
+                "item": item_of(p.v),
+                "at": p.consumer,
+                "dead": state.is_killed(worker),
+                "former": p.claimed_from,
+                "deliveries": p.deliveries,
+            }
+        )
+    return rows
+
+
+def shown_log(state: BrokerState) -> list[Event]:
+    """The last events, newest first, without a consumer's looking for a new
+    entry (it does so every BLOCK_MS) and main's polling of its workers."""
+    out = []
+    for e in reversed(state.log):
+        if e.kind in _IDLE and role_of(e.worker) == "consumer":
+            continue
+        if e.worker == "main" and e.kind in _POLLING:
+            continue
+        out.append(e)
+        if len(out) >= LOG_SHOWN:
+            break
+    return out
+
+
+def view(state: BrokerState, params: dict[str, Any]) -> dict[str, Any]:
+    per_producer = params.get("items_per_producer", 0)
+    claim_ms = int(params.get("claim_idle_ms", 0))
+    running = state.status == "running"
+    printed = [c for c in state.console if c.stream != "note"][-CONSOLE_SHOWN:]
+    waiting = state.waiting()
+    g = state.group()
+    stream = state.stream()
+    return {
+        "claim_ms": claim_ms,
+        "stream_name": stream.name if stream is not None else STREAM,
+        "group_name": g.name if g is not None else GROUP,
+        "waiting": waiting[:WAITING_SHOWN],
+        "waiting_more": max(0, len(waiting) - WAITING_SHOWN),
+        "pending": pending_rows(state),
+        "latest_acked": list(state.latest_acked)[::-1],
+        "bk_counters": state.lesson_counters(),
+        "producer_cards": [card(state, w, False) for w in state.of_role("producer")],
+        "consumer_cards": [card(state, w, running) for w in state.of_role("consumer")],
+        "main": state.main(),
+        "log": shown_log(state),
+        "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],
+        "entry_item": item_of,
+        "items_of": lambda ids: [state.item(str(at)) for at in ids or []],
+        "runbar_facts": [
+            _("%(n)s items per producer") % {"n": per_producer} if per_producer else _("endless"),
+            _("claimed after %(ms)s ms idle") % {"ms": claim_ms},
+        ],
+    }
