@@ -16,7 +16,7 @@ from app.programs import runtime as program_runtime
 from app.recording import Recorder, default_path
 from app.registry import RunRegistry
 from app.settings import Settings
-from app.web import api, errors, language, pages, programs, replays, security, streams, watch
+from app.web import api, errors, joins, language, pages, programs, replays, security, streams, watch
 from app.web.language import LanguageMiddleware
 from app.web.presenter import Presenter, PresenterGate
 from app.web.render import STATIC_DIR, render_frame
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     presenter = Presenter(settings.lan)
     app.state.presenter = presenter
+    app.state.joins = joins.Joins()
     app.add_middleware(PresenterGate, presenter=presenter)
     app.add_middleware(LanguageMiddleware)
     security.install(app, settings.host, settings.allowed_hosts)
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(replays.router)
     app.include_router(watch.router)
     app.include_router(language.router)
+    app.include_router(joins.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)

@@ -8,12 +8,16 @@
   OPTIONS) without that cookie gets 403 and changes nothing, whoever sends it.
 - In both modes a control request from another site gets 403: its `Origin`
   must name this server, and `Sec-Fetch-Site` must not say "cross-site".
+- A joined worker's batches (`POST /join/{run}/{token}/events`, from
+  another machine) carry their own credential, the run's join token, which
+  their route checks (app/web/joins.py); they need no presenter.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import secrets
 import socket
 from http.cookies import SimpleCookie
@@ -26,6 +30,8 @@ from app.settings import Settings
 
 COOKIE = "concviz_presenter"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The one control request on a token of its own (see the module's doc).
+TOKEN_ROUTE = re.compile(r"^/join/[^/]+/[^/]+/events$")
 
 
 class Presenter:
@@ -86,7 +92,8 @@ class PresenterGate:
                     "control requests must come from this site", status_code=403
                 )(scope, receive, send)
                 return
-            if not self.presenter.is_presenter(_header(scope, b"cookie")):
+            on_token = method == "POST" and TOKEN_ROUTE.match(scope["path"]) is not None
+            if not on_token and not self.presenter.is_presenter(_header(scope, b"cookie")):
                 await PlainTextResponse(
                     "only the presenter can change runs here: open the presenter's address"
                     " (printed when the server started) once in this browser",
