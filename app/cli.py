@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> None:
 
         run_program(argv[1:])
         return
+    if argv[:1] == ["worker"]:  # concviz worker --join URL [--as ROLE]
+        from app.joining.worker import main as join_as_worker
+
+        raise SystemExit(join_as_worker(argv[1:]))
     serve(argv)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,52 +14,23 @@ from typing import Any
 import httpx
 import pytest
 from conftest import run_async
-from pydantic import BaseModel, ConfigDict
+from joinlesson import PROGRAM, REDIS_URL, SLUG, joined_lesson
 from starlette.routing import Route
 
 from app.experiments import EXPERIMENTS
-from app.experiments.lesson import program_lesson
+from app.experiments.spec import Experiment
 from app.joining.desk import MAX_JOINED
 from app.programs.boot.concviz_tracer import kinds as K
 from app.settings import Settings
 from app.web.app import create_app
 
-PROGRAM = "import time\n\nwhile True:\n    time.sleep(0.05)\n"
-REDIS_URL = "redis://:secret@127.0.0.1:6390/3"
-SLUG = "joined-test"
-
-
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Lease:
-    env = {"REDIS_URL": REDIS_URL}
-
-    def close(self) -> None:
-        pass
-
 
 @pytest.fixture
-def joinable(tmp_path: Path) -> Any:
-    (tmp_path / "program.py").write_text(PROGRAM, encoding="utf-8")
-    exp = program_lesson(
-        slug=SLUG,
-        title="t",
-        summary="s",
-        lecture_part="-",
-        folder=tmp_path,
-        params=Params,
-        frame_template="partials/program/_frame.html",
-        prepare=Lease,
-        joins=("consumer", "producer"),
-    )
+def joinable(tmp_path: Path) -> Iterator[Experiment]:
+    exp = joined_lesson(tmp_path)
     EXPERIMENTS[SLUG] = exp
     yield exp
     del EXPERIMENTS[SLUG]
-
-
-Test = Callable[[httpx.AsyncClient], Coroutine[Any, Any, None]]
 
 
 @asynccontextmanager
@@ -104,7 +75,7 @@ async def now_ns(c: httpx.AsyncClient, url: str) -> int:
     return int((await c.get(url)).json()["server_ns"])
 
 
-def test_a_worker_joins_shows_on_the_stage_and_leaves(joinable: Any, tmp_path: Path) -> None:
+def test_a_worker_joins_shows_on_the_stage_and_leaves(joinable: Experiment, tmp_path: Path) -> None:
     async def go() -> None:
         async with served(tmp_path) as c:
             run = (await c.post("/api/runs", json={"experiment": SLUG})).json()
@@ -144,7 +115,7 @@ def test_a_worker_joins_shows_on_the_stage_and_leaves(joinable: Any, tmp_path: P
 
 
 def test_a_revoked_token_is_refused_and_its_workers_end_on_the_stage(
-    joinable: Any, tmp_path: Path
+    joinable: Experiment, tmp_path: Path
 ) -> None:
     async def go() -> None:
         async with served(tmp_path) as c:
@@ -183,7 +154,7 @@ def test_a_revoked_token_is_refused_and_its_workers_end_on_the_stage(
 
 
 def test_a_wrong_batch_gets_422_naming_what_is_wrong_and_changes_nothing(
-    joinable: Any, tmp_path: Path
+    joinable: Experiment, tmp_path: Path
 ) -> None:
     async def go() -> None:
         async with served(tmp_path) as c:
@@ -214,7 +185,9 @@ def test_a_wrong_batch_gets_422_naming_what_is_wrong_and_changes_nothing(
     run_async(go())
 
 
-def test_a_run_takes_a_limited_number_of_joined_workers(joinable: Any, tmp_path: Path) -> None:
+def test_a_run_takes_a_limited_number_of_joined_workers(
+    joinable: Experiment, tmp_path: Path
+) -> None:
     async def go() -> None:
         async with served(tmp_path) as c:
             run = (await c.post("/api/runs", json={"experiment": SLUG})).json()

@@ -10,6 +10,7 @@ from app.joining.wire import (
     MAX_ERRORS,
     MAX_EVENTS,
     MAX_TEXT,
+    clean_event,
     host_label,
     parse_address,
     parse_batch,
@@ -148,3 +149,29 @@ def test_a_loopback_redis_host_is_the_servers_machine_as_the_worker_reached_it()
     assert redis_problem(sock, "127.0.0.1") is None
     assert "--lan" in (redis_problem(sock, "192.168.1.20") or "")
     assert redis_problem(url, "192.168.1.20") is None
+
+
+def test_a_tracers_odd_values_are_made_plain_before_they_are_sent() -> None:
+    raw = (
+        5,
+        "main",
+        7,
+        7,
+        K.OUT,
+        None,
+        {
+            "text": "x" * (MAX_TEXT + 5),
+            "timeout": float("inf"),
+            "t": (1, b"b", [2]),
+            "o": object(),
+            "n": float("nan"),
+        },
+    )
+    sent = clean_event(raw)  # type: ignore[arg-type]
+    assert parse_batch(body(events=[sent]), ROLES).events
+    data = sent[6]
+    assert len(data["text"]) == MAX_TEXT
+    assert data["timeout"] is None
+    assert data["t"] == [1, "b'b'", "[2]"]
+    assert data["n"] is None
+    assert data["o"].startswith("<object")

@@ -242,6 +242,37 @@ def event_problem(e: Any) -> str | None:
     return None
 
 
+def clean_event(raw: RawEvent) -> list[Any]:
+    """A tracer's raw event as a batch sends it: what the server would
+    refuse (a float that is no number, a string or a list too long, a value
+    JSON has not) made plain, so that one odd value never costs a batch."""
+    t, label, pid, tid, kind, item, data = raw
+    out = None
+    if data is not None:
+        out = {}
+        for k, v in list(data.items())[:MAX_LIST]:
+            k = str(k)[:MAX_NAME]
+            if k in NUMBERS:
+                out[k] = v if v is None or _is_number(v) else None
+            else:
+                out[k] = _cleaned(v, nested=True)
+    return [t, label[:MAX_NAME], pid, tid, kind, item[:MAX_NAME] if item else item, out]
+
+
+def _cleaned(x: Any, nested: bool) -> Any:
+    if x is None or _is_number(x):
+        return x
+    if type(x) is float:  # infinite, or not a number
+        return None
+    if isinstance(x, str):
+        return x[:MAX_TEXT]
+    if nested and isinstance(x, list | tuple):
+        return [_cleaned(v, nested=False) for v in x[:MAX_LIST]]
+    if nested and isinstance(x, dict):
+        return {str(k)[:MAX_NAME]: _cleaned(v, nested=False) for k, v in list(x.items())[:MAX_LIST]}
+    return str(x)[:MAX_TEXT]
+
+
 def _is_int(x: Any) -> bool:
     return type(x) is int and -INT_MAX <= x <= INT_MAX
 

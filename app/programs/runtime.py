@@ -187,6 +187,16 @@ class ProgramRuntime:
         signal_all(self._pid, signal.SIGSTOP)
         return True
 
+    def terminate(self) -> bool:
+        """Ask every process of the program to end on its own (SIGTERM),
+        before a stop that does not wait long (`stop`: SIGTERM, a grace,
+        SIGKILL). False once it is stopping or ended."""
+        with self._lock:
+            if self._stop_reason is not None or not self._pid:
+                return False
+        signal_all(self._pid, signal.SIGTERM)
+        return True
+
     def resume(self) -> bool:
         with self._lock:
             if not self._paused:
