@@ -22,12 +22,17 @@ consumers were killed. ITEMS_PER_PRODUCER = 0 runs until stopped.
 Run it with a Redis server at hand (6.2 or newer):
     REDIS_URL=redis://localhost:6379/0 python broker.py
 It empties the keys "orders", "processed" and "acked" of that database first.
+One more worker for a lesson already running, from any machine that reaches
+its broker (concviz's `concviz worker --join` does this):
+    REDIS_URL=... python broker.py consumer [NAME]    (or: producer [NAME])
+It leaves after its current item on Ctrl-C.
 """
 
 import multiprocessing.connection
 import os
 import random
 import signal
+import socket
 import sys
 import time
 from multiprocessing import Process, RawValue
@@ -197,7 +202,24 @@ def accounting(r, killed):
     )
 
 
+def one_worker(role, name):
+    """One producer or consumer of a lesson already running, on its own,
+    until Ctrl-C (or SIGTERM): it leaves after its current item."""
+    stop = RawValue("b", 0)
+
+    def leave(signum, frame):
+        stop.value = 1
+
+    signal.signal(signal.SIGINT, leave)
+    signal.signal(signal.SIGTERM, leave)
+    (producer if role == "producer" else consumer)(name, stop)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] in (["consumer"], ["producer"]):
+        name = sys.argv[2] if len(sys.argv) > 2 else f"{socket.gethostname()}-{os.getpid()}"
+        one_worker(sys.argv[1], name)
+        sys.exit()
     r = connect()
     producers, consumers = [], []  # (process, its stop event), oldest first
     try:
