@@ -121,6 +121,8 @@ EXPERIMENT = program_lesson(
     workers_needed=workers_needed,
     prepare=lease,
     unavailable=unavailable,
+    # Workers on other machines (concviz worker --join; app/joining).
+    joins=("consumer", "producer"),
 )
 
 fold = make_fold(overlay)

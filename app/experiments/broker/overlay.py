@@ -63,8 +63,16 @@ def item_of(v: Any) -> str:
 def role_of(name: str) -> str:
     m = _WORKER.match(name)
     if m is None:
-        return ""
+        # A worker joined from another machine: "<host>/consumer" (app/joining).
+        joined = name.rpartition("/")[2] if "/" in name else ""
+        return joined if joined in ("producer", "consumer") else ""
     return "producer" if m.group(1) == "P" else "consumer"
+
+
+def joined(name: str) -> bool:
+    """A worker on another machine (`concviz worker --join`): its host's
+    name before a slash."""
+    return "/" in name
 
 
 def number(name: str) -> int:
@@ -132,7 +140,7 @@ class BrokerState(ProgramState):
 
     def of_role(self, role: str) -> list[ThreadView]:
         found = [w for w in self.threads() if w.main_thread and role_of(w.name) == role]
-        return sorted(found, key=lambda w: number(w.name))
+        return sorted(found, key=lambda w: (joined(w.name), number(w.name), w.name))
 
     def main(self) -> ThreadView | None:
         w = self.workers.get("main")

@@ -12,6 +12,7 @@ from app.experiments.broker.overlay import (
     STREAM,
     BrokerState,
     item_of,
+    joined,
     role_of,
 )
 from app.i18n import _
@@ -47,7 +48,12 @@ def card(state: BrokerState, w: ThreadView, killable: bool) -> dict[str, Any]:
         "count": count,
         "left": state.left.get(w.name, ""),
         "killed_by": state.killed.get(w.name, ""),
-        "killable": killable and role == "consumer" and w.alive and shown != "killed",
+        # A joined worker's process is on another machine: not this server's to kill.
+        "killable": killable
+        and role == "consumer"
+        and w.alive
+        and shown != "killed"
+        and not joined(w.name),
     }
 
 
