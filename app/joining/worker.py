@@ -20,7 +20,6 @@ program failed), 2 could not join.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import secrets
 import signal
@@ -221,6 +220,9 @@ def main(argv: list[str]) -> int:
     except (ValueError, CannotJoin) as exc:
         print(f"concviz worker: {exc}", file=sys.stderr, flush=True)
         return CANNOT_JOIN
+    except KeyboardInterrupt:
+        print("concviz worker: interrupted before it joined", file=sys.stderr, flush=True)
+        return CANNOT_JOIN
     say(f"joined run {address.run} ({info.get('experiment')}) at {address.base} as {label}")
     return run(args, info, program, sender, label, role)
 
@@ -265,20 +267,27 @@ def run(
             rt.set_speed(float(new))
 
     sender.on_answer = follow
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C and SIGTERM only count, and the wait below acts on them: a
+    # KeyboardInterrupt raised inside Thread.join() may leave that thread
+    # marked ended while it runs (CPython 3.11, threading's
+    # _wait_for_tstate_lock), and the worker would exit while its runtime
+    # still removes the program's directory.
+    interrupts = Interrupts()
+    previous = {sig: signal.signal(sig, interrupts) for sig in (signal.SIGINT, signal.SIGTERM)}
     code = 0
     try:
         sender.start()
         rt.start()
         say(f"running {program.filename} {role} {label!r} under the tracer")
-        code, asked = _wait(rt, sender)
+        code, asked = _wait(rt, sender, interrupts)
         if not asked and watch.exitcode != 0:
             code = 1  # it failed on its own, or a limit stopped it
     finally:
-        signal.signal(signal.SIGTERM, previous)
         if not rt.done:  # an error of our own: the program goes too
             rt.stop("the worker stopped")
             rt.join(30.0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sender.finish()
     why = watch.ended or "its program ended"
     if watch.exitcode is not None:
@@ -287,40 +296,37 @@ def run(
     return code
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class Interrupts:
+    """A signal handler that counts Ctrl-C (and SIGTERM)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
 
 
-def _wait(rt: program_runtime.ProgramRuntime, sender: Sender) -> tuple[int, bool]:
+def _wait(
+    rt: program_runtime.ProgramRuntime, sender: Sender, interrupts: Interrupts
+) -> tuple[int, bool]:
     """Until the program ends: the worker's exit code, and whether the
-    program was asked to end (else it ended on its own)."""
+    program was asked to end (else it ended on its own). Asked, it gets
+    SIGTERM and LEAVE_GRACE_S to finish its item (a second Ctrl-C: none),
+    then the runtime's stop."""
     code = 0
-    leaving_since = 0.0
-    try:
-        while not rt.join(TICK_S):
-            if sender.stopped is not None and not leaving_since:
+    asked_at = 0.0
+    while not rt.join(TICK_S):
+        if not asked_at and (interrupts.count or sender.stopped is not None):
+            if interrupts.count:
+                say("leaving (interrupted): stopping its program")
+            elif sender.stopped is not None:
                 code = 0 if sender.stopped.status in (404, 410) else 1
                 say(f"stopping: {_why(sender.stopped)}")
-                leaving_since = _leave(rt)
-            if leaving_since and time.monotonic() - leaving_since > LEAVE_GRACE_S:
-                rt.stop("its worker stopped it")
-    except KeyboardInterrupt:
-        say("leaving (interrupted): stopping its program")
-        _leave(rt)
-        deadline = time.monotonic() + LEAVE_GRACE_S
-        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: no grace
-            while not rt.join(TICK_S) and time.monotonic() < deadline:
-                pass
-        rt.stop("its worker was interrupted")
-        while not rt.join(1.0):
-            pass
-        return code, True
-    return code, bool(leaving_since)
-
-
-def _leave(rt: program_runtime.ProgramRuntime) -> float:
-    rt.terminate()
-    return time.monotonic()
+            rt.terminate()
+            asked_at = time.monotonic()
+        if asked_at and (interrupts.count > 1 or time.monotonic() - asked_at > LEAVE_GRACE_S):
+            rt.stop("its worker was interrupted" if interrupts.count else "its worker stopped it")
+    return code, bool(asked_at)
 
 
 def _why(refused: Refused) -> str:
