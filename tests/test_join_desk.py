@@ -69,6 +69,9 @@ def test_a_silent_worker_is_gone_with_its_processes() -> None:
     desk.worker("a" * 16, "alice", "consumer", 0, now=SILENT_S)  # it spoke again
     assert desk.silent(2 * SILENT_S + 0.1) == [w]
     assert desk.workers == {}
+    with pytest.raises(JoinRefused) as caught:  # shown gone: it joins again, anew
+        desk.worker("a" * 16, "alice", "consumer", 0, now=2 * SILENT_S + 0.2)
+    assert caught.value.status == 409
 
 
 def test_the_board_keeps_a_desk_per_run() -> None:

@@ -258,3 +258,36 @@ def test_without_joins_a_run_offers_no_joining(tmp_path: Path) -> None:
             await c.post(f"/api/runs/{run['id']}/stop")
 
     run_async(go())
+
+
+def test_a_worker_gone_silent_is_shown_ended(
+    joinable: Experiment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.joining.desk
+    import app.web.joins
+
+    monkeypatch.setattr(app.joining.desk, "SILENT_S", 0.1)
+    monkeypatch.setattr(app.web.joins, "HEARTBEAT_S", 0.02)
+
+    async def go() -> None:
+        async with served(tmp_path) as c:
+            run = (await c.post("/api/runs", json={"experiment": SLUG})).json()
+            offer = (await c.get(f"/api/runs/{run['id']}/join")).json()
+            path = offer["url"].removeprefix("http://127.0.0.1:8000")
+            t = await now_ns(c, path)
+            assert (
+                await c.post(f"{path}/events", json=batch(*started(4242, t)))
+            ).status_code == 200
+            for _ in range(500):
+                shown = workers((await c.get(f"/api/runs/{run['id']}")).json())["alice/consumer"]
+                if not shown["alive"]:
+                    break
+                await asyncio.sleep(0.01)
+            assert not shown["alive"]
+            assert (await c.get(f"/api/runs/{run['id']}/join")).json()["workers"] == []
+            again = await c.post(f"{path}/events", json=batch())  # it was only asleep
+            assert again.status_code == 409
+            assert "join again" in again.json()["detail"]
+            await c.post(f"/api/runs/{run['id']}/stop")
+
+    run_async(go())

@@ -4,7 +4,9 @@ The token is made when the presenter opens joining (the page does on the
 first look at a run that takes joins), per run, and revoked by the
 presenter; a revoked token never works again (opening again makes
 another). A worker is registered by its first batch and holds a place
-until it says it leaves, goes silent for SILENT_S, or the token is revoked.
+until it says it leaves, goes silent for SILENT_S (the stage then shows it
+gone, and its next batch is refused: it joins again), or the token is
+revoked.
 
 Joined workers hold no places under the server's max_workers: they run on
 their own machines, and what they cost the server (their events) is
@@ -69,6 +71,7 @@ class JoinDesk:
         self.token: str | None = None
         self.workers: dict[str, JoinedWorker] = {}
         self._prefixes: set[str] = set()  # every prefix given in this run
+        self._silenced: set[str] = set()  # workers dropped for their silence
 
     @property
     def open(self) -> bool:
@@ -100,6 +103,12 @@ class JoinDesk:
     def worker(self, worker: str, host: str, role: str, offset_ns: int, now: float) -> JoinedWorker:
         """The joined worker `worker`, registered on its first batch."""
         found = self.workers.get(worker)
+        if worker in self._silenced:
+            raise JoinRefused(
+                409,
+                f"this worker was silent for more than {SILENT_S:g} s and was shown gone;"
+                " join again",
+            )
         if found is not None:
             if (found.host, found.role) != (host, role):
                 raise JoinRefused(409, f"worker {worker} joined as {found.role} on {found.host}")
@@ -137,6 +146,7 @@ class JoinDesk:
         gone = [w for w in self.workers.values() if now - w.last_seen > SILENT_S]
         for w in gone:
             del self.workers[w.worker]
+            self._silenced.add(w.worker)
         return gone
 
 
