@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.experiments.lesson import program_lesson
 from app.experiments.spec import Experiment
+from app.params import speed_field
 
 SLUG = "joined-test"
 REDIS_URL = "redis://:secret@127.0.0.1:6390/3"
@@ -28,6 +29,8 @@ while True:
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    speed: float = speed_field("Speed", "time factor for the program's sleeps")
 
 
 class Lease:

@@ -92,6 +92,10 @@ def test_a_worker_joins_shows_on_the_stage_and_leaves(joinable: Experiment, tmp_
             assert join["events"] == f"{path}/events"
             hello = await c.post(join["events"], json=batch())
             assert hello.json() == {"label": "alice/consumer", "speed": 1.0}
+            assert (
+                await c.patch(f"/api/runs/{run['id']}", json={"params": {"speed": 4}})
+            ).status_code == 200
+            assert (await c.post(join["events"], json=batch())).json()["speed"] == 4.0  # it follows
             t = await now_ns(c, path)
             assert (await c.post(join["events"], json=batch(*started(4242, t)))).status_code == 200
             shown = workers((await c.get(f"/api/runs/{run['id']}")).json())
