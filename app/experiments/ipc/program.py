@@ -14,7 +14,6 @@ measured, one line per fact (``<way>: <what> name=value ...``).
 Linux (the children are forked). Run it with: python ipc.py
 """
 
-import fcntl
 import json
 import math
 import multiprocessing
@@ -59,33 +58,52 @@ def number_of(buf):
     return int.from_bytes(buf[:8], "little")
 
 
-def percentile(sorted_values, q):
-    return sorted_values[max(1, math.ceil(q * len(sorted_values))) - 1]
+def free_bytes(path):
+    room = os.statvfs(path)
+    return room.f_bavail * room.f_frsize
 
 
-def fd_kind(fd):
-    mode = os.fstat(fd).st_mode
-    return "socket pair" if stat.S_ISSOCK(mode) else "pipe" if stat.S_ISFIFO(mode) else "file"
+class Link:
+    """Main sets a link up (`calls`: the system calls that took; `facts`: what
+    it found out) and forks the two sides, which inherit it. Each side takes
+    its end first, end("sender") or end("receiver"), which returns the calls
+    that took, then sends and receives whole messages. Main closes its own
+    copies (`release`). Here, the sender sends on `there` and hears back on
+    `back`; the receiver the other way round."""
+
+    calls, facts = 2, {}  # two objects, one each way; nothing more to say
+
+    def end(self, side):
+        self.out, self.inbox = (
+            (self.there, self.back) if side == "sender" else (self.back, self.there)
+        )
+        return 0
+
+    def release(self):
+        self.there.close()
+        self.back.close()
 
 
-def read_exactly(read_into, buf):
-    view, got = memoryview(buf), 0
-    while got < len(buf):
-        k = read_into(view[got:])
-        if not k:
-            raise ConnectionError("the other end was closed")
-        got += k
-    return buf
+class Stream(Link):
+    """Whole messages through file descriptors: this side reads `r`, writes `w`."""
+
+    def send(self, buf):
+        view = memoryview(buf)
+        while view:
+            view = view[os.write(self.w, view) :]
+
+    def recv(self, buf):
+        view = memoryview(buf)
+        while view:
+            got = os.readv(self.r, [view])
+            if not got:
+                raise ConnectionError("the other end was closed")
+            view = view[got:]
+        return buf
 
 
-# The links. Main makes one; each child takes its end with end("sender") or
-# end("receiver"), then send()s and recv()s whole messages.
-
-
-class Pipes:
+class Pipes(Stream):
     """os.pipe(): a pipe carries bytes one way, so the way back needs a second one."""
-
-    calls = 2
 
     def __init__(self):
         self.there, self.back = os.pipe(), os.pipe()  # (read end, write end) each
@@ -94,42 +112,68 @@ class Pipes:
             self.facts = {"one_way_error": ""}
         except OSError as exc:
             self.facts = {"one_way_error": f"{type(exc).__name__}: {exc}"}
-        self.facts["fd_kind"] = fd_kind(self.there[0])
-        self.facts["pipe_buffer"] = fcntl.fcntl(self.there[1], fcntl.F_GETPIPE_SZ)
 
     def end(self, side):
-        (r, w), (other_r, other_w) = (self.back[0], self.there[1]), (self.there[0], self.back[1])
-        if side == "receiver":
-            (r, w), (other_r, other_w) = (other_r, other_w), (r, w)
-        os.close(other_r)
-        os.close(other_w)
-        self.r, self.w = r, w
+        super().end(side)
+        (self.r, theirs_w), (theirs_r, self.w) = self.inbox, self.out
+        os.close(theirs_r)  # the other side's ends: each pipe has one reader, one writer
+        os.close(theirs_w)
         return 0
-
-    def send(self, buf):
-        view = memoryview(buf)
-        while view:
-            view = view[os.write(self.w, view) :]
-
-    def recv(self, buf):
-        return read_exactly(lambda v: os.readv(self.r, [v]), buf)
 
     def release(self):
         for fd in (*self.there, *self.back):
             os.close(fd)
 
 
-class MpPipe:
-    """multiprocessing.Pipe(): one two-way connection."""
+class Socket(Stream):
+    """A stream socket: main binds and listens, the receiver accepts, the
+    sender connects. AF_UNIX meets at a file name, gone once the two are
+    connected; TCP goes over the loopback interface, Nagle's algorithm off."""
+
+    calls = 3  # socket, bind, listen
+
+    def __init__(self, family):
+        self.family, self.listener = family, socket.socket(family, socket.SOCK_STREAM)
+        self.address, self.facts = ("127.0.0.1", 0), {}
+        if family == socket.AF_UNIX:
+            self.dir = tempfile.mkdtemp(prefix="ipc-", dir=".")  # only this user may enter
+            self.address = os.path.join(self.dir, "link.sock")
+            self.facts = {"path": os.path.abspath(self.address)}
+        self.listener.bind(self.address)
+        self.listener.listen(1)
+        self.address = self.listener.getsockname()
+
+    def end(self, side):
+        if side == "receiver":
+            self.sock, calls = self.listener.accept()[0], 1
+            if self.family == socket.AF_UNIX:  # connected: the name has done its job
+                os.unlink(self.address)
+                os.rmdir(self.dir)
+        else:
+            self.sock, calls = socket.socket(self.family, socket.SOCK_STREAM), 2
+            self.sock.connect(self.address)
+        if self.family == socket.AF_INET:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            calls += 1
+        self.r = self.w = self.sock.fileno()
+        return calls
+
+    def release(self):
+        self.listener.close()
+
+
+class MpPipe(Link):
+    """multiprocessing.Pipe(): one two-way connection, its two ends there and back."""
 
     calls = 1
 
     def __init__(self):
-        self.a, self.b = fork.Pipe()
-        self.facts = {"fd_kind": fd_kind(self.a.fileno())}
+        self.there, self.back = fork.Pipe()
+        is_socket = stat.S_ISSOCK(os.fstat(self.there.fileno()).st_mode)
+        self.facts = {"fd_kind": "socket pair" if is_socket else "pipe"}
 
     def end(self, side):
-        self.conn, other = (self.a, self.b) if side == "sender" else (self.b, self.a)
+        self.conn, other = (self.there, self.back) if side == "sender" else (self.back, self.there)
         other.close()
         return 0
 
@@ -137,131 +181,54 @@ class MpPipe:
         self.conn.send_bytes(buf)
 
     def recv(self, buf):
-        if self.conn.recv_bytes_into(buf) != len(buf):
-            raise ValueError("a message of another size arrived")
+        self.conn.recv_bytes_into(buf)
         return buf
 
-    def release(self):
-        self.a.close()
-        self.b.close()
 
-
-class Files:
+class Files(Link):
     """Two temporary files, one per direction. They never have a name, so
     nothing is left behind. Nothing wakes a reader: it polls the size."""
 
-    calls = 2
-
     def __init__(self):
-        room = os.statvfs(tempfile.gettempdir())
-        self.room = min(512 * 2**20, room.f_bavail * room.f_frsize // 4)
-        if self.room < 4 * PAYLOAD_BYTES:
-            free, where = self.room * 4, tempfile.gettempdir()
+        where = tempfile.gettempdir()
+        free = free_bytes(where)
+        room = min(512 * 2**20, free // 4)  # for the two: a file keeps every message sent
+        self.most = min(MESSAGES, room // 2 // PAYLOAD_BYTES - 1)
+        if self.most < 1:
             raise MemoryError(f"{where} has {free} bytes free: too little for these messages")
         # Kept open for the children to inherit; main closes its copies in release().
         self.there = tempfile.TemporaryFile()  # noqa: SIM115
         self.back = tempfile.TemporaryFile()  # noqa: SIM115
-        self.facts = {"dir": tempfile.gettempdir(), "room": self.room}
 
     def end(self, side):
-        mine, theirs = (self.there, self.back) if side == "sender" else (self.back, self.there)
-        self.w, self.r = mine.fileno(), theirs.fileno()
+        super().end(side)
         self.written = self.read = 0
         return 0
 
     def send(self, buf):
-        if self.written + len(buf) > self.room:
-            raise MemoryError("the temporary file is full")
-        self.written += os.pwrite(self.w, buf, self.written)
+        self.written += os.pwrite(self.out.fileno(), buf, self.written)
 
     def recv(self, buf):
-        need = self.read + len(buf)
-        while os.fstat(self.r).st_size < need:
+        while os.fstat(self.inbox.fileno()).st_size < self.read + len(buf):
             os.sched_yield()  # nothing to wait on: look again
-        got = os.preadv(self.r, [buf], self.read)
-        if got != len(buf):
-            raise ValueError("the file ended before the message did")
-        self.read = need
+        self.read += os.preadv(self.inbox.fileno(), [buf], self.read)
         return buf
 
-    def release(self):
-        self.there.close()
-        self.back.close()
 
-
-class Sockets:
-    """A stream socket: main binds and listens, the receiver accepts, the sender connects."""
-
-    def send(self, buf):
-        self.sock.sendall(buf)
-
-    def recv(self, buf):
-        return read_exactly(self.sock.recv_into, buf)
-
-    def release(self):
-        self.listener.close()
-
-
-class UnixSocket(Sockets):
-    """AF_UNIX: a file name to meet at, gone once the two are connected."""
-
-    calls = 3  # socket, bind, listen
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ipc-", dir=".")  # only this user may enter
-        self.path = os.path.join(self.dir, "link.sock")
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(self.path)
-        self.listener.listen(1)
-        self.facts = {"path": os.path.abspath(self.path)}
-
-    def end(self, side):
-        if side == "receiver":
-            self.sock = self.listener.accept()[0]
-            os.unlink(self.path)  # connected: the name has done its job
-            os.rmdir(self.dir)
-            return 1  # accept
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-        return 2  # socket, connect
-
-
-class Tcp(Sockets):
-    """TCP over the loopback interface, Nagle's algorithm off."""
-
-    calls = 3  # socket, bind, listen
-
-    def __init__(self):
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(1)
-        host, port = self.listener.getsockname()
-        self.facts = {"address": f"{host}:{port}"}
-
-    def end(self, side):
-        if side == "receiver":
-            self.sock = self.listener.accept()[0]
-        else:
-            self.sock = socket.create_connection(self.listener.getsockname())
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return 2 if side == "receiver" else 3
-
-
-class SharedMemory:
+class SharedMemory(Link):
     """A segment with two slots on the way there and one back; semaphores say
     whose turn it is. Its name goes as soon as both sides are forked."""
 
     calls = 4  # the segment and three semaphores
 
     def __init__(self):
-        n, free = PAYLOAD_BYTES, os.statvfs("/dev/shm")
-        if free.f_bavail * free.f_frsize < 3 * n:
-            free = free.f_bavail * free.f_frsize
+        n, free = PAYLOAD_BYTES, free_bytes("/dev/shm")
+        if free < 3 * n:
             raise MemoryError(f"{3 * n} bytes of shared memory needed, /dev/shm has {free} free")
         self.shm = shared_memory.SharedMemory(create=True, size=3 * n)
         self.free, self.full, self.answer = fork.Semaphore(2), fork.Semaphore(0), fork.Semaphore(0)
-        self.facts = {"name": self.shm.name, "path": f"/dev/shm/{self.shm.name}"}
-        self.facts.update(size=self.shm.size, slots=2)
+        name = self.shm.name
+        self.facts = {"name": name, "path": f"/dev/shm/{name}", "size": self.shm.size}
 
     def end(self, side):
         self.sending, self.i, self.mem = side == "sender", 0, self.shm.buf
@@ -269,13 +236,13 @@ class SharedMemory:
 
     def send(self, buf):
         n = len(buf)
-        if self.sending:
+        if self.sending:  # into the next of the two slots there
             self.free.acquire()
             at = self.i % 2 * n
             self.mem[at : at + n] = buf
             self.i += 1
             self.full.release()
-        else:
+        else:  # into the slot back
             self.mem[2 * n : 3 * n] = buf
             self.answer.release()
 
@@ -297,20 +264,11 @@ class SharedMemory:
         self.shm.unlink()  # mapped in both children still; freed with the last
 
 
-class Queues:
+class Queues(Link):
     """For reference: multiprocessing.Queue pickles each message into a pipe."""
-
-    calls = 2
 
     def __init__(self):
         self.there, self.back = fork.Queue(4), fork.Queue(4)
-        self.facts = {"maxsize": 4}
-
-    def end(self, side):
-        self.out, self.inbox = (
-            (self.there, self.back) if side == "sender" else (self.back, self.there)
-        )
-        return 0
 
     def send(self, buf):
         self.out.put(bytes(buf))
@@ -319,79 +277,79 @@ class Queues:
         buf[:] = self.inbox.get()
         return buf
 
-    def release(self):
-        for q in (self.there, self.back):
-            q.close()
-
 
 LINKS = {
     "os_pipe": Pipes,
     "mp_pipe": MpPipe,
     "file": Files,
-    "unix_socket": UnixSocket,
-    "tcp_socket": Tcp,
+    "unix_socket": lambda: Socket(socket.AF_UNIX),
+    "tcp_socket": lambda: Socket(socket.AF_INET),
     "shared_memory": SharedMemory,
     "mp_queue": Queues,
 }
 
 
+# The measurement: one loop for every phase.
+
+
+def timed(limit, step, key="", progress=""):
+    """Call step(i) for i = 0, 1, ... until it ran `limit` times or BUDGET_MS
+    passed; say how far it is (`progress`) now and every PROGRESS_S. Returns
+    each step's time in ns and what stopped it."""
+    clock, times = time.perf_counter_ns, []
+    start = next_say = clock()
+    while len(times) < limit:
+        if progress and clock() >= next_say:
+            say(key, progress, done=len(times))
+            next_say = clock() + PROGRESS_S * 1e9
+        t0 = clock()
+        step(len(times))
+        now = clock()
+        times.append(now - t0)
+        if now - start >= BUDGET_MS * 1_000_000:
+            break
+    return times, "count" if len(times) >= limit else "time"
+
+
+def latency(times):
+    """The median and the 99th percentile of these times, in microseconds."""
+    times = sorted(times)
+    at = {q: times[max(1, math.ceil(q * len(times))) - 1] / 1000 for q in (0.5, 0.99)}
+    return {"count": len(times), "p50_us": round(at[0.5], 3), "p99_us": round(at[0.99], 3)}
+
+
 # The two sides, each in a process of its own.
-
-
-def why_stopped(done, limit):
-    return "count" if done >= limit else "time"
 
 
 def sender(key, link, template):
     name = multiprocessing.current_process().name
     say(key, f"{name} connected", calls=link.end("sender"))
-    frame, back = bytearray(template), bytearray(len(template))
-    limit, budget_ns, clock = MESSAGES, BUDGET_MS * 1_000_000, time.perf_counter_ns
-    if isinstance(link, Files):  # a file holds what is written to it: all of it
-        limit = max(1, min(limit, link.room // 2 // len(frame) - 1))
-    say(key, f"{name} round_trips", done=0)
-    times, bad, start = [], 0, clock()
-    next_say = start + PROGRESS_S * 1e9
-    while len(times) < limit:
-        stamp(frame, len(times))
-        t0 = clock()
+    frame, back, bad = bytearray(template), bytearray(len(template)), []
+    limit = link.most if isinstance(link, Files) else MESSAGES
+
+    def round_trip(i):
+        stamp(frame, i)
         link.send(frame)
-        bad += link.recv(back) != frame
-        t1 = clock()
-        times.append(t1 - t0)
-        if t1 - start >= budget_ns:
-            break
-        if t1 >= next_say:
-            say(key, f"{name} round_trips", done=len(times))
-            next_say = t1 + PROGRESS_S * 1e9
-    seconds = (clock() - start) / 1e9
+        bad.append(link.recv(back) != frame)
+
+    times, stopped_by = timed(limit, round_trip, key, f"{name} round_trips")
     stamp(frame, END)
     link.send(frame)
-    times.sort()
-    rtt = {"count": len(times), "seconds": round(seconds, 6), "bad": bad}
-    for label, q in (("p50_us", 0.5), ("p99_us", 0.99)):
-        rtt[label] = round(percentile(times, q) / 1000, 3)
-    say(key, "round trips", **rtt, stopped_by=why_stopped(len(times), limit))
-    first = len(times)
-    say(key, f"{name} one_way", done=0)
-    sent, start = 0, clock()
-    next_say = start + PROGRESS_S * 1e9
-    while sent < limit:
-        stamp(frame, first + sent)
+    say(key, "round trips", **latency(times), bad=sum(bad), stopped_by=stopped_by)
+
+    def one_way(i):
+        stamp(frame, len(times) + i)
         link.send(frame)
-        sent += 1
-        now = clock()
-        if now - start >= budget_ns:
-            break
-        if now >= next_say:
-            say(key, f"{name} one_way", done=sent)
-            next_say = now + PROGRESS_S * 1e9
+
+    start = time.perf_counter()
+    sent, stopped_by = timed(limit, one_way, key, f"{name} one_way")
     stamp(frame, END)
     link.send(frame)
     acknowledged = number_of(link.recv(back)) == END  # the receiver checked them all
-    seconds = (clock() - start) / 1e9
-    say(key, "one way", messages=sent, bytes=sent * len(frame), seconds=round(seconds, 6),
-        acknowledged=acknowledged, stopped_by=why_stopped(sent, limit))  # fmt: skip
+    seconds = round(time.perf_counter() - start, 6)
+    n = len(sent)
+    say(key, "one way", messages=n, bytes=n * len(frame), seconds=seconds,
+        acknowledged=acknowledged, stopped_by=stopped_by)  # fmt: skip
 
 
 def receiver(key, link, template):
@@ -420,50 +378,43 @@ def receiver(key, link, template):
 def memory_copy(template):
     """The limit: the same message copied inside one process."""
     key, n = "memcpy", len(template)
-    src, dst, times = bytearray(template), bytearray(n), []
-    clock, start = time.perf_counter_ns, time.perf_counter_ns()
-    while len(times) < MESSAGES:
-        t0 = clock()
+    src, dst = bytearray(template), bytearray(n)
+
+    def copy(i):
         dst[:] = src
-        t1 = clock()
-        times.append(t1 - t0)
-        if t1 - start >= BUDGET_MS * 1_000_000:
-            break
-    seconds, count = (clock() - start) / 1e9, len(times)
-    times.sort()
-    p50, p99 = percentile(times, 0.5) / 1000, percentile(times, 0.99) / 1000
-    say(key, "round trips", count=count, p50_us=round(p50, 3), p99_us=round(p99, 3), bad=0)
-    say(key, "one way", messages=count, bytes=count * n, seconds=round(seconds, 6))
+
+    times, _ = timed(MESSAGES, copy)
+    seconds, count = round(sum(times) / 1e9, 6), len(times)
+    say(key, "round trips", **latency(times), bad=0)
+    say(key, "one way", messages=count, bytes=count * n, seconds=seconds)
     say(key, "checked", messages=count, bytes=count * n, bad=int(dst != src))
     say(key, "ok")
 
 
 def how_it_ended(proc):
     code = proc.exitcode
-    if code is not None and code < 0:
+    if code < 0:
         return f"{proc.name} was killed ({signal.Signals(-code).name})"
     return f"{proc.name} failed (exit code {code})"
 
 
 def watch(pair):
-    """Wait for both sides; if one dies, the other gets a moment to notice by
-    itself, then main ends it. Returns why it failed ("" if it did not)."""
-    failed_at, why = None, []
-    while any(p.exitcode is None for p in pair):
-        connection.wait([p.sentinel for p in pair if p.exitcode is None], 0.05)
-        dead = [p for p in pair if p.exitcode]
-        if dead and failed_at is None:
-            failed_at = time.monotonic()
-            why.append(how_it_ended(min(dead, key=lambda p: p.exitcode)))
-        if failed_at is not None and time.monotonic() > failed_at + GRACE_S:
-            for p in pair:
-                if p.exitcode is None:
-                    p.terminate()  # nothing told it that its partner is gone
-                    p.join()
-                    why.append(f"nothing told {p.name}, so main ended it")
+    """Wait for both sides. When one fails, the other gets a moment to notice
+    by itself, then main ends it. Returns why it failed ("" if it did not)."""
+    while True:  # `running` first: a side that ends after it is in `failed`
+        running = [p.sentinel for p in pair if p.exitcode is None]
+        failed = sorted((p for p in pair if p.exitcode), key=lambda p: p.exitcode)
+        if failed or not running:
+            break
+        connection.wait(running)
+    why = [how_it_ended(p) for p in failed[:1]]  # a signal first: the cause
     for p in pair:
-        p.join()
-        if why and p.exitcode and p.exitcode > 0 and p.name not in why[0]:
+        p.join(GRACE_S if why else None)
+        if p.exitcode is None:
+            p.terminate()  # nothing told it that its partner is gone
+            p.join()
+            why.append(f"nothing told {p.name}, so main ended it")
+        elif p.exitcode > 0 and p.name not in why[0]:
             why.append(f"{p.name} saw its link close and stopped by itself")
     return "; ".join(why)
 
@@ -495,14 +446,9 @@ def measure(k, key, template):
 
 if __name__ == "__main__":
     keys = [k for group, ks in GROUPS.items() if MECHANISMS in ("all", group) for k in ks]
-    shm, tmp = os.statvfs("/dev/shm"), os.statvfs(tempfile.gettempdir())
-    r, w = os.pipe()
-    say("machine", "facts", shm_total=shm.f_blocks * shm.f_frsize,
-        shm_free=shm.f_bavail * shm.f_frsize, tmp_dir=tempfile.gettempdir(),
-        tmp_free=tmp.f_bavail * tmp.f_frsize, pipe_buffer=fcntl.fcntl(w, fcntl.F_GETPIPE_SZ),
-        cpus=os.cpu_count())  # fmt: skip
-    os.close(r)
-    os.close(w)
+    tmp, shm = tempfile.gettempdir(), os.statvfs("/dev/shm")
+    sizes = {"shm_total": shm.f_blocks * shm.f_frsize, "shm_free": free_bytes("/dev/shm")}
+    say("machine", "facts", **sizes, tmp_dir=tmp, tmp_free=free_bytes(tmp), cpus=os.cpu_count())
     say("plan", " ".join(["memcpy", *keys]), payload_bytes=PAYLOAD_BYTES)
     template = random.Random(PAYLOAD_BYTES).randbytes(PAYLOAD_BYTES)  # no two pieces alike
     memory_copy(template)
