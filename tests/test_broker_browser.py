@@ -1,0 +1,91 @@
+"""The broker lesson in a real browser (the system Chromium), at a
+projector's 1280x800, in English and in Chinese: the presenter kills a
+consumer mid-item with its Kill button, the class sees its entry left
+pending at a dead consumer, then claimed by another, and no item lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import ARTIFACTS, LiveServer
+from pages import set_fields
+
+pytestmark = pytest.mark.browser
+
+# Each item takes 300 ms of work; an entry is claimed after a second.
+PARAMS = {
+    "producers": 2,
+    "consumers": 2,
+    "items_per_producer": 3,
+    "produce_min_ms": 0,
+    "produce_max_ms": 20,
+    "consume_min_ms": 6000,
+    "consume_max_ms": 6000,
+    "claim_idle_ms": 1000,
+    "speed": 20,
+}
+ENDED = "() => document.querySelector('#runbar')?.className.includes('status-finished')"
+# The presenter pauses the run the moment the stage shows an entry claimed
+# from another consumer (its work takes 300 ms), for the class to look: a
+# watch on the page's changes, set before the kill.
+PAUSE_ON_CLAIM = """() => new MutationObserver((_, watch) => {
+  const chip = document.querySelector('.bk-chip.pending.claimed');
+  if (!chip) return;
+  watch.disconnect();
+  window.claimedSeen = chip.innerText;
+  document.getElementById('pause-button').click();
+}).observe(document.body, {subtree: true, childList: true, attributes: true})"""
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_kill_button_leaves_an_entry_pending_until_another_consumer_claims_it(
+    browser: Any, live_server: LiveServer, locale: str
+) -> None:
+    lang = locale[:2]
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(live_server.url + "/experiments/broker")
+        set_fields(page, PARAMS)
+        page.click("button.start")
+        page.wait_for_selector("#runbar.status-running", timeout=20000)
+        page.click("#settings-toggle")  # the stage takes the settings' room
+        page.evaluate(PAUSE_ON_CLAIM)
+        page.wait_for_selector("#w-C1.state-processing #kill-C1", timeout=20000)
+        page.click("#kill-C1")
+        page.wait_for_function(
+            "() => document.querySelector('#form-message').textContent.includes('C1')"
+        )
+        # C1 is dead; what it held stays pending at it, and says so.
+        dead = page.locator(".bk-chip.pending.dead")
+        dead.wait_for(timeout=10000)
+        held = dead.inner_text().split("→")[0].strip()
+        assert page.locator("#w-C1.state-killed").count() == 1
+        assert page.locator("#kill-C1").count() == 0
+        page.screenshot(path=str(ARTIFACTS / f"broker-{lang}-killed.png"))
+        # After the idle time another consumer claims it, from C1.
+        page.wait_for_function("() => window.claimedSeen !== undefined", timeout=10000)
+        text = page.evaluate("() => window.claimedSeen")
+        assert text.startswith(held)
+        assert "C1" in text.split("→")[1]
+        page.wait_for_selector("#run-paused", timeout=10000)
+        assert page.locator(".bk-chip.pending.claimed").count() == 1
+        page.screenshot(path=str(ARTIFACTS / f"broker-{lang}-claimed.png"))
+        page.click("#resume-button")
+        # In the end every item made is acknowledged, none lost.
+        page.wait_for_function(ENDED, timeout=30000)
+        made = page.locator("#c-made").inner_text()
+        assert made == "6"
+        assert page.locator("#c-acked").inner_text() == made
+        assert page.locator("#c-pending").inner_text() == "0"
+        assert page.locator("#c-claimed").inner_text() == "1"
+        assert page.locator("#c-killed").inner_text() == "1"
+        rule = page.locator("#bk-rule").inner_text()
+        assert ("at least once" if lang == "en" else "至少一次") in rule
+        page.screenshot(path=str(ARTIFACTS / f"broker-{lang}-finished.png"))
+        assert errors == []
+    finally:
+        context.close()
