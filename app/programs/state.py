@@ -198,11 +198,22 @@ class ProgramState(RunState):
             "objects": len(self.objs),
             "output_bytes": self.output_bytes,
             "lost": self.lost,
+            **self.lesson_counters(),
         }
+
+    def lesson_counters(self) -> dict[str, Any]:
+        """A lesson's own counters, after the program's (its overlay's state)."""
+        return {}
+
+    def lesson(self) -> dict[str, Any] | None:
+        """A lesson's own fields of the run object, all under its "lesson"
+        key (its overlay's state); None for a program that is no lesson."""
+        return None
 
     def extras(self) -> dict[str, Any]:
         from app.programs.diagnosis import diagnose  # it reads this module's types
 
+        lesson = self.lesson()
         return {
             # Why the program cannot go on, if it cannot (English; the page
             # says it in the reader's language).
@@ -228,4 +239,5 @@ class ProgramState(RunState):
                 {"key": o.key, "type": o.type, "lib": o.lib, "name": o.name, "line": o.line}
                 for o in self.objs.values()
             ],
+            **({} if lesson is None else {"lesson": lesson}),
         }

@@ -102,20 +102,14 @@ class DaemonState(ProgramState):
     def track(self, program: str, role: str) -> Track:
         return self.tracks[f"{PREFIX[program]}-{role}"]
 
-    def counters(self) -> dict[str, Any]:
+    def lesson_counters(self) -> dict[str, Any]:
         return {
-            **super().counters(),
-            **{
-                f"{name}_end": round(track.end, 3) if track.end is not None else None
-                for name, track in self.tracks.items()
-            },
+            f"{name}_end": round(track.end, 3) if track.end is not None else None
+            for name, track in self.tracks.items()
         }
 
-    def extras(self) -> dict[str, Any]:
-        return {
-            **super().extras(),
-            "lesson": {"timeline": {name: t.to_dict() for name, t in self.tracks.items()}},
-        }
+    def lesson(self) -> dict[str, Any]:
+        return {"timeline": {name: t.to_dict() for name, t in self.tracks.items()}}
 
 
 def _child(name: str) -> tuple[str, str] | None:

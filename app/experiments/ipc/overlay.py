@@ -147,10 +147,9 @@ class IpcState(ProgramState):
     def order(self) -> list[str]:
         return self.plan + [k for k in self.figures if k not in self.plan]
 
-    def counters(self) -> dict[str, Any]:
+    def lesson_counters(self) -> dict[str, Any]:
         figs = [self.figures[k] for k in self.order() if k != MEMCPY and k in self.figures]
         return {
-            **super().counters(),
             "planned": len([k for k in self.order() if k != MEMCPY]),
             "measured": sum(1 for f in figs if f.status == DONE),
             "intact": sum(1 for f in figs if f.intact),
@@ -158,9 +157,9 @@ class IpcState(ProgramState):
             "skipped": sum(1 for f in figs if f.status == SKIPPED),
         }
 
-    def extras(self) -> dict[str, Any]:
+    def lesson(self) -> dict[str, Any]:
         results = {k: self.figures[k].to_dict() for k in self.order() if k in self.figures}
-        return {**super().extras(), "lesson": {"results": results, "facts": self.facts}}
+        return {"results": results, "facts": self.facts}
 
 
 def _line(state: IpcState, line: ConsoleLine) -> None:

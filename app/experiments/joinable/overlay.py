@@ -155,23 +155,17 @@ class JoinableState(ProgramState):
             "sentinels_put": self.sentinels_put,
         }
 
-    def counters(self) -> dict[str, Any]:
-        return {**super().counters(), **self.lesson_counters()}
-
-    def extras(self) -> dict[str, Any]:
+    def lesson(self) -> dict[str, Any]:
         d = self.diagnosis
         main = self.main()
         return {
-            **super().extras(),
-            "lesson": {
-                "mode": self.mode,
-                "diagnosis": None if d is None else {"kind": "hang", **d},
-                "lost": [{"item": i, "where": where} for i, where in self.lost_items()],
-                "main": {
-                    "waits_in": main_call(main),
-                    "target": (main.on or None) if main is not None and main.op == "join" else None,
-                    "ended": self.main_ended,
-                },
+            "mode": self.mode,
+            "diagnosis": None if d is None else {"kind": "hang", **d},
+            "lost": [{"item": i, "where": where} for i, where in self.lost_items()],
+            "main": {
+                "waits_in": main_call(main),
+                "target": (main.on or None) if main is not None and main.op == "join" else None,
+                "ended": self.main_ended,
             },
         }
 

@@ -108,9 +108,8 @@ class LockState(ProgramState):
         lost = actual - expected if actual is not None and expected is not None else None
         return {"expected": expected, "actual": actual, "lost_updates": lost}
 
-    def counters(self) -> dict[str, Any]:
+    def lesson_counters(self) -> dict[str, Any]:
         return {
-            **super().counters(),
             "round": self.round,
             "rounds_done": len(self.finals),
             "counter": self.counter if self.counter is not None else 0,
@@ -122,19 +121,16 @@ class LockState(ProgramState):
             "lost_updates": self.result()["lost_updates"] or 0,
         }
 
-    def extras(self) -> dict[str, Any]:
+    def lesson(self) -> dict[str, Any]:
         return {
-            **super().extras(),
-            "lesson": {
-                "result": self.result(),
-                "rounds": {
-                    "total": int(self.params.get("repeats", 1)),
-                    "done": len(self.finals),
-                    "finals": [self.finals[r] for r in sorted(self.finals)],
-                    "exact": self.exact(),
-                },
-                "two_owners": self.two_owners,
+            "result": self.result(),
+            "rounds": {
+                "total": int(self.params.get("repeats", 1)),
+                "done": len(self.finals),
+                "finals": [self.finals[r] for r in sorted(self.finals)],
+                "exact": self.exact(),
             },
+            "two_owners": self.two_owners,
         }
 
     def card_of(self, label: str) -> Card | None:

@@ -177,20 +177,14 @@ class PCState(ProgramState):
             "duplicates": self.duplicates,
         }
 
-    def counters(self) -> dict[str, Any]:
-        return {**super().counters(), **self.lesson_counters()}
-
-    def extras(self) -> dict[str, Any]:
+    def lesson(self) -> dict[str, Any]:
         return {
-            **super().extras(),
-            "lesson": {
-                "queue": self.queue_items(),
-                "made": dict(self.made),
-                "used": dict(self.used),
-                "sentinels_put": self.sentinels_put,
-                "left": dict(self.left),
-                "accounting": self.accounting or None,
-            },
+            "queue": self.queue_items(),
+            "made": dict(self.made),
+            "used": dict(self.used),
+            "sentinels_put": self.sentinels_put,
+            "left": dict(self.left),
+            "accounting": self.accounting or None,
         }
 
 

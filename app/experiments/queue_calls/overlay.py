@@ -139,18 +139,12 @@ class QueueState(ProgramState):
             "empty_raised": self.empties,
         }
 
-    def counters(self) -> dict[str, Any]:
-        return {**super().counters(), **self.lesson_counters()}
-
-    def extras(self) -> dict[str, Any]:
+    def lesson(self) -> dict[str, Any]:
         return {
-            **super().extras(),
-            "lesson": {
-                "queue": [_number(c.value) for c in self.items()],
-                "callers": [caller_json(self, c) for c in sorted_callers(self)],
-                "step": {"n": self.step_n, "of": self.step_of, "call": self.step_text},
-                "refused": {"call": self.refused_call, **self.refused} if self.refused else None,
-            },
+            "queue": [_number(c.value) for c in self.items()],
+            "callers": [caller_json(self, c) for c in sorted_callers(self)],
+            "step": {"n": self.step_n, "of": self.step_of, "call": self.step_text},
+            "refused": {"call": self.refused_call, **self.refused} if self.refused else None,
         }
 
 

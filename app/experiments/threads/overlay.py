@@ -65,6 +65,9 @@ class ThreadsState(ProgramState):
     def main_first(self) -> int:
         return sum(1 for first in self.rounds.values() if first == "main")
 
+    def lesson_counters(self) -> dict[str, Any]:
+        return self.tally()
+
     def tally(self) -> dict[str, int]:
         return {
             "rounds": len(self.rounds),
@@ -72,16 +75,10 @@ class ThreadsState(ProgramState):
             "main_first": self.main_first,
         }
 
-    def counters(self) -> dict[str, Any]:
-        return {**super().counters(), **self.tally()}
-
-    def extras(self) -> dict[str, Any]:
+    def lesson(self) -> dict[str, Any]:
         return {
-            **super().extras(),
-            "lesson": {
-                "tally": self.tally(),
-                "memory": {mode: side.to_dict() for mode, side in self.memory.items()},
-            },
+            "tally": self.tally(),
+            "memory": {mode: side.to_dict() for mode, side in self.memory.items()},
         }
 
     def thread(self, name: str) -> ThreadView | None:
