@@ -420,3 +420,50 @@ def test_states_kept_by_another_version_are_not_read(
     rec = Recorder(tmp_path / "runs.sqlite3")
     assert opened(rec).state_at(len(many)) == fold_all(many)
     rec.close()
+
+
+@pytest.mark.live
+def test_a_full_speed_runs_recording_folds_to_the_live_state_it_ended_with() -> None:
+    """Nothing lost on the way to the recording: the run's own final state
+    (kept as it ended) is the fold of every recorded event, at full speed.
+    A server of its own: opening its recording here marks its running runs
+    failed."""
+    server = LiveServer()
+    try:
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            full_speed_run_folds_to_its_final_state(client, server.db)
+    finally:
+        server.stop()
+
+
+def full_speed_run_folds_to_its_final_state(client: httpx.Client, db: Path) -> None:
+    full_speed = {
+        "producers": 2,
+        "consumers": 2,
+        "items_per_producer": 1000,
+        "produce_max_ms": 0,
+        "consume_max_ms": 0,
+        "capacity": 20,
+    }
+    run = client.post("/api/runs", json={"experiment": PC.slug, "params": full_speed}).json()
+    deadline = time.monotonic() + 60
+    while client.get(f"/api/runs/{run['id']}").json()["status"] not in ("finished", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    total = client.get(f"/api/runs/{run['id']}").json()["recording"]["events"]
+    assert total > 8000
+    rec = Recorder(db)
+    try:
+        deadline = time.monotonic() + 10
+        while not rec.kept_states(run["id"], shape(PC.new_state)):
+            assert time.monotonic() < deadline, "the run's final state was not kept"
+            time.sleep(0.05)
+        (end,) = rec.kept_states(run["id"], shape(PC.new_state))
+        assert end == total
+        assert PC.fold is not None
+        evs = rec.events(run["id"])
+        assert [e.seq for e in evs] == list(range(1, total + 1))
+        folded = Replay.of(evs, PC.new_state, PC.fold, run["params"]).state_at(total)
+        assert folded == rec.kept_state(run["id"], end)
+    finally:
+        rec.close()
