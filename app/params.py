@@ -49,6 +49,21 @@ def speed_field(title: str, description: str, default: float = 1.0) -> Any:
     )
 
 
+def ms_field(default: int, title: str, description: str | None = None, most: int = 10_000) -> Any:
+    """A time in milliseconds, from 0 to `most` (10 s)."""
+    return Field(default, ge=0, le=most, title=title, description=description)
+
+
+def workers_field(default: int, most: int, title: str, description: str) -> Any:
+    """How many workers of one role a run keeps, from 1 to `most`; it changes live."""
+    return Field(default, ge=1, le=most, title=title, json_schema_extra=live(description))
+
+
+def capacity_field(default: int, most: int, title: str, description: str) -> Any:
+    """A queue's maxsize, from 0 (unbounded) to `most`."""
+    return Field(default, ge=0, le=most, title=title, description=description)
+
+
 NOT_AN_OBJECT = N_("params must be an object of name: value")
 # The error type of a check across fields that blames one (see check_ranges).
 BLAME = "blames_field"

@@ -28,6 +28,7 @@ from app.experiments.daemon.overlay import DaemonState, overlay
 from app.experiments.daemon.view import view
 from app.experiments.lesson import program_lesson
 from app.i18n import N_
+from app.params import ms_field
 from app.programs.state import CUT_OFF, FINISHED, KILLED
 
 SLUG = "daemon"
@@ -36,26 +37,18 @@ SLUG = "daemon"
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    daemon_ms: int = Field(
+    daemon_ms: int = ms_field(
         3000,
-        ge=0,
-        le=10000,
-        title=N_("Daemon sleeps (ms)"),
-        description=N_("the daemon thread / process sleeps this long, then prints 'over'"),
+        N_("Daemon sleeps (ms)"),
+        N_("the daemon thread / process sleeps this long, then prints 'over'"),
     )
-    normal_ms: int = Field(
+    normal_ms: int = ms_field(
         2000,
-        ge=0,
-        le=10000,
-        title=N_("Normal sleeps (ms)"),
-        description=N_("the normal thread / process sleeps this long, then prints 'over'"),
+        N_("Normal sleeps (ms)"),
+        N_("the normal thread / process sleeps this long, then prints 'over'"),
     )
-    main_ms: int = Field(
-        1000,
-        ge=0,
-        le=10000,
-        title=N_("Main works (ms)"),
-        description=N_("main's own work before its code ends (0 in the lecture)"),
+    main_ms: int = ms_field(
+        1000, N_("Main works (ms)"), N_("main's own work before its code ends (0 in the lecture)")
     )
     # At half speed both versions take about 4 s: long enough to watch who
     # is still there when main's code ends. Fixed at start (not live): the

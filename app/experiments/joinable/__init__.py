@@ -22,7 +22,7 @@ from app.experiments.joinable.overlay import overlay as fold_overlay
 from app.experiments.joinable.view import view as lesson_view
 from app.experiments.lesson import make_fold, program_lesson
 from app.i18n import N_
-from app.params import check_ranges, speed_field
+from app.params import capacity_field, check_ranges, ms_field, speed_field
 from app.programs.state import CUT_OFF, KILLED
 
 SLUG = "joinable"
@@ -56,40 +56,18 @@ class Params(BaseModel):
         title=N_("Hot dogs per stand"),
         description=N_("hot dogs each stand makes"),
     )
-    capacity: int = Field(
-        0,
-        ge=0,
-        le=20,
-        title=N_("Queue maxsize"),
-        description=N_("Queue(maxsize): 0 = unbounded"),
+    capacity: int = capacity_field(0, 20, N_("Queue maxsize"), N_("Queue(maxsize): 0 = unbounded"))
+    produce_min_ms: int = ms_field(
+        1000, N_("Making time min (ms)"), N_("shortest time for making one item, at speed 1")
     )
-    produce_min_ms: int = Field(
-        1000,
-        ge=0,
-        le=10000,
-        title=N_("Making time min (ms)"),
-        description=N_("shortest time for making one item, at speed 1"),
+    produce_max_ms: int = ms_field(
+        3000, N_("Making time max (ms)"), N_("longest time for making one item, at speed 1")
     )
-    produce_max_ms: int = Field(
-        3000,
-        ge=0,
-        le=10000,
-        title=N_("Making time max (ms)"),
-        description=N_("longest time for making one item, at speed 1"),
+    consume_min_ms: int = ms_field(
+        1000, N_("Eating time min (ms)"), N_("shortest time for eating one item, at speed 1")
     )
-    consume_min_ms: int = Field(
-        1000,
-        ge=0,
-        le=10000,
-        title=N_("Eating time min (ms)"),
-        description=N_("shortest time for eating one item, at speed 1"),
-    )
-    consume_max_ms: int = Field(
-        3000,
-        ge=0,
-        le=10000,
-        title=N_("Eating time max (ms)"),
-        description=N_("longest time for eating one item, at speed 1"),
+    consume_max_ms: int = ms_field(
+        3000, N_("Eating time max (ms)"), N_("longest time for eating one item, at speed 1")
     )
     # At 1.5x a run takes about 10-13 s (at lesson time: 15-22 s).
     speed: float = speed_field(N_("Lesson speed"), N_("1 = lesson time; changes live"), default=1.5)

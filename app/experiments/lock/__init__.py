@@ -24,7 +24,7 @@ from app.experiments.lesson import program_lesson
 from app.experiments.lock.overlay import LockState, overlay
 from app.experiments.lock.view import view
 from app.i18n import N_
-from app.params import speed_field
+from app.params import ms_field, speed_field
 
 SLUG = "lock"
 
@@ -48,12 +48,11 @@ class Params(BaseModel):
         title=N_("Counter starts at"),
         description=N_("the shared counter's value"),
     )
-    hold_ms: int = Field(
+    hold_ms: int = ms_field(
         3000,
-        ge=0,
-        le=5000,
-        title=N_("Hold (ms)"),
-        description=N_("time between reading the counter and writing it back"),
+        N_("Hold (ms)"),
+        N_("time between reading the counter and writing it back"),
+        most=5000,
     )
     # The enum makes the page's form draw a True/False select for it.
     use_lock: bool = Field(

@@ -21,7 +21,7 @@ from app.experiments.lesson import make_fold, program_lesson
 from app.experiments.producer_consumer.overlay import PCState, overlay
 from app.experiments.producer_consumer.view import view
 from app.i18n import N_
-from app.params import check_ranges, live, speed_field
+from app.params import capacity_field, check_ranges, ms_field, speed_field, workers_field
 
 SLUG = "producer-consumer"
 __all__ = ["EXPERIMENT", "PCState", "Params", "fold_all"]
@@ -30,34 +30,18 @@ __all__ = ["EXPERIMENT", "PCState", "Params", "fold_all"]
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    producers: int = Field(
-        2,
-        ge=1,
-        le=16,
-        title=N_("Producers"),
-        json_schema_extra=live(N_("producer workers; changes live")),
-    )
-    consumers: int = Field(
-        2,
-        ge=1,
-        le=16,
-        title=N_("Consumers"),
-        json_schema_extra=live(N_("consumer workers; changes live")),
-    )
-    capacity: int = Field(
-        5,
-        ge=0,
-        le=20,
-        title=N_("Queue capacity"),
-        description=N_("slots in the queue; 0 = unbounded"),
+    producers: int = workers_field(2, 16, N_("Producers"), N_("producer workers; changes live"))
+    consumers: int = workers_field(2, 16, N_("Consumers"), N_("consumer workers; changes live"))
+    capacity: int = capacity_field(
+        5, 20, N_("Queue capacity"), N_("slots in the queue; 0 = unbounded")
     )
     items_per_producer: int = Field(
         10, ge=0, le=1000, title=N_("Items per producer"), description=N_("0 = endless")
     )
-    produce_min_ms: int = Field(0, ge=0, le=10000, title=N_("Produce time min (ms)"))
-    produce_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Produce time max (ms)"))
-    consume_min_ms: int = Field(0, ge=0, le=10000, title=N_("Consume time min (ms)"))
-    consume_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Consume time max (ms)"))
+    produce_min_ms: int = ms_field(0, N_("Produce time min (ms)"))
+    produce_max_ms: int = ms_field(2000, N_("Produce time max (ms)"))
+    consume_min_ms: int = ms_field(0, N_("Consume time min (ms)"))
+    consume_max_ms: int = ms_field(2000, N_("Consume time max (ms)"))
     speed: float = speed_field(N_("Speed"), N_("time factor; changes live"))
     backend: Literal["process", "thread"] = Field(
         "process",

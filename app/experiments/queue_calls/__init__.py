@@ -27,7 +27,7 @@ from app.experiments.lesson import make_fold, program_lesson, program_text
 from app.experiments.queue_calls.overlay import QueueState, overlay
 from app.experiments.queue_calls.view import view
 from app.i18n import N_, _
-from app.params import speed_field
+from app.params import capacity_field, speed_field
 
 SLUG = "queue"
 FOLDER = Path(__file__).parent
@@ -52,13 +52,7 @@ class Params(BaseModel):
             " lifo: queue.LifoQueue, each call by a thread"
         ),
     )
-    capacity: int = Field(
-        3,
-        ge=0,
-        le=10,
-        title=N_("Capacity"),
-        description=N_("slots in q; 0 = unbounded"),
-    )
+    capacity: int = capacity_field(3, 10, N_("Capacity"), N_("slots in q; 0 = unbounded"))
     mode: Literal["buttons", "script"] = Field(
         "buttons",
         title=N_("Who makes the calls"),

@@ -26,7 +26,7 @@ from app.experiments.lesson import program_lesson
 from app.experiments.threads.overlay import ThreadsState, overlay
 from app.experiments.threads.view import view
 from app.i18n import N_
-from app.params import speed_field
+from app.params import ms_field, speed_field
 
 SLUG = "threads"
 
@@ -41,19 +41,13 @@ class Params(BaseModel):
         title=N_("Start-order rounds"),
         description=N_("how many times main starts a thread and prints right after it"),
     )
-    pause_ms: int = Field(
-        250,
-        ge=0,
-        le=5000,
-        title=N_("Pause between rounds (ms)"),
-        description=N_("between two rounds; scaled by speed"),
+    pause_ms: int = ms_field(
+        250, N_("Pause between rounds (ms)"), N_("between two rounds; scaled by speed"), most=5000
     )
-    step_ms: int = Field(
+    step_ms: int = ms_field(
         1000,
-        ge=0,
-        le=10000,
-        title=N_("Time per step (ms)"),
-        description=N_("how long each step of acts 1 and 3 stays on screen; scaled by speed"),
+        N_("Time per step (ms)"),
+        N_("how long each step of acts 1 and 3 stays on screen; scaled by speed"),
     )
     speed: float = speed_field(
         N_("Program speed"), N_("time factor for every pause and step; changes live")
