@@ -29,6 +29,8 @@ from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import CUT_OFF, FINISHED, GET_WAIT, KILLED, QUIET
 
 EXPERIMENT = EXPERIMENTS[jq.SLUG]
+assert EXPERIMENT.fold is not None
+fold = EXPERIMENT.fold
 FAST: dict[str, Any] = {
     "produce_min_ms": 0,
     "produce_max_ms": 100,
@@ -102,10 +104,10 @@ def test_unfinished_tasks_rise_with_each_put_and_fall_with_each_task_done() -> N
     assert state.counters()["unfinished_tasks"] == 2
     assert state.counters()["in_queue"] == 1
     for e in [ate("C1", "P1 #1"), ev("C1", K.TASK_DONE, Q, {"unfinished": 1})]:
-        jq.fold(state, e)
+        fold(state, e)
     assert state.counters()["unfinished_tasks"] == 1
     for e in [get("C2", "P1 #2"), ate("C2", "P1 #2"), ev("C2", K.TASK_DONE, Q)]:
-        jq.fold(state, e)
+        fold(state, e)
     assert state.counters()["unfinished_tasks"] == 0
     assert (state.produced, state.consumed) == (2, 2)
 
@@ -124,8 +126,8 @@ def test_main_shows_what_it_is_blocked_in_and_its_steps() -> None:
         "target": "P1",
         "ended": False,
     }
-    jq.fold(state, ev("main", K.JOINED, "P1", {"alive": False, "exitcode": 0}))
-    jq.fold(state, ev("main", K.QJOIN, Q, {"unfinished": 3}))
+    fold(state, ev("main", K.JOINED, "P1", {"alive": False, "exitcode": 0}))
+    fold(state, ev("main", K.QJOIN, Q, {"unfinished": 3}))
     assert state.extras()["lesson"]["main"] == {
         "waits_in": "q.join()",
         "target": None,
@@ -192,7 +194,7 @@ def test_the_hang_is_said_once_main_waits_for_an_eater_that_can_never_get_an_ite
     join_c1 = ev("main", K.JOIN, "C1", {"what": "process", "timeout": 3.0})
     state = jq.fold_all(numbered(hang(then=[join_c1])))
     assert state.diagnosis is None  # not yet: the batches may be one behind
-    jq.fold(state, Event(99, 1.5, "main", 100, 100, QUIET, None, {"s": 0.5}))
+    fold(state, Event(99, 1.5, "main", 100, 100, QUIET, None, {"s": 0.5}))
     assert state.diagnosis is not None
     assert state.diagnosis["consumers_in_get"] == ["C1", "C2"]
     assert state.diagnosis["producers_finished"] == ["P1"]

@@ -91,7 +91,7 @@ def program_lesson(
     lecture_part: str,
     folder: Path,
     params: type[BaseModel],
-    frame_template: str,
+    frame_template: str = "",
     new_state: Callable[[], ProgramState] = ProgramState,
     overlay: Overlay | None = None,
     view: View | None = None,
@@ -109,6 +109,8 @@ def program_lesson(
 ) -> Experiment:
     """The Experiment of a lesson whose program is `folder`/program.py.
 
+    `frame_template`, `stylesheet`: where its stage and CSS are, if not
+    after its slug (``partials/<slug>/_frame.html``, ``experiments/<slug>.css``).
     `call_model`: the presenter's calls it takes (`concviz_live.next_call`).
     `filename`: the program's name when run or downloaded, where the slug's
     would shadow a module it imports (``queue.py`` and ``import queue``).
@@ -128,9 +130,9 @@ def program_lesson(
         quick_params=quick_params or {},
         new_state=new_state,
         fold=make_fold(overlay),
-        frame_template=frame_template,
+        frame_template=frame_template or f"partials/{slug}/_frame.html",
         controls_template=controls_template,
-        stylesheet=stylesheet,
+        stylesheet=stylesheet or f"experiments/{slug}.css",
         view=make_view(script, name, view),
         # The program, unless the lesson says how many processes it starts
         # (its run holds budget for them, and its limits make room for them).

@@ -9,7 +9,7 @@ session, whatever the program waits in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,16 @@ class Experiment:
     def script_name(self, params: dict[str, Any]) -> str:
         """The program's file name: a user's own, else after the lesson."""
         return str(params.get("filename") or self.filename or self.slug.replace("-", "_") + ".py")
+
+    def fold_all(self, evs: Iterable[Any], params: dict[str, Any] | None = None) -> Any:
+        """A fresh state with `evs` folded in, in order (`params`: the run's,
+        where no `run_start` among them says them)."""
+        state = self.new_state()
+        state.params = dict(params or {})
+        for e in evs:
+            if self.fold is not None:
+                self.fold(state, e)
+        return state
 
     def worker_count(self, params: BaseModel) -> int:
         if self.workers_needed is not None:

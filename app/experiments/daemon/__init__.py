@@ -72,8 +72,6 @@ EXPERIMENT = program_lesson(
     new_state=DaemonState,
     overlay=overlay,
     view=view,
-    frame_template="partials/daemon/_frame.html",
-    stylesheet="experiments/daemon.css",
     quick_params={"speed": 5},
     notes={"finished": N_("both programs have exited")},
     # Who was still there when main's code ended, and who was stopped.

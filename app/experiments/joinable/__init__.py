@@ -16,11 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.events import Event
 from app.experiments.joinable.overlay import JOINABLE, NAIVE, NO_JOIN, SENTINEL, JoinableState
 from app.experiments.joinable.overlay import overlay as fold_overlay
 from app.experiments.joinable.view import view as lesson_view
-from app.experiments.lesson import make_fold, program_lesson
+from app.experiments.lesson import program_lesson
 from app.i18n import N_
 from app.params import capacity_field, check_ranges, ms_field, speed_field
 from app.programs.state import CUT_OFF, KILLED
@@ -112,9 +111,7 @@ EXPERIMENT = program_lesson(
     lecture_part="6-7",
     folder=Path(__file__).parent,
     params=Params,
-    frame_template="partials/joinable/_frame.html",
     controls_template="partials/joinable/_modes.html",
-    stylesheet="experiments/joinable.css",
     new_state=JoinableState,
     overlay=fold_overlay,
     view=lesson_view,  # type: ignore[arg-type]
@@ -124,11 +121,4 @@ EXPERIMENT = program_lesson(
     outcome_states=frozenset({CUT_OFF, KILLED}),
 )
 
-fold = make_fold(fold_overlay)
-
-
-def fold_all(evs: list[Event]) -> JoinableState:
-    state = JoinableState()
-    for e in evs:
-        fold(state, e)
-    return state
+fold_all = EXPERIMENT.fold_all

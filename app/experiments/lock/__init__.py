@@ -82,9 +82,7 @@ EXPERIMENT = program_lesson(
     new_state=LockState,
     overlay=overlay,
     view=view,
-    frame_template="partials/lock/_frame.html",
     controls_template="partials/lock/_controls.html",
-    stylesheet="experiments/lock.css",
     quick_params={"threads": 4, "hold_ms": 40, "use_lock": True, "repeats": 2, "speed": 20},
     notes={"finished": N_("every round ended")},
     # main, and as many processes as workers when they are processes

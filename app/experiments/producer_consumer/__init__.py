@@ -16,8 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.events import Event
-from app.experiments.lesson import make_fold, program_lesson
+from app.experiments.lesson import program_lesson
 from app.experiments.producer_consumer.overlay import PCState, overlay
 from app.experiments.producer_consumer.view import view
 from app.i18n import N_
@@ -68,8 +67,6 @@ EXPERIMENT = program_lesson(
     lecture_part="5",
     folder=Path(__file__).parent,
     params=Params,
-    frame_template="partials/producer-consumer/_frame.html",
-    stylesheet="experiments/producer-consumer.css",
     new_state=PCState,
     overlay=overlay,
     view=view,  # type: ignore[arg-type]
@@ -85,11 +82,4 @@ EXPERIMENT = program_lesson(
     workers_needed=workers_needed,
 )
 
-fold = make_fold(overlay)
-
-
-def fold_all(evs: list[Event]) -> PCState:
-    state = PCState()
-    for e in evs:
-        fold(state, e)
-    return state
+fold_all = EXPERIMENT.fold_all

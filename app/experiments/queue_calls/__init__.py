@@ -21,9 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.events import Event
 from app.experiments.constants import constants
-from app.experiments.lesson import make_fold, program_lesson, program_text
+from app.experiments.lesson import program_lesson, program_text
 from app.experiments.queue_calls.overlay import QueueState, overlay
 from app.experiments.queue_calls.view import view
 from app.i18n import N_, _
@@ -191,9 +190,7 @@ EXPERIMENT = program_lesson(
     folder=FOLDER,
     filename="queue_calls.py",  # queue.py would be imported by its own `import queue`
     params=Params,
-    frame_template="partials/queue/_frame.html",
     controls_template="partials/queue/_controls.html",
-    stylesheet="experiments/queue.css",
     new_state=QueueState,
     overlay=overlay,
     view=view,  # type: ignore[arg-type]
@@ -204,12 +201,4 @@ EXPERIMENT = program_lesson(
     call_model=Call,
 )
 
-fold = make_fold(overlay)
-
-
-def fold_all(evs: list[Event], params: dict[str, Any] | None = None) -> QueueState:
-    state = QueueState()
-    state.params = dict(params or {})
-    for e in evs:
-        fold(state, e)
-    return state
+fold_all = EXPERIMENT.fold_all
