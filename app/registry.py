@@ -18,7 +18,7 @@ from app.experiments import EXPERIMENTS, Experiment
 from app.experiments.spec import Unavailable
 from app.params import FieldError, ParamsError, validate
 from app.recording import Recorder
-from app.runs import ENDED, LimitReached, NotFound, NotLive, Renderer, Run
+from app.runs import ENDED, LimitReached, NotFound, NotLive, Run
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,15 +29,12 @@ def _named(runs: list[Run]) -> str:
 
 
 class RunRegistry:
-    def __init__(
-        self, settings: Settings, render: Renderer, recorder: Recorder | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, recorder: Recorder | None = None) -> None:
         self.settings = settings
         self.recorder = recorder
         self.current: tuple[str, str | None] = ("", None)
         self._current_changed = asyncio.Event()
         self.budget = WorkerBudget(settings.max_workers)
-        self._render = render
         self._runs: dict[str, Run] = {}
 
     def experiment(self, slug: str) -> Experiment:
@@ -105,7 +102,7 @@ class RunRegistry:
                 workers,
             )
         run_id = secrets.token_hex(4)
-        run = Run(run_id, exp, params, self.settings, self._render, self.recorder)
+        run = Run(run_id, exp, params, self.settings, self.recorder)
         self._runs[run_id] = run
         try:
             run.start(self.budget, self.settings.run_time_limit, self.settings.idle_limit)

@@ -1,5 +1,6 @@
-"""A run as the server sees it: its lifecycle, events, recording and frames
-(`app.registry` starts and steers the runs).
+"""A run as the server sees it: its lifecycle, its events folded into its
+state, and its recording (`app.registry` starts and steers the runs; the
+web layer draws them, `app.web.frames`).
 
 Everything here runs on the event loop, except the runtime's own threads,
 whose batches arrive through `loop.call_soon_threadsafe` (the only bridge
@@ -9,20 +10,17 @@ from threads to the loop).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from app import events, i18n, recording
-from app.broadcast import Broadcaster, Frame
+from app import events, recording
 from app.budget import WorkerBudget
 from app.experiments import Experiment
 from app.model import fold
@@ -39,8 +37,6 @@ INFLIGHT_BATCHES = 8
 # settings.event_buffer): 50,000 events take about 12 MB (tracemalloc), and
 # the server keeps up to settings.keep_runs ended runs.
 ENDED_RING = 1000
-# An idle run's frame is sent again after this long (see Run._tick).
-FRAME_KEEPALIVE_S = 15.0
 # Batches of events the recorder may have waiting before a run's reader waits
 # for it (see _wait_for_recorder); a batch holds about a tracer's MAX_BATCH
 # events, so this is at most about 20 MB. Smaller slows a full-speed run for
@@ -88,9 +84,6 @@ class NotLive(Exception):
     """A parameter that cannot change while the run goes on."""
 
 
-Renderer = Callable[["Run"], str]
-
-
 class Run:
     def __init__(
         self,
@@ -98,7 +91,6 @@ class Run:
         experiment: Experiment,
         params: BaseModel,
         settings: Settings,
-        render: Renderer,
         recorder: Recorder | None = None,
     ) -> None:
         self.id = run_id
@@ -109,19 +101,14 @@ class Run:
         self.state.params = params.model_dump()
         self._fold = experiment.fold or fold
         self.runtime: ProgramRuntime | None = None
-        # One fan-out per language: a frame is rendered once per tick for each
-        # language someone watches in, and the same bytes go to all of them.
-        self.broadcasters = {lang: Broadcaster() for lang in i18n.LANGUAGES}
-        self._render = render
         self.settings = settings
-        self._fps = settings.fps
         self._events: deque[events.Event] = deque(maxlen=settings.event_buffer)
         self._seq = 0
         self._start_ns = 0
         self._changed = asyncio.Event()
-        self._dirty = True
-        self._frames = itertools.count(1)
-        self._ticker: asyncio.Task[None] | None = None
+        # Goes up with every change a page shows (events, the hidden result).
+        self.revision = 0
+        self._releaser: asyncio.Task[None] | None = None
         self.ended = asyncio.Event()
         self._pauses: list[list[int]] = []  # [start_ns, end_ns or 0]
         # "Predict, then reveal": the presenter hides the result until asked.
@@ -162,7 +149,7 @@ class Run:
         self.runtime = runtime
         self._start_ns = runtime.started_ns
         runtime.start()
-        self._ticker = loop.create_task(self._tick(), name=f"run-{self.id}-frames")
+        self._releaser = loop.create_task(self._release_when_ended(), name=f"run-{self.id}")
 
     def _ingest_handed_over(self, batch: list[events.RawEvent]) -> None:
         try:
@@ -190,9 +177,10 @@ class Run:
 
     def set_hidden(self, hidden: bool) -> None:
         self.result_hidden = hidden
-        self._dirty = True  # the next frame shows it (or not)
-        if self.ended.is_set():
-            self.publish_frame(last=self.final)
+        self._changed_now()
+
+    def _changed_now(self) -> None:
+        self.revision += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
@@ -258,9 +246,7 @@ class Run:
         self._events.extend(new)
         if self.recorder is not None:
             self._record(new)
-        self._dirty = True
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._changed_now()
         if self.state.status in ENDED and not self.ended.is_set():
             self.ended.set()
             if self.recorder is not None:
@@ -291,30 +277,9 @@ class Run:
         """The run has gone on past its recording's limit."""
         return self.recorder is not None and self._seq > self.recorded
 
-    async def _tick(self) -> None:
-        period = 1.0 / self._fps
-        loop = asyncio.get_running_loop()
-        next_at = loop.time()
-        published = next_at
+    async def _release_when_ended(self) -> None:
         try:
-            while True:
-                # An idle run (paused, say) sends its frame again now and then,
-                # so that proxies keep the viewers' streams open.
-                if self._dirty or loop.time() - published > FRAME_KEEPALIVE_S:
-                    self._dirty = False
-                    self.publish_frame(last=self.final)
-                    published = loop.time()
-                if self.ended.is_set() and not self._dirty:
-                    self.publish_frame(last=self.final)
-                    break
-                # Ticks on a fixed cadence: sleeping a whole period after each
-                # render made 18 frames a second at fps=20 (bench/fanout.py).
-                # A loop that fell behind skips the ticks it missed, no burst.
-                next_at += period
-                now = loop.time()
-                if next_at < now:
-                    next_at = now + period
-                await asyncio.sleep(next_at - now)
+            await self.ended.wait()
         finally:
             await self.release_runtime()
 
@@ -326,30 +291,6 @@ class Run:
             if not runtime.done:
                 await asyncio.to_thread(runtime.join, 10.0)
             self.runtime = None
-
-    def publish_frame(self, *, last: bool = False) -> None:
-        """Render the frame for every language in use; a language nobody
-        watches in is rendered when someone first asks for it."""
-        number = next(self._frames)
-        for lang, broadcaster in self.broadcasters.items():
-            if broadcaster.count:
-                with i18n.speaking(lang):
-                    broadcaster.publish(Frame(number, self._render(self), last))
-            else:
-                broadcaster.latest = None
-
-    def latest_frame(self, lang: str = i18n.DEFAULT) -> Frame:
-        broadcaster = self.broadcasters[lang]
-        if broadcaster.latest is None:
-            with i18n.speaking(lang):
-                frame = Frame(next(self._frames), self._render(self), self.final)
-            broadcaster.publish(frame)
-            return frame
-        return broadcaster.latest
-
-    @property
-    def watchers(self) -> int:
-        return sum(b.count for b in self.broadcasters.values())
 
     # Reading.
 

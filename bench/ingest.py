@@ -64,13 +64,12 @@ async def ingest(n_items: int, recording: bool) -> float:
     from app.recording import Recorder
     from app.runs import Run
     from app.settings import Settings
-    from app.web.render import render_frame
 
     exp = EXPERIMENTS["producer-consumer"]
     params = Params.model_validate({"producers": 1, "consumers": 1, "items_per_producer": 0})
     with tempfile.TemporaryDirectory() as tmp:
         recorder = Recorder(Path(tmp) / "runs.sqlite3") if recording else None
-        run = Run("bench", exp, params, Settings(), render_frame, recorder=recorder)
+        run = Run("bench", exp, params, Settings(), recorder=recorder)
         start_ns = time.monotonic_ns()
         run._start_ns = start_ns
         run.ingest(

@@ -1,4 +1,4 @@
-"""Latest-frame-wins fan-out (app/broadcast.py)."""
+"""Latest-frame-wins fan-out (app/web/broadcast.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from conftest import run_async
 
-from app.broadcast import Broadcaster, Frame
+from app.web.broadcast import Broadcaster, Frame
 
 
 def test_a_new_subscriber_gets_the_latest_frame_first() -> None:

@@ -17,6 +17,7 @@ from app.recording import Recorder, default_path
 from app.registry import RunRegistry
 from app.settings import Settings
 from app.web import api, errors, joins, language, pages, programs, replays, security, streams, watch
+from app.web.frames import Frames
 from app.web.language import LanguageMiddleware
 from app.web.presenter import Presenter, PresenterGate
 from app.web.render import STATIC_DIR, render_frame
@@ -31,8 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(broker.sweep)
         await asyncio.to_thread(broker.configure, settings.redis_url or None, lan=settings.lan)
         recorder = Recorder(Path(settings.db) if settings.db else default_path())
-        registry = RunRegistry(settings, render_frame, recorder)
+        registry = RunRegistry(settings, recorder)
         app.state.registry = registry
+        app.state.frames = Frames(settings.fps, render_frame)
         app.state.recorder = recorder
         try:
             yield

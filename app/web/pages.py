@@ -25,7 +25,8 @@ from app.recording import Recorder
 from app.registry import RunRegistry
 from app.runs import ENDED, LimitReached, NotFound, NotLive, Run
 from app.web import choices, runlist
-from app.web.render import stage_context, templates
+from app.web.frames import live_stage
+from app.web.render import templates
 
 router = APIRouter()
 
@@ -72,7 +73,7 @@ def _result(
         "going": _going(_registry(request), exp),
     }
     if run is not None:
-        context.update(stage_context(run))
+        context.update(live_stage(request, run))
     return templates.TemplateResponse(
         request, "partials/_form_result.html", context, status_code=status_code
     )
@@ -126,7 +127,7 @@ async def experiment_page(slug: str, request: Request, run: str | None = None) -
         "unavailable": await asyncio.to_thread(exp.why_unavailable),
     }
     if shown is not None:
-        context.update(stage_context(shown))
+        context.update(live_stage(request, shown))
     return templates.TemplateResponse(request, "experiment.html", context)
 
 
@@ -333,7 +334,7 @@ async def run_action_from_form(slug: str, action: str, request: Request) -> HTML
             return templates.TemplateResponse(
                 request,
                 "partials/_reveal_result.html",
-                {**stage_context(run), "message": message},
+                {**live_stage(request, run), "message": message},
             )
         elif action == "permit":
             reg.permit(run_id, form.get("worker", ""))

@@ -23,7 +23,8 @@ from app.programs import gallery
 from app.programs import source as src
 from app.registry import RunRegistry
 from app.runs import LimitReached, Run
-from app.web.render import stage_context, templates
+from app.web.frames import live_stage
+from app.web.render import templates
 
 router = APIRouter()
 
@@ -84,7 +85,7 @@ def _page_context(request: Request, run: Run | None, **extra: Any) -> dict[str, 
         **extra,
     }
     if run is not None:
-        context.update(stage_context(run))
+        context.update(live_stage(request, run))
     return context
 
 

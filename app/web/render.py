@@ -102,7 +102,11 @@ def _timeline(run: Staged) -> timeline.Timeline:
     return timeline.build(run.state, hide=hide)
 
 
-def stage_context(run: Staged, *, with_timeline: bool = True) -> dict[str, Any]:
+def stage_context(
+    run: Staged, *, with_timeline: bool = True, watchers: int | None = None
+) -> dict[str, Any]:
+    """What a stage's templates read; `watchers`: how many watch it live
+    (none for a replay)."""
     state = run.state
     params = run.params.model_dump()
     exp = run.experiment
@@ -112,6 +116,7 @@ def stage_context(run: Staged, *, with_timeline: bool = True) -> dict[str, Any]:
         "counters": state.counters(),
         "log": list(reversed(state.log)),
         "result_hidden": bool(run.result_hidden),
+        "watchers": watchers,
         "timeline": _timeline(run) if with_timeline else None,
         "timeline_window": f"{timeline.WINDOW_S:g}",
         **exp.view(state, params),
@@ -122,8 +127,8 @@ def render_timeline(run: Staged) -> str:
     return env.get_template("partials/_timeline.html").render(timeline=_timeline(run))
 
 
-def render_frame(run: Staged) -> str:
+def render_frame(run: Staged, watchers: int | None = None) -> str:
     # A live frame does not draw the timeline (it has a stream of its own):
     # building it took 2-4 ms of every frame (bench/fanout.py, cProfile).
-    context = stage_context(run, with_timeline=False)
+    context = stage_context(run, with_timeline=False, watchers=watchers)
     return env.get_template(run.experiment.frame_template).render(context)

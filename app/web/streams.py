@@ -36,11 +36,12 @@ from starlette.responses import StreamingResponse
 from starlette.types import Send
 
 from app import events, i18n
-from app.broadcast import Frame
 from app.recording import FLUSH_S, Recorder
 from app.registry import RunRegistry
 from app.runs import NotFound, Run
 from app.settings import Settings
+from app.web.broadcast import Frame
+from app.web.frames import Frames
 from app.web.render import render_timeline
 
 log = logging.getLogger(__name__)
@@ -262,14 +263,16 @@ def _frame_message(frame: Frame) -> bytes:
 
 @router.get("/runs/{run_id}/stream", response_class=EventStream)
 async def frame_stream(run: Annotated[Run, Depends(the_run)], request: Request) -> EventStream:
-    return stream(request, _frames(run, i18n.current()))
+    return stream(request, _frames(request.app.state.frames, run, i18n.current()))
 
 
-async def _frames(run: Run, lang: str) -> AsyncIterator[bytes]:
+async def _frames(hub: Frames, run: Run, lang: str) -> AsyncIterator[bytes]:
     # No keepalive timer per client here: an idle run publishes its frame
-    # again every FRAME_KEEPALIVE_S (see Run._tick).
-    broadcaster = run.broadcasters[lang]
-    run.latest_frame(lang)
+    # again every FRAME_KEEPALIVE_S (app.web.frames). No await between
+    # taking the run's frames and subscribing: its ticker stays on.
+    frames = hub.of(run)
+    broadcaster = frames.broadcasters[lang]
+    frames.latest(lang)
     sub = broadcaster.subscribe()
     try:
         while True:

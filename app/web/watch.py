@@ -20,14 +20,16 @@ from fastapi.sse import format_sse_event
 from app.registry import RunRegistry
 from app.runs import NotFound
 from app.settings import Settings
+from app.web.frames import live_stage
 from app.web.presenter import audience_url
-from app.web.render import env, stage_context, templates
+from app.web.render import env, templates
 from app.web.streams import EventStream, stream
 
 router = APIRouter()
 
 
-def follow_context(registry: RunRegistry) -> dict[str, Any]:
+def follow_context(request: Request) -> dict[str, Any]:
+    registry: RunRegistry = request.app.state.registry
     slug, run_id = registry.current
     context: dict[str, Any] = {"experiment": None, "run": None, "readonly": True}
     if not slug:
@@ -41,14 +43,13 @@ def follow_context(registry: RunRegistry) -> dict[str, Any]:
             run = registry.get(run_id)
         except NotFound:
             return context
-        context.update(stage_context(run), values=run.params.model_dump())
+        context.update(live_stage(request, run), values=run.params.model_dump())
     return context
 
 
 @router.get("/watch", response_class=HTMLResponse)
 async def watch_page(request: Request) -> HTMLResponse:
-    registry: RunRegistry = request.app.state.registry
-    return templates.TemplateResponse(request, "watch.html", follow_context(registry))
+    return templates.TemplateResponse(request, "watch.html", follow_context(request))
 
 
 @router.get("/watch/stream", response_class=EventStream)
@@ -60,7 +61,7 @@ async def watch_stream(request: Request) -> EventStream:
     async def messages() -> AsyncIterator[bytes]:
         while True:
             changed = registry.current_changed()
-            yield format_sse_event(data_str=template.render(follow_context(registry)))
+            yield format_sse_event(data_str=template.render(follow_context(request)))
             await changed
 
     return stream(request, messages())
