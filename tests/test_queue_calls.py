@@ -317,7 +317,7 @@ def test_fifo_put_on_a_full_queue_waits_until_a_get_frees_a_slot(playground: Any
     state = pg.state()
     callers = state.extras()["lesson"]["callers"]
     pids = {c["pid"] for c in callers}
-    main_pid = state.owner().pid  # type: ignore[union-attr]
+    main_pid = state.main().pid  # type: ignore[union-attr]
     assert len(pids) == 8  # each call in a real process of its own...
     assert main_pid not in pids
     assert os.getpid() not in pids
@@ -360,7 +360,7 @@ def test_lifo_gives_the_last_in_first_and_its_callers_are_threads(playground: An
     assert [pg.got(pg.call("get")) for _ in range(3)] == ["3", "2", "1"]
     state = pg.state()
     callers = state.extras()["lesson"]["callers"]
-    owner = state.owner()
+    owner = state.main()
     assert owner is not None
     assert {c["pid"] for c in callers} == {owner.pid}  # threads of main...
     assert len({c["tid"] for c in callers} | {owner.tid}) == 7  # ...each a real thread
@@ -382,7 +382,7 @@ def test_callers_blocked_at_stop_end_with_the_run_and_nothing_remains(playground
         for c in pg.state().extras()["lesson"]["callers"]
         if c["name"] in names
     }
-    pids |= {pg.state().owner().pid for pg in (puts, gets)}  # type: ignore[union-attr]
+    pids |= {pg.state().main().pid for pg in (puts, gets)}  # type: ignore[union-attr]
     assert all(psutil.pid_exists(pid) for pid in pids)
     for pg in (puts, gets):
         pg.rt.stop("test")

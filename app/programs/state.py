@@ -16,6 +16,15 @@ TASKS_KEPT = 200
 ENTRIES_KEPT = 2000  # a Redis stream's entries kept (for their values: a claim's)
 DONE_KEPT = 2000  # a group's acknowledged ids kept, for late deliveries
 
+
+def item_text(v: Any) -> str:
+    """An item as the program wrote it: the tracer sends its repr."""
+    text = str(v if v is not None else "")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
 # Thread states, as the timeline colours them.
 RUNNING = "running"
 SLEEPING = "sleeping"
@@ -174,6 +183,14 @@ class ProgramState(RunState):
 
     def threads(self) -> list[ThreadView]:
         return [w for w in self.workers.values() if isinstance(w, ThreadView)]
+
+    def thread(self, name: str) -> ThreadView | None:
+        """The thread the stage shows under this name, if there is one."""
+        w = self.workers.get(name)
+        return w if isinstance(w, ThreadView) else None
+
+    def main(self) -> ThreadView | None:
+        return self.thread("main")
 
     def live_threads(self) -> list[ThreadView]:
         return [w for w in self.threads() if w.alive and w.state not in OVER]

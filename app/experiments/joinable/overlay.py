@@ -23,7 +23,7 @@ from typing import Any
 
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import GET_WAIT, QUIET, ProgramState, ThreadView
+from app.programs.state import GET_WAIT, QUIET, ProgramState, ThreadView, item_text
 
 NAIVE, JOINABLE, NO_JOIN, SENTINEL = "naive", "joinable", "no-join", "sentinel"
 MODES = (NAIVE, JOINABLE, NO_JOIN, SENTINEL)
@@ -39,13 +39,8 @@ OUTCOME = re.compile(r"^(accounting:|main: .* That is the hang\.)")
 
 
 def value(v: Any) -> str:
-    """An item as the program wrote it: the tracer sends its repr."""
-    text = str(v if v is not None else "")
-    if text == "None":
-        return STOP
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
+    """An item as the program wrote it, the sentinel (None) as STOP."""
+    return STOP if v is not None and str(v) == "None" else item_text(v)
 
 
 def role_of(name: str) -> str:
@@ -93,10 +88,6 @@ class JoinableState(ProgramState):
         """The main thread of each stand's or eater's process, by name."""
         found = [w for w in self.threads() if w.main_thread and role_of(w.name) == role]
         return sorted(found, key=lambda w: int(w.name[1:]))
-
-    def main(self) -> ThreadView | None:
-        w = self.workers.get("main")
-        return w if isinstance(w, ThreadView) else None
 
     def in_queue(self) -> list[str]:
         """The hot dogs and STOPs in the queue, head first."""

@@ -29,6 +29,7 @@ from app.programs.state import (
     ObjView,
     ProgramState,
     ThreadView,
+    item_text,
 )
 
 QUEUE_NAME = "q"  # the program's one work queue
@@ -63,14 +64,6 @@ class Journey:
     @property
     def waited(self) -> float | None:
         return self.got - self.put if self.got is not None and self.put is not None else None
-
-
-def value(v: Any) -> str:
-    """An item as the program wrote it (the tracer sends its repr)."""
-    text = str(v if v is not None else "")
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
 
 
 @functools.lru_cache(maxsize=256)
@@ -115,7 +108,7 @@ class PCState(ProgramState):
         obj = self.queue()
         if obj is None:
             return []
-        items = [value(v) for v in obj.items]
+        items = [item_text(v) for v in obj.items]
         capacity = int(self.params.get("capacity") or 0)
         return items[-capacity:] if capacity and len(items) > capacity else items
 
@@ -134,10 +127,6 @@ class PCState(ProgramState):
         """Each producer's or consumer's thread, by number."""
         found = [w for w in self.threads() if role_of(w.name) == role]
         return sorted(found, key=lambda w: _number(w.name))
-
-    def main(self) -> ThreadView | None:
-        w = self.workers.get("main")
-        return w if isinstance(w, ThreadView) else None
 
     def shown_state(self, w: ThreadView) -> str:
         """A worker's state in the lesson's words: producing, consuming,
@@ -222,7 +211,7 @@ def _used(state: PCState, who: str, t: float) -> None:
 
 
 def _on_queue(state: PCState, e: Event, who: str) -> None:
-    v = value((e.data or {}).get("v"))
+    v = item_text((e.data or {}).get("v"))
     if e.kind == K.PUT:
         if v == SENTINEL:
             state.sentinels_put += 1

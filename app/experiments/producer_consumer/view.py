@@ -11,11 +11,10 @@ from app.experiments.producer_consumer.overlay import (
     SENTINEL,
     PCState,
     role_of,
-    value,
 )
 from app.i18n import _
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import ThreadView
+from app.programs.state import ThreadView, item_text
 
 CONSOLE_SHOWN = 4
 # Items that stay in the queue less than this (on average: the items in it
@@ -77,7 +76,7 @@ def view(state: PCState, params: dict[str, Any]) -> dict[str, Any]:
         "main": state.main(),
         "log": shown_log(state),
         "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],
-        "shown_value": value,
+        "shown_value": item_text,
         "runbar_facts": [
             _("capacity %(n)s") % {"n": capacity} if capacity else _("unbounded queue"),
             _("%(n)s items per producer") % {"n": per_producer} if per_producer else _("endless"),

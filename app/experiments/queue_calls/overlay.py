@@ -19,7 +19,7 @@ from typing import Any
 
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import CRASHED, KILLED, ProgramState, ThreadView
+from app.programs.state import CRASHED, KILLED, ProgramState, item_text
 
 # A caller's phases, as the page names them.
 STARTING = "starting"
@@ -37,14 +37,6 @@ _SIDE = re.compile(r"(\d+) (put|get) callers are still there \(at most (\d+)\): 
 _ALL = re.compile(r"(\d+) callers are still there \(at most (\d+)\)")
 # Printed lines that tell how a call ended (hidden while the result is).
 OUTCOME_LINE = re.compile(r"^([PT]\d+: .* (returned|raised)|accounting:)")
-
-
-def value(v: Any) -> str:
-    """An item as the program wrote it (the tracer sends its repr)."""
-    text = str(v if v is not None else "")
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
 
 
 def parse_call(args: str) -> tuple[Any, float | None]:
@@ -110,14 +102,6 @@ class QueueState(ProgramState):
     def items(self) -> list[Chip]:
         """In the order they went in: the head (FIFO) or the bottom (LIFO) first."""
         return list(self.chips)
-
-    def owner(self) -> ThreadView | None:
-        w = self.workers.get("main")
-        return w if isinstance(w, ThreadView) else None
-
-    def thread(self, name: str) -> ThreadView | None:
-        w = self.workers.get(name)
-        return w if isinstance(w, ThreadView) else None
 
     def phase(self, c: Caller) -> str:
         """The caller's phase, with how its thread ended if its call did not."""
@@ -212,7 +196,7 @@ def _on_queue(state: QueueState, e: Event, who: str) -> None:
             _settle(c, WAITING)
             c.why = "full" if e.kind == K.PUT_WAIT else "empty"
     elif e.kind in (K.PUT, K.GET):
-        v = value(d.get("v"))
+        v = item_text(d.get("v"))
         if e.kind == K.PUT:
             state.puts += 1
             _put(state, who, v)

@@ -73,7 +73,7 @@ def view(state: QueueState, params: dict[str, Any]) -> dict[str, Any]:
     shown += [c for c in newest if state.phase(c) != WAITING][: max(0, CARDS - len(shown))]
     shown.sort(key=lambda c: -c.number)
     made = state.expr or expr(kind, capacity)
-    owner = state.owner()
+    owner = state.main()  # the queue's owner
     script = params.get("mode") == "script"
     return {
         "kind": kind,

@@ -81,7 +81,7 @@ class ThreadsState(ProgramState):
             "memory": {mode: side.to_dict() for mode, side in self.memory.items()},
         }
 
-    def thread(self, name: str) -> ThreadView | None:
+    def named(self, name: str) -> ThreadView | None:
         """The program's thread of this name (`name=` in the program)."""
         for w in self.threads():
             if (w.thread_name or w.name) == name:
@@ -104,7 +104,7 @@ def _line(state: ThreadsState, line: ConsoleLine) -> None:
     elif m := _ROUND.match(text):
         n = int(m.group(1))
         state.rounds[n] = m.group(2)
-        racer = state.thread(f"R{n}")
+        racer = state.named(f"R{n}")
         state.round_tids[n] = racer.tid if racer is not None else 0
     elif m := _MAIN_READS.match(text):
         _side(state).main_read = int(m.group(1))

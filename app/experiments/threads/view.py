@@ -21,11 +21,11 @@ WAYS = (
 
 
 def view(state: ThreadsState, params: dict[str, Any]) -> dict[str, Any]:
-    main_w = state.thread("MainThread")
+    main_w = state.named("MainThread")
     main_pid = main_w.pid if main_w else 0
     cards = []
     for name, how, way in WAYS:
-        w = main_w if name == "main" else state.thread(name)
+        w = main_w if name == "main" else state.named(name)
         cards.append(
             {
                 "name": name,
