@@ -82,6 +82,8 @@ env.filters["item"] = _item_label
 env.filters["rate"] = _rate
 env.filters["dom_id"] = _dom_id
 env.filters["reason"] = reasons.shown
+# A worker state in words (the timeline's legend), for a card no words of its own fit.
+env.filters["state_words"] = timeline.state_words
 
 
 class Staged(Protocol):
