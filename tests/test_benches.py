@@ -25,7 +25,7 @@ import pytest
 from conftest import ROOT
 
 from app.broker.embedded import BASE_DIR as BROKER_DIR
-from app.programs.runtime import BASE_DIR
+from app.programs.rundirs import BASE_DIR
 
 MARK = "CONCVIZ_BENCH_SMOKE"
 # A number as the benchmarks print it: 12, 0.87, 14,861, or nan (no sample).

@@ -35,7 +35,8 @@ from ssereader import messages, read_events
 
 from app.cli import GRACEFUL_SHUTDOWN_S
 from app.experiments import EXPERIMENTS
-from app.programs.runtime import BASE_DIR, TERM_GRACE_S, ProgramRuntime
+from app.programs.rundirs import BASE_DIR
+from app.programs.runtime import TERM_GRACE_S, ProgramRuntime
 
 pytestmark = pytest.mark.live
 

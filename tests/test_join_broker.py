@@ -29,7 +29,7 @@ from app.experiments.broker.view import view
 from app.joining.translate import Translation, translate
 from app.joining.wire import host_label, parse_address
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.runtime import BASE_DIR
+from app.programs.rundirs import BASE_DIR
 
 redis = pytest.importorskip("redis")
 

@@ -27,7 +27,7 @@ from ssereader import messages
 
 from app.experiments import EXPERIMENTS
 from app.joining.wire import host_label
-from app.programs.runtime import BASE_DIR
+from app.programs.rundirs import BASE_DIR
 from app.settings import Settings
 from app.web.app import create_app
 

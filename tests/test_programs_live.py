@@ -17,7 +17,8 @@ from conftest import LiveServer, tidy_client
 from probes import ENDED, settle, wait_for
 
 from app.programs import gallery
-from app.programs.runtime import BASE_DIR, TERM_GRACE_S
+from app.programs.rundirs import BASE_DIR
+from app.programs.runtime import TERM_GRACE_S
 
 pytestmark = pytest.mark.live
 

@@ -43,12 +43,12 @@ from typing import Any
 
 from app.broker.client import redis_version
 from app.broker.errors import BrokerUnavailable, reason
-from app.programs import procfs
+from app.programs.rundirs import left_behind
 from app.programs.session import end_session
 
 log = logging.getLogger(__name__)
 
-# One per user, as the programs' runs directory (app/programs/runtime.py).
+# One per user, as the programs' runs directory (app/programs/rundirs.py).
 BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-broker-{os.getuid()}"
 PID_FILE = "redis-server.pid"
 LOG_FILE = "redis.log"
@@ -304,17 +304,13 @@ def sweep() -> None:
     """Kill the redis-servers, and remove the directories, of concviz
     servers that are gone (named `<server pid>-...`): one killed with
     SIGKILL cleans up nothing."""
-    with contextlib.suppress(FileNotFoundError):
-        for entry in BASE_DIR.iterdir():
-            owner = entry.name.split("-", 1)[0]
-            if not owner.isdigit() or procfs.alive(int(owner)):
-                continue
-            pid = _pid_in(entry)
-            if pid is not None and _runs_in(pid, entry):
-                log.warning("broker: ending redis-server %d, left by concviz %s", pid, owner)
-                # It runs in a session of its own (see EmbeddedRedis._own).
-                end_session(pid, None, 0.0, term_first=False)
-            shutil.rmtree(entry, ignore_errors=True)
+    for entry in list(left_behind(BASE_DIR)):
+        pid = _pid_in(entry)
+        if pid is not None and _runs_in(pid, entry):
+            log.warning("broker: ending redis-server %d, left in %s", pid, entry)
+            # It runs in a session of its own (see EmbeddedRedis._own).
+            end_session(pid, None, 0.0, term_first=False)
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 def _pid_in(entry: Path) -> int | None:

@@ -38,8 +38,8 @@ from app.budget import WorkerBudget
 from app.events import RUN_END, RawEvent
 from app.joining.sender import TIMEOUT_S, Refused, Sender
 from app.joining.wire import JoinAddress, host_label, parse_address, redis_problem, redis_url_for
+from app.programs import rundirs, source
 from app.programs import runtime as program_runtime
-from app.programs import source
 from app.programs.boot.concviz_tracer import kinds as K
 from app.settings import Settings
 
@@ -248,7 +248,7 @@ def run(
     speed = float(info.get("speed", 1.0))
     budget = WorkerBudget(1)
     budget.acquire(1)
-    program_runtime.sweep()
+    rundirs.sweep()
     rt = program_runtime.ProgramRuntime(
         program,
         Params(args=[role, label], speed=speed),

@@ -4,8 +4,10 @@ and events. Reaching one stops the run, naming it (the supervisor of
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from app import reasons
 from app.settings import Settings
@@ -77,6 +79,17 @@ def first_passed(
         if value > limit:
             return Passed(name, value, limit, reason % {"n": _number(limit)})
     return None
+
+
+def file_bytes(workdir: Path | None) -> int:
+    """What a program wrote past Python's streams (C code, subprocesses),
+    into its run directory's output files."""
+    total = 0
+    if workdir is not None:
+        for name in ("stdout.txt", "stderr.txt"):
+            with contextlib.suppress(OSError):
+                total += (workdir / name).stat().st_size
+    return total
 
 
 def _number(x: float) -> str:

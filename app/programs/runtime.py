@@ -23,7 +23,6 @@ settings, calls) `app.programs.controls`, and ending its processes
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -46,9 +45,16 @@ from app.programs.controls import Controls
 from app.programs.deaths import Deaths
 from app.programs.fifo import EventFifo
 from app.programs.launch import launch
-from app.programs.limits import first_passed, limits_from
+from app.programs.limits import file_bytes, first_passed, limits_from
 from app.programs.merge import EventMerge
-from app.programs.session import ORPHAN_GRACE_S, TERM_GRACE_S, end_session, signal_all
+from app.programs.rundirs import BASE_DIR
+from app.programs.session import (
+    ORPHAN_GRACE_S,
+    TERM_GRACE_S,
+    end_session,
+    kill_member,
+    signal_all,
+)
 from app.programs.state import LIMIT, QUIET
 from app.settings import Settings
 
@@ -59,20 +65,6 @@ log = logging.getLogger(__name__)
 QUIET_S = 0.5
 # How often the supervisor looks at the program's processes (/proc).
 TICK_S = 0.1
-# Where runs' directories live; a server killed with SIGKILL leaves its own
-# behind, and the next server removes them (see `sweep`).
-# One per user: another user's server on the same machine has its own.
-BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-programs-{os.getuid()}"
-
-
-def sweep() -> None:
-    """Remove the directories of runs whose server is gone (named
-    `<server pid>-...`): a server killed with SIGKILL cleans up nothing."""
-    with contextlib.suppress(FileNotFoundError):
-        for entry in BASE_DIR.iterdir():
-            pid = entry.name.split("-", 1)[0]
-            if pid.isdigit() and not procfs.alive(int(pid)):
-                shutil.rmtree(entry, ignore_errors=True)
 
 
 class ProgramRuntime:
@@ -261,21 +253,9 @@ class ProgramRuntime:
         run's session; a pidfd makes sure the signal reaches that process,
         not one that took its pid since."""
         with self._lock:
-            if self._proc is None or self._stop_reason is not None or pid <= 0:
+            if self._proc is None or self._stop_reason is not None:
                 return False
-            try:
-                fd = os.pidfd_open(pid)
-            except (ProcessLookupError, OSError):
-                return False
-            try:
-                if os.getsid(pid) != self._pid:
-                    return False
-                signal.pidfd_send_signal(fd, signal.SIGKILL)
-            except (ProcessLookupError, OSError):
-                return False
-            finally:
-                os.close(fd)
-            return True
+            return kill_member(self._pid, pid)
 
     def send(self, command: Any) -> bool:
         """Hand the program a call (concviz_live.next_call); False when it
@@ -369,22 +349,13 @@ class ProgramRuntime:
             processes=stats.processes,
             threads=stats.threads,
             memory_mb=stats.max_rss_mb,
-            output_kb=(self._merge.printed + self._file_bytes()) / 1024,
+            output_kb=(self._merge.printed + file_bytes(self._workdir)) / 1024,
             events=self._merge.events,
         )
         if passed is not None:
             data = {"limit": passed.name, "value": passed.value, "max": passed.limit}
             self._merge.emit(LIMIT, data)
             self.stop(passed.reason, outcome="stopped")
-
-    def _file_bytes(self) -> int:
-        """What the program wrote past Python's streams (C code, subprocesses)."""
-        total = 0
-        if self._workdir is not None:
-            for name in ("stdout.txt", "stderr.txt"):
-                with contextlib.suppress(OSError):
-                    total += (self._workdir / name).stat().st_size
-        return total
 
     def _close(self) -> None:
         # Whatever the last processes wrote is in the FIFO: the reader reads

@@ -54,3 +54,24 @@ def end_session(
         if first is not None:
             first.poll()
         time.sleep(0.02)
+
+
+def kill_member(sid: int, pid: int) -> bool:
+    """SIGKILL `pid` if it is a live process of the session `sid`; a pidfd
+    makes sure the signal reaches that process, not one that took its pid
+    since it was checked."""
+    if pid <= 0:
+        return False
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:  # gone (ProcessLookupError is one)
+        return False
+    try:
+        if os.getsid(pid) != sid:
+            return False
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import broker
-from app.programs import runtime as program_runtime
+from app.programs import rundirs
 from app.recording import Recorder, default_path
 from app.registry import RunRegistry
 from app.settings import Settings
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(program_runtime.sweep)
+        await asyncio.to_thread(rundirs.sweep)
         await asyncio.to_thread(broker.sweep)
         await asyncio.to_thread(broker.configure, settings.redis_url or None, lan=settings.lan)
         recorder = Recorder(Path(settings.db) if settings.db else default_path())

@@ -1,0 +1,37 @@
+"""Directories a server makes for what it starts, and the sweep of those a
+killed server left.
+
+A server names each of its directories `<server pid>-...`, under a base
+directory of one user (another user's server on the same machine has its
+own). A server killed with SIGKILL cleans up nothing: the next server finds
+the directories whose owner is gone (`left_behind`) and removes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.programs import procfs
+
+# Where programs' runs have their directories.
+BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-programs-{os.getuid()}"
+
+
+def left_behind(base: Path) -> Iterator[Path]:
+    """The directories under `base` whose server is gone."""
+    with contextlib.suppress(FileNotFoundError):
+        for entry in base.iterdir():
+            owner = entry.name.split("-", 1)[0]
+            if owner.isdigit() and not procfs.alive(int(owner)):
+                yield entry
+
+
+def sweep() -> None:
+    """Remove the run directories of servers that are gone."""
+    for entry in list(left_behind(BASE_DIR)):
+        shutil.rmtree(entry, ignore_errors=True)
