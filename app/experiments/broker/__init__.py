@@ -24,7 +24,7 @@ from app.experiments.broker.view import view
 from app.experiments.lesson import make_fold, program_lesson
 from app.experiments.spec import Unavailable
 from app.i18n import N_
-from app.params import check_ranges, live, speed_field
+from app.params import check_ranges, ms_field, speed_field, workers_field
 
 SLUG = "broker"
 __all__ = ["EXPERIMENT", "BrokerState", "Params", "fold_all"]
@@ -33,27 +33,15 @@ __all__ = ["EXPERIMENT", "BrokerState", "Params", "fold_all"]
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    producers: int = Field(
-        2,
-        ge=1,
-        le=8,
-        title=N_("Producers"),
-        json_schema_extra=live(N_("producer processes; changes live")),
-    )
-    consumers: int = Field(
-        2,
-        ge=1,
-        le=8,
-        title=N_("Consumers"),
-        json_schema_extra=live(N_("consumer processes; changes live")),
-    )
+    producers: int = workers_field(2, 8, N_("Producers"), N_("producer processes; changes live"))
+    consumers: int = workers_field(2, 8, N_("Consumers"), N_("consumer processes; changes live"))
     items_per_producer: int = Field(
         10, ge=0, le=1000, title=N_("Items per producer"), description=N_("0 = endless")
     )
-    produce_min_ms: int = Field(200, ge=0, le=10000, title=N_("Produce time min (ms)"))
-    produce_max_ms: int = Field(1000, ge=0, le=10000, title=N_("Produce time max (ms)"))
-    consume_min_ms: int = Field(500, ge=0, le=10000, title=N_("Consume time min (ms)"))
-    consume_max_ms: int = Field(2000, ge=0, le=10000, title=N_("Consume time max (ms)"))
+    produce_min_ms: int = ms_field(200, N_("Produce time min (ms)"))
+    produce_max_ms: int = ms_field(1000, N_("Produce time max (ms)"))
+    consume_min_ms: int = ms_field(500, N_("Consume time min (ms)"))
+    consume_max_ms: int = ms_field(2000, N_("Consume time max (ms)"))
     claim_idle_ms: int = Field(
         5000,
         ge=100,
