@@ -29,7 +29,7 @@ from ssereader import messages, read_events
 from app import events
 from app.events import Event
 from app.experiments import EXPERIMENTS
-from app.experiments.broker import BrokerState, fold_all
+from app.experiments.broker import EXPERIMENT, BrokerState
 from app.experiments.broker.overlay import item_of
 from app.experiments.broker.view import view
 from app.programs.boot.concviz_tracer import kinds as K
@@ -86,7 +86,8 @@ class Trace:
         return self.add(who, K.CLAIM, KEY, ids=[at], group="workers", consumer=who, min_idle_ms=300)
 
     def state(self) -> BrokerState:
-        return fold_all(self.evs)
+        state: BrokerState = EXPERIMENT.fold_all(self.evs)
+        return state
 
 
 def test_an_item_is_made_waits_in_the_backlog_is_pending_then_acknowledged() -> None:

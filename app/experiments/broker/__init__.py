@@ -18,16 +18,15 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app import broker
-from app.events import Event
 from app.experiments.broker.overlay import BrokerState, overlay
 from app.experiments.broker.view import view
-from app.experiments.lesson import make_fold, program_lesson
+from app.experiments.lesson import program_lesson
 from app.experiments.spec import Unavailable
 from app.i18n import N_
 from app.params import check_ranges, ms_field, speed_field, workers_field
 
 SLUG = "broker"
-__all__ = ["EXPERIMENT", "BrokerState", "Params", "fold_all"]
+__all__ = ["EXPERIMENT", "BrokerState", "Params"]
 
 
 class Params(BaseModel):
@@ -89,8 +88,6 @@ EXPERIMENT = program_lesson(
     lecture_part="5+",
     folder=Path(__file__).parent,
     params=Params,
-    frame_template="partials/broker/_frame.html",
-    stylesheet="experiments/broker.css",
     new_state=BrokerState,
     overlay=overlay,
     view=view,  # type: ignore[arg-type]
@@ -112,12 +109,3 @@ EXPERIMENT = program_lesson(
     # Workers on other machines (concviz worker --join; app/joining).
     joins=("consumer", "producer"),
 )
-
-fold = make_fold(overlay)
-
-
-def fold_all(evs: list[Event]) -> BrokerState:
-    state = BrokerState()
-    for e in evs:
-        fold(state, e)
-    return state

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.deaths import signal_name
 from app.programs.folds.workers import go, proc_of, thread_of, wait
 from app.programs.state import (
     CRASHED,
@@ -138,7 +139,7 @@ def exited(state: ProgramState, e: Event) -> None:
     code = (e.data or {}).get("exitcode")
     signal = ""
     if isinstance(code, int) and code < 0:
-        signal = _signal_name(-code)
+        signal = signal_name(-code)
     _process_over(state, e.pid, e.t, code, signal)
 
 
@@ -149,12 +150,3 @@ def reaped(state: ProgramState, e: Event) -> None:
         return
     code = d.get("exitcode")
     _process_over(state, pid, e.t, code, str(d.get("signal") or ""), bool(d.get("cut_off")))
-
-
-def _signal_name(number: int) -> str:
-    import signal
-
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
