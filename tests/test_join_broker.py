@@ -24,7 +24,6 @@ from conftest import ARTIFACTS, ROOT, LiveServer
 
 from app.events import RUN_START, from_raw
 from app.experiments import EXPERIMENTS
-from app.experiments.broker import fold_all
 from app.experiments.broker.view import view
 from app.joining.translate import Translation, translate
 from app.joining.wire import host_label, parse_address
@@ -72,7 +71,9 @@ def test_a_joined_consumer_is_on_the_stage_after_the_lessons_own_without_a_kill(
         start_ns=0,
         now_ns=100,
     )  # fmt: skip
-    state = fold_all([from_raw(r, i, 0) for i, r in enumerate(own + theirs, 1)])
+    state = EXPERIMENTS["broker"].fold_all(
+        [from_raw(r, i, 0) for i, r in enumerate(own + theirs, 1)]
+    )
     state.status = "running"
     cards = view(state, params)["consumer_cards"]
     assert [(c["w"].name, c["w"].pid, c["killable"]) for c in cards] == [
