@@ -46,20 +46,24 @@ def chrome_trace(
 ) -> dict[str, Any]:
     state = new_state()
     out: list[dict[str, Any]] = []
-    threads: dict[str, tuple[int, int]] = {}  # worker -> (pid, tid) of its track
-    open_slice: dict[str, str] = {}  # worker -> name of the slice now open
-    last_ts: dict[str, float] = {}
+    threads: dict[tuple[str, int], tuple[int, int]] = {}  # (worker, pid) -> its track
+    open_slice: dict[tuple[str, int], str] = {}  # track -> name of the slice now open
+    last_ts: dict[tuple[str, int], float] = {}
     counters: dict[str, float] = {}
     flows: dict[str, int] = {}
-    server_pid = next((e.pid for e in evs if e.worker == "main"), 0)
+    # The server's own events (the run's start and end, pauses, permits)
+    # are named after the program's main but carry the server's pid.
+    server_pid = next((e.pid for e in evs if e.kind == events.RUN_START), None)
     named_pids: set[int] = set()
 
-    def track(worker: str, pid: int, tid: int) -> tuple[int, int]:
-        if worker not in threads:
-            threads[worker] = (pid, tid or pid)
+    def track(worker: str, pid: int, tid: int) -> tuple[str, int]:
+        server = pid == server_pid
+        key = ("concviz" if server else worker, pid)
+        if key not in threads:
+            threads[key] = (pid, tid or pid)
             if pid not in named_pids:
                 named_pids.add(pid)
-                label = title if pid == server_pid else f"process {pid}"
+                label = "concviz" if server else title if worker == "main" else f"process {pid}"
                 out.append({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": label}})
             out.append(
                 {
@@ -67,15 +71,15 @@ def chrome_trace(
                     "name": "thread_name",
                     "pid": pid,
                     "tid": tid or pid,
-                    "args": {"name": worker},
+                    "args": {"name": key[0]},
                 }
             )
-        return threads[worker]
+        return key
 
-    def at(worker: str, t: float) -> float:
+    def at(key: tuple[str, int], t: float) -> float:
         # Never earlier than the last timestamp on this track.
-        ts = max(_us(t), last_ts.get(worker, 0.0))
-        last_ts[worker] = ts
+        ts = max(_us(t), last_ts.get(key, 0.0))
+        last_ts[key] = ts
         return ts
 
     # Items with both a put and a get get an arrow. A get can arrive before
@@ -93,14 +97,15 @@ def chrome_trace(
 
     for e, key in zip(evs, keys, strict=True):
         fold(state, e)
-        pid, tid = track(e.worker, e.pid, e.tid)
-        ts = at(e.worker, e.t)
+        where = track(e.worker, e.pid, e.tid)
+        pid, tid = threads[where]
+        ts = at(where, e.t)
         names = getattr(state, "names", None)  # a program's: (pid, tid) -> worker
         w = state.workers.get(names.get((e.pid, e.tid), e.worker) if names else e.worker)
-        if w is not None:
+        if w is not None and e.pid != server_pid:
             label = w.state + (f" {w.item}" if w.item else "")
-            if open_slice.get(e.worker) != label:
-                if e.worker in open_slice:
+            if open_slice.get(where) != label:
+                if where in open_slice:
                     out.append({"ph": "E", "pid": pid, "tid": tid, "ts": ts})
                 out.append(
                     {
@@ -112,7 +117,7 @@ def chrome_trace(
                         "cat": w.role or "worker",
                     }
                 )
-                open_slice[e.worker] = label
+                open_slice[where] = label
         if e.kind in _INSTANT_KINDS:
             out.append(
                 {
@@ -134,7 +139,7 @@ def chrome_trace(
             flow_id = flows.setdefault(key, len(flows) + 1)
             # The arrow ends no earlier than it starts.
             end_ts = max(ts, put_at[key])
-            last_ts[e.worker] = end_ts
+            last_ts[where] = end_ts
             out.append(
                 {
                     "ph": "f",
@@ -152,14 +157,14 @@ def chrome_trace(
                 out.append(
                     {
                         "ph": "C",
-                        "pid": server_pid,
+                        "pid": server_pid if server_pid is not None else e.pid,
                         "ts": _us(e.t),
                         "name": key,
                         "args": {key: value},
                     }
                 )
     end = max(last_ts.values(), default=0.0)
-    for worker in open_slice:
-        pid, tid = threads[worker]
-        out.append({"ph": "E", "pid": pid, "tid": tid, "ts": max(end, last_ts[worker])})
+    for where in open_slice:
+        pid, tid = threads[where]
+        out.append({"ph": "E", "pid": pid, "tid": tid, "ts": max(end, last_ts[where])})
     return {"traceEvents": out, "displayTimeUnit": "ms", "otherData": {"title": title}}

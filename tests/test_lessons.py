@@ -1,19 +1,24 @@
 """What every lesson must do, checked over all of them: its page in both
 languages, a 422 naming the field and its bounds for any value out of them,
-its program running on its own with the same story, and words for every
-event its run makes. Each lesson's own behaviour is in its own test module."""
+its program running on its own with the same story, words for every
+event its run makes, and, run live, step mode, stop, replay and the
+Perfetto trace. Each lesson's own behaviour is in its own test module."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import harness
 import httpx
+import probes
 import pytest
+from ssereader import messages, read_events
 from test_i18n import recorded_run
+from test_recording import recorded_events, same_stage
 
 from app import i18n
 from app.experiments import EXPERIMENTS, Experiment
@@ -138,3 +143,49 @@ def test_every_event_of_a_run_has_words(exp: Experiment) -> None:
             page = render_frame(ReplayView("r1", exp, params, state))
         raw = sorted(set(RAW_KIND.findall(page)))
         assert raw == [], f"{exp.slug} ({lang}): events without words: {raw}"
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("exp", LESSONS, ids=ids)
+def test_live_it_steps_stops_replays_and_exports(client: httpx.Client, exp: Experiment) -> None:
+    """At a classroom's pace (the lesson's defaults): step mode holds the
+    program until a permit lets one of its workers on; the stopped run's
+    replay ends on the stage its live frames ended on; its Perfetto trace
+    holds its real pids."""
+    # The queue lesson plays the lecture's example rather than wait for calls.
+    own_pace = {"mode": "script"} if exp.slug == "queue" else {}
+    rid = probes.start(client, exp.slug, **own_pace)["id"]
+    probes.wait_for(client, rid, lambda run: run["events"] >= 15)
+    assert client.post(f"/api/runs/{rid}/step", json={"on": True}).json()["stepping"] is True
+    held = probes.wait_for(client, rid, lambda run: quiet(client, run) and waiting(run) != [])
+    who = waiting(held)[0]
+    assert client.post(f"/api/runs/{rid}/permit", json={"worker": who}).status_code == 200
+    moved = probes.wait_for(client, rid, lambda run: run["events"] > held["events"])
+    news = read_events(
+        client, rid, last_event_id=held["events"], limit=moved["events"] - held["events"]
+    )
+    assert (news[0]["kind"], news[0]["data"]) == ("permit", {"worker": who})
+    assert client.post(f"/api/runs/{rid}/step", json={"on": False}).json()["stepping"] is False
+    run = client.post(f"/api/runs/{rid}/stop").json()
+    assert run["status"] in probes.ENDED
+
+    with client.stream("GET", f"/runs/{rid}/stream") as s:
+        live_final = [m.data for m in messages(s) if m.event != "end"][-1]
+    total = len(read_events(client, rid))
+    assert probes.settle(lambda: recorded_events(client, rid), lambda n: n == total) == total
+    replayed = client.get(f"/runs/{rid}/frame", params={"at": total}).text
+    assert same_stage(replayed.split("<hx-partial")[0], live_final)
+    trace = client.get(f"/api/runs/{rid}/trace").json()
+    pids = {e["pid"] for e in trace["traceEvents"]}
+    assert {w["pid"] for w in run["workers"] if w["pid"]} <= pids
+
+
+def waiting(run: dict[str, Any]) -> list[str]:
+    """The live workers that wait for a permit, by name."""
+    return sorted(w["name"] for w in run["workers"] if w["alive"] and w["wants"])
+
+
+def quiet(client: httpx.Client, run: dict[str, Any]) -> bool:
+    """Nothing happened in the run for a moment after `run` was read."""
+    time.sleep(0.2)
+    return bool(client.get(f"/api/runs/{run['id']}").json()["events"] == run["events"])

@@ -187,7 +187,7 @@ def test_replaying_to_the_end_gives_the_final_live_frame(
     # The same stage, but for its run bar: a replay says so (and where it is).
     assert 'id="replay-badge"' in replayed
     assert 'id="run-status">finished<' in replayed
-    assert _normal(_stage(replayed)) == _normal(_stage(live_final))
+    assert same_stage(replayed, live_final)
     earlier = client.get(f"/runs/{run['id']}/frame", params={"at": 40, "step": -1}).text
     assert "event <b>39</b>" in earlier  # a step back
     page = client.get(f"/runs/{run['id']}")
@@ -203,6 +203,11 @@ def recorded_events(client: httpx.Client, run_id: str) -> int | None:
             count: int = rec["events"]
             return count
     return None
+
+
+def same_stage(replayed: str, live: str) -> bool:
+    """The same stage but for the run bar (a replay says it is one)."""
+    return _normal(_stage(replayed)) == _normal(_stage(live))
 
 
 def _stage(html: str) -> str:
