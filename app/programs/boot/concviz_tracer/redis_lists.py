@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from . import gate, recorder, where
 from . import kinds as K
-from .redis_values import LIST, failed, key_prefix, object_key, seconds, shown, text, upper
+from .redis_values import (
+    LIST,
+    failed,
+    key_prefix,
+    object_key,
+    opened,
+    seconds,
+    shown,
+    text,
+    upper,
+)
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -34,10 +44,7 @@ def push(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any])
     each, from the reply)."""
     if len(args) < 3:
         return real(client, *args, **options)
-    site = _site(2)
-    key = object_key(client, args[1], LIST, site)
-    if gate.view[0]:
-        gate.hold("put", key, _site_data(site))
+    site, key = opened(client, args[1], LIST, "put")
     t = _now()
     reply = real(client, *args, **options)
     end = _end(args[0])
@@ -57,10 +64,7 @@ def pop(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any]) 
     """LPOP, RPOP (with a count: a `get` per value); `empty` on nil."""
     if len(args) < 2:
         return real(client, *args, **options)
-    site = _site(2)
-    key = object_key(client, args[1], LIST, site)
-    if gate.view[0]:
-        gate.hold("get", key, _site_data(site))
+    site, key = opened(client, args[1], LIST, "get")
     reply = real(client, *args, **options)
     end = _end(args[0])
     if reply is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import gate, recorder, where
 from . import kinds as K
-from .redis_values import STREAM, failed, fields, key_prefix, object_key, text, upper
+from .redis_values import STREAM, failed, fields, key_prefix, object_key, opened, text, upper
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -30,10 +30,7 @@ def xgroup(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any
         rest = args[1:]
     if words[1:2] != ["CREATE"] or len(rest) < 3:
         return real(client, *args, **options)
-    site = _site(2)
-    key = object_key(client, rest[0], STREAM, site)
-    if gate.view[0]:
-        gate.hold("xgroup", key, _site_data(site))
+    site, key = opened(client, rest[0], STREAM, "xgroup")
     reply = real(client, *args, **options)
     data = _site_data(site)
     data.update(group=text(rest[1]), start=text(rest[2]))
@@ -72,10 +69,7 @@ def xadd(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any])
     """XADD: a `put` with the id the server gave."""
     if len(args) < 2:
         return real(client, *args, **options)
-    site = _site(2)
-    key = object_key(client, args[1], STREAM, site)
-    if gate.view[0]:
-        gate.hold("put", key, _site_data(site))
+    site, key = opened(client, args[1], STREAM, "put")
     t = _now()
     reply = real(client, *args, **options)
     if reply is None:  # NOMKSTREAM, and no stream
@@ -185,10 +179,7 @@ def xack(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any])
     """XACK key group ids...: `ack`, with how many were pending (the reply)."""
     if len(args) < 4:
         return real(client, *args, **options)
-    site = _site(2)
-    key = object_key(client, args[1], STREAM, site)
-    if gate.view[0]:
-        gate.hold("ack", key, _site_data(site))
+    site, key = opened(client, args[1], STREAM, "ack")
     reply = real(client, *args, **options)
     data = _site_data(site)
     data.update(ids=[text(i) for i in args[3:]], group=text(args[2]), acked=reply)
@@ -219,10 +210,7 @@ def claim(client: Any, real: Any, args: tuple[Any, ...], options: dict[str, Any]
         group, consumer, idle = text(args[2]), text(args[3]), int(text(args[4]))
     except (IndexError, ValueError):
         return real(client, *args, **options)
-    site = _site(2)
-    key = object_key(client, args[1], STREAM, site)
-    if gate.view[0]:
-        gate.hold("claim", key, _site_data(site))
+    site, key = opened(client, args[1], STREAM, "claim")
     reply = real(client, *args, **options)
     try:
         ids = _claimed_ids(reply)

@@ -17,8 +17,8 @@ import contextlib
 import os
 import sys
 
+from . import gate, recorder, where
 from . import kinds as K
-from . import recorder, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -109,6 +109,17 @@ def object_key(client: Any, name: Any, type_name: str, site: Any) -> str:
         data.update(type=type_name, lib="redis", name=name)
         _emit(K.NEW, key, data)
     return key
+
+
+def opened(client: Any, name: Any, type_name: str, op: str) -> tuple[Any, str]:
+    """Where the user's code calls a command on the Redis key `name` from,
+    and that key's object key; in step mode, once the class let `op` on it
+    go."""
+    site = where.site(3)
+    key = object_key(client, name, type_name, site)
+    if gate.view[0]:
+        gate.hold(op, key, where.site_data(site))
+    return site, key
 
 
 def seconds(x: Any) -> float | None:
