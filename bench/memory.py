@@ -76,7 +76,9 @@ def viewer(port: int, path: str, stop: threading.Event, count: list[int]) -> Non
 def recorded(db: Path, run_id: str) -> int:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
+            row = conn.execute(
+                "SELECT max(last_seq) FROM chunks WHERE run_id = ?", (run_id,)
+            ).fetchone()
             return int(row[0] or 0)
     except sqlite3.Error:
         return -1

@@ -18,7 +18,7 @@ import pytest
 from conftest import LiveServer
 from ssereader import messages, read_events
 
-from app import events
+from app import events, recording
 from app.budget import WorkerBudget
 from app.events import Event, from_raw
 from app.experiments import EXPERIMENTS
@@ -104,6 +104,58 @@ def test_a_database_from_before_the_record_limit_opens_and_keeps_its_runs(
     assert (old.id, old.events, old.cut) == ("old", 7, False)
     assert old.to_dict()["run_events"] == 7
     rec.close()
+
+
+def test_events_recorded_one_per_row_before_chunks_still_read(
+    tmp_path: Path, run_events: list[Event]
+) -> None:
+    """A recording made when each event was a row of `events`, its data
+    JSON, opens and replays as it did."""
+    db = tmp_path / "runs.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(SCHEMA)
+        conn.execute(
+            "INSERT INTO runs (id, experiment, params, created, status, events)"
+            " VALUES ('old', 'producer-consumer', '{}', '2026-01-01T00:00:00', 'finished', ?)",
+            (len(run_events),),
+        )
+        conn.executemany(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("old", e.seq, e.t, e.worker, e.pid, e.tid, e.kind, e.item)
+                + (json.dumps(e.data) if e.data is not None else None,)
+                for e in run_events
+            ],
+        )
+    conn.close()
+    rec = Recorder(db)
+    assert rec.events("old") == run_events
+    assert rec.events("old", after=5, limit=3) == run_events[5:8]
+    assert rec.times("old") == [e.t for e in run_events]
+    assert rec.delete("old")
+    assert rec.events("old") == []
+    rec.close()
+
+
+def test_events_read_across_chunks(
+    tmp_path: Path, run_events: list[Event], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events are kept in chunks of a batch each: any slice reads whole,
+    whatever chunks it starts, ends or spans."""
+    monkeypatch.setattr(recording, "CHUNK_EVENTS", 7)
+    rec = Recorder(tmp_path / "runs.sqlite3")
+    rec.begin("r1", "producer-consumer", {}, "2026-01-01T00:00:00")
+    n = len(run_events)
+    for start in range(0, n, 11):  # batches that are no multiple of a chunk
+        rec.append("r1", run_events[start : start + 11])
+    rec.close()
+    again = Recorder(tmp_path / "runs.sqlite3")
+    assert again.events("r1") == run_events
+    assert again.times("r1") == [e.t for e in run_events]
+    for after, limit in [(0, 1), (6, 1), (7, 7), (3, 20), (n - 2, 5), (n, 3), (5, None)]:
+        expected = run_events[after:] if limit is None else run_events[after : after + limit]
+        assert again.events("r1", after=after, limit=limit) == expected
+    again.close()
 
 
 def test_a_run_cut_short_by_a_crash_is_marked_failed_on_reopening(tmp_path: Path) -> None:
