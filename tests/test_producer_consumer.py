@@ -60,7 +60,7 @@ def test_items_are_counted_made_used_and_in_the_queue_by_their_names() -> None:
     c = s.counters()
     assert (c["produced"], c["consumed"], c["in_queue"]) == (2, 0, 1)
     assert s.queue_items() == ["P1#2"]
-    assert s.held == {"C1": "P1#1"}
+    assert s.held("C1") == "P1#1"
     assert s.shown_state(s.workers["C1"]) == "consuming"  # type: ignore[arg-type]
     tr.add("C1", K.GET_WAIT, "100.1")  # its next call: done with P1#1
     s = tr.state()

@@ -259,3 +259,25 @@ def test_events_the_tracer_lost_are_said_on_the_stage() -> None:
     assert state.lost == 7
     html = env.get_template("partials/program/_lost.html").render(state=state)
     assert "7 traced calls were lost on the way" in html
+
+
+def test_an_item_tells_its_journey_in_any_program() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="queue", name="jobs", line=3)
+    s("T1", MAIN, 201, K.THREAD, name="T1", daemon=False, main=False)
+    s("T2", MAIN, 202, K.THREAD, name="T2", daemon=False, main=False)
+    s("T2", MAIN, 202, K.GET, "100.1", v="'job 1'", line=9)  # before its put: another batch
+    s("T1", MAIN, 201, K.PUT, "100.1", v="'job 1'", line=5)
+    s("T1", MAIN, 201, K.PUT, "100.1", v="'job 2'", line=5)
+    s("T1", MAIN, 201, K.PUT, "100.1", v="None", line=6)
+    first = s.state().journeys["job 1"]
+    assert (first.queue, first.producer, first.consumer, first.done) == ("jobs", "T1", "T2", None)
+    assert first.waited is not None
+    s("T2", MAIN, 202, K.GET, "100.1", v="'job 2'", line=9)  # its next call: done with job 1
+    s("T1", MAIN, 201, K.PUT, "100.1", v="'job 1'", line=5)  # the same value again
+    state = s.state()
+    assert state.journeys["job 2"].consumer == "T2"
+    assert state.journeys["job 2"].done is None  # T2 still holds it
+    again = state.journeys["job 1"]
+    assert (again.producer, again.put is not None, again.got) == ("T1", True, None)
+    assert "None" not in state.journeys  # a sentinel has no journey

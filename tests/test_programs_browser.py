@@ -71,6 +71,16 @@ def test_a_pasted_program_runs_live_with_its_console_queue_and_lines(
         page.wait_for_function(
             "() => document.querySelectorAll('.pg-queue .pg-item:not(.empty)').length === 3"
         )
+        # An item tells its journey: who put it in, and that it waits.
+        page.click(".pg-queue .pg-item button:text-is(\"'bun 1'\")")
+        page.wait_for_selector("#journey .journey-card")
+        card = page.inner_text("#journey")
+        assert "bun 1: its journey" in card
+        assert "baker puts it in the queue" in card
+        assert "still in the queue" in card
+        page.locator("#journey").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "programs-journey.png"))
+        page.evaluate("scrollTo(0, 0)")
         # Where each one is: baker sleeps on its line, main waits in join.
         page.wait_for_function(
             "() => [...document.querySelectorAll('#code li.here')]"

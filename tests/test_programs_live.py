@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import psutil
@@ -160,6 +161,17 @@ def test_the_cook_makes_ten_dishes_and_the_eater_eats_ten(pc: httpx.Client) -> N
     getters = {e["pid"] for e in of(evs, "get")}
     assert putters == {procs["cook"]}
     assert getters == {procs["eater"]}
+    card = journey_card(pc, run["id"], "dish 3")
+    assert "<b>cook</b> puts it in the queue" in card
+    assert "<b>eater</b> takes it" in card
+    assert "<b>eater</b> is done with it" in card
+
+
+def journey_card(c: httpx.Client, run_id: str, item: str) -> str:
+    """An item's journey card, as a click on it in the queue opens it."""
+    r = c.get(f"/runs/{run_id}/items/{quote(item)}")
+    assert r.status_code == 200
+    return r.text
 
 
 def test_the_endless_eater_is_named_stuck_and_stop_leaves_nothing(

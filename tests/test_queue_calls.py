@@ -660,6 +660,11 @@ def test_press_put_until_full_see_the_next_put_wait_then_get_frees_it(
         ".join() === '2,3,4'",
         timeout=5000,
     )
+    # An item tells its journey: the caller that put it, and the one that took it.
+    page.click("#queue .chip >> text=2")
+    page.wait_for_selector("#journey .journey-card")
+    assert "P2 puts it in the queue" in page.inner_text("#journey")
+    assert "still in the queue" in page.inner_text("#journey")
     page.click("#btn-put_nowait")
     page.wait_for_function(
         "() => /queue\\.Full/.test(document.querySelector('#caller-P6 .qc-outcome')?.textContent)",

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from app import events
 from app.events import Event
 from app.model import LANE_SEGMENTS, LIFECYCLE, note
+from app.programs import journeys
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds import console, lifecycle, objects, pools, queues, redisq, run, sync
 from app.programs.folds.workers import raised
@@ -107,6 +108,7 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
     if handler is not None:
         handler(state, event)
     name = state.names.get((event.pid, event.tid))
+    journeys.fold(state, event, name or event.worker)
     found = state.workers.get(name) if name else None
     w = found if isinstance(found, ThreadView) else None
     if w is not None and event.kind != events.WANTS:

@@ -4,7 +4,7 @@ thread can be in."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +158,25 @@ class ObjView:
 
 
 @dataclass
+class Journey:
+    """One item's way through a queue (`app.programs.journeys`; times in
+    seconds since the run started)."""
+
+    item: str
+    queue: str = ""  # the name of the queue or pipe it went through
+    producer: str = ""
+    made: float | None = None  # started making it (a lesson's word)
+    put: float | None = None  # in the queue
+    consumer: str = ""
+    got: float | None = None  # taken out
+    done: float | None = None  # its taker moved on
+
+    @property
+    def waited(self) -> float | None:
+        return self.got - self.put if self.got is not None and self.put is not None else None
+
+
+@dataclass
 class ConsoleLine:
     t: float
     worker: str
@@ -180,6 +199,11 @@ class ProgramState(RunState):
     lost: int = 0
     quiet: bool = False  # nothing has happened for a while
     limit: str = ""
+    # Items' journeys (the latest JOURNEYS_KEPT), what each worker took and
+    # has not moved on from, and the items the latest event finished with.
+    journeys: OrderedDict[str, Journey] = field(default_factory=OrderedDict)
+    holding: dict[str, Journey] = field(default_factory=dict)
+    finished_with: list[Journey] = field(default_factory=list)
 
     def threads(self) -> list[ThreadView]:
         return [w for w in self.workers.values() if isinstance(w, ThreadView)]

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from app import i18n, reasons, timeline
 from app.experiments import Experiment
+from app.programs.state import item_text
 from app.web.presenter import audience_url
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -79,6 +80,7 @@ def _rate(per_s: float) -> str:
 
 
 env.filters["item"] = _item_label
+env.filters["item_text"] = item_text  # an item as the program wrote it, from its repr
 env.filters["rate"] = _rate
 env.filters["dom_id"] = _dom_id
 env.filters["reason"] = reasons.shown

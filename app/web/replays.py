@@ -335,7 +335,7 @@ async def run_script(run_id: str, request: Request) -> Response:
     )
 
 
-@router.get("/runs/{run_id}/items/{item}", response_class=HTMLResponse)
+@router.get("/runs/{run_id}/items/{item:path}", response_class=HTMLResponse)
 async def item_journey(run_id: str, item: str, request: Request) -> HTMLResponse:
     """One item's journey: made by whom, how long it waited, taken by whom."""
     registry: RunRegistry = request.app.state.registry

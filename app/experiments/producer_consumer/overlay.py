@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from app import events
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.journeys import journey
 from app.programs.state import (
     GET_WAIT,
     PUT_WAIT,
@@ -36,34 +36,14 @@ QUEUE_NAME = "q"  # the program's one work queue
 SENTINEL = "None"  # the sentinel's repr, as the tracer sends it
 THROUGHPUT_WINDOW_S = 5.0
 _BUCKET_S = 0.5
-JOURNEYS_KEPT = 500
 _WORKER = re.compile(r"([PC])(\d+)$")
 _LEAVES = re.compile(r"(P\d+) leaves: fewer producers wanted$")
 # Printed lines that tell the outcome (hidden while the result is).
 OUTCOME = re.compile(r"^accounting:")
-# A consumer's next call after the sleep that used its item: it is done.
-_DONE_KINDS = frozenset({K.GET_WAIT, K.GET, K.PUT_WAIT, K.PUT, K.END})
 
 # The lesson's own states of a worker, for its cards and the timeline lanes.
 PRODUCING = "producing"
 CONSUMING = "consuming"
-
-
-@dataclass
-class Journey:
-    """One item's way through the queue (times in seconds since the start)."""
-
-    item: str
-    producer: str = ""
-    made: float | None = None  # started making it
-    put: float | None = None  # in the queue
-    consumer: str = ""
-    got: float | None = None  # taken out
-    done: float | None = None  # finished using it
-
-    @property
-    def waited(self) -> float | None:
-        return self.got - self.put if self.got is not None and self.put is not None else None
 
 
 @functools.lru_cache(maxsize=256)
@@ -88,12 +68,10 @@ class PCState(ProgramState):
     sentinels_put: int = 0
     made: dict[str, int] = field(default_factory=dict)  # producer -> items put
     used: dict[str, int] = field(default_factory=dict)  # consumer -> items used
-    held: dict[str, str] = field(default_factory=dict)  # consumer -> item it uses
     left: dict[str, str] = field(default_factory=dict)  # worker -> "sentinel" or "fewer"
     # Used items, one bit per item number, per producer: exact, and small
     # even for endless runs.
     used_bits: dict[str, bytearray] = field(default_factory=dict)
-    journeys: OrderedDict[str, Journey] = field(default_factory=OrderedDict)
     done_buckets: dict[int, int] = field(default_factory=dict)
     accounting: str = ""
 
@@ -137,6 +115,11 @@ class PCState(ProgramState):
             return "ready" if w.name in self.made or w.name in self.used else "starting"
         return w.state
 
+    def held(self, name: str) -> str:
+        """The item a consumer uses now ("": none)."""
+        j = self.holding.get(name)
+        return j.item if j is not None else ""
+
     def making(self, name: str) -> str:
         """The item a producer makes (or waits to put) now."""
         return f"{name}#{self.made.get(name, 0) + 1}"
@@ -177,21 +160,8 @@ class PCState(ProgramState):
         }
 
 
-def journey(state: PCState, item: str) -> Journey:
-    j = state.journeys.get(item)
-    if j is None:
-        j = state.journeys[item] = Journey(item)
-        if len(state.journeys) > JOURNEYS_KEPT:
-            state.journeys.popitem(last=False)
-    return j
-
-
-def _used(state: PCState, who: str, t: float) -> None:
-    """The consumer `who` is done with the item it held."""
-    item = state.held.pop(who, None)
-    if item is None:
-        return
-    journey(state, item).done = t
+def _used(state: PCState, who: str, item: str, t: float) -> None:
+    """The consumer `who` is done with `item`."""
     state.used[who] = state.used.get(who, 0) + 1
     producer, _, n_text = item.partition("#")
     n = int(n_text) if n_text.isdigit() else 0
@@ -218,15 +188,8 @@ def _on_queue(state: PCState, e: Event, who: str) -> None:
             return
         state.produced += 1
         state.made[who] = state.made.get(who, 0) + 1
-        j = journey(state, v)
-        j.producer, j.put = who, e.t
-    elif e.kind == K.GET:
-        if v == SENTINEL:
-            state.left[who] = "sentinel"
-            return
-        state.held[who] = v
-        j = journey(state, v)
-        j.consumer, j.got = who, e.t
+    elif e.kind == K.GET and v == SENTINEL:
+        state.left[who] = "sentinel"
 
 
 def _lane(state: PCState, w: ThreadView) -> None:
@@ -237,7 +200,7 @@ def _lane(state: PCState, w: ThreadView) -> None:
     lane = state.lanes.get(w.name)
     if not lane or lane[-1][1] != SLEEPING:
         return
-    item = state.making(w.name) if role_of(w.name) == "producer" else state.held.get(w.name)
+    item = state.making(w.name) if role_of(w.name) == "producer" else state.held(w.name)
     t, _state, _label = lane[-1]
     shown = (state.shown_state(w), item or None)
     if len(lane) > 1 and lane[-2][1:] == shown:
@@ -257,9 +220,9 @@ def overlay(state: Any, e: Event) -> None:
     role = role_of(who)
     if e.kind == K.NEW and not state.queue_key and d.get("name") == QUEUE_NAME:
         state.queue_key = e.item or ""
-    next_call = e.kind in _DONE_KINDS or (e.kind == events.WANTS and d.get("kind") != "sleep")
-    if next_call and role == "consumer" and who in state.held:
-        _used(state, who, e.t)
+    for j in state.finished_with:
+        if role_of(j.consumer) == "consumer":
+            _used(state, j.consumer, j.item, e.t)
     if e.item and e.item == state.queue_key and e.kind in (K.PUT, K.GET):
         _on_queue(state, e, who)
         depth = state.depth() or 0

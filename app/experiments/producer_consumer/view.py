@@ -35,7 +35,7 @@ def card(state: PCState, w: ThreadView) -> dict[str, Any]:
         item = state.making(w.name) if shown in ("producing", "put_wait") else ""
         count = state.made.get(w.name, 0)
     else:
-        item = state.held.get(w.name, "") if shown == "consuming" else ""
+        item = state.held(w.name) if shown == "consuming" else ""
         count = state.used.get(w.name, 0)
     return {
         "w": w,
