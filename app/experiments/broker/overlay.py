@@ -23,6 +23,7 @@ from typing import Any
 
 from app import events
 from app.events import Event
+from app.experiments.crew import CrewState, number, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import (
     GET_WAIT,
@@ -31,7 +32,6 @@ from app.programs.state import (
     GroupView,
     ObjView,
     Pending,
-    ProgramState,
     ThreadView,
 )
 
@@ -41,10 +41,6 @@ ACKED_SHOWN = 12  # the latest acknowledged items kept for the stage
 CLAIMS_KEPT = 200
 ACKS_KEPT = 5000  # entries whose acks are counted (for "processed twice")
 _ITEM = re.compile(r"""['"]item['"]: ['"]([^'"]*)['"]""")
-_WORKER = re.compile(r"([PC])(\d+)$")
-_LEAVES = re.compile(r"(P\d+) leaves: fewer producers wanted$")
-# Printed lines that tell the outcome (hidden while the result is).
-OUTCOME = re.compile(r"^accounting:")
 
 # The lesson's own states of a worker, for its cards.
 MAKING = "making"
@@ -60,24 +56,10 @@ def item_of(v: Any) -> str:
     return m.group(1) if m else text
 
 
-def role_of(name: str) -> str:
-    m = _WORKER.match(name)
-    if m is None:
-        # A worker joined from another machine: "<host>/consumer" (app/joining).
-        joined = name.rpartition("/")[2] if "/" in name else ""
-        return joined if joined in ("producer", "consumer") else ""
-    return "producer" if m.group(1) == "P" else "consumer"
-
-
 def joined(name: str) -> bool:
     """A worker on another machine (`concviz worker --join`): its host's
     name before a slash."""
     return "/" in name
-
-
-def number(name: str) -> int:
-    m = _WORKER.match(name)
-    return int(m.group(2)) if m else 0
 
 
 @dataclass
@@ -90,11 +72,9 @@ class Claim:
 
 
 @dataclass
-class BrokerState(ProgramState):
+class BrokerState(CrewState):
     stream_key: str = ""
-    made: dict[str, int] = field(default_factory=dict)  # producer -> entries added
     acknowledged: dict[str, int] = field(default_factory=dict)  # consumer -> its XACKs
-    left: dict[str, str] = field(default_factory=dict)  # producer -> "fewer"
     killed: dict[str, str] = field(default_factory=dict)  # worker -> "teacher" or "signal"
     acks: dict[str, int] = field(default_factory=dict)  # entry id -> XACKs of it
     twice: int = 0  # entries acknowledged by two consumers: their work was done twice
@@ -102,7 +82,6 @@ class BrokerState(ProgramState):
     claimed_from_dead: int = 0
     claimed_from_live: int = 0
     latest_acked: deque[str] = field(default_factory=lambda: deque(maxlen=ACKED_SHOWN))
-    accounting: str = ""
 
     # The stream, as the program's fold keeps it.
 
@@ -248,17 +227,5 @@ def overlay(state: Any, e: Event) -> None:
         state.killed[str(d["worker"])] = "teacher"
     elif e.kind == K.REAPED and d.get("signal") == "SIGKILL" and e.item:
         state.killed.setdefault(e.item, "signal")
-    w = state.workers.get(who)
-    if isinstance(w, ThreadView) and role_of(who):
-        # The run object's workers say what each one is and has done.
-        w.role = role_of(who)
-        counts = state.made if w.role == "producer" else state.acknowledged
-        w.items = counts.get(who, 0)
-        w.reason = state.left.get(who, "")
-    for line in state.printed:
-        text = line.text.strip()
-        m = _LEAVES.match(text) if line.stream == "stdout" else None
-        if m is not None:
-            state.left[m.group(1)] = "fewer"
-        elif line.stream == "stdout" and OUTCOME.match(text):
-            state.accounting = text
+    tag(state, who, state.acknowledged)
+    read_printed(state)

@@ -7,14 +7,13 @@ from typing import Any
 from app.events import Event
 from app.experiments.broker.overlay import (
     GROUP,
-    OUTCOME,
     PROCESSING,
     STREAM,
     BrokerState,
     item_of,
     joined,
-    role_of,
 )
+from app.experiments.crew import OUTCOME, role_of
 from app.i18n import _
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import ThreadView

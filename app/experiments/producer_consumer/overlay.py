@@ -13,13 +13,12 @@ the accounting at the end.
 
 from __future__ import annotations
 
-import functools
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from app import events
 from app.events import Event
+from app.experiments.crew import CrewState, number, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.journeys import journey
 from app.programs.state import (
@@ -27,7 +26,6 @@ from app.programs.state import (
     PUT_WAIT,
     SLEEPING,
     ObjView,
-    ProgramState,
     ThreadView,
     item_text,
 )
@@ -36,44 +34,24 @@ QUEUE_NAME = "q"  # the program's one work queue
 SENTINEL = "None"  # the sentinel's repr, as the tracer sends it
 THROUGHPUT_WINDOW_S = 5.0
 _BUCKET_S = 0.5
-_WORKER = re.compile(r"([PC])(\d+)$")
-_LEAVES = re.compile(r"(P\d+) leaves: fewer producers wanted$")
-# Printed lines that tell the outcome (hidden while the result is).
-OUTCOME = re.compile(r"^accounting:")
 
 # The lesson's own states of a worker, for its cards and the timeline lanes.
 PRODUCING = "producing"
 CONSUMING = "consuming"
 
 
-@functools.lru_cache(maxsize=256)
-def role_of(name: str) -> str:
-    m = _WORKER.match(name)
-    if m is None:
-        return ""
-    return "producer" if m.group(1) == "P" else "consumer"
-
-
-def _number(name: str) -> int:
-    m = _WORKER.match(name)
-    return int(m.group(2)) if m else 0
-
-
 @dataclass
-class PCState(ProgramState):
+class PCState(CrewState):
     queue_key: str = ""
     produced: int = 0
     consumed: int = 0
     duplicates: int = 0  # items used more than once: must stay 0
     sentinels_put: int = 0
-    made: dict[str, int] = field(default_factory=dict)  # producer -> items put
     used: dict[str, int] = field(default_factory=dict)  # consumer -> items used
-    left: dict[str, str] = field(default_factory=dict)  # worker -> "sentinel" or "fewer"
     # Used items, one bit per item number, per producer: exact, and small
     # even for endless runs.
     used_bits: dict[str, bytearray] = field(default_factory=dict)
     done_buckets: dict[int, int] = field(default_factory=dict)
-    accounting: str = ""
 
     def queue(self) -> ObjView | None:
         return self.objs.get(self.queue_key) if self.queue_key else None
@@ -104,7 +82,7 @@ class PCState(ProgramState):
     def of_role(self, role: str) -> list[ThreadView]:
         """Each producer's or consumer's thread, by number."""
         found = [w for w in self.threads() if role_of(w.name) == role]
-        return sorted(found, key=lambda w: _number(w.name))
+        return sorted(found, key=lambda w: number(w.name))
 
     def shown_state(self, w: ThreadView) -> str:
         """A worker's state in the lesson's words: producing, consuming,
@@ -239,16 +217,5 @@ def overlay(state: Any, e: Event) -> None:
         for other in state.threads():
             if role_of(other.name):
                 _lane(state, other)
-    w = state.workers.get(who) if role else None
-    if isinstance(w, ThreadView):
-        # The run object's workers say what each one is and has done.
-        w.role = role
-        w.items = (state.made if role == "producer" else state.used).get(who, 0)
-        w.reason = state.left.get(who, "")
-    for line in state.printed:
-        text = line.text.strip()
-        m = _LEAVES.match(text) if line.stream == "stdout" else None
-        if m is not None:
-            state.left[m.group(1)] = "fewer"
-        elif line.stream == "stdout" and OUTCOME.match(text):
-            state.accounting = text
+    tag(state, who, state.used)
+    read_printed(state)

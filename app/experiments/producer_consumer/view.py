@@ -6,12 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.events import Event
-from app.experiments.producer_consumer.overlay import (
-    OUTCOME,
-    SENTINEL,
-    PCState,
-    role_of,
-)
+from app.experiments.crew import OUTCOME, role_of
+from app.experiments.producer_consumer.overlay import SENTINEL, PCState
 from app.i18n import _
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import ThreadView, item_text
