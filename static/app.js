@@ -228,3 +228,51 @@
   );
   addEventListener("scroll", () => shown && place(), { passive: true });
 })();
+
+// A live stage is patched (app/web/patches.py): htmx applies each
+// <hx-partial> of a frame's message, with two swaps of ours. `cvz-attrs`: the
+// target's start tag becomes the partial's (as a morph sets attributes);
+// `cvz-drop`: the target goes, with the text before it, which came with it.
+// A patch whose target is not in the page (the page was changed otherwise)
+// is not applied: the stream is reopened, and its first message is the
+// whole stage.
+(() => {
+  "use strict";
+  const ignored = (name) => (htmx.config.morphIgnore || []).some((prefix) => name.startsWith(prefix));
+  htmx.registerExtension("concviz-patch", {
+    handle_swap: (style, target, fragment) => {
+      if (style === "cvz-attrs") {
+        const from = fragment.firstElementChild;
+        let hx = false;
+        for (const attr of [...target.attributes]) {
+          if (from.hasAttribute(attr.name) || ignored(attr.name)) continue;
+          hx ||= attr.name.startsWith("hx-");
+          target.removeAttribute(attr.name);
+        }
+        for (const attr of from.attributes) {
+          if (target.getAttribute(attr.name) === attr.value) continue;
+          hx ||= attr.name.startsWith("hx-");
+          target.setAttribute(attr.name, attr.value);
+        }
+        if (hx) htmx.process(target);
+        return true;
+      }
+      if (style === "cvz-drop") {
+        const before = target.previousSibling;
+        if (before && before.nodeType === Node.TEXT_NODE) before.remove();
+        target.remove();
+        return true;
+      }
+      return false;
+    },
+  });
+  document.addEventListener("htmx:before:swap", (event) => {
+    const stage = event.target;
+    const tasks = event.detail && event.detail.tasks;
+    if (!(stage instanceof Element) || stage.id !== "stage" || !tasks) return;
+    if (tasks.every((task) => task.type !== "partial" || task.target)) return;
+    event.preventDefault();
+    const sse = stage._htmx && stage._htmx.sse;
+    if (sse && sse.reader) sse.reader.cancel();
+  });
+})();

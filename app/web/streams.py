@@ -6,12 +6,13 @@ no gap and no duplicate. Events that have left the run's in-memory ring, and
 every event of a run this server no longer holds (say it was restarted), come
 from the recording. The stream ends after the run's last event.
 
-`/runs/{id}/stream`: HTML frames for the page. Every frame is a full
-snapshot of the stage, so the first message a client gets is one; a slow
-client skips frames (latest frame wins). A frame is encoded once for all its
-clients, with the time it was made as a comment line (`: made <unix time>`,
-which browsers ignore) so that a client can measure its latency. After the
-last frame an `end` event tells htmx to close instead of reconnecting.
+`/runs/{id}/stream`: HTML frames for the page. The first message a client
+gets is the whole stage; each later one only what changed since the frame
+the client has (`app.web.stagewire`); a slow client skips frames (latest
+frame wins) and gets every change since its last. A message is encoded once
+for all the clients in the same place, deflated for those that take it.
+After the last frame an `end` event tells htmx to close instead of
+reconnecting.
 
 Every stream here goes through `EventStream`: a client that does not take a
 message within the `send_timeout` setting (it stopped reading, or its network went
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -40,9 +40,11 @@ from app.recording import FLUSH_S, Recorder
 from app.registry import RunRegistry
 from app.runs import NotFound, Run
 from app.settings import Settings
+from app.web import stagewire
 from app.web.broadcast import Frame
 from app.web.frames import Frames
 from app.web.render import render_timeline
+from app.web.stagewire import END
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -51,7 +53,6 @@ router = APIRouter()
 # FastAPI's own SSE responses do).
 KEEPALIVE_S = 15.0
 PING = b": ping\n\n"
-END = format_sse_event(event="end", data_str='""')
 # Events read from a recording at a time.
 RECORDED_PAGE = 1000
 # At shutdown, how long a stream's last (empty) message may wait for its
@@ -252,21 +253,21 @@ async def _live_events(run: Run, recorder: Recorder | None, after: int) -> Async
             yield PING
 
 
-@functools.lru_cache(maxsize=32)
-def _frame_message(frame: Frame) -> bytes:
-    """A frame on the wire, made once for every client of its broadcaster
-    (the cache holds the newest frames of a few runs and languages)."""
-    return format_sse_event(
-        data_str=frame.html, id=str(frame.number), comment=f"made {frame.made:.6f}"
-    )
-
-
 @router.get("/runs/{run_id}/stream", response_class=EventStream)
-async def frame_stream(run: Annotated[Run, Depends(the_run)], request: Request) -> EventStream:
-    return stream(request, _frames(request.app.state.frames, run, i18n.current()))
+async def frame_stream(
+    run: Annotated[Run, Depends(the_run)],
+    request: Request,
+    accept_encoding: Annotated[str | None, Header()] = None,
+) -> EventStream:
+    deflate = stagewire.takes_deflate(accept_encoding)
+    response = stream(request, _frames(request.app.state.frames, run, i18n.current(), deflate))
+    response.headers["vary"] = "accept-encoding"
+    if deflate:
+        response.headers["content-encoding"] = "deflate"
+    return response
 
 
-async def _frames(hub: Frames, run: Run, lang: str) -> AsyncIterator[bytes]:
+async def _frames(hub: Frames, run: Run, lang: str, deflate: bool) -> AsyncIterator[bytes]:
     # No keepalive timer per client here: an idle run publishes its frame
     # again every FRAME_KEEPALIVE_S (app.web.frames). No await between
     # taking the run's frames and subscribing: its ticker stays on.
@@ -274,12 +275,16 @@ async def _frames(hub: Frames, run: Run, lang: str) -> AsyncIterator[bytes]:
     broadcaster = frames.broadcasters[lang]
     frames.latest(lang)
     sub = broadcaster.subscribe()
+    sent: Frame | None = None  # the frame the client's page has
     try:
+        if deflate:
+            yield stagewire.DEFLATE_START
         while True:
             frame = await sub.next()
-            yield _frame_message(frame)
+            yield stagewire.message(broadcaster.recent(sent), frame, deflate)
+            sent = frame
             if frame.last:
-                yield END
+                yield stagewire.DEFLATED_END if deflate else END
                 return
     finally:
         broadcaster.unsubscribe(sub)
