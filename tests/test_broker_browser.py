@@ -85,6 +85,16 @@ def test_the_kill_button_leaves_an_entry_pending_until_another_consumer_claims_i
         assert page.locator("#c-killed").inner_text() == "1"
         rule = page.locator("#bk-rule").inner_text()
         assert ("at least once" if lang == "en" else "至少一次") in rule
+        # The item's journey tells it: C1 took it, another claimed it from C1.
+        page.locator(".bk-chip.acked button", has_text=held).click()
+        card = page.locator("#journey .journey-card")
+        card.wait_for(timeout=5000)
+        assert "C1" in card.locator("li").nth(1).inner_text()  # C1 takes it
+        claim = card.locator("li").nth(2).inner_text()
+        assert ("claims it from C1" if lang == "en" else "从 C1 那里认领了它") in claim
+        card.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"broker-{lang}-journey.png"))
+        page.evaluate("scrollTo(0, 0)")
         page.screenshot(path=str(ARTIFACTS / f"broker-{lang}-finished.png"))
         assert errors == []
     finally:

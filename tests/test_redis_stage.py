@@ -115,3 +115,23 @@ def test_a_program_stuck_on_a_redis_list_is_told_that_another_client_could_push(
         " (another Redis client still could)",
     ]
     assert view.doing(state, state.threads()[0]) == "waiting in jobs (a Redis list): it is empty"
+
+
+def test_an_entry_claimed_from_a_dead_consumer_tells_it_in_its_journey() -> None:
+    who = {"group": "workers"}
+    entry = "{'item': 'P1#1'}"
+    state = story(
+        new("main", 1, STREAM_KEY, "RedisStream"),
+        ("main", 1, "xgroup", STREAM_KEY, {**who, "start": "0"}),
+        ("P1", 4, "put", STREAM_KEY, {"v": entry, "id": "1-0", "size": None}),
+        ("C1", 2, "get", STREAM_KEY, {"v": entry, "id": "1-0", "again": False, **who}),
+        ("C2", 3, "claim", STREAM_KEY, {"ids": ["1-0"], **who, "consumer": "C2"}),
+        ("C2", 3, "get", STREAM_KEY, {"v": entry, "id": "1-0", "again": True, **who}),
+        ("C2", 3, "ack", STREAM_KEY, {"ids": ["1-0"], **who, "acked": 1}),
+    )
+    j = state.journeys[entry]
+    assert j.label == "P1#1"
+    assert (j.producer, j.consumer) == ("P1", "C2")
+    assert j.claims == [(0.05, "C2", "C1")]
+    assert j.done == 0.07  # acknowledged by the one that claimed it
+    assert state.holding == {}

@@ -4,6 +4,7 @@ thread can be in."""
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,10 @@ ITEMS_SHOWN = 64  # items kept per queue for the picture; the size is exact
 TASKS_KEPT = 200
 ENTRIES_KEPT = 2000  # a Redis stream's entries kept (for their values: a claim's)
 DONE_KEPT = 2000  # a group's acknowledged ids kept, for late deliveries
+
+
+# A Redis stream entry of one field, as the tracer shows it: its value.
+_ONE_FIELD = re.compile(r"""^\{'[^']*': '([^']*)'\}$""")
 
 
 def item_text(v: Any) -> str:
@@ -170,10 +175,20 @@ class Journey:
     consumer: str = ""
     got: float | None = None  # taken out
     done: float | None = None  # its taker moved on
+    # A Redis stream's entry taken over from a consumer that held it too
+    # long (XAUTOCLAIM, XCLAIM): (when, by whom, from whom), in order.
+    claims: list[tuple[float, str, str]] = field(default_factory=list)
 
     @property
     def waited(self) -> float | None:
         return self.got - self.put if self.got is not None and self.put is not None else None
+
+    @property
+    def label(self) -> str:
+        """The item in a few words: a stream entry of one field
+        (``{'item': 'P1#3'}``) by its value."""
+        m = _ONE_FIELD.match(self.item)
+        return m.group(1) if m else self.item
 
 
 @dataclass

@@ -116,6 +116,8 @@ def view(state: BrokerState, params: dict[str, Any]) -> dict[str, Any]:
         "log": shown_log(state),
         "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],
         "entry_item": item_of,
+        # An item's journey, by the item as the stage shows it ("P1#3").
+        "journey_of": {item_of(key): key for key in state.journeys}.get,
         "items_of": lambda ids: [state.item(str(at)) for at in ids or []],
         "runbar_facts": [
             _("%(n)s items per producer") % {"n": per_producer} if per_producer else _("endless"),
