@@ -184,6 +184,21 @@ def test_fanout_prints_the_app_and_both_baselines(tmp_path: Path) -> None:
 
 
 @pytest.mark.live
+def test_bytes_prints_whole_frames_patches_and_deflated_patches_per_viewer(tmp_path: Path) -> None:
+    out = run_bench(
+        tmp_path, "bytes.py", *("--seconds", "1", "--full-workers", "2", "--warm-up", "0.5")
+    )
+    line(r"fps 20; window 1 s; \d+ cores", out)
+    for name, target in (("2x2 default", "8"), ("2x2 full speed", "64")):
+        line(
+            rf"{name}\s+{NUM} frames/s; whole frames\s+{NUM} KiB/s \({NUM} B each\);"
+            rf" patches\s+{NUM} KiB/s \(ratio {NUM}, {NUM}% of messages\);"
+            rf" deflated\s+{NUM} KiB/s \(ratio {NUM}\); target <= {target} KiB/s",
+            out,
+        )
+
+
+@pytest.mark.live
 def test_memory_prints_its_samples_and_the_result(tmp_path: Path) -> None:
     out = run_bench(
         tmp_path,
