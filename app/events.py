@@ -69,6 +69,17 @@ def from_raw(raw: RawEvent, seq: int, start_ns: int) -> Event:
     return Event(seq, (t_ns - start_ns) / 1e9, worker, pid, tid, kind, item, data)
 
 
+def numbered(batch: list[RawEvent], first_seq: int, start_ns: int) -> list[Event]:
+    """`from_raw` of a whole batch, numbered from `first_seq`: one loop
+    with nothing looked up in it (a full-speed run brings hundreds of
+    thousands of events a second)."""
+    new = tuple.__new__
+    return [
+        new(Event, (seq, (t_ns - start_ns) / 1e9, worker, pid, tid, kind, item, data))
+        for seq, (t_ns, worker, pid, tid, kind, item, data) in enumerate(batch, first_seq)
+    ]
+
+
 def encode(event: Event) -> str:
     """The event as compact JSON, the one encoding used on the wire."""
     return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)

@@ -236,13 +236,18 @@ class Run:
         return total
 
     def ingest(self, batch: list[events.RawEvent]) -> None:
-        new = []
-        for raw in batch:
-            self._seq += 1
-            start_ns = self._start_ns + (self._paused_before(raw[0]) if self._pauses else 0)
-            event = events.from_raw(raw, self._seq, start_ns)
-            self._fold(self.state, event)
-            new.append(event)
+        """Number a batch of events, fold them, keep them and record them."""
+        if self._pauses:  # the run's clock stopped while it was paused
+            new = [
+                events.from_raw(raw, seq, self._start_ns + self._paused_before(raw[0]))
+                for seq, raw in enumerate(batch, self._seq + 1)
+            ]
+        else:
+            new = events.numbered(batch, self._seq + 1, self._start_ns)
+        self._seq += len(new)
+        fold, state = self._fold, self.state
+        for event in new:
+            fold(state, event)
         self._events.extend(new)
         if self.recorder is not None:
             self._record(new)

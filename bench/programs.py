@@ -17,8 +17,11 @@ alike:
   and counts the events (the fold, recording and frames are the server's
   business: bench/ingest.py);
 - *served*: the same program through a real server (`POST /api/programs`):
-  events numbered, folded, recorded and drawn (the next round waits until
-  the server is done with them: its CPU idle);
+  events numbered, folded, recorded and drawn for one viewer, who reads
+  the run's frames and timeline as its page does (`--viewers N` for more,
+  0 for none); the next round waits until the server is done with them
+  (its CPU idle), and the server's CPU time for the run is printed per
+  event;
 - *VizTracer*: `python -m viztracer prog.py N`, the tool people reach for
   today, which records every function call to a file it writes at the end
   (left out, saying so, where VizTracer is not installed: it is not one of
@@ -135,21 +138,38 @@ def traced(workdir: Path, n: int) -> tuple[float, int, int]:
     return float(RATE.search(out).group(1)), counts["events"], counts["lost"]  # type: ignore[union-attr]
 
 
-def served(base: str, source: str, n: int) -> tuple[float, int]:
-    """items/s through a real server, and its event count."""
+def served(base: str, source: str, n: int, viewers: int = 1) -> tuple[float, int]:
+    """items/s through a real server, and its event count. `viewers` read
+    the run's frames and timeline meanwhile, as a page does."""
     body = json.dumps({"source": source, "args": [str(n)], "filename": "prog.py"}).encode()
     req = urllib.request.Request(
         f"{base}/api/programs", data=body, headers={"content-type": "application/json"}
     )
     run = json.load(urllib.request.urlopen(req))
+    watching = [
+        threading.Thread(target=view, args=(f"{base}/runs/{run['id']}/{path}",), daemon=True)
+        for _ in range(viewers)
+        for path in ("stream", "timeline")
+    ]
+    for w in watching:
+        w.start()
     while run["status"] not in ("finished", "stopped", "failed"):
         time.sleep(0.2)
         run = json.load(urllib.request.urlopen(f"{base}/api/runs/{run['id']}"))
+    for w in watching:
+        w.join(30)  # each stream ends after the run's last frame
     text = " ".join(c["text"] for c in run["console"])
     found = RATE.search(text)
     if found is None:
         raise RuntimeError(f"no rate in the served run's output: {run['reason']!r} {text!r}")
     return float(found.group(1)), int(run["events"])
+
+
+def view(url: str) -> None:
+    """A viewer: read a stream until it ends, as a page's EventSource does."""
+    with urllib.request.urlopen(url, timeout=60) as stream:
+        while stream.read1(1 << 16):
+            pass
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -195,6 +215,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--no-viztracer", action="store_true")
     p.add_argument("--no-server", action="store_true")
+    p.add_argument("--viewers", type=int, default=1, help="viewers of the served run (0: none)")
     args = p.parse_args()
     os.chdir(ROOT)
     if not args.no_viztracer and importlib.util.find_spec("viztracer") is None:
@@ -203,6 +224,7 @@ def main() -> None:
 
     rates: dict[str, list[float]] = {"bare": [], "traced": [], "served": [], "viztracer": []}
     events: list[tuple[int, float]] = []
+    server_us: list[float] = []  # the server's CPU time per event of a served run
     lost = 0
     viz_bytes = 0
     server = None
@@ -233,9 +255,14 @@ def main() -> None:
                 events.append((n_events, args.items / rate))
                 lost += n_lost
                 if base:
-                    rates["served"].append(served(base, PROGRAM, args.items)[0])
                     assert server is not None
+                    cpu0 = cpu_seconds(server.pid)
+                    rate, n_served = served(base, PROGRAM, args.items, args.viewers)
+                    rates["served"].append(rate)
                     wait_idle(server.pid)
+                    cpu1 = cpu_seconds(server.pid)
+                    if cpu0 is not None and cpu1 is not None:
+                        server_us.append((cpu1 - cpu0) / n_served * 1e6)
                 if not args.no_viztracer:
                     rate, viz_bytes = viztraced(workdir, args.items)
                     rates["viztracer"].append(rate)
@@ -258,6 +285,12 @@ def main() -> None:
     per_s = statistics.median(n / seconds for n, seconds in events)
     print(f"tracer: {events[-1][0]} events in the last traced run, {per_s:.0f} events/s sustained")
     print(f"events lost by the tracer: {lost}")
+    if server_us:
+        print(
+            f"server CPU per event of a served run: {statistics.median(server_us):.2f} us"
+            f" (median of {len(server_us)}, {args.viewers} viewer(s); reading, numbering,"
+            " folding, recording, frames, the HTTP around them)"
+        )
     if viz_bytes:
         print(f"VizTracer's trace file: {viz_bytes / 1e6:.1f} MB")
 

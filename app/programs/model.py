@@ -97,26 +97,38 @@ HANDLERS: dict[str, Handler] = {
 
 # Too many to be worth a line in the event log (the console has them).
 QUIET_KINDS = frozenset({K.OUT, QUIET})
+# Kinds the log may have heard of already (`_said_before`).
+SAID_KINDS = frozenset({K.EXIT, K.REAPED})
+# Kinds that may change every thread's state, not only their own thread's.
+ALL_THREADS = frozenset({K.EXIT, K.REAPED, events.RUN_END, K.END})
 
 
 def fold(state: ProgramState, event: Event) -> ProgramState:
-    handler = HANDLERS.get(event.kind)
-    state.printed.clear()
-    logged = event.kind not in QUIET_KINDS and not _said_before(state, event)
-    if event.kind != QUIET:
+    kind = event.kind
+    if state.printed:
+        state.printed.clear()
+    logged = kind not in QUIET_KINDS and not (kind in SAID_KINDS and _said_before(state, event))
+    if kind != QUIET:
         state.quiet = False
+    handler = HANDLERS.get(kind)
     if handler is not None:
         handler(state, event)
     name = state.names.get((event.pid, event.tid))
     journeys.fold(state, event, name or event.worker)
     found = state.workers.get(name) if name else None
     w = found if isinstance(found, ThreadView) else None
-    if w is not None and event.kind != events.WANTS:
-        w.wants = None  # it did what it wanted
-    if w is not None and event.data and "line" in event.data and event.kind != K.END:
-        w.line = event.data["line"]
-        w.file = str(event.data.get("file") or "")
-    _track(state, event, w)
+    if w is not None:
+        if kind != events.WANTS:
+            w.wants = None  # it did what it wanted
+        data = event.data
+        if data and "line" in data and kind != K.END:
+            w.line = data["line"]
+            w.file = str(data.get("file") or "")
+    if kind in ALL_THREADS:
+        for t in state.threads():
+            _track(state, event.t, t)
+    elif w is not None:
+        _track(state, event.t, w)
     note(state, event, logged=logged)
     return state
 
@@ -138,18 +150,14 @@ def _said_before(state: ProgramState, event: Event) -> bool:
     return p is not None and not p.alive and p.exitcode == d.get("exitcode")
 
 
-def _track(state: ProgramState, event: Event, w: ThreadView | None) -> None:
+def _track(state: ProgramState, t: float, w: ThreadView) -> None:
     """The timeline: a new segment when a thread changed state."""
-    targets = [w] if w is not None else []
-    if event.kind in (K.EXIT, K.REAPED, events.RUN_END, K.END):
-        targets = state.threads()
-    for t in targets:
-        lane = state.lanes.get(t.name)
-        if lane is None:
-            lane = state.lanes[t.name] = deque(maxlen=LANE_SEGMENTS)
-        label = f"{t.op} {state.obj_name(t.on)}".strip() if t.op else None
-        if not lane or lane[-1][1] != t.state or lane[-1][2] != label:
-            lane.append((event.t, t.state, label))
+    lane = state.lanes.get(w.name)
+    if lane is None:
+        lane = state.lanes[w.name] = deque(maxlen=LANE_SEGMENTS)
+    label = f"{w.op} {state.obj_name(w.on)}".strip() if w.op else None
+    if not lane or lane[-1][1] != w.state or lane[-1][2] != label:
+        lane.append((t, w.state, label))
 
 
 def fold_all(evs: Iterable[Event], state: ProgramState | None = None) -> ProgramState:
