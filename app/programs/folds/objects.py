@@ -31,6 +31,9 @@ def new(state: ProgramState, e: Event) -> None:
 
 
 def obj_of(state: ProgramState, e: Event) -> ObjView:
+    obj = state.objs.get(e.item)  # type: ignore[arg-type]
+    if obj is not None:
+        return obj
     key = e.item or ""
     obj = state.objs.get(key)
     if obj is None:  # its `new` was lost, or made where nothing is traced

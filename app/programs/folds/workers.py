@@ -27,6 +27,10 @@ def _label(state: ProgramState, e: Event) -> str:
 
 
 def thread_of(state: ProgramState, e: Event) -> ThreadView:
+    name = state.names.get((e.pid, e.tid))
+    w = state.workers.get(name) if name is not None else None
+    if w is not None and isinstance(w, ThreadView):  # nearly always: a thread seen before
+        return w
     name = _label(state, e)
     w = state.workers.get(name)
     if not isinstance(w, ThreadView):
