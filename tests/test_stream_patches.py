@@ -131,3 +131,27 @@ def test_viewers_in_step_get_the_same_bytes_and_a_new_one_the_whole_stage() -> N
     assert late[1] == stagewire.message(None, made[1], True)
     text = zlib.decompressobj(-15).decompress(late[0] + late[1]).decode()
     assert made[1].html.splitlines()[1] in text
+
+
+def test_after_the_result_is_hidden_or_revealed_every_viewer_gets_the_next_frame_whole() -> None:
+    """The page that hid or revealed it swapped its own stage in: a patch
+    from the frame it was sent would be applied to another stage."""
+    made = frames(3)
+
+    async def main() -> list[bytes]:
+        hub = Hub()
+        broadcaster = hub.broadcasters["en"]
+        broadcaster.publish(made[0])
+        stream = watch(hub, False)
+        got = [await anext(stream)]
+        broadcaster.publish(made[1])
+        got.append(await anext(stream))
+        broadcaster.forget_recent()  # as app.web.frames does then
+        broadcaster.publish(made[2])
+        got.append(await anext(stream))
+        return got
+
+    whole, patch, after = run_async(main())
+    assert b"<hx-partial" not in whole
+    assert b"<hx-partial" in patch
+    assert after == stagewire.message(None, made[2], False)

@@ -78,6 +78,10 @@ class Broadcaster:
         for sub in self._subscribers:
             sub.offer(frame)
 
+    def forget_recent(self) -> None:
+        """Every subscriber gets the next frame whole."""
+        self._recent.clear()
+
     def recent(self, frame: Frame | None) -> Frame | None:
         """`frame` if it is still one of the few most recent, else None."""
         if frame is not None and any(f is frame for f in self._recent):

@@ -40,6 +40,7 @@ class RunFrames:
         self._render = render
         self._numbers = itertools.count(1)
         self._drawn = -1  # the run's revision in the latest frame
+        self._hidden = run.result_hidden  # whether the latest frame hides the result
         self.done = False  # the ticker has stopped: a viewer needs a new one
 
     @property
@@ -51,7 +52,14 @@ class RunFrames:
         watches in is rendered when someone first asks for it."""
         self._drawn = self.run.revision
         number, last = next(self._numbers), self.run.final
+        # Hiding or revealing the result also swaps the stage in the page that
+        # asked (templates/partials/_reveal_result.html): no viewer's page is
+        # then known to be a frame sent, so each gets the next one whole.
+        restart = self.run.result_hidden != self._hidden
+        self._hidden = self.run.result_hidden
         for lang, broadcaster in self.broadcasters.items():
+            if restart:
+                broadcaster.forget_recent()
             if broadcaster.count:
                 with i18n.speaking(lang):
                     broadcaster.publish(Frame(number, self._render(self.run, self.watchers), last))
