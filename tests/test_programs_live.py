@@ -637,3 +637,59 @@ def test_a_child_killed_while_its_parent_looks_elsewhere_shows_killed_at_once(
     pc.post(f"/api/runs/{run_id}/stop")
     reaped = of(trace(pc, run_id), "reaped")
     assert [(e["data"]["pid"], e["data"]["signal"]) for e in reaped][:1] == [(pid, "SIGKILL")]
+
+
+DAEMONIZED = """\
+import os
+import time
+
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.setsid()  # a session of its own, as a daemon makes
+    if os.fork() == 0:
+        os.write(w, str(os.getpid()).encode())
+        time.sleep(60)
+        os._exit(0)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("daemon", os.read(r, 32).decode())
+"""
+
+
+def test_a_daemon_that_left_the_programs_session_ends_with_the_run(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    run = finish(pc, start(pc, DAEMONIZED))
+    assert run["status"] == "finished"
+    said = next(c["text"] for c in run["console"] if c["text"].startswith("daemon"))
+    daemon = int(said.split()[1])
+    assert settle(lambda: alive(daemon), lambda up: not up) is False
+    nothing_left(program_server)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_daemon_left_by_a_killed_server_is_ended_by_the_next_one() -> None:
+    server = LiveServer()
+    try:
+        with httpx.Client(base_url=server.url, timeout=20) as c:
+            run_id = start(c, DAEMONIZED + "time.sleep(60)\n")
+            run = wait_for(c, run_id, lambda r: any("daemon" in x["text"] for x in r["console"]))
+        said = next(x["text"] for x in run["console"] if x["text"].startswith("daemon"))
+        daemon = int(said.split()[1])
+        os.kill(server.proc.pid, 9)
+        server.proc.wait()
+        assert alive(daemon)  # nothing of the server was left to end it
+    finally:
+        server.stop()
+    second = LiveServer()
+    try:
+        assert settle(lambda: alive(daemon), lambda up: not up) is False
+    finally:
+        second.stop()

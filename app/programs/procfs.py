@@ -56,6 +56,25 @@ def session(sid: int) -> list[int]:
     return [pid for pid, _ in _live(sid)]
 
 
+def marked(name: str, prefix: str) -> list[int]:
+    """The live processes whose environment sets `name` to a value that
+    starts with `prefix`: those of a program that left its session (a
+    daemon made with setsid) still carry the run's own variables."""
+    needle = f"\0{name}={prefix}".encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = b"\0" + f.read()
+        except OSError:  # gone, or another user's
+            continue
+        if needle in env and alive(int(entry)):
+            out.append(int(entry))
+    return out
+
+
 def is_zombie(fields: list[str]) -> bool:
     return fields[0] == "Z"
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.programs import procfs
+from app.programs.session import end_escaped
 
 # Where programs' runs have their directories.
 BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-programs-{os.getuid()}"
@@ -32,6 +33,9 @@ def left_behind(base: Path) -> Iterator[Path]:
 
 
 def sweep() -> None:
-    """Remove the run directories of servers that are gone."""
+    """End what is left of the programs of servers that are gone (those
+    that left their session: the others went with their server), and
+    remove their run directories."""
     for entry in list(left_behind(BASE_DIR)):
+        end_escaped(entry)
         shutil.rmtree(entry, ignore_errors=True)

@@ -311,15 +311,19 @@ class ProgramRuntime:
                 time.sleep(TICK_S)
             if self._stop_reason is None:
                 # The first process ended; its orphans (if any) go too.
-                end_session(self._pid, self._proc, ORPHAN_GRACE_S, term_first=False)
+                end_session(
+                    self._pid, self._proc, ORPHAN_GRACE_S, term_first=False, workdir=self._workdir
+                )
             else:
-                end_session(self._pid, self._proc, TERM_GRACE_S, term_first=True)
+                end_session(
+                    self._pid, self._proc, TERM_GRACE_S, term_first=True, workdir=self._workdir
+                )
             code = proc.wait()
             self._merge.emit(K.EXIT, {"exitcode": code}, pid=self._pid)
         except Exception as exc:
             log.exception("program supervisor failed")
             self.stop(reasons.INTERNAL_ERROR % {"error": exc}, outcome="failed")
-            end_session(self._pid, self._proc, 0.0, term_first=False)
+            end_session(self._pid, self._proc, 0.0, term_first=False, workdir=self._workdir)
         finally:
             self._close()
 

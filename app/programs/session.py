@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from app.programs import procfs
+from app.programs.launch import FIFO
 
 # After SIGTERM, how long the session gets to end before SIGKILL. The
 # resource tracker ignores SIGTERM and unlinks what the program leaked
@@ -27,13 +29,45 @@ def signal_all(sid: int, sig: int) -> None:
 
 
 def end_session(
-    sid: int, first: subprocess.Popen[bytes] | None, grace: float, *, term_first: bool
+    sid: int,
+    first: subprocess.Popen[bytes] | None,
+    grace: float,
+    *,
+    term_first: bool,
+    workdir: Path | None = None,
 ) -> None:
     """End every process of the session `sid`: SIGTERM (if asked), a grace
     to end on their own, then SIGKILL for what is left. `first`, the
-    session's first process, is reaped on the way, so it leaves the list."""
+    session's first process, is reaped on the way, so it leaves the list.
+    Then those that left the session (`end_escaped`) of the run whose
+    directory is `workdir`."""
     if not sid:
         return
+    try:
+        _end_members(sid, first, grace, term_first=term_first)
+    finally:
+        if workdir is not None:
+            end_escaped(workdir)
+
+
+def end_escaped(workdir: Path) -> None:
+    """SIGKILL the processes of the run whose directory is `workdir` that
+    are in no session of its own: a program's daemon (fork, setsid, fork)
+    is the init process's child, but it still has the run's variables."""
+    prefix = os.path.join(os.fspath(workdir), "")
+    for _ in range(50):
+        left = procfs.marked(FIFO, prefix)
+        if not left:
+            return
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+def _end_members(
+    sid: int, first: subprocess.Popen[bytes] | None, grace: float, *, term_first: bool
+) -> None:
     signal_all(sid, signal.SIGCONT)  # a stopped process cannot die of SIGTERM
     if term_first:
         signal_all(sid, signal.SIGTERM)
