@@ -21,8 +21,9 @@ server renders 20 frames a second), and N viewers on `GET /runs/{id}/stream`.
 *Baseline*, measured in the same invocation, alternating with the app for
 each N: a bare ASGI app on the same uvicorn (same HTTP parser and event
 loop) that publishes frames of a fixed size (2 KiB: the anchor in the design
-notes, and the app's own frame size, to tell the cost of bytes from the cost
-of the app) at the same rate, latest frame wins, one task per viewer (and, as the app's
+notes, and the size of the app's whole frame, which every frame was before
+the app sent patches, to tell the cost of bytes from the cost of the app) at
+the same rate, latest frame wins, one task per viewer (and, as the app's
 streams have, a wait for the viewer to leave, which ends its stream).
 
 Viewers are raw asyncio connections (an `asyncio.Protocol`, no SSE library:
@@ -44,6 +45,8 @@ includes the server's queueing for that viewer and the client's own). Then:
 - server CPU: the server process's user+system time over the window, in
   percent of one core (the run's worker processes are not the server);
 - the frames the server made per second (seen by the best viewer).
+- the bytes a viewer received per second (median over the viewers; the
+  viewers take no `deflate`, so the app's patches are counted as they are).
 
 Targets (the issue): 1000 viewers, every viewer at least 19 fps, p99 under
 100 ms.
@@ -83,6 +86,7 @@ class Viewer(asyncio.Protocol):
         self.request = request
         self.window = window  # [start, end] in time.time(), set by the client
         self.frames = 0
+        self.bytes = 0
         self.latencies: list[float] = []
         self.connected = asyncio.get_running_loop().create_future()
         self._tail = b""
@@ -97,6 +101,7 @@ class Viewer(asyncio.Protocol):
         if not start <= now <= end:
             self._tail = data[-40:]
             return
+        self.bytes += len(data)
         buf = self._tail + data
         done = 0  # everything before this index is counted
         i = buf.find(MARK)
@@ -123,7 +128,11 @@ async def _client(port: int, path: str, n: int, start: float, seconds: float) ->
         viewers.append(v)
     await asyncio.sleep(max(0.0, window[1] - time.time()) + 0.2)
     lat = [x for v in viewers for x in v.latencies]
-    return {"fps": [v.frames / seconds for v in viewers], "lat": lat}
+    return {
+        "fps": [v.frames / seconds for v in viewers],
+        "lat": lat,
+        "bytes": [v.bytes / seconds for v in viewers],
+    }
 
 
 def client_main(args: argparse.Namespace) -> None:
@@ -217,11 +226,13 @@ def measure(
     cpu1, t1 = sum(server.cpu_times()[:2]), time.monotonic()
     fps: list[float] = []
     lat: list[float] = []
+    rates: list[float] = []
     for c in clients:
         out, _ = c.communicate(timeout=60 + seconds)
         got = json.loads(out)
         fps += got["fps"]
         lat += got["lat"]
+        rates += got["bytes"]
     lat.sort()
 
     def pct(q: float) -> float:
@@ -235,6 +246,7 @@ def measure(
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0),
+        "kib_s": statistics.median(rates) / 1024 if rates else 0.0,
     }
 
 
@@ -268,6 +280,7 @@ def line(name: str, m: dict[str, float]) -> str:
         f"{name:<13} viewers={m['viewers']:>5.0f}  fps/viewer median={m['fps_median']:5.1f}"
         f" worst={m['fps_worst']:5.1f} (made {m['fps_made']:4.1f})  latency p50={m['p50_ms']:6.1f}"
         f" ms p99={m['p99_ms']:7.1f} ms  server cpu={m['cpu_pct']:5.1f}% of a core"
+        f"  received={m['kib_s']:6.1f} KiB/s per viewer"
     )
 
 

@@ -175,7 +175,7 @@ def test_fanout_prints_the_app_and_both_baselines(tmp_path: Path) -> None:
         found = line(
             rf"{side}\s+viewers=\s+(\d+)\s+fps/viewer median=\s*{NUM} worst=\s*{NUM}"
             rf" \(made\s+({NUM})\)\s+latency p50=\s*{NUM} ms p99=\s*{NUM} ms"
-            rf"\s+server cpu=\s*{NUM}% of a core",
+            rf"\s+server cpu=\s*{NUM}% of a core\s+received=\s*{NUM} KiB/s per viewer",
             out,
         )
         assert found.group(1) == "3", found.group(0)  # every viewer reported
