@@ -16,6 +16,12 @@ alike:
   batch off the FIFO and decodes it, as the server's reader thread does,
   and counts the events (the fold, recording and frames are the server's
   business: bench/ingest.py);
+- *floor*: the same program plus the least any tracer of its events must
+  do, written inline (`FLOOR`): a stamped record of each `put` and each
+  `get`, and of each wait, seen before the `get` blocks (one poll(2) of
+  the queue's pipe, as the tracer looks), sent in batches of 256 in the
+  tracer's frames through a run's FIFO to a reader here that decodes them
+  as the server's reader does. The tracer's target: within 10% of it;
 - *served*: the same program through a real server (`POST /api/programs`):
   events numbered, folded, recorded and drawn for one viewer, who reads
   the run's frames and timeline as its page does (`--viewers N` for more,
@@ -88,6 +94,73 @@ if __name__ == "__main__":
     print(f"{N / (t1 - t0):.0f} items/s")
 """
 
+# The program with the least a tracer must do, inline (argv: N, the FIFO,
+# the directory holding the tracer's `wire` module).
+FLOOR = """\
+import os
+import select
+import sys
+import threading
+import time
+from multiprocessing import Process, Queue
+
+N = int(sys.argv[1])
+sys.path.insert(0, sys.argv[3])
+from app.programs.boot.concviz_tracer import wire
+
+
+def sender():
+    fd = os.open(sys.argv[2], os.O_WRONLY)
+    pid, tid = os.getpid(), threading.get_native_id()
+
+    def send(batch):
+        for message in wire.messages(wire.encode(batch), pid, tid):
+            os.write(fd, message)
+
+    return send
+
+
+def produce(q, n):
+    send, now, batch = sender(), time.monotonic_ns, []
+    for i in range(n):
+        batch.append((now(), "producer", "put", i))
+        q.put(i)
+        if len(batch) >= 256:
+            send(batch)
+            batch = []
+    send(batch)
+
+
+def consume(q, n, out):
+    send, now, batch = sender(), time.monotonic_ns, []
+    poller = select.poll()
+    poller.register(q._reader.fileno(), select.POLLIN)
+    for _ in range(n):
+        if not poller.poll(0):
+            batch.append((now(), "consumer", "get_wait", None))
+        item = q.get()
+        batch.append((now(), "consumer", "get", item))
+        if len(batch) >= 256:
+            send(batch)
+            batch = []
+    send(batch)
+    out.put(time.perf_counter())
+
+
+if __name__ == "__main__":
+    q = Queue()
+    done = Queue()
+    consumer = Process(target=consume, args=(q, N, done), name="consumer")
+    consumer.start()
+    t0 = time.perf_counter()
+    producer = Process(target=produce, args=(q, N), name="producer")
+    producer.start()
+    t1 = done.get()
+    producer.join()
+    consumer.join()
+    print(f"{N / (t1 - t0):.0f} items/s")
+"""
+
 RATE = re.compile(r"(\d+) items/s")
 
 
@@ -98,9 +171,27 @@ def bare(script: Path, n: int) -> float:
     return float(RATE.search(out).group(1))  # type: ignore[union-attr]
 
 
-def traced(workdir: Path, n: int) -> tuple[float, int, int]:
-    """items/s, events read, events the tracer said it lost."""
+def read_events(fifo, counts: dict[str, int], running: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    """The server's reader, minus the fold: take every batch off the FIFO
+    (decoded), count its events and those the tracer says it lost."""
     from app.programs.boot.concviz_tracer import kinds as K
+
+    while True:
+        try:
+            batch = fifo.get(timeout=0.2)
+        except queue.Empty:
+            if not running.is_set():
+                return
+            continue
+        counts["events"] += len(batch)
+        for raw in batch:
+            if len(raw) == 7 and raw[4] == K.LOST:
+                counts["lost"] += int(raw[6]["events"])
+
+
+def traced(workdir: Path, n: int, floor: bool = False) -> tuple[float, int, int]:
+    """items/s, events read, events the tracer said it lost. `floor`: the
+    floor's program, untraced, with its own records."""
     from app.programs.fifo import EventFifo
     from app.programs.launch import launch
 
@@ -108,33 +199,31 @@ def traced(workdir: Path, n: int) -> tuple[float, int, int]:
     counts = {"events": 0, "lost": 0}
     running = threading.Event()
     running.set()
-
-    def read() -> None:
-        while True:
-            try:
-                batch = fifo.get(timeout=0.2)
-            except queue.Empty:
-                if not running.is_set():
-                    return
-                continue
-            counts["events"] += len(batch)
-            for raw in batch:
-                if raw[4] == K.LOST:
-                    counts["lost"] += int(raw[6]["events"])
-
-    reader = threading.Thread(target=read)
+    reader = threading.Thread(target=read_events, args=(fifo, counts, running))
     reader.start()
-    life_r, life_w = os.pipe()
+    life_w = -1
     try:
-        proc = launch("prog.py", [str(n)], workdir, fifo.path, life_fd=life_r)
-        os.close(life_r)
-        proc.wait()
+        if floor:
+            (workdir / "floor.py").write_text(FLOOR)
+            out = subprocess.run(
+                [sys.executable, "floor.py", str(n), str(fifo.path), str(ROOT)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=workdir,
+            ).stdout
+        else:
+            life_r, life_w = os.pipe()
+            proc = launch("prog.py", [str(n)], workdir, fifo.path, life_fd=life_r)
+            os.close(life_r)
+            proc.wait()
+            out = (workdir / "stdout.txt").read_text()
     finally:
         running.clear()
         reader.join()
-        os.close(life_w)
+        if life_w >= 0:
+            os.close(life_w)
         fifo.close()
-    out = (workdir / "stdout.txt").read_text()
     return float(RATE.search(out).group(1)), counts["events"], counts["lost"]  # type: ignore[union-attr]
 
 
@@ -222,7 +311,13 @@ def main() -> None:
         print("VizTracer is not installed (pip install viztracer): its side is left out")
         args.no_viztracer = True
 
-    rates: dict[str, list[float]] = {"bare": [], "traced": [], "served": [], "viztracer": []}
+    rates: dict[str, list[float]] = {
+        "bare": [],
+        "traced": [],
+        "floor": [],
+        "served": [],
+        "viztracer": [],
+    }
     events: list[tuple[int, float]] = []
     server_us: list[float] = []  # the server's CPU time per event of a served run
     lost = 0
@@ -254,6 +349,7 @@ def main() -> None:
                 rates["traced"].append(rate)
                 events.append((n_events, args.items / rate))
                 lost += n_lost
+                rates["floor"].append(traced(workdir, args.items, floor=True)[0])
                 if base:
                     assert server is not None
                     cpu0 = cpu_seconds(server.pid)
@@ -282,6 +378,9 @@ def main() -> None:
             f"{name:>10}: {median:>10.0f} items/s (median of {len(values)})"
             f"  ratio to bare {median / bare_rate:.2f}"
         )
+    if rates["floor"]:
+        ratio = statistics.median(rates["traced"]) / statistics.median(rates["floor"])
+        print(f"traced/floor: {ratio:.2f} (target >= 0.9: the tracer within 10% of the floor)")
     per_s = statistics.median(n / seconds for n, seconds in events)
     print(f"tracer: {events[-1][0]} events in the last traced run, {per_s:.0f} events/s sustained")
     print(f"events lost by the tracer: {lost}")
