@@ -10,6 +10,7 @@ recognised by its shape and translated with its parts.
 from __future__ import annotations
 
 import re
+import signal
 
 from app.i18n import N_, _
 
@@ -34,6 +35,10 @@ PROGRAM_THREADS = N_("the program passed its limit of %(n)s threads (--program-t
 PROGRAM_MEMORY = N_("a process of the program passed %(n)s MB of memory (--program-memory-mb)")
 PROGRAM_OUTPUT = N_("the program printed more than %(n)s KB (--program-output-kb)")
 PROGRAM_EVENTS = N_("the program made more than %(n)s traced calls (--program-events)")
+# A program that ended by itself, not well: how (its own words, a
+# traceback, are on its stage).
+PROGRAM_EXIT_CODE = N_("the program ended with exit code %(code)s")
+PROGRAM_SIGNAL = N_("the program's first process was killed by %(signal)s")
 PROGRAM_LIMITS = (
     PROGRAM_TIME,
     PROGRAM_PROCESSES,
@@ -43,7 +48,30 @@ PROGRAM_LIMITS = (
     PROGRAM_EVENTS,
 )
 
-TEMPLATES = (TIME_LIMIT, CRASHED, INTERNAL_ERROR, IDLE_MINUTES, IDLE_SECONDS, *PROGRAM_LIMITS)
+TEMPLATES = (
+    TIME_LIMIT,
+    CRASHED,
+    INTERNAL_ERROR,
+    IDLE_MINUTES,
+    IDLE_SECONDS,
+    PROGRAM_EXIT_CODE,
+    PROGRAM_SIGNAL,
+    *PROGRAM_LIMITS,
+)
+
+
+def program_ended(code: int | None) -> str | None:
+    """Why a program that ended by itself ended badly (None: it did not):
+    its exit code, or the signal that killed it (a negative code)."""
+    if not code:
+        return None
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return PROGRAM_SIGNAL % {"signal": name}
+    return PROGRAM_EXIT_CODE % {"code": code}
 
 
 def idle_reason(limit_s: float) -> str:

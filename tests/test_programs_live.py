@@ -693,3 +693,14 @@ def test_a_daemon_left_by_a_killed_server_is_ended_by_the_next_one() -> None:
         assert settle(lambda: alive(daemon), lambda up: not up) is False
     finally:
         second.stop()
+
+
+def test_a_program_that_exits_badly_says_how_in_its_reason(pc: httpx.Client) -> None:
+    run = finish(pc, start(pc, "import sys\nprint('giving up')\nsys.exit(3)\n"))
+    assert run["status"] == "finished"  # by itself: its exit code is its own business
+    assert run["reason"] == "the program ended with exit code 3"
+    page = settle(
+        lambda: pc.get(f"/runs/{run['id']}", headers={"accept-language": "zh-CN"}),
+        lambda r: r.status_code == 200,  # once its recording is written
+    )
+    assert "程序结束了，退出码为 3" in page.text

@@ -93,6 +93,7 @@ class ProgramRuntime:
         self._lock = threading.Lock()
         self._stop_reason: str | None = None
         self._outcome = "finished"
+        self._exit_code: int | None = None  # the first process's, once it is reaped
         self._paused_at = 0.0
         self._paused_total = 0.0
         self._paused = False
@@ -318,7 +319,7 @@ class ProgramRuntime:
                 end_session(
                     self._pid, self._proc, TERM_GRACE_S, term_first=True, workdir=self._workdir
                 )
-            code = proc.wait()
+            code = self._exit_code = proc.wait()
             self._merge.emit(K.EXIT, {"exitcode": code}, pid=self._pid)
         except Exception as exc:
             log.exception("program supervisor failed")
@@ -369,6 +370,9 @@ class ProgramRuntime:
         with self._lock:
             reason = self._stop_reason
             outcome = self._outcome if reason is not None else "finished"
+        # Ended by itself: a crash is the program's own business (it still
+        # finished), said in its reason.
+        reason = reason or reasons.program_ended(self._exit_code)
         self._merge.emit(
             events.RUN_END,
             {
