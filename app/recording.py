@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -371,10 +372,31 @@ def chunks(evs: list[Event]) -> Iterator[list[Event]]:
         yield evs[start : start + CHUNK_EVENTS]
 
 
+class _PlainPickler(pickle.Pickler):
+    """Writes plain values only (None, bools, numbers, strings, and lists,
+    tuples and dicts of them): reading a recording never needs a class."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        raise pickle.PicklingError(f"not a plain value: {type(obj).__name__}")
+
+
 def pack(chunk: list[Event]) -> bytes:
     """A chunk's events as one blob: plain tuples, without their seq (the
-    chunk's `first_seq` and their place give it)."""
-    return zlib.compress(pickle.dumps([e[1:] for e in chunk], pickle.HIGHEST_PROTOCOL), 1)
+    chunk's `first_seq` and their place give it). Data that is not plain
+    (it never is from the tracer) is kept as JSON would keep it."""
+    rows = [e[1:] for e in chunk]
+    out = io.BytesIO()
+    try:
+        _PlainPickler(out, pickle.HIGHEST_PROTOCOL).dump(rows)
+    except (pickle.PicklingError, RecursionError):
+        out = io.BytesIO()
+        rows = [(*row[:6], _plain(row[6])) for row in rows]
+        _PlainPickler(out, pickle.HIGHEST_PROTOCOL).dump(rows)
+    return zlib.compress(out.getbuffer(), 1)
+
+
+def _plain(data: Any) -> Any:
+    return None if data is None else json.loads(json.dumps(data, default=repr))
 
 
 def unpack(blob: bytes) -> list[tuple[Any, ...]]:

@@ -158,6 +158,25 @@ def test_events_read_across_chunks(
     again.close()
 
 
+def test_data_that_is_not_plain_is_recorded_as_json_would_keep_it(tmp_path: Path) -> None:
+    """A recording holds plain values only: reading it never needs a class."""
+
+    class Odd:
+        def __repr__(self) -> str:
+            return "<odd>"
+
+    rec = Recorder(tmp_path / "runs.sqlite3")
+    rec.begin("r1", "program", {}, "2026-01-01T00:00:00")
+    plain = Event(1, 0.0, "main", 1, 1, "out", None, {"text": "hi", "n": 2})
+    odd = Event(2, 0.1, "main", 1, 1, "out", None, {"x": Odd(), "pair": (1, 2)})
+    rec.append("r1", [plain])
+    rec.append("r1", [odd])
+    rec.close()
+    again = Recorder(tmp_path / "runs.sqlite3")
+    assert again.events("r1") == [plain, odd._replace(data={"x": "<odd>", "pair": [1, 2]})]
+    again.close()
+
+
 def test_a_run_cut_short_by_a_crash_is_marked_failed_on_reopening(tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite3"
     rec = Recorder(db)
