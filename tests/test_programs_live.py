@@ -390,6 +390,13 @@ if __name__ == "__main__":
     assert "raise ValueError" in exc[0]["data"]["traceback"]
     reaped = [e for e in of(evs, "reaped") if e["item"] == "chef"]
     assert reaped[0]["data"]["exitcode"] == 1
+    # As `python program.py` prints it: the user's file by its name, and
+    # none of concviz's own frames.
+    printed = "\n".join(c["text"] for c in finish(pc, run_id)["console"])
+    assert 'Process chef:\nTraceback (most recent call last):' in printed
+    assert 'File "program.py", line 5, in boom' in printed
+    assert "concviz" not in printed
+    assert "ValueError: no soup today" in printed
 
 
 def test_only_the_presenter_may_run_a_program() -> None:

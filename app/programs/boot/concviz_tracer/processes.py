@@ -25,7 +25,7 @@ from types import ModuleType
 
 from . import gate, hooks, identity, outlet, recorder, where
 from . import kinds as K
-from .workers import before_join, process_exit, report_exc
+from .workers import before_join, print_exc, process_exit, report_exc
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -166,6 +166,10 @@ def _patch_process(process: ModuleType) -> None:
             except BaseException as e:
                 with contextlib.suppress(Exception):
                     report_exc(e)
+                # What multiprocessing prints, without this package's frames;
+                # the same exit code.
+                if print_exc(f"Process {self.name}:\n", e):
+                    raise SystemExit(1) from None
                 raise
 
         self.run = traced_run

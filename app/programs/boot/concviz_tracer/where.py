@@ -192,6 +192,32 @@ def traceback_data(tb: Any) -> dict[str, Any]:
     return data
 
 
+def shown_traceback(exc: BaseException) -> str:
+    """The traceback of `exc` as the user would see it from ``python
+    program.py``: without this package's frames (its hooks, the thread and
+    process wrappers), and the user's files named as they are in the run's
+    directory."""
+    import traceback
+
+    boot = os.path.dirname(_HERE) + os.sep
+    top = traceback.TracebackException.from_exception(exc)
+    todo, seen = [top], set()
+    while todo:
+        te = todo.pop()
+        if id(te) in seen:
+            continue
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list(
+            [fs for fs in te.stack if not os.path.abspath(fs.filename).startswith(boot)]
+        )
+        todo += [t for t in (te.__cause__, te.__context__) if t is not None]
+        todo += getattr(te, "exceptions", None) or []  # an ExceptionGroup's
+    text = "".join(top.format())
+    if _user_dir:
+        text = text.replace(f'File "{_user_dir}{os.sep}', 'File "')
+    return text
+
+
 # Short reprs.
 
 MAX_REPR = 80

@@ -67,16 +67,27 @@ def error_text(exc: BaseException) -> str:
 
 def report_exc(exc: BaseException, must_show: bool = True) -> str:
     """Record an uncaught exception (`exc`) and flush; its text."""
-    import traceback
-
     error = error_text(exc)
     data = where.traceback_data(exc.__traceback__)
     if must_show or data or recorder.is_thread_announced():
         data["error"] = error
-        data["traceback"] = "".join(traceback.format_exception(exc))
+        data["traceback"] = where.shown_traceback(exc)
         recorder.emit(K.EXC, None, data)
         recorder.flush()
     return error
+
+
+def print_exc(header: str, exc: BaseException) -> bool:
+    """Print `header` and the traceback of `exc` to stderr as Python would,
+    without this package's frames (`where.shown_traceback`); False if it
+    could not, for Python's own printing to do it."""
+    try:
+        text = header + where.shown_traceback(exc)
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except Exception:
+        return False
+    return True
 
 
 def _excepthook(hook: Any) -> Any:
@@ -86,6 +97,8 @@ def _excepthook(hook: Any) -> Any:
         if isinstance(exc, BaseException):
             with contextlib.suppress(Exception):
                 report_exc(exc)
+            if hook is sys.__excepthook__ and print_exc("", exc):
+                return None
         return hook(exc_type, exc, tb)
 
     return excepthook
@@ -207,6 +220,10 @@ def _patch_threading(threading: ModuleType) -> None:
         if args.exc_type is not SystemExit and args.exc_value is not None:
             with contextlib.suppress(Exception):
                 _thread_errors[_thread.get_ident()] = report_exc(args.exc_value, must_show=False)
+            if real_hook is threading.__excepthook__:
+                name = args.thread.name if args.thread is not None else _thread.get_ident()
+                if print_exc(f"Exception in thread {name}:\n", args.exc_value):
+                    return None
         return real_hook(args)
 
     def _shutdown() -> Any:
