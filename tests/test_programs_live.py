@@ -711,3 +711,8 @@ def test_a_program_that_exits_badly_says_how_in_its_reason(pc: httpx.Client) -> 
         lambda r: r.status_code == 200,  # once its recording is written
     )
     assert "程序结束了，退出码为 3" in page.text
+
+
+def test_a_program_pasted_with_a_byte_order_mark_runs(pc: httpx.Client) -> None:
+    run = finish(pc, start(pc, "\ufeffprint('marked')\r\n"))
+    assert [c["text"] for c in run["console"]] == ["marked"]

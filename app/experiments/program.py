@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.experiments.spec import Experiment
 from app.i18n import N_
@@ -62,6 +62,11 @@ class ProgramParams(BaseModel):
         description=N_("the script's name, e.g. lesson.py"),
         pattern=src.FILENAME.pattern,
     )
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return src.plain(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _compiles(self) -> ProgramParams:

@@ -40,9 +40,14 @@ def read_program(path: Path) -> tuple[str, str]:
     """The program's text and the name it runs under; SystemExit with a
     message a person can act on when it cannot run."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = source.decoded(path.read_bytes())
+    except OSError as exc:
         raise SystemExit(f"concviz: cannot read {path}: {exc}") from None
+    except (SyntaxError, ValueError) as exc:  # UnicodeDecodeError is one
+        raise SystemExit(
+            f"concviz: cannot read {path}: it is not UTF-8, nor in the encoding its"
+            f" coding line names ({exc})"
+        ) from None
     name = path.name if source.FILENAME.match(path.name) else source.DEFAULT_FILENAME
     if len(text.encode()) > source.MAX_SOURCE_BYTES:
         raise SystemExit(f"concviz: {path} is longer than {source.MAX_SOURCE_BYTES} bytes")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 
 MAX_SOURCE_BYTES = 256 * 1024
@@ -22,6 +24,19 @@ class CompileProblem:
 
     def __str__(self) -> str:
         return f"line {self.line}, column {self.column}: {self.message}"
+
+
+def plain(text: str) -> str:
+    """The source as Python reads a file of it: no byte order mark (an
+    editor's, pasted along), plain newlines."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+
+
+def decoded(data: bytes) -> str:
+    """A file's source in the encoding Python would read it in (UTF-8, or
+    what its coding line says, PEP 263); ValueError if it is not."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return plain(data.decode(encoding))
 
 
 def check(source: str, filename: str = DEFAULT_FILENAME) -> CompileProblem | None:

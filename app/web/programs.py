@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.i18n import _
 from app.params import ParamsError
@@ -39,6 +39,11 @@ class ProgramRequest(BaseModel):
     source: str = Field(min_length=1, max_length=src.MAX_SOURCE_BYTES)
     args: list[str] = Field(default_factory=list, max_length=src.MAX_ARGS)
     filename: str = src.DEFAULT_FILENAME
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return src.plain(value) if isinstance(value, str) else value
 
 
 def _registry(request: Request) -> RunRegistry:
