@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -69,6 +70,21 @@ def _item_label(item: str | None) -> str:
     return f"{producer} #{n}" if n else item
 
 
+# What a terminal would act on rather than show: colours and cursor moves
+# (ANSI escape sequences), and the other control characters.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _terminal_text(text: str) -> str:
+    """A printed line as a terminal leaves it: without colour codes, and of
+    a line rewritten with carriage returns (a progress bar) its last form."""
+    text = _ESCAPES.sub("", text)
+    if "\r" in text:
+        text = next((part for part in reversed(text.split("\r")) if part), "")
+    return _CONTROLS.sub("", text)
+
+
 def _dom_id(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text)
 
@@ -83,6 +99,7 @@ env.filters["item"] = _item_label
 env.filters["item_text"] = item_text  # an item as the program wrote it, from its repr
 env.filters["rate"] = _rate
 env.filters["dom_id"] = _dom_id
+env.filters["terminal_text"] = _terminal_text
 env.filters["reason"] = reasons.shown
 # A worker state in words (the timeline's legend), for a card no words of its own fit.
 env.filters["state_words"] = timeline.state_words
