@@ -716,3 +716,14 @@ def test_a_program_that_exits_badly_says_how_in_its_reason(pc: httpx.Client) -> 
 def test_a_program_pasted_with_a_byte_order_mark_runs(pc: httpx.Client) -> None:
     run = finish(pc, start(pc, "\ufeffprint('marked')\r\n"))
     assert [c["text"] for c in run["console"]] == ["marked"]
+
+
+def test_run_at_the_limit_of_runs_offers_to_stop_the_runs_that_hold_it(pc: httpx.Client) -> None:
+    going = [start(pc, "import time\ntime.sleep(30)\n") for _ in range(4)]  # max_runs
+    page = pc.post("/programs/run", data={"source": "print(1)\n", "filename": "one.py"})
+    assert page.status_code == 429
+    assert "At most 4 runs may go at once. Stop one of these, then Start again." in page.text
+    assert "POST /api" not in page.text  # no words for programmers
+    for run_id in going:
+        assert f'hx-post="/runs/{run_id}/stop"' in page.text
+        pc.post(f"/api/runs/{run_id}/stop")

@@ -23,6 +23,7 @@ from app.programs import gallery
 from app.programs import source as src
 from app.registry import RunRegistry
 from app.runs import LimitReached, Run
+from app.web import runlist
 from app.web.frames import live_stage
 from app.web.render import templates
 
@@ -129,8 +130,10 @@ async def run_from_form(request: Request) -> HTMLResponse:
     text = form.get("source", "").replace("\r\n", "\n")
     filename = form.get("filename", "").strip() or src.DEFAULT_FILENAME
 
-    def answer(status: int, message: str, run: Run | None = None, line: int = 0) -> HTMLResponse:
-        context = _page_context(request, run, message=message, error_line=line)
+    def answer(
+        status: int, message: str, run: Run | None = None, line: int = 0, offer: Any = None
+    ) -> HTMLResponse:
+        context = _page_context(request, run, message=message, error_line=line, offer=offer)
         return templates.TemplateResponse(
             request, "partials/program/_run_result.html", context, status_code=status
         )
@@ -155,8 +158,8 @@ async def run_from_form(request: Request) -> HTMLResponse:
         return answer(422, message, line=problem.line)
     try:
         run = _registry(request).start(SLUG, {"source": text, "args": args, "filename": filename})
-    except LimitReached as exc:
-        return answer(429, _("Not started: %(why)s") % {"why": exc})
+    except LimitReached as exc:  # which runs hold the limit, each with a Stop
+        return answer(429, "", offer=runlist.offer(exc, _registry(request).settings))
     except ParamsError as exc:  # too many arguments, say
         return answer(422, _("Not started: %(why)s") % {"why": exc})
     return answer(201, _("Run %(id)s started.") % {"id": run.id}, run)
