@@ -181,7 +181,8 @@ def test_a_json_client_behind_the_ring_gets_the_rest_from_the_recording(
 
 class FrameReader:
     """A healthy viewer of a run's HTML stream on a raw socket: when each
-    frame arrived, and how many watch according to the frame."""
+    frame arrived (the whole stage or a patch: a message with an id), and
+    how many watch according to the frames that say it."""
 
     def __init__(self, port: int, run_id: str) -> None:
         self.arrivals: list[float] = []
@@ -201,9 +202,11 @@ class FrameReader:
                 *messages, buf = buf.split(b"\n\n")
                 now = time.monotonic()
                 for m in messages:
+                    if not re.search(rb"^id: \d+", m, re.MULTILINE):
+                        continue
+                    self.arrivals.append(now)
                     found = re.search(rb"(\d+) watching", m)
                     if found:
-                        self.arrivals.append(now)
                         self.watching.append((now, int(found.group(1))))
         except OSError:
             pass

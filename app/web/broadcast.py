@@ -20,7 +20,9 @@ from functools import cached_property
 from app.web.markup import Element, parse
 
 # How many recent frames a viewer may be behind and still get a patch: at
-# 20 frames a second, 0.4 s. Each one kept costs its text and its tree.
+# 20 frames a second, 0.4 s. Each one kept costs its text and its tree
+# (about 300 KB for a 16x16 producer/consumer stage); older frames keep only
+# their text, while a message cache holds them.
 HISTORY = 8
 
 
@@ -37,6 +39,11 @@ class Frame:
     def tree(self) -> Element | None:
         """Its elements (`app.web.markup`), read when first asked for."""
         return parse(self.html)
+
+    def forget_tree(self) -> None:
+        """Let its tree go (about 7 times its text in memory): it will not
+        be patched from again."""
+        self.__dict__.pop("tree", None)
 
 
 class Subscriber:
@@ -74,12 +81,16 @@ class Broadcaster:
 
     def publish(self, frame: Frame) -> None:
         self.latest = frame
+        if len(self._recent) == HISTORY:
+            self._recent[0].forget_tree()
         self._recent.append(frame)
         for sub in self._subscribers:
             sub.offer(frame)
 
     def forget_recent(self) -> None:
         """Every subscriber gets the next frame whole."""
+        for frame in self._recent:
+            frame.forget_tree()
         self._recent.clear()
 
     def recent(self, frame: Frame | None) -> Frame | None:

@@ -8,8 +8,9 @@ from the recording. The stream ends after the run's last event.
 
 `/runs/{id}/stream`: HTML frames for the page. The first message a client
 gets is the whole stage; each later one only what changed since the frame
-the client has (`app.web.stagewire`); a slow client skips frames (latest
-frame wins) and gets every change since its last. A message is encoded once
+the client has (`app.web.stagewire`), but the run's last frame, whole again;
+a slow client skips frames (latest frame wins) and gets every change since
+its last. A message is encoded once
 for all the clients in the same place, deflated for those that take it.
 After the last frame an `end` event tells htmx to close instead of
 reconnecting.
@@ -281,7 +282,10 @@ async def _frames(hub: Frames, run: Run, lang: str, deflate: bool) -> AsyncItera
             yield stagewire.DEFLATE_START
         while True:
             frame = await sub.next()
-            yield stagewire.message(broadcaster.recent(sent), frame, deflate)
+            # The last frame goes whole: the page is left on the run's very
+            # end (what the class discusses), whatever it missed on the way.
+            base = None if frame.last else broadcaster.recent(sent)
+            yield stagewire.message(base, frame, deflate)
             sent = frame
             if frame.last:
                 yield stagewire.DEFLATED_END if deflate else END
