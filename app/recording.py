@@ -217,7 +217,7 @@ class Recorder:
             while not stop:
                 ops = [self._queue.get()]
                 deadline = time.monotonic() + FLUSH_S
-                while time.monotonic() < deadline:
+                while ops[-1] is not _STOP and time.monotonic() < deadline:  # no wait once closed
                     try:
                         ops.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                     except queue.Empty:

@@ -11,9 +11,13 @@ puts it into q, C1 gets it and sleeps to use it), in batches of 256.
 The baseline, in the same run, is the least any server must do with an
 event: turn the worker's raw tuple into a numbered `Event`
 (`events.from_raw`). The ratio says how many times that the whole ingest
-costs.
+costs. With a recording, the time runs until the recorder has written
+every event (its writer thread shares the server's interpreter).
 
-    python bench/ingest.py [--items 50000] [--repeats 5]
+`--experiment program` folds the same events as any user's program (the
+program fold alone, no lesson overlay).
+
+    python bench/ingest.py [--items 50000] [--repeats 5] [--experiment program]
 
 Not part of the test suite (a smoke run is: tests/test_benches.py).
 """
@@ -57,16 +61,17 @@ def batches(n_items: int, start_ns: int) -> list[list[Any]]:
     return out
 
 
-async def ingest(n_items: int, recording: bool) -> float:
-    """Seconds per event of Run.ingest."""
+async def ingest(n_items: int, recording: bool, slug: str = "producer-consumer") -> float:
+    """Seconds per event of Run.ingest (and the recording's writing)."""
     from app.experiments import EXPERIMENTS
-    from app.experiments.producer_consumer import Params
     from app.recording import Recorder
     from app.runs import Run
     from app.settings import Settings
 
-    exp = EXPERIMENTS["producer-consumer"]
-    params = Params.model_validate({"producers": 1, "consumers": 1, "items_per_producer": 0})
+    exp = EXPERIMENTS[slug]
+    assert exp.params is not None
+    quick = {"producers": 1, "consumers": 1, "items_per_producer": 0}
+    params = exp.params.model_validate(quick if slug == "producer-consumer" else {})
     with tempfile.TemporaryDirectory() as tmp:
         recorder = Recorder(Path(tmp) / "runs.sqlite3") if recording else None
         run = Run("bench", exp, params, Settings(), recorder=recorder)
@@ -85,9 +90,9 @@ async def ingest(n_items: int, recording: bool) -> float:
         t0 = time.perf_counter()
         for batch in work:
             run.ingest(batch)
-        elapsed = time.perf_counter() - t0
         if recorder is not None:
-            recorder.close()
+            recorder.close()  # until every event is written
+        elapsed = time.perf_counter() - t0
     return elapsed / (n_items * len(KINDS))
 
 
@@ -111,12 +116,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", type=int, default=50_000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument(
+        "--experiment", choices=("producer-consumer", "program"), default="producer-consumer"
+    )
     args = ap.parse_args()
+    slug = args.experiment
+    print(f"bench/ingest.py: {slug}, {args.items} items, {args.repeats} repeats", flush=True)
     sides: dict[str, list[float]] = {"numbering": [], "ingest": [], "ingest+recording": []}
     for _ in range(args.repeats):
         sides["numbering"].append(numbering(args.items))
-        sides["ingest"].append(asyncio.run(ingest(args.items, recording=False)))
-        sides["ingest+recording"].append(asyncio.run(ingest(args.items, recording=True)))
+        sides["ingest"].append(asyncio.run(ingest(args.items, False, slug)))
+        sides["ingest+recording"].append(asyncio.run(ingest(args.items, True, slug)))
     base = statistics.median(sides["numbering"])
     for name, values in sides.items():
         us = statistics.median(values) * 1e6
