@@ -22,7 +22,7 @@ OUTCOME = re.compile(r"^accounting:")
 
 @functools.lru_cache(maxsize=256)
 def role_of(name: str) -> str:
-    """ "producer", "consumer", or "" for any other worker."""
+    """The role of the worker `name`: "producer", "consumer", or "" (any other)."""
     m = _WORKER.match(name)
     if m is None:
         joined = name.rpartition("/")[2] if "/" in name else ""
