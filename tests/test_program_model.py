@@ -9,7 +9,7 @@ from app.events import Event
 from app.programs import diagnosis, view
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.model import fold, fold_all
-from app.programs.state import QUIET, ProgramState
+from app.programs.state import ITEMS_SHOWN, QUIET, ProgramState
 
 MAIN = 100
 
@@ -281,3 +281,33 @@ def test_an_item_tells_its_journey_in_any_program() -> None:
     again = state.journeys["job 1"]
     assert (again.producer, again.put is not None, again.got) == ("T1", True, None)
     assert "None" not in state.journeys  # a sentinel has no journey
+
+
+def test_a_producer_far_ahead_leaves_no_item_taken_for_an_early_one() -> None:
+    """At full speed a producer puts hundreds of items before its consumer
+    takes the first: the queue shows the latest ITEMS_SHOWN, and each item
+    taken that is no longer shown is one of the older ones, not a get that
+    came before its put."""
+    n = 3 * ITEMS_SHOWN
+    story = Story().start()
+    story("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q")
+    for k in range(n):
+        story("P", 101, 101, K.PUT, "100.1", v=repr(k), size=None)
+    for k in range(n):
+        story("C", 102, 102, K.GET, "100.1", v=repr(k), size=None)
+    q = story.state().objs["100.1"]
+    assert (q.puts, q.gets, q.size, len(q.items), q.early) == (n, n, 0, 0, {})
+
+
+def test_a_get_that_comes_before_its_put_waits_for_it() -> None:
+    """Batches of different processes arrive out of step: a get whose put
+    has not come yet is remembered, and that put then shows no item."""
+    story = Story().start()
+    story("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q")
+    story("P", 101, 101, K.PUT, "100.1", v="'a'", size=None)
+    story("C", 102, 102, K.GET, "100.1", v="'b'", size=None)
+    q = story.state().objs["100.1"]
+    assert (list(q.items), q.early) == (["'a'"], {"'b'": 1})
+    story("P", 101, 101, K.PUT, "100.1", v="'b'", size=None)
+    q = story.state().objs["100.1"]
+    assert (list(q.items), q.early, q.size) == (["'a'"], {}, 1)

@@ -32,11 +32,20 @@ def arrive(obj: ObjView, value: str) -> None:
 def leave(obj: ObjView, value: str) -> None:
     """An item out of a queue (or a pipe's end): the first one with its value
     (first in, first out; for LIFO and priority queues the value tells which);
-    one not there yet is remembered, its arrival will be reported late."""
+    one not there yet is remembered, its arrival will be reported late. One
+    not shown, while the queue holds more than the ITEMS_SHOWN it shows, is
+    one of those: it arrived long ago (a producer far ahead of its consumer
+    at full speed), and is no early one."""
     obj.gets += 1
+    items = obj.items
+    if items and items[0] == value:  # nearly always: first in, first out
+        items.popleft()
+        return
     try:
-        obj.items.remove(value)
+        items.remove(value)
     except ValueError:
+        if obj.puts - obj.gets >= len(items):  # more went in than are shown
+            return
         obj.early[value] = obj.early.get(value, 0) + 1
 
 
