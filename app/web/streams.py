@@ -10,10 +10,9 @@ from the recording. The stream ends after the run's last event.
 gets is the whole stage; each later one only what changed since the frame
 the client has (`app.web.stagewire`), but the run's last frame, whole again;
 a slow client skips frames (latest frame wins) and gets every change since
-its last. A message is encoded once
-for all the clients in the same place, deflated for those that take it.
-After the last frame an `end` event tells htmx to close instead of
-reconnecting.
+its last. A message is encoded once for all the clients in the same place,
+deflated for those that take it. After the last frame an `end` event tells
+htmx to close instead of reconnecting.
 
 Every stream here goes through `EventStream`: a client that does not take a
 message within the `send_timeout` setting (it stopped reading, or its network went
