@@ -101,3 +101,29 @@ def test_a_patched_stage_is_the_fresh_pages_stage_and_its_buttons_work(
             fresh.close()
         finally:
             api.post(f"/api/runs/{run_id}/stop")
+
+
+def test_a_page_whose_stage_was_changed_otherwise_gets_the_whole_stage_again(
+    browser: Any, live_server: LiveServer
+) -> None:
+    """A patch whose target is not in the page is not applied: the stream
+    is opened again, and its first message is the whole stage."""
+    with httpx.Client(base_url=live_server.url, timeout=20) as api:
+        run_id = api.post(
+            "/api/runs", json={"experiment": "producer-consumer", "params": PARAMS}
+        ).json()["id"]
+        try:
+            page = open_page(browser, live_server.url + "/experiments/producer-consumer")
+            wait_for_run(page, run_id, timeout=10000)
+            page.wait_for_function("() => window.__msgs.patch >= 5", timeout=30000)
+            assert page.evaluate("window.__msgs.whole") == 1
+            # The counters change with nearly every frame: the next patches
+            # look for them.
+            page.evaluate("document.querySelector('#counters').remove()")
+            page.wait_for_function("() => window.__msgs.whole >= 2", timeout=15000)
+            page.wait_for_selector("#counters #c-produced", timeout=5000)
+            assert len(page.encodings) >= 2  # the stream was opened again
+            assert page.errors == []
+            page.close()
+        finally:
+            api.post(f"/api/runs/{run_id}/stop")
