@@ -12,15 +12,14 @@ item it took): design.md section 6, "frames show a consistent cut". The
 cost: the picture is this much behind the program.
 
 At full speed the reader takes a batch of a few hundred events about every
-millisecond while it holds tens of thousands: it keeps the least stamp it
-holds rather than looking for it in each batch, and hands over at most once
-per `HAND_NS`, sorting what it holds once for many batches (a frame is drawn
-at most every 50 ms: nobody sees the difference).
+millisecond while it holds tens of thousands: it keeps each batch with its
+least and greatest stamp, hands over at most once per `HAND_NS` (a frame is
+drawn at most every 50 ms: nobody sees the difference), and then sorts only
+the events that are due, each once.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 import operator
 import os
@@ -68,7 +67,10 @@ class EventMerge:
 
     def read(self, fifo: EventFifo) -> None:
         """The reader thread: until `reading` is False and the FIFO empty."""
-        pending: list[Any] = []
+        # What it holds: each batch as it came, with its least and greatest
+        # stamp, so that a hand-over takes the batches that are due whole
+        # and sorts each event once (not all it holds, every time).
+        pending: list[Held] = []
         oldest = -1  # the least stamp in `pending` (-1: it is empty)
         handed = 0  # when it last handed over
         out = K.OUT
@@ -92,15 +94,11 @@ class EventMerge:
                 for raw in batch:
                     if raw[4] == out and raw[6]:
                         self.printed += len(str(raw[6].get("text", "")))
-                least = min(map(_stamp, batch))
-                oldest = least if oldest < 0 or least < oldest else oldest
-                pending += batch
+                oldest = _hold(pending, batch, oldest)
             if self._inbox:
                 with self._lock:
                     inbox, self._inbox = self._inbox, []
-                least = min(map(_stamp, inbox))
-                oldest = least if oldest < 0 or least < oldest else oldest
-                pending += inbox
+                oldest = _hold(pending, inbox, oldest)
             now = time.monotonic_ns()
             cutoff = now - HOLD_NS
             if 0 <= oldest <= cutoff and (batch is None or now - handed >= HAND_NS):
@@ -108,23 +106,42 @@ class EventMerge:
                 handed = now
         with self._lock:
             self._merging = False
-            pending += self._inbox
-            self._inbox.clear()
+            if self._inbox:
+                _hold(pending, self._inbox, oldest)
+            self._inbox = []
         self._hand_over(pending, None)
 
-    def _hand_over(self, pending: list[Any], cutoff: int | None) -> int:
+    def _hand_over(self, pending: list[Held], cutoff: int | None) -> int:
         """Hand over, oldest first, the events stamped before `cutoff` (all
         of them if None); the rest stay in `pending`. The least stamp left
         (-1: none is left)."""
-        if not pending:
-            return -1
-        pending.sort(key=_stamp)
-        n = len(pending) if cutoff is None else bisect.bisect_right(pending, cutoff, key=_stamp)
-        ready = pending[:n]
-        del pending[:n]
+        ready: list[Any] = []
+        keep: list[Held] = []
+        for least, most, batch in pending:
+            if cutoff is None or most <= cutoff:
+                ready += batch
+            elif least <= cutoff:
+                ready += [raw for raw in batch if raw[0] <= cutoff]
+                rest = [raw for raw in batch if raw[0] > cutoff]
+                keep.append((min(map(_stamp, rest)), most, rest))
+            else:
+                keep.append((least, most, batch))
+        pending[:] = keep
         if ready:
+            ready.sort(key=_stamp)  # stable: equal stamps keep their order of arrival
             try:
                 self._on_batch(ready)
             except Exception:
                 log.exception("handing a batch of events over failed")
-        return pending[0][0] if pending else -1
+        return min(held[0] for held in keep) if keep else -1
+
+
+# A batch held: its least stamp, its greatest, its events.
+Held = tuple[int, int, list[Any]]
+
+
+def _hold(pending: list[Held], batch: list[Any], oldest: int) -> int:
+    """Hold `batch`; the least stamp held now."""
+    least = min(map(_stamp, batch))
+    pending.append((least, max(map(_stamp, batch)), batch))
+    return least if oldest < 0 or least < oldest else oldest
