@@ -19,6 +19,9 @@ the real server (`python -m app`, `--fps 20`), in the same window:
   (HTTP chunking included);
 - *patches, deflated*: a viewer that takes `deflate`, as browsers do.
 
+A page also holds the run's timeline stream (`/runs/{id}/timeline`, its
+drawing whole twice a second, not patched): its bytes are printed too.
+
 Printed for each: KiB/s per viewer, and the ratio to the baseline. Targets
 (the issue): <= 8 KiB/s at 2x2, <= 64 KiB/s at 16x16 full speed.
 """
@@ -114,7 +117,12 @@ def measure(port: int, params: dict[str, Any], seconds: float, warm_up: float) -
     run = http(port, "POST", "/api/runs", {"experiment": "producer-consumer", "params": params})
     path = f"/runs/{run['id']}/stream"
     stop_ = threading.Event()
-    viewers = [Viewer(port, path, False, stop_), Viewer(port, path, True, stop_)]
+    timeline = f"/runs/{run['id']}/timeline"
+    viewers = [
+        Viewer(port, path, False, stop_),
+        Viewer(port, path, True, stop_),
+        Viewer(port, timeline, False, stop_),
+    ]
     for v in viewers:
         v.start()
     time.sleep(warm_up)
@@ -129,7 +137,7 @@ def measure(port: int, params: dict[str, Any], seconds: float, warm_up: float) -
     for v in viewers:
         v.join(5)
     http(port, "POST", f"/api/runs/{run['id']}/stop")
-    plain, deflated = viewers
+    plain, deflated, drawing = viewers
     fps = plain.messages / seconds
     return {
         "fps": fps,
@@ -138,6 +146,7 @@ def measure(port: int, params: dict[str, Any], seconds: float, warm_up: float) -
         "patches": plain.wire / seconds / KIB,
         "deflated": deflated.wire / seconds / KIB,
         "patched": plain.patches / max(1, plain.messages),
+        "timeline": drawing.wire / seconds / KIB,
     }
 
 
@@ -147,7 +156,8 @@ def line(name: str, m: dict[str, float], target: float) -> str:
         f" ({m['frame']:.0f} B each); patches {m['patches']:6.1f} KiB/s"
         f" (ratio {m['patches'] / m['whole']:.3f}, {m['patched']:.0%} of messages);"
         f" deflated {m['deflated']:5.1f} KiB/s (ratio {m['deflated'] / m['whole']:.3f});"
-        f" target <= {target:g} KiB/s"
+        f" target <= {target:g} KiB/s\n{'':<22} and its timeline stream (not patched):"
+        f" {m['timeline']:.1f} KiB/s"
     )
 
 
