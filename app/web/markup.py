@@ -57,37 +57,39 @@ def parse(html: str) -> Element | None:
     stack = [root]
     opaque = 0  # depth inside an <svg> or <math>
     for m in _TAG.finditer(html):
-        closing, tag, rest = m.group(1), m.group(2), m.group(3)
+        closing, tag, rest = m.groups()
         if tag is None:  # a comment
             continue
-        tag = tag.lower()
+        if not tag.islower():
+            tag = tag.lower()
         if closing:
             top = stack[-1]
-            if len(stack) == 1 or top.tag != tag:
+            if top.tag != tag or len(stack) == 1:
                 return None
-            top.close, top.end = m.start(), m.end()
+            top.close, top.end = m.span()
             stack.pop()
-            if tag in OPAQUE:
+            if opaque and tag in OPAQUE:
                 opaque -= 1
             continue
+        alone = rest.endswith("/")  # <x/>
         if opaque:
             if tag in OPAQUE:
                 opaque += 1
-            if rest.endswith("/"):
-                continue
-            stack.append(Element(tag, m.start(), m.end(), None))  # closed, not kept
+            if not alone:
+                stack.append(Element(tag, 0, 0, None))  # closed, not kept
             continue
-        if tag in _RAW or (rest.endswith("/") and tag not in VOID and tag not in OPAQUE):
+        if tag in _RAW or (alone and tag not in VOID and tag not in OPAQUE):
             return None
         parent = stack[-1]
         if (parent.tag == "p" and tag in _ENDS_P) or (
             tag in _TABLE_PARTS and parent.tag in ("table", "")
         ):
             return None
-        found = _ID.search(rest)
-        el = Element(tag, m.start(), m.end(), _first(found.groups()) if found else None)
+        found = _ID.search(rest) if "id=" in rest else None
+        start, end = m.span()
+        el = Element(tag, start, end, _first(found.groups()) if found else None)
         parent.children.append(el)
-        if tag in VOID or rest.endswith("/"):
+        if alone or tag in VOID:
             continue
         if tag in OPAQUE:
             opaque = 1
