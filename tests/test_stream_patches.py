@@ -155,3 +155,20 @@ def test_after_the_result_is_hidden_or_revealed_every_viewer_gets_the_next_frame
     assert b"<hx-partial" not in whole
     assert b"<hx-partial" in patch
     assert after == stagewire.message(None, made[2], False)
+
+
+@pytest.mark.parametrize(
+    ("header", "takes"),
+    [
+        ("gzip, deflate, br, zstd", True),  # a browser's
+        ("deflate;q=0.5", True),
+        ("Deflate", True),
+        ("gzip, deflate;q=0", False),
+        ("gzip", False),
+        (None, False),
+    ],
+)
+def test_the_stream_is_deflated_for_a_client_that_takes_deflate(
+    header: str | None, takes: bool
+) -> None:
+    assert stagewire.takes_deflate(header) is takes
