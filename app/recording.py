@@ -170,6 +170,8 @@ class Recorder:
                 " WHERE status IN ('starting', 'running')"
             )
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._waiting = 0  # events appended and not written yet
+        self._waiting_lock = threading.Lock()
         self._writer = threading.Thread(target=self._write, name="recorder", daemon=True)
         self._writer.start()
 
@@ -179,6 +181,8 @@ class Recorder:
         self._queue.put(("begin", (run_id, experiment, json.dumps(params), created)))
 
     def append(self, run_id: str, evs: list[Event]) -> None:
+        with self._waiting_lock:
+            self._waiting += len(evs)
         self._queue.put(("events", (run_id, evs)))
 
     def end(
@@ -200,8 +204,8 @@ class Recorder:
 
     @property
     def backlog(self) -> int:
-        """Writes waiting for the writer thread (see runs._wait_for_recorder)."""
-        return self._queue.qsize()
+        """Events waiting for the writer thread (see runs._wait_for_recorder)."""
+        return self._waiting
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is left and stop the writer."""
@@ -232,6 +236,9 @@ class Recorder:
                             self._apply(conn, op)
                 except sqlite3.Error:
                     log.exception("recording a batch of events failed")
+                written = sum(len(op[1][1]) for op in ops if op[0] == "events")
+                with self._waiting_lock:
+                    self._waiting -= written
         finally:
             conn.close()
 

@@ -37,11 +37,10 @@ INFLIGHT_BATCHES = 8
 # settings.event_buffer): 50,000 events take about 12 MB (tracemalloc), and
 # the server keeps up to settings.keep_runs ended runs.
 ENDED_RING = 1000
-# Batches of events the recorder may have waiting before a run's reader waits
-# for it (see _wait_for_recorder); a batch holds about a tracer's MAX_BATCH
-# events, so this is at most about 20 MB. Smaller slows a full-speed run for
+# Events the recorder may have waiting before a run's reader waits for it
+# (see _wait_for_recorder): about 20 MB. Smaller slows a full-speed run for
 # nothing; larger is memory.
-RECORDER_BACKLOG = 256
+RECORDER_BACKLOG = 65_536
 RECORDER_WAIT_S = 2.0
 
 

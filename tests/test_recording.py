@@ -148,6 +148,11 @@ def test_events_read_across_chunks(
     n = len(run_events)
     for start in range(0, n, 11):  # batches that are no multiple of a chunk
         rec.append("r1", run_events[start : start + 11])
+    assert rec.backlog <= n  # events not written yet (a run waits past a bound)
+    deadline = time.monotonic() + 10
+    while rec.backlog:
+        assert time.monotonic() < deadline, "the recorder did not write its events"
+        time.sleep(0.01)
     rec.close()
     again = Recorder(tmp_path / "runs.sqlite3")
     assert again.events("r1") == run_events
