@@ -167,3 +167,16 @@ def test_a_viewer_that_skipped_frames_gets_every_change_since_in_one_patch(seed:
             found = patch(old, new)
             if found is not None:
                 assert applied(old, found) == new
+
+
+def test_an_id_also_inside_an_svg_is_not_a_target() -> None:
+    """An <svg> is read whole: an id in it and outside it is no one's id."""
+    svg = '<svg viewBox="0 0 1 1"><rect id="c-n" width="{w}"/></svg>'
+    old = BASE + svg.format(w=1)
+    new = old.replace('id="c-n">1<', 'id="c-n">2<')
+    found = patch(old, new)
+    assert found is not None
+    assert [(p.swap, p.target) for p in found] == [
+        ("outerMorph", ":scope>:nth-child(1)>:nth-child(1)")
+    ]
+    assert applied(old, found) == new

@@ -39,6 +39,7 @@ from app.web.markup import OPAQUE, Element
 # What a partial costs besides its selector and content (its tags).
 PARTIAL_COST = len('<hx-partial hx-target="find " hx-swap="outerMorph"></hx-partial>')
 _PLAIN_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+ID_ANYWHERE = re.compile(r"""\sid=["']?([^\s"'=<>`]*)""")
 
 
 class Patch(NamedTuple):
@@ -52,7 +53,7 @@ def diff(old: str, old_tree: Element, new: str, new_tree: Element) -> list[Patch
     `new`; None if the whole of `new` must be sent instead."""
     if old == new:
         return []
-    ids = _unique_ids(old_tree)
+    ids = _unique_ids(old)
     patches = _children(_Pair(old, new, ids), old_tree, new_tree, "this", ":scope")
     if patches is None:
         return None
@@ -68,15 +69,15 @@ class _Pair:
         self.old, self.new, self.ids = old, new, ids
 
 
-def _unique_ids(root: Element) -> set[str]:
+def _unique_ids(html: str) -> set[str]:
+    """The ids the older frame has once, among those a selector can name:
+    counted in all of its text, so that one that is also inside an `<svg>`
+    (which is not read apart) is not taken for unique."""
     seen: set[str] = set()
     twice: set[str] = set()
-    todo = list(root.children)
-    while todo:
-        el = todo.pop()
-        if el.id is not None:
-            (twice if el.id in seen else seen).add(el.id)
-        todo.extend(el.children)
+    for found in ID_ANYWHERE.finditer(html):
+        i = found.group(1)
+        (twice if i in seen else seen).add(i)
     return {i for i in seen - twice if _PLAIN_ID.fullmatch(i)}
 
 
