@@ -176,7 +176,5 @@ def test_an_id_also_inside_an_svg_is_not_a_target() -> None:
     new = old.replace('id="c-n">1<', 'id="c-n">2<')
     found = patch(old, new)
     assert found is not None
-    assert [(p.swap, p.target) for p in found] == [
-        ("outerMorph", ":scope>:nth-child(1)>:nth-child(1)")
-    ]
+    assert [(p.swap, p.target) for p in found] == [("outerMorph", "#counters>:nth-child(1)")]
     assert applied(old, found) == new
