@@ -13,9 +13,9 @@ cost: the picture is this much behind the program.
 
 At full speed the reader takes a batch of a few hundred events about every
 millisecond while it holds tens of thousands: it keeps each batch with its
-least and greatest stamp, hands over at most once per `HAND_NS` (a frame is
-drawn at most every 50 ms: nobody sees the difference), and then sorts only
-the events that are due, each once.
+least and greatest stamp, hands over at most once per `HAND_NS` while it
+holds many (a frame is drawn at most every 50 ms: nobody sees the
+difference), and then sorts only the events that are due, each once.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 HOLD_NS = 30_000_000
 HAND_NS = 5_000_000
+# Holding no more batches than this, it hands over what is due at once (a
+# program that is not at full speed shows it as soon as it may).
+FEW_HELD = 4
 
 _stamp = operator.itemgetter(0)  # an event's time
 
@@ -101,7 +104,9 @@ class EventMerge:
                 oldest = _hold(pending, inbox, oldest)
             now = time.monotonic_ns()
             cutoff = now - HOLD_NS
-            if 0 <= oldest <= cutoff and (batch is None or now - handed >= HAND_NS):
+            if 0 <= oldest <= cutoff and (
+                batch is None or now - handed >= HAND_NS or len(pending) <= FEW_HELD
+            ):
                 oldest = self._hand_over(pending, cutoff)
                 handed = now
         with self._lock:
