@@ -69,9 +69,20 @@ def test_a_patched_stage_is_the_fresh_pages_stage_and_its_buttons_work(
         try:
             watcher = open_page(browser, live_server.url + "/experiments/producer-consumer")
             wait_for_run(watcher, run_id, timeout=10000)
+            # The page's own nodes stay (a card's state changes on the card
+            # itself, so its CSS transitions run), and so does the focus.
+            watcher.wait_for_selector("#w-C1", timeout=10000)
+            watcher.evaluate(
+                "() => { window.__card = document.querySelector('#w-C1');"
+                " document.querySelector('#log ol').focus(); }"
+            )
             # Many frames, each a patch of the one before (a few may be
             # skipped: a patch then brings every change since).
             watcher.wait_for_function("() => window.__msgs.patch >= 30", timeout=30000)
+            assert watcher.evaluate(
+                "() => window.__card === document.querySelector('#w-C1')"
+                " && document.activeElement === document.querySelector('#log ol')"
+            )
             # A chip the patches put in the queue, seen before the pause.
             watcher.wait_for_selector("#queue .chip[hx-get]", timeout=10000)
             assert api.post(f"/api/runs/{run_id}/pause").json()["paused"] is True
