@@ -8,11 +8,12 @@
 
 A run's events are kept in chunks: each holds the events a batch brought
 (up to `CHUNK_EVENTS`), numbered from its `first_seq`, as one compressed
-pickle of plain tuples ``(t, worker, pid, tid, kind, item, data)``. One
-insert and one pickle per chunk cost the server a tenth of what a row and
-a JSON text per event did, and they are read back (decoded) only when a
-replay, a stream or an export asks for them. Recordings made before
-chunks keep their events one per row in `events`, and read as before.
+pickle of plain tuples ``(t, worker, pid, tid, kind, item, data)``,
+written and read with no class (a chunk runs no code). One insert and one
+pickle per chunk cost the server about a quarter of what a row and a JSON
+text per event did (bench/ingest.py), and they are decoded only when a
+replay, a stream or an export reads them. Recordings made before chunks
+keep their events one per row in `events`, and read as before.
 
 Beside the events, copies of a run's state (`keep_state`): its final state,
 kept when it ends, and the replay's checkpoints, kept as an opening makes
@@ -406,9 +407,16 @@ def _plain(data: Any) -> Any:
     return None if data is None else json.loads(json.dumps(data, default=repr))
 
 
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads plain values only: a blob that names a class is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a recording names no class ({module}.{name})")
+
+
 def unpack(blob: bytes) -> list[tuple[Any, ...]]:
     """A chunk's events ``(t, worker, pid, tid, kind, item, data)``."""
-    rows: list[tuple[Any, ...]] = pickle.loads(zlib.decompress(blob))
+    rows: list[tuple[Any, ...]] = _PlainUnpickler(io.BytesIO(zlib.decompress(blob))).load()
     return rows
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import re
 import signal
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,9 @@ def test_data_that_is_not_plain_is_recorded_as_json_would_keep_it(tmp_path: Path
     again = Recorder(tmp_path / "runs.sqlite3")
     assert again.events("r1") == [plain, odd._replace(data={"x": "<odd>", "pair": [1, 2]})]
     again.close()
+    naming_a_class = zlib.compress(pickle.dumps([(0.0, "main", 1, 1, "out", None, Event)]), 1)
+    with pytest.raises(pickle.UnpicklingError):
+        recording.unpack(naming_a_class)  # a chunk runs no code
 
 
 def test_a_run_cut_short_by_a_crash_is_marked_failed_on_reopening(tmp_path: Path) -> None:
