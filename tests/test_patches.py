@@ -178,3 +178,13 @@ def test_an_id_also_inside_an_svg_is_not_a_target() -> None:
     assert found is not None
     assert [(p.swap, p.target) for p in found] == [("outerMorph", "#counters>:nth-child(1)")]
     assert applied(old, found) == new
+
+
+def test_a_pre_goes_whole() -> None:
+    """The browser drops the newline that starts a <pre>: its children are
+    not patched one by one."""
+    old = BASE + '<pre id="out">\n<b id="x">1</b>\n<i>and a long line that stays the same</i></pre>'
+    new = old.replace('<b id="x">1</b>', '<b id="x">2</b>')
+    found = patch(old, new)
+    assert found is not None
+    assert [(p.swap, p.target) for p in found] == [("outerMorph", "#out")]

@@ -39,7 +39,10 @@ from app.web.markup import OPAQUE, Element
 # What a partial costs besides its selector and content (its tags).
 PARTIAL_COST = len('<hx-partial hx-target="find " hx-swap="outerMorph"></hx-partial>')
 _PLAIN_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-ID_ANYWHERE = re.compile(r"""\sid=["']?([^\s"'=<>`]*)""")
+# Sent whole when they change: what is in them is read in another namespace
+# (`app.web.markup`), or the browser drops the newline that starts them.
+_WHOLE = OPAQUE | {"pre", "listing"}
+_ID_ANYWHERE = re.compile(r"""\sid=["']?([^\s"'=<>`]*)""")
 
 
 class Patch(NamedTuple):
@@ -75,7 +78,7 @@ def _unique_ids(html: str) -> set[str]:
     (which is not read apart) is not taken for unique."""
     seen: set[str] = set()
     twice: set[str] = set()
-    for found in ID_ANYWHERE.finditer(html):
+    for found in _ID_ANYWHERE.finditer(html):
         i = found.group(1)
         (twice if i in seen else seen).add(i)
     return {i for i in seen - twice if _PLAIN_ID.fullmatch(i)}
@@ -91,7 +94,7 @@ def _element(pair: _Pair, o: Element, n: Element, target: str) -> list[Patch]:
     if old[o.start : o.end] == new[n.start : n.end]:
         return []
     whole = [Patch("outerMorph", target, new[n.start : n.end])]
-    if o.tag != n.tag or o.tag in OPAQUE or not (o.children or n.children):
+    if o.tag != n.tag or o.tag in _WHOLE or not (o.children or n.children):
         return whole
     parts = _children(pair, o, n, target, target)
     if parts is None:
@@ -130,7 +133,7 @@ def _children(pair: _Pair, o: Element, n: Element, target: str, path: str) -> li
     later: list[Patch] = []
     run_from: int | None = None  # where the run of new children being read starts
     anchor: int | None = None  # the old child before it
-    for j, i in enumerate([*matched, -1]):
+    for j, i in enumerate([*matched, -1]):  # -1: past the last new child
         if i is None:
             if run_from is None:
                 run_from = _end_before(n, j)
