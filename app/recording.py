@@ -6,14 +6,13 @@
                                                           (batches every FLUSH_S)
     reads (to_thread) ------------------- own connection per call --------^
 
-A run's events are kept in chunks: each holds the events a batch brought
-(up to `CHUNK_EVENTS`), numbered from its `first_seq`, as one compressed
-pickle of plain tuples ``(t, worker, pid, tid, kind, item, data)``,
-written and read with no class (a chunk runs no code). One insert and one
-pickle per chunk cost the server about a quarter of what a row and a JSON
-text per event did (bench/ingest.py), and they are decoded only when a
-replay, a stream or an export reads them. Recordings made before chunks
-keep their events one per row in `events`, and read as before.
+A run's events are kept in chunks (`app.chunks`): each holds the events a
+batch brought, numbered from its `first_seq`, as one blob of plain values.
+One insert and one pickle per chunk cost the server about a quarter of
+what a row and a JSON text per event did (bench/ingest.py), and they are
+decoded only when a replay, a stream or an export reads them. Recordings
+made before chunks keep their events one per row in `events`, and read as
+before.
 
 Beside the events, copies of a run's state (`keep_state`): its final state,
 kept when it ends, and the replay's checkpoints, kept as an opening makes
@@ -33,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import logging
 import os
@@ -49,15 +47,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.chunks import chunks, pack, unpack
 from app.events import Event
 
 log = logging.getLogger(__name__)
 
 FLUSH_S = 0.25  # at most this much is lost if the server is killed
-# The most events one chunk holds: a read of a few events decodes one chunk
-# (about a millisecond at this size), a full-speed run writes a chunk for
-# each batch it hands over.
-CHUNK_EVENTS = 2048
 _STOP = object()
 
 SCHEMA = """
@@ -362,62 +357,6 @@ def _recorded(row: tuple[Any, ...]) -> RecordedRun:
     return RecordedRun(
         run_id, experiment, params, name, created, status, reason, duration, count, total
     )
-
-
-# Chunks of events.
-
-
-def chunks(evs: list[Event]) -> Iterator[list[Event]]:
-    """`evs` in chunks of consecutive seq, each at most CHUNK_EVENTS long."""
-    if evs and evs[-1].seq - evs[0].seq != len(evs) - 1:  # not one run of seq
-        start = 0
-        for i in range(1, len(evs) + 1):
-            if i == len(evs) or evs[i].seq != evs[i - 1].seq + 1:
-                yield from chunks(evs[start:i])
-                start = i
-        return
-    for start in range(0, len(evs), CHUNK_EVENTS):
-        yield evs[start : start + CHUNK_EVENTS]
-
-
-class _PlainPickler(pickle.Pickler):
-    """Writes plain values only (None, bools, numbers, strings, and lists,
-    tuples and dicts of them): reading a recording never needs a class."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        raise pickle.PicklingError(f"not a plain value: {type(obj).__name__}")
-
-
-def pack(chunk: list[Event]) -> bytes:
-    """A chunk's events as one blob: plain tuples, without their seq (the
-    chunk's `first_seq` and their place give it). Data that is not plain
-    (it never is from the tracer) is kept as JSON would keep it."""
-    rows = [e[1:] for e in chunk]
-    out = io.BytesIO()
-    try:
-        _PlainPickler(out, pickle.HIGHEST_PROTOCOL).dump(rows)
-    except (pickle.PicklingError, RecursionError):
-        out = io.BytesIO()
-        rows = [(*row[:6], _plain(row[6])) for row in rows]
-        _PlainPickler(out, pickle.HIGHEST_PROTOCOL).dump(rows)
-    return zlib.compress(out.getbuffer(), 1)
-
-
-def _plain(data: Any) -> Any:
-    return None if data is None else json.loads(json.dumps(data, default=repr))
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Reads plain values only: a blob that names a class is refused."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"a recording names no class ({module}.{name})")
-
-
-def unpack(blob: bytes) -> list[tuple[Any, ...]]:
-    """A chunk's events ``(t, worker, pid, tid, kind, item, data)``."""
-    rows: list[tuple[Any, ...]] = _PlainUnpickler(io.BytesIO(zlib.decompress(blob))).load()
-    return rows
 
 
 def _from_chunks(conn: sqlite3.Connection, run_id: str, after: int, limit: int) -> list[Event]:

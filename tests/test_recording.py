@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import pickle
 import random
 import re
 import signal
 import sqlite3
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 from conftest import LiveServer
 from ssereader import messages, read_events
 
-from app import events, recording
+from app import chunks, events
 from app.budget import WorkerBudget
 from app.events import Event, from_raw
 from app.experiments import EXPERIMENTS
@@ -144,7 +142,7 @@ def test_events_read_across_chunks(
 ) -> None:
     """Events are kept in chunks of a batch each: any slice reads whole,
     whatever chunks it starts, ends or spans."""
-    monkeypatch.setattr(recording, "CHUNK_EVENTS", 7)
+    monkeypatch.setattr(chunks, "CHUNK_EVENTS", 7)
     rec = Recorder(tmp_path / "runs.sqlite3")
     rec.begin("r1", "producer-consumer", {}, "2026-01-01T00:00:00")
     n = len(run_events)
@@ -182,9 +180,6 @@ def test_data_that_is_not_plain_is_recorded_as_json_would_keep_it(tmp_path: Path
     again = Recorder(tmp_path / "runs.sqlite3")
     assert again.events("r1") == [plain, odd._replace(data={"x": "<odd>", "pair": [1, 2]})]
     again.close()
-    naming_a_class = zlib.compress(pickle.dumps([(0.0, "main", 1, 1, "out", None, Event)]), 1)
-    with pytest.raises(pickle.UnpicklingError):
-        recording.unpack(naming_a_class)  # a chunk runs no code
 
 
 def test_a_run_cut_short_by_a_crash_is_marked_failed_on_reopening(tmp_path: Path) -> None:
