@@ -132,6 +132,6 @@ def test_an_entry_claimed_from_a_dead_consumer_tells_it_in_its_journey() -> None
     j = state.journeys[entry]
     assert j.label == "P1#1"
     assert (j.producer, j.consumer) == ("P1", "C2")
-    assert j.claims == [(0.05, "C2", "C1")]
+    assert j.claims == ((0.05, "C2", "C1"),)
     assert j.done == 0.07  # acknowledged by the one that claimed it
     assert state.holding == {}

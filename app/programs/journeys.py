@@ -15,12 +15,14 @@ nearly every program, has none.
 
 from __future__ import annotations
 
+import itertools
+
 from app import events
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import Journey, ProgramState, item_text
 
-JOURNEYS_KEPT = 500
+JOURNEYS_KEPT = 500  # at least; at most twice as many
 SENTINEL = "None"
 _IN = frozenset({K.PUT, K.SEND})
 _OUT = frozenset({K.GET, K.RECV})
@@ -42,48 +44,63 @@ _NEXT_CALLS = frozenset(
 )
 
 
-def journey(state: ProgramState, item: str, side: str = "") -> Journey:
-    """The journey of `item` whose `side` ("put", "got", "made") is still
-    open, begun if there is none: the latest, or a new one."""
+def journey(state: ProgramState, item: str) -> Journey:
+    """The latest journey of `item`, begun if there is none."""
     j = state.journeys.get(item)
-    if j is None or (side and getattr(j, side) is not None):
-        j = Journey(item)
-        state.journeys[item] = j
-        state.journeys.move_to_end(item)
-        if len(state.journeys) > JOURNEYS_KEPT:
-            state.journeys.popitem(last=False)
+    return j if j is not None else _begun(state, item)
+
+
+def _begun(state: ProgramState, item: str) -> Journey:
+    j = Journey(item)
+    journeys = state.journeys
+    journeys.pop(item, None)  # the newest last
+    journeys[item] = j
+    if len(journeys) >= 2 * JOURNEYS_KEPT:  # the oldest go, half at a time
+        state.journeys = dict(itertools.islice(journeys.items(), JOURNEYS_KEPT, None))
     return j
 
 
 def fold(state: ProgramState, e: Event, who: str) -> None:
     """After the program's own fold of `e`, by the worker `who`: the journey
     it moves on, and in `state.finished_with` the items `who` is now done
-    with (a lesson's overlay counts them)."""
+    with (a lesson's overlay counts them). On the path of every event: the
+    common kinds cost a set lookup or two."""
     if state.finished_with:
         state.finished_with.clear()
-    d = e.data or {}
-    if e.kind in _NEXT_CALLS:
-        moved_on = not d.get("again")  # again: the entry it holds, delivered anew
+    kind = e.kind
+    holding = state.holding
+    if holding and who in holding:
+        d = e.data
+        if kind in _NEXT_CALLS:
+            moved_on = not (d and d.get("again"))  # again: the entry it holds, delivered anew
+        else:
+            moved_on = kind == events.WANTS and not (d and d.get("kind") == "sleep")
+        if moved_on:
+            j = holding.pop(who)
+            j.done = e.t
+            state.finished_with.append(j)
+    if kind in _IN:
+        putting = True
+    elif kind in _OUT:
+        putting = False
     else:
-        moved_on = e.kind == events.WANTS and d.get("kind") != "sleep"
-    if moved_on and who in state.holding:
-        j = state.holding.pop(who)
-        j.done = e.t
-        state.finished_with.append(j)
-    if e.kind == K.CLAIM:
-        _claimed(state, e, who)
-    if e.kind not in _IN and e.kind not in _OUT or not e.item:
+        if kind == K.CLAIM:
+            _claimed(state, e, who)
+        return
+    d = e.data
+    if not d or not e.item or d.get("again"):
         return
     v = item_text(d.get("v"))
-    if v == SENTINEL or not v or d.get("again"):
+    if v == SENTINEL or not v:
         return
-    if e.kind in _IN:
-        j = journey(state, v, "put")
+    found = state.journeys.get(v)
+    if putting:
+        j = found if found is not None and found.put is None else _begun(state, v)
         j.producer, j.put = who, e.t
     else:
-        j = journey(state, v, "got")
+        j = found if found is not None and found.got is None else _begun(state, v)
         j.consumer, j.got = who, e.t
-        state.holding[who] = j
+        holding[who] = j
     if not j.queue:
         j.queue = state.obj_name(e.item)
 
@@ -99,6 +116,6 @@ def _claimed(state: ProgramState, e: Event, who: str) -> None:
             continue
         if state.holding.get(j.consumer) is j:
             del state.holding[j.consumer]
-        j.claims.append((e.t, who, j.consumer))
+        j.claims = (*j.claims, (e.t, who, j.consumer))
         j.consumer = who
         state.holding[who] = j

@@ -5,7 +5,7 @@ thread can be in."""
 from __future__ import annotations
 
 import re
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +162,7 @@ class ObjView:
         return t.lower()
 
 
-@dataclass
+@dataclass(slots=True)
 class Journey:
     """One item's way through a queue (`app.programs.journeys`; times in
     seconds since the run started)."""
@@ -177,7 +177,7 @@ class Journey:
     done: float | None = None  # its taker moved on
     # A Redis stream's entry taken over from a consumer that held it too
     # long (XAUTOCLAIM, XCLAIM): (when, by whom, from whom), in order.
-    claims: list[tuple[float, str, str]] = field(default_factory=list)
+    claims: tuple[tuple[float, str, str], ...] = ()
 
     @property
     def waited(self) -> float | None:
@@ -216,7 +216,7 @@ class ProgramState(RunState):
     limit: str = ""
     # Items' journeys (the latest JOURNEYS_KEPT), what each worker took and
     # has not moved on from, and the items the latest event finished with.
-    journeys: OrderedDict[str, Journey] = field(default_factory=OrderedDict)
+    journeys: dict[str, Journey] = field(default_factory=dict)
     holding: dict[str, Journey] = field(default_factory=dict)
     finished_with: list[Journey] = field(default_factory=list)
 
