@@ -20,7 +20,8 @@ the real server (`python -m app`, `--fps 20`), in the same window:
 - *patches, deflated*: a viewer that takes `deflate`, as browsers do.
 
 A page also holds the run's timeline stream (`/runs/{id}/timeline`, its
-drawing whole twice a second, not patched): its bytes are printed too.
+drawing twice a second, deflated against the previous one for a viewer
+that takes deflate): its bytes are printed too, and the page's total.
 
 Printed for each: KiB/s per viewer, and the ratio to the baseline. Targets
 (the issue): <= 8 KiB/s at 2x2, <= 64 KiB/s at 16x16 full speed.
@@ -122,6 +123,7 @@ def measure(port: int, params: dict[str, Any], seconds: float, warm_up: float) -
         Viewer(port, path, False, stop_),
         Viewer(port, path, True, stop_),
         Viewer(port, timeline, False, stop_),
+        Viewer(port, timeline, True, stop_),
     ]
     for v in viewers:
         v.start()
@@ -137,7 +139,7 @@ def measure(port: int, params: dict[str, Any], seconds: float, warm_up: float) -
     for v in viewers:
         v.join(5)
     http(port, "POST", f"/api/runs/{run['id']}/stop")
-    plain, deflated, drawing = viewers
+    plain, deflated, drawing, drawing_deflated = viewers
     fps = plain.messages / seconds
     return {
         "fps": fps,
@@ -147,6 +149,7 @@ def measure(port: int, params: dict[str, Any], seconds: float, warm_up: float) -
         "deflated": deflated.wire / seconds / KIB,
         "patched": plain.patches / max(1, plain.messages),
         "timeline": drawing.wire / seconds / KIB,
+        "timeline_deflated": drawing_deflated.wire / seconds / KIB,
     }
 
 
@@ -156,8 +159,10 @@ def line(name: str, m: dict[str, float], target: float) -> str:
         f" ({m['frame']:.0f} B each); patches {m['patches']:6.1f} KiB/s"
         f" (ratio {m['patches'] / m['whole']:.3f}, {m['patched']:.0%} of messages);"
         f" deflated {m['deflated']:5.1f} KiB/s (ratio {m['deflated'] / m['whole']:.3f});"
-        f" target <= {target:g} KiB/s\n{'':<22} and its timeline stream (not patched):"
-        f" {m['timeline']:.1f} KiB/s"
+        f" target <= {target:g} KiB/s\n{'':<22} its timeline stream: {m['timeline']:.1f} KiB/s,"
+        f" deflated against the last drawing {m['timeline_deflated']:.1f} KiB/s;"
+        f" a browser's page (stage and timeline, deflated):"
+        f" {m['deflated'] + m['timeline_deflated']:.1f} KiB/s"
     )
 
 

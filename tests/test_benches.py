@@ -196,7 +196,11 @@ def test_bytes_prints_whole_frames_patches_and_deflated_patches_per_viewer(tmp_p
             rf" deflated\s+{NUM} KiB/s \(ratio {NUM}\); target <= {target} KiB/s",
             out,
         )
-    assert len(re.findall(rf"and its timeline stream \(not patched\): {NUM} KiB/s", out)) == 2
+    timeline = (
+        rf"its timeline stream: {NUM} KiB/s, deflated against the last drawing {NUM} KiB/s;"
+        rf" a browser's page \(stage and timeline, deflated\): {NUM} KiB/s"
+    )
+    assert len(re.findall(timeline, out)) == 2
 
 
 @pytest.mark.live

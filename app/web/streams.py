@@ -40,10 +40,9 @@ from app.recording import FLUSH_S, Recorder
 from app.registry import RunRegistry
 from app.runs import NotFound, Run
 from app.settings import Settings
-from app.web import stagewire
+from app.web import stagewire, timelinewire
 from app.web.broadcast import Frame
 from app.web.frames import Frames
-from app.web.render import render_timeline
 from app.web.stagewire import END
 
 log = logging.getLogger(__name__)
@@ -293,22 +292,32 @@ async def _frames(hub: Frames, run: Run, lang: str, deflate: bool) -> AsyncItera
         broadcaster.unsubscribe(sub)
 
 
-# The timeline changes slowly to the eye; it is a larger drawing than a
-# frame, so it is sent twice a second rather than with every frame.
-TIMELINE_PERIOD_S = 0.5
-
-
 @router.get("/runs/{run_id}/timeline", response_class=EventStream)
-async def timeline_stream(run: Annotated[Run, Depends(the_run)], request: Request) -> EventStream:
-    return stream(request, _timeline(run))
+async def timeline_stream(
+    run: Annotated[Run, Depends(the_run)],
+    request: Request,
+    accept_encoding: Annotated[str | None, Header()] = None,
+) -> EventStream:
+    deflate = stagewire.takes_deflate(accept_encoding)
+    response = stream(request, _timeline(run, i18n.current(), deflate))
+    response.headers["vary"] = "accept-encoding"
+    if deflate:
+        response.headers["content-encoding"] = "deflate"
+    return response
 
 
-async def _timeline(run: Run) -> AsyncIterator[bytes]:
+async def _timeline(run: Run, lang: str, deflate: bool) -> AsyncIterator[bytes]:
+    """The run's timeline each period (`app.web.timelinewire`), and at its end."""
+    before: bytes | None = None  # the drawing the client has
+    if deflate:
+        yield stagewire.DEFLATE_START
     while True:
-        last, hidden = run.final, run.result_hidden
-        yield format_sse_event(data_str=render_timeline(run))
+        last, hidden, period = run.final, run.result_hidden, timelinewire.tick()
+        message = timelinewire.drawing(run, lang, period, hidden, last)
+        yield timelinewire.deflated(message, before) if deflate else message
+        before = message
         if last:
-            yield END
+            yield stagewire.DEFLATED_END if deflate else END
             return
         if run.ended.is_set():
             # Ended with its result hidden: nothing changes until the reveal
@@ -317,4 +326,4 @@ async def _timeline(run: Run) -> AsyncIterator[bytes]:
                 await run.changed()
             continue
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(run.ended.wait(), TIMELINE_PERIOD_S)
+            await asyncio.wait_for(run.ended.wait(), timelinewire.until_after(period))
