@@ -393,7 +393,7 @@ if __name__ == "__main__":
     # As `python program.py` prints it: the user's file by its name, and
     # none of concviz's own frames.
     printed = "\n".join(c["text"] for c in finish(pc, run_id)["console"])
-    assert 'Process chef:\nTraceback (most recent call last):' in printed
+    assert "Process chef:\nTraceback (most recent call last):" in printed
     assert 'File "program.py", line 5, in boom' in printed
     assert "concviz" not in printed
     assert "ValueError: no soup today" in printed
