@@ -727,3 +727,13 @@ def test_run_at_the_limit_of_runs_offers_to_stop_the_runs_that_hold_it(pc: httpx
     for run_id in going:
         assert f'hx-post="/runs/{run_id}/stop"' in page.text
         pc.post(f"/api/runs/{run_id}/stop")
+
+
+def test_a_program_that_only_computes_is_on_the_stage_while_it_computes(pc: httpx.Client) -> None:
+    busy = "import time\nstart = time.time()\nwhile time.time() - start < 20:\n    pass\n"
+    run_id = start(pc, busy)
+    run = wait_for(pc, run_id, lambda r: bool(r["processes"]))
+    assert run["status"] == "running"
+    (main,) = [w for w in run["workers"] if w["name"] == "main"]
+    assert psutil.Process(main["pid"]).status() != psutil.STATUS_ZOMBIE  # its real pid
+    assert pc.post(f"/api/runs/{run_id}/stop").json()["status"] == "stopped"

@@ -41,6 +41,11 @@ def install() -> None:
     workers.install()
     processes.install()
     objects.install()
+    if first:
+        # On the stage at once, before its first traced call: a program
+        # that computes for a while is there, with its pid, meanwhile.
+        recorder.announce()
+        recorder.flush()
 
 
 def _watch_life(fd: int) -> None:
