@@ -279,6 +279,9 @@ def test_a_deadlock_is_named_as_its_cycle(pc: httpx.Client, program_server: Live
     stopped = finish(pc, run_id)
     assert stopped["status"] == "stopped"
     assert next(w for w in stopped["workers"] if w["name"] == "main")["exitcode"] == -15
+    # Stopped stuck: the page still says why it could not go on.
+    assert stopped["diagnosis"][0].startswith("The program was stuck when it ended")
+    assert "lefty holds fork and waits for knife" in stopped["diagnosis"]
     nothing_left(program_server)
 
 

@@ -20,6 +20,9 @@ from app.i18n import N_
 from app.programs.state import ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
+STUCK_AT_END = N_(
+    "The program was stuck when it ended: every live worker waited, and none had a timeout."
+)
 HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")
 GET = N_("%(who)s waits in %(obj)s.get(); %(obj)s is empty and no live worker can put")
 REDIS_GET = N_(
@@ -53,6 +56,16 @@ def stuck(state: ProgramState) -> bool:
         return False
     live = state.live_threads()
     return bool(live) and all(w.op and w.timeout is None for w in live)
+
+
+def said(state: ProgramState) -> list[Sentence]:
+    """What the page says: why the program cannot go on, or, once the run
+    has been stopped stuck (the teacher's Stop, the time limit), why it
+    could not when it was, which its end no longer shows."""
+    found = diagnose(state)
+    if found or state.status != "stopped" or not state.stuck_at_end:
+        return found
+    return [Sentence(STUCK_AT_END, {}), *state.stuck_at_end[1:]]
 
 
 def diagnose(state: ProgramState) -> list[Sentence]:

@@ -97,6 +97,11 @@ HANDLERS: dict[str, Handler] = {
 
 # Too many to be worth a line in the event log (the console has them).
 QUIET_KINDS = frozenset({K.OUT, QUIET})
+# What a program stopped while stuck still does as it ends (the diagnosis
+# of its hang stays said, `app.programs.diagnosis.said`).
+ENDING_KINDS = frozenset(
+    {K.OUT, K.EXC, K.END, K.EXIT, K.REAPED, K.LOST, LIMIT, events.RUN_END, events.KILL}
+)
 # Kinds the log may have heard of already (`_said_before`).
 SAID_KINDS = frozenset({K.EXIT, K.REAPED})
 # Kinds that may change every thread's state, not only their own thread's.
@@ -110,6 +115,8 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
     logged = kind not in QUIET_KINDS and not (kind in SAID_KINDS and _said_before(state, event))
     if kind != QUIET:
         state.quiet = False
+        if state.stuck_at_end and kind not in ENDING_KINDS:
+            state.stuck_at_end = []  # a worker moved: it was not stuck for good
     handler = HANDLERS.get(kind)
     if handler is not None:
         handler(state, event)

@@ -213,6 +213,9 @@ class ProgramState(RunState):
     output_bytes: int = 0
     lost: int = 0
     quiet: bool = False  # nothing has happened for a while
+    # What the hang diagnosis said when the program last went quiet stuck,
+    # until a worker moves again (`app.programs.diagnosis.said`).
+    stuck_at_end: list[Any] = field(default_factory=list)
     limit: str = ""
     # Items' journeys (the latest JOURNEYS_KEPT), what each worker took and
     # has not moved on from, and the items the latest event finished with.
@@ -267,13 +270,13 @@ class ProgramState(RunState):
         return None
 
     def extras(self) -> dict[str, Any]:
-        from app.programs.diagnosis import diagnose  # it reads this module's types
+        from app.programs.diagnosis import said  # it reads this module's types
 
         lesson = self.lesson()
         return {
             # Why the program cannot go on, if it cannot (English; the page
             # says it in the reader's language).
-            "diagnosis": [s.message % s.parts for s in diagnose(self)],
+            "diagnosis": [s.message % s.parts for s in said(self)],
             "limit": self.limit or None,
             "console": [
                 {"t": c.t, "worker": c.worker, "stream": c.stream, "text": c.text}

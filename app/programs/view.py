@@ -16,7 +16,7 @@ from typing import Any
 from app.codeview import CodeLine
 from app.i18n import _
 from app.programs import redis_view
-from app.programs.diagnosis import diagnose
+from app.programs.diagnosis import said
 from app.programs.state import ObjView, ProcView, ProgramState, RedisView, ThreadView
 
 CONSOLE_SHOWN = 40
@@ -190,7 +190,7 @@ def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
         "program_code": code(str(params.get("source", "")), state),
         "filename": params.get("filename", ""),
         "console": list(state.console)[-CONSOLE_SHOWN:],
-        "diagnosis": [_(s.message) % s.parts for s in diagnose(state)],
+        "diagnosis": [_(s.message) % s.parts for s in said(state)],
         "colour": colour,
         "doing": lambda w: doing(state, w),
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 from app import events
 from app.events import Event
 from app.model import LIFECYCLE
+from app.programs.diagnosis import diagnose
 from app.programs.folds.console import flush_partial
 from app.programs.folds.workers import thread_of
 from app.programs.state import FINISHED, KILLED, OVER, ProgramState
@@ -34,6 +35,7 @@ def permit(state: ProgramState, e: Event) -> None:
 
 def quiet(state: ProgramState, e: Event) -> None:
     state.quiet = True
+    state.stuck_at_end = diagnose(state)
 
 
 def limit(state: ProgramState, e: Event) -> None:
