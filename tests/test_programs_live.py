@@ -740,3 +740,18 @@ def test_a_program_that_only_computes_is_on_the_stage_while_it_computes(pc: http
     (main,) = [w for w in run["workers"] if w["name"] == "main"]
     assert psutil.Process(main["pid"]).status() != psutil.STATUS_ZOMBIE  # its real pid
     assert pc.post(f"/api/runs/{run_id}/stop").json()["status"] == "stopped"
+
+
+def test_what_is_written_past_python_is_on_the_console_once(pc: httpx.Client) -> None:
+    text = (
+        "import os, subprocess, sys\n"
+        "print('from print')\n"
+        "os.write(1, b'from os.write\\n')\n"
+        "subprocess.run(['sh', '-c', 'echo from a shell; echo oops >&2'])\n"
+    )
+    run = finish(pc, start(pc, text))
+    lines = [(c["worker"], c["stream"], c["text"]) for c in run["console"]]
+    assert lines.count(("main", "stdout", "from print")) == 1  # not twice
+    assert ("", "stdout", "from os.write") in lines
+    assert ("", "stdout", "from a shell") in lines
+    assert ("", "stderr", "oops") in lines

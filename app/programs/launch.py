@@ -7,7 +7,7 @@ directory, with nothing on stdin. The tracer gets in through `BOOT_DIR` on
 the program) and learns where to send events from the environment
 (`program_env`). What the program's processes write from Python reaches the
 server as events; ``stdout.txt`` and ``stderr.txt`` in the working directory
-catch everything written, from Python or not.
+catch everything else written (`app.programs.output`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ GATE = "CONCVIZ_TRACE_GATE"  # step mode's gate file (concviz_tracer/gate.py)
 LIVE = "CONCVIZ_TRACE_LIVE"  # a lesson's live settings (concviz_live.py)
 CALLS = "CONCVIZ_TRACE_CALLS"  # and the directory of its calls
 PREFIX = "CONCVIZ_TRACE_"
+# Python's writes to sys.stdout and sys.stderr reach the server as events
+# only: the output files keep the rest (`app.programs.output`).
+NO_ECHO = "CONCVIZ_TRACE_NO_ECHO"
 
 STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
@@ -63,6 +66,7 @@ def program_env(
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONUNBUFFERED"] = "1"
     env[FIFO] = os.fspath(fifo_path)
+    env[NO_ECHO] = "1"
     env[USER_DIR] = os.path.abspath(workdir)
     env[MAIN] = os.path.abspath(os.path.join(workdir, script))
     if life_fd is not None:

@@ -31,7 +31,7 @@ from app.programs import journeys
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds import console, lifecycle, objects, pools, queues, redisq, run, sync
 from app.programs.folds.workers import raised
-from app.programs.state import LIMIT, QUIET, ProgramState, ThreadView
+from app.programs.state import LIMIT, QUIET, RAW_OUT, ProgramState, ThreadView
 
 Handler = Callable[[ProgramState, Event], None]
 
@@ -92,15 +92,16 @@ HANDLERS: dict[str, Handler] = {
     K.STDIN_EOF: console.stdin_eof,
     K.LOST: run.lost,
     QUIET: run.quiet,
+    RAW_OUT: console.raw_out,
     LIMIT: run.limit,
 }
 
 # Too many to be worth a line in the event log (the console has them).
-QUIET_KINDS = frozenset({K.OUT, QUIET})
+QUIET_KINDS = frozenset({K.OUT, RAW_OUT, QUIET})
 # What a program stopped while stuck still does as it ends (the diagnosis
 # of its hang stays said, `app.programs.diagnosis.said`).
 ENDING_KINDS = frozenset(
-    {K.OUT, K.EXC, K.END, K.EXIT, K.REAPED, K.LOST, LIMIT, events.RUN_END, events.KILL}
+    {K.OUT, RAW_OUT, K.EXC, K.END, K.EXIT, K.REAPED, K.LOST, LIMIT, events.RUN_END, events.KILL}
 )
 # Kinds the log may have heard of already (`_said_before`).
 SAID_KINDS = frozenset({K.EXIT, K.REAPED})

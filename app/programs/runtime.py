@@ -47,6 +47,7 @@ from app.programs.fifo import EventFifo
 from app.programs.launch import launch
 from app.programs.limits import file_bytes, first_passed, limits_from
 from app.programs.merge import EventMerge
+from app.programs.output import OutputFiles
 from app.programs.rundirs import BASE_DIR
 from app.programs.session import (
     ORPHAN_GRACE_S,
@@ -55,7 +56,7 @@ from app.programs.session import (
     kill_member,
     signal_all,
 )
-from app.programs.state import LIMIT, QUIET
+from app.programs.state import LIMIT, QUIET, RAW_OUT
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class ProgramRuntime:
         self._pid = 0
         self._deaths = Deaths(0)
         self._workdir: Path | None = None
+        self._output: OutputFiles | None = None
         self._fifo: EventFifo | None = None
         self._life_w = -1
         self._released = False
@@ -140,6 +142,7 @@ class ProgramRuntime:
         script = self._workdir / self.experiment.script_name(p)
         script.write_text(self.experiment.script(p), encoding="utf-8")
         self._fifo = EventFifo(self._workdir)
+        self._output = OutputFiles(self._workdir)
         controls = self._controls = Controls(self._workdir, self._speed, self._live)
         life_r, self._life_w = os.pipe()
         try:
@@ -309,6 +312,7 @@ class ProgramRuntime:
                     break
                 self._check_limits()
                 self._check_quiet()
+                self._say_output()
                 time.sleep(TICK_S)
             if self._stop_reason is None:
                 # The first process ended; its orphans (if any) go too.
@@ -367,6 +371,7 @@ class ProgramRuntime:
         # on until it has been empty for a moment, then ends.
         self._merge.reading = False
         self._reader.join(timeout=5.0)
+        self._say_output(final=True)
         with self._lock:
             reason = self._stop_reason
             outcome = self._outcome if reason is not None else "finished"
@@ -391,6 +396,13 @@ class ProgramRuntime:
         with self._lock:
             self._budget.release(self._held)
             self._released = True
+
+    def _say_output(self, final: bool = False) -> None:
+        """What the program wrote past Python's streams (`app.programs.output`)."""
+        if self._output is None:
+            return
+        for stream, text in self._output.lines(final):
+            self._merge.emit(RAW_OUT, {"stream": stream, "text": text})
 
     def _close_resource(self) -> None:
         resource, self._resource = self._resource, None

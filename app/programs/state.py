@@ -45,6 +45,7 @@ OVER = frozenset({FINISHED, CRASHED, KILLED, CUT_OFF})
 # The runtime's own kinds.
 QUIET = "quiet"  # data: s, the seconds without an event
 LIMIT = "limit"  # data: limit, value (a limit was reached; the run stops)
+RAW_OUT = "raw_out"  # data: stream, text (a line written past Python, `app.programs.output`)
 
 
 @dataclass

@@ -24,6 +24,16 @@ def out(state: ProgramState, e: Event) -> None:
         state.partial[key] = rest
 
 
+def raw_out(state: ProgramState, e: Event) -> None:
+    """A line written past Python's streams: no worker of the program is
+    known to have written it (its console line has none)."""
+    d = e.data or {}
+    text = str(d.get("text", ""))
+    state.output_bytes += len(text.encode("utf-8", "replace")) + 1
+    state.console.append(ConsoleLine(e.t, "", str(d.get("stream", "stdout")), text))
+    state.printed.append(state.console[-1])
+
+
 def flush_partial(state: ProgramState, t: float) -> None:
     for (worker, stream), text in state.partial.items():
         state.console.append(ConsoleLine(t, worker, stream, text))

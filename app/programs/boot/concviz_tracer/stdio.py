@@ -1,8 +1,9 @@
 """What a program prints, what it asks for on stdin, and its sleeps.
 
 ``sys.stdout`` and ``sys.stderr`` are wrapped: each write from Python is an
-`out` event and goes on to the real stream (which the server keeps in a
-file). Everything else about the streams is the real one's (``buffer``,
+`out` event, and goes on to the real stream too unless the server says not
+to (it reads what else is written there, `app.programs.output`).
+Everything else about the streams is the real one's (``buffer``,
 ``encoding``, ``isatty()``, ``fileno()``...). ``print()`` to a wrapped
 stream writes its line at once, so that one print is one event.
 """
@@ -10,7 +11,7 @@ stream writes its line at once, so that one print is one event.
 from __future__ import annotations
 
 import builtins
-import contextlib
+import os
 import sys
 import time
 
@@ -21,6 +22,9 @@ TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
     from typing import Any
 
+# Whether a traced write also goes to the real stream (not under concviz's
+# own runs: launch.NO_ECHO).
+_echo = [True]
 # A longer write goes in several events.
 MAX_TEXT = 4096
 # A sleep this long or longer flushes first (the page shows who sleeps).
@@ -39,8 +43,13 @@ class TracedStream:
 
     def write(self, s: Any) -> Any:
         if type(s) is str and s and not recorder.is_silent():
-            with contextlib.suppress(Exception):
+            try:
                 _out(s, self._cv_stream)
+            except Exception:
+                pass
+            else:
+                if not _echo[0]:
+                    return len(s)
         return self._cv_real.write(s)
 
     def writelines(self, lines: Any) -> None:
@@ -132,6 +141,7 @@ def _scaled_sleep(secs: float) -> None:
 
 
 def install() -> None:
+    _echo[0] = os.environ.get("CONCVIZ_TRACE_NO_ECHO") != "1"
     for name in ("stdout", "stderr"):
         real = getattr(sys, name)
         if real is not None and type(real) is not TracedStream:
