@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,6 +101,9 @@ class Run:
         self.state.params = params.model_dump()
         self._fold = experiment.fold or fold
         self.runtime: ProgramRuntime | None = None
+        # Asks another machine to kill a process of the run that runs there
+        # (a worker joined from it, `app.joining`); None: none can join.
+        self.kill_elsewhere: Callable[[int], bool] | None = None
         self.settings = settings
         self._events: deque[events.Event] = deque(maxlen=settings.event_buffer)
         self._seq = 0
@@ -214,7 +218,8 @@ class Run:
         w = self.state.workers.get(worker)
         if self.runtime is None or w is None or not getattr(w, "main_thread", False):
             return False
-        if not self.runtime.kill(w.pid):
+        elsewhere = self.kill_elsewhere
+        if not self.runtime.kill(w.pid) and not (elsewhere is not None and elsewhere(w.pid)):
             return False
         self._main_event(events.KILL, {"worker": worker, "pid": w.pid})
         return True

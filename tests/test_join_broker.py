@@ -36,7 +36,7 @@ HOST = host_label(socket.gethostname())
 KEY = "redis:127.0.0.1:6390/1/orders"
 
 
-def test_a_joined_consumer_is_on_the_stage_after_the_lessons_own_without_a_kill() -> None:
+def test_a_joined_consumer_is_on_the_stage_after_the_lessons_own_with_its_kill() -> None:
     params = EXPERIMENTS["broker"].params().model_dump()  # type: ignore[misc]
     own = [
         (1, "main", 100, 100, RUN_START, None, {"params": params}),
@@ -78,7 +78,7 @@ def test_a_joined_consumer_is_on_the_stage_after_the_lessons_own_without_a_kill(
     cards = view(state, params)["consumer_cards"]
     assert [(c["w"].name, c["w"].pid, c["killable"]) for c in cards] == [
         ("C1", 201, True),
-        ("alice/consumer", 7, False),
+        ("alice/consumer", 7, True),  # its machine kills it when asked
     ]
     assert cards[1]["count"] == 1
     assert state.acknowledged == {"alice/consumer": 1}
@@ -192,3 +192,38 @@ def test_a_worker_on_another_machine_consumes_from_the_run_and_leaves_cleanly(
     assert gone["state"] == "finished"  # it left after its item: nothing pending at it
     assert c.get(f"/api/runs/{run_id}").json()["status"] == "running"
     assert c.post(f"/api/runs/{run_id}/stop").json()["status"] == "stopped"
+
+
+@pytest.mark.live
+def test_the_presenters_kill_reaches_a_joined_consumer_on_its_machine(
+    lan: LiveServer, presenter: httpx.Client
+) -> None:
+    c = presenter
+    params = {"producers": 1, "consumers": 1, "items_per_producer": 0, "speed": 20}
+    run_id = c.post("/api/runs", json={"experiment": "broker", "params": params}).json()["id"]
+    offer = c.get(f"/api/runs/{run_id}/join").json()
+    out = (ARTIFACTS / f"worker-{time.monotonic_ns()}.txt").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker", "--join", offer["url"]],
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    label = f"{HOST}/consumer"
+    try:
+        wait_until(lambda: (w := on_stage(c, run_id, label)) and w["alive"])
+        killed = c.post(f"/api/runs/{run_id}/kill", json={"worker": label})
+        assert killed.status_code == 200, killed.text
+        gone = wait_until(lambda: (w := on_stage(c, run_id, label)) and not w["alive"] and w)
+        assert gone["state"] == "killed"
+        assert worker.wait(30) != 0  # its program was killed: it left
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        out.close()
+    said = Path(out.name).read_text()
+    assert f"the presenter killed process {gone['pid']}" in said
+    assert not os.path.exists(f"/proc/{gone['pid']}")
+    assert c.get(f"/api/runs/{run_id}").json()["status"] == "running"  # the run goes on

@@ -47,6 +47,7 @@ class JoinedWorker:
     translation: Translation
     last_seen: float
     pids: set[int] = field(default_factory=set)  # its processes alive on the stage
+    kills: list[int] = field(default_factory=list)  # to SIGKILL, said in its next answer
 
     @property
     def label(self) -> str:
@@ -64,6 +65,16 @@ class JoinedWorker:
 
 
 class JoinDesk:
+    def kill(self, pid: int) -> bool:
+        """Ask the joined worker whose process `pid` is (as its events say)
+        to SIGKILL it, in the answer to its next batch; False if no joined
+        worker has such a process alive."""
+        for joined in self.workers.values():
+            if pid in joined.pids:
+                joined.kills.append(pid)
+                return True
+        return False
+
     def __init__(self, run_id: str, roles: tuple[str, ...], redis_prefix: str = "") -> None:
         self.run_id = run_id
         self.roles = roles

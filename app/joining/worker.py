@@ -260,11 +260,15 @@ def run(
     speeds = [speed]
 
     def follow(answer: dict[str, Any]) -> None:
-        """The presenter moved the speed slider: the program follows."""
+        """The presenter moved the speed slider, or pressed Kill on one of
+        the program's processes: the program follows."""
         new = answer.get("speed")
         if isinstance(new, int | float) and new > 0 and new != speeds[-1]:
             speeds.append(float(new))
             rt.set_speed(float(new))
+        for pid in answer.get("kill") or []:
+            if type(pid) is int and rt.kill(pid):  # only a process of its own program
+                say(f"the presenter killed process {pid}")
 
     sender.on_answer = follow
     # Ctrl-C and SIGTERM only count, and the wait below acts on them: a

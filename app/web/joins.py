@@ -182,7 +182,10 @@ async def join_events(run_id: str, token: str, request: Request) -> Response:
         _end_on_stage(run, [joined])
     else:
         _joins(request).watch(run, desk)
-    return JSONResponse({"label": joined.label, "speed": float(getattr(run.params, "speed", 1.0))})
+    answer = {"label": joined.label, "speed": float(getattr(run.params, "speed", 1.0))}
+    if joined.kills:  # the presenter's Kill on one of its processes
+        answer["kill"], joined.kills = joined.kills, []
+    return JSONResponse(answer)
 
 
 # The presenter's side.
@@ -222,6 +225,7 @@ def _desk(request: Request, run: Run) -> JoinDesk:
         url = run.runtime.env.get("REDIS_URL", "") if run.runtime is not None else ""
         desk = board.desk(run.id, run.experiment.joins, redis_prefix(url) if url else "")
         desk.open_joining()
+        run.kill_elsewhere = desk.kill
     return desk
 
 

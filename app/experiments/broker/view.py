@@ -11,7 +11,6 @@ from app.experiments.broker.overlay import (
     STREAM,
     BrokerState,
     item_of,
-    joined,
 )
 from app.experiments.crew import OUTCOME, role_of
 from app.i18n import _
@@ -47,12 +46,8 @@ def card(state: BrokerState, w: ThreadView, killable: bool) -> dict[str, Any]:
         "count": count,
         "left": state.left.get(w.name, ""),
         "killed_by": state.killed.get(w.name, ""),
-        # A joined worker's process is on another machine: not this server's to kill.
-        "killable": killable
-        and role == "consumer"
-        and w.alive
-        and shown != "killed"
-        and not joined(w.name),
+        # A joined worker's too: its machine kills it when asked (app.joining).
+        "killable": killable and role == "consumer" and w.alive and shown != "killed",
     }
 
 
