@@ -61,7 +61,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-PROGRAM = """\
+# Both programs' main: a consumer, then a producer of N items, timed from
+# the producer's start to the consumer's last get.
+MAIN = """
+
+if __name__ == "__main__":
+    q = Queue()
+    done = Queue()
+    consumer = Process(target=consume, args=(q, N, done), name="consumer")
+    consumer.start()
+    t0 = time.perf_counter()
+    producer = Process(target=produce, args=(q, N), name="producer")
+    producer.start()
+    t1 = done.get()
+    producer.join()
+    consumer.join()
+    print(f"{N / (t1 - t0):.0f} items/s")
+"""
+
+PROGRAM = (
+    """\
 import sys
 import time
 from multiprocessing import Process, Queue
@@ -78,25 +97,14 @@ def consume(q, n, out):
     for _ in range(n):
         q.get()
     out.put(time.perf_counter())
-
-
-if __name__ == "__main__":
-    q = Queue()
-    done = Queue()
-    consumer = Process(target=consume, args=(q, N, done), name="consumer")
-    consumer.start()
-    t0 = time.perf_counter()
-    producer = Process(target=produce, args=(q, N), name="producer")
-    producer.start()
-    t1 = done.get()
-    producer.join()
-    consumer.join()
-    print(f"{N / (t1 - t0):.0f} items/s")
 """
+    + MAIN
+)
 
 # The program with the least a tracer must do, inline (argv: N, the FIFO,
 # the directory holding the tracer's `wire` module).
-FLOOR = """\
+FLOOR = (
+    """\
 import os
 import select
 import sys
@@ -145,21 +153,9 @@ def consume(q, n, out):
             batch = []
     send(batch)
     out.put(time.perf_counter())
-
-
-if __name__ == "__main__":
-    q = Queue()
-    done = Queue()
-    consumer = Process(target=consume, args=(q, N, done), name="consumer")
-    consumer.start()
-    t0 = time.perf_counter()
-    producer = Process(target=produce, args=(q, N), name="producer")
-    producer.start()
-    t1 = done.get()
-    producer.join()
-    consumer.join()
-    print(f"{N / (t1 - t0):.0f} items/s")
 """
+    + MAIN
+)
 
 RATE = re.compile(r"(\d+) items/s")
 
@@ -193,7 +189,7 @@ def traced(workdir: Path, n: int, floor: bool = False) -> tuple[float, int, int]
     """items/s, events read, events the tracer said it lost. `floor`: the
     floor's program, untraced, with its own records."""
     from app.programs.fifo import EventFifo
-    from app.programs.launch import launch
+    from app.programs.launch import NO_ECHO, launch
 
     fifo = EventFifo(workdir)
     counts = {"events": 0, "lost": 0}
@@ -214,7 +210,8 @@ def traced(workdir: Path, n: int, floor: bool = False) -> tuple[float, int, int]
             ).stdout
         else:
             life_r, life_w = os.pipe()
-            proc = launch("prog.py", [str(n)], workdir, fifo.path, life_fd=life_r)
+            echo = {NO_ECHO: "0"}  # its printed rate in stdout.txt too, not only as an event
+            proc = launch("prog.py", [str(n)], workdir, fifo.path, life_fd=life_r, extra_env=echo)
             os.close(life_r)
             proc.wait()
             out = (workdir / "stdout.txt").read_text()

@@ -34,6 +34,14 @@ class Proc:
             return False
 
 
+def alive(pid: int) -> bool:
+    """A process `pid` runs (a zombie is over, only not reaped yet)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def family(pid: int) -> list[Proc]:
     """Every descendant of the server: the processes of its runs' programs."""
     out = []

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import harness
-import psutil
 import pytest
-from probes import queued_bytes, settle
+from probes import alive, queued_bytes, settle
 
 from app import events
 from app.experiments import EXPERIMENTS
@@ -120,13 +119,6 @@ def test_a_writer_killed_in_the_middle_of_a_batch_loses_that_batch_and_no_other(
     assert f"events of pid {writer.pid}: a batch was cut short" in caplog.text
 
 
-def running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def test_a_message_that_is_no_frame_fails_the_run_and_it_still_ends() -> None:
     exp = EXPERIMENTS["program"]
     assert exp.params is not None
@@ -149,4 +141,4 @@ def test_a_message_that_is_no_frame_fails_the_run_and_it_still_ends() -> None:
     assert end[6] == {"outcome": "failed", "reason": "some of the run's events could not be read"}
     assert budget.held == 0
     pids = {r[2] for r in recorder.raw if r[4] == K.PROC}
-    assert settle(lambda: [p for p in pids if running(p)], lambda left: not left) == []
+    assert settle(lambda: [p for p in pids if alive(p)], lambda left: not left) == []

@@ -7,6 +7,7 @@ password."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -115,6 +116,27 @@ def wait_until(check: Callable[[], Any], timeout: float = 30) -> Any:
     return found
 
 
+@contextlib.contextmanager
+def joined_from_here(url: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`concviz worker --join URL`, as a student's machine runs it, and the
+    file its words go to; killed on the way out if it is still there."""
+    path = ARTIFACTS / f"worker-{time.monotonic_ns()}.txt"
+    with path.open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker", "--join", url],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield worker, path
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+
+
 def on_stage(c: httpx.Client, run_id: str, name: str) -> dict[str, Any] | None:
     run = c.get(f"/api/runs/{run_id}").json()
     return next((w for w in run["workers"] if w["name"] == name), None)
@@ -153,16 +175,8 @@ def test_a_worker_on_another_machine_consumes_from_the_run_and_leaves_cleanly(
         no_password.ping()
     no_password.close()
 
-    out = (ARTIFACTS / f"worker-{time.monotonic_ns()}.txt").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "app", "worker", "--join", offer["url"]],
-        cwd=ROOT,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        said = wait_until(lambda: " runs as pid " in (t := Path(out.name).read_text()) and t)
+    with joined_from_here(offer["url"]) as (worker, out):
+        said = wait_until(lambda: " runs as pid " in (t := out.read_text()) and t)
         pid = int(re.search(r" runs as pid (\d+)", said).group(1))  # type: ignore[union-attr]
         label = f"{HOST}/consumer"
         assert f"as {label}" in said
@@ -177,13 +191,8 @@ def test_a_worker_on_another_machine_consumes_from_the_run_and_leaves_cleanly(
         assert mine["items"] >= 3
         assert now["status"] == "running"
         worker.send_signal(signal.SIGINT)
-        assert worker.wait(30) == 0, Path(out.name).read_text()
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-        out.close()
-    said = Path(out.name).read_text()
+        assert worker.wait(30) == 0, out.read_text()
+    said = out.read_text()
     assert "leaving (interrupted)" in said
     assert not os.path.exists(f"/proc/{pid}")
     left = list(BASE_DIR.glob(f"{worker.pid}-*"))
@@ -202,28 +211,15 @@ def test_the_presenters_kill_reaches_a_joined_consumer_on_its_machine(
     params = {"producers": 1, "consumers": 1, "items_per_producer": 0, "speed": 20}
     run_id = c.post("/api/runs", json={"experiment": "broker", "params": params}).json()["id"]
     offer = c.get(f"/api/runs/{run_id}/join").json()
-    out = (ARTIFACTS / f"worker-{time.monotonic_ns()}.txt").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "app", "worker", "--join", offer["url"]],
-        cwd=ROOT,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     label = f"{HOST}/consumer"
-    try:
+    with joined_from_here(offer["url"]) as (worker, out):
         wait_until(lambda: (w := on_stage(c, run_id, label)) and w["alive"])
         killed = c.post(f"/api/runs/{run_id}/kill", json={"worker": label})
         assert killed.status_code == 200, killed.text
         gone = wait_until(lambda: (w := on_stage(c, run_id, label)) and not w["alive"] and w)
         assert gone["state"] == "killed"
         assert worker.wait(30) != 0  # its program was killed: it left
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-        out.close()
-    said = Path(out.name).read_text()
+    said = out.read_text()
     assert f"the presenter killed process {gone['pid']}" in said
     assert not os.path.exists(f"/proc/{gone['pid']}")
     assert c.get(f"/api/runs/{run_id}").json()["status"] == "running"  # the run goes on

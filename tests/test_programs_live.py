@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 from conftest import LiveServer, tidy_client
-from probes import ENDED, settle, wait_for
+from probes import ENDED, alive, settle, wait_for
 
 from app.programs import gallery
 from app.programs.rundirs import BASE_DIR
@@ -676,13 +676,6 @@ def test_a_daemon_that_left_the_programs_session_ends_with_the_run(
     daemon = int(said.split()[1])
     assert settle(lambda: alive(daemon), lambda up: not up) is False
     nothing_left(program_server)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_a_daemon_left_by_a_killed_server_is_ended_by_the_next_one() -> None:

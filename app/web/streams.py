@@ -252,6 +252,14 @@ async def _live_events(run: Run, recorder: Recorder | None, after: int) -> Async
             yield PING
 
 
+def deflatable(response: EventStream, deflate: bool) -> EventStream:
+    """`response`, saying it is deflated if it is."""
+    response.headers["vary"] = "accept-encoding"
+    if deflate:
+        response.headers["content-encoding"] = "deflate"
+    return response
+
+
 @router.get("/runs/{run_id}/stream", response_class=EventStream)
 async def frame_stream(
     run: Annotated[Run, Depends(the_run)],
@@ -259,11 +267,8 @@ async def frame_stream(
     accept_encoding: Annotated[str | None, Header()] = None,
 ) -> EventStream:
     deflate = stagewire.takes_deflate(accept_encoding)
-    response = stream(request, _frames(request.app.state.frames, run, i18n.current(), deflate))
-    response.headers["vary"] = "accept-encoding"
-    if deflate:
-        response.headers["content-encoding"] = "deflate"
-    return response
+    frames = _frames(request.app.state.frames, run, i18n.current(), deflate)
+    return deflatable(stream(request, frames), deflate)
 
 
 async def _frames(hub: Frames, run: Run, lang: str, deflate: bool) -> AsyncIterator[bytes]:
@@ -299,11 +304,7 @@ async def timeline_stream(
     accept_encoding: Annotated[str | None, Header()] = None,
 ) -> EventStream:
     deflate = stagewire.takes_deflate(accept_encoding)
-    response = stream(request, _timeline(run, i18n.current(), deflate))
-    response.headers["vary"] = "accept-encoding"
-    if deflate:
-        response.headers["content-encoding"] = "deflate"
-    return response
+    return deflatable(stream(request, _timeline(run, i18n.current(), deflate)), deflate)
 
 
 async def _timeline(run: Run, lang: str, deflate: bool) -> AsyncIterator[bytes]:
