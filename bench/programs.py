@@ -210,7 +210,7 @@ def traced(workdir: Path, n: int, floor: bool = False) -> tuple[float, int, int]
             ).stdout
         else:
             life_r, life_w = os.pipe()
-            echo = {NO_ECHO: "0"}  # its printed rate in stdout.txt too, not only as an event
+            echo = {NO_ECHO: ""}  # its printed rate in stdout.txt too, not only as an event
             proc = launch("prog.py", [str(n)], workdir, fifo.path, life_fd=life_r, extra_env=echo)
             os.close(life_r)
             proc.wait()

@@ -312,7 +312,11 @@ def test_an_uncaught_exception_in_main_is_reported_and_the_program_fails() -> No
     assert exc["error"] == "KeyError: 'missing'"
     assert exc["line"] == 3
     assert run.one("exit").data == {"exitcode": 1}
-    assert "KeyError" in run.stderr
+    # Its traceback, as Python prints it, is on stderr: reported, and so not
+    # also in the run's output file.
+    stderr = "".join(e.data["text"] for e in run.of("out") if e.data["stream"] == "stderr")
+    assert "KeyError: 'missing'" in stderr
+    assert run.stderr == ""
 
 
 def test_a_program_with_nothing_concurrent_runs_as_usual() -> None:
@@ -324,8 +328,9 @@ def test_a_program_with_nothing_concurrent_runs_as_usual() -> None:
         print("careful", file=sys.stderr)
         """
     )
-    assert run.stdout == "total 45\n"
-    assert run.stderr == "careful\n"
+    # What it printed is reported, not also left in the run's output files
+    # (those keep what goes past Python: app.programs.output).
+    assert (run.stdout, run.stderr) == ("", "")
     assert [e.kind for e in run.events] == ["proc", "thread", "out", "out", "end", "exit"]
     out = run.of("out")
     assert out[0].data == {"line": 4, "text": "total 45\n", "stream": "stdout"}

@@ -30,8 +30,9 @@ GATE = "CONCVIZ_TRACE_GATE"  # step mode's gate file (concviz_tracer/gate.py)
 LIVE = "CONCVIZ_TRACE_LIVE"  # a lesson's live settings (concviz_live.py)
 CALLS = "CONCVIZ_TRACE_CALLS"  # and the directory of its calls
 PREFIX = "CONCVIZ_TRACE_"
-# Python's writes to sys.stdout and sys.stderr reach the server as events
-# only: the output files keep the rest (`app.programs.output`).
+# The directory of the run's output files: Python's writes to sys.stdout and
+# sys.stderr that would land in them reach the server as events only, and
+# the files keep the rest (`app.programs.output`).
 NO_ECHO = "CONCVIZ_TRACE_NO_ECHO"
 
 STDOUT_FILE = "stdout.txt"
@@ -66,7 +67,7 @@ def program_env(
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONUNBUFFERED"] = "1"
     env[FIFO] = os.fspath(fifo_path)
-    env[NO_ECHO] = "1"
+    env[NO_ECHO] = os.path.abspath(workdir)
     env[USER_DIR] = os.path.abspath(workdir)
     env[MAIN] = os.path.abspath(os.path.join(workdir, script))
     if life_fd is not None:

@@ -22,9 +22,6 @@ TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
     from typing import Any
 
-# Whether a traced write also goes to the real stream (not under concviz's
-# own runs: launch.NO_ECHO).
-_echo = [True]
 # A longer write goes in several events.
 MAX_TEXT = 4096
 # A sleep this long or longer flushes first (the page shows who sleeps).
@@ -37,9 +34,12 @@ SLICE_S = 0.05
 class TracedStream:
     """A text stream that reports what is written to it."""
 
-    def __init__(self, real: Any, stream: str) -> None:
+    def __init__(self, real: Any, stream: str, echo: bool = True) -> None:
         self.__dict__["_cv_real"] = real
         self.__dict__["_cv_stream"] = stream
+        # Whether a reported write also goes to the real stream: not when
+        # that is the run's own output file (`_kept_by_server`).
+        self.__dict__["_cv_echo"] = echo
 
     def write(self, s: Any) -> Any:
         if type(s) is str and s and not recorder.is_silent():
@@ -48,7 +48,7 @@ class TracedStream:
             except Exception:
                 pass
             else:
-                if not _echo[0]:
+                if not self._cv_echo:
                     return len(s)
         return self._cv_real.write(s)
 
@@ -140,12 +140,26 @@ def _scaled_sleep(secs: float) -> None:
         left -= step * speed
 
 
+def _kept_by_server(real: Any, name: str) -> bool:
+    """Whether the real stream `name` is the run's own output file, which the
+    server reads for what Python does not write (``CONCVIZ_TRACE_NO_ECHO``:
+    its directory). A pipe to another process (a parent reading a child's
+    output) is not: what is written there must get there."""
+    where = os.environ.get("CONCVIZ_TRACE_NO_ECHO")
+    if not where:
+        return False
+    try:
+        st, kept = os.fstat(real.fileno()), os.stat(os.path.join(where, name + ".txt"))
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (st.st_dev, st.st_ino) == (kept.st_dev, kept.st_ino)
+
+
 def install() -> None:
-    _echo[0] = os.environ.get("CONCVIZ_TRACE_NO_ECHO") != "1"
     for name in ("stdout", "stderr"):
         real = getattr(sys, name)
         if real is not None and type(real) is not TracedStream:
-            setattr(sys, name, TracedStream(real, name))
+            setattr(sys, name, TracedStream(real, name, not _kept_by_server(real, name)))
     _print.__doc__ = _real_print.__doc__
     _sleep.__doc__ = _real_sleep.__doc__
     builtins.print = _print
