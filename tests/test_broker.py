@@ -441,3 +441,25 @@ def test_the_program_alone_ends_with_one_line_when_its_broker_goes_away(
     assert "Traceback" not in err
     [line] = err.strip().splitlines()  # one line, from main
     assert line.startswith("main: the broker is gone: "), err
+
+
+@pytest.mark.live
+def test_a_broker_killed_mid_run_fails_the_run_with_its_reason(
+    redis_server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, broker = redis_server
+    server = LiveServer("--redis", url)
+    try:
+        with httpx.Client(base_url=server.url, timeout=15) as c:
+            run = start(
+                c, "broker", items_per_producer=0, consume_min_ms=0, consume_max_ms=20, **QUICK
+            )
+            wait_for(c, run["id"], lambda r: r["counters"]["acknowledged"] >= 3)
+            broker.kill()  # the broker dies mid-run
+            end = final(c, run["id"])
+            assert end["status"] == "failed"
+            sock = url.removeprefix("unix://").split("?")[0]
+            assert end["reason"].startswith(f"cannot connect to the Redis server at unix://{sock}")
+            assert all(w["state"] != "running" for w in end["workers"])
+    finally:
+        server.stop()

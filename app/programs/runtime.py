@@ -48,6 +48,7 @@ from app.programs.launch import launch
 from app.programs.limits import file_bytes, first_passed, limits_from
 from app.programs.merge import EventMerge
 from app.programs.output import OutputFiles
+from app.programs.outside import Outside
 from app.programs.rundirs import BASE_DIR
 from app.programs.session import (
     ORPHAN_GRACE_S,
@@ -66,6 +67,9 @@ log = logging.getLogger(__name__)
 QUIET_S = 0.5
 # How often the supervisor looks at the program's processes (/proc).
 TICK_S = 0.1
+# How often it asks what the run took from outside (the broker) whether it
+# still serves.
+RESOURCE_CHECK_S = 1.0
 
 
 class ProgramRuntime:
@@ -106,8 +110,7 @@ class ProgramRuntime:
         self._fifo: EventFifo | None = None
         self._life_w = -1
         self._released = False
-        # What the run took from outside its program (`Experiment.prepare`).
-        self._resource: Any = None
+        self._outside = Outside()
         # Budget slots the run holds: the caller took them for its first
         # workers; a lesson's live settings may take more (hold_workers).
         self._held = experiment.worker_count(params)
@@ -127,12 +130,11 @@ class ProgramRuntime:
     # The Runtime interface the Run uses.
 
     def start(self) -> None:
-        prepare = getattr(self.experiment, "prepare", None)
-        self._resource = prepare() if prepare is not None else None
+        self._outside.take(self.experiment)
         try:
             self._start()
         except BaseException:
-            self._close_resource()
+            self._outside.give_back()
             raise
 
     def _start(self) -> None:
@@ -155,7 +157,7 @@ class ProgramRuntime:
                 gate_path=controls.gate_path,
                 live_path=controls.live_path,
                 calls_dir=controls.calls,
-                extra_env=getattr(self._resource, "env", None),
+                extra_env=self._outside.env,
             )
         finally:
             os.close(life_r)
@@ -281,7 +283,7 @@ class ProgramRuntime:
         """The environment the run gives its program from outside
         (`Experiment.prepare`: the broker's REDIS_URL) while it holds it;
         empty once the run has ended."""
-        return dict(getattr(self._resource, "env", None) or {})
+        return self._outside.env
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the supervisor, then the reader; False if either still runs."""
@@ -307,13 +309,21 @@ class ProgramRuntime:
         proc = self._proc
         assert proc is not None
         try:
+            checked = time.monotonic()
             while proc.poll() is None:
                 if self._stop_reason is not None:
                     break
                 self._check_limits()
                 self._check_quiet()
                 self._say_output()
+                if time.monotonic() - checked >= RESOURCE_CHECK_S:
+                    self._check_outside()
+                    checked = time.monotonic()
                 time.sleep(TICK_S)
+            if self._stop_reason is None and proc.returncode:
+                # A program that failed may have failed because what it
+                # used from outside went away: then that is the run's reason.
+                self._check_outside()
             if self._stop_reason is None:
                 # The first process ended; its orphans (if any) go too.
                 end_session(
@@ -392,7 +402,7 @@ class ProgramRuntime:
             self._fifo.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        self._close_resource()
+        self._outside.give_back()
         with self._lock:
             self._budget.release(self._held)
             self._released = True
@@ -404,13 +414,10 @@ class ProgramRuntime:
         for stream, text in self._output.lines(final):
             self._merge.emit(RAW_OUT, {"stream": stream, "text": text})
 
-    def _close_resource(self) -> None:
-        resource, self._resource = self._resource, None
-        if resource is not None:
-            try:
-                resource.close()
-            except Exception:  # the run has ended; say so, don't fail the supervisor
-                log.exception("could not release what the run used")
+    def _check_outside(self) -> None:
+        why = self._outside.gone()
+        if why:
+            self.stop(why, outcome="failed")
 
 
 def _none(params: Any) -> dict[str, Any]:
