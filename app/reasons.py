@@ -39,6 +39,37 @@ PROGRAM_EVENTS = N_("the program made more than %(n)s traced calls (--program-ev
 # traceback, are on its stage).
 PROGRAM_EXIT_CODE = N_("the program ended with exit code %(code)s")
 PROGRAM_SIGNAL = N_("the program's first process was killed by %(signal)s")
+# The broker lesson's Redis server (app/broker) cannot serve: a run that
+# cannot start, or fails when it goes away, says so naming the server.
+BROKER_WANTS_PASSWORD = N_(
+    "the Redis server at %(where)s wants a password: give it in the URL,"
+    " redis://:PASSWORD@HOST:PORT"
+)
+BROKER_REFUSED_PASSWORD = N_("the Redis server at %(where)s refused the password (%(said)s)")
+BROKER_SILENT = N_("the Redis server at %(where)s did not answer within %(s)s s")
+BROKER_UNREACHABLE = N_("cannot connect to the Redis server at %(where)s: %(said)s")
+BROKER_LOST = N_("lost the connection to the Redis server at %(where)s (%(said)s)")
+BROKER_NOT_REDIS = N_("what answers at %(where)s is not a Redis server")
+BROKER_ANSWERED = N_("the Redis server at %(where)s answered: %(said)s")
+BROKER_NOT_STARTED = N_("could not start the embedded Redis server: %(said)s")
+EMBEDDED_STOPPED = N_("the embedded Redis server was stopped with concviz")
+EMBEDDED_ENDED = N_("the embedded Redis server ended")
+EMBEDDED_KILLED = N_("the embedded Redis server was killed (%(signal)s)")
+EMBEDDED_EXIT_SAID = N_("the embedded Redis server exited with code %(code)s: %(said)s")
+EMBEDDED_EXIT = N_("the embedded Redis server exited with code %(code)s")
+BROKER = (
+    BROKER_WANTS_PASSWORD,
+    BROKER_REFUSED_PASSWORD,
+    BROKER_SILENT,
+    BROKER_UNREACHABLE,
+    BROKER_LOST,
+    BROKER_NOT_REDIS,
+    BROKER_ANSWERED,
+    BROKER_NOT_STARTED,
+    EMBEDDED_KILLED,
+    EMBEDDED_EXIT_SAID,
+    EMBEDDED_EXIT,
+)
 PROGRAM_LIMITS = (
     PROGRAM_TIME,
     PROGRAM_PROCESSES,
@@ -57,6 +88,7 @@ TEMPLATES = (
     PROGRAM_EXIT_CODE,
     PROGRAM_SIGNAL,
     *PROGRAM_LIMITS,
+    *BROKER,
 )
 
 

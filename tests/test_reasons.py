@@ -14,6 +14,14 @@ from app import i18n, reasons
         ("time limit reached (0.5 min)", "达到时间上限（0.5 分钟）"),
         ("internal error: boom (a) b", "内部错误：boom (a) b"),
         ("stopped by the teacher", "被老师停止"),
+        (
+            "cannot connect to the Redis server at unix:///tmp/r.sock: connection refused",
+            "无法连接位于 unix:///tmp/r.sock 的 Redis 服务器：connection refused",
+        ),
+        (
+            "the embedded Redis server was killed (SIGKILL)",
+            "内置的 Redis 服务器被杀死了（SIGKILL）",
+        ),
     ],
 )
 def test_a_reason_is_shown_in_chinese_with_its_parts(english: str, chinese: str) -> None:
@@ -49,3 +57,5 @@ def test_pages_show_reasons_through_the_filter() -> None:
     ):
         source = (TEMPLATES_DIR / name).read_text()
         assert "reason | reason" in source, name
+    # And why a lesson cannot start (its broker cannot serve).
+    assert "unavailable|reason" in (TEMPLATES_DIR / "partials/_runctl.html").read_text()

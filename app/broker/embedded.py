@@ -41,6 +41,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from app import reasons as R
 from app.broker.client import redis_version
 from app.broker.errors import BrokerUnavailable, reason
 from app.programs.rundirs import left_behind
@@ -93,9 +94,7 @@ class EmbeddedRedis:
                 return server
             except OSError as exc:
                 server.stop()
-                raise BrokerUnavailable(
-                    f"could not start the embedded Redis server: {exc}"
-                ) from None
+                raise BrokerUnavailable(R.BROKER_NOT_STARTED % {"said": exc}) from None
             except BaseException as exc:
                 server.stop()
                 if tries == 0 or "Address already in use" not in str(exc):
@@ -169,7 +168,7 @@ class EmbeddedRedis:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if not self.running():
-                raise BrokerUnavailable(f"the embedded Redis server {self.ended_why()}")
+                raise BrokerUnavailable(self.ended_why())
             try:
                 return redis_version(self.url)
             except NotYet as exc:
@@ -188,18 +187,20 @@ class EmbeddedRedis:
         return not self.running()
 
     def ended_why(self) -> str:
-        """How it ended, for a sentence that starts "the embedded Redis server"."""
+        """How it ended, as a sentence about the embedded Redis server."""
         code = None if self.proc is None else self.proc.returncode
         if self._stopped:
-            return "was stopped with concviz"
+            return R.EMBEDDED_STOPPED
         if code is None:
-            return "ended"
+            return R.EMBEDDED_ENDED
         if code < 0:
-            return f"was killed ({signal.Signals(-code).name})"
+            return R.EMBEDDED_KILLED % {"signal": signal.Signals(-code).name}
         # An error's last words end its log (a startup warning may be there
         # before, and says nothing of a kill).
         said = last_words(self.dir / LOG_FILE) if code else ""
-        return f"exited with code {code}: {said}" if said else f"exited with code {code}"
+        if said:
+            return R.EMBEDDED_EXIT_SAID % {"code": code, "said": said}
+        return R.EMBEDDED_EXIT % {"code": code}
 
     def stop(self) -> None:
         """SIGTERM, a grace, SIGKILL; then its directory goes. Idempotent."""

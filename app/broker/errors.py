@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from app import reasons as R
 from app.broker.client import TIMEOUT_S
 
 
@@ -18,21 +19,20 @@ def reason(exc: BaseException, where: str) -> str:
     from redis import exceptions as E
 
     text = str(exc).strip().rstrip(".")
-    server = f"the Redis server at {where}"
     if isinstance(exc, E.AuthenticationError | E.AuthorizationError):
         # Redis answers NOAUTH to a command without AUTH; redis-py 5+ first
         # sends HELLO, which it refuses in its own words.
         if "NOAUTH" in text or "HELLO must be called" in text:
-            return f"{server} wants a password: give it in the URL, redis://:PASSWORD@HOST:PORT"
-        return f"{server} refused the password ({text})"
+            return R.BROKER_WANTS_PASSWORD % {"where": where}
+        return R.BROKER_REFUSED_PASSWORD % {"where": where, "said": text}
     if isinstance(exc, E.TimeoutError):
-        return f"{server} did not answer within {TIMEOUT_S:g} s"
+        return R.BROKER_SILENT % {"where": where, "s": f"{TIMEOUT_S:g}"}
     if isinstance(exc, E.ConnectionError | OSError):
         # "Error 111 connecting to HOST:PORT. Connection refused."
         said = re.search(r"connecting to .*?\. ([A-Z].*)$", text)
         if said:
-            return f"cannot connect to {server}: {said.group(1).lower()}"
-        return f"lost the connection to {server} ({text})"
+            return R.BROKER_UNREACHABLE % {"where": where, "said": said.group(1).lower()}
+        return R.BROKER_LOST % {"where": where, "said": text}
     if isinstance(exc, E.InvalidResponse):
-        return f"what answers at {where} is not a Redis server"
-    return f"{server} answered: {text}"
+        return R.BROKER_NOT_REDIS % {"where": where}
+    return R.BROKER_ANSWERED % {"where": where, "said": text}

@@ -98,9 +98,7 @@ class Broker:
     def _embedded(self) -> BrokerInfo:
         server = self._server
         if server is not None and not server.running():
-            log.warning(
-                "broker: the embedded Redis server %s; starting another", server.ended_why()
-            )
+            log.warning("broker: %s; starting another", server.ended_why())
             self._drop_server()
             server = None
         if server is None:
@@ -179,7 +177,7 @@ class Broker:
             # An embedded server that does not answer may be just dead:
             # say how it ended rather than how the socket failed.
             if server is not None and server.ended(TIMEOUT_S):
-                return f"the embedded Redis server {server.ended_why()}"
+                return server.ended_why()
             return reason(exc, urls.shown(url))
         return None
 
