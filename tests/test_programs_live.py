@@ -191,6 +191,48 @@ def test_the_endless_eater_is_named_stuck_and_stop_leaves_nothing(
     nothing_left(program_server)
 
 
+MANAGER_HANG = """
+from multiprocessing import Manager, Process
+
+
+def eat(q):
+    while True:
+        print("ate", q.get())
+
+
+if __name__ == "__main__":
+    manager = Manager()
+    q = manager.Queue()
+    q.put("soup")
+    eater = Process(target=eat, args=(q,), name="eater")
+    eater.start()
+    eater.join()
+"""
+
+
+def test_a_program_stuck_on_a_managers_queue_is_named_stuck_and_stop_leaves_nothing(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    run_id = start(pc, MANAGER_HANG)
+    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
+    words = run["diagnosis"]
+    assert "eater waits in q.get(); q is empty and no live worker can put" in words
+    assert "main waits for eater to end (join)" in words
+    [obj] = run["objects"]
+    assert (obj["name"], obj["lib"], obj["type"]) == ("q", "Manager", "Queue")
+    # The manager's server is on the stage, a child of main, with its pid.
+    server = next(p for p in run["processes"] if p["name"] == "SyncManager-1")
+    assert server["alive"]
+    assert server["manager"]
+    main = next(p for p in run["processes"] if p["name"] == "MainProcess")
+    assert server["ppid"] == main["pid"]
+    page = pc.get(f"/programs?run={run_id}").text
+    assert "The manager's server: it holds the program's Manager objects" in page
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+    nothing_left(program_server)
+
+
 def test_joinable_queue_join_returns_and_the_daemon_eaters_are_cut_off(pc: httpx.Client) -> None:
     run, evs = example(pc, "joinable_hotdogs")
     assert run["status"] == "finished"

@@ -80,6 +80,7 @@ class ProcView:
     cut_off: bool = False
     code_ended: bool = False  # its main code ran to its end; it waits to exit
     since: float = 0.0
+    manager: bool = False  # a Manager()'s server: it holds the objects, says nothing
 
 
 @dataclass
@@ -145,6 +146,15 @@ class ObjView:
     peer: str = ""
     tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id: fn, state, where
     redis: RedisView | None = None  # a Redis list's or stream's
+
+    @property
+    def counts_tasks(self) -> bool:
+        """A queue that counts unfinished tasks (task_done, join): queue's
+        and multiprocessing's JoinableQueue; a manager's are queue's."""
+        if self.type == "JoinableQueue":
+            return True
+        counting = ("Queue", "LifoQueue", "PriorityQueue")
+        return self.lib in ("queue", "Manager") and self.type in counting
 
     @property
     def kind(self) -> str:
@@ -292,6 +302,7 @@ class ProgramState(RunState):
                     "exitcode": p.exitcode,
                     "signal": p.signal or None,
                     "daemon": p.daemon,
+                    "manager": p.manager,
                 }
                 for p in self.procs.values()
             ],

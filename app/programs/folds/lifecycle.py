@@ -52,6 +52,7 @@ def spawn(state: ProgramState, e: Event) -> None:
         p = proc_of(state, pid, e.item or "")
         p.daemon = bool(d.get("daemon"))
         p.ppid = p.ppid or e.pid
+        p.manager = d.get("target") == K.MANAGER_SERVER
         if p.name == str(pid) and e.item:
             p.name = e.item
 

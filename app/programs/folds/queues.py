@@ -63,7 +63,7 @@ def put(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
     arrive(obj, str(d.get("v", "")))
     _size(obj, d)
-    if obj.type == "JoinableQueue" or (obj.lib == "queue" and obj.type != "SimpleQueue"):
+    if obj.counts_tasks:
         obj.unfinished += 1  # a task to mark done (task_done and qjoin say the exact count)
     go(thread_of(state, e), e)
 
@@ -85,13 +85,17 @@ def get(state: ProgramState, e: Event) -> None:
 
 def task_done(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
-    obj.unfinished = int((e.data or {}).get("unfinished") or 0)
+    d = e.data or {}
+    # A manager's queue does not say the count: one less.
+    obj.unfinished = int(d["unfinished"]) if "unfinished" in d else max(0, obj.unfinished - 1)
     go(thread_of(state, e), e)
 
 
 def qjoin(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
-    obj.unfinished = int((e.data or {}).get("unfinished") or 0)
+    d = e.data or {}
+    if "unfinished" in d:
+        obj.unfinished = int(d["unfinished"])
     wait(thread_of(state, e), e, "qjoin", e.item or "")
 
 

@@ -277,3 +277,6 @@ MP_QUEUES = ("Queue", "JoinableQueue", "SimpleQueue")
 QUEUE_QUEUES = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
 REDIS_TYPES = ("RedisList", "RedisStream")
 SYNC_TYPES = ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier")
+# The target of a manager's server process (`spawn`'s target): the process
+# that holds a Manager()'s objects, shown without threads of its own.
+MANAGER_SERVER = "BaseManager._run_server"

@@ -176,6 +176,9 @@ def _lock_factory(real: Any, traced: Any, type_name: str) -> Any:
 
     factory.__name__ = type_name
     factory.__qualname__ = type_name
+    # Pickled by reference as threading's (a Manager's registry holds it, and
+    # a spawned manager process gets the registry pickled).
+    factory.__module__ = "threading"
     factory.__doc__ = real.__doc__
     return factory
 

@@ -20,6 +20,7 @@ def install() -> None:
     hooks.when_imported("concurrent.futures.thread", _executors)
     hooks.when_imported("concurrent.futures.process", _executors)
     hooks.when_imported("redis.client", _redis)
+    hooks.when_imported("multiprocessing.managers", _managers)
 
 
 def _threading(threading: ModuleType) -> None:
@@ -39,6 +40,12 @@ def _redis(client: ModuleType) -> None:
     from . import redisq
 
     redisq.install(client)
+
+
+def _managers(managers: ModuleType) -> None:
+    from . import managers as traced
+
+    traced.install(managers)
 
 
 def _pool(pool: ModuleType) -> None:

@@ -98,13 +98,19 @@ def _patch_process(process: ModuleType) -> None:
             method = context._default_context.get_start_method()
         self._cv_method = method
         frame = where.called_by_user(1)
+        # A manager's server process (Manager(), m.start()) is shown, from
+        # the user's line that started it, but says nothing of its own: its
+        # threads only serve the proxies' calls, which their callers report.
+        server = frame is None and where.qualname(self._target) == K.MANAGER_SERVER
+        if server:
+            frame = where.user_frame(1)
         if frame is None or self._popen is not None or recorder.current() is None:
             self._cv_label = self.name
             real_start(self)
             _tag_popen(self)
             return
         label = self._cv_label = _child_label(self.name)
-        self._cv_spawned = True
+        self._cv_spawned = not server
         target = self._target
         if target is None and type(self).run is not BaseProcess.run:
             target = type(self).run

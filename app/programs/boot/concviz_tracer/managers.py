@@ -1,0 +1,306 @@
+"""Objects a multiprocessing manager holds: ``Manager().Queue()``,
+``JoinableQueue``, ``Lock``, ``RLock``, ``Event``.
+
+The object lives in the manager's server process; the program's processes
+hold proxies, and every call of theirs goes through one method,
+``BaseProxy._callmethod``, which this module wraps. A call is reported by
+the process and thread that made it, as the same call on a queue or lock of
+multiprocessing's own is (`queues`, `locks`): a put or get that would block
+is tried without blocking first, then ``put_wait``/``get_wait`` is recorded
+before the real call.
+
+An object's key is its manager's address and the id its server gave it,
+``"mgr:<address>/<id>"``: the same in every process that holds a proxy of
+it (a proxy is pickled as its token, which carries both). The process that
+asks the manager for the object says `new` with the name the user's line
+gives it; another that meets a key first says `new` too (the fold keeps the
+first).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+
+from . import gate, recorder, registry, waits, where
+from . import kinds as K
+from .locks import acquire
+
+TYPE_CHECKING = False  # typing costs an import in every process
+if TYPE_CHECKING:
+    from typing import Any
+
+QUEUES = ("Queue", "JoinableQueue")
+TRACED = (*QUEUES, "Lock", "RLock", "Event")
+LIB = "Manager"
+
+_seen: set[str] = set()  # the keys this process has said `new` of
+_depth: dict[tuple[str, int], int] = {}  # an RLock's depth, per thread
+
+
+def _forked() -> None:
+    # The keys the parent knew the fold knows: a forked child says no `new`
+    # of them again (a spawned one does, with no name to give).
+    _depth.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def key_of(token: Any) -> str:
+    address = token.address
+    if isinstance(address, tuple):
+        address = ":".join(str(a) for a in address)
+    return f"mgr:{address}/{token.id}"
+
+
+def _maxsize(typeid: str, args: Any, kwds: Any) -> int:
+    if typeid not in QUEUES:
+        return 0
+    size = args[0] if args else kwds.get("maxsize", 0)
+    return int(size) if type(size) is int and size > 0 else 0
+
+
+def _said_new(key: str, typeid: str, frame: Any, name: str | None, maxsize: int) -> None:
+    _seen.add(key)
+    extra = {"maxsize": maxsize} if maxsize else {}
+    registry.new(typeid, LIB, frame, name=name, key=key, **extra)
+
+
+def _key(proxy: Any) -> str:
+    token = proxy._token
+    key = key_of(token)
+    if key not in _seen:
+        # Not the name on the user's line: that line uses it (item = q.get()).
+        _said_new(key, token.typeid, where.user_frame(2), f"<{token.typeid}>", 0)
+    return key
+
+
+def install(managers: Any) -> None:
+    BaseManager, BaseProxy = managers.BaseManager, managers.BaseProxy
+    real_create, real_call = BaseManager._create, BaseProxy._callmethod
+
+    def _create(self: Any, typeid: str, /, *args: Any, **kwds: Any) -> Any:
+        token, exposed = real_create(self, typeid, *args, **kwds)
+        if typeid in TRACED and not recorder.is_silent():
+            # The user's line that asked for it: m.Queue(3) called
+            # SyncManager's generated method, which called this.
+            frame = where.called_by_user(2)
+            if frame is not None:
+                _said_new(key_of(token), typeid, frame, None, _maxsize(typeid, args, kwds))
+        return token, exposed
+
+    def _callmethod(self: Any, methodname: str, args: Any = (), kwds: Any = None) -> Any:
+        traced = _CALLS.get((self._token.typeid, methodname))
+        if traced is None or recorder.is_silent() or where.user_frame(1) is None:
+            return real_call(self, methodname, args, kwds or {})
+        return traced(self, real_call, args, kwds or {})
+
+    BaseManager._create = _create
+    BaseProxy._callmethod = _callmethod
+
+
+# Queues.
+
+
+def _bound(args: Any, kwds: Any, names: tuple[str, ...], defaults: tuple[Any, ...]) -> list[Any]:
+    """The call's arguments by position, with their defaults."""
+    out = list(defaults)
+    for i, a in enumerate(args[: len(names)]):
+        out[i] = a
+    for i, n in enumerate(names):
+        if n in kwds:
+            out[i] = kwds[n]
+    return out
+
+
+def _size(proxy: Any, call: Any) -> int | None:
+    try:
+        return int(call(proxy, "qsize", (), {}))
+    except Exception:  # a size the server cannot give is no size
+        return None
+
+
+def _put(proxy: Any, call: Any, args: Any, kwds: Any, block_default: bool = True) -> Any:
+    item, block, timeout = _bound(args, kwds, ("item", "block", "timeout"), (None, True, None))
+    if block_default is False:
+        block = False
+    if block and timeout is not None and timeout < 0:
+        return call(proxy, "put", (item, block, timeout), {})  # raises, as the real one does
+    key = _key(proxy)
+    site = where.site(2)
+    data = where.site_data(site)
+    gate.before("put", key, data)
+    t = recorder._monotonic_ns()
+    try:
+        call(proxy, "put", (item, False), {})
+    except queue.Full:
+        if not block:
+            recorder.emit(K.FULL, key, dict(data, timeout=0))
+            raise
+        recorder.emit(K.PUT_WAIT, key, dict(data, timeout=timeout, size=_size(proxy, call)))
+        try:
+            waits.until_raises(
+                lambda s: call(proxy, "put", (item, True, s), {}), timeout, queue.Full
+            )
+        except queue.Full:
+            recorder.emit(K.FULL, key, dict(data, timeout=timeout))
+            raise
+        t = 0
+    v = item if type(item) in where.PLAIN_TYPES else where.short_repr(item)
+    recorder.emit_item(K.PUT, key, site, v, _size(proxy, call), t)
+    return None
+
+
+def _get(proxy: Any, call: Any, args: Any, kwds: Any, block_default: bool = True) -> Any:
+    block, timeout = _bound(args, kwds, ("block", "timeout"), (True, None))
+    if block_default is False:
+        block = False
+    if block and timeout is not None and timeout < 0:
+        return call(proxy, "get", (block, timeout), {})  # raises, as the real one does
+    key = _key(proxy)
+    site = where.site(2)
+    data = where.site_data(site)
+    gate.before("get", key, data)
+    try:
+        item = call(proxy, "get", (False,), {})
+    except queue.Empty:
+        if not block:
+            recorder.emit(K.EMPTY, key, dict(data, timeout=0))
+            raise
+        recorder.emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=_size(proxy, call)))
+        try:
+            item = waits.until_raises(
+                lambda s: call(proxy, "get", (True, s), {}), timeout, queue.Empty
+            )
+        except queue.Empty:
+            recorder.emit(K.EMPTY, key, dict(data, timeout=timeout))
+            raise
+    v = item if type(item) in where.PLAIN_TYPES else where.short_repr(item)
+    recorder.emit_item(K.GET, key, where.site(2), v, _size(proxy, call))
+    return item
+
+
+def _task_done(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    # Recorded and flushed before it takes effect, as a queue of the
+    # process's own (`queues.TaskTracing`): the join it ends may end the
+    # program. The server does not say how many tasks are unfinished.
+    key = _key(proxy)
+    data = where.at(2)
+    gate.before("task_done", key, data)
+    recorder.emit(K.TASK_DONE, key, data)
+    recorder.flush()
+    return call(proxy, "task_done", args, kwds)
+
+
+def _join(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    key = _key(proxy)
+    data = where.at(2)
+    gate.before("join", key, data)
+    recorder.emit(K.QJOIN, key, data)
+    recorder.flush()
+    result = call(proxy, "join", args, kwds)
+    recorder.emit(K.QJOINED, key, data)
+    return result
+
+
+# Locks and events.
+
+
+class _Remote:
+    """A proxied lock as `locks.acquire` takes one: acquire(blocking, t),
+    t None for good."""
+
+    __slots__ = ("proxy", "call")
+
+    def __init__(self, proxy: Any, call: Any) -> None:
+        self.proxy, self.call = proxy, call
+
+    def acquire(self, blocking: bool, timeout: float | None = None) -> bool:
+        args = (blocking,) if timeout is None else (blocking, timeout)
+        return bool(self.call(self.proxy, "acquire", args, {}))
+
+
+def _acquire(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    blocking, timeout = _bound(args, kwds, ("blocking", "timeout"), (True, None))
+    if timeout is not None and timeout < 0:
+        timeout = None  # threading's "for good", the lock on the server is threading's
+    key = _key(proxy)
+    after = None
+    if proxy._token.typeid == "RLock":
+        mine = (key, recorder._get_ident())
+
+        def after() -> dict[str, int]:
+            _depth[mine] = depth = _depth.get(mine, 0) + 1
+            return {"depth": depth}
+
+    return acquire(_Remote(proxy, call), key, blocking, timeout, after, None)
+
+
+def _release(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    # Recorded before the server lets it go: a waiter that takes it next
+    # is stamped after it.
+    key = _key(proxy)
+    data = where.at(2)
+    gate.before("release", key, data)
+    if proxy._token.typeid == "RLock":
+        mine = (key, recorder._get_ident())
+        data["depth"] = depth = max(0, _depth.get(mine, 1) - 1)
+        _depth[mine] = depth
+    recorder.emit(K.RELEASED, key, data)
+    return call(proxy, "release", args, kwds)
+
+
+def _set(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    key = _key(proxy)
+    data = where.at(2)
+    gate.before("set", key, data)
+    recorder.emit(K.SET, key, data)
+    return call(proxy, "set", args, kwds)
+
+
+def _clear(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    key = _key(proxy)
+    data = where.at(2)
+    gate.before("clear", key, data)
+    result = call(proxy, "clear", args, kwds)
+    recorder.emit(K.CLEAR, key, data)
+    return result
+
+
+def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    (timeout,) = _bound(args, kwds, ("timeout",), (None,))
+    key = _key(proxy)
+    data = where.at(2)
+    gate.before("wait", key, data)
+    if not call(proxy, "is_set", (), {}):
+        recorder.emit(K.WAIT, key, dict(data, timeout=timeout))
+        recorder.flush()
+    result = bool(call(proxy, "wait", args, kwds))
+    data["result"] = result
+    recorder.emit(K.WAITED, key, data)
+    return result
+
+
+def _nowait(traced: Any) -> Any:
+    def call(proxy: Any, real: Any, args: Any, kwds: Any) -> Any:
+        return traced(proxy, real, args, kwds, False)
+
+    return call
+
+
+_CALLS: dict[tuple[str, str], Any] = {}
+for _typeid in QUEUES:
+    _CALLS.update(
+        {
+            (_typeid, "put"): _put,
+            (_typeid, "get"): _get,
+            (_typeid, "put_nowait"): _nowait(_put),
+            (_typeid, "get_nowait"): _nowait(_get),
+            (_typeid, "task_done"): _task_done,
+            (_typeid, "join"): _join,
+        }
+    )
+for _typeid in ("Lock", "RLock"):
+    _CALLS.update({(_typeid, "acquire"): _acquire, (_typeid, "release"): _release})
+_CALLS.update({("Event", "set"): _set, ("Event", "clear"): _clear, ("Event", "wait"): _wait})

@@ -1,0 +1,155 @@
+"""The tracer inside an unmodified program: the objects a Manager() holds
+(its queues, locks and events), reported by the processes that call them
+through their proxies, and the manager's own server process (a program
+stuck on one: test_programs_live)."""
+
+from __future__ import annotations
+
+from tracerharness import trace
+
+from app.programs.boot.concviz_tracer import kinds as K
+
+
+def test_a_managers_queue_is_one_object_for_every_process_and_names_its_variable() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import queue
+
+        def eat(q, n):
+            for _ in range(n):
+                q.get()
+                q.task_done()
+
+        if __name__ == "__main__":
+            with mp.Manager() as manager:
+                q = manager.Queue(2)
+                q.put("a")
+                q.put_nowait(("b", 2))
+                try:
+                    q.put("c", timeout=0.01)
+                except queue.Full:
+                    print("full")
+                eater = mp.Process(target=eat, args=(q, 3), name="eater")
+                eater.start()
+                q.put("c")
+                q.join()
+                eater.join()
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    print("empty")
+        """
+    )
+    key, line = run.key("q"), run.line
+    assert key.startswith("mgr:")
+    [made] = run.of("new", key)  # by main only: the eater was forked knowing it
+    assert (made.worker, made.data["type"], made.data["lib"]) == ("main", "Queue", "Manager")
+    assert made.data["maxsize"] == 2
+    mine = [(e.kind, e.data) for e in run.on(key) if e.worker == "main" and e.kind != "new"]
+    assert mine[:4] == [
+        ("put", {"line": line('q.put("a")'), "v": "'a'", "size": 1}),
+        ("put", {"line": line("put_nowait"), "v": "('b', 2)", "size": 2}),
+        ("put_wait", {"line": line('q.put("c", timeout'), "timeout": 0.01, "size": 2}),
+        ("full", {"line": line('q.put("c", timeout'), "timeout": 0.01}),
+    ]
+    assert [k for k, _ in mine[4:]] in (
+        ["put", "qjoin", "qjoined", "empty"],  # the eater had room for it at once
+        ["put_wait", "put", "qjoin", "qjoined", "empty"],
+    )
+    eaten = [e.data["v"] for e in run.on(key) if e.worker == "eater" and e.kind == "get"]
+    assert eaten == ["'a'", "('b', 2)", "'c'"]
+    assert run.kinds_on(key).count("task_done") == 3
+    # The manager's server is a child of main, started on the `with` line.
+    [server] = [e for e in run.of("spawn") if e.data["target"] == K.MANAGER_SERVER]
+    assert server.item == "SyncManager-1"
+    assert server.data["line"] == line("mp.Manager()")
+    assert run.printed() == "full\nempty\n"
+
+
+def test_a_managers_locks_and_event_are_held_and_waited_for_like_threadings() -> None:
+    run = trace(
+        """
+        from multiprocessing import Manager, Process
+
+        def hold(lock, ready, go):
+            with lock:
+                ready.set()
+                go.wait()
+
+        if __name__ == "__main__":
+            m = Manager()
+            lock, rlock = m.Lock(), m.RLock()
+            ready, go = m.Event(), m.Event()
+            p = Process(target=hold, args=(lock, ready, go), name="holder")
+            p.start()
+            ready.wait()
+            print(lock.acquire(timeout=0.01))
+            go.set()
+            with lock:
+                with rlock:
+                    with rlock:
+                        pass
+            p.join()
+            m.shutdown()
+        """
+    )
+    lock, rlock, go = run.key("lock"), run.key("rlock"), run.key("go")
+    # In time order (the processes' batches arrive out of step); main may
+    # find the lock still held once more, just before the holder lets go.
+    calls = [(e.worker, e.kind) for e in sorted(run.on(lock), key=lambda e: e.t)]
+    calls = [c for c in calls if c != ("main", "acquire_wait")]
+    assert calls == [
+        ("main", "new"),
+        ("holder", "acquired"),
+        ("main", "acquire_failed"),
+        ("holder", "released"),
+        ("main", "acquired"),
+        ("main", "released"),
+    ]
+    [failed] = run.of("acquire_failed", lock)
+    assert failed.data == {"line": run.line("lock.acquire(timeout=0.01)"), "timeout": 0.01}
+    depths = [(e.kind, e.data.get("depth")) for e in run.on(rlock) if e.kind != "new"]
+    assert depths == [("acquired", 1), ("acquired", 2), ("released", 1), ("released", 0)]
+    assert [(e.worker, e.kind) for e in run.on(go) if e.kind != "new"][-2:] == [
+        ("main", "set"),
+        ("holder", "waited"),
+    ]
+    assert run.printed() == "False\n"
+
+
+def test_a_spawned_manager_and_child_trace_the_same_objects() -> None:
+    # The manager's registry (threading's Lock among it) is pickled into a
+    # spawned server process: the tracer's Lock must pickle as threading's.
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def eat(q, lock):
+            with lock:
+                item = q.get()
+            print("ate", item)
+
+        if __name__ == "__main__":
+            mp.set_start_method("spawn")
+            with mp.Manager() as m:
+                q = m.Queue()
+                lock = m.Lock()
+                q.put("soup")
+                p = mp.Process(target=eat, args=(q, lock), name="eater")
+                p.start()
+                p.join()
+        """
+    )
+    q, lock = run.key("q"), run.key("lock")
+    assert [(e.worker, e.kind) for e in run.on(q) if e.kind != "new"] == [
+        ("main", "put"),
+        ("eater", "get"),
+    ]
+    assert [(e.worker, e.kind) for e in run.on(lock) if e.kind != "new"] == [
+        ("eater", "acquired"),
+        ("eater", "released"),
+    ]
+    # The eater, spawned, meets them afresh: its `new` names no variable.
+    assert [e.data["name"] for e in run.of("new", q)] == ["q", "<Queue>"]
+    assert run.printed() == "ate soup\n"
