@@ -239,3 +239,40 @@ def test_a_lock_held_by_one_process_makes_another_wait() -> None:
     ]
     # The wait reached the server before the release was even made.
     assert run.index("acquire_wait", key) < run.index("released", key)
+
+
+def test_a_shared_values_lock_is_named_after_it_and_taken_by_each_read_and_write() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def add(counter):
+            with counter.get_lock():
+                counter.value += 1
+
+        if __name__ == "__main__":
+            counter = mp.Value("i", 0)
+            cells = mp.Array("d", 3)
+            raw = mp.Value("i", 0, lock=False)
+            p = mp.Process(target=add, args=(counter,), name="adder")
+            p.start()
+            p.join()
+            print(counter.value, raw.value, len(cells))
+        """
+    )
+    lock = run.key("counter.get_lock()")
+    assert run.new("counter.get_lock()")["type"] == "RLock"
+    assert run.new("cells.get_lock()")["line"] == run.line("mp.Array")
+    assert not [e for e in run.of("new") if e.data["name"].startswith("raw")]
+    # The with takes it; `counter.value += 1` takes it again to read, and
+    # again to write: what the class sees is what the code does.
+    adder = [(e.kind, e.data.get("depth")) for e in run.on(lock) if e.worker == "adder"]
+    assert adder == [
+        ("acquired", 1),
+        ("acquired", 2),
+        ("released", 1),
+        ("acquired", 2),
+        ("released", 1),
+        ("released", 0),
+    ]
+    assert run.printed() == "1 0 3\n"

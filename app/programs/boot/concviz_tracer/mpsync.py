@@ -183,6 +183,16 @@ def _key(obj: Any, type_name: str, frame: FrameType, **extra: Any) -> Any:
     return obj
 
 
+def make_shared(ctx: Any, frame: FrameType, real: Any, *args: Any, lock: Any = True) -> Any:
+    """``Value`` or ``Array`` with its lock (``get_lock()``, which its
+    ``value`` also takes for each read and write) traced, named after the
+    user's variable: ``counter.get_lock()``."""
+    if lock is True or lock is None:
+        name = registry.names_for(frame, real.__name__)[0]
+        lock = _key(RLock(ctx=ctx.get_context()), "RLock", frame, name=f"{name}.get_lock()")
+    return real(ctx, *args, lock=lock)
+
+
 def make_lock(ctx: Any, frame: FrameType, real: Any) -> Any:
     return _key(Lock(ctx=ctx.get_context()), "Lock", frame)
 

@@ -73,6 +73,8 @@ _MADE_BY = {
     "Condition": ("mpsync", "make_condition"),
     "Event": ("mpsync", "make_event"),
     "Barrier": ("mpsync", "make_barrier"),
+    "Value": ("mpsync", "make_shared"),
+    "Array": ("mpsync", "make_shared"),
     "Pipe": ("conns", "make_pipe"),
     "Pool": ("pools", "make_pool"),
 }
