@@ -790,3 +790,17 @@ def test_what_is_written_past_python_is_on_the_console_once(pc: httpx.Client) ->
     assert ("", "stdout", "from os.write") in lines
     assert ("", "stdout", "from a shell") in lines
     assert ("", "stderr", "oops") in lines
+
+
+def test_a_childs_lines_into_a_pipe_are_marked_not_on_the_screen(pc: httpx.Client) -> None:
+    text = (
+        "import subprocess, sys\n"
+        "got = subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True)\n"
+        "print('the child said', got.stdout.decode().strip())\n"
+    )
+    run_id = start(pc, text)
+    run = finish(pc, run_id)
+    lines = [(c.get("into", ""), c["text"]) for c in run["console"]]
+    assert lines == [("pipe", "42"), ("", "the child said 42")]
+    page = pc.get(f"/programs?run={run_id}").text
+    assert '<span class="into">into a pipe, not the screen:</span> <span class="text">42' in page

@@ -129,6 +129,33 @@ def test_a_python_started_by_the_program_is_traced_too() -> None:
     assert run.printed() == "from the second script\n"
 
 
+def test_what_a_python_child_prints_into_a_pipe_or_a_file_says_so() -> None:
+    # Bare, none of the children's lines is on the screen: the parent reads
+    # the first, the second goes to a file, the third nowhere.
+    run = trace(
+        """
+        import subprocess
+        import sys
+
+        child = [sys.executable, "-c", "print('hello')"]
+        got = subprocess.run(child, capture_output=True, text=True).stdout
+        with open("kept.txt", "w") as f:
+            subprocess.run(child, stdout=f)
+        subprocess.run(child, stdout=subprocess.DEVNULL)
+        print("the parent read", got.strip())
+        """
+    )
+    said = [(e.data.get("into", ""), e.data["text"]) for e in run.of("out")]
+    assert said == [
+        ("pipe", "hello\n"),
+        ("file", "hello\n"),
+        ("devnull", "hello\n"),
+        ("", "the parent read hello\n"),
+    ]
+    # What went into the pipe got there, as it would bare.
+    assert run.printed("main") == "the parent read hello\n"
+
+
 def test_a_sitecustomize_further_on_the_path_still_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

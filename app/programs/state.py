@@ -208,6 +208,9 @@ class ConsoleLine:
     worker: str
     stream: str  # stdout, stderr, or note (said by concviz, not the program)
     text: str
+    # Not the program's screen: what the stream goes into ("pipe": its
+    # parent reads it; "file", "socket", "devnull").
+    into: str = ""
 
 
 @dataclass
@@ -217,7 +220,8 @@ class ProgramState(RunState):
     # (pid, tid) -> the worker's unique name
     names: dict[tuple[int, int], str] = field(default_factory=dict)
     console: deque[ConsoleLine] = field(default_factory=lambda: deque(maxlen=CONSOLE_LINES))
-    partial: dict[tuple[str, str], str] = field(default_factory=dict)  # unfinished lines
+    # Unfinished lines, by worker, stream and what the stream goes into.
+    partial: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # The lines the latest event completed (a lesson's overlay reads what
     # its program prints from here).
     printed: list[ConsoleLine] = field(default_factory=list)
@@ -291,6 +295,7 @@ class ProgramState(RunState):
             "limit": self.limit or None,
             "console": [
                 {"t": c.t, "worker": c.worker, "stream": c.stream, "text": c.text}
+                | ({"into": c.into} if c.into else {})
                 for c in self.console
             ],
             "processes": [

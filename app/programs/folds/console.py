@@ -12,13 +12,14 @@ def out(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     text = str(d.get("text", ""))
     stream = str(d.get("stream", "stdout"))
+    into = str(d.get("into", ""))
     w = thread_of(state, e)
     state.output_bytes += len(text.encode("utf-8", "replace"))
-    key = (w.name, stream)
+    key = (w.name, stream, into)
     pending = state.partial.pop(key, "") + text
     *whole, rest = pending.split("\n")
     for line in whole:
-        state.console.append(ConsoleLine(e.t, w.name, stream, line))
+        state.console.append(ConsoleLine(e.t, w.name, stream, line, into))
         state.printed.append(state.console[-1])
     if rest:
         state.partial[key] = rest
@@ -35,8 +36,8 @@ def raw_out(state: ProgramState, e: Event) -> None:
 
 
 def flush_partial(state: ProgramState, t: float) -> None:
-    for (worker, stream), text in state.partial.items():
-        state.console.append(ConsoleLine(t, worker, stream, text))
+    for (worker, stream, into), text in state.partial.items():
+        state.console.append(ConsoleLine(t, worker, stream, text, into))
         state.printed.append(state.console[-1])
     state.partial.clear()
 

@@ -2,7 +2,11 @@
 
 ``sys.stdout`` and ``sys.stderr`` are wrapped: each write from Python is an
 `out` event, and goes on to the real stream too unless the server says not
-to (it reads what else is written there, `app.programs.output`).
+to (it reads what else is written there, `app.programs.output`). A stream
+that is not the run's output, in a process whose output its parent reads
+through a pipe (``subprocess.run(..., capture_output=True)``) or sends to a
+file, says so in its events (``into``): what it prints is not on the
+program's screen.
 Everything else about the streams is the real one's (``buffer``,
 ``encoding``, ``isatty()``, ``fileno()``...). ``print()`` to a wrapped
 stream writes its line at once, so that one print is one event.
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import stat
 import sys
 import time
 
@@ -34,17 +39,20 @@ SLICE_S = 0.05
 class TracedStream:
     """A text stream that reports what is written to it."""
 
-    def __init__(self, real: Any, stream: str, echo: bool = True) -> None:
+    def __init__(self, real: Any, stream: str, echo: bool = True, into: str = "") -> None:
         self.__dict__["_cv_real"] = real
         self.__dict__["_cv_stream"] = stream
         # Whether a reported write also goes to the real stream: not when
         # that is the run's own output file (`_kept_by_server`).
         self.__dict__["_cv_echo"] = echo
+        # What it goes into when that is not the program's screen: "pipe",
+        # "file" (`_into`).
+        self.__dict__["_cv_into"] = into
 
     def write(self, s: Any) -> Any:
         if type(s) is str and s and not recorder.is_silent():
             try:
-                _out(s, self._cv_stream)
+                _out(s, self._cv_stream, self._cv_into)
             except Exception:
                 pass
             else:
@@ -75,8 +83,10 @@ class TracedStream:
         return repr(self._cv_real)
 
 
-def _out(text: str, stream: str) -> None:
+def _out(text: str, stream: str, into: str) -> None:
     data = where.at(2)
+    if into:
+        data["into"] = into
     for k in range(0, len(text), MAX_TEXT):
         piece = dict(data, text=text[k : k + MAX_TEXT], stream=stream)
         recorder.emit(K.OUT, None, piece)
@@ -155,11 +165,31 @@ def _kept_by_server(real: Any, name: str) -> bool:
     return (st.st_dev, st.st_ino) == (kept.st_dev, kept.st_ino)
 
 
+def _into(real: Any) -> str:
+    """What a stream that is not the run's output goes into: "pipe",
+    "file", "socket", "devnull", or "" (a terminal, or unknown)."""
+    try:
+        st = os.fstat(real.fileno())
+        if stat.S_ISCHR(st.st_mode):
+            return "devnull" if os.path.samestat(st, os.stat(os.devnull)) else ""
+    except (OSError, ValueError, AttributeError):
+        return ""
+    for kind, test in (("pipe", stat.S_ISFIFO), ("file", stat.S_ISREG), ("socket", stat.S_ISSOCK)):
+        if test(st.st_mode):
+            return kind
+    return ""
+
+
 def install() -> None:
+    # Without CONCVIZ_TRACE_NO_ECHO (a program not run by the server) every
+    # stream is taken as the program's screen.
+    served = bool(os.environ.get("CONCVIZ_TRACE_NO_ECHO"))
     for name in ("stdout", "stderr"):
         real = getattr(sys, name)
         if real is not None and type(real) is not TracedStream:
-            setattr(sys, name, TracedStream(real, name, not _kept_by_server(real, name)))
+            kept = _kept_by_server(real, name)
+            into = _into(real) if served and not kept else ""
+            setattr(sys, name, TracedStream(real, name, not kept, into))
     _print.__doc__ = _real_print.__doc__
     _sleep.__doc__ = _real_sleep.__doc__
     builtins.print = _print
