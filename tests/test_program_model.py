@@ -96,6 +96,53 @@ def test_a_consumer_on_an_empty_queue_with_nobody_to_put_is_the_termination_prob
     assert "main waits for eater to end (join)" in words
 
 
+def pool_story() -> Story:
+    """main waits for a task's result; the pool's worker that ran another
+    task waits for a new one, the one running this one waits on a queue."""
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="queue", name="q")
+    s(
+        "main",
+        MAIN,
+        MAIN,
+        K.NEW,
+        "100.2",
+        type="ThreadPoolExecutor",
+        lib="concurrent.futures",
+        name="ex",
+    )
+    for task in ("t1", "t2"):
+        s("main", MAIN, MAIN, K.SUBMIT, "100.2", task=task, fn="work", line=8)
+    s("W1", MAIN, 301, K.TASK_START, "100.2", task="t1", fn="work")
+    s("W1", MAIN, 301, K.TASK_END, "100.2", task="t1", error=None)
+    s("W2", MAIN, 302, K.TASK_START, "100.2", task="t2", fn="work")
+    s("W2", MAIN, 302, K.GET_WAIT, "100.1", timeout=None, size=0, line=4)
+    return s("main", MAIN, MAIN, K.RESULT_WAIT, "100.2", task="t2", fn="work", timeout=None, line=9)
+
+
+def test_a_wait_for_a_pools_result_and_an_idle_worker_are_named_in_a_hang() -> None:
+    state = pool_story().quiet().state()
+    assert (state.thread("W1").op, state.thread("W1").on) == (K.WORK, "100.2")
+    assert view.doing(state, state.main()) == "waiting for a result from ex"
+    assert view.doing(state, state.thread("W1")) == "waiting for a task from ex"
+    words = [x.message % x.parts for x in diagnosis.diagnose(state)]
+    assert "main waits for a result from ex" in words
+    assert "W1, a worker of ex, waits for a task; none comes" in words
+    assert "W2 waits in q.get(); q is empty and no live worker can put" in words
+
+
+def test_a_result_waited_for_while_a_task_is_not_started_is_no_hang_yet() -> None:
+    s = pool_story()
+    s("main", MAIN, MAIN, K.SUBMIT, "100.2", task="t3", fn="work", line=8)
+    assert diagnosis.diagnose(s.quiet().state()) == []  # a worker may yet start it
+
+
+def test_a_result_that_came_lets_its_waiter_go_on() -> None:
+    s = pool_story()
+    s("main", MAIN, MAIN, K.RESULT_GOT, "100.2", task="t2", fn="work", ready=True, line=9)
+    assert s.quiet().state().main().op == ""
+
+
 def test_unfinished_tasks_are_counted_in_the_join_diagnosis() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="JoinableQueue", lib="multiprocessing", name="q")

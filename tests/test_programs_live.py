@@ -233,6 +233,38 @@ def test_a_program_stuck_on_a_managers_queue_is_named_stuck_and_stop_leaves_noth
     nothing_left(program_server)
 
 
+FUTURE_HANG = """
+import queue
+from concurrent.futures import ThreadPoolExecutor
+
+orders = queue.Queue()
+
+
+def cook():
+    return orders.get()
+
+
+with ThreadPoolExecutor(2) as kitchen:
+    dish = kitchen.submit(cook)
+    print(dish.result())
+"""
+
+
+def test_a_program_waiting_for_a_result_that_never_comes_is_named_stuck(
+    pc: httpx.Client,
+) -> None:
+    run_id = start(pc, FUTURE_HANG)
+    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
+    words = run["diagnosis"]
+    assert "main waits for a result from kitchen" in words
+    assert (
+        "ThreadPoolExecutor-0_0 waits in orders.get(); orders is empty and no live worker can put"
+        in words
+    )
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+
+
 def test_joinable_queue_join_returns_and_the_daemon_eaters_are_cut_off(pc: httpx.Client) -> None:
     run, evs = example(pc, "joinable_hotdogs")
     assert run["status"] == "finished"

@@ -125,3 +125,64 @@ def test_an_executors_tasks_are_reported_where_they_ran(kind: str) -> None:
     errors = sorted(str(e.data["error"]) for e in run.of("task_end", key))
     assert errors == ["None", "None", "None", "ValueError: three"]
     assert run.printed("main") == "4\n[1, 4]\nValueError('three')\n"
+
+
+@pytest.mark.parametrize("kind", ["pool", "executor"])
+def test_a_wait_for_a_tasks_result_is_reported_before_it_blocks(kind: str) -> None:
+    submit, get = {
+        "pool": ("workers.apply_async(work, (3,))", "result.get()"),
+        "executor": ("workers.submit(work, 3)", "result.result()"),
+    }[kind]
+    made = {
+        "pool": "multiprocessing.pool.ThreadPool(2)",
+        "executor": "concurrent.futures.ThreadPoolExecutor(2)",
+    }[kind]
+    run = trace(
+        f"""
+        import concurrent.futures
+        import multiprocessing.pool
+        from gate import wait_for_go
+
+        def work(n):
+            wait_for_go()  # once the test has seen main wait
+            return n * n
+
+        if __name__ == "__main__":
+            workers = {made}
+            result = {submit}
+            print({get})
+            print({get})  # ready now: no wait
+        """,
+        go_when=seen("result_wait", "main"),
+    )
+    key = run.key("workers")
+    waits = [(e.kind, e.data) for e in run.on(key) if e.kind.startswith("result")]
+    [task] = {e.data["task"] for e in run.of("submit", key)}
+    line = run.line(f"print({get})")
+    assert waits == [
+        ("result_wait", {"line": line, "task": task, "fn": "work", "timeout": None}),
+        ("result_got", {"line": line, "task": task, "fn": "work", "ready": True}),
+    ]
+    assert run.printed() == "9\n9\n"
+
+
+def test_a_map_waits_for_its_results_on_the_users_line() -> None:
+    run = trace(
+        """
+        from multiprocessing import Pool
+        import time
+
+        def slow(n):
+            time.sleep(0.05)
+            return n
+
+        if __name__ == "__main__":
+            with Pool(2) as pool:
+                print(pool.map(slow, range(4)))
+        """
+    )
+    key = run.key("pool")
+    wait = run.one("result_wait", key)
+    assert wait.data["line"] == run.line("pool.map")
+    assert run.one("result_got", key).data["ready"] is True
+    assert run.printed() == "[0, 1, 2, 3]\n"

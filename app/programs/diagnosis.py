@@ -41,6 +41,8 @@ EVENT = N_("%(who)s waits for %(obj)s to be set, and no live worker can set it")
 CONDITION = N_("%(who)s waits on %(obj)s, and no live worker can notify it")
 BARRIER = N_("%(who)s waits at %(obj)s: %(n)s of %(parties)s have arrived")
 RECV = N_("%(who)s waits in %(obj)s.recv(); nothing is there and no live worker can send")
+RESULT = N_("%(who)s waits for a result from %(obj)s")
+WORK = N_("%(who)s, a worker of %(obj)s, waits for a task; none comes")
 OTHER = N_("%(who)s waits in %(op)s on %(obj)s")
 
 
@@ -55,7 +57,21 @@ def stuck(state: ProgramState) -> bool:
     if state.status != "running" or state.paused or state.stepping or not state.quiet:
         return False
     live = state.live_threads()
-    return bool(live) and all(w.op and w.timeout is None for w in live)
+    return (
+        bool(live)
+        and all(w.op and w.timeout is None for w in live)
+        and not any(_may_start(state, w) for w in live)
+    )
+
+
+def _may_start(state: ProgramState, w: ThreadView) -> bool:
+    """`w` waits for a result from a pool that holds a task not started yet:
+    a worker may still take it (one still starting says nothing until it
+    does)."""
+    if w.op != "result":
+        return False
+    obj = state.objs.get(w.on)
+    return obj is not None and any(t[1] == "queued" for t in obj.tasks.values())
 
 
 def said(state: ProgramState) -> list[Sentence]:
@@ -156,4 +172,8 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         return Sentence(BARRIER, {**parts, "n": n, "parties": parties})
     if w.op == "recv":
         return Sentence(RECV, parts)
+    if w.op == "result":
+        return Sentence(RESULT, parts)
+    if w.op == "work":
+        return Sentence(WORK, parts)
     return Sentence(OTHER, {**parts, "op": w.op})

@@ -86,6 +86,8 @@ HANDLERS: dict[str, Handler] = {
     K.SUBMIT: pools.pool_task,
     K.TASK_START: pools.pool_task,
     K.TASK_END: pools.pool_task,
+    K.RESULT_WAIT: pools.result_wait,
+    K.RESULT_GOT: pools.result_got,
     K.SLEEP: lifecycle.sleep,
     K.OUT: console.out,
     K.EXC: console.exc,

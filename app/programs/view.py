@@ -157,6 +157,8 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "cwait": _("waiting on %(obj)s"),
         "bwait": _("waiting at %(obj)s"),
         "recv": _("waiting in %(obj)s.recv()"),
+        "result": _("waiting for a result from %(obj)s"),
+        "work": _("waiting for a task from %(obj)s"),
     }
     obj = state.objs.get(w.on)
     if w.op == "get" and obj is not None and obj.lib == "redis":

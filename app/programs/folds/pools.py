@@ -6,8 +6,8 @@ from __future__ import annotations
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds.objects import obj_of
-from app.programs.folds.workers import go, thread_of
-from app.programs.state import TASKS_KEPT, ProgramState
+from app.programs.folds.workers import go, thread_of, wait
+from app.programs.state import GET_WAIT, TASKS_KEPT, ProgramState
 
 
 def pool_task(state: ProgramState, e: Event) -> None:
@@ -25,5 +25,17 @@ def pool_task(state: ProgramState, e: Event) -> None:
         obj.tasks[task] = (before[0], "failed" if d.get("error") else "done", w.name)
     while len(obj.tasks) > TASKS_KEPT:
         del obj.tasks[next(iter(obj.tasks))]
-    if e.kind != K.SUBMIT:
+    if e.kind == K.TASK_START:
         go(w, e)
+    elif e.kind == K.TASK_END:
+        # A pool's worker goes back to its pool's queue of tasks.
+        wait(w, e, K.WORK, e.item or "", GET_WAIT)
+
+
+def result_wait(state: ProgramState, e: Event) -> None:
+    """A thread waits for a task's result (Future.result, AsyncResult.get)."""
+    wait(thread_of(state, e), e, K.RESULT, e.item or "")
+
+
+def result_got(state: ProgramState, e: Event) -> None:
+    go(thread_of(state, e), e)

@@ -88,6 +88,10 @@ recv                      connection key       v
 submit                    pool key             task (run-unique id), fn, line
 task_start                pool key             task, fn (in the worker that runs it)
 task_end                  pool key             task, error (str or None)
+result_wait               pool key             task (a map's: its base), fn, timeout, line:
+                                               a wait for a task's result (Future.result,
+                                               AsyncResult.get, Pool.map) that is not in
+result_got                pool key             task, fn, ready (False: it timed out), line
 sleep                     None                 s (seconds), line
 out                       None                 text, stream ("stdout" or "stderr"), line
 exc                       None                 error ("Type: message"), traceback, line
@@ -210,6 +214,8 @@ RECV = "recv"
 SUBMIT = "submit"
 TASK_START = "task_start"
 TASK_END = "task_end"
+RESULT_WAIT = "result_wait"
+RESULT_GOT = "result_got"
 
 # The rest.
 SLEEP = "sleep"
@@ -263,6 +269,8 @@ KINDS = frozenset(
         SUBMIT,
         TASK_START,
         TASK_END,
+        RESULT_WAIT,
+        RESULT_GOT,
         SLEEP,
         OUT,
         EXC,
@@ -277,6 +285,9 @@ MP_QUEUES = ("Queue", "JoinableQueue", "SimpleQueue")
 QUEUE_QUEUES = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
 REDIS_TYPES = ("RedisList", "RedisStream")
 SYNC_TYPES = ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier")
+# What a pool's idle worker waits for, and a waiter for a task's result
+# (the fold's `op` of a thread).
+WORK, RESULT = "work", "result"
 # The target of a manager's server process (`spawn`'s target): the process
 # that holds a Manager()'s objects, shown without threads of its own.
 MANAGER_SERVER = "BaseManager._run_server"
