@@ -143,6 +143,25 @@ def test_a_result_that_came_lets_its_waiter_go_on() -> None:
     assert s.quiet().state().main().op == ""
 
 
+def test_a_child_that_cannot_exit_until_its_queue_is_fed_is_named_in_a_hang() -> None:
+    # The lecture's warning: join a process that put in a queue before
+    # getting what it put.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q", maxsize=0)
+    s("main", MAIN, MAIN, K.SPAWN, "kid", pid=300, daemon=False, method="fork", line=8)
+    s("kid", 300, 300, K.PROC, name="kid", ppid=MAIN, main=False, method="fork")
+    s("kid", 300, 300, K.THREAD, name="MainThread", daemon=False, main=True)
+    s("kid", 300, 300, K.PUT, "100.1", v="'xxx...'", size=1, line=4)
+    s("kid", 300, 300, K.END, daemon_threads=[])
+    s("main", MAIN, MAIN, K.JOIN, "kid", what="process", pid=300, timeout=None, line=10)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    assert (
+        "kid has run its code to the end but cannot exit: it put more in q than its pipe"
+        " holds, and nobody takes it"
+    ) in words
+    assert "main waits for kid to end (join)" in words
+
+
 def test_unfinished_tasks_are_counted_in_the_join_diagnosis() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="JoinableQueue", lib="multiprocessing", name="q")

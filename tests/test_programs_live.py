@@ -265,6 +265,36 @@ def test_a_program_waiting_for_a_result_that_never_comes_is_named_stuck(
     assert finish(pc, run_id)["status"] == "stopped"
 
 
+JOIN_BEFORE_GET = """
+from multiprocessing import Process, Queue
+
+
+def work(q):
+    q.put("x" * 1_000_000)  # more than a pipe holds
+
+
+if __name__ == "__main__":
+    q = Queue()
+    p = Process(target=work, args=(q,), name="worker")
+    p.start()
+    p.join()  # before the get: the worker cannot exit until q is fed
+    print(len(q.get()))
+"""
+
+
+def test_joining_a_process_before_getting_what_it_put_is_named_stuck(pc: httpx.Client) -> None:
+    run_id = start(pc, JOIN_BEFORE_GET)
+    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
+    words = run["diagnosis"]
+    assert "main waits for worker to end (join)" in words
+    assert (
+        "worker has run its code to the end but cannot exit: it put more in q than its pipe"
+        " holds, and nobody takes it"
+    ) in words
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+
+
 def test_joinable_queue_join_returns_and_the_daemon_eaters_are_cut_off(pc: httpx.Client) -> None:
     run, evs = example(pc, "joinable_hotdogs")
     assert run["status"] == "finished"

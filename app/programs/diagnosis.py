@@ -37,6 +37,10 @@ HELD_BY = N_("%(who)s waits for %(obj)s, held by %(owner)s")
 NOBODY_RELEASES = N_("%(who)s waits for %(obj)s, and no live worker will release it")
 JOIN = N_("%(who)s waits for %(target)s to end (join)")
 EXIT = N_("%(who)s has run its code to the end and waits for its other threads and processes")
+EXIT_FEEDING = N_(
+    "%(who)s has run its code to the end but cannot exit: it put more in %(obj)s than"
+    " its pipe holds, and nobody takes it"
+)
 EVENT = N_("%(who)s waits for %(obj)s to be set, and no live worker can set it")
 CONDITION = N_("%(who)s waits on %(obj)s, and no live worker can notify it")
 BARRIER = N_("%(who)s waits at %(obj)s: %(n)s of %(parties)s have arrived")
@@ -107,6 +111,19 @@ def diagnose(state: ProgramState) -> list[Sentence]:
     return out
 
 
+def _feeding(state: ProgramState, w: ThreadView) -> str | None:
+    """The multiprocessing queue in which `w`'s process put items nobody has
+    taken (its feeder thread keeps the process alive until they are in the
+    queue's pipe), or None."""
+    feeds = {o.name for o in state.objs.values() if o.feeds}
+    for j in state.journeys.values():
+        if j.got is None and j.queue in feeds:
+            producer = state.workers.get(j.producer)
+            if producer is not None and producer.pid == w.pid:
+                return j.queue
+    return None
+
+
 def _owner_of(state: ProgramState, key: str) -> str:
     obj = state.objs.get(key)
     return obj.owner if obj is not None else ""
@@ -161,6 +178,9 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
     if w.op == "join":
         return Sentence(JOIN, {"who": w.name, "target": w.on})
     if w.op == "exit":
+        fed = _feeding(state, w)
+        if fed is not None:
+            return Sentence(EXIT_FEEDING, {"who": w.name, "obj": fed})
         return Sentence(EXIT, {"who": w.name})
     if w.op == "wait":
         return Sentence(EVENT, parts)

@@ -148,6 +148,12 @@ class ObjView:
     redis: RedisView | None = None  # a Redis list's or stream's
 
     @property
+    def feeds(self) -> bool:
+        """A multiprocessing queue with a feeder thread: a process that put
+        in it waits at its exit until what it put is in the queue's pipe."""
+        return self.lib == "multiprocessing" and self.type in ("Queue", "JoinableQueue")
+
+    @property
     def counts_tasks(self) -> bool:
         """A queue that counts unfinished tasks (task_done, join): queue's
         and multiprocessing's JoinableQueue; a manager's are queue's."""

@@ -25,7 +25,7 @@ from types import ModuleType
 
 from . import gate, hooks, identity, outlet, recorder, where
 from . import kinds as K
-from .workers import before_join, print_exc, process_exit, report_exc
+from .workers import before_join, main_end, print_exc, process_exit, report_exc
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -177,6 +177,12 @@ def _patch_process(process: ModuleType) -> None:
                 if print_exc(f"Process {self.name}:\n", e):
                     raise SystemExit(1) from None
                 raise
+            finally:
+                # Its code is done: what comes now is multiprocessing's exit
+                # (joining its queues' feeder threads, its children), which
+                # may wait.
+                with contextlib.suppress(Exception):
+                    main_end()
 
         self.run = traced_run
         code = real_bootstrap(self, parent_sentinel)

@@ -139,12 +139,14 @@ def _os_exit(real: Any) -> Any:
 
 
 def _at_exit() -> None:
-    _main_end()
+    main_end()
     process_exit(_exit_status(_exit_code))
     recorder.final_flush()
 
 
-def _main_end() -> None:
+def main_end() -> None:
+    """The process's main code has ended (`end` with the daemon threads it
+    cuts off); once per process."""
     if not recorder.announced() or recorder.is_silent() or not recorder.mark_main_ended():
         return
     threading = sys.modules.get("threading")
@@ -229,7 +231,7 @@ def _patch_threading(threading: ModuleType) -> None:
     def _shutdown() -> Any:
         with contextlib.suppress(Exception):
             if _thread.get_ident() == recorder.main_ident():
-                _main_end()
+                main_end()
         return real_shutdown()
 
     Thread.start, Thread.join, Thread._bootstrap_inner = start, join, _bootstrap_inner
