@@ -197,6 +197,44 @@ def test_with_lan_it_listens_everywhere_and_only_with_a_password(redis_to_start:
         broker.shutdown()
 
 
+def test_joined_workers_get_a_redis_user_of_the_runs_own_until_revoked(
+    redis_to_start: None,
+) -> None:
+    broker.configure(None, lan=True)
+    try:
+        lease = broker.lease()
+        [url] = lease.guest_env().values()
+        assert url == lease.guest_env()["REDIS_URL"]  # one user until revoked
+        user = redis.connection.parse_url(url)["username"]
+        assert user.startswith(f"concviz-run{lease.db}-")
+        guest, own = client(url), client(lease.env["REDIS_URL"])
+        guest.xadd("orders", {"item": "1"})
+        assert own.xlen("orders") == 1  # the run's database
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            guest.config_get("requirepass")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            guest.execute_command("ACL", "LIST")
+        lease.revoke_guest()
+        with pytest.raises(redis.ConnectionError):  # cut, and refused again
+            guest.ping()
+        assert user not in own.execute_command("ACL", "USERS")
+        [again] = lease.guest_env().values()
+        assert redis.connection.parse_url(again)["username"] != user  # a new one
+        lease.close()  # and with the run, the last one goes
+        assert own.execute_command("ACL", "USERS") == ["default"]
+        guest.close()
+        own.close()
+    finally:
+        broker.shutdown()
+
+
+def test_without_a_password_the_joined_workers_url_is_the_runs(service: None) -> None:
+    lease = broker.lease()  # a unix socket: only this machine reaches it
+    assert lease.guest_env() == lease.env
+    lease.revoke_guest()  # nothing to revoke
+    lease.close()
+
+
 def test_an_unreachable_url_says_why_in_plain_words() -> None:
     url = f"redis://127.0.0.1:{free_port()}"
     broker.configure(url)

@@ -167,8 +167,13 @@ def test_a_worker_on_another_machine_consumes_from_the_run_and_leaves_cleanly(
     address = parse_address(offer["url"])
     # As another machine reaches it: the server's address on the network.
     join = httpx.get(address.url, timeout=15).json()
+    # Redis as the run's own user, with a password of its own, not the server's.
     url = join["env"]["REDIS_URL"]
-    assert re.fullmatch(r"redis://:[\w-]{20,}@127\.0\.0\.1:\d+/\d+", url), url
+    assert re.fullmatch(r"redis://concviz-run\d+-[0-9a-f]{8}:[\w-]{20,}@127\.0\.0\.1:\d+/\d+", url)
+    guest = redis.Redis.from_url(url, socket_timeout=2)
+    assert guest.ping()
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        guest.config_get("requirepass")  # the server's own settings are not the run's
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     no_password = redis.Redis(host=address.host, port=port, socket_timeout=2)
     with pytest.raises(redis.AuthenticationError):
@@ -199,6 +204,13 @@ def test_a_worker_on_another_machine_consumes_from_the_run_and_leaves_cleanly(
     assert left == [], [list(p.rglob("*")) for p in left]
     gone = wait_until(lambda: (w := on_stage(c, run_id, label)) and not w["alive"] and w)
     assert gone["state"] == "finished"  # it left after its item: nothing pending at it
+    # Revoked, the run's Redis user is gone with its connections; the run goes on.
+    assert c.delete(f"/api/runs/{run_id}/join").status_code == 200
+    with pytest.raises(redis.ConnectionError):  # its connection was closed
+        guest.ping()
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    guest.close()
     assert c.get(f"/api/runs/{run_id}").json()["status"] == "running"
     assert c.post(f"/api/runs/{run_id}/stop").json()["status"] == "stopped"
 

@@ -12,6 +12,7 @@ database that holds keys is someone else's, and is never lent.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from dataclasses import dataclass
 
@@ -23,6 +24,10 @@ from app.broker.errors import BrokerUnavailable, reason
 log = logging.getLogger(__name__)
 
 DATABASES = range(1, 16)
+# A joined worker's Redis user: every key and command of a program, none
+# that reads or changes the server itself (its users, its config, its data
+# on disk).
+GUEST_RULES = ("on", "resetkeys", "~*", "resetchannels", "&*", "+@all", "-@admin", "-@dangerous")
 
 
 @dataclass(frozen=True)
@@ -34,17 +39,60 @@ class BrokerInfo:
 
 
 class Lease:
-    """One run's own database on the broker; `env` goes to its program."""
+    """One run's own database on the broker; `env` goes to its program.
+
+    Workers that join the run from other machines get a Redis user of the
+    run's own (`guest_env`), with a password made for it, rather than the
+    server's: revoking joining deletes that user and cuts its connections
+    (`revoke_guest`), so a revoked machine can no longer reach Redis."""
 
     def __init__(self, broker: Broker, db: int, url: str, server: EmbeddedRedis | None) -> None:
         self.db = db
         self.env = {"REDIS_URL": url}
         self._broker = broker
         self._server = server  # the embedded server it was lent on (None: --redis)
+        self._guest: tuple[str, str] | None = None  # (user, its URL)
+        self._guest_lock = threading.Lock()
         self.closed = False
 
+    def guest_env(self) -> dict[str, str]:
+        """The environment for a joined worker: the run's database as its
+        guest user (made on the first call after a revoke). A server that
+        wants no password (only this machine reaches it), or refuses to make
+        a user, is given as it is."""
+        url = self.env["REDIS_URL"]
+        if urls.password(url) is None:
+            return dict(self.env)
+        with self._guest_lock:
+            if self._guest is None:
+                user = f"concviz-run{self.db}-{secrets.token_hex(4)}"
+                secret = secrets.token_urlsafe(24)
+                try:
+                    with connected(url) as client:
+                        client.execute_command("ACL", "SETUSER", user, *GUEST_RULES, f">{secret}")
+                except Exception as exc:
+                    log.warning("broker: no guest user for database %d: %s", self.db, exc)
+                    return dict(self.env)
+                self._guest = (user, urls.with_user(url, user, secret))
+            return {"REDIS_URL": self._guest[1]}
+
+    def revoke_guest(self) -> None:
+        """Delete the guest user and close its connections. Idempotent."""
+        with self._guest_lock:
+            guest, self._guest = self._guest, None
+        if guest is None:
+            return
+        try:
+            with connected(self.env["REDIS_URL"]) as client:
+                client.execute_command("ACL", "DELUSER", guest[0])
+                client.execute_command("CLIENT", "KILL", "USER", guest[0])
+        except Exception as exc:
+            log.warning("broker: could not delete guest user %s: %s", guest[0], exc)
+
     def close(self) -> None:
-        """Empty the database (FLUSHDB) and give it back. Idempotent."""
+        """Delete its guest, empty the database (FLUSHDB) and give it back.
+        Idempotent."""
+        self.revoke_guest()
         self._broker._release(self)
 
     def check(self) -> str | None:

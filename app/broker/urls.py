@@ -44,6 +44,25 @@ def with_db(url: str, db: int) -> str:
     return _join(parts._replace(path=f"/{db}", query=urlencode(query)))
 
 
+def password(url: str) -> str | None:
+    """The password `url` carries (in its user part or its query), or None."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        return parts.password
+    return dict(parse_qsl(parts.query)).get("password")
+
+
+def with_user(url: str, user: str, secret: str) -> str:
+    """The same server and database as `url`, as `user` with `secret`."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("password", "username")]
+    if parts.scheme == "unix":
+        query += [("username", user), ("password", secret)]
+        return _join(parts._replace(query=urlencode(query)))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return _join(parts._replace(netloc=f"{user}:{secret}@{host}", query=urlencode(query)))
+
+
 def _join(parts: SplitResult) -> str:
     """`urlunsplit`, keeping the "//" of a unix URL without a host."""
     query = f"?{parts.query}" if parts.query else ""

@@ -30,6 +30,21 @@ class Outside:
         with self._lock:
             return dict(getattr(self._held, "env", None) or {})
 
+    def guest_env(self) -> dict[str, str]:
+        """The environment for a worker joined from another machine (the
+        broker's guest user, `Lease.guest_env`); `env` if it has none."""
+        with self._lock:
+            held = self._held
+        make = getattr(held, "guest_env", None)
+        return dict(make()) if make is not None else self.env
+
+    def revoke_guest(self) -> None:
+        """Close the joined workers' own way in, if it has one."""
+        with self._lock:
+            revoke = getattr(self._held, "revoke_guest", None)
+        if revoke is not None:
+            revoke()
+
     def gone(self) -> str | None:
         """Why it no longer serves the run, in its own words, or None."""
         with self._lock:

@@ -285,6 +285,15 @@ class ProgramRuntime:
         empty once the run has ended."""
         return self._outside.env
 
+    def guest_env(self) -> dict[str, str]:
+        """What a worker joined from another machine gets instead of `env`
+        (its own Redis user, `app.broker.Lease.guest_env`)."""
+        return self._outside.guest_env()
+
+    def revoke_guest(self) -> None:
+        """Close the joined workers' way into what the run holds (its Redis user)."""
+        self._outside.revoke_guest()
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the supervisor, then the reader; False if either still runs."""
         self._supervisor.join(timeout)

@@ -133,7 +133,7 @@ async def join(run_id: str, token: str, request: Request) -> Response:
             "filename": exp.script_name(params),
             "program": exp.script(params),
             "roles": list(desk.roles),
-            "env": {k: v for k, v in run.runtime.env.items() if k == "REDIS_URL"},
+            "env": {k: v for k, v in run.runtime.guest_env().items() if k == "REDIS_URL"},
             "speed": float(params.get("speed", 1.0)),
             "time_limit_s": left,
             "heartbeat_s": HEARTBEAT_S,
@@ -246,6 +246,8 @@ def _change(request: Request, run: Run, how: str) -> JoinDesk | None:
         desk.open_joining()
     elif how == "revoke":
         _end_on_stage(run, desk.revoke())
+        if run.runtime is not None:
+            run.runtime.revoke_guest()  # a revoked machine no longer reaches Redis
     return desk
 
 
