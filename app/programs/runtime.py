@@ -110,7 +110,10 @@ class ProgramRuntime:
         self._fifo: EventFifo | None = None
         self._life_w = -1
         self._released = False
-        self._outside = Outside()
+        # What the run takes from outside its program (the broker's
+        # database): its env (REDIS_URL) while it holds it, its joined
+        # workers' own (`guest_env`, `revoke_guest`).
+        self.outside = Outside()
         # Budget slots the run holds: the caller took them for its first
         # workers; a lesson's live settings may take more (hold_workers).
         self._held = experiment.worker_count(params)
@@ -130,11 +133,11 @@ class ProgramRuntime:
     # The Runtime interface the Run uses.
 
     def start(self) -> None:
-        self._outside.take(self.experiment)
+        self.outside.take(self.experiment)
         try:
             self._start()
         except BaseException:
-            self._outside.give_back()
+            self.outside.give_back()
             raise
 
     def _start(self) -> None:
@@ -157,7 +160,7 @@ class ProgramRuntime:
                 gate_path=controls.gate_path,
                 live_path=controls.live_path,
                 calls_dir=controls.calls,
-                extra_env=self._outside.env,
+                extra_env=self.outside.env,
             )
         finally:
             os.close(life_r)
@@ -278,22 +281,6 @@ class ProgramRuntime:
         lesson's, one for each worker its program starts."""
         return 0 if self._released else self._held
 
-    @property
-    def env(self) -> dict[str, str]:
-        """The environment the run gives its program from outside
-        (`Experiment.prepare`: the broker's REDIS_URL) while it holds it;
-        empty once the run has ended."""
-        return self._outside.env
-
-    def guest_env(self) -> dict[str, str]:
-        """What a worker joined from another machine gets instead of `env`
-        (its own Redis user, `app.broker.Lease.guest_env`)."""
-        return self._outside.guest_env()
-
-    def revoke_guest(self) -> None:
-        """Close the joined workers' way into what the run holds (its Redis user)."""
-        self._outside.revoke_guest()
-
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the supervisor, then the reader; False if either still runs."""
         self._supervisor.join(timeout)
@@ -411,7 +398,7 @@ class ProgramRuntime:
             self._fifo.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        self._outside.give_back()
+        self.outside.give_back()
         with self._lock:
             self._budget.release(self._held)
             self._released = True
@@ -424,7 +411,7 @@ class ProgramRuntime:
             self._merge.emit(RAW_OUT, {"stream": stream, "text": text})
 
     def _check_outside(self) -> None:
-        why = self._outside.gone()
+        why = self.outside.gone()
         if why:
             self.stop(why, outcome="failed")
 

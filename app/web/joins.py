@@ -133,7 +133,7 @@ async def join(run_id: str, token: str, request: Request) -> Response:
             "filename": exp.script_name(params),
             "program": exp.script(params),
             "roles": list(desk.roles),
-            "env": {k: v for k, v in run.runtime.guest_env().items() if k == "REDIS_URL"},
+            "env": {k: v for k, v in run.runtime.outside.guest_env().items() if k == "REDIS_URL"},
             "speed": float(params.get("speed", 1.0)),
             "time_limit_s": left,
             "heartbeat_s": HEARTBEAT_S,
@@ -222,7 +222,7 @@ def _desk(request: Request, run: Run) -> JoinDesk:
     board = _joins(request).board
     desk = board.get(run.id)
     if desk is None:
-        url = run.runtime.env.get("REDIS_URL", "") if run.runtime is not None else ""
+        url = run.runtime.outside.env.get("REDIS_URL", "") if run.runtime is not None else ""
         desk = board.desk(run.id, run.experiment.joins, redis_prefix(url) if url else "")
         desk.open_joining()
         run.kill_elsewhere = desk.kill
@@ -247,7 +247,7 @@ def _change(request: Request, run: Run, how: str) -> JoinDesk | None:
     elif how == "revoke":
         _end_on_stage(run, desk.revoke())
         if run.runtime is not None:
-            run.runtime.revoke_guest()  # a revoked machine no longer reaches Redis
+            run.runtime.outside.revoke_guest()  # a revoked machine no longer reaches Redis
     return desk
 
 
