@@ -162,6 +162,32 @@ def test_a_child_that_cannot_exit_until_its_queue_is_fed_is_named_in_a_hang() ->
     assert "main waits for kid to end (join)" in words
 
 
+def waiting_for_an_event(signal: str) -> Story:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SIGNAL, signal=signal, handled=True, line=3)
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Event", lib="threading", name="done", line=2)
+    return s("main", MAIN, MAIN, K.WAIT, "100.1", timeout=None, line=5)
+
+
+def test_a_wait_a_timers_signal_may_end_is_no_hang() -> None:
+    # signal.alarm(2) and a SIGALRM handler that sets the event.
+    assert diagnosis.diagnose(waiting_for_an_event("SIGALRM").quiet().state()) == []
+
+
+def test_a_hang_in_a_program_that_handles_a_signal_says_a_signal_may_end_it() -> None:
+    words = [
+        x.message % x.parts
+        for x in diagnosis.diagnose(waiting_for_an_event("SIGINT").quiet().state())
+    ]
+    assert words[:2] == [
+        diagnosis.STUCK,
+        "Only a signal can still wake it: the program handles SIGINT.",
+    ]
+    s = waiting_for_an_event("SIGINT")
+    s("main", MAIN, MAIN, K.SIGNAL, signal="SIGINT", handled=False, line=6)
+    assert diagnosis.SIGNALS not in [x.message for x in diagnosis.diagnose(s.quiet().state())]
+
+
 def test_unfinished_tasks_are_counted_in_the_join_diagnosis() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="JoinableQueue", lib="multiprocessing", name="q")

@@ -156,6 +156,30 @@ def test_what_a_python_child_prints_into_a_pipe_or_a_file_says_so() -> None:
     assert run.printed("main") == "the parent read hello\n"
 
 
+def test_the_users_signal_handlers_are_reported_and_the_librarys_are_not() -> None:
+    run = trace(
+        """
+        import multiprocessing
+        import signal
+
+        def on_alarm(signum, frame):
+            print("alarm")
+
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        signal.pause()
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        multiprocessing.Process(target=print, args=("child",)).start()
+        """
+    )
+    said = [(e.worker, e.data) for e in run.of("signal")]
+    assert said == [
+        ("main", {"line": run.line("on_alarm)"), "signal": "SIGALRM", "handled": True}),
+        ("main", {"line": run.line("SIG_DFL"), "signal": "SIGALRM", "handled": False}),
+    ]  # multiprocessing's own (its children's SIGINT...) are not
+    assert run.printed("main") == "alarm\n"
+
+
 def test_a_sitecustomize_further_on_the_path_still_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -111,7 +111,8 @@ def test_a_managers_locks_and_event_are_held_and_waited_for_like_threadings() ->
     assert failed.data == {"line": run.line("lock.acquire(timeout=0.01)"), "timeout": 0.01}
     depths = [(e.kind, e.data.get("depth")) for e in run.on(rlock) if e.kind != "new"]
     assert depths == [("acquired", 1), ("acquired", 2), ("released", 1), ("released", 0)]
-    assert [(e.worker, e.kind) for e in run.on(go) if e.kind != "new"][-2:] == [
+    in_time = sorted(run.on(go), key=lambda e: e.t)
+    assert [(e.worker, e.kind) for e in in_time if e.kind != "new"][-2:] == [
         ("main", "set"),
         ("holder", "waited"),
     ]
@@ -142,7 +143,8 @@ def test_a_spawned_manager_and_child_trace_the_same_objects() -> None:
         """
     )
     q, lock = run.key("q"), run.key("lock")
-    assert [(e.worker, e.kind) for e in run.on(q) if e.kind != "new"] == [
+    in_time = sorted(run.on(q), key=lambda e: e.t)
+    assert [(e.worker, e.kind) for e in in_time if e.kind != "new"] == [
         ("main", "put"),
         ("eater", "get"),
     ]

@@ -23,6 +23,7 @@ STUCK = N_("The program is stuck: every live worker waits, and none has a timeou
 STUCK_AT_END = N_(
     "The program was stuck when it ended: every live worker waited, and none had a timeout."
 )
+SIGNALS = N_("Only a signal can still wake it: the program handles %(signals)s.")
 HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")
 GET = N_("%(who)s waits in %(obj)s.get(); %(obj)s is empty and no live worker can put")
 REDIS_GET = N_(
@@ -65,7 +66,18 @@ def stuck(state: ProgramState) -> bool:
         bool(live)
         and all(w.op and w.timeout is None for w in live)
         and not any(_may_start(state, w) for w in live)
+        and not handled(state) & TIMERS
     )
+
+
+# Signals a timer of the process sends it (signal.alarm, setitimer): one
+# may be on its way.
+TIMERS = frozenset({"SIGALRM", "SIGVTALRM", "SIGPROF"})
+
+
+def handled(state: ProgramState) -> set[str]:
+    """The signals the user's code handles in a live process."""
+    return {s for p in state.procs.values() if p.alive for s in p.signals}
 
 
 def _may_start(state: ProgramState, w: ThreadView) -> bool:
@@ -94,6 +106,9 @@ def diagnose(state: ProgramState) -> list[Sentence]:
         return []
     live = state.live_threads()
     out = [Sentence(STUCK, {})]
+    signals = handled(state)
+    if signals:
+        out.append(Sentence(SIGNALS, {"signals": ", ".join(sorted(signals))}))
     in_cycle: set[str] = set()
     for cycle in lock_cycles(state, live):
         for w, held, wanted in cycle:

@@ -92,6 +92,7 @@ HANDLERS: dict[str, Handler] = {
     K.OUT: console.out,
     K.EXC: console.exc,
     K.STDIN_EOF: console.stdin_eof,
+    K.SIGNAL: lifecycle.signal_set,
     K.LOST: run.lost,
     QUIET: run.quiet,
     RAW_OUT: console.raw_out,

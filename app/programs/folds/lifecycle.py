@@ -144,6 +144,16 @@ def exited(state: ProgramState, e: Event) -> None:
     _process_over(state, e.pid, e.t, code, signal)
 
 
+def signal_set(state: ProgramState, e: Event) -> None:
+    """A handler of the user's code for a signal, or the default again."""
+    d = e.data or {}
+    signals = proc_of(state, e.pid).signals
+    if d.get("handled"):
+        signals.add(str(d.get("signal", "")))
+    else:
+        signals.discard(str(d.get("signal", "")))
+
+
 def reaped(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     pid = int(d.get("pid") or 0)

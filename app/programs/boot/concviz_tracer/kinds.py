@@ -96,6 +96,9 @@ sleep                     None                 s (seconds), line
 out                       None                 text, stream ("stdout" or "stderr"), line
 exc                       None                 error ("Type: message"), traceback, line
 stdin_eof                 None                 line (input() was called; stdin is empty)
+signal                    None                 signal ("SIGALRM"...), handled (a function of
+                                               the user's now handles it; False: the default
+                                               or ignored again), line
 lost                      None                 events (how many this process dropped)
 wants                     object key, a        kind (the action: "acquire", "put",
                           worker's label or    "sleep", "start"...), line (step mode: the
@@ -222,6 +225,7 @@ SLEEP = "sleep"
 OUT = "out"
 EXC = "exc"
 STDIN_EOF = "stdin_eof"
+SIGNAL = "signal"
 LOST = "lost"
 WANTS = "wants"
 
@@ -275,6 +279,7 @@ KINDS = frozenset(
         OUT,
         EXC,
         STDIN_EOF,
+        SIGNAL,
         LOST,
         WANTS,
     }

@@ -7,7 +7,7 @@ import _thread
 import os
 import sys
 
-from . import gate, objects, outlet, processes, recorder, stdio, where, workers
+from . import gate, objects, outlet, processes, recorder, signals, stdio, where, workers
 
 ROOT = "CONCVIZ_TRACE_ROOT"  # set by the program's first process: the others see it
 
@@ -38,6 +38,7 @@ def install() -> None:
     if gate_path:
         gate.open_gate(gate_path)
     stdio.install()
+    signals.install()
     workers.install()
     processes.install()
     objects.install()
