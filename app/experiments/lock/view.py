@@ -43,7 +43,9 @@ LOGGED = frozenset(
         "limit",
     }
 )
-LOCK_WORDS = {K.ACQUIRE_WAIT: "want", K.ACQUIRED: "acquired", K.RELEASED: "released"}
+# The program's `lock` in the lesson's words (another lock, as the Value's
+# own, is told in the tracer's, by its name).
+LOCK_WORDS = {K.ACQUIRE_WAIT: "lock-want", K.ACQUIRED: "lock-acquired", K.RELEASED: "lock-released"}
 
 
 @dataclass
