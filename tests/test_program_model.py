@@ -188,6 +188,18 @@ def test_a_hang_in_a_program_that_handles_a_signal_says_a_signal_may_end_it() ->
     assert diagnosis.SIGNALS not in [x.message for x in diagnosis.diagnose(s.quiet().state())]
 
 
+def test_a_processs_threads_keep_their_places_on_the_stage_as_they_change() -> None:
+    s = Story().start()
+    for n, tid in (("T1", 201), ("T2", 202), ("T3", 203)):
+        s("main", MAIN, MAIN, K.START_THREAD, n, tid=tid, daemon=False, line=9)
+        s(n, MAIN, tid, K.THREAD, name=n, daemon=False, main=False)
+    s("T1", MAIN, 201, K.SLEEP, s=1.0, line=4)  # the first to change, then the last
+    s("T3", MAIN, 203, K.SLEEP, s=1.0, line=4)
+    s("T1", MAIN, 201, K.OUT, text="hi\n", stream="stdout", line=5)
+    [box] = view.boxes(s.state())
+    assert [w.name for w in box.threads] == ["main", "T1", "T2", "T3"]
+
+
 def test_unfinished_tasks_are_counted_in_the_join_diagnosis() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="JoinableQueue", lib="multiprocessing", name="q")

@@ -79,7 +79,9 @@ def boxes(state: ProgramState) -> list[Box]:
     out: list[Box] = []
 
     def walk(p: ProcView, parent: str) -> None:
-        ts = sorted(threads.get(p.pid, []), key=lambda w: (not w.main_thread, w.since))
+        # Main thread first, then in the order they were born (`since` moves
+        # with each change of state: cards would change places every frame).
+        ts = sorted(threads.get(p.pid, []), key=lambda w: not w.main_thread)
         out.append(Box(p, ts, parent))
         for child in by_parent.get(p.pid, []):
             walk(child, shown_name(p))
