@@ -154,6 +154,8 @@ def test_what_a_python_child_prints_into_a_pipe_or_a_file_says_so() -> None:
     ]
     # What went into the pipe got there, as it would bare.
     assert run.printed("main") == "the parent read hello\n"
+    children = [e for e in run.of("proc") if not e.data["main"]]
+    assert [e.data["name"] for e in children] == [f"python -c {e.pid}" for e in children]
 
 
 def test_the_users_signal_handlers_are_reported_and_the_librarys_are_not() -> None:

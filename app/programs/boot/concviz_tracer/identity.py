@@ -64,6 +64,8 @@ def name() -> str:
     if _first:
         return "MainProcess"
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if script == "-c":  # python -c "...": its argv[0]
+        script = "python -c"
     return f"{script or 'python'} {os.getpid()}"
 
 
