@@ -186,3 +186,35 @@ def test_a_map_waits_for_its_results_on_the_users_line() -> None:
     assert wait.data["line"] == run.line("pool.map")
     assert run.one("result_got", key).data["ready"] is True
     assert run.printed() == "[0, 1, 2, 3]\n"
+
+
+@pytest.mark.parametrize(
+    ("how", "waiting"),
+    [
+        ("as_completed", "print([f.result() for f in as_completed(dishes)])"),
+        ("wait", "print([f.result() for f in wait(dishes).done])"),
+    ],
+)
+def test_waiting_for_any_of_several_futures_is_reported(how: str, waiting: str) -> None:
+    run = trace(
+        f"""
+        from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+        from gate import wait_for_go
+
+        def cook(n):
+            wait_for_go()  # once the test has seen main wait
+            return n
+
+        if __name__ == "__main__":
+            with ThreadPoolExecutor(1) as kitchen:
+                dishes = [kitchen.submit(cook, 7)]
+                {waiting}
+        """,
+        go_when=seen("result_wait", "main"),
+    )
+    key = run.key("kitchen")
+    [task] = {e.data["task"] for e in run.of("submit", key)}
+    got = [(e.kind, e.data["task"], e.data.get("ready")) for e in run.on(key) if "result" in e.kind]
+    assert got == [("result_wait", task, None), ("result_got", task, True)]
+    assert run.one("result_wait", key).data["line"] == run.line(how + "(dishes)")
+    assert run.printed() == "[7]\n"

@@ -17,6 +17,7 @@ def install() -> None:
     hooks.when_imported("queue", _queue)
     hooks.when_imported("multiprocessing.context", _context)
     hooks.when_imported("multiprocessing.pool", _pool)
+    hooks.when_imported("concurrent.futures._base", _futures)
     hooks.when_imported("concurrent.futures.thread", _executors)
     hooks.when_imported("concurrent.futures.process", _executors)
     hooks.when_imported("redis.client", _redis)
@@ -52,6 +53,12 @@ def _pool(pool: ModuleType) -> None:
     from . import pools
 
     pools.install_pool(pool)
+
+
+def _futures(base: ModuleType) -> None:
+    from . import results
+
+    results.install_futures(base)
 
 
 def _executors(module: ModuleType) -> None:

@@ -10,11 +10,10 @@ id, the same in its `submit`; a ``map`` over n items is n tasks.
 from __future__ import annotations
 
 import _thread
-import contextlib
 from types import FrameType, ModuleType
 
 from . import kinds as K
-from . import recorder, registry, where
+from . import recorder, registry, results, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -65,27 +64,6 @@ class MapTask:
         i, x = pair if len(pair) == 2 else pair[0]
         args = tuple(x) if self.star else (x,)
         return _run(self.fn, self.key, f"{self.base}.{i}", args, {})
-
-
-def _tagged(result: Any, key: str, task: str, fn: Any) -> Any:
-    """A future or AsyncResult whose waits are traced (`_waited`)."""
-    with contextlib.suppress(AttributeError):  # a type with slots: its waits untraced
-        result._cv_key, result._cv_task, result._cv_fn = key, task, where.qualname(fn)
-    return result
-
-
-def _waited(result: Any, real: Any, timeout: Any, ready: Any) -> Any:
-    """`real()`, a wait for `result`'s task that may block: `result_wait`
-    before, `result_got` after (`ready()`: whether it came)."""
-    key = result._cv_key
-    data = where.at(2)
-    data.update(task=result._cv_task, fn=result._cv_fn)
-    recorder.emit(K.RESULT_WAIT, key, dict(data, timeout=timeout))
-    recorder.flush()
-    try:
-        return real()
-    finally:
-        recorder.emit(K.RESULT_GOT, key, dict(data, ready=bool(ready())))
 
 
 def _submits(key: str, base: str, fn: Any, n: int, data: dict[str, Any], t: int) -> None:
@@ -143,7 +121,7 @@ def install_pool(module: ModuleType) -> None:
         task, data, t = registry.new_key(), where.at(1), _now()
         result = real_apply(self, Task(func, key, task), args, kwds, *a, **kw)
         recorder.emit(K.SUBMIT, key, dict(data, task=task, fn=where.qualname(func)), t)
-        return _tagged(result, key, task, func)
+        return results.tagged(result, key, task, func)
 
     def _map_async(self: Any, func: Any, iterable: Any, mapper: Any, *a: Any, **kw: Any) -> Any:
         key = getattr(self, "_cv_key", None)
@@ -154,7 +132,7 @@ def install_pool(module: ModuleType) -> None:
         wrapped = MapTask(func, key, base, star=mapper is starmapstar)
         result = real_map_async(self, wrapped, list(enumerate(items)), mapper, *a, **kw)
         _submits(key, base, func, len(items), data, t)
-        return _tagged(result, key, base, func)
+        return results.tagged(result, key, base, func)
 
     def imap_of(real: Any) -> Any:
         def imap(self: Any, func: Any, iterable: Any, *a: Any, **kw: Any) -> Any:
@@ -168,16 +146,7 @@ def install_pool(module: ModuleType) -> None:
         imap.__name__ = real.__name__
         return imap
 
-    ApplyResult: Any = module.ApplyResult
-    real_wait = ApplyResult.wait
-
-    def wait(self: Any, timeout: Any = None) -> Any:
-        # get() waits here too, as does Pool.map.
-        if getattr(self, "_cv_key", None) is None or self.ready() or recorder.is_silent():
-            return real_wait(self, timeout)
-        return _waited(self, lambda: real_wait(self, timeout), timeout, self.ready)
-
-    ApplyResult.wait = wait
+    results.install_async_result(module.ApplyResult)
     ThreadPool.__init__ = __init__
     Pool.apply_async, Pool._map_async = apply_async, _map_async
     Pool.imap, Pool.imap_unordered = imap_of(real_imap), imap_of(real_imap_unordered)
@@ -205,7 +174,7 @@ def install_executor(module: ModuleType) -> None:
         task, data, t = registry.new_key(), where.at(1), _now()
         future = real_submit(self, Task(fn, key, task), *args, **kwargs)
         recorder.emit(K.SUBMIT, key, dict(data, task=task, fn=where.qualname(fn)), t)
-        return _tagged(future, key, task, fn)
+        return results.tagged(future, key, task, fn)
 
     def map(self: Any, fn: Any, *iterables: Any, **kwargs: Any) -> Any:
         # The process pool's map sends chunks of items to each worker; its
@@ -228,25 +197,3 @@ def install_executor(module: ModuleType) -> None:
     Executor.__init__, Executor.submit = __init__, submit
     if name == "ProcessPoolExecutor":
         Executor.map = map
-    _trace_future(module._base.Future)
-
-
-def _trace_future(Future: Any) -> None:
-    """A future's result() and exception() that may block (once, for both
-    executor modules)."""
-    if getattr(Future, "_cv_traced", False):
-        return
-    real_result, real_exception = Future.result, Future.exception
-
-    def result(self: Any, timeout: Any = None) -> Any:
-        if getattr(self, "_cv_key", None) is None or self.done() or recorder.is_silent():
-            return real_result(self, timeout)
-        return _waited(self, lambda: real_result(self, timeout), timeout, self.done)
-
-    def exception(self: Any, timeout: Any = None) -> Any:
-        if getattr(self, "_cv_key", None) is None or self.done() or recorder.is_silent():
-            return real_exception(self, timeout)
-        return _waited(self, lambda: real_exception(self, timeout), timeout, self.done)
-
-    Future.result, Future.exception = result, exception
-    Future._cv_traced = True
