@@ -26,13 +26,16 @@
   setProjector(localStorage.getItem("concviz-projector") === "1");
 
   // The settings fold: a button with aria-expanded over the panel it hides
-  // (the disclosure pattern), remembered across pages. The stage re-renders
+  // (the disclosure pattern), remembered across pages once the reader has
+  // used it; before that, folded for the class and open for the teacher. The stage re-renders
   // and the audience's page swaps whole experiments in: apply it again then.
   const FOLD_KEY = "concviz-settings";
   const applyFold = () => {
-    const open = localStorage.getItem(FOLD_KEY) !== "closed";
     const toggle = document.getElementById("settings-toggle");
     const panel = document.getElementById("settings");
+    // Until this reader chose: as the page says (folded for the class).
+    const chosen = localStorage.getItem(FOLD_KEY);
+    const open = chosen ? chosen !== "closed" : !(toggle && toggle.dataset.fold === "closed");
     if (toggle && toggle.getAttribute("aria-expanded") !== String(open)) {
       toggle.setAttribute("aria-expanded", String(open));
     }

@@ -56,6 +56,11 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
             timeout=10000,
         )
         assert student.locator("button.start").count() == 0  # read-only for students
+        # The settings they cannot change start folded: the stage comes first,
+        # on a phone too; a student may still open them.
+        assert student.locator("#settings-toggle").get_attribute("aria-expanded") == "false"
+        assert not student.locator("#f-producers").is_visible()
+        assert teacher.locator("#f-producers").is_visible()
         teacher.locator("#f-items_per_producer").fill("0")
         teacher.click("button.start")
         run_id = started_run(teacher)
@@ -75,6 +80,9 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
         # The experiment's own stylesheet comes along with it.
         assert student.locator('link[href="/static/experiments/lock.css"]').count() == 1
         assert student.locator("#lk-repeat-20, button.start").count() == 0
+        assert not student.locator("#f-threads").is_visible()  # folded, page after page
+        student.click("#settings-toggle")
+        assert student.locator("#f-threads").is_visible()
     finally:
         server.stop()
 
