@@ -332,6 +332,10 @@ def test_a_lesson_page_lists_every_run_of_the_lesson_still_going(
     again = client.get("/experiments/producer-consumer/going").text
     assert older["id"] not in again
     assert newer["id"] in again
+    # Only the run on the stage going: the stage and its Stop say it all.
+    alone = client.get(f"/experiments/producer-consumer/going?shown={newer['id']}").text
+    assert f'id="going-{newer["id"]}"' not in alone
+    assert "Still going" not in alone
 
 
 @pytest.mark.live

@@ -154,6 +154,9 @@ def test_the_runs_page_keeps_a_run_going_up_to_date_and_stops_it(
 def test_the_run_on_the_stage_leaves_the_still_going_list_when_it_ends(
     browser: Any, server: LiveServer, api: httpx.Client
 ) -> None:
+    # Another run of the lesson going: the list is there (alone, the run on
+    # the stage is not listed: the stage says it all).
+    other = start(api, "threads", step_ms=10_000, pause_ms=0)["id"]
     page, problems = open_page(browser, f"{server.url}/experiments/threads")
     page.fill("#f-step_ms", "300")
     page.fill("#f-pause_ms", "0")
@@ -164,5 +167,7 @@ def test_the_run_on_the_stage_leaves_the_still_going_list_when_it_ends(
     # Its stream closes at the end, and the list asks again at once, not at
     # its next round (every 3 s).
     page.wait_for_selector(f"#going-{run_id}", state="detached", timeout=1000)
+    assert page.locator(f"#going-{other}").is_visible()
+    api.post(f"/api/runs/{other}/stop")
     assert problems == []
     page.close()
