@@ -67,6 +67,15 @@ def _said_new(key: str, typeid: str, frame: Any, name: str | None, maxsize: int)
     registry.new(typeid, LIB, frame, name=name, key=key, **extra)
 
 
+def _opened(proxy: Any, op: str) -> tuple[str, dict[str, Any]]:
+    """The key of `proxy`'s object and the user's line calling `op` on it,
+    once step mode lets the call go."""
+    key = _key(proxy)
+    data = where.at(3)
+    gate.before(op, key, data)
+    return key, data
+
+
 def _key(proxy: Any) -> str:
     token = proxy._token
     key = key_of(token)
@@ -177,7 +186,7 @@ def _get(proxy: Any, call: Any, args: Any, kwds: Any, block_default: bool = True
             recorder.emit(K.EMPTY, key, dict(data, timeout=timeout))
             raise
     v = item if type(item) in where.PLAIN_TYPES else where.short_repr(item)
-    recorder.emit_item(K.GET, key, where.site(2), v, _size(proxy, call))
+    recorder.emit_item(K.GET, key, site, v, _size(proxy, call))
     return item
 
 
@@ -185,18 +194,14 @@ def _task_done(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     # Recorded and flushed before it takes effect, as a queue of the
     # process's own (`queues.TaskTracing`): the join it ends may end the
     # program. The server does not say how many tasks are unfinished.
-    key = _key(proxy)
-    data = where.at(2)
-    gate.before("task_done", key, data)
+    key, data = _opened(proxy, "task_done")
     recorder.emit(K.TASK_DONE, key, data)
     recorder.flush()
     return call(proxy, "task_done", args, kwds)
 
 
 def _join(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    key = _key(proxy)
-    data = where.at(2)
-    gate.before("join", key, data)
+    key, data = _opened(proxy, "join")
     recorder.emit(K.QJOIN, key, data)
     recorder.flush()
     result = call(proxy, "join", args, kwds)
@@ -240,9 +245,7 @@ def _acquire(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 def _release(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     # Recorded before the server lets it go: a waiter that takes it next
     # is stamped after it.
-    key = _key(proxy)
-    data = where.at(2)
-    gate.before("release", key, data)
+    key, data = _opened(proxy, "release")
     if proxy._token.typeid == "RLock":
         mine = (key, recorder._get_ident())
         data["depth"] = depth = max(0, _depth.get(mine, 1) - 1)
@@ -252,17 +255,13 @@ def _release(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 
 
 def _set(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    key = _key(proxy)
-    data = where.at(2)
-    gate.before("set", key, data)
+    key, data = _opened(proxy, "set")
     recorder.emit(K.SET, key, data)
     return call(proxy, "set", args, kwds)
 
 
 def _clear(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    key = _key(proxy)
-    data = where.at(2)
-    gate.before("clear", key, data)
+    key, data = _opened(proxy, "clear")
     result = call(proxy, "clear", args, kwds)
     recorder.emit(K.CLEAR, key, data)
     return result
@@ -270,9 +269,7 @@ def _clear(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 
 def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     (timeout,) = _bound(args, kwds, ("timeout",), (None,))
-    key = _key(proxy)
-    data = where.at(2)
-    gate.before("wait", key, data)
+    key, data = _opened(proxy, "wait")
     if not call(proxy, "is_set", (), {}):
         recorder.emit(K.WAIT, key, dict(data, timeout=timeout))
         recorder.flush()
