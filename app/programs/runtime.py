@@ -69,7 +69,7 @@ QUIET_S = 0.5
 TICK_S = 0.1
 # How often it asks what the run took from outside (the broker) whether it
 # still serves.
-RESOURCE_CHECK_S = 1.0
+OUTSIDE_CHECK_S = 1.0
 
 
 class ProgramRuntime:
@@ -312,7 +312,7 @@ class ProgramRuntime:
                 self._check_limits()
                 self._check_quiet()
                 self._say_output()
-                if time.monotonic() - checked >= RESOURCE_CHECK_S:
+                if time.monotonic() - checked >= OUTSIDE_CHECK_S:
                     self._check_outside()
                     checked = time.monotonic()
                 time.sleep(TICK_S)
