@@ -5,9 +5,9 @@ The object lives in the manager's server process; the program's processes
 hold proxies, and every call of theirs goes through one method,
 ``BaseProxy._callmethod``, which this module wraps. A call is reported by
 the process and thread that made it, as the same call on a queue or lock of
-multiprocessing's own is (`queues`, `locks`): a put or get that would block
-is tried without blocking first, then ``put_wait``/``get_wait`` is recorded
-before the real call.
+multiprocessing's own is, by the same code (`queues.QueueTracing`,
+`locks.acquire`): a put or get that would block is tried without blocking
+first, then ``put_wait``/``get_wait`` is recorded before the real call.
 
 An object's key is its manager's address and the id its server gave it,
 ``"mgr:<address>/<id>"``: the same in every process that holds a proxy of
@@ -20,11 +20,11 @@ first).
 from __future__ import annotations
 
 import os
-import queue
 
-from . import gate, recorder, registry, waits, where
+from . import gate, recorder, registry, where
 from . import kinds as K
 from .locks import acquire
+from .queues import QueueTracing
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -123,71 +123,35 @@ def _bound(args: Any, kwds: Any, names: tuple[str, ...], defaults: tuple[Any, ..
     return out
 
 
-def _size(proxy: Any, call: Any) -> int | None:
-    try:
-        return int(call(proxy, "qsize", (), {}))
-    except Exception:  # a size the server cannot give is no size
-        return None
+class _RemoteQueue(QueueTracing):
+    """A proxied queue as `queues.QueueTracing` drives one: its put and get
+    are the server's, called through the proxy."""
 
+    __slots__ = ("proxy", "call", "_cv_key")
 
-def _put(proxy: Any, call: Any, args: Any, kwds: Any, block_default: bool = True) -> Any:
-    item, block, timeout = _bound(args, kwds, ("item", "block", "timeout"), (None, True, None))
-    if block_default is False:
-        block = False
-    if block and timeout is not None and timeout < 0:
-        return call(proxy, "put", (item, block, timeout), {})  # raises, as the real one does
-    key = _key(proxy)
-    site = where.site(2)
-    data = where.site_data(site)
-    gate.before("put", key, data)
-    t = recorder._monotonic_ns()
-    try:
-        call(proxy, "put", (item, False), {})
-    except queue.Full:
-        if not block:
-            recorder.emit(K.FULL, key, dict(data, timeout=0))
-            raise
-        recorder.emit(K.PUT_WAIT, key, dict(data, timeout=timeout, size=_size(proxy, call)))
+    def __init__(self, proxy: Any, call: Any, key: str) -> None:
+        self.proxy, self.call, self._cv_key = proxy, call, key
+
+    def _cv_put(self, item: Any, block: bool = True, timeout: float | None = None) -> Any:
+        return self.call(self.proxy, "put", (item, block, timeout), {})
+
+    def _cv_get(self, block: bool = True, timeout: float | None = None) -> Any:
+        return self.call(self.proxy, "get", (block, timeout), {})
+
+    def _cv_size(self) -> int | None:
         try:
-            waits.until_raises(
-                lambda s: call(proxy, "put", (item, True, s), {}), timeout, queue.Full
-            )
-        except queue.Full:
-            recorder.emit(K.FULL, key, dict(data, timeout=timeout))
-            raise
-        t = 0
-    v = item if type(item) in where.PLAIN_TYPES else where.short_repr(item)
-    recorder.emit_item(K.PUT, key, site, v, _size(proxy, call), t)
-    return None
+            return int(self.call(self.proxy, "qsize", (), {}))
+        except Exception:  # a size the server cannot give is no size
+            return None
 
 
-def _get(proxy: Any, call: Any, args: Any, kwds: Any, block_default: bool = True) -> Any:
-    block, timeout = _bound(args, kwds, ("block", "timeout"), (True, None))
-    if block_default is False:
-        block = False
-    if block and timeout is not None and timeout < 0:
-        return call(proxy, "get", (block, timeout), {})  # raises, as the real one does
-    key = _key(proxy)
-    site = where.site(2)
-    data = where.site_data(site)
-    gate.before("get", key, data)
-    try:
-        item = call(proxy, "get", (False,), {})
-    except queue.Empty:
-        if not block:
-            recorder.emit(K.EMPTY, key, dict(data, timeout=0))
-            raise
-        recorder.emit(K.GET_WAIT, key, dict(data, timeout=timeout, size=_size(proxy, call)))
-        try:
-            item = waits.until_raises(
-                lambda s: call(proxy, "get", (True, s), {}), timeout, queue.Empty
-            )
-        except queue.Empty:
-            recorder.emit(K.EMPTY, key, dict(data, timeout=timeout))
-            raise
-    v = item if type(item) in where.PLAIN_TYPES else where.short_repr(item)
-    recorder.emit_item(K.GET, key, site, v, _size(proxy, call))
-    return item
+def _queue_call(method: str) -> Any:
+    """The traced `method` (put, get, put_nowait, get_nowait) of a proxied queue."""
+
+    def call(proxy: Any, real: Any, args: Any, kwds: Any) -> Any:
+        return getattr(_RemoteQueue(proxy, real, _key(proxy)), method)(*args, **kwds)
+
+    return call
 
 
 def _task_done(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
@@ -279,21 +243,11 @@ def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     return result
 
 
-def _nowait(traced: Any) -> Any:
-    def call(proxy: Any, real: Any, args: Any, kwds: Any) -> Any:
-        return traced(proxy, real, args, kwds, False)
-
-    return call
-
-
 _CALLS: dict[tuple[str, str], Any] = {}
 for _typeid in QUEUES:
     _CALLS.update(
         {
-            (_typeid, "put"): _put,
-            (_typeid, "get"): _get,
-            (_typeid, "put_nowait"): _nowait(_put),
-            (_typeid, "get_nowait"): _nowait(_get),
+            **{(_typeid, m): _queue_call(m) for m in ("put", "get", "put_nowait", "get_nowait")},
             (_typeid, "task_done"): _task_done,
             (_typeid, "join"): _join,
         }
