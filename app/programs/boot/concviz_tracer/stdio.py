@@ -43,10 +43,10 @@ class TracedStream:
         self.__dict__["_cv_real"] = real
         self.__dict__["_cv_stream"] = stream
         # Whether a reported write also goes to the real stream: not when
-        # that is the run's own output file (`_kept_by_server`).
+        # that is the run's own output file (`_goes_to`).
         self.__dict__["_cv_echo"] = echo
         # What it goes into when that is not the program's screen: "pipe",
-        # "file" (`_into`).
+        # "file"... (`_goes_to`).
         self.__dict__["_cv_into"] = into
 
     def write(self, s: Any) -> Any:
@@ -150,45 +150,38 @@ def _scaled_sleep(secs: float) -> None:
         left -= step * speed
 
 
-def _kept_by_server(real: Any, name: str) -> bool:
-    """Whether the real stream `name` is the run's own output file, which the
-    server reads for what Python does not write (``CONCVIZ_TRACE_NO_ECHO``:
-    its directory). A pipe to another process (a parent reading a child's
-    output) is not: what is written there must get there."""
-    where = os.environ.get("CONCVIZ_TRACE_NO_ECHO")
-    if not where:
-        return False
-    try:
-        st, kept = os.fstat(real.fileno()), os.stat(os.path.join(where, name + ".txt"))
-    except (OSError, ValueError, AttributeError):
-        return False
-    return (st.st_dev, st.st_ino) == (kept.st_dev, kept.st_ino)
-
-
-def _into(real: Any) -> str:
-    """What a stream that is not the run's output goes into: "pipe",
-    "file", "socket", "devnull", or "" (a terminal, or unknown)."""
+def _goes_to(real: Any, name: str) -> tuple[bool, str]:
+    """Where the real stream `name` goes, from one fstat: whether it is the
+    run's own output file, which the server reads for what Python does not
+    write (``CONCVIZ_TRACE_NO_ECHO``: its directory); else what it goes into
+    ("pipe", "file", "socket", "devnull", or "" for a terminal or when
+    unknown). A pipe to another process (a parent reading a child's output)
+    is not the run's output: what is written there must get there. Without
+    ``CONCVIZ_TRACE_NO_ECHO`` (a program not run by the server) every stream
+    is taken as the program's screen."""
+    served = os.environ.get("CONCVIZ_TRACE_NO_ECHO")
+    if not served:
+        return False, ""
     try:
         st = os.fstat(real.fileno())
+        kept = os.stat(os.path.join(served, name + ".txt"))
+        if os.path.samestat(st, kept):
+            return True, ""
         if stat.S_ISCHR(st.st_mode):
-            return "devnull" if os.path.samestat(st, os.stat(os.devnull)) else ""
+            return False, "devnull" if os.path.samestat(st, os.stat(os.devnull)) else ""
     except (OSError, ValueError, AttributeError):
-        return ""
+        return False, ""
     for kind, test in (("pipe", stat.S_ISFIFO), ("file", stat.S_ISREG), ("socket", stat.S_ISSOCK)):
         if test(st.st_mode):
-            return kind
-    return ""
+            return False, kind
+    return False, ""
 
 
 def install() -> None:
-    # Without CONCVIZ_TRACE_NO_ECHO (a program not run by the server) every
-    # stream is taken as the program's screen.
-    served = bool(os.environ.get("CONCVIZ_TRACE_NO_ECHO"))
     for name in ("stdout", "stderr"):
         real = getattr(sys, name)
         if real is not None and type(real) is not TracedStream:
-            kept = _kept_by_server(real, name)
-            into = _into(real) if served and not kept else ""
+            kept, into = _goes_to(real, name)
             setattr(sys, name, TracedStream(real, name, not kept, into))
     _print.__doc__ = _real_print.__doc__
     _sleep.__doc__ = _real_sleep.__doc__
