@@ -27,8 +27,9 @@
 
   // The settings fold: a button with aria-expanded over the panel it hides
   // (the disclosure pattern), remembered across pages once the reader has
-  // used it; before that, folded for the class and open for the teacher. The stage re-renders
-  // and the audience's page swaps whole experiments in: apply it again then.
+  // used it; before that, folded for the class and open for the teacher.
+  // The stage re-renders and the audience's page swaps whole experiments
+  // in: apply it again then.
   const FOLD_KEY = "concviz-settings";
   const applyFold = () => {
     const toggle = document.getElementById("settings-toggle");
