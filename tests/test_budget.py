@@ -71,3 +71,30 @@ def test_a_refused_release_changes_nothing() -> None:
     assert budget.held == 1
     assert budget.acquire(3)
     assert not budget.acquire(1)
+
+
+def test_a_run_says_it_ended_only_after_giving_its_slots_back() -> None:
+    """A Start pressed the moment the last run shows ended finds its slots
+    free: the run's end is said after the budget has them back."""
+    from app import events
+    from app.experiments import EXPERIMENTS
+
+    exp = EXPERIMENTS["threads"]
+    assert exp.params is not None and exp.runtime is not None
+    params = exp.params(repeat=1, speed=20.0, pause_ms=0, step_ms=0)
+    budget = WorkerBudget(8)
+    assert budget.acquire(exp.worker_count(params))
+    held_at_end: list[int] = []
+
+    def hand_over(batch: list[events.RawEvent]) -> None:
+        held_at_end.extend(budget.held for raw in batch if raw[4] == events.RUN_END)
+
+    rt = exp.runtime(exp, params, hand_over, budget, time_limit_s=30.0)
+    rt.start()
+    try:
+        assert rt.join(20.0), "the run did not end"
+    finally:
+        if not rt.done:
+            rt.stop("test teardown")
+            rt.join(10.0)
+    assert held_at_end == [0]

@@ -381,16 +381,6 @@ class ProgramRuntime:
         with self._lock:
             reason = self._stop_reason
             outcome = self._outcome if reason is not None else "finished"
-        # Ended by itself: a crash is the program's own business (it still
-        # finished), said in its reason.
-        reason = reason or reasons.program_ended(self._exit_code)
-        self._merge.emit(
-            events.RUN_END,
-            {
-                "outcome": outcome,
-                "reason": reason or self.experiment.notes.get("finished", "the program ended"),
-            },
-        )
         if self._life_w >= 0:
             os.close(self._life_w)
             self._life_w = -1
@@ -402,6 +392,18 @@ class ProgramRuntime:
         with self._lock:
             self._budget.release(self._held)
             self._released = True
+        # Said last: a run shown ended has given everything back, so a
+        # Start right after it finds its workers' slots free.
+        # Ended by itself: a crash is the program's own business (it still
+        # finished), said in its reason.
+        reason = reason or reasons.program_ended(self._exit_code)
+        self._merge.emit(
+            events.RUN_END,
+            {
+                "outcome": outcome,
+                "reason": reason or self.experiment.notes.get("finished", "the program ended"),
+            },
+        )
 
     def _say_output(self, final: bool = False) -> None:
         """What the program wrote past Python's streams (`app.programs.output`)."""
