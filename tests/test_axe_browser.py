@@ -137,9 +137,7 @@ def test_lesson_empty_running_and_replayed(
     auditor.audit(f"/experiments/{slug}", SHOWS_RUN, run["id"])
     client.post(f"/api/runs/{run['id']}/stop")
     wait_for(client, run["id"], lambda r: r["status"] in ENDED, 20)
-    auditor.audit(
-        f"/runs/{run['id']}", "() => document.querySelector('#stage') !== null", half=1
-    )
+    auditor.audit(f"/runs/{run['id']}", "() => document.querySelector('#stage') !== null", half=1)
     assert auditor.found == [], "\n".join(auditor.found)
 
 

@@ -80,7 +80,8 @@ def test_a_run_says_it_ended_only_after_giving_its_slots_back() -> None:
     from app.experiments import EXPERIMENTS
 
     exp = EXPERIMENTS["threads"]
-    assert exp.params is not None and exp.runtime is not None
+    assert exp.params is not None
+    assert exp.runtime is not None
     params = exp.params(repeat=1, speed=20.0, pause_ms=0, step_ms=0)
     budget = WorkerBudget(8)
     assert budget.acquire(exp.worker_count(params))
