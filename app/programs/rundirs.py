@@ -1,5 +1,5 @@
-"""Directories a server makes for what it starts, and the sweep of those a
-killed server left.
+"""Directories a server makes for what it starts (`RunDir`: a run's), and
+the sweep of those a killed server left.
 
 A server names each of its directories `<server pid>-...`, under a base
 directory of one user (another user's server on the same machine has its
@@ -15,8 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from app.programs import procfs
+from app.programs.controls import Controls
+from app.programs.fifo import EventFifo
+from app.programs.output import OutputFiles
 from app.programs.session import end_escaped
 
 # Where programs' runs have their directories.
@@ -39,3 +43,27 @@ def sweep() -> None:
     for entry in list(left_behind(BASE_DIR)):
         end_escaped(entry)
         shutil.rmtree(entry, ignore_errors=True)
+
+
+class RunDir:
+    """One run's directory, made whole: the program's file, the FIFO its
+    tracers write to, its output files and the files that steer it. The
+    run's processes start in it; `remove` takes it all away."""
+
+    def __init__(self, script_name: str, script: str, speed: float, live: dict[str, Any]) -> None:
+        BASE_DIR.mkdir(mode=0o700, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
+        try:
+            self.script = self.path / script_name
+            self.script.write_text(script, encoding="utf-8")
+            self.fifo = EventFifo(self.path)
+            self.output = OutputFiles(self.path)
+            self.controls = Controls(self.path, speed, live)
+        except BaseException:
+            self.remove()
+            raise
+
+    def remove(self) -> None:
+        if hasattr(self, "fifo"):
+            self.fifo.close()
+        shutil.rmtree(self.path, ignore_errors=True)

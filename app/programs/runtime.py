@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -41,15 +39,12 @@ from app import events, reasons
 from app.budget import WorkerBudget
 from app.programs import procfs
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.controls import Controls
 from app.programs.deaths import Deaths
-from app.programs.fifo import EventFifo
 from app.programs.launch import launch
 from app.programs.limits import file_bytes, first_passed, limits_from
 from app.programs.merge import EventMerge
-from app.programs.output import OutputFiles
 from app.programs.outside import Outside
-from app.programs.rundirs import BASE_DIR
+from app.programs.rundirs import RunDir
 from app.programs.session import (
     ORPHAN_GRACE_S,
     TERM_GRACE_S,
@@ -105,9 +100,8 @@ class ProgramRuntime:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid = 0
         self._deaths = Deaths(0)
+        self._dir: RunDir | None = None
         self._workdir: Path | None = None
-        self._output: OutputFiles | None = None
-        self._fifo: EventFifo | None = None
         self._life_w = -1
         self._released = False
         # What the run takes from outside its program (the broker's
@@ -120,7 +114,6 @@ class ProgramRuntime:
         self._merge = EventMerge(
             on_batch, lambda: self.stop(reasons.EVENTS_UNREADABLE, outcome="failed")
         )
-        self._controls: Controls | None = None
         self._stepping = False
         self._speed = float(getattr(params, "speed", 1.0))
         self._live: dict[str, Any] = dict(getattr(experiment, "live_settings", _none)(params))
@@ -141,21 +134,18 @@ class ProgramRuntime:
             raise
 
     def _start(self) -> None:
-        BASE_DIR.mkdir(mode=0o700, exist_ok=True)
-        self._workdir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
         p = self.params.model_dump()
-        script = self._workdir / self.experiment.script_name(p)
-        script.write_text(self.experiment.script(p), encoding="utf-8")
-        self._fifo = EventFifo(self._workdir)
-        self._output = OutputFiles(self._workdir)
-        controls = self._controls = Controls(self._workdir, self._speed, self._live)
+        run_dir = self._dir = RunDir(
+            self.experiment.script_name(p), self.experiment.script(p), self._speed, self._live
+        )
+        self._workdir, controls = run_dir.path, run_dir.controls
         life_r, self._life_w = os.pipe()
         try:
             self._proc = launch(
-                script,
+                run_dir.script,
                 list(p.get("args") or []),
                 self._workdir,
-                self._fifo.path,
+                run_dir.fifo.path,
                 life_fd=life_r,
                 gate_path=controls.gate_path,
                 live_path=controls.live_path,
@@ -212,33 +202,33 @@ class ProgramRuntime:
         """Step mode on: before each traced action a thread of the program
         says what it wants and waits for its permit. Off: they all go on."""
         with self._lock:
-            if self._controls is None or self._stop_reason is not None:
+            if self._dir is None or self._stop_reason is not None:
                 return
-            self._controls.set_stepping(on)
+            self._dir.controls.set_stepping(on)
             self._stepping = on
             self._merge.last_batch = time.monotonic()
 
     def permit(self, slot: int) -> bool:
         """Let the thread whose native id is `slot` do its next action."""
         with self._lock:
-            if not self._stepping or self._controls is None or slot <= 0:
+            if not self._stepping or self._dir is None or slot <= 0:
                 return False
-            return self._controls.permit(slot)
+            return self._dir.controls.permit(slot)
 
     def set_speed(self, speed: float) -> None:
         """Scale the program's sleeps: 2.0 sleeps half as long."""
         with self._lock:
             self._speed = speed
-            if self._controls is None or self._stop_reason is not None:
+            if self._dir is None or self._stop_reason is not None:
                 return
-            self._controls.set_speed(speed)
+            self._dir.controls.set_speed(speed)
 
     def set_live(self, values: dict[str, Any]) -> None:
         """New values for the program's live settings (its constants' names)."""
         with self._lock:
             self._live.update(values)
-            if self._controls is not None and self._stop_reason is None:
-                self._controls.write_live(self._live)
+            if self._dir is not None and self._stop_reason is None:
+                self._dir.controls.write_live(self._live)
 
     def hold_workers(self, n: int) -> bool:
         """Room for `n` workers, when a lesson's live settings make its
@@ -270,9 +260,9 @@ class ProgramRuntime:
         """Hand the program a call (concviz_live.next_call); False when it
         has not taken the last `CALLS_WAITING` yet."""
         with self._lock:
-            if self._controls is None or self._stop_reason is not None:
+            if self._dir is None or self._stop_reason is not None:
                 return False
-            return self._controls.send(command)
+            return self._dir.controls.send(command)
 
     @property
     def held_workers(self) -> int:
@@ -296,8 +286,8 @@ class ProgramRuntime:
     # The two threads.
 
     def _read(self) -> None:
-        assert self._fifo is not None
-        self._merge.read(self._fifo)
+        assert self._dir is not None
+        self._merge.read(self._dir.fifo)
 
     def _supervise(self) -> None:
         # No backend to name: the program chooses processes and threads itself.
@@ -384,10 +374,8 @@ class ProgramRuntime:
         if self._life_w >= 0:
             os.close(self._life_w)
             self._life_w = -1
-        if self._fifo is not None:
-            self._fifo.close()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._dir is not None:
+            self._dir.remove()
         self.outside.give_back()
         with self._lock:
             self._budget.release(self._held)
@@ -407,9 +395,9 @@ class ProgramRuntime:
 
     def _say_output(self, final: bool = False) -> None:
         """What the program wrote past Python's streams (`app.programs.output`)."""
-        if self._output is None:
+        if self._dir is None:
             return
-        for stream, text in self._output.lines(final):
+        for stream, text in self._dir.output.lines(final):
             self._merge.emit(RAW_OUT, {"stream": stream, "text": text})
 
     def _check_outside(self) -> None:
