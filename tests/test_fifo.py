@@ -126,8 +126,8 @@ def test_a_message_that_is_no_frame_fails_the_run_and_it_still_ends() -> None:
     rt, recorder, budget = harness.start(exp, params, time_limit_s=30.0)
     try:
         recorder.wait_for(lambda raw: any(r[4] == K.PROC for r in raw))  # the program runs
-        assert rt._fifo is not None
-        fd = os.open(rt._fifo.path, os.O_WRONLY)
+        assert rt._dir is not None
+        fd = os.open(rt._dir.fifo.path, os.O_WRONLY)
         try:
             os.write(fd, wire.LENGTH.pack(1 << 30))  # a length no frame has
         finally:

@@ -131,6 +131,35 @@ def test_a_program_that_does_not_compile_is_refused_on_the_page_at_its_line(
     assert page.input_value("#run-id") == ""  # nothing started
 
 
+def test_what_is_typed_in_the_input_box_is_what_input_reads(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(live_server.url + "/programs")
+    open_editor(page)
+    page.fill(
+        "#pg-source",
+        "name = input('your name? ')\nfor i in range(int(input('how many? '))):\n"
+        "    print('hello', name, i)\n",
+    )
+    page.fill("#pg-stdin", "Ann\n2")
+    page.click("#pg-run")
+    page.wait_for_function("() => document.getElementById('run-id').value !== ''")
+    page.wait_for_function(
+        "id => document.querySelector('#runbar code')?.textContent === id"
+        " && document.querySelector('#run-status')?.textContent.trim().toLowerCase()"
+        " === 'finished'",
+        arg=page.input_value("#run-id"),
+        timeout=15000,
+    )
+    lines = page.locator("#pg-console li").all_inner_texts()
+    said = [line.split(None, 1)[1] for line in lines]
+    assert said == ["your name? Ann", "how many? 2", "hello Ann 0", "hello Ann 1"]
+    # The box keeps what was typed, for the next Run.
+    open_editor(page)
+    assert page.input_value("#pg-stdin") == "Ann\n2"
+
+
 def test_an_example_loads_into_the_editor_in_chinese(browser: Any, live_server: LiveServer) -> None:
     context = browser.new_context(locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN"})
     page = context.new_page()

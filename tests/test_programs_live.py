@@ -430,6 +430,40 @@ def test_input_gets_end_of_file_with_a_note(pc: httpx.Client) -> None:
     assert any("no keyboard here" in c["text"] for c in run["console"])
 
 
+def test_the_input_given_is_what_input_reads_each_line_shown_after_its_prompt(
+    pc: httpx.Client,
+) -> None:
+    text = (
+        "name = input('your name? ')\n"
+        "n = int(input('how many? '))\n"
+        "for i in range(n):\n"
+        "    print('hello', name, i)\n"
+        "input('more? ')\n"
+    )
+    run = finish(pc, start(pc, text, stdin="Ann\n2\n"))
+    lines = [(c["stream"], c["text"]) for c in run["console"]]
+    assert lines[:6] == [
+        ("stdout", "your name? Ann"),
+        ("stdout", "how many? 2"),
+        ("stdout", "hello Ann 0"),
+        ("stdout", "hello Ann 1"),
+        ("stdout", "more? "),  # the prompt that met the end, then the note on it
+        ("note", "input()"),
+    ]
+    assert lines[-1] == ("stderr", "EOFError: EOF when reading a line")
+    assert pc.get(f"/api/runs/{run['id']}").json()["params"]["stdin"] == "Ann\n2\n"
+
+
+def test_too_much_input_is_refused_naming_the_field_and_its_bound(pc: httpx.Client) -> None:
+    r = pc.post("/api/programs", json={"source": "input()\n", "stdin": "x" * 65537})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "stdin"
+    assert "65536" in r.json()["detail"]
+    page = pc.post("/programs/run", data={"source": "input()\n", "stdin": "x" * 65537})
+    assert page.status_code == 422
+    assert "the input has 65537 characters; at most 65536" in page.text
+
+
 def test_a_loop_without_traced_calls_still_stops_at_once(
     pc: httpx.Client, program_server: LiveServer
 ) -> None:

@@ -102,6 +102,11 @@ def test_input_meets_the_end_of_stdin_as_python_does() -> None:
     assert run.index("stdin_eof") < run.index("out", None, "main") + 2
 
 
+def test_a_line_read_by_input_is_echoed_after_its_prompt() -> None:
+    run = trace('name = input("name? ")\nprint("hi", name)\n', stdin="Ann\n")
+    assert [e.data["text"] for e in run.of("out")] == ["name? ", "Ann\n", "hi Ann\n"]
+
+
 def test_a_python_started_by_the_program_is_traced_too() -> None:
     run = trace(
         """

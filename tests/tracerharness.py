@@ -131,6 +131,7 @@ def started(
     *args: str,
     files: dict[str, str] | None = None,
     memory_bytes: int | None = None,
+    stdin: str = "",
 ) -> Iterator[tuple[Any, EventFifo, int, Path]]:
     """A program started under the tracer: (its Popen, the FIFO, the write
     end of its life pipe, its directory). Everything is removed after."""
@@ -143,7 +144,13 @@ def started(
     proc = None
     try:
         proc = launch(
-            "main.py", list(args), workdir, fifo.path, life_fd=life_r, memory_bytes=memory_bytes
+            "main.py",
+            list(args),
+            workdir,
+            fifo.path,
+            life_fd=life_r,
+            memory_bytes=memory_bytes,
+            stdin_text=stdin,
         )
         os.close(life_r)
         life_r = -1
@@ -215,15 +222,21 @@ def trace(
     check: bool = True,
     memory_bytes: int | None = None,
     go_when: Callable[[list[Ev]], bool] | None = None,
+    stdin: str = "",
 ) -> Traced:
     """Run `source` as ``main.py`` under the tracer; all its events. With
     `check`, the program must have exited with 0. `go_when`: once the
     events so far satisfy it, make the file ``go`` the program waits for
-    (``from gate import wait_for_go``)."""
+    (``from gate import wait_for_go``). `stdin`: what the program reads."""
     files = dict(files or {})
     if go_when is not None:
         files["gate.py"] = WAIT_FOR_GO
-    with started(source, *args, files=files, memory_bytes=memory_bytes) as (proc, fifo, life, wd):
+    with started(source, *args, files=files, memory_bytes=memory_bytes, stdin=stdin) as (
+        proc,
+        fifo,
+        life,
+        wd,
+    ):
         before: list[Ev] = []
         if go_when is not None:
             before = collect(proc, fifo, wd, timeout, until=go_when).events

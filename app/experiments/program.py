@@ -56,6 +56,12 @@ class ProgramParams(BaseModel):
         description=N_("the program's command-line arguments (sys.argv[1:])"),
         max_length=src.MAX_ARGS,
     )
+    stdin: str = Field(
+        "",
+        title=N_("Input"),
+        description=N_("what the program reads on stdin (input()), a line each"),
+        max_length=src.MAX_STDIN_CHARS,
+    )
     filename: str = Field(
         src.DEFAULT_FILENAME,
         title=N_("File name"),

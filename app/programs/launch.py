@@ -2,12 +2,13 @@
 
 The program runs as ``python -X utf8 script [args]`` in its own session (so
 that a stop can end its whole process group), in its own working
-directory, with nothing on stdin. The tracer gets in through `BOOT_DIR` on
-``PYTHONPATH`` (its ``sitecustomize`` runs first in every Python process of
-the program) and learns where to send events from the environment
-(`program_env`). What the program's processes write from Python reaches the
-server as events; ``stdout.txt`` and ``stderr.txt`` in the working directory
-catch everything else written (`app.programs.output`).
+directory, reading the text it was given (or nothing) on stdin. The tracer
+gets in through `BOOT_DIR` on ``PYTHONPATH`` (its ``sitecustomize`` runs
+first in every Python process of the program) and learns where to send
+events from the environment (`program_env`). What the program's processes
+write from Python reaches the server as events; ``stdout.txt`` and
+``stderr.txt`` in the working directory catch everything else written
+(`app.programs.output`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -96,6 +98,7 @@ def launch(
     live_path: str | os.PathLike[str] | None = None,
     calls_dir: str | os.PathLike[str] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    stdin_text: str = "",
 ) -> subprocess.Popen[bytes]:
     """Start ``script_path`` (relative paths are taken in `workdir`) with
     `args`. `life_fd`: the read end of a pipe whose write end the caller
@@ -104,7 +107,9 @@ def launch(
     address space each of its processes may have (``RLIMIT_AS``).
     `gate_path`: step mode's gate file (its directory holds ``permits/``).
     `live_path`, `calls_dir`: a lesson's live settings and calls
-    (``concviz_live``). `extra_env`: more environment for the program."""
+    (``concviz_live``). `extra_env`: more environment for the program.
+    `stdin_text`: what it reads on stdin (a file without a name, so the
+    program's directory holds only its own files); nothing by default."""
     if not all(isinstance(a, str) for a in args):
         raise ValueError("args must be strings")
     script = os.path.abspath(os.path.join(workdir, script_path))
@@ -122,12 +127,15 @@ def launch(
     with (
         open(os.path.join(workdir, STDOUT_FILE), "wb") as out,
         open(os.path.join(workdir, STDERR_FILE), "wb") as err,
+        tempfile.TemporaryFile(dir=workdir) as given,
     ):
+        given.write(stdin_text.encode("utf-8"))
+        given.seek(0)
         return subprocess.Popen(
             [sys.executable, "-X", "utf8", script, *args],
             cwd=workdir,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=given,
             stdout=out,
             stderr=err,
             start_new_session=True,

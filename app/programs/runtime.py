@@ -151,6 +151,7 @@ class ProgramRuntime:
                 live_path=controls.live_path,
                 calls_dir=controls.calls,
                 extra_env=self.outside.env,
+                stdin_text=str(p.get("stdin") or ""),
             )
         finally:
             os.close(life_r)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_ARGS = 32
 MAX_ARG_CHARS = 1000
+# What the program reads on stdin (input()), given with it.
+MAX_STDIN_CHARS = 64 * 1024
 # The script's name in the run's directory: a plain module name, so that
 # `if __name__ == "__main__"` and spawn's re-import of the main module work.
 FILENAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\.py$")

@@ -39,6 +39,7 @@ class ProgramRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = Field(min_length=1, max_length=src.MAX_SOURCE_BYTES)
     args: list[str] = Field(default_factory=list, max_length=src.MAX_ARGS)
+    stdin: str = Field("", max_length=src.MAX_STDIN_CHARS)
     filename: str = src.DEFAULT_FILENAME
 
     @field_validator("source", mode="before")
@@ -86,6 +87,8 @@ def _page_context(request: Request, run: Run | None, **extra: Any) -> dict[str, 
         "run": run,
         "examples": gallery.EXAMPLES,
         "limits": reg.settings,
+        "stdin": "",
+        "max_stdin": src.MAX_STDIN_CHARS,
         "message": "",
         "error_line": 0,
         **extra,
@@ -104,18 +107,20 @@ async def programs_page(request: Request, run: str = "", example: str = "") -> H
     if shown is None and not example:
         shown = reg.latest(SLUG)
     chosen = gallery.find(example) if example else None
+    stdin = ""
     if chosen is not None:
         text, filename, args = chosen.source(), chosen.filename, " ".join(chosen.args)
     elif shown is not None:
         p = shown.params.model_dump()
         text, filename, args = p["source"], p["filename"], shlex.join(p["args"])
+        stdin = p.get("stdin", "")
     else:
         first = gallery.EXAMPLES[0]
         text, filename, args = first.source(), first.filename, " ".join(first.args)
     presenter = request.app.state.presenter
     if presenter.is_presenter(request.headers.get("cookie", "")):
         reg.follow(SLUG, shown.id if shown is not None else None)
-    context = _page_context(request, shown, source=text, filename=filename, args=args)
+    context = _page_context(request, shown, source=text, filename=filename, args=args, stdin=stdin)
     return templates.TemplateResponse(request, "programs.html", context)
 
 
@@ -129,6 +134,7 @@ async def run_from_form(request: Request) -> HTMLResponse:
     )
     text = form.get("source", "").replace("\r\n", "\n")
     filename = form.get("filename", "").strip() or src.DEFAULT_FILENAME
+    stdin = form.get("stdin", "").replace("\r\n", "\n")
 
     def answer(
         status: int, message: str, run: Run | None = None, line: int = 0, offer: Any = None
@@ -144,6 +150,12 @@ async def run_from_form(request: Request) -> HTMLResponse:
         args = shlex.split(form.get("args", ""))
     except ValueError as exc:
         return answer(422, _("Not started: the arguments: %(why)s") % {"why": exc})
+    if len(stdin) > src.MAX_STDIN_CHARS:
+        return answer(
+            422,
+            _("Not started: the input has %(n)s characters; at most %(most)s.")
+            % {"n": len(stdin), "most": src.MAX_STDIN_CHARS},
+        )
     if not src.FILENAME.match(filename):
         return answer(
             422, _("Not started: the file name must look like lesson.py (letters, digits, _).")
@@ -157,7 +169,9 @@ async def run_from_form(request: Request) -> HTMLResponse:
         }
         return answer(422, message, line=problem.line)
     try:
-        run = _registry(request).start(SLUG, {"source": text, "args": args, "filename": filename})
+        run = _registry(request).start(
+            SLUG, {"source": text, "args": args, "stdin": stdin, "filename": filename}
+        )
     except LimitReached as exc:  # which runs hold the limit, each with a Stop
         return answer(429, "", offer=runlist.offer(exc, _registry(request).settings))
     except ParamsError as exc:  # too many arguments, say

@@ -49,4 +49,9 @@ def exc(state: ProgramState, e: Event) -> None:
 
 def stdin_eof(state: ProgramState, e: Event) -> None:
     w = thread_of(state, e)
+    # The prompt that input() wrote shows before the note on it.
+    for key in [k for k in state.partial if k[0] == w.name]:
+        worker, stream, into = key
+        state.console.append(ConsoleLine(e.t, worker, stream, state.partial.pop(key), into))
+        state.printed.append(state.console[-1])
     state.console.append(ConsoleLine(e.t, w.name, "note", "input()"))

@@ -1,4 +1,4 @@
-"""What a program prints, what it asks for on stdin, and its sleeps.
+"""What a program prints, what it reads on stdin, and its sleeps.
 
 ``sys.stdout`` and ``sys.stderr`` are wrapped: each write from Python is an
 `out` event, and goes on to the real stream too unless the server says not
@@ -116,13 +116,22 @@ def _print(
 
 def _input(*args: Any) -> Any:
     try:
-        return _real_input(*args)
+        line = _real_input(*args)
     except EOFError:
         data = where.at(1)
         if data:
             recorder.emit(K.STDIN_EOF, None, data)
             recorder.flush()
         raise
+    out = sys.stdout
+    if type(out) is TracedStream and not recorder.is_silent():
+        # The line read shows after its prompt, as a terminal echoes what
+        # is typed; the program's real output stays as it is.
+        try:  # noqa: SIM105 (contextlib would be one more import in every process)
+            _out(line + "\n", out._cv_stream, out._cv_into)
+        except Exception:
+            pass
+    return line
 
 
 def _sleep(secs: Any) -> None:
