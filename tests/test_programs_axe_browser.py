@@ -59,11 +59,13 @@ def test_the_programs_pages_pass_axe_and_fit_a_projector(
     axe = Axe()
     found: list[str] = []
     shots = 0
-    for locale, mode, context in pages(browser):
+    # The audience's page, going, and the replay are the same stage: each in
+    # one half of the languages and modes (each language and mode once).
+    for i, (locale, mode, context) in enumerate(pages(browser)):
         for path, ready, arg in (
             ("/programs?example=queue_calls", "() => true", None),
             (f"/programs?run={run_id}", STUCK, None),
-            ("/watch", SHOWS_RUN, run_id),
+            *([("/watch", SHOWS_RUN, run_id)] if i in (0, 3) else []),
         ):
             page = context.new_page()
             page.goto(f"{server.url}{path}{'&' if '?' in path else '?'}projector={mode}")
@@ -82,12 +84,15 @@ def test_the_programs_pages_pass_axe_and_fit_a_projector(
             page.close()
     client.post(f"/api/runs/{run_id}/stop")
     wait_for(client, run_id, lambda run: run["status"] in ENDED, 20)
-    for _locale, mode, context in pages(browser):
+    for i, (locale, mode, context) in enumerate(pages(browser)):
+        if i in (0, 3):
+            continue
         page = context.new_page()
         page.goto(f"{server.url}/runs/{run_id}?projector={mode}")
         page.wait_for_selector("#stage")
         for v in axe.run(page).response["violations"]:
-            found.append(f"replay [p={mode}] {v['id']}: {[n['target'] for n in v['nodes']]}")
+            targets = [n["target"] for n in v["nodes"]]
+            found.append(f"replay [{locale}, p={mode}] {v['id']}: {targets}")
         page.close()
     assert found == [], "\n".join(found)
     assert shots == 4
