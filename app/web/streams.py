@@ -130,6 +130,12 @@ class EventStream(StreamingResponse):
             "headers": self.raw_headers,
         }
         await send(start)
+        if _watchdog.closing:
+            # Opened after the shutdown began (its handler was still on the
+            # way): it would hold the shutdown for the graceful timeout.
+            _watchdog.streaming.discard(task)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         # aclosing: the stream's own cleanup (unsubscribing) runs now, also
         # when the client is dropped or has gone, not whenever gc gets to it.
         try:
