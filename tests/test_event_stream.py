@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from conftest import run_async
+
 from app.web import streams
 
 
@@ -43,7 +45,7 @@ def test_a_stream_opened_after_the_shutdown_began_ends_at_once() -> None:
         finally:
             streams._watchdog.closing = False
 
-    sent = asyncio.run(main())
+    sent = run_async(main())
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
     assert streams._watchdog.streaming == set()
 
@@ -59,6 +61,6 @@ def test_an_open_stream_ends_when_the_shutdown_begins() -> None:
         finally:
             streams._watchdog.closing = False
 
-    sent = asyncio.run(main())
+    sent = run_async(main())
     assert b"tick" in sent[1]["body"]
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
