@@ -33,7 +33,7 @@ def test_batches_out_of_step_come_out_in_time_order_each_event_once() -> None:
     # within the time the merge holds events (stamped ahead, so that all of
     # them are read before the first is due, also on a loaded machine).
     writers = {
-        name: [(now + 3 * HOLD_NS + rng.randrange(HOLD_NS), name, n) for n in range(3000)]
+        name: [(now + 10 * HOLD_NS + rng.randrange(HOLD_NS), name, n) for n in range(3000)]
         for name in ("P", "C")
     }
     batches = []
@@ -47,7 +47,9 @@ def test_batches_out_of_step_come_out_in_time_order_each_event_once() -> None:
     reader = threading.Thread(target=merge.read, args=(ScriptedFifo(raws),))
     reader.start()
     merge.emit("quiet", {"s": 0.5})  # the supervisor's own, merged in
-    time.sleep(6 * HOLD_NS / 1e9)
+    deadline = time.monotonic() + 5
+    while sum(map(len, handed)) < 6000 + 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the last is due and handed over
     merge.reading = False
     reader.join(5)
     assert not reader.is_alive()

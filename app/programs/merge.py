@@ -61,8 +61,10 @@ class EventMerge:
 
     def emit(self, kind: str, data: dict[str, Any] | None = None, pid: int = 0) -> None:
         """One of the supervisor's own events, stamped now."""
-        raw = (time.monotonic_ns(), "main", pid or os.getpid(), 0, kind, None, data)
         with self._lock:  # in time order with the program's, while the reader runs
+            # Stamped under the lock: the reader's cutoff, taken after it
+            # empties the inbox, is then always before what it has not seen.
+            raw = (time.monotonic_ns(), "main", pid or os.getpid(), 0, kind, None, data)
             if self._merging:
                 self._inbox.append(raw)
                 return
