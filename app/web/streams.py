@@ -123,19 +123,19 @@ class EventStream(StreamingResponse):
         task = asyncio.current_task()
         assert task is not None
         _watchdog.ensure_running(self._send_timeout)
-        _watchdog.streaming.add(task)
         start = {
             "type": "http.response.start",
             "status": self.status_code,
             "headers": self.raw_headers,
         }
-        await send(start)
         if _watchdog.closing:
             # Opened after the shutdown began (its handler was still on the
             # way): it would hold the shutdown for the graceful timeout.
-            _watchdog.streaming.discard(task)
+            await send(start)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
+        _watchdog.streaming.add(task)
+        await send(start)
         # aclosing: the stream's own cleanup (unsubscribing) runs now, also
         # when the client is dropped or has gone, not whenever gc gets to it.
         try:

@@ -35,11 +35,13 @@ def raw_out(state: ProgramState, e: Event) -> None:
     state.printed.append(state.console[-1])
 
 
-def flush_partial(state: ProgramState, t: float) -> None:
-    for (worker, stream, into), text in state.partial.items():
-        state.console.append(ConsoleLine(t, worker, stream, text, into))
+def flush_partial(state: ProgramState, t: float, of: str | None = None) -> None:
+    """The lines begun but not ended, as they are: all of them, or `of` one
+    worker's."""
+    for key in [k for k in state.partial if of is None or k[0] == of]:
+        worker, stream, into = key
+        state.console.append(ConsoleLine(t, worker, stream, state.partial.pop(key), into))
         state.printed.append(state.console[-1])
-    state.partial.clear()
 
 
 def exc(state: ProgramState, e: Event) -> None:
@@ -49,9 +51,5 @@ def exc(state: ProgramState, e: Event) -> None:
 
 def stdin_eof(state: ProgramState, e: Event) -> None:
     w = thread_of(state, e)
-    # The prompt that input() wrote shows before the note on it.
-    for key in [k for k in state.partial if k[0] == w.name]:
-        worker, stream, into = key
-        state.console.append(ConsoleLine(e.t, worker, stream, state.partial.pop(key), into))
-        state.printed.append(state.console[-1])
+    flush_partial(state, e.t, of=w.name)  # the prompt shows before the note on it
     state.console.append(ConsoleLine(e.t, w.name, "note", "input()"))
