@@ -38,6 +38,14 @@ def open_editor(page: Any) -> None:
         page.click("#pg-edit > summary")
 
 
+def editor(browser: Any, server: LiveServer) -> Any:
+    """The programs page at a projector's size, its editor open."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(server.url + "/programs")
+    open_editor(page)
+    return page
+
+
 def test_a_pasted_program_runs_live_with_its_console_queue_and_lines(
     browser: Any, live_server: LiveServer
 ) -> None:
@@ -111,9 +119,7 @@ def test_a_pasted_program_runs_live_with_its_console_queue_and_lines(
 def test_a_program_that_does_not_compile_is_refused_on_the_page_at_its_line(
     browser: Any, live_server: LiveServer
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(live_server.url + "/programs")
-    open_editor(page)
+    page = editor(browser, live_server)
     page.fill("#pg-source", "print('one')\nprint('two'\nprint('three')\n")
     page.click("#pg-run")
     page.wait_for_function(
@@ -134,9 +140,7 @@ def test_a_program_that_does_not_compile_is_refused_on_the_page_at_its_line(
 def test_what_is_typed_in_the_input_box_is_what_input_reads(
     browser: Any, live_server: LiveServer
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(live_server.url + "/programs")
-    open_editor(page)
+    page = editor(browser, live_server)
     page.fill(
         "#pg-source",
         "name = input('your name? ')\nfor i in range(int(input('how many? '))):\n"
