@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.i18n import N_, _
@@ -49,9 +49,23 @@ def speed_field(title: str, description: str, default: float = 1.0) -> Any:
     )
 
 
+def number_field(
+    default: float | None, lo: float, hi: float, title: str, description: str | None = None
+) -> Any:
+    """A number from `lo` to `hi` (an int, if the field's type says so)."""
+    return Field(default, ge=lo, le=hi, title=title, description=description)
+
+
+def choice_field(default: Any, title: str, description: str) -> Any:
+    """One of the values its type allows (a Literal's, or True/False): the
+    form draws a select of them."""
+    extra: dict[str, Any] | None = {"enum": [True, False]} if isinstance(default, bool) else None
+    return Field(default, title=title, description=description, json_schema_extra=extra)
+
+
 def ms_field(default: int, title: str, description: str | None = None, most: int = 10_000) -> Any:
     """A time in milliseconds, from 0 to `most` (10 s)."""
-    return Field(default, ge=0, le=most, title=title, description=description)
+    return number_field(default, 0, most, title, description)
 
 
 def workers_field(default: int, most: int, title: str, description: str) -> Any:
@@ -61,7 +75,25 @@ def workers_field(default: int, most: int, title: str, description: str) -> Any:
 
 def capacity_field(default: int, most: int, title: str, description: str) -> Any:
     """A queue's maxsize, from 0 (unbounded) to `most`."""
-    return Field(default, ge=0, le=most, title=title, description=description)
+    return number_field(default, 0, most, title, description)
+
+
+class LessonParams(BaseModel):
+    """A lesson's parameters: a name it does not know is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueueWork(LessonParams):
+    """The parameters of a lesson whose producers make items and whose
+    consumers take them, each in a time drawn from a range
+    (`produce_min_ms` .. `produce_max_ms`, and the same for `consume`):
+    each range's min is no greater than its max."""
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> QueueWork:
+        check_ranges(self, ("produce", "consume"))
+        return self
 
 
 NOT_AN_OBJECT = N_("params must be an object of name: value")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
 from app import broker
 from app.experiments.broker.overlay import BrokerState, overlay
@@ -23,40 +23,31 @@ from app.experiments.broker.view import view
 from app.experiments.lesson import program_lesson
 from app.experiments.spec import Unavailable
 from app.i18n import N_
-from app.params import check_ranges, ms_field, speed_field, workers_field
+from app.params import QueueWork, ms_field, number_field, speed_field, workers_field
 
 SLUG = "broker"
 __all__ = ["EXPERIMENT", "BrokerState", "Params"]
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(QueueWork):
     producers: int = workers_field(2, 8, N_("Producers"), N_("producer processes; changes live"))
     consumers: int = workers_field(2, 8, N_("Consumers"), N_("consumer processes; changes live"))
-    items_per_producer: int = Field(
-        10, ge=0, le=1000, title=N_("Items per producer"), description=N_("0 = endless")
-    )
+    items_per_producer: int = number_field(10, 0, 1000, N_("Items per producer"), N_("0 = endless"))
     produce_min_ms: int = ms_field(200, N_("Produce time min (ms)"))
     produce_max_ms: int = ms_field(1000, N_("Produce time max (ms)"))
     consume_min_ms: int = ms_field(500, N_("Consume time min (ms)"))
     consume_max_ms: int = ms_field(2000, N_("Consume time max (ms)"))
-    claim_idle_ms: int = Field(
+    claim_idle_ms: int = number_field(
         5000,
-        ge=100,
-        le=60000,
-        title=N_("Claim after (ms)"),
-        description=N_(
+        100,
+        60000,
+        N_("Claim after (ms)"),
+        N_(
             "an entry pending this long is taken over by another consumer; shorter than"
             " an item's work, and live consumers lose items too"
         ),
     )
     speed: float = speed_field(N_("Speed"), N_("time factor; changes live"))
-
-    @model_validator(mode="after")
-    def _ranges_ordered(self) -> Params:
-        check_ranges(self, ("produce", "consume"))
-        return self
 
 
 def workers_needed(params: BaseModel) -> int:

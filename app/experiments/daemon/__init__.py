@@ -22,21 +22,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from app.experiments.daemon.overlay import DaemonState, overlay
 from app.experiments.daemon.view import view
 from app.experiments.lesson import program_lesson
 from app.i18n import N_
-from app.params import ms_field
+from app.params import SPEED_MAX, SPEED_MIN, LessonParams, ms_field, number_field
 from app.programs.state import CUT_OFF, FINISHED, KILLED
 
 SLUG = "daemon"
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(LessonParams):
     daemon_ms: int = ms_field(
         3000,
         N_("Daemon sleeps (ms)"),
@@ -53,12 +49,12 @@ class Params(BaseModel):
     # At half speed both versions take about 4 s: long enough to watch who
     # is still there when main's code ends. Fixed at start (not live): the
     # timeline's ghosts say when each one was due to print 'over'.
-    speed: float = Field(
+    speed: float = number_field(
         0.5,
-        ge=0.1,
-        le=20.0,
-        title=N_("Speed of both programs"),
-        description=N_("time factor: every duration is divided by it (fixed at start)"),
+        SPEED_MIN,
+        SPEED_MAX,
+        N_("Speed of both programs"),
+        N_("time factor: every duration is divided by it (fixed at start)"),
     )
 
 

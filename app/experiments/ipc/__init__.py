@@ -15,13 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import model_validator
 
 from app.experiments.ipc.overlay import IpcState, overlay
 from app.experiments.ipc.view import view
 from app.experiments.ipc.words import MiB
 from app.experiments.lesson import program_lesson
 from app.i18n import N_, _
+from app.params import LessonParams, choice_field, number_field
 
 SLUG = "ipc"
 PAYLOAD_MIN, PAYLOAD_MAX = 64, 64 * MiB
@@ -30,36 +31,32 @@ PAYLOAD_MIN, PAYLOAD_MAX = 64, 64 * MiB
 GROUP_NAMES = (N_("all"), N_("pipe"), N_("file"), N_("socket"), N_("shared_memory"), N_("queue"))
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mechanisms: Literal["all", "pipe", "file", "socket", "shared_memory", "queue"] = Field(
+class Params(LessonParams):
+    mechanisms: Literal["all", "pipe", "file", "socket", "shared_memory", "queue"] = choice_field(
         "all",
-        title=N_("Mechanisms"),
-        description=N_(
-            "all, or one of the lecture's ways (pipe and socket measure two kinds each)"
-        ),
+        N_("Mechanisms"),
+        N_("all, or one of the lecture's ways (pipe and socket measure two kinds each)"),
     )
-    payload_bytes: int = Field(
+    payload_bytes: int = number_field(
         MiB,
-        ge=PAYLOAD_MIN,
-        le=PAYLOAD_MAX,
-        title=N_("Message size (bytes)"),
-        description=N_("64 (64 B) to 67108864 (64 MiB); 1048576 is 1 MiB"),
+        PAYLOAD_MIN,
+        PAYLOAD_MAX,
+        N_("Message size (bytes)"),
+        N_("64 (64 B) to 67108864 (64 MiB); 1048576 is 1 MiB"),
     )
-    messages: int = Field(
+    messages: int = number_field(
         5000,
-        ge=1,
-        le=100_000,
-        title=N_("Messages per phase"),
-        description=N_("at most this many round trips, then this many one-way messages"),
+        1,
+        100_000,
+        N_("Messages per phase"),
+        N_("at most this many round trips, then this many one-way messages"),
     )
-    budget_ms: int = Field(
+    budget_ms: int = number_field(
         500,
-        ge=10,
-        le=5000,
-        title=N_("Time per phase (ms)"),
-        description=N_("a phase also ends after this long, whichever comes first"),
+        10,
+        5000,
+        N_("Time per phase (ms)"),
+        N_("a phase also ends after this long, whichever comes first"),
     )
 
     @model_validator(mode="before")

@@ -14,14 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from app.experiments.joinable.overlay import JOINABLE, NAIVE, NO_JOIN, SENTINEL, JoinableState
 from app.experiments.joinable.overlay import overlay as fold_overlay
 from app.experiments.joinable.view import view as lesson_view
 from app.experiments.lesson import program_lesson
 from app.i18n import N_
-from app.params import capacity_field, check_ranges, ms_field, speed_field
+from app.params import QueueWork, capacity_field, choice_field, ms_field, number_field, speed_field
 from app.programs.state import CUT_OFF, KILLED
 
 SLUG = "joinable"
@@ -29,31 +27,21 @@ Mode = Literal["naive", "joinable", "no-join", "sentinel"]
 __all__ = ["JOINABLE", "NAIVE", "NO_JOIN", "SENTINEL", "JoinableState"]
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(QueueWork):
     # Titles worded for this lesson (hot-dog stands and eaters), so that its
     # messages stay its own and do not merge with producer/consumer's.
-    mode: Mode = Field(
+    mode: Mode = choice_field(
         "naive",
-        title=N_("Ending"),
-        description=N_(
+        N_("Ending"),
+        N_(
             "naive: the hang; joinable: JoinableQueue + q.join(); "
             "no-join: daemons killed too early; sentinel: one STOP per consumer"
         ),
     )
-    producers: int = Field(
-        3, ge=1, le=6, title=N_("Stands (producers)"), description=N_("hot-dog stands")
-    )
-    consumers: int = Field(
-        2, ge=1, le=6, title=N_("Eaters (consumers)"), description=N_("people eating hot dogs")
-    )
-    items_per_producer: int = Field(
-        5,
-        ge=1,
-        le=50,
-        title=N_("Hot dogs per stand"),
-        description=N_("hot dogs each stand makes"),
+    producers: int = number_field(3, 1, 6, N_("Stands (producers)"), N_("hot-dog stands"))
+    consumers: int = number_field(2, 1, 6, N_("Eaters (consumers)"), N_("people eating hot dogs"))
+    items_per_producer: int = number_field(
+        5, 1, 50, N_("Hot dogs per stand"), N_("hot dogs each stand makes")
     )
     capacity: int = capacity_field(0, 20, N_("Queue maxsize"), N_("Queue(maxsize): 0 = unbounded"))
     produce_min_ms: int = ms_field(
@@ -73,21 +61,16 @@ class Params(BaseModel):
     # Real time: the speed scales the program's sleeps, not its join()'s
     # timeout. The lesson's naive program would wait for ever; this one
     # must end, as its download does.
-    hang_after_ms: int = Field(
+    hang_after_ms: int = number_field(
         3000,
-        ge=100,
-        le=60000,
-        title=N_("Hang after (ms)"),
-        description=N_(
+        100,
+        60000,
+        N_("Hang after (ms)"),
+        N_(
             "naive: how long main waits in join() once every item is eaten, before it calls "
             "it a hang and ends the consumers (real time, not scaled by speed)"
         ),
     )
-
-    @model_validator(mode="after")
-    def _ranges_ordered(self) -> Params:
-        check_ranges(self, ("produce", "consume"))
-        return self
 
 
 # A mode that ends by itself, and delays of a few ms: the program runs in

@@ -18,35 +18,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from app.experiments.lesson import program_lesson
 from app.experiments.lock.overlay import LockState, overlay
 from app.experiments.lock.view import view
 from app.i18n import N_
-from app.params import ms_field, speed_field
+from app.params import LessonParams, choice_field, ms_field, number_field, speed_field
 
 SLUG = "lock"
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(LessonParams):
     # Defaults a class can watch: without the lock the round lasts about the
     # hold (3 s), with it about workers x hold (15 s).
-    threads: int = Field(
-        5,
-        ge=1,
-        le=50,
-        title=N_("Workers"),
-        description=N_("threads or processes; each takes one off"),
+    threads: int = number_field(
+        5, 1, 50, N_("Workers"), N_("threads or processes; each takes one off")
     )
-    initial: int = Field(
-        10,
-        ge=0,
-        le=1000,
-        title=N_("Counter starts at"),
-        description=N_("the shared counter's value"),
+    initial: int = number_field(
+        10, 0, 1000, N_("Counter starts at"), N_("the shared counter's value")
     )
     hold_ms: int = ms_field(
         3000,
@@ -54,21 +42,15 @@ class Params(BaseModel):
         N_("time between reading the counter and writing it back"),
         most=5000,
     )
-    # The enum makes the page's form draw a True/False select for it.
-    use_lock: bool = Field(
-        False,
-        title=N_("Use the lock"),
-        description=N_("read, hold and write while holding the lock"),
-        json_schema_extra={"enum": [True, False]},
+    use_lock: bool = choice_field(
+        False, N_("Use the lock"), N_("read, hold and write while holding the lock")
     )
-    backend: Literal["thread", "process"] = Field(
+    backend: Literal["thread", "process"] = choice_field(
         "thread",
-        title=N_("Threads or processes"),
-        description=N_("threads with a global, or processes with multiprocessing.Value"),
+        N_("Threads or processes"),
+        N_("threads with a global, or processes with multiprocessing.Value"),
     )
-    repeats: int = Field(
-        1, ge=1, le=200, title=N_("Repeat"), description=N_("run the whole race this many times")
-    )
+    repeats: int = number_field(1, 1, 200, N_("Repeat"), N_("run the whole race this many times"))
     speed: float = speed_field(N_("Race speed"), N_("time factor of the race; changes live"))
 
 

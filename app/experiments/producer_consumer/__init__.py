@@ -14,44 +14,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
 from app.experiments.lesson import program_lesson
 from app.experiments.producer_consumer.overlay import PCState, overlay
 from app.experiments.producer_consumer.view import view
 from app.i18n import N_
-from app.params import capacity_field, check_ranges, ms_field, speed_field, workers_field
+from app.params import (
+    QueueWork,
+    capacity_field,
+    choice_field,
+    ms_field,
+    number_field,
+    speed_field,
+    workers_field,
+)
 
 SLUG = "producer-consumer"
 __all__ = ["EXPERIMENT", "PCState", "Params", "fold_all"]
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Params(QueueWork):
     producers: int = workers_field(2, 16, N_("Producers"), N_("producer workers; changes live"))
     consumers: int = workers_field(2, 16, N_("Consumers"), N_("consumer workers; changes live"))
     capacity: int = capacity_field(
         5, 20, N_("Queue capacity"), N_("slots in the queue; 0 = unbounded")
     )
-    items_per_producer: int = Field(
-        10, ge=0, le=1000, title=N_("Items per producer"), description=N_("0 = endless")
-    )
+    items_per_producer: int = number_field(10, 0, 1000, N_("Items per producer"), N_("0 = endless"))
     produce_min_ms: int = ms_field(0, N_("Produce time min (ms)"))
     produce_max_ms: int = ms_field(2000, N_("Produce time max (ms)"))
     consume_min_ms: int = ms_field(0, N_("Consume time min (ms)"))
     consume_max_ms: int = ms_field(2000, N_("Consume time max (ms)"))
     speed: float = speed_field(N_("Speed"), N_("time factor; changes live"))
-    backend: Literal["process", "thread"] = Field(
-        "process",
-        title=N_("Backend"),
-        description=N_("multiprocessing processes or threading threads"),
+    backend: Literal["process", "thread"] = choice_field(
+        "process", N_("Backend"), N_("multiprocessing processes or threading threads")
     )
-
-    @model_validator(mode="after")
-    def _ranges_ordered(self) -> Params:
-        check_ranges(self, ("produce", "consume"))
-        return self
 
 
 def workers_needed(params: BaseModel) -> int:

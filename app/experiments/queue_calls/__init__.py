@@ -19,14 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from app.experiments.constants import constants
 from app.experiments.lesson import program_lesson, program_text
 from app.experiments.queue_calls.overlay import QueueState, overlay
 from app.experiments.queue_calls.view import view
 from app.i18n import N_, _
-from app.params import capacity_field, speed_field
+from app.params import LessonParams, capacity_field, choice_field, number_field, speed_field
 
 SLUG = "queue"
 FOLDER = Path(__file__).parent
@@ -40,34 +40,32 @@ TIMEOUT_MIN, TIMEOUT_MAX = 0.1, 30.0
 Op = Literal["put", "put_nowait", "get", "get_nowait"]
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["fifo", "lifo"] = Field(
+class Params(LessonParams):
+    kind: Literal["fifo", "lifo"] = choice_field(
         "fifo",
-        title=N_("Kind of queue"),
-        description=N_(
+        N_("Kind of queue"),
+        N_(
             "fifo: multiprocessing.Queue, each call by a child process;"
             " lifo: queue.LifoQueue, each call by a thread"
         ),
     )
     capacity: int = capacity_field(3, 10, N_("Capacity"), N_("slots in q; 0 = unbounded"))
-    mode: Literal["buttons", "script"] = Field(
+    mode: Literal["buttons", "script"] = choice_field(
         "buttons",
-        title=N_("Who makes the calls"),
-        description=N_("buttons: you make the calls; script: main plays the lecture's example"),
+        N_("Who makes the calls"),
+        N_("buttons: you make the calls; script: main plays the lecture's example"),
     )
     speed: float = speed_field(
         N_("Script speed"), N_("time factor for the script's pauses; changes live")
     )
     # Real time: the speed scales the program's sleeps, not a queue call's
     # timeout (a quick run, and the tests, make it short here).
-    script_timeout_s: float = Field(
+    script_timeout_s: float = number_field(
         2.0,
-        ge=TIMEOUT_MIN,
-        le=TIMEOUT_MAX,
-        title=N_("Script's timeout (s)"),
-        description=N_(
+        TIMEOUT_MIN,
+        TIMEOUT_MAX,
+        N_("Script's timeout (s)"),
+        N_(
             "how long the lecture example's get(timeout=...) waits before it raises"
             " queue.Empty (real seconds, not scaled by speed)"
         ),
@@ -105,25 +103,19 @@ def _number(raw: object) -> float | None:
     return None
 
 
-class Call(BaseModel):
+class Call(LessonParams):
     """One call on the run's queue (`POST /api/runs/{id}/calls`)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     op: Op = Field(title=N_("Call"), description="the queue method to call")
-    value: int | None = Field(
-        None,
-        ge=VALUE_MIN,
-        le=VALUE_MAX,
-        title=N_("Value"),
-        description="the item to put; null: the next number",
+    value: int | None = number_field(
+        None, VALUE_MIN, VALUE_MAX, N_("Value"), "the item to put; null: the next number"
     )
-    timeout: float | None = Field(
+    timeout: float | None = number_field(
         None,
-        ge=TIMEOUT_MIN,
-        le=TIMEOUT_MAX,
-        title=N_("Timeout (s)"),
-        description="how long a put or get may wait; null: as long as it takes",
+        TIMEOUT_MIN,
+        TIMEOUT_MAX,
+        N_("Timeout (s)"),
+        "how long a put or get may wait; null: as long as it takes",
     )
 
     @model_validator(mode="before")

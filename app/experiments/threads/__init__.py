@@ -20,26 +20,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from app.experiments.lesson import program_lesson
 from app.experiments.threads.overlay import ThreadsState, overlay
 from app.experiments.threads.view import view
 from app.i18n import N_
-from app.params import ms_field, speed_field
+from app.params import LessonParams, ms_field, number_field, speed_field
 
 SLUG = "threads"
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    repeat: int = Field(
+class Params(LessonParams):
+    repeat: int = number_field(
         10,
-        ge=1,
-        le=100,
-        title=N_("Start-order rounds"),
-        description=N_("how many times main starts a thread and prints right after it"),
+        1,
+        100,
+        N_("Start-order rounds"),
+        N_("how many times main starts a thread and prints right after it"),
     )
     pause_ms: int = ms_field(
         250, N_("Pause between rounds (ms)"), N_("between two rounds; scaled by speed"), most=5000
