@@ -13,7 +13,9 @@ from pages import set_fields
 
 pytestmark = pytest.mark.browser
 
-# Each item takes 300 ms of work; an entry is claimed after a second.
+# Each item takes 300 ms of work; an entry is claimed after two seconds, so
+# that a loaded machine's live consumer still acknowledges each of its
+# items long before: only the killed consumer's entry is claimed.
 PARAMS = {
     "producers": 2,
     "consumers": 2,
@@ -22,7 +24,7 @@ PARAMS = {
     "produce_max_ms": 20,
     "consume_min_ms": 6000,
     "consume_max_ms": 6000,
-    "claim_idle_ms": 1000,
+    "claim_idle_ms": 2000,
     "speed": 20,
 }
 ENDED = "() => document.querySelector('#runbar')?.className.includes('status-finished')"
