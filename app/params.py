@@ -34,6 +34,7 @@ class ParamsError(Exception):
 
 
 SPEED_MIN, SPEED_MAX = 0.1, 20.0
+SHOWN_CHARS = 40  # a value given is quoted up to this long, else by its size
 
 
 def live(description: str) -> dict[str, Any]:
@@ -114,11 +115,47 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+def _sizes(kind: str, lo: int | None, hi: int | None) -> str:
+    """'text of at most 100 characters', 'a list of 1 to 32 items'."""
+    words = {
+        "string": (
+            _("text of %(lo)s to %(hi)s characters"),
+            _("text of at most %(hi)s characters"),
+            _("text of at least %(lo)s characters"),
+            _("text"),
+        ),
+        "array": (
+            _("a list of %(lo)s to %(hi)s items"),
+            _("a list of at most %(hi)s items"),
+            _("a list of at least %(lo)s items"),
+            _("a list"),
+        ),
+    }[kind]
+    at = 0 if lo and hi is not None else 1 if hi is not None else 2 if lo else 3
+    return words[at] % {"lo": lo, "hi": hi}
+
+
 def bounds(model: type[BaseModel], field: str) -> str:
-    """What a field accepts, in words: 'an integer from 1 to 16'."""
+    """What a field accepts, in words: 'an integer from 1 to 16'. A field
+    may say it in words of its own (`json_schema_extra` "bounds")."""
     prop = model.model_json_schema().get("properties", {}).get(field, {})
+    if "bounds" in prop:
+        return _(prop["bounds"])
     if "enum" in prop:
         return _("one of %(values)s") % {"values": ", ".join(repr(v) for v in prop["enum"])}
+    if prop.get("type") in ("string", "array"):
+        said = _sizes(
+            prop["type"],
+            prop.get("minLength", prop.get("minItems")),
+            prop.get("maxLength", prop.get("maxItems")),
+        )
+        item = prop.get("items", {})
+        if item.get("type") == "string" and "maxLength" in item:
+            said = _("%(list)s, each %(item)s") % {
+                "list": said,
+                "item": _sizes("string", item.get("minLength"), item["maxLength"]),
+            }
+        return said
     kind = {"integer": _("an integer"), "number": _("a number"), "boolean": _("true or false")}.get(
         prop.get("type", ""), _("a value")
     )
@@ -134,6 +171,21 @@ def bounds(model: type[BaseModel], field: str) -> str:
     if hi is not None:
         return _("%(kind)s of at most %(hi)s") % {"kind": kind, "hi": _num(hi)}
     return kind
+
+
+def shown(value: Any) -> str:
+    """A value given, as a message quotes it: a long one by its size, never
+    whole (a program of 300,000 characters is not said back)."""
+    if value is None:
+        return _("nothing")
+    if value == "":
+        return _("an empty value")
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return _("text of %(n)s characters") % {"n": len(value)}
+    if isinstance(value, list | tuple) and len(repr(value)) > SHOWN_CHARS:
+        return _("a list of %(n)s items") % {"n": len(value)}
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
 def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
@@ -162,14 +214,13 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
                 )
             )
             continue
-        got = err.get("input")
-        shown = _("nothing") if got is None else repr(got)
-        if isinstance(got, str) and got == "":
-            shown = _("an empty value")
+        got = shown(err.get("input"))
+        if len(loc) > 1 and loc[1].isdigit():  # one item of a list
+            got = _("item %(n)s: %(got)s") % {"n": int(loc[1]) + 1, "got": got}
         message = _("%(field)s must be %(bounds)s (got %(got)s)") % {
             "field": label(model, field),
             "bounds": bounds(model, field),
-            "got": shown,
+            "got": got,
         }
         out.append(FieldError(field, message))
     return out

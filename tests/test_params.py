@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app import i18n
 from app.experiments.producer_consumer import Params
+from app.experiments.program import ProgramParams
 from app.params import FieldError, ParamsError, bounds, label, validate
 
 FIELDS = (
@@ -78,6 +79,41 @@ def test_a_value_of_the_wrong_type_names_the_field_and_what_it_accepts(
     field: str, value: Any, message: str
 ) -> None:
     assert errors_for({field: value}) == [FieldError(field, message)]
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        (
+            {"source": "x" * 300_000},
+            "source",
+            "Program must be text of at most 262144 characters (got text of 300000 characters)",
+        ),
+        (
+            {"args": ["-v"] * 40},
+            "args",
+            "Arguments must be a list of at most 32 items, each text of at most 1000"
+            " characters (got a list of 40 items)",
+        ),
+        (
+            {"args": ["-v", "y" * 1001]},
+            "args",
+            "Arguments must be a list of at most 32 items, each text of at most 1000"
+            " characters (got item 2: text of 1001 characters)",
+        ),
+        (
+            {"filename": "my lesson.py"},
+            "filename",
+            "File name must be a name like lesson.py (letters, digits, _) (got 'my lesson.py')",
+        ),
+    ],
+)
+def test_text_and_lists_are_bounded_by_their_sizes_and_a_long_value_is_told_by_its_size(
+    params: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(ParamsError) as caught:
+        validate(ProgramParams, {"source": "print(1)\n", **params})
+    assert caught.value.errors == [FieldError(field, message)]
 
 
 def test_an_unknown_field_is_named_with_the_known_ones() -> None:

@@ -150,16 +150,6 @@ async def run_from_form(request: Request) -> HTMLResponse:
         args = shlex.split(form.get("args", ""))
     except ValueError as exc:
         return answer(422, _("Not started: the arguments: %(why)s") % {"why": exc})
-    if len(stdin) > src.MAX_STDIN_CHARS:
-        return answer(
-            422,
-            _("Not started: the input has %(n)s characters; at most %(most)s.")
-            % {"n": len(stdin), "most": src.MAX_STDIN_CHARS},
-        )
-    if not src.FILENAME.match(filename):
-        return answer(
-            422, _("Not started: the file name must look like lesson.py (letters, digits, _).")
-        )
     problem = src.check(text, filename)
     if problem is not None:
         message = _("Not started: line %(line)s, column %(column)s: %(why)s") % {
@@ -174,6 +164,6 @@ async def run_from_form(request: Request) -> HTMLResponse:
         )
     except LimitReached as exc:  # which runs hold the limit, each with a Stop
         return answer(429, "", offer=runlist.offer(exc, _registry(request).settings))
-    except ParamsError as exc:  # too many arguments, say
+    except ParamsError as exc:  # too many arguments, too much input, a bad file name
         return answer(422, _("Not started: %(why)s") % {"why": exc})
     return answer(201, _("Run %(id)s started.") % {"id": run.id}, run)
