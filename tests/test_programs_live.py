@@ -191,6 +191,41 @@ def test_the_endless_eater_is_named_stuck_and_stop_leaves_nothing(
     nothing_left(program_server)
 
 
+PHILOSOPHERS = """
+import threading
+import time
+
+N = 5
+forks = [threading.Lock() for _ in range(N)]
+
+
+def philosopher(i):
+    with forks[i]:
+        time.sleep(0.05)
+        with forks[(i + 1) % N]:
+            print(i, "eats")
+
+
+ts = [threading.Thread(target=philosopher, args=(i,), name=f"P{i}") for i in range(N)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+"""
+
+
+def test_the_dining_philosophers_deadlock_names_each_fork_by_its_place_in_the_list(
+    pc: httpx.Client,
+) -> None:
+    run_id = start(pc, PHILOSOPHERS)
+    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
+    words = run["diagnosis"]
+    for i in range(5):
+        assert f"P{i} holds forks[{i}] and waits for forks[{(i + 1) % 5}]" in words
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+
+
 MANAGER_HANG = """
 from multiprocessing import Manager, Process
 

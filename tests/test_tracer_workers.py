@@ -24,6 +24,10 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
             a, b = Pipe()
             left, right = mp.Lock(), mp.Event()
             queues = [queue.Queue() for _ in range(2)]
+            forks = []
+            for _ in range(2):
+                forks.append(mp.Lock())
+            x, y = [mp.Event() for _ in range(2)]
         """
     )
     assert run.new("q") == {
@@ -39,11 +43,14 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
     assert (a["type"], a["peer"], b["peer"]) == ("Connection", run.key("b"), run.key("a"))
     assert a["duplex"] is True
     assert (run.new("left")["type"], run.new("right")["type"]) == ("Lock", "Event")
+    # Made into a list: items of it, numbered in the order they were made.
+    assert [run.new(f"queues[{i}]")["lib"] for i in (0, 1)] == ["queue", "queue"]
+    assert [run.new(f"forks[{i}]")["line"] for i in (0, 1)] == [18, 18]
     # Made on a line that names no one variable: after their type and line.
-    assert run.new("<Queue>@15")["lib"] == "queue"
-    assert run.new("<Queue>@15 #2")["lib"] == "queue"
+    assert run.new("<Event>@19")["type"] == "Event"
+    assert run.new("<Event>@19 #2")["type"] == "Event"
     keys = [e.item for e in run.of("new")]
-    assert len(set(keys)) == len(keys) == 8
+    assert len(set(keys)) == len(keys) == 12
 
 
 def test_processes_start_end_and_are_reaped_with_their_exit_codes_and_signals() -> None:

@@ -1,6 +1,9 @@
 """Names users recognise: an object is named after the variable its creating
 line assigns it to (``q = Queue(3)`` gives ``q``, ``self.q = Queue()`` gives
 ``self.q``, ``a, b = Pipe()`` gives ``a`` and ``b``), else ``<Type>@line``.
+One made into a list (``forks = [Lock() for _ in range(5)]``,
+``forks.append(Lock())``) is named as an item of it, ``forks[]``, which
+`registry` numbers in the order they are made: ``forks[0]``, ``forks[1]``.
 
 The call being made is found exactly: the frame's current instruction has a
 source position (``co_positions``), which is the position of its ``ast.Call``
@@ -16,6 +19,7 @@ from types import FrameType
 # filename -> {(lineno, end_lineno, col, end_col) of a call: the names it is given}
 _index: dict[str, dict[tuple[int, int, int, int], list[str]]] = {}
 _CONSTRUCTORS = ("__init__", "__new__")
+ITEM = "[]"  # a name's end when it names an item of a list
 
 
 def _targets(target: ast.expr) -> list[str]:
@@ -24,12 +28,21 @@ def _targets(target: ast.expr) -> list[str]:
     return [ast.unparse(target)]
 
 
+def _key(call: ast.expr) -> tuple[int, int, int, int]:
+    return (call.lineno, call.end_lineno or 0, call.col_offset, call.end_col_offset or 0)
+
+
 def _map(value: ast.expr | None, target: ast.expr | None, out: dict) -> None:
     if value is None or target is None:
         return
     if isinstance(value, ast.Call):
-        key = (value.lineno, value.end_lineno or 0, value.col_offset, value.end_col_offset or 0)
-        out[key] = _targets(target)
+        out[_key(value)] = _targets(target)
+    elif (
+        isinstance(value, ast.ListComp)
+        and isinstance(value.elt, ast.Call)
+        and not isinstance(target, ast.Tuple | ast.List)
+    ):
+        out[_key(value.elt)] = [ast.unparse(target) + ITEM]
     elif (
         isinstance(value, ast.Tuple | ast.List)
         and isinstance(target, ast.Tuple | ast.List)
@@ -53,6 +66,14 @@ def _build(filename: str) -> dict[tuple[int, int, int, int], list[str]]:
         elif isinstance(node, ast.With | ast.AsyncWith):
             for item in node.items:
                 _map(item.context_expr, item.optional_vars, out)
+        elif (  # xs.append(Lock())
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "append"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Call)
+        ):
+            out[_key(node.args[0])] = [ast.unparse(node.func.value) + ITEM]
     return out
 
 

@@ -30,8 +30,12 @@ os.register_at_fork(after_in_child=_forked)
 
 
 def _unique(name: str) -> str:
+    """The name, numbered from its second: ``q``, ``q #2``; an item of a
+    list (``forks[]``) by its place: ``forks[0]``, ``forks[1]``."""
     n = _names.get(name, 0)
     _names[name] = n + 1
+    if name.endswith(names.ITEM):
+        return f"{name[: -len(names.ITEM)]}[{n}]"
     return name if n == 0 else f"{name} #{n + 1}"
 
 
