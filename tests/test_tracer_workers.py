@@ -371,3 +371,37 @@ def test_workers_with_the_same_name_are_told_apart() -> None:
     assert [e.data["name"] for e in run.of("thread") if e.worker.startswith("w")] == ["w", "w"]
     assert [e.data["name"] for e in run.of("proc") if e.worker.startswith("p")] == ["p", "p"]
     assert [e.item for e in run.of("reaped")] == ["p", "p #2"]
+
+
+def test_a_child_of_os_fork_is_shown_from_its_line_and_waitpid_on_it_is_a_join() -> None:
+    run = trace(
+        """
+        import os
+        import time
+
+        for n in (3, 4):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(0.01)
+                print("child", n)
+                os._exit(n)
+            os.waitpid(pid, 0)
+        """
+    )
+    spawns = run.of("spawn")
+    assert [(e.item, e.data["line"], e.data["method"]) for e in spawns] == [
+        ("child", 6, "fork"),
+        ("child #2", 6, "fork"),
+    ]
+    for spawn, n in zip(spawns, (3, 4), strict=True):
+        label = spawn.item
+        proc = run.by(label)[0]  # what the child says first: that it is a process
+        assert (proc.kind, proc.pid, proc.data["name"]) == ("proc", spawn.data["pid"], label)
+        assert run.printed(label) == f"child {n}\n"
+        assert [e.data["exitcode"] for e in run.of("exit") if e.worker == label] == [n]
+        assert run.of("join", label)[0].data["line"] == 11
+        assert run.of("joined", label)[0].data == {"alive": False, "exitcode": n}
+    assert [e.item for e in run.of("reaped")] == ["child", "child #2"]
+    # The parent's spawn comes before anything of its child.
+    kinds = [(e.kind, e.worker) for e in run.events]
+    assert kinds.index(("spawn", "main")) < kinds.index(("proc", "child"))

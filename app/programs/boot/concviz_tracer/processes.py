@@ -12,6 +12,10 @@ parent's `spawn` reaches the FIFO before anything of the child:
 - forkserver: the forkserver sends the child's pid as soon as it forked it;
   the parent reads it then (it reads it after writing the child's data
   otherwise), sends `spawn`, then writes the data.
+
+A child of the user's own ``os.fork()`` is shown as one too (``child``,
+``child #2``), behind the same gate as a Process's; ``os.waitpid`` on it is
+a join.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ _starting: dict[int, _Starting] = {}  # thread ident -> its start in progress
 _child_names: dict[str, int] = {}
 _early_pids: dict[int, int] = {}  # forkserver: sentinel -> pid read early
 _in_forkserver = False
+_forks: dict[int, str] = {}  # pid -> label: children of the user's os.fork()
+FORK_CHILD = "child"  # a child of os.fork(): it has no name of its own
 
 
 def install() -> None:
@@ -61,6 +67,7 @@ def install() -> None:
     hooks.when_imported("multiprocessing.forkserver", _patch_forkserver)
     hooks.when_imported("multiprocessing.resource_tracker", _patch_resource_tracker)
     os.register_at_fork(after_in_child=_forked)
+    os.fork, os.waitpid = _fork(os.fork), _waitpid(os.waitpid)
 
 
 def _forked() -> None:
@@ -69,6 +76,7 @@ def _forked() -> None:
     _starting.clear()
     _child_names.clear()
     _early_pids.clear()
+    _forks.clear()
     if start is not None and start.gate is not None:
         os.close(start.gate[1])
         outlet.set_gate(start.gate[0])
@@ -204,15 +212,70 @@ def _reaped(popen: Any, code: int) -> None:
     label = getattr(popen, "_cv_label", None)
     if label is None or recorder.is_silent():
         return
+    cut = bool(getattr(popen, "_cv_cut", False)) and code == -signal.SIGTERM
+    _say_reaped(label, popen.pid, code, cut)
+
+
+def _say_reaped(label: str, pid: int, code: int, cut: bool = False) -> None:
     sig = None
     if code < 0:
         try:
             sig = signal.Signals(-code).name
         except ValueError:
             sig = str(-code)
-    cut = bool(getattr(popen, "_cv_cut", False)) and code == -signal.SIGTERM
-    data = {"pid": popen.pid, "exitcode": code, "signal": sig, "cut_off": cut}
+    data = {"pid": pid, "exitcode": code, "signal": sig, "cut_off": cut}
     recorder.emit_as(recorder.shown_worker(), K.REAPED, label, data)
+
+
+def _fork(real_fork: Any) -> Any:
+    def fork() -> int:
+        frame = where.called_by_user(1)
+        if frame is None or recorder.current() is None:
+            return real_fork()  # multiprocessing's own fork, say
+        label = _child_label(FORK_CHILD)
+        data = where.frame_data(frame)
+        gate.before("start", label, data)
+        data.update(daemon=False, method="fork", target="")
+        record = _Starting(label, data)
+        record.gate = os.pipe()
+        parent, me = os.getpid(), _thread.get_ident()
+        _starting[me] = record
+        pid = real_fork()
+        if pid == 0:  # the child: its first flush waits for the parent's spawn
+            identity.set_process(label, label, "fork", False, parent)
+            recorder.announce()
+            return 0
+        _starting.pop(me, None)
+        _forks[pid] = label
+        r, w = record.gate
+        try:
+            record.send(pid)
+            os.write(w, b"!")
+        finally:
+            os.close(w)
+            os.close(r)
+        return pid
+
+    return fork
+
+
+def _waitpid(real_waitpid: Any) -> Any:
+    def waitpid(pid: int, options: int) -> Any:
+        label = _forks.get(pid)
+        frame = where.called_by_user(1) if label is not None else None
+        if frame is None or label is None:
+            return real_waitpid(pid, options)
+        if not options & os.WNOHANG:
+            before_join(label, frame, what="process", pid=pid, timeout=None)
+        got, status = real_waitpid(pid, options)
+        if got == pid:
+            code = os.waitstatus_to_exitcode(status)
+            del _forks[pid]
+            _say_reaped(label, pid, code)
+            recorder.emit(K.JOINED, label, {"alive": False, "exitcode": code})
+        return got, status
+
+    return waitpid
 
 
 def _patch_poll(cls: Any) -> None:
