@@ -405,3 +405,25 @@ def test_a_child_of_os_fork_is_shown_from_its_line_and_waitpid_on_it_is_a_join()
     # The parent's spawn comes before anything of its child.
     kinds = [(e.kind, e.worker) for e in run.events]
     assert kinds.index(("spawn", "main")) < kinds.index(("proc", "child"))
+
+
+def test_a_timer_thread_sleeps_its_interval_before_it_calls_its_function() -> None:
+    run = trace(
+        """
+        import threading
+
+        def ring():
+            print("ring")
+
+        t = threading.Timer(0.05, ring)
+        t.start()
+        t.join()
+        """
+    )
+    label = run.of("start_thread")[0].item
+    assert [(e.kind, e.data.get("s")) for e in run.by(label)][:3] == [
+        ("thread", None),
+        ("sleep", 0.05),
+        ("out", None),
+    ]
+    assert run.of("sleep")[0].data["line"] == 8  # where the timer was started

@@ -194,6 +194,9 @@ def _patch_threading(threading: ModuleType) -> None:
             recorder.emit_as(parent, K.START_THREAD, label, data)
             recorder.forget_thread()  # an earlier thread's, with the same ident
             recorder.announce(thread=self, label=label)
+            if isinstance(self, threading.Timer):  # its wait, before it calls its function
+                wait = {k: data[k] for k in ("line", "file") if k in data}
+                recorder.emit(K.SLEEP, None, {**wait, "s": self.interval})
             recorder.flush()
         try:
             return real_inner(self)
