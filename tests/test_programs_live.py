@@ -60,6 +60,12 @@ def finish(c: httpx.Client, run_id: str, timeout: float = 20) -> dict[str, Any]:
     return wait_for(c, run_id, lambda r: r["status"] in ENDED, timeout)
 
 
+def named_stuck(c: httpx.Client, run_id: str) -> tuple[dict[str, Any], list[str]]:
+    """The run once the page says why it is stuck, and what it says."""
+    run = wait_for(c, run_id, lambda r: bool(r.get("diagnosis")), 15)
+    return run, run["diagnosis"]
+
+
 def trace(c: httpx.Client, run_id: str) -> list[dict[str, Any]]:
     """The run's events, as recorded."""
     evs = settle(
@@ -180,8 +186,7 @@ def test_the_endless_eater_is_named_stuck_and_stop_leaves_nothing(
     ex = gallery.find("endless_eater")
     assert ex is not None
     run_id = start(pc, ex.source(), FAST, filename=ex.filename)
-    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
-    words = run["diagnosis"]
+    run, words = named_stuck(pc, run_id)
     assert "eater waits in counter.get(); counter is empty and no live worker can put" in words
     assert "main waits for eater to end (join)" in words
     assert run["status"] == "running"
@@ -218,8 +223,7 @@ def test_the_dining_philosophers_deadlock_names_each_fork_by_its_place_in_the_li
     pc: httpx.Client,
 ) -> None:
     run_id = start(pc, PHILOSOPHERS)
-    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
-    words = run["diagnosis"]
+    _, words = named_stuck(pc, run_id)
     for i in range(5):
         assert f"P{i} holds forks[{i}] and waits for forks[{(i + 1) % 5}]" in words
     assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
@@ -249,8 +253,7 @@ def test_a_program_stuck_on_a_managers_queue_is_named_stuck_and_stop_leaves_noth
     pc: httpx.Client, program_server: LiveServer
 ) -> None:
     run_id = start(pc, MANAGER_HANG)
-    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
-    words = run["diagnosis"]
+    run, words = named_stuck(pc, run_id)
     assert "eater waits in q.get(); q is empty and no live worker can put" in words
     assert "main waits for eater to end (join)" in words
     [obj] = run["objects"]
@@ -289,8 +292,7 @@ def test_a_program_waiting_for_a_result_that_never_comes_is_named_stuck(
     pc: httpx.Client,
 ) -> None:
     run_id = start(pc, FUTURE_HANG)
-    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
-    words = run["diagnosis"]
+    _, words = named_stuck(pc, run_id)
     assert "main waits for a result from kitchen" in words
     assert (
         "ThreadPoolExecutor-0_0 waits in orders.get(); orders is empty and no live worker can put"
@@ -319,8 +321,7 @@ if __name__ == "__main__":
 
 def test_joining_a_process_before_getting_what_it_put_is_named_stuck(pc: httpx.Client) -> None:
     run_id = start(pc, JOIN_BEFORE_GET)
-    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
-    words = run["diagnosis"]
+    _, words = named_stuck(pc, run_id)
     assert "main waits for worker to end (join)" in words
     assert (
         "worker has run its code to the end but cannot exit: it put more in q than its pipe"
@@ -400,8 +401,7 @@ def test_a_deadlock_is_named_as_its_cycle(pc: httpx.Client, program_server: Live
     # Each holds its first lock for 0.1 s: long enough for the other to take
     # its own (at 0.01 one may take both before the other starts).
     run_id = start(pc, ex.source(), ["0.5"], filename=ex.filename)
-    run = wait_for(pc, run_id, lambda r: bool(r.get("diagnosis")), 15)
-    words = run["diagnosis"]
+    run, words = named_stuck(pc, run_id)
     assert "lefty holds fork and waits for knife" in words
     assert "righty holds knife and waits for fork" in words
     # The two wait in plain acquire() calls, which nothing can interrupt and
