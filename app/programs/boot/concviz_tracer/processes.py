@@ -240,14 +240,20 @@ def _fork(real_fork: Any) -> Any:
         record.gate = os.pipe()
         parent, me = os.getpid(), _thread.get_ident()
         _starting[me] = record
-        pid = real_fork()
+        r, w = record.gate
+        try:
+            pid = real_fork()
+        except BaseException:  # no child (the limit of processes, say)
+            _starting.pop(me, None)
+            os.close(w)
+            os.close(r)
+            raise
         if pid == 0:  # the child: its first flush waits for the parent's spawn
             identity.set_process(label, label, "fork", False, parent)
             recorder.announce()
             return 0
         _starting.pop(me, None)
         _forks[pid] = label
-        r, w = record.gate
         try:
             record.send(pid)
             os.write(w, b"!")
