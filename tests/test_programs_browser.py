@@ -175,3 +175,44 @@ def test_an_example_loads_into_the_editor_in_chinese(browser: Any, live_server: 
     assert "示例" in page.inner_text(".pg-examples")
     page.screenshot(path=str(ARTIFACTS / "programs-example-zh.png"))
     context.close()
+
+
+# A paste as the browser makes it when the user presses Ctrl+V in the editor
+# (the text itself is put in by `fill`, as the paste would).
+PASTE = """text => {
+  const box = document.getElementById('pg-source');
+  box.focus();
+  box.select();
+  const data = new DataTransfer();
+  data.setData('text/plain', text);
+  box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true}));
+}"""
+
+
+def test_a_program_pasted_over_an_example_does_not_keep_the_examples_file_name(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(live_server.url + "/programs?example=deadlock")
+    open_editor(page)
+    assert page.input_value("#pg-filename") == "deadlock.py"
+    page.evaluate(PASTE, "print('mine')\n")
+    page.fill("#pg-source", "print('mine')\n")
+    assert page.input_value("#pg-filename") == "program.py"
+    # A name the user typed stays, whatever is pasted after it.
+    page.fill("#pg-filename", "homework.py")
+    page.evaluate(PASTE, "print('another')\n")
+    assert page.input_value("#pg-filename") == "homework.py"
+    # A paste into part of the program is an edit of it: the name stays.
+    page.goto(live_server.url + "/programs?example=deadlock")
+    open_editor(page)
+    page.evaluate(
+        """() => {
+          const box = document.getElementById('pg-source');
+          box.focus();
+          box.setSelectionRange(0, 3);
+          box.dispatchEvent(new ClipboardEvent('paste', {bubbles: true}));
+        }"""
+    )
+    assert page.input_value("#pg-filename") == "deadlock.py"
+    page.close()

@@ -121,6 +121,7 @@ async def programs_page(request: Request, run: str = "", example: str = "") -> H
     if presenter.is_presenter(request.headers.get("cookie", "")):
         reg.follow(SLUG, shown.id if shown is not None else None)
     context = _page_context(request, shown, source=text, filename=filename, args=args, stdin=stdin)
+    context["default_filename"] = src.DEFAULT_FILENAME
     return templates.TemplateResponse(request, "programs.html", context)
 
 

@@ -2,6 +2,8 @@
 // - line numbers beside the text, scrolled with it;
 // - Tab indents by four spaces instead of leaving the editor;
 // - "Open a .py file" puts the file's text and name in the form;
+// - a paste that replaces the whole program gives it the default file name,
+//   unless a name was typed (an example's name would stay on another program);
 // - a program that does not compile: its line is selected.
 (() => {
   "use strict";
@@ -27,6 +29,18 @@
     source.setRangeText("    ", start, end, "end");
     number();
   });
+
+  const name = document.getElementById("pg-filename");
+  let nameTyped = false;
+  if (name) {
+    name.addEventListener("input", () => { nameTyped = true; });
+    source.addEventListener("paste", () => {
+      const whole = source.selectionStart === 0 && source.selectionEnd === source.value.length;
+      if (whole && !nameTyped && !source.readOnly && name.dataset.default) {
+        name.value = name.dataset.default;
+      }
+    });
+  }
 
   const upload = document.getElementById("pg-upload");
   if (upload) {
