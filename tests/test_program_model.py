@@ -162,6 +162,19 @@ def test_a_child_that_cannot_exit_until_its_queue_is_fed_is_named_in_a_hang() ->
     assert "main waits for kid to end (join)" in words
 
 
+def test_a_wait_for_a_command_that_is_not_python_is_no_hang_and_its_box_says_why() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SPAWN, "sleep", pid=300, method="exec", command="sleep 5", line=3)
+    s("main", MAIN, MAIN, K.JOIN, "sleep", what="process", pid=300, timeout=None, line=4)
+    state = s.quiet().state()
+    assert diagnosis.diagnose(state) == []  # nothing inside it is traced: it may end
+    assert (state.procs[300].name, state.procs[300].command) == ("sleep", "sleep 5")
+    # Once it ended, main goes on; had main waited for a Python child that
+    # waits for nothing traced, that would be a hang.
+    s("main", MAIN, MAIN, K.REAPED, "sleep", pid=300, exitcode=0, signal=None, cut_off=False)
+    assert s.state().procs[300].exitcode == 0
+
+
 def waiting_for_an_event(signal: str) -> Story:
     s = Story().start()
     s("main", MAIN, MAIN, K.SIGNAL, signal=signal, handled=True, line=3)

@@ -427,3 +427,37 @@ def test_a_timer_thread_sleeps_its_interval_before_it_calls_its_function() -> No
         ("out", None),
     ]
     assert run.of("sleep")[0].data["line"] == 8  # where the timer was started
+
+
+def test_commands_the_program_runs_are_its_processes_and_waiting_for_one_is_a_join() -> None:
+    run = trace(
+        """
+        import subprocess
+        import sys
+
+        p = subprocess.Popen(["sleep", "0.01"])
+        kid = subprocess.run([sys.executable, "-c", "print('hi')"], capture_output=True)
+        p.wait()
+        r = subprocess.run("exit 3", shell=True)
+        """
+    )
+    spawns = {e.item: e.data for e in run.of("spawn")}
+    kid = next(d["pid"] for d in spawns.values() if d["command"].startswith("python"))
+    python = f"python -c {kid}"  # the name it gives itself: its parent says the same
+    assert {k: (d["line"], d["command"]) for k, d in spawns.items()} == {
+        "sleep": (5, "sleep 0.01"),
+        python: (6, "python -c print('hi')"),
+        "exit": (8, "exit 3"),
+    }
+    # Each wait is a join from the user's line, and its end is said once.
+    assert [(e.item, e.data["line"]) for e in run.of("join")] == [
+        (python, 6),
+        ("sleep", 7),
+        ("exit", 8),
+    ]
+    reaped = {e.item: e.data["exitcode"] for e in run.of("reaped")}
+    assert reaped == {python: 0, "sleep": 0, "exit": 3}
+    assert len(run.of("reaped")) == 3
+    # The Python one is traced inside too: it says what it is itself.
+    proc = next(e for e in run.events if e.pid == kid)
+    assert (proc.kind, proc.worker, proc.data["name"]) == ("proc", python, python)

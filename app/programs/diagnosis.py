@@ -65,7 +65,7 @@ def stuck(state: ProgramState) -> bool:
     return (
         bool(live)
         and all(w.op and w.timeout is None for w in live)
-        and not any(_may_start(state, w) for w in live)
+        and not any(_may_start(state, w) or _may_end(state, w) for w in live)
         and not handled(state) & TIMERS
     )
 
@@ -88,6 +88,18 @@ def _may_start(state: ProgramState, w: ThreadView) -> bool:
         return False
     obj = state.objs.get(w.on)
     return obj is not None and any(t[1] == "queued" for t in obj.tasks.values())
+
+
+def _may_end(state: ProgramState, w: ThreadView) -> bool:
+    """`w` waits for a command the program runs (subprocess): nothing inside
+    it is traced, and it may end by itself."""
+    if w.op != "join":
+        return False
+    traced = {t.pid for t in state.threads()}
+    return any(
+        p.alive and p.command and p.name == w.on and p.pid not in traced
+        for p in state.procs.values()
+    )
 
 
 def said(state: ProgramState) -> list[Sentence]:

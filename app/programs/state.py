@@ -81,6 +81,7 @@ class ProcView:
     code_ended: bool = False  # its main code ran to its end; it waits to exit
     since: float = 0.0
     manager: bool = False  # a Manager()'s server: it holds the objects, says nothing
+    command: str = ""  # the command it runs, if the user's code ran one (subprocess)
     signals: set[str] = field(default_factory=set)  # those its user's code handles
 
 

@@ -53,6 +53,7 @@ def spawn(state: ProgramState, e: Event) -> None:
         p.daemon = bool(d.get("daemon"))
         p.ppid = p.ppid or e.pid
         p.manager = d.get("target") == K.MANAGER_SERVER
+        p.command = str(d.get("command") or "")
         if p.name == str(pid) and e.item:
             p.name = e.item
 

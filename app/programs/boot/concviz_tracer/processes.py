@@ -84,7 +84,7 @@ def _forked() -> None:
         recorder.unsilence("forkserver")
 
 
-def _child_label(name: str) -> str:
+def child_label(name: str) -> str:
     n = _child_names.get(name, 0)
     _child_names[name] = n + 1
     return name if n == 0 else f"{name} #{n + 1}"
@@ -117,7 +117,7 @@ def _patch_process(process: ModuleType) -> None:
             real_start(self)
             _tag_popen(self)
             return
-        label = self._cv_label = _child_label(self.name)
+        label = self._cv_label = child_label(self.name)
         self._cv_spawned = not server
         target = self._target
         if target is None and type(self).run is not BaseProcess.run:
@@ -213,10 +213,10 @@ def _reaped(popen: Any, code: int) -> None:
     if label is None or recorder.is_silent():
         return
     cut = bool(getattr(popen, "_cv_cut", False)) and code == -signal.SIGTERM
-    _say_reaped(label, popen.pid, code, cut)
+    say_reaped(label, popen.pid, code, cut)
 
 
-def _say_reaped(label: str, pid: int, code: int, cut: bool = False) -> None:
+def say_reaped(label: str, pid: int, code: int, cut: bool = False) -> None:
     sig = None
     if code < 0:
         try:
@@ -232,7 +232,7 @@ def _fork(real_fork: Any) -> Any:
         frame = where.called_by_user(1)
         if frame is None or recorder.current() is None:
             return real_fork()  # multiprocessing's own fork, say
-        label = _child_label(FORK_CHILD)
+        label = child_label(FORK_CHILD)
         data = where.frame_data(frame)
         gate.before("start", label, data)
         data.update(daemon=False, method="fork", target="")
@@ -277,7 +277,7 @@ def _waitpid(real_waitpid: Any) -> Any:
         if got == pid:
             code = os.waitstatus_to_exitcode(status)
             del _forks[pid]
-            _say_reaped(label, pid, code)
+            say_reaped(label, pid, code)
             recorder.emit(K.JOINED, label, {"alive": False, "exitcode": code})
         return got, status
 

@@ -7,7 +7,7 @@ import _thread
 import os
 import sys
 
-from . import gate, objects, outlet, processes, recorder, signals, stdio, where, workers
+from . import commands, gate, objects, outlet, processes, recorder, signals, stdio, where, workers
 
 ROOT = "CONCVIZ_TRACE_ROOT"  # set by the program's first process: the others see it
 
@@ -41,6 +41,7 @@ def install() -> None:
     signals.install()
     workers.install()
     processes.install()
+    commands.install()
     objects.install()
     if first:
         # On the stage at once, before its first traced call: a program
