@@ -230,6 +230,33 @@ def test_the_dining_philosophers_deadlock_names_each_fork_by_its_place_in_the_li
     assert finish(pc, run_id)["status"] == "stopped"
 
 
+COMMANDS = """
+import subprocess
+
+jobs = [subprocess.Popen(["sleep", "0.3"]) for _ in range(2)]
+for job in jobs:
+    job.wait()
+print("codes", [job.returncode for job in jobs], jobs[0].pid)
+"""
+
+
+def test_commands_the_program_runs_are_on_the_stage_with_their_real_pids(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    run_id = start(pc, COMMANDS)
+    seen = wait_for(pc, run_id, lambda r: len(r["processes"]) == 3, 15)
+    sleeps = [p for p in seen["processes"] if p["command"] == "sleep 0.3"]
+    assert [p["name"] for p in sleeps] == ["sleep", "sleep #2"]
+    run = finish(pc, run_id)
+    assert run["status"] == "finished"
+    assert not run.get("diagnosis")  # waiting for a command is no hang
+    ended = [p for p in run["processes"] if p["command"] == "sleep 0.3"]
+    assert [(p["alive"], p["exitcode"]) for p in ended] == [(False, 0), (False, 0)]
+    printed = [c["text"] for c in run["console"] if c["stream"] == "stdout"]
+    assert f"codes [0, 0] {ended[0]['pid']}" in printed  # the pid the program itself saw
+    nothing_left(program_server)
+
+
 MANAGER_HANG = """
 from multiprocessing import Manager, Process
 

@@ -316,6 +316,7 @@ class ProgramState(RunState):
                     "signal": p.signal or None,
                     "daemon": p.daemon,
                     "manager": p.manager,
+                    "command": p.command or None,
                 }
                 for p in self.procs.values()
             ],
