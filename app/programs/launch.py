@@ -127,10 +127,11 @@ def launch(
     with (
         open(os.path.join(workdir, STDOUT_FILE), "wb") as out,
         open(os.path.join(workdir, STDERR_FILE), "wb") as err,
-        tempfile.TemporaryFile(dir=workdir) as given,
+        tempfile.TemporaryFile(dir=workdir) if stdin_text else open(os.devnull, "rb") as given,
     ):
-        given.write(stdin_text.encode("utf-8"))
-        given.seek(0)
+        if stdin_text:
+            given.write(stdin_text.encode("utf-8"))
+            given.seek(0)
         return subprocess.Popen(
             [sys.executable, "-X", "utf8", script, *args],
             cwd=workdir,
