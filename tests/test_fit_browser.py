@@ -184,3 +184,29 @@ def test_settings_fold_away_by_keyboard_and_stay_folded(browser: Any, server: Li
         assert page.locator("#f-producers").is_visible()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_projected_with_the_settings_folded_every_card_of_a_2x2_run_is_in_view(
+    browser: Any, server: LiveServer, locale: str
+) -> None:
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/experiments/producer-consumer?projector=1")
+        page.click("#settings-toggle")
+        shown = page.evaluate("() => document.querySelector('#runbar code')?.textContent ?? ''")
+        page.click("button.start")
+        page.wait_for_function(UNDER_WAY, arg=shown, timeout=15000)
+        page.wait_for_function("() => document.querySelectorAll('.role .card').length === 4")
+        page.screenshot(path=str(ARTIFACTS / f"fit-pc-2x2-projected-folded-{locale}.png"))
+        bottoms = page.evaluate(
+            "() => [...document.querySelectorAll('.role .card')]"
+            ".map(c => [c.id, c.getBoundingClientRect().bottom])"
+        )
+        assert [name for name, bottom in bottoms if bottom > 800] == [], bottoms
+    finally:
+        run_id = page.evaluate("() => document.querySelector('#runbar code')?.textContent ?? ''")
+        if run_id:
+            httpx.post(f"{server.url}/api/runs/{run_id}/stop", timeout=30)
+        context.close()
