@@ -89,6 +89,7 @@ def _page_context(request: Request, run: Run | None, **extra: Any) -> dict[str, 
         "limits": reg.settings,
         "stdin": "",
         "max_stdin": src.MAX_STDIN_CHARS,
+        "default_filename": src.DEFAULT_FILENAME,
         "message": "",
         "error_line": 0,
         **extra,
@@ -121,7 +122,6 @@ async def programs_page(request: Request, run: str = "", example: str = "") -> H
     if presenter.is_presenter(request.headers.get("cookie", "")):
         reg.follow(SLUG, shown.id if shown is not None else None)
     context = _page_context(request, shown, source=text, filename=filename, args=args, stdin=stdin)
-    context["default_filename"] = src.DEFAULT_FILENAME
     return templates.TemplateResponse(request, "programs.html", context)
 
 

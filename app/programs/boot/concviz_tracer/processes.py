@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 
 class _Starting:
-    """A Process.start() the user's code made, while it runs."""
+    """A start of a child the user's code made (a Process's, or os.fork()),
+    while it runs."""
 
     def __init__(self, label: str, data: dict[str, Any]) -> None:
         self.label, self.data = label, data
@@ -49,6 +50,18 @@ class _Starting:
         self.data["pid"] = pid
         recorder.emit(K.SPAWN, self.label, self.data)
         recorder.flush()
+
+    def open_gate(self) -> None:
+        """The parent's part of the gate of a forked child: open it (the
+        child's first flush waits for it), and close both ends here."""
+        if self.gate is None:
+            return
+        r, w = self.gate
+        try:
+            os.write(w, b"!")
+        finally:
+            os.close(w)
+            os.close(r)
 
 
 _starting: dict[int, _Starting] = {}  # thread ident -> its start in progress
@@ -136,13 +149,7 @@ def _patch_process(process: ModuleType) -> None:
                 record.send(self.pid)
         finally:
             _starting.pop(me, None)
-            if record.gate is not None:
-                r, w = record.gate
-                try:
-                    os.write(w, b"!")
-                finally:
-                    os.close(w)
-                    os.close(r)
+            record.open_gate()
         _tag_popen(self)
 
     def join(self: Any, timeout: float | None = None) -> Any:
@@ -240,13 +247,11 @@ def _fork(real_fork: Any) -> Any:
         record.gate = os.pipe()
         parent, me = os.getpid(), _thread.get_ident()
         _starting[me] = record
-        r, w = record.gate
         try:
             pid = real_fork()
         except BaseException:  # no child (the limit of processes, say)
             _starting.pop(me, None)
-            os.close(w)
-            os.close(r)
+            record.open_gate()
             raise
         if pid == 0:  # the child: its first flush waits for the parent's spawn
             identity.set_process(label, label, "fork", False, parent)
@@ -256,10 +261,8 @@ def _fork(real_fork: Any) -> Any:
         _forks[pid] = label
         try:
             record.send(pid)
-            os.write(w, b"!")
         finally:
-            os.close(w)
-            os.close(r)
+            record.open_gate()
         return pid
 
     return fork
