@@ -16,6 +16,8 @@ its peers send theirs.
 
 from __future__ import annotations
 
+import bisect
+import operator
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,6 +139,7 @@ class Timed(Protocol):
 
 
 T = TypeVar("T", bound=Timed)
+_time = operator.attrgetter("t")
 
 
 def log_in_time_order(log: deque[T], event: T) -> None:
@@ -148,9 +151,7 @@ def log_in_time_order(log: deque[T], event: T) -> None:
     if not log or event.t >= log[-1].t:
         log.append(event)
         return
-    i = len(log) - 1
-    while i > 0 and log[i - 1].t > event.t:
-        i -= 1
+    i = bisect.bisect_right(log, event.t, key=_time)
     if len(log) == log.maxlen:
         if i == 0:
             return

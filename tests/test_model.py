@@ -47,3 +47,20 @@ def test_the_log_keeps_the_newest_events_and_the_run_its_newest_number_and_time(
     assert (state.last_seq, state.last_t) == (len(evs), evs[-1].t)
     model.fold(state, ev(3, "out", t=0.3))  # a late one changes neither
     assert (state.last_seq, state.last_t) == (len(evs), evs[-1].t)
+
+
+def test_a_late_event_goes_in_its_place_in_the_log_after_those_of_its_time() -> None:
+    state = fold_all([ev(n, "out", t=n / 10) for n in (1, 2, 4, 5)])
+    model.fold(state, ev(6, "out", t=0.2))  # late, at the time of seq 2
+    model.fold(state, ev(7, "out", t=0.3))  # late, between 2 and 4
+    assert [e.seq for e in state.log] == [1, 2, 6, 7, 4, 5]
+
+
+def test_a_full_log_leaves_out_a_late_event_older_than_all_it_keeps() -> None:
+    evs = [ev(n, "out", t=n / 10) for n in range(1, model.LOG_LENGTH + 3)]
+    state = fold_all(evs)
+    kept = [e.seq for e in state.log]
+    model.fold(state, ev(900, "out", t=0.0))  # older than the oldest kept
+    assert [e.seq for e in state.log] == kept
+    model.fold(state, ev(901, "out", t=evs[5].t))  # in the middle: the oldest goes
+    assert [e.seq for e in state.log] == [*kept[1:4], 901, *kept[4:]]

@@ -416,6 +416,21 @@ def test_a_producer_far_ahead_leaves_no_item_taken_for_an_early_one() -> None:
     assert (q.puts, q.gets, q.size, len(q.items), q.early) == (n, n, 0, 0, {})
 
 
+def test_from_a_lifo_queue_far_ahead_the_item_taken_leaves_the_picture() -> None:
+    """A LIFO queue holding more than it shows gives its newest item: that
+    one is shown, and goes from the picture (a FIFO queue's would be one of
+    the older ones, not shown)."""
+    n = ITEMS_SHOWN + 5
+    story = Story().start()
+    story("main", MAIN, MAIN, K.NEW, "100.1", type="LifoQueue", lib="queue", name="q")
+    for k in range(n):
+        story("P", 101, 101, K.PUT, "100.1", v=repr(k), size=k + 1)
+    story("C", 102, 102, K.GET, "100.1", v=repr(n - 1), size=n - 1)
+    q = story.state().objs["100.1"]
+    assert repr(n - 1) not in q.items
+    assert (len(q.items), q.size, q.early) == (ITEMS_SHOWN - 1, n - 1, {})
+
+
 def test_a_get_that_comes_before_its_put_waits_for_it() -> None:
     """Batches of different processes arrive out of step: a get whose put
     has not come yet is remembered, and that put then shows no item."""

@@ -16,6 +16,10 @@ from app.programs.folds.workers import go, thread_of, wait
 from app.programs.state import GET_WAIT, ITEMS_SHOWN, PUT_WAIT, ObjView, ProgramState
 
 
+# Queues whose items may leave before older ones: the value tells which.
+OUT_OF_ORDER = frozenset({"LifoQueue", "PriorityQueue"})
+
+
 def arrive(obj: ObjView, value: str) -> None:
     """An item into a queue (or a pipe's end), unless its taking came first."""
     obj.puts += 1
@@ -41,11 +45,12 @@ def leave(obj: ObjView, value: str) -> None:
     if items and items[0] == value:  # nearly always: first in, first out
         items.popleft()
         return
-    try:
+    hidden = obj.puts - obj.gets >= len(items)  # more went in than are shown
+    if hidden and obj.type not in OUT_OF_ORDER:  # older than any shown: no need to look
+        return
+    if value in items:
         items.remove(value)
-    except ValueError:
-        if obj.puts - obj.gets >= len(items):  # more went in than are shown
-            return
+    elif not hidden:
         obj.early[value] = obj.early.get(value, 0) + 1
 
 
