@@ -56,6 +56,9 @@ def _classroom(request: Request) -> dict[str, Any]:
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[_classroom])
 env = templates.env
+# The templates are part of the installed app: not looked at on disk again
+# for each frame (a run draws twenty a second for each language).
+env.auto_reload = False
 env.add_extension("jinja2.ext.i18n")
 env.install_gettext_callables(  # type: ignore[attr-defined]
     gettext=i18n._, ngettext=i18n.ngettext, newstyle=True
