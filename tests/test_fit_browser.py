@@ -17,6 +17,8 @@ pytestmark = pytest.mark.browser
 
 # The program lesson's page is the program editor's (/programs), not a form.
 LESSONS = [slug for slug, e in EXPERIMENTS.items() if e.built and slug != "program"]
+LOCALES = ["en-US", "zh-CN"]
+SHOWS_RUN = "id => document.querySelector('#runbar code')?.textContent === id"
 
 # What is wrong with the page as a projector shows it, in words: Start out of
 # view; the page, or a box meant to show all it holds, scrolling sideways;
@@ -210,3 +212,73 @@ def test_projected_with_the_settings_folded_every_card_of_a_2x2_run_is_in_view(
         if run_id:
             httpx.post(f"{server.url}/api/runs/{run_id}/stop", timeout=30)
         context.close()
+
+
+# What a phone's screen shows badly: the page scrolling sideways; a queue's
+# slot cut off by its box; a button's words running out of it; a code line
+# left less than 12 characters of room.
+PHONE_PROBLEMS = """() => {
+  const problems = [];
+  const vw = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > vw + 1)
+    problems.push(`the page scrolls sideways (${document.documentElement.scrollWidth} > ${vw})`);
+  for (const box of document.querySelectorAll('.queue-box')) {
+    const b = box.getBoundingClientRect();
+    for (const slot of box.querySelectorAll('.slot')) {
+      const r = slot.getBoundingClientRect();
+      if (r.right > b.right + 1) problems.push(`a slot of the queue is cut off at ${b.right}`);
+    }
+  }
+  for (const button of document.querySelectorAll('button')) {
+    if (button.offsetParent && button.scrollWidth > button.clientWidth + 1)
+      problems.push(`"${button.textContent.trim()}" runs out of its button`);
+  }
+  const code = document.querySelector('.code li code');
+  if (code) {
+    const ch = parseFloat(getComputedStyle(code).fontSize) * 0.6;
+    if (code.getBoundingClientRect().width < 12 * ch)
+      problems.push(`a code line has room for ${Math.round(code.getBoundingClientRect().width / ch)} characters`);
+  }
+  return problems;
+}"""
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_on_a_phone_no_page_scrolls_sideways_and_a_run_shows_its_whole_queue(
+    browser: Any, server: LiveServer, locale: str
+) -> None:
+    """A student follows the run on their phone (390x844): every page fits
+    its width; a lesson's stage with a run on it shows each slot of its
+    queue and room for the program's words. Each lesson's stage is measured
+    in one of the two languages (half of them in each)."""
+    context = browser.new_context(
+        locale=locale, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    found = {}
+    half = LESSONS[LOCALES.index(locale) :: 2]
+    try:
+        for slug in half:
+            run = httpx.post(
+                f"{server.url}/api/runs", json={"experiment": slug, "params": {}}, timeout=30
+            ).json()
+            try:
+                page.goto(
+                    f"{server.url}/watch"
+                    if slug == "producer-consumer"
+                    else f"{server.url}/experiments/{slug}"
+                )
+                page.wait_for_function(SHOWS_RUN, arg=run["id"], timeout=15000)
+                page.wait_for_timeout(300)  # a frame or two of the run
+                page.screenshot(
+                    path=str(ARTIFACTS / f"fit-phone-{slug}-{locale}.png"), full_page=True
+                )
+                found[slug] = page.evaluate(PHONE_PROBLEMS)
+            finally:
+                httpx.post(f"{server.url}/api/runs/{run['id']}/stop", timeout=30)
+        for path in ["/", "/programs", "/runs"]:
+            page.goto(f"{server.url}{path}")
+            found[path] = page.evaluate(PHONE_PROBLEMS)
+    finally:
+        context.close()
+    assert {where: p for where, p in found.items() if p} == {}
