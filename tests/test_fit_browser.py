@@ -236,8 +236,8 @@ PHONE_PROBLEMS = """() => {
   const code = document.querySelector('.code li code');
   if (code) {
     const ch = parseFloat(getComputedStyle(code).fontSize) * 0.6;
-    if (code.getBoundingClientRect().width < 12 * ch)
-      problems.push(`a code line has room for ${Math.round(code.getBoundingClientRect().width / ch)} characters`);
+    const room = Math.round(code.getBoundingClientRect().width / ch);
+    if (room < 12) problems.push(`a code line has room for ${room} characters`);
   }
   return problems;
 }"""

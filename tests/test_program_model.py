@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redisstage import said
+
 from app.events import Event
 from app.programs import diagnosis, view
 from app.programs.boot.concviz_tracer import kinds as K
@@ -443,3 +445,18 @@ def test_a_get_that_comes_before_its_put_waits_for_it() -> None:
     story("P", 101, 101, K.PUT, "100.1", v="'b'", size=None)
     q = story.state().objs["100.1"]
     assert (list(q.items), q.early, q.size) == (["'a'"], {}, 1)
+
+
+def test_a_process_running_an_asyncio_loop_says_so_from_its_line_in_both_languages() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.EVENT_LOOP, line=21)
+    state = s.state()
+    assert state.procs[MAIN].event_loop == 21
+    assert state.extras()["processes"][0]["event_loop"] == 21
+    loop = s.events[-1:]
+    assert said(state, loop) == [
+        "main (pid 100) runs an asyncio event loop: its coroutines take turns in this thread"
+    ]
+    assert said(state, loop, "zh") == [
+        "main (pid 100) 运行一个 asyncio 事件循环：它的协程在这个线程里轮流执行"
+    ]

@@ -965,3 +965,40 @@ def test_a_childs_lines_into_a_pipe_are_marked_not_on_the_screen(pc: httpx.Clien
     assert lines == [("pipe", "42"), ("", "the child said 42")]
     page = pc.get(f"/programs?run={run_id}").text
     assert '<span class="into">into a pipe, not the screen:</span> <span class="text">42' in page
+
+
+ASYNCIO = """
+import asyncio
+
+
+async def cook(q):
+    for dish in range(3):
+        await q.put(dish)
+    await q.put(None)
+
+
+async def eat(q):
+    while (dish := await q.get()) is not None:
+        print("ate", dish)
+
+
+async def main():
+    q = asyncio.Queue(1)
+    await asyncio.gather(cook(q), eat(q))
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_program_of_asyncio_tasks_is_told_that_its_loop_runs_in_one_drawn_thread(
+    pc: httpx.Client,
+) -> None:
+    run = finish(pc, start(pc, ASYNCIO))
+    assert run["status"] == "finished"
+    [main] = run["processes"]
+    line = ASYNCIO.splitlines().index("asyncio.run(main())") + 1
+    assert main["event_loop"] == line
+    assert [c["text"] for c in run["console"]] == ["ate 0", "ate 1", "ate 2"]
+    page = pc.get(f"/programs?run={run['id']}").text
+    assert f"Runs an asyncio event loop (line {line})" in page

@@ -461,3 +461,32 @@ def test_commands_the_program_runs_are_its_processes_and_waiting_for_one_is_a_jo
     # The Python one is traced inside too: it says what it is itself.
     proc = next(e for e in run.events if e.pid == kid)
     assert (proc.kind, proc.worker, proc.data["name"]) == ("proc", python, python)
+
+
+def test_an_asyncio_loop_is_said_once_per_process_from_the_line_that_ran_it() -> None:
+    run = trace(
+        """
+        import asyncio
+        import multiprocessing as mp
+
+        async def tick(n):
+            await asyncio.sleep(0.001)
+            return n
+
+        def child():
+            print(asyncio.run(tick(2)))
+
+        if __name__ == "__main__":
+            print(asyncio.run(tick(1)))
+            print(asyncio.run(tick(1)))
+            p = mp.get_context("fork").Process(target=child)
+            p.start()
+            p.join()
+        """
+    )
+    said = run.of("event_loop")
+    assert [(e.worker, e.data["line"]) for e in said] == [
+        ("main", run.line("asyncio.run(tick(1))")),
+        ("ForkProcess-1", run.line("asyncio.run(tick(2))")),
+    ]
+    assert run.printed() == "1\n1\n2\n"

@@ -93,6 +93,7 @@ HANDLERS: dict[str, Handler] = {
     K.EXC: console.exc,
     K.STDIN_EOF: console.stdin_eof,
     K.SIGNAL: lifecycle.signal_set,
+    K.EVENT_LOOP: lifecycle.event_loop,
     K.LOST: run.lost,
     QUIET: run.quiet,
     RAW_OUT: console.raw_out,

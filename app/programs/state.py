@@ -83,6 +83,7 @@ class ProcView:
     manager: bool = False  # a Manager()'s server: it holds the objects, says nothing
     command: str = ""  # the command it runs, if the user's code ran one (subprocess)
     signals: set[str] = field(default_factory=set)  # those its user's code handles
+    event_loop: int | None = None  # the line that started its asyncio loop, if one runs
 
 
 @dataclass
@@ -317,6 +318,7 @@ class ProgramState(RunState):
                     "daemon": p.daemon,
                     "manager": p.manager,
                     "command": p.command or None,
+                    "event_loop": p.event_loop,  # the line that started its asyncio loop
                 }
                 for p in self.procs.values()
             ],

@@ -155,6 +155,11 @@ def signal_set(state: ProgramState, e: Event) -> None:
         signals.discard(str(d.get("signal", "")))
 
 
+def event_loop(state: ProgramState, e: Event) -> None:
+    """The process runs an asyncio event loop, started at this line."""
+    proc_of(state, e.pid).event_loop = int((e.data or {}).get("line") or 0)
+
+
 def reaped(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     pid = int(d.get("pid") or 0)

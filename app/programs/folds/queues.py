@@ -15,7 +15,6 @@ from app.programs.folds.objects import obj_of
 from app.programs.folds.workers import go, thread_of, wait
 from app.programs.state import GET_WAIT, ITEMS_SHOWN, PUT_WAIT, ObjView, ProgramState
 
-
 # Queues whose items may leave before older ones: the value tells which.
 OUT_OF_ORDER = frozenset({"LifoQueue", "PriorityQueue"})
 

@@ -226,6 +226,7 @@ OUT = "out"
 EXC = "exc"
 STDIN_EOF = "stdin_eof"
 SIGNAL = "signal"
+EVENT_LOOP = "event_loop"  # an asyncio loop runs here (its tasks are not drawn)
 LOST = "lost"
 WANTS = "wants"
 
@@ -280,6 +281,7 @@ KINDS = frozenset(
         EXC,
         STDIN_EOF,
         SIGNAL,
+        EVENT_LOOP,
         LOST,
         WANTS,
     }

@@ -7,7 +7,19 @@ import _thread
 import os
 import sys
 
-from . import commands, gate, objects, outlet, processes, recorder, signals, stdio, where, workers
+from . import (
+    commands,
+    gate,
+    loops,
+    objects,
+    outlet,
+    processes,
+    recorder,
+    signals,
+    stdio,
+    where,
+    workers,
+)
 
 ROOT = "CONCVIZ_TRACE_ROOT"  # set by the program's first process: the others see it
 
@@ -42,6 +54,7 @@ def install() -> None:
     workers.install()
     processes.install()
     commands.install()
+    loops.install()
     objects.install()
     if first:
         # On the stage at once, before its first traced call: a program
