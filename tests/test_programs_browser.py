@@ -203,6 +203,18 @@ def test_a_program_pasted_over_an_example_does_not_keep_the_examples_file_name(
     page.fill("#pg-filename", "homework.py")
     page.evaluate(PASTE, "print('another')\n")
     assert page.input_value("#pg-filename") == "homework.py"
+    # Another program typed or filled in (no paste) is another program too.
+    page.goto(live_server.url + "/programs?example=deadlock")
+    open_editor(page)
+    page.fill("#pg-source", "import asyncio\n\nasyncio.run(asyncio.sleep(0))\n")
+    assert page.input_value("#pg-filename") == "program.py"
+    # An edit of the program the page came with keeps its name.
+    page.goto(live_server.url + "/programs?example=deadlock")
+    open_editor(page)
+    page.focus("#pg-source")
+    page.keyboard.press("Control+End")
+    page.keyboard.type("print('one more line')\n")
+    assert page.input_value("#pg-filename") == "deadlock.py"
     # A paste into part of the program is an edit of it: the name stays.
     page.goto(live_server.url + "/programs?example=deadlock")
     open_editor(page)

@@ -2,8 +2,9 @@
 // - line numbers beside the text, scrolled with it;
 // - Tab indents by four spaces instead of leaving the editor;
 // - "Open a .py file" puts the file's text and name in the form;
-// - a paste that replaces the whole program gives it the default file name,
-//   unless a name was typed (an example's name would stay on another program);
+// - another program in the editor (pasted, typed or filled in over the one the
+//   page came with) gets the default file name, unless a name was typed (an
+//   example's name would stay on another program);
 // - a program that does not compile: its line is selected.
 (() => {
   "use strict";
@@ -30,15 +31,21 @@
     number();
   });
 
+  // The program the page came with (an example, or the run shown), by its
+  // lines: one that shares less than half of its lines with it is another.
   const name = document.getElementById("pg-filename");
+  const linesOf = (text) => text.split("\n").map((l) => l.trim()).filter(Boolean);
+  const came = new Set(linesOf(source.value));
+  const another = () => {
+    const lines = linesOf(source.value);
+    return lines.length > 0 && 2 * lines.filter((l) => came.has(l)).length < lines.length;
+  };
   let nameTyped = false;
   if (name) {
     name.addEventListener("input", () => { nameTyped = true; });
-    source.addEventListener("paste", () => {
-      const whole = source.selectionStart === 0 && source.selectionEnd === source.value.length;
-      if (whole && !nameTyped && !source.readOnly && name.dataset.default) {
-        name.value = name.dataset.default;
-      }
+    source.addEventListener("input", () => {
+      const named = name.dataset.default && name.value !== name.dataset.default;
+      if (named && !nameTyped && !source.readOnly && another()) name.value = name.dataset.default;
     });
   }
 
