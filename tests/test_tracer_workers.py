@@ -407,6 +407,27 @@ def test_a_child_of_os_fork_is_shown_from_its_line_and_waitpid_on_it_is_a_join()
     assert kinds.index(("spawn", "main")) < kinds.index(("proc", "child"))
 
 
+def test_waitpid_on_a_stopped_fork_child_is_no_end_and_the_program_goes_on() -> None:
+    run = trace(
+        """
+        import os
+        import signal
+
+        pid = os.fork()
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGSTOP)
+            os._exit(5)
+        got, status = os.waitpid(pid, os.WUNTRACED)
+        print("stopped", os.WIFSTOPPED(status))
+        os.kill(pid, signal.SIGCONT)
+        os.waitpid(pid, 0)
+        """
+    )
+    assert run.printed("main") == "stopped True\n"
+    assert [e.data["exitcode"] for e in run.of("joined", "child")] == [5]
+    assert [e.data["exitcode"] for e in run.of("reaped", "child")] == [5]
+
+
 def test_a_timer_thread_sleeps_its_interval_before_it_calls_its_function() -> None:
     run = trace(
         """

@@ -277,7 +277,7 @@ def _waitpid(real_waitpid: Any) -> Any:
         if not options & os.WNOHANG:
             before_join(label, frame, what="process", pid=pid, timeout=None)
         got, status = real_waitpid(pid, options)
-        if got == pid:
+        if got == pid and (os.WIFEXITED(status) or os.WIFSIGNALED(status)):  # not stopped
             code = os.waitstatus_to_exitcode(status)
             del _forks[pid]
             say_reaped(label, pid, code)
