@@ -120,8 +120,8 @@ if __name__ == "__main__":
         print(
             f"accounting: {len(ITEMS)} put, {done} eaten as main's code ends;"
             f" {len(ITEMS) - done} unfinished ({len(ITEMS) - sum(taken)} in the queue,"
-            f" {held} being eaten): the daemons {names} are terminated now,"
-            " and those are lost"
+            f" {held} being eaten): the daemons {names} are terminated as main exits,"
+            " and what they have not eaten by then is lost"
         )
 
     else:  # sentinel
