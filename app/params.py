@@ -10,9 +10,17 @@ for API clients to act on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.i18n import N_, _
@@ -80,9 +88,19 @@ def capacity_field(default: int, most: int, title: str, description: str) -> Any
 
 
 class LessonParams(BaseModel):
-    """A lesson's parameters: a name it does not know is refused."""
+    """A lesson's parameters: a name it does not know is refused, and so is
+    true or false for a number (pydantic would take it as 1 or 0)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if {int, float} & set(get_args(annotation) or (annotation,)):
+                raise ValueError("a number, not true or false")
+        return value
 
 
 class QueueWork(LessonParams):
@@ -138,7 +156,18 @@ def _sizes(kind: str, lo: int | None, hi: int | None) -> str:
 def bounds(model: type[BaseModel], field: str) -> str:
     """What a field accepts, in words: 'an integer from 1 to 16'. A field
     may say it in words of its own (`json_schema_extra` "bounds")."""
-    prop = model.model_json_schema().get("properties", {}).get(field, {})
+    return _words(model.model_json_schema().get("properties", {}).get(field, {}))
+
+
+def _words(prop: dict[str, Any]) -> str:
+    """`bounds` of a field's JSON Schema; an optional one's "or null" last."""
+    options = prop.get("anyOf", [])
+    if any(o.get("type") == "null" for o in options):
+        given = [o for o in options if o.get("type") != "null"]
+        if len(given) == 1:
+            return _("%(bounds)s, or null") % {
+                "bounds": _words({**prop, **given[0]} | {"anyOf": []})
+            }
     if "bounds" in prop:
         return _(prop["bounds"])
     if "enum" in prop:

@@ -73,6 +73,8 @@ def test_a_value_out_of_bounds_names_the_field_and_its_bounds(
         ("speed", "fast", "Speed must be a number from 0.1 to 20 (got 'fast')"),
         ("capacity", "", "Queue capacity must be an integer from 0 to 20 (got an empty value)"),
         ("consumers", None, "Consumers must be an integer from 1 to 16 (got nothing)"),
+        ("producers", True, "Producers must be an integer from 1 to 16 (got True)"),
+        ("speed", False, "Speed must be a number from 0.1 to 20 (got False)"),
     ],
 )
 def test_a_value_of_the_wrong_type_names_the_field_and_what_it_accepts(

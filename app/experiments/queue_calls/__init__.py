@@ -89,20 +89,6 @@ class Params(LessonParams):
 MODE_WORDS = (N_("buttons"), N_("script"))
 
 
-def _number(raw: object) -> float | None:
-    """A JSON number or a form's text as a number; None if it is neither."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return float(raw.strip())
-        except ValueError:
-            return None
-    return None
-
-
 class Call(LessonParams):
     """One call on the run's queue (`POST /api/runs/{id}/calls`)."""
 
@@ -117,36 +103,6 @@ class Call(LessonParams):
         N_("Timeout (s)"),
         "how long a put or get may wait; null: as long as it takes",
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _numbers_in_bounds(cls, data: Any) -> Any:
-        # Optional numbers have no bounds at the top of their JSON Schema,
-        # where app.params looks for them: say them here, in the same words.
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for name, lo, hi, integer in (
-            ("value", VALUE_MIN, VALUE_MAX, True),
-            ("timeout", TIMEOUT_MIN, TIMEOUT_MAX, False),
-        ):
-            raw = data.get(name)
-            if raw is None:
-                continue
-            num = _number(raw)
-            if num is None or not lo <= num <= hi or (integer and not num.is_integer()):
-                kind = _("an integer") if integer else _("a number")
-                bounds = _("%(kind)s from %(lo)s to %(hi)s") % {
-                    "kind": kind,
-                    "lo": f"{lo:g}",
-                    "hi": f"{hi:g}",
-                }
-                raise ValueError(
-                    _("%(field)s must be %(bounds)s, or null (got %(got)s)")
-                    % {"field": name, "bounds": bounds, "got": repr(raw)}
-                )
-            data[name] = int(num) if integer else num
-        return data
 
     @model_validator(mode="after")
     def _fits_the_op(self) -> Call:
