@@ -1,6 +1,7 @@
 """Producers and consumers by their names, for the lessons whose programs
-name them P1, P2, ... and C1, C2, ... (producer-consumer, broker): each
-one's role and number, and what their programs print about them (a
+name them P1, P2, ... and C1, C2, ... around one work queue (producer-
+consumer, termination, broker): each one's role and number, the queue, the
+items each producer put, and what their programs print about them (a
 producer that left because main wanted fewer, and the accounting at the
 end). A worker joined from another machine is "<host>/consumer" or
 "<host>/producer" (`app.joining`)."""
@@ -9,9 +10,13 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from app.programs.state import ProgramState, ThreadView
+from app.events import Event
+from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.state import ObjView, ProgramState, ThreadView
 
 ROLES = ("producer", "consumer")
 _WORKER = re.compile(r"([PC])(\d+)$")
@@ -37,9 +42,32 @@ def number(name: str) -> int:
 
 @dataclass
 class CrewState(ProgramState):
+    queue_key: str = ""  # the program's work queue (the broker's stream)
     made: dict[str, int] = field(default_factory=dict)  # producer -> items it put
     left: dict[str, str] = field(default_factory=dict)  # worker -> why: "fewer", "sentinel"
     accounting: str = ""  # the program's last word
+
+    def queue(self) -> ObjView | None:
+        return self.objs.get(self.queue_key) if self.queue_key else None
+
+    def of_role(self, role: str) -> list[ThreadView]:
+        """Each producer's or consumer's thread (a worker process's main
+        thread), by number; workers joined from other machines last."""
+        found = [w for w in self.threads() if role_of(w.name) == role]
+        return sorted(found, key=lambda w: ("/" in w.name, number(w.name), w.name))
+
+    def put_by(self, who: str) -> None:
+        """The producer `who` put an item."""
+        if role_of(who) == "producer":
+            self.made[who] = self.made.get(who, 0) + 1
+
+
+def on_queue(state: CrewState, e: Event, is_it: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether `e` is a call on the crew's queue: the first object made
+    whose `new` event's data `is_it` becomes the queue."""
+    if e.kind == K.NEW and not state.queue_key and is_it(e.data or {}):
+        state.queue_key = e.item or ""
+    return bool(e.item) and e.item == state.queue_key
 
 
 def tag(state: CrewState, who: str, done: dict[str, int]) -> None:

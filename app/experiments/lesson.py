@@ -38,7 +38,8 @@ PROGRAM_FILE = "program.py"
 RUN_PARAMS = frozenset({"speed"})
 
 Overlay = Callable[[Any, Event], None]
-View = Callable[[Any, dict[str, Any]], dict[str, Any]]
+# (state, params) -> fields; a lesson's view takes its own kind of state.
+View = Callable[..., dict[str, Any]]
 
 
 def program_text(folder: Path) -> str:

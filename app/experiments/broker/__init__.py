@@ -81,7 +81,7 @@ EXPERIMENT = program_lesson(
     params=Params,
     new_state=BrokerState,
     overlay=overlay,
-    view=view,  # type: ignore[arg-type]
+    view=view,
     quick_params={
         "producers": 2,
         "consumers": 2,

@@ -23,14 +23,13 @@ from typing import Any
 
 from app import events
 from app.events import Event
-from app.experiments.crew import CrewState, number, read_printed, role_of, tag
+from app.experiments.crew import CrewState, on_queue, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import (
     GET_WAIT,
     OVER,
     SLEEPING,
     GroupView,
-    ObjView,
     Pending,
     ThreadView,
 )
@@ -56,12 +55,6 @@ def item_of(v: Any) -> str:
     return m.group(1) if m else text
 
 
-def joined(name: str) -> bool:
-    """A worker on another machine (`concviz worker --join`): its host's
-    name before a slash."""
-    return "/" in name
-
-
 @dataclass
 class Claim:
     entry: str  # its id
@@ -73,7 +66,6 @@ class Claim:
 
 @dataclass
 class BrokerState(CrewState):
-    stream_key: str = ""
     acknowledged: dict[str, int] = field(default_factory=dict)  # consumer -> its XACKs
     killed: dict[str, str] = field(default_factory=dict)  # worker -> "teacher" or "signal"
     acks: dict[str, int] = field(default_factory=dict)  # entry id -> XACKs of it
@@ -83,19 +75,16 @@ class BrokerState(CrewState):
     claimed_from_live: int = 0
     latest_acked: deque[str] = field(default_factory=lambda: deque(maxlen=ACKED_SHOWN))
 
-    # The stream, as the program's fold keeps it.
-
-    def stream(self) -> ObjView | None:
-        return self.objs.get(self.stream_key) if self.stream_key else None
+    # The stream (the crew's queue), as the program's fold keeps it.
 
     def group(self) -> GroupView | None:
-        obj = self.stream()
+        obj = self.queue()
         if obj is None or obj.redis is None:
             return None
         return obj.redis.groups.get(GROUP)
 
     def item(self, entry: str) -> str:
-        obj = self.stream()
+        obj = self.queue()
         v = obj.redis.entries.get(entry) if obj is not None and obj.redis is not None else None
         return item_of(v) if v is not None else entry
 
@@ -112,18 +101,10 @@ class BrokerState(CrewState):
         return [(at, p) for at, p in g.pending.items() if p.consumer == consumer]
 
     def made_total(self) -> int:
-        obj = self.stream()
+        obj = self.queue()
         return obj.puts if obj is not None else 0
 
     # Workers.
-
-    def of_role(self, role: str) -> list[ThreadView]:
-        found = [w for w in self.threads() if w.main_thread and role_of(w.name) == role]
-        return sorted(found, key=lambda w: (joined(w.name), number(w.name), w.name))
-
-    def main(self) -> ThreadView | None:
-        w = self.workers.get("main")
-        return w if isinstance(w, ThreadView) else None
 
     def is_killed(self, worker: str) -> bool:
         w = self.workers.get(worker)
@@ -154,29 +135,16 @@ class BrokerState(CrewState):
             "consumers_killed": sum(1 for w in self.killed if role_of(w) == "consumer"),
         }
 
-    def counters(self) -> dict[str, Any]:
-        return {**super().counters(), **self.lesson_counters()}
-
-    def extras(self) -> dict[str, Any]:
+    def lesson(self) -> dict[str, Any]:
         return {
-            **super().extras(),
-            "lesson": {
-                "waiting": self.waiting(),
-                "made": dict(self.made),
-                "acknowledged": dict(self.acknowledged),
-                "killed": sorted(self.killed),
-                "claims": [
-                    {"item": c.item, "by": c.by, "from": c.former or None} for c in self.claims
-                ],
-                "left": dict(self.left),
-                "accounting": self.accounting or None,
-            },
+            "waiting": self.waiting(),
+            "made": dict(self.made),
+            "acknowledged": dict(self.acknowledged),
+            "killed": sorted(self.killed),
+            "claims": [{"item": c.item, "by": c.by, "from": c.former or None} for c in self.claims],
+            "left": dict(self.left),
+            "accounting": self.accounting or None,
         }
-
-
-def _put(state: BrokerState, who: str) -> None:
-    if role_of(who) == "producer":
-        state.made[who] = state.made.get(who, 0) + 1
 
 
 def _ack(state: BrokerState, who: str, d: dict[str, Any]) -> None:
@@ -205,20 +173,19 @@ def _claim(state: BrokerState, e: Event, d: dict[str, Any]) -> None:
             state.claimed_from_live += 1
 
 
+def _is_stream(new: dict[str, Any]) -> bool:
+    return new.get("type") == "RedisStream" and new.get("name") == STREAM
+
+
 def overlay(state: Any, e: Event) -> None:
     assert isinstance(state, BrokerState)
     d = e.data or {}
     who = state.names.get((e.pid, e.tid), e.worker)
-    if (
-        e.kind == K.NEW
-        and not state.stream_key
-        and d.get("type") == "RedisStream"
-        and d.get("name") == STREAM
-    ):
-        state.stream_key = e.item or ""
-    on_stream = bool(e.item) and e.item == state.stream_key
+    on_stream = on_queue(
+        state, e, lambda d: (d.get("type"), d.get("name")) == ("RedisStream", STREAM)
+    )
     if on_stream and e.kind == K.PUT:
-        _put(state, who)
+        state.put_by(who)
     elif on_stream and e.kind == K.ACK and d.get("group") == GROUP:
         _ack(state, who, d)
     elif on_stream and e.kind == K.CLAIM and d.get("group") == GROUP:

@@ -95,7 +95,7 @@ def view(state: BrokerState, params: dict[str, Any]) -> dict[str, Any]:
     printed = [c for c in state.console if c.stream != "note"][-CONSOLE_SHOWN:]
     waiting = state.waiting()
     g = state.group()
-    stream = state.stream()
+    stream = state.queue()
     return {
         "claim_ms": claim_ms,
         "stream_name": stream.name if stream is not None else STREAM,

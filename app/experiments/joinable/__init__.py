@@ -97,7 +97,7 @@ EXPERIMENT = program_lesson(
     controls_template="partials/joinable/_modes.html",
     new_state=JoinableState,
     overlay=fold_overlay,
-    view=lesson_view,  # type: ignore[arg-type]
+    view=lesson_view,
     quick_params=QUICK_PARAMS,
     notes={"finished": N_("main's program ended")},
     # How an eater ended tells the outcome: cut off as a daemon, or killed.

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.events import Event
+from app.experiments.crew import CrewState, on_queue, role_of
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import GET_WAIT, QUIET, ProgramState, ThreadView, item_text
+from app.programs.state import GET_WAIT, QUIET, ThreadView, item_text
 
 NAIVE, JOINABLE, NO_JOIN, SENTINEL = "naive", "joinable", "no-join", "sentinel"
 MODES = (NAIVE, JOINABLE, NO_JOIN, SENTINEL)
@@ -31,8 +32,6 @@ MODES = (NAIVE, JOINABLE, NO_JOIN, SENTINEL)
 JOINABLE_MODES = frozenset({JOINABLE, NO_JOIN})
 STOP = "STOP"  # the sentinel, as the page names it (the program's None)
 
-_PRODUCER = re.compile(r"P\d+$")
-_CONSUMER = re.compile(r"C\d+$")
 _ATE = re.compile(r"(C\d+) ate (.+)$")
 # Printed lines that tell the outcome (hidden while the result is).
 OUTCOME = re.compile(r"^(accounting:|main: .* That is the hang\.)")
@@ -43,22 +42,12 @@ def value(v: Any) -> str:
     return STOP if v is not None and str(v) == "None" else item_text(v)
 
 
-def role_of(name: str) -> str:
-    if _PRODUCER.match(name):
-        return "producer"
-    if _CONSUMER.match(name):
-        return "consumer"
-    return "main" if name == "main" else ""
-
-
 @dataclass
-class JoinableState(ProgramState):
-    queue_key: str = ""  # the program's q
+class JoinableState(CrewState):
     put_items: list[str] = field(default_factory=list)
     got: set[str] = field(default_factory=set)
     eaten: list[str] = field(default_factory=list)
     held: dict[str, str] = field(default_factory=dict)  # eater -> hot dog it eats
-    made: dict[str, int] = field(default_factory=dict)  # stand -> hot dogs put
     ate: dict[str, int] = field(default_factory=dict)  # eater -> hot dogs eaten
     task_dones: int = 0
     sentinels_put: int = 0
@@ -84,14 +73,9 @@ class JoinableState(ProgramState):
     def consumed(self) -> int:
         return len(self.eaten)
 
-    def of_role(self, role: str) -> list[ThreadView]:
-        """The main thread of each stand's or eater's process, by name."""
-        found = [w for w in self.threads() if w.main_thread and role_of(w.name) == role]
-        return sorted(found, key=lambda w: int(w.name[1:]))
-
     def in_queue(self) -> list[str]:
         """The hot dogs and STOPs in the queue, head first."""
-        obj = self.objs.get(self.queue_key)
+        obj = self.queue()
         return [value(v) for v in obj.items] if obj is not None else []
 
     def consumers_gone(self) -> bool:
@@ -179,7 +163,7 @@ def _on_queue(state: JoinableState, e: Event, who: str) -> None:
             state.sentinels_put += 1
         else:
             state.put_items.append(v)
-            state.made[who] = state.made.get(who, 0) + 1
+            state.put_by(who)
     elif e.kind == K.GET:
         if v == STOP:
             state.sentinels_taken[who] = state.sentinels_taken.get(who, 0) + 1
@@ -232,17 +216,7 @@ def _hang(state: JoinableState, e: Event) -> None:
 def overlay(state: Any, e: Event) -> None:
     assert isinstance(state, JoinableState)
     who = _name(state, e)
-    if (
-        e.kind == K.NEW
-        and not state.queue_key
-        and (e.data or {}).get("type")
-        in (
-            "Queue",
-            "JoinableQueue",
-        )
-    ):
-        state.queue_key = e.item or ""
-    elif e.item and e.item == state.queue_key:
+    if on_queue(state, e, lambda d: d.get("type") in ("Queue", "JoinableQueue")):
         _on_queue(state, e, who)
     if who == "main":
         _main_event(state, e)

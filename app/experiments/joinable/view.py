@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.experiments.crew import role_of
 from app.experiments.joinable.overlay import (
     JOINABLE,
     JOINABLE_MODES,
@@ -116,7 +117,7 @@ def _lost_where(place: str, who: str) -> str:
 
 def card(state: JoinableState, w: ThreadView) -> dict[str, Any]:
     """A stand's or an eater's card: what it does, in the lesson's words."""
-    role = "producer" if w.name.startswith("P") else "consumer"
+    role = role_of(w.name)
     proc = state.procs.get(w.pid)
     item = ""
     if role == "producer":

@@ -66,7 +66,7 @@ EXPERIMENT = program_lesson(
     params=Params,
     new_state=PCState,
     overlay=overlay,
-    view=view,  # type: ignore[arg-type]
+    view=view,
     quick_params={
         "producers": 3,
         "consumers": 2,

@@ -18,14 +18,13 @@ from typing import Any
 
 from app import events
 from app.events import Event
-from app.experiments.crew import CrewState, number, read_printed, role_of, tag
+from app.experiments.crew import CrewState, on_queue, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.journeys import journey
 from app.programs.state import (
     GET_WAIT,
     PUT_WAIT,
     SLEEPING,
-    ObjView,
     ThreadView,
     item_text,
 )
@@ -42,7 +41,6 @@ CONSUMING = "consuming"
 
 @dataclass
 class PCState(CrewState):
-    queue_key: str = ""
     produced: int = 0
     consumed: int = 0
     duplicates: int = 0  # items used more than once: must stay 0
@@ -52,9 +50,6 @@ class PCState(CrewState):
     # even for endless runs.
     used_bits: dict[str, bytearray] = field(default_factory=dict)
     done_buckets: dict[int, int] = field(default_factory=dict)
-
-    def queue(self) -> ObjView | None:
-        return self.objs.get(self.queue_key) if self.queue_key else None
 
     def queue_items(self) -> list[str]:
         """The items and sentinels in the queue, head first ("None": a
@@ -78,11 +73,6 @@ class PCState(CrewState):
             return None
         capacity = int(self.params.get("capacity") or 0)
         return min(len(obj.items), capacity) if capacity else len(obj.items)
-
-    def of_role(self, role: str) -> list[ThreadView]:
-        """Each producer's or consumer's thread, by number."""
-        found = [w for w in self.threads() if role_of(w.name) == role]
-        return sorted(found, key=lambda w: number(w.name))
 
     def shown_state(self, w: ThreadView) -> str:
         """A worker's state in the lesson's words: producing, consuming,
@@ -165,7 +155,7 @@ def _on_queue(state: PCState, e: Event, who: str) -> None:
             state.sentinels_put += 1
             return
         state.produced += 1
-        state.made[who] = state.made.get(who, 0) + 1
+        state.put_by(who)
     elif e.kind == K.GET and v == SENTINEL:
         state.left[who] = "sentinel"
 
@@ -193,15 +183,12 @@ _EVERY_LANE = frozenset({K.EXIT, K.REAPED, K.END, events.RUN_END})
 
 def overlay(state: Any, e: Event) -> None:
     assert isinstance(state, PCState)
-    d = e.data or {}
     who = state.names.get((e.pid, e.tid), e.worker)
     role = role_of(who)
-    if e.kind == K.NEW and not state.queue_key and d.get("name") == QUEUE_NAME:
-        state.queue_key = e.item or ""
     for j in state.finished_with:
         if role_of(j.consumer) == "consumer":
             _used(state, j.consumer, j.item, e.t)
-    if e.item and e.item == state.queue_key and e.kind in (K.PUT, K.GET):
+    if on_queue(state, e, lambda d: d.get("name") == QUEUE_NAME) and e.kind in (K.PUT, K.GET):
         _on_queue(state, e, who)
         depth = state.depth() or 0
         if not state.depth_track or state.depth_track[-1][1] != depth:

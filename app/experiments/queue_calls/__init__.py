@@ -141,7 +141,7 @@ EXPERIMENT = program_lesson(
     controls_template="partials/queue/_controls.html",
     new_state=QueueState,
     overlay=overlay,
-    view=view,  # type: ignore[arg-type]
+    view=view,
     quick_params=QUICK_PARAMS,
     notes={"finished": N_("the lecture's example played to its end")},
     # main, and every caller it may have alive at once.
