@@ -149,6 +149,7 @@ def caller_json(state: QueueState, c: Caller) -> dict[str, Any]:
         "pid": w.pid if w is not None else 0,
         "tid": w.tid if w is not None else 0,
         "alive": bool(w is not None and w.alive),
+        # A child process's exit code; a thread of main has none.
         "exitcode": proc.exitcode if proc is not None and not proc.main else None,
         "step": c.step,
     }

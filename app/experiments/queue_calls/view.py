@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.experiments.queue_calls.overlay import WAITING, Caller, QueueState
+from app.experiments.queue_calls.overlay import WAITING, Caller, QueueState, caller_json
 from app.i18n import N_, _
 
 CARDS = 8  # callers drawn: every waiting one, then the newest
@@ -30,8 +30,6 @@ STEP_NOTES = (
     N_("full, and put_nowait() may not wait: queue.Full at once"),
 )
 LIFO_NOTES = {4: N_("get() takes from the top: 3, the last one in")}
-# The form's choices for `mode`, looked up where the form shows them.
-MODE_WORDS = (N_("buttons"), N_("script"))
 
 
 def step_note(state: QueueState) -> str:
@@ -50,16 +48,7 @@ def card(state: QueueState, c: Caller) -> dict[str, Any]:
     """A caller's card: its call, how it went, and its real process or thread."""
     w = state.thread(c.name)
     proc = state.procs.get(w.pid) if w is not None else None
-    return {
-        "c": c,
-        "phase": state.phase(c),
-        "pid": w.pid if w is not None else 0,
-        "tid": w.tid if w is not None else 0,
-        "alive": bool(w is not None and w.alive),
-        # A child process's exit code; a thread of main has none.
-        "exitcode": proc.exitcode if proc is not None and not proc.main else None,
-        "thread": bool(proc is not None and proc.main),
-    }
+    return {"c": c, **caller_json(state, c), "thread": bool(proc is not None and proc.main)}
 
 
 def view(state: QueueState, params: dict[str, Any]) -> dict[str, Any]:
