@@ -203,6 +203,7 @@ def view(state: DaemonState, params: dict[str, Any]) -> dict[str, Any]:
         code_end = main_track.code_end if t0 is not None else None
         cut_x = scale(t0)(code_end) if t0 is not None and code_end is not None else None
         tracks = {role: state.tracks[f"{prefix}-{role}"] for role in ROLES}
+        facts = _facts(program, tracks, t0)
         programs.append(
             {
                 "kind": program,
@@ -214,10 +215,10 @@ def view(state: DaemonState, params: dict[str, Any]) -> dict[str, Any]:
                 "now_x": now_x,
                 "height": height,
                 "tracks": tracks,
-                "facts": _facts(program, tracks, t0),
+                "facts": facts,
                 "cut_t": code_end,
                 "cut_x": cut_x,
-                "open_facts": _facts(program, tracks, t0)[:1] if cut_x is not None else [],
+                "open_facts": facts[:1] if cut_x is not None else [],
                 "printed": list(state.output[program]),
             }
         )
