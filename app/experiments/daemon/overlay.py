@@ -17,7 +17,7 @@ child only after it has joined the others, so its `reaped` may come late).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.events import Event
@@ -43,7 +43,6 @@ LABELS = {
 
 @dataclass
 class Track:
-    name: str  # thr-main, proc-daemon...
     program: str  # thread | process
     role: str  # main | normal | daemon
     pid: int = 0
@@ -54,6 +53,10 @@ class Track:
     end: float | None = None  # its end, or its process's
     exitcode: int | None = None
     signal: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{PREFIX[self.program]}-{self.role}"  # thr-main, proc-daemon...
 
     @property
     def label(self) -> str:
@@ -69,24 +72,14 @@ class Track:
             self.end = t
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "pid": self.pid,
-            "tid": self.tid,
-            "start": self.start,
-            "over": self.over,
-            "code_end": self.code_end,
-            "end": self.end,
-            "exitcode": self.exitcode,
-            "signal": self.signal or None,
-        }
+        out = asdict(self)
+        del out["program"], out["role"]
+        return out | {"signal": self.signal or None}
 
 
 def _tracks() -> dict[str, Track]:
-    return {
-        f"{PREFIX[program]}-{role}": Track(f"{PREFIX[program]}-{role}", program, role)
-        for program in VERSIONS
-        for role in ROLES
-    }
+    tracks = [Track(program, role) for program in VERSIONS for role in ROLES]
+    return {track.name: track for track in tracks}
 
 
 @dataclass
@@ -112,13 +105,21 @@ class DaemonState(ProgramState):
         return {"timeline": {name: t.to_dict() for name, t in self.tracks.items()}}
 
 
-def _child(name: str) -> tuple[str, str] | None:
-    """("thread", "daemon") for a worker named "daemon thread" (or a label
-    ending with it), else None."""
+def _named(state: DaemonState, name: str) -> Track | None:
+    """The daemon thread's track for a worker named "daemon thread" (or a
+    label ending with it), and so on; None for any other name."""
     role, _, program = name.rsplit("/", 1)[-1].partition(" ")
     if role in ("daemon", "normal") and program in VERSIONS:
-        return program, role
+        return state.track(program, role)
     return None
+
+
+def _found(state: DaemonState, track: Track, pid: int, tid: int, t: float) -> None:
+    """`track` is the thread `tid` of the process `pid`, there at `t`."""
+    track.pid, track.tid = pid, tid
+    if track.program == "process":
+        state.version_of[pid] = track.program
+    track.seen(t)
 
 
 def _version(state: DaemonState, program: str, pid: int) -> None:
@@ -136,19 +137,15 @@ def _version(state: DaemonState, program: str, pid: int) -> None:
 def _started(state: DaemonState, e: Event) -> None:
     """A version's main started its daemon or normal thread or process."""
     d = e.data or {}
-    who = _child(e.item or "")
-    if who is None:
+    track = _named(state, e.item or "")
+    if track is None:
         return
-    program, role = who
-    _version(state, program, e.pid)
-    track = state.track(program, role)
-    if program == "thread":
-        track.pid, track.tid = e.pid, int(d.get("tid") or track.tid)
+    _version(state, track.program, e.pid)
+    if track.program == "thread":
+        _found(state, track, e.pid, int(d.get("tid") or track.tid), e.t)
     else:
-        track.pid = int(d.get("pid") or track.pid)
-        track.tid = track.tid or track.pid
-        state.version_of[track.pid] = program
-    track.seen(e.t)
+        pid = int(d.get("pid") or track.pid)
+        _found(state, track, pid, track.tid or pid, e.t)
 
 
 def _announced(state: DaemonState, e: Event) -> None:
@@ -156,18 +153,13 @@ def _announced(state: DaemonState, e: Event) -> None:
     d = e.data or {}
     if e.kind == K.PROC:
         state.born.setdefault(e.pid, e.t)
-    who = _child(str(d.get("name", "")))
-    if who is None or (e.kind == K.THREAD and d.get("main") and who[0] == "thread"):
+    track = _named(state, str(d.get("name", "")))
+    if track is None:
         return
-    program, role = who
-    track = state.track(program, role)
-    if program == "process" and e.kind == K.PROC:
-        track.pid = track.tid = e.pid
-        state.version_of[e.pid] = program
-        track.seen(e.t)
-    elif program == "thread" and e.kind == K.THREAD:
-        track.pid, track.tid = e.pid, e.tid
-        track.seen(e.t)
+    if track.program == "process" and e.kind == K.PROC:
+        _found(state, track, e.pid, e.pid, e.t)
+    elif track.program == "thread" and e.kind == K.THREAD and not d.get("main"):
+        _found(state, track, e.pid, e.tid, e.t)
 
 
 def _tracks_of(state: DaemonState, pid: int) -> list[Track]:
@@ -217,9 +209,9 @@ def _line(state: DaemonState, line: ConsoleLine) -> None:
     state.output[program].append(line)
     text = line.text.strip()
     if text.endswith(" is over"):
-        who = _child(text.removesuffix(" is over"))
-        if who is not None:
-            state.track(*who).over = line.t
+        track = _named(state, text.removesuffix(" is over"))
+        if track is not None:
+            track.over = line.t
     elif text == SIGTERM_SAID:  # its last sign of life
         state.track("process", "daemon").ended(line.t)
 

@@ -5,11 +5,13 @@ observed, in words."""
 
 from __future__ import annotations
 
+import functools
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from app.experiments.daemon.overlay import PREFIX, ROLES, VERSIONS, DaemonState, Track
-from app.i18n import _
+from app.i18n import N_, _
 
 SVG_W = 1000
 PLOT_X0, PLOT_X1 = 262.0, 975.0
@@ -18,131 +20,121 @@ ROW_H = 68
 BAR_Y, BAR_H = 6, 30
 _TICK_STEPS = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 _SIGNALS = {-signal.SIGTERM: "SIGTERM", -signal.SIGKILL: "SIGKILL"}
+Scale = Callable[[float], float]  # a time in the run -> x on the plot
+Row = dict[str, Any]  # a row of the timeline, as its template reads it
+
+# What differs between the two versions' stories, in words.
+_WORDS = {
+    "thread": {
+        "waiting": N_("waits for the normal thread"),
+        "stopped": N_("✗ stopped %(t)s"),
+        "normal_over": N_("The normal thread printed ‘over’ at %(t)s."),
+        "daemon_ended": N_("The daemon thread was stopped at %(t)s, before printing ‘over’."),
+        "daemon_over": N_("The daemon thread printed ‘over’ at %(t)s: it was quicker."),
+    },
+    "process": {
+        "waiting": N_("atexit: ends the daemon, joins the normal"),
+        "stopped": N_("✗ terminated %(t)s"),
+        "normal_over": N_("The normal process printed ‘over’ at %(t)s."),
+        "daemon_ended": N_("The daemon process was terminated at %(t)s, before printing ‘over’."),
+        "daemon_over": N_("The daemon process printed ‘over’ at %(t)s: it was quicker."),
+    },
+}
 
 
-def _secs(t: float) -> str:
-    return f"{t:.2f} s"
+def _at(t: float, t0: float) -> dict[str, Any]:
+    """`t` as the words' %(t)s: seconds since its version started."""
+    return {"t": f"{t - t0:.2f} s"}
 
 
 def planned(params: dict[str, Any]) -> dict[str, float]:
     """When each kind of track would say 'over' (or end its code), in
     seconds after it starts."""
     speed = float(params.get("speed", 1.0)) or 1.0
+    return {role: params.get(f"{role}_ms", 0) / 1000 / speed for role in ROLES}
+
+
+def _x(t: float, t0: float, span: float) -> float:
+    """Where the time `t` of a version that started at `t0` is on the plot."""
+    return round(PLOT_X0 + (PLOT_X1 - PLOT_X0) * min(max(t - t0, 0.0), span) / span, 1)
+
+
+def _anchor(x: float, room: float) -> str:
+    """A mark's words right of it if they have `room` there, else left of it."""
+    return "start" if x < PLOT_X1 - room else "end"
+
+
+def _marks(track: Track, t0: float, x: Scale) -> list[dict[str, Any]]:
+    """Where main's code ended, when it said 'over', how it ended."""
+    marks = []
+    if track.code_end is not None:
+        code = _("code ends %(t)s") % _at(track.code_end, t0)
+        anchor = "end" if x(track.code_end) > PLOT_X0 + 190 else "start"
+        marks.append({"x": x(track.code_end), "text": code, "cls": "code", "anchor": anchor})
+    if track.over is not None:
+        over = _("✓ over %(t)s") % _at(track.over, t0)
+        marks.append({"x": x(track.over), "text": over, "cls": "ok", "anchor": "end"})
+    if track.end is None:
+        return marks
+    end_x, at = x(track.end), _at(track.end, t0) | {"code": track.exitcode}
+    if track.role == "main":
+        ok = track.exitcode in (None, 0)
+        text = _("■ exit %(t)s") % at if ok else _("■ exit %(t)s, code %(code)s") % at
+        # right of the exit when there is room: left of it is where main's
+        # "code ends" stands
+        marks.append({"x": end_x, "text": text, "cls": "exit", "anchor": _anchor(end_x, 230)})
+    elif track.over is None:
+        sig = track.signal or _SIGNALS.get(track.exitcode or 0, "")
+        text = _(_WORDS[track.program]["stopped"]) % at + (f" ({sig})" if sig else "")
+        marks.append({"x": end_x, "text": text, "cls": "stop", "anchor": _anchor(end_x, 260)})
+    return marks
+
+
+def _bars(track: Track, x: Scale, start: float, end: float) -> list[dict[str, Any]]:
+    """Its run; main's ends with its code, and then its process waits."""
+    split = track.code_end if track.code_end is not None else end  # main's only
+    bars = [{"x": x(start), "w": max(3.0, x(split) - x(start)), "cls": f"run {track.role}"}]
+    if track.code_end is not None:
+        width = max(0.0, x(end) - x(split))
+        waiting = _(_WORDS[track.program]["waiting"]) if width > 330 else ""
+        bars.append({"x": x(split), "w": width, "cls": "wait", "text": waiting})
+    return bars
+
+
+def _ghost(track: Track, due_x: float, left: float) -> dict[str, Any] | None:
+    """Where a normal or daemon track would have said 'over', if it has not."""
+    if track.role == "main" or track.over is not None or due_x - left <= 2:
+        return None
+    never = track.end is not None
     return {
-        "daemon": params.get("daemon_ms", 0) / 1000 / speed,
-        "normal": params.get("normal_ms", 0) / 1000 / speed,
-        "main": params.get("main_ms", 0) / 1000 / speed,
+        "x": left,
+        "w": due_x - left,
+        "due_x": due_x,
+        "text": _ghost_text(never, due_x - left),
+        "cls": f"ghost {track.role}" + (" never" if never else ""),
     }
 
 
-def _row(
-    track: Track, t0: float, now: float, due: float, x: Any, y: float, live: bool
-) -> dict[str, Any]:
-    bars: list[dict[str, Any]] = []
-    marks: list[dict[str, Any]] = []
-    ghost: dict[str, Any] | None = None
-    bar_top, text_y = y + BAR_Y, y + BAR_Y + BAR_H + 21
-    start = track.start
-    end = track.end if track.end is not None else (now if live else None)
+def _row(track: Track, t0: float, x: Scale, y: float, due: float, now: float | None) -> Row:
+    """A track's row; `now`, while the run is live."""
+    bar_top = y + BAR_Y
+    by_pid = track.program == "process" or track.role == "main"
+    ids = f"pid {track.pid}" if by_pid else f"tid {track.tid}"
+    start, end = track.start, track.end if track.end is not None else now
+    drawn: Row = {"bars": [], "marks": [], "ghost": None}
     if start is not None and end is not None:
-        if track.role == "main":
-            split = track.code_end if track.code_end is not None else end
-            bars.append({"x": x(start), "w": max(3.0, x(split) - x(start)), "cls": "run main"})
-            if track.code_end is not None:
-                width = max(0.0, x(end) - x(split))
-                waiting = (
-                    _("waits for the normal thread")
-                    if track.program == "thread"
-                    else _("atexit: ends the daemon, joins the normal")
-                )
-                bars.append(
-                    {
-                        "x": x(split),
-                        "w": width,
-                        "cls": "wait",
-                        "text": waiting if width > 330 else "",
-                    }
-                )
-                marks.append(
-                    {
-                        "x": x(split),
-                        "text": _("code ends %(t)s") % {"t": _secs(split - t0)},
-                        "cls": "code",
-                        "anchor": "end" if x(split) > PLOT_X0 + 190 else "start",
-                    }
-                )
-        else:
-            bars.append(
-                {"x": x(start), "w": max(3.0, x(end) - x(start)), "cls": f"run {track.role}"}
-            )
-        if track.over is not None:
-            marks.append(
-                {
-                    "x": x(track.over),
-                    "text": _("✓ over %(t)s") % {"t": _secs(track.over - t0)},
-                    "cls": "ok",
-                    "anchor": "end",
-                }
-            )
-        if track.end is not None:
-            ended_at = _secs(track.end - t0)
-            if track.role == "main":
-                text = (
-                    _("■ exit %(t)s") % {"t": ended_at}
-                    if track.exitcode in (None, 0)
-                    else _("■ exit %(t)s, code %(code)s") % {"t": ended_at, "code": track.exitcode}
-                )
-                marks.append(
-                    {
-                        "x": x(track.end),
-                        "text": text,
-                        "cls": "exit",
-                        # right of the exit when there is room: left of it
-                        # is where main's "code ends" stands
-                        "anchor": "start" if x(track.end) < PLOT_X1 - 230 else "end",
-                    }
-                )
-            elif track.over is None:
-                how = _("✗ stopped %(t)s") if track.program == "thread" else _("✗ terminated %(t)s")
-                sig = track.signal or _SIGNALS.get(track.exitcode or 0, "")
-                text = how % {"t": ended_at} + (f" ({sig})" if sig else "")
-                anchor = "start" if x(track.end) < PLOT_X1 - 260 else "end"
-                marks.append({"x": x(track.end), "text": text, "cls": "stop", "anchor": anchor})
-        if track.role != "main" and track.over is None:
-            due_t = start + due
-            left = x(end)
-            if x(due_t) - left > 2:
-                never = track.end is not None
-                ghost = {
-                    "x": left,
-                    "w": x(due_t) - left,
-                    "due_x": x(due_t),
-                    "text": _ghost_text(never, x(due_t) - left),
-                    "cls": f"ghost {track.role}" + (" never" if never else ""),
-                }
-    for bar in bars:
-        bar["y"], bar["h"] = bar_top, BAR_H
-    for mark in marks:
-        mark["y"] = text_y
-        mark["y0"], mark["y1"] = bar_top - 4, bar_top + BAR_H + 4
-    ids = (
-        f"pid {track.pid}"
-        if track.program == "process" or track.role == "main"
-        else f"tid {track.tid}"
-    )
+        ghost = _ghost(track, x(start + due), x(end))
+        drawn = {"bars": _bars(track, x, start, end), "marks": _marks(track, t0, x), "ghost": ghost}
     return {
         "id": track.name,
         "label": _(track.label),
         "ids": ids if (track.pid or track.tid) else "",
-        "y": y,
+        "role": track.role,
         "label_y": bar_top + BAR_H - 8,
         "bar_y": bar_top,
         "bar_h": BAR_H,
-        "ids_y": text_y,
-        "bars": bars,
-        "marks": marks,
-        "ghost": ({**ghost, "y": bar_top, "h": BAR_H} if ghost else None),
-        "role": track.role,
+        "text_y": bar_top + BAR_H + 21,
+        **drawn,
     }
 
 
@@ -163,112 +155,78 @@ def _ticks(span: float) -> list[float]:
     return [i * step for i in range(int(span / step) + 1)]
 
 
+def _program(
+    state: DaemonState, program: str, span: float, due: dict[str, float], live: bool
+) -> dict[str, Any]:
+    """One version's timeline, the facts under it and what it printed."""
+    tracks = {role: state.track(program, role) for role in ROLES}
+    main = tracks["main"]
+    t0 = main.start
+    x = functools.partial(_x, t0=t0 or 0.0, span=span)
+    now = state.last_t if live else None
+    # While the result is hidden, the page draws nothing after main's code
+    # ends: who is still there then is the question.
+    cut_t = main.code_end if t0 is not None else None
+    facts = _facts(tracks, t0)
+    return {
+        "kind": program,
+        "prefix": PREFIX[program],
+        "pid": main.pid,
+        "t0": t0,
+        "rows": [
+            _row(tracks[role], t0, x, AXIS_H + i * ROW_H, due[role], now)
+            for i, role in enumerate(ROLES)
+            if t0 is not None
+        ],
+        "height": AXIS_H + len(ROLES) * ROW_H,
+        "facts": facts,
+        "now_x": x(now) if t0 is not None and now is not None else None,
+        "cut_t": cut_t,
+        "cut_x": x(cut_t) if cut_t is not None else None,
+        "open_facts": facts[:1] if cut_t is not None else [],
+        "printed": list(state.output[program]),
+    }
+
+
 def view(state: DaemonState, params: dict[str, Any]) -> dict[str, Any]:
     due = planned(params)
     live = state.status in ("starting", "running")
-    now = state.last_t
-    starts = {program: state.tracks[f"{PREFIX[program]}-main"].start for program in VERSIONS}
     # One scale for both programs, so that their times line up.
     elapsed = [
-        (max((t.end or now) for t in state.tracks.values() if t.program == p) - t0)
-        for p, t0 in starts.items()
-        if t0 is not None
+        max((t.end or state.last_t) for t in state.tracks.values() if t.program == p) - t0
+        for p in VERSIONS
+        if (t0 := state.track(p, "main").start) is not None
     ]
     span = max([max(due.values()) * 1.12, 0.2, *(e * 1.03 for e in elapsed)])
-
-    def scale(t0: float) -> Any:
-        return lambda t: round(
-            PLOT_X0 + (PLOT_X1 - PLOT_X0) * min(max(t - t0, 0.0), span) / span, 1
-        )
-
-    height = AXIS_H + 3 * ROW_H
-    programs = []
-    for program in VERSIONS:
-        prefix = PREFIX[program]
-        main_track = state.tracks[f"{prefix}-main"]
-        t0 = starts[program]
-        rows = []
-        if t0 is not None:
-            x = scale(t0)
-            for i, role in enumerate(ROLES):
-                track = state.tracks[f"{prefix}-{role}"]
-                rows.append(_row(track, t0, now, due[role], x, AXIS_H + i * ROW_H, live))
-        axis = [
-            {"x": round(PLOT_X0 + (PLOT_X1 - PLOT_X0) * t / span, 1), "label": f"{t:g} s"}
-            for t in _ticks(span)
-        ]
-        now_x = scale(t0)(now) if (t0 is not None and live) else None
-        # While the result is hidden, the page draws nothing after main's
-        # code ends: who is still there then is the question.
-        code_end = main_track.code_end if t0 is not None else None
-        cut_x = scale(t0)(code_end) if t0 is not None and code_end is not None else None
-        tracks = {role: state.tracks[f"{prefix}-{role}"] for role in ROLES}
-        facts = _facts(program, tracks, t0)
-        programs.append(
-            {
-                "kind": program,
-                "prefix": prefix,
-                "pid": main_track.pid,
-                "t0": t0,
-                "rows": rows,
-                "axis": axis,
-                "now_x": now_x,
-                "height": height,
-                "tracks": tracks,
-                "facts": facts,
-                "cut_t": code_end,
-                "cut_x": cut_x,
-                "open_facts": facts[:1] if cut_x is not None else [],
-                "printed": list(state.output[program]),
-            }
-        )
     return {
-        "programs": programs,
+        "programs": [_program(state, program, span, due, live) for program in VERSIONS],
+        "axis": [{"x": _x(t, 0.0, span), "label": f"{t:g} s"} for t in _ticks(span)],
         "svg_w": SVG_W,
-        "plot_x0": PLOT_X0,
         "plot_x1": PLOT_X1,
         "axis_h": AXIS_H,
-        "due": due,
         "runbar_facts": [
             _("daemon %(daemon)s s, normal %(normal)s s, main %(main)s s")
-            % {key: f"{due[key]:g}" for key in ("daemon", "normal", "main")}
+            % {role: f"{due[role]:g}" for role in ROLES}
         ],
     }
 
 
-def _facts(program: str, tracks: dict[str, Track], t0: float | None) -> list[str]:
+def _facts(tracks: dict[str, Track], t0: float | None) -> list[str]:
     """What was observed, in words: each sentence only once its fact is in."""
     if t0 is None:
         return []
     main, normal, daemon = tracks["main"], tracks["normal"], tracks["daemon"]
-    threads = program == "thread"
+    words = _WORDS[main.program]
     out = []
     if main.code_end is not None:
-        out.append(_("main's code ended at %(t)s.") % {"t": _secs(main.code_end - t0)})
+        out.append(_("main's code ended at %(t)s.") % _at(main.code_end, t0))
     if normal.over is not None:
-        said = (
-            _("The normal thread printed ‘over’ at %(t)s.")
-            if threads
-            else _("The normal process printed ‘over’ at %(t)s.")
-        )
-        out.append(said % {"t": _secs(normal.over - t0)})
+        out.append(_(words["normal_over"]) % _at(normal.over, t0))
     if daemon.end is not None and daemon.over is None:
-        ended = (
-            _("The daemon thread was stopped at %(t)s, before printing ‘over’.")
-            if threads
-            else _("The daemon process was terminated at %(t)s, before printing ‘over’.")
-        )
-        out.append(ended % {"t": _secs(daemon.end - t0)})
+        out.append(_(words["daemon_ended"]) % _at(daemon.end, t0))
     elif daemon.over is not None:
-        quicker = (
-            _("The daemon thread printed ‘over’ at %(t)s: it was quicker.")
-            if threads
-            else _("The daemon process printed ‘over’ at %(t)s: it was quicker.")
-        )
-        out.append(quicker % {"t": _secs(daemon.over - t0)})
+        out.append(_(words["daemon_over"]) % _at(daemon.over, t0))
     if main.end is not None:
-        out.append(
-            _("The program exited at %(t)s (exit code %(code)s).")
-            % {"t": _secs(main.end - t0), "code": main.exitcode}
-        )
+        at = _at(main.end, t0) | {"code": main.exitcode}
+        out.append(_("The program exited at %(t)s (exit code %(code)s).") % at)
     return out

@@ -38,7 +38,6 @@ ROUND_START = re.compile(r"round (\d+) starts: counter = (-?\d+), expected (-?\d
 ROUND_END = re.compile(r"round (\d+): counter = (-?\d+) \(expected (-?\d+)\)$")
 READ = re.compile(r"(\w+) read a = (-?\d+)$")
 WRITE = re.compile(r"(\w+) wrote counter = (-?\d+)$")
-ACCOUNTING = re.compile(r"accounting:")
 
 
 @dataclass
@@ -91,20 +90,12 @@ class LockState(ProgramState):
             return int(self.params["initial"]) - int(self.params["threads"])
         return None
 
-    def last_final(self) -> int | None:
-        return self.finals[max(self.finals)] if self.finals else None
-
-    def histogram(self) -> dict[int, int]:
-        out: dict[int, int] = {}
-        for v in self.finals.values():
-            out[v] = out.get(v, 0) + 1
-        return dict(sorted(out.items()))
-
     def exact(self) -> int:
         return sum(1 for v in self.finals.values() if v == self.expected_value())
 
     def result(self) -> dict[str, int | None]:
-        expected, actual = self.expected_value(), self.last_final()
+        expected = self.expected_value()
+        actual = self.finals[max(self.finals)] if self.finals else None  # the last round's
         lost = actual - expected if actual is not None and expected is not None else None
         return {"expected": expected, "actual": actual, "lost_updates": lost}
 
@@ -133,6 +124,10 @@ class LockState(ProgramState):
             "two_owners": self.two_owners,
         }
 
+    def name_of(self, label: str) -> str:
+        """The program's name (T1, P1) of the worker whose thread is `label`."""
+        return self.workers_of.get(label, (label, 0))[0]
+
     def card_of(self, label: str) -> Card | None:
         """The card of the worker whose thread is `label`, if it is one of
         the round going on."""
@@ -156,9 +151,8 @@ def _begin_round(state: LockState, rnd: int, t: float, initial: int, expected: i
 def _meet(state: LockState, e: Event) -> None:
     """A worker's thread shows itself (its `thread` event): it is the
     worker of its name in the round going on."""
-    label = state.names.get((e.pid, e.tid))
-    w = state.workers.get(label) if label else None
-    if not isinstance(w, ThreadView) or w.name in state.workers_of:
+    w = state.thread(state.names.get((e.pid, e.tid), ""))
+    if w is None or w.name in state.workers_of:
         return
     proc = state.procs.get(e.pid)
     if w.main_thread and (proc is None or proc.main):
@@ -177,10 +171,10 @@ def _succeed(state: LockState, before: Card, w: ThreadView, name: str) -> None:
     per name on the stage and its timeline, not one per round: 200 rounds
     of 50 workers are 10,000 threads). A late event of the one before goes
     to a name of its own and moves nothing of the lesson's."""
-    old = state.workers.get(before.label)
+    old = state.thread(before.label)
     lane: deque[tuple[float, str, str | None]] = state.lanes.pop(before.label, deque())
     lane.extend(state.lanes.pop(w.name, ()))
-    if isinstance(old, ThreadView):
+    if old is not None:
         state.names[(old.pid, old.tid)] = f"{name} (round {before.round})"
         if old.main_thread and old.pid != w.pid:
             state.procs.pop(old.pid, None)
@@ -249,16 +243,12 @@ def _line(state: LockState, worker: str, t: float, text: str) -> None:
         state.expected = int(m.group(3))
         if rnd == state.round:
             state.counter = final
-    elif (m := READ.match(text)) or (m := WRITE.match(text)):
-        card = state.card_of(worker)
-        if card is None:
-            return
+    elif (m := READ.match(text)) and (card := state.card_of(worker)) is not None:
+        card.read, card.step = int(m.group(2)), HOLDING
+        state.inside.add(card.name)
+        state.most_inside = max(state.most_inside, len(state.inside))
+    elif (m := WRITE.match(text)) and (card := state.card_of(worker)) is not None:
         value = int(m.group(2))
-        if m.re is READ:
-            card.read, card.step = value, HOLDING
-            state.inside.add(card.name)
-            state.most_inside = max(state.most_inside, len(state.inside))
-            return
         card.wrote, card.step = value, WROTE
         state.inside.discard(card.name)
         state.counter = value

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.events import Event
-from app.experiments.lock.overlay import (
-    ACCOUNTING,
-    READ,
-    ROUND_END,
-    ROUND_START,
-    WRITE,
-    Card,
-    LockState,
-)
+from app.experiments.lock.overlay import READ, ROUND_END, ROUND_START, WRITE, Card, LockState
 from app.i18n import _
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import CRASHED, FINISHED, KILLED, OVER, ThreadView
+from app.programs.state import CRASHED, FINISHED, KILLED, OVER, ConsoleLine
 
 # The counter's line, in SVG user units: room above it and below it for
 # the labels, which stay readable when the SVG is drawn small.
@@ -25,27 +19,15 @@ CHART_W, CHART_H, CHART_TOP, CHART_BOTTOM, CHART_SIDE = 320, 160, 26, 28, 6
 HIST_W, HIST_H = 420, 150
 LOG_SHOWN = 16
 
+# The program's `lock` in the lesson's words (another lock, as the Value's
+# own, is told in the tracer's, by its name).
+LOCK_WORDS = {K.ACQUIRE_WAIT: "lock-want", K.ACQUIRED: "lock-acquired", K.RELEASED: "lock-released"}
 # The events the lesson's log tells, besides what the program printed (each
 # round starts, joins and ends every worker: those lines would push the
 # lock's steps out of a short log).
 LOGGED = frozenset(
-    {
-        K.ACQUIRE_WAIT,
-        K.ACQUIRED,
-        K.RELEASED,
-        K.SLEEP,
-        K.EXC,
-        K.LOST,
-        "run_start",
-        "run_end",
-        "pause",
-        "resume",
-        "limit",
-    }
+    {*LOCK_WORDS, K.SLEEP, K.EXC, K.LOST, "run_start", "run_end", "pause", "resume", "limit"}
 )
-# The program's `lock` in the lesson's words (another lock, as the Value's
-# own, is told in the tracer's, by its name).
-LOCK_WORDS = {K.ACQUIRE_WAIT: "lock-want", K.ACQUIRED: "lock-acquired", K.RELEASED: "lock-released"}
 
 
 @dataclass
@@ -65,7 +47,8 @@ class LogLine:
         return self.event.seq if self.event is not None else 0
 
 
-def _printed(state: LockState, t: float, label: str, text: str) -> LogLine:
+def _printed(state: LockState, line: ConsoleLine) -> LogLine:
+    t, text = line.t, line.text.strip()
     if m := ROUND_START.match(text):
         return LogLine(t, "round_start", "main", {"round": m[1], "value": m[2]})
     if m := ROUND_END.match(text):
@@ -75,27 +58,23 @@ def _printed(state: LockState, t: float, label: str, text: str) -> LogLine:
         return LogLine(t, "read", m[1], {"value": m[2]}, outcome=True)
     if m := WRITE.match(text):
         return LogLine(t, "write", m[1], {"value": m[2]}, outcome=True)
-    name = state.workers_of.get(label, (label, 0))[0]
-    return LogLine(t, "out", name, {"text": text}, outcome=bool(ACCOUNTING.match(text)))
+    outcome = text.startswith("accounting:")
+    return LogLine(t, "out", state.name_of(line.worker), {"text": text}, outcome=outcome)
 
 
 def log_lines(state: LockState) -> list[LogLine]:
     """The last events and printed lines, newest first."""
     out: list[LogLine] = []
-    for e in list(state.log)[::-1]:
-        if len(out) == LOG_SHOWN:
-            break
-        if e.kind not in LOGGED:
-            continue
-        label = state.names.get((e.pid, e.tid), e.worker)
-        name = state.workers_of.get(label, (label, 0))[0]
+    logged = (e for e in reversed(state.log) if e.kind in LOGGED)
+    for e in itertools.islice(logged, LOG_SHOWN):
+        name = state.name_of(state.names.get((e.pid, e.tid), e.worker))
         if e.kind in LOCK_WORDS and e.item == state.lock_key:
             out.append(LogLine(e.t, LOCK_WORDS[e.kind], name, event=e))
         else:  # in the tracer's words, the worker named as the program names it
             out.append(LogLine(e.t, e.kind, name, event=e._replace(worker=name)))
     for line in list(state.console)[-LOG_SHOWN:]:
         if line.stream != "note":
-            out.append(_printed(state, line.t, line.worker, line.text.strip()))
+            out.append(_printed(state, line))
     out.sort(key=lambda x: x.t, reverse=True)
     return out[:LOG_SHOWN]
 
@@ -106,9 +85,9 @@ def _number(name: str) -> int:
 
 
 def _card_view(state: LockState, card: Card) -> dict[str, Any]:
-    w = state.workers.get(card.label)
-    over = isinstance(w, ThreadView) and w.state in OVER
-    ended = w.state if isinstance(w, ThreadView) and w.state in (CRASHED, KILLED) else ""
+    w = state.thread(card.label)
+    over = w is not None and w.state in OVER
+    ended = w.state if w is not None and w.state in (CRASHED, KILLED) else ""
     current = card.round == state.round
     if not current:
         status = ended or "idle"  # from an earlier round; this round's has not started yet
@@ -168,15 +147,14 @@ def _bars(state: LockState) -> dict[str, Any]:
     """The histogram of final values, one bar per value that a round could
     end with (every worker's update kept, down to all but one lost) and any
     other seen, in SVG user units."""
-    hist = state.histogram()
+    hist = Counter(state.finals.values())
     expected = state.expected_value()
     if not hist:
         return {"bars": [], "w": HIST_W, "h": HIST_H}
     seen = list(hist)
     if expected is not None:
         seen += [expected, expected + int(state.params.get("threads", 1)) - 1]
-    lo, hi = min(seen), max(seen)
-    values = list(range(lo, hi + 1))
+    values = range(min(seen), max(seen) + 1)
     most = max(hist.values())
     slot = (HIST_W - 20) / len(values)
     label_every = max(1, round(len(values) / 12))
