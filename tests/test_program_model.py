@@ -164,6 +164,22 @@ def test_a_child_that_cannot_exit_until_its_queue_is_fed_is_named_in_a_hang() ->
     assert "main waits for kid to end (join)" in words
 
 
+def test_a_wait_while_a_spawned_child_is_still_starting_is_no_hang_yet() -> None:
+    # A spawned child imports the program before it runs a line of its own:
+    # for a while it is a live process with no thread on the stage, and what
+    # main waits for may come from it.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="multiprocessing", name="q", maxsize=0)
+    s("main", MAIN, MAIN, K.SPAWN, "helper", pid=300, daemon=False, method="spawn", line=8)
+    s("helper", 300, 300, K.PROC, name="helper", ppid=MAIN, main=False, method="spawn")
+    s("main", MAIN, MAIN, K.GET_WAIT, "100.1", timeout=None, line=9)
+    assert diagnosis.diagnose(s.quiet().state()) == []
+    s("helper", 300, 300, K.THREAD, name="MainThread", daemon=False, main=True)
+    s("helper", 300, 300, K.GET_WAIT, "100.1", timeout=None, line=4)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    assert words[0] == diagnosis.STUCK  # once it shows itself waiting too, it is a hang
+
+
 def test_a_wait_for_a_command_that_is_not_python_is_no_hang_and_its_box_says_why() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.SPAWN, "sleep", pid=300, method="exec", command="sleep 5", line=3)

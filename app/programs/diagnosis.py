@@ -64,6 +64,7 @@ def stuck(state: ProgramState) -> bool:
     live = state.live_threads()
     return (
         bool(live)
+        and not _starting(state)
         and all(w.op and w.timeout is None for w in live)
         and not any(_may_start(state, w) or _may_end(state, w) for w in live)
         and not handled(state) & TIMERS
@@ -78,6 +79,17 @@ TIMERS = frozenset({"SIGALRM", "SIGVTALRM", "SIGPROF"})
 def handled(state: ProgramState) -> set[str]:
     """The signals the user's code handles in a live process."""
     return {s for p in state.procs.values() if p.alive for s in p.signals}
+
+
+def _starting(state: ProgramState) -> bool:
+    """A live process of the program has not shown a thread yet: it is still
+    starting (a spawned child imports the program first), and may yet put,
+    set or release what the others wait for."""
+    shown = {w.pid for w in state.threads()}
+    return any(
+        p.alive and not p.manager and not p.command and p.pid not in shown
+        for p in state.procs.values()
+    )
 
 
 def _may_start(state: ProgramState, w: ThreadView) -> bool:
