@@ -139,6 +139,24 @@ def test_a_result_waited_for_while_a_task_is_not_started_is_no_hang_yet() -> Non
     assert diagnosis.diagnose(s.quiet().state()) == []  # a worker may yet start it
 
 
+def test_a_pool_whose_only_worker_waits_for_a_task_it_submitted_is_named_in_a_hang() -> None:
+    # ThreadPoolExecutor(max_workers=1): its task submits another and waits
+    # for its result; no worker is left to run it.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.2", type="ThreadPoolExecutor", name="pool", workers=1)
+    s("main", MAIN, MAIN, K.SUBMIT, "100.2", task="t1", fn="outer", line=6)
+    s("W1", MAIN, 301, K.TASK_START, "100.2", task="t1", fn="outer")
+    s("W1", MAIN, 301, K.SUBMIT, "100.2", task="t2", fn="<lambda>", line=4)
+    s("W1", MAIN, 301, K.RESULT_WAIT, "100.2", task="t2", fn="<lambda>", timeout=None, line=5)
+    s("main", MAIN, MAIN, K.RESULT_WAIT, "100.2", task="t1", fn="outer", timeout=None, line=7)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    assert words[0] == diagnosis.STUCK
+    assert "W1 waits for a result from pool" in words
+    # With a second worker allowed, one may yet start it: no hang.
+    next(e for e in s.events if e.kind == K.NEW).data["workers"] = 2
+    assert diagnosis.diagnose(s.quiet().state()) == []
+
+
 def test_a_result_that_came_lets_its_waiter_go_on() -> None:
     s = pool_story()
     s("main", MAIN, MAIN, K.RESULT_GOT, "100.2", task="t2", fn="work", ready=True, line=9)

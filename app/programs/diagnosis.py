@@ -93,13 +93,21 @@ def _starting(state: ProgramState) -> bool:
 
 
 def _may_start(state: ProgramState, w: ThreadView) -> bool:
-    """`w` waits for a result from a pool that holds a task not started yet:
-    a worker may still take it (one still starting says nothing until it
-    does)."""
+    """`w` waits for a result from a pool that holds a task not started yet,
+    and a worker may still take it: one waits for a task, or the pool has
+    fewer live workers than its size (one still starting says nothing until
+    it does). A pool whose every worker waits for something else never
+    starts it: ThreadPoolExecutor(1) whose task waits for a task it
+    submitted."""
     if w.op != "result":
         return False
     obj = state.objs.get(w.on)
-    return obj is not None and any(t[1] == "queued" for t in obj.tasks.values())
+    if obj is None or not any(t[1] == "queued" for t in obj.tasks.values()):
+        return False
+    ran = {t[2] for t in obj.tasks.values() if t[2]}
+    idle = [x for x in state.live_threads() if x.op == "work" and x.on == obj.key]
+    busy = [x for x in state.live_threads() if x.name in ran]
+    return bool(idle) or not 0 < obj.workers <= len(busy)
 
 
 def _may_end(state: ProgramState, w: ThreadView) -> bool:

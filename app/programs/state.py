@@ -148,6 +148,7 @@ class ObjView:
     waiting: int = 0
     peer: str = ""
     tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id: fn, state, where
+    workers: int = 0  # a pool's size: the most workers it runs at once
     redis: RedisView | None = None  # a Redis list's or stream's
 
     @property

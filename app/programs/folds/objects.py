@@ -23,6 +23,7 @@ def new(state: ProgramState, e: Event) -> None:
         value=d.get("value"),
         parties=int(d.get("parties") or 0),
         peer=str(d.get("peer") or ""),
+        workers=int(d.get("workers") or 0),
     )
     names = {o.name for o in state.objs.values()}
     if obj.name in names:  # two objects made on lines with the same variable
