@@ -334,6 +334,18 @@ def test_printed_text_becomes_console_lines_in_the_writers_name() -> None:
     ]
 
 
+def test_a_console_that_shows_the_latest_lines_says_how_many_came_before() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.OUT, text="".join(f"line {n}\n" for n in range(1000)), line=2)
+    s("main", 1, 0, "run_end", outcome="finished", reason="the program ended")
+    shown = view.view(s.state(), {"source": "", "filename": "x.py"})
+    assert [c.text for c in shown["console"]][-1] == "line 999"
+    assert shown["console_earlier"] == 1000 - len(shown["console"])
+    s = Story().start()
+    s("main", MAIN, MAIN, K.OUT, text="one line\n", line=2)
+    assert view.view(s.state(), {"source": ""})["console_earlier"] == 0
+
+
 def test_the_view_marks_each_live_thread_on_its_line() -> None:
     state = lock_cycle().state()
     source = "\n".join(f"line {n}" for n in range(1, 30))

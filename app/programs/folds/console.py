@@ -8,6 +8,14 @@ from app.programs.folds.workers import thread_of
 from app.programs.state import ConsoleLine, ProgramState
 
 
+def _print(state: ProgramState, line: ConsoleLine) -> None:
+    """A whole line printed: on the console (which keeps the latest), and
+    among the lines the latest event completed."""
+    state.console.append(line)
+    state.lines_printed += 1
+    state.printed.append(line)
+
+
 def out(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     text = str(d.get("text", ""))
@@ -19,8 +27,7 @@ def out(state: ProgramState, e: Event) -> None:
     pending = state.partial.pop(key, "") + text
     *whole, rest = pending.split("\n")
     for line in whole:
-        state.console.append(ConsoleLine(e.t, w.name, stream, line, into))
-        state.printed.append(state.console[-1])
+        _print(state, ConsoleLine(e.t, w.name, stream, line, into))
     if rest:
         state.partial[key] = rest
 
@@ -31,8 +38,7 @@ def raw_out(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     text = str(d.get("text", ""))
     state.output_bytes += len(text.encode("utf-8", "replace")) + 1
-    state.console.append(ConsoleLine(e.t, "", str(d.get("stream", "stdout")), text))
-    state.printed.append(state.console[-1])
+    _print(state, ConsoleLine(e.t, "", str(d.get("stream", "stdout")), text))
 
 
 def flush_partial(state: ProgramState, t: float, of: str | None = None) -> None:
@@ -40,8 +46,7 @@ def flush_partial(state: ProgramState, t: float, of: str | None = None) -> None:
     worker's."""
     for key in [k for k in state.partial if of is None or k[0] == of]:
         worker, stream, into = key
-        state.console.append(ConsoleLine(t, worker, stream, state.partial.pop(key), into))
-        state.printed.append(state.console[-1])
+        _print(state, ConsoleLine(t, worker, stream, state.partial.pop(key), into))
 
 
 def exc(state: ProgramState, e: Event) -> None:
