@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 # A program whose processes send nothing for this long is "quiet": the hang
 # diagnosis may speak (it never does while batches may still be on the way).
 QUIET_S = 0.5
+# While it stays quiet, it is said again this often: the run's clock and
+# its timeline's bars go on (a program in a loop of its own, or stuck, sent
+# nothing, and its page stood still at its last event).
+QUIET_AGAIN_S = 1.0
 # How often the supervisor looks at the program's processes (/proc).
 TICK_S = 0.1
 # How often it asks what the run took from outside (the broker) whether it
@@ -115,6 +119,7 @@ class ProgramRuntime:
             on_batch, lambda: self.stop(reasons.EVENTS_UNREADABLE, outcome="failed")
         )
         self._stepping = False
+        self._quiet_said = 0.0  # when `quiet` was last said
         self._speed = float(getattr(params, "speed", 1.0))
         self._live: dict[str, Any] = dict(getattr(experiment, "live_settings", _none)(params))
         self._reader = threading.Thread(target=self._read, name="program-reader", daemon=True)
@@ -337,9 +342,11 @@ class ProgramRuntime:
             from app.reasons import idle_reason
 
             self.stop(idle_reason(self._idle_limit_s), outcome="stopped")
-        if idle >= QUIET_S and not self._merge.quiet_sent:
+        again = time.monotonic() - self._quiet_said >= QUIET_AGAIN_S
+        if idle >= QUIET_S and (again or not self._merge.quiet_sent):
             self._merge.quiet_sent = True
-            self._merge.emit(QUIET, {"s": QUIET_S})
+            self._quiet_said = time.monotonic()
+            self._merge.emit(QUIET, {"s": round(idle, 2)})
 
     def _check_limits(self) -> None:
         if self._paused:
