@@ -106,7 +106,7 @@ def test_a_value_of_the_wrong_type_names_the_field_and_what_it_accepts(
         (
             {"filename": "my lesson.py"},
             "filename",
-            "File name must be a name like lesson.py (letters, digits, _) (got 'my lesson.py')",
+            "File name must be a name like week-3.py (letters, digits, _ and -) (got 'my lesson.py')",
         ),
     ],
 )
@@ -234,3 +234,8 @@ def test_params_that_are_not_an_object_are_rejected(data: Any) -> None:
 )
 def test_bounds_in_words(field: str, words: str) -> None:
     assert bounds(Params, field) == words
+
+
+@pytest.mark.parametrize("name", ["week-3.py", "hw_2-solution.py", "Lesson.py"])
+def test_a_students_usual_file_names_are_taken(name: str) -> None:
+    assert validate(ProgramParams, {"filename": name}).filename == name  # type: ignore[attr-defined]

@@ -67,7 +67,7 @@ class ProgramParams(BaseModel):
         title=N_("File name"),
         description=N_("the script's name, e.g. lesson.py"),
         pattern=src.FILENAME.pattern,
-        json_schema_extra={"bounds": N_("a name like lesson.py (letters, digits, _)")},
+        json_schema_extra={"bounds": N_("a name like week-3.py (letters, digits, _ and -)")},
     )
 
     @field_validator("source", mode="before")
