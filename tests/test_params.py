@@ -106,7 +106,8 @@ def test_a_value_of_the_wrong_type_names_the_field_and_what_it_accepts(
         (
             {"filename": "my lesson.py"},
             "filename",
-            "File name must be a name like week-3.py (letters, digits, _ and -) (got 'my lesson.py')",
+            "File name must be a name like week-3.py (letters, digits, _ and -)"
+            " (got 'my lesson.py')",
         ),
     ],
 )
