@@ -62,8 +62,8 @@ class Params(LessonParams):
     @model_validator(mode="before")
     @classmethod
     def _payload_in_words(cls, data: Any) -> Any:
-        # app.params prints bounds with %g, which turns 64 MiB into
-        # "6.71089e+07"; say the bounds exactly, for every bad value.
+        # app.params would say "from 64 to 67108864"; say the bounds as
+        # sizes too, for every bad value (a word such as "lots" included).
         if not isinstance(data, dict) or "payload_bytes" not in data:
             return data
         given = data["payload_bytes"]

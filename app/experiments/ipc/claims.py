@@ -3,6 +3,7 @@ figures bear on them (pure: from the folded state)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from app.experiments.ipc.overlay import DONE, MEMCPY, SKIPPED, Figures, IpcState
@@ -24,6 +25,9 @@ PARTLY: Verdict = ("partly", N_("≈ partly"))
 PENDING: Verdict = ("pending", N_("… not measured yet"))
 UNMEASURED: Verdict = ("unmeasured", N_("– not in this run (choose all)"))
 REFERENCE: Verdict = ("reference", N_("for reference"))
+# What a claim's figures say: its verdict (None: nothing measured for it),
+# and lines said beside it.
+Judge = Callable[[IpcState, list[str]], Verdict | None]
 
 
 def _done(state: IpcState, key: str) -> Figures | None:
@@ -31,22 +35,18 @@ def _done(state: IpcState, key: str) -> Figures | None:
     return f if f is not None and f.status == DONE and f.mb_s is not None else None
 
 
-def _waiting_verdict(state: IpcState, keys: tuple[str, ...]) -> Verdict:
-    planned = set(state.order())
-    if any(k in planned for k in keys) and state.status in ("starting", "running"):
-        return PENDING
-    return UNMEASURED
+def _both(first: bool, second: bool) -> Verdict:
+    """A claim of two halves: it holds if both do, partly if one does."""
+    return HOLDS if first and second else PARTLY if first or second else FAILS
 
 
 def _mb(v: float | None) -> str:
     return number_words(v or 0)
 
 
-def _claim_pipe(state: IpcState) -> dict[str, Any]:
-    said = _("A pipe carries bytes, in one direction only.")
+def _pipe(state: IpcState, lines: list[str]) -> Verdict | None:
     p, mp = _done(state, "os_pipe"), _done(state, "mp_pipe")
-    lines: list[str] = []
-    verdict = _waiting_verdict(state, GROUPS["pipe"])
+    verdict = None if mp is None else PARTLY
     if p is not None:
         err = p.setup.get("one_way_error")
         if err:
@@ -70,28 +70,14 @@ def _claim_pipe(state: IpcState) -> dict[str, Any]:
             )
             % {"kind": _(mp.setup.get("fd_kind", "?")), "mb": _mb(mp.mb_s)}
         )
-        if p is None:
-            verdict = PARTLY
-    return {"id": "pipe", "way": _("Pipe"), "said": said, "lines": lines, "verdict": verdict}
+    return verdict
 
 
-def _reference(state: IpcState) -> Figures | None:
-    for key in ("os_pipe", "mp_pipe", "unix_socket"):
-        f = _done(state, key)
-        if f is not None:
-            return f
-    return None
-
-
-def _claim_file(state: IpcState) -> dict[str, Any]:
-    said = _("A file holds any amount of data, but it is slow.")
+def _file(state: IpcState, lines: list[str]) -> Verdict | None:
     f = _done(state, "file")
-    facts = state.facts
-    lines: list[str] = []
-    verdict = _waiting_verdict(state, GROUPS["file"])
-    claim = {"id": "file", "way": _("File"), "said": said, "lines": lines}
     if f is None:
-        return {**claim, "verdict": verdict}
+        return None
+    facts = state.facts
     if facts:
         lines.append(
             _("Room: %(free)s free in %(dir)s, against %(shm)s for shared memory.")
@@ -101,53 +87,40 @@ def _claim_file(state: IpcState) -> dict[str, Any]:
                 "shm": size_words(facts.get("shm_total", 0)),
             }
         )
-    ref = _reference(state)
+    # Compared with the first of these measured.
+    ref = next((g for k in ("os_pipe", "mp_pipe", "unix_socket") if (g := _done(state, k))), None)
     mb, p50 = f.mb_s or 0.0, f.p50_us or 0.0
     if ref is None:
         lines.append(
             _("One way %(mb)s MB/s, round trip %(rtt)s.")
             % {"mb": number_words(mb), "rtt": time_words(p50)}
         )
-        verdict = PARTLY
-    else:
-        name = label_here(ref.key)
-        lines.append(
-            _(
-                "One way %(mb)s MB/s: %(compared)s. The bytes went through the page cache;"
-                " nothing forced them to disk."
-            )
-            % {"mb": number_words(mb), "compared": ratio_words(mb, ref.mb_s or 0, name, "speed")}
+        return PARTLY
+    name = label_here(ref.key)
+    lines.append(
+        _(
+            "One way %(mb)s MB/s: %(compared)s. The bytes went through the page cache;"
+            " nothing forced them to disk."
         )
-        lines.append(
-            _(
-                "Round trip %(rtt)s: %(compared)s. Nothing wakes a reader when data arrives:"
-                " it keeps checking the size."
-            )
-            % {"rtt": time_words(p50), "compared": ratio_words(p50, ref.p50_us or 0, name, "time")}
+        % {"mb": number_words(mb), "compared": ratio_words(mb, ref.mb_s or 0, name, "speed")}
+    )
+    lines.append(
+        _(
+            "Round trip %(rtt)s: %(compared)s. Nothing wakes a reader when data arrives:"
+            " it keeps checking the size."
         )
-        slow_stream = mb < (ref.mb_s or 0) / 1.5
-        slow_answer = p50 > (ref.p50_us or 0) * 1.5
-        verdict = (
-            HOLDS
-            if slow_stream and slow_answer
-            else PARTLY
-            if slow_stream or slow_answer
-            else FAILS
-        )
-    return {**claim, "verdict": verdict}
+        % {"rtt": time_words(p50), "compared": ratio_words(p50, ref.p50_us or 0, name, "time")}
+    )
+    return _both(mb < (ref.mb_s or 0) / 1.5, p50 > (ref.p50_us or 0) * 1.5)
 
 
-def _claim_socket(state: IpcState) -> dict[str, Any]:
-    said = _("Sockets work, but they take more code to set up.")
+def _socket(state: IpcState, lines: list[str]) -> Verdict | None:
     unix, tcp = _done(state, "unix_socket"), _done(state, "tcp_socket")
-    pipe = _done(state, "os_pipe")
-    pipe_calls = pipe.calls if pipe is not None else 2
-    lines: list[str] = []
-    verdict = _waiting_verdict(state, GROUPS["socket"])
-    claim = {"id": "socket", "way": _("Socket"), "said": said, "lines": lines}
     counted = [(f, label) for f, label in ((unix, "AF_UNIX"), (tcp, "TCP")) if f is not None]
     if not counted:
-        return {**claim, "verdict": verdict}
+        return None
+    pipe = _done(state, "os_pipe")
+    pipe_calls = pipe.calls if pipe is not None else 2
     each = [_("%(n)s for %(what)s") % {"n": f.calls, "what": label} for f, label in counted]
     calls = each[0] if len(each) == 1 else _("%(a)s and %(b)s") % {"a": each[0], "b": each[1]}
     lines.append(
@@ -170,24 +143,18 @@ def _claim_socket(state: IpcState) -> dict[str, Any]:
             _("Once connected, %(what)s: %(mb)s MB/s, round trip %(rtt)s.")
             % {"what": label, "mb": _mb(f.mb_s), "rtt": time_words(f.p50_us or 0)}
         )
-    verdict = HOLDS if all(f.calls > pipe_calls for f, _label in counted) else FAILS
-    return {**claim, "verdict": verdict}
+    return HOLDS if all(f.calls > pipe_calls for f, _label in counted) else FAILS
 
 
-def _claim_shm(state: IpcState) -> dict[str, Any]:
-    said = _("Shared memory is the fastest way, but there is little of it.")
+def _shm(state: IpcState, lines: list[str]) -> Verdict | None:
     key = "shared_memory"
     f = _done(state, key)
-    facts = state.facts
-    lines: list[str] = []
-    verdict = _waiting_verdict(state, GROUPS[key])
-    skipped = state.figures.get(key)
-    claim = {"id": "shm", "way": _("Shared memory"), "said": said, "lines": lines}
-    if f is None and skipped is not None and skipped.status == SKIPPED:
-        lines.append(_("It did not fit: %(reason)s.") % {"reason": reason_here(skipped.reason)})
-        return {**claim, "verdict": PARTLY}
     if f is None:
-        return {**claim, "verdict": verdict}
+        skipped = state.figures.get(key)
+        if skipped is None or skipped.status != SKIPPED:
+            return None
+        lines.append(_("It did not fit: %(reason)s.") % {"reason": reason_here(skipped.reason)})
+        return PARTLY
     mb = f.mb_s or 0.0
     others = [g for k in GROUPS["all"] if k != key and (g := _done(state, k)) is not None]
     best = max(others, key=lambda g: g.mb_s or 0.0, default=None)
@@ -215,7 +182,7 @@ def _claim_shm(state: IpcState) -> dict[str, Any]:
             )
             % {"mb": number_words(limit.mb_s)}
         )
-    small = True
+    facts, small = state.facts, True
     if facts:
         shm_total, tmp_free = facts.get("shm_total", 0), facts.get("tmp_free", 0)
         small = shm_total < tmp_free
@@ -231,44 +198,74 @@ def _claim_shm(state: IpcState) -> dict[str, Any]:
                 "segment": size_words(f.setup.get("size", 0)),
             }
         )
-    return {**claim, "verdict": HOLDS if fast and small else PARTLY if fast or small else FAILS}
+    return _both(fast, small)
 
 
-def _claim_queue(state: IpcState) -> dict[str, Any]:
-    said = _("Not in the list: the Queue the later lessons use.")
+def _queue(state: IpcState, lines: list[str]) -> Verdict | None:
     f = _done(state, "mp_queue")
-    lines: list[str] = []
-    verdict = _waiting_verdict(state, GROUPS["queue"])
-    if f is not None:
-        verdict = REFERENCE
-        figures = {"mb": _mb(f.mb_s), "rtt": time_words(f.p50_us or 0)}
-        pipe = _done(state, "os_pipe")
-        if pipe is not None:
-            compared = ratio_words(f.mb_s or 0, pipe.mb_s or 0, "os.pipe()", "speed")
-            lines.append(
-                _(
-                    "It pickles every message and a feeder thread writes it into a pipe:"
-                    " %(mb)s MB/s, round trip %(rtt)s, %(compared)s one way."
-                )
-                % {**figures, "compared": compared}
+    if f is None:
+        return None
+    figures = {"mb": _mb(f.mb_s), "rtt": time_words(f.p50_us or 0)}
+    pipe = _done(state, "os_pipe")
+    if pipe is None:
+        lines.append(
+            _(
+                "It pickles every message and a feeder thread writes it into a pipe:"
+                " %(mb)s MB/s, round trip %(rtt)s."
             )
-        else:
-            lines.append(
-                _(
-                    "It pickles every message and a feeder thread writes it into a pipe:"
-                    " %(mb)s MB/s, round trip %(rtt)s."
-                )
-                % figures
+            % figures
+        )
+    else:
+        compared = ratio_words(f.mb_s or 0, pipe.mb_s or 0, "os.pipe()", "speed")
+        lines.append(
+            _(
+                "It pickles every message and a feeder thread writes it into a pipe:"
+                " %(mb)s MB/s, round trip %(rtt)s, %(compared)s one way."
             )
-    way = "multiprocessing.Queue"
-    return {"id": "queue", "way": way, "said": said, "lines": lines, "verdict": verdict}
+            % {**figures, "compared": compared}
+        )
+    return REFERENCE
+
+
+# Each claim, by its id: the way (looked up with _(); code stays code) and
+# what the lecture says of it; then the ways that measure it, and what their
+# figures say.
+_SAID = {
+    "pipe": (N_("Pipe"), N_("A pipe carries bytes, in one direction only.")),
+    "file": (N_("File"), N_("A file holds any amount of data, but it is slow.")),
+    "socket": (N_("Socket"), N_("Sockets work, but they take more code to set up.")),
+    "shm": (
+        N_("Shared memory"),
+        N_("Shared memory is the fastest way, but there is little of it."),
+    ),
+    "queue": ("multiprocessing.Queue", N_("Not in the list: the Queue the later lessons use.")),
+}
+_JUDGES: dict[str, tuple[str, Judge]] = {
+    "pipe": ("pipe", _pipe),
+    "file": ("file", _file),
+    "socket": ("socket", _socket),
+    "shm": ("shared_memory", _shm),
+    "queue": ("queue", _queue),
+}
 
 
 def claims(state: IpcState) -> list[dict[str, Any]]:
     out = []
-    for make in (_claim_pipe, _claim_file, _claim_socket, _claim_shm, _claim_queue):
-        c = make(state)
-        c["verdict_class"], words = c.pop("verdict")
-        c["verdict_words"] = _(words)
-        out.append(c)
+    for claim_id, (group, judge) in _JUDGES.items():
+        lines: list[str] = []
+        verdict = judge(state, lines)
+        if verdict is None:  # nothing measured for it: yet, or not in this run
+            planned = set(GROUPS[group]) & set(state.order())
+            verdict = PENDING if planned and state.status in ("starting", "running") else UNMEASURED
+        way, said = _SAID[claim_id]
+        out.append(
+            {
+                "id": claim_id,
+                "way": _(way),
+                "said": _(said),
+                "lines": lines,
+                "verdict_class": verdict[0],
+                "verdict_words": _(verdict[1]),
+            }
+        )
     return out

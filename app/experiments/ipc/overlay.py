@@ -21,22 +21,16 @@ from app.events import Event
 from app.programs.state import ConsoleLine, ProgramState
 
 MEMCPY = "memcpy"
-WAITING, MEASURING, DONE, FAILED, SKIPPED, STOPPED = (
-    "waiting",
-    "measuring",
-    "ok",
-    "failed",
-    "skipped",
-    "stopped",
-)
+WAITING, MEASURING, DONE = "waiting", "measuring", "ok"
+FAILED, SKIPPED, STOPPED = "failed", "skipped", "stopped"
 CONNECTING, ROUND_TRIPS, ONE_WAY = "connecting", "round_trips", "one_way"
 
 _LINE = re.compile(r"^(\w+): ([^=]*?)(?: (\w+=.*))?$")
 _VALUE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 _SIDE = re.compile(r"^([SR]\d+) (connected|round_trips|one_way)$")
-_FACTS = frozenset({"set up", "round trips", "one way", "checked", DONE, FAILED, SKIPPED})
-# Printed lines that tell the outcome (hidden while the result is).
-OUTCOME = re.compile(r"^(\w+: (round trips|one way|checked|ok|failed)\b|accounting:)")
+# A way's figures, each the line of its name: the field of Figures it fills.
+_FIGURES = {"round trips": "rtt", "one way": "one_way", "checked": "verified"}
+_FACTS = frozenset({"set up", *_FIGURES, DONE, FAILED, SKIPPED})
 
 
 def values(text: str) -> dict[str, Any]:
@@ -66,7 +60,6 @@ class Figures:
     one_way: dict[str, Any] | None = None
     verified: dict[str, Any] | None = None
     reason: str = ""
-    n: int = 0  # bytes per message
     paused: bool = False  # a pause fell inside it: its times include the pause
 
     @property
@@ -132,25 +125,30 @@ class Figures:
 @dataclass
 class IpcState(ProgramState):
     plan: list[str] = field(default_factory=list)
-    payload: int = 0
+    payload: int = 0  # bytes per message
     facts: dict[str, Any] = field(default_factory=dict)
     figures: dict[str, Figures] = field(default_factory=dict)
-    current: str = ""
+    current: str = ""  # the way being measured now
     phases: dict[str, str] = field(default_factory=dict)  # worker -> its phase
 
     def fig(self, key: str) -> Figures:
-        f = self.figures.get(key)
-        if f is None:
-            f = self.figures[key] = Figures(key, n=self.payload)
-        return f
+        return self.figures.setdefault(key, Figures(key))
 
     def order(self) -> list[str]:
         return self.plan + [k for k in self.figures if k not in self.plan]
 
+    def ways(self) -> list[str]:
+        """The ways between two processes, in order: all but the memory copy."""
+        return [k for k in self.order() if k != MEMCPY]
+
+    def measured(self) -> list[Figures]:
+        """The figures of each way so far, in order."""
+        return [self.figures[k] for k in self.ways() if k in self.figures]
+
     def lesson_counters(self) -> dict[str, Any]:
-        figs = [self.figures[k] for k in self.order() if k != MEMCPY and k in self.figures]
+        figs = self.measured()
         return {
-            "planned": len([k for k in self.order() if k != MEMCPY]),
+            "planned": len(self.ways()),
             "measured": sum(1 for f in figs if f.status == DONE),
             "intact": sum(1 for f in figs if f.intact),
             "failed": sum(1 for f in figs if f.status == FAILED),
@@ -173,8 +171,6 @@ def _line(state: IpcState, line: ConsoleLine) -> None:
     if key == "plan":
         state.plan = what.split()
         state.payload = int(data.get("payload_bytes", 0))
-        for f in state.figures.values():
-            f.n = state.payload
         return
     side = _SIDE.match(what)
     if side is None and what not in _FACTS:
@@ -193,14 +189,10 @@ def _line(state: IpcState, line: ConsoleLine) -> None:
         f.setup = data
         f.status, f.phase = MEASURING, CONNECTING
         state.current = key
-    elif what == "round trips":
-        f.rtt = data
-        if key == MEMCPY:
+    elif what in _FIGURES:
+        setattr(f, _FIGURES[what], data)
+        if key == MEMCPY and what == "round trips":  # the memory copy has no set-up line
             f.status = MEASURING
-    elif what == "one way":
-        f.one_way = data
-    elif what == "checked":
-        f.verified = data
     elif what in (DONE, FAILED, SKIPPED):
         f.status, f.reason, f.phase = what, str(data.get("reason", "")), ""
         if state.current == key:

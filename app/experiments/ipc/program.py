@@ -25,19 +25,13 @@ import stat
 import tempfile
 import time
 from multiprocessing import connection, shared_memory
+from socket import AF_INET, AF_UNIX
 
 MECHANISMS = "all"  # all, pipe, file, socket, shared_memory or queue
 PAYLOAD_BYTES = 1048576  # bytes per message (1 MiB)
 MESSAGES = 5000  # at most this many round trips, then as many one-way messages
 BUDGET_MS = 500  # a phase also ends after this long
 
-GROUPS = {
-    "pipe": ["os_pipe", "mp_pipe"],
-    "file": ["file"],
-    "socket": ["unix_socket", "tcp_socket"],
-    "shared_memory": ["shared_memory"],
-    "queue": ["mp_queue"],
-}
 END = 2**64 - 1  # the number that ends a phase
 PROGRESS_S = 0.1  # how often the sender says how far it is
 GRACE_S = 0.5  # when one side dies, how long the other gets to notice
@@ -52,6 +46,7 @@ def say(key, what, **values):
 
 def stamp(buf, number):
     buf[:8] = buf[-8:] = number.to_bytes(8, "little")
+    return buf
 
 
 def number_of(buf):
@@ -69,23 +64,20 @@ class Link:
     its end first, end("sender") or end("receiver"), which returns the calls
     that took, then sends and receives whole messages. Main closes its own
     copies (`release`). Here, the sender sends on `there` and hears back on
-    `back`; the receiver the other way round."""
+    `back`; the receiver the other way round. Unless a link says otherwise,
+    a side writes to the file descriptor `w` and reads from `r`."""
 
     calls, facts = 2, {}  # two objects, one each way; nothing more to say
+    most = MESSAGES  # messages per phase, at most (a file keeps them all: fewer)
 
     def end(self, side):
-        self.out, self.inbox = (
-            (self.there, self.back) if side == "sender" else (self.back, self.there)
-        )
+        ends = (self.there, self.back)
+        self.out, self.inbox = ends if side == "sender" else ends[::-1]
         return 0
 
     def release(self):
         self.there.close()
         self.back.close()
-
-
-class Stream(Link):
-    """Whole messages through file descriptors: this side reads `r`, writes `w`."""
 
     def send(self, buf):
         view = memoryview(buf)
@@ -102,7 +94,7 @@ class Stream(Link):
         return buf
 
 
-class Pipes(Stream):
+class Pipes(Link):
     """os.pipe(): a pipe carries bytes one way, so the way back needs a second one."""
 
     def __init__(self):
@@ -125,7 +117,7 @@ class Pipes(Stream):
             os.close(fd)
 
 
-class Socket(Stream):
+class Socket(Link):
     """A stream socket: main binds and listens, the receiver accepts, the
     sender connects. AF_UNIX meets at a file name, gone once the two are
     connected; TCP goes over the loopback interface, Nagle's algorithm off."""
@@ -135,7 +127,7 @@ class Socket(Stream):
     def __init__(self, family):
         self.family, self.listener = family, socket.socket(family, socket.SOCK_STREAM)
         self.address, self.facts = ("127.0.0.1", 0), {}
-        if family == socket.AF_UNIX:
+        if family == AF_UNIX:
             self.dir = tempfile.mkdtemp(prefix="ipc-", dir=".")  # only this user may enter
             self.address = os.path.join(self.dir, "link.sock")
             self.facts = {"path": os.path.abspath(self.address)}
@@ -146,13 +138,13 @@ class Socket(Stream):
     def end(self, side):
         if side == "receiver":
             self.sock, calls = self.listener.accept()[0], 1
-            if self.family == socket.AF_UNIX:  # connected: the name has done its job
+            if self.family == AF_UNIX:  # connected: the name has done its job
                 os.unlink(self.address)
                 os.rmdir(self.dir)
         else:
             self.sock, calls = socket.socket(self.family, socket.SOCK_STREAM), 2
             self.sock.connect(self.address)
-        if self.family == socket.AF_INET:
+        if self.family == AF_INET:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             calls += 1
         self.r = self.w = self.sock.fileno()
@@ -199,11 +191,7 @@ class Files(Link):
         # Kept open for the children to inherit; main closes its copies in release().
         self.there = tempfile.TemporaryFile()  # noqa: SIM115
         self.back = tempfile.TemporaryFile()  # noqa: SIM115
-
-    def end(self, side):
-        super().end(side)
-        self.written = self.read = 0
-        return 0
+        self.written = self.read = 0  # bytes so far: each side counts in its own copy
 
     def send(self, buf):
         self.written += os.pwrite(self.out.fileno(), buf, self.written)
@@ -227,6 +215,7 @@ class SharedMemory(Link):
             raise MemoryError(f"{3 * n} bytes of shared memory needed, /dev/shm has {free} free")
         self.shm = shared_memory.SharedMemory(create=True, size=3 * n)
         self.free, self.full, self.answer = fork.Semaphore(2), fork.Semaphore(0), fork.Semaphore(0)
+        self.there, self.back = [slice(0, n), slice(n, 2 * n)], slice(2 * n, 3 * n)  # the slots
         name = self.shm.name
         self.facts = {"name": name, "path": f"/dev/shm/{name}", "size": self.shm.size}
 
@@ -235,26 +224,22 @@ class SharedMemory(Link):
         return 0
 
     def send(self, buf):
-        n = len(buf)
         if self.sending:  # into the next of the two slots there
             self.free.acquire()
-            at = self.i % 2 * n
-            self.mem[at : at + n] = buf
+            self.mem[self.there[self.i % 2]] = buf
             self.i += 1
             self.full.release()
         else:  # into the slot back
-            self.mem[2 * n : 3 * n] = buf
+            self.mem[self.back] = buf
             self.answer.release()
 
     def recv(self, buf):
-        n = len(buf)
         if self.sending:
             self.answer.acquire()
-            buf[:] = self.mem[2 * n : 3 * n]
+            buf[:] = self.mem[self.back]
         else:
             self.full.acquire()
-            at = self.i % 2 * n
-            buf[:] = self.mem[at : at + n]
+            buf[:] = self.mem[self.there[self.i % 2]]
             self.i += 1
             self.free.release()
         return buf
@@ -278,20 +263,18 @@ class Queues(Link):
         return buf
 
 
-LINKS = {
-    "os_pipe": Pipes,
-    "mp_pipe": MpPipe,
-    "file": Files,
-    "unix_socket": lambda: Socket(socket.AF_UNIX),
-    "tcp_socket": lambda: Socket(socket.AF_INET),
-    "shared_memory": SharedMemory,
-    "mp_queue": Queues,
+# The lecture's ways (MECHANISMS picks one, or all), and the links that measure each.
+WAYS = {
+    "pipe": {"os_pipe": Pipes, "mp_pipe": MpPipe},
+    "file": {"file": Files},
+    "socket": {"unix_socket": lambda: Socket(AF_UNIX), "tcp_socket": lambda: Socket(AF_INET)},
+    "shared_memory": {"shared_memory": SharedMemory},
+    "queue": {"mp_queue": Queues},
 }
+LINKS = {key: make for links in WAYS.values() for key, make in links.items()}
 
 
 # The measurement: one loop for every phase.
-
-
 def timed(limit, step, key="", progress=""):
     """Call step(i) for i = 0, 1, ... until it ran `limit` times or BUDGET_MS
     passed; say how far it is (`progress`) now and every PROGRESS_S. Returns
@@ -319,36 +302,26 @@ def latency(times):
 
 
 # The two sides, each in a process of its own.
-
-
 def sender(key, link, template):
     name = multiprocessing.current_process().name
     say(key, f"{name} connected", calls=link.end("sender"))
     frame, back, bad = bytearray(template), bytearray(len(template)), []
-    limit = link.most if isinstance(link, Files) else MESSAGES
 
     def round_trip(i):
-        stamp(frame, i)
-        link.send(frame)
+        link.send(stamp(frame, i))
         bad.append(link.recv(back) != frame)
 
-    times, stopped_by = timed(limit, round_trip, key, f"{name} round_trips")
-    stamp(frame, END)
-    link.send(frame)
+    times, stopped_by = timed(link.most, round_trip, key, f"{name} round_trips")
+    link.send(stamp(frame, END))
     say(key, "round trips", **latency(times), bad=sum(bad), stopped_by=stopped_by)
-
-    def one_way(i):
-        stamp(frame, len(times) + i)
-        link.send(frame)
-
-    start = time.perf_counter()
-    sent, stopped_by = timed(limit, one_way, key, f"{name} one_way")
-    stamp(frame, END)
-    link.send(frame)
+    start = time.perf_counter()  # one way: numbered from 0 again, as the receiver counts
+    sent, stopped_by = timed(
+        link.most, lambda i: link.send(stamp(frame, i)), key, f"{name} one_way"
+    )
+    link.send(stamp(frame, END))
     acknowledged = number_of(link.recv(back)) == END  # the receiver checked them all
     seconds = round(time.perf_counter() - start, 6)
-    n = len(sent)
-    say(key, "one way", messages=n, bytes=n * len(frame), seconds=seconds,
+    say(key, "one way", messages=len(sent), bytes=len(sent) * len(frame), seconds=seconds,
         acknowledged=acknowledged, stopped_by=stopped_by)  # fmt: skip
 
 
@@ -357,24 +330,18 @@ def receiver(key, link, template):
     say(key, f"{name} connected", calls=link.end("receiver"))
     got = bytearray(len(template))
     say(key, f"{name} round_trips")
-    echoed = 0
     while number_of(link.recv(got)) != END:
         link.send(got)  # the echo
-        echoed += 1
     say(key, f"{name} one_way")
     expected, count, bad = bytearray(template), 0, 0
     while number_of(link.recv(got)) != END:
-        stamp(expected, echoed + count)
-        bad += got != expected  # every byte compared
+        bad += got != stamp(expected, count)  # every byte compared
         count += 1
-    stamp(expected, END)
-    link.send(expected)  # all of it arrived
+    link.send(stamp(expected, END))  # all of it arrived
     say(key, "checked", messages=count, bytes=count * len(got), bad=bad)
 
 
 # Main: the limit first, then each way in turn.
-
-
 def memory_copy(template):
     """The limit: the same message copied inside one process."""
     key, n = "memcpy", len(template)
@@ -445,7 +412,7 @@ def measure(k, key, template):
 
 
 if __name__ == "__main__":
-    keys = [k for group, ks in GROUPS.items() if MECHANISMS in ("all", group) for k in ks]
+    keys = [key for way, links in WAYS.items() if MECHANISMS in ("all", way) for key in links]
     tmp, shm = tempfile.gettempdir(), os.statvfs("/dev/shm")
     sizes = {"shm_total": shm.f_blocks * shm.f_frsize, "shm_free": free_bytes("/dev/shm")}
     say("machine", "facts", **sizes, tmp_dir=tmp, tmp_free=free_bytes(tmp), cpus=os.cpu_count())

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.experiments.ipc.claims import claims
 from app.experiments.ipc.overlay import (
+    CONNECTING,
     DONE,
     FAILED,
     MEASURING,
@@ -22,19 +23,17 @@ from app.experiments.ipc.overlay import (
 from app.experiments.ipc.words import (
     WAYS,
     LogScale,
+    count_words,
     label_here,
     labelled,
     number_words,
     reason_here,
     size_words,
-    tick_label,
     time_tick,
     time_words,
 )
 from app.i18n import N_, _
 from app.programs.state import ThreadView
-
-CONNECTING = "connecting"
 
 _PHASE_WORDS = {
     CONNECTING: N_("setting up the link"),
@@ -47,13 +46,14 @@ _SO_FAR = {
     ONE_WAY: N_("%(n)s messages so far"),
 }
 _COUNTING = {ROUND_TRIPS: N_("%(n)s round trips…"), ONE_WAY: N_("%(n)s messages…")}
-# A mechanism's state, in words (the row, and its mark for a screen reader).
-_STATUS_WORDS = {
-    WAITING: N_("waiting for its turn"),
-    MEASURING: N_("being measured"),
-    SKIPPED: N_("skipped"),
-    STOPPED: N_("stopped"),
-    FAILED: N_("failed"),
+# A mechanism's state: a shape for its row, and its words (the row's, and
+# the shape's for a screen reader).
+_STATUS = {
+    WAITING: ("", N_("waiting for its turn")),
+    MEASURING: ("▶", N_("being measured")),
+    SKIPPED: ("–", N_("skipped")),
+    STOPPED: ("‖", N_("stopped")),
+    FAILED: ("✗", N_("failed")),
 }
 
 
@@ -66,20 +66,11 @@ def _pair(state: IpcState, f: Figures) -> str:
     return f"{f.sender} {s.pid if s else '…'} → {f.receiver} {r.pid if r else '…'}"
 
 
-def _count(n: int) -> str:
-    return f"{n:,}".replace(",", "\u2009")
-
-
 def _status_words(f: Figures) -> str:
     if f.status == MEASURING:
         counting = _COUNTING.get(f.phase)
-        return _(counting) % {"n": _count(f.done)} if counting else _("setting up…")
-    if f.status in _STATUS_WORDS:
-        return _(_STATUS_WORDS[f.status])
-    return ""
-
-
-_MARKS = {MEASURING: "▶", SKIPPED: "–", STOPPED: "‖", FAILED: "✗", WAITING: ""}
+        return _(counting) % {"n": count_words(f.done)} if counting else _("setting up…")
+    return _(_STATUS[f.status][1]) if f.status in _STATUS else ""
 
 
 def _mark(f: Figures) -> tuple[str, str]:
@@ -88,15 +79,13 @@ def _mark(f: Figures) -> tuple[str, str]:
         if f.intact:
             return "✓", _("every byte arrived intact")
         return ("✗", _("damaged")) if f.intact is False else ("", "")
-    words = _STATUS_WORDS.get(f.status)
-    return _MARKS.get(f.status, ""), _(words) if words else f.status
+    mark, words = _STATUS.get(f.status, ("", ""))
+    return mark, _(words) if words else f.status
 
 
 def _rows(state: IpcState, tput: LogScale, rtt: LogScale) -> list[dict[str, Any]]:
     rows = []
-    for key in state.order():
-        if key == MEMCPY:
-            continue
+    for key in state.ways():
         f = state.figures.get(key) or Figures(key)
         label = label_here(key)
         row: dict[str, Any] = {
@@ -104,7 +93,7 @@ def _rows(state: IpcState, tput: LogScale, rtt: LogScale) -> list[dict[str, Any]
             "label": label,
             # Where a long name may break: after a dot or an underscore.
             "label_parts": re.split(r"(?<=[._])(?=[A-Za-z])", label),
-            "way": WAYS.get(key, "").replace(" ", "-"),
+            "way": WAYS.get(key, ""),
             "status": f.status,
             "status_words": _status_words(f),
             "pair": _pair(state, f),
@@ -130,10 +119,11 @@ def _rows(state: IpcState, tput: LogScale, rtt: LogScale) -> list[dict[str, Any]
                 "sub": f"p99 {time_words(f.p99_us)}",
             }
         if f.intact is not None:
-            checked = (f.verified or {}).get("bytes", 0) + (f.rtt or {}).get("count", 0) * f.n
+            verified, trips = f.verified or {}, f.rtt or {}
+            checked = verified.get("bytes", 0) + trips.get("count", 0) * state.payload
             row["checked"] = _("%(size)s compared byte for byte") % {"size": size_words(checked)}
             if not f.intact:
-                bad = (f.verified or {}).get("bad", 0) + (f.rtt or {}).get("bad", 0)
+                bad = verified.get("bad", 0) + trips.get("bad", 0)
                 row["reason"] = row["reason"] or _("%(n)s message(s) arrived damaged") % {"n": bad}
         rows.append(row)
     return rows
@@ -149,24 +139,18 @@ def _now(state: IpcState) -> dict[str, Any]:
             "live": True,
             "label": label_here(key),
             "phase": _(phase) if phase else f.phase,
-            "done": _(so_far) % {"n": _count(f.done)} if so_far else "",
+            "done": _(so_far) % {"n": count_words(f.done)} if so_far else "",
             "pair": _pair(state, f),
         }
-    counts = state.counters()
     if state.status in ("finished", "stopped", "failed"):
-        figs = [state.figures[k] for k in state.order() if k in state.figures and k != MEMCPY]
-        intact = counts["intact"] == counts["measured"] and counts["measured"] > 0
-        parts = [
-            _("%(n)s of %(planned)s measured")
-            % {"n": counts["measured"], "planned": counts["planned"]}
-        ]
-        compared = sum((f.verified or {}).get("bytes", 0) for f in figs)
-        if counts["measured"]:
-            parts.append(
-                _("every byte arrived intact (%(size)s compared)") % {"size": size_words(compared)}
-                if intact
-                else _("%(n)s damaged") % {"n": counts["measured"] - counts["intact"]}
-            )
+        figs, counts = state.measured(), state.lesson_counters()
+        measured, damaged = counts["measured"], counts["measured"] - counts["intact"]
+        parts = [_("%(n)s of %(planned)s measured") % {"n": measured, "planned": counts["planned"]}]
+        if measured and not damaged:
+            compared = size_words(sum((f.verified or {}).get("bytes", 0) for f in figs))
+            parts.append(_("every byte arrived intact (%(size)s compared)") % {"size": compared})
+        elif measured:
+            parts.append(_("%(n)s damaged") % {"n": damaged})
         parts += [
             _("%(mechanism)s: %(reason)s")
             % {"mechanism": label_here(f.key), "reason": reason_here(f.reason)}
@@ -184,13 +168,9 @@ def _workers(state: IpcState) -> list[ThreadView]:
         for w in state.threads()
         if w.main_thread and (p := state.procs.get(w.pid)) is not None and p.main
     ][:1]
-    pairs = [f for f in (state.figures.get(k) for k in state.order()) if f and f.sender]
+    pairs = [f for f in state.measured() if f.sender]
     if pairs:
-        last = pairs[-1]
-        for name in (last.sender, last.receiver):
-            w = state.workers.get(name)
-            if isinstance(w, ThreadView):
-                out.append(w)
+        out += [w for name in (pairs[-1].sender, pairs[-1].receiver) if (w := state.thread(name))]
     return out
 
 
@@ -214,7 +194,7 @@ def view(state: IpcState, params: dict[str, Any]) -> dict[str, Any]:
         "ipc": {
             "now": _now(state),
             "rows": _rows(state, tput, rtt),
-            "tput_ticks": labelled(tput.ticks(), tick_label),
+            "tput_ticks": labelled(tput.ticks(), count_words),
             "rtt_ticks": labelled(rtt.ticks(), time_tick),
             "limits": limits,
             "claims": claims(state),

@@ -22,10 +22,16 @@ def size_words(n: float) -> str:
     return f"{int(n)} B"
 
 
+def count_words(v: float) -> str:
+    """A number as it is (a count, a tick on an axis), thousands with a thin
+    space: 40, 0.01, 5 000."""
+    return f"{v:,.0f}".replace(",", "\u2009") if v >= 1000 else f"{v:g}"
+
+
 def number_words(v: float) -> str:
     """3 significant digits at most, thousands with a thin space."""
     if v >= 1000:
-        return f"{v:,.0f}".replace(",", "\u2009")
+        return count_words(v)
     if v >= 100:
         return f"{v:.0f}"
     if v >= 10:
@@ -89,12 +95,6 @@ class LogScale:
         return out
 
 
-def tick_label(v: float) -> str:
-    if v >= 1000:
-        return f"{v:,.0f}".replace(",", "\u2009")
-    return f"{v:g}"
-
-
 def time_tick(us: float) -> str:
     """A power of ten of microseconds, short: 10 ns, 1 µs, 100 ms, 10 s."""
     for unit, scale in (("s", 1e6), ("ms", 1e3), ("µs", 1.0), ("ns", 1e-3)):
@@ -111,8 +111,8 @@ def labelled(ticks: list[tuple[int, float]], label: Callable[[float], str]) -> l
 
 
 # The ways, as the program names them: their labels (looked up with _()
-# where shown: the words are translated, code stays code) and the lecture's
-# way each belongs to.
+# where shown: the words are translated, code stays code), and the ways of
+# each of the lecture's (the form's choices).
 LABELS = {
     "memcpy": N_("memory copy"),
     "os_pipe": "os.pipe()",
@@ -123,16 +123,6 @@ LABELS = {
     "shared_memory": "shared_memory",
     "mp_queue": "multiprocessing.Queue",
 }
-WAYS = {
-    "memcpy": "limit",
-    "os_pipe": "pipe",
-    "mp_pipe": "pipe",
-    "file": "file",
-    "unix_socket": "socket",
-    "tcp_socket": "socket",
-    "shared_memory": "shared memory",
-    "mp_queue": "queue",
-}
 GROUPS: dict[str, tuple[str, ...]] = {
     "all": tuple(k for k in LABELS if k != "memcpy"),
     "pipe": ("os_pipe", "mp_pipe"),
@@ -140,6 +130,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "socket": ("unix_socket", "tcp_socket"),
     "shared_memory": ("shared_memory",),
     "queue": ("mp_queue",),
+}
+# The lecture's way each belongs to, as the CSS names it (`way-shared-memory`).
+WAYS = {"memcpy": "limit"} | {
+    key: group.replace("_", "-") for group, keys in GROUPS.items() if group != "all" for key in keys
 }
 
 
@@ -150,44 +144,33 @@ def label_here(key: str) -> str:
 
 
 # Why a way failed or was skipped, as the program says it (English), clause
-# by clause: each known clause is said again in the reader's language.
-_CLAUSES: tuple[tuple[re.Pattern[str], str, Callable[[re.Match[str]], dict[str, Any]]], ...] = (
+# by clause: each known clause is said again in the reader's language. The
+# parts named "need" and "free" are numbers of bytes, said as sizes.
+_CLAUSES = (
+    (r"^(?P<name>\S+) was killed \((?P<signal>\w+)\)$", N_("%(name)s was killed (%(signal)s)")),
     (
-        re.compile(r"^(\S+) was killed \((\w+)\)$"),
-        N_("%(name)s was killed (%(signal)s)"),
-        lambda m: {"name": m[1], "signal": m[2]},
-    ),
-    (
-        re.compile(r"^(\S+) failed \(exit code (-?\d+)\)$"),
+        r"^(?P<name>\S+) failed \(exit code (?P<code>-?\d+)\)$",
         N_("%(name)s failed (exit code %(code)s)"),
-        lambda m: {"name": m[1], "code": m[2]},
     ),
     (
-        re.compile(r"^nothing told (\S+), so main ended it$"),
+        r"^nothing told (?P<name>\S+), so main ended it$",
         N_("nothing told %(name)s, so main ended it"),
-        lambda m: {"name": m[1]},
     ),
     (
-        re.compile(r"^(\S+) saw its link close and stopped by itself$"),
+        r"^(?P<name>\S+) saw its link close and stopped by itself$",
         N_("%(name)s saw its link close and stopped by itself"),
-        lambda m: {"name": m[1]},
     ),
     (
-        re.compile(r"^(\d+) bytes of shared memory needed, /dev/shm has (\d+) free$"),
+        r"^(?P<need>\d+) bytes of shared memory needed, /dev/shm has (?P<free>\d+) free$",
         N_("%(need)s of shared memory needed, /dev/shm has %(free)s free"),
-        lambda m: {"need": size_words(int(m[1])), "free": size_words(int(m[2]))},
     ),
     (
-        re.compile(r"^(.+) has (\d+) bytes free: too little for these messages$"),
+        r"^(?P<dir>.+) has (?P<free>\d+) bytes free: too little for these messages$",
         N_("%(dir)s has %(free)s free: too little for these messages"),
-        lambda m: {"dir": m[1], "free": size_words(int(m[2]))},
     ),
-    (
-        re.compile(r"^could not set it up: (.*)$"),
-        N_("could not set it up: %(error)s"),
-        lambda m: {"error": m[1]},
-    ),
+    (r"^could not set it up: (?P<error>.*)$", N_("could not set it up: %(error)s")),
 )
+_SIZES = frozenset({"need", "free"})
 
 
 def reason_here(reason: str) -> str:
@@ -195,9 +178,12 @@ def reason_here(reason: str) -> str:
     out = ""
     for clause in reason.split("; ") if reason else ():
         said = clause
-        for pattern, message, parts in _CLAUSES:
-            if m := pattern.match(clause):
-                said = _(message) % parts(m)
+        for pattern, message in _CLAUSES:
+            if m := re.match(pattern, clause):
+                parts = m.groupdict()
+                said = _(message) % {
+                    k: size_words(int(v)) if k in _SIZES else v for k, v in parts.items()
+                }
                 break
         out = _("%(reason)s; %(more)s") % {"reason": out, "more": said} if out else said
     return out
