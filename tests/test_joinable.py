@@ -24,6 +24,7 @@ from app.events import Event
 from app.experiments import EXPERIMENTS
 from app.experiments import joinable as jq
 from app.experiments.constants import constants
+from app.experiments.crew import role_of
 from app.experiments.joinable.view import steps
 from app.params import ParamsError, validate
 from app.programs.boot.concviz_tracer import kinds as K
@@ -504,10 +505,16 @@ def test_no_join_loses_exactly_the_items_never_eaten(start_run: Any) -> None:
     assert len(lost) == len(never)  # each listed once
     held = {f"held by {who}": item for who, item in state.held.items()}
     assert {x["where"]: x["item"] for x in lost if x["where"].startswith("held by")} == held
-    assert {w.state for w in state.of_role("consumer")} == {CUT_OFF}
+    # Both eaters were cut off; on a loaded machine one may be cut off before
+    # it ran a line of its own, and so never showed a thread.
+    eaters = [p for p in state.procs.values() if role_of(p.name) == "consumer"]
+    assert len(eaters) == 2
+    assert all(p.cut_off and not p.alive for p in eaters)
+    assert {w.state for w in state.of_role("consumer")} <= {CUT_OFF}
     assert ("q.join()", "") not in state.returned
-    accounting = state.console[-1].text
-    assert accounting.startswith("accounting: 15 put,")
+    # (a daemon may say it ate one after main's last line, before it is cut off)
+    said = [c.text for c in state.console if c.text.startswith("accounting: 15 put,")]
+    assert len(said) == 1
 
 
 def test_sentinel_every_consumer_leaves_with_code_0_after_one_sentinel(start_run: Any) -> None:
