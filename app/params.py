@@ -165,9 +165,7 @@ def _words(prop: dict[str, Any]) -> str:
     if any(o.get("type") == "null" for o in options):
         given = [o for o in options if o.get("type") != "null"]
         if len(given) == 1:
-            return _("%(bounds)s, or null") % {
-                "bounds": _words({**prop, **given[0]} | {"anyOf": []})
-            }
+            return _("%(bounds)s, or null") % {"bounds": _words({**prop, "anyOf": [], **given[0]})}
     if "bounds" in prop:
         return _(prop["bounds"])
     if "enum" in prop:

@@ -64,8 +64,8 @@ def stuck(state: ProgramState) -> bool:
     live = state.live_threads()
     return (
         bool(live)
-        and not _starting(state)
         and all(w.op and w.timeout is None for w in live)
+        and not _starting(state)
         and not any(_may_start(state, w) or _may_end(state, w) for w in live)
         and not handled(state) & TIMERS
     )

@@ -230,7 +230,7 @@ class ProgramState(RunState):
     # (pid, tid) -> the worker's unique name
     names: dict[tuple[int, int], str] = field(default_factory=dict)
     console: deque[ConsoleLine] = field(default_factory=lambda: deque(maxlen=CONSOLE_LINES))
-    lines_printed: int = 0  # every whole line, the console keeps the latest
+    console_total: int = 0  # every console line so far: the console keeps the latest
     # Unfinished lines, by worker, stream and what the stream goes into.
     partial: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # The lines the latest event completed (a lesson's overlay reads what

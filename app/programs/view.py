@@ -194,8 +194,8 @@ def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
         "program_code": code(str(params.get("source", "")), state),
         "filename": params.get("filename", ""),
         "console": list(state.console)[-CONSOLE_SHOWN:],
-        # Lines printed before those (the run's export holds every one).
-        "console_earlier": max(0, state.lines_printed - CONSOLE_SHOWN),
+        # Lines before those (the run's export holds every one).
+        "console_earlier": max(0, state.console_total - CONSOLE_SHOWN),
         "diagnosis": [_(s.message) % s.parts for s in said(state)],
         "colour": colour,
         "doing": lambda w: doing(state, w),

@@ -174,6 +174,7 @@ def _claim(state: BrokerState, e: Event, d: dict[str, Any]) -> None:
 
 
 def _is_stream(new: dict[str, Any]) -> bool:
+    """The program's stream, by its `new` event."""
     return new.get("type") == "RedisStream" and new.get("name") == STREAM
 
 
@@ -181,9 +182,7 @@ def overlay(state: Any, e: Event) -> None:
     assert isinstance(state, BrokerState)
     d = e.data or {}
     who = state.names.get((e.pid, e.tid), e.worker)
-    on_stream = on_queue(
-        state, e, lambda d: (d.get("type"), d.get("name")) == ("RedisStream", STREAM)
-    )
+    on_stream = on_queue(state, e, _is_stream)
     if on_stream and e.kind == K.PUT:
         state.put_by(who)
     elif on_stream and e.kind == K.ACK and d.get("group") == GROUP:

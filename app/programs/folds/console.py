@@ -11,9 +11,13 @@ from app.programs.state import ConsoleLine, ProgramState
 def _print(state: ProgramState, line: ConsoleLine) -> None:
     """A whole line printed: on the console (which keeps the latest), and
     among the lines the latest event completed."""
-    state.console.append(line)
-    state.lines_printed += 1
+    _console(state, line)
     state.printed.append(line)
+
+
+def _console(state: ProgramState, line: ConsoleLine) -> None:
+    state.console.append(line)
+    state.console_total += 1
 
 
 def out(state: ProgramState, e: Event) -> None:
@@ -57,4 +61,4 @@ def exc(state: ProgramState, e: Event) -> None:
 def stdin_eof(state: ProgramState, e: Event) -> None:
     w = thread_of(state, e)
     flush_partial(state, e.t, of=w.name)  # the prompt shows before the note on it
-    state.console.append(ConsoleLine(e.t, w.name, "note", "input()"))
+    _console(state, ConsoleLine(e.t, w.name, "note", "input()"))
