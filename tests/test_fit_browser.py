@@ -119,8 +119,12 @@ def check_lesson(
     shown = ""
     try:
         page.goto(f"{server.url}/experiments/{slug}?projector={mode}")
+        # Polled on a timer, not on animation frames: a page that the browser
+        # does not paint (under the suite's load) still answers.
         page.wait_for_function(
-            "on => document.documentElement.classList.contains('projector') === on", arg=mode == "1"
+            "on => document.documentElement.classList.contains('projector') === on",
+            arg=mode == "1",
+            polling=100,
         )
         assert page.evaluate(PROBLEMS) == [], "before Start"
 
