@@ -189,7 +189,7 @@ def traced(workdir: Path, n: int, floor: bool = False) -> tuple[float, int, int]
     """items/s, events read, events the tracer said it lost. `floor`: the
     floor's program, untraced, with its own records."""
     from app.programs.fifo import EventFifo
-    from app.programs.launch import NO_ECHO, launch
+    from app.programs.launch import NO_ECHO, TraceOptions, launch
 
     fifo = EventFifo(workdir)
     counts = {"events": 0, "lost": 0}
@@ -210,8 +210,9 @@ def traced(workdir: Path, n: int, floor: bool = False) -> tuple[float, int, int]
             ).stdout
         else:
             life_r, life_w = os.pipe()
-            echo = {NO_ECHO: ""}  # its printed rate in stdout.txt too, not only as an event
-            proc = launch("prog.py", [str(n)], workdir, fifo.path, life_fd=life_r, extra_env=echo)
+            # Its printed rate in stdout.txt too, not only as an event.
+            options = TraceOptions(life_fd=life_r, extra_env={NO_ECHO: ""})
+            proc = launch("prog.py", [str(n)], workdir, fifo.path, options)
             os.close(life_r)
             proc.wait()
             out = (workdir / "stdout.txt").read_text()

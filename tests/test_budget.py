@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from app.budget import WorkerBudget
+from app.budget import Share, WorkerBudget
 
 
 def test_acquire_takes_all_or_nothing() -> None:
@@ -99,3 +99,20 @@ def test_a_run_says_it_ended_only_after_giving_its_slots_back() -> None:
             rt.stop("test teardown")
             rt.join(10.0)
     assert held_at_end == [0]
+
+
+def test_a_runs_share_grows_within_the_cap_and_gives_everything_back_once() -> None:
+    budget = WorkerBudget(cap=5)
+    assert budget.acquire(2)
+    share = Share(budget, 2)
+    assert share.grow(4)
+    assert (share.held, budget.held) == (4, 4)
+    assert not share.grow(6)  # one past the cap: nothing more taken
+    assert (share.held, budget.held) == (4, 4)
+    assert share.grow(3)
+    assert share.held == 4  # fewer: kept until the release
+    share.release()
+    share.release()
+    assert (share.held, budget.held) == (0, 0)
+    assert share.grow(5)  # released: it takes nothing again
+    assert budget.held == 0

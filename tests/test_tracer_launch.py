@@ -13,7 +13,7 @@ import pytest
 
 from app.programs.boot.concviz_tracer import wire
 from app.programs.fifo import EventFifo
-from app.programs.launch import BOOT_DIR, launch, program_env
+from app.programs.launch import BOOT_DIR, TraceOptions, launch, program_env
 
 
 def test_the_programs_environment_puts_the_tracer_first_and_says_where_events_go(
@@ -24,7 +24,9 @@ def test_the_programs_environment_puts_the_tracer_first_and_says_where_events_go
         "PYTHONPATH": "/somewhere",
         "CONCVIZ_TRACE_ROOT": "123",  # left by some other run: not this one's
     }
-    env = program_env("main.py", tmp_path, tmp_path / "events.fifo", life_fd=7, base=base)
+    env = program_env(
+        "main.py", tmp_path, tmp_path / "events.fifo", TraceOptions(life_fd=7), base=base
+    )
     assert env["PYTHONPATH"] == os.pathsep.join([str(BOOT_DIR), "/somewhere"])
     assert env["PATH"] == "/usr/bin"
     assert env["PYTHONUNBUFFERED"] == "1"
@@ -38,9 +40,9 @@ def test_the_programs_environment_puts_the_tracer_first_and_says_where_events_go
 
 def test_bad_launch_values_are_refused_with_the_field_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="memory_bytes must be at least 1"):
-        program_env("main.py", tmp_path, tmp_path / "f", memory_bytes=0)
+        TraceOptions(memory_bytes=0)
     with pytest.raises(ValueError, match="life_fd must be a file descriptor"):
-        program_env("main.py", tmp_path, tmp_path / "f", life_fd=-1)
+        TraceOptions(life_fd=-1)
     with pytest.raises(ValueError, match="args must be strings"):
         launch("main.py", [1], tmp_path, tmp_path / "f")  # type: ignore[list-item]
 

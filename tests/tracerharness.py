@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.programs.fifo import EventFifo
-from app.programs.launch import STDERR_FILE, STDOUT_FILE, launch
+from app.programs.launch import STDERR_FILE, STDOUT_FILE, TraceOptions, launch
 
 
 class Ev(NamedTuple):
@@ -148,8 +148,7 @@ def started(
             list(args),
             workdir,
             fifo.path,
-            life_fd=life_r,
-            memory_bytes=memory_bytes,
+            TraceOptions(life_fd=life_r, memory_bytes=memory_bytes),
             stdin_text=stdin,
         )
         os.close(life_r)

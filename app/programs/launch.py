@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BOOT_DIR = Path(__file__).resolve().parent / "boot"
@@ -41,27 +42,59 @@ STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
 
 
+StrPath = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    """What a run hands its traced program besides the script.
+
+    `life_fd`: the read end of a pipe whose write end the caller keeps; the
+    program's whole process group is killed when it reads end-of-file
+    there (the caller closed it, or died). `memory_bytes`: the address
+    space each of its processes may have (``RLIMIT_AS``). `gate_path`: step
+    mode's gate file (its directory holds ``permits/``). `live_path`,
+    `calls_dir`: a lesson's live settings and calls (``concviz_live``).
+    `extra_env`: what the run needs from outside (the broker's address)."""
+
+    life_fd: int | None = None
+    memory_bytes: int | None = None
+    gate_path: StrPath | None = None
+    live_path: StrPath | None = None
+    calls_dir: StrPath | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.memory_bytes is not None and self.memory_bytes < 1:
+            raise ValueError(f"memory_bytes must be at least 1 (got {self.memory_bytes})")
+        if self.life_fd is not None and self.life_fd < 0:
+            raise ValueError(f"life_fd must be a file descriptor, 0 or more (got {self.life_fd})")
+
+    def env(self) -> dict[str, str]:
+        """The tracer's variables for these options."""
+        named = {
+            LIFE_FD: self.life_fd,
+            MEMORY_BYTES: self.memory_bytes,
+            GATE: self.gate_path,
+            LIVE: self.live_path,
+            CALLS: self.calls_dir,
+        }
+        out = {k: str(v) for k, v in named.items() if isinstance(v, int)}
+        out |= {k: os.path.abspath(v) for k, v in named.items() if isinstance(v, str | os.PathLike)}
+        return out
+
+
 def program_env(
-    script: str | os.PathLike[str],
-    workdir: str | os.PathLike[str],
-    fifo_path: str | os.PathLike[str],
-    *,
-    life_fd: int | None = None,
-    memory_bytes: int | None = None,
-    gate_path: str | os.PathLike[str] | None = None,
-    live_path: str | os.PathLike[str] | None = None,
-    calls_dir: str | os.PathLike[str] | None = None,
+    script: StrPath,
+    workdir: StrPath,
+    fifo_path: StrPath,
+    options: TraceOptions = TraceOptions(),
     base: Mapping[str, str] | None = None,
-    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a traced program: `base` (default: this
     process's), with the boot directory first on ``PYTHONPATH``, unbuffered
     output, and the tracer's settings (any left over from `base` removed);
-    then `extra` (what the run needs from outside: the broker's address)."""
-    if memory_bytes is not None and memory_bytes < 1:
-        raise ValueError(f"memory_bytes must be at least 1 (got {memory_bytes})")
-    if life_fd is not None and life_fd < 0:
-        raise ValueError(f"life_fd must be a file descriptor, 0 or more (got {life_fd})")
+    then `options`' own, and last its `extra_env`."""
     env = {k: v for k, v in (os.environ if base is None else base).items()}
     for name in [k for k in env if k.startswith(PREFIX)]:
         del env[name]
@@ -72,58 +105,28 @@ def program_env(
     env[NO_ECHO] = os.path.abspath(workdir)
     env[USER_DIR] = os.path.abspath(workdir)
     env[MAIN] = os.path.abspath(os.path.join(workdir, script))
-    if life_fd is not None:
-        env[LIFE_FD] = str(life_fd)
-    if memory_bytes is not None:
-        env[MEMORY_BYTES] = str(memory_bytes)
-    if gate_path is not None:
-        env[GATE] = os.path.abspath(gate_path)
-    if live_path is not None:
-        env[LIVE] = os.path.abspath(live_path)
-    if calls_dir is not None:
-        env[CALLS] = os.path.abspath(calls_dir)
-    env.update(extra or {})
+    env.update(options.env())
+    env.update(options.extra_env)
     return env
 
 
 def launch(
-    script_path: str | os.PathLike[str],
+    script_path: StrPath,
     args: Sequence[str],
-    workdir: str | os.PathLike[str],
-    fifo_path: str | os.PathLike[str],
+    workdir: StrPath,
+    fifo_path: StrPath,
+    options: TraceOptions = TraceOptions(),
     *,
-    life_fd: int | None = None,
-    memory_bytes: int | None = None,
-    gate_path: str | os.PathLike[str] | None = None,
-    live_path: str | os.PathLike[str] | None = None,
-    calls_dir: str | os.PathLike[str] | None = None,
-    extra_env: Mapping[str, str] | None = None,
     stdin_text: str = "",
 ) -> subprocess.Popen[bytes]:
     """Start ``script_path`` (relative paths are taken in `workdir`) with
-    `args`. `life_fd`: the read end of a pipe whose write end the caller
-    keeps; the program's whole process group is killed when it reads
-    end-of-file there (the caller closed it, or died). `memory_bytes`: the
-    address space each of its processes may have (``RLIMIT_AS``).
-    `gate_path`: step mode's gate file (its directory holds ``permits/``).
-    `live_path`, `calls_dir`: a lesson's live settings and calls
-    (``concviz_live``). `extra_env`: more environment for the program.
-    `stdin_text`: what it reads on stdin (a file without a name, so the
-    program's directory holds only its own files); nothing by default."""
+    `args`, traced with `options`. `stdin_text`: what it reads on stdin (a
+    file without a name, so the program's directory holds only its own
+    files); nothing by default."""
     if not all(isinstance(a, str) for a in args):
         raise ValueError("args must be strings")
     script = os.path.abspath(os.path.join(workdir, script_path))
-    env = program_env(
-        script,
-        workdir,
-        fifo_path,
-        life_fd=life_fd,
-        memory_bytes=memory_bytes,
-        gate_path=gate_path,
-        live_path=live_path,
-        calls_dir=calls_dir,
-        extra=extra_env,
-    )
+    env = program_env(script, workdir, fifo_path, options)
     with (
         open(os.path.join(workdir, STDOUT_FILE), "wb") as out,
         open(os.path.join(workdir, STDERR_FILE), "wb") as err,
@@ -140,5 +143,5 @@ def launch(
             stdout=out,
             stderr=err,
             start_new_session=True,
-            pass_fds=() if life_fd is None else (life_fd,),
+            pass_fds=() if options.life_fd is None else (options.life_fd,),
         )

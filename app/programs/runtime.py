@@ -36,11 +36,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from app import events, reasons
-from app.budget import WorkerBudget
+from app.budget import Share, WorkerBudget
 from app.programs import procfs
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.deaths import Deaths
-from app.programs.launch import launch
+from app.programs.launch import TraceOptions, launch
 from app.programs.limits import file_bytes, first_passed, limits_from
 from app.programs.merge import EventMerge
 from app.programs.outside import Outside
@@ -85,7 +85,6 @@ class ProgramRuntime:
     ) -> None:
         self.experiment = experiment
         self.params = params
-        self._budget = budget
         lesson = bool(getattr(experiment, "lesson", False))
         self.limits = limits_from(
             settings or Settings(),
@@ -107,21 +106,21 @@ class ProgramRuntime:
         self._dir: RunDir | None = None
         self._workdir: Path | None = None
         self._life_w = -1
-        self._released = False
         # What the run takes from outside its program (the broker's
         # database): its env (REDIS_URL) while it holds it, its joined
         # workers' own (`guest_env`, `revoke_guest`).
         self.outside = Outside()
         # Budget slots the run holds: the caller took them for its first
         # workers; a lesson's live settings may take more (hold_workers).
-        self._held = experiment.worker_count(params)
+        self._share = Share(budget, experiment.worker_count(params))
         self._merge = EventMerge(
             on_batch, lambda: self.stop(reasons.EVENTS_UNREADABLE, outcome="failed")
         )
         self._stepping = False
         self._quiet_said = 0.0  # when `quiet` was last said
         self._speed = float(getattr(params, "speed", 1.0))
-        self._live: dict[str, Any] = dict(getattr(experiment, "live_settings", _none)(params))
+        live_settings = getattr(experiment, "live_settings", None)
+        self._live: dict[str, Any] = dict(live_settings(params)) if live_settings else {}
         self._reader = threading.Thread(target=self._read, name="program-reader", daemon=True)
         self._supervisor = threading.Thread(
             target=self._supervise, name="program-supervisor", daemon=True
@@ -151,11 +150,13 @@ class ProgramRuntime:
                 list(p.get("args") or []),
                 self._workdir,
                 run_dir.fifo.path,
-                life_fd=life_r,
-                gate_path=controls.gate_path,
-                live_path=controls.live_path,
-                calls_dir=controls.calls,
-                extra_env=self.outside.env,
+                TraceOptions(
+                    life_fd=life_r,
+                    gate_path=controls.gate_path,
+                    live_path=controls.live_path,
+                    calls_dir=controls.calls,
+                    extra_env=self.outside.env,
+                ),
                 stdin_text=str(p.get("stdin") or ""),
             )
         finally:
@@ -243,12 +244,8 @@ class ProgramRuntime:
         match. A lower count keeps what is held until the run ends: the
         workers asked to leave may still be finishing their item."""
         with self._lock:
-            more = n - self._held
-            if more <= 0 or self._released:
-                return True
-            if not self._budget.acquire(more):
+            if not self._share.grow(n):
                 return False
-            self._held = n
             self.limits = replace(self.limits, processes=max(self.limits.processes, n + 1))
             return True
 
@@ -275,7 +272,7 @@ class ProgramRuntime:
         """Places under max_workers this run holds: one for a user's
         program (its own children count against its limits instead); a
         lesson's, one for each worker its program starts."""
-        return 0 if self._released else self._held
+        return self._share.held
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the supervisor, then the reader; False if either still runs."""
@@ -316,15 +313,11 @@ class ProgramRuntime:
                 # A program that failed may have failed because what it
                 # used from outside went away: then that is the run's reason.
                 self._check_outside()
-            if self._stop_reason is None:
-                # The first process ended; its orphans (if any) go too.
-                end_session(
-                    self._pid, self._proc, ORPHAN_GRACE_S, term_first=False, workdir=self._workdir
-                )
-            else:
-                end_session(
-                    self._pid, self._proc, TERM_GRACE_S, term_first=True, workdir=self._workdir
-                )
+            # Stopped: the whole program is asked to end. Else the first
+            # process ended; its orphans (if any) go too.
+            stopping = self._stop_reason is not None
+            grace = TERM_GRACE_S if stopping else ORPHAN_GRACE_S
+            end_session(self._pid, proc, grace, term_first=stopping, workdir=self._workdir)
             code = self._exit_code = proc.wait()
             self._merge.emit(K.EXIT, {"exitcode": code}, pid=self._pid)
         except Exception as exc:
@@ -339,9 +332,7 @@ class ProgramRuntime:
             return
         idle = time.monotonic() - self._merge.last_batch
         if 0 < self._idle_limit_s < idle:
-            from app.reasons import idle_reason
-
-            self.stop(idle_reason(self._idle_limit_s), outcome="stopped")
+            self.stop(reasons.idle_reason(self._idle_limit_s), outcome="stopped")
         again = time.monotonic() - self._quiet_said >= QUIET_AGAIN_S
         if idle >= QUIET_S and (again or not self._merge.quiet_sent):
             self._merge.quiet_sent = True
@@ -385,9 +376,7 @@ class ProgramRuntime:
         if self._dir is not None:
             self._dir.remove()
         self.outside.give_back()
-        with self._lock:
-            self._budget.release(self._held)
-            self._released = True
+        self._share.release()
         # Said last: a run shown ended has given everything back, so a
         # Start right after it finds its workers' slots free.
         # Ended by itself: a crash is the program's own business (it still
@@ -412,7 +401,3 @@ class ProgramRuntime:
         why = self.outside.gone()
         if why:
             self.stop(why, outcome="failed")
-
-
-def _none(params: Any) -> dict[str, Any]:
-    return {}

@@ -1,15 +1,13 @@
 """Pipes, files, sockets and shared memory: two processes talk through each
 of the lecture's ways, and this program measures them.
 
-For each way, main sets up a link and forks two processes that inherit it:
-a receiver R<k> and a sender S<k>. The sender times round trips (a message
-there, its echo back), then sends as many messages one way as it can; the
-receiver compares every message byte for byte with what must have been
-sent. A memory copy inside one process comes first: the limit.
-
-Every message is PAYLOAD_BYTES long and carries its number in its first and
-last 8 bytes; an all-ones number ends a phase. Each process prints what it
-measured, one line per fact (``<way>: <what> name=value ...``).
+For each way, main sets up a link and forks a receiver R<k> and a sender
+S<k> that inherit it. The sender times round trips (a message there, its
+echo back), then sends as many messages one way as it can; the receiver
+compares every byte with what must have been sent. A memory copy inside
+one process comes first: the limit. A message is PAYLOAD_BYTES long, its
+number in its first and last 8 bytes; an all-ones number ends a phase.
+Each fact is printed on a line of its own (``<way>: <what> name=value``).
 
 Linux (the children are forked). Run it with: python ipc.py
 """
@@ -60,12 +58,11 @@ def free_bytes(path):
 
 class Link:
     """Main sets a link up (`calls`: the system calls that took; `facts`: what
-    it found out) and forks the two sides, which inherit it. Each side takes
-    its end first, end("sender") or end("receiver"), which returns the calls
-    that took, then sends and receives whole messages. Main closes its own
-    copies (`release`). Here, the sender sends on `there` and hears back on
-    `back`; the receiver the other way round. Unless a link says otherwise,
-    a side writes to the file descriptor `w` and reads from `r`."""
+    it found out), forks the two sides and closes its own copies (`release`).
+    Each side takes its end, end("sender") or end("receiver"), which returns
+    the calls that took, then sends and receives whole messages: by default
+    the sender on `there`, hearing back on `back`, through the file
+    descriptors `w` (to write) and `r` (to read)."""
 
     calls, facts = 2, {}  # two objects, one each way; nothing more to say
     most = MESSAGES  # messages per phase, at most (a file keeps them all: fewer)
