@@ -192,8 +192,18 @@ def test_the_endless_eater_is_named_stuck_and_stop_leaves_nothing(
     assert run["status"] == "running"
     r = pc.post(f"/api/runs/{run_id}/stop")
     assert r.status_code == 200
-    assert finish(pc, run_id)["status"] == "stopped"
+    run = finish(pc, run_id)
+    assert run["status"] == "stopped"
     nothing_left(program_server)
+    # The cook had ended by itself; the eater was ended by the Stop, and says so.
+    ends = {p["name"]: (p["exitcode"], p["with_run"]) for p in run["processes"]}
+    assert ends["cook"] == (0, False)
+    assert ends["eater"] == (None, True)
+    page = settle(
+        lambda: pc.get(f"/runs/{run_id}"),
+        lambda r: "pg-proc-head" in r.text,  # once its recording is written
+    )
+    assert page.text.count("ended with the run") == 1
 
 
 PHILOSOPHERS = """

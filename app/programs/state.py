@@ -78,6 +78,9 @@ class ProcView:
     exitcode: int | None = None
     signal: str = ""
     cut_off: bool = False
+    # Still there when the run ended (a Stop, a limit, orphans of a main
+    # that ended): concviz ended it, and its exit status went to nobody here.
+    with_run: bool = False
     code_ended: bool = False  # its main code ran to its end; it waits to exit
     since: float = 0.0
     manager: bool = False  # a Manager()'s server: it holds the objects, says nothing
@@ -317,6 +320,8 @@ class ProgramState(RunState):
                     "alive": p.alive,
                     "exitcode": p.exitcode,
                     "signal": p.signal or None,
+                    "cut_off": p.cut_off,  # a daemon, ended as its parent exited
+                    "with_run": p.with_run,  # still there when the run ended: concviz ended it
                     "daemon": p.daemon,
                     "manager": p.manager,
                     "command": p.command or None,

@@ -46,6 +46,7 @@ def run_end(state: ProgramState, e: Event) -> None:
     LIFECYCLE[events.RUN_END](state, e)
     flush_partial(state, e.t)
     for p in state.procs.values():
+        p.with_run = p.alive and p.exitcode is None and not p.signal
         p.alive = False
     for w in state.threads():
         if w.state not in OVER:
