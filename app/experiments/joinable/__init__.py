@@ -1,12 +1,9 @@
 """When does it end? The termination lesson (parts 6 and 7 of the lecture).
 
-The lesson is its program (`program.py`): stands put hot dogs into a queue,
-eaters take them, and main waits for the end in one of four ways (`mode`):
-the naive hang, JoinableQueue with q.join() and daemon eaters, the same
-without q.join() (hot dogs lost), and one STOP per eater. It runs under the
-tracer like any program; `overlay.py` folds the lesson's panels from its
-trace (the unfinished-task counter, the hang, the lost hot dogs), and
-`view.py` says what its templates draw.
+The lesson is its program (`program.py`, whose four endings `mode` picks);
+`overlay.py` folds the lesson's panels from its trace (the unfinished-task
+counter, the hang, the lost hot dogs), and `view.py` says what its templates
+draw.
 """
 
 from __future__ import annotations
@@ -23,14 +20,13 @@ from app.params import QueueWork, capacity_field, choice_field, ms_field, number
 from app.programs.state import CUT_OFF, KILLED
 
 SLUG = "joinable"
-Mode = Literal["naive", "joinable", "no-join", "sentinel"]
 __all__ = ["JOINABLE", "NAIVE", "NO_JOIN", "SENTINEL", "JoinableState"]
 
 
 class Params(QueueWork):
     # Titles worded for this lesson (hot-dog stands and eaters), so that its
     # messages stay its own and do not merge with producer/consumer's.
-    mode: Mode = choice_field(
+    mode: Literal["naive", "joinable", "no-join", "sentinel"] = choice_field(
         "naive",
         N_("Ending"),
         N_(

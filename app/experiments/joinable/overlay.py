@@ -42,6 +42,12 @@ def value(v: Any) -> str:
     return STOP if v is not None and str(v) == "None" else item_text(v)
 
 
+def mode_of(params: dict[str, Any]) -> str:
+    """The run's ending (one it does not know is the naive one)."""
+    mode = str(params.get("mode", NAIVE))
+    return mode if mode in MODES else NAIVE
+
+
 @dataclass
 class JoinableState(CrewState):
     put_items: list[str] = field(default_factory=list)
@@ -58,12 +64,7 @@ class JoinableState(CrewState):
 
     @property
     def mode(self) -> str:
-        mode = str(self.params.get("mode", NAIVE))
-        return mode if mode in MODES else NAIVE
-
-    @property
-    def joinable(self) -> bool:
-        return self.mode in JOINABLE_MODES
+        return mode_of(self.params)
 
     @property
     def produced(self) -> int:
@@ -88,41 +89,27 @@ class JoinableState(CrewState):
 
     def lost_places(self) -> list[tuple[str, str, str]]:
         """Hot dogs put and never eaten, once no eater is left to eat them:
-        (item, where: "queue", "held" or "taken", the eater that held it)."""
+        (item, where: "queue", "held" or "taken", the eater that held it), in
+        that order."""
         if not self.consumers_gone():
             return []
         eaten = set(self.eaten)
         holder = {item: who for who, item in self.held.items()}
-        out = []
-        for item in self.put_items:
-            if item in eaten:
-                continue
-            if item in holder:
-                out.append((item, "held", holder[item]))
-            elif item in self.got:
-                out.append((item, "taken", ""))
-            else:
-                out.append((item, "queue", ""))
-        order = {"queue": 0, "held": 1, "taken": 2}
-        return sorted(out, key=lambda x: order[x[1]])
-
-    def lost_items(self) -> list[tuple[str, str]]:
-        """The same, with where each was in words (English: the run object's)."""
-        words = {"queue": "in the queue", "taken": "taken"}
-        return [
-            (i, f"held by {who}" if place == "held" else words[place])
-            for i, place, who in self.lost_places()
-        ]
-
-    def unfinished_tasks(self) -> int | None:
-        return self.produced - self.task_dones if self.joinable else None
+        lost = [item for item in self.put_items if item not in eaten]
+        return (
+            [(i, "queue", "") for i in lost if i not in holder and i not in self.got]
+            + [(i, "held", holder[i]) for i in lost if i in holder]
+            + [(i, "taken", "") for i in lost if i not in holder and i in self.got]
+        )
 
     def lesson_counters(self) -> dict[str, Any]:
         return {
             "produced": self.produced,
             "consumed": self.consumed,
             "in_queue": sum(1 for i in self.in_queue() if i != STOP),
-            "unfinished_tasks": self.unfinished_tasks(),
+            "unfinished_tasks": (
+                self.produced - self.task_dones if self.mode in JOINABLE_MODES else None
+            ),
             "lost_items": len(self.lost_places()),
             "consumers_waiting": sum(
                 1 for w in self.of_role("consumer") if w.alive and w.state == GET_WAIT
@@ -131,12 +118,16 @@ class JoinableState(CrewState):
         }
 
     def lesson(self) -> dict[str, Any]:
-        d = self.diagnosis
         main = self.main()
+        # Where each lost hot dog was, in English (the page says it in its reader's).
+        words = {"queue": "in the queue", "taken": "taken"}
         return {
             "mode": self.mode,
-            "diagnosis": None if d is None else {"kind": "hang", **d},
-            "lost": [{"item": i, "where": where} for i, where in self.lost_items()],
+            "diagnosis": None if self.diagnosis is None else {"kind": "hang", **self.diagnosis},
+            "lost": [
+                {"item": i, "where": f"held by {who}" if place == "held" else words[place]}
+                for i, place, who in self.lost_places()
+            ],
             "main": {
                 "waits_in": main_call(main),
                 "target": (main.on or None) if main is not None and main.op == "join" else None,
@@ -152,24 +143,18 @@ def main_call(main: ThreadView | None) -> str:
     return {"join": "join()", "qjoin": "q.join()"}.get(main.op, "")
 
 
-def _name(state: JoinableState, e: Event) -> str:
-    return state.names.get((e.pid, e.tid), e.worker)
-
-
 def _on_queue(state: JoinableState, e: Event, who: str) -> None:
     v = value((e.data or {}).get("v"))
-    if e.kind == K.PUT:
-        if v == STOP:
-            state.sentinels_put += 1
-        else:
-            state.put_items.append(v)
-            state.put_by(who)
+    if e.kind == K.PUT and v == STOP:
+        state.sentinels_put += 1
+    elif e.kind == K.PUT:
+        state.put_items.append(v)
+        state.put_by(who)
+    elif e.kind == K.GET and v == STOP:
+        state.sentinels_taken[who] = state.sentinels_taken.get(who, 0) + 1
     elif e.kind == K.GET:
-        if v == STOP:
-            state.sentinels_taken[who] = state.sentinels_taken.get(who, 0) + 1
-        else:
-            state.got.add(v)
-            state.held[who] = v
+        state.got.add(v)
+        state.held[who] = v
     elif e.kind == K.TASK_DONE:
         state.task_dones += 1
 
@@ -184,13 +169,13 @@ def _main_event(state: JoinableState, e: Event) -> None:
         state.main_ended = True
 
 
-def _hang(state: JoinableState, e: Event) -> None:
+def _hang(state: JoinableState, e: Event, who: str) -> None:
     main = state.main()
     if main is None:
         return
     # main's join() that gave up has just returned (the fold has cleared
     # its wait): the eater it waited for is the event's.
-    gave_up = e.kind == K.JOINED and _name(state, e) == "main" and (e.data or {}).get("alive")
+    gave_up = e.kind == K.JOINED and who == "main" and (e.data or {}).get("alive")
     target = (e.item or "") if gave_up else main.on if main.op == "join" else ""
     if role_of(target) != "consumer" or (e.kind != QUIET and not gave_up):
         return
@@ -202,20 +187,19 @@ def _hang(state: JoinableState, e: Event) -> None:
     eaters = [w for w in state.of_role("consumer") if w.alive]
     if not eaters or any(w.op != "get" or w.timeout is not None for w in eaters):
         return
-    since = max(w.since for w in eaters)
     state.diagnosis = {
         "producers_finished": [w.name for w in stands],
         "consumers_in_get": [w.name for w in eaters],
         "main_waits_in": f"join() of {target}",
         "target": target,
         "t": e.t,
-        "quiet_ms": round(max(0.0, e.t - since) * 1000),
+        "quiet_ms": round(max(0.0, e.t - max(w.since for w in eaters)) * 1000),
     }
 
 
 def overlay(state: Any, e: Event) -> None:
     assert isinstance(state, JoinableState)
-    who = _name(state, e)
+    who = state.names.get((e.pid, e.tid), e.worker)
     if on_queue(state, e, lambda d: d.get("type") in ("Queue", "JoinableQueue")):
         _on_queue(state, e, who)
     if who == "main":
@@ -229,4 +213,4 @@ def overlay(state: Any, e: Event) -> None:
             if state.held.get(eater) == item:
                 del state.held[eater]
     if state.diagnosis is None:
-        _hang(state, e)
+        _hang(state, e, who)

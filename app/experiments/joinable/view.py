@@ -8,12 +8,12 @@ from app.experiments.crew import role_of
 from app.experiments.joinable.overlay import (
     JOINABLE,
     JOINABLE_MODES,
-    MODES,
     NAIVE,
     OUTCOME,
     SENTINEL,
     JoinableState,
     main_call,
+    mode_of,
     value,
 )
 from app.i18n import N_, _
@@ -52,9 +52,11 @@ def _span(names: list[str]) -> str:
 
 
 def steps(state: JoinableState, params: dict[str, Any]) -> list[dict[str, str]]:
-    """Main's program as steps, each done, current or to come (made while the
-    page is rendered, in its reader's language)."""
-    mode = state.mode if state.params else str(params.get("mode", NAIVE))
+    """Main's program as steps, each done, current or to come; at most one
+    is current, the first that is (made while the page is rendered, in its
+    reader's language)."""
+    mode = mode_of(state.params or params)
+    daemons = mode in JOINABLE_MODES
     producers = [f"P{i}" for i in range(1, int(params.get("producers", 0)) + 1)]
     consumers = [f"C{i}" for i in range(1, int(params.get("consumers", 0)) + 1)]
     main = state.main()
@@ -64,66 +66,42 @@ def steps(state: JoinableState, params: dict[str, Any]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
 
     def add(label: str, done: bool, current: bool = False) -> None:
+        current = current and all(step["status"] != "now" for step in out)
         out.append({"label": label, "status": "done" if done else "now" if current else "todo"})
 
-    def join(name: str) -> None:
-        add(f"{name}.join()", ("join()", name) in state.returned, target == name)
+    def join(names: list[str]) -> None:
+        for name in names:
+            add(f"{name}.join()", ("join()", name) in state.returned, target == name)
 
     everyone = producers + consumers
     start = (
         _("start %(producers)s and %(consumers)s (daemons)")
-        if mode in JOINABLE_MODES
+        if daemons
         else _("start %(producers)s and %(consumers)s")
     )
-    names = {"producers": _span(producers), "consumers": _span(consumers)} if everyone else {}
+    if everyone:
+        start %= {"producers": _span(producers), "consumers": _span(consumers)}
     started = all(n in spawned for n in everyone)
-    add(start % names if names else start, started, bool(spawned - {"main"}) and not started)
-    for name in producers:
-        join(name)
+    add(start, started, bool(spawned - {"main"}) and not started)
+    join(producers)
     if mode == NAIVE:
-        for name in consumers:
-            join(name)
+        join(consumers)
     elif mode == JOINABLE:
         add("q.join()", ("q.join()", "") in state.returned, call == "q.join()")
     elif mode == SENTINEL:
         n = len(consumers)
         put = state.sentinels_put
         add(_("put %(n)s × STOP") % {"n": n}, put >= n, 0 < put < n)
-        for name in consumers:
-            join(name)
-    end = _("end of main: daemons terminated") if mode in JOINABLE_MODES else _("end of main")
-    add(end, state.main_ended)
-    return steps_fixed(out)
-
-
-def steps_fixed(out: list[dict[str, str]]) -> list[dict[str, str]]:
-    """At most one step is current: the first that is."""
-    seen = False
-    for step in out:
-        if step["status"] == "now":
-            if seen:
-                step["status"] = "todo"
-            seen = True
+        join(consumers)
+    add(_("end of main: daemons terminated") if daemons else _("end of main"), state.main_ended)
     return out
-
-
-def _lost_where(place: str, who: str) -> str:
-    if place == "held":
-        return _("held by %(name)s when it ended") % {"name": who}
-    if place == "queue":
-        return _("still in the queue at the end")
-    return _("taken but never finished")
 
 
 def card(state: JoinableState, w: ThreadView) -> dict[str, Any]:
     """A stand's or an eater's card: what it does, in the lesson's words."""
     role = role_of(w.name)
     proc = state.procs.get(w.pid)
-    item = ""
-    if role == "producer":
-        item = f"{w.name} #{state.made.get(w.name, 0) + 1}"
-    elif w.item:
-        item = value(w.item)
+    item = f"{w.name} #{state.made.get(w.name, 0) + 1}" if role == "producer" else value(w.item)
     # The card's look, in the lesson's states (joinable.css and app.css).
     css = {"running": "ready", "cut_off": "daemon_stopped"}.get(w.state, w.state)
     if w.state == "sleeping":
@@ -135,7 +113,7 @@ def card(state: JoinableState, w: ThreadView) -> dict[str, Any]:
         "item": item,
         "daemon": bool(proc and proc.daemon),
         "signal": proc.signal if proc is not None else "",
-        "count": state.made.get(w.name, 0) if role == "producer" else state.ate.get(w.name, 0),
+        "count": (state.made if role == "producer" else state.ate).get(w.name, 0),
         "took_stop": bool(state.sentinels_taken.get(w.name)),
         "held_lost": item if role == "consumer" and state.held.get(w.name) == item else "",
     }
@@ -143,11 +121,14 @@ def card(state: JoinableState, w: ThreadView) -> dict[str, Any]:
 
 def view(state: JoinableState, params: dict[str, Any]) -> dict[str, Any]:
     capacity = int(params.get("capacity", 0))
-    mode = str(params.get("mode", NAIVE))
-    mode = mode if mode in MODES else NAIVE
+    mode = mode_of(params)
     queue = state.in_queue()
-    places = state.lost_places()
-    lost = [(item, _lost_where(place, who)) for item, place, who in places]
+    held = _("held by %(name)s when it ended")
+    where = {"queue": _("still in the queue at the end"), "taken": _("taken but never finished")}
+    lost = [
+        (item, held % {"name": who} if place == "held" else where[place])
+        for item, place, who in state.lost_places()
+    ]
     printed = [c for c in state.console if c.stream != "note"][-CONSOLE_SHOWN:]
     return {
         "mode": mode,
@@ -161,7 +142,6 @@ def view(state: JoinableState, params: dict[str, Any]) -> dict[str, Any]:
         "lost_set": {item for item, _where in lost},
         "main": state.main(),
         "main_call": main_call(state.main()),
-        "jq_counters": state.lesson_counters(),
         "producer_cards": [card(state, w) for w in state.of_role("producer")],
         "consumer_cards": [card(state, w) for w in state.of_role("consumer")],
         "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],

@@ -1,20 +1,16 @@
 """Producer/consumer around one bounded queue (part 5 of the lecture).
 
-The lesson is its program (`program.py`): producers and consumers, real
-processes (or threads: `backend`), share one bounded queue, and main keeps
-their numbers at what the presenter's sliders say while it runs. It runs
-under the tracer like any program; `overlay.py` folds the lesson's panels
-from its trace (the queue and its items, each worker's card, the counters,
-throughput and each item's journey), and `view.py` says what its templates
-draw.
+The lesson is its program (`program.py`: producers and consumers, processes
+or threads, as many as the presenter's sliders say); `overlay.py` folds the
+lesson's panels from its trace (the queue and its items, each worker's card,
+the counters, throughput and each item's journey), and `view.py` says what
+its templates draw.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-
-from pydantic import BaseModel
 
 from app.experiments.lesson import program_lesson
 from app.experiments.producer_consumer.overlay import PCState, overlay
@@ -51,12 +47,6 @@ class Params(QueueWork):
     )
 
 
-def workers_needed(params: BaseModel) -> int:
-    """Main, and a process (or thread) per producer and consumer."""
-    assert isinstance(params, Params)
-    return 1 + params.producers + params.consumers
-
-
 EXPERIMENT = program_lesson(
     slug=SLUG,
     title=N_("Producer / consumer"),
@@ -76,7 +66,8 @@ EXPERIMENT = program_lesson(
         "speed": 20,
     },
     notes={"finished": N_("main's program ended")},
-    workers_needed=workers_needed,
+    # Main, and a process (or thread) per producer and consumer.
+    workers_needed=lambda params: 1 + params.producers + params.consumers,  # type: ignore[attr-defined]
 )
 
 fold_all = EXPERIMENT.fold_all

@@ -21,13 +21,7 @@ from app.events import Event
 from app.experiments.crew import CrewState, on_queue, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.journeys import journey
-from app.programs.state import (
-    GET_WAIT,
-    PUT_WAIT,
-    SLEEPING,
-    ThreadView,
-    item_text,
-)
+from app.programs.state import GET_WAIT, PUT_WAIT, SLEEPING, ThreadView, item_text
 
 QUEUE_NAME = "q"  # the program's one work queue
 SENTINEL = "None"  # the sentinel's repr, as the tracer sends it
@@ -66,13 +60,6 @@ class PCState(CrewState):
     @property
     def in_queue(self) -> int:
         return sum(1 for i in self.queue_items() if i != SENTINEL)
-
-    def depth(self) -> int | None:
-        obj = self.queue()
-        if obj is None:
-            return None
-        capacity = int(self.params.get("capacity") or 0)
-        return min(len(obj.items), capacity) if capacity else len(obj.items)
 
     def shown_state(self, w: ThreadView) -> str:
         """A worker's state in the lesson's words: producing, consuming,
@@ -190,12 +177,12 @@ def overlay(state: Any, e: Event) -> None:
             _used(state, j.consumer, j.item, e.t)
     if on_queue(state, e, lambda d: d.get("name") == QUEUE_NAME) and e.kind in (K.PUT, K.GET):
         _on_queue(state, e, who)
-        depth = state.depth() or 0
+        depth = len(state.queue_items())
         if not state.depth_track or state.depth_track[-1][1] != depth:
             state.depth_track.append((e.t, depth))
     elif e.kind == K.SLEEP and role:
-        w = state.workers.get(who)
-        if isinstance(w, ThreadView):
+        w = state.thread(who)
+        if w is not None:
             if role == "producer":
                 j = journey(state, state.making(who))
                 j.producer, j.made = who, e.t

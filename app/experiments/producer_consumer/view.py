@@ -10,7 +10,7 @@ from app.experiments.crew import OUTCOME, role_of
 from app.experiments.producer_consumer.overlay import SENTINEL, PCState
 from app.i18n import _
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import ThreadView, item_text
+from app.programs.state import ThreadView
 
 CONSOLE_SHOWN = 4
 # Items that stay in the queue less than this (on average: the items in it
@@ -66,13 +66,11 @@ def view(state: PCState, params: dict[str, Any]) -> dict[str, Any]:
         "sentinel": SENTINEL,
         "brisk": per_s > 0 and len(items) / per_s < BRISK_S,
         "slots": capacity if capacity else max(8, len(items) + 2),
-        "pc_counters": state.lesson_counters(),
         "producer_cards": [card(state, w) for w in state.of_role("producer")],
         "consumer_cards": [card(state, w) for w in state.of_role("consumer")],
         "main": state.main(),
         "log": shown_log(state),
         "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],
-        "shown_value": item_text,
         "runbar_facts": [
             _("capacity %(n)s") % {"n": capacity} if capacity else _("unbounded queue"),
             _("%(n)s items per producer") % {"n": per_producer} if per_producer else _("endless"),
