@@ -1,14 +1,11 @@
 """Beyond one machine: a queue held by a real broker (issue 17).
 
-The lesson is its program (`program.py`): producers and consumers, real
-processes, share a Redis stream through a consumer group. Each entry is
-handed to one consumer and stays pending there until it acknowledges it; a
-consumer killed mid-item (the stage's Kill button) leaves its entry pending
-until another claims it, after the idle time: delivery is at least once.
-The run gets a Redis database of its own from the server's broker
-(`app.broker`: an embedded Redis server, or the one `--redis` names);
-without one the page says why and Start is refused. `overlay.py` folds the
-lesson's panels from the trace, and `view.py` says what its templates draw.
+The lesson is its program (`program.py`): producer and consumer processes
+share a Redis stream through a consumer group. A consumer killed mid-item
+(the stage's Kill button) leaves its entry pending until another claims it:
+delivery is at least once. The run gets a Redis database of its own from
+the server's broker (`app.broker`: an embedded Redis server, or the one
+`--redis` names); without one the page says why and Start is refused.
 """
 
 from __future__ import annotations
@@ -64,11 +61,6 @@ def lease() -> broker.Lease:
         raise Unavailable(str(exc)) from None
 
 
-def unavailable() -> str | None:
-    """Why no run can start now (the broker cannot serve), or None."""
-    return broker.current().error
-
-
 EXPERIMENT = program_lesson(
     slug=SLUG,
     title=N_("A queue on a real broker"),
@@ -96,7 +88,7 @@ EXPERIMENT = program_lesson(
     notes={"finished": N_("main's program ended")},
     workers_needed=workers_needed,
     prepare=lease,
-    unavailable=unavailable,
+    unavailable=lambda: broker.current().error,  # why no run can start now, or None
     # Workers on other machines (concviz worker --join; app/joining).
     joins=("consumer", "producer"),
 )

@@ -1,17 +1,15 @@
 """What the broker lesson keeps beside the program's stage, read from the
-trace: the stream's entries as items ("P1#3"), what each producer made and
-each consumer acknowledged, the consumers killed, the entries claimed from
-them, and the items whose work was done twice.
+trace: what each producer made and each consumer acknowledged, the
+consumers killed, the entries claimed from them, and the items whose work
+was done twice.
 
-The program's own fold (`app.programs.folds.redisq`) already keeps the
-stream and its group: the backlog (entries not handed out yet), each
-entry pending at a consumer (with a claim's former owner), the
+The program's own fold (`app.programs.folds.redisq`) keeps the stream and
+its group: the backlog, the entries pending at each consumer, the
 acknowledged count. This overlay adds the lesson's story from the same
 events: `put` (XADD) by a producer, `ack` (XACK: `acked` 0 when another
-consumer acknowledged the entry first, so its work was done twice),
-`claim` (XAUTOCLAIM), the presenter's `kill` and the parent's `reaped` with
-signal SIGKILL. From the printed lines: a producer that left because main
-wanted fewer, and the accounting at the end.
+consumer acknowledged the entry first), `claim` (XAUTOCLAIM), the
+presenter's `kill` and a `reaped` by SIGKILL; from the printed lines, what
+`crew.read_printed` reads.
 """
 
 from __future__ import annotations
@@ -25,14 +23,7 @@ from app import events
 from app.events import Event
 from app.experiments.crew import CrewState, on_queue, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import (
-    GET_WAIT,
-    OVER,
-    SLEEPING,
-    GroupView,
-    Pending,
-    ThreadView,
-)
+from app.programs.state import GET_WAIT, OVER, SLEEPING, GroupView, RedisView, ThreadView
 
 STREAM = "orders"  # the program's stream
 GROUP = "workers"  # its consumer group
@@ -56,53 +47,34 @@ def item_of(v: Any) -> str:
 
 
 @dataclass
-class Claim:
-    entry: str  # its id
-    item: str
-    by: str  # the consumer that claimed it
-    former: str  # the consumer it was pending at ("" when not known)
-    t: float
-
-
-@dataclass
 class BrokerState(CrewState):
     acknowledged: dict[str, int] = field(default_factory=dict)  # consumer -> its XACKs
     killed: dict[str, str] = field(default_factory=dict)  # worker -> "teacher" or "signal"
     acks: dict[str, int] = field(default_factory=dict)  # entry id -> XACKs of it
     twice: int = 0  # entries acknowledged by two consumers: their work was done twice
-    claims: deque[Claim] = field(default_factory=lambda: deque(maxlen=CLAIMS_KEPT))
+    # Each claim as the run object says it: the item, by whom, from whom (None: not known).
+    claims: deque[dict[str, str | None]] = field(default_factory=lambda: deque(maxlen=CLAIMS_KEPT))
     claimed_from_dead: int = 0
     claimed_from_live: int = 0
     latest_acked: deque[str] = field(default_factory=lambda: deque(maxlen=ACKED_SHOWN))
 
     # The stream (the crew's queue), as the program's fold keeps it.
 
-    def group(self) -> GroupView | None:
+    def redis(self) -> RedisView:
         obj = self.queue()
-        if obj is None or obj.redis is None:
-            return None
-        return obj.redis.groups.get(GROUP)
+        return obj.redis if obj is not None and obj.redis is not None else RedisView()
+
+    def group(self) -> GroupView:
+        """The consumer group (an empty one until the program makes it)."""
+        return self.redis().groups.get(GROUP) or GroupView(GROUP)
 
     def item(self, entry: str) -> str:
-        obj = self.queue()
-        v = obj.redis.entries.get(entry) if obj is not None and obj.redis is not None else None
+        v = self.redis().entries.get(entry)
         return item_of(v) if v is not None else entry
 
     def waiting(self) -> list[str]:
         """The items not handed out yet, oldest first."""
-        g = self.group()
-        return [item_of(v) for v in g.backlog.values()] if g is not None else []
-
-    def pending_at(self, consumer: str) -> list[tuple[str, Pending]]:
-        """(entry id, pending) of the entries pending at a consumer."""
-        g = self.group()
-        if g is None:
-            return []
-        return [(at, p) for at, p in g.pending.items() if p.consumer == consumer]
-
-    def made_total(self) -> int:
-        obj = self.queue()
-        return obj.puts if obj is not None else 0
+        return [item_of(v) for v in self.group().backlog.values()]
 
     # Workers.
 
@@ -125,11 +97,12 @@ class BrokerState(CrewState):
 
     def lesson_counters(self) -> dict[str, Any]:
         g = self.group()
+        stream = self.queue()
         return {
-            "made": self.made_total(),
-            "waiting": len(g.backlog) if g is not None else 0,
-            "pending": len(g.pending) if g is not None else 0,
-            "acknowledged": g.acked if g is not None else 0,
+            "made": stream.puts if stream is not None else 0,
+            "waiting": len(g.backlog),
+            "pending": len(g.pending),
+            "acknowledged": g.acked,
             "claimed_from_dead": self.claimed_from_dead,
             "processed_twice": self.twice,
             "consumers_killed": sum(1 for w in self.killed if role_of(w) == "consumer"),
@@ -141,7 +114,7 @@ class BrokerState(CrewState):
             "made": dict(self.made),
             "acknowledged": dict(self.acknowledged),
             "killed": sorted(self.killed),
-            "claims": [{"item": c.item, "by": c.by, "from": c.former or None} for c in self.claims],
+            "claims": list(self.claims),
             "left": dict(self.left),
             "accounting": self.accounting or None,
         }
@@ -159,15 +132,14 @@ def _ack(state: BrokerState, who: str, d: dict[str, Any]) -> None:
         del state.acks[next(iter(state.acks))]
 
 
-def _claim(state: BrokerState, e: Event, d: dict[str, Any]) -> None:
+def _claim(state: BrokerState, d: dict[str, Any]) -> None:
     g = state.group()
     by = str(d.get("consumer", ""))
     for at in map(str, d.get("ids") or []):
-        p = g.pending.get(at) if g is not None else None
+        p = g.pending.get(at)
         former = p.claimed_from if p is not None else ""
-        state.claims.append(Claim(at, state.item(at), by, former, e.t))
-        worker = g.consumers.get(former, former) if g is not None else former
-        if former and state.is_killed(worker):
+        state.claims.append({"item": state.item(at), "by": by, "from": former or None})
+        if former and state.is_killed(g.consumers.get(former, former)):
             state.claimed_from_dead += 1
         else:
             state.claimed_from_live += 1
@@ -188,7 +160,7 @@ def overlay(state: Any, e: Event) -> None:
     elif on_stream and e.kind == K.ACK and d.get("group") == GROUP:
         _ack(state, who, d)
     elif on_stream and e.kind == K.CLAIM and d.get("group") == GROUP:
-        _claim(state, e, d)
+        _claim(state, d)
     elif e.kind == events.KILL and d.get("worker"):
         state.killed[str(d["worker"])] = "teacher"
     elif e.kind == K.REAPED and d.get("signal") == "SIGKILL" and e.item:

@@ -5,13 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.events import Event
-from app.experiments.broker.overlay import (
-    GROUP,
-    PROCESSING,
-    STREAM,
-    BrokerState,
-    item_of,
-)
+from app.experiments.broker.overlay import PROCESSING, STREAM, BrokerState, item_of
 from app.experiments.crew import OUTCOME, role_of
 from app.i18n import _
 from app.programs.boot.concviz_tracer import kinds as K
@@ -30,7 +24,7 @@ def card(state: BrokerState, w: ThreadView, killable: bool) -> dict[str, Any]:
     """A producer's or a consumer's card, in the lesson's words."""
     role = role_of(w.name)
     shown = state.shown_state(w)
-    held = [item_of(p.v) for _at, p in state.pending_at(w.name)]
+    held = [item_of(p.v) for p in state.group().pending.values() if p.consumer == w.name]
     if role == "producer":
         item = f"{w.name}#{state.made.get(w.name, 0) + 1}" if shown == "making" else ""
         count = state.made.get(w.name, 0)
@@ -45,7 +39,6 @@ def card(state: BrokerState, w: ThreadView, killable: bool) -> dict[str, Any]:
         "held": held,
         "count": count,
         "left": state.left.get(w.name, ""),
-        "killed_by": state.killed.get(w.name, ""),
         # A joined worker's too: its machine kills it when asked (app.joining).
         "killable": killable and role == "consumer" and w.alive and shown != "killed",
     }
@@ -55,22 +48,16 @@ def pending_rows(state: BrokerState) -> list[dict[str, Any]]:
     """Each entry pending at a consumer, oldest first, and whether that
     consumer is dead (its entry waits to be claimed)."""
     g = state.group()
-    if g is None:
-        return []
-    rows = []
-    for at, p in g.pending.items():
-        worker = g.consumers.get(p.consumer, p.consumer)
-        rows.append(
-            {
-                "id": at,
-                "item": item_of(p.v),
-                "at": p.consumer,
-                "dead": state.is_killed(worker),
-                "former": p.claimed_from,
-                "deliveries": p.deliveries,
-            }
-        )
-    return rows
+    return [
+        {
+            "item": item_of(p.v),
+            "at": p.consumer,
+            "dead": state.is_killed(g.consumers.get(p.consumer, p.consumer)),
+            "former": p.claimed_from,
+            "deliveries": p.deliveries,
+        }
+        for p in g.pending.values()
+    ]
 
 
 def shown_log(state: BrokerState) -> list[Event]:
@@ -94,17 +81,15 @@ def view(state: BrokerState, params: dict[str, Any]) -> dict[str, Any]:
     running = state.status == "running"
     printed = [c for c in state.console if c.stream != "note"][-CONSOLE_SHOWN:]
     waiting = state.waiting()
-    g = state.group()
     stream = state.queue()
     return {
         "claim_ms": claim_ms,
         "stream_name": stream.name if stream is not None else STREAM,
-        "group_name": g.name if g is not None else GROUP,
+        "group_name": state.group().name,
         "waiting": waiting[:WAITING_SHOWN],
         "waiting_more": max(0, len(waiting) - WAITING_SHOWN),
         "pending": pending_rows(state),
         "latest_acked": list(state.latest_acked)[::-1],
-        "bk_counters": state.lesson_counters(),
         "producer_cards": [card(state, w, False) for w in state.of_role("producer")],
         "consumer_cards": [card(state, w, running) for w in state.of_role("consumer")],
         "main": state.main(),

@@ -3,15 +3,11 @@
 The lesson is its program (`program.py`): main owns one bounded queue q and
 starts one caller per call (a child process for a multiprocessing.Queue, a
 thread for a queue.LifoQueue); the calls are the presenter's buttons
-(`concviz_live.next_call`) or the lecture's example. It runs under the
-tracer like any program; `overlay.py` folds the lesson's panels from its
-trace (q's items, each caller's call and how it ended, the example's step),
-and `view.py` says what its templates draw.
+(`concviz_live.next_call`) or the lecture's example.
 
 Timeouts are real seconds: the speed slider scales the program's sleeps (the
-example's pauses), not the timeout of a queue's call. A `get(timeout=2)`
-waits 2 s at any speed, as it would in the downloaded program; the
-example's own timeout is a field of the form (`script_timeout_s`).
+example's pauses), not a queue call's timeout: `get(timeout=2)` waits 2 s at
+any speed, as in the downloaded program.
 """
 
 from __future__ import annotations
@@ -117,14 +113,6 @@ class Call(LessonParams):
                 % {"op": self.op, "got": f"{self.timeout:g}"}
             )
         return self
-
-
-def call_text(op: str, value: int | None = None, timeout: float | None = None) -> str:
-    """The call as a student would write it: `put(4)`, `get(timeout=2)`."""
-    args = [] if value is None else [str(value)]
-    if timeout is not None:
-        args.append(f"timeout={timeout:g}")
-    return f"{op}({', '.join(args)})"
 
 
 # A quick run: the lecture's example with short pauses and timeout.

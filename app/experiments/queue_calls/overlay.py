@@ -14,6 +14,7 @@ get()") and a call main refused ("main refused get(): ...").
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,25 +31,12 @@ RAISED = "raised"
 OUTCOMES = frozenset({RETURNED, RAISED, KILLED, CRASHED})
 
 _CALLER = re.compile(r"[PT]\d+$")
-_CALLS = re.compile(r"([PT]\d+) calls ((\w+)\((.*)\))$")
+_CALLS = re.compile(r"([PT]\d+) calls ((\w+)\(.*\))$")
+_TIMEOUT = re.compile(r"timeout=([^,)]+)")
 _STEP = re.compile(r"main: step (\d+) of (\d+): (.+)$")
 _REFUSED = re.compile(r"main refused (\S+\)): (.+)$")
 _SIDE = re.compile(r"(\d+) (put|get) callers are still there \(at most (\d+)\): a (put|get)")
 _ALL = re.compile(r"(\d+) callers are still there \(at most (\d+)\)")
-# Printed lines that tell how a call ended (hidden while the result is).
-OUTCOME_LINE = re.compile(r"^([PT]\d+: .* (returned|raised)|accounting:)")
-
-
-def parse_call(args: str) -> tuple[Any, float | None]:
-    """The value and the timeout of a call's arguments: "4, timeout=2"."""
-    val: Any = None
-    timeout = None
-    for part in (p.strip() for p in args.split(",") if p.strip()):
-        if part.startswith("timeout="):
-            timeout = float(part.removeprefix("timeout="))
-        else:
-            val = int(part) if part.isdigit() else part
-    return val, timeout
 
 
 @dataclass
@@ -83,12 +71,9 @@ class QueueState(ProgramState):
     queue_key: str = ""  # the program's q
     expr: str = ""  # q as made: "multiprocessing.Queue(3)"
     chips: list[Chip] = field(default_factory=list)
-    early: dict[str, int] = field(default_factory=dict)  # gets before their puts
+    early: Counter[str] = field(default_factory=Counter)  # gets before their puts
     callers: dict[str, Caller] = field(default_factory=dict)
-    puts: int = 0
-    gets: int = 0
-    fulls: int = 0
-    empties: int = 0
+    raised: Counter[str] = field(default_factory=Counter)  # "queue.Full" -> how many
     refused_call: str = ""
     refused: dict[str, Any] = field(default_factory=dict)
     step_n: int = 0
@@ -97,7 +82,7 @@ class QueueState(ProgramState):
 
     @property
     def kind(self) -> str:
-        return "lifo" if str(self.params.get("kind", "fifo")) == "lifo" else "fifo"
+        return "lifo" if self.params.get("kind") == "lifo" else "fifo"
 
     def items(self) -> list[Chip]:
         """In the order they went in: the head (FIFO) or the bottom (LIFO) first."""
@@ -114,26 +99,24 @@ class QueueState(ProgramState):
         return [c for c in self.callers.values() if self.phase(c) == WAITING]
 
     def lesson_counters(self) -> dict[str, Any]:
+        q = self.objs.get(self.queue_key)  # the program's fold counts its puts and gets
         return {
             "in_queue": len(self.chips),
-            "puts": self.puts,
-            "gets": self.gets,
+            "puts": q.puts if q is not None else 0,
+            "gets": q.gets if q is not None else 0,
             "waiting": len(self.waiting()),
-            "full_raised": self.fulls,
-            "empty_raised": self.empties,
+            "full_raised": self.raised["queue.Full"],
+            "empty_raised": self.raised["queue.Empty"],
         }
 
     def lesson(self) -> dict[str, Any]:
+        callers = sorted(self.callers.values(), key=lambda c: c.number)
         return {
-            "queue": [_number(c.value) for c in self.items()],
-            "callers": [caller_json(self, c) for c in sorted_callers(self)],
+            "queue": [_number(c.value) for c in self.chips],
+            "callers": [caller_json(self, c) for c in callers],
             "step": {"n": self.step_n, "of": self.step_of, "call": self.step_text},
             "refused": {"call": self.refused_call, **self.refused} if self.refused else None,
         }
-
-
-def sorted_callers(state: QueueState) -> list[Caller]:
-    return sorted(state.callers.values(), key=lambda c: c.number)
 
 
 def caller_json(state: QueueState, c: Caller) -> dict[str, Any]:
@@ -159,80 +142,56 @@ def _number(v: str) -> Any:
     return int(v) if v.isdigit() else v
 
 
-def _caller(state: QueueState, name: str) -> Caller:
-    c = state.callers.get(name)
-    if c is None:
-        c = state.callers[name] = Caller(name)
-    return c
-
-
 def _settle(c: Caller, phase: str) -> None:
     if c.phase not in OUTCOMES:  # an outcome is final
         c.phase = phase
-
-
-def _put(state: QueueState, key: str, v: str) -> None:
-    if state.early.get(v):
-        state.early[v] -= 1
-        if not state.early[v]:
-            del state.early[v]
-        return
-    state.chips.append(Chip(key, v))
 
 
 def _take(state: QueueState, v: str) -> None:
     """One item of this value left q: the oldest (FIFO) or the newest (LIFO)."""
     same = [i for i, chip in enumerate(state.chips) if chip.value == v]
     if not same:
-        state.early[v] = state.early.get(v, 0) + 1
+        state.early[v] += 1
         return
     del state.chips[same[-1] if state.kind == "lifo" else same[0]]
 
 
 def _on_queue(state: QueueState, e: Event, who: str) -> None:
-    d = e.data or {}
-    c = _caller(state, who) if _CALLER.match(who) else None
-    if e.kind in (K.PUT_WAIT, K.GET_WAIT):
-        if c is not None:
-            _settle(c, WAITING)
-            c.why = "full" if e.kind == K.PUT_WAIT else "empty"
+    c = state.callers.setdefault(who, Caller(who)) if _CALLER.match(who) else None
+    if e.kind in (K.PUT_WAIT, K.GET_WAIT) and c is not None:
+        _settle(c, WAITING)
+        c.why = "full" if e.kind == K.PUT_WAIT else "empty"
     elif e.kind in (K.PUT, K.GET):
-        v = item_text(d.get("v"))
-        if e.kind == K.PUT:
-            state.puts += 1
-            _put(state, who, v)
-        else:
-            state.gets += 1
+        v = item_text((e.data or {}).get("v"))
+        if e.kind == K.GET:
             _take(state, v)
+        elif state.early[v]:
+            state.early[v] -= 1  # its get came first
+        else:
+            state.chips.append(Chip(who, v))
         if c is not None:
             _settle(c, RETURNED)
             c.result = v
     elif e.kind in (K.FULL, K.EMPTY):
-        if e.kind == K.FULL:
-            state.fulls += 1
-        else:
-            state.empties += 1
+        exception = "queue.Full" if e.kind == K.FULL else "queue.Empty"
+        state.raised[exception] += 1
         if c is not None:
             _settle(c, RAISED)
-            c.exception = "queue.Full" if e.kind == K.FULL else "queue.Empty"
+            c.exception = exception
             c.after_s = round(max(0.0, e.t - c.t_call), 3)
 
 
 def _printed(state: QueueState, text: str, t: float) -> None:
-    m = _CALLS.match(text)
-    if m is not None:
-        c = _caller(state, m.group(1))
-        c.text, c.op, c.t_call = m.group(2), m.group(3), t
-        _, c.timeout = parse_call(m.group(4))
+    if m := _CALLS.match(text):
+        c = state.callers.setdefault(m[1], Caller(m[1]))
+        c.text, c.op, c.t_call = m[2], m[3], t
+        timeout = _TIMEOUT.search(m[2])
+        c.timeout = float(timeout[1]) if timeout else None
         c.step = c.number if state.step_of else 0  # the example: caller n makes step n
         _settle(c, CALLING)
-        return
-    m = _STEP.match(text)
-    if m is not None:
+    elif m := _STEP.match(text):
         state.step_n, state.step_of, state.step_text = int(m[1]), int(m[2]), m[3]
-        return
-    m = _REFUSED.match(text)
-    if m is not None:
+    elif m := _REFUSED.match(text):
         state.refused_call = m[1]
         side, every = _SIDE.match(m[2]), _ALL.match(m[2])
         if side is not None:

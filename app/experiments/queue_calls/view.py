@@ -39,29 +39,24 @@ def step_note(state: QueueState) -> str:
     return LIFO_NOTES.get(n, STEP_NOTES[n - 1]) if state.kind == "lifo" else STEP_NOTES[n - 1]
 
 
-def expr(kind: str, capacity: int) -> str:
-    cls = "multiprocessing.Queue" if kind == "fifo" else "queue.LifoQueue"
-    return f"{cls}({capacity or ''})"
-
-
 def card(state: QueueState, c: Caller) -> dict[str, Any]:
     """A caller's card: its call, how it went, and its real process or thread."""
-    w = state.thread(c.name)
-    proc = state.procs.get(w.pid) if w is not None else None
-    return {"c": c, **caller_json(state, c), "thread": bool(proc is not None and proc.main)}
+    row = caller_json(state, c)
+    proc = state.procs.get(row["pid"])
+    return {"c": c, **row, "thread": bool(proc is not None and proc.main)}
 
 
 def view(state: QueueState, params: dict[str, Any]) -> dict[str, Any]:
     kind = "lifo" if params.get("kind") == "lifo" else "fifo"
     capacity = int(params.get("capacity", 0))
     items = state.items()
-    slots = capacity if capacity else min(SLOTS_DRAWN, max(6, len(items) + 1))
     waiting = sorted(state.waiting(), key=lambda c: c.t_call)
+    # Every waiting caller, and the newest others while there is room.
     newest = sorted(state.callers.values(), key=lambda c: -c.number)
-    shown = [c for c in newest if state.phase(c) == WAITING]
-    shown += [c for c in newest if state.phase(c) != WAITING][: max(0, CARDS - len(shown))]
-    shown.sort(key=lambda c: -c.number)
-    made = state.expr or expr(kind, capacity)
+    others = [c for c in newest if state.phase(c) != WAITING][: max(0, CARDS - len(waiting))]
+    shown = sorted(waiting + others, key=lambda c: -c.number)
+    cls = "multiprocessing.Queue" if kind == "fifo" else "queue.LifoQueue"
+    made = state.expr or f"{cls}({capacity or ''})"
     owner = state.main()  # the queue's owner
     script = params.get("mode") == "script"
     return {
@@ -69,7 +64,7 @@ def view(state: QueueState, params: dict[str, Any]) -> dict[str, Any]:
         "capacity": capacity,
         "items": items[:SLOTS_DRAWN],
         "more": max(0, len(items) - SLOTS_DRAWN),
-        "slots": min(slots, SLOTS_DRAWN),
+        "slots": min(capacity or max(6, len(items) + 1), SLOTS_DRAWN),
         "full": bool(capacity) and len(items) >= capacity,
         "wait_put": [c for c in waiting if c.op.startswith("put")],
         "wait_get": [c for c in waiting if c.op.startswith("get")],
