@@ -53,6 +53,7 @@ from app.events import Event
 log = logging.getLogger(__name__)
 
 FLUSH_S = 0.25  # at most this much is lost if the server is killed
+END_FLUSH_S = 0.02  # a batch with a run's end is written this soon
 _STOP = object()
 
 SCHEMA = """
@@ -218,6 +219,8 @@ class Recorder:
                 ops = [self._queue.get()]
                 deadline = time.monotonic() + FLUSH_S
                 while ops[-1] is not _STOP and time.monotonic() < deadline:  # no wait once closed
+                    if ops[-1][0] == "end":  # a replay waits for it (its state comes next)
+                        deadline = min(deadline, time.monotonic() + END_FLUSH_S)
                     try:
                         ops.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                     except queue.Empty:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ router = APIRouter()
 
 REPLAYS_KEPT = 4  # replays kept in memory, most recently used
 PLAY_FRAME_S = 0.05  # a frame every 50 ms while playing
+# A run that has just ended: how long its replay waits for the recorder to
+# write its end, and how often it looks.
+ENDING_WAIT_S = 2.0
+ENDING_POLL_S = 0.02
 
 
 @dataclass
@@ -77,10 +82,28 @@ def _cache(request: Request) -> OrderedDict[str, Loaded]:
     return cache
 
 
+async def _record(request: Request, run_id: str) -> RecordedRun | None:
+    """The run's recording. A run that has just ended is shown ended before
+    the recorder has written its last batch (it writes every FLUSH_S): its
+    replay waits for that batch, so that it opens whole, not half-way."""
+    registry: RunRegistry = request.app.state.registry
+    deadline = time.monotonic() + ENDING_WAIT_S
+    while True:
+        record = await asyncio.to_thread(_recorder(request).run, run_id)
+        if record is None or record.status != "running" or time.monotonic() > deadline:
+            return record
+        try:
+            if not registry.get(run_id).ended.is_set():
+                return record  # still going: what is recorded so far
+        except NotFound:
+            return record
+        await asyncio.sleep(ENDING_POLL_S)
+
+
 async def load(request: Request, run_id: str) -> Loaded:
     """The recorded run, with its replay (cached); 404 if there is none."""
     cache = _cache(request)
-    record = await asyncio.to_thread(_recorder(request).run, run_id)
+    record = await _record(request, run_id)
     if record is None:
         raise HTTPException(404, f"no recorded run '{run_id}'")
     hit = cache.get(run_id)
