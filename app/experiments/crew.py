@@ -1,28 +1,32 @@
 """Producers and consumers by their names, for the lessons whose programs
 name them P1, P2, ... and C1, C2, ... around one work queue (producer-
 consumer, termination, broker): each one's role and number, the queue, the
-items each producer put, and what their programs print about them (a
-producer that left because main wanted fewer, and the accounting at the
-end). A worker joined from another machine is "<host>/consumer" or
-"<host>/producer" (`app.joining`)."""
+items each producer put, what their programs print about them (a producer
+that left because main wanted fewer, and the accounting at the end), and
+what their stages draw alike (the cards, the console, the log). A worker
+joined from another machine is "<host>/consumer" or "<host>/producer"
+(`app.joining`)."""
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.events import Event
+from app.experiments.lesson import last_printed
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import ObjView, ProgramState, ThreadView
+from app.programs.state import GET_WAIT, PUT_WAIT, ObjView, ProgramState, ThreadView
 
 ROLES = ("producer", "consumer")
 _WORKER = re.compile(r"([PC])(\d+)$")
 _LEAVES = re.compile(r"(P\d+) leaves: fewer producers wanted$")
 # Printed lines that tell the outcome (hidden while the result is).
 OUTCOME = re.compile(r"^accounting:")
+LOG_SHOWN = 30  # events in a crew lesson's log
 
 
 @functools.lru_cache(maxsize=256)
@@ -55,6 +59,12 @@ class CrewState(ProgramState):
         thread), by number; workers joined from other machines last."""
         found = [w for w in self.threads() if role_of(w.name) == role]
         return sorted(found, key=lambda w: ("/" in w.name, number(w.name), w.name))
+
+    def in_wait(self, role: str) -> list[ThreadView]:
+        """The live producers that wait in put() (the queue is full), or
+        the live consumers that wait in get() (it is empty)."""
+        wait = PUT_WAIT if role == "producer" else GET_WAIT
+        return [w for w in self.of_role(role) if w.alive and w.state == wait]
 
     def put_by(self, who: str) -> None:
         """The producer `who` put an item."""
@@ -92,3 +102,26 @@ def read_printed(state: CrewState) -> None:
             state.left[m.group(1)] = "fewer"
         elif OUTCOME.match(text):
             state.accounting = text
+
+
+def crew_view(
+    state: CrewState,
+    card: Callable[[ThreadView], dict[str, Any]],
+    shown: int,
+    outcome: re.Pattern[str] = OUTCOME,
+) -> dict[str, Any]:
+    """What each crew lesson's stage draws alike: a card per producer and
+    consumer (`card` makes it), main, and the program's last `shown`
+    printed lines (`partials/_lesson_console.html`)."""
+    return {
+        "producer_cards": [card(w) for w in state.of_role("producer")],
+        "consumer_cards": [card(w) for w in state.of_role("consumer")],
+        "main": state.main(),
+        "printed": last_printed(state, shown, outcome),
+    }
+
+
+def last_events(state: CrewState, noise: Callable[[Event], bool]) -> list[Event]:
+    """The last LOG_SHOWN events, newest first, without the `noise` (polling
+    that would push the story out of the log)."""
+    return list(itertools.islice((e for e in reversed(state.log) if not noise(e)), LOG_SHOWN))

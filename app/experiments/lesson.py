@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from app.experiments.constants import substitute
 from app.experiments.spec import Experiment
 from app.programs.model import fold as program_fold
 from app.programs.runtime import ProgramRuntime
-from app.programs.state import ProgramState
+from app.programs.state import ConsoleLine, ProgramState
 from app.programs.view import view as program_view
 
 PROGRAM_FILE = "program.py"
@@ -82,6 +83,16 @@ def make_view(script: Callable[[dict[str, Any]], str], name: str, lesson: View |
         return out
 
     return view
+
+
+def last_printed(
+    state: ProgramState, shown: int, outcome: re.Pattern[str]
+) -> list[tuple[ConsoleLine, bool]]:
+    """The program's last `shown` printed lines (concviz's notes left out),
+    each with whether it tells the outcome (`outcome` matches it): a
+    lesson's console draws those only once the result is revealed."""
+    lines = [c for c in state.console if c.stream != "note"][-shown:]
+    return [(c, bool(outcome.match(c.text))) for c in lines]
 
 
 def program_lesson(

@@ -6,14 +6,13 @@ from typing import Any
 
 from app.events import Event
 from app.experiments.broker.overlay import PROCESSING, STREAM, BrokerState, item_of
-from app.experiments.crew import OUTCOME, role_of
+from app.experiments.crew import crew_view, last_events, role_of
 from app.i18n import _
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import ThreadView
 
 CONSOLE_SHOWN = 4
 WAITING_SHOWN = 14  # items drawn in the stream's waiting row; past that, a count
-LOG_SHOWN = 30
 # A consumer's calls that only say it looked and found nothing new.
 _IDLE = frozenset({K.GET_WAIT, K.EMPTY})
 # Main's calls that only poll its workers.
@@ -60,26 +59,18 @@ def pending_rows(state: BrokerState) -> list[dict[str, Any]]:
     ]
 
 
-def shown_log(state: BrokerState) -> list[Event]:
-    """The last events, newest first, without a consumer's looking for a new
-    entry (it does so every BLOCK_MS) and main's polling of its workers."""
-    out = []
-    for e in reversed(state.log):
-        if e.kind in _IDLE and role_of(e.worker) == "consumer":
-            continue
-        if e.worker == "main" and e.kind in _POLLING:
-            continue
-        out.append(e)
-        if len(out) >= LOG_SHOWN:
-            break
-    return out
+def noise(e: Event) -> bool:
+    """Left out of the log: a consumer's looking for a new entry (it does so
+    every BLOCK_MS) and main's polling of its workers."""
+    if e.worker == "main":
+        return e.kind in _POLLING
+    return e.kind in _IDLE and role_of(e.worker) == "consumer"
 
 
 def view(state: BrokerState, params: dict[str, Any]) -> dict[str, Any]:
     per_producer = params.get("items_per_producer", 0)
     claim_ms = int(params.get("claim_idle_ms", 0))
     running = state.status == "running"
-    printed = [c for c in state.console if c.stream != "note"][-CONSOLE_SHOWN:]
     waiting = state.waiting()
     stream = state.queue()
     return {
@@ -90,11 +81,8 @@ def view(state: BrokerState, params: dict[str, Any]) -> dict[str, Any]:
         "waiting_more": max(0, len(waiting) - WAITING_SHOWN),
         "pending": pending_rows(state),
         "latest_acked": list(state.latest_acked)[::-1],
-        "producer_cards": [card(state, w, False) for w in state.of_role("producer")],
-        "consumer_cards": [card(state, w, running) for w in state.of_role("consumer")],
-        "main": state.main(),
-        "log": shown_log(state),
-        "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],
+        **crew_view(state, lambda w: card(state, w, running), CONSOLE_SHOWN),
+        "log": last_events(state, noise),
         "entry_item": item_of,
         # An item's journey, by the item as the stage shows it ("P1#3").
         "journey_of": {item_of(key): key for key in state.journeys}.get,

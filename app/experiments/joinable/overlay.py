@@ -24,7 +24,7 @@ from typing import Any
 from app.events import Event
 from app.experiments.crew import CrewState, on_queue, role_of
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import GET_WAIT, QUIET, ThreadView, item_text
+from app.programs.state import QUIET, ThreadView, item_text
 
 NAIVE, JOINABLE, NO_JOIN, SENTINEL = "naive", "joinable", "no-join", "sentinel"
 MODES = (NAIVE, JOINABLE, NO_JOIN, SENTINEL)
@@ -111,9 +111,7 @@ class JoinableState(CrewState):
                 self.produced - self.task_dones if self.mode in JOINABLE_MODES else None
             ),
             "lost_items": len(self.lost_places()),
-            "consumers_waiting": sum(
-                1 for w in self.of_role("consumer") if w.alive and w.state == GET_WAIT
-            ),
+            "consumers_waiting": len(self.in_wait("consumer")),
             "sentinels_put": self.sentinels_put,
         }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.experiments.crew import role_of
+from app.experiments.crew import crew_view, role_of
 from app.experiments.joinable.overlay import (
     JOINABLE,
     JOINABLE_MODES,
@@ -129,7 +129,6 @@ def view(state: JoinableState, params: dict[str, Any]) -> dict[str, Any]:
         (item, held % {"name": who} if place == "held" else where[place])
         for item, place, who in state.lost_places()
     ]
-    printed = [c for c in state.console if c.stream != "note"][-CONSOLE_SHOWN:]
     return {
         "mode": mode,
         "mode_note": _(MODE_NOTES[mode]),
@@ -140,11 +139,8 @@ def view(state: JoinableState, params: dict[str, Any]) -> dict[str, Any]:
         "steps": steps(state, params),
         "lost": lost,
         "lost_set": {item for item, _where in lost},
-        "main": state.main(),
         "main_call": main_call(state.main()),
-        "producer_cards": [card(state, w) for w in state.of_role("producer")],
-        "consumer_cards": [card(state, w) for w in state.of_role("consumer")],
-        "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],
+        **crew_view(state, lambda w: card(state, w), CONSOLE_SHOWN, OUTCOME),
         "queue_kind": "JoinableQueue" if mode in JOINABLE_MODES else "Queue",
         "runbar_facts": [
             _("ending: %(mode)s") % {"mode": _(mode)},

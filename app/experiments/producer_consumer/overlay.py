@@ -21,7 +21,7 @@ from app.events import Event
 from app.experiments.crew import CrewState, on_queue, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.journeys import journey
-from app.programs.state import GET_WAIT, PUT_WAIT, SLEEPING, ThreadView, item_text
+from app.programs.state import SLEEPING, ThreadView, item_text
 
 QUEUE_NAME = "q"  # the program's one work queue
 SENTINEL = "None"  # the sentinel's repr, as the tracer sends it
@@ -94,12 +94,8 @@ class PCState(CrewState):
             "produced": self.produced,
             "consumed": self.consumed,
             "in_queue": self.in_queue,
-            "producers_blocked": sum(
-                1 for w in self.of_role("producer") if w.alive and w.state == PUT_WAIT
-            ),
-            "consumers_waiting": sum(
-                1 for w in self.of_role("consumer") if w.alive and w.state == GET_WAIT
-            ),
+            "producers_blocked": len(self.in_wait("producer")),
+            "consumers_waiting": len(self.in_wait("consumer")),
             "throughput": round(self.throughput, 2),
             "duplicates": self.duplicates,
         }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.events import Event
-from app.experiments.crew import OUTCOME, role_of
+from app.experiments.crew import crew_view, last_events, role_of
 from app.experiments.producer_consumer.overlay import SENTINEL, PCState
 from app.i18n import _
 from app.programs.boot.concviz_tracer import kinds as K
@@ -43,14 +43,9 @@ def card(state: PCState, w: ThreadView) -> dict[str, Any]:
     }
 
 
-def shown_log(state: PCState) -> list[Event]:
-    """The last events, newest first, without main's polling for news."""
-    queue = state.queue_key
-    return [
-        e
-        for e in reversed(state.log)
-        if not (e.worker == "main" and e.kind in _POLLING and (e.item or "") != queue)
-    ]
+def polling(state: PCState, e: Event) -> bool:
+    """Main's polling for news, left out of the log."""
+    return e.worker == "main" and e.kind in _POLLING and (e.item or "") != state.queue_key
 
 
 def view(state: PCState, params: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +53,6 @@ def view(state: PCState, params: dict[str, Any]) -> dict[str, Any]:
     items = state.queue_items()
     per_producer = params.get("items_per_producer", 0)
     per_s = state.throughput
-    printed = [c for c in state.console if c.stream != "note"][-CONSOLE_SHOWN:]
     return {
         "capacity": capacity,
         "backend": str(params.get("backend", "process")),
@@ -66,11 +60,8 @@ def view(state: PCState, params: dict[str, Any]) -> dict[str, Any]:
         "sentinel": SENTINEL,
         "brisk": per_s > 0 and len(items) / per_s < BRISK_S,
         "slots": capacity if capacity else max(8, len(items) + 2),
-        "producer_cards": [card(state, w) for w in state.of_role("producer")],
-        "consumer_cards": [card(state, w) for w in state.of_role("consumer")],
-        "main": state.main(),
-        "log": shown_log(state),
-        "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],
+        **crew_view(state, lambda w: card(state, w), CONSOLE_SHOWN),
+        "log": last_events(state, lambda e: polling(state, e)),
         "runbar_facts": [
             _("capacity %(n)s") % {"n": capacity} if capacity else _("unbounded queue"),
             _("%(n)s items per producer") % {"n": per_producer} if per_producer else _("endless"),

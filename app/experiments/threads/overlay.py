@@ -16,8 +16,7 @@ from app.programs.state import ConsoleLine, ProgramState, ThreadView
 ACTS = ("ways", "race", "memory")
 _ACT = re.compile(r"act ([123]):")
 _ROUND = re.compile(r"round (\d+): (child|main) printed first")
-_SETS = re.compile(r"(\w+) sets x = (\d+)$")
-_READS = re.compile(r"(\w+) reads x = (\d+)$")
+_SETS_OR_READS = re.compile(r"(\w+) (sets|reads) x = (\d+)$")
 _MAIN_READS = re.compile(r"main reads x = (\d+) after the (thread|child process)")
 # Printed lines that tell the outcome (hidden while the result is).
 OUTCOME = re.compile(r"^(round \d+:|tally:|main reads x|accounting:)")
@@ -57,36 +56,24 @@ class ThreadsState(ProgramState):
         default_factory=lambda: {"thread": MemorySide(), "process": MemorySide()}
     )
 
-    @property
-    def child_first(self) -> int:
-        return sum(1 for first in self.rounds.values() if first == "child")
-
-    @property
-    def main_first(self) -> int:
-        return sum(1 for first in self.rounds.values() if first == "main")
-
     def lesson_counters(self) -> dict[str, Any]:
-        return self.tally()
-
-    def tally(self) -> dict[str, int]:
+        """The race's tally."""
+        firsts = list(self.rounds.values())
         return {
-            "rounds": len(self.rounds),
-            "child_first": self.child_first,
-            "main_first": self.main_first,
+            "rounds": len(firsts),
+            "child_first": firsts.count("child"),
+            "main_first": firsts.count("main"),
         }
 
     def lesson(self) -> dict[str, Any]:
         return {
-            "tally": self.tally(),
+            "tally": self.lesson_counters(),
             "memory": {mode: side.to_dict() for mode, side in self.memory.items()},
         }
 
     def named(self, name: str) -> ThreadView | None:
         """The program's thread of this name (`name=` in the program)."""
-        for w in self.threads():
-            if (w.thread_name or w.name) == name:
-                return w
-        return None
+        return next((w for w in self.threads() if (w.thread_name or w.name) == name), None)
 
 
 def _side(state: ThreadsState) -> MemorySide:
@@ -97,10 +84,8 @@ def _side(state: ThreadsState) -> MemorySide:
 
 def _line(state: ThreadsState, line: ConsoleLine) -> None:
     text = line.text.strip()
-    if m := _ACT.match(text):
-        act = ACTS[int(m.group(1)) - 1]
-        if ACTS.index(act) >= ACTS.index(state.act or "ways"):
-            state.act = act
+    if m := _ACT.match(text):  # acts only go forward
+        state.act = max(state.act or ACTS[0], ACTS[int(m.group(1)) - 1], key=ACTS.index)
     elif m := _ROUND.match(text):
         n = int(m.group(1))
         state.rounds[n] = m.group(2)
@@ -108,9 +93,9 @@ def _line(state: ThreadsState, line: ConsoleLine) -> None:
         state.round_tids[n] = racer.tid if racer is not None else 0
     elif m := _MAIN_READS.match(text):
         _side(state).main_read = int(m.group(1))
-    elif (m := _SETS.match(text)) or (m := _READS.match(text)):
+    elif m := _SETS_OR_READS.match(text):
         side = _side(state)
-        who, value = m.group(1), int(m.group(2))
+        who, value = m.group(1), int(m.group(3))
         if who == "main":
             side.set_to = value
             return
@@ -118,7 +103,7 @@ def _line(state: ThreadsState, line: ConsoleLine) -> None:
         side.changer = who
         if w is not None:
             side.changer_pid, side.changer_tid = w.pid, w.tid
-        if m.re is _SETS:
+        if m.group(2) == "sets":
             side.wrote = value
         else:
             side.seen = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.experiments.lesson import last_printed
 from app.experiments.threads.overlay import OUTCOME, ThreadsState
 from app.i18n import N_, _
 
@@ -37,28 +38,23 @@ def view(state: ThreadsState, params: dict[str, Any]) -> dict[str, Any]:
                 "own_tid": bool(w and main_w and w.tid and w.tid != main_w.tid),
             }
         )
+    sides = [
+        {
+            "mode": mode,
+            "side": side,
+            "same_pid": bool(side.changer_pid and side.changer_pid == main_pid),
+            # how a child process began: a fork copies main's memory
+            "method": proc.method if (proc := state.procs.get(side.changer_pid)) else "",
+        }
+        for mode, side in state.memory.items()
+    ]
     repeat = int(params.get("repeat", 0))
-    rounds = [(n, state.rounds[n]) for n in sorted(state.rounds)]
-    sides = []
-    for mode in ("thread", "process"):
-        side = state.memory[mode]
-        sides.append(
-            {
-                "mode": mode,
-                "side": side,
-                "same_pid": bool(side.changer_pid and side.changer_pid == main_pid),
-                # how a child process began: a fork copies main's memory
-                "method": proc.method if (proc := state.procs.get(side.changer_pid)) else "",
-            }
-        )
-    printed = [c for c in state.console if c.stream != "note"][-CONSOLE_SHOWN:]
     return {
         "cards": cards,
         "main_w": main_w,
         "repeat": repeat,
-        "rounds": rounds,
-        "child_pct": round(100 * state.child_first / len(rounds)) if rounds else 0,
+        "rounds": sorted(state.rounds.items()),
         "sides": sides,
-        "printed": [(c, bool(OUTCOME.match(c.text))) for c in printed],
+        "printed": last_printed(state, CONSOLE_SHOWN, OUTCOME),
         "runbar_facts": [_(RUNS), _("%(n)s rounds") % {"n": repeat}],
     }
