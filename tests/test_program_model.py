@@ -270,6 +270,19 @@ def test_a_put_into_a_joinable_queue_is_a_task_until_it_is_marked_done() -> None
     assert s.state().objs["100.1"].unfinished == 1
 
 
+def test_a_join_that_returned_leaves_no_task_unfinished() -> None:
+    # Two threads' task_done read the count together (a queue.Queue's own
+    # lock cannot be held across the call): each says 1 is left.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="queue", name="q")
+    s("main", MAIN, MAIN, K.QJOIN, "100.1", unfinished=2, line=9)
+    s("C1", MAIN, 301, K.TASK_DONE, "100.1", unfinished=1, line=5)
+    s("C2", MAIN, 302, K.TASK_DONE, "100.1", unfinished=1, line=5)
+    assert s.state().objs["100.1"].unfinished == 1
+    s("main", MAIN, MAIN, K.QJOINED, "100.1", line=9)
+    assert s.state().objs["100.1"].unfinished == 0
+
+
 def test_a_thread_born_in_a_child_process_is_named_once_with_its_process() -> None:
     s = Story().start()
     s("kid", 300, 300, K.PROC, name="kid", ppid=MAIN, main=False, method="fork")

@@ -62,7 +62,7 @@ HANDLERS: dict[str, Handler] = {
     K.EMPTY: raised,
     K.TASK_DONE: queues.task_done,
     K.QJOIN: queues.qjoin,
-    K.QJOINED: lifecycle.joined,
+    K.QJOINED: queues.qjoined,
     K.XGROUP: redisq.xgroup,
     K.ACK: redisq.ack,
     K.CLAIM: redisq.claim,

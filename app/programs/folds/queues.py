@@ -95,6 +95,13 @@ def task_done(state: ProgramState, e: Event) -> None:
     go(thread_of(state, e), e)
 
 
+def qjoined(state: ProgramState, e: Event) -> None:
+    """A join() returned: every task was marked done (whatever count a
+    task_done said, racing another worker's)."""
+    obj_of(state, e).unfinished = 0
+    go(thread_of(state, e), e)
+
+
 def qjoin(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
     d = e.data or {}

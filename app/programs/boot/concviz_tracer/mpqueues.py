@@ -4,6 +4,7 @@ forkserver), so a child's calls report on the same queue."""
 
 from __future__ import annotations
 
+import contextlib
 from multiprocessing import queues as _queues
 from types import FrameType
 
@@ -58,6 +59,10 @@ class Queue(registry.Keyed, MPQueueTracing, _queues.Queue):  # type: ignore[misc
 class JoinableQueue(registry.Keyed, TaskTracing, MPQueueTracing, _queues.JoinableQueue):  # type: ignore[misc]
     def _cv_unfinished(self) -> int:
         return int(self._unfinished_tasks._semlock._get_value())  # type: ignore[attr-defined]
+
+    def _cv_counting(self) -> contextlib.AbstractContextManager[Any]:
+        # The condition its task_done takes, shared by every process (an RLock).
+        return self._cond  # type: ignore[attr-defined,no-any-return]
 
 
 class SimpleQueue(registry.Keyed, _queues.SimpleQueue):  # type: ignore[misc]

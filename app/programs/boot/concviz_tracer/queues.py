@@ -12,6 +12,7 @@ stamped after it.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 
 from . import gate, recorder, registry, waits, where
@@ -151,21 +152,30 @@ class TaskTracing:
     def _cv_unfinished(self) -> int:
         return int(self.unfinished_tasks)  # type: ignore[attr-defined]
 
+    def _cv_counting(self) -> contextlib.AbstractContextManager[Any]:
+        """Held from reading the count to the real call, where the queue's
+        own lock allows it (re-entrant): the count said is then the one this
+        call leaves, not one that another worker's task_done changed
+        meanwhile."""
+        return contextlib.nullcontext()
+
     def task_done(self) -> None:
         # Recorded and flushed before it takes effect: the join it ends may
         # end the program, and this process with it (a daemon consumer is
         # terminated with SIGTERM, which leaves no time to flush).
         key = self._cv_key
-        if key is not None:
+        if key is None or self._cv_unfinished() <= 0:  # then the real call raises ValueError
+            return super().task_done()  # type: ignore[misc,no-any-return]
+        data = where.at(1)
+        gate.before("task_done", key, data)
+        with self._cv_counting():
             unfinished = self._cv_unfinished()
-            if unfinished > 0:  # else the real call raises ValueError
-                data = where.at(1)
-                gate.before("task_done", key, data)
-                unfinished = self._cv_unfinished()
+            if unfinished > 0:
                 data["unfinished"] = unfinished - 1
                 recorder.emit(K.TASK_DONE, key, data)
                 recorder.flush()
-        super().task_done()  # type: ignore[misc]
+            super().task_done()  # type: ignore[misc]
+        return None
 
     def join(self) -> None:
         key = self._cv_key
