@@ -208,6 +208,26 @@ def test_a_barrier_reports_who_waits_and_lets_them_pass_together(lib: str) -> No
     assert run.kinds_on(key)[-1] == "broken"
 
 
+@pytest.mark.parametrize("lib", ["threading", "multiprocessing"])
+def test_a_barriers_timeout_its_own_or_the_barriers_is_said(lib: str) -> None:
+    run = trace(
+        f"""
+        import {lib} as lib
+        import threading
+
+        gate = lib.Barrier(2, timeout=0.05)
+        for timeout in (None, 0.02):
+            try:
+                gate.wait(timeout)
+            except threading.BrokenBarrierError:
+                gate.reset()
+        """
+    )
+    key = run.key("gate")
+    # A wait that ends by itself: the hang diagnosis must not name it.
+    assert [e.data["timeout"] for e in run.of("bwait", key)] == [0.05, 0.02]
+
+
 def test_a_lock_held_by_one_process_makes_another_wait() -> None:
     run = trace(
         """

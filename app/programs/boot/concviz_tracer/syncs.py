@@ -182,6 +182,9 @@ class BarrierTracing:
         data = where.at(1)
         gate.before("wait", key, data)
         waiting = dict(data, waiting=self.n_waiting, parties=self.parties)  # type: ignore[attr-defined]
+        # Its own timeout, or the barrier's (Barrier(n, timeout=...)): a wait
+        # that will end by itself is no hang.
+        waiting["timeout"] = timeout if timeout is not None else self._timeout  # type: ignore[attr-defined]
         recorder.emit(K.BWAIT, key, waiting)
         recorder.flush()
         try:
