@@ -237,6 +237,6 @@ def test_bounds_in_words(field: str, words: str) -> None:
     assert bounds(Params, field) == words
 
 
-@pytest.mark.parametrize("name", ["week-3.py", "hw_2-solution.py", "Lesson.py"])
+@pytest.mark.parametrize("name", ["week-3.py", "hw_2-solution.py", "Lesson.py", "1_threads.py"])
 def test_a_students_usual_file_names_are_taken(name: str) -> None:
     assert validate(ProgramParams, {"filename": name}).filename == name  # type: ignore[attr-defined]

@@ -177,6 +177,26 @@ def test_an_example_loads_into_the_editor_in_chinese(browser: Any, live_server: 
     context.close()
 
 
+def test_a_file_opened_in_the_editor_brings_its_text_and_its_name_when_the_server_takes_it(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(live_server.url + "/programs")
+    open_editor(page)
+    for name, kept in [("week-3.py", "week-3.py"), ("1_threads.py", "1_threads.py")]:
+        page.set_input_files(
+            "#pg-upload", files=[{"name": name, "mimeType": "text/x-python", "buffer": b"x = 1\n"}]
+        )
+        page.wait_for_function("n => document.getElementById('pg-filename').value === n", arg=kept)
+        assert page.input_value("#pg-source") == "x = 1\n"
+    # A name the server would refuse: the text comes, the field keeps its name.
+    refused = {"name": "my lesson.py", "mimeType": "text/x-python", "buffer": b"y\n"}
+    page.set_input_files("#pg-upload", files=[refused])
+    page.wait_for_function("() => document.getElementById('pg-source').value === 'y\\n'")
+    assert page.input_value("#pg-filename") == "1_threads.py"
+    page.close()
+
+
 # A paste as the browser makes it when the user presses Ctrl+V in the editor
 # (the text itself is put in by `fill`, as the paste would).
 PASTE = """text => {

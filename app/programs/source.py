@@ -13,8 +13,9 @@ MAX_ARG_CHARS = 1000
 # What the program reads on stdin (input()), given with it.
 MAX_STDIN_CHARS = 64 * 1024
 # The script's name in the run's directory: a plain name students use
-# (week-3.py); spawn runs the main module again by its path, not its name.
-FILENAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}\.py$")
+# (week-3.py, 1_threads.py); spawn runs the main module again by its path,
+# not its name. The editor's "Open a .py file" takes a name that matches.
+FILENAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}\.py$")
 DEFAULT_FILENAME = "program.py"
 
 

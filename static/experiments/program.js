@@ -57,7 +57,8 @@
       file.text().then((text) => {
         source.value = text;
         const name = document.getElementById("pg-filename");
-        if (name && /^[A-Za-z_][A-Za-z0-9_]*\.py$/.test(file.name)) name.value = file.name;
+        // A name the server takes (its pattern is on the field); else the field's own.
+        if (name && new RegExp(name.dataset.pattern).test(file.name)) name.value = file.name;
         number();
       });
     });
