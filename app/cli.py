@@ -111,7 +111,9 @@ def add_program_limits(p: argparse.ArgumentParser) -> None:
     """The limits of a user's program (`/programs`, `concviz run`)."""
     g = p.add_argument_group("a user's program (it runs with your rights: these are its leash)")
     g.add_argument("--program-seconds", type=float, help="wall time (default 60)")
-    g.add_argument("--program-processes", type=int, help="live processes (default 16)")
+    g.add_argument(
+        "--program-processes", type=int, help="live processes (default 16, or 2 per CPU if more)"
+    )
     g.add_argument("--program-threads", type=int, help="live threads, all processes (default 128)")
     g.add_argument("--program-memory-mb", type=int, help="memory of one process (default 512)")
     g.add_argument("--program-output-kb", type=int, help="printed output (default 1024)")

@@ -31,6 +31,11 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
+def default_processes(cpus: int | None) -> int:
+    """A program's default limit of live processes on a machine of `cpus`."""
+    return max(16, 2 * (cpus or 1))
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -63,7 +68,9 @@ class Settings:
     # What a user's program may use (app/programs/runtime.py); it runs with
     # the server user's rights, so these are its leash, not a sandbox.
     program_seconds: float = 60.0  # wall time
-    program_processes: int = 16  # live processes at once
+    # Live processes at once: 16, or twice the CPUs where that is more
+    # (a plain Pool() starts one worker per CPU, besides main).
+    program_processes: int = default_processes(os.cpu_count())
     program_threads: int = 128  # live threads in all its processes
     program_memory_mb: int = 512  # resident memory of any one process
     program_output_kb: int = 1024  # printed, all processes together

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from app.settings import BOUNDS, Settings
+from app.settings import BOUNDS, Settings, default_processes
 
 
 def test_the_environment_sets_a_setting_and_a_flag_wins_over_it() -> None:
@@ -49,3 +49,11 @@ def test_the_server_refuses_a_bad_flag_with_a_message_and_no_traceback() -> None
     assert out.returncode != 0
     assert "--record-limit (or CONCVIZ_RECORD_LIMIT) must be from 0 to 1000000000" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_programs_process_limit_leaves_room_for_a_pool_of_one_worker_per_cpu() -> None:
+    # Pool() starts os.cpu_count() workers besides main.
+    assert default_processes(2) == 16
+    assert default_processes(None) == 16
+    assert default_processes(16) == 32 > 16 + 1
+    assert default_processes(64) == 128
