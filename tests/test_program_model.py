@@ -71,6 +71,46 @@ def test_a_lock_cycle_is_named_once_the_program_is_quiet() -> None:
     assert "main waits for T1 to end (join)" in words
 
 
+def cycle_beside_a_busy_main(timeout: float | None = None) -> Story:
+    """T1 and T2 deadlocked on a and b, while main loops printing."""
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Lock", lib="threading", name="a", line=3)
+    s("main", MAIN, MAIN, K.NEW, "100.2", type="Lock", lib="threading", name="b", line=4)
+    for name, tid, held in (("T1", 201, "100.1"), ("T2", 202, "100.2")):
+        s("main", MAIN, MAIN, K.START_THREAD, name, tid=tid, daemon=False, line=20)
+        s(name, MAIN, tid, K.THREAD, name=name, daemon=False, main=False)
+        s(name, MAIN, tid, K.ACQUIRED, held, line=8)
+    s("T1", MAIN, 201, K.ACQUIRE_WAIT, "100.2", timeout=timeout, line=10)
+    s("T2", MAIN, 202, K.ACQUIRE_WAIT, "100.1", timeout=None, line=16)
+    return s
+
+
+def test_a_lock_cycle_is_named_while_main_goes_on_once_it_has_lasted() -> None:
+    s = cycle_beside_a_busy_main()
+    s("main", MAIN, MAIN, K.SLEEP, s=1.0, line=30)
+    assert diagnosis.diagnose(s.state()) == []  # a cycle seen one batch early is not one yet
+    s.t += diagnosis.CYCLE_AFTER_S
+    s("main", MAIN, MAIN, K.OUT, text="main: still waiting...\n", stream="stdout", line=31)
+    s("main", MAIN, MAIN, K.SLEEP, s=1.0, line=30)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.state())]
+    assert words == [
+        diagnosis.DEADLOCKED,
+        "T1 holds a and waits for b",
+        "T2 holds b and waits for a",
+    ]
+    # The whole program was not stuck: a Stop keeps no 'stuck when it ended'.
+    s.quiet()
+    s("main", 1, 0, "run_end", outcome="stopped", reason="stopped by the teacher")
+    assert diagnosis.said(s.state()) == []
+
+
+def test_a_lock_cycle_with_a_timeout_in_it_will_end_by_itself() -> None:
+    s = cycle_beside_a_busy_main(timeout=5.0)
+    s.t += 2 * diagnosis.CYCLE_AFTER_S
+    s("main", MAIN, MAIN, K.SLEEP, s=1.0, line=30)
+    assert diagnosis.diagnose(s.state()) == []
+
+
 def test_any_event_after_quiet_silences_the_diagnosis() -> None:
     story = lock_cycle().quiet()
     story("T1", MAIN, 201, K.SLEEP, s=0.1, line=9)

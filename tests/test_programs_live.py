@@ -227,6 +227,49 @@ for t in ts:
 """
 
 
+HEARTBEAT = """
+import threading
+import time
+
+a, b = threading.Lock(), threading.Lock()
+
+
+def one():
+    with a:
+        time.sleep(0.05)
+        with b:
+            pass
+
+
+def two():
+    with b:
+        time.sleep(0.05)
+        with a:
+            pass
+
+
+for job in (one, two):
+    threading.Thread(target=job, name=job.__name__, daemon=True).start()
+while True:
+    print("main: still waiting...")
+    time.sleep(0.2)
+"""
+
+
+def test_two_threads_deadlocked_are_named_while_main_goes_on_printing(pc: httpx.Client) -> None:
+    run_id = start(pc, HEARTBEAT)
+    run, words = named_stuck(pc, run_id)
+    assert run["status"] == "running"
+    assert words == [
+        "Some workers are deadlocked: each holds a lock that another of them waits for, and none"
+        " has a timeout. The rest of the program may go on, but these never will.",
+        "one holds a and waits for b",
+        "two holds b and waits for a",
+    ]
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+
+
 def test_the_dining_philosophers_deadlock_names_each_fork_by_its_place_in_the_list(
     pc: httpx.Client,
 ) -> None:

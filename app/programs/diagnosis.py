@@ -23,6 +23,10 @@ STUCK = N_("The program is stuck: every live worker waits, and none has a timeou
 STUCK_AT_END = N_(
     "The program was stuck when it ended: every live worker waited, and none had a timeout."
 )
+DEADLOCKED = N_(
+    "Some workers are deadlocked: each holds a lock that another of them waits for, and none"
+    " has a timeout. The rest of the program may go on, but these never will."
+)
 SIGNALS = N_("Only a signal can still wake it: the program handles %(signals)s.")
 HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")
 GET = N_("%(who)s waits in %(obj)s.get(); %(obj)s is empty and no live worker can put")
@@ -133,9 +137,10 @@ def said(state: ProgramState) -> list[Sentence]:
 
 
 def diagnose(state: ProgramState) -> list[Sentence]:
-    """Why the program cannot go on; empty while it can (or may)."""
+    """Why the program cannot go on, or why some of its workers cannot
+    (`deadlocked`); empty while they all can (or may)."""
     if not stuck(state):
-        return []
+        return deadlocked(state)
     live = state.live_threads()
     out = [Sentence(STUCK, {})]
     signals = handled(state)
@@ -143,19 +148,45 @@ def diagnose(state: ProgramState) -> list[Sentence]:
         out.append(Sentence(SIGNALS, {"signals": ", ".join(sorted(signals))}))
     in_cycle: set[str] = set()
     for cycle in lock_cycles(state, live):
-        for w, held, wanted in cycle:
-            in_cycle.add(w.name)
-            out.append(
-                Sentence(
-                    HOLDS_WAITS,
-                    {"who": w.name, "held": state.obj_name(held), "wanted": state.obj_name(wanted)},
-                )
-            )
+        in_cycle.update(w.name for w, _held, _wanted in cycle)
+        out += _holds_waits(state, cycle)
     # The waits on objects first (the cause), then the joins that wait on them.
     for w in sorted(live, key=lambda w: (w.op in ("join", "exit"), w.pid, w.tid)):
         if w.name not in in_cycle:
             out.append(_why(state, w))
     return out
+
+
+# A lock cycle is named while the rest of the program still moves once every
+# wait in it is this old (s): a cycle seen one batch early is not one.
+CYCLE_AFTER_S = 0.5
+
+
+def deadlocked(state: ProgramState) -> list[Sentence]:
+    """The lock cycles among workers that wait with no timeout, while
+    others still move (a main that prints while it waits, a heartbeat):
+    those never go on, whatever the rest does. Empty if there is none."""
+    if state.status != "running" or state.paused or state.stepping or handled(state) & TIMERS:
+        return []
+    now = state.last_t
+    cycles = [
+        cycle
+        for cycle in lock_cycles(state, state.live_threads())
+        if all(w.timeout is None and now - w.since >= CYCLE_AFTER_S for w, _h, _w in cycle)
+    ]
+    if not cycles:
+        return []
+    return [Sentence(DEADLOCKED, {}), *(s for cycle in cycles for s in _holds_waits(state, cycle))]
+
+
+def _holds_waits(state: ProgramState, cycle: list[tuple[ThreadView, str, str]]) -> list[Sentence]:
+    return [
+        Sentence(
+            HOLDS_WAITS,
+            {"who": w.name, "held": state.obj_name(held), "wanted": state.obj_name(wanted)},
+        )
+        for w, held, wanted in cycle
+    ]
 
 
 def _feeding(state: ProgramState, w: ThreadView) -> str | None:

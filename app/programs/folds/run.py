@@ -7,7 +7,7 @@ from __future__ import annotations
 from app import events
 from app.events import Event
 from app.model import LIFECYCLE
-from app.programs.diagnosis import diagnose
+from app.programs.diagnosis import diagnose, stuck
 from app.programs.folds.console import flush_partial
 from app.programs.folds.workers import thread_of
 from app.programs.state import FINISHED, KILLED, OVER, ProgramState
@@ -35,7 +35,9 @@ def permit(state: ProgramState, e: Event) -> None:
 
 def quiet(state: ProgramState, e: Event) -> None:
     state.quiet = True
-    state.stuck_at_end = diagnose(state)
+    # Kept for its end only when the whole program is stuck (a deadlock
+    # of some workers is said while it lasts).
+    state.stuck_at_end = diagnose(state) if stuck(state) else []
 
 
 def limit(state: ProgramState, e: Event) -> None:
