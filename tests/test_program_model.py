@@ -559,3 +559,15 @@ def test_a_process_running_an_asyncio_loop_says_so_from_its_line_in_both_languag
     assert said(state, loop, "zh") == [
         "main (pid 100) 运行一个 asyncio 事件循环：它的协程在这个线程里轮流执行"
     ]
+
+
+def test_sys_exit_with_a_code_is_no_crash_and_an_uncaught_exception_is() -> None:
+    quits = Story().start()
+    quits("main", MAIN, MAIN, K.EXIT, exitcode=2)
+    main = quits.state().workers["main"]
+    assert main.state == "finished"
+    assert quits.state().procs[MAIN].exitcode == 2
+    broke = Story().start()
+    broke("main", MAIN, MAIN, K.EXC, error="ValueError: broke", line=3)
+    broke("main", MAIN, MAIN, K.EXIT, exitcode=1)
+    assert broke.state().workers["main"].state == "crashed"

@@ -127,7 +127,7 @@ def _process_over(
             w.state = CUT_OFF
         elif p.signal or (p.exitcode is not None and p.exitcode < 0):
             w.state = KILLED
-        elif p.exitcode:
+        elif p.exitcode and w.error:  # an uncaught exception (sys.exit(2) is no crash)
             w.state = CRASHED
         else:
             w.state = FINISHED
