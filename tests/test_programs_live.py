@@ -270,6 +270,34 @@ def test_two_threads_deadlocked_are_named_while_main_goes_on_printing(pc: httpx.
     assert finish(pc, run_id)["status"] == "stopped"
 
 
+POOL_EXIT = """
+from concurrent.futures import ThreadPoolExecutor
+import queue
+
+q = queue.Queue()
+
+
+def consume():
+    print("task got", q.get())
+
+
+with ThreadPoolExecutor(2) as ex:
+    ex.submit(consume)
+q.put("hello")  # never reached: the with block's end waits for the task
+"""
+
+
+def test_a_with_block_waiting_for_its_pools_task_is_named_stuck(pc: httpx.Client) -> None:
+    run_id = start(pc, POOL_EXIT)
+    _, words = named_stuck(pc, run_id)
+    assert words[1:] == [
+        "ThreadPoolExecutor-0_0 waits in q.get(); q is empty and no live worker can put",
+        "main waits for ex to end (join)",
+    ]
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+
+
 def test_the_dining_philosophers_deadlock_names_each_fork_by_its_place_in_the_list(
     pc: httpx.Client,
 ) -> None:

@@ -218,3 +218,34 @@ def test_waiting_for_any_of_several_futures_is_reported(how: str, waiting: str) 
     assert got == [("result_wait", task, None), ("result_got", task, True)]
     assert run.one("result_wait", key).data["line"] == run.line(how + "(dishes)")
     assert run.printed() == "[7]\n"
+
+
+def test_waiting_for_a_pool_to_end_is_a_join_of_it_from_the_line_that_waits() -> None:
+    run = trace(
+        """
+        from concurrent.futures import ThreadPoolExecutor
+        from multiprocessing.pool import ThreadPool
+
+        def square(x):
+            return x * x
+
+        with ThreadPoolExecutor(2) as ex:
+            ex.submit(square, 2)
+        pool = ThreadPool(2)
+        pool.map_async(square, [1, 2])
+        pool.close()
+        pool.join()
+        ex.shutdown()  # a second time: it waits for nothing, and says so
+        pool.terminate()
+        """
+    )
+    ex, pool = run.key("ex"), run.key("pool")
+    joins = [(e.item, e.data["what"], e.data["line"]) for e in run.of("join")]
+    assert joins == [
+        (ex, "pool", run.line("with ThreadPoolExecutor(2) as ex:")),
+        (pool, "pool", run.line("pool.join()")),
+        (ex, "pool", run.line("ex.shutdown()")),
+    ]
+    joined = run.of("joined")
+    assert [e.item for e in joined] == [ex, pool, ex]
+    assert all(j.t > w.t for j, w in zip(joined, run.of("join"), strict=True))

@@ -254,7 +254,7 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
             return Sentence(HELD_BY, {**parts, "owner": owner})
         return Sentence(NOBODY_RELEASES, parts)
     if w.op == "join":
-        return Sentence(JOIN, {"who": w.name, "target": w.on})
+        return Sentence(JOIN, {"who": w.name, "target": state.obj_name(w.on)})  # or a pool's
     if w.op == "exit":
         fed = _feeding(state, w)
         if fed is not None:

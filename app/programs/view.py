@@ -170,7 +170,7 @@ def doing(state: ProgramState, w: ThreadView) -> str:
             else _("waiting in %(obj)s (a Redis list): it is empty")
         )
     if w.op in words:
-        text = words[w.op] % {"obj": target if w.op != "join" else w.on}
+        text = words[w.op] % {"obj": target}  # a join's: a worker's label, or a pool's name
         if w.timeout is not None:
             text += " " + _("(timeout %(s)s s)") % {"s": f"{w.timeout:g}"}
         return text

@@ -87,6 +87,19 @@ def _numbered_lazily(iterable: Any, key: str, base: str, fn: Any, data: dict[str
     return numbered()
 
 
+def _joined(key: str, frame: FrameType, call: Any) -> Any:
+    """`call`, a wait for the pool `key`'s tasks and workers to end (an
+    executor's shutdown, a pool's join), traced as a join of the pool: the
+    page shows who waits for it, and a hang names it."""
+    from .workers import before_join
+
+    before_join(key, frame, what="pool", timeout=None)
+    try:
+        return call()
+    finally:
+        recorder.emit(K.JOINED, key, {"alive": False})
+
+
 # multiprocessing.pool
 
 
@@ -103,6 +116,7 @@ def install_pool(module: ModuleType) -> None:
     real_apply, real_map_async = Pool.apply_async, Pool._map_async
     real_imap, real_imap_unordered = Pool.imap, Pool.imap_unordered
     real_thread_init = ThreadPool.__init__
+    real_join = Pool.join
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         real_thread_init(self, *args, **kwargs)
@@ -146,8 +160,15 @@ def install_pool(module: ModuleType) -> None:
         imap.__name__ = real.__name__
         return imap
 
+    def join(self: Any) -> Any:
+        key, frame = getattr(self, "_cv_key", None), where.called_by_user(1)
+        if key is None or frame is None:
+            return real_join(self)
+        return _joined(key, frame, lambda: real_join(self))
+
     results.install_async_result(module.ApplyResult)
     ThreadPool.__init__ = __init__
+    Pool.join = join
     Pool.apply_async, Pool._map_async = apply_async, _map_async
     Pool.imap, Pool.imap_unordered = imap_of(real_imap), imap_of(real_imap_unordered)
 
@@ -159,6 +180,7 @@ def install_executor(module: ModuleType) -> None:
     name = "ThreadPoolExecutor" if hasattr(module, "ThreadPoolExecutor") else "ProcessPoolExecutor"
     Executor: Any = getattr(module, name)
     real_init, real_submit, real_map = Executor.__init__, Executor.submit, Executor.map
+    real_shutdown = Executor.shutdown
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         real_init(self, *args, **kwargs)
@@ -194,6 +216,14 @@ def install_executor(module: ModuleType) -> None:
         _submits(key, base, fn, len(items), data, t)
         return result
 
-    Executor.__init__, Executor.submit = __init__, submit
+    def shutdown(self: Any, wait: bool = True, *args: Any, **kwargs: Any) -> Any:
+        key = getattr(self, "_cv_key", None)
+        # Called by the user's code, or by the exit of its `with` block.
+        frame = where.called_by_user(1) or where.called_by_user(2)
+        if key is None or not wait or frame is None:
+            return real_shutdown(self, wait, *args, **kwargs)
+        return _joined(key, frame, lambda: real_shutdown(self, wait, *args, **kwargs))
+
+    Executor.__init__, Executor.submit, Executor.shutdown = __init__, submit, shutdown
     if name == "ProcessPoolExecutor":
         Executor.map = map
