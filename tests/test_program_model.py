@@ -571,3 +571,10 @@ def test_sys_exit_with_a_code_is_no_crash_and_an_uncaught_exception_is() -> None
     broke("main", MAIN, MAIN, K.EXC, error="ValueError: broke", line=3)
     broke("main", MAIN, MAIN, K.EXIT, exitcode=1)
     assert broke.state().workers["main"].state == "crashed"
+
+
+def test_a_child_that_ran_no_code_of_the_users_is_named_by_the_parent_that_reaped_it() -> None:
+    s = Story().start()  # a pool's idle worker: its parent's `reaped` is all there is of it
+    s("main", MAIN, MAIN, K.REAPED, "ForkPoolWorker-3", pid=303, exitcode=0, signal=None)
+    p = s.state().procs[303]
+    assert (p.name, p.ppid, p.exitcode, p.alive) == ("ForkPoolWorker-3", MAIN, 0, False)

@@ -165,5 +165,9 @@ def reaped(state: ProgramState, e: Event) -> None:
     pid = int(d.get("pid") or 0)
     if not pid:
         return
+    if pid not in state.procs and e.item:
+        # A child in which no code of the user's ran (a pool's idle worker):
+        # named by the parent that reaped it.
+        proc_of(state, pid, e.item).ppid = e.pid
     code = d.get("exitcode")
     _process_over(state, pid, e.t, code, str(d.get("signal") or ""), bool(d.get("cut_off")))
