@@ -296,3 +296,24 @@ def test_a_shared_values_lock_is_named_after_it_and_taken_by_each_read_and_write
         ("released", 0),
     ]
     assert run.printed() == "1 0 3\n"
+
+
+def test_a_lock_an_object_makes_for_itself_is_named_after_that_object() -> None:
+    run = trace(
+        """
+        import threading
+
+        class Account:
+            def __init__(self, balance):
+                self.balance = balance
+                self.lock = threading.Lock()
+
+        alice = Account(100)
+        bob = Account(50)
+        accounts = [Account(1)]  # an item of a list: its own name stays
+        with alice.lock, bob.lock:
+            pass
+        """
+    )
+    names = sorted(e.data["name"] for e in run.of("new"))
+    assert names == ["alice.lock", "bob.lock", "self.lock"]

@@ -37,8 +37,8 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
         "name": "q",
         "maxsize": 3,
     }
-    assert run.new("self.q")["lib"] == "queue"
-    assert run.new("self.q")["line"] == 8
+    assert run.new("k.q")["lib"] == "queue"  # made in k's constructor: k's q
+    assert run.new("k.q")["line"] == 8
     a, b = run.new("a"), run.new("b")
     assert (a["type"], a["peer"], b["peer"]) == ("Connection", run.key("b"), run.key("a"))
     assert a["duplex"] is True

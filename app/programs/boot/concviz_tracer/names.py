@@ -94,14 +94,30 @@ def _at(frame: FrameType) -> list[str] | None:
 def given(frame: FrameType | None, user: object) -> list[str] | None:
     """The names the user's code gives to what the call in `frame` returns;
     past a constructor of the user's own subclass (``super().__init__()``),
-    the names its caller gives. `user(filename)` says whose a file is."""
+    the names its caller gives (`_owned`). `user(filename)` says whose a
+    file is."""
     while frame is not None:
         names = _at(frame)
         if names is not None:
-            return names
+            return _owned(frame, names, user)
         if frame.f_code.co_name not in _CONSTRUCTORS:
             return None
         frame = frame.f_back
         if frame is None or not user(frame.f_code.co_filename):  # type: ignore[operator]
             return None
     return None
+
+
+def _owned(frame: FrameType, names: list[str], user: object) -> list[str]:
+    """``self.lock`` made in a constructor of the user's class, for an object
+    its caller names (``alice = Account(100)``): ``alice.lock``, as a
+    deadlock between two accounts is said."""
+    back = frame.f_back
+    if frame.f_code.co_name not in _CONSTRUCTORS or back is None:
+        return names
+    if not user(back.f_code.co_filename):  # type: ignore[operator]
+        return names
+    owner = _at(back)
+    if not owner or len(owner) != 1 or owner[0].endswith(ITEM):
+        return names
+    return [owner[0] + n[4:] if n.startswith("self.") else n for n in names]
