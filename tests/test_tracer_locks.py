@@ -308,12 +308,16 @@ def test_a_lock_an_object_makes_for_itself_is_named_after_that_object() -> None:
                 self.balance = balance
                 self.lock = threading.Lock()
 
+        def make_lock():
+            return threading.Lock()
+
         alice = Account(100)
         bob = Account(50)
         accounts = [Account(1)]  # an item of a list: its own name stays
+        inbox = make_lock()
         with alice.lock, bob.lock:
             pass
         """
     )
     names = sorted(e.data["name"] for e in run.of("new"))
-    assert names == ["alice.lock", "bob.lock", "self.lock"]
+    assert names == ["alice.lock", "bob.lock", "inbox", "self.lock"]

@@ -1,6 +1,8 @@
 """Names users recognise: an object is named after the variable its creating
 line assigns it to (``q = Queue(3)`` gives ``q``, ``self.q = Queue()`` gives
-``self.q``, ``a, b = Pipe()`` gives ``a`` and ``b``), else ``<Type>@line``.
+``self.q``, or ``alice.q`` in ``alice = Kitchen()``; ``a, b = Pipe()`` gives
+``a`` and ``b``; ``inbox = make_queue()`` where it is returned gives
+``inbox``), else ``<Type>@line``.
 One made into a list (``forks = [Lock() for _ in range(5)]``,
 ``forks.append(Lock())``) is named as an item of it, ``forks[]``, which
 `registry` numbers in the order they are made: ``forks[0]``, ``forks[1]``.
@@ -20,6 +22,7 @@ from types import FrameType
 _index: dict[str, dict[tuple[int, int, int, int], list[str]]] = {}
 _CONSTRUCTORS = ("__init__", "__new__")
 ITEM = "[]"  # a name's end when it names an item of a list
+RETURNED = "return"  # made to be returned (``return Queue()``): its caller names it
 
 
 def _targets(target: ast.expr) -> list[str]:
@@ -63,6 +66,8 @@ def _build(filename: str) -> dict[tuple[int, int, int, int], list[str]]:
             _map(node.value, node.targets[0], out)
         elif isinstance(node, ast.AnnAssign | ast.NamedExpr):
             _map(node.value, node.target, out)
+        elif isinstance(node, ast.Return) and isinstance(node.value, ast.Call):
+            out[_key(node.value)] = [RETURNED]
         elif isinstance(node, ast.With | ast.AsyncWith):
             for item in node.items:
                 _map(item.context_expr, item.optional_vars, out)
@@ -93,14 +98,15 @@ def _at(frame: FrameType) -> list[str] | None:
 
 def given(frame: FrameType | None, user: object) -> list[str] | None:
     """The names the user's code gives to what the call in `frame` returns;
-    past a constructor of the user's own subclass (``super().__init__()``),
-    the names its caller gives (`_owned`). `user(filename)` says whose a
+    past a constructor of the user's own subclass (``super().__init__()``)
+    or a function that returns it (``return Queue()``), the names its caller
+    gives (`_owned`). `user(filename)` says whose a
     file is."""
     while frame is not None:
         names = _at(frame)
-        if names is not None:
+        if names is not None and names != [RETURNED]:
             return _owned(frame, names, user)
-        if frame.f_code.co_name not in _CONSTRUCTORS:
+        if names is None and frame.f_code.co_name not in _CONSTRUCTORS:
             return None
         frame = frame.f_back
         if frame is None or not user(frame.f_code.co_filename):  # type: ignore[operator]
