@@ -168,9 +168,12 @@ def test_a_wait_for_a_pools_result_and_an_idle_worker_are_named_in_a_hang() -> N
     assert view.doing(state, state.main()) == "waiting for a result from ex"
     assert view.doing(state, state.thread("W1")) == "waiting for a task from ex"
     words = [x.message % x.parts for x in diagnosis.diagnose(state)]
-    assert "main waits for a result from ex" in words
-    assert "W1, a worker of ex, waits for a task; none comes" in words
-    assert "W2 waits in q.get(); q is empty and no live worker can put" in words
+    # The cause first, then who waits on it (main's pid comes first).
+    assert words[1:] == [
+        "W1, a worker of ex, waits for a task; none comes",
+        "W2 waits in q.get(); q is empty and no live worker can put",
+        "main waits for a result from ex",
+    ]
 
 
 def test_a_result_waited_for_while_a_task_is_not_started_is_no_hang_yet() -> None:

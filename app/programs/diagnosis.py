@@ -150,8 +150,9 @@ def diagnose(state: ProgramState) -> list[Sentence]:
     for cycle in lock_cycles(state, live):
         in_cycle.update(w.name for w, _held, _wanted in cycle)
         out += _holds_waits(state, cycle)
-    # The waits on objects first (the cause), then the joins that wait on them.
-    for w in sorted(live, key=lambda w: (w.op in ("join", "exit"), w.pid, w.tid)):
+    # The waits on objects first (the cause), then those that wait on them:
+    # the joins, and who waits for a pool's result.
+    for w in sorted(live, key=lambda w: (w.op in ("join", "exit", "result"), w.pid, w.tid)):
         if w.name not in in_cycle:
             out.append(_why(state, w))
     return out
