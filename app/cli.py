@@ -117,7 +117,7 @@ def add_program_limits(p: argparse.ArgumentParser) -> None:
     g.add_argument("--program-threads", type=int, help="live threads, all processes (default 128)")
     g.add_argument("--program-memory-mb", type=int, help="memory of one process (default 512)")
     g.add_argument("--program-output-kb", type=int, help="printed output (default 1024)")
-    g.add_argument("--program-events", type=int, help="traced calls (default 1000000)")
+    g.add_argument("--program-events", type=int, help="traced calls (default 10000000)")
 
 
 def main(argv: list[str] | None = None) -> None:
