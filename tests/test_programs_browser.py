@@ -180,9 +180,7 @@ def test_an_example_loads_into_the_editor_in_chinese(browser: Any, live_server: 
 def test_a_file_opened_in_the_editor_brings_its_text_and_its_name_when_the_server_takes_it(
     browser: Any, live_server: LiveServer
 ) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(live_server.url + "/programs")
-    open_editor(page)
+    page = editor(browser, live_server)
     for name, kept in [("week-3.py", "week-3.py"), ("1_threads.py", "1_threads.py")]:
         page.set_input_files(
             "#pg-upload", files=[{"name": name, "mimeType": "text/x-python", "buffer": b"x = 1\n"}]
