@@ -311,13 +311,17 @@ def test_a_lock_an_object_makes_for_itself_is_named_after_that_object() -> None:
         def make_lock():
             return threading.Lock()
 
+        def open_account():
+            return Account(0)  # its lock stays self.lock: no name to give it here
+
         alice = Account(100)
         bob = Account(50)
         accounts = [Account(1)]  # an item of a list: its own name stays
         inbox = make_lock()
+        carol = open_account()
         with alice.lock, bob.lock:
             pass
         """
     )
     names = sorted(e.data["name"] for e in run.of("new"))
-    assert names == ["alice.lock", "bob.lock", "inbox", "self.lock"]
+    assert names == ["alice.lock", "bob.lock", "inbox", "self.lock", "self.lock #2"]

@@ -124,6 +124,6 @@ def _owned(frame: FrameType, names: list[str], user: object) -> list[str]:
     if not user(back.f_code.co_filename):  # type: ignore[operator]
         return names
     owner = _at(back)
-    if not owner or len(owner) != 1 or owner[0].endswith(ITEM):
+    if not owner or len(owner) != 1 or owner[0].endswith(ITEM) or owner == [RETURNED]:
         return names
     return [owner[0] + n[4:] if n.startswith("self.") else n for n in names]
