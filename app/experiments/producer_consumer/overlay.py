@@ -57,6 +57,15 @@ class PCState(CrewState):
         capacity = int(self.params.get("capacity") or 0)
         return items[-capacity:] if capacity and len(items) > capacity else items
 
+    def depth(self) -> int:
+        """len(queue_items()), without making them: it is asked at every put
+        and get, and a full-speed run's unbounded queue holds thousands."""
+        obj = self.queue()
+        if obj is None:
+            return 0
+        capacity = int(self.params.get("capacity") or 0)
+        return min(len(obj.items), capacity) if capacity else len(obj.items)
+
     @property
     def in_queue(self) -> int:
         return sum(1 for i in self.queue_items() if i != SENTINEL)
@@ -173,7 +182,7 @@ def overlay(state: Any, e: Event) -> None:
             _used(state, j.consumer, j.item, e.t)
     if on_queue(state, e, lambda d: d.get("name") == QUEUE_NAME) and e.kind in (K.PUT, K.GET):
         _on_queue(state, e, who)
-        depth = len(state.queue_items())
+        depth = state.depth()
         if not state.depth_track or state.depth_track[-1][1] != depth:
             state.depth_track.append((e.t, depth))
     elif e.kind == K.SLEEP and role:
