@@ -139,8 +139,11 @@ def said(state: ProgramState) -> list[Sentence]:
 def diagnose(state: ProgramState) -> list[Sentence]:
     """Why the program cannot go on, or why some of its workers cannot
     (`deadlocked`); empty while they all can (or may)."""
-    if not stuck(state):
-        return deadlocked(state)
+    return why_stuck(state) if stuck(state) else deadlocked(state)
+
+
+def why_stuck(state: ProgramState) -> list[Sentence]:
+    """Why the program, `stuck` as a whole, cannot go on."""
     live = state.live_threads()
     out = [Sentence(STUCK, {})]
     signals = handled(state)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from app import events
 from app.events import Event
 from app.model import LIFECYCLE
-from app.programs.diagnosis import diagnose, stuck
+from app.programs.diagnosis import stuck, why_stuck
 from app.programs.folds.console import flush_partial
 from app.programs.folds.workers import thread_of
 from app.programs.state import FINISHED, KILLED, OVER, ProgramState
@@ -37,7 +37,7 @@ def quiet(state: ProgramState, e: Event) -> None:
     state.quiet = True
     # Kept for its end only when the whole program is stuck (a deadlock
     # of some workers is said while it lasts).
-    state.stuck_at_end = diagnose(state) if stuck(state) else []
+    state.stuck_at_end = why_stuck(state) if stuck(state) else []
 
 
 def limit(state: ProgramState, e: Event) -> None:

@@ -100,8 +100,7 @@ def given(frame: FrameType | None, user: object) -> list[str] | None:
     """The names the user's code gives to what the call in `frame` returns;
     past a constructor of the user's own subclass (``super().__init__()``)
     or a function that returns it (``return Queue()``), the names its caller
-    gives (`_owned`). `user(filename)` says whose a
-    file is."""
+    gives (`_owned`). `user(filename)` says whose a file is."""
     while frame is not None:
         names = _at(frame)
         if names is not None and names != [RETURNED]:
