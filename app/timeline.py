@@ -9,6 +9,8 @@ thousands of times a second, and no projector shows that.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -159,35 +161,43 @@ def build(
 
     lanes: list[Lane] = []
     drawn: set[str] = set()
+    # A busy run's lanes hold hundreds of segments each, most of them too
+    # early or too narrow to draw: those are passed over before any title
+    # is written (a frame is drawn many times a second).
+    seg_title = _("%(name)s: %(what)s, %(d)s s from %(t)s s")
+    hidden_title = _("%(name)s: hidden until the reveal, from %(t)s s")
+    too_short = MIN_WIDTH * span / plot * 0.99  # in seconds, a little under
 
-    def add(lane: Lane, start: float, end: float, st: str, title: str) -> None:
+    def add(lane: Lane, start: float, end: float, st: str, item: str | None) -> None:
         x0, x1 = x(start), x(end)
         if end < t0 or x1 - x0 < MIN_WIDTH:
             return
         drawn.add(st)
-        lane.segments.append(Segment(round(x0, 1), round(x1 - x0, 1), st, title))
-
-    for i, name in enumerate(order):
-        lane = Lane(name, 4 + i * LANE_H)
-        segs = list(state.lanes.get(name, ()))
-        for j, (start, st, item) in enumerate(segs):
-            if start >= shown_to:
-                break
-            end = min(segs[j + 1][0] if j + 1 < len(segs) else t1, shown_to)
-            title = _("%(name)s: %(what)s, %(d)s s from %(t)s s") % {
-                "name": name,
+        if st == HIDDEN:
+            title = hidden_title % {"name": lane.name, "t": f"{start:.2f}"}
+        else:
+            title = seg_title % {
+                "name": lane.name,
                 "what": _words(st, item),
                 "d": f"{end - start:.3f}",
                 "t": f"{start:.2f}",
             }
-            add(lane, start, end, st, title)
+        lane.segments.append(Segment(round(x0, 1), round(x1 - x0, 1), st, title))
+
+    for i, name in enumerate(order):
+        lane = Lane(name, 4 + i * LANE_H)
+        segs = state.lanes.get(name, ())
+        # The first segment that ends after t0: the one before the first that starts after it.
+        skip = max(0, bisect.bisect_right(segs, t0, key=_start) - 1)
+        shown = list(itertools.islice(segs, skip, None))
+        for j, (start, st, item) in enumerate(shown):
+            if start >= shown_to:
+                break
+            end = min(shown[j + 1][0] if j + 1 < len(shown) else t1, shown_to)
+            if min(end, t1) - max(start, t0) > too_short:  # else too narrow to draw
+                add(lane, start, end, st, item)
         if cut is not None and segs and cut < t1:
-            since = max(cut, segs[0][0])
-            title = _("%(name)s: hidden until the reveal, from %(t)s s") % {
-                "name": name,
-                "t": f"{since:.2f}",
-            }
-            add(lane, since, t1, HIDDEN, title)
+            add(lane, max(cut, segs[0][0]), t1, HIDDEN, None)
         lanes.append(lane)
     depth_y = 8 + len(lanes) * LANE_H
     points = [(t, d) for t, d in state.depth_track if t0 <= t <= shown_to]
@@ -232,6 +242,10 @@ def legend(states: Iterable[str]) -> list[tuple[str, str]]:
     known = list(STATE_WORDS)
     ordered = sorted(set(states), key=lambda s: (known.index(s) if s in known else len(known), s))
     return [(s, state_words(s)) for s in ordered]
+
+
+def _start(segment: tuple[float, str, str | None]) -> float:
+    return segment[0]
 
 
 def _lane_key(state: RunState):  # type: ignore[no-untyped-def]
