@@ -12,12 +12,15 @@ such) is kept as JSON would keep it, as recordings did before chunks.
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import pickle
+import threading
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, overload
 
 from app.events import Event
 
@@ -78,3 +81,88 @@ def unpack(blob: bytes) -> list[tuple[Any, ...]]:
     """A chunk's events ``(t, worker, pid, tid, kind, item, data)``."""
     rows: list[tuple[Any, ...]] = _PlainUnpickler(io.BytesIO(zlib.decompress(blob))).load()
     return rows
+
+
+def events_from(rows: Iterable[tuple[int, bytes]], after: int, limit: int) -> list[Event]:
+    """The events after the `after`-th, at most `limit` (-1: all), of chunks
+    ``(first_seq, blob)`` in order, from the one that holds the next."""
+    out: list[Event] = []
+    make = Event._make
+    for first, blob in rows:
+        events = unpack(blob)
+        skip = max(0, after + 1 - first)
+        end = len(events) if limit < 0 else min(len(events), skip + limit - len(out))
+        out += [make((first + i, *events[i])) for i in range(skip, end)]
+        if len(out) == limit:
+            break
+    return out
+
+
+class ChunkTimes(Sequence[float]):
+    """Each recorded event's time, read from its chunk when asked: a replay
+    opens without reading a long recording's millions of times (each chunk
+    says its last seq and its latest time).
+
+    `spans`: each chunk's ``(first_seq, last_seq, t_max)``, in order, seq
+    from 1 without a gap; `read(first_seq)`: that chunk's blob. The last few
+    chunks read are kept (a replay playing on asks the same one again)."""
+
+    KEPT = 4
+
+    @classmethod
+    def of(
+        cls, spans: list[tuple[int, int, float | None]], read: Callable[[int], bytes]
+    ) -> ChunkTimes | None:
+        """None for chunks that do not say their latest time (recorded
+        before they did), or that leave a gap."""
+        known = [(first, last, t_max) for first, last, t_max in spans if t_max is not None]
+        firsts = [first for first, _, _ in known]
+        if len(known) < len(spans) or firsts != [1] + [last + 1 for _, last, _ in known[:-1]]:
+            return None
+        return cls(known, read)
+
+    def __init__(self, spans: list[tuple[int, int, float]], read: Callable[[int], bytes]) -> None:
+        self._firsts = [first for first, _, _ in spans]
+        self._t_maxes = [t_max for _, _, t_max in spans]
+        self._length = spans[-1][1] if spans else 0
+        self._read = read
+        self._kept: OrderedDict[int, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, i: int) -> float: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[float]: ...
+    def __getitem__(self, i: int | slice) -> float | list[float]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._length))]
+        if i < 0:
+            i += self._length
+        if not 0 <= i < self._length:
+            raise IndexError(i)
+        c = bisect.bisect_right(self._firsts, i + 1) - 1
+        return self._times(c)[i + 1 - self._firsts[c]]
+
+    def index_at(self, t: float) -> int:
+        """How many events had happened by time `t`."""
+        c = bisect.bisect_right(self._t_maxes, t)  # the chunks all at or before t
+        if c == len(self._firsts):
+            return self._length
+        return self._firsts[c] - 1 + bisect.bisect_right(self._times(c), t)
+
+    def _times(self, c: int) -> list[float]:
+        first = self._firsts[c]
+        with self._lock:
+            times = self._kept.get(first)
+            if times is not None:
+                self._kept.move_to_end(first)
+                return times
+        times = [row[0] for row in unpack(self._read(first))]
+        with self._lock:
+            self._kept[first] = times
+            while len(self._kept) > self.KEPT:
+                self._kept.popitem(last=False)
+        return times

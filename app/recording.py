@@ -10,9 +10,9 @@ A run's events are kept in chunks (`app.chunks`): each holds the events a
 batch brought, numbered from its `first_seq`, as one blob of plain values.
 One insert and one pickle per chunk cost the server about a quarter of
 what a row and a JSON text per event did (bench/ingest.py), and they are
-decoded only when a replay, a stream or an export reads them. Recordings
-made before chunks keep their events one per row in `events`, and read as
-before.
+decoded only when a replay, a stream or an export reads them; each says
+its latest time, so a replay finds a time by decoding one chunk, not all.
+Recordings made before chunks keep their events one per row in `events`.
 
 Beside the events, copies of a run's state (`keep_state`): its final state,
 kept when it ends, and the replay's checkpoints, kept as an opening makes
@@ -40,15 +40,15 @@ import queue
 import sqlite3
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from app.chunks import chunks, pack, unpack
+from app.chunks import ChunkTimes, chunks, events_from, pack
 from app.events import Event
+from app.replay import Times, TimesInMemory, freeze, thaw
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     last_seq INTEGER NOT NULL,
     first_seq INTEGER NOT NULL,
     events BLOB NOT NULL,
+    t_max REAL,
     PRIMARY KEY (run_id, last_seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS states (
@@ -130,19 +131,7 @@ class RecordedRun:
         return self.run_events > self.events
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "experiment": self.experiment,
-            "params": self.params,
-            "name": self.name,
-            "created": self.created,
-            "status": self.status,
-            "reason": self.reason,
-            "duration": self.duration,
-            "events": self.events,
-            "run_events": max(self.events, self.run_events),
-            "cut": self.cut,
-        }
+        return {**asdict(self), "run_events": max(self.events, self.run_events), "cut": self.cut}
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -161,6 +150,8 @@ class Recorder:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
             if "run_events" not in columns:  # a database from before the limit
                 conn.execute("ALTER TABLE runs ADD COLUMN run_events INTEGER NOT NULL DEFAULT 0")
+            if "t_max" not in {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}:
+                conn.execute("ALTER TABLE chunks ADD COLUMN t_max REAL")  # from before ChunkTimes
             # A run still 'running' here was cut short by a crash of the server.
             conn.execute(
                 "UPDATE runs SET status = 'failed', reason = 'the server stopped during the run'"
@@ -190,14 +181,18 @@ class Recorder:
 
     def keep_state(self, run_id: str, seq: int, state: Any, kind: str) -> None:
         """Keep a copy of `state`, the state after `seq` events, of shape
-        `kind`. Pickled now (the caller may change it next), written by the
-        writer thread."""
-        try:
-            blob = zlib.compress(pickle.dumps(state, pickle.HIGHEST_PROTOCOL), 1)
-        except Exception:  # a state that does not pickle is rebuilt from the events
-            log.exception("a state of run %s could not be kept", run_id)
-            return
-        self._queue.put(("state", (run_id, seq, kind, blob)))
+        `kind`. Frozen now (the caller may change it next), written by the
+        writer thread. A state that does not freeze is rebuilt from the
+        events when it is needed."""
+        frozen = freeze(state)
+        if frozen is None:
+            log.warning("a state of run %s could not be kept (it does not pickle)", run_id)
+        else:
+            self.keep_frozen(run_id, seq, frozen, kind)
+
+    def keep_frozen(self, run_id: str, seq: int, frozen: bytes, kind: str) -> None:
+        """`keep_state` of a state frozen already (`app.replay.freeze`)."""
+        self._queue.put(("state", (run_id, seq, kind, frozen)))
 
     @property
     def backlog(self) -> int:
@@ -252,8 +247,12 @@ class Recorder:
         elif kind == "events":
             run_id, evs = args
             conn.executemany(
-                "INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)",
-                [(run_id, chunk[-1].seq, chunk[0].seq, pack(chunk)) for chunk in chunks(evs)],
+                "INSERT OR IGNORE INTO chunks (run_id, last_seq, first_seq, events, t_max)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (run_id, chunk[-1].seq, chunk[0].seq, pack(chunk), max(e.t for e in chunk))
+                    for chunk in chunks(evs)
+                ],
             )
         elif kind == "state":
             # Not for a run deleted meanwhile (a replay's checkpoints come late).
@@ -312,16 +311,29 @@ class Recorder:
                 out += _from_chunks(conn, run_id, after, want)
         return out
 
-    def times(self, run_id: str) -> list[float]:
-        """Each recorded event's time, in order."""
+    def times(self, run_id: str) -> Times:
+        """Each recorded event's time, in order: read from a chunk when asked,
+        or all at once for a recording from before chunks kept their times."""
         with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT t FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+            spans = conn.execute(
+                "SELECT first_seq, last_seq, t_max FROM chunks WHERE run_id = ? ORDER BY last_seq",
+                (run_id,),
             ).fetchall()
-            chunked = conn.execute(
-                "SELECT events FROM chunks WHERE run_id = ? ORDER BY last_seq", (run_id,)
-            )
-            return [t for (t,) in rows] + [row[0] for (blob,) in chunked for row in unpack(blob)]
+            old = conn.execute(
+                "SELECT 1 FROM events WHERE run_id = ? LIMIT 1", (run_id,)
+            ).fetchone()
+        times = None if old else ChunkTimes.of(spans, functools.partial(self._chunk, run_id))
+        return times or TimesInMemory(e.t for e in self.events(run_id))
+
+    def _chunk(self, run_id: str, first_seq: int) -> bytes:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT events FROM chunks WHERE run_id = ? AND first_seq = ?", (run_id, first_seq)
+            ).fetchone()
+        if row is None:
+            raise KeyError(f"no chunk from {first_seq} in run {run_id}")
+        blob: bytes = row[0]
+        return blob
 
     def kept_states(self, run_id: str, kind: str) -> frozenset[int]:
         """The seq of each state kept for the run, of shape `kind`."""
@@ -332,13 +344,17 @@ class Recorder:
         return frozenset(seq for (seq,) in rows)
 
     def kept_state(self, run_id: str, seq: int) -> Any:
+        return thaw(self.kept_frozen(run_id, seq))
+
+    def kept_frozen(self, run_id: str, seq: int) -> bytes:
         with self._reading() as conn:
             row = conn.execute(
                 "SELECT state FROM states WHERE run_id = ? AND seq = ?", (run_id, seq)
             ).fetchone()
         if row is None:
             raise KeyError(f"no state kept at {seq} for run {run_id}")
-        return pickle.loads(zlib.decompress(row[0]))
+        frozen: bytes = row[0]
+        return frozen
 
     def rename(self, run_id: str, name: str) -> bool:
         with self._reading() as conn, conn:
@@ -364,19 +380,11 @@ def _recorded(row: tuple[Any, ...]) -> RecordedRun:
 
 def _from_chunks(conn: sqlite3.Connection, run_id: str, after: int, limit: int) -> list[Event]:
     """The chunked events after the `after`-th, at most `limit` (-1: all)."""
-    out: list[Event] = []
-    make = Event._make
-    for first, blob in conn.execute(
+    rows = conn.execute(
         "SELECT first_seq, events FROM chunks WHERE run_id = ? AND last_seq > ? ORDER BY last_seq",
         (run_id, after),
-    ):
-        rows = unpack(blob)
-        skip = max(0, after + 1 - first)
-        end = len(rows) if limit < 0 else min(len(rows), skip + limit - len(out))
-        out += [make((first + i, *rows[i])) for i in range(skip, end)]
-        if len(out) == limit:
-            break
-    return out
+    )
+    return events_from(rows, after, limit)
 
 
 def _coalesced(ops: list[Any]) -> list[Any]:

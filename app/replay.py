@@ -5,9 +5,14 @@ keep a jump anywhere instant on long recordings, the replay keeps a copy of
 the state every `CHECKPOINT_EVERY` events: a jump folds at most that many
 events from the nearest copy before it.
 
+A copy is kept frozen: the state's compressed pickle, as the recording
+stores it (`freeze`). Thawing one is a small fraction of a deep copy of the
+live object, a frozen copy takes less memory, and a long recording's
+thousand copies add no objects for the garbage collector to walk through.
+
 Opening a recording must not wait for a fold of all its events (a million
-take many seconds). So the events are read from the recording as a jump
-needs them, never all at once; the copies the recording already holds (the
+take many seconds). So the events, and their times, are read from the
+recording as a jump needs them, never all at once; the copies the recording already holds (the
 run's final state, kept when it ended, and those an earlier opening made)
 are used at once; and the copies still missing are made by `build`, in a
 thread, while the first frames already show. Each new copy is handed to
@@ -18,21 +23,59 @@ from __future__ import annotations
 
 import bisect
 import copy
+import pickle
 import threading
+import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from app.events import Event
 
-# Folding an event costs a few microseconds; copying a state, well under a
-# millisecond. Every 1000 events keeps any jump to a few milliseconds of
-# folding, at a memory cost of one state copy per 1000 events.
+# Folding an event costs some microseconds; thawing a state, a millisecond
+# or two. Every 1000 events keeps any jump to a few milliseconds of folding,
+# at a memory cost of one frozen state per 1000 events.
 CHECKPOINT_EVERY = 1000
 # Events read from the recording at a time while folding.
 CHUNK = 5000
 
 Read = Callable[[int, int], list[Event]]  # (after, limit) -> the events after seq `after`
-Keep = Callable[[int, Any], None]  # (k, the state after k events)
+Keep = Callable[[int, bytes], None]  # (k, the state after k events, frozen)
+
+
+class Times(Protocol):
+    """Each event's time, in order (`app.chunks.ChunkTimes` reads them as asked)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> float: ...
+    def index_at(self, t: float) -> int: ...
+
+
+class TimesInMemory(list[float]):
+    def index_at(self, t: float) -> int:
+        """How many events had happened by time `t`."""
+        return bisect.bisect_right(self, t)
+
+
+def freeze(state: Any) -> bytes | None:
+    """The state as a compressed pickle (None: it does not pickle)."""
+    try:
+        return zlib.compress(pickle.dumps(state, pickle.HIGHEST_PROTOCOL), 1)
+    except Exception:  # a replay copies it, a recording rebuilds it from the events
+        return None
+
+
+def thaw(frozen: bytes) -> Any:
+    return pickle.loads(zlib.decompress(frozen))
+
+
+def _copy(saved: Any) -> Any:
+    """A fresh state from a checkpoint: frozen, or kept as an object."""
+    return thaw(saved) if isinstance(saved, bytes) else copy.deepcopy(saved)
+
+
+def _saved(state: Any) -> Any:
+    frozen = freeze(state)
+    return copy.deepcopy(state) if frozen is None else frozen
 
 
 class Replay:
@@ -40,18 +83,18 @@ class Replay:
         self,
         read: Read,
         length: int,
-        times: list[float],
+        times: Times,
         new_state: Callable[[], Any],
         fold: Callable[[Any, Event], Any],
         params: dict[str, Any],
         stored: frozenset[int] = frozenset(),
-        load: Callable[[int], Any] | None = None,
+        load: Callable[[int], bytes] | None = None,
         keep: Keep | None = None,
     ) -> None:
         """`read`: the recording's events; `length`: how many; `times`:
         each one's time, in order; `stored`: the k of the copies of the
         state the recording holds (the state after k events), which `load`
-        reads when first needed."""
+        reads, frozen, when first needed."""
         self._read = read
         self.length = length
         self._times = times
@@ -60,7 +103,7 @@ class Replay:
         first = new_state()
         first.params = dict(params)
         self._lock = threading.Lock()
-        self._checkpoints: dict[int, Any] = {0: first}
+        self._checkpoints: dict[int, Any] = {0: _saved(first)}  # frozen where it pickles
         self._stored = {k for k in stored if 0 < k <= length} if load is not None else set()
         self._load = load
         self._building: threading.Thread | None = None
@@ -77,7 +120,7 @@ class Replay:
         return cls(
             lambda after, limit: events[after : after + limit],
             len(events),
-            [e.t for e in events],
+            TimesInMemory(e.t for e in events),
             new_state,
             fold,
             params,
@@ -85,7 +128,7 @@ class Replay:
 
     @property
     def duration(self) -> float:
-        return self._times[-1] if self._times else 0.0
+        return self._times[len(self._times) - 1] if len(self._times) else 0.0
 
     def time_of(self, k: int) -> float:
         """The time of the k-th event (0 for none)."""
@@ -93,7 +136,7 @@ class Replay:
 
     def index_at(self, t: float) -> int:
         """How many events had happened by time `t`."""
-        return bisect.bisect_right(self._times, t)
+        return self._times.index_at(t)
 
     @property
     def complete(self) -> bool:
@@ -112,8 +155,8 @@ class Replay:
         k = max(0, min(k, self.length))
         base = self._nearest(k)
         with self._lock:
-            state = copy.deepcopy(self._checkpoints[base])
-        return self._fold_on(state, base, k)
+            saved = self._checkpoints[base]
+        return self._fold_on(_copy(saved), base, k)
 
     def _nearest(self, k: int) -> int:
         """The checkpoint at or before `k`, read from the recording if it is there."""
@@ -138,7 +181,8 @@ class Replay:
             if state is None or done != k - CHECKPOINT_EVERY:
                 done = self._nearest(k)
                 with self._lock:
-                    state = copy.deepcopy(self._checkpoints[done])
+                    saved = self._checkpoints[done]
+                state = _copy(saved)
             state = self._fold_on(state, done, k)
             done = k
 
@@ -178,6 +222,8 @@ class Replay:
         with self._lock:
             if k in self._checkpoints:
                 return
-            saved = self._checkpoints[k] = copy.deepcopy(state)
-        if self._keep is not None:
+        saved = _saved(state)
+        with self._lock:
+            self._checkpoints.setdefault(k, saved)
+        if self._keep is not None and isinstance(saved, bytes):
             self._keep(k, saved)

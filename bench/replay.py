@@ -12,8 +12,9 @@ Then it opens the recording as the replay page does and prints:
   them all (leaving every checkpoint) before the first frame;
 - the background pass that makes the missing checkpoints (the page shows
   meanwhile), and a second opening, which finds them kept;
-- jump + render at random positions once the checkpoints are there, against
-  folding from the start without checkpoints;
+- jump + render at random positions once the checkpoints are there (the
+  first apart: it compiles the templates the end's frame did not need),
+  against folding from the start without checkpoints;
 - whether the replay's final state is the live fold's (nothing lost).
 
 Targets (#18): open < 1 s, jump < 50 ms, for recordings up to the cap.
@@ -165,13 +166,22 @@ def main() -> None:
             f" checkpoints all there: {replay.complete}"
         )
 
+        # Jumps, with nothing else of the recording in memory (as the server
+        # holds it): the events of the old opening would make every full
+        # collection of the garbage collector walk through a million more.
+        length = len(evs)
+        del evs
         rng = random.Random(1)
-        points = [rng.randrange(len(evs) + 1) for _ in range(args.jumps)]
-        jump_ms, base_ms = [], []
+        points = [rng.randrange(length + 1) for _ in range(args.jumps)]
+        jump_ms = []
         for k in points:
             t = time.perf_counter()
             render(replay.state_at(k))
             jump_ms.append((time.perf_counter() - t) * 1000)
+        # Against folding from the start, the events read once.
+        evs = rec.events("bench")
+        base_ms = []
+        for k in points:
             t = time.perf_counter()
             state = exp.new_state()
             state.params = dict(meta.params)
@@ -180,12 +190,15 @@ def main() -> None:
             render(state)
             base_ms.append((time.perf_counter() - t) * 1000)
         rec.close()
-        med, worst = statistics.median(jump_ms), max(jump_ms)
+        # The first jump compiles the templates that the end's frame did not
+        # need (a server does it once, at its first such frame).
+        first, rest = jump_ms[0], jump_ms[1:] or jump_ms
+        med, worst = statistics.median(rest), max(rest)
         bmed = statistics.median(base_ms)
         print(
-            f"jump + render over {len(evs)} events, {args.jumps} random positions:"
-            f" median {med:.1f} ms, worst {worst:.1f} ms (target < 50 ms);"
-            f" folding from the start instead: median {bmed:.1f} ms;"
+            f"jump + render over {length} events, {args.jumps} random positions:"
+            f" median {med:.1f} ms, worst {worst:.1f} ms (target < 50 ms),"
+            f" the first {first:.1f} ms; folding from the start instead: median {bmed:.1f} ms;"
             f" ratio {bmed / med:.0f}x faster with checkpoints"
         )
 

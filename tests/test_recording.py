@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import re
@@ -131,7 +132,7 @@ def test_events_recorded_one_per_row_before_chunks_still_read(
     rec = Recorder(db)
     assert rec.events("old") == run_events
     assert rec.events("old", after=5, limit=3) == run_events[5:8]
-    assert rec.times("old") == [e.t for e in run_events]
+    assert list(rec.times("old")) == [e.t for e in run_events]
     assert rec.delete("old")
     assert rec.events("old") == []
     rec.close()
@@ -156,11 +157,48 @@ def test_events_read_across_chunks(
     rec.close()
     again = Recorder(tmp_path / "runs.sqlite3")
     assert again.events("r1") == run_events
-    assert again.times("r1") == [e.t for e in run_events]
+    assert list(again.times("r1")) == [e.t for e in run_events]
     for after, limit in [(0, 1), (6, 1), (7, 7), (3, 20), (n - 2, 5), (n, 3), (5, None)]:
         expected = run_events[after:] if limit is None else run_events[after : after + limit]
         assert again.events("r1", after=after, limit=limit) == expected
     again.close()
+
+
+def test_times_are_read_from_their_chunk_as_asked_and_find_the_same_events(
+    tmp_path: Path, run_events: list[Event], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay opens without reading every event's time: each is read from
+    its chunk when a frame asks; where the run was at a time is the same
+    as with all of them read, in recordings from before chunks kept their
+    latest time too."""
+    monkeypatch.setattr(chunks, "CHUNK_EVENTS", 7)
+    db = tmp_path / "runs.sqlite3"
+    rec = Recorder(db)
+    rec.begin("r1", "producer-consumer", {}, "2026-01-01T00:00:00")
+    for start in range(0, len(run_events), 11):
+        rec.append("r1", run_events[start : start + 11])
+    rec.close()
+    every = [e.t for e in run_events]
+    probes = [-1.0, 0.0, *every, *(t + 1e-7 for t in every), every[-1] + 5]
+    reads: list[int] = []
+    read_chunk = Recorder._chunk
+
+    def counted(self: Recorder, run_id: str, first_seq: int) -> bytes:
+        reads.append(first_seq)
+        return read_chunk(self, run_id, first_seq)
+
+    monkeypatch.setattr(Recorder, "_chunk", counted)
+    lazy = Recorder(db).times("r1")
+    assert len(lazy) == len(every)
+    assert not reads  # opened without reading one
+    assert lazy[len(every) - 1] == every[-1]
+    assert len(reads) == 1  # the last chunk, for the last time
+    with sqlite3.connect(db) as conn:  # as recorded before chunks said their latest time
+        conn.execute("UPDATE chunks SET t_max = NULL")
+    eager = Recorder(db).times("r1")
+    assert list(eager) == list(lazy) == every
+    for t in probes:
+        assert lazy.index_at(t) == eager.index_at(t) == bisect.bisect_right(every, t), t
 
 
 def test_data_that_is_not_plain_is_recorded_as_json_would_keep_it(tmp_path: Path) -> None:
@@ -213,6 +251,37 @@ def test_replay_at_any_point_is_the_fold_of_the_first_events(run_events: list[Ev
     points += [rng.randrange(len(many)) for _ in range(10)]
     for k in [*points, *reversed(points)]:  # forward and back
         assert replay.state_at(k) == fold_all(many[:k]), k
+
+
+def test_a_state_that_does_not_pickle_still_replays_at_any_point(
+    run_events: list[Event],
+) -> None:
+    # Checkpoints are kept frozen (pickled); one that cannot be is kept as
+    # a copy of the object, and jumps to it are as right as to any other.
+    class Counted:
+        def __init__(self) -> None:
+            self.params: dict[str, object] = {}
+            self.seen: list[int] = []
+            self.word = lambda: "seen"  # does not pickle (it copies)
+
+    def fold(state: Counted, event: Event) -> None:
+        state.seen.append(event.seq)
+
+    many = many_events(run_events, 2 * CHECKPOINT_EVERY + 5)
+    kept: list[int] = []
+    replay = Replay(
+        lambda after, limit: many[after : after + limit],
+        len(many),
+        [e.t for e in many],
+        Counted,
+        fold,
+        {},
+        keep=lambda k, frozen: kept.append(k),
+    )
+    for k in (2 * CHECKPOINT_EVERY + 3, CHECKPOINT_EVERY + 1, 7, 0):
+        assert replay.state_at(k).seen == list(range(1, k + 1)), k
+    assert replay.complete  # copies made
+    assert not kept  # none frozen
 
 
 def test_trace_is_well_formed(run_events: list[Event]) -> None:
@@ -454,8 +523,8 @@ def opened(rec: Recorder, reads: list[int] | None = None) -> Replay:
         PC.fold,
         {},
         stored=rec.kept_states("r1", kind),
-        load=lambda k: rec.kept_state("r1", k),
-        keep=lambda k, state: rec.keep_state("r1", k, state, kind),
+        load=lambda k: rec.kept_frozen("r1", k),
+        keep=lambda k, frozen: rec.keep_frozen("r1", k, frozen, kind),
     )
 
 

@@ -130,8 +130,8 @@ def _open(recorder: Recorder, record: RecordedRun, exp: Experiment) -> Replay:
     the states kept in it (its end, checkpoints of an earlier opening)."""
     kind = shape(exp.new_state)
 
-    def keep(k: int, state: Any) -> None:
-        recorder.keep_state(record.id, k, state, kind)
+    def keep(k: int, frozen: bytes) -> None:
+        recorder.keep_frozen(record.id, k, frozen, kind)
 
     return Replay(
         lambda after, limit: recorder.events(record.id, after, limit),
@@ -141,7 +141,7 @@ def _open(recorder: Recorder, record: RecordedRun, exp: Experiment) -> Replay:
         exp.fold or default_fold,
         record.params,
         stored=recorder.kept_states(record.id, kind),
-        load=lambda k: recorder.kept_state(record.id, k),
+        load=lambda k: recorder.kept_frozen(record.id, k),
         keep=keep,
     )
 
