@@ -27,7 +27,7 @@ OPEN_AFTER_S = 1.0
 FULL_GC_EVERY = 100
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """Fewer and shorter full garbage collections. Each holds the event loop,
     and so every viewer's next frame, for as long as it walks the objects:
     with 1000 viewers (about 150 objects each: coroutines, closures, exit
@@ -171,7 +171,7 @@ def serve(argv: list[str], on_ready: Callable[[str], None] | None = None) -> Non
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         log_level="warning",
     )
-    _tune_gc()
+    tune_gc()
     _server_class()(config).run()
 
 

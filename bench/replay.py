@@ -107,6 +107,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=8, help="producers, and as many consumers")
     args = ap.parse_args()
 
+    from app.cli import tune_gc
     from app.experiments import EXPERIMENTS
     from app.recording import Recorder
     from app.replay import Replay
@@ -171,6 +172,7 @@ def main() -> None:
         # collection of the garbage collector walk through a million more.
         length = len(evs)
         del evs
+        tune_gc()  # as a server does once it has started
         rng = random.Random(1)
         points = [rng.randrange(length + 1) for _ in range(args.jumps)]
         jump_ms = []
