@@ -12,6 +12,7 @@ from app.programs import diagnosis, view
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.model import fold, fold_all
 from app.programs.state import ITEMS_SHOWN, QUIET, ProgramState
+from app.web import render
 
 MAIN = 100
 
@@ -388,6 +389,27 @@ def test_printed_text_becomes_console_lines_in_the_writers_name() -> None:
         ("main", "hello world"),
         ("main", "second"),
     ]
+
+
+def test_a_line_begun_shows_meanwhile_as_a_terminal_shows_it() -> None:
+    # A prompt, and a progress bar that rewrites its line, show before
+    # their line ends (the page shows the text after the last carriage
+    # return, render.terminal_text).
+    s = Story().start()
+    s("main", MAIN, MAIN, K.OUT, text="done before\nName: ", stream="stdout", line=2)
+    s("T1", MAIN, 11, K.OUT, text="\r10%", stream="stderr", line=5)
+    s("T1", MAIN, 11, K.OUT, text="\r20%", stream="stderr", line=5)
+    shown = view.view(s.state(), {"source": "", "filename": "x.py"})["console"]
+    assert [(c.worker, c.stream, c.text) for c in shown] == [
+        ("main", "stdout", "done before"),
+        ("main", "stdout", "Name: "),
+        ("T1", "stderr", "\r10%\r20%"),
+    ]
+    assert render.env.filters["terminal_text"](shown[-1].text) == "20%"
+    s("T1", MAIN, 11, K.OUT, text="\r100%\n", stream="stderr", line=5)
+    state = s.state()
+    assert [c.text for c in state.console] == ["done before", "\r10%\r20%\r100%"]
+    assert [c.text for c in view.view(state, {"source": ""})["console"]][-1] == "Name: "
 
 
 def test_a_console_that_shows_the_latest_lines_says_how_many_came_before() -> None:

@@ -17,7 +17,14 @@ from app.codeview import CodeLine
 from app.i18n import _
 from app.programs import redis_view
 from app.programs.diagnosis import said
-from app.programs.state import ObjView, ProcView, ProgramState, RedisView, ThreadView
+from app.programs.state import (
+    ConsoleLine,
+    ObjView,
+    ProcView,
+    ProgramState,
+    RedisView,
+    ThreadView,
+)
 
 CONSOLE_SHOWN = 40
 COLOURS = 8  # worker colours, wc-0 .. wc-7 in the stylesheet
@@ -185,17 +192,32 @@ def doing(state: ProgramState, w: ThreadView) -> str:
     return states.get(w.state, w.state)
 
 
+def console(state: ProgramState) -> list[ConsoleLine]:
+    """The console's lines, and last the lines begun and not ended yet, as a
+    terminal shows them meanwhile: a prompt, or a progress bar that rewrites
+    its line with carriage returns."""
+    begun = [
+        ConsoleLine(state.last_t, worker, stream, text, into)
+        for (worker, stream, into), text in state.partial.items()
+    ]
+    return [*state.console, *begun]
+
+
 def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
     assert isinstance(state, ProgramState)
     colour = colours(state)
+    lines = console(state)
+    begun = len(lines) - len(state.console)
     return {
         "boxes": boxes(state),
         "objects": objects(state, colour),
         "program_code": code(str(params.get("source", "")), state),
         "filename": params.get("filename", ""),
-        "console": list(state.console)[-CONSOLE_SHOWN:],
+        "console": lines[-CONSOLE_SHOWN:],
         # Lines before those (the run's export holds every one).
-        "console_earlier": max(0, state.console_total - CONSOLE_SHOWN),
+        "console_earlier": max(
+            0, state.console_total + len(lines) - len(state.console) - CONSOLE_SHOWN
+        ),
         "diagnosis": [_(s.message) % s.parts for s in said(state)],
         "colour": colour,
         "doing": lambda w: doing(state, w),
