@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -193,9 +194,19 @@ def test_times_are_read_from_their_chunk_as_asked_and_find_the_same_events(
     assert not reads  # opened without reading one
     assert lazy[len(every) - 1] == every[-1]
     assert len(reads) == 1  # the last chunk, for the last time
-    with sqlite3.connect(db) as conn:  # as recorded before chunks said their latest time
-        conn.execute("UPDATE chunks SET t_max = NULL")
-    eager = Recorder(db).times("r1")
+    # The same chunks in a database from before chunks said their latest time.
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT run_id, last_seq, first_seq, events FROM chunks").fetchall()
+    before = tmp_path / "before.sqlite3"
+    with closing(sqlite3.connect(before)) as conn, conn:
+        conn.executescript(SCHEMA.replace("    t_max REAL,\n", ""))
+        conn.execute(
+            "INSERT INTO runs (id, experiment, params, created)"
+            " VALUES ('r1', 'producer-consumer', '{}', '2026-01-01T00:00:00')"
+        )
+        conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)", rows)
+    eager = Recorder(before).times("r1")
+    assert not isinstance(eager, chunks.ChunkTimes)
     assert list(eager) == list(lazy) == every
     for t in probes:
         assert lazy.index_at(t) == eager.index_at(t) == bisect.bisect_right(every, t), t
