@@ -326,14 +326,8 @@ class Recorder:
         return times or TimesInMemory(e.t for e in self.events(run_id))
 
     def _chunk(self, run_id: str, first_seq: int) -> bytes:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT events FROM chunks WHERE run_id = ? AND first_seq = ?", (run_id, first_seq)
-            ).fetchone()
-        if row is None:
-            raise KeyError(f"no chunk from {first_seq} in run {run_id}")
-        blob: bytes = row[0]
-        return blob
+        query = "SELECT events FROM chunks WHERE run_id = ? AND first_seq = ?"
+        return self._blob(query, (run_id, first_seq), f"no chunk from {first_seq} in run {run_id}")
 
     def kept_states(self, run_id: str, kind: str) -> frozenset[int]:
         """The seq of each state kept for the run, of shape `kind`."""
@@ -347,14 +341,16 @@ class Recorder:
         return thaw(self.kept_frozen(run_id, seq))
 
     def kept_frozen(self, run_id: str, seq: int) -> bytes:
+        query = "SELECT state FROM states WHERE run_id = ? AND seq = ?"
+        return self._blob(query, (run_id, seq), f"no state kept at {seq} for run {run_id}")
+
+    def _blob(self, query: str, args: tuple[Any, ...], missing: str) -> bytes:
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT state FROM states WHERE run_id = ? AND seq = ?", (run_id, seq)
-            ).fetchone()
+            row = conn.execute(query, args).fetchone()
         if row is None:
-            raise KeyError(f"no state kept at {seq} for run {run_id}")
-        frozen: bytes = row[0]
-        return frozen
+            raise KeyError(missing)
+        blob: bytes = row[0]
+        return blob
 
     def rename(self, run_id: str, name: str) -> bool:
         with self._reading() as conn, conn:

@@ -215,9 +215,7 @@ def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
         "filename": params.get("filename", ""),
         "console": lines[-CONSOLE_SHOWN:],
         # Lines before those (the run's export holds every one).
-        "console_earlier": max(
-            0, state.console_total + len(lines) - len(state.console) - CONSOLE_SHOWN
-        ),
+        "console_earlier": max(0, state.console_total + begun - CONSOLE_SHOWN),
         "diagnosis": [_(s.message) % s.parts for s in said(state)],
         "colour": colour,
         "doing": lambda w: doing(state, w),
