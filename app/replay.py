@@ -26,6 +26,7 @@ import copy
 import pickle
 import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -37,6 +38,10 @@ from app.events import Event
 CHECKPOINT_EVERY = 1000
 # Events read from the recording at a time while folding.
 CHUNK = 5000
+# Checkpoints held in memory at most, of those the recording has too (the
+# others are read from it when a jump needs one): a few megabytes, where a
+# recording of two million events has two thousand of 60 kB each.
+IN_MEMORY = 128
 
 Read = Callable[[int, int], list[Event]]  # (after, limit) -> the events after seq `after`
 Keep = Callable[[int, bytes], None]  # (k, the state after k events, frozen)
@@ -105,6 +110,9 @@ class Replay:
         self._lock = threading.Lock()
         self._checkpoints: dict[int, Any] = {0: _saved(first)}  # frozen where it pickles
         self._stored = {k for k in stored if 0 < k <= length} if load is not None else set()
+        # Those in memory that the recording has too (or soon will), least
+        # recently used first: they may be let go.
+        self._also_stored: OrderedDict[int, None] = OrderedDict()
         self._load = load
         self._building: threading.Thread | None = None
 
@@ -153,23 +161,41 @@ class Replay:
     def state_at(self, k: int) -> Any:
         """The state after the first `k` events (clamped to the recording)."""
         k = max(0, min(k, self.length))
-        base = self._nearest(k)
-        with self._lock:
-            saved = self._checkpoints[base]
+        base, saved = self._nearest(k)
         return self._fold_on(_copy(saved), base, k)
 
-    def _nearest(self, k: int) -> int:
-        """The checkpoint at or before `k`, read from the recording if it is there."""
+    def _nearest(self, k: int) -> tuple[int, Any]:
+        """The checkpoint at or before `k`, read from the recording if it is
+        there and no longer (or not yet) in memory."""
         with self._lock:
             base = max(i for i in self._checkpoints.keys() | self._stored if i <= k)
             if base in self._checkpoints:
-                return base
+                if base in self._also_stored:
+                    self._also_stored.move_to_end(base)
+                return base, self._checkpoints[base]
         assert self._load is not None
-        state = self._load(base)
+        try:
+            saved = self._load(base)
+        except KeyError:  # handed to the recording, and not written yet
+            with self._lock:
+                self._stored.discard(base)
+            return self._nearest(k)
         with self._lock:
             self._stored.discard(base)
-            self._checkpoints.setdefault(base, state)
-        return base
+            self._hold(base, saved, stored=True)
+        return base, saved
+
+    def _hold(self, k: int, saved: Any, stored: bool) -> None:
+        """Keep checkpoint `k` in memory; of those the recording has too
+        (`stored`), let the least recently used go past IN_MEMORY."""
+        self._checkpoints.setdefault(k, saved)
+        if not stored:
+            return
+        self._also_stored[k] = None
+        while len(self._also_stored) > IN_MEMORY:
+            gone, _ = self._also_stored.popitem(last=False)
+            del self._checkpoints[gone]
+            self._stored.add(gone)
 
     def build(self) -> None:
         """Make every missing checkpoint, in order: a thread's work
@@ -179,9 +205,7 @@ class Replay:
         state, done = None, -1
         for k in missing:
             if state is None or done != k - CHECKPOINT_EVERY:
-                done = self._nearest(k)
-                with self._lock:
-                    saved = self._checkpoints[done]
+                done, saved = self._nearest(k)
                 state = _copy(saved)
             state = self._fold_on(state, done, k)
             done = k
@@ -220,10 +244,12 @@ class Replay:
 
     def _checkpoint(self, k: int, state: Any) -> None:
         with self._lock:
-            if k in self._checkpoints:
+            if k in self._checkpoints or k in self._stored:
                 return
         saved = _saved(state)
+        kept = self._keep is not None and isinstance(saved, bytes)
         with self._lock:
-            self._checkpoints.setdefault(k, saved)
-        if self._keep is not None and isinstance(saved, bytes):
+            self._hold(k, saved, stored=kept)
+        if kept:
+            assert self._keep is not None
             self._keep(k, saved)

@@ -21,12 +21,13 @@ from conftest import LiveServer
 from ssereader import messages, read_events
 
 from app import chunks, events
+from app import replay as replay_module
 from app.budget import WorkerBudget
 from app.events import Event, from_raw
 from app.experiments import EXPERIMENTS
 from app.experiments.producer_consumer import fold_all
 from app.recording import SCHEMA, Recorder, shape
-from app.replay import CHECKPOINT_EVERY, Replay
+from app.replay import CHECKPOINT_EVERY, Replay, TimesInMemory
 from app.runs import ENDED_RING
 from app.trace import chrome_trace
 
@@ -569,6 +570,45 @@ def test_a_recording_opens_without_folding_it_and_keeps_its_checkpoints_for_next
         assert again.state_at(k) == fold_all(many[:k]), k
         assert sum(reads) < CHECKPOINT_EVERY  # from the nearest kept checkpoint
     rec.close()
+
+
+def test_a_long_recordings_checkpoints_are_not_all_held_in_memory(
+    tmp_path: Path, run_events: list[Event], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past IN_MEMORY, the checkpoints the recording has are read from it
+    again when a jump needs one, and every jump is as right as before, even
+    to one handed to the recording and not written yet."""
+    monkeypatch.setattr(replay_module, "IN_MEMORY", 2)
+    many = many_events(run_events, 6 * CHECKPOINT_EVERY + 10)
+    recorded(tmp_path, many).close()
+    rec = Recorder(tmp_path / "runs.sqlite3")
+    replay = opened(rec)
+    assert replay.length == len(many)
+    replay.start_building()
+    assert replay.wait_built(60)
+    assert len(replay._checkpoints) <= 1 + 2  # the start, and two
+    points = [k * CHECKPOINT_EVERY + d for k in range(7) for d in (0, 3)]
+    for k in [*points, *reversed(points)]:  # some perhaps not written yet
+        assert replay.state_at(k) == fold_all(many[:k]), k
+        assert len(replay._checkpoints) <= 1 + 2
+    rec.close()
+
+    def never_written(k: int) -> bytes:
+        raise KeyError(k)
+
+    assert PC.fold is not None
+    lost = Replay(
+        lambda after, limit: many[after : after + limit],
+        len(many),
+        TimesInMemory(e.t for e in many),
+        PC.new_state,
+        PC.fold,
+        {},
+        stored=frozenset({CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY}),
+        load=never_written,
+    )
+    k = 2 * CHECKPOINT_EVERY + 5
+    assert lost.state_at(k) == fold_all(many[:k])  # folded from the start instead
 
 
 def test_states_kept_by_another_version_are_not_read(
