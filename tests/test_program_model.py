@@ -412,6 +412,20 @@ def test_a_line_begun_shows_meanwhile_as_a_terminal_shows_it() -> None:
     assert [c.text for c in view.view(state, {"source": ""})["console"]][-1] == "Name: "
 
 
+def test_threads_writing_on_one_line_of_the_screen_make_one_line_as_in_a_terminal() -> None:
+    # Two threads print a letter each, in turns, with end=""; main ends the
+    # line: the terminal shows "ABBA", then main's next line.
+    s = Story().start()
+    for who, tid, letter in (("T1", 11, "A"), ("T2", 12, "B"), ("T2", 12, "B"), ("T1", 11, "A")):
+        s(who, MAIN, tid, K.OUT, text=letter, stream="stdout", line=3)
+    s("main", MAIN, MAIN, K.OUT, text="\n", stream="stdout", line=9)
+    s("main", MAIN, MAIN, K.OUT, text="finished\n", stream="stdout", line=10)
+    assert [(c.worker, c.text) for c in s.state().console] == [
+        ("T1, T2", "ABBA"),
+        ("main", "finished"),
+    ]
+
+
 def test_a_console_that_shows_the_latest_lines_says_how_many_came_before() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.OUT, text="".join(f"line {n}\n" for n in range(1000)), line=2)

@@ -227,6 +227,19 @@ class ConsoleLine:
 
 
 @dataclass
+class Partial:
+    """A line begun and not ended yet, and who wrote on it, in order."""
+
+    writers: list[str]
+    text: str = ""
+
+    @property
+    def worker(self) -> str:
+        """Who the line is said to be of: its writer, or all of them."""
+        return ", ".join(self.writers)
+
+
+@dataclass
 class ProgramState(RunState):
     procs: dict[int, ProcView] = field(default_factory=dict)
     objs: dict[str, ObjView] = field(default_factory=dict)
@@ -234,8 +247,10 @@ class ProgramState(RunState):
     names: dict[tuple[int, int], str] = field(default_factory=dict)
     console: deque[ConsoleLine] = field(default_factory=lambda: deque(maxlen=CONSOLE_LINES))
     console_total: int = 0  # every console line so far: the console keeps the latest
-    # Unfinished lines, by worker, stream and what the stream goes into.
-    partial: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # Unfinished lines, by stream, what it goes into and, unless that is the
+    # screen (which every thread and process writes on), the process: each
+    # with who wrote on it so far.
+    partial: dict[tuple[str, str, int], Partial] = field(default_factory=dict)
     # The lines the latest event completed (a lesson's overlay reads what
     # its program prints from here).
     printed: list[ConsoleLine] = field(default_factory=list)

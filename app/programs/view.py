@@ -197,8 +197,8 @@ def console(state: ProgramState) -> list[ConsoleLine]:
     terminal shows them meanwhile: a prompt, or a progress bar that rewrites
     its line with carriage returns."""
     begun = [
-        ConsoleLine(state.last_t, worker, stream, text, into)
-        for (worker, stream, into), text in state.partial.items()
+        ConsoleLine(state.last_t, line.worker, stream, line.text, into)
+        for (stream, into, _), line in state.partial.items()
     ]
     return [*state.console, *begun]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.events import Event
 from app.programs.folds.workers import thread_of
-from app.programs.state import ConsoleLine, ProgramState
+from app.programs.state import ConsoleLine, Partial, ProgramState
 
 
 def _print(state: ProgramState, line: ConsoleLine) -> None:
@@ -21,19 +21,24 @@ def _console(state: ProgramState, line: ConsoleLine) -> None:
 
 
 def out(state: ProgramState, e: Event) -> None:
+    """Text written on a stream. On the screen, a line that threads or
+    processes write on in turns is one line, as a terminal shows it."""
     d = e.data or {}
     text = str(d.get("text", ""))
     stream = str(d.get("stream", "stdout"))
     into = str(d.get("into", ""))
     w = thread_of(state, e)
     state.output_bytes += len(text.encode("utf-8", "replace"))
-    key = (w.name, stream, into)
-    pending = state.partial.pop(key, "") + text
-    *whole, rest = pending.split("\n")
-    for line in whole:
-        _print(state, ConsoleLine(e.t, w.name, stream, line, into))
+    key = (stream, into, e.pid if into else 0)
+    line = state.partial.pop(key, None) or Partial([])
+    # A writer of the line is one who wrote on it (not only ended it).
+    if w.name not in line.writers and (text.partition("\n")[0] or not line.writers):
+        line.writers.append(w.name)
+    *whole, rest = (line.text + text).split("\n")
+    for i, done in enumerate(whole):
+        _print(state, ConsoleLine(e.t, line.worker if i == 0 else w.name, stream, done, into))
     if rest:
-        state.partial[key] = rest
+        state.partial[key] = Partial([w.name], rest) if whole else Partial(line.writers, rest)
 
 
 def raw_out(state: ProgramState, e: Event) -> None:
@@ -46,11 +51,12 @@ def raw_out(state: ProgramState, e: Event) -> None:
 
 
 def flush_partial(state: ProgramState, t: float, of: str | None = None) -> None:
-    """The lines begun but not ended, as they are: all of them, or `of` one
-    worker's."""
-    for key in [k for k in state.partial if of is None or k[0] == of]:
-        worker, stream, into = key
-        _print(state, ConsoleLine(t, worker, stream, state.partial.pop(key), into))
+    """The lines begun but not ended, as they are: all of them, or those
+    worker `of` wrote on."""
+    for key in [k for k, line in state.partial.items() if of is None or of in line.writers]:
+        stream, into, _ = key
+        line = state.partial.pop(key)
+        _print(state, ConsoleLine(t, line.worker, stream, line.text, into))
 
 
 def exc(state: ProgramState, e: Event) -> None:
