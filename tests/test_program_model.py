@@ -600,6 +600,24 @@ def test_a_process_running_an_asyncio_loop_says_so_from_its_line_in_both_languag
     ]
 
 
+def test_a_child_still_going_when_the_program_ended_was_ended_not_finished() -> None:
+    # main forked a child and exited at once: the run ends with main, and
+    # the child, still asleep, is ended with it (plain Python would let it
+    # finish its sleep).
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SPAWN, "child", pid=300, daemon=False, method="fork", line=2)
+    s("child", 300, 300, K.THREAD, name="MainThread", daemon=False, main=True)
+    s("child", 300, 300, K.SLEEP, s=2.0, line=4)
+    s("main", MAIN, MAIN, K.END, daemon_threads=[])
+    s("main", MAIN, MAIN, K.EXIT, exitcode=0)
+    s("main", 1, 0, "run_end", outcome="finished", reason="the program ended")
+    state = s.state()
+    assert state.status == "finished"
+    assert state.workers["main"].state == "finished"
+    assert state.workers["child"].state == "killed"
+    assert state.procs[300].with_run
+
+
 def test_sys_exit_with_a_code_is_no_crash_and_an_uncaught_exception_is() -> None:
     quits = Story().start()
     quits("main", MAIN, MAIN, K.EXIT, exitcode=2)

@@ -50,9 +50,13 @@ def run_end(state: ProgramState, e: Event) -> None:
     for p in state.procs.values():
         p.with_run = p.alive and p.exitcode is None and not p.signal
         p.alive = False
+    # Still going in a process the run ended (an orphan of a program that
+    # finished, say): ended, not finished.
+    ended = {p.pid for p in state.procs.values() if p.with_run}
     for w in state.threads():
         if w.state not in OVER:
-            w.state, w.since = (KILLED if state.status != "finished" else FINISHED), e.t
+            killed = state.status != "finished" or w.pid in ended
+            w.state, w.since = (KILLED if killed else FINISHED), e.t
         w.alive = False
         w.op, w.on, w.timeout, w.line = "", "", None, None
         w.wants = None
