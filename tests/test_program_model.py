@@ -105,6 +105,33 @@ def test_a_lock_cycle_is_named_while_main_goes_on_once_it_has_lasted() -> None:
     assert diagnosis.said(s.state()) == []
 
 
+def test_a_hang_on_semaphores_says_who_took_them_and_has_not_released_them() -> None:
+    # A bounded buffer with its mutex taken before the wait for space: the
+    # producer holds `mutex` and both slots of `empty`; the consumer waits
+    # for `mutex`.
+    s = Story().start()
+    for key, name, value in (("100.1", "mutex", 1), ("100.2", "empty", 2)):
+        s("main", MAIN, MAIN, K.NEW, key, type="Semaphore", lib="threading", name=name, value=value)
+    s("main", MAIN, MAIN, K.START_THREAD, "producer", tid=201, daemon=False, line=20)
+    s("main", MAIN, MAIN, K.START_THREAD, "consumer", tid=202, daemon=False, line=21)
+    s("producer", MAIN, 201, K.THREAD, name="producer", daemon=False, main=False)
+    s("consumer", MAIN, 202, K.THREAD, name="consumer", daemon=False, main=False)
+    s("producer", MAIN, 201, K.ACQUIRED, "100.2", value=1, line=9)
+    s("producer", MAIN, 201, K.ACQUIRED, "100.2", value=0, line=9)
+    s("producer", MAIN, 201, K.ACQUIRED, "100.1", value=0, line=8)
+    s("producer", MAIN, 201, K.ACQUIRE_WAIT, "100.2", timeout=None, line=9)
+    s("consumer", MAIN, 202, K.ACQUIRE_WAIT, "100.1", timeout=None, line=16)
+    s("main", MAIN, MAIN, K.JOIN, "producer", what="thread", tid=201, timeout=None, line=22)
+    state = s.quiet().state()
+    words = [x.message % x.parts for x in diagnosis.diagnose(state)]
+    assert "producer waits for empty, held by producer" in words
+    assert "consumer waits for mutex, held by producer" in words
+    page = render.env.get_template("partials/program/_objects.html").render(
+        view.view(state, {"source": ""})
+    )
+    assert "held by producer ×2" in page
+
+
 def test_a_lock_cycle_with_a_timeout_in_it_will_end_by_itself() -> None:
     s = cycle_beside_a_busy_main(timeout=5.0)
     s.t += 2 * diagnosis.CYCLE_AFTER_S

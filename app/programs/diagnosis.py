@@ -250,12 +250,17 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         n = obj.unfinished if obj is not None else 0
         return Sentence(QJOIN_ONE if n == 1 else QJOIN_MANY, {**parts, "n": n})
     if w.op == "acquire":
-        owner = obj.owner if obj is not None else ""
-        if owner:
-            holder = state.workers.get(owner)
-            if holder is None or not holder.alive or holder.state in ("finished", "crashed"):
-                return Sentence(HELD_BY_ENDED, {**parts, "owner": owner})
-            return Sentence(HELD_BY, {**parts, "owner": owner})
+        # A lock's owner, or who took a semaphore and has not released it.
+        owners = [obj.owner] if obj is not None and obj.owner else []
+        owners = owners or list(dict.fromkeys(obj.holders if obj is not None else []))
+        if owners:
+            holders = [state.workers.get(owner) for owner in owners]
+            ended = all(
+                h is None or not h.alive or h.state in ("finished", "crashed") for h in holders
+            )
+            return Sentence(
+                HELD_BY_ENDED if ended else HELD_BY, {**parts, "owner": ", ".join(owners)}
+            )
         return Sentence(NOBODY_RELEASES, parts)
     if w.op == "join":
         return Sentence(JOIN, {"who": w.name, "target": state.obj_name(w.on)})  # or a pool's

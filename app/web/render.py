@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,6 +89,12 @@ def _terminal_text(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
+def _counted(names: list[str]) -> str:
+    """Names in the order first seen, each once: "P1 ×2, C1"."""
+    counts = Counter(names)
+    return ", ".join(f"{n} ×{counts[n]}" if counts[n] > 1 else n for n in counts)
+
+
 def _dom_id(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text)
 
@@ -102,6 +109,7 @@ env.filters["item"] = _item_label
 env.filters["item_text"] = item_text  # an item as the program wrote it, from its repr
 env.filters["rate"] = _rate
 env.filters["dom_id"] = _dom_id
+env.filters["counted"] = _counted
 env.filters["terminal_text"] = _terminal_text
 env.filters["reason"] = reasons.shown
 # A worker state in words (the timeline's legend), for a card no words of its own fit.
