@@ -228,6 +228,40 @@ def test_a_pool_whose_only_worker_waits_for_a_task_it_submitted_is_named_in_a_ha
     assert diagnosis.diagnose(s.quiet().state()) == []
 
 
+def test_a_task_whose_workers_process_ended_is_not_left_running() -> None:
+    # Pool(2).map over 5 items: ForkPoolWorker-2 does items 1 and 2 and dies
+    # in item 3 (os._exit); ForkPoolWorker-1 does 0 and 4. Its tasks show in
+    # the order given, the latest first, and item 3 as never finished.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Pool", lib="multiprocessing", name="pool")
+    for n, pid in ((2, 302), (1, 301)):
+        name = f"ForkPoolWorker-{n}"
+        s(name, pid, pid, K.PROC, name=name, ppid=MAIN, main=False, method="fork", daemon=True)
+        s(name, pid, pid, K.THREAD, name="MainThread", daemon=False, main=True)
+    for pid, item, ends in ((302, 1, True), (302, 2, True), (302, 3, False)):
+        s("ForkPoolWorker-2", pid, pid, K.TASK_START, "100.1", task=f"100.9.{item}", fn="work")
+        if ends:
+            s("ForkPoolWorker-2", pid, pid, K.TASK_END, "100.1", task=f"100.9.{item}", error=None)
+    s("ForkPoolWorker-2", 302, 302, K.EXIT, exitcode=1)
+    for item in (0, 4):
+        s("ForkPoolWorker-1", 301, 301, K.TASK_START, "100.1", task=f"100.9.{item}", fn="work")
+        s("ForkPoolWorker-1", 301, 301, K.TASK_END, "100.1", task=f"100.9.{item}", error=None)
+    (pool,) = [b for boxes in view.objects(s.state(), {}).values() for b in boxes if b.tasks]
+    assert [(words, where) for _fn, _st, words, where in pool.tasks] == [
+        ("done", "ForkPoolWorker-1"),
+        ("not finished: its worker's process ended", "ForkPoolWorker-2"),
+        ("done", "ForkPoolWorker-2"),
+        ("done", "ForkPoolWorker-2"),
+        ("done", "ForkPoolWorker-1"),
+    ]
+    s("main", MAIN, MAIN, K.RESULT_WAIT, "100.1", timeout=None, line=10)
+    words = [x.message % x.parts for x in diagnosis.why_stuck(s.quiet().state())]
+    assert (
+        "main waits for a result from pool, and one will never come: the process of"
+        " ForkPoolWorker-2 ended while it ran that task"
+    ) in words
+
+
 def test_a_result_that_came_lets_its_waiter_go_on() -> None:
     s = pool_story()
     s("main", MAIN, MAIN, K.RESULT_GOT, "100.2", task="t2", fn="work", ready=True, line=9)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import N_
-from app.programs.state import ProgramState, ThreadView
+from app.programs.state import LOST, ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
 STUCK_AT_END = N_(
@@ -51,6 +51,10 @@ CONDITION = N_("%(who)s waits on %(obj)s, and no live worker can notify it")
 BARRIER = N_("%(who)s waits at %(obj)s: %(n)s of %(parties)s have arrived")
 RECV = N_("%(who)s waits in %(obj)s.recv(); nothing is there and no live worker can send")
 RESULT = N_("%(who)s waits for a result from %(obj)s")
+RESULT_LOST = N_(
+    "%(who)s waits for a result from %(obj)s, and one will never come: the process of"
+    " %(worker)s ended while it ran that task"
+)
 WORK = N_("%(who)s, a worker of %(obj)s, waits for a task; none comes")
 OTHER = N_("%(who)s waits in %(op)s on %(obj)s")
 
@@ -280,6 +284,9 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
     if w.op == "recv":
         return Sentence(RECV, parts)
     if w.op == "result":
+        lost = [where for _fn, st, where in (obj.tasks.values() if obj else ()) if st == LOST]
+        if lost:
+            return Sentence(RESULT_LOST, {**parts, "worker": ", ".join(dict.fromkeys(lost))})
         return Sentence(RESULT, parts)
     if w.op == "work":
         return Sentence(WORK, parts)

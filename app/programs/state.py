@@ -14,6 +14,8 @@ from app.model import RunState, WorkerView
 CONSOLE_LINES = 400
 ITEMS_SHOWN = 64  # items kept per queue for the picture; the size is exact
 TASKS_KEPT = 200
+# A pool's task whose worker's process ended while it ran.
+LOST = "lost"
 ENTRIES_KEPT = 2000  # a Redis stream's entries kept (for their values: a claim's)
 DONE_KEPT = 2000  # a group's acknowledged ids kept, for late deliveries
 

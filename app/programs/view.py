@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.codeview import CodeLine
-from app.i18n import _
+from app.i18n import N_, _
 from app.programs import redis_view
 from app.programs.diagnosis import said
 from app.programs.state import (
+    LOST,
     ConsoleLine,
     ObjView,
     ProcView,
@@ -57,7 +58,8 @@ class ObjBox:
     waiters: list[Waiter] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
     more: int = 0  # items not drawn
-    tasks: list[tuple[str, str, str]] = field(default_factory=list)  # a pool's latest
+    # A pool's latest: function, state, its words, and who runs or ran it.
+    tasks: list[tuple[str, str, str, str]] = field(default_factory=list)
     groups: list[redis_view.GroupBox] = field(default_factory=list)  # a Redis stream's
 
 
@@ -120,7 +122,12 @@ def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBo
             size = len(items)
         box.items = items[:ITEMS_DRAWN]
         box.more = max(0, max(len(items), size) - len(box.items))
-        box.tasks = list(obj.tasks.values())[-TASKS_SHOWN:][::-1]
+        # The latest first, in the order they were given to the pool.
+        latest = sorted(obj.tasks, key=_task_order)[-TASKS_SHOWN:][::-1]
+        box.tasks = [
+            (fn, st, _(TASK_WORDS.get(st, st)), where)
+            for fn, st, where in (obj.tasks[task] for task in latest)
+        ]
         if obj.redis is not None:
             _redis(state, box, obj.redis, colour)
         out.setdefault(obj.kind, []).append(box)
@@ -190,6 +197,21 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "cut_off": _("cut off (daemon)"),
     }
     return states.get(w.state, w.state)
+
+
+# What became of a pool's task.
+TASK_WORDS = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "done": N_("done"),
+    "failed": N_("failed"),
+    LOST: N_("not finished: its worker's process ended"),
+}
+
+
+def _task_order(task: str) -> tuple[int, ...]:
+    """A task's key ("1317.2.3": the pool's job 2, item 3) in the order given."""
+    return tuple(int(part) if part.isdigit() else 0 for part in task.split("."))
 
 
 def console(state: ProgramState) -> list[ConsoleLine]:

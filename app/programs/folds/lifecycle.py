@@ -10,6 +10,7 @@ from typing import Any
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.deaths import signal_name
+from app.programs.folds import pools
 from app.programs.folds.workers import go, proc_of, thread_of, wait
 from app.programs.state import (
     CRASHED,
@@ -116,6 +117,7 @@ def _process_over(
     p.signal = signal or p.signal
     p.cut_off = p.cut_off or cut_off
     p.alive = False
+    pools.workers_gone(state, {w.name for w in state.threads() if w.pid == pid})
     for w in state.threads():
         if w.pid == pid and cut_off and w.state == KILLED:
             w.state = CUT_OFF  # its parent says more than the server saw: cut off

@@ -7,7 +7,7 @@ from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds.objects import obj_of
 from app.programs.folds.workers import go, thread_of, wait
-from app.programs.state import GET_WAIT, TASKS_KEPT, ProgramState
+from app.programs.state import GET_WAIT, LOST, TASKS_KEPT, ProgramState
 
 
 def pool_task(state: ProgramState, e: Event) -> None:
@@ -30,6 +30,14 @@ def pool_task(state: ProgramState, e: Event) -> None:
     elif e.kind == K.TASK_END:
         # A pool's worker goes back to its pool's queue of tasks.
         wait(w, e, K.WORK, e.item or "", GET_WAIT)
+
+
+def workers_gone(state: ProgramState, names: set[str]) -> None:
+    """The tasks these workers were running will not end: their process did."""
+    for obj in state.objs.values():
+        for task, (fn, st, where) in obj.tasks.items():
+            if st == "running" and where in names:
+                obj.tasks[task] = (fn, LOST, where)
 
 
 def result_wait(state: ProgramState, e: Event) -> None:
