@@ -1,5 +1,7 @@
-"""What the program prints, line by line per thread and stream, and what
-the console says about it (an exception, an `input()` at end of input)."""
+"""What the program prints, line by line per stream (on the screen, one
+line for every thread and process that writes on it, as in a terminal),
+and what the console says about it (an exception, an `input()` at end of
+input)."""
 
 from __future__ import annotations
 
