@@ -19,8 +19,8 @@ import pickle
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, overload
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from app.events import Event
 
@@ -98,7 +98,7 @@ def events_from(rows: Iterable[tuple[int, bytes]], after: int, limit: int) -> li
     return out
 
 
-class ChunkTimes(Sequence[float]):
+class ChunkTimes:
     """Each recorded event's time, read from its chunk when asked: a replay
     opens without reading a long recording's millions of times (each chunk
     says its last seq and its latest time).
@@ -132,13 +132,7 @@ class ChunkTimes(Sequence[float]):
     def __len__(self) -> int:
         return self._length
 
-    @overload
-    def __getitem__(self, i: int) -> float: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[float]: ...
-    def __getitem__(self, i: int | slice) -> float | list[float]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(self._length))]
+    def __getitem__(self, i: int) -> float:
         if i < 0:
             i += self._length
         if not 0 <= i < self._length:

@@ -322,8 +322,8 @@ class Recorder:
             old = conn.execute(
                 "SELECT 1 FROM events WHERE run_id = ? LIMIT 1", (run_id,)
             ).fetchone()
-        times = None if old else ChunkTimes.of(spans, functools.partial(self._chunk, run_id))
-        return times or TimesInMemory(e.t for e in self.events(run_id))
+        lazy = None if old else ChunkTimes.of(spans, functools.partial(self._chunk, run_id))
+        return lazy if lazy is not None else TimesInMemory(e.t for e in self.events(run_id))
 
     def _chunk(self, run_id: str, first_seq: int) -> bytes:
         query = "SELECT events FROM chunks WHERE run_id = ? AND first_seq = ?"

@@ -136,7 +136,7 @@ class Replay:
 
     @property
     def duration(self) -> float:
-        return self._times[len(self._times) - 1] if len(self._times) else 0.0
+        return self._times[-1] if len(self._times) else 0.0
 
     def time_of(self, k: int) -> float:
         """The time of the k-th event (0 for none)."""

@@ -255,8 +255,9 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         return Sentence(QJOIN_ONE if n == 1 else QJOIN_MANY, {**parts, "n": n})
     if w.op == "acquire":
         # A lock's owner, or who took a semaphore and has not released it.
-        owners = [obj.owner] if obj is not None and obj.owner else []
-        owners = owners or list(dict.fromkeys(obj.holders if obj is not None else []))
+        owners: list[str] = []
+        if obj is not None:
+            owners = [obj.owner] if obj.owner else list(dict.fromkeys(obj.holders))
         if owners:
             holders = [state.workers.get(owner) for owner in owners]
             ended = all(

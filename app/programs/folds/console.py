@@ -39,8 +39,10 @@ def out(state: ProgramState, e: Event) -> None:
     *whole, rest = (line.text + text).split("\n")
     for i, done in enumerate(whole):
         _print(state, ConsoleLine(e.t, line.worker if i == 0 else w.name, stream, done, into))
-    if rest:
-        state.partial[key] = Partial([w.name], rest) if whole else Partial(line.writers, rest)
+    if rest:  # a line still begun: the writer who ended the last one begins it
+        line.writers = [w.name] if whole else line.writers
+        line.text = rest
+        state.partial[key] = line
 
 
 def raw_out(state: ProgramState, e: Event) -> None:
