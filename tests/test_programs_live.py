@@ -437,6 +437,42 @@ def test_joining_a_process_before_getting_what_it_put_is_named_stuck(pc: httpx.C
     assert finish(pc, run_id)["status"] == "stopped"
 
 
+BOTH_SEND_FIRST = """
+from multiprocessing import Pipe, Process
+
+
+def child(conn):
+    conn.send(b"c" * 1_000_000)  # more than a pipe holds
+    print("child got", len(conn.recv()))
+
+
+if __name__ == "__main__":
+    here, there = Pipe()
+    p = Process(target=child, args=(there,), name="child")
+    p.start()
+    here.send(b"m" * 1_000_000)  # both send before they read: neither reads
+    print("main got", len(here.recv()))
+    p.join()
+"""
+
+
+def test_two_ends_that_both_send_more_than_a_pipe_holds_are_named_stuck(
+    pc: httpx.Client,
+) -> None:
+    run_id = start(pc, BOTH_SEND_FIRST)
+    run, words = named_stuck(pc, run_id)
+    assert words[1:] == [
+        "main waits in here.send(): its message is more than a pipe holds, and no live worker"
+        " reads there, the other end",
+        "child waits in there.send(): its message is more than a pipe holds, and no live worker"
+        " reads here, the other end",
+    ]
+    states = {w["name"]: w["state"] for w in run["workers"]}
+    assert states == {"main": "blocked", "child": "blocked"}
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+
+
 def test_joinable_queue_join_returns_and_the_daemon_eaters_are_cut_off(pc: httpx.Client) -> None:
     run, evs = example(pc, "joinable_hotdogs")
     assert run["status"] == "finished"

@@ -249,3 +249,40 @@ def test_waiting_for_a_pool_to_end_is_a_join_of_it_from_the_line_that_waits() ->
     joined = run.of("joined")
     assert [e.item for e in joined] == [ex, pool, ex]
     assert all(j.t > w.t for j, w in zip(joined, run.of("join"), strict=True))
+
+
+def test_a_send_bigger_than_a_pipe_holds_says_it_waits_until_all_is_written() -> None:
+    run = trace(
+        """
+        from multiprocessing import Pipe, Process
+        from gate import wait_for_go
+
+        def child(conn):
+            wait_for_go()  # once the test has seen main wait in its send
+            print(len(conn.recv()), len(conn.recv_bytes()))
+
+        if __name__ == "__main__":
+            here, there = Pipe()
+            p = Process(target=child, args=(there,), name="C")
+            p.start()
+            here.send(b"x" * 1_000_000)  # more than a pipe holds
+            here.send_bytes(b"small")  # fits: no wait
+            p.join()
+        """,
+        go_when=seen("send_wait", "main"),
+    )
+    here = run.key("here")
+    # main's big send could end only after the test saw it wait (the child
+    # reads once it has): the wait was said while it waited
+    assert [e.kind for e in run.by("main") if e.item == here] == [
+        "new",
+        "send",
+        "send_wait",
+        "sent",
+        "send",
+    ]
+    wait = run.one("send_wait", here)
+    assert wait.data["line"] == run.line('here.send(b"x" * 1_000_000)')
+    assert wait.data["bytes"] > 1_000_000  # the message as pickled
+    assert run.one("sent", here).t > wait.t
+    assert run.printed("C") == "1000000 5\n"

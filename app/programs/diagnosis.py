@@ -50,6 +50,10 @@ EVENT = N_("%(who)s waits for %(obj)s to be set, and no live worker can set it")
 CONDITION = N_("%(who)s waits on %(obj)s, and no live worker can notify it")
 BARRIER = N_("%(who)s waits at %(obj)s: %(n)s of %(parties)s have arrived")
 RECV = N_("%(who)s waits in %(obj)s.recv(); nothing is there and no live worker can send")
+SEND = N_(
+    "%(who)s waits in %(obj)s.send(): its message is more than a pipe holds, and no live"
+    " worker reads %(peer)s, the other end"
+)
 RESULT = N_("%(who)s waits for a result from %(obj)s")
 RESULT_LOST = N_(
     "%(who)s waits for a result from %(obj)s, and one will never come: the process of"
@@ -284,6 +288,9 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         return Sentence(BARRIER, {**parts, "n": n, "parties": parties})
     if w.op == "recv":
         return Sentence(RECV, parts)
+    if w.op == "send":
+        peer = state.obj_name(obj.peer) if obj is not None and obj.peer else "?"
+        return Sentence(SEND, {**parts, "peer": peer})
     if w.op == "result":
         lost = [where for _fn, st, where in (obj.tasks.values() if obj else ()) if st == LOST]
         if lost:

@@ -81,6 +81,8 @@ HANDLERS: dict[str, Handler] = {
     K.BPASSED: sync.bpassed,
     K.BROKEN: raised,
     K.SEND: queues.send,
+    K.SEND_WAIT: queues.send_wait,
+    K.SENT: raised,
     K.RECV_WAIT: queues.recv_wait,
     K.RECV: queues.recv,
     K.SUBMIT: pools.pool_task,

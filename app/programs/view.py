@@ -173,6 +173,7 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "cwait": _("waiting on %(obj)s"),
         "bwait": _("waiting at %(obj)s"),
         "recv": _("waiting in %(obj)s.recv()"),
+        "send": _("waiting in %(obj)s.send() for the other end to read"),
         "result": _("waiting for a result from %(obj)s"),
         "work": _("waiting for a task from %(obj)s"),
     }

@@ -118,6 +118,13 @@ def send(state: ProgramState, e: Event) -> None:
     go(thread_of(state, e), e)
 
 
+def send_wait(state: ProgramState, e: Event) -> None:
+    """A message bigger than the pipe holds: its writing waits for the
+    other end to read (`sent` when all of it is in)."""
+    obj_of(state, e)
+    wait(thread_of(state, e), e, "send", e.item or "")
+
+
 def recv_wait(state: ProgramState, e: Event) -> None:
     obj_of(state, e)
     wait(thread_of(state, e), e, "recv", e.item or "")

@@ -2,9 +2,12 @@
 
 Each end is the library's own `Connection`, of a subclass that reports
 `send` (stamped before it is written, so that the other end's `recv` comes
-after it) and `recv` (with `recv_wait` first when nothing is there yet). An
-end pickled into a child process (a Process argument) stays traced with the
-same key.
+after it) and `recv` (with `recv_wait` first when nothing is there yet). A
+message bigger than a pipe holds is written only as the other end reads
+it: its send says `send_wait` before it writes and `sent` once it has
+written it all, so that two ends that both send such a message before
+they read are seen waiting. An end pickled into a child process (a Process
+argument) stays traced with the same key.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 _dumps = _reduction.ForkingPickler.dumps
+# What a pipe (or a socket pair's buffer) takes at least before its writer
+# waits for the reader: Linux gives a pipe 64 KiB.
+PIPE_HOLDS = 65536
 
 
 class Connection(_connection.Connection):
@@ -35,19 +41,30 @@ class Connection(_connection.Connection):
         buf = _dumps(obj)
         data = where.at(1)
         gate.before("send", key, data)
+        line = dict(data)
         data["v"] = where.short_repr(obj)
         recorder.emit(K.SEND, key, data)
+        big = _waits(key, len(buf), line)
         self._send_bytes(buf)  # type: ignore[attr-defined]
+        if big:
+            recorder.emit(K.SENT, key, line)
         return None
 
     def send_bytes(self, buf: Any, offset: int = 0, size: int | None = None) -> None:
         key = self._cv_key
-        if key is not None:
-            data = where.at(1)
-            gate.before("send", key, data)
-            data["v"] = where.short_repr(bytes(memoryview(buf)[:100]))
-            recorder.emit(K.SEND, key, data)
-        return super().send_bytes(buf, offset, size)
+        if key is None:
+            return super().send_bytes(buf, offset, size)
+        data = where.at(1)
+        gate.before("send", key, data)
+        line = dict(data)
+        view = memoryview(buf)
+        data["v"] = where.short_repr(bytes(view[offset : offset + 100]))
+        recorder.emit(K.SEND, key, data)
+        big = _waits(key, view.nbytes - offset if size is None else size, line)
+        super().send_bytes(buf, offset, size)
+        if big:
+            recorder.emit(K.SENT, key, line)
+        return None
 
     def _cv_wait(self, key: str) -> dict[str, Any]:
         data = where.at(2)
@@ -78,6 +95,16 @@ class Connection(_connection.Connection):
         data["v"] = where.short_repr(got)
         recorder.emit(K.RECV, key, data)
         return got
+
+
+def _waits(key: str, size: int, line: dict[str, Any]) -> bool:
+    """Say, before a message of `size` bytes is written, that its send may
+    wait for the other end to read (True: it is that big)."""
+    if size <= PIPE_HOLDS:
+        return False
+    recorder.emit(K.SEND_WAIT, key, {**line, "bytes": size})
+    recorder.flush()  # it may wait long: the server sees it now
+    return True
 
 
 def _reduce(conn: Connection) -> Any:

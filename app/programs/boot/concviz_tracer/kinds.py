@@ -83,6 +83,10 @@ bwait                     barrier key          waiting (before this one), partie
 bpassed                   barrier key          index
 broken                    barrier key          -
 send                      connection key       v
+send_wait                 connection key       bytes, line: after a send of more than a
+                                               pipe holds (64 KiB); its writing waits
+                                               for the other end to read
+sent                      connection key       line: a send_wait's message is all written
 recv_wait                 connection key       -
 recv                      connection key       v
 submit                    pool key             task (run-unique id), fn, line
@@ -210,6 +214,8 @@ BROKEN = "broken"
 
 # Pipe connections.
 SEND = "send"
+SEND_WAIT = "send_wait"
+SENT = "sent"
 RECV_WAIT = "recv_wait"
 RECV = "recv"
 
@@ -269,6 +275,8 @@ KINDS = frozenset(
         BPASSED,
         BROKEN,
         SEND,
+        SEND_WAIT,
+        SENT,
         RECV_WAIT,
         RECV,
         SUBMIT,
