@@ -696,3 +696,52 @@ def test_a_child_that_ran_no_code_of_the_users_is_named_by_the_parent_that_reape
     s("main", MAIN, MAIN, K.REAPED, "ForkPoolWorker-3", pid=303, exitcode=0, signal=None)
     p = s.state().procs[303]
     assert (p.name, p.ppid, p.exitcode, p.alive) == ("ForkPoolWorker-3", MAIN, 0, False)
+
+
+def test_a_broken_barrier_lets_its_waiters_go_and_says_it_is_broken() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Barrier", lib="threading", name="b", parties=3)
+    for name, tid in (("T1", 201), ("T2", 202)):
+        s("main", MAIN, MAIN, K.START_THREAD, name, tid=tid, daemon=False, line=9)
+        s(name, MAIN, tid, K.THREAD, name=name, daemon=False, main=False)
+    s("T1", MAIN, 201, K.BWAIT, "100.1", waiting=0, parties=3, timeout=None, line=5)
+    s("T2", MAIN, 202, K.BWAIT, "100.1", waiting=1, parties=3, timeout=None, line=5)
+
+    def box(state: ProgramState) -> str:
+        page = render.env.get_template("partials/program/_objects.html").render(
+            view.view(state, {"source": ""})
+        )
+        return " ".join(page.split())
+
+    assert "2 of 3 arrived" in box(s.state())
+    s("main", MAIN, MAIN, K.BROKEN, "100.1", line=10)  # main aborts it
+    s("T1", MAIN, 201, K.BROKEN, "100.1", line=5)
+    state = s.state()
+
+    def states(state: ProgramState) -> dict[str, str]:
+        return {w.name: w.state for w in state.threads()}
+
+    # T2's BrokenBarrierError is on its way
+    assert states(state) == {"main": "running", "T1": "running", "T2": "blocked"}
+    s("T2", MAIN, 202, K.BROKEN, "100.1", line=5)
+    state = s.state()
+    assert set(states(state).values()) == {"running"}
+    assert "broken" in box(state)
+    assert "arrived" not in box(state)
+    # A barrier reset and passed is whole again.
+    s("T1", MAIN, 201, K.BWAIT, "100.1", waiting=0, parties=1, timeout=None, line=12)
+    s("T1", MAIN, 201, K.BPASSED, "100.1", index=0, line=12)
+    assert "0 of 1 arrived" in box(s.state())
+
+
+def test_a_cancelled_future_is_shown_cancelled_and_is_no_task_a_worker_may_start() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="ThreadPoolExecutor", lib="concurrent.futures")
+    for task in ("100.2", "100.3"):
+        s("main", MAIN, MAIN, K.SUBMIT, "100.1", task=task, fn="work", line=6)
+    s("main", MAIN, MAIN, K.CANCELLED, "100.1", task="100.3", fn="work")
+    state = s.state()
+    assert state.main() is not None
+    assert state.main().state == "running"  # cancelling is no wait
+    (pool,) = [b for boxes in view.objects(state, {}).values() for b in boxes if b.tasks]
+    assert [words for _fn, _st, words, _where in pool.tasks] == ["cancelled", "queued"]

@@ -286,3 +286,30 @@ def test_a_send_bigger_than_a_pipe_holds_says_it_waits_until_all_is_written() ->
     assert wait.data["bytes"] > 1_000_000  # the message as pickled
     assert run.one("sent", here).t > wait.t
     assert run.printed("C") == "1000000 5\n"
+
+
+def test_futures_cancelled_before_they_ran_are_said_and_time_sleep_keeps_its_name() -> None:
+    run = trace(
+        """
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+
+        ex = ThreadPoolExecutor(max_workers=1)
+        first = ex.submit(time.sleep, 0.2)
+        second = ex.submit(time.sleep, 0.2)
+        third = ex.submit(print, "never")
+        print(second.cancel(), second.cancel(), first.cancel())
+        ex.shutdown(cancel_futures=True)
+        """
+    )
+    ex = run.key("ex")
+    submits = {e.data["task"]: e.data["fn"] for e in run.of("submit", ex)}
+    assert list(submits.values()) == ["sleep", "sleep", "print"]
+    second, third = list(submits)[1:]
+    # cancelled once each, by main; the first was running and went on
+    assert [(e.worker, e.data) for e in run.of("cancelled", ex)] == [
+        ("main", {"task": second, "fn": "sleep"}),
+        ("main", {"task": third, "fn": "print"}),
+    ]
+    assert run.printed() == "True True False\n"
+    assert len(run.of("task_end", ex)) == 1

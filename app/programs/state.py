@@ -14,8 +14,10 @@ from app.model import RunState, WorkerView
 CONSOLE_LINES = 400
 ITEMS_SHOWN = 64  # items kept per queue for the picture; the size is exact
 TASKS_KEPT = 200
-# A pool's task whose worker's process ended while it ran.
+# A pool's task whose worker's process ended while it ran, and one whose
+# future was cancelled before it ran.
 LOST = "lost"
+CANCELLED = "cancelled"
 ENTRIES_KEPT = 2000  # a Redis stream's entries kept (for their values: a claim's)
 DONE_KEPT = 2000  # a group's acknowledged ids kept, for late deliveries
 
@@ -151,6 +153,7 @@ class ObjView:
     is_set: bool = False
     parties: int = 0
     waiting: int = 0
+    broken: bool = False  # a barrier's: aborted, or a wait on it timed out
     peer: str = ""
     tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id: fn, state, where
     workers: int = 0  # a pool's size: the most workers it runs at once

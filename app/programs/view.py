@@ -18,6 +18,7 @@ from app.i18n import N_, _
 from app.programs import redis_view
 from app.programs.diagnosis import said
 from app.programs.state import (
+    CANCELLED,
     LOST,
     ConsoleLine,
     ObjView,
@@ -207,6 +208,7 @@ TASK_WORDS = {
     "done": N_("done"),
     "failed": N_("failed"),
     LOST: N_("not finished: its worker's process ended"),
+    CANCELLED: N_("cancelled"),
 }
 
 

@@ -7,7 +7,7 @@ from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds.objects import obj_of
 from app.programs.folds.workers import go, thread_of, wait
-from app.programs.state import GET_WAIT, LOST, TASKS_KEPT, ProgramState
+from app.programs.state import CANCELLED, GET_WAIT, LOST, TASKS_KEPT, ProgramState
 
 
 def pool_task(state: ProgramState, e: Event) -> None:
@@ -18,6 +18,9 @@ def pool_task(state: ProgramState, e: Event) -> None:
     w = thread_of(state, e)
     if e.kind == K.SUBMIT:
         obj.tasks[task] = (fn, "queued", "")
+    elif e.kind == K.CANCELLED:  # by the thread that cancelled it, which goes on
+        obj.tasks[task] = (fn, CANCELLED, "")
+        return
     elif e.kind == K.TASK_START:
         obj.tasks[task] = (fn or obj.tasks.get(task, ("", "", ""))[0], "running", w.name)
     else:

@@ -89,5 +89,15 @@ def bwait(state: ProgramState, e: Event) -> None:
 
 
 def bpassed(state: ProgramState, e: Event) -> None:
-    obj_of(state, e).waiting = 0
+    obj = obj_of(state, e)
+    obj.waiting, obj.broken = 0, False  # (a barrier reset since it broke)
+    go(thread_of(state, e), e)
+
+
+def broken(state: ProgramState, e: Event) -> None:
+    """A barrier broke (aborted, or a wait on it timed out): every thread
+    waiting at it leaves with BrokenBarrierError, and so will every new
+    one until it is reset."""
+    obj = obj_of(state, e)
+    obj.waiting, obj.broken = 0, True
     go(thread_of(state, e), e)

@@ -94,8 +94,11 @@ task_start                pool key             task, fn (in the worker that runs
 task_end                  pool key             task, error (str or None)
 result_wait               pool key             task (a map's: its base), fn, timeout, line:
                                                a wait for a task's result (Future.result,
-                                               AsyncResult.get, Pool.map) that is not in
+                                               AsyncResult.get, Pool.map) that is not
+                                               ready yet
 result_got                pool key             task, fn, ready (False: it timed out), line
+cancelled                 pool key             task, fn: a future cancelled before its task
+                                               ran (Future.cancel, shutdown(cancel_futures))
 sleep                     None                 s (seconds), line
 out                       None                 text, stream ("stdout" or "stderr"), line
 exc                       None                 error ("Type: message"), traceback, line
@@ -225,6 +228,7 @@ TASK_START = "task_start"
 TASK_END = "task_end"
 RESULT_WAIT = "result_wait"
 RESULT_GOT = "result_got"
+CANCELLED = "cancelled"
 
 # The rest.
 SLEEP = "sleep"
@@ -284,6 +288,7 @@ KINDS = frozenset(
         TASK_END,
         RESULT_WAIT,
         RESULT_GOT,
+        CANCELLED,
         SLEEP,
         OUT,
         EXC,

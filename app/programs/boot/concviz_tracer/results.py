@@ -75,6 +75,7 @@ def install_futures(base: Any) -> None:
     `wait` and `as_completed`."""
     Future: Any = base.Future
     real_result, real_exception = Future.result, Future.exception
+    real_cancel = Future.cancel
     real_wait, real_as_completed = base.wait, base.as_completed
 
     def result(self: Any, timeout: Any = None) -> Any:
@@ -86,6 +87,16 @@ def install_futures(base: Any) -> None:
         if getattr(self, "_cv_key", None) is None or self.done() or recorder.is_silent():
             return real_exception(self, timeout)
         return waited(self, lambda: real_exception(self, timeout), timeout, self.done)
+
+    def cancel(self: Any) -> bool:
+        # Its task will never run (shutdown(cancel_futures=True) too).
+        was_done = self.done()
+        cancelled = bool(real_cancel(self))
+        key = getattr(self, "_cv_key", None)
+        if cancelled and not was_done and key is not None and not recorder.is_silent():
+            data = {"task": self._cv_task, "fn": self._cv_fn}
+            recorder.emit(K.CANCELLED, key, data)
+        return cancelled
 
     def wait(fs: Any, timeout: Any = None, return_when: Any = base.ALL_COMPLETED) -> Any:
         fs = list(fs)
@@ -118,7 +129,7 @@ def install_futures(base: Any) -> None:
             yield f
 
     wait.__doc__, as_completed.__doc__ = real_wait.__doc__, real_as_completed.__doc__
-    Future.result, Future.exception = result, exception
+    Future.result, Future.exception, Future.cancel = result, exception, cancel
     base.wait, base.as_completed = wait, as_completed
     package: Any = sys.modules.get("concurrent.futures")  # bound already if it was imported
     if package is not None and hasattr(package, "wait"):
