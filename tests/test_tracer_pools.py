@@ -313,3 +313,42 @@ def test_futures_cancelled_before_they_ran_are_said_and_time_sleep_keeps_its_nam
     ]
     assert run.printed() == "True True False\n"
     assert len(run.of("task_end", ex)) == 1
+
+
+def test_tracebacks_the_program_prints_itself_hold_none_of_the_tracers_frames() -> None:
+    run = trace(
+        """
+        import logging
+        import traceback
+        from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+        from multiprocessing import Pool
+
+        def boom(x):
+            raise ValueError(f"bad {x}")
+
+        if __name__ == "__main__":
+            with ThreadPoolExecutor(1) as ex:
+                try:
+                    ex.submit(boom, 1).result()
+                except ValueError:
+                    traceback.print_exc()
+            with ProcessPoolExecutor(1) as ex:
+                try:
+                    ex.submit(boom, 2).result()
+                except ValueError:
+                    logging.exception("failed")
+            with Pool(1) as pool:
+                try:
+                    pool.map(boom, [3])
+                except ValueError as e:
+                    print("".join(traceback.format_exception(e)), end="")
+        """
+    )
+    text = run.printed() + "".join(
+        e.data["text"] for e in run.of("out") if e.data["stream"] == "stderr"
+    )
+    for n in (1, 2, 3):
+        assert f"ValueError: bad {n}" in text
+    # each traceback goes from the user's call down to the user's raise
+    assert text.count('raise ValueError(f"bad {x}")') == 3
+    assert "concviz_tracer" not in text

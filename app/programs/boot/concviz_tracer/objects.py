@@ -22,6 +22,7 @@ def install() -> None:
     hooks.when_imported("concurrent.futures.process", _executors)
     hooks.when_imported("redis.client", _redis)
     hooks.when_imported("multiprocessing.managers", _managers)
+    hooks.when_imported("traceback", where.hide_in_tracebacks)
 
 
 def _threading(threading: ModuleType) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from types import CodeType, FrameType
+from types import CodeType, FrameType, ModuleType
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -216,6 +216,34 @@ def shown_traceback(exc: BaseException) -> str:
     if _user_dir:
         text = text.replace(f'File "{_user_dir}{os.sep}', 'File "')
     return text
+
+
+def hide_in_tracebacks(traceback: ModuleType) -> None:
+    """Leave this package's frames out of every traceback the program
+    itself formats (``traceback.print_exc()``, ``logging.exception``, the
+    text of a pool worker's exception that the pool raises in the caller):
+    the module's frame walkers skip them."""
+    boot = os.path.dirname(_HERE) + os.sep
+    ours: dict[str, bool] = {}
+
+    def shown(frame: FrameType) -> bool:
+        name = frame.f_code.co_filename
+        hidden = ours.get(name)
+        if hidden is None:
+            hidden = ours[name] = os.path.abspath(name).startswith(boot)
+        return not hidden
+
+    for name in ("walk_tb", "_walk_tb_with_full_positions", "walk_stack"):
+        real = getattr(traceback, name, None)
+        if real is None:
+            continue
+
+        def walk(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            return (step for step in _real(*args, **kwargs) if shown(step[0]))
+
+        walk.__name__ = walk.__qualname__ = real.__name__
+        walk.__doc__ = real.__doc__
+        setattr(traceback, name, walk)
 
 
 # Short reprs.
