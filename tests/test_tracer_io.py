@@ -381,3 +381,35 @@ def test_a_multiprocessing_producer_and_consumer_at_full_speed_lose_nothing() ->
     assert {e.worker for e in run.of("put", key)} == {"P"}
     assert all(0 <= e.data["size"] <= 50 for e in run.of("put", key) + run.of("get", key))
     assert not run.of("lost")
+
+
+def test_a_line_flushed_before_a_crash_by_signal_is_kept_and_stdout_restored_is_traced() -> None:
+    run = trace(
+        """
+        import io
+        import os
+        import signal
+        import sys
+        import threading
+
+        def talk():
+            sys.stdout = io.StringIO()  # a redirect, then the usual way back
+            print("kept aside")
+            kept = sys.stdout.getvalue()
+            sys.stdout = sys.__stdout__
+            print("T1 says", kept.strip())
+
+        t = threading.Thread(target=talk, name="T1")
+        t.start()
+        t.join()
+        print("before the crash", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+        check=False,
+    )
+    assert run.returncode == -9
+    out = sorted(run.of("out"), key=lambda e: e.t)
+    assert [(e.worker, e.data["text"]) for e in out] == [
+        ("T1", "T1 says kept aside\n"),
+        ("main", "before the crash\n"),
+    ]

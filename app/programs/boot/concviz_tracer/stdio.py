@@ -9,7 +9,9 @@ file, says so in its events (``into``): what it prints is not on the
 program's screen.
 Everything else about the streams is the real one's (``buffer``,
 ``encoding``, ``isatty()``, ``fileno()``...). ``print()`` to a wrapped
-stream writes its line at once, so that one print is one event.
+stream writes its line at once, so that one print is one event; a flush
+sends the events waiting in the process to the server. ``sys.__stdout__``
+is the wrapped stream too.
 """
 
 from __future__ import annotations
@@ -63,6 +65,14 @@ class TracedStream:
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
+
+    def flush(self) -> Any:
+        # What the program flushed is on its way to the page too: a process
+        # that dies by a signal right after (os.kill, a crash in C code)
+        # loses no line it flushed, as a terminal would show it.
+        if not recorder.is_silent():
+            recorder.flush()
+        return self._cv_real.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cv_real, name)
@@ -191,7 +201,12 @@ def install() -> None:
         real = getattr(sys, name)
         if real is not None and type(real) is not TracedStream:
             kept, into = _goes_to(real, name)
-            setattr(sys, name, TracedStream(real, name, not kept, into))
+            traced = TracedStream(real, name, not kept, into)
+            setattr(sys, name, traced)
+            # `sys.stdout = sys.__stdout__`, the usual way back from a
+            # redirect, comes back to the traced stream.
+            if getattr(sys, f"__{name}__", None) is real:
+                setattr(sys, f"__{name}__", traced)
     # Named as the real ones: the page shows `ex.submit(time.sleep, 1)`'s
     # task as "sleep", and a student's help(print) reads as usual.
     for mine, real in ((_print, _real_print), (_sleep, _real_sleep), (_input, _real_input)):
