@@ -689,6 +689,34 @@ def test_a_program_that_prints_megabytes_is_cut_at_the_output_limit(
     nothing_left(program_server)
 
 
+BURST_THEN_END = """
+for i in range(20000):
+    print(f"line {i:04d} " + "x" * 60)
+print("END")
+"""
+
+
+def test_a_program_that_printed_past_the_output_limit_and_ended_meanwhile_finished(
+    pc: httpx.Client,
+) -> None:
+    # 1.4 MB in a blink, then its end: the server counts the lines after the
+    # program has printed them. Stopped means ended by the signal; a program
+    # whose code had ended and that exited by itself finished.
+    for _ in range(3):
+        run = finish(pc, start(pc, BURST_THEN_END))
+        assert run["console"][-1]["text"] == "END"
+        (main,) = run["processes"]
+        if run["status"] == "stopped":
+            assert (run["limit"], main["signal"]) == ("output_kb", "SIGTERM")
+        else:
+            assert (run["status"], run["reason"], run["limit"]) == (
+                "finished",
+                "the program ended",
+                None,
+            )
+            assert main["exitcode"] == 0
+
+
 def test_a_crash_in_a_child_process_is_shown_with_its_traceback(pc: httpx.Client) -> None:
     text = """
 from multiprocessing import Process

@@ -81,6 +81,15 @@ def first_passed(
     return None
 
 
+def ended_by_itself(code_ended_ns: int, ending_ns: int, exit_code: int | None) -> bool:
+    """Whether a program stopped at a limit had ended by itself: what the
+    server counts (what it printed, its events) trails it, and a burst of
+    output just before its end passes a limit only once it has ended. It
+    had if its main code had ended (`code_ended_ns`, 0: not) before its
+    processes were asked to end (`ending_ns`), and no signal ended it."""
+    return 0 < code_ended_ns <= ending_ns and (exit_code or 0) >= 0
+
+
 def file_bytes(workdir: Path | None) -> int:
     """What a program wrote past Python's streams (C code, subprocesses),
     into its run directory's output files."""

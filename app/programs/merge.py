@@ -52,6 +52,8 @@ class EventMerge:
         self._on_unreadable = on_unreadable
         self.events = 0  # the program's, so far
         self.printed = 0  # characters it printed through Python's streams
+        self.main_pid = 0  # the program's first process, once started
+        self.main_code_ended = 0  # when its main code ended (the `end` saying so)
         self.last_batch = time.monotonic()
         self.quiet_sent = False  # `quiet` said since the last batch
         self.reading = True  # False: read until the FIFO is empty a moment, then end
@@ -78,7 +80,7 @@ class EventMerge:
         pending: list[Held] = []
         oldest = -1  # the least stamp in `pending` (-1: it is empty)
         handed = 0  # when it last handed over
-        out = K.OUT
+        out, end = K.OUT, K.END
         while True:
             try:
                 batch = fifo.get(timeout=HOLD_NS / 2e9)
@@ -99,6 +101,8 @@ class EventMerge:
                 for raw in batch:
                     if raw[4] == out and raw[6]:
                         self.printed += len(str(raw[6].get("text", "")))
+                    elif raw[4] == end and raw[2] == self.main_pid and "daemon_threads" in raw[6]:
+                        self.main_code_ended = raw[0]
                 oldest = _hold(pending, batch, oldest)
             if self._inbox:
                 with self._lock:

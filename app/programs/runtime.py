@@ -41,7 +41,7 @@ from app.programs import procfs
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.deaths import Deaths
 from app.programs.launch import TraceOptions, launch
-from app.programs.limits import file_bytes, first_passed, limits_from
+from app.programs.limits import ended_by_itself, file_bytes, first_passed, limits_from
 from app.programs.merge import EventMerge
 from app.programs.outside import Outside
 from app.programs.rundirs import RunDir
@@ -96,6 +96,8 @@ class ProgramRuntime:
         self._lock = threading.Lock()
         self._stop_reason: str | None = None
         self._outcome = "finished"
+        self._limit: dict[str, Any] | None = None  # the limit it passed
+        self._ending_ns = 0  # when its processes were asked to end
         self._exit_code: int | None = None  # the first process's, once it is reaped
         self._paused_at = 0.0
         self._paused_total = 0.0
@@ -161,7 +163,7 @@ class ProgramRuntime:
             )
         finally:
             os.close(life_r)
-        self._pid = self._proc.pid
+        self._pid = self._merge.main_pid = self._proc.pid
         self._deaths = Deaths(self._pid)
         self._reader.start()
         self._supervisor.start()
@@ -317,6 +319,7 @@ class ProgramRuntime:
             # process ended; its orphans (if any) go too.
             stopping = self._stop_reason is not None
             grace = TERM_GRACE_S if stopping else ORPHAN_GRACE_S
+            self._ending_ns = time.monotonic_ns()
             end_session(self._pid, proc, grace, term_first=stopping, workdir=self._workdir)
             code = self._exit_code = proc.wait()
             self._merge.emit(K.EXIT, {"exitcode": code}, pid=self._pid)
@@ -357,8 +360,9 @@ class ProgramRuntime:
             events=self._merge.events,
         )
         if passed is not None:
-            data = {"limit": passed.name, "value": passed.value, "max": passed.limit}
-            self._merge.emit(LIMIT, data)
+            with self._lock:  # the run's reason, unless another came first
+                if self._stop_reason is None:
+                    self._limit = {"limit": passed.name, "value": passed.value, "max": passed.limit}
             self.stop(passed.reason, outcome="stopped")
 
     def _close(self) -> None:
@@ -370,6 +374,12 @@ class ProgramRuntime:
         with self._lock:
             reason = self._stop_reason
             outcome = self._outcome if reason is not None else "finished"
+        if self._limit is not None:  # what the server counts trails the program
+            code_ended = self._merge.main_code_ended
+            if ended_by_itself(code_ended, self._ending_ns, self._exit_code):
+                reason, outcome = None, "finished"
+            else:
+                self._merge.emit(LIMIT, self._limit)
         if self._life_w >= 0:
             os.close(self._life_w)
             self._life_w = -1
