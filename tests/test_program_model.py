@@ -745,3 +745,29 @@ def test_a_cancelled_future_is_shown_cancelled_and_is_no_task_a_worker_may_start
     assert state.main().state == "running"  # cancelling is no wait
     (pool,) = [b for boxes in view.objects(state, {}).values() for b in boxes if b.tasks]
     assert [words for _fn, _st, words, _where in pool.tasks] == ["cancelled", "queued"]
+
+
+def test_a_queue_shows_its_items_in_the_order_they_will_leave() -> None:
+    s = Story().start()
+    for key, kind in (("100.1", "Queue"), ("100.2", "LifoQueue"), ("100.3", "PriorityQueue")):
+        s("main", MAIN, MAIN, K.NEW, key, type=kind, lib="queue", name=kind.lower(), maxsize=0)
+        for v in ("(3, 'low')", "(10, 'lowest')", "(1, 'high')", "(2, 'mid')"):
+            s("main", MAIN, MAIN, K.PUT, key, v=v, line=9)
+    s("main", MAIN, MAIN, K.NEW, "100.4", type="PriorityQueue", lib="queue", name="odd")
+    for v in ("<Job a>", "<Job b>"):  # reprs that do not read back: as they came
+        s("main", MAIN, MAIN, K.PUT, "100.4", v=v, line=12)
+    boxes = {b.obj.name: b.items for b in view.objects(s.state(), {})["queue"]}
+    assert boxes == {
+        "queue": ["(3, 'low')", "(10, 'lowest')", "(1, 'high')", "(2, 'mid')"],
+        "lifoqueue": ["(2, 'mid')", "(1, 'high')", "(10, 'lowest')", "(3, 'low')"],
+        "priorityqueue": ["(1, 'high')", "(2, 'mid')", "(3, 'low')", "(10, 'lowest')"],
+        "odd": ["<Job a>", "<Job b>"],
+    }
+    # a get takes the one drawn first
+    s("main", MAIN, MAIN, K.GET, "100.3", v="(1, 'high')", line=14)
+    boxes = {b.obj.name: b.items for b in view.objects(s.state(), {})["queue"]}
+    assert boxes["priorityqueue"] == ["(2, 'mid')", "(3, 'low')", "(10, 'lowest')"]
+    page = render.env.get_template("partials/program/_objects.html").render(
+        view.view(s.state(), {"source": ""}), run={"id": "r1"}
+    )
+    assert page.count('class="pg-item next" title="the next out"') == 4

@@ -9,7 +9,9 @@ thread's colour, and the hang diagnosis.
 
 from __future__ import annotations
 
+import ast
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,7 +117,7 @@ def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBo
         if obj.kind == "pipe" and obj.peer and obj.peer in state.objs and obj.key > obj.peer:
             continue  # a pipe is drawn once, from its first end
         box = ObjBox(obj, list(waiters.get(obj.key, [])))
-        items = list(obj.items)
+        items = out_order(obj.type, obj.items)
         size = obj.size
         if obj.kind == "pipe" and obj.peer in state.objs:
             box.waiters += waiters.get(obj.peer, [])
@@ -133,6 +135,27 @@ def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBo
             _redis(state, box, obj.redis, colour)
         out.setdefault(obj.kind, []).append(box)
     return out
+
+
+def out_order(kind: str, items: Iterable[str]) -> list[str]:
+    """A queue's items (shown as they came) in the order they will leave,
+    the next one first: a LifoQueue's newest first, a PriorityQueue's least
+    first when every item reads back as a value that compares (their
+    reprs: numbers, strings, tuples of them), else as they came."""
+    if kind == "LifoQueue":
+        return list(reversed(list(items)))
+    items = list(items)
+    if kind != "PriorityQueue" or len(items) < 2:
+        return items
+    try:
+        return sorted(items, key=_value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return items
+
+
+@functools.lru_cache(maxsize=1024)
+def _value(text: str) -> Any:
+    return ast.literal_eval(text)
 
 
 def _redis(state: ProgramState, box: ObjBox, rv: RedisView, colour: dict[str, int]) -> None:
