@@ -771,3 +771,43 @@ def test_a_queue_shows_its_items_in_the_order_they_will_leave() -> None:
         view.view(s.state(), {"source": ""}), run={"id": "r1"}
     )
     assert page.count('class="pg-item next" title="the next out"') == 4
+
+
+def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones() -> None:
+    s = Story().start()
+    s(
+        "main",
+        MAIN,
+        MAIN,
+        K.NEW,
+        "100.1",
+        type="Pool",
+        lib="multiprocessing",
+        name="pool",
+        workers=2,
+    )
+    s("main", MAIN, MAIN, K.SUBMIT, "100.1", task="100.2.0", fn="square", line=9)
+    s("main", MAIN, MAIN, K.RESULT_WAIT, "100.1", task="100.2", fn="square", timeout=None, line=10)
+    error = (
+        "RuntimeError: \n  An attempt has been made to start a new process before the\n"
+        "  current process has finished its bootstrapping phase.\n\n  This probably means"
+    )
+    for n in (1, 2, 3):
+        name, pid = f"SpawnPoolWorker-{n}", 300 + n
+        s(name, pid, pid, K.PROC, name=name, ppid=MAIN, main=False, method="spawn", daemon=True)
+        s(name, pid, pid, K.THREAD, name="MainThread", daemon=False, main=True)
+        if n == 1:
+            assert diagnosis.diagnose(s.state()) == []  # one death is no pattern yet
+        s(name, pid, pid, K.EXC, error=error, traceback="", line=8)
+        s(name, pid, pid, K.EXIT, exitcode=1)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.state())]
+    assert words == [
+        "The program cannot go on: main waits for pool, and its worker processes die as they"
+        " start, so none of its tasks runs.",
+        "3 of its workers have died so far: RuntimeError: An attempt has been made to start a new"
+        " process before the current process has finished its bootstrapping phase.",
+        diagnosis.MAIN_GUARD,
+    ]
+    # A pool that runs tasks is not one whose workers die as they start.
+    s("SpawnPoolWorker-3", 303, 303, K.TASK_START, "100.1", task="100.2.0", fn="square")
+    assert diagnosis.diagnose(s.state()) == []

@@ -437,6 +437,35 @@ def test_joining_a_process_before_getting_what_it_put_is_named_stuck(pc: httpx.C
     assert finish(pc, run_id)["status"] == "stopped"
 
 
+NO_MAIN_GUARD = """
+import multiprocessing as mp
+
+
+def square(x):
+    return x * x
+
+
+pool = mp.get_context("spawn").Pool(2)  # each spawned worker runs this file again
+print(pool.map(square, [1, 2, 3]))
+"""
+
+
+def test_a_spawn_pool_without_its_main_guard_is_named_and_stop_leaves_nothing(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    run_id = start(pc, NO_MAIN_GUARD)
+    _, words = named_stuck(pc, run_id)
+    assert words[0] == (
+        "The program cannot go on: main waits for pool, and its worker processes die as they"
+        " start, so none of its tasks runs."
+    )
+    assert "before the current process has finished its bootstrapping phase." in words[1]
+    assert 'under if __name__ == "__main__":' in words[2]
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+    nothing_left(program_server)
+
+
 BOTH_SEND_FIRST = """
 from multiprocessing import Pipe, Process
 

@@ -27,6 +27,15 @@ DEADLOCKED = N_(
     "Some workers are deadlocked: each holds a lock that another of them waits for, and none"
     " has a timeout. The rest of the program may go on, but these never will."
 )
+POOL_DYING = N_(
+    "The program cannot go on: %(who)s waits for %(pool)s, and its worker processes die as"
+    " they start, so none of its tasks runs."
+)
+POOL_DIED = N_("%(n)s of its workers have died so far: %(error)s")
+MAIN_GUARD = N_(
+    "Under spawn and forkserver each new process first runs the program's file from the top:"
+    ' the code that starts processes belongs under if __name__ == "__main__":'
+)
 SIGNALS = N_("Only a signal can still wake it: the program handles %(signals)s.")
 HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")
 GET = N_("%(who)s waits in %(obj)s.get(); %(obj)s is empty and no live worker can put")
@@ -147,7 +156,7 @@ def said(state: ProgramState) -> list[Sentence]:
 def diagnose(state: ProgramState) -> list[Sentence]:
     """Why the program cannot go on, or why some of its workers cannot
     (`deadlocked`); empty while they all can (or may)."""
-    return why_stuck(state) if stuck(state) else deadlocked(state)
+    return why_stuck(state) if stuck(state) else deadlocked(state) or dying_pool(state)
 
 
 def why_stuck(state: ProgramState) -> list[Sentence]:
@@ -189,6 +198,47 @@ def deadlocked(state: ProgramState) -> list[Sentence]:
     if not cycles:
         return []
     return [Sentence(DEADLOCKED, {}), *(s for cycle in cycles for s in _holds_waits(state, cycle))]
+
+
+# A pool's worker processes that died this many times before any task ran.
+DIED_AT_START = 2
+# What a process that starts processes says when it was itself started by
+# running the program's file again (no `if __name__ == "__main__":`).
+_NO_MAIN_GUARD = ("bootstrapping phase", "context has already been set")
+
+
+def dying_pool(state: ProgramState) -> list[Sentence]:
+    """A pool whose worker processes keep dying as they start, while a
+    thread waits for it: a pool starts new ones for ever, none runs a task
+    (a spawn program without its ``__main__`` guard). Empty if none."""
+    for w in state.live_threads():
+        obj = state.objs.get(w.on)
+        if w.op not in ("result", "join") or obj is None or obj.kind != "pool":
+            continue
+        if any(st != "queued" for _fn, st, _where in obj.tasks.values()):
+            continue  # its workers do run tasks
+        died = [
+            t
+            for t in state.threads()
+            if t.main_thread
+            and t.state == "crashed"
+            and "PoolWorker-" in t.name
+            and (p := state.procs.get(t.pid)) is not None
+            and p.ppid == w.pid
+        ]
+        if len(died) < max(DIED_AT_START, obj.workers):
+            continue
+        error = " ".join(died[-1].error.split())
+        first, dot, _rest = error.partition(". ")  # its first sentence
+        error = first + dot.strip() if len(first) <= 160 else first[:159] + "…"
+        out = [
+            Sentence(POOL_DYING, {"who": w.name, "pool": state.obj_name(obj.key)}),
+            Sentence(POOL_DIED, {"n": len(died), "error": error}),
+        ]
+        if any(words in error for words in _NO_MAIN_GUARD):
+            out.append(Sentence(MAIN_GUARD, {}))
+        return out
+    return []
 
 
 def _holds_waits(state: ProgramState, cycle: list[tuple[ThreadView, str, str]]) -> list[Sentence]:
