@@ -811,3 +811,40 @@ def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones
     # A pool that runs tasks is not one whose workers die as they start.
     s("SpawnPoolWorker-3", 303, 303, K.TASK_START, "100.1", task="100.2.0", fn="square")
     assert diagnosis.diagnose(s.state()) == []
+
+
+def test_a_result_from_a_pool_terminated_before_its_task_ran_will_never_come() -> None:
+    # with Pool(1): two tasks; the block ends while the first runs; main
+    # then waits for the second.
+    s = Story().start()
+    s(
+        "main",
+        MAIN,
+        MAIN,
+        K.NEW,
+        "100.1",
+        type="Pool",
+        lib="multiprocessing",
+        name="pool",
+        workers=1,
+    )
+    s("ForkPoolWorker-1", 301, 301, K.PROC, name="ForkPoolWorker-1", ppid=MAIN, main=False)
+    s("ForkPoolWorker-1", 301, 301, K.THREAD, name="MainThread", daemon=False, main=True)
+    for task in ("100.2", "100.3"):
+        s("main", MAIN, MAIN, K.SUBMIT, "100.1", task=task, fn="slow", line=11)
+    s("ForkPoolWorker-1", 301, 301, K.TASK_START, "100.1", task="100.2", fn="slow")
+    s("main", MAIN, MAIN, K.TERMINATE, "100.1", line=13)
+    s("main", 1, 0, K.REAPED, pid=301, exitcode=-15, signal="SIGTERM")
+    s("main", MAIN, MAIN, K.RESULT_WAIT, "100.1", task="100.3", fn="slow", timeout=None, line=14)
+    state = s.quiet().state()
+    (pool,) = [b for boxes in view.objects(state, {}).values() for b in boxes if b.tasks]
+    assert [words for _fn, _st, words, _where in pool.tasks] == [
+        "never ran: its pool was terminated",
+        "not finished: its worker's process ended",
+    ]
+    words = [x.message % x.parts for x in diagnosis.diagnose(state)]
+    assert words == [
+        diagnosis.STUCK,
+        "main waits for a result from pool, and one will never come: pool was terminated before"
+        " that task ran",
+    ]

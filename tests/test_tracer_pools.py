@@ -352,3 +352,19 @@ def test_tracebacks_the_program_prints_itself_hold_none_of_the_tracers_frames() 
     # each traceback goes from the user's call down to the user's raise
     assert text.count('raise ValueError(f"bad {x}")') == 3
     assert "concviz_tracer" not in text
+
+
+def test_the_end_of_a_with_pool_block_says_its_pool_was_terminated() -> None:
+    run = trace(
+        """
+        from multiprocessing import Pool
+
+        if __name__ == "__main__":
+            with Pool(1) as pool:
+                print(pool.apply(abs, (-3,)))
+            pool.terminate()  # again: nothing more to say
+        """
+    )
+    (end,) = run.of("terminate", run.key("pool"))
+    assert end.worker == "main"
+    assert end.data == {"line": run.line("with Pool(1) as pool:")}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import N_
-from app.programs.state import LOST, ProgramState, ThreadView
+from app.programs.state import LOST, NEVER_RAN, ObjView, ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
 STUCK_AT_END = N_(
@@ -67,6 +67,10 @@ RESULT = N_("%(who)s waits for a result from %(obj)s")
 RESULT_LOST = N_(
     "%(who)s waits for a result from %(obj)s, and one will never come: the process of"
     " %(worker)s ended while it ran that task"
+)
+RESULT_TERMINATED = N_(
+    "%(who)s waits for a result from %(obj)s, and one will never come: %(obj)s was terminated"
+    " before that task ran"
 )
 WORK = N_("%(who)s, a worker of %(obj)s, waits for a task; none comes")
 OTHER = N_("%(who)s waits in %(op)s on %(obj)s")
@@ -123,7 +127,7 @@ def _may_start(state: ProgramState, w: ThreadView) -> bool:
     if w.op != "result":
         return False
     obj = state.objs.get(w.on)
-    if obj is None or not any(t[1] == "queued" for t in obj.tasks.values()):
+    if obj is None or obj.terminated or not any(t[1] == "queued" for t in obj.tasks.values()):
         return False
     ran = {t[2] for t in obj.tasks.values() if t[2]}
     idle = [x for x in state.live_threads() if x.op == "work" and x.on == obj.key]
@@ -295,6 +299,21 @@ def lock_cycles(
     return cycles
 
 
+def _result(w: ThreadView, obj: ObjView | None, parts: dict[str, Any]) -> Sentence:
+    """Why a result `w` waits for from the pool `obj` has not come: the
+    tasks it waits for (all the pool's, if which is not known)."""
+    tasks = obj.tasks if obj is not None else {}
+    mine = [
+        tasks[t] for t in tasks if not w.awaits or t == w.awaits or t.startswith(w.awaits + ".")
+    ]
+    lost = [where for _fn, st, where in mine if st == LOST]
+    if lost:
+        return Sentence(RESULT_LOST, {**parts, "worker": ", ".join(dict.fromkeys(lost))})
+    if any(st == NEVER_RAN for _fn, st, _where in mine):
+        return Sentence(RESULT_TERMINATED, parts)
+    return Sentence(RESULT, parts)
+
+
 def _why(state: ProgramState, w: ThreadView) -> Sentence:
     obj = state.objs.get(w.on)
     parts: dict[str, Any] = {"who": w.name, "obj": state.obj_name(w.on)}
@@ -342,10 +361,7 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         peer = state.obj_name(obj.peer) if obj is not None and obj.peer else "?"
         return Sentence(SEND, {**parts, "peer": peer})
     if w.op == "result":
-        lost = [where for _fn, st, where in (obj.tasks.values() if obj else ()) if st == LOST]
-        if lost:
-            return Sentence(RESULT_LOST, {**parts, "worker": ", ".join(dict.fromkeys(lost))})
-        return Sentence(RESULT, parts)
+        return _result(w, obj, parts)
     if w.op == "work":
         return Sentence(WORK, parts)
     return Sentence(OTHER, {**parts, "op": w.op})

@@ -91,6 +91,7 @@ HANDLERS: dict[str, Handler] = {
     K.RESULT_WAIT: pools.result_wait,
     K.RESULT_GOT: pools.result_got,
     K.CANCELLED: pools.pool_task,
+    K.TERMINATE: pools.terminate,
     K.SLEEP: lifecycle.sleep,
     K.OUT: console.out,
     K.EXC: console.exc,

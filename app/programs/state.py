@@ -14,10 +14,12 @@ from app.model import RunState, WorkerView
 CONSOLE_LINES = 400
 ITEMS_SHOWN = 64  # items kept per queue for the picture; the size is exact
 TASKS_KEPT = 200
-# A pool's task whose worker's process ended while it ran, and one whose
-# future was cancelled before it ran.
+# A pool's task whose worker's process ended while it ran, one whose
+# future was cancelled before it ran, and one its pool was terminated
+# before it ran.
 LOST = "lost"
 CANCELLED = "cancelled"
+NEVER_RAN = "never_ran"
 ENTRIES_KEPT = 2000  # a Redis stream's entries kept (for their values: a claim's)
 DONE_KEPT = 2000  # a group's acknowledged ids kept, for late deliveries
 
@@ -67,6 +69,7 @@ class ThreadView(WorkerView):
     op: str = ""
     on: str = ""
     timeout: float | None = None
+    awaits: str = ""  # a wait for a pool's result: its task (a map's: their base)
     sleep_s: float = 0.0
 
 
@@ -157,6 +160,7 @@ class ObjView:
     peer: str = ""
     tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id: fn, state, where
     workers: int = 0  # a pool's size: the most workers it runs at once
+    terminated: bool = False  # a pool's: Pool.terminate(), no task starts any more
     redis: RedisView | None = None  # a Redis list's or stream's
 
     @property

@@ -22,6 +22,7 @@ from app.programs.diagnosis import said
 from app.programs.state import (
     CANCELLED,
     LOST,
+    NEVER_RAN,
     ConsoleLine,
     ObjView,
     ProcView,
@@ -232,6 +233,7 @@ TASK_WORDS = {
     "failed": N_("failed"),
     LOST: N_("not finished: its worker's process ended"),
     CANCELLED: N_("cancelled"),
+    NEVER_RAN: N_("never ran: its pool was terminated"),
 }
 
 

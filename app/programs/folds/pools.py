@@ -7,7 +7,7 @@ from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds.objects import obj_of
 from app.programs.folds.workers import go, thread_of, wait
-from app.programs.state import CANCELLED, GET_WAIT, LOST, TASKS_KEPT, ProgramState
+from app.programs.state import CANCELLED, GET_WAIT, LOST, NEVER_RAN, TASKS_KEPT, ProgramState
 
 
 def pool_task(state: ProgramState, e: Event) -> None:
@@ -35,6 +35,16 @@ def pool_task(state: ProgramState, e: Event) -> None:
         wait(w, e, K.WORK, e.item or "", GET_WAIT)
 
 
+def terminate(state: ProgramState, e: Event) -> None:
+    """Pool.terminate(): its workers end now, and what none of them started
+    never runs (what they run ends as their processes do: `workers_gone`)."""
+    obj = obj_of(state, e)
+    obj.terminated = True
+    for task, (fn, st, where) in obj.tasks.items():
+        if st == "queued":
+            obj.tasks[task] = (fn, NEVER_RAN, where)
+
+
 def workers_gone(state: ProgramState, names: set[str]) -> None:
     """The tasks these workers were running will not end: their process did."""
     for obj in state.objs.values():
@@ -45,7 +55,9 @@ def workers_gone(state: ProgramState, names: set[str]) -> None:
 
 def result_wait(state: ProgramState, e: Event) -> None:
     """A thread waits for a task's result (Future.result, AsyncResult.get)."""
-    wait(thread_of(state, e), e, K.RESULT, e.item or "")
+    w = thread_of(state, e)
+    wait(w, e, K.RESULT, e.item or "")
+    w.awaits = str((e.data or {}).get("task") or "")
 
 
 def result_got(state: ProgramState, e: Event) -> None:

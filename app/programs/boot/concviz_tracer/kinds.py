@@ -97,6 +97,9 @@ result_wait               pool key             task (a map's: its base), fn, tim
                                                AsyncResult.get, Pool.map) that is not
                                                ready yet
 result_got                pool key             task, fn, ready (False: it timed out), line
+terminate                 pool key             line: Pool.terminate() (the end of its with
+                                               block too): its workers end now, and no task
+                                               not started yet will run
 cancelled                 pool key             task, fn: a future cancelled before its task
                                                ran (Future.cancel, shutdown(cancel_futures))
 sleep                     None                 s (seconds), line
@@ -229,6 +232,7 @@ TASK_END = "task_end"
 RESULT_WAIT = "result_wait"
 RESULT_GOT = "result_got"
 CANCELLED = "cancelled"
+TERMINATE = "terminate"
 
 # The rest.
 SLEEP = "sleep"
@@ -289,6 +293,7 @@ KINDS = frozenset(
         RESULT_WAIT,
         RESULT_GOT,
         CANCELLED,
+        TERMINATE,
         SLEEP,
         OUT,
         EXC,

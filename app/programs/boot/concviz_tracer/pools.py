@@ -116,7 +116,7 @@ def install_pool(module: ModuleType) -> None:
     real_apply, real_map_async = Pool.apply_async, Pool._map_async
     real_imap, real_imap_unordered = Pool.imap, Pool.imap_unordered
     real_thread_init = ThreadPool.__init__
-    real_join = Pool.join
+    real_join, real_terminate = Pool.join, Pool.terminate
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         real_thread_init(self, *args, **kwargs)
@@ -166,9 +166,18 @@ def install_pool(module: ModuleType) -> None:
             return real_join(self)
         return _joined(key, frame, lambda: real_join(self))
 
+    def terminate(self: Any) -> Any:
+        # Also the end of a `with Pool() as pool:` block: its workers are
+        # ended at once, and a task none of them has started never runs.
+        key = getattr(self, "_cv_key", None)
+        if key is not None and not getattr(self, "_cv_terminated", False):
+            self._cv_terminated = True
+            recorder.emit(K.TERMINATE, key, where.at(1))
+        return real_terminate(self)
+
     results.install_async_result(module.ApplyResult)
     ThreadPool.__init__ = __init__
-    Pool.join = join
+    Pool.join, Pool.terminate = join, terminate
     Pool.apply_async, Pool._map_async = apply_async, _map_async
     Pool.imap, Pool.imap_unordered = imap_of(real_imap), imap_of(real_imap_unordered)
 
