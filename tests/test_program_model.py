@@ -848,3 +848,20 @@ def test_a_result_from_a_pool_terminated_before_its_task_ran_will_never_come() -
         "main waits for a result from pool, and one will never come: pool was terminated before"
         " that task ran",
     ]
+
+
+def test_an_asyncio_loop_with_nothing_to_run_hangs_unless_it_watches_input_or_output() -> None:
+    for io, stuck in ((0, True), (1, False)):
+        s = Story().start()
+        s("main", MAIN, MAIN, K.EVENT_LOOP, line=15)
+        s("main", MAIN, MAIN, K.LOOP_WAIT, io=io, line=15)
+        state = s.quiet().state()
+        assert bool(diagnosis.diagnose(state)) is stuck
+        (main,) = state.threads()
+        assert view.doing(state, main) == (
+            "in its asyncio event loop, which has nothing to run"
+            if stuck
+            else "in its asyncio event loop, waiting for input or output"
+        )
+        s("main", MAIN, MAIN, K.LOOP_WOKE)
+        assert s.state().threads()[0].state == "running"

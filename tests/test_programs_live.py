@@ -437,6 +437,38 @@ def test_joining_a_process_before_getting_what_it_put_is_named_stuck(pc: httpx.C
     assert finish(pc, run_id)["status"] == "stopped"
 
 
+ASYNCIO_HANG = """
+import asyncio
+
+
+async def waiter(ev, n):
+    print("waiter", n, "waits")
+    await ev.wait()  # nobody sets it
+
+
+async def main():
+    ev = asyncio.Event()
+    await asyncio.gather(waiter(ev, 1), waiter(ev, 2))
+
+
+asyncio.run(main())
+"""
+
+
+def test_an_asyncio_program_whose_coroutines_all_await_in_vain_is_named_stuck(
+    pc: httpx.Client,
+) -> None:
+    run_id = start(pc, ASYNCIO_HANG)
+    run, words = named_stuck(pc, run_id)
+    assert words[1:] == [
+        "main runs an asyncio event loop with nothing to run: each of its coroutines awaits"
+        " something (an Event set, a Queue put, a Future's result) that none of them will do"
+    ]
+    assert [c["text"] for c in run["console"]] == ["waiter 1 waits", "waiter 2 waits"]
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+
+
 NO_MAIN_GUARD = """
 import multiprocessing as mp
 

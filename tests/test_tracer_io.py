@@ -413,3 +413,40 @@ def test_a_line_flushed_before_a_crash_by_signal_is_kept_and_stdout_restored_is_
         ("T1", "T1 says kept aside\n"),
         ("main", "before the crash\n"),
     ]
+
+
+def test_an_asyncio_loop_with_nothing_to_run_says_it_waits_and_what_it_watches() -> None:
+    run = trace(
+        """
+        import asyncio
+        import socket
+        import threading
+        from gate import wait_for_go
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            ev = asyncio.Event()
+
+            def later():
+                wait_for_go()  # once the test has seen the loop wait
+                loop.call_soon_threadsafe(ev.set)
+
+            threading.Thread(target=later).start()
+            await ev.wait()  # nothing to run until the thread sets it
+            a, b = socket.socketpair()
+            reader, writer = await asyncio.open_connection(sock=a)
+            threading.Timer(0.05, b.send, (b"hello\\n",)).start()
+            print((await reader.readline()).decode().strip())
+            writer.close()
+            b.close()
+
+        asyncio.run(main())
+        """,
+        go_when=seen("loop_wait", "main"),
+    )
+    waits = run.of("loop_wait")
+    assert waits[0].data == {"line": run.line("asyncio.run(main())"), "io": 0}
+    assert any(w.data["io"] >= 1 for w in waits)  # the socket it reads from
+    kinds = [e.kind for e in run.by("main") if e.kind in ("loop_wait", "loop_woke")]
+    assert kinds == ["loop_wait", "loop_woke"] * len(waits)
+    assert run.printed() == "hello\n"

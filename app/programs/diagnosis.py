@@ -72,6 +72,10 @@ RESULT_TERMINATED = N_(
     "%(who)s waits for a result from %(obj)s, and one will never come: %(obj)s was terminated"
     " before that task ran"
 )
+LOOP = N_(
+    "%(who)s runs an asyncio event loop with nothing to run: each of its coroutines awaits"
+    " something (an Event set, a Queue put, a Future's result) that none of them will do"
+)
 WORK = N_("%(who)s, a worker of %(obj)s, waits for a task; none comes")
 OTHER = N_("%(who)s waits in %(op)s on %(obj)s")
 
@@ -91,7 +95,9 @@ def stuck(state: ProgramState) -> bool:
         bool(live)
         and all(w.op and w.timeout is None for w in live)
         and not _starting(state)
-        and not any(_may_start(state, w) or _may_end(state, w) for w in live)
+        and not any(
+            _may_start(state, w) or _may_end(state, w) or w.op == "loop_io" for w in live
+        )
         and not handled(state) & TIMERS
     )
 
@@ -364,4 +370,6 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         return _result(w, obj, parts)
     if w.op == "work":
         return Sentence(WORK, parts)
+    if w.op == "loop":
+        return Sentence(LOOP, {"who": w.name})
     return Sentence(OTHER, {**parts, "op": w.op})

@@ -98,6 +98,8 @@ HANDLERS: dict[str, Handler] = {
     K.STDIN_EOF: console.stdin_eof,
     K.SIGNAL: lifecycle.signal_set,
     K.EVENT_LOOP: lifecycle.event_loop,
+    K.LOOP_WAIT: lifecycle.loop_wait,
+    K.LOOP_WOKE: raised,
     K.LOST: run.lost,
     QUIET: run.quiet,
     RAW_OUT: console.raw_out,

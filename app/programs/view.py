@@ -201,6 +201,8 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "send": _("waiting in %(obj)s.send() for the other end to read"),
         "result": _("waiting for a result from %(obj)s"),
         "work": _("waiting for a task from %(obj)s"),
+        "loop": _("in its asyncio event loop, which has nothing to run"),
+        "loop_io": _("in its asyncio event loop, waiting for input or output"),
     }
     obj = state.objs.get(w.on)
     if w.op == "get" and obj is not None and obj.lib == "redis":

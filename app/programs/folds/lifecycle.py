@@ -162,6 +162,13 @@ def event_loop(state: ProgramState, e: Event) -> None:
     proc_of(state, e.pid).event_loop = int((e.data or {}).get("line") or 0)
 
 
+def loop_wait(state: ProgramState, e: Event) -> None:
+    """An asyncio loop waits with nothing to run: for input or output it
+    watches ("loop_io"), or, watching none, for what no coroutine does."""
+    io = int((e.data or {}).get("io") or 0)
+    wait(thread_of(state, e), e, "loop_io" if io else "loop", "")
+
+
 def reaped(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     pid = int(d.get("pid") or 0)

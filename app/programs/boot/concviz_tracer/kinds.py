@@ -103,6 +103,10 @@ terminate                 pool key             line: Pool.terminate() (the end o
 cancelled                 pool key             task, fn: a future cancelled before its task
                                                ran (Future.cancel, shutdown(cancel_futures))
 sleep                     None                 s (seconds), line
+loop_wait                 None                 io (files watched besides its own), line: an
+                                               asyncio loop waits with nothing ready and
+                                               no timer due
+loop_woke                 None                 - (it has something to run again)
 out                       None                 text, stream ("stdout" or "stderr"), line
 exc                       None                 error ("Type: message"), traceback, line
 stdin_eof                 None                 line (input() was called; stdin is empty)
@@ -241,6 +245,8 @@ EXC = "exc"
 STDIN_EOF = "stdin_eof"
 SIGNAL = "signal"
 EVENT_LOOP = "event_loop"  # an asyncio loop runs here (its tasks are not drawn)
+LOOP_WAIT = "loop_wait"
+LOOP_WOKE = "loop_woke"
 LOST = "lost"
 WANTS = "wants"
 
@@ -300,6 +306,8 @@ KINDS = frozenset(
         STDIN_EOF,
         SIGNAL,
         EVENT_LOOP,
+        LOOP_WAIT,
+        LOOP_WOKE,
         LOST,
         WANTS,
     }

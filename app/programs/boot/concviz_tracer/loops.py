@@ -1,7 +1,14 @@
 """asyncio's event loops. A loop's coroutines take turns inside the one
 thread that runs it, and are not drawn one by one; the stage says so where
 a process runs a loop, from the user's line that started it (said once per
-process: its first loop)."""
+process: its first loop).
+
+A loop with nothing ready and no timer due waits in its selector with no
+timeout: that wait is `loop_wait` (with how many files besides its own
+wake-up pipe it watches: input or output may still wake it) and
+`loop_woke` after. With none, only another thread can wake it: when every
+coroutine awaits something no other coroutine will do, the program hangs.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +39,32 @@ def _patch(module: ModuleType) -> None:
             if frame is not None:
                 said.add(pid)
                 recorder.emit(K.EVENT_LOOP, None, where.frame_data(frame))
+        selector = getattr(self, "_selector", None)
+        if selector is not None and not hasattr(selector, "_cv_select"):
+            _trace_waits(selector)
         return real(self)
 
     run_forever.__doc__ = real.__doc__
     loop_class.run_forever = run_forever
+
+
+def _trace_waits(selector: Any) -> None:
+    real_select = selector.select
+
+    def select(timeout: Any = None) -> Any:
+        if timeout is not None or recorder.is_silent():
+            return real_select(timeout)
+        data = where.frame_data(where.user_frame(1))  # the line that runs the loop
+        data["io"] = max(0, len(selector.get_map()) - 1)  # besides its wake-up pipe
+        recorder.emit(K.LOOP_WAIT, None, data)
+        recorder.flush()
+        try:
+            return real_select(timeout)
+        finally:
+            recorder.emit(K.LOOP_WOKE, None, {})
+
+    try:
+        selector._cv_select = real_select
+        selector.select = select
+    except AttributeError:  # a selector with slots: its waits untraced
+        pass
