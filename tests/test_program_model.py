@@ -222,7 +222,11 @@ def test_a_pool_whose_only_worker_waits_for_a_task_it_submitted_is_named_in_a_ha
     s("main", MAIN, MAIN, K.RESULT_WAIT, "100.2", task="t1", fn="outer", timeout=None, line=7)
     words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
     assert words[0] == diagnosis.STUCK
-    assert "W1 waits for a result from pool" in words
+    assert words[1:] == [
+        "main waits for a result from pool",
+        "W1, a worker of pool, waits for the result of <lambda> from pool; that task can run only"
+        " in a free worker of pool, and its only one is this, busy waiting",
+    ]
     # With a second worker allowed, one may yet start it: no hang.
     next(e for e in s.events if e.kind == K.NEW).data["workers"] = 2
     assert diagnosis.diagnose(s.quiet().state()) == []
@@ -865,3 +869,20 @@ def test_an_asyncio_loop_with_nothing_to_run_hangs_unless_it_watches_input_or_ou
         )
         s("main", MAIN, MAIN, K.LOOP_WOKE)
         assert s.state().threads()[0].state == "running"
+
+
+def test_a_pool_whose_workers_all_wait_for_tasks_queued_behind_them_names_each() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.2", type="ThreadPoolExecutor", name="pool", workers=2)
+    for n, tid in ((1, 301), (2, 302)):
+        s("main", MAIN, MAIN, K.SUBMIT, "100.2", task=f"t{n}", fn="outer", line=6)
+        s(f"W{n}", MAIN, tid, K.TASK_START, "100.2", task=f"t{n}", fn="outer")
+        s(f"W{n}", MAIN, tid, K.SUBMIT, "100.2", task=f"i{n}", fn="inner", line=4)
+        s(f"W{n}", MAIN, tid, K.RESULT_WAIT, "100.2", task=f"i{n}", fn="inner", timeout=None)
+    s("main", MAIN, MAIN, K.RESULT_WAIT, "100.2", task="t1", fn="outer", timeout=None, line=7)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    assert words[2:] == [
+        f"W{n}, a worker of pool, waits for the result of inner from pool; that task can run only"
+        " in a free worker of pool, and all 2 of them are busy waiting, this one among them"
+        for n in (1, 2)
+    ]

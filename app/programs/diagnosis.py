@@ -76,6 +76,15 @@ LOOP = N_(
     "%(who)s runs an asyncio event loop with nothing to run: each of its coroutines awaits"
     " something (an Event set, a Queue put, a Future's result) that none of them will do"
 )
+RESULT_OWN_POOL = N_(
+    "%(who)s, a worker of %(obj)s, waits for the result of %(fn)s from %(obj)s; that task can run"
+    " only in a free worker of %(obj)s, and all %(n)s of them are busy waiting, this one among"
+    " them"
+)
+RESULT_ONLY_WORKER = N_(
+    "%(who)s, a worker of %(obj)s, waits for the result of %(fn)s from %(obj)s; that task can run"
+    " only in a free worker of %(obj)s, and its only one is this, busy waiting"
+)
 WORK = N_("%(who)s, a worker of %(obj)s, waits for a task; none comes")
 OTHER = N_("%(who)s waits in %(op)s on %(obj)s")
 
@@ -95,9 +104,7 @@ def stuck(state: ProgramState) -> bool:
         bool(live)
         and all(w.op and w.timeout is None for w in live)
         and not _starting(state)
-        and not any(
-            _may_start(state, w) or _may_end(state, w) or w.op == "loop_io" for w in live
-        )
+        and not any(_may_start(state, w) or _may_end(state, w) or w.op == "loop_io" for w in live)
         and not handled(state) & TIMERS
     )
 
@@ -317,6 +324,11 @@ def _result(w: ThreadView, obj: ObjView | None, parts: dict[str, Any]) -> Senten
         return Sentence(RESULT_LOST, {**parts, "worker": ", ".join(dict.fromkeys(lost))})
     if any(st == NEVER_RAN for _fn, st, _where in mine):
         return Sentence(RESULT_TERMINATED, parts)
+    running = [where for _fn, st, where in tasks.values() if st == "running"]
+    queued = [fn for fn, st, _where in mine if st == "queued"]
+    if obj is not None and queued and w.name in running and len(running) >= obj.workers:
+        message = RESULT_ONLY_WORKER if obj.workers == 1 else RESULT_OWN_POOL
+        return Sentence(message, {**parts, "fn": queued[0], "n": obj.workers})
     return Sentence(RESULT, parts)
 
 
