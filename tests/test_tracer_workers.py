@@ -304,6 +304,31 @@ def test_an_uncaught_exception_in_a_thread_and_in_a_child_process_is_reported() 
     assert run.one("reaped", "P").data["exitcode"] == 1
 
 
+def test_a_threads_error_is_reported_whichever_excepthook_the_program_set() -> None:
+    run = trace(
+        """
+        import threading
+
+        def hook(args):
+            print("caught:", args.exc_value)
+
+        threading.excepthook = hook
+
+        def broken():
+            raise ValueError("no good")
+
+        t = threading.Thread(target=broken, name="T")
+        t.start()
+        t.join()
+        """
+    )
+    (exc,) = run.of("exc")
+    assert (exc.worker, exc.data["error"]) == ("T", "ValueError: no good")
+    assert [e.data for e in run.by("T") if e.kind == "end"] == [{"error": "ValueError: no good"}]
+    assert run.printed() == "caught: no good\n"  # the program's hook, and only it, printed
+    assert run.stderr == ""
+
+
 def test_an_uncaught_exception_in_main_is_reported_and_the_program_fails() -> None:
     run = trace(
         """

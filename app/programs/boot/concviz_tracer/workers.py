@@ -16,6 +16,7 @@ from __future__ import annotations
 import _thread
 import atexit
 import contextlib
+import functools
 import os
 import sys
 from types import ModuleType
@@ -165,6 +166,16 @@ def main_end() -> None:
 # Threads.
 
 
+def _thread_crashed(invoke: Any, thread: Any) -> Any:
+    """A thread's run raised: its error is recorded, then the program's
+    hook (``threading.excepthook``, its own or the default) is called."""
+    exc = sys.exc_info()[1]
+    if exc is not None and not isinstance(exc, SystemExit):
+        with contextlib.suppress(Exception):
+            _thread_errors[_thread.get_ident()] = report_exc(exc, must_show=False)
+    return invoke(thread)
+
+
 def _patch_threading(threading: ModuleType) -> None:
     Thread: Any = threading.Thread
     real_start, real_join, real_inner = Thread.start, Thread.join, Thread._bootstrap_inner
@@ -198,6 +209,9 @@ def _patch_threading(threading: ModuleType) -> None:
                 wait = {k: data[k] for k in ("line", "file") if k in data}
                 recorder.emit(K.SLEEP, None, {**wait, "s": self.interval})
             recorder.flush()
+        invoke = getattr(self, "_invoke_excepthook", None)
+        if invoke is not None:  # whichever hook the program set, the error is seen
+            self._invoke_excepthook = functools.partial(_thread_crashed, invoke)
         try:
             return real_inner(self)
         finally:
@@ -222,13 +236,12 @@ def _patch_threading(threading: ModuleType) -> None:
         recorder.emit(K.JOINED, label, {"alive": self.is_alive()})
 
     def excepthook(args: Any) -> Any:
-        if args.exc_type is not SystemExit and args.exc_value is not None:
-            with contextlib.suppress(Exception):
-                _thread_errors[_thread.get_ident()] = report_exc(args.exc_value, must_show=False)
-            if real_hook is threading.__excepthook__:
-                name = args.thread.name if args.thread is not None else _thread.get_ident()
-                if print_exc(f"Exception in thread {name}:\n", args.exc_value):
-                    return None
+        # Python's own printing, without the tracer's frames.
+        shown = args.exc_type is not SystemExit and args.exc_value is not None
+        if shown and real_hook is threading.__excepthook__:
+            name = args.thread.name if args.thread is not None else _thread.get_ident()
+            if print_exc(f"Exception in thread {name}:\n", args.exc_value):
+                return None
         return real_hook(args)
 
     def _shutdown() -> Any:
