@@ -45,13 +45,7 @@ from app.programs.limits import ended_by_itself, file_bytes, first_passed, limit
 from app.programs.merge import EventMerge
 from app.programs.outside import Outside
 from app.programs.rundirs import RunDir
-from app.programs.session import (
-    ORPHAN_GRACE_S,
-    TERM_GRACE_S,
-    end_session,
-    kill_member,
-    signal_all,
-)
+from app.programs.session import ORPHAN_GRACE_S, TERM_GRACE_S, end_session, kill_member, signal_all
 from app.programs.state import LIMIT, QUIET, RAW_OUT
 from app.settings import Settings
 
