@@ -11,7 +11,7 @@ from app.events import Event
 from app.programs import diagnosis, view
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.model import fold, fold_all
-from app.programs.state import ITEMS_SHOWN, QUIET, ProgramState
+from app.programs.state import CONSOLE_LINES, ITEMS_SHOWN, QUIET, RAW_OUT, ProgramState
 from app.web import render
 
 MAIN = 100
@@ -886,3 +886,19 @@ def test_a_pool_whose_workers_all_wait_for_tasks_queued_behind_them_names_each()
         " in a free worker of pool, and all 2 of them are busy waiting, this one among them"
         for n in (1, 2)
     ]
+
+
+def test_a_line_written_past_python_and_read_late_takes_its_place_in_the_console() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.OUT, text="1 print\n", stream="stdout", at=0)
+    s("main", MAIN, MAIN, K.OUT, text="3 print\n", stream="stdout", at=11)
+    late = s.t - 0.005  # stamped before "3 print", read after it
+    s.events.append(Event(len(s.events) + 1, late, "main", 1, 0, RAW_OUT, None, {"text": "2 raw"}))
+    assert [c.text for c in s.state().console] == ["1 print", "2 raw", "3 print"]
+    # A console that keeps its latest lines drops its oldest to make room.
+    state = s.state()
+    for _n in range(CONSOLE_LINES - 3):
+        state.console.append(state.console[-1])
+    fold(state, Event(999, late, "main", 1, 0, RAW_OUT, None, {"text": "2b raw"}))
+    assert len(state.console) == CONSOLE_LINES
+    assert [c.text for c in state.console][:3] == ["2 raw", "2b raw", "3 print"]

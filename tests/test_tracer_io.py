@@ -450,3 +450,25 @@ def test_an_asyncio_loop_with_nothing_to_run_says_it_waits_and_what_it_watches()
     kinds = [e.kind for e in run.by("main") if e.kind in ("loop_wait", "loop_woke")]
     assert kinds == ["loop_wait", "loop_woke"] * len(waits)
     assert run.printed() == "hello\n"
+
+
+def test_each_print_says_how_much_was_written_past_python_before_it() -> None:
+    run = trace(
+        """
+        import os
+        import subprocess
+
+        print("one")
+        os.write(1, b"two\\n")
+        print("three")
+        subprocess.run(["echo", "four"])
+        print("five")
+        """
+    )
+    out = sorted(run.of("out"), key=lambda e: e.t)
+    assert [(e.data["text"], e.data["at"]) for e in out] == [
+        ("one\n", 0),
+        ("three\n", 4),  # b"two\n"
+        ("five\n", 9),  # and b"four\n"
+    ]
+    assert run.stdout == "two\nfour\n"

@@ -58,15 +58,20 @@ class EventMerge:
         self.quiet_sent = False  # `quiet` said since the last batch
         self.reading = True  # False: read until the FIFO is empty a moment, then end
         self._lock = threading.Lock()
+        # Per stream, (at, stamp): the first print that found the output
+        # file `at` bytes long, at increasing (`stamp_before`).
+        self._marks: dict[str, list[tuple[int, int]]] = {"stdout": [], "stderr": []}
         self._merging = True  # the supervisor's events go through the reader
         self._inbox: list[Any] = []
 
-    def emit(self, kind: str, data: dict[str, Any] | None = None, pid: int = 0) -> None:
-        """One of the supervisor's own events, stamped now."""
+    def emit(
+        self, kind: str, data: dict[str, Any] | None = None, pid: int = 0, stamp: int = 0
+    ) -> None:
+        """One of the supervisor's own events, stamped now (or `stamp`)."""
         with self._lock:  # in time order with the program's, while the reader runs
             # Stamped under the lock: the reader's cutoff, taken after it
             # empties the inbox, is then always before what it has not seen.
-            raw = (time.monotonic_ns(), "main", pid or os.getpid(), 0, kind, None, data)
+            raw = (stamp or time.monotonic_ns(), "main", pid or os.getpid(), 0, kind, None, data)
             if self._merging:
                 self._inbox.append(raw)
                 return
@@ -101,6 +106,8 @@ class EventMerge:
                 for raw in batch:
                     if raw[4] == out and raw[6]:
                         self.printed += len(str(raw[6].get("text", "")))
+                        if "at" in raw[6]:
+                            self._mark(raw[6], raw[0])
                     elif raw[4] == end and raw[2] == self.main_pid and "daemon_threads" in raw[6]:
                         self.main_code_ended = raw[0]
                 oldest = _hold(pending, batch, oldest)
@@ -121,6 +128,28 @@ class EventMerge:
                 _hold(pending, self._inbox, oldest)
             self._inbox = []
         self._hand_over(pending, None)
+
+    def _mark(self, d: dict[str, Any], stamp: int) -> None:
+        with self._lock:
+            marks = self._marks.get(str(d.get("stream")))
+            at = d["at"]
+            if marks is None or not isinstance(at, int):
+                return
+            if not marks or at > marks[-1][0]:
+                marks.append((at, stamp))
+            elif at == marks[-1][0] and stamp < marks[-1][1]:
+                marks[-1] = (at, stamp)
+
+    def stamp_before(self, stream: str, offset: int) -> int:
+        """A stamp for what was written past Python at `offset` of the
+        run's output file `stream`: just before the first print that found
+        the file longer (it came before that print), else now. Offsets
+        asked for only grow: the marks before them go."""
+        with self._lock:
+            marks = self._marks.get(stream, [])
+            while marks and marks[0][0] <= offset:
+                marks.pop(0)
+            return marks[0][1] - 1 if marks else time.monotonic_ns()
 
     def _hand_over(self, pending: list[Held], cutoff: int | None) -> int:
         """Hand over, oldest first, the events stamped before `cutoff` (all

@@ -25,9 +25,10 @@ class OutputFiles:
         self._read = dict.fromkeys(self._paths, 0)
         self._partial = dict.fromkeys(self._paths, b"")
 
-    def lines(self, final: bool = False) -> list[tuple[str, str]]:
-        """(stream, line) for each whole line written since the last look;
-        `final`: the program is over, a last unfinished line too."""
+    def lines(self, final: bool = False) -> list[tuple[str, str, int]]:
+        """(stream, line, where it starts in its file) for each whole line
+        written since the last look; `final`: the program is over, a last
+        unfinished line too."""
         out = []
         for stream, path in self._paths.items():
             try:
@@ -36,14 +37,17 @@ class OutputFiles:
                     data = f.read() if final else f.read(READ_AT_ONCE)
             except OSError:
                 data = b""
+            start = self._read[stream] - len(self._partial[stream])  # of the line begun
             self._read[stream] += len(data)
             *whole, rest = (self._partial[stream] + data).split(b"\n")
+            ended = len(whole)  # those that end with a newline
             if len(rest) > MAX_LINE or (final and rest):
                 whole.append(rest)
                 rest = b""
             self._partial[stream] = rest
-            for raw in whole:
+            for k, raw in enumerate(whole):
                 text = raw.decode("utf-8", "replace")
                 pieces = range(0, len(text) or 1, MAX_LINE)
-                out += [(stream, text[k : k + MAX_LINE]) for k in pieces]
+                out += [(stream, text[i : i + MAX_LINE], start) for i in pieces]
+                start += len(raw) + (k < ended)
         return out

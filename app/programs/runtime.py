@@ -398,8 +398,9 @@ class ProgramRuntime:
         """What the program wrote past Python's streams (`app.programs.output`)."""
         if self._dir is None:
             return
-        for stream, text in self._dir.output.lines(final):
-            self._merge.emit(RAW_OUT, {"stream": stream, "text": text})
+        for stream, text, offset in self._dir.output.lines(final):
+            stamp = self._merge.stamp_before(stream, offset)  # before the prints after it
+            self._merge.emit(RAW_OUT, {"stream": stream, "text": text}, stamp=stamp)
 
     def _check_outside(self) -> None:
         why = self.outside.gone()

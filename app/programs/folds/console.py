@@ -18,8 +18,22 @@ def _print(state: ProgramState, line: ConsoleLine) -> None:
 
 
 def _console(state: ProgramState, line: ConsoleLine) -> None:
-    state.console.append(line)
+    console = state.console
     state.console_total += 1
+    if not console or console[-1].t <= line.t:
+        console.append(line)
+        return
+    # Said late (what was written past Python is read from its file): in
+    # its place among the lines of its time.
+    at = len(console)
+    while at and console[at - 1].t > line.t:
+        at -= 1
+    if len(console) == console.maxlen:
+        if at == 0:
+            return  # older than any line kept
+        console.popleft()
+        at -= 1
+    console.insert(at, line)
 
 
 def out(state: ProgramState, e: Event) -> None:

@@ -107,7 +107,10 @@ loop_wait                 None                 io (files watched besides its own
                                                asyncio loop waits with nothing ready and
                                                no timer due
 loop_woke                 None                 - (it has something to run again)
-out                       None                 text, stream ("stdout" or "stderr"), line
+out                       None                 text, stream ("stdout" or "stderr"), line,
+                                               into (not the screen: "pipe", "file"...),
+                                               at (the run's output file's size: what was
+                                               written past Python before it)
 exc                       None                 error ("Type: message"), traceback, line
 stdin_eof                 None                 line (input() was called; stdin is empty)
 signal                    None                 signal ("SIGALRM"...), handled (a function of

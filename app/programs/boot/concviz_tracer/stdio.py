@@ -50,11 +50,21 @@ class TracedStream:
         # What it goes into when that is not the program's screen: "pipe",
         # "file"... (`_goes_to`).
         self.__dict__["_cv_into"] = into
+        # The run's output file (when it is that), which holds only what is
+        # written past Python: its size at each write says which of those
+        # bytes came before it (`_out`).
+        fd = -1
+        if not echo:
+            try:
+                fd = real.fileno()
+            except (AttributeError, OSError, ValueError):
+                fd = -1
+        self.__dict__["_cv_fd"] = fd
 
     def write(self, s: Any) -> Any:
         if type(s) is str and s and not recorder.is_silent():
             try:
-                _out(s, self._cv_stream, self._cv_into)
+                _out(s, self._cv_stream, self._cv_into, self._cv_fd)
             except Exception:
                 pass
             else:
@@ -93,10 +103,15 @@ class TracedStream:
         return repr(self._cv_real)
 
 
-def _out(text: str, stream: str, into: str) -> None:
+def _out(text: str, stream: str, into: str, fd: int = -1) -> None:
     data = where.at(2)
     if into:
         data["into"] = into
+    if fd >= 0:  # how much was written past Python before this
+        try:  # noqa: SIM105 (contextlib would be one more import in every process)
+            data["at"] = os.fstat(fd).st_size
+        except OSError:
+            pass
     for k in range(0, len(text), MAX_TEXT):
         piece = dict(data, text=text[k : k + MAX_TEXT], stream=stream)
         recorder.emit(K.OUT, None, piece)
@@ -138,7 +153,7 @@ def _input(*args: Any) -> Any:
         # The line read shows after its prompt, as a terminal echoes what
         # is typed; the program's real output stays as it is.
         try:  # noqa: SIM105 (contextlib would be one more import in every process)
-            _out(line + "\n", out._cv_stream, out._cv_into)
+            _out(line + "\n", out._cv_stream, out._cv_into, out._cv_fd)
         except Exception:
             pass
     return line
