@@ -108,7 +108,11 @@ class EventMerge:
                         self.printed += len(str(raw[6].get("text", "")))
                         if "at" in raw[6]:
                             self._mark(raw[6], raw[0])
-                    elif raw[4] == end and raw[2] == self.main_pid and "daemon_threads" in raw[6]:
+                    elif (
+                        raw[4] == end
+                        and raw[2] == self.main_pid
+                        and "daemon_threads" in (raw[6] or ())
+                    ):  # its main code ended
                         self.main_code_ended = raw[0]
                 oldest = _hold(pending, batch, oldest)
             if self._inbox:
