@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 
 # A longer write goes in several events.
 MAX_TEXT = 4096
+# A flush of a stream sends the process's events at once, unless the last
+# one did less than this ago.
+FLUSH_AGAIN_NS = 1_000_000
+_flushed_ns = 0
+_monotonic_ns = time.monotonic_ns
 # A sleep this long or longer flushes first (the page shows who sleeps).
 FLUSH_SLEEP_S = 0.005
 # A user's sleep longer than this is slept in slices of it, so that a new
@@ -79,8 +84,13 @@ class TracedStream:
     def flush(self) -> Any:
         # What the program flushed is on its way to the page too: a process
         # that dies by a signal right after (os.kill, a crash in C code)
-        # loses no line it flushed, as a terminal would show it.
-        if not recorder.is_silent():
+        # loses no line it flushed, as a terminal would show it. Flushes
+        # less than FLUSH_AGAIN_NS after the last one (a loop that prints
+        # with flush=True) leave their lines to the next batch.
+        global _flushed_ns
+        now = _monotonic_ns()
+        if now - _flushed_ns >= FLUSH_AGAIN_NS and not recorder.is_silent():
+            _flushed_ns = now
             recorder.flush()
         return self._cv_real.flush()
 
