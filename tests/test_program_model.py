@@ -902,3 +902,25 @@ def test_a_line_written_past_python_and_read_late_takes_its_place_in_the_console
     fold(state, Event(999, late, "main", 1, 0, RAW_OUT, None, {"text": "2b raw"}))
     assert len(state.console) == CONSOLE_LINES
     assert [c.text for c in state.console][:3] == ["2 raw", "2b raw", "3 print"]
+
+
+def test_a_pool_worker_that_has_run_no_task_yet_is_shown_waiting_for_one() -> None:
+    s = Story().start()
+    s(
+        "main",
+        MAIN,
+        MAIN,
+        K.NEW,
+        "100.1",
+        type="Pool",
+        lib="multiprocessing",
+        name="pool",
+        workers=1,
+    )
+    s("ForkPoolWorker-1", 301, 301, K.PROC, name="ForkPoolWorker-1", ppid=MAIN, daemon=True)
+    s("ForkPoolWorker-1", 301, 301, K.THREAD, name="MainThread", daemon=False, main=True)
+    s("ForkPoolWorker-1", 301, 301, K.POOL_WORKER, "100.1")
+    state = s.state()
+    worker = state.thread("ForkPoolWorker-1")
+    assert worker is not None
+    assert view.doing(state, worker) == "waiting for a task from pool"

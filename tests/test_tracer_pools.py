@@ -368,3 +368,32 @@ def test_the_end_of_a_with_pool_block_says_its_pool_was_terminated() -> None:
     (end,) = run.of("terminate", run.key("pool"))
     assert end.worker == "main"
     assert end.data == {"line": run.line("with Pool(1) as pool:")}
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_each_pool_worker_says_from_its_start_that_it_waits_for_a_task(method: str) -> None:
+    run = trace(
+        f"""
+        import multiprocessing as mp
+        from multiprocessing.pool import ThreadPool
+
+        def hello(word):
+            print(word, mp.current_process().name)
+
+        if __name__ == "__main__":
+            ctx = mp.get_context("{method}")
+            with ctx.Pool(3, hello, ("hi",)) as pool, ThreadPool(2) as tp:
+                print(pool.map(abs, [-1]), tp.map(abs, [-2]))
+                pool.close()
+                pool.join()
+        """
+    )
+    pool, tp = run.key("pool"), run.key("tp")
+    starts = run.of("pool_worker")
+    assert sorted(e.item for e in starts) == sorted([pool] * 3 + [tp] * 2)
+    assert len({e.worker for e in starts}) == 5
+    for e in starts:  # before any task it ran
+        assert all(s.t > e.t for s in run.of("task_start") if s.worker == e.worker)
+    # the program's own initializer still ran in each worker
+    said = sorted(line for line in run.printed().splitlines() if line.startswith("hi "))
+    assert said == sorted(f"hi {e.worker}" for e in starts if e.item == pool)

@@ -86,6 +86,7 @@ HANDLERS: dict[str, Handler] = {
     K.RECV_WAIT: queues.recv_wait,
     K.RECV: queues.recv,
     K.SUBMIT: pools.pool_task,
+    K.POOL_WORKER: pools.pool_worker,
     K.TASK_START: pools.pool_task,
     K.TASK_END: pools.pool_task,
     K.RESULT_WAIT: pools.result_wait,

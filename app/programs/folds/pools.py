@@ -35,6 +35,11 @@ def pool_task(state: ProgramState, e: Event) -> None:
         wait(w, e, K.WORK, e.item or "", GET_WAIT)
 
 
+def pool_worker(state: ProgramState, e: Event) -> None:
+    """A pool's worker started: it waits for its first task."""
+    wait(thread_of(state, e), e, K.WORK, e.item or "", GET_WAIT)
+
+
 def terminate(state: ProgramState, e: Event) -> None:
     """Pool.terminate(): its workers end now, and what none of them started
     never runs (what they run ends as their processes do: `workers_gone`)."""

@@ -89,6 +89,8 @@ send_wait                 connection key       bytes, line: after a send of more
 sent                      connection key       line: a send_wait's message is all written
 recv_wait                 connection key       -
 recv                      connection key       v
+pool_worker               pool key             - (a multiprocessing pool's worker, process
+                                               or thread, has started: it waits for a task)
 submit                    pool key             task (run-unique id), fn, line
 task_start                pool key             task, fn (in the worker that runs it)
 task_end                  pool key             task, error (str or None)
@@ -234,6 +236,7 @@ RECV = "recv"
 
 # Pools and executors.
 SUBMIT = "submit"
+POOL_WORKER = "pool_worker"
 TASK_START = "task_start"
 TASK_END = "task_end"
 RESULT_WAIT = "result_wait"
@@ -297,6 +300,7 @@ KINDS = frozenset(
         RECV_WAIT,
         RECV,
         SUBMIT,
+        POOL_WORKER,
         TASK_START,
         TASK_END,
         RESULT_WAIT,

@@ -103,9 +103,40 @@ def _joined(key: str, frame: FrameType, call: Any) -> Any:
 # multiprocessing.pool
 
 
+class WorkerStart:
+    """A pool's initializer, around the program's own (if any): each worker
+    of the pool `key`, process or thread, says at its start that it waits
+    for a task, so the stage shows it from then, not from its first task.
+    Plain and picklable: a spawned worker gets it with its arguments."""
+
+    __slots__ = ("key", "then")
+
+    def __init__(self, key: str, then: Any) -> None:
+        self.key, self.then = key, then
+
+    def __call__(self, *args: Any) -> Any:
+        if not recorder.is_silent():
+            recorder.emit(K.POOL_WORKER, self.key, {})
+            recorder.flush()
+        return None if self.then is None else self.then(*args)
+
+
+# A Pool's arguments in their order (a ThreadPool takes the first three).
+_POOL_ARGS = ("processes", "initializer", "initargs", "maxtasksperchild")
+
+
+def _starting(key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A pool's arguments, by name, with its workers' initializer wrapped."""
+    named = dict(zip(_POOL_ARGS, args, strict=False)) | kwargs
+    named["initializer"] = WorkerStart(key, named.get("initializer"))
+    return named
+
+
 def make_pool(ctx: Any, frame: FrameType, real: Any, *args: Any, **kwargs: Any) -> Any:
-    pool = real(ctx, *args, **kwargs)
-    pool._cv_key = registry.new("Pool", "multiprocessing", frame, workers=pool._processes)
+    key = registry.new_key()
+    pool = real(ctx, **_starting(key, args, kwargs))
+    workers = pool._processes
+    pool._cv_key = registry.new("Pool", "multiprocessing", frame, None, key, workers=workers)
     return pool
 
 
@@ -119,11 +150,14 @@ def install_pool(module: ModuleType) -> None:
     real_join, real_terminate = Pool.join, Pool.terminate
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        real_thread_init(self, *args, **kwargs)
         frame = where.called_by_user(1)
-        if frame is not None and not recorder.is_silent():
-            workers = self._processes
-            self._cv_key = registry.new("ThreadPool", "multiprocessing", frame, workers=workers)
+        if frame is None or recorder.is_silent():
+            return real_thread_init(self, *args, **kwargs)
+        key = registry.new_key()
+        real_thread_init(self, **_starting(key, args, kwargs))
+        workers = self._processes
+        lib = "multiprocessing"
+        self._cv_key = registry.new("ThreadPool", lib, frame, None, key, workers=workers)
 
     def apply_async(
         self: Any, func: Any, args: Any = (), kwds: Any = None, *a: Any, **kw: Any
