@@ -5,7 +5,9 @@
 // - another program in the editor (pasted, typed or filled in over the one the
 //   page came with) gets the default file name, unless a name was typed (an
 //   example's name would stay on another program);
-// - a program that does not compile: its line is selected.
+// - a program that does not compile: its line is selected;
+// - a run started here: the editor folds away and the run is scrolled into
+//   view (it starts below the editor and the examples).
 (() => {
   "use strict";
   const source = document.getElementById("pg-source");
@@ -82,4 +84,12 @@
     subtree: true, childList: true, attributes: true,
   });
   showError();
+
+  document.addEventListener("htmx:after:settle", (event) => {
+    const area = event.target;
+    if (!(area instanceof Element) || area.id !== "run-area" || area.querySelector("#stage.empty")) return;
+    const editor = document.getElementById("pg-edit");
+    if (editor) editor.open = false;
+    (editor || area).scrollIntoView({ block: "start" }); // its line, then the run
+  });
 })();
