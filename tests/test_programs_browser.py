@@ -64,6 +64,10 @@ def test_a_pasted_program_runs_live_with_its_console_queue_and_lines(
     page.wait_for_function(
         "id => document.querySelector('#runbar code')?.textContent === id", arg=run_id
     )
+    # The editor folds away and the run is in view (it comes below them).
+    page.wait_for_function("() => !document.getElementById('pg-edit').open")
+    top = page.evaluate("document.getElementById('run-area').getBoundingClientRect().top")
+    assert 0 <= top < 800 / 2
     try:
         # The console: each line with the process that printed it.
         page.wait_for_function(
@@ -217,10 +221,12 @@ def test_a_program_pasted_over_an_example_does_not_keep_the_examples_file_name(
     page.evaluate(PASTE, "print('mine')\n")
     page.fill("#pg-source", "print('mine')\n")
     assert page.input_value("#pg-filename") == "program.py"
+    assert page.inner_text("#pg-edit > summary code") == "program.py"  # its heading too
     # A name the user typed stays, whatever is pasted after it.
     page.fill("#pg-filename", "homework.py")
     page.evaluate(PASTE, "print('another')\n")
     assert page.input_value("#pg-filename") == "homework.py"
+    assert page.inner_text("#pg-edit > summary code") == "homework.py"
     # Another program typed or filled in (no paste) is another program too.
     page.goto(live_server.url + "/programs?example=deadlock")
     open_editor(page)

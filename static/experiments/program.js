@@ -44,10 +44,16 @@
   };
   let nameTyped = false;
   if (name) {
-    name.addEventListener("input", () => { nameTyped = true; });
+    // The editor's heading names the file as it is now.
+    const heading = document.querySelector("#pg-edit > summary > code");
+    const named = () => { if (heading) heading.textContent = name.value; };
+    name.addEventListener("input", () => { nameTyped = true; named(); });
     source.addEventListener("input", () => {
-      const named = name.dataset.default && name.value !== name.dataset.default;
-      if (named && !nameTyped && !source.readOnly && another()) name.value = name.dataset.default;
+      const custom = name.dataset.default && name.value !== name.dataset.default;
+      if (custom && !nameTyped && !source.readOnly && another()) {
+        name.value = name.dataset.default;
+        named();
+      }
     });
   }
 
@@ -60,7 +66,10 @@
         source.value = text;
         const name = document.getElementById("pg-filename");
         // A name the server takes (its pattern is on the field); else the field's own.
-        if (name && new RegExp(name.dataset.pattern).test(file.name)) name.value = file.name;
+        if (name && new RegExp(name.dataset.pattern).test(file.name)) {
+          name.value = file.name;
+          name.dispatchEvent(new Event("input")); // a name chosen, shown in the heading
+        }
         number();
       });
     });
