@@ -41,6 +41,16 @@ class Story:
     def quiet(self) -> Story:
         return self("main", 1, 0, QUIET, s=0.5)
 
+    def pool(self, workers: int = 1) -> Story:
+        """main makes `pool`, a multiprocessing.Pool (key 100.1)."""
+        kind = {"type": "Pool", "lib": "multiprocessing", "name": "pool"}
+        return self("main", MAIN, MAIN, K.NEW, "100.1", workers=workers, **kind)
+
+    def child(self, name: str, pid: int, **data: Any) -> Story:
+        """A child process of main, and its main thread."""
+        self(name, pid, pid, K.PROC, name=name, ppid=MAIN, main=False, **data)
+        return self(name, pid, pid, K.THREAD, name="MainThread", daemon=False, main=True)
+
     def state(self) -> ProgramState:
         return fold_all(self.events)
 
@@ -778,18 +788,7 @@ def test_a_queue_shows_its_items_in_the_order_they_will_leave() -> None:
 
 
 def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones() -> None:
-    s = Story().start()
-    s(
-        "main",
-        MAIN,
-        MAIN,
-        K.NEW,
-        "100.1",
-        type="Pool",
-        lib="multiprocessing",
-        name="pool",
-        workers=2,
-    )
+    s = Story().start().pool(workers=2)
     s("main", MAIN, MAIN, K.SUBMIT, "100.1", task="100.2.0", fn="square", line=9)
     s("main", MAIN, MAIN, K.RESULT_WAIT, "100.1", task="100.2", fn="square", timeout=None, line=10)
     error = (
@@ -798,8 +797,7 @@ def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones
     )
     for n in (1, 2, 3):
         name, pid = f"SpawnPoolWorker-{n}", 300 + n
-        s(name, pid, pid, K.PROC, name=name, ppid=MAIN, main=False, method="spawn", daemon=True)
-        s(name, pid, pid, K.THREAD, name="MainThread", daemon=False, main=True)
+        s.child(name, pid, method="spawn", daemon=True)
         if n == 1:
             assert diagnosis.diagnose(s.state()) == []  # one death is no pattern yet
         s(name, pid, pid, K.EXC, error=error, traceback="", line=8)
@@ -820,20 +818,7 @@ def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones
 def test_a_result_from_a_pool_terminated_before_its_task_ran_will_never_come() -> None:
     # with Pool(1): two tasks; the block ends while the first runs; main
     # then waits for the second.
-    s = Story().start()
-    s(
-        "main",
-        MAIN,
-        MAIN,
-        K.NEW,
-        "100.1",
-        type="Pool",
-        lib="multiprocessing",
-        name="pool",
-        workers=1,
-    )
-    s("ForkPoolWorker-1", 301, 301, K.PROC, name="ForkPoolWorker-1", ppid=MAIN, main=False)
-    s("ForkPoolWorker-1", 301, 301, K.THREAD, name="MainThread", daemon=False, main=True)
+    s = Story().start().pool().child("ForkPoolWorker-1", 301)
     for task in ("100.2", "100.3"):
         s("main", MAIN, MAIN, K.SUBMIT, "100.1", task=task, fn="slow", line=11)
     s("ForkPoolWorker-1", 301, 301, K.TASK_START, "100.1", task="100.2", fn="slow")
@@ -905,20 +890,7 @@ def test_a_line_written_past_python_and_read_late_takes_its_place_in_the_console
 
 
 def test_a_pool_worker_that_has_run_no_task_yet_is_shown_waiting_for_one() -> None:
-    s = Story().start()
-    s(
-        "main",
-        MAIN,
-        MAIN,
-        K.NEW,
-        "100.1",
-        type="Pool",
-        lib="multiprocessing",
-        name="pool",
-        workers=1,
-    )
-    s("ForkPoolWorker-1", 301, 301, K.PROC, name="ForkPoolWorker-1", ppid=MAIN, daemon=True)
-    s("ForkPoolWorker-1", 301, 301, K.THREAD, name="MainThread", daemon=False, main=True)
+    s = Story().start().pool().child("ForkPoolWorker-1", 301, daemon=True)
     s("ForkPoolWorker-1", 301, 301, K.POOL_WORKER, "100.1")
     state = s.state()
     worker = state.thread("ForkPoolWorker-1")
