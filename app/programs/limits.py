@@ -81,13 +81,19 @@ def first_passed(
     return None
 
 
-def ended_by_itself(code_ended_ns: int, ending_ns: int, exit_code: int | None) -> bool:
+def ended_by_itself(
+    code_ended_ns: int, ending_ns: int, exit_code: int | None, handles_term: bool = False
+) -> bool:
     """Whether a program stopped at a limit had ended by itself: what the
     server counts (what it printed, its events) trails it, and a burst of
     output just before its end passes a limit only once it has ended. It
-    had if its main code had ended (`code_ended_ns`, 0: not) before its
-    processes were asked to end (`ending_ns`), and no signal ended it."""
-    return 0 < code_ended_ns <= ending_ns and (exit_code or 0) >= 0
+    had if its main code ended (`code_ended_ns`, 0: not) and no signal
+    ended its first process (`exit_code`); one whose code handles SIGTERM
+    (`handles_term`) may end its code because it was asked to, so its code
+    must have ended before its processes were asked to end (`ending_ns`)."""
+    if not code_ended_ns or exit_code is None or exit_code < 0:
+        return False
+    return code_ended_ns <= ending_ns if handles_term else True
 
 
 def file_bytes(workdir: Path | None) -> int:

@@ -54,6 +54,7 @@ class EventMerge:
         self.printed = 0  # characters it printed through Python's streams
         self.main_pid = 0  # the program's first process, once started
         self.main_code_ended = 0  # when its main code ended (the `end` saying so)
+        self.main_handles_term = False  # its code handles SIGTERM
         self.last_batch = time.monotonic()
         self.quiet_sent = False  # `quiet` said since the last batch
         self.reading = True  # False: read until the FIFO is empty a moment, then end
@@ -85,7 +86,7 @@ class EventMerge:
         pending: list[Held] = []
         oldest = -1  # the least stamp in `pending` (-1: it is empty)
         handed = 0  # when it last handed over
-        out, end = K.OUT, K.END
+        out, end, sig = K.OUT, K.END, K.SIGNAL
         while True:
             try:
                 batch = fifo.get(timeout=HOLD_NS / 2e9)
@@ -108,12 +109,8 @@ class EventMerge:
                         self.printed += len(str(raw[6].get("text", "")))
                         if "at" in raw[6]:
                             self._mark(raw[6], raw[0])
-                    elif (
-                        raw[4] == end
-                        and raw[2] == self.main_pid
-                        and "daemon_threads" in (raw[6] or ())
-                    ):  # its main code ended
-                        self.main_code_ended = raw[0]
+                    elif raw[2] == self.main_pid and raw[4] in (end, sig) and raw[6]:
+                        self._main_said(raw)
                 oldest = _hold(pending, batch, oldest)
             if self._inbox:
                 with self._lock:
@@ -132,6 +129,15 @@ class EventMerge:
                 _hold(pending, self._inbox, oldest)
             self._inbox = []
         self._hand_over(pending, None)
+
+    def _main_said(self, raw: Any) -> None:
+        """The first process's main code ended, or its code handles SIGTERM
+        (or leaves it again): what `limits.ended_by_itself` asks."""
+        d = raw[6]
+        if raw[4] == K.END and "daemon_threads" in d:
+            self.main_code_ended = raw[0]
+        elif raw[4] == K.SIGNAL and d.get("signal") == "SIGTERM":
+            self.main_handles_term = bool(d.get("handled"))
 
     def _mark(self, d: dict[str, Any], stamp: int) -> None:
         with self._lock:

@@ -369,8 +369,9 @@ class ProgramRuntime:
             reason = self._stop_reason
             outcome = self._outcome if reason is not None else "finished"
         if self._limit is not None:  # what the server counts trails the program
-            code_ended = self._merge.main_code_ended
-            if ended_by_itself(code_ended, self._ending_ns, self._exit_code):
+            merge = self._merge
+            code, term = merge.main_code_ended, merge.main_handles_term
+            if ended_by_itself(code, self._ending_ns, self._exit_code, term):
                 reason, outcome = None, "finished"
             else:
                 self._merge.emit(LIMIT, self._limit)
