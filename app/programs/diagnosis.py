@@ -5,7 +5,11 @@ program has gone quiet (the runtime's `quiet` event: nothing happened for a
 moment, so the picture is not one batch behind) and every live thread waits
 with no timeout pending: then nothing inside the program can ever wake any
 of them. The wait-for graph names why: a lock cycle first ("T1 holds a and
-waits for b; T2 holds b and waits for a"), then each waiter's reason.
+waits for b; T2 holds b and waits for a"), then each waiter's reason. Two
+hangs are named while the rest of the program still moves: a lock cycle
+that has lasted (`deadlocked`), and a pool whose workers die as they start
+while a thread waits for it (`dying_pool`: the pool starts new ones for
+ever).
 
 A sentence is a message (an English msgid, translated where shown) and its
 parts.
