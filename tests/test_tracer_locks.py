@@ -325,3 +325,33 @@ def test_a_lock_an_object_makes_for_itself_is_named_after_that_object() -> None:
     )
     names = sorted(e.data["name"] for e in run.of("new"))
     assert names == ["alice.lock", "bob.lock", "inbox", "self.lock", "self.lock #2"]
+
+
+def test_threads_that_try_a_lock_in_turn_both_get_it_as_without_the_tracer() -> None:
+    # Traced, the lock's holder never writes to the server while it holds
+    # it: a write lets the other thread run, which would then always find
+    # the lock taken (one thread got it every time, the other never).
+    run = trace(
+        """
+        import threading
+        import time
+
+        lock = threading.Lock()
+        stop = time.monotonic() + 0.4
+        got = [0, 0]
+
+        def spin(i):
+            while time.monotonic() < stop:
+                if lock.acquire(blocking=False):
+                    got[i] += 1
+                    lock.release()
+
+        threads = [threading.Thread(target=spin, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(min(got) > 0, got)
+        """
+    )
+    assert run.printed().startswith("True"), run.printed()

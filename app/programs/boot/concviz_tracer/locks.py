@@ -8,7 +8,8 @@ the lock's whole interface).
 An acquire tries the non-blocking form first: taken at once, it is one
 `acquired` event; else `acquire_wait` is recorded and flushed before the
 real, blocking call. A release is recorded just before the lock is released
-(a waiter that takes it next is stamped after it).
+(a waiter that takes it next is stamped after it). Neither an `acquired`
+nor a `released` flushes while the lock is held (`recorder.emit_held`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def acquire(
     if raw.acquire(False):
         if after is not None:
             data.update(after())
-        recorder.emit(K.ACQUIRED, key, data)
+        recorder.emit_held(K.ACQUIRED, key, data)
         return True
     if not blocking:
         recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
@@ -52,7 +53,7 @@ def acquire(
     if waits.until_true(lambda t: raw.acquire(True, forever if t is None else t), wait):
         if after is not None:
             data.update(after())
-        recorder.emit(K.ACQUIRED, key, data)
+        recorder.emit_held(K.ACQUIRED, key, data)
         return True
     recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=wait))
     return False
@@ -75,8 +76,9 @@ class TracedLock:
         if lock.locked():
             data = where.at(1)
             gate.before("release", self._cv_key, data)
-            recorder.emit(K.RELEASED, self._cv_key, data)
+            recorder.emit_held(K.RELEASED, self._cv_key, data)
         lock.release()
+        recorder.flush_if_full()
 
     def __enter__(self) -> bool:
         return acquire(self._cv_lock, self._cv_key, True, -1)
@@ -128,8 +130,9 @@ class TracedRLock:
             data = where.at(1)
             gate.before("release", self._cv_key, data)
             data["depth"] = lock._recursion_count() - 1
-            recorder.emit(K.RELEASED, self._cv_key, data)
+            recorder.emit_held(K.RELEASED, self._cv_key, data)
         lock.release()
+        recorder.flush_if_full()
 
     def __enter__(self) -> bool:
         return acquire(self._cv_lock, self._cv_key, True, -1, self._cv_depth)
@@ -144,12 +147,12 @@ class TracedRLock:
     def _release_save(self) -> Any:
         data = where.at(1)
         data["depth"] = 0
-        recorder.emit(K.RELEASED, self._cv_key, data)
+        recorder.emit_held(K.RELEASED, self._cv_key, data)
         return self._cv_lock._release_save()
 
     def _acquire_restore(self, state: Any) -> None:
         self._cv_lock._acquire_restore(state)
-        recorder.emit(K.ACQUIRED, self._cv_key, dict(where.at(1), **self._cv_depth()))
+        recorder.emit_held(K.ACQUIRED, self._cv_key, dict(where.at(1), **self._cv_depth()))
 
     def _recursion_count(self) -> int:
         return int(self._cv_lock._recursion_count())

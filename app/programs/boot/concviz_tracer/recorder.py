@@ -267,6 +267,25 @@ def emit(kind: str, item: Any, data: Any, t: int = 0) -> None:
         flush()
 
 
+def emit_held(kind: str, item: Any, data: Any) -> None:
+    """`emit` while the program holds a lock it just took or is about to
+    let go: never a flush there (a write to the FIFO lets other threads
+    run, and they would find the lock taken far more often than without
+    the tracer: a try-lock loop of two threads starved one of them).
+    `flush_if_full` after the release does what `emit` would have done."""
+    w = _threads.get(_get_ident())
+    if w is None:
+        w = announce()
+        if w is None:
+            return
+    _buf.append((_monotonic_ns(), w, kind, item, data))
+
+
+def flush_if_full() -> None:
+    if len(_buf) >= MAX_BATCH:
+        flush()
+
+
 def emit_item(kind: str, key: str, site: Any, v: Any, size: int | None, t: int = 0) -> None:
     """`emit` for a put or a get of the queue `key`: its data given as the
     user's `site` (`where.site`), the item's `v` and the size after, kept
