@@ -896,3 +896,40 @@ def test_a_pool_worker_that_has_run_no_task_yet_is_shown_waiting_for_one() -> No
     worker = state.thread("ForkPoolWorker-1")
     assert worker is not None
     assert view.doing(state, worker) == "waiting for a task from pool"
+
+
+def test_a_semaphore_one_thread_releases_and_another_takes_is_held_by_no_one() -> None:
+    # full = Semaphore(0): the producer releases it twice and ends; the
+    # consumer takes it twice and waits for a third.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Semaphore", lib="threading", name="full", value=0)
+    for name, tid in (("consumer", 201), ("producer", 202)):
+        s("main", MAIN, MAIN, K.START_THREAD, name, tid=tid, daemon=False, line=9)
+        s(name, MAIN, tid, K.THREAD, name=name, daemon=False, main=False)
+    for value in (1, 2):
+        s("producer", MAIN, 202, K.RELEASED, "100.1", value=value, line=4)
+    for value in (1, 0):
+        s("consumer", MAIN, 201, K.ACQUIRED, "100.1", value=value, line=7)
+    s("producer", MAIN, 202, K.END, error=None)
+    s("consumer", MAIN, 201, K.ACQUIRE_WAIT, "100.1", timeout=None, line=7)
+    s("main", MAIN, MAIN, K.JOIN, "consumer", what="thread", tid=201, timeout=None, line=11)
+    state = s.quiet().state()
+    words = [x.message % x.parts for x in diagnosis.diagnose(state)]
+    assert "consumer waits for full, and no live worker will release it" in words
+    page = render.env.get_template("partials/program/_objects.html").render(
+        view.view(state, {"source": ""}), run={"id": "r1"}
+    )
+    assert "held by" not in page
+
+
+def test_a_wait_for_a_semaphore_its_ended_holders_took_says_they_have_ended() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Semaphore", lib="threading", name="slots", value=2)
+    for name, tid, value in (("w0", 201, 1), ("w1", 202, 0)):
+        s("main", MAIN, MAIN, K.START_THREAD, name, tid=tid, daemon=False, line=9)
+        s(name, MAIN, tid, K.THREAD, name=name, daemon=False, main=False)
+        s(name, MAIN, tid, K.ACQUIRED, "100.1", value=value, line=5)
+        s(name, MAIN, tid, K.END, error=None)
+    s("main", MAIN, MAIN, K.ACQUIRE_WAIT, "100.1", timeout=None, line=12)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    assert "main waits for slots, held by w0, w1, which have ended" in words

@@ -51,6 +51,7 @@ PUT = N_("%(who)s waits in %(obj)s.put(); %(obj)s is full and no live worker can
 QJOIN_ONE = N_("%(who)s waits in %(obj)s.join(); %(n)s task was never marked done")
 QJOIN_MANY = N_("%(who)s waits in %(obj)s.join(); %(n)s tasks were never marked done")
 HELD_BY_ENDED = N_("%(who)s waits for %(obj)s, held by %(owner)s, which has ended")
+HELD_BY_ENDED_MANY = N_("%(who)s waits for %(obj)s, held by %(owner)s, which have ended")
 HELD_BY = N_("%(who)s waits for %(obj)s, held by %(owner)s")
 NOBODY_RELEASES = N_("%(who)s waits for %(obj)s, and no live worker will release it")
 JOIN = N_("%(who)s waits for %(target)s to end (join)")
@@ -358,9 +359,8 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
             ended = all(
                 h is None or not h.alive or h.state in ("finished", "crashed") for h in holders
             )
-            return Sentence(
-                HELD_BY_ENDED if ended else HELD_BY, {**parts, "owner": ", ".join(owners)}
-            )
+            message = HELD_BY_ENDED if len(owners) == 1 else HELD_BY_ENDED_MANY
+            return Sentence(message if ended else HELD_BY, {**parts, "owner": ", ".join(owners)})
         return Sentence(NOBODY_RELEASES, parts)
     if w.op == "join":
         return Sentence(JOIN, {"who": w.name, "target": state.obj_name(w.on)})  # or a pool's

@@ -152,6 +152,9 @@ class ObjView:
     owner: str = ""  # a lock's holder (a worker's name)
     depth: int = 0  # an RLock's
     holders: list[str] = field(default_factory=list)  # a semaphore's
+    # A semaphore one thread releases and others take (a signal, as in a
+    # bounded buffer's "full" and "empty"): no one holds it.
+    signals: bool = False
     value: int | None = None
     is_set: bool = False
     parties: int = 0

@@ -24,7 +24,8 @@ def acquired(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
     w = thread_of(state, e)
     if obj.kind == "semaphore":
-        obj.holders.append(w.name)
+        if not obj.signals:
+            obj.holders.append(w.name)
         obj.value = d.get("value", obj.value)
     else:
         obj.owner = w.name
@@ -39,8 +40,8 @@ def released(state: ProgramState, e: Event) -> None:
     if obj.kind == "semaphore":
         if w.name in obj.holders:
             obj.holders.remove(w.name)
-        elif obj.holders:  # released by another than its taker: allowed for semaphores
-            obj.holders.pop(0)
+        else:  # released by another than its takers: a signal, held by no one
+            obj.signals, obj.holders = True, []
         obj.value = d.get("value", obj.value)
     elif obj.owner == w.name or obj.owner == "":
         depth = int(d.get("depth") or 0)
