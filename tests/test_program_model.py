@@ -46,6 +46,11 @@ class Story:
         kind = {"type": "Pool", "lib": "multiprocessing", "name": "pool"}
         return self("main", MAIN, MAIN, K.NEW, "100.1", workers=workers, **kind)
 
+    def thread(self, name: str, tid: int) -> Story:
+        """main starts the thread `name`, which says so."""
+        self("main", MAIN, MAIN, K.START_THREAD, name, tid=tid, daemon=False, line=9)
+        return self(name, MAIN, tid, K.THREAD, name=name, daemon=False, main=False)
+
     def child(self, name: str, pid: int, **data: Any) -> Story:
         """A child process of main, and its main thread."""
         self(name, pid, pid, K.PROC, name=name, ppid=MAIN, main=False, **data)
@@ -715,9 +720,7 @@ def test_a_child_that_ran_no_code_of_the_users_is_named_by_the_parent_that_reape
 def test_a_broken_barrier_lets_its_waiters_go_and_says_it_is_broken() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="Barrier", lib="threading", name="b", parties=3)
-    for name, tid in (("T1", 201), ("T2", 202)):
-        s("main", MAIN, MAIN, K.START_THREAD, name, tid=tid, daemon=False, line=9)
-        s(name, MAIN, tid, K.THREAD, name=name, daemon=False, main=False)
+    s.thread("T1", 201).thread("T2", 202)
     s("T1", MAIN, 201, K.BWAIT, "100.1", waiting=0, parties=3, timeout=None, line=5)
     s("T2", MAIN, 202, K.BWAIT, "100.1", waiting=1, parties=3, timeout=None, line=5)
 
@@ -903,9 +906,7 @@ def test_a_semaphore_one_thread_releases_and_another_takes_is_held_by_no_one() -
     # consumer takes it twice and waits for a third.
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="Semaphore", lib="threading", name="full", value=0)
-    for name, tid in (("consumer", 201), ("producer", 202)):
-        s("main", MAIN, MAIN, K.START_THREAD, name, tid=tid, daemon=False, line=9)
-        s(name, MAIN, tid, K.THREAD, name=name, daemon=False, main=False)
+    s.thread("consumer", 201).thread("producer", 202)
     for value in (1, 2):
         s("producer", MAIN, 202, K.RELEASED, "100.1", value=value, line=4)
     for value in (1, 0):
@@ -926,8 +927,7 @@ def test_a_wait_for_a_semaphore_its_ended_holders_took_says_they_have_ended() ->
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="Semaphore", lib="threading", name="slots", value=2)
     for name, tid, value in (("w0", 201, 1), ("w1", 202, 0)):
-        s("main", MAIN, MAIN, K.START_THREAD, name, tid=tid, daemon=False, line=9)
-        s(name, MAIN, tid, K.THREAD, name=name, daemon=False, main=False)
+        s.thread(name, tid)
         s(name, MAIN, tid, K.ACQUIRED, "100.1", value=value, line=5)
         s(name, MAIN, tid, K.END, error=None)
     s("main", MAIN, MAIN, K.ACQUIRE_WAIT, "100.1", timeout=None, line=12)
