@@ -9,7 +9,7 @@ An acquire tries the non-blocking form first: taken at once, it is one
 `acquired` event; else `acquire_wait` is recorded and flushed before the
 real, blocking call. A release is recorded just before the lock is released
 (a waiter that takes it next is stamped after it). Neither an `acquired`
-nor a `released` flushes while the lock is held (`recorder.emit_held`).
+nor a `released` flushes while the lock is held (`recorder.emit`'s `held`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def acquire(
     if raw.acquire(False):
         if after is not None:
             data.update(after())
-        recorder.emit_held(K.ACQUIRED, key, data)
+        recorder.emit(K.ACQUIRED, key, data, held=True)
         return True
     if not blocking:
         recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
@@ -53,7 +53,7 @@ def acquire(
     if waits.until_true(lambda t: raw.acquire(True, forever if t is None else t), wait):
         if after is not None:
             data.update(after())
-        recorder.emit_held(K.ACQUIRED, key, data)
+        recorder.emit(K.ACQUIRED, key, data, held=True)
         return True
     recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=wait))
     return False
@@ -76,7 +76,7 @@ class TracedLock:
         if lock.locked():
             data = where.at(1)
             gate.before("release", self._cv_key, data)
-            recorder.emit_held(K.RELEASED, self._cv_key, data)
+            recorder.emit(K.RELEASED, self._cv_key, data, held=True)
         lock.release()
         recorder.flush_if_full()
 
@@ -130,7 +130,7 @@ class TracedRLock:
             data = where.at(1)
             gate.before("release", self._cv_key, data)
             data["depth"] = lock._recursion_count() - 1
-            recorder.emit_held(K.RELEASED, self._cv_key, data)
+            recorder.emit(K.RELEASED, self._cv_key, data, held=True)
         lock.release()
         recorder.flush_if_full()
 
@@ -147,12 +147,12 @@ class TracedRLock:
     def _release_save(self) -> Any:
         data = where.at(1)
         data["depth"] = 0
-        recorder.emit_held(K.RELEASED, self._cv_key, data)
+        recorder.emit(K.RELEASED, self._cv_key, data, held=True)
         return self._cv_lock._release_save()
 
     def _acquire_restore(self, state: Any) -> None:
         self._cv_lock._acquire_restore(state)
-        recorder.emit_held(K.ACQUIRED, self._cv_key, dict(where.at(1), **self._cv_depth()))
+        recorder.emit(K.ACQUIRED, self._cv_key, dict(where.at(1), **self._cv_depth()), held=True)
 
     def _recursion_count(self) -> int:
         return int(self._cv_lock._recursion_count())

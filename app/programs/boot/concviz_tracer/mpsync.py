@@ -48,8 +48,9 @@ class SemLockTracing(registry.Keyed):
                 if gate.stepping():  # the value may change while it waits
                     gate.before("release", key, at)
                     data = self._cv_releasing() or data
-                recorder.emit(K.RELEASED, key, dict(at, **data))
+                recorder.emit(K.RELEASED, key, dict(at, **data), held=True)
         sl.release()
+        recorder.flush_if_full()
 
     def __enter__(self) -> bool:
         sl = self._semlock  # type: ignore[attr-defined]
@@ -121,8 +122,9 @@ class Condition(registry.Keyed, _sync.Condition):  # type: ignore[misc]
         if key is not None and sl._is_mine():
             at = where.at(1)
             gate.before("release", key, at)
-            recorder.emit(K.RELEASED, key, dict(at, depth=sl._count() - 1))
+            recorder.emit(K.RELEASED, key, dict(at, depth=sl._count() - 1), held=True)
         sl.release()
+        recorder.flush_if_full()
 
     def __enter__(self) -> Any:
         return self.acquire()

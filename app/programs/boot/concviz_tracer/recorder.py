@@ -252,10 +252,15 @@ def main_worker() -> Worker:
     return (_main_label, _pid, _main_native)
 
 
-def emit(kind: str, item: Any, data: Any, t: int = 0) -> None:
+def emit(kind: str, item: Any, data: Any, t: int = 0, held: bool = False) -> None:
     """Record one event of the current thread. `t`: a stamp taken earlier
     (before the call it reports took effect), else now. The per-event path:
-    a lookup, a tuple, an append; its age is the flusher's to watch."""
+    a lookup, a tuple, an append; its age is the flusher's to watch.
+    `held`: the program holds a lock it just took or is about to let go;
+    then never a flush (a write to the FIFO lets other threads run, and
+    they would find the lock taken far more often than without the tracer:
+    a try-lock loop of two threads starved one of them), and
+    `flush_if_full` after the release does it."""
     w = _threads.get(_get_ident())
     if w is None:
         w = announce()
@@ -263,22 +268,8 @@ def emit(kind: str, item: Any, data: Any, t: int = 0) -> None:
             return
     buf = _buf
     buf.append((t or _monotonic_ns(), w, kind, item, data))
-    if len(buf) >= MAX_BATCH:
+    if len(buf) >= MAX_BATCH and not held:
         flush()
-
-
-def emit_held(kind: str, item: Any, data: Any) -> None:
-    """`emit` while the program holds a lock it just took or is about to
-    let go: never a flush there (a write to the FIFO lets other threads
-    run, and they would find the lock taken far more often than without
-    the tracer: a try-lock loop of two threads starved one of them).
-    `flush_if_full` after the release does what `emit` would have done."""
-    w = _threads.get(_get_ident())
-    if w is None:
-        w = announce()
-        if w is None:
-            return
-    _buf.append((_monotonic_ns(), w, kind, item, data))
 
 
 def flush_if_full() -> None:

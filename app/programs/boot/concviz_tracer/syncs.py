@@ -30,7 +30,7 @@ class SemaphoreTracing:
         gate.before("acquire", key, data)
         if super().acquire(False):  # type: ignore[misc]
             data["value"] = self._value  # type: ignore[attr-defined]
-            recorder.emit(K.ACQUIRED, key, data)
+            recorder.emit(K.ACQUIRED, key, data, held=True)
             return True
         if not blocking:
             recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=0))
@@ -39,7 +39,7 @@ class SemaphoreTracing:
         real_acquire = super().acquire  # type: ignore[misc]
         if waits.until_true(lambda t: real_acquire(True, t), timeout):
             data["value"] = self._value  # type: ignore[attr-defined]
-            recorder.emit(K.ACQUIRED, key, data)
+            recorder.emit(K.ACQUIRED, key, data, held=True)
             return True
         recorder.emit(K.ACQUIRE_FAILED, key, dict(data, timeout=timeout))
         return False
@@ -54,8 +54,9 @@ class SemaphoreTracing:
             value = self._value + n  # type: ignore[attr-defined]
             if not self._cv_bounded or value <= self._initial_value:  # type: ignore[attr-defined]
                 data["value"] = value
-                recorder.emit(K.RELEASED, key, data)
+                recorder.emit(K.RELEASED, key, data, held=True)
         super().release(n)  # type: ignore[misc]
+        recorder.flush_if_full()
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
@@ -124,8 +125,9 @@ class ConditionTracing:
             data.update(self._cv_depth())
             if "depth" in data:
                 data["depth"] -= 1
-            recorder.emit(K.RELEASED, self._cv_key, data)
+            recorder.emit(K.RELEASED, self._cv_key, data, held=True)
         lock.release()
+        recorder.flush_if_full()
 
     def __enter__(self) -> Any:
         if self._cv_own:

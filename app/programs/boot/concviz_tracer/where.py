@@ -195,24 +195,12 @@ def traceback_data(tb: Any) -> dict[str, Any]:
 def shown_traceback(exc: BaseException) -> str:
     """The traceback of `exc` as the user would see it from ``python
     program.py``: without this package's frames (its hooks, the thread and
-    process wrappers), and the user's files named as they are in the run's
+    process wrappers: `hide_in_tracebacks` took them out of the module that
+    formats it), and the user's files named as they are in the run's
     directory."""
     import traceback
 
-    boot = os.path.dirname(_HERE) + os.sep
-    top = traceback.TracebackException.from_exception(exc)
-    todo, seen = [top], set()
-    while todo:
-        te = todo.pop()
-        if id(te) in seen:
-            continue
-        seen.add(id(te))
-        te.stack = traceback.StackSummary.from_list(
-            [fs for fs in te.stack if not os.path.abspath(fs.filename).startswith(boot)]
-        )
-        todo += [t for t in (te.__cause__, te.__context__) if t is not None]
-        todo += getattr(te, "exceptions", None) or []  # an ExceptionGroup's
-    text = "".join(top.format())
+    text = "".join(traceback.format_exception(exc))
     if _user_dir:
         text = text.replace(f'File "{_user_dir}{os.sep}', 'File "')
     return text
