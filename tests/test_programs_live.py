@@ -621,6 +621,24 @@ def test_the_lock_race_loses_updates_and_the_lock_loses_none(pc: httpx.Client) -
     assert done[0].strip().endswith("got 0")
 
 
+def test_a_shared_values_lock_shows_what_it_holds_and_ends_with_what_main_printed(
+    pc: httpx.Client,
+) -> None:
+    run, evs = example(pc, "value_race")
+    assert run["status"] == "finished"
+    printed = [c["text"] for c in run["console"] if c["text"].startswith("expected")]
+    got = printed[-1].rsplit(" ", 1)[1]
+    lock = next(o for o in run["objects"] if o["name"] == "counter.get_lock()")
+    assert (lock["guards"], lock["shows"]) == ("counter.value", got)
+    # The workers' processes told it as they went: it climbed from 0 by ones
+    # (a lost update may set it back), and main read the last value.
+    told = [e for e in of(evs, "released") if e["item"] == lock["key"]]
+    assert set(range(int(got) + 1)) <= {int(e["data"]["shows"]) for e in told}
+    assert (told[-1]["worker"], told[-1]["data"]["shows"]) == ("main", got)
+    page = pc.get(f"/runs/{run['id']}").text
+    assert f"<code>counter.value = {got}</code>" in page
+
+
 def test_a_deadlock_is_named_as_its_cycle(pc: httpx.Client, program_server: LiveServer) -> None:
     ex = gallery.find("deadlock")
     assert ex is not None

@@ -298,6 +298,54 @@ def test_a_shared_values_lock_is_named_after_it_and_taken_by_each_read_and_write
     assert run.printed() == "1 0 3\n"
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_shared_values_lock_shows_what_it_holds_as_it_lets_go(method: str) -> None:
+    run = trace(
+        f"""
+        import multiprocessing as mp
+
+        def work(counter, cells, word):
+            counter.value += 5
+            cells[9] = 1.5
+            word.value = b"bye"
+
+        if __name__ == "__main__":
+            mp.set_start_method("{method}")
+            counter = mp.Value("i", 40)
+            cells = mp.Array("d", 10)
+            word = mp.Array("c", b"hello")
+            guard = mp.Lock()
+            mine = mp.Value("i", 7, lock=guard)
+            p = mp.Process(target=work, args=(counter, cells, word), name="child")
+            p.start()
+            p.join()
+            mine.value += 1
+            print(counter.value, cells[9], word.value)
+        """
+    )
+    assert run.printed() == "45 1.5 b'bye'\n"
+    made = {
+        n: (run.new(n)["guards"], run.new(n)["shows"])
+        for n in ("counter.get_lock()", "cells.get_lock()", "word.get_lock()")
+    }
+    assert made == {
+        "counter.get_lock()": ("counter.value", "40"),
+        "cells.get_lock()": ("cells[:]", "[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, …]"),
+        "word.get_lock()": ("word[:]", "b'hello'"),
+    }
+
+    def shown(name: str) -> list[tuple[str, str]]:
+        return [(e.worker, e.data["shows"]) for e in run.on(run.key(name)) if e.kind == "released"]
+
+    # The child's read, then its write; then main's read for the print.
+    assert shown("counter.get_lock()") == [("child", "40"), ("child", "45"), ("main", "45")]
+    assert shown("word.get_lock()") == [("child", "b'bye'"), ("main", "b'bye'")]
+    # An Array's first items only: what is past them is said to be there.
+    assert shown("cells.get_lock()")[0][1].endswith("0.0, …]")
+    # The user's own lock shows the value it was given to guard.
+    assert shown("guard") == [("main", "7"), ("main", "8")]
+
+
 def test_a_lock_an_object_makes_for_itself_is_named_after_that_object() -> None:
     run = trace(
         """

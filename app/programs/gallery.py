@@ -86,6 +86,15 @@ EXAMPLES = (
         "12",
     ),
     Example(
+        "value_race",
+        N_("Processes share a Value"),
+        N_(
+            "Four processes add 1 to a multiprocessing.Value: counter.value += 1 is a read, "
+            "then a write, and updates are lost."
+        ),
+        "12",
+    ),
+    Example(
         "deadlock",
         N_("Two locks, a deadlock"),
         N_("Two threads take two locks in opposite orders and wait for each other for ever."),

@@ -156,6 +156,10 @@ class ObjView:
     # bounded buffer's "full" and "empty"): no one holds it.
     signals: bool = False
     value: int | None = None
+    # A Value's or Array's lock: what it guards ("counter.value") and what
+    # that held when the lock was last let go.
+    guards: str = ""
+    shows: str | None = None
     is_set: bool = False
     parties: int = 0
     waiting: int = 0
@@ -357,7 +361,15 @@ class ProgramState(RunState):
                 for p in self.procs.values()
             ],
             "objects": [
-                {"key": o.key, "type": o.type, "lib": o.lib, "name": o.name, "line": o.line}
+                {
+                    "key": o.key,
+                    "type": o.type,
+                    "lib": o.lib,
+                    "name": o.name,
+                    "line": o.line,
+                    # a Value's or Array's lock: what it guards, and holds
+                    **({"guards": o.guards, "shows": o.shows} if o.shows is not None else {}),
+                }
                 for o in self.objs.values()
             ],
             **({} if lesson is None else {"lesson": lesson}),

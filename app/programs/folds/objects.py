@@ -24,6 +24,8 @@ def new(state: ProgramState, e: Event) -> None:
         parties=int(d.get("parties") or 0),
         peer=str(d.get("peer") or ""),
         workers=int(d.get("workers") or 0),
+        guards=str(d.get("guards") or ""),
+        shows=None if d.get("shows") is None else str(d["shows"]),
     )
     names = {o.name for o in state.objs.values()}
     if obj.name in names:  # two objects made on lines with the same variable

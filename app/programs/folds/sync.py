@@ -37,6 +37,8 @@ def released(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     obj = obj_of(state, e)
     w = thread_of(state, e)
+    if "shows" in d:
+        obj.shows = str(d["shows"])
     if obj.kind == "semaphore":
         if w.name in obj.holders:
             obj.holders.remove(w.name)

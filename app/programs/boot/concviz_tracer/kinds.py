@@ -54,7 +54,9 @@ reaped                    child's label        pid, exitcode, signal ("SIGTERM".
                                                parent's exit)
 new                       object key           type, lib, name, line; as it applies:
                                                maxsize, value, parties, peer, duplex,
-                                               workers
+                                               workers; a Value's or Array's lock:
+                                               guards ("counter.value", "cells[:]"),
+                                               shows (what it holds, see released)
 put_wait                  queue key            timeout, size
 put                       queue key            v, size (after)
 full                      queue key            timeout (0: it was not to block)
@@ -72,7 +74,9 @@ qjoined                   queue key            -
 acquire_wait              lock key             timeout
 acquired                  lock key             value (semaphores), depth (RLock)
 acquire_failed            lock key             timeout (0: it was not to block)
-released                  lock key             value (semaphores), depth (RLock)
+released                  lock key             value (semaphores), depth (RLock), shows
+                                               (a Value's or Array's lock: what the value
+                                               holds, read before the lock is let go)
 set, clear                event key            -
 wait                      event key            timeout (only when it will wait: not set)
 waited                    event key            result

@@ -10,7 +10,7 @@ from __future__ import annotations
 from multiprocessing import synchronize as _sync
 from types import FrameType
 
-from . import gate, recorder, registry, where
+from . import gate, recorder, registry, shared, where
 from . import kinds as K
 from .locks import acquire
 from .syncs import BarrierTracing, EventTracing
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 
 class SemLockTracing(registry.Keyed):
+    # The shared value (ctypes object) whose lock this is (`shared`).
+    _cv_shows: Any = None
+
     def _make_methods(self) -> None:
         pass  # acquire and release are this class's methods
 
@@ -48,6 +51,8 @@ class SemLockTracing(registry.Keyed):
                 if gate.stepping():  # the value may change while it waits
                     gate.before("release", key, at)
                     data = self._cv_releasing() or data
+                if self._cv_shows is not None:
+                    data = dict(data, shows=shared.shown(self._cv_shows))
                 recorder.emit(K.RELEASED, key, dict(at, **data), held=True)
         sl.release()
         recorder.flush_if_full()
@@ -188,11 +193,17 @@ def _key(obj: Any, type_name: str, frame: FrameType, **extra: Any) -> Any:
 def make_shared(ctx: Any, frame: FrameType, real: Any, *args: Any, lock: Any = True) -> Any:
     """``Value`` or ``Array`` with its lock (``get_lock()``, which its
     ``value`` also takes for each read and write) traced, named after the
-    user's variable: ``counter.get_lock()``."""
-    if lock is True or lock is None:
-        name = registry.names_for(frame, real.__name__)[0]
-        lock = _key(RLock(ctx=ctx.get_context()), "RLock", frame, name=f"{name}.get_lock()")
-    return real(ctx, *args, lock=lock)
+    user's variable: ``counter.get_lock()``, which guards ``counter.value``
+    and shows what it holds."""
+    if lock is not True and lock is not None:  # the user's own lock, or none
+        return real(ctx, *args, lock=lock)
+    name = registry.names_for(frame, real.__name__)[0]
+    lock = RLock(ctx=ctx.get_context())
+    made = real(ctx, *args, lock=lock)
+    guards = f"{name}.value" if real.__name__ == "Value" else f"{name}[:]"
+    shows = shared.shown(made.get_obj())
+    _key(lock, "RLock", frame, name=f"{name}.get_lock()", guards=guards, shows=shows)
+    return made
 
 
 def make_lock(ctx: Any, frame: FrameType, real: Any) -> Any:

@@ -17,6 +17,7 @@ def install() -> None:
     hooks.when_imported("queue", _queue)
     hooks.when_imported("multiprocessing.context", _context)
     hooks.when_imported("multiprocessing.pool", _pool)
+    hooks.when_imported("multiprocessing.sharedctypes", _sharedctypes)
     hooks.when_imported("concurrent.futures._base", _futures)
     hooks.when_imported("concurrent.futures.thread", _executors)
     hooks.when_imported("concurrent.futures.process", _executors)
@@ -48,6 +49,12 @@ def _managers(managers: ModuleType) -> None:
     from . import managers as traced
 
     traced.install(managers)
+
+
+def _sharedctypes(sharedctypes: ModuleType) -> None:
+    from . import shared
+
+    shared.install(sharedctypes)
 
 
 def _pool(pool: ModuleType) -> None:
