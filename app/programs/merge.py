@@ -31,6 +31,7 @@ from typing import Any
 
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.fifo import EventFifo
+from app.programs.state import RAW_OUT
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,14 @@ HAND_NS = 5_000_000
 # Holding no more batches than this, it hands over what is due at once (a
 # program that is not at full speed shows it as soon as it may).
 FEW_HELD = 4
+
+# A line the program wrote past Python (`written_past_python`) goes just
+# before the first print after it. It waits for that print's event until the
+# reader has found the FIFO empty this long after the line was read (a
+# process sends what it recorded within the tracer's flush interval, about
+# 20 ms, unless it is starved), but no longer than RAW_WAIT_NS.
+SENT_WITHIN_NS = 100_000_000
+RAW_WAIT_NS = 1_000_000_000
 
 _stamp = operator.itemgetter(0)  # an event's time
 
@@ -64,6 +73,9 @@ class EventMerge:
         self._marks: dict[str, list[tuple[int, int]]] = {"stdout": [], "stderr": []}
         self._merging = True  # the supervisor's events go through the reader
         self._inbox: list[Any] = []
+        self.drained_ns = 0  # since when the FIFO was last found empty
+        # Lines written past Python not said yet: (stream, text, offset, when read).
+        self._raw: list[tuple[str, str, int, int]] = []
 
     def emit(
         self, kind: str, data: dict[str, Any] | None = None, pid: int = 0, stamp: int = 0
@@ -88,10 +100,12 @@ class EventMerge:
         handed = 0  # when it last handed over
         out, end, sig = K.OUT, K.END, K.SIGNAL
         while True:
+            asked = time.monotonic_ns()
             try:
                 batch = fifo.get(timeout=HOLD_NS / 2e9)
             except queue.Empty:
                 batch = None
+                self.drained_ns = asked  # all sent before then is read
                 if not self.reading:
                     break
             except (OSError, EOFError, ValueError):
@@ -150,16 +164,35 @@ class EventMerge:
             elif at == marks[-1][0] and stamp < marks[-1][1]:
                 marks[-1] = (at, stamp)
 
-    def stamp_before(self, stream: str, offset: int) -> int:
+    def stamp_before(self, stream: str, offset: int) -> int | None:
         """A stamp for what was written past Python at `offset` of the
         run's output file `stream`: just before the first print that found
-        the file longer (it came before that print), else now. Offsets
-        asked for only grow: the marks before them go."""
+        the file longer (it came before that print); None if no such print
+        is known yet. Offsets asked for only grow: the marks before them go."""
         with self._lock:
             marks = self._marks.get(stream, [])
             while marks and marks[0][0] <= offset:
                 marks.pop(0)
-            return marks[0][1] - 1 if marks else time.monotonic_ns()
+            return marks[0][1] - 1 if marks else None
+
+    def written_past_python(self, lines: list[tuple[str, str, int]], final: bool) -> None:
+        """Say the lines (stream, text, offset) the program wrote past
+        Python's streams (`app.programs.output`), each in its place among
+        its prints. A line that no print is known to follow yet waits for
+        the events the program sent before it was read; then it is stamped
+        when it was read. `final`: the reader has read everything."""
+        now = time.monotonic_ns()
+        self._raw += [(stream, text, offset, now) for stream, text, offset in lines]
+        while self._raw:
+            stream, text, offset, read = self._raw[0]
+            stamp = self.stamp_before(stream, offset)
+            if stamp is None:
+                known = self.drained_ns >= read + SENT_WITHIN_NS
+                if not (final or known or now - read >= RAW_WAIT_NS):
+                    return  # it and the lines after it wait
+                stamp = read
+            del self._raw[0]
+            self.emit(RAW_OUT, {"stream": stream, "text": text}, stamp=stamp)
 
     def _hand_over(self, pending: list[Held], cutoff: int | None) -> int:
         """Hand over, oldest first, the events stamped before `cutoff` (all

@@ -46,7 +46,7 @@ from app.programs.merge import EventMerge
 from app.programs.outside import Outside
 from app.programs.rundirs import RunDir
 from app.programs.session import ORPHAN_GRACE_S, TERM_GRACE_S, end_session, kill_member, signal_all
-from app.programs.state import LIMIT, QUIET, RAW_OUT
+from app.programs.state import LIMIT, QUIET
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -399,9 +399,7 @@ class ProgramRuntime:
         """What the program wrote past Python's streams (`app.programs.output`)."""
         if self._dir is None:
             return
-        for stream, text, offset in self._dir.output.lines(final):
-            stamp = self._merge.stamp_before(stream, offset)  # before the prints after it
-            self._merge.emit(RAW_OUT, {"stream": stream, "text": text}, stamp=stamp)
+        self._merge.written_past_python(self._dir.output.lines(final), final)
 
     def _check_outside(self) -> None:
         why = self.outside.gone()
