@@ -472,3 +472,15 @@ def test_each_print_says_how_much_was_written_past_python_before_it() -> None:
         ("five\n", 9),  # and b"four\n"
     ]
     assert run.stdout == "two\nfour\n"
+
+
+def test_the_program_is_named_as_python_names_a_script_run_from_its_folder() -> None:
+    # A usage line prints sys.argv[0]: `python main.py` says "main.py".
+    run = trace(
+        """
+        import os, sys
+        print(sys.argv[0], sys.argv[1:], os.path.basename(__file__))
+        """,
+        "3",
+    )
+    assert run.printed() == "main.py ['3'] main.py\n"

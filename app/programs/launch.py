@@ -135,8 +135,11 @@ def launch(
         if stdin_text:
             given.write(stdin_text.encode("utf-8"))
             given.seek(0)
+        # Named as `python week3.py` names it, from its directory: its
+        # sys.argv[0] (a usage line) is the program's name, not a path here.
+        shown = os.path.relpath(script, workdir)
         return subprocess.Popen(
-            [sys.executable, "-X", "utf8", script, *args],
+            [sys.executable, "-X", "utf8", script if shown.startswith("..") else shown, *args],
             cwd=workdir,
             env=env,
             stdin=given,
