@@ -933,3 +933,65 @@ def test_a_wait_for_a_semaphore_its_ended_holders_took_says_they_have_ended() ->
     s("main", MAIN, MAIN, K.ACQUIRE_WAIT, "100.1", timeout=None, line=12)
     words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
     assert "main waits for slots, held by w0, w1, which have ended" in words
+
+
+def sockets_story(server_peer: str) -> Story:
+    """main waits to read from conn, a connection it accepted; the thread
+    client waits to read from its end, c, which reaches `server_peer`."""
+    s = Story().start().thread("client", 200)
+    sock = {"type": "socket", "lib": "socket", "family": "AF_INET"}
+    s("main", MAIN, MAIN, K.NEW, "100.1", name="srv", local="127.0.0.1:5000", peer="", **sock)
+    s(
+        "main",
+        MAIN,
+        MAIN,
+        K.NEW,
+        "100.2",
+        name="conn",
+        local="127.0.0.1:5000",
+        peer="127.0.0.1:4001",
+        **sock,
+    )
+    s(
+        "client",
+        MAIN,
+        200,
+        K.NEW,
+        "100.3",
+        name="c",
+        local="127.0.0.1:4001",
+        peer=server_peer,
+        **sock,
+    )
+    s("main", MAIN, MAIN, K.SOCK_WAIT, "100.2", op="recv", timeout=None, line=12)
+    return s("client", MAIN, 200, K.SOCK_WAIT, "100.3", op="recv", timeout=None, line=7)
+
+
+def test_two_ends_of_one_connection_that_both_wait_to_read_are_named_stuck() -> None:
+    state = sockets_story("127.0.0.1:5000").quiet().state()
+    assert (
+        view.doing(state, state.workers["main"]) == "waiting in conn.recv(): nothing has come yet"
+    )
+    assert [x.message % x.parts for x in diagnosis.diagnose(state)] == [
+        diagnosis.STUCK,
+        "main waits in conn.recv(): nothing has come, and its other end is in this program,"
+        " where nothing will send",
+        "client waits in c.recv(): nothing has come, and its other end is in this program,"
+        " where nothing will send",
+    ]
+
+
+def test_a_socket_the_outside_may_answer_or_connect_to_is_no_hang() -> None:
+    # c reaches a server outside the program: it may answer.
+    assert diagnosis.diagnose(sockets_story("93.184.216.34:80").quiet().state()) == []
+    # A listener waits for a connection: anyone may connect.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="socket", lib="socket", name="srv",
+      family="AF_INET", local="127.0.0.1:5000", peer="")  # fmt: skip
+    s("main", MAIN, MAIN, K.SOCK_WAIT, "100.1", op="accept", timeout=None, line=5)
+    state = s.quiet().state()
+    assert diagnosis.diagnose(state) == []
+    assert view.doing(state, state.workers["main"]) == "waiting in srv.accept() for a connection"
+    # Once it has its connection, main goes on.
+    s("main", MAIN, MAIN, K.SOCK_WOKE, "100.1", op="accept")
+    assert s.state().workers["main"].state == "running"

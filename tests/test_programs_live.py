@@ -639,6 +639,50 @@ def test_a_shared_values_lock_shows_what_it_holds_and_ends_with_what_main_printe
     assert f"<code>counter.value = {got}</code>" in page
 
 
+TCP_BOTH_READ = """
+import socket
+import threading
+
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+port = server.getsockname()[1]
+
+
+def client():
+    link = socket.create_connection(("127.0.0.1", port))
+    link.sendall(b"hello")
+    print("client:", link.recv(100))  # waits for an answer
+
+
+t = threading.Thread(target=client, name="client")
+t.start()
+conn, addr = server.accept()
+print("server:", conn.recv(100))
+conn.recv(100)  # waits for more: neither side sends again
+"""
+
+
+def test_two_sides_of_a_tcp_connection_that_both_wait_to_read_are_named_stuck(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    run_id = start(pc, TCP_BOTH_READ)
+    run, words = named_stuck(pc, run_id)
+    assert sorted(words[1:]) == [
+        "client waits in link.recv(): nothing has come, and its other end is in this program,"
+        " where nothing will send",
+        "main waits in conn.recv(): nothing has come, and its other end is in this program,"
+        " where nothing will send",
+    ]
+    page = pc.get(f"/programs?run={run_id}").text
+    assert "waiting in conn.recv(): nothing has come yet" in page
+    names = {o["name"] for o in run["objects"] if o["type"] == "socket"}
+    assert names == {"server", "conn", "link"}
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+    nothing_left(program_server)
+
+
 def test_a_deadlock_is_named_as_its_cycle(pc: httpx.Client, program_server: LiveServer) -> None:
     ex = gallery.find("deadlock")
     assert ex is not None

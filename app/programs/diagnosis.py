@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import N_
+from app.programs import sockets
 from app.programs.state import LOST, NEVER_RAN, ObjView, ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
@@ -109,7 +110,7 @@ def stuck(state: ProgramState) -> bool:
         bool(live)
         and all(w.op and w.timeout is None for w in live)
         and not _starting(state)
-        and not any(_may_start(state, w) or _may_end(state, w) or w.op == "loop_io" for w in live)
+        and not any(_may_start(state, w) or _may_end(state, w) or _outside(state, w) for w in live)
         and not handled(state) & TIMERS
     )
 
@@ -151,6 +152,11 @@ def _may_start(state: ProgramState, w: ThreadView) -> bool:
     idle = [x for x in state.live_threads() if x.op == "work" and x.on == obj.key]
     busy = [x for x in state.live_threads() if x.name in ran]
     return bool(idle) or not 0 < obj.workers <= len(busy)
+
+
+def _outside(state: ProgramState, w: ThreadView) -> bool:
+    """`w` waits for input or output that the world outside may bring."""
+    return w.op == "loop_io" or sockets.from_outside(state, w)
 
 
 def _may_end(state: ProgramState, w: ThreadView) -> bool:
@@ -388,4 +394,6 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         return Sentence(WORK, parts)
     if w.op == "loop":
         return Sentence(LOOP, {"who": w.name})
+    if w.op in sockets.OPS:
+        return Sentence(sockets.OPS[w.op], parts)
     return Sentence(OTHER, {**parts, "op": w.op})

@@ -29,7 +29,17 @@ from app.events import Event
 from app.model import LANE_SEGMENTS, LIFECYCLE, note
 from app.programs import journeys
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.folds import console, lifecycle, objects, pools, queues, redisq, run, sync
+from app.programs.folds import (
+    console,
+    lifecycle,
+    objects,
+    pools,
+    queues,
+    redisq,
+    run,
+    sockets,
+    sync,
+)
 from app.programs.folds.workers import raised
 from app.programs.state import LIMIT, QUIET, RAW_OUT, ProgramState, ThreadView
 
@@ -101,6 +111,8 @@ HANDLERS: dict[str, Handler] = {
     K.EVENT_LOOP: lifecycle.event_loop,
     K.LOOP_WAIT: lifecycle.loop_wait,
     K.LOOP_WOKE: raised,
+    K.SOCK_WAIT: sockets.sock_wait,
+    K.SOCK_WOKE: sockets.sock_woke,
     K.LOST: run.lost,
     QUIET: run.quiet,
     RAW_OUT: console.raw_out,

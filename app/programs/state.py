@@ -169,6 +169,11 @@ class ObjView:
     workers: int = 0  # a pool's size: the most workers it runs at once
     terminated: bool = False  # a pool's: Pool.terminate(), no task starts any more
     redis: RedisView | None = None  # a Redis list's or stream's
+    # A socket's: AF_INET, AF_UNIX...; its address and its other end's
+    # ("127.0.0.1:5000", a path, or "": none, as an end of a socket pair).
+    family: str = ""
+    local: str = ""
+    remote: str = ""
 
     @property
     def feeds(self) -> bool:

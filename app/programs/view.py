@@ -203,6 +203,9 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "work": _("waiting for a task from %(obj)s"),
         "loop": _("in its asyncio event loop, which has nothing to run"),
         "loop_io": _("in its asyncio event loop, waiting for input or output"),
+        "accept": _("waiting in %(obj)s.accept() for a connection"),
+        "sock_read": _("waiting in %(obj)s.recv(): nothing has come yet"),
+        "sock_write": _("waiting in %(obj)s.sendall(): the other end does not read"),
     }
     obj = state.objs.get(w.on)
     if w.op == "get" and obj is not None and obj.lib == "redis":

@@ -25,6 +25,9 @@ def new(state: ProgramState, e: Event) -> None:
         peer=str(d.get("peer") or ""),
         workers=int(d.get("workers") or 0),
         guards=str(d.get("guards") or ""),
+        family=str(d.get("family") or ""),
+        local=str(d.get("local") or ""),
+        remote=str(d.get("peer") or "") if d.get("type") == "socket" else "",
         shows=None if d.get("shows") is None else str(d["shows"]),
     )
     names = {o.name for o in state.objs.values()}

@@ -113,6 +113,11 @@ loop_wait                 None                 io (files watched besides its own
                                                asyncio loop waits with nothing ready and
                                                no timer due
 loop_woke                 None                 - (it has something to run again)
+sock_wait                 socket key           op ("accept", "recv", "sendall"...), timeout,
+                                               line: a blocking call on a socket that
+                                               cannot go on yet
+sock_woke                 socket key           op; bytes (what a recv got: 0 is the other
+                                               end closed) or error
 out                       None                 text, stream ("stdout" or "stderr"), line,
                                                into (not the screen: "pipe", "file"...),
                                                at (the run's output file's size: what was
@@ -132,7 +137,8 @@ wants                     object key, a        kind (the action: "acquire", "put
 "multiprocessing"); "Queue", "LifoQueue", "PriorityQueue", "SimpleQueue"
 (lib "queue"); "Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event",
 "Condition", "Barrier" (lib "threading" or "multiprocessing"); "Connection"
-(each end of a Pipe: peer = the other end's key, duplex); "Pool",
+(each end of a Pipe: peer = the other end's key, duplex); "socket" (lib
+"socket", made when it first waits: family, local and peer addresses); "Pool",
 "ThreadPool" (lib "multiprocessing"); "ProcessPoolExecutor",
 "ThreadPoolExecutor" (lib "concurrent.futures"); "RedisList",
 "RedisStream" (lib "redis"). Pools and executors have ``workers``.
@@ -257,6 +263,8 @@ SIGNAL = "signal"
 EVENT_LOOP = "event_loop"  # an asyncio loop runs here (its tasks are not drawn)
 LOOP_WAIT = "loop_wait"
 LOOP_WOKE = "loop_woke"
+SOCK_WAIT = "sock_wait"
+SOCK_WOKE = "sock_woke"
 LOST = "lost"
 WANTS = "wants"
 
@@ -319,6 +327,8 @@ KINDS = frozenset(
         EVENT_LOOP,
         LOOP_WAIT,
         LOOP_WOKE,
+        SOCK_WAIT,
+        SOCK_WOKE,
         LOST,
         WANTS,
     }

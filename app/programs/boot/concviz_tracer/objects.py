@@ -24,6 +24,7 @@ def install() -> None:
     hooks.when_imported("redis.client", _redis)
     hooks.when_imported("multiprocessing.managers", _managers)
     hooks.when_imported("traceback", where.hide_in_tracebacks)
+    hooks.when_imported("socket", _socket)
 
 
 def _threading(threading: ModuleType) -> None:
@@ -55,6 +56,12 @@ def _sharedctypes(sharedctypes: ModuleType) -> None:
     from . import shared
 
     shared.install(sharedctypes)
+
+
+def _socket(module: ModuleType) -> None:
+    from . import sockets
+
+    sockets.install(module)
 
 
 def _pool(pool: ModuleType) -> None:

@@ -29,7 +29,7 @@ def _forked() -> None:
 os.register_at_fork(after_in_child=_forked)
 
 
-def _unique(name: str) -> str:
+def unique(name: str) -> str:
     """The name, numbered from its second: ``q``, ``q #2``; an item of a
     list (``forks[]``) by its place: ``forks[0]``, ``forks[1]``."""
     n = _names.get(name, 0)
@@ -45,7 +45,7 @@ def names_for(frame: FrameType, type_name: str, n: int = 1) -> list[str]:
     given = names.given(frame, where.is_user_file)
     if given is None or len(given) != n:
         given = [f"<{type_name}>@{frame.f_lineno}"] * n
-    return [_unique(name) for name in given]
+    return [unique(name) for name in given]
 
 
 def new_key() -> str:

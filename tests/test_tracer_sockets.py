@@ -1,0 +1,76 @@
+"""Sockets under the tracer: a blocking call that must wait says so before
+it blocks, and nothing else about sockets costs an event."""
+
+from __future__ import annotations
+
+from tracerharness import seen, trace
+
+
+def test_a_recv_that_must_wait_says_so_and_what_it_got_and_a_ready_one_says_nothing() -> None:
+    run = trace(
+        """
+        import socket
+        from multiprocessing import Process
+        from gate import wait_for_go
+
+        def child(inbox):
+            first = inbox.recv(100)  # waits: nothing sent yet
+            print("child got", first)
+
+        if __name__ == "__main__":
+            ours, theirs = socket.socketpair()
+            p = Process(target=child, args=(theirs,), name="child")
+            p.start()
+            wait_for_go()  # once the test has seen the child wait
+            ours.sendall(b"hi")
+            ours.close()
+            p.join()
+            quick, slow = socket.socketpair()
+            slow.sendall(b"ready")
+            quick.setblocking(False)
+            print(quick.recv(10))  # data there, and a non-blocking socket: no wait
+        """,
+        go_when=seen("sock_wait", "child"),
+    )
+    assert run.printed() == "child got b'hi'\nb'ready'\n"
+    sock = run.key("inbox")
+    assert run.new("inbox")["type"] == "socket"
+    assert run.new("inbox")["family"] == "AF_UNIX"
+    said = [(e.kind, e.data.get("op"), e.data.get("bytes")) for e in run.on(sock)]
+    assert said[0] == ("new", None, None)
+    assert said[1:] == [("sock_wait", "recv", None), ("sock_woke", "recv", 2)]
+    assert run.one("sock_wait", sock).data["line"] == run.line("first = inbox.recv")
+    # main's sendall had room, and quick's recv had data: no socket of theirs waited.
+    assert [e.data["name"] for e in run.of("new")] == ["inbox"]
+
+
+def test_a_listener_names_itself_and_the_connection_its_two_addresses() -> None:
+    run = trace(
+        """
+        import socket, threading
+        from gate import wait_for_go
+
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+
+        def call():
+            wait_for_go()  # once the test has seen main wait to accept
+            link = socket.create_connection(("127.0.0.1", port))
+            link.sendall(b"hello")
+            link.close()
+
+        t = threading.Thread(target=call, name="caller")
+        t.start()
+        conn, addr = server.accept()
+        print(conn.recv(100))
+        t.join()
+        """,
+        go_when=seen("sock_wait", "main"),
+    )
+    assert run.printed() == "b'hello'\n"
+    listener = run.new("server")
+    assert listener["local"].startswith("127.0.0.1:")
+    assert listener["peer"] == ""
+    assert run.one("sock_wait", run.key("server")).data["op"] == "accept"
