@@ -995,3 +995,34 @@ def test_a_socket_the_outside_may_answer_or_connect_to_is_no_hang() -> None:
     # Once it has its connection, main goes on.
     s("main", MAIN, MAIN, K.SOCK_WOKE, "100.1", op="accept")
     assert s.state().workers["main"].state == "running"
+
+
+def test_a_read_of_a_pipe_nobody_will_write_is_named_unless_a_command_holds_it() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.FD_WAIT, op="os.read", fd=3, what="pipe", line=10)
+    state = s.quiet().state()
+    assert view.doing(state, state.workers["main"]) == (
+        "waiting in os.read() on a pipe: nothing has come yet"
+    )
+    assert [x.message % x.parts for x in diagnosis.diagnose(state)][1:] == [
+        "main waits in os.read() on a pipe: nothing has come, and no live worker will write to"
+        " it (a read gets end-of-file only once every copy of the pipe's write end is closed)"
+    ]
+    # A command the program runs (not traced) may write to it: no hang.
+    s("main", MAIN, MAIN, K.SPAWN, "sort", pid=300, method="exec", command="sort", line=9)
+    assert diagnosis.diagnose(s.quiet().state()) == []
+    s("main", MAIN, MAIN, K.REAPED, "sort", pid=300, exitcode=0, signal=None, cut_off=False)
+    assert diagnosis.diagnose(s.quiet().state())[0].message == diagnosis.STUCK
+
+
+def test_a_select_or_a_named_fifo_may_be_served_from_outside() -> None:
+    for data in ({"op": "select", "files": 2, "timeout": None}, {"op": "os.read", "what": "fifo"}):
+        s = Story().start()
+        s("main", MAIN, MAIN, K.FD_WAIT, line=4, **data)
+        assert diagnosis.diagnose(s.quiet().state()) == []
+    s = Story().start()
+    s("main", MAIN, MAIN, K.FD_WAIT, op="select", files=2, timeout=None, line=4)
+    state = s.state()
+    assert view.doing(state, state.workers["main"]) == "waiting in select() for input or output"
+    s("main", MAIN, MAIN, K.FD_WOKE, op="select")
+    assert s.state().workers["main"].state == "running"

@@ -676,11 +676,43 @@ def test_two_sides_of_a_tcp_connection_that_both_wait_to_read_are_named_stuck(
     ]
     page = pc.get(f"/programs?run={run_id}").text
     assert "waiting in conn.recv(): nothing has come yet" in page
+    # A socket is on the stage once it has waited (server's accept may not have).
     names = {o["name"] for o in run["objects"] if o["type"] == "socket"}
-    assert names == {"server", "conn", "link"}
+    assert {"conn", "link"} <= names <= {"server", "conn", "link"}
     assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
     assert finish(pc, run_id)["status"] == "stopped"
     nothing_left(program_server)
+
+
+PIPE_NOT_CLOSED = """
+import os
+
+r, w = os.pipe()
+if os.fork() == 0:
+    os.close(r)
+    os.write(w, b"hello")
+    os._exit(0)
+# main forgot to close its own copy of the write end
+print("main read", os.read(r, 100))
+while os.read(r, 100):  # waits for end-of-file for ever
+    pass
+"""
+
+
+def test_a_read_of_a_pipe_whose_write_end_main_kept_open_is_named_stuck(
+    pc: httpx.Client,
+) -> None:
+    run_id = start(pc, PIPE_NOT_CLOSED)
+    run, words = named_stuck(pc, run_id)
+    assert words[1:] == [
+        "main waits in os.read() on a pipe: nothing has come, and no live worker will write to"
+        " it (a read gets end-of-file only once every copy of the pipe's write end is closed)"
+    ]
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+    # Its line is the read it waits in, not the print before it.
+    waits = [e["data"] for e in of(trace(pc, run_id), "fd_wait") if e["worker"] == "main"]
+    assert (waits[-1]["op"], waits[-1]["what"], waits[-1]["line"]) == ("os.read", "pipe", 11)
 
 
 def test_a_deadlock_is_named_as_its_cycle(pc: httpx.Client, program_server: LiveServer) -> None:

@@ -74,3 +74,41 @@ def test_a_listener_names_itself_and_the_connection_its_two_addresses() -> None:
     assert listener["local"].startswith("127.0.0.1:")
     assert listener["peer"] == ""
     assert run.one("sock_wait", run.key("server")).data["op"] == "accept"
+
+
+def test_a_read_of_a_pipe_that_must_wait_says_so_and_a_select_too() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+        import os
+        import select
+        from gate import wait_for_go
+
+        if __name__ == "__main__":
+            r, w = os.pipe()
+            os.write(w, b"ready")
+            print(os.read(r, 5))  # there already: no wait
+            if os.fork() == 0:
+                wait_for_go()  # once the test has seen main wait
+                os.write(w, b"late")
+                os._exit(0)
+            print(os.read(r, 4))  # waits for the child
+            select.select([r], [], [], 0.01)  # times out: a wait with a timeout
+            q = mp.Queue()  # multiprocessing's own reads and writes say nothing
+            q.put("x")
+            print(q.get())
+        """,
+        go_when=seen("fd_wait", "main"),
+    )
+    assert run.printed() == "b'ready'\nb'late'\nx\n"
+    waits = [e.data for e in run.of("fd_wait") if e.worker == "main"]
+    assert waits[0] == {
+        "line": run.line("print(os.read(r, 4))"),
+        "op": "os.read",
+        "fd": waits[0]["fd"],
+        "what": "pipe",
+    }
+    assert waits[1]["op"] == "select"
+    assert (waits[1]["files"], waits[1]["timeout"]) == (1, 0.01)
+    assert len(waits) == 2
+    assert [e.data["op"] for e in run.of("fd_woke") if e.worker == "main"] == ["os.read", "select"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import N_
-from app.programs import sockets
+from app.programs import channels
 from app.programs.state import LOST, NEVER_RAN, ObjView, ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
@@ -156,7 +156,7 @@ def _may_start(state: ProgramState, w: ThreadView) -> bool:
 
 def _outside(state: ProgramState, w: ThreadView) -> bool:
     """`w` waits for input or output that the world outside may bring."""
-    return w.op == "loop_io" or sockets.from_outside(state, w)
+    return w.op == "loop_io" or channels.from_outside(state, w)
 
 
 def _may_end(state: ProgramState, w: ThreadView) -> bool:
@@ -394,6 +394,6 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         return Sentence(WORK, parts)
     if w.op == "loop":
         return Sentence(LOOP, {"who": w.name})
-    if w.op in sockets.OPS:
-        return Sentence(sockets.OPS[w.op], parts)
+    if w.op in channels.OPS:
+        return Sentence(channels.OPS[w.op], parts)
     return Sentence(OTHER, {**parts, "op": w.op})

@@ -30,6 +30,7 @@ from app.model import LANE_SEGMENTS, LIFECYCLE, note
 from app.programs import journeys
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds import (
+    channels,
     console,
     lifecycle,
     objects,
@@ -37,7 +38,6 @@ from app.programs.folds import (
     queues,
     redisq,
     run,
-    sockets,
     sync,
 )
 from app.programs.folds.workers import raised
@@ -111,8 +111,10 @@ HANDLERS: dict[str, Handler] = {
     K.EVENT_LOOP: lifecycle.event_loop,
     K.LOOP_WAIT: lifecycle.loop_wait,
     K.LOOP_WOKE: raised,
-    K.SOCK_WAIT: sockets.sock_wait,
-    K.SOCK_WOKE: sockets.sock_woke,
+    K.SOCK_WAIT: channels.sock_wait,
+    K.SOCK_WOKE: channels.sock_woke,
+    K.FD_WAIT: channels.fd_wait,
+    K.FD_WOKE: channels.fd_woke,
     K.LOST: run.lost,
     QUIET: run.quiet,
     RAW_OUT: console.raw_out,

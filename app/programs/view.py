@@ -206,6 +206,11 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "accept": _("waiting in %(obj)s.accept() for a connection"),
         "sock_read": _("waiting in %(obj)s.recv(): nothing has come yet"),
         "sock_write": _("waiting in %(obj)s.sendall(): the other end does not read"),
+        "pipe_read": _("waiting in os.read() on a pipe: nothing has come yet"),
+        "pipe_write": _("waiting in os.write() to a pipe: it is full"),
+        "fd_read": _("waiting in os.read(): nothing has come yet"),
+        "fd_write": _("waiting in os.write(): no room yet"),
+        "select": _("waiting in select() for input or output"),
     }
     obj = state.objs.get(w.on)
     if w.op == "get" and obj is not None and obj.lib == "redis":

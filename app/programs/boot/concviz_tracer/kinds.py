@@ -118,6 +118,11 @@ sock_wait                 socket key           op ("accept", "recv", "sendall"..
                                                cannot go on yet
 sock_woke                 socket key           op; bytes (what a recv got: 0 is the other
                                                end closed) or error
+fd_wait                   None                 op ("os.read", "os.write", "select"), line;
+                                               fd and what ("pipe": anonymous, "fifo",
+                                               "tty", "socket") or files (select's count)
+                                               and timeout: a call that cannot go on yet
+fd_woke                   None                 op
 out                       None                 text, stream ("stdout" or "stderr"), line,
                                                into (not the screen: "pipe", "file"...),
                                                at (the run's output file's size: what was
@@ -265,6 +270,8 @@ LOOP_WAIT = "loop_wait"
 LOOP_WOKE = "loop_woke"
 SOCK_WAIT = "sock_wait"
 SOCK_WOKE = "sock_woke"
+FD_WAIT = "fd_wait"
+FD_WOKE = "fd_woke"
 LOST = "lost"
 WANTS = "wants"
 
@@ -329,6 +336,8 @@ KINDS = frozenset(
         LOOP_WOKE,
         SOCK_WAIT,
         SOCK_WOKE,
+        FD_WAIT,
+        FD_WOKE,
         LOST,
         WANTS,
     }

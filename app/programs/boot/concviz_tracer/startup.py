@@ -9,6 +9,7 @@ import sys
 
 from . import (
     commands,
+    fds,
     gate,
     loops,
     objects,
@@ -55,6 +56,7 @@ def install() -> None:
     processes.install()
     commands.install()
     loops.install()
+    fds.install()
     objects.install()
     if first:
         # On the stage at once, before its first traced call: a program
