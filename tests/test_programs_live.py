@@ -715,6 +715,22 @@ def test_a_read_of_a_pipe_whose_write_end_main_kept_open_is_named_stuck(
     assert (waits[-1]["op"], waits[-1]["what"], waits[-1]["line"]) == ("os.read", "pipe", 11)
 
 
+def test_a_run_still_going_is_found_live_from_its_recording_and_the_runs_links(
+    pc: httpx.Client,
+) -> None:
+    run_id = start(pc, PIPE_NOT_CLOSED)  # waits until stopped
+    named_stuck(pc, run_id)
+    recorded = pc.get(f"/runs/{run_id}").text
+    assert f'<a href="/experiments/program?run={run_id}">still going: watch it live</a>' in recorded
+    live = pc.get(f"/experiments/program?run={run_id}", follow_redirects=True)  # the runs page's link
+    assert live.status_code == 200
+    assert str(live.url).endswith(f"/programs?run={run_id}")
+    assert run_id in live.text
+    pc.post(f"/api/runs/{run_id}/stop")
+    finish(pc, run_id)
+    assert "run it live" in pc.get(f"/runs/{run_id}").text
+
+
 def test_a_deadlock_is_named_as_its_cycle(pc: httpx.Client, program_server: LiveServer) -> None:
     ex = gallery.find("deadlock")
     assert ex is not None

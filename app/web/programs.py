@@ -75,8 +75,11 @@ async def start_program(body: ProgramRequest, request: Request) -> Response:
 
 
 @router.get("/experiments/program", include_in_schema=False)
-async def experiment_page() -> RedirectResponse:
-    return RedirectResponse("/programs", status_code=307)
+async def experiment_page(request: Request) -> RedirectResponse:
+    """The lessons' address of a run (``?run=``, the runs page's links) keeps
+    its query on the programs page."""
+    query = request.url.query
+    return RedirectResponse("/programs" + (f"?{query}" if query else ""), status_code=307)
 
 
 def _page_context(request: Request, run: Run | None, **extra: Any) -> dict[str, Any]:
