@@ -722,7 +722,8 @@ def test_a_run_still_going_is_found_live_from_its_recording_and_the_runs_links(
     named_stuck(pc, run_id)
     recorded = pc.get(f"/runs/{run_id}").text
     assert f'<a href="/experiments/program?run={run_id}">still going: watch it live</a>' in recorded
-    live = pc.get(f"/experiments/program?run={run_id}", follow_redirects=True)  # the runs page's link
+    # The runs page links a run still going at its lesson address.
+    live = pc.get(f"/experiments/program?run={run_id}", follow_redirects=True)
     assert live.status_code == 200
     assert str(live.url).endswith(f"/programs?run={run_id}")
     assert run_id in live.text
