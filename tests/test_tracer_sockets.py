@@ -94,13 +94,14 @@ def test_a_read_of_a_pipe_that_must_wait_says_so_and_a_select_too() -> None:
                 os._exit(0)
             print(os.read(r, 4))  # waits for the child
             select.select([r], [], [], 0.01)  # times out: a wait with a timeout
+            print(os.read.__name__, repr(os.read))  # to the program, the functions it knows
             q = mp.Queue()  # multiprocessing's own reads and writes say nothing
             q.put("x")
             print(q.get())
         """,
         go_when=seen("fd_wait", "main"),
     )
-    assert run.printed() == "b'ready'\nb'late'\nx\n"
+    assert run.printed() == "b'ready'\nb'late'\nread <built-in function read>\nx\n"
     waits = [e.data for e in run.of("fd_wait") if e.worker == "main"]
     assert waits[0] == {
         "line": run.line("print(os.read(r, 4))"),

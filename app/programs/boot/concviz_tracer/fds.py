@@ -38,6 +38,12 @@ class _Traced:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._wait(self.__wrapped__, *args, **kwargs)
 
+    def __getattr__(self, name: str) -> Any:  # __name__, __doc__...: the real one's
+        return getattr(self.__wrapped__, name)
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
+
 
 def install() -> None:
     os.read = _Traced(os.read, _read)  # type: ignore[assignment]
