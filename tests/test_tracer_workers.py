@@ -510,6 +510,35 @@ def test_commands_the_program_runs_are_its_processes_and_waiting_for_one_is_a_jo
     assert (proc.kind, proc.worker, proc.data["name"]) == ("proc", python, python)
 
 
+def test_a_python_command_shows_itself_at_once_and_its_code_is_traced() -> None:
+    run = trace(
+        """
+        import subprocess
+        import sys
+        from gate import wait_for_go
+
+        code = "import time; name = input(); time.sleep(0.01); print('hello', name)"
+        child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, text=True)
+        wait_for_go()  # once the test has seen the child, before it had any input
+        child.communicate("Ada\\n")
+        """,
+        go_when=lambda evs: any(
+            e.kind == "thread" and e.worker.startswith("python -c") for e in evs
+        ),
+    )
+    kid = run.one("spawn", next(e.item for e in run.of("spawn"))).data["pid"]
+    python = f"python -c {kid}"
+    # On the stage while it waited for its input: its process and main thread.
+    assert [(e.kind, e.worker) for e in run.events if e.pid == kid][:2] == [
+        ("proc", python),
+        ("thread", python),
+    ]
+    # Its code is the user's: its sleep and print are said, from its own lines.
+    sleep = next(e for e in run.of("sleep") if e.pid == kid)
+    assert (sleep.data["s"], sleep.data["file"], sleep.data["line"]) == (0.01, "python -c", 1)
+    assert run.printed(python) == "hello Ada\n"
+
+
 def test_an_asyncio_loop_is_said_once_per_process_from_the_line_that_ran_it() -> None:
     run = trace(
         """

@@ -29,6 +29,8 @@ COMMAND_CHARS = 80  # a command is shown up to this long
 PYTHON = re.compile(r"python[\d.]*$")
 # Python's options that take the next argument ("-W error").
 OPTION_ARGS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
+COMMAND = "CONCVIZ_TRACE_COMMAND"  # `startup.COMMAND`
+ENV_AT = 9  # where Popen's env is among the arguments after args, if given by position
 
 
 def install() -> None:
@@ -86,6 +88,9 @@ def _patch(subprocess: ModuleType) -> None:
             label = script or child_label(name)
             data = where.frame_data(frame)
             gate.before("start", label, data)
+            if script and len(rest) <= ENV_AT:  # a Python child: it shows itself at once
+                env = kwargs.get("env")
+                kwargs["env"] = {**(os.environ if env is None else env), COMMAND: "1"}
         real_init(self, args, *rest, **kwargs)
         if shown:
             # A Python child names itself after its script and pid: so does

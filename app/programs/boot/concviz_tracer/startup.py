@@ -23,6 +23,9 @@ from . import (
 )
 
 ROOT = "CONCVIZ_TRACE_ROOT"  # set by the program's first process: the others see it
+# Set for a Python command the user's code runs (`commands`): it shows
+# itself at once, as the first process does, and its ``-c`` code is the user's.
+COMMAND = "CONCVIZ_TRACE_COMMAND"
 
 
 def install() -> None:
@@ -44,7 +47,12 @@ def install() -> None:
         fd = int(life)
         os.set_inheritable(fd, False)
         _thread.start_new_thread(_watch_life, (fd,))
-    where.configure(env.get("CONCVIZ_TRACE_USER_DIR", ""), env.get("CONCVIZ_TRACE_MAIN", ""))
+    command = env.pop(COMMAND, None) is not None
+    where.configure(
+        env.get("CONCVIZ_TRACE_USER_DIR", ""),
+        env.get("CONCVIZ_TRACE_MAIN", ""),
+        command_code=command and sys.argv[:1] == ["-c"],
+    )
     method = "spawn" if "--multiprocessing-fork" in sys.argv else None
     recorder.configure(fifo, first, method)
     gate_path = env.get(gate.ENV)
@@ -58,9 +66,10 @@ def install() -> None:
     loops.install()
     fds.install()
     objects.install()
-    if first:
+    if first or command:
         # On the stage at once, before its first traced call: a program
-        # that computes for a while is there, with its pid, meanwhile.
+        # that computes (or waits for input) for a while is there, with
+        # its pid, meanwhile.
         recorder.announce()
         recorder.flush()
 

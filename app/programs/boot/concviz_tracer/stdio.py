@@ -159,7 +159,7 @@ def _input(*args: Any) -> Any:
             recorder.flush()
         raise
     out = sys.stdout
-    if type(out) is TracedStream and not recorder.is_silent():
+    if type(out) is TracedStream and not recorder.is_silent() and _typed():
         # The line read shows after its prompt, as a terminal echoes what
         # is typed; the program's real output stays as it is.
         try:  # noqa: SIM105 (contextlib would be one more import in every process)
@@ -167,6 +167,16 @@ def _input(*args: Any) -> Any:
         except Exception:
             pass
     return line
+
+
+def _typed() -> bool:
+    """Whether what input() read stands for what a user typed: the run's
+    input, not what another process wrote into a pipe or a socket."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return True
+    return not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))
 
 
 def _sleep(secs: Any) -> None:

@@ -44,11 +44,19 @@ _by_offset: dict[int, tuple[CodeType, Site | None]] = {}
 SITE_FIELDS = ("line", "file")
 
 
-def configure(user_dir: str, main: str) -> None:
+# The label of the code of ``python -c "..."`` (its file name "<string>"),
+# when it is the user's: a command the user's code ran (`commands`).
+COMMAND_CODE = "python -c"
+
+
+def configure(user_dir: str, main: str, command_code: bool = False) -> None:
+    """`command_code`: this process runs ``python -c`` code of the user's."""
     global _user_dir, _main
     _user_dir = os.path.abspath(user_dir) if user_dir else ""
     _main = os.path.abspath(main) if main else ""
     _files.clear()
+    if command_code:
+        _files["<string>"] = COMMAND_CODE
     _sites.clear()
     _by_offset.clear()
 
