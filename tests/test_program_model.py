@@ -1016,10 +1016,17 @@ def test_a_read_of_a_pipe_nobody_will_write_is_named_unless_a_command_holds_it()
 
 
 def test_a_select_or_a_named_fifo_may_be_served_from_outside() -> None:
-    for data in ({"op": "select", "files": 2, "timeout": None}, {"op": "os.read", "what": "fifo"}):
+    waits: list[dict[str, Any]] = [
+        {"op": "select", "files": 2, "timeout": None},
+        {"op": "os.read", "what": "fifo"},
+        {"op": "input", "what": "pipe"},  # what the parent will write, or a user types
+    ]
+    for data in waits:
         s = Story().start()
         s("main", MAIN, MAIN, K.FD_WAIT, line=4, **data)
         assert diagnosis.diagnose(s.quiet().state()) == []
+    state = s.state()
+    assert view.doing(state, state.workers["main"]) == "waiting in input(): nothing has come yet"
     s = Story().start()
     s("main", MAIN, MAIN, K.FD_WAIT, op="select", files=2, timeout=None, line=4)
     state = s.state()

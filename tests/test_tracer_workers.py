@@ -519,11 +519,11 @@ def test_a_python_command_shows_itself_at_once_and_its_code_is_traced() -> None:
 
         code = "import time; name = input(); time.sleep(0.01); print('hello', name)"
         child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, text=True)
-        wait_for_go()  # once the test has seen the child, before it had any input
+        wait_for_go()  # once the test has seen the child wait for its input
         child.communicate("Ada\\n")
         """,
         go_when=lambda evs: any(
-            e.kind == "thread" and e.worker.startswith("python -c") for e in evs
+            e.kind == "fd_wait" and e.worker.startswith("python -c") for e in evs
         ),
     )
     kid = run.one("spawn", next(e.item for e in run.of("spawn"))).data["pid"]
@@ -537,6 +537,9 @@ def test_a_python_command_shows_itself_at_once_and_its_code_is_traced() -> None:
     sleep = next(e for e in run.of("sleep") if e.pid == kid)
     assert (sleep.data["s"], sleep.data["file"], sleep.data["line"]) == (0.01, "python -c", 1)
     assert run.printed(python) == "hello Ada\n"
+    # It waited in input() for what its parent had not written yet.
+    wait = next(e for e in run.of("fd_wait") if e.pid == kid)
+    assert (wait.data["op"], wait.data["what"], wait.data["line"]) == ("input", "pipe", 1)
 
 
 def test_an_asyncio_loop_is_said_once_per_process_from_the_line_that_ran_it() -> None:

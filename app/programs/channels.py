@@ -33,7 +33,7 @@ PIPE_READ = N_(
 PIPE_WRITE = N_("%(who)s waits in os.write() to a pipe: it is full, and no live worker reads it")
 OPS = {"sock_read": READ, "sock_write": WRITE, "pipe_read": PIPE_READ, "pipe_write": PIPE_WRITE}
 # Waits that something outside the program may always end.
-OPEN = frozenset({"accept", "fd_read", "fd_write", "select"})
+OPEN = frozenset({"accept", "fd_read", "fd_write", "select", "input"})
 
 
 def ends_in_program(state: ProgramState, obj: ObjView) -> bool:

@@ -211,6 +211,7 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "fd_read": _("waiting in os.read(): nothing has come yet"),
         "fd_write": _("waiting in os.write(): no room yet"),
         "select": _("waiting in select() for input or output"),
+        "input": _("waiting in input(): nothing has come yet"),
     }
     obj = state.objs.get(w.on)
     if w.op == "get" and obj is not None and obj.lib == "redis":

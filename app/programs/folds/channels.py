@@ -26,8 +26,8 @@ def fd_wait(state: ProgramState, e: Event) -> None:
     several ("select")."""
     d = e.data or {}
     op = str(d.get("op") or "")
-    if op == "select":
-        kind = "select"
+    if op in ("select", "input"):
+        kind = op
     else:
         side = "read" if op == "os.read" else "write"
         kind = f"pipe_{side}" if d.get("what") == "pipe" else f"fd_{side}"

@@ -76,15 +76,24 @@ def _write(real: Any, fd: int, data: Any) -> Any:
 def _call(real: Any, op: str, fd: Any, events: int, *args: Any) -> Any:
     if recorder.is_silent() or (frame := where.called_by_user(3)) is None:
         return real(*args)
-    try:
-        if not os.get_blocking(fd) or _ready(fd, events):
-            return real(*args)
-        what = _what(fd)
-    except (OSError, TypeError, ValueError):  # not a descriptor: the real call says so
+    what = must_wait(fd, events)
+    if what is None:
         return real(*args)
     data = where.frame_data(frame)
     data.update(op=op, fd=fd, what=what)
-    return _waited(real, args, data)
+    return waited(real, args, data)
+
+
+def must_wait(fd: Any, events: int) -> str | None:
+    """What `fd` is (`_what`) if a blocking call on it would wait now for
+    `events`; None if it would not (or `fd` is no descriptor: the real call
+    then says so)."""
+    try:
+        if not os.get_blocking(fd) or _ready(fd, events):
+            return None
+        return _what(fd)
+    except (OSError, TypeError, ValueError):
+        return None
 
 
 def _select(real: Any, rlist: Any, wlist: Any, xlist: Any, timeout: Any = None) -> Any:
@@ -95,10 +104,11 @@ def _select(real: Any, rlist: Any, wlist: Any, xlist: Any, timeout: Any = None) 
         return ready
     data = where.frame_data(frame)
     data.update(op="select", files=len(rlist) + len(wlist) + len(xlist), timeout=timeout)
-    return _waited(real, (rlist, wlist, xlist, timeout), data)
+    return waited(real, (rlist, wlist, xlist, timeout), data)
 
 
-def _waited(real: Any, args: Any, data: dict[str, Any]) -> Any:
+def waited(real: Any, args: Any, data: dict[str, Any]) -> Any:
+    """Say the wait (`data`), then make the call, then say its end."""
     recorder.emit(K.FD_WAIT, None, data)
     recorder.flush()
     try:

@@ -118,7 +118,8 @@ sock_wait                 socket key           op ("accept", "recv", "sendall"..
                                                cannot go on yet
 sock_woke                 socket key           op; bytes (what a recv got: 0 is the other
                                                end closed) or error
-fd_wait                   None                 op ("os.read", "os.write", "select"), line;
+fd_wait                   None                 op ("os.read", "os.write", "select",
+                                               "input"), line;
                                                fd and what ("pipe": anonymous, "fifo",
                                                "tty", "socket") or files (select's count)
                                                and timeout: a call that cannot go on yet

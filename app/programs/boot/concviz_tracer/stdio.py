@@ -151,7 +151,7 @@ def _print(
 
 def _input(*args: Any) -> Any:
     try:
-        line = _real_input(*args)
+        line = _read_line(args)
     except EOFError:
         data = where.at(1)
         if data:
@@ -167,6 +167,20 @@ def _input(*args: Any) -> Any:
         except Exception:
             pass
     return line
+
+
+def _read_line(args: Any) -> Any:
+    """input(): said as a wait when nothing is there to read yet (a child
+    whose parent has not written to its stdin)."""
+    from . import fds
+
+    frame = where.called_by_user(2) if not recorder.is_silent() else None
+    what = fds.must_wait(0, fds.select.POLLIN) if frame is not None else None
+    if what is None:
+        return _real_input(*args)
+    data = where.frame_data(frame)
+    data.update(op="input", fd=0, what=what)
+    return fds.waited(_real_input, args, data)
 
 
 def _typed() -> bool:
