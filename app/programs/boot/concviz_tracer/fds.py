@@ -89,7 +89,7 @@ def must_wait(fd: Any, events: int) -> str | None:
     `events`; None if it would not (or `fd` is no descriptor: the real call
     then says so)."""
     try:
-        if not os.get_blocking(fd) or _ready(fd, events):
+        if not os.get_blocking(fd) or ready(fd, events):
             return None
         return _what(fd)
     except (OSError, TypeError, ValueError):
@@ -117,7 +117,8 @@ def waited(real: Any, args: Any, data: dict[str, Any]) -> Any:
         recorder.emit(K.FD_WOKE, None, {"op": data["op"]})
 
 
-def _ready(fd: int, events: int) -> bool:
+def ready(fd: int, events: int) -> bool:
+    """Whether a call on `fd` waiting for `events` would go on at once."""
     poll = select.poll()
     poll.register(fd, events)
     return bool(poll.poll(0))

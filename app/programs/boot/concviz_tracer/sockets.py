@@ -20,8 +20,8 @@ import select
 import weakref
 from types import FrameType
 
+from . import fds, recorder, registry, where
 from . import kinds as K
-from . import recorder, registry, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -78,11 +78,7 @@ def _wrap(cls: Any, name: str, events: int) -> None:
 def _ready(sock: Any, events: int) -> bool:
     """Whether the call can go on at once (a closed socket: it fails at once)."""
     fd = sock.fileno()
-    if fd < 0:
-        return True
-    poll = select.poll()
-    poll.register(fd, events)
-    return bool(poll.poll(0))
+    return fd < 0 or fds.ready(fd, events)
 
 
 def _named(sock: Any, frame: FrameType, method: str) -> str:
