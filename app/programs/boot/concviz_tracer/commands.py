@@ -88,8 +88,9 @@ def _patch(subprocess: ModuleType) -> None:
             label = script or child_label(name)
             data = where.frame_data(frame)
             gate.before("start", label, data)
-            if script and len(rest) <= ENV_AT:  # a Python child: it shows itself at once
-                env = kwargs.get("env")
+            env = kwargs.get("env")
+            if script and len(rest) <= ENV_AT and (env is None or all(type(k) is str for k in env)):
+                # A Python child: it shows itself at once.
                 kwargs["env"] = {**(os.environ if env is None else env), COMMAND: "1"}
         real_init(self, args, *rest, **kwargs)
         if shown:

@@ -99,6 +99,7 @@ def must_wait(fd: Any, events: int) -> str | None:
 def _select(real: Any, rlist: Any, wlist: Any, xlist: Any, timeout: Any = None) -> Any:
     if recorder.is_silent() or (frame := where.called_by_user(2)) is None or timeout == 0:
         return real(rlist, wlist, xlist, timeout)
+    rlist, wlist, xlist = list(rlist), list(wlist), list(xlist)  # read twice: no generators
     ready = real(rlist, wlist, xlist, 0)
     if any(ready):
         return ready

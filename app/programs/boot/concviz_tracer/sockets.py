@@ -46,10 +46,10 @@ def _wrap(cls: Any, name: str, events: int) -> None:
     real = getattr(cls, name)
 
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if recorder.is_silent() or self.gettimeout() == 0.0 or _ready(self, events):
+        if recorder.is_silent() or self.gettimeout() == 0.0:
             return real(self, *args, **kwargs)
-        frame = where.called_by_user(1)
-        if frame is None:
+        frame = where.called_by_user(1)  # before the poll: a library's sockets cost no syscall
+        if frame is None or _ready(self, events):
             return real(self, *args, **kwargs)
         key = _keys.get(self) or _named(self, frame, name)
         data = where.frame_data(frame)
