@@ -1033,3 +1033,17 @@ def test_a_select_or_a_named_fifo_may_be_served_from_outside() -> None:
     assert view.doing(state, state.workers["main"]) == "waiting in select() for input or output"
     s("main", MAIN, MAIN, K.FD_WOKE, op="select")
     assert s.state().workers["main"].state == "running"
+
+
+def test_a_thread_whose_sleep_is_over_and_says_nothing_since_is_running() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SLEEP, s=1.0, line=3)  # at 0.04 s
+    s.t = 1.2  # 1.16 s later: the sleep is over, but not for long
+    state = s.quiet().state()
+    assert (state.workers["main"].state, view.doing(state, state.workers["main"])) == (
+        "sleeping",
+        "sleeping 1 s",
+    )
+    s.t = 2.0  # then it computes, or waits in something untraced
+    state = s.quiet().state()
+    assert state.workers["main"].state == "running"

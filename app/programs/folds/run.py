@@ -9,8 +9,12 @@ from app.events import Event
 from app.model import LIFECYCLE
 from app.programs.diagnosis import stuck, why_stuck
 from app.programs.folds.console import flush_partial
-from app.programs.folds.workers import thread_of
-from app.programs.state import FINISHED, KILLED, OVER, ProgramState
+from app.programs.folds.workers import go, thread_of
+from app.programs.state import FINISHED, KILLED, OVER, SLEEPING, ProgramState
+
+# A sleep is taken to be over this long after it was due to end (a loaded
+# machine wakes a sleeper late, a lesson's speed slider may have moved).
+SLEEP_LATE_S = 0.5
 
 
 def lost(state: ProgramState, e: Event) -> None:
@@ -35,6 +39,13 @@ def permit(state: ProgramState, e: Event) -> None:
 
 def quiet(state: ProgramState, e: Event) -> None:
     state.quiet = True
+    # A thread whose sleep is over and which has said nothing since runs
+    # code the tracer does not see (it computes, or waits in C): it is no
+    # longer "sleeping 1 s".
+    speed = float(state.params.get("speed") or 1.0)
+    for w in [] if state.paused else state.live_threads():  # paused: nothing runs
+        if w.state == SLEEPING and e.t - w.since > w.sleep_s / speed + SLEEP_LATE_S:
+            go(w, e)
     # Kept for its end only when the whole program is stuck (a deadlock
     # of some workers is said while it lasts).
     state.stuck_at_end = why_stuck(state) if stuck(state) else []
