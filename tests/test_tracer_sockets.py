@@ -70,7 +70,8 @@ def test_a_listener_names_itself_and_the_connection_its_two_addresses() -> None:
         go_when=seen("sock_wait", "main"),
     )
     assert run.printed() == "b'hello'\n"
-    listener = run.new("server")
+    listener = run.new("server")  # from its listen(), before it waited to accept
+    assert listener["line"] == run.line("server.listen()")
     assert listener["local"].startswith("127.0.0.1:")
     assert listener["peer"] == ""
     assert run.one("sock_wait", run.key("server")).data["op"] == "accept"

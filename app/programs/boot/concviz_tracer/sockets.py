@@ -7,9 +7,10 @@ yet (no connection to accept, nothing to read, no room to write) says
 nothing: one poll(2) of the socket tells. Non-blocking sockets (asyncio's)
 never wait, and sockets that library code uses are left alone.
 
-A socket is named the first time it waits, after the user's expression it
-was called on (``conn`` in ``conn.recv(1024)``), with its family and its
-two addresses: the page pairs two ends of one connection in the program.
+A socket is named the first time it waits, or listens, after the user's
+expression it was called on (``conn`` in ``conn.recv(1024)``), with its
+family and its two addresses: the page pairs two ends of one connection in
+the program, and shows a server's listener from its ``listen()``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def install(module: Any) -> None:
         _wrap(cls, name, select.POLLIN)
     for name in WRITES:
         _wrap(cls, name, select.POLLOUT)
+    real_listen = cls.listen
+
+    def listen(self: Any, *args: Any) -> None:
+        real_listen(self, *args)
+        frame = where.called_by_user(1)
+        if frame is not None and not recorder.is_silent() and self not in _keys:
+            _named(self, frame, "listen")
+
+    listen.__doc__ = real_listen.__doc__
+    cls.listen = listen
 
 
 def _wrap(cls: Any, name: str, events: int) -> None:
