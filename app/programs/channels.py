@@ -38,8 +38,8 @@ OPEN = frozenset({"accept", "fd_read", "fd_write", "select", "input"})
 
 def ends_in_program(state: ProgramState, obj: ObjView) -> bool:
     """Whether the socket's other end is one of the program's own."""
-    if obj.family == "AF_UNIX" and not obj.local and not obj.remote:
-        return True  # an end of a socket pair
+    if obj.pair_end:
+        return True
     return any(
         o.type == "socket" and o is not obj and o.local == obj.remote and o.remote == obj.local
         for o in state.objs.values()

@@ -176,6 +176,11 @@ class ObjView:
     remote: str = ""
 
     @property
+    def pair_end(self) -> bool:
+        """An end of a socket pair: a Unix socket with no address at either end."""
+        return self.family == "AF_UNIX" and not self.local and not self.remote
+
+    @property
     def feeds(self) -> bool:
         """A multiprocessing queue with a feeder thread: a process that put
         in it waits at its exit until what it put is in the queue's pipe."""

@@ -1,11 +1,11 @@
 """Sockets, pipes and select: a blocking call that waits (accept, a read,
-a write, a select) and its end."""
+a write, a select); its end is `workers.raised`."""
 
 from __future__ import annotations
 
 from app.events import Event
 from app.programs.folds.objects import obj_of
-from app.programs.folds.workers import go, thread_of, wait
+from app.programs.folds.workers import thread_of, wait
 from app.programs.state import ProgramState
 
 
@@ -14,10 +14,6 @@ def sock_wait(state: ProgramState, e: Event) -> None:
     op = str((e.data or {}).get("op") or "")
     kind = "accept" if op == "accept" else "sock_read" if op.startswith("recv") else "sock_write"
     wait(thread_of(state, e), e, kind, e.item or "")
-
-
-def sock_woke(state: ProgramState, e: Event) -> None:
-    go(thread_of(state, e), e)
 
 
 def fd_wait(state: ProgramState, e: Event) -> None:
@@ -32,7 +28,3 @@ def fd_wait(state: ProgramState, e: Event) -> None:
         side = "read" if op == "os.read" else "write"
         kind = f"pipe_{side}" if d.get("what") == "pipe" else f"fd_{side}"
     wait(thread_of(state, e), e, kind, "")
-
-
-def fd_woke(state: ProgramState, e: Event) -> None:
-    go(thread_of(state, e), e)

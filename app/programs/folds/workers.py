@@ -68,5 +68,6 @@ def wait(w: ThreadView, e: Event, op: str, on: str, kind: str = BLOCKED) -> None
 
 
 def raised(state: ProgramState, e: Event) -> None:
-    """Full or Empty raised: the call is over."""
+    """The call is over: Full or Empty raised, or a wait woke (a socket's,
+    a pipe's, an event loop's, a big send's)."""
     go(thread_of(state, e), e)

@@ -29,7 +29,9 @@ COMMAND_CHARS = 80  # a command is shown up to this long
 PYTHON = re.compile(r"python[\d.]*$")
 # Python's options that take the next argument ("-W error").
 OPTION_ARGS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
-COMMAND = "CONCVIZ_TRACE_COMMAND"  # `startup.COMMAND`
+# Set for a Python command the user's code runs: it shows itself at once, as
+# the first process does, and its ``-c`` code is the user's (`startup`).
+COMMAND = "CONCVIZ_TRACE_COMMAND"
 ENV_AT = 9  # where Popen's env is among the arguments after args, if given by position
 
 

@@ -23,9 +23,6 @@ from . import (
 )
 
 ROOT = "CONCVIZ_TRACE_ROOT"  # set by the program's first process: the others see it
-# Set for a Python command the user's code runs (`commands`): it shows
-# itself at once, as the first process does, and its ``-c`` code is the user's.
-COMMAND = "CONCVIZ_TRACE_COMMAND"
 
 
 def install() -> None:
@@ -47,7 +44,7 @@ def install() -> None:
         fd = int(life)
         os.set_inheritable(fd, False)
         _thread.start_new_thread(_watch_life, (fd,))
-    command = env.pop(COMMAND, None) is not None
+    command = env.pop(commands.COMMAND, None) is not None
     where.configure(
         env.get("CONCVIZ_TRACE_USER_DIR", ""),
         env.get("CONCVIZ_TRACE_MAIN", ""),

@@ -22,7 +22,7 @@ import stat
 import sys
 import time
 
-from . import gate, recorder, where
+from . import fds, gate, recorder, where
 from . import kinds as K
 
 TYPE_CHECKING = False  # typing costs an import in every process
@@ -172,8 +172,6 @@ def _input(*args: Any) -> Any:
 def _read_line(args: Any) -> Any:
     """input(): said as a wait when nothing is there to read yet (a child
     whose parent has not written to its stdin)."""
-    from . import fds
-
     frame = where.called_by_user(2) if not recorder.is_silent() else None
     what = fds.must_wait(0, fds.select.POLLIN) if frame is not None else None
     if what is None:
