@@ -13,23 +13,25 @@ from pages import set_fields
 
 pytestmark = pytest.mark.browser
 
-# Each item takes 300 ms of work; an entry is claimed after two seconds, so
-# that a loaded machine's live consumer still acknowledges each of its
-# items long before: only the killed consumer's entry is claimed.
+# Each item takes 800 ms of work, so that the claimed entry is pending at
+# its new consumer long enough for a loaded machine's page to draw it (at
+# 300 ms a frame could miss it); an entry is claimed after four seconds, so
+# that a live consumer still acknowledges each of its items long before:
+# only the killed consumer's entry is claimed.
 PARAMS = {
     "producers": 2,
     "consumers": 2,
     "items_per_producer": 3,
     "produce_min_ms": 0,
     "produce_max_ms": 20,
-    "consume_min_ms": 6000,
-    "consume_max_ms": 6000,
-    "claim_idle_ms": 2000,
-    "speed": 20,
+    "consume_min_ms": 8000,
+    "consume_max_ms": 8000,
+    "claim_idle_ms": 4000,
+    "speed": 10,
 }
 ENDED = "() => document.querySelector('#runbar')?.className.includes('status-finished')"
 # The presenter pauses the run the moment the stage shows an entry claimed
-# from another consumer (its work takes 300 ms), for the class to look: a
+# from another consumer (its work takes 800 ms), for the class to look: a
 # watch on the page's changes, set before the kill.
 # It also keeps every entry the stage showed pending at a dead consumer:
 # what the killed consumer did just before its kill may reach the stage
@@ -80,7 +82,7 @@ def test_the_kill_button_leaves_an_entry_pending_until_another_consumer_claims_i
         assert page.locator("#kill-C1").count() == 0
         page.screenshot(path=str(ARTIFACTS / f"broker-{lang}-killed.png"))
         # After the idle time another consumer claims it, from C1.
-        page.wait_for_function("() => window.claimedSeen !== undefined", timeout=10000)
+        page.wait_for_function("() => window.claimedSeen !== undefined", timeout=20000)
         text = page.evaluate("() => window.claimedSeen")
         held = text.split("→")[0].strip()
         dead_seen = page.evaluate("() => window.deadSeen")
