@@ -8,10 +8,10 @@ from typing import Any
 from redisstage import said
 
 from app.events import Event
-from app.programs import diagnosis, view
+from app.programs import diagnosis, poolhangs, view
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.model import fold, fold_all
-from app.programs.state import CONSOLE_LINES, ITEMS_SHOWN, QUIET, RAW_OUT, ProgramState
+from app.programs.state import CONSOLE_LINES, ITEMS_SHOWN, QUIET, RAW_OUT, STALLS, ProgramState
 from app.web import render
 
 MAIN = 100
@@ -811,7 +811,7 @@ def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones
         " start, so none of its tasks runs.",
         "3 of its workers have died so far: RuntimeError: An attempt has been made to start a new"
         " process before the current process has finished its bootstrapping phase.",
-        diagnosis.MAIN_GUARD,
+        poolhangs.MAIN_GUARD,
     ]
     # A pool that runs tasks is not one whose workers die as they start.
     s("SpawnPoolWorker-3", 303, 303, K.TASK_START, "100.1", task="100.2.0", fn="square")
@@ -1047,3 +1047,67 @@ def test_a_thread_whose_sleep_is_over_and_says_nothing_since_is_running() -> Non
     s.t = 2.0  # then it computes, or waits in something untraced
     state = s.quiet().state()
     assert state.workers["main"].state == "running"
+
+
+def stalls(s: Story, *waits: dict[str, Any]) -> Story:
+    """The runtime's sample of threads that wait in the kernel."""
+    return s("main", 1, 0, STALLS, stalls=list(waits))
+
+
+def test_a_command_that_fills_its_pipe_while_main_waits_for_its_end_is_named() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SPAWN, "seq", pid=300, method="exec", command="seq 100000", line=3)
+    s("main", MAIN, MAIN, K.JOIN, "seq", what="process", pid=300, timeout=None, line=4)
+    assert diagnosis.diagnose(s.quiet().state()) == []  # seq may end by itself
+    full = {"wait": "write", "call": "write", "fd": 1, "file": "pipe", "std": "stdout"}
+    state = stalls(s, {"pid": 300, "tid": 300, **full, "ends": [MAIN]}).quiet().state()
+    assert [x.message % x.parts for x in diagnosis.diagnose(state)][1:] == [
+        "main waits for seq to end, and it never will: seq waits to write to its stdout, a pipe"
+        " that is full, and main, which can read it, waits too (communicate() reads a command's"
+        " output while it waits for its end)"
+    ]
+    html = render.env.get_template("partials/program/_procs.html").render(
+        view.view(state, {"source": ""})
+    )
+    assert "waiting to write to its stdout, a pipe: it is full (in C code)" in html
+    # Had another process of the program held the read end, one that runs,
+    # seq might go on: no hang.
+    s("main", MAIN, MAIN, K.SPAWN, "cat", pid=301, method="exec", command="cat", line=5)
+    state = stalls(s, {"pid": 300, "tid": 300, **full, "ends": [MAIN, 301]}).quiet().state()
+    assert diagnosis.diagnose(state) == []
+
+
+def test_a_thread_that_waits_in_c_code_shows_it_until_it_moves() -> None:
+    s = Story().start().thread("reader", 201)
+    s("main", MAIN, MAIN, K.JOIN, "reader", what="thread", tid=201, timeout=None, line=12)
+    read = {"wait": "read", "call": "read", "fd": 5, "file": "pipe"}
+    state = stalls(s, {"pid": MAIN, "tid": 201, **read, "ends": [MAIN]}).quiet().state()
+    reader = state.workers["reader"]
+    assert view.doing(state, reader) == "waiting to read a pipe: nothing has come yet (in C code)"
+    assert reader.state == "blocked"  # its card and its timeline show a wait
+    assert state.lanes["reader"][-1][1] == "blocked"
+    # main holds the write end, and it waits too: stuck.
+    assert [x.message % x.parts for x in diagnosis.diagnose(state)][1] == (
+        "reader waits in C code to read a pipe: nothing has come, and main, which can write to"
+        " it, waits too"
+    )
+    # Its next event says it moved: running again, no hang.
+    s("reader", MAIN, 201, K.OUT, stream="stdout", text="got it\n", line=8)
+    state = s.quiet().state()
+    assert view.doing(state, state.workers["reader"]) == "running"
+    assert state.workers["reader"].state == "running"
+    assert diagnosis.diagnose(state) == []
+    # A socket read in C may be answered from outside; a pipe whose other
+    # end a process the stage does not know holds (a command's own child) may
+    # be written: neither is a hang.
+    for wait in (
+        {"wait": "read", "call": "recvfrom", "fd": 4, "file": "socket"},
+        {**read, "ends": [MAIN, 999]},
+        {"wait": "child", "call": "wait4", "fd": -1, "child": -1, "children": [999]},
+    ):
+        state = stalls(s, {"pid": MAIN, "tid": 201, **wait}).quiet().state()
+        assert state.workers["reader"].stall == {"pid": MAIN, "tid": 201, **wait}
+        assert diagnosis.diagnose(state) == [], wait
+    assert view.doing(state, state.workers["reader"]) == (
+        "waiting for a child process to end (in C code)"
+    )

@@ -715,6 +715,60 @@ def test_a_read_of_a_pipe_whose_write_end_main_kept_open_is_named_stuck(
     assert (waits[-1]["op"], waits[-1]["what"], waits[-1]["line"]) == ("os.read", "pipe", 11)
 
 
+# The classic subprocess deadlock (the docs warn of it under Popen.wait):
+# seq writes more than a pipe holds, and main waits for its end before it
+# reads any.
+POPEN_FULL_PIPE = """
+import subprocess
+
+p = subprocess.Popen(["seq", "1000000"], stdout=subprocess.PIPE)
+p.wait()
+print(len(p.stdout.read()))
+"""
+# A read in C code (a Popen pipe's readline) of a command that is still
+# going: no hang.
+POPEN_READLINE = """
+import subprocess
+
+p = subprocess.Popen(["sh", "-c", "echo hi; sleep 30; echo bye"], stdout=subprocess.PIPE, text=True)
+for line in p.stdout:
+    print("got", line.strip())
+"""
+
+
+def test_a_command_that_fills_its_pipe_while_main_waits_for_its_end_is_named(
+    pc: httpx.Client, program_server: LiveServer
+) -> None:
+    run_id = start(pc, POPEN_FULL_PIPE)
+    run, words = named_stuck(pc, run_id)
+    assert words[1:] == [
+        "main waits for seq to end, and it never will: seq waits to write to its stdout, a pipe"
+        " that is full, and main, which can read it, waits too (communicate() reads a command's"
+        " output while it waits for its end)"
+    ]
+    page = pc.get(f"/programs?run={run_id}").text
+    assert "waiting to write to its stdout, a pipe: it is full (in C code)" in page
+    assert pc.post(f"/api/runs/{run_id}/stop").status_code == 200
+    assert finish(pc, run_id)["status"] == "stopped"
+    nothing_left(program_server)
+
+
+def test_a_read_in_c_code_shows_as_a_wait_and_a_command_still_going_is_no_hang(
+    pc: httpx.Client,
+) -> None:
+    run_id = start(pc, POPEN_READLINE)
+    main = "waiting to read a pipe: nothing has come yet (in C code)"
+    run = wait_for(pc, run_id, lambda r: main in pc.get(f"/programs?run={run_id}").text, 15)
+    # sh waits for its sleep, which may end: nothing is stuck.
+    assert (
+        "waiting for a child process to end (in C code)" in pc.get(f"/programs?run={run_id}").text
+    )
+    assert pc.get(f"/api/runs/{run_id}").json()["diagnosis"] == []
+    assert [c["text"] for c in run["console"]] == ["got hi"]
+    pc.post(f"/api/runs/{run_id}/stop")
+    finish(pc, run_id)
+
+
 def test_a_run_still_going_is_found_live_from_its_recording_and_the_runs_links(
     pc: httpx.Client,
 ) -> None:

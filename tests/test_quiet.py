@@ -7,7 +7,7 @@ import pytest
 from harness import Runs
 
 from app.experiments.program import EXPERIMENT, ProgramParams
-from app.programs import runtime
+from app.programs import lookout
 from app.programs.state import QUIET
 
 STUCK = """\
@@ -20,8 +20,8 @@ threading.Event().wait()  # nobody sets it
 def test_a_quiet_program_is_said_quiet_again_while_it_stays_quiet(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runtime, "QUIET_S", 0.05)
-    monkeypatch.setattr(runtime, "QUIET_AGAIN_S", 0.05)
+    monkeypatch.setattr(lookout, "QUIET_S", 0.05)
+    monkeypatch.setattr(lookout, "QUIET_AGAIN_S", 0.05)
     runs = Runs(EXPERIMENT)
     try:
         rt, recorder, _budget = runs(source=STUCK)

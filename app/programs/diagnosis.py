@@ -11,8 +11,11 @@ that has lasted (`deadlocked`), and a pool whose workers die as they start
 while a thread waits for it (`dying_pool`: the pool starts new ones for
 ever).
 
-A sentence is a message (an English msgid, translated where shown) and its
-parts.
+A thread that waits in the kernel, in C code the tracer does not wrap
+(`app.programs.stalls`), waits too when only the program can end that wait.
+The words of a pool's hangs are `poolhangs`', a socket's or a pipe's
+`channels`'. A sentence is a message (an English msgid, translated where
+shown) and its parts.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import N_
-from app.programs import channels
-from app.programs.state import LOST, NEVER_RAN, ObjView, ProgramState, ThreadView
+from app.programs import channels, poolhangs
+from app.programs.state import ProcView, ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
 STUCK_AT_END = N_(
@@ -31,15 +34,6 @@ STUCK_AT_END = N_(
 DEADLOCKED = N_(
     "Some workers are deadlocked: each holds a lock that another of them waits for, and none"
     " has a timeout. The rest of the program may go on, but these never will."
-)
-POOL_DYING = N_(
-    "The program cannot go on: %(who)s waits for %(pool)s, and its worker processes die as"
-    " they start, so none of its tasks runs."
-)
-POOL_DIED = N_("%(n)s of its workers have died so far: %(error)s")
-MAIN_GUARD = N_(
-    "Under spawn and forkserver each new process first runs the program's file from the top:"
-    ' the code that starts processes belongs under if __name__ == "__main__":'
 )
 SIGNALS = N_("Only a signal can still wake it: the program handles %(signals)s.")
 HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")
@@ -69,27 +63,9 @@ SEND = N_(
     "%(who)s waits in %(obj)s.send(): its message is more than a pipe holds, and no live"
     " worker reads %(peer)s, the other end"
 )
-RESULT = N_("%(who)s waits for a result from %(obj)s")
-RESULT_LOST = N_(
-    "%(who)s waits for a result from %(obj)s, and one will never come: the process of"
-    " %(worker)s ended while it ran that task"
-)
-RESULT_TERMINATED = N_(
-    "%(who)s waits for a result from %(obj)s, and one will never come: %(obj)s was terminated"
-    " before that task ran"
-)
 LOOP = N_(
     "%(who)s runs an asyncio event loop with nothing to run: each of its coroutines awaits"
     " something (an Event set, a Queue put, a Future's result) that none of them will do"
-)
-RESULT_OWN_POOL = N_(
-    "%(who)s, a worker of %(obj)s, waits for the result of %(fn)s from %(obj)s; that task can run"
-    " only in a free worker of %(obj)s, and all %(n)s of them are busy waiting, this one among"
-    " them"
-)
-RESULT_ONLY_WORKER = N_(
-    "%(who)s, a worker of %(obj)s, waits for the result of %(fn)s from %(obj)s; that task can run"
-    " only in a free worker of %(obj)s, and its only one is this, busy waiting"
 )
 WORK = N_("%(who)s, a worker of %(obj)s, waits for a task; none comes")
 OTHER = N_("%(who)s waits in %(op)s on %(obj)s")
@@ -108,9 +84,11 @@ def stuck(state: ProgramState) -> bool:
     live = state.live_threads()
     return (
         bool(live)
-        and all(w.op and w.timeout is None for w in live)
+        and all((w.op and w.timeout is None) or channels.stalled(state, w.stall) for w in live)
         and not _starting(state)
-        and not any(_may_start(state, w) or _may_end(state, w) or _outside(state, w) for w in live)
+        and not any(
+            poolhangs.may_start(state, w) or _may_end(state, w) or _outside(state, w) for w in live
+        )
         and not handled(state) & TIMERS
     )
 
@@ -136,22 +114,9 @@ def _starting(state: ProgramState) -> bool:
     )
 
 
-def _may_start(state: ProgramState, w: ThreadView) -> bool:
-    """`w` waits for a result from a pool that holds a task not started yet,
-    and a worker may still take it: one waits for a task, or the pool has
-    fewer live workers than its size (one still starting says nothing until
-    it does). A pool whose every worker waits for something else never
-    starts it: ThreadPoolExecutor(1) whose task waits for a task it
-    submitted."""
-    if w.op != "result":
-        return False
-    obj = state.objs.get(w.on)
-    if obj is None or obj.terminated or not any(t[1] == "queued" for t in obj.tasks.values()):
-        return False
-    ran = {t[2] for t in obj.tasks.values() if t[2]}
-    idle = [x for x in state.live_threads() if x.op == "work" and x.on == obj.key]
-    busy = [x for x in state.live_threads() if x.name in ran]
-    return bool(idle) or not 0 < obj.workers <= len(busy)
+def _may_go_on(state: ProgramState, w: ThreadView) -> bool:
+    """Something may yet end `w`'s wait: a pool's worker, a command, the world."""
+    return poolhangs.may_start(state, w) or _may_end(state, w) or _outside(state, w)
 
 
 def _outside(state: ProgramState, w: ThreadView) -> bool:
@@ -159,16 +124,29 @@ def _outside(state: ProgramState, w: ThreadView) -> bool:
     return w.op == "loop_io" or channels.from_outside(state, w)
 
 
-def _may_end(state: ProgramState, w: ThreadView) -> bool:
-    """`w` waits for a command the program runs (subprocess): nothing inside
-    it is traced, and it may end by itself."""
-    if w.op != "join":
-        return False
+def _commands(state: ProgramState, w: ThreadView) -> list[ProcView]:
+    """The live commands the program runs (subprocess) that `w` waits for
+    to end: by a join, or in C code for a child process."""
+    if w.op == "join":
+        wanted = lambda p: p.name == w.on  # noqa: E731
+    elif w.stall is not None and w.stall.get("wait") == "child" and not w.op:
+        child = int(w.stall.get("child", -1))
+        wanted = lambda p: child <= 0 or p.pid == child  # noqa: E731
+    else:
+        return []
     traced = {t.pid for t in state.threads()}
-    return any(
-        p.alive and p.command and p.name == w.on and p.pid not in traced
+    return [
+        p
         for p in state.procs.values()
-    )
+        if p.alive and p.command and p.pid not in traced and wanted(p)
+    ]
+
+
+def _may_end(state: ProgramState, w: ThreadView) -> bool:
+    """`w` waits for a command the program runs: nothing inside it is
+    traced, and it may end by itself, unless it waits in the kernel for
+    what only the program can do (write to a pipe only it reads)."""
+    return any(not channels.stalled(state, p.stall) for p in _commands(state, w))
 
 
 def said(state: ProgramState) -> list[Sentence]:
@@ -228,45 +206,9 @@ def deadlocked(state: ProgramState) -> list[Sentence]:
     return [Sentence(DEADLOCKED, {}), *(s for cycle in cycles for s in _holds_waits(state, cycle))]
 
 
-# A pool's worker processes that died this many times before any task ran.
-DIED_AT_START = 2
-# What a process that starts processes says when it was itself started by
-# running the program's file again (no `if __name__ == "__main__":`).
-_NO_MAIN_GUARD = ("bootstrapping phase", "context has already been set")
-
-
 def dying_pool(state: ProgramState) -> list[Sentence]:
-    """A pool whose worker processes keep dying as they start, while a
-    thread waits for it: a pool starts new ones for ever, none runs a task
-    (a spawn program without its ``__main__`` guard). Empty if none."""
-    for w in state.live_threads():
-        obj = state.objs.get(w.on)
-        if w.op not in ("result", "join") or obj is None or obj.kind != "pool":
-            continue
-        if any(st != "queued" for _fn, st, _where in obj.tasks.values()):
-            continue  # its workers do run tasks
-        died = [
-            t
-            for t in state.threads()
-            if t.main_thread
-            and t.state == "crashed"
-            and "PoolWorker-" in t.name
-            and (p := state.procs.get(t.pid)) is not None
-            and p.ppid == w.pid
-        ]
-        if len(died) < max(DIED_AT_START, obj.workers):
-            continue
-        error = " ".join(died[-1].error.split())
-        first, dot, _rest = error.partition(". ")  # its first sentence
-        error = first + dot.strip() if len(first) <= 160 else first[:159] + "…"
-        out = [
-            Sentence(POOL_DYING, {"who": w.name, "pool": state.obj_name(obj.key)}),
-            Sentence(POOL_DIED, {"n": len(died), "error": error}),
-        ]
-        if any(words in error for words in _NO_MAIN_GUARD):
-            out.append(Sentence(MAIN_GUARD, {}))
-        return out
-    return []
+    """A pool whose worker processes die as they start (`poolhangs`)."""
+    return [Sentence(*said) for said in poolhangs.dying_pool(state)]
 
 
 def _holds_waits(state: ProgramState, cycle: list[tuple[ThreadView, str, str]]) -> list[Sentence]:
@@ -323,26 +265,6 @@ def lock_cycles(
     return cycles
 
 
-def _result(w: ThreadView, obj: ObjView | None, parts: dict[str, Any]) -> Sentence:
-    """Why a result `w` waits for from the pool `obj` has not come: the
-    tasks it waits for (all the pool's, if which is not known)."""
-    tasks = obj.tasks if obj is not None else {}
-    mine = [
-        tasks[t] for t in tasks if not w.awaits or t == w.awaits or t.startswith(w.awaits + ".")
-    ]
-    lost = [where for _fn, st, where in mine if st == LOST]
-    if lost:
-        return Sentence(RESULT_LOST, {**parts, "worker": ", ".join(dict.fromkeys(lost))})
-    if any(st == NEVER_RAN for _fn, st, _where in mine):
-        return Sentence(RESULT_TERMINATED, parts)
-    running = [where for _fn, st, where in tasks.values() if st == "running"]
-    queued = [fn for fn, st, _where in mine if st == "queued"]
-    if obj is not None and queued and w.name in running and len(running) >= obj.workers:
-        message = RESULT_ONLY_WORKER if obj.workers == 1 else RESULT_OWN_POOL
-        return Sentence(message, {**parts, "fn": queued[0], "n": obj.workers})
-    return Sentence(RESULT, parts)
-
-
 def _why(state: ProgramState, w: ThreadView) -> Sentence:
     obj = state.objs.get(w.on)
     parts: dict[str, Any] = {"who": w.name, "obj": state.obj_name(w.on)}
@@ -368,7 +290,12 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
             message = HELD_BY_ENDED if len(owners) == 1 else HELD_BY_ENDED_MANY
             return Sentence(message if ended else HELD_BY, {**parts, "owner": ", ".join(owners)})
         return Sentence(NOBODY_RELEASES, parts)
+    if not w.op and w.stall is not None:
+        return Sentence(*channels.why_stalled(state, w))
     if w.op == "join":
+        full = [p for p in _commands(state, w) if channels.stalled(state, p.stall)]
+        if full:
+            return Sentence(*channels.full_pipe(state, w, full[0]))
         return Sentence(JOIN, {"who": w.name, "target": state.obj_name(w.on)})  # or a pool's
     if w.op == "exit":
         fed = _feeding(state, w)
@@ -389,7 +316,7 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         peer = state.obj_name(obj.peer) if obj is not None and obj.peer else "?"
         return Sentence(SEND, {**parts, "peer": peer})
     if w.op == "result":
-        return _result(w, obj, parts)
+        return Sentence(*poolhangs.result(w, obj, parts))
     if w.op == "work":
         return Sentence(WORK, parts)
     if w.op == "loop":

@@ -41,7 +41,16 @@ from app.programs.folds import (
     sync,
 )
 from app.programs.folds.workers import raised
-from app.programs.state import LIMIT, QUIET, RAW_OUT, ProgramState, ThreadView
+from app.programs.state import (
+    BLOCKED,
+    LIMIT,
+    QUIET,
+    RAW_OUT,
+    RUNNING,
+    STALLS,
+    ProgramState,
+    ThreadView,
+)
 
 Handler = Callable[[ProgramState, Event], None]
 
@@ -117,12 +126,13 @@ HANDLERS: dict[str, Handler] = {
     K.FD_WOKE: raised,
     K.LOST: run.lost,
     QUIET: run.quiet,
+    STALLS: run.stalls,
     RAW_OUT: console.raw_out,
     LIMIT: run.limit,
 }
 
 # Too many to be worth a line in the event log (the console has them).
-QUIET_KINDS = frozenset({K.OUT, RAW_OUT, QUIET})
+QUIET_KINDS = frozenset({K.OUT, RAW_OUT, QUIET, STALLS})
 # What a program stopped while stuck still does as it ends (the diagnosis
 # of its hang stays said, `app.programs.diagnosis.said`).
 ENDING_KINDS = frozenset(
@@ -131,7 +141,7 @@ ENDING_KINDS = frozenset(
 # Kinds the log may have heard of already (`_said_before`).
 SAID_KINDS = frozenset({K.EXIT, K.REAPED})
 # Kinds that may change every thread's state, not only their own thread's.
-ALL_THREADS = frozenset({K.EXIT, K.REAPED, events.RUN_END, K.END})
+ALL_THREADS = frozenset({K.EXIT, K.REAPED, events.RUN_END, K.END, STALLS})
 
 
 def fold(state: ProgramState, event: Event) -> ProgramState:
@@ -139,7 +149,7 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
     if state.printed:
         state.printed.clear()
     logged = kind not in QUIET_KINDS and not (kind in SAID_KINDS and _said_before(state, event))
-    if kind != QUIET:
+    if kind != QUIET and kind != STALLS:  # a sample of the quiet program is no move
         state.quiet = False
         if state.stuck_at_end and kind not in ENDING_KINDS:
             state.stuck_at_end = []  # a worker moved: it was not stuck for good
@@ -153,6 +163,10 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
     if w is not None:
         if kind != events.WANTS:
             w.wants = None  # it did what it wanted
+        if w.stall is not None and event.t > w.stall_t:
+            w.stall = None  # it moved since
+            if w.state == BLOCKED and not w.op:
+                w.state, w.since = RUNNING, event.t
         data = event.data
         if data and "line" in data and kind != K.END:
             w.line = data["line"]

@@ -9,6 +9,7 @@ fork of a fork), unless one made a session of its own.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
 _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
@@ -102,3 +103,48 @@ def session_stats(sid: int, found: Members | None = None) -> Stats:
     threads = sum(int(f[17]) for f in live)
     rss = max((int(f[21]) for f in live), default=0)
     return Stats(len(live), threads, rss * _PAGE_MB)
+
+
+def syscall_lines(pid: int) -> dict[int, str]:
+    """Each thread of `pid` by its id, with the line /proc shows of the
+    system call it is in (`app.programs.syscalls`)."""
+    out: dict[int, str] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                out[int(tid)] = f.read().strip()
+        except OSError:  # gone, or not ours to read
+            continue
+    return out
+
+
+def open_files(pid: int) -> dict[int, tuple[str, int]]:
+    """The file descriptors of `pid`: what each names (its link in
+    /proc/PID/fd: "pipe:[1234]", a path), and the flags it was opened with."""
+    out: dict[int, tuple[str, int]] = {}
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = f.read()
+        except OSError:  # closed meanwhile
+            continue
+        flags = next((ln.split()[1] for ln in info.splitlines() if ln.startswith("flags:")), "0")
+        out[int(fd)] = (link, int(flags, 8))
+    return out
+
+
+def is_fifo(pid: int, fd: int) -> bool:
+    """Whether `pid`'s `fd` is a named pipe (a FIFO on a path)."""
+    try:
+        return stat.S_ISFIFO(os.stat(f"/proc/{pid}/fd/{fd}").st_mode)
+    except OSError:
+        return False

@@ -7,7 +7,8 @@
     every process's tracer --- FIFO frames --->  reader: fifo.get() -> on_batch(batch)
                                                    counts events and printed bytes
     its processes (one session) <-- /proc ----  supervisor: run_start; every tick: is
-      the first one's exit code <-- Popen --       main gone? a limit passed? quiet?
+      the first one's exit code <-- Popen --       main gone? a limit passed? quiet? who
+                                                   waits in the kernel?
       watchdog on the life pipe  <-- held ----     stop: SIGTERM the session, then SIGKILL
                                                    cleanup: temp dir, FIFO; run_end
 
@@ -17,8 +18,9 @@ a stop that ends every process of its session.
 
 The reader's work is `app.programs.merge`, the limits `app.programs.limits`,
 the files that steer the running program (step mode's gate and permits, live
-settings, calls) `app.programs.controls`, and ending its processes
-`app.programs.session`; this module runs them.
+settings, calls) `app.programs.controls`, what it says of a quiet program
+`app.programs.lookout`, and ending its processes `app.programs.session`;
+this module runs them.
 """
 
 from __future__ import annotations
@@ -39,29 +41,23 @@ from app import events, reasons
 from app.budget import Share, WorkerBudget
 from app.programs import procfs
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.controls import Controls
 from app.programs.deaths import Deaths
 from app.programs.launch import TraceOptions, launch
 from app.programs.limits import ended_by_itself, file_bytes, first_passed, limits_from
+from app.programs.lookout import Lookout
 from app.programs.merge import EventMerge
 from app.programs.outside import Outside
 from app.programs.rundirs import RunDir
 from app.programs.session import ORPHAN_GRACE_S, TERM_GRACE_S, end_session, kill_member, signal_all
-from app.programs.state import LIMIT, QUIET
+from app.programs.state import LIMIT
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# A program whose processes send nothing for this long is "quiet": the hang
-# diagnosis may speak (it never does while batches may still be on the way).
-QUIET_S = 0.5
-# While it stays quiet, it is said again this often: the run's clock and
-# its timeline's bars go on (a program in a loop of its own, or stuck, sent
-# nothing, and its page stood still at its last event).
-QUIET_AGAIN_S = 1.0
 # How often the supervisor looks at the program's processes (/proc).
 TICK_S = 0.1
-# How often it asks what the run took from outside (the broker) whether it
-# still serves.
+# How often it asks what the run took from outside (the broker) if it serves.
 OUTSIDE_CHECK_S = 1.0
 
 
@@ -113,7 +109,7 @@ class ProgramRuntime:
             on_batch, lambda: self.stop(reasons.EVENTS_UNREADABLE, outcome="failed")
         )
         self._stepping = False
-        self._quiet_said = 0.0  # when `quiet` was last said
+        self._lookout = Lookout(self._merge)
         self._speed = float(getattr(params, "speed", 1.0))
         live_settings = getattr(experiment, "live_settings", None)
         self._live: dict[str, Any] = dict(live_settings(params)) if live_settings else {}
@@ -205,33 +201,31 @@ class ProgramRuntime:
         """Step mode on: before each traced action a thread of the program
         says what it wants and waits for its permit. Off: they all go on."""
         with self._lock:
-            if self._dir is None or self._stop_reason is not None:
+            if (controls := self._controls()) is None:
                 return
-            self._dir.controls.set_stepping(on)
+            controls.set_stepping(on)
             self._stepping = on
             self._merge.last_batch = time.monotonic()
 
     def permit(self, slot: int) -> bool:
         """Let the thread whose native id is `slot` do its next action."""
         with self._lock:
-            if not self._stepping or self._dir is None or slot <= 0:
-                return False
-            return self._dir.controls.permit(slot)
+            controls = self._controls()
+            return self._stepping and slot > 0 and controls is not None and controls.permit(slot)
 
     def set_speed(self, speed: float) -> None:
         """Scale the program's sleeps: 2.0 sleeps half as long."""
         with self._lock:
             self._speed = speed
-            if self._dir is None or self._stop_reason is not None:
-                return
-            self._dir.controls.set_speed(speed)
+            if (controls := self._controls()) is not None:
+                controls.set_speed(speed)
 
     def set_live(self, values: dict[str, Any]) -> None:
         """New values for the program's live settings (its constants' names)."""
         with self._lock:
             self._live.update(values)
-            if self._dir is not None and self._stop_reason is None:
-                self._dir.controls.write_live(self._live)
+            if (controls := self._controls()) is not None:
+                controls.write_live(self._live)
 
     def hold_workers(self, n: int) -> bool:
         """Room for `n` workers, when a lesson's live settings make its
@@ -259,9 +253,12 @@ class ProgramRuntime:
         """Hand the program a call (concviz_live.next_call); False when it
         has not taken the last `CALLS_WAITING` yet."""
         with self._lock:
-            if self._dir is None or self._stop_reason is not None:
-                return False
-            return self._dir.controls.send(command)
+            controls = self._controls()
+            return controls is not None and controls.send(command)
+
+    def _controls(self) -> Controls | None:
+        """The files that steer the program while it runs (under the lock)."""
+        return None if self._dir is None or self._stop_reason is not None else self._dir.controls
 
     @property
     def held_workers(self) -> int:
@@ -298,7 +295,10 @@ class ProgramRuntime:
             while proc.poll() is None:
                 if self._stop_reason is not None:
                     break
-                self._check_limits()
+                if not self._paused:
+                    found = procfs.members(self._pid)
+                    self._check_limits(found)
+                    self._lookout.stalls(found)
                 self._check_quiet()
                 self._say_output()
                 if time.monotonic() - checked >= OUTSIDE_CHECK_S:
@@ -330,17 +330,10 @@ class ProgramRuntime:
         idle = time.monotonic() - self._merge.last_batch
         if 0 < self._idle_limit_s < idle:
             self.stop(reasons.idle_reason(self._idle_limit_s), outcome="stopped")
-        again = time.monotonic() - self._quiet_said >= QUIET_AGAIN_S
-        if idle >= QUIET_S and (again or not self._merge.quiet_sent):
-            self._merge.quiet_sent = True
-            self._quiet_said = time.monotonic()
-            self._merge.emit(QUIET, {"s": round(idle, 2)})
+        self._lookout.quiet(idle)
 
-    def _check_limits(self) -> None:
-        if self._paused:
-            return
+    def _check_limits(self, found: procfs.Members) -> None:
         elapsed = time.monotonic() - self.started_ns / 1e9 - self._paused_total
-        found = procfs.members(self._pid)
         for dead in self._deaths.check(found):
             self._merge.emit(K.REAPED, dead)
         stats = procfs.session_stats(self._pid, found)

@@ -52,6 +52,7 @@ OVER = frozenset({FINISHED, CRASHED, KILLED, CUT_OFF})
 QUIET = "quiet"  # data: s, the seconds without an event
 LIMIT = "limit"  # data: limit, value (a limit was reached; the run stops)
 RAW_OUT = "raw_out"  # data: stream, text (a line written past Python, `app.programs.output`)
+STALLS = "stalls"  # data: stalls (threads that wait in the kernel, `app.programs.stalls`)
 
 
 @dataclass
@@ -71,6 +72,11 @@ class ThreadView(WorkerView):
     timeout: float | None = None
     awaits: str = ""  # a wait for a pool's result: its task (a map's: their base)
     sleep_s: float = 0.0
+    # A wait in the kernel that the tracer does not see, as the runtime last
+    # sampled it (`app.programs.stalls`), while the thread is otherwise
+    # running; its next event after `stall_t` clears it.
+    stall: dict[str, Any] | None = None
+    stall_t: float = 0.0
 
 
 @dataclass
@@ -94,6 +100,7 @@ class ProcView:
     command: str = ""  # the command it runs, if the user's code ran one (subprocess)
     signals: set[str] = field(default_factory=set)  # those its user's code handles
     event_loop: int | None = None  # the line that started its asyncio loop, if one runs
+    stall: dict[str, Any] | None = None  # an untraced command's wait in the kernel
 
 
 @dataclass
@@ -367,6 +374,7 @@ class ProgramState(RunState):
                     "manager": p.manager,
                     "command": p.command or None,
                     "event_loop": p.event_loop,  # the line that started its asyncio loop
+                    "stall": p.stall,  # a command's wait in the kernel (`app.programs.stalls`)
                 }
                 for p in self.procs.values()
             ],

@@ -184,8 +184,40 @@ def code(source: str, state: ProgramState) -> list[CodeLine]:
     return lines
 
 
+def stall_words(stall: dict[str, Any]) -> str:
+    """A wait in the kernel (`app.programs.stalls`), in the reader's language."""
+    wait = stall.get("wait")
+    if wait == "child":
+        child = int(stall.get("child", -1))
+        if child > 0:
+            return _("waiting for process %(pid)s to end (in C code)") % {"pid": child}
+        return _("waiting for a child process to end (in C code)")
+    if wait == "poll":
+        return _("waiting in %(call)s() for input or output (in C code)") % {"call": stall["call"]}
+    if wait == "accept":
+        return _("waiting for a connection (in C code)")
+    if wait == "connect":
+        return _("waiting to connect (in C code)")
+    files = {
+        "pipe": _("a pipe"),
+        "socket": _("a socket"),
+        "tty": _("the terminal"),
+        "fifo": _("a named pipe"),
+    }
+    what = files.get(str(stall.get("file")), _("a file"))
+    if stall.get("std"):
+        what = _("its %(stream)s, %(file)s") % {"stream": stall["std"], "file": what}
+    if wait == "read":
+        return _("waiting to read %(what)s: nothing has come yet (in C code)") % {"what": what}
+    if stall.get("file") == "pipe":
+        return _("waiting to write to %(what)s: it is full (in C code)") % {"what": what}
+    return _("waiting to write to %(what)s (in C code)") % {"what": what}
+
+
 def doing(state: ProgramState, w: ThreadView) -> str:
     """What a thread does now, in the reader's language."""
+    if w.stall is not None:
+        return stall_words(w.stall)
     target = state.obj_name(w.on)
     words = {
         "get": _("waiting in %(obj)s.get(): it is empty"),
@@ -280,4 +312,5 @@ def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
         "diagnosis": [_(s.message) % s.parts for s in said(state)],
         "colour": colour,
         "doing": lambda w: doing(state, w),
+        "stall_words": stall_words,
     }

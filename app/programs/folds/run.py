@@ -1,5 +1,5 @@
 """The run around the program: step mode's wants and permits, the runtime's
-`quiet` and `limit`, events lost on the way, and the run's end (every
+`quiet`, `stalls` and `limit`, events lost on the way, and the run's end (every
 thread still going is over then)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from app.model import LIFECYCLE
 from app.programs.diagnosis import stuck, why_stuck
 from app.programs.folds.console import flush_partial
 from app.programs.folds.workers import go, thread_of
-from app.programs.state import FINISHED, KILLED, OVER, SLEEPING, ProgramState
+from app.programs.state import BLOCKED, FINISHED, KILLED, OVER, RUNNING, SLEEPING, ProgramState
 
 # A sleep is taken to be over this long after it was due to end (a loaded
 # machine wakes a sleeper late, a lesson's speed slider may have moved).
@@ -49,6 +49,23 @@ def quiet(state: ProgramState, e: Event) -> None:
     # Kept for its end only when the whole program is stuck (a deadlock
     # of some workers is said while it lasts).
     state.stuck_at_end = why_stuck(state) if stuck(state) else []
+
+
+def stalls(state: ProgramState, e: Event) -> None:
+    """The runtime's sample of the threads that wait in the kernel: each
+    running thread among them waits (blocked) in that call, until its next
+    event or a sample that no longer finds it there (a traced wait says
+    more); an untraced command's process shows its main thread's."""
+    found = {(s["pid"], s["tid"]): s for s in (e.data or {}).get("stalls") or []}
+    for w in state.threads():
+        if w.op or w.state not in (RUNNING, BLOCKED) or (w.state == BLOCKED and w.stall is None):
+            continue  # a wait the tracer says more of, a sleep, its end
+        w.stall, w.stall_t = found.get((w.pid, w.tid)), e.t
+        state_now = BLOCKED if w.stall is not None else RUNNING
+        if w.state != state_now:
+            w.state, w.since = state_now, e.t
+    for p in state.procs.values():
+        p.stall = found.get((p.pid, p.pid)) if p.command else None
 
 
 def limit(state: ProgramState, e: Event) -> None:
