@@ -272,3 +272,11 @@ def test_broker_prints_stream_and_queue_rates_for_each_count_of_consumers(tmp_pa
     line(r"Redis [\d.]+ \(embedded\); 200 items, median of 1", out)
     for consumers in (1, 3):
         line(rf"\s+{consumers}\s+{NUM}\s+{NUM}\s+{NUM}", out)
+
+
+def test_stalls_prints_a_steady_sample_against_reading_everything_again(tmp_path: Path) -> None:
+    out = run_bench(tmp_path, "stalls.py", "--processes", "2", "--writers", "1", "--samples", "3")
+    line(r"\d+ processes in the session, 1 of them found waiting to write", out)
+    line(rf"steady sample: {NUM} ms \({NUM}% of a core\)", out)
+    line(rf"reading everything again: {NUM} ms \({NUM}% of a core\)", out)
+    line(rf"ratio {NUM}x; procfs.members for comparison: {NUM} ms", out)

@@ -1111,3 +1111,6 @@ def test_a_thread_that_waits_in_c_code_shows_it_until_it_moves() -> None:
     assert view.doing(state, state.workers["reader"]) == (
         "waiting for a child process to end (in C code)"
     )
+    # Once the run has ended, it waits no more.
+    state = s("main", 1, 0, "run_end", outcome="stopped", reason="stopped").state()
+    assert view.doing(state, state.workers["reader"]) == "killed"

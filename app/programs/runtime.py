@@ -7,8 +7,7 @@
     every process's tracer --- FIFO frames --->  reader: fifo.get() -> on_batch(batch)
                                                    counts events and printed bytes
     its processes (one session) <-- /proc ----  supervisor: run_start; every tick: is
-      the first one's exit code <-- Popen --       main gone? a limit passed? quiet? who
-                                                   waits in the kernel?
+      the first one's exit code <-- Popen --       main gone? a limit passed? quiet? stalls?
       watchdog on the life pipe  <-- held ----     stop: SIGTERM the session, then SIGKILL
                                                    cleanup: temp dir, FIFO; run_end
 
@@ -298,8 +297,7 @@ class ProgramRuntime:
                 if not self._paused:
                     found = procfs.members(self._pid)
                     self._check_limits(found)
-                    self._lookout.stalls(found)
-                self._check_quiet()
+                    self._check_quiet(found)
                 self._say_output()
                 if time.monotonic() - checked >= OUTSIDE_CHECK_S:
                     self._check_outside()
@@ -324,13 +322,15 @@ class ProgramRuntime:
         finally:
             self._close()
 
-    def _check_quiet(self) -> None:
-        if self._paused or self._stepping:  # the class is meant to wait: no idleness
+    def _check_quiet(self, found: procfs.Members) -> None:
+        """Idleness, and who waits in the kernel: not in step mode (all wait)."""
+        if self._stepping:
             return
         idle = time.monotonic() - self._merge.last_batch
         if 0 < self._idle_limit_s < idle:
             self.stop(reasons.idle_reason(self._idle_limit_s), outcome="stopped")
         self._lookout.quiet(idle)
+        self._lookout.stalls(found)
 
     def _check_limits(self, found: procfs.Members) -> None:
         elapsed = time.monotonic() - self.started_ns / 1e9 - self._paused_total

@@ -47,6 +47,8 @@ class Sampler:
         self._last: dict[tuple[int, int], str] = {}
         self._said = False  # the last sample found a wait
         self._parents: dict[int, int] = {}
+        self._key: tuple[Any, ...] = ()
+        self._waits: list[dict[str, Any]] = []
 
     def sample(self, found: procfs.Members) -> list[dict[str, Any]] | None:
         """The waits of the threads of the live processes among `found` (a
@@ -64,11 +66,17 @@ class Sampler:
             for (pid, tid), line in steady
             if (call := syscalls.parse(line, self._machine)) is not None
         ]
-        files: dict[int, dict[int, tuple[str, int]]] = {}
-        if any(call.fd >= 0 for _pid, _tid, call in calls):
-            files = {pid: procfs.open_files(pid) for pid in pids}
-        described = [self._described(pid, tid, call, files) for pid, tid, call in calls]
-        waits = [s for s in described if s is not None]
+        # Nothing moved since the last sample (no process came or went, no
+        # thread left its call): what it found stands, and the processes'
+        # files need no second reading.
+        key = (tuple(pids), tuple(steady))
+        if key != self._key:
+            files: dict[int, dict[int, tuple[str, int]]] = {}
+            if any(call.fd >= 0 for _pid, _tid, call in calls):
+                files = {pid: procfs.open_files(pid) for pid in pids}
+            described = [self._described(pid, tid, call, files) for pid, tid, call in calls]
+            self._key, self._waits = key, [s for s in described if s is not None]
+        waits = self._waits
         if not waits and not self._said:
             return None
         self._said = bool(waits)

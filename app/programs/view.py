@@ -20,6 +20,7 @@ from app.i18n import N_, _
 from app.programs import redis_view
 from app.programs.diagnosis import said
 from app.programs.state import (
+    BLOCKED,
     CANCELLED,
     LOST,
     NEVER_RAN,
@@ -216,7 +217,7 @@ def stall_words(stall: dict[str, Any]) -> str:
 
 def doing(state: ProgramState, w: ThreadView) -> str:
     """What a thread does now, in the reader's language."""
-    if w.stall is not None:
+    if w.stall is not None and w.alive and w.state == BLOCKED:
         return stall_words(w.stall)
     target = state.obj_name(w.on)
     words = {
