@@ -1060,7 +1060,9 @@ def test_a_command_that_fills_its_pipe_while_main_waits_for_its_end_is_named() -
     s("main", MAIN, MAIN, K.JOIN, "seq", what="process", pid=300, timeout=None, line=4)
     assert diagnosis.diagnose(s.quiet().state()) == []  # seq may end by itself
     full = {"wait": "write", "call": "write", "fd": 1, "file": "pipe", "std": "stdout"}
-    state = stalls(s, {"pid": 300, "tid": 300, **full, "ends": [MAIN]}).quiet().state()
+    state = (
+        stalls(s, {"pid": 300, "tid": 300, "threads": 1, **full, "ends": [MAIN]}).quiet().state()
+    )
     assert [x.message % x.parts for x in diagnosis.diagnose(state)][1:] == [
         "main waits for seq to end, and it never will: seq waits to write to its stdout, a pipe"
         " that is full, and main, which can read it, waits too (communicate() reads a command's"
@@ -1083,13 +1085,13 @@ def test_a_thread_that_waits_in_c_code_shows_it_until_it_moves() -> None:
     read = {"wait": "read", "call": "read", "fd": 5, "file": "pipe"}
     state = stalls(s, {"pid": MAIN, "tid": 201, **read, "ends": [MAIN]}).quiet().state()
     reader = state.workers["reader"]
-    assert view.doing(state, reader) == "waiting to read a pipe: nothing has come yet (in C code)"
+    assert view.doing(state, reader) == "waiting to read a pipe: it is empty for now (in C code)"
     assert reader.state == "blocked"  # its card and its timeline show a wait
     assert state.lanes["reader"][-1][1] == "blocked"
     # main holds the write end, and it waits too: stuck.
     assert [x.message % x.parts for x in diagnosis.diagnose(state)][1] == (
-        "reader waits in C code to read a pipe: nothing has come, and main, which can write to"
-        " it, waits too"
+        "reader waits in C code to read a pipe: it is empty, and main, which can write to it or"
+        " close it, waits too"
     )
     # Its next event says it moved: running again, no hang.
     s("reader", MAIN, 201, K.OUT, stream="stdout", text="got it\n", line=8)
@@ -1114,3 +1116,52 @@ def test_a_thread_that_waits_in_c_code_shows_it_until_it_moves() -> None:
     # Once the run has ended, it waits no more.
     state = s("main", 1, 0, "run_end", outcome="stopped", reason="stopped").state()
     assert view.doing(state, state.workers["reader"]) == "killed"
+
+
+def test_a_command_whose_child_left_or_that_may_still_act_is_no_hang() -> None:
+    """sh waits for a child that left the program's session (setsid): it may
+    end; a watchdog command that sleeps may yet kill or write: no hang."""
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SPAWN, "sh", pid=300, method="exec", command="sh -c ...", line=3)
+    read = {"wait": "read", "call": "read", "fd": 3, "file": "pipe", "threads": 1}
+    child = {"wait": "child", "call": "wait4", "fd": -1, "child": -1, "threads": 1}
+    stalls(
+        s,
+        {"pid": MAIN, "tid": MAIN, **read, "ends": [300]},
+        {"pid": 300, "tid": 300, **child, "children": []},
+    )
+    assert diagnosis.diagnose(s.quiet().state()) == []
+    # Had sh waited for a child of its own that waits for good, it would be.
+    state = (
+        stalls(
+            s,
+            {"pid": MAIN, "tid": MAIN, **read, "ends": [300]},
+            {"pid": 300, "tid": 300, **child, "children": [301]},
+            {"pid": 301, "tid": 301, "wait": "write", "call": "write", "fd": 2, "file": "pipe"}
+            | {"std": "stderr", "threads": 1, "ends": [MAIN], "name": "seq"},
+        )
+        .quiet()
+        .state()
+    )
+    assert [x.message % x.parts for x in diagnosis.diagnose(state)][1:] == [
+        "seq (pid 301) waits to write to its stderr, a pipe that is full, and main, which can read"
+        " it, waits too",
+        "main waits in C code to read a pipe: it is empty, and sh, which can write to it or close"
+        " it, waits too",
+    ]
+    # A watchdog command that sleeps ("sleep 3; kill ...") may still act.
+    s("main", MAIN, MAIN, K.SPAWN, "sh #2", pid=302, method="exec", command="sh -c ...", line=5)
+    assert diagnosis.diagnose(s.quiet().state()) == []
+
+
+def test_a_command_that_waits_for_input_main_never_closes_is_named() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SPAWN, "cat", pid=300, method="exec", command="cat", line=3)
+    s("main", MAIN, MAIN, K.JOIN, "cat", what="process", pid=300, timeout=None, line=6)
+    empty = {"wait": "read", "call": "read", "fd": 0, "file": "pipe", "std": "stdin"}
+    stalls(s, {"pid": 300, "tid": 300, "threads": 1, **empty, "ends": [MAIN]})
+    assert [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())][1:] == [
+        "main waits for cat to end, and it never will: cat waits to read its stdin, a pipe that"
+        " main holds open and does not write to, waiting too (communicate() closes a command's"
+        " input once it has written it)"
+    ]

@@ -757,7 +757,7 @@ def test_a_read_in_c_code_shows_as_a_wait_and_a_command_still_going_is_no_hang(
     pc: httpx.Client,
 ) -> None:
     run_id = start(pc, POPEN_READLINE)
-    main = "waiting to read a pipe: nothing has come yet (in C code)"
+    main = "waiting to read a pipe: it is empty for now (in C code)"
     run = wait_for(pc, run_id, lambda r: main in pc.get(f"/programs?run={run_id}").text, 15)
     # sh waits for its sleep, which may end: nothing is stuck.
     assert (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 
 from app.programs import procfs, syscalls
@@ -59,3 +60,32 @@ def test_a_command_that_fills_its_pipe_is_found_waiting_to_write_where_its_reade
     finally:
         p.kill()
         p.communicate()
+
+
+# A ping-pong with cat: each side spends nearly all its time in a read with
+# the same arguments (a buffered reader's own buffer), yet both run.
+PING_PONG = """
+import subprocess
+p = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+while True:
+    p.stdin.write(b"x\\n")
+    p.stdin.flush()
+    p.stdout.readline()
+"""
+
+
+def test_a_loop_of_short_reads_is_not_a_wait() -> None:
+    """Its syscall line is nearly always the same read; but it runs in between."""
+    p = subprocess.Popen([sys.executable, "-c", PING_PONG], start_new_session=True)
+    try:
+        sampler = Sampler()
+        seen = 0
+        for _ in range(20):
+            time.sleep(0.05)
+            found = procfs.members(p.pid)  # its session: it and its cat
+            seen = max(seen, len(found))
+            assert sampler.sample(found) in (None, []), found
+        assert seen == 2
+    finally:
+        os.killpg(p.pid, 9)
+        p.wait()

@@ -38,8 +38,8 @@ PIPE_READ = N_(
 )
 PIPE_WRITE = N_("%(who)s waits in os.write() to a pipe: it is full, and no live worker reads it")
 C_PIPE_READ = N_(
-    "%(who)s waits in C code to read a pipe: nothing has come, and %(ends)s, which can write"
-    " to it, waits too"
+    "%(who)s waits in C code to read a pipe: it is empty, and %(ends)s, which can write to it"
+    " or close it, waits too"
 )
 C_PIPE_WRITE = N_(
     "%(who)s waits in C code to write to a pipe: it is full, and %(ends)s, which can read it,"
@@ -50,6 +50,22 @@ JOIN_FULL_PIPE = N_(
     "%(who)s waits for %(target)s to end, and it never will: %(target)s waits to write to its"
     " %(stream)s, a pipe that is full, and %(ends)s, which can read it, waits too"
     " (communicate() reads a command's output while it waits for its end)"
+)
+JOIN_OPEN_INPUT = N_(
+    "%(who)s waits for %(target)s to end, and it never will: %(target)s waits to read its"
+    " %(stream)s, a pipe that %(ends)s holds open and does not write to, waiting too"
+    " (communicate() closes a command's input once it has written it)"
+)
+JOINS_BLOCKED = frozenset({JOIN_FULL_PIPE, JOIN_OPEN_INPUT})
+# A process the program does not trace (a command, or a command's own
+# child), waiting for good.
+UNTRACED_WRITE = N_(
+    "%(who)s waits to write to its %(stream)s, a pipe that is full, and %(ends)s, which can"
+    " read it, waits too"
+)
+UNTRACED_READ = N_(
+    "%(who)s waits to read its %(stream)s, a pipe that is empty, and %(ends)s, which can write"
+    " to it or close it, waits too"
 )
 MOST_NESTED = 8  # commands that wait for commands, at most this deep
 OPS = {"sock_read": READ, "sock_write": WRITE, "pipe_read": PIPE_READ, "pipe_write": PIPE_WRITE}
@@ -84,40 +100,64 @@ def from_outside(state: ProgramState, w: ThreadView) -> bool:
 def stalled(state: ProgramState, stall: dict[str, Any] | None, depth: int = 0) -> bool:
     """A wait in the kernel that only the program's traced workers can end
     (`stuck` asks whether each of them waits too): on a pipe whose other
-    end its processes hold (a pipe nobody else held would have ended the
-    read or the write), or for a child process. A command the program runs
-    (not traced) may end such a wait by itself, unless it is `stalled` too;
-    a process the program does not know of (a command's own child) may."""
+    end only its processes hold (a pipe nobody else held would have ended
+    the read or the write), or for its child processes. A process it does
+    not trace (a command, a command's own child) may end such a wait, unless
+    it waits for good itself (`waits_for_good`)."""
     if stall is None or depth > MOST_NESTED:
         return False
-    traced = {t.pid for t in state.threads()}
     if stall.get("wait") == "child":
         held = [int(pid) for pid in stall.get("children") or []]
-    elif stall.get("file") == "pipe" and stall.get("ends"):
-        held = [int(pid) for pid in stall["ends"]]
+    elif stall.get("file") == "pipe":
+        held = [int(pid) for pid in stall.get("ends") or []]
     else:
         return False
-    for pid in held:
-        p = state.procs.get(pid)
-        if pid in traced:
-            continue
-        if p is None or not p.command or not stalled(state, p.stall, depth + 1):
-            return False
-    return True
+    traced = {t.pid for t in state.threads()}
+    # Held by nobody: a wait for a child the program does not see (one that
+    # left its session), or a pipe held outside: either may end it.
+    return bool(held) and all(
+        pid in traced or waits_for_good(state, pid, depth + 1) for pid in held
+    )
+
+
+def waits_for_good(state: ProgramState, pid: int, depth: int = 0) -> bool:
+    """A process the program does not trace whose every thread waits in
+    the kernel for what only the program can do (`stalled`). Its own timers
+    are not seen: a command that set an alarm for itself may still go on."""
+    waits = state.kernel.get(pid) or []
+    return (
+        bool(waits)
+        and len(waits) >= int(waits[0].get("threads") or 0)
+        and all(stalled(state, w, depth) for w in waits)
+    )
+
+
+def moving_commands(state: ProgramState) -> bool:
+    """A live command the program runs (not traced) that may still do
+    anything: write to a pipe, send a signal, end."""
+    traced = {t.pid for t in state.threads()}
+    return any(
+        p.alive and p.command and p.pid not in traced and not waits_for_good(state, p.pid)
+        for p in state.procs.values()
+    )
 
 
 def _name(state: ProgramState, pid: int) -> str:
-    """A process as the stage names it: by its main thread, else its name."""
+    """A process as the stage names it: by its main thread, else its name,
+    else its pid (a command's own child, which the stage does not show)."""
     for t in state.threads():
         if t.pid == pid and t.main_thread:
             return t.name
     p = state.procs.get(pid)
-    return p.name if p is not None else str(pid)
+    if p is not None:
+        return p.name
+    name = next((str(w.get("name") or "") for w in state.kernel.get(pid, [])), "")
+    return f"{name} (pid {pid})" if name else f"pid {pid}"
 
 
 def _ends(state: ProgramState, stall: dict[str, Any]) -> str:
     """The processes that hold the pipe's other end, by their names."""
-    return ", ".join(dict.fromkeys(_name(state, pid) for pid in stall["ends"]))
+    return ", ".join(dict.fromkeys(_name(state, pid) for pid in stall.get("ends") or []))
 
 
 def why_stalled(state: ProgramState, w: ThreadView) -> tuple[str, dict[str, Any]]:
@@ -129,9 +169,31 @@ def why_stalled(state: ProgramState, w: ThreadView) -> tuple[str, dict[str, Any]
     return message, {"who": w.name, "ends": _ends(state, stall)}
 
 
-def full_pipe(state: ProgramState, w: ThreadView, command: ProcView) -> tuple[str, dict[str, Any]]:
-    """Why `w`'s wait for `command`, which waits to write to a pipe that
-    only the program reads, will not end."""
+def join_blocked(
+    state: ProgramState, w: ThreadView, command: ProcView
+) -> tuple[str, dict[str, Any]] | None:
+    """Why `w`'s wait for `command` will not end, when the command waits
+    for good on its own standard stream: its output full, its input empty
+    and still open. None for any other wait."""
     stall = command.stall or {}
+    if stall.get("file") != "pipe" or not stall.get("std"):
+        return None
     parts = {"who": w.name, "target": command.name, "ends": _ends(state, stall)}
-    return JOIN_FULL_PIPE, {**parts, "stream": stall.get("std") or "output"}
+    message = JOIN_FULL_PIPE if stall.get("wait") == "write" else JOIN_OPEN_INPUT
+    return message, {**parts, "stream": stall["std"]}
+
+
+def untraced_waits(state: ProgramState) -> list[tuple[str, dict[str, Any]]]:
+    """What the processes the program does not trace wait for, where they
+    wait for good on a standard stream (the cause of a hang around them)."""
+    traced = {t.pid for t in state.threads()}
+    out = []
+    for pid in sorted(state.kernel):
+        if pid in traced or not waits_for_good(state, pid):
+            continue
+        for stall in state.kernel[pid]:
+            if stall.get("file") == "pipe" and stall.get("std"):
+                message = UNTRACED_WRITE if stall.get("wait") == "write" else UNTRACED_READ
+                parts = {"who": _name(state, pid), "ends": _ends(state, stall)}
+                out.append((message, {**parts, "stream": stall["std"]}))
+    return out

@@ -86,9 +86,8 @@ def stuck(state: ProgramState) -> bool:
         bool(live)
         and all((w.op and w.timeout is None) or channels.stalled(state, w.stall) for w in live)
         and not _starting(state)
-        and not any(
-            poolhangs.may_start(state, w) or _may_end(state, w) or _outside(state, w) for w in live
-        )
+        and not channels.moving_commands(state)
+        and not any(_may_go_on(state, w) for w in live)
         and not handled(state) & TIMERS
     )
 
@@ -115,8 +114,8 @@ def _starting(state: ProgramState) -> bool:
 
 
 def _may_go_on(state: ProgramState, w: ThreadView) -> bool:
-    """Something may yet end `w`'s wait: a pool's worker, a command, the world."""
-    return poolhangs.may_start(state, w) or _may_end(state, w) or _outside(state, w)
+    """Something may yet end `w`'s wait: a pool's worker, the world."""
+    return poolhangs.may_start(state, w) or _outside(state, w)
 
 
 def _outside(state: ProgramState, w: ThreadView) -> bool:
@@ -124,29 +123,15 @@ def _outside(state: ProgramState, w: ThreadView) -> bool:
     return w.op == "loop_io" or channels.from_outside(state, w)
 
 
-def _commands(state: ProgramState, w: ThreadView) -> list[ProcView]:
-    """The live commands the program runs (subprocess) that `w` waits for
-    to end: by a join, or in C code for a child process."""
-    if w.op == "join":
-        wanted = lambda p: p.name == w.on  # noqa: E731
-    elif w.stall is not None and w.stall.get("wait") == "child" and not w.op:
-        child = int(w.stall.get("child", -1))
-        wanted = lambda p: child <= 0 or p.pid == child  # noqa: E731
-    else:
-        return []
+def _joined_command(state: ProgramState, w: ThreadView) -> ProcView | None:
+    """The live command the program runs (not traced) that `w` joins."""
     traced = {t.pid for t in state.threads()}
-    return [
-        p
-        for p in state.procs.values()
-        if p.alive and p.command and p.pid not in traced and wanted(p)
-    ]
-
-
-def _may_end(state: ProgramState, w: ThreadView) -> bool:
-    """`w` waits for a command the program runs: nothing inside it is
-    traced, and it may end by itself, unless it waits in the kernel for
-    what only the program can do (write to a pipe only it reads)."""
-    return any(not channels.stalled(state, p.stall) for p in _commands(state, w))
+    if w.op != "join":
+        return None
+    for p in state.procs.values():
+        if p.alive and p.command and p.pid not in traced and p.name == w.on:
+            return p
+    return None
 
 
 def said(state: ProgramState) -> list[Sentence]:
@@ -178,10 +163,15 @@ def why_stuck(state: ProgramState) -> list[Sentence]:
         out += _holds_waits(state, cycle)
     # The waits on objects first (the cause), then those that wait on them:
     # the joins, and who waits for a pool's result.
-    for w in sorted(live, key=lambda w: (w.op in ("join", "exit", "result"), w.pid, w.tid)):
-        if w.name not in in_cycle:
-            out.append(_why(state, w))
-    return out
+    waits = [
+        _why(state, w)
+        for w in sorted(live, key=lambda w: (w.op in ("join", "exit", "result"), w.pid, w.tid))
+        if w.name not in in_cycle
+    ]
+    # A command's own wait, unless a join on it says it already.
+    told = {s.parts.get("target") for s in waits if s.message in channels.JOINS_BLOCKED}
+    out += [Sentence(m, p) for m, p in channels.untraced_waits(state) if p["who"] not in told]
+    return out + waits
 
 
 # A lock cycle is named while the rest of the program still moves once every
@@ -293,9 +283,10 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
     if not w.op and w.stall is not None:
         return Sentence(*channels.why_stalled(state, w))
     if w.op == "join":
-        full = [p for p in _commands(state, w) if channels.stalled(state, p.stall)]
-        if full:
-            return Sentence(*channels.full_pipe(state, w, full[0]))
+        command = _joined_command(state, w)
+        blocked = channels.join_blocked(state, w, command) if command is not None else None
+        if blocked is not None:
+            return Sentence(*blocked)
         return Sentence(JOIN, {"who": w.name, "target": state.obj_name(w.on)})  # or a pool's
     if w.op == "exit":
         fed = _feeding(state, w)

@@ -105,20 +105,29 @@ def session_stats(sid: int, found: Members | None = None) -> Stats:
     return Stats(len(live), threads, rss * _PAGE_MB)
 
 
-def syscall_lines(pid: int) -> dict[int, str]:
-    """Each thread of `pid` by its id, with the line /proc shows of the
-    system call it is in (`app.programs.syscalls`)."""
-    out: dict[int, str] = {}
+def syscall_lines(pid: int) -> dict[int, tuple[str, str]]:
+    """Each thread of `pid` by its id: the line /proc shows of the system
+    call it is in (`app.programs.syscalls`), and how much it has run so far
+    (its schedstat: a thread that ran between two looks is not waiting)."""
+    out: dict[int, tuple[str, str]] = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return out
     for tid in tids:
+        task = f"/proc/{pid}/task/{tid}"
         try:
-            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
-                out[int(tid)] = f.read().strip()
+            with open(f"{task}/syscall") as f:
+                line = f.read().strip()
+            try:
+                with open(f"{task}/schedstat") as f:
+                    ran = f.read().strip()
+            except FileNotFoundError:  # a kernel without it: its CPU time in ticks
+                with open(f"{task}/stat") as f:
+                    ran = " ".join(f.read().rsplit(")", 1)[-1].split()[11:13])
         except OSError:  # gone, or not ours to read
             continue
+        out[int(tid)] = (line, ran)
     return out
 
 
@@ -148,3 +157,12 @@ def is_fifo(pid: int, fd: int) -> bool:
         return stat.S_ISFIFO(os.stat(f"/proc/{pid}/fd/{fd}").st_mode)
     except OSError:
         return False
+
+
+def command_name(pid: int) -> str:
+    """The name of the program `pid` runs (its comm: "seq"), or ""."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""

@@ -2,8 +2,9 @@
 wrap (`app.programs.syscalls`), sampled from /proc by the runtime.
 
 A thread is said to wait only when two samples in a row find it in the
-same call with the same arguments: a thread that passes through a read
-now and then is not "waiting". Each sample that finds one says them all
+same call with the same arguments, and it has not run at all in between
+(its schedstat): a thread that passes through a read now and then, or
+loops over short reads, is not "waiting". Each sample that finds one says them all
 (the `stalls` event); the first that finds none says so once.
 
 For a wait on an anonymous pipe the sample also says which of the
@@ -14,6 +15,7 @@ pipe can go on only once one of them reads (`app.programs.channels`).
 from __future__ import annotations
 
 import platform
+from collections import Counter
 from typing import Any
 
 from app.programs import procfs, syscalls
@@ -24,6 +26,9 @@ _ACCESS = 3  # O_ACCMODE: 0 read-only, 1 write-only
 
 
 def stall(pid: int, tid: int, call: syscalls.Call) -> dict[str, Any]:
+    """A thread's wait, as the `stalls` event says it: also `threads` (how
+    many its process has) and `name` (what it runs), and `file`, `std`,
+    `ends`, `child`, `children` where they apply."""
     return {"pid": pid, "tid": tid, "wait": call.wait, "call": call.name, "fd": call.fd}
 
 
@@ -44,11 +49,12 @@ def other_ends(
 class Sampler:
     def __init__(self, machine: str | None = None) -> None:
         self._machine = machine or platform.machine()
-        self._last: dict[tuple[int, int], str] = {}
+        self._last: dict[tuple[int, int], tuple[str, str]] = {}
         self._said = False  # the last sample found a wait
         self._parents: dict[int, int] = {}
         self._key: tuple[Any, ...] = ()
         self._waits: list[dict[str, Any]] = []
+        self._threads: Counter[int] = Counter()
 
     def sample(self, found: procfs.Members) -> list[dict[str, Any]] | None:
         """The waits of the threads of the live processes among `found` (a
@@ -59,13 +65,16 @@ class Sampler:
         lines = {
             (pid, tid): line for pid in pids for tid, line in procfs.syscall_lines(pid).items()
         }
+        # In the same call with the same arguments, and not run at all since
+        # the last sample: a loop of short reads passes the first test only.
         steady = [(key, line) for key, line in lines.items() if self._last.get(key) == line]
         self._last = lines
         calls = [
             (pid, tid, call)
-            for (pid, tid), line in steady
+            for (pid, tid), (line, _ran) in steady
             if (call := syscalls.parse(line, self._machine)) is not None
         ]
+        self._threads = Counter(pid for pid, _tid in lines)
         # Nothing moved since the last sample (no process came or went, no
         # thread left its call): what it found stands, and the processes'
         # files need no second reading.
@@ -86,6 +95,8 @@ class Sampler:
         self, pid: int, tid: int, call: syscalls.Call, files: dict[int, dict[int, tuple[str, int]]]
     ) -> dict[str, Any] | None:
         out = stall(pid, tid, call)
+        out["threads"] = self._threads[pid]  # of its process: all may wait
+        out["name"] = procfs.command_name(pid)  # for one the stage does not show
         if call.wait == syscalls.CHILD:
             # the children it may be waiting for, known to the stage or not
             out["child"] = call.child

@@ -290,6 +290,9 @@ class ProgramState(RunState):
     output_bytes: int = 0
     lost: int = 0
     quiet: bool = False  # nothing has happened for a while
+    # The runtime's last sample of waits in the kernel, by process: each of
+    # its threads' waits (`app.programs.stalls`), traced or not.
+    kernel: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # What the hang diagnosis said when the program last went quiet stuck,
     # until a worker moves again (`app.programs.diagnosis.said`).
     stuck_at_end: list[Any] = field(default_factory=list)
@@ -374,7 +377,8 @@ class ProgramState(RunState):
                     "manager": p.manager,
                     "command": p.command or None,
                     "event_loop": p.event_loop,  # the line that started its asyncio loop
-                    "stall": p.stall,  # a command's wait in the kernel (`app.programs.stalls`)
+                    # a command's wait in the kernel (`app.programs.stalls`)
+                    "stall": p.stall if p.alive else None,
                 }
                 for p in self.procs.values()
             ],

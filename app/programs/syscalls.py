@@ -6,8 +6,9 @@ get, a socket's recv). A call made in C code is not one of them: a
 Popen pipe's ``readline()``, ``communicate()``'s poll, a command's write to
 its stdout. There the kernel still knows: this tells the waits that
 matter to a program's picture (reading or writing a pipe, a socket or a
-terminal; waiting for a child; polling; accepting or making a connection)
-and leaves the rest (a lock's futex, the GIL's, a sleep) to the tracer.
+terminal; waiting for a child; polling; accepting or making a connection;
+opening a named pipe; a sleep in C) and leaves the rest (a lock's futex,
+the GIL's) to the tracer.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ _NUMBERS = {
     "x86_64": {
         0: "read",
         1: "write",
+        2: "open",
         7: "poll",
         17: "pread64",
         18: "pwrite64",
         19: "readv",
         20: "writev",
         23: "select",
+        35: "nanosleep",
         42: "connect",
         43: "accept",
         44: "sendto",
@@ -32,8 +35,10 @@ _NUMBERS = {
         46: "sendmsg",
         47: "recvmsg",
         61: "wait4",
+        230: "clock_nanosleep",
         232: "epoll_wait",
         247: "waitid",
+        257: "openat",
         270: "pselect6",
         271: "ppoll",
         281: "epoll_pwait",
@@ -42,6 +47,7 @@ _NUMBERS = {
     },
     "aarch64": {
         22: "epoll_pwait",
+        56: "openat",
         63: "read",
         64: "write",
         65: "readv",
@@ -51,6 +57,8 @@ _NUMBERS = {
         72: "pselect6",
         73: "ppoll",
         95: "waitid",
+        101: "nanosleep",
+        115: "clock_nanosleep",
         202: "accept",
         203: "connect",
         206: "sendto",
@@ -70,6 +78,8 @@ CHILD = "child"  # a child process to end
 POLL = "poll"  # any of several files
 ACCEPT = "accept"
 CONNECT = "connect"
+OPEN = "open"  # a named pipe opens once its other end is opened too
+SLEEP = "sleep"
 _WAITS = {
     **dict.fromkeys(("read", "readv", "pread64", "recvfrom", "recvmsg"), READ),
     **dict.fromkeys(("write", "writev", "pwrite64", "sendto", "sendmsg"), WRITE),
@@ -79,6 +89,8 @@ _WAITS = {
     ),
     **dict.fromkeys(("accept", "accept4"), ACCEPT),
     "connect": CONNECT,
+    **dict.fromkeys(("open", "openat"), OPEN),
+    **dict.fromkeys(("nanosleep", "clock_nanosleep"), SLEEP),
 }
 # Calls whose first argument is the file descriptor they wait on.
 ON_FD = frozenset({READ, WRITE, ACCEPT, CONNECT})

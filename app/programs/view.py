@@ -199,6 +199,10 @@ def stall_words(stall: dict[str, Any]) -> str:
         return _("waiting for a connection (in C code)")
     if wait == "connect":
         return _("waiting to connect (in C code)")
+    if wait == "open":
+        return _("waiting to open a file (in C code): a named pipe opens once its other end does")
+    if wait == "sleep":
+        return _("sleeping (in C code)")
     files = {
         "pipe": _("a pipe"),
         "socket": _("a socket"),
@@ -209,9 +213,13 @@ def stall_words(stall: dict[str, Any]) -> str:
     if stall.get("std"):
         what = _("its %(stream)s, %(file)s") % {"stream": stall["std"], "file": what}
     if wait == "read":
-        return _("waiting to read %(what)s: nothing has come yet (in C code)") % {"what": what}
+        return _("waiting to read %(what)s: it is empty for now (in C code)") % {"what": what}
     if stall.get("file") == "pipe":
         return _("waiting to write to %(what)s: it is full (in C code)") % {"what": what}
+    if stall.get("file") == "socket":
+        return _("waiting to write to %(what)s: the other end does not read (in C code)") % {
+            "what": what
+        }
     return _("waiting to write to %(what)s (in C code)") % {"what": what}
 
 

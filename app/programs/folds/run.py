@@ -57,6 +57,9 @@ def stalls(state: ProgramState, e: Event) -> None:
     event or a sample that no longer finds it there (a traced wait says
     more); an untraced command's process shows its main thread's."""
     found = {(s["pid"], s["tid"]): s for s in (e.data or {}).get("stalls") or []}
+    state.kernel = {}
+    for s in found.values():
+        state.kernel.setdefault(int(s["pid"]), []).append(s)
     for w in state.threads():
         if w.op or w.state not in (RUNNING, BLOCKED) or (w.state == BLOCKED and w.stall is None):
             continue  # a wait the tracer says more of, a sleep, its end
@@ -75,6 +78,7 @@ def limit(state: ProgramState, e: Event) -> None:
 def run_end(state: ProgramState, e: Event) -> None:
     LIFECYCLE[events.RUN_END](state, e)
     flush_partial(state, e.t)
+    state.kernel = {}
     for p in state.procs.values():
         p.with_run = p.alive and p.exitcode is None and not p.signal
         p.alive = False
