@@ -760,9 +760,9 @@ def test_a_read_in_c_code_shows_as_a_wait_and_a_command_still_going_is_no_hang(
     main = "waiting to read a pipe: it is empty for now (in C code)"
     run = wait_for(pc, run_id, lambda r: main in pc.get(f"/programs?run={run_id}").text, 15)
     # sh waits for its sleep, which may end: nothing is stuck.
-    assert (
-        "waiting for a child process to end (in C code)" in pc.get(f"/programs?run={run_id}").text
-    )
+    page = pc.get(f"/programs?run={run_id}").text
+    assert "waiting for a child process to end (in C code)" in page
+    assert "last seen at line 6" in page  # its print; it reads at line 5 now, in C code
     assert pc.get(f"/api/runs/{run_id}").json()["diagnosis"] == []
     assert [c["text"] for c in run["console"]] == ["got hi"]
     pc.post(f"/api/runs/{run_id}/stop")
