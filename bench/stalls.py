@@ -31,7 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.programs import procfs  # noqa: E402
-from app.programs.stalls import STALL_S, Sampler  # noqa: E402
+from app.programs.lookout import STALL_S  # noqa: E402
+from app.programs.stalls import Sampler  # noqa: E402
 
 
 def per_sample_ms(samples: int, one: object) -> float:

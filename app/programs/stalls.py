@@ -4,8 +4,9 @@ wrap (`app.programs.syscalls`), sampled from /proc by the runtime.
 A thread is said to wait only when two samples in a row find it in the
 same call with the same arguments, and it has not run at all in between
 (its schedstat): a thread that passes through a read now and then, or
-loops over short reads, is not "waiting". Each sample that finds one says them all
-(the `stalls` event); the first that finds none says so once.
+loops over short reads, is not "waiting". Each sample that finds one says
+them all (the `stalls` event, every `lookout.STALL_S`); the first that
+finds none says so once.
 
 For a wait on an anonymous pipe the sample also says which of the
 program's processes hold the pipe's other end (`ends`): a write to a full
@@ -20,7 +21,6 @@ from typing import Any
 
 from app.programs import procfs, syscalls
 
-STALL_S = 0.5  # how often the runtime samples
 _STD = ("stdin", "stdout", "stderr")
 _ACCESS = 3  # O_ACCMODE: 0 read-only, 1 write-only
 

@@ -137,7 +137,7 @@ def parse(line: str, machine: str) -> Call | None:
 
 def file_kind(link: str) -> str:
     """What a file descriptor's link in /proc/PID/fd names: "pipe",
-    "socket", "tty", "fifo" (a named pipe), or "file"."""
+    "socket", "tty", or "file" (a path, a named pipe's too: a stat tells)."""
     if link.startswith("pipe:["):
         return "pipe"
     if link.startswith("socket:["):
