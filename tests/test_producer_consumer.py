@@ -4,6 +4,9 @@ tracer events as its program makes them: no processes, no clock."""
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from app import events
@@ -169,3 +172,43 @@ def test_the_timeline_says_making_and_using_where_the_program_sleeps() -> None:
     assert lanes["C1"][-1][1:] == ("consuming", "P1#1")
     assert lanes["P1"][-1][1:] == ("producing", "P1#2")
     assert [seg[1] for seg in lanes["C1"]].count("consuming") == 1
+
+
+# Run before the program: each item a `multiprocessing.Queue` sends takes
+# 50 ms to leave its process (its feeder thread pickles it), a producer's
+# tally (a tuple) none. Forked workers inherit it.
+SLOW_FEEDER = """\
+import multiprocessing.queues, runpy, sys, time
+
+class SlowItems(multiprocessing.queues._ForkingPickler):
+    @classmethod
+    def dumps(cls, obj, protocol=None):
+        if isinstance(obj, str):
+            time.sleep(0.05)
+        return super().dumps(obj, protocol)
+
+multiprocessing.queues._ForkingPickler = SlowItems
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+
+
+def test_the_program_loses_no_item_when_a_producer_s_items_are_slow_to_leave_it(
+    tmp_path: Path,
+) -> None:
+    # A producer's put() only hands the item to its process's feeder thread;
+    # its tally, sent next through another queue, can reach main first.
+    # Main's sentinels must still come after every item.
+    assert EXP.script is not None
+    params = {"producers": 1, "consumers": 2, "items_per_producer": 6, "capacity": 0}
+    params |= {"produce_max_ms": 0, "consume_max_ms": 0, "backend": "process"}
+    (tmp_path / "producer_consumer.py").write_text(EXP.script(params))
+    (tmp_path / "slow.py").write_text(SLOW_FEEDER)
+    done = subprocess.run(
+        [sys.executable, "-I", "slow.py", "producer_consumer.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "accounting: 6 produced by 1 producers, 6 consumed by 2 consumers" in done.stdout

@@ -117,13 +117,18 @@ if __name__ == "__main__":
             continue
         (made if name.startswith("P") else used)[name] = items
 
+    for p, stop in producers:
+        # A tally can arrive before the producer's last items are in the
+        # queue (a process's put() hands them to a thread that sends them):
+        # once it has exited they are, and the sentinels go in behind them.
+        p.join()
     for _ in range(len(consumers) - sentinels):
         q.put(None)  # one sentinel per consumer still working
     while len(used) < len(consumers):
         name, items = tallies.get()
         used[name] = items
-    for w in [p for p, stop in producers] + consumers:
-        w.join()
+    for c in consumers:
+        c.join()
     made_items = [item for items in made.values() for item in items]
     used_items = [item for items in used.values() for item in items]
     assert sorted(made_items) == sorted(used_items), "an item was lost or used twice"
