@@ -117,7 +117,7 @@ if __name__ == "__main__":
             continue
         (made if name.startswith("P") else used)[name] = items
 
-    for p, stop in producers:
+    for p, _ in producers:
         # A tally can arrive before the producer's last items are in the
         # queue (a process's put() hands them to a thread that sends them):
         # once it has exited they are, and the sentinels go in behind them.
