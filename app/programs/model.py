@@ -38,6 +38,7 @@ from app.programs.folds import (
     queues,
     redisq,
     run,
+    shm,
     sync,
 )
 from app.programs.folds.workers import raised
@@ -124,6 +125,9 @@ HANDLERS: dict[str, Handler] = {
     K.SOCK_WOKE: raised,
     K.FD_WAIT: channels.fd_wait,
     K.FD_WOKE: raised,
+    K.SHM_OPEN: shm.shm_open,
+    K.SHM_CLOSE: shm.shm_close,
+    K.SHM_UNLINK: shm.shm_unlink,
     K.LOST: run.lost,
     QUIET: run.quiet,
     STALLS: run.stalls,

@@ -143,6 +143,18 @@ class RedisView:
 
 
 @dataclass
+class SegmentView:
+    """A shared memory segment's: its name in /dev/shm, its size in bytes,
+    the processes that map it (pid -> since when), and whether its name is
+    gone (`app.programs.folds.shm`)."""
+
+    name: str
+    size: int = 0
+    mapped: dict[int, float] = field(default_factory=dict)
+    unlinked: bool = False
+
+
+@dataclass
 class ObjView:
     key: str
     type: str
@@ -181,6 +193,7 @@ class ObjView:
     family: str = ""
     local: str = ""
     remote: str = ""
+    segment: SegmentView | None = None  # a shared memory segment's
 
     @property
     def pair_end(self) -> bool:
@@ -204,7 +217,8 @@ class ObjView:
 
     @property
     def kind(self) -> str:
-        """queue, lock, semaphore, event, condition, barrier, pipe or pool."""
+        """queue, lock, semaphore, event, condition, barrier, pipe, pool,
+        socket or shm."""
         t = self.type
         if t.endswith("Queue"):
             return "queue"
@@ -216,6 +230,8 @@ class ObjView:
             return "pipe"
         if t in ("Pool", "ProcessPoolExecutor", "ThreadPoolExecutor"):
             return "pool"
+        if t in ("SharedMemory", "ShareableList"):
+            return "shm"
         return t.lower()
 
 
@@ -325,6 +341,18 @@ class ProgramState(RunState):
         p = self.procs.get(pid)
         return p.name if p is not None else f"pid {pid}"
 
+    def mapping(self, seg: SegmentView) -> list[int]:
+        """The live processes that map the segment `seg`."""
+        return [pid for pid in seg.mapped if (p := self.procs.get(pid)) is None or p.alive]
+
+    def segment_json(self, seg: SegmentView) -> dict[str, Any]:
+        return {
+            "name": seg.name,
+            "size": seg.size,
+            "mapped": self.mapping(seg),
+            "unlinked": seg.unlinked,
+        }
+
     def obj_name(self, key: str) -> str:
         obj = self.objs.get(key)
         return obj.name if obj is not None else key
@@ -391,6 +419,8 @@ class ProgramState(RunState):
                     "line": o.line,
                     # a Value's or Array's lock: what it guards, and holds
                     **({"guards": o.guards, "shows": o.shows} if o.shows is not None else {}),
+                    # a shared memory segment's name, size, and who maps it now
+                    **({"segment": self.segment_json(o.segment)} if o.segment else {}),
                 }
                 for o in self.objs.values()
             ],

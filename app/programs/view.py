@@ -66,6 +66,7 @@ class ObjBox:
     # A pool's latest: function, state, its words, and who runs or ran it.
     tasks: list[tuple[str, str, str, str]] = field(default_factory=list)
     groups: list[redis_view.GroupBox] = field(default_factory=list)  # a Redis stream's
+    mapped: list[str] = field(default_factory=list)  # a shared memory segment's processes
 
 
 def colours(state: ProgramState) -> dict[str, int]:
@@ -135,6 +136,8 @@ def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBo
         ]
         if obj.redis is not None:
             _redis(state, box, obj.redis, colour)
+        if obj.segment is not None:
+            box.mapped = [state.proc_label(pid) for pid in state.mapping(obj.segment)]
         out.setdefault(obj.kind, []).append(box)
     return out
 

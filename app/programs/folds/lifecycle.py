@@ -10,7 +10,7 @@ from typing import Any
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.deaths import signal_name
-from app.programs.folds import pools
+from app.programs.folds import pools, shm
 from app.programs.folds.workers import go, proc_of, thread_of, wait
 from app.programs.state import (
     CRASHED,
@@ -32,6 +32,7 @@ def process(state: ProgramState, e: Event) -> None:
     p.method = str(d.get("method") or "")
     p.daemon = bool(d.get("daemon"))
     p.since = e.t
+    shm.forked(state, p)
 
 
 def thread(state: ProgramState, e: Event) -> None:

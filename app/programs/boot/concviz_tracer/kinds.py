@@ -124,6 +124,13 @@ fd_wait                   None                 op ("os.read", "os.write", "selec
                                                "tty", "socket") or files (select's count)
                                                and timeout: a call that cannot go on yet
 fd_woke                   None                 op
+shm_open                  "shm:" + segment     type ("SharedMemory" or "ShareableList"),
+                                               lib, name (the user's variable), segment
+                                               (its name in /dev/shm), size (bytes),
+                                               created (False: opened by its name), line
+shm_close                 "shm:" + segment     line: this process let go of its mapping
+shm_unlink                "shm:" + segment     line: the segment's name is gone (its memory
+                                               stays while a process maps it)
 out                       None                 text, stream ("stdout" or "stderr"), line,
                                                into (not the screen: "pipe", "file"...),
                                                at (the run's output file's size: what was
@@ -273,6 +280,9 @@ SOCK_WAIT = "sock_wait"
 SOCK_WOKE = "sock_woke"
 FD_WAIT = "fd_wait"
 FD_WOKE = "fd_woke"
+SHM_OPEN = "shm_open"
+SHM_CLOSE = "shm_close"
+SHM_UNLINK = "shm_unlink"
 LOST = "lost"
 WANTS = "wants"
 
@@ -339,6 +349,9 @@ KINDS = frozenset(
         SOCK_WOKE,
         FD_WAIT,
         FD_WOKE,
+        SHM_OPEN,
+        SHM_CLOSE,
+        SHM_UNLINK,
         LOST,
         WANTS,
     }

@@ -18,6 +18,7 @@ def install() -> None:
     hooks.when_imported("multiprocessing.context", _context)
     hooks.when_imported("multiprocessing.pool", _pool)
     hooks.when_imported("multiprocessing.sharedctypes", _sharedctypes)
+    hooks.when_imported("multiprocessing.shared_memory", _shared_memory)
     hooks.when_imported("concurrent.futures._base", _futures)
     hooks.when_imported("concurrent.futures.thread", _executors)
     hooks.when_imported("concurrent.futures.process", _executors)
@@ -56,6 +57,12 @@ def _sharedctypes(sharedctypes: ModuleType) -> None:
     from . import shared
 
     shared.install(sharedctypes)
+
+
+def _shared_memory(module: ModuleType) -> None:
+    from . import shm
+
+    shm.install(module)
 
 
 def _socket(module: ModuleType) -> None:

@@ -1,0 +1,99 @@
+"""Shared memory under the tracer: a segment's life (made, opened by its
+name, mapped by a forked child, closed, unlinked) on the stage, and in the
+log in words. What is written into it the tracer does not see."""
+
+from __future__ import annotations
+
+from tracerharness import Traced, seen, trace
+
+from app import events
+from app.programs.model import fold_all
+from app.programs.state import ProgramState
+from app.programs.view import view
+
+PROGRAM = """
+import multiprocessing as mp
+from multiprocessing import shared_memory
+from gate import wait_for_go
+
+def fill(name):
+    block = shared_memory.SharedMemory(name=name)  # opened by its name
+    block.buf[0] = 42
+    block.close()
+
+def nudge(shm):
+    shm.buf[1] = 7  # its parent's mapping, copied by fork
+    wait_for_go()
+
+if __name__ == "__main__":
+    shm = shared_memory.SharedMemory(create=True, size=4096)
+    sl = shared_memory.ShareableList([1, 2, 3])
+    spawned = mp.get_context("spawn").Process(target=fill, args=(shm.name,), name="filler")
+    spawned.start()
+    spawned.join()
+    forked = mp.get_context("fork").Process(target=nudge, args=(shm,), name="nudger")
+    forked.start()
+    forked.join()
+    print(shm.buf[0], shm.buf[1], sl[2])
+    shm.close()
+    shm.unlink()
+    sl.shm.close()
+    sl.shm.unlink()
+"""
+
+
+def folded(run: Traced) -> ProgramState:
+    raws = sorted(run.events, key=lambda e: e.t)
+    return fold_all(events.from_raw(tuple(e), n, raws[0].t) for n, e in enumerate(raws, 1))
+
+
+def test_a_segment_s_life_is_on_the_stage_and_in_the_log() -> None:
+    # The test looks while the forked child runs, then lets it end.
+    looked: list[ProgramState] = []
+
+    def nudger_runs(evs: list) -> bool:  # type: ignore[type-arg]
+        if not seen("thread", "nudger")(evs):
+            return False
+        raws = sorted(evs, key=lambda e: e.t)
+        looked.append(
+            fold_all(events.from_raw(tuple(e), n, raws[0].t) for n, e in enumerate(raws, 1))
+        )
+        return True
+
+    run = trace(PROGRAM, go_when=nudger_runs)
+    assert run.printed() == "42 7 3\n"
+    opened = [(e.worker, e.data["name"], e.data["created"]) for e in run.of("shm_open")]
+    assert opened == [("main", "shm", True), ("main", "sl", True), ("filler", "block", False)]
+    key = run.of("shm_open")[0].item
+    made = run.of("shm_open")[0].data
+    assert made["type"] == "SharedMemory"
+    assert made["size"] >= 4096
+    assert made["line"] == run.line("shm = shared_memory.SharedMemory(create=True")
+    assert key == "shm:" + made["segment"]
+    assert run.of("shm_open")[1].data["type"] == "ShareableList"
+    assert [e.worker for e in run.of("shm_close", key)][:2] == ["filler", "main"]
+    assert [e.worker for e in run.of("shm_unlink")] == ["main", "main"]
+
+    # While the forked child runs: main and it map the segment, the
+    # spawned one has closed its own; the name is still there.
+    during = looked[-1]
+    seg = during.objs[key].segment
+    assert seg is not None
+    assert [during.proc_label(pid) for pid in during.mapping(seg)] == ["main", "nudger"]
+    assert not seg.unlinked
+    page = view(during, {"source": run.source, "filename": "main.py"})
+    shm_boxes = page["objects"]["shm"]
+    assert [b.obj.name for b in shm_boxes] == ["shm", "sl"]
+    assert shm_boxes[0].mapped == ["main", "nudger"]
+
+    # At the end: nobody maps it, and its name is gone.
+    after = folded(run)
+    seg = after.objs[key].segment
+    assert seg is not None
+    assert seg.unlinked
+    assert after.mapping(seg) == []
+    shown = after.extras()["objects"]
+    assert {o["name"]: o["segment"]["unlinked"] for o in shown if "segment" in o} == {
+        "shm": True,
+        "sl": True,
+    }
