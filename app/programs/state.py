@@ -345,14 +345,6 @@ class ProgramState(RunState):
         """The live processes that map the segment `seg`."""
         return [pid for pid in seg.mapped if (p := self.procs.get(pid)) is None or p.alive]
 
-    def segment_json(self, seg: SegmentView) -> dict[str, Any]:
-        return {
-            "name": seg.name,
-            "size": seg.size,
-            "mapped": self.mapping(seg),
-            "unlinked": seg.unlinked,
-        }
-
     def obj_name(self, key: str) -> str:
         obj = self.objs.get(key)
         return obj.name if obj is not None else key
@@ -378,51 +370,6 @@ class ProgramState(RunState):
         return None
 
     def extras(self) -> dict[str, Any]:
-        from app.programs.diagnosis import said  # it reads this module's types
+        from app.programs.runjson import extras  # it reads this module's types
 
-        lesson = self.lesson()
-        return {
-            # Why the program cannot go on, if it cannot (English; the page
-            # says it in the reader's language).
-            "diagnosis": [s.message % s.parts for s in said(self)],
-            "limit": self.limit or None,
-            "console": [
-                {"t": c.t, "worker": c.worker, "stream": c.stream, "text": c.text}
-                | ({"into": c.into} if c.into else {})
-                for c in self.console
-            ],
-            "processes": [
-                {
-                    "pid": p.pid,
-                    "name": p.name,
-                    "ppid": p.ppid,
-                    "alive": p.alive,
-                    "exitcode": p.exitcode,
-                    "signal": p.signal or None,
-                    "cut_off": p.cut_off,  # a daemon, ended as its parent exited
-                    "with_run": p.with_run,  # still there when the run ended: concviz ended it
-                    "daemon": p.daemon,
-                    "manager": p.manager,
-                    "command": p.command or None,
-                    "event_loop": p.event_loop,  # the line that started its asyncio loop
-                    # a command's wait in the kernel (`app.programs.stalls`)
-                    "stall": p.stall if p.alive else None,
-                }
-                for p in self.procs.values()
-            ],
-            "objects": [
-                {
-                    "key": o.key,
-                    "type": o.type,
-                    "lib": o.lib,
-                    "name": o.name,
-                    "line": o.line,
-                    # a Value's or Array's lock: what it guards, and holds
-                    **({"guards": o.guards, "shows": o.shows} if o.shows is not None else {}),
-                    # a shared memory segment's name, size, and who maps it now
-                    **({"segment": self.segment_json(o.segment)} if o.segment else {}),
-                }
-                for o in self.objs.values()
-            ],
-            **({} if lesson is None else {"lesson": lesson}),
-        }
+        return extras(self)
