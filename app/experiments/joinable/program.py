@@ -16,6 +16,7 @@ waits for the end. The same program with four endings (MODE):
 Run it with: python joinable.py
 """
 
+import atexit
 import random
 import time
 from multiprocessing import JoinableQueue, Process, Queue, RawArray
@@ -65,7 +66,23 @@ def join_or_give_up(c, eaten):
     c.join(HANG_AFTER_MS / 1000)  # main waits here: c never ends
 
 
+def count_at_exit():
+    """no-join: runs as the program exits, once Python's exit has terminated
+    the daemon eaters (multiprocessing's exit hook does it, and runs first:
+    it is registered later, with the first queue)."""
+    done = sum(eaten)
+    held = sum(taken) - done
+    print(
+        f"accounting: {len(ITEMS)} put, {done} eaten by the time main exited;"
+        f" {len(ITEMS) - done} unfinished ({len(ITEMS) - sum(taken)} in the queue,"
+        f" {held} being eaten): the daemons {names} were terminated as main exited,"
+        " and what they had not eaten by then is lost"
+    )
+
+
 if __name__ == "__main__":
+    if MODE == "no-join":
+        atexit.register(count_at_exit)  # before the first queue: runs after its hook
     kind = JoinableQueue if DAEMONS else Queue  # a JoinableQueue counts unfinished tasks
     q = kind(CAPACITY)
     taken = RawArray("i", len(ITEMS))  # how often each hot dog was taken and eaten,
@@ -114,15 +131,7 @@ if __name__ == "__main__":
         )
 
     elif MODE == "no-join":
-        # No q.join(): main does not wait for the eaters.
-        done = sum(eaten)
-        held = sum(taken) - done
-        print(
-            f"accounting: {len(ITEMS)} put, {done} eaten as main's code ends;"
-            f" {len(ITEMS) - done} unfinished ({len(ITEMS) - sum(taken)} in the queue,"
-            f" {held} being eaten): the daemons {names} are terminated as main exits,"
-            " and what they have not eaten by then is lost"
-        )
+        pass  # no q.join(): main does not wait for the eaters (count_at_exit)
 
     else:  # sentinel
         for _ in consumers:
