@@ -155,3 +155,50 @@ def test_a_spawned_manager_and_child_trace_the_same_objects() -> None:
     # The eater, spawned, meets them afresh: its `new` names no variable.
     assert [e.data["name"] for e in run.of("new", q)] == ["q", "<Queue>"]
     assert run.printed() == "ate soup\n"
+
+
+def test_a_managers_dict_and_list_show_what_they_hold_after_each_change() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def count(tally, seen, name):
+            for _ in range(3):
+                tally[name] = tally.get(name, 0) + 1
+            seen.append(name)
+
+        if __name__ == "__main__":
+            with mp.Manager() as manager:
+                tally = manager.dict({"start": 0})
+                seen = manager.list()
+                big = manager.list(range(100))
+                workers = [
+                    mp.Process(target=count, args=(tally, seen, f"w{i}"), name=f"w{i}")
+                    for i in range(2)
+                ]
+                for w in workers:
+                    w.start()
+                for w in workers:
+                    w.join()
+                big.append(100)
+                print(dict(sorted(tally.items())), sorted(seen))
+        """
+    )
+    assert run.printed() == "{'start': 0, 'w0': 3, 'w1': 3} ['w0', 'w1']\n"
+    tally, seen, big = run.key("tally"), run.key("seen"), run.key("big")
+    assert run.new("tally")["type"] == "dict"
+    assert run.new("tally")["lib"] == "Manager"
+    assert run.new("tally")["shows"] == "{'start': 0}"
+    assert run.new("seen")["shows"] == "[]"
+    # Each process's changes, by the process, with what the dict held then.
+    changes = run.of(K.CHANGED, tally)
+    assert sorted(e.worker for e in changes) == ["w0"] * 3 + ["w1"] * 3
+    assert {e.data["op"] for e in changes} == {"__setitem__"}
+    assert all(e.data["line"] == run.line("tally[name] = ") for e in changes)
+    # The change stamped last shows what they all left.
+    assert max(changes, key=lambda e: e.t).data["shows"] == "{'start': 0, 'w0': 3, 'w1': 3}"
+    assert [e.data["op"] for e in run.of(K.CHANGED, seen)] == ["append", "append"]
+    # A big one says how big it is, not what it holds.
+    assert [e.data["shows"] for e in run.of(K.CHANGED, big)] == ["<101 items>"]
+    # Reading (get, items) says nothing.
+    assert len(run.of(K.CHANGED)) == 6 + 2 + 1

@@ -125,6 +125,7 @@ HANDLERS: dict[str, Handler] = {
     K.SOCK_WOKE: raised,
     K.FD_WAIT: channels.fd_wait,
     K.FD_WOKE: raised,
+    K.CHANGED: objects.changed,
     K.SHM_OPEN: shm.shm_open,
     K.SHM_CLOSE: shm.shm_close,
     K.SHM_UNLINK: shm.shm_unlink,

@@ -45,3 +45,10 @@ def obj_of(state: ProgramState, e: Event) -> ObjView:
     if obj is None:  # its `new` was lost, or made where nothing is traced
         obj = state.objs[key] = ObjView(key, "?", "", key)
     return obj
+
+
+def changed(state: ProgramState, e: Event) -> None:
+    """A Manager's dict or list changed: what it holds now."""
+    shows = (e.data or {}).get("shows")
+    if shows is not None:
+        obj_of(state, e).shows = str(shows)

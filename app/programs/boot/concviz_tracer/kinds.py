@@ -124,6 +124,9 @@ fd_wait                   None                 op ("os.read", "os.write", "selec
                                                "tty", "socket") or files (select's count)
                                                and timeout: a call that cannot go on yet
 fd_woke                   None                 op
+changed                   object key           op (the method: "__setitem__", "append"...),
+                                               shows (what it holds now, short), line: a
+                                               Manager's dict or list changed
 shm_open                  "shm:" + segment     type ("SharedMemory" or "ShareableList"),
                                                lib, name (the user's variable), segment
                                                (its name in /dev/shm), size (bytes),
@@ -280,6 +283,7 @@ SOCK_WAIT = "sock_wait"
 SOCK_WOKE = "sock_woke"
 FD_WAIT = "fd_wait"
 FD_WOKE = "fd_woke"
+CHANGED = "changed"
 SHM_OPEN = "shm_open"
 SHM_CLOSE = "shm_close"
 SHM_UNLINK = "shm_unlink"
@@ -349,6 +353,7 @@ KINDS = frozenset(
         SOCK_WOKE,
         FD_WAIT,
         FD_WOKE,
+        CHANGED,
         SHM_OPEN,
         SHM_CLOSE,
         SHM_UNLINK,

@@ -1,5 +1,5 @@
 """Objects a multiprocessing manager holds: ``Manager().Queue()``,
-``JoinableQueue``, ``Lock``, ``RLock``, ``Event``.
+``JoinableQueue``, ``Lock``, ``RLock``, ``Event``, ``dict`` and ``list``.
 
 The object lives in the manager's server process; the program's processes
 hold proxies, and every call of theirs goes through one method,
@@ -14,12 +14,15 @@ An object's key is its manager's address and the id its server gave it,
 it (a proxy is pickled as its token, which carries both). The process that
 asks the manager for the object says `new` with the name the user's line
 gives it; another that meets a key first says `new` too (the fold keeps the
-first).
+first). A dict or list says `changed` after each call that changes it,
+with what it holds then (asked of the server: short, and only while it is
+small).
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from . import gate, recorder, registry, where
 from . import kinds as K
@@ -31,8 +34,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 QUEUES = ("Queue", "JoinableQueue")
-TRACED = (*QUEUES, "Lock", "RLock", "Event")
+CONTAINERS = ("dict", "list")
+TRACED = (*QUEUES, "Lock", "RLock", "Event", *CONTAINERS)
 LIB = "Manager"
+SHOWN_UP_TO = 64  # a dict or list is shown while it holds at most this many
 
 _seen: set[str] = set()  # the keys this process has said `new` of
 _depth: dict[tuple[str, int], int] = {}  # an RLock's depth, per thread
@@ -61,10 +66,24 @@ def _maxsize(typeid: str, args: Any, kwds: Any) -> int:
     return int(size) if type(size) is int and size > 0 else 0
 
 
-def _said_new(key: str, typeid: str, frame: Any, name: str | None, maxsize: int) -> None:
+def _said_new(
+    key: str, typeid: str, frame: Any, name: str | None, maxsize: int, shows: str | None = None
+) -> None:
     _seen.add(key)
-    extra = {"maxsize": maxsize} if maxsize else {}
+    extra: dict[str, Any] = {"maxsize": maxsize} if maxsize else {}
+    if shows is not None:
+        extra["shows"] = shows
     registry.new(typeid, LIB, frame, name=name, key=key, **extra)
+
+
+def _made(typeid: str, args: Any, kwds: Any) -> str | None:
+    """What a new dict or list holds, from the arguments that made it."""
+    if typeid not in CONTAINERS:
+        return None
+    try:
+        return where.short_repr(dict(*args, **kwds) if typeid == "dict" else list(*args))
+    except Exception:  # arguments the server will refuse too
+        return None
 
 
 def _opened(proxy: Any, op: str) -> tuple[str, dict[str, Any]]:
@@ -96,7 +115,8 @@ def install(managers: Any) -> None:
             # SyncManager's generated method, which called this.
             frame = where.called_by_user(2)
             if frame is not None:
-                _said_new(key_of(token), typeid, frame, None, _maxsize(typeid, args, kwds))
+                size, shows = _maxsize(typeid, args, kwds), _made(typeid, args, kwds)
+                _said_new(key_of(token), typeid, frame, None, size, shows)
         return token, exposed
 
     def _callmethod(self: Any, methodname: str, args: Any = (), kwds: Any = None) -> Any:
@@ -243,6 +263,50 @@ def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     return result
 
 
+# Dicts and lists.
+
+CHANGES = {
+    "dict": ("__setitem__", "__delitem__", "clear", "pop", "popitem", "setdefault", "update"),
+    "list": (
+        *("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend"),
+        *("insert", "pop", "remove", "reverse", "sort", "clear"),
+    ),
+}
+
+
+# How step mode names such a call ("w1 wants: set item in tally").
+ACTIONS = {"__setitem__": "set_item_in", "__delitem__": "delete_item_from", "__iadd__": "add_to"}
+
+
+def _change(method: str) -> Any:
+    """The traced `method` of a proxied dict or list that changes it."""
+
+    def call(proxy: Any, real: Any, args: Any, kwds: Any) -> Any:
+        key, data = _opened(proxy, ACTIONS.get(method, method.strip("_")))
+        result = real(proxy, method, args, kwds)
+        # Stamped as it asks what the object holds: the change stamped last
+        # shows what every change before it left.
+        t = time.monotonic_ns()
+        data.update(op=method, shows=_holds(proxy, real))
+        recorder.emit(K.CHANGED, key, data, t)
+        return result
+
+    return call
+
+
+def _holds(proxy: Any, real: Any) -> str:
+    """What the dict or list holds now, short: asked of the server."""
+    try:
+        n = int(real(proxy, "__len__", (), {}))
+        if n > SHOWN_UP_TO:
+            return f"<{n} items>"
+        if proxy._token.typeid == "dict":
+            return where.short_repr(real(proxy, "copy", (), {}))
+        return where.short_repr(real(proxy, "__getitem__", (slice(None),), {}))
+    except Exception:  # the server has gone
+        return "?"
+
+
 _CALLS: dict[tuple[str, str], Any] = {}
 for _typeid in QUEUES:
     _CALLS.update(
@@ -255,3 +319,5 @@ for _typeid in QUEUES:
 for _typeid in ("Lock", "RLock"):
     _CALLS.update({(_typeid, "acquire"): _acquire, (_typeid, "release"): _release})
 _CALLS.update({("Event", "set"): _set, ("Event", "clear"): _clear, ("Event", "wait"): _wait})
+for _typeid, _methods in CHANGES.items():
+    _CALLS.update({(_typeid, m): _change(m) for m in _methods})
