@@ -484,3 +484,43 @@ def test_the_program_is_named_as_python_names_a_script_run_from_its_folder() -> 
         "3",
     )
     assert run.printed() == "main.py ['3'] main.py\n"
+
+
+def test_an_asyncio_queue_says_what_goes_in_and_out_and_which_task_did_it() -> None:
+    run = trace(
+        """
+        import asyncio
+
+        async def make(q):
+            for n in range(3):
+                await q.put(n)  # waits while q is full
+            await q.put(None)
+
+        async def use(q, out):
+            while (item := await q.get()) is not None:
+                out.append(item)
+
+        async def main():
+            q = asyncio.Queue(1)
+            out = []
+            await asyncio.gather(
+                asyncio.create_task(make(q), name="maker"),
+                asyncio.create_task(use(q, out), name="user"),
+            )
+            print(out)
+
+        asyncio.run(main())
+        """
+    )
+    assert run.printed() == "[0, 1, 2]\n"
+    q = run.key("q")
+    assert run.new("q")["type"] == "Queue"
+    assert run.new("q")["lib"] == "asyncio"
+    assert run.new("q")["maxsize"] == 1
+    said = [(e.kind, e.data["v"], e.data["task"]) for e in run.on(q) if e.kind != "new"]
+    assert [s for s in said if s[0] == "put"] == [("put", v, "maker") for v in (0, 1, 2, None)]
+    assert [s for s in said if s[0] == "get"] == [("get", v, "user") for v in (0, 1, 2, None)]
+    # One slot: every put but the first came after the get before it.
+    assert [s[0] for s in said] == ["put", "get"] * 4
+    assert all(e.data["line"] == run.line("await q.put(n)") for e in run.of("put", q)[:3])
+    assert {e.worker for e in run.on(q)} == {"main"}

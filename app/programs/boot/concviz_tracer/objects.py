@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 def install() -> None:
     hooks.when_imported("threading", _threading)
     hooks.when_imported("queue", _queue)
+    hooks.when_imported("asyncio.queues", _asyncio_queues)
     hooks.when_imported("multiprocessing.context", _context)
     hooks.when_imported("multiprocessing.pool", _pool)
     hooks.when_imported("multiprocessing.sharedctypes", _sharedctypes)
@@ -39,6 +40,12 @@ def _queue(queue: ModuleType) -> None:
     from . import queues
 
     queues.install(queue)
+
+
+def _asyncio_queues(module: ModuleType) -> None:
+    from . import aqueues
+
+    aqueues.install(module)
 
 
 def _redis(client: ModuleType) -> None:
