@@ -5,6 +5,8 @@ stuck on one: test_programs_live)."""
 
 from __future__ import annotations
 
+import ast
+
 from tracerharness import trace
 
 from app.programs.boot.concviz_tracer import kinds as K
@@ -196,9 +198,35 @@ def test_a_managers_dict_and_list_show_what_they_hold_after_each_change() -> Non
     assert {e.data["op"] for e in changes} == {"__setitem__"}
     assert all(e.data["line"] == run.line("tally[name] = ") for e in changes)
     # The change stamped last shows what they all left.
-    assert max(changes, key=lambda e: e.t).data["shows"] == "{'start': 0, 'w0': 3, 'w1': 3}"
+    last = max(changes, key=lambda e: e.t).data["shows"]
+    assert ast.literal_eval(last) == {"start": 0, "w0": 3, "w1": 3}
     assert [e.data["op"] for e in run.of(K.CHANGED, seen)] == ["append", "append"]
     # A big one says how big it is, not what it holds.
     assert [e.data["shows"] for e in run.of(K.CHANGED, big)] == ["<101 items>"]
     # Reading (get, items) says nothing.
     assert len(run.of(K.CHANGED)) == 6 + 2 + 1
+
+
+def test_a_managers_dict_and_list_are_shown_in_their_own_order_and_whole_while_small() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        if __name__ == "__main__":
+            with mp.Manager() as manager:
+                grades = manager.dict()
+                for name, grade in [("zoe", 90), ("adam", 75), ("mia", 88), ("bob", 60)]:
+                    grades[name] = grade
+                grades["eve"] = 99
+                names = manager.list(["zoe", "adam", "mia", "bob", "eve", "tom"])
+                names.append("ann")
+                squares = manager.dict({i: i * i for i in range(100)})
+                print(len(grades), len(names), len(squares))
+        """
+    )
+    assert run.printed() == "5 7 100\n"
+    last = run.of(K.CHANGED, run.key("grades"))[-1].data["shows"]
+    assert last == "{'zoe': 90, 'adam': 75, 'mia': 88, 'bob': 60, 'eve': 99}"
+    last = run.of(K.CHANGED, run.key("names"))[-1].data["shows"]
+    assert last == "['zoe', 'adam', 'mia', 'bob', 'eve', 'tom', 'ann']"
+    assert run.new("squares")["shows"] == "<100 items>"

@@ -97,3 +97,49 @@ def test_a_segment_s_life_is_on_the_stage_and_in_the_log() -> None:
         "shm": True,
         "sl": True,
     }
+
+
+TWO_HANDLES = """
+import multiprocessing as mp
+from multiprocessing import shared_memory
+from gate import wait_for_go
+
+def child(name):
+    own = shared_memory.SharedMemory(name=name)
+    own.close()  # the mapping it was born with stays
+    wait_for_go()
+
+if __name__ == "__main__":
+    writer = shared_memory.SharedMemory(create=True, size=64)
+    reader = shared_memory.SharedMemory(name=writer.name)
+    reader.close()  # writer is still open here
+    manager = mp.Manager()  # its server is forked now: it maps the segment too
+    p = mp.get_context("fork").Process(target=child, args=(writer.name,), name="child")
+    p.start()
+    p.join()
+    manager.shutdown()
+    writer.close()
+    writer.unlink()
+"""
+
+
+def test_a_process_maps_a_segment_until_its_last_handle_closes_and_forks_inherit_it() -> None:
+    looked: list[ProgramState] = []
+
+    def child_closed(evs: list) -> bool:  # type: ignore[type-arg]
+        if not any(e.kind == "shm_close" and e.worker == "child" for e in evs):
+            return False
+        raws = sorted(evs, key=lambda e: e.t)
+        looked.append(
+            fold_all(events.from_raw(tuple(e), n, raws[0].t) for n, e in enumerate(raws, 1))
+        )
+        return True
+
+    run = trace(TWO_HANDLES, go_when=child_closed)
+    during = looked[-1]
+    (obj,) = during.objs.values()
+    assert obj.segment is not None
+    mapped = [during.proc_label(pid) for pid in during.mapping(obj.segment)]
+    assert mapped == ["main", "SyncManager-1", "child"]
+    after = folded(run)
+    assert after.mapping(after.objs[obj.key].segment) == []  # type: ignore[arg-type]

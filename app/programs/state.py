@@ -145,12 +145,13 @@ class RedisView:
 @dataclass
 class SegmentView:
     """A shared memory segment's: its name in /dev/shm, its size in bytes,
-    the processes that map it (pid -> since when), and whether its name is
-    gone (`app.programs.folds.shm`)."""
+    the processes that map it (pid -> since when) and how many handles of
+    it each has open, and whether its name is gone (`app.programs.folds.shm`)."""
 
     name: str
     size: int = 0
     mapped: dict[int, float] = field(default_factory=dict)
+    handles: dict[int, int] = field(default_factory=dict)
     unlinked: bool = False
 
 

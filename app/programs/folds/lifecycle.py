@@ -58,6 +58,9 @@ def spawn(state: ProgramState, e: Event) -> None:
         p.command = str(d.get("command") or "")
         if p.name == str(pid) and e.item:
             p.name = e.item
+        if not p.method:  # its own `proc` says it again, if it is traced
+            p.method, p.since = str(d.get("method") or ""), p.since or e.t
+            shm.forked(state, p)
 
 
 def start_thread(state: ProgramState, e: Event) -> None:

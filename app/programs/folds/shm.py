@@ -1,9 +1,11 @@
 """Shared memory segments: who maps each one, and whether its name is gone.
 
 A process maps a segment from the `shm_open` that made or opened it until
-its `shm_close` or its end. A child forked after that maps it too, without
-a word (fork copies the mappings): it is counted from its `proc`. Batches
-of different processes arrive out of step, so either may come first.
+it has closed every handle it opened (`shm_close`), or until its end. A
+child forked after that maps it too, with its parent's handles, without a
+word (fork copies the mappings): it is counted from its `proc`, or from
+its parent's `spawn` (a manager's server says nothing itself). Batches of
+different processes arrive out of step, so either may come first.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ def shm_open(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     if obj.segment is None:
         obj.segment = SegmentView(str(d.get("segment") or ""))
-    obj.segment.size = int(d.get("size") or obj.segment.size)
-    _map(state, obj.segment, e.pid, e.t)
+    seg = obj.segment
+    seg.size = int(d.get("size") or seg.size)
+    seg.handles[e.pid] = seg.handles.get(e.pid, 0) + 1
+    _map(state, seg, e.pid, e.t)
 
 
 def shm_close(state: ProgramState, e: Event) -> None:
     seg = obj_of(state, e).segment
-    if seg is not None:
+    if seg is None:
+        return
+    seg.handles[e.pid] = left = seg.handles.get(e.pid, 1) - 1
+    if left <= 0:
         seg.mapped.pop(e.pid, None)
 
 
@@ -36,14 +43,23 @@ def shm_unlink(state: ProgramState, e: Event) -> None:
 
 
 def forked(state: ProgramState, p: ProcView) -> None:
-    """The process `p` has said who it is: forked, it maps what its parent
-    mapped when it was born."""
+    """The process `p` is known (its `proc` or its parent's `spawn`): forked,
+    it maps what its parent mapped when it was born."""
     if p.method != "fork":
         return
     for obj in state.objs.values():
         seg = obj.segment
         if seg is not None and seg.mapped.get(p.ppid, p.since) < p.since:
-            _map(state, seg, p.pid, p.since)
+            _inherit(state, seg, p)
+
+
+def _inherit(state: ProgramState, seg: SegmentView, child: ProcView) -> None:
+    """`child`, forked after its parent mapped `seg`, maps it with its
+    parent's handles."""
+    if child.pid in seg.mapped:
+        return
+    seg.handles[child.pid] = seg.handles.get(child.pid, 0) + seg.handles.get(child.ppid, 1)
+    _map(state, seg, child.pid, child.since)
 
 
 def _map(state: ProgramState, seg: SegmentView, pid: int, t: float) -> None:
@@ -52,4 +68,4 @@ def _map(state: ProgramState, seg: SegmentView, pid: int, t: float) -> None:
     seg.mapped[pid] = t
     for child in state.procs.values():  # forked since, and seen already
         if child.ppid == pid and child.method == "fork" and child.since > t:
-            _map(state, seg, child.pid, child.since)
+            _inherit(state, seg, child)

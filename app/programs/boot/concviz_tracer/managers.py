@@ -15,8 +15,11 @@ it (a proxy is pickled as its token, which carries both). The process that
 asks the manager for the object says `new` with the name the user's line
 gives it; another that meets a key first says `new` too (the fold keeps the
 first). A dict or list says `changed` after each call that changes it,
-with what it holds then (asked of the server: short, and only while it is
-small).
+with what it holds then, in its own order: asked of the server while it
+holds at most SHOWN_UP_TO items, and while asking is quick (an object whose
+contents took long to fetch once is shown by its length only from then on,
+in that process: a program that keeps a big value in a dict must not slow
+down many times over for being watched).
 """
 
 from __future__ import annotations
@@ -38,9 +41,12 @@ CONTAINERS = ("dict", "list")
 TRACED = (*QUEUES, "Lock", "RLock", "Event", *CONTAINERS)
 LIB = "Manager"
 SHOWN_UP_TO = 64  # a dict or list is shown while it holds at most this many
+SHOWN_CHARS = 240  # and this much of what it holds
+SLOW_S = 0.05  # a fetch of its contents that took longer: by its length only, then
 
 _seen: set[str] = set()  # the keys this process has said `new` of
 _depth: dict[tuple[str, int], int] = {}  # an RLock's depth, per thread
+_slow: set[str] = set()  # dicts and lists whose contents are slow to fetch
 
 
 def _forked() -> None:
@@ -81,9 +87,22 @@ def _made(typeid: str, args: Any, kwds: Any) -> str | None:
     if typeid not in CONTAINERS:
         return None
     try:
-        return where.short_repr(dict(*args, **kwds) if typeid == "dict" else list(*args))
+        return shown(dict(*args, **kwds) if typeid == "dict" else list(*args))
     except Exception:  # arguments the server will refuse too
         return None
+
+
+def shown(value: dict[Any, Any] | list[Any]) -> str:
+    """A dict or list as Python prints it, in its order, each item short
+    (`where.short_repr`), cut at SHOWN_CHARS; a big one by its length."""
+    if len(value) > SHOWN_UP_TO:
+        return f"<{len(value)} items>"
+    if isinstance(value, dict):
+        text = ", ".join(f"{where.short_repr(k)}: {where.short_repr(v)}" for k, v in value.items())
+        text = "{" + text + "}"
+    else:
+        text = "[" + ", ".join(where.short_repr(v) for v in value) + "]"
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 2] + "…" + text[-1]
 
 
 def _opened(proxy: Any, op: str) -> tuple[str, dict[str, Any]]:
@@ -287,22 +306,27 @@ def _change(method: str) -> Any:
         # Stamped as it asks what the object holds: the change stamped last
         # shows what every change before it left.
         t = time.monotonic_ns()
-        data.update(op=method, shows=_holds(proxy, real))
+        data.update(op=method, shows=_holds(proxy, real, key))
         recorder.emit(K.CHANGED, key, data, t)
         return result
 
     return call
 
 
-def _holds(proxy: Any, real: Any) -> str:
-    """What the dict or list holds now, short: asked of the server."""
+def _holds(proxy: Any, real: Any, key: str) -> str:
+    """What the dict or list `key` holds now, short: asked of the server."""
     try:
         n = int(real(proxy, "__len__", (), {}))
-        if n > SHOWN_UP_TO:
+        if n > SHOWN_UP_TO or key in _slow:
             return f"<{n} items>"
+        start = time.monotonic()
         if proxy._token.typeid == "dict":
-            return where.short_repr(real(proxy, "copy", (), {}))
-        return where.short_repr(real(proxy, "__getitem__", (slice(None),), {}))
+            value = real(proxy, "copy", (), {})
+        else:
+            value = real(proxy, "__getitem__", (slice(None),), {})
+        if time.monotonic() - start > SLOW_S:
+            _slow.add(key)
+        return shown(value)
     except Exception:  # the server has gone
         return "?"
 
