@@ -4,6 +4,13 @@ log in words. What is written into it the tracer does not see."""
 
 from __future__ import annotations
 
+import os
+import time
+
+import httpx
+import pytest
+from conftest import LiveServer
+from probes import wait_for
 from tracerharness import Traced, seen, trace
 
 from app import events
@@ -143,3 +150,32 @@ def test_a_process_maps_a_segment_until_its_last_handle_closes_and_forks_inherit
     assert mapped == ["main", "SyncManager-1", "child"]
     after = folded(run)
     assert after.mapping(after.objs[obj.key].segment) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.live
+def test_a_segment_never_unlinked_is_gone_when_the_server_is_killed_mid_run() -> None:
+    name = f"concviz_test_{os.getpid()}"
+    source = (
+        "import time\n"
+        "from multiprocessing import shared_memory\n"
+        f"board = shared_memory.SharedMemory(name={name!r}, create=True, size=64)\n"
+        "print('made', flush=True)\n"
+        "time.sleep(60)  # never unlinked\n"
+    )
+    server = LiveServer()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            run = client.post("/api/programs", json={"source": source}).json()
+            wait_for(client, run["id"], lambda r: any(c["text"] == "made" for c in r["console"]))
+        assert name in os.listdir("/dev/shm")
+        server.proc.kill()  # SIGKILL: the program's watchdog ends it
+        server.proc.wait()
+    finally:
+        server.stop()
+    deadline = time.monotonic() + 10
+    while name in os.listdir("/dev/shm") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = name in os.listdir("/dev/shm")
+    if left:  # not for the next run to find
+        os.unlink(f"/dev/shm/{name}")
+    assert not left

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.programs import procfs
+from app.programs.boot.concviz_tracer import segments
 from app.programs.controls import Controls
 from app.programs.fifo import EventFifo
 from app.programs.output import OutputFiles
@@ -42,6 +43,7 @@ def sweep() -> None:
     remove their run directories."""
     for entry in list(left_behind(BASE_DIR)):
         end_escaped(entry)
+        segments.unlink_marked(str(entry))
         shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -64,6 +66,11 @@ class RunDir:
             raise
 
     def remove(self) -> None:
+        """Called once the run's processes are gone. The shared memory
+        segments the program made and never unlinked go too: Python's
+        resource tracker unlinks them as a program ends, but not when it
+        was killed with the program."""
         if hasattr(self, "fifo"):
             self.fifo.close()
+        segments.unlink_marked(str(self.path))
         shutil.rmtree(self.path, ignore_errors=True)

@@ -14,7 +14,7 @@ import os
 import select
 import signal
 
-from . import wire
+from . import segments, wire
 
 # How long a forked child's first flush waits for its parent's `spawn` event.
 GATE_S = 2.0
@@ -75,6 +75,10 @@ def _open() -> int:
 
 
 def kill_group() -> None:
+    # The resource tracker dies with the program: what it would have
+    # unlinked, this does (`segments`).
+    if _fifo_path:
+        segments.unlink_marked(os.path.dirname(_fifo_path))
     pgid = os.getpgid(0)
     if pgid == os.getsid(0):  # the program's own session (launch starts one)
         os.killpg(pgid, signal.SIGKILL)

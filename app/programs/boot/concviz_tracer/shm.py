@@ -5,7 +5,9 @@ It sees a segment's life: the process that creates it, each process that
 opens it by its name, each ``close()`` and the ``unlink()`` that takes the
 name away. The segment's key is its name, the same in every process; a
 ``ShareableList`` is shown as itself (it keeps its items in a segment).
-A segment that library code creates (a manager's server) is left alone;
+A segment the program makes is marked in the run's directory until it is
+unlinked (`segments`). A segment that library code creates (a manager's
+server) is left alone;
 one it opens (a segment unpickled in a spawned child) is shown. A forked
 child has its parent's segments mapped without opening them: the fold
 knows (`app.programs.folds.shm`).
@@ -14,11 +16,12 @@ knows (`app.programs.folds.shm`).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from types import ModuleType
 
 from . import kinds as K
-from . import recorder, registry, where
+from . import recorder, registry, segments, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -30,11 +33,14 @@ PREFIX = "shm:"  # the key of every segment, and of nothing else
 def install(module: ModuleType) -> None:
     cls: Any = module.SharedMemory
     real_init, real_close, real_unlink = cls.__init__, cls.close, cls.unlink
+    run_dir = os.path.dirname(os.environ.get("CONCVIZ_TRACE_FIFO", ""))
 
     def __init__(
         self: Any, name: Any = None, create: bool = False, size: int = 0, **kwargs: Any
     ) -> None:
         real_init(self, name, create, size, **kwargs)
+        if create and run_dir:
+            segments.mark(run_dir, self.name)
         if recorder.is_silent():
             return
         frame = where.user_frame(1)
@@ -64,6 +70,8 @@ def install(module: ModuleType) -> None:
 
     def unlink(self: Any) -> None:
         real_unlink(self)
+        if run_dir:
+            segments.unmark(run_dir, self.name)
         key = getattr(self, "_cv_key", None)
         if key is not None:
             recorder.emit(K.SHM_UNLINK, key, where.at(1))
