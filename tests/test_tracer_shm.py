@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 from conftest import LiveServer
 from probes import wait_for
-from tracerharness import Traced, seen, trace
+from tracerharness import Ev, Traced, seen, trace
 
 from app import events
 from app.programs.model import fold_all
@@ -49,25 +51,31 @@ if __name__ == "__main__":
 """
 
 
-def folded(run: Traced) -> ProgramState:
-    raws = sorted(run.events, key=lambda e: e.t)
+def folded_events(evs: list[Ev]) -> ProgramState:
+    raws = sorted(evs, key=lambda e: e.t)
     return fold_all(events.from_raw(tuple(e), n, raws[0].t) for n, e in enumerate(raws, 1))
+
+
+def folded(run: Traced) -> ProgramState:
+    return folded_events(run.events)
+
+
+def looking(when: Callable[[list[Ev]], bool], looked: list[ProgramState]) -> Any:
+    """A `go_when` that, once `when` holds, keeps the stage as it is then."""
+
+    def go(evs: list[Ev]) -> bool:
+        if when(evs):
+            looked.append(folded_events(evs))
+            return True
+        return False
+
+    return go
 
 
 def test_a_segment_s_life_is_on_the_stage_and_in_the_log() -> None:
     # The test looks while the forked child runs, then lets it end.
     looked: list[ProgramState] = []
-
-    def nudger_runs(evs: list) -> bool:  # type: ignore[type-arg]
-        if not seen("thread", "nudger")(evs):
-            return False
-        raws = sorted(evs, key=lambda e: e.t)
-        looked.append(
-            fold_all(events.from_raw(tuple(e), n, raws[0].t) for n, e in enumerate(raws, 1))
-        )
-        return True
-
-    run = trace(PROGRAM, go_when=nudger_runs)
+    run = trace(PROGRAM, go_when=looking(seen("thread", "nudger"), looked))
     assert run.printed() == "42 7 3\n"
     opened = [(e.worker, e.data["name"], e.data["created"]) for e in run.of("shm_open")]
     assert opened == [("main", "shm", True), ("main", "sl", True), ("filler", "block", False)]
@@ -132,17 +140,7 @@ if __name__ == "__main__":
 
 def test_a_process_maps_a_segment_until_its_last_handle_closes_and_forks_inherit_it() -> None:
     looked: list[ProgramState] = []
-
-    def child_closed(evs: list) -> bool:  # type: ignore[type-arg]
-        if not any(e.kind == "shm_close" and e.worker == "child" for e in evs):
-            return False
-        raws = sorted(evs, key=lambda e: e.t)
-        looked.append(
-            fold_all(events.from_raw(tuple(e), n, raws[0].t) for n, e in enumerate(raws, 1))
-        )
-        return True
-
-    run = trace(TWO_HANDLES, go_when=child_closed)
+    run = trace(TWO_HANDLES, go_when=looking(seen("shm_close", "child"), looked))
     during = looked[-1]
     (obj,) = during.objs.values()
     assert obj.segment is not None
