@@ -230,3 +230,39 @@ def test_a_managers_dict_and_list_are_shown_in_their_own_order_and_whole_while_s
     last = run.of(K.CHANGED, run.key("names"))[-1].data["shows"]
     assert last == "['zoe', 'adam', 'mia', 'bob', 'eve', 'tom', 'ann']"
     assert run.new("squares")["shows"] == "<100 items>"
+
+
+def test_a_managers_value_array_and_namespace_show_what_they_hold_after_each_change() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def work(total, cells, shared):
+            total.value = total.value + 5
+            cells[1] = 7
+            shared.done = True
+
+        if __name__ == "__main__":
+            with mp.Manager() as manager:
+                total = manager.Value("i", 0)
+                cells = manager.Array("i", [0, 0, 0])
+                shared = manager.Namespace(round=1)
+                p = mp.Process(target=work, args=(total, cells, shared), name="worker")
+                p.start()
+                p.join()
+                print(total.value, list(cells), shared.done, shared.round)
+        """
+    )
+    assert run.printed() == "5 [0, 7, 0] True 1\n"
+    assert run.new("total")["shows"] == "0"
+    assert run.new("cells")["shows"] == "[0, 0, 0]"
+    assert run.new("shared")["shows"] == "Namespace(round=1)"
+    said = {
+        run.one("new", e.item).data["name"]: (e.worker, e.data["op"], e.data["shows"])
+        for e in run.of(K.CHANGED)
+    }
+    assert said == {
+        "total": ("worker", "set", "5"),
+        "cells": ("worker", "__setitem__", "[0, 7, 0]"),
+        "shared": ("worker", "__setattr__", "Namespace(done=True, round=1)"),  # as it prints
+    }

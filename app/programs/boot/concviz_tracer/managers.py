@@ -1,5 +1,6 @@
 """Objects a multiprocessing manager holds: ``Manager().Queue()``,
-``JoinableQueue``, ``Lock``, ``RLock``, ``Event``, ``dict`` and ``list``.
+``JoinableQueue``, ``Lock``, ``RLock``, ``Event``, ``dict``, ``list``,
+``Value``, ``Array`` and ``Namespace``.
 
 The object lives in the manager's server process; the program's processes
 hold proxies, and every call of theirs goes through one method,
@@ -14,7 +15,8 @@ An object's key is its manager's address and the id its server gave it,
 it (a proxy is pickled as its token, which carries both). The process that
 asks the manager for the object says `new` with the name the user's line
 gives it; another that meets a key first says `new` too (the fold keeps the
-first). A dict or list says `changed` after each call that changes it,
+first). A dict, list, Value, Array or Namespace says `changed` after each
+call that changes it,
 with what it holds then, in its own order: asked of the server while it
 holds at most SHOWN_UP_TO items, and while asking is quick (an object whose
 contents took long to fetch once is shown by its length only from then on,
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 QUEUES = ("Queue", "JoinableQueue")
-CONTAINERS = ("dict", "list")
+CONTAINERS = ("dict", "list", "Value", "Array", "Namespace")
 TRACED = (*QUEUES, "Lock", "RLock", "Event", *CONTAINERS)
 LIB = "Manager"
 SHOWN_UP_TO = 64  # a dict or list is shown while it holds at most this many
@@ -83,13 +85,27 @@ def _said_new(
 
 
 def _made(typeid: str, args: Any, kwds: Any) -> str | None:
-    """What a new dict or list holds, from the arguments that made it."""
+    """What a new dict, list, Value, Array or Namespace holds, from the
+    arguments that made it."""
     if typeid not in CONTAINERS:
         return None
     try:
+        if typeid == "Value":
+            return where.short_repr(args[1]) if len(args) > 1 else None
+        if typeid == "Array":
+            return shown(list(args[1])) if len(args) > 1 else None
+        if typeid == "Namespace":
+            return _cut(
+                f"Namespace({', '.join(f'{k}={where.short_repr(v)}' for k, v in kwds.items())})"
+            )
         return shown(dict(*args, **kwds) if typeid == "dict" else list(*args))
     except Exception:  # arguments the server will refuse too
         return None
+
+
+def _cut(text: str) -> str:
+    """`text` cut at SHOWN_CHARS, keeping its closing bracket."""
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 2] + "…" + text[-1]
 
 
 def shown(value: dict[Any, Any] | list[Any]) -> str:
@@ -102,7 +118,7 @@ def shown(value: dict[Any, Any] | list[Any]) -> str:
         text = "{" + text + "}"
     else:
         text = "[" + ", ".join(where.short_repr(v) for v in value) + "]"
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 2] + "…" + text[-1]
+    return _cut(text)
 
 
 def _opened(proxy: Any, op: str) -> tuple[str, dict[str, Any]]:
@@ -285,6 +301,9 @@ def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 # Dicts and lists.
 
 CHANGES = {
+    "Value": ("set",),
+    "Array": ("__setitem__",),
+    "Namespace": ("__setattr__", "__delattr__"),
     "dict": ("__setitem__", "__delitem__", "clear", "pop", "popitem", "setdefault", "update"),
     "list": (
         *("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend"),
@@ -294,7 +313,13 @@ CHANGES = {
 
 
 # How step mode names such a call ("w1 wants: set item in tally").
-ACTIONS = {"__setitem__": "set_item_in", "__delitem__": "delete_item_from", "__iadd__": "add_to"}
+ACTIONS = {
+    "__setitem__": "set_item_in",
+    "__delitem__": "delete_item_from",
+    "__iadd__": "add_to",
+    "__setattr__": "set_attribute_of",
+    "__delattr__": "delete_attribute_of",
+}
 
 
 def _change(method: str) -> Any:
@@ -314,19 +339,27 @@ def _change(method: str) -> Any:
 
 
 def _holds(proxy: Any, real: Any, key: str) -> str:
-    """What the dict or list `key` holds now, short: asked of the server."""
+    """What the object `key` holds now, short: asked of the server."""
+    typeid = proxy._token.typeid
     try:
-        n = int(real(proxy, "__len__", (), {}))
-        if n > SHOWN_UP_TO or key in _slow:
-            return f"<{n} items>"
+        if typeid == "Value":
+            return where.short_repr(real(proxy, "get", (), {}))
+        if typeid != "Namespace":
+            n = int(real(proxy, "__len__", (), {}))
+            if n > SHOWN_UP_TO or key in _slow:
+                return f"<{n} items>"
+        elif key in _slow:
+            return "Namespace(…)"
         start = time.monotonic()
-        if proxy._token.typeid == "dict":
+        if typeid == "Namespace":  # its repr, made by the server
+            value: Any = str(real(proxy, "__repr__", (), {}))
+        elif typeid == "dict":
             value = real(proxy, "copy", (), {})
         else:
             value = real(proxy, "__getitem__", (slice(None),), {})
         if time.monotonic() - start > SLOW_S:
             _slow.add(key)
-        return shown(value)
+        return _cut(value) if isinstance(value, str) else shown(value)
     except Exception:  # the server has gone
         return "?"
 
