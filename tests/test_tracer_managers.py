@@ -246,7 +246,7 @@ def test_a_managers_value_array_and_namespace_show_what_they_hold_after_each_cha
             with mp.Manager() as manager:
                 total = manager.Value("i", 0)
                 cells = manager.Array("i", [0, 0, 0])
-                shared = manager.Namespace(round=1)
+                shared = manager.Namespace(round=1, done=False)
                 p = mp.Process(target=work, args=(total, cells, shared), name="worker")
                 p.start()
                 p.join()
@@ -256,7 +256,7 @@ def test_a_managers_value_array_and_namespace_show_what_they_hold_after_each_cha
     assert run.printed() == "5 [0, 7, 0] True 1\n"
     assert run.new("total")["shows"] == "0"
     assert run.new("cells")["shows"] == "[0, 0, 0]"
-    assert run.new("shared")["shows"] == "Namespace(round=1)"
+    assert run.new("shared")["shows"] == "Namespace(done=False, round=1)"  # as it prints
     said = {
         run.one("new", e.item).data["name"]: (e.worker, e.data["op"], e.data["shows"])
         for e in run.of(K.CHANGED)

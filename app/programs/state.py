@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.model import RunState, WorkerView
+from app.programs.boot.concviz_tracer import kinds as K
 
 CONSOLE_LINES = 400
 ITEMS_SHOWN = 64  # items kept per queue for the picture; the size is exact
@@ -219,7 +220,7 @@ class ObjView:
     @property
     def kind(self) -> str:
         """queue, lock, semaphore, event, condition, barrier, pipe, pool,
-        socket or shm."""
+        socket, shm, or value (a Manager's object that holds values)."""
         t = self.type
         if t.endswith("Queue"):
             return "queue"
@@ -233,6 +234,8 @@ class ObjView:
             return "pool"
         if t in ("SharedMemory", "ShareableList"):
             return "shm"
+        if self.lib == "Manager" and t in K.MANAGER_VALUES:
+            return "value"
         return t.lower()
 
 

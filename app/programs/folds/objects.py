@@ -48,7 +48,8 @@ def obj_of(state: ProgramState, e: Event) -> ObjView:
 
 
 def changed(state: ProgramState, e: Event) -> None:
-    """A Manager's dict or list changed: what it holds now."""
+    """A Manager's dict, list, Value, Array or Namespace changed: what it
+    holds now."""
     shows = (e.data or {}).get("shows")
     if shows is not None:
         obj_of(state, e).shows = str(shows)

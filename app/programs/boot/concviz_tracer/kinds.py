@@ -126,7 +126,8 @@ fd_wait                   None                 op ("os.read", "os.write", "selec
 fd_woke                   None                 op
 changed                   object key           op (the method: "__setitem__", "append"...),
                                                shows (what it holds now, short), line: a
-                                               Manager's dict or list changed
+                                               Manager's dict, list, Value, Array or
+                                               Namespace changed
 shm_open                  "shm:" + segment     type ("SharedMemory" or "ShareableList"),
                                                lib, name (the user's variable), segment
                                                (its name in /dev/shm), size (bytes),
@@ -367,6 +368,8 @@ MP_QUEUES = ("Queue", "JoinableQueue", "SimpleQueue")
 QUEUE_QUEUES = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
 REDIS_TYPES = ("RedisList", "RedisStream")
 SYNC_TYPES = ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier")
+# A Manager's objects that hold values, shown with what they hold (`changed`).
+MANAGER_VALUES = ("dict", "list", "Value", "Array", "Namespace")
 # What a pool's idle worker waits for, and a waiter for a task's result
 # (the fold's `op` of a thread).
 WORK, RESULT = "work", "result"

@@ -16,12 +16,11 @@ it (a proxy is pickled as its token, which carries both). The process that
 asks the manager for the object says `new` with the name the user's line
 gives it; another that meets a key first says `new` too (the fold keeps the
 first). A dict, list, Value, Array or Namespace says `changed` after each
-call that changes it,
-with what it holds then, in its own order: asked of the server while it
-holds at most SHOWN_UP_TO items, and while asking is quick (an object whose
-contents took long to fetch once is shown by its length only from then on,
-in that process: a program that keeps a big value in a dict must not slow
-down many times over for being watched).
+call that changes it, with what it holds then, in its own order: asked of
+the server while it holds at most SHOWN_UP_TO items, and while asking is
+quick (an object whose contents took long to fetch once is shown by its
+length only from then on, in that process: a program that keeps a big
+value in a dict must not slow down many times over for being watched).
 """
 
 from __future__ import annotations
@@ -39,16 +38,16 @@ if TYPE_CHECKING:
     from typing import Any
 
 QUEUES = ("Queue", "JoinableQueue")
-CONTAINERS = ("dict", "list", "Value", "Array", "Namespace")
+CONTAINERS = K.MANAGER_VALUES
 TRACED = (*QUEUES, "Lock", "RLock", "Event", *CONTAINERS)
 LIB = "Manager"
-SHOWN_UP_TO = 64  # a dict or list is shown while it holds at most this many
+SHOWN_UP_TO = 64  # a dict, list or Array is shown while it holds at most this many
 SHOWN_CHARS = 240  # and this much of what it holds
 SLOW_S = 0.05  # a fetch of its contents that took longer: by its length only, then
 
 _seen: set[str] = set()  # the keys this process has said `new` of
 _depth: dict[tuple[str, int], int] = {}  # an RLock's depth, per thread
-_slow: set[str] = set()  # dicts and lists whose contents are slow to fetch
+_slow: set[str] = set()  # those of CONTAINERS whose contents are slow to fetch
 
 
 def _forked() -> None:
@@ -95,9 +94,9 @@ def _made(typeid: str, args: Any, kwds: Any) -> str | None:
         if typeid == "Array":
             return shown(list(args[1])) if len(args) > 1 else None
         if typeid == "Namespace":
-            return _cut(
-                f"Namespace({', '.join(f'{k}={where.short_repr(v)}' for k, v in kwds.items())})"
-            )
+            # as a Namespace prints itself: by name
+            fields = ", ".join(f"{k}={where.short_repr(v)}" for k, v in sorted(kwds.items()))
+            return _cut(f"Namespace({fields})")
         return shown(dict(*args, **kwds) if typeid == "dict" else list(*args))
     except Exception:  # arguments the server will refuse too
         return None
@@ -298,7 +297,7 @@ def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     return result
 
 
-# Dicts and lists.
+# Dicts, lists, Values, Arrays and Namespaces.
 
 CHANGES = {
     "Value": ("set",),
@@ -323,7 +322,7 @@ ACTIONS = {
 
 
 def _change(method: str) -> Any:
-    """The traced `method` of a proxied dict or list that changes it."""
+    """The traced `method` of one of CONTAINERS' proxies that changes it."""
 
     def call(proxy: Any, real: Any, args: Any, kwds: Any) -> Any:
         key, data = _opened(proxy, ACTIONS.get(method, method.strip("_")))

@@ -7,10 +7,9 @@ name away. The segment's key is its name, the same in every process; a
 ``ShareableList`` is shown as itself (it keeps its items in a segment).
 A segment the program makes is marked in the run's directory until it is
 unlinked (`segments`). A segment that library code creates (a manager's
-server) is left alone;
-one it opens (a segment unpickled in a spawned child) is shown. A forked
-child has its parent's segments mapped without opening them: the fold
-knows (`app.programs.folds.shm`).
+server) is not shown; one it opens (a segment unpickled in a spawned child)
+is. A forked child has its parent's segments mapped without opening them:
+the fold knows (`app.programs.folds.shm`).
 """
 
 from __future__ import annotations
