@@ -3,6 +3,7 @@
 // - projection mode (large type, thick lines), from ?projector=1 or the `p` key, remembered;
 // - the settings beside the stage fold away, remembered;
 // - the code view scrolls to the lines where workers are;
+// - a console that scrolls keeps its newest line in sight, as a terminal does;
 // - keyboard shortcuts, listed by `?`.
 (() => {
   "use strict";
@@ -70,6 +71,29 @@
     }
   };
 
+  // A console that scrolls follows its newest line, as a terminal does,
+  // unless the reader scrolled it up: then it stays where the hand left it
+  // until it is scrolled back to the end. A box drawn afresh follows.
+  const AT_END = 4; // px: a box this close to its end is at its end
+  const atEnd = (box) => box.scrollHeight - box.scrollTop - box.clientHeight <= AT_END;
+  const held = new WeakSet(); // not an attribute: a morph of the stage would drop it
+  document.addEventListener(
+    "scroll",
+    (event) => {
+      const box = event.target;
+      if (box instanceof HTMLElement && box.matches(".console")) {
+        if (atEnd(box)) held.delete(box);
+        else held.add(box);
+      }
+    },
+    { capture: true, passive: true },
+  );
+  const followConsoles = () => {
+    for (const box of document.querySelectorAll(".console")) {
+      if (!held.has(box) && !atEnd(box)) box.scrollTop = box.scrollHeight;
+    }
+  };
+
   let pending = false;
   const afterChange = () => {
     if (pending) return;
@@ -78,6 +102,7 @@
       pending = false;
       applyFold();
       followMarks();
+      followConsoles();
     });
   };
   new MutationObserver(afterChange).observe(document.body, { childList: true, subtree: true });

@@ -120,6 +120,64 @@ def test_a_pasted_program_runs_live_with_its_console_queue_and_lines(
     assert errors == []
 
 
+CHATTY = """\
+import time
+
+for n in range(60):
+    print("line", n)
+n = 60
+while True:  # one more line every 50 ms, until Stop
+    time.sleep(0.05)
+    print("line", n)
+    n += 1
+"""
+
+CONSOLE_END = (
+    "() => { const b = document.querySelector('#pg-console .console');"
+    " return b.scrollHeight - b.scrollTop - b.clientHeight; }"
+)
+LAST_LINE = (
+    "() => Number([...document.querySelectorAll('#pg-console .text')].at(-1)"
+    "?.textContent.split(' ')[1] ?? -1)"
+)
+
+
+def test_the_console_follows_its_newest_line_unless_the_reader_scrolled_it_up(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = editor(browser, live_server)
+    page.fill("#pg-source", CHATTY)
+    page.click("#pg-run")
+    page.wait_for_function("() => document.getElementById('run-id').value !== ''")
+    try:
+        page.wait_for_function(f"() => ({LAST_LINE})() >= 65", timeout=15000)
+        # More lines than the box holds: it shows the newest one, as a terminal does.
+        assert page.evaluate(
+            "() => { const b = document.querySelector('#pg-console .console');"
+            " return b.scrollHeight > b.clientHeight + 100; }"
+        )
+        page.wait_for_function(f"() => ({CONSOLE_END})() <= 4")
+        # A reader who scrolls up to read an earlier line keeps it while
+        # lines keep coming.
+        page.eval_on_selector("#pg-console .console", "b => { b.scrollTop = 0; }")
+        seen = page.evaluate(LAST_LINE)
+        page.wait_for_function(f"() => ({LAST_LINE})() >= {seen + 5}", timeout=15000)
+        assert page.eval_on_selector("#pg-console .console", "b => b.scrollTop") == 0
+        # Scrolled back to the end, it follows again.
+        page.eval_on_selector("#pg-console .console", "b => { b.scrollTop = b.scrollHeight; }")
+        seen = page.evaluate(LAST_LINE)
+        page.wait_for_function(f"() => ({LAST_LINE})() >= {seen + 5}", timeout=15000)
+        page.wait_for_function(f"() => ({CONSOLE_END})() <= 4")
+    finally:
+        page.click("#pg-stop")
+    page.wait_for_function(
+        "() => document.querySelector('#run-status').textContent.trim().toLowerCase()"
+        " === 'stopped'",
+        timeout=15000,
+    )
+    page.wait_for_function(f"() => ({CONSOLE_END})() <= 4")
+
+
 def test_a_program_that_does_not_compile_is_refused_on_the_page_at_its_line(
     browser: Any, live_server: LiveServer
 ) -> None:
