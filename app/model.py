@@ -27,10 +27,11 @@ from app import events
 from app.events import Event
 
 LOG_LENGTH = 50
-# The timeline keeps this many recent segments per worker and points of the
-# queue depth: enough for the last minute of a lively run, and small to copy
-# at each replay checkpoint.
+# The timeline keeps this many segments per worker (the older ones coarser,
+# see `add_segment`) and points of the queue depth: enough for the last
+# minute of a lively run, and small to copy at each replay checkpoint.
 LANE_SEGMENTS = 120
+Segment = tuple[float, str, str | None]  # a lane's (start, state, item)
 DEPTH_POINTS = 600
 
 STARTING = "starting"  # a worker's state before its first event says more
@@ -73,7 +74,7 @@ class RunState:
     log: deque[Event] = field(default_factory=lambda: deque(maxlen=LOG_LENGTH))
     # The timeline: per worker, its recent state changes (t, state, item);
     # a segment lasts until the next one. And the queue's depth over time.
-    lanes: dict[str, deque[tuple[float, str, str | None]]] = field(default_factory=dict)
+    lanes: dict[str, deque[Segment]] = field(default_factory=dict)
     depth_track: deque[tuple[float, int]] = field(
         default_factory=lambda: deque(maxlen=DEPTH_POINTS)
     )
@@ -179,3 +180,28 @@ def fold(state: RunState, event: Event) -> RunState:
         handler(state, event)
     note(state, event, logged=True)
     return state
+
+
+
+def add_segment(lane: deque[Segment], segment: Segment) -> None:
+    """Append `segment` to a timeline lane. A full lane still covers the
+    worker's whole life: its older half is made coarser first, each two
+    neighbours merged into one that starts where the first did and shows
+    the state that lasted longer of the two (at the timeline's scale they
+    were a pixel or two apart). Each merge halves the older half, so the
+    recent changes stay exact and a busy worker's lane is never blank
+    before them."""
+    if len(lane) >= LANE_SEGMENTS:
+        half = len(lane) // 2 & ~1
+        old = [lane.popleft() for _ in range(half)]
+        ends = [s[0] for s in old[1:]] + [lane[0][0]]
+        merged: list[Segment] = []
+        for i in range(0, half, 2):
+            first, second = old[i], old[i + 1]
+            longer = first if ends[i] - first[0] >= ends[i + 1] - second[0] else second
+            if merged and merged[-1][1:] == longer[1:]:
+                continue  # the same state goes on
+            merged.append((first[0], *longer[1:]))
+        lane.extendleft(reversed(merged))
+    lane.append(segment)
+

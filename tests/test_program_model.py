@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from redisstage import said
 
 from app.events import Event
@@ -1077,6 +1079,23 @@ def test_a_command_that_fills_its_pipe_while_main_waits_for_its_end_is_named() -
     s("main", MAIN, MAIN, K.SPAWN, "cat", pid=301, method="exec", command="cat", line=5)
     state = stalls(s, {"pid": 300, "tid": 300, **full, "ends": [MAIN, 301]}).quiet().state()
     assert diagnosis.diagnose(state) == []
+
+
+def test_a_busy_threads_timeline_lane_starts_when_the_thread_did() -> None:
+    """A thread that takes a lock hundreds of times: its lane still begins
+    at its start, not at its last changes (main was shown joining threads
+    that looked as if they had not started)."""
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Lock", lib="threading", name="lock", line=3)
+    s.thread("first", 201)
+    began = s.t
+    for _ in range(150):
+        s("first", MAIN, 201, K.ACQUIRED, "100.1", line=7)
+        s("first", MAIN, 201, K.SLEEP, s=0.002, line=8)
+        s("first", MAIN, 201, K.RELEASED, "100.1", line=7)
+    lane = s.state().lanes["first"]
+    assert lane[0][0] == pytest.approx(began)
+    assert {state for _, state, _ in lane} >= {"running", "sleeping"}
 
 
 def test_a_thread_that_waits_in_c_code_shows_it_until_it_moves() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from app import i18n, timeline
 from app.experiments import EXPERIMENTS
-from app.model import RunState, WorkerView
+from app.model import LANE_SEGMENTS, RunState, WorkerView, add_segment
 
 
 def state_with(lanes: dict[str, list[tuple[float, str, str | None]]], t: float = 10.0) -> RunState:
@@ -117,3 +117,23 @@ def test_every_lessons_outcome_states_are_states_with_words() -> None:
     for exp in EXPERIMENTS.values():
         for state in exp.outcome_states:
             assert state in timeline.STATE_WORDS, (exp.slug, state)
+
+
+def test_a_busy_lane_keeps_its_whole_span_and_its_recent_changes_exactly() -> None:
+    lane: deque[tuple[float, str, str | None]] = deque()
+    changes = [
+        (0.2 + k * 0.002, ("lock_wait", "has_lock", "sleeping")[k % 3], None) for k in range(450)
+    ]
+    for seg in changes:
+        add_segment(lane, seg)
+    assert len(lane) <= LANE_SEGMENTS
+    assert lane[0][0] == 0.2  # it began when the worker did
+    assert list(lane)[-50:] == changes[-50:]
+    assert [a[0] < b[0] for a, b in zip(lane, list(lane)[1:])] == [True] * (len(lane) - 1)
+    # Drawn: from its start, not blank until its last 120 changes.
+    s = state_with({}, t=1.2)
+    s.lanes["first"] = lane
+    s.workers["first"] = WorkerView("first", role="worker")
+    tl = timeline.build(s)
+    x_start = tl.label_w + 0.2 / 1.2 * tl.plot_w
+    assert abs(tl.lanes[0].segments[0].x - x_start) < 1

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 
 from app import events
 from app.events import Event
-from app.model import LANE_SEGMENTS, LIFECYCLE, note
+from app.model import LANE_SEGMENTS, LIFECYCLE, add_segment, note
 from app.programs import journeys
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds import (
@@ -209,7 +209,7 @@ def _track(state: ProgramState, t: float, w: ThreadView) -> None:
         lane = state.lanes[w.name] = deque(maxlen=LANE_SEGMENTS)
     label = f"{w.op} {state.obj_name(w.on)}".strip() if w.op else None
     if not lane or lane[-1][1] != w.state or lane[-1][2] != label:
-        lane.append((t, w.state, label))
+        add_segment(lane, (t, w.state, label))
 
 
 def fold_all(evs: Iterable[Event], state: ProgramState | None = None) -> ProgramState:

@@ -20,6 +20,7 @@ from typing import Any
 
 from app import events
 from app.events import Event
+from app.model import Segment
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.state import ProgramState, ThreadView
 
@@ -172,7 +173,7 @@ def _succeed(state: LockState, before: Card, w: ThreadView, name: str) -> None:
     of 50 workers are 10,000 threads). A late event of the one before goes
     to a name of its own and moves nothing of the lesson's."""
     old = state.thread(before.label)
-    lane: deque[tuple[float, str, str | None]] = state.lanes.pop(before.label, deque())
+    lane: deque[Segment] = state.lanes.pop(before.label, deque())
     lane.extend(state.lanes.pop(w.name, ()))
     if old is not None:
         state.names[(old.pid, old.tid)] = f"{name} (round {before.round})"
