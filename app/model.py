@@ -182,7 +182,6 @@ def fold(state: RunState, event: Event) -> RunState:
     return state
 
 
-
 def add_segment(lane: deque[Segment], segment: Segment) -> None:
     """Append `segment` to a timeline lane. A full lane still covers the
     worker's whole life: its older half is made coarser first, each two
@@ -204,4 +203,3 @@ def add_segment(lane: deque[Segment], segment: Segment) -> None:
             merged.append((first[0], *longer[1:]))
         lane.extendleft(reversed(merged))
     lane.append(segment)
-

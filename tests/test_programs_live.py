@@ -126,6 +126,24 @@ def test_a_program_that_does_not_compile_gets_422_naming_line_and_column(
     assert len(pc.get("/api/runs").json()) == before
 
 
+def test_a_runs_address_opened_as_it_starts_leads_to_its_live_page(pc: httpx.Client) -> None:
+    """A run's own address (/runs/ID) opened before anything of it is
+    recorded: its live page, not "page not found"."""
+    run_id = start(pc, "import time\ntime.sleep(30)\n")
+    try:
+        r = pc.get(f"/runs/{run_id}")
+        if r.status_code == 303:  # nothing recorded yet: the live page
+            assert r.headers["location"] == f"/experiments/program?run={run_id}"
+            r = pc.get(r.headers["location"], follow_redirects=True)
+            assert str(r.url).endswith(f"/programs?run={run_id}")
+        assert r.status_code == 200
+        assert run_id in r.text
+    finally:
+        pc.post(f"/api/runs/{run_id}/stop")
+    finish(pc, run_id)
+    assert pc.get("/runs/nosuchrun").status_code == 404
+
+
 def test_a_body_that_is_no_program_gets_a_clear_422(pc: httpx.Client) -> None:
     r = pc.post("/api/programs", json={"source": "", "args": []})
     assert r.status_code == 422

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -192,7 +192,15 @@ async def runs_page(request: Request) -> HTMLResponse:
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 async def replay_page(
     run_id: str, request: Request, at: Annotated[int, Query(ge=0)] = 0
-) -> HTMLResponse:
+) -> Response:
+    if await _record(request, run_id) is None:
+        # Just started: nothing is recorded yet, and the run is on its live page.
+        registry: RunRegistry = request.app.state.registry
+        try:
+            slug = registry.get(run_id).experiment.slug
+        except NotFound:
+            raise HTTPException(404, f"no recorded run '{run_id}'") from None
+        return RedirectResponse(f"/experiments/{slug}?run={run_id}", 303)
     loaded = await load(request, run_id)
     at = min(at, loaded.replay.length) if at else loaded.replay.length
     state = loaded.replay.state_at(at)
