@@ -1080,6 +1080,20 @@ def test_a_command_that_fills_its_pipe_while_main_waits_for_its_end_is_named() -
     assert diagnosis.diagnose(state) == []
 
 
+def test_a_program_without_shared_objects_says_so_in_the_past_once_it_ended() -> None:
+    def shown(state: ProgramState) -> str:
+        template = render.env.get_template("partials/program/_objects.html")
+        return template.render({**view.view(state, {"source": ""}), "state": state})
+
+    s = Story().start()
+    assert "No queue, lock or other shared object yet." in shown(s.state())
+    s("main", MAIN, MAIN, K.EXIT, exitcode=0)
+    s("main", 1, 0, "run_end", status="finished", reason="")
+    html = shown(s.state())
+    assert "The program made no queue, lock or other shared object." in html
+    assert "yet" not in html
+
+
 def test_a_busy_threads_timeline_lane_starts_when_the_thread_did() -> None:
     """A thread that takes a lock hundreds of times: its lane still begins
     at its start, not at its last changes (main was shown joining threads
