@@ -1080,6 +1080,20 @@ def test_a_command_that_fills_its_pipe_while_main_waits_for_its_end_is_named() -
     assert diagnosis.diagnose(state) == []
 
 
+def test_a_process_named_by_its_variable_shows_that_name_and_its_own_beside_it() -> None:
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SPAWN, "cons", pid=300, method="fork", target="consumer", line=9)
+    s.child("cons", 300, label="cons", method="fork")
+    s.events[-2].data["name"] = "Process-2"  # its own name, as multiprocessing gave it
+    state = s.state()
+    assert (state.procs[300].name, state.procs[300].own_name) == ("cons", "Process-2")
+    html = render.env.get_template("partials/program/_procs.html").render(
+        view.view(state, {"source": ""})
+    )
+    assert '<span class="name">cons</span>' in html
+    assert ">Process-2</span>" in html
+
+
 def test_a_program_without_shared_objects_says_so_in_the_past_once_it_ended() -> None:
     def shown(state: ProgramState) -> str:
         template = render.env.get_template("partials/program/_objects.html")

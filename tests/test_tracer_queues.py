@@ -150,7 +150,7 @@ def test_a_joinable_queue_counts_unfinished_tasks_and_its_join_waits_for_them() 
     assert qjoin.data == {"line": run.line("q.join()"), "unfinished": qjoin.data["unfinished"]}
     assert run.one("qjoined", key).t > done[-1].t
     # The daemonic child is ended at the main process's exit: cut off.
-    reaped = run.one("reaped", "Process-1").data
+    reaped = run.one("reaped", "p").data  # named after its variable
     assert (reaped["signal"], reaped["cut_off"]) == ("SIGTERM", True)
 
 

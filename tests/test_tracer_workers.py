@@ -100,15 +100,15 @@ def test_processes_start_end_and_are_reaped_with_their_exit_codes_and_signals() 
         "cut_off": False,
     }
     killed = run.of("spawn")[1]
-    assert killed.item == "Process-2"
+    assert killed.item == "killed"  # its variable: its name is multiprocessing's (Process-2)
     assert killed.data["target"] == "hang"
-    reaped = run.one("reaped", "Process-2").data
+    reaped = run.one("reaped", "killed").data
     assert (reaped["exitcode"], reaped["signal"]) == (-9, "SIGKILL")
-    assert run.one("joined", "Process-2").data == {"alive": False, "exitcode": -9}
+    assert run.one("joined", "killed").data == {"alive": False, "exitcode": -9}
     assert not [e for e in run.events if e.pid == killed.data["pid"] and e.kind == "exit"]
     join = run.one("join", "quits").data
     assert join == {"line": 20, "what": "process", "pid": spawn["pid"], "timeout": None}
-    assert run.one("join", "Process-2").data["timeout"] == 30
+    assert run.one("join", "killed").data["timeout"] == 30
     assert run.printed("main") == "3 -9\n"
 
 
@@ -542,6 +542,62 @@ def test_a_python_command_shows_itself_at_once_and_its_code_is_traced() -> None:
     assert (wait.data["op"], wait.data["what"], wait.data["line"]) == ("input", "pipe", 1)
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_process_without_a_name_is_shown_by_the_variable_its_line_gives_it(method: str) -> None:
+    run = trace(
+        f"""
+        import multiprocessing as mp
+        from multiprocessing import Process, Queue
+
+        def work(q):
+            q.put(mp.current_process().name)
+
+        class Worker(Process):
+            def __init__(self, q):
+                super().__init__()
+                self.q = q
+
+            def run(self):
+                self.q.put(self.name)
+
+        if __name__ == "__main__":
+            mp.set_start_method("{method}")
+            q = Queue()
+            downloader = Process(target=work, args=(q,))
+            named = Process(target=work, args=(q,), name="cook")
+            w = Worker(q)
+            procs = [Process(target=work, args=(q,)) for _ in range(2)]
+            for i in range(2):
+                p = Process(target=work, args=(q,))
+                procs.append(p)
+            for p in [downloader, named, w, *procs]:
+                p.start()
+            for p in [downloader, named, w, *procs]:
+                p.join()
+            print(sorted(q.get() for _ in range(7)))
+        """
+    )
+    # A name the program gave stays; a loop's many `p` keep multiprocessing's.
+    labels = ["downloader", "cook", "w", "procs[0]", "procs[1]", "Process-6", "Process-7"]
+    assert [e.item for e in run.of("spawn")] == labels
+    procs = {e.worker: e.data for e in run.of("proc") if e.worker != "main"}
+    assert {k: (d["name"], d.get("label")) for k, d in procs.items()} == {
+        "downloader": ("Process-1", "downloader"),
+        "cook": ("cook", None),
+        "w": ("Worker-3", "w"),
+        "procs[0]": ("Process-4", "procs[0]"),
+        "procs[1]": ("Process-5", "procs[1]"),
+        "Process-6": ("Process-6", None),
+        "Process-7": ("Process-7", None),
+    }
+    assert [e.item for e in run.of("joined")] == labels
+    # The program itself still sees multiprocessing's names.
+    assert (
+        run.printed()
+        == str(sorted(["cook", "Worker-3", *(f"Process-{n}" for n in (1, 4, 5, 6, 7))])) + "\n"
+    )
+
+
 def test_an_asyncio_loop_is_said_once_per_process_from_the_line_that_ran_it() -> None:
     run = trace(
         """
@@ -566,6 +622,6 @@ def test_an_asyncio_loop_is_said_once_per_process_from_the_line_that_ran_it() ->
     said = run.of("event_loop")
     assert [(e.worker, e.data["line"]) for e in said] == [
         ("main", run.line("asyncio.run(tick(1))")),
-        ("ForkProcess-1", run.line("asyncio.run(tick(2))")),
+        ("p", run.line("asyncio.run(tick(2))")),
     ]
     assert run.printed() == "1\n1\n2\n"

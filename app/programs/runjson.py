@@ -26,6 +26,7 @@ def extras(state: ProgramState) -> dict[str, Any]:
             {
                 "pid": p.pid,
                 "name": p.name,
+                "own_name": p.own_name or p.name,  # what current_process().name says
                 "ppid": p.ppid,
                 "alive": p.alive,
                 "exitcode": p.exitcode,

@@ -83,7 +83,8 @@ class ThreadView(WorkerView):
 @dataclass
 class ProcView:
     pid: int
-    name: str
+    name: str  # as its parent's label says it (the user's variable), else its own
+    own_name: str = ""  # its name (Process-2), where the user's variable names it
     ppid: int = 0
     main: bool = False
     method: str = ""

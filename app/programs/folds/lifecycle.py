@@ -25,8 +25,10 @@ from app.programs.state import (
 
 def process(state: ProgramState, e: Event) -> None:
     d = e.data or {}
-    p = proc_of(state, e.pid, str(d.get("name", "")))
-    p.name = str(d.get("name") or p.name)
+    own = str(d.get("name") or "")
+    p = proc_of(state, e.pid, str(d.get("label") or own))
+    p.name = str(d.get("label") or own or p.name)
+    p.own_name = own if d.get("label") else ""
     p.ppid = int(d.get("ppid") or p.ppid)
     p.main = bool(d.get("main"))
     p.method = str(d.get("method") or "")

@@ -75,11 +75,15 @@ def main_label(name: str) -> str:
 
 
 def proc_data(name: str) -> dict[str, object]:
-    """The `proc` event's data."""
-    return {
+    """The `proc` event's data; `label` where its parent's label for it is
+    not its name (``cons`` for a Process-2 the user's line named so)."""
+    data: dict[str, object] = {
         "name": name,
         "ppid": _ppid or os.getppid(),
         "main": _first,
         "method": _method,
         "daemon": _daemon,
     }
+    if _label and _label.split(" #")[0] != name:
+        data["label"] = _label
+    return data

@@ -20,6 +20,7 @@ from types import FrameType
 
 # filename -> {(lineno, end_lineno, col, end_col) of a call: the names it is given}
 _index: dict[str, dict[tuple[int, int, int, int], list[str]]] = {}
+_looped: dict[str, set[tuple[int, int, int, int]]] = {}  # filename -> calls in a loop's body
 _CONSTRUCTORS = ("__init__", "__new__")
 ITEM = "[]"  # a name's end when it names an item of a list
 RETURNED = "return"  # made to be returned (``return Queue()``): its caller names it
@@ -61,7 +62,10 @@ def _build(filename: str) -> dict[tuple[int, int, int, int], list[str]]:
         tree = ast.parse("".join(linecache.getlines(filename)), filename)
     except (SyntaxError, ValueError):
         return out
+    looped = _looped[filename] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            looped.update(_key(n) for n in ast.walk(node) if isinstance(n, ast.Call))
         if isinstance(node, ast.Assign):
             _map(node.value, node.targets[0], out)
         elif isinstance(node, ast.AnnAssign | ast.NamedExpr):
@@ -82,35 +86,65 @@ def _build(filename: str) -> dict[tuple[int, int, int, int], list[str]]:
     return out
 
 
-def _at(frame: FrameType) -> list[str] | None:
-    code = frame.f_code
-    index = _index.get(code.co_filename)
-    if index is None:
-        index = _index[code.co_filename] = _build(code.co_filename)
-    if not index:
-        return None
+def _call(frame: FrameType) -> tuple[int, int, int, int] | None:
+    """The position of the call `frame` is making."""
     lasti = frame.f_lasti
-    for k, pos in enumerate(code.co_positions()):
+    for k, pos in enumerate(frame.f_code.co_positions()):
         if k == lasti // 2:
-            return index.get((pos[0] or 0, pos[1] or 0, pos[2] or 0, pos[3] or 0))
+            return (pos[0] or 0, pos[1] or 0, pos[2] or 0, pos[3] or 0)
     return None
 
 
-def given(frame: FrameType | None, user: object) -> list[str] | None:
-    """The names the user's code gives to what the call in `frame` returns;
-    past a constructor of the user's own subclass (``super().__init__()``)
-    or a function that returns it (``return Queue()``), the names its caller
-    gives (`_owned`). `user(filename)` says whose a file is."""
+def _at(frame: FrameType) -> list[str] | None:
+    filename = frame.f_code.co_filename
+    index = _index.get(filename)
+    if index is None:
+        index = _index[filename] = _build(filename)
+    if not index:
+        return None
+    call = _call(frame)
+    return index.get(call) if call is not None else None
+
+
+def _naming(frame: FrameType | None, user: object) -> tuple[FrameType, list[str]] | None:
+    """The frame whose line names what the call in `frame` returns, and the
+    names: `frame`'s own, or past a constructor of the user's own subclass
+    (``super().__init__()``) or a function that returns it (``return
+    Queue()``), its caller's. `user(filename)` says whose a file is."""
     while frame is not None:
         names = _at(frame)
         if names is not None and names != [RETURNED]:
-            return _owned(frame, names, user)
+            return frame, names
         if names is None and frame.f_code.co_name not in _CONSTRUCTORS:
             return None
         frame = frame.f_back
         if frame is None or not user(frame.f_code.co_filename):  # type: ignore[operator]
             return None
     return None
+
+
+def given(frame: FrameType | None, user: object) -> list[str] | None:
+    """The names the user's code gives to what the call in `frame` returns
+    (`_naming`), an owner's in front of ``self.`` (`_owned`)."""
+    found = _naming(frame, user)
+    return _owned(*found, user) if found is not None else None
+
+
+def given_once(frame: FrameType | None, user: object) -> str | None:
+    """The one name the user's code gives to what the call in `frame`
+    returns, where that call is not in a loop's body (there, each one made
+    would have the same name) and names no attribute of ``self``; an item
+    of a list (``procs[]``) too. Else None."""
+    found = _naming(frame, user)
+    if found is None:
+        return None
+    at, names = found
+    names = _owned(at, names, user)
+    if len(names) != 1 or names[0].startswith("self."):
+        return None
+    if not names[0].endswith(ITEM) and _call(at) in _looped.get(at.f_code.co_filename, ()):
+        return None
+    return names[0]
 
 
 def _owned(frame: FrameType, names: list[str], user: object) -> list[str]:

@@ -27,7 +27,7 @@ import signal
 import sys
 from types import ModuleType
 
-from . import gate, hooks, identity, outlet, recorder, where
+from . import gate, hooks, identity, names, outlet, recorder, registry, where
 from . import kinds as K
 from .workers import before_join, main_end, print_exc, process_exit, report_exc
 
@@ -103,13 +103,29 @@ def child_label(name: str) -> str:
     return name if n == 0 else f"{name} #{n + 1}"
 
 
+def _default_name(p: Any) -> bool:
+    """Whether a Process has the name multiprocessing gave it (Process-2)."""
+    return bool(p.name == f"{type(p).__name__}-{':'.join(str(i) for i in p._identity)}")
+
+
 def _patch_process(process: ModuleType) -> None:
     BaseProcess: Any = process.BaseProcess
-    real_start, real_join, real_bootstrap = (
+    real_init, real_start, real_join, real_bootstrap = (
+        BaseProcess.__init__,
         BaseProcess.start,
         BaseProcess.join,
         BaseProcess._bootstrap,
     )
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        """Keep the name the user's line gives it (``cons = Process(...)``):
+        a process without a name of its own is shown by it."""
+        real_init(self, *args, **kwargs)
+        frame = where.called_by_user(1)
+        if frame is not None and recorder.current() is not None:
+            given = names.given_once(frame, where.is_user_file)
+            if given is not None:
+                self._cv_given = registry.unique(given) if given.endswith(names.ITEM) else given
 
     def start(self: Any) -> Any:
         method = self._start_method
@@ -130,7 +146,8 @@ def _patch_process(process: ModuleType) -> None:
             real_start(self)
             _tag_popen(self)
             return
-        label = self._cv_label = child_label(self.name)
+        given = getattr(self, "_cv_given", None)
+        label = self._cv_label = child_label(given if given and _default_name(self) else self.name)
         self._cv_spawned = not server
         target = self._target
         if target is None and type(self).run is not BaseProcess.run:
@@ -204,7 +221,7 @@ def _patch_process(process: ModuleType) -> None:
         process_exit(code)
         return code
 
-    BaseProcess.start, BaseProcess.join = start, join
+    BaseProcess.__init__, BaseProcess.start, BaseProcess.join = __init__, start, join
     BaseProcess._bootstrap = _bootstrap
 
 
