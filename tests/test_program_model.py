@@ -282,6 +282,27 @@ def test_a_task_whose_workers_process_ended_is_not_left_running() -> None:
     ) in words
 
 
+def test_a_pool_says_how_many_tasks_it_was_given_and_how_each_call_ended() -> None:
+    s = Story().start().pool(workers=1)
+    w = ("ForkPoolWorker-1", 301, 301)
+    for n in range(12):
+        s("main", MAIN, MAIN, K.SUBMIT, "100.1", task=f"100.9.{n}", fn="safe_div", line=9)
+    for n in range(10):
+        s(*w, K.TASK_START, "100.1", task=f"100.9.{n}", fn="safe_div", call=f"safe_div(1, {n})")
+        s(*w, K.TASK_END, "100.1", task=f"100.9.{n}", error="ZeroDivisionError" if n == 0 else None)
+    state = s.state()
+    pool = state.objs["100.1"]
+    assert (pool.tasks_given, pool.tasks_done, pool.tasks_failed) == (12, 9, 1)
+    html = render.env.get_template("partials/program/_objects.html").render(
+        {**view.view(state, {"source": ""}), "state": state}
+    )
+    assert "tasks given: 12 · done: 9" in html
+    assert "failed: 1" in html
+    assert "safe_div(1, 9) · done" in html  # the latest first, each with its arguments
+    assert "safe_div · queued" in html
+    assert "+4 more" in html  # eight of twelve listed
+
+
 def test_a_result_that_came_lets_its_waiter_go_on() -> None:
     s = pool_story()
     s("main", MAIN, MAIN, K.RESULT_GOT, "100.2", task="t2", fn="work", ready=True, line=9)

@@ -91,6 +91,12 @@ def test_a_pools_tasks_are_reported_where_they_ran() -> None:
     lines = {e.data["fn"]: e.data["line"] for e in run.of("submit", key) if e.data["fn"] == "add"}
     assert lines["add"] in (run.line("apply_async"), run.line("starmap"))
     assert {e.data["error"] for e in run.of("task_end", key)} == {None}
+    # Each task says the call it makes, with its arguments.
+    calls = sorted(e.data["call"] for e in run.of("task_start", key))
+    assert calls == sorted(
+        ["square(0)", "square(1)", "square(2)", "square(3)", "add(1, 2)"]
+        + ["add(1, 1)", "add(2, 2)", "square(5)", "square(6)"]
+    )
     assert run.printed("main") == "[0, 1, 4, 9]\n3\n[2, 4]\n[25, 36]\n"
 
 

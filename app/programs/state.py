@@ -187,7 +187,12 @@ class ObjView:
     waiting: int = 0
     broken: bool = False  # a barrier's: aborted, or a wait on it timed out
     peer: str = ""
-    tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id: fn, state, where
+    # A pool's latest tasks, id: its function (its call, once it runs: "f(7)"),
+    # state, who runs or ran it; and how many were given to it and ended, ever.
+    tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    tasks_given: int = 0
+    tasks_done: int = 0
+    tasks_failed: int = 0
     workers: int = 0  # a pool's size: the most workers it runs at once
     terminated: bool = False  # a pool's: Pool.terminate(), no task starts any more
     redis: RedisView | None = None  # a Redis list's or stream's

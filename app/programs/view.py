@@ -63,8 +63,9 @@ class ObjBox:
     waiters: list[Waiter] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
     more: int = 0  # items not drawn
-    # A pool's latest: function, state, its words, and who runs or ran it.
+    # A pool's latest: its call, state, its words, and who runs or ran it.
     tasks: list[tuple[str, str, str, str]] = field(default_factory=list)
+    tasks_more: int = 0  # a pool's tasks not listed
     groups: list[redis_view.GroupBox] = field(default_factory=list)  # a Redis stream's
     mapped: list[str] = field(default_factory=list)  # a shared memory segment's processes
 
@@ -134,6 +135,7 @@ def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBo
             (fn, st, _(TASK_WORDS.get(st, st)), where)
             for fn, st, where in (obj.tasks[task] for task in latest)
         ]
+        box.tasks_more = max(0, obj.tasks_given - len(box.tasks))
         if obj.redis is not None:
             _redis(state, box, obj.redis, colour)
         if obj.segment is not None:

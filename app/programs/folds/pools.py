@@ -18,14 +18,21 @@ def pool_task(state: ProgramState, e: Event) -> None:
     w = thread_of(state, e)
     if e.kind == K.SUBMIT:
         obj.tasks[task] = (fn, "queued", "")
+        obj.tasks_given += 1
     elif e.kind == K.CANCELLED:  # by the thread that cancelled it, which goes on
         obj.tasks[task] = (fn, CANCELLED, "")
         return
     elif e.kind == K.TASK_START:
-        obj.tasks[task] = (fn or obj.tasks.get(task, ("", "", ""))[0], "running", w.name)
+        call = str(d.get("call") or fn or obj.tasks.get(task, ("", "", ""))[0])
+        obj.tasks[task] = (call, "running", w.name)
     else:
         before = obj.tasks.get(task, (fn, "", w.name))
-        obj.tasks[task] = (before[0], "failed" if d.get("error") else "done", w.name)
+        failed = bool(d.get("error"))
+        obj.tasks[task] = (before[0], "failed" if failed else "done", w.name)
+        if failed:
+            obj.tasks_failed += 1
+        else:
+            obj.tasks_done += 1
     while len(obj.tasks) > TASKS_KEPT:
         del obj.tasks[next(iter(obj.tasks))]
     if e.kind == K.TASK_START:

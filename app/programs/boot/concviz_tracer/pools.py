@@ -23,9 +23,24 @@ _now = recorder._monotonic_ns
 _mapping: set[int] = set()  # threads inside a traced map: its submits are its own
 
 
+ARGS_SAID = 4  # arguments of a task's call said, each way (more: "...")
+
+
+def call_text(name: str | None, args: Any, kwargs: Any) -> str:
+    """``is_prime(7)``: the call a task makes, at most `where.MAX_REPR` long."""
+    said = [where.short_repr(a) for a in args[:ARGS_SAID]]
+    said += [f"{k}={where.short_repr(v)}" for k, v in list(kwargs.items())[:ARGS_SAID]]
+    if len(args) > ARGS_SAID or len(kwargs) > ARGS_SAID:
+        said.append("...")
+    text = f"{name or '?'}({', '.join(said)})"
+    return text if len(text) <= where.MAX_REPR else text[: where.MAX_REPR - 4] + "...)"
+
+
 def _run(fn: Any, key: str, task: str, args: Any, kwargs: Any) -> Any:
     name = where.qualname(fn)
-    recorder.emit(K.TASK_START, key, {"task": task, "fn": name})
+    recorder.emit(
+        K.TASK_START, key, {"task": task, "fn": name, "call": call_text(name, args, kwargs)}
+    )
     try:
         result = fn(*args, **kwargs)
     except BaseException as e:
