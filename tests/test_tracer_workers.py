@@ -4,7 +4,7 @@ names, their order, and what the library does on its own (not reported)."""
 from __future__ import annotations
 
 import pytest
-from tracerharness import trace
+from tracerharness import Traced, trace
 
 
 def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
@@ -625,3 +625,98 @@ def test_an_asyncio_loop_is_said_once_per_process_from_the_line_that_ran_it() ->
         ("p", run.line("asyncio.run(tick(2))")),
     ]
     assert run.printed() == "1\n1\n2\n"
+
+
+def errors(run: Traced) -> str:
+    return "".join(e.data["text"] for e in run.of("out") if e.data["stream"] == "stderr")
+
+
+def test_a_thread_or_process_started_wrongly_gets_pythons_own_error() -> None:
+    """A subclass whose __init__ skips the base class's, or a thread started
+    twice: the error Python gives, not one of the tracer's making."""
+    run = trace(
+        """
+        import multiprocessing as mp
+        import threading
+
+        class Lazy(threading.Thread):
+            def __init__(self, n):
+                self.n = n
+
+        class LazyProcess(mp.Process):
+            def __init__(self, n):
+                self.n = n
+
+        if __name__ == "__main__":
+            for start in (Lazy(1).start, LazyProcess(2).start):
+                try:
+                    start()
+                except Exception as e:
+                    print(type(e).__name__, e)
+            t = threading.Thread(target=print, args=("once",))
+            t.start()
+            t.join()
+            t.start()
+        """,
+        check=False,
+    )
+    assert run.printed() == (
+        "RuntimeError thread.__init__() not called\n"
+        "AttributeError 'LazyProcess' object has no attribute '_closed'\n"
+        "once\n"
+    )
+    assert "RuntimeError: threads can only be started once" in errors(run)
+    assert run.returncode == 1
+
+
+def test_an_uncaught_keyboard_interrupt_ends_the_process_by_sigint_as_in_python() -> None:
+    run = trace(
+        """
+        import subprocess
+        import sys
+
+        r = subprocess.run([sys.executable, "-c", "raise KeyboardInterrupt"])
+        print("child", r.returncode)
+        """
+    )
+    assert run.printed("main") == "child -2\n"
+    assert "KeyboardInterrupt" in errors(run)
+
+
+def test_sys_exit_in_a_thread_ends_that_thread_not_the_programs_exit_code() -> None:
+    run = trace(
+        """
+        import sys
+        import threading
+
+        t = threading.Thread(target=sys.exit, args=(3,))
+        t.start()
+        t.join()
+        print("main ok")
+        """
+    )
+    assert run.printed("main") == "main ok\n"
+    assert run.returncode == 0
+    assert [e.data for e in run.of("exit")] == [{"exitcode": 0}]
+
+
+def test_a_crashed_childs_traceback_is_the_one_python_prints() -> None:
+    run = trace(
+        """
+        import multiprocessing as mp
+
+        def boom():
+            raise KeyError("missing")
+
+        if __name__ == "__main__":
+            p = mp.Process(target=boom)
+            p.start()
+            p.join()
+        """
+    )
+    lines = errors(run).splitlines()
+    assert lines[:2] == ["Process Process-1:", "Traceback (most recent call last):"]
+    assert lines[2].endswith("in _bootstrap")
+    assert "multiprocessing" in lines[2]
+    assert lines[3].strip() == "self.run()"
+    assert lines[-1] == "KeyError: 'missing'"

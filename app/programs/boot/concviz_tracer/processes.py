@@ -128,6 +128,8 @@ def _patch_process(process: ModuleType) -> None:
                 self._cv_given = registry.unique(given) if given.endswith(names.ITEM) else given
 
     def start(self: Any) -> Any:
+        if getattr(self, "_closed", True) or self._popen is not None:
+            return real_start(self)  # Python's own error: no __init__, closed, started twice
         method = self._start_method
         if method is None:
             from multiprocessing import context
@@ -141,7 +143,7 @@ def _patch_process(process: ModuleType) -> None:
         server = frame is None and where.qualname(self._target) == K.MANAGER_SERVER
         if server:
             frame = where.user_frame(1)
-        if frame is None or self._popen is not None or recorder.current() is None:
+        if frame is None or recorder.current() is None:
             self._cv_label = self.name
             real_start(self)
             _tag_popen(self)
@@ -204,9 +206,9 @@ def _patch_process(process: ModuleType) -> None:
             except BaseException as e:
                 with contextlib.suppress(Exception):
                     report_exc(e)
-                # What multiprocessing prints, without this package's frames;
-                # the same exit code.
-                if print_exc(f"Process {self.name}:\n", e):
+                # What multiprocessing prints, from its frame that called
+                # run(), without this package's frames; the same exit code.
+                if print_exc(f"Process {self.name}:\n", e, sys._getframe(1)):
                     raise SystemExit(1) from None
                 raise
             finally:

@@ -200,15 +200,20 @@ def traceback_data(tb: Any) -> dict[str, Any]:
     return data
 
 
-def shown_traceback(exc: BaseException) -> str:
+def shown_traceback(exc: BaseException, caller: FrameType | None = None) -> str:
     """The traceback of `exc` as the user would see it from ``python
     program.py``: without this package's frames (its hooks, the thread and
     process wrappers: `hide_in_tracebacks` took them out of the module that
-    formats it), and the user's files named as they are in the run's
-    directory."""
+    formats it), from the frame of `caller` where Python would have caught
+    it (a wrapper caught it first), and the user's files named as they are
+    in the run's directory."""
     import traceback
 
-    text = "".join(traceback.format_exception(exc))
+    te = traceback.TracebackException.from_exception(exc)
+    if caller is not None:
+        outer = traceback.StackSummary.extract([(caller, caller.f_lineno)])
+        te.stack = traceback.StackSummary.from_list([*outer, *te.stack])
+    text = "".join(te.format())
     if _user_dir:
         text = text.replace(f'File "{_user_dir}{os.sep}', 'File "')
     return text

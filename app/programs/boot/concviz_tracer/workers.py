@@ -35,6 +35,11 @@ _exit_code: Any = 0
 
 def install() -> None:
     hooks.when_imported("threading", _patch_threading)
+    # The hook formats tracebacks with it. Imported there, after an uncaught
+    # KeyboardInterrupt, it would make Python forget to end the process by
+    # SIGINT (exit code 1, not -2), which a parent can see.
+    import traceback  # noqa: F401
+
     sys.excepthook = _excepthook(sys.excepthook)
     os._exit = _os_exit(os._exit)
     sys.exit = _sys_exit(sys.exit)
@@ -78,12 +83,13 @@ def report_exc(exc: BaseException, must_show: bool = True) -> str:
     return error
 
 
-def print_exc(header: str, exc: BaseException) -> bool:
+def print_exc(header: str, exc: BaseException, caller: Any = None) -> bool:
     """Print `header` and the traceback of `exc` to stderr as Python would,
-    without this package's frames (`where.shown_traceback`); False if it
-    could not, for Python's own printing to do it."""
+    without this package's frames (`where.shown_traceback`, from the frame
+    `caller`, if given); False if it could not, for Python's own printing
+    to do it."""
     try:
-        text = header + where.shown_traceback(exc)
+        text = header + where.shown_traceback(exc, caller)
         sys.stderr.write(text)
         sys.stderr.flush()
     except Exception:
@@ -108,7 +114,10 @@ def _excepthook(hook: Any) -> Any:
 def _sys_exit(real: Any) -> Any:
     def exit(status: Any = None) -> Any:
         global _exit_code
-        _exit_code = status
+        threading = sys.modules.get("threading")
+        # In another thread, SystemExit ends that thread alone.
+        if threading is None or threading.current_thread() is threading.main_thread():
+            _exit_code = status
         return real(status)
 
     exit.__doc__ = real.__doc__
@@ -183,6 +192,8 @@ def _patch_threading(threading: ModuleType) -> None:
     real_hook = threading.excepthook
 
     def start(self: Any) -> Any:
+        if not self._initialized or self._started.is_set():
+            return real_start(self)  # Python's own error: no __init__, or started twice
         frame = where.called_by_user(1)
         parent = recorder.current() if frame is not None else None
         if parent is not None:
