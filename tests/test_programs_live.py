@@ -1039,6 +1039,29 @@ def test_the_program_list_counts_its_processes_in_the_run_object(pc: httpx.Clien
     assert os.getpid() not in {p["pid"] for p in run["processes"]}
 
 
+def test_a_stopped_managers_temporary_files_are_gone_with_its_run(pc: httpx.Client) -> None:
+    """A Manager's socket lives in a temporary directory that its process
+    removes as it exits: killed by Stop, it cannot. It is in the run's
+    directory, which goes."""
+    run_id = start(
+        pc,
+        "import multiprocessing as mp\n"
+        "import multiprocessing.util\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.Manager() as m:\n"
+        "        inbox = m.Queue()\n"
+        "        print(mp.util.get_temp_dir(), flush=True)\n"
+        "        inbox.get()  # nothing comes\n",
+    )
+    run = wait_for(pc, run_id, lambda r: bool(r["console"]), 15)
+    tmp = run["console"][0]["text"].strip()
+    assert tmp.startswith(str(BASE_DIR))  # not the machine's /tmp
+    assert os.path.isdir(tmp)
+    pc.post(f"/api/runs/{run_id}/stop")
+    finish(pc, run_id)
+    assert settle(lambda: os.path.exists(tmp), lambda there: not there) is False
+
+
 def test_a_killed_server_takes_the_program_with_it_and_the_next_one_tidies_up() -> None:
     server = LiveServer()
     try:

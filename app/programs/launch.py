@@ -40,6 +40,11 @@ NO_ECHO = "CONCVIZ_TRACE_NO_ECHO"
 
 STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
+# The program's temporary files (its TMPDIR: a Manager's socket, say), gone
+# with its directory even when its processes were killed. Not where that
+# path would be too long for a socket's name under it (108 bytes at most).
+TMP_DIR = "tmp"
+TMP_DIR_MAX = 60
 
 
 StrPath = str | os.PathLike[str]
@@ -105,6 +110,9 @@ def program_env(
     env[NO_ECHO] = os.path.abspath(workdir)
     env[USER_DIR] = os.path.abspath(workdir)
     env[MAIN] = os.path.abspath(os.path.join(workdir, script))
+    tmp = os.path.join(os.path.abspath(workdir), TMP_DIR)
+    if len(tmp) <= TMP_DIR_MAX:
+        env["TMPDIR"] = tmp
     env.update(options.env())
     env.update(options.extra_env)
     return env
@@ -127,6 +135,7 @@ def launch(
         raise ValueError("args must be strings")
     script = os.path.abspath(os.path.join(workdir, script_path))
     env = program_env(script, workdir, fifo_path, options)
+    os.makedirs(os.path.join(workdir, TMP_DIR), mode=0o700, exist_ok=True)
     with (
         open(os.path.join(workdir, STDOUT_FILE), "wb") as out,
         open(os.path.join(workdir, STDERR_FILE), "wb") as err,
