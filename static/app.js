@@ -108,6 +108,25 @@
   new MutationObserver(afterChange).observe(document.body, { childList: true, subtree: true });
   afterChange();
 
+  // A run started from this page where the settings sit above the stage (a
+  // narrow or zoomed screen): they fold away and the stage comes into view
+  // under Start's bar, as the programs page does with its editor. Beside
+  // the settings (a wide screen), the page stays as it is.
+  let startedHere = false;
+  document.addEventListener("submit", (event) => {
+    if (event.target instanceof Element && event.target.id === "controls") startedHere = true;
+  });
+  document.addEventListener("htmx:after:settle", (event) => {
+    const area = event.target;
+    if (!startedHere || !(area instanceof Element) || area.id !== "run-area") return;
+    startedHere = false;
+    const panel = document.getElementById("settings");
+    if (!panel || panel.hidden || panel.getBoundingClientRect().bottom > area.getBoundingClientRect().top + 1) return;
+    localStorage.setItem(FOLD_KEY, "closed");
+    applyFold();
+    (document.getElementById("run-controls") || area).scrollIntoView({ block: "start" });
+  });
+
   const click = (selector) => {
     const el = document.querySelector(selector);
     if (el) el.click();

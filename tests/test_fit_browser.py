@@ -163,6 +163,38 @@ def test_producer_consumer_fits_other_projectors(
     check_lesson(browser, server, "producer-consumer", size, mode)
 
 
+@pytest.mark.parametrize(
+    ("size", "mode"), [((853, 533), "1"), ((390, 844), "0")], ids=["zoomed-150%", "phone"]
+)
+def test_where_the_settings_sit_above_the_stage_start_folds_them_and_shows_the_run(
+    browser: Any, server: LiveServer, size: tuple[int, int], mode: str
+) -> None:
+    """A projector's 1280x800 zoomed to 150%, or a phone: the settings come
+    first, the stage far below them. Start brings the run into view."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/experiments/producer-consumer?projector={mode}")
+        page.evaluate("() => localStorage.setItem('concviz-settings', 'open')")
+        page.reload()
+        assert page.locator("#stage").bounding_box()["y"] > size[1]  # out of view
+        shown = page.evaluate("() => document.querySelector('#runbar code')?.textContent ?? ''")
+        page.click("button.start")
+        page.wait_for_function(UNDER_WAY, arg=shown, timeout=15000)
+        page.wait_for_function("() => document.getElementById('settings').hidden")
+        page.wait_for_function(
+            "() => { const r = document.querySelector('#stage').getBoundingClientRect();"
+            " return r.top >= 0 && r.top < innerHeight / 2; }"
+        )
+        assert page.locator("button.start").is_visible()
+        page.screenshot(path=str(ARTIFACTS / f"fit-started-{size[0]}x{size[1]}-p{mode}.png"))
+    finally:
+        run_id = page.evaluate("() => document.querySelector('#runbar code')?.textContent ?? ''")
+        if run_id:
+            httpx.post(f"{server.url}/api/runs/{run_id}/stop", timeout=30)
+        context.close()
+
+
 def test_settings_fold_away_by_keyboard_and_stay_folded(browser: Any, server: LiveServer) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()

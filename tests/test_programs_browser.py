@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from conftest import ARTIFACTS, LiveServer
 
@@ -176,6 +177,29 @@ def test_the_console_follows_its_newest_line_unless_the_reader_scrolled_it_up(
         timeout=15000,
     )
     page.wait_for_function(f"() => ({CONSOLE_END})() <= 4")
+
+
+def test_on_a_phone_a_started_run_comes_into_view_below_the_bar_not_under_it(
+    browser: Any, live_server: LiveServer
+) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(live_server.url + "/programs")
+    open_editor(page)
+    page.fill("#pg-source", "import time\nprint('hello')\ntime.sleep(30)\n")
+    page.click("#pg-run")
+    page.wait_for_function("() => document.getElementById('run-id').value !== ''")
+    run_id = page.input_value("#run-id")
+    try:
+        page.wait_for_function("() => !document.getElementById('pg-edit').open")
+        # The editor's line (to open it again) just below the sticky bar, and the run.
+        page.wait_for_function(
+            "() => { const bar = document.querySelector('.pg-bar').getBoundingClientRect();"
+            " const line = document.querySelector('#pg-edit > summary').getBoundingClientRect();"
+            " return line.top >= bar.bottom - 1 && line.bottom <= innerHeight; }"
+        )
+        assert page.locator("#pg-edit > summary").is_visible()
+    finally:
+        httpx.post(f"{live_server.url}/api/runs/{run_id}/stop", timeout=30)
 
 
 def test_a_program_that_does_not_compile_is_refused_on_the_page_at_its_line(

@@ -99,6 +99,11 @@
     if (!(area instanceof Element) || area.id !== "run-area" || area.querySelector("#stage.empty")) return;
     const editor = document.getElementById("pg-edit");
     if (editor) editor.open = false;
-    (editor || area).scrollIntoView({ block: "start" }); // its line, then the run
+    // Its line, then the run, just below the sticky bar (which wraps onto
+    // more rows on a narrow screen than the CSS's scroll margin allows).
+    const target = editor || area;
+    const bar = document.querySelector(".pg-bar");
+    if (bar) target.style.scrollMarginTop = `max(4rem, ${bar.getBoundingClientRect().height + 8}px)`;
+    target.scrollIntoView({ block: "start" });
   });
 })();
