@@ -39,9 +39,9 @@ def open_editor(page: Any) -> None:
         page.click("#pg-edit > summary")
 
 
-def editor(browser: Any, server: LiveServer) -> Any:
-    """The programs page at a projector's size, its editor open."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+def editor(browser: Any, server: LiveServer, size: tuple[int, int] = (1280, 800)) -> Any:
+    """The programs page at a projector's size (or `size`), its editor open."""
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
     page.goto(server.url + "/programs")
     open_editor(page)
     return page
@@ -182,9 +182,7 @@ def test_the_console_follows_its_newest_line_unless_the_reader_scrolled_it_up(
 def test_on_a_phone_a_started_run_comes_into_view_below_the_bar_not_under_it(
     browser: Any, live_server: LiveServer
 ) -> None:
-    page = browser.new_page(viewport={"width": 390, "height": 844})
-    page.goto(live_server.url + "/programs")
-    open_editor(page)
+    page = editor(browser, live_server, (390, 844))
     page.fill("#pg-source", "import time\nprint('hello')\ntime.sleep(30)\n")
     page.click("#pg-run")
     page.wait_for_function("() => document.getElementById('run-id').value !== ''")
