@@ -197,10 +197,12 @@ async def replay_page(
         # Just started: nothing is recorded yet, and the run is on its live page.
         registry: RunRegistry = request.app.state.registry
         try:
-            slug = registry.get(run_id).experiment.slug
+            run = registry.get(run_id)
         except NotFound:
-            raise HTTPException(404, f"no recorded run '{run_id}'") from None
-        return RedirectResponse(f"/experiments/{slug}?run={run_id}", 303)
+            run = None
+        if run is None or run.ended.is_set():  # none, or its recording was deleted
+            raise HTTPException(404, f"no recorded run '{run_id}'")
+        return RedirectResponse(f"/experiments/{run.experiment.slug}?run={run_id}", 303)
     loaded = await load(request, run_id)
     at = min(at, loaded.replay.length) if at else loaded.replay.length
     state = loaded.replay.state_at(at)
