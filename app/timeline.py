@@ -105,6 +105,7 @@ STATE_WORDS = {
     "sleeping": N_("sleeping"),
     "blocked": N_("blocked"),
     "cut_off": N_("cut off (daemon)"),
+    "ended_with_process": N_("ended unfinished with its process"),
     "finished": N_("finished"),
     "crashed": N_("crashed"),
     "killed": N_("killed"),

@@ -1129,6 +1129,22 @@ def test_a_program_without_shared_objects_says_so_in_the_past_once_it_ended() ->
     assert "yet" not in html
 
 
+def test_a_thread_its_process_did_not_wait_for_ended_unfinished_not_finished() -> None:
+    """os._exit(2) while a thread (no daemon) still runs: Python's exit would
+    have waited for it; this one did not."""
+    s = Story().start().thread("ticker", 201)
+    s("ticker", MAIN, 201, K.SLEEP, s=0.5, line=5)
+    s("main", MAIN, MAIN, K.EXIT, exitcode=2)
+    state = s.state()
+    ticker = state.workers["ticker"]
+    assert ticker.state == "ended_with_process"
+    assert view.doing(state, ticker) == (
+        "ended unfinished with its process (os._exit waits for no thread)"
+    )
+    assert state.lanes["ticker"][-1][1] == "ended_with_process"
+    assert state.main().state == "finished"
+
+
 def test_a_busy_threads_timeline_lane_starts_when_the_thread_did() -> None:
     """A thread that takes a lock hundreds of times: its lane still begins
     at its start, not at its last changes (main was shown joining threads

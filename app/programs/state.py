@@ -47,7 +47,9 @@ FINISHED = "finished"
 CRASHED = "crashed"
 KILLED = "killed"
 CUT_OFF = "cut_off"
-OVER = frozenset({FINISHED, CRASHED, KILLED, CUT_OFF})
+# A thread its process did not wait for, though no daemon (os._exit).
+ENDED_WITH = "ended_with_process"
+OVER = frozenset({FINISHED, CRASHED, KILLED, CUT_OFF, ENDED_WITH})
 
 # The runtime's own kinds.
 QUIET = "quiet"  # data: s, the seconds without an event

@@ -278,6 +278,7 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "crashed": _("crashed"),
         "killed": _("killed"),
         "cut_off": _("cut off (daemon)"),
+        "ended_with_process": _("ended unfinished with its process (os._exit waits for no thread)"),
     }
     return states.get(w.state, w.state)
 

@@ -15,6 +15,7 @@ from app.programs.folds.workers import go, proc_of, thread_of, wait
 from app.programs.state import (
     CRASHED,
     CUT_OFF,
+    ENDED_WITH,
     FINISHED,
     KILLED,
     OVER,
@@ -137,6 +138,8 @@ def _process_over(
             w.state = KILLED
         elif p.exitcode and w.error:  # an uncaught exception (sys.exit(2) is no crash)
             w.state = CRASHED
+        elif not w.daemon and not w.main_thread:  # Python's exit would have waited for it
+            w.state = ENDED_WITH
         else:
             w.state = FINISHED
         w.since, w.op, w.on, w.timeout, w.line = t, "", "", None, None
