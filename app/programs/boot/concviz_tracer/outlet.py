@@ -29,6 +29,11 @@ def configure(fifo_path: str) -> None:
     _fifo_path = fifo_path
 
 
+def run_dir() -> str:
+    """The run's directory, where its FIFO is ("" when not configured)."""
+    return os.path.dirname(_fifo_path)
+
+
 def forked() -> None:
     """In a forked child: its gate is its own (the FIFO stays open)."""
     global _gate
@@ -78,7 +83,7 @@ def kill_group() -> None:
     # The resource tracker dies with the program: what it would have
     # unlinked, this does (`segments`).
     if _fifo_path:
-        segments.unlink_marked(os.path.dirname(_fifo_path))
+        segments.unlink_marked(run_dir())
     pgid = os.getpgid(0)
     if pgid == os.getsid(0):  # the program's own session (launch starts one)
         os.killpg(pgid, signal.SIGKILL)

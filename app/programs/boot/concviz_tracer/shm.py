@@ -15,12 +15,11 @@ the fold knows (`app.programs.folds.shm`).
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from types import ModuleType
 
 from . import kinds as K
-from . import recorder, registry, segments, where
+from . import outlet, recorder, registry, segments, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ PREFIX = "shm:"  # the key of every segment, and of nothing else
 def install(module: ModuleType) -> None:
     cls: Any = module.SharedMemory
     real_init, real_close, real_unlink = cls.__init__, cls.close, cls.unlink
-    run_dir = os.path.dirname(os.environ.get("CONCVIZ_TRACE_FIFO", ""))
+    run_dir = outlet.run_dir()
 
     def __init__(
         self: Any, name: Any = None, create: bool = False, size: int = 0, **kwargs: Any
