@@ -193,17 +193,18 @@ async def runs_page(request: Request) -> HTMLResponse:
 async def replay_page(
     run_id: str, request: Request, at: Annotated[int, Query(ge=0)] = 0
 ) -> Response:
-    if await _record(request, run_id) is None:
+    try:
+        loaded = await load(request, run_id)
+    except HTTPException as missing:
         # Just started: nothing is recorded yet, and the run is on its live page.
         registry: RunRegistry = request.app.state.registry
         try:
             run = registry.get(run_id)
         except NotFound:
-            run = None
-        if run is None or run.ended.is_set():  # none, or its recording was deleted
-            raise HTTPException(404, f"no recorded run '{run_id}'")
+            raise missing from None
+        if run.ended.is_set():  # its recording was deleted
+            raise
         return RedirectResponse(f"/experiments/{run.experiment.slug}?run={run_id}", 303)
-    loaded = await load(request, run_id)
     at = min(at, loaded.replay.length) if at else loaded.replay.length
     state = loaded.replay.state_at(at)
     view = ReplayView(run_id, loaded.experiment, loaded.params, state)
