@@ -4,6 +4,7 @@ log in words. What is written into it the tracer does not see."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from tracerharness import Ev, Traced, seen, trace
 
 from app import events
 from app.programs.model import fold_all
+from app.programs.rundirs import RunDir
 from app.programs.state import ProgramState
 from app.programs.view import view
 
@@ -151,29 +153,69 @@ def test_a_process_maps_a_segment_until_its_last_handle_closes_and_forks_inherit
 
 
 @pytest.mark.live
-def test_a_segment_never_unlinked_is_gone_when_the_server_is_killed_mid_run() -> None:
+def test_what_a_program_never_unlinked_in_dev_shm_is_gone_when_the_server_is_killed_mid_run() -> (
+    None
+):
+    """A segment, and the named semaphores of spawn's lock and queue (which
+    the resource tracker would unlink, but it is killed with the program)."""
     name = f"concviz_test_{os.getpid()}"
     source = (
         "import time\n"
+        "import multiprocessing as mp\n"
         "from multiprocessing import shared_memory\n"
         f"board = shared_memory.SharedMemory(name={name!r}, create=True, size=64)\n"
-        "print('made', flush=True)\n"
-        "time.sleep(60)  # never unlinked\n"
+        "if __name__ == '__main__':\n"
+        "    spawn = mp.get_context('spawn')\n"
+        "    lock, q = spawn.Lock(), spawn.Queue()\n"
+        "    print('made', flush=True)\n"
+        "    time.sleep(60)  # never unlinked\n"
     )
+    before = set(os.listdir("/dev/shm"))
     server = LiveServer()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             run = client.post("/api/programs", json={"source": source}).json()
             wait_for(client, run["id"], lambda r: any(c["text"] == "made" for c in r["console"]))
-        assert name in os.listdir("/dev/shm")
+        made = set(os.listdir("/dev/shm")) - before
+        assert name in made
+        assert len([n for n in made if n.startswith("sem.")]) >= 3  # a lock, a queue's two
         server.proc.kill()  # SIGKILL: the program's watchdog ends it
         server.proc.wait()
     finally:
         server.stop()
     deadline = time.monotonic() + 10
-    while name in os.listdir("/dev/shm") and time.monotonic() < deadline:
+    while made & set(os.listdir("/dev/shm")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = name in os.listdir("/dev/shm")
-    if left:  # not for the next run to find
-        os.unlink(f"/dev/shm/{name}")
-    assert not left
+    left = made & set(os.listdir("/dev/shm"))
+    for n in left:  # not for the next run to find
+        os.unlink(f"/dev/shm/{n}")
+    assert left == set()
+
+
+def test_the_file_of_a_semaphore_cut_off_half_made_goes_when_its_run_does() -> None:
+    """A process killed inside sem_open leaves glibc's temporary file,
+    /dev/shm/sem.XXXXXX, which no name marks. Ending the run removes those
+    made during it; one a process holds open (being made now), one made
+    before the run and a semaphore's named file stay."""
+    run_dir = RunDir("prog.py", "pass\n", 1.0, {})
+    tag = f"{os.getpid() % 100000:05d}"
+    paths = {
+        what: f"/dev/shm/sem.{prefix}{tag}"
+        for what, prefix in (("cut off", "c"), ("held", "h"), ("before", "b"))
+    }
+    paths["named"] = f"/dev/shm/sem.mp-test{tag}"
+    for path in paths.values():
+        with open(path, "wb") as f:
+            f.write(bytes(32))
+    hour_ago = time.time() - 3600
+    os.utime(paths["before"], (hour_ago, hour_ago))
+    holding = open(paths["held"], "rb")  # noqa: SIM115 (held across the removal)
+    try:
+        run_dir.remove()
+        left = {what for what, path in paths.items() if os.path.exists(path)}
+    finally:
+        holding.close()
+        for path in paths.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    assert left == {"held", "before", "named"}

@@ -13,11 +13,12 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.programs import procfs
+from app.programs import procfs, semtemps
 from app.programs.boot.concviz_tracer import segments
 from app.programs.controls import Controls
 from app.programs.fifo import EventFifo
@@ -44,7 +45,17 @@ def sweep() -> None:
     for entry in list(left_behind(BASE_DIR)):
         end_escaped(entry)
         segments.unlink_marked(str(entry))
+        semtemps.unlink_left_since(_made_s(entry))
         shutil.rmtree(entry, ignore_errors=True)
+
+
+def _made_s(run_dir: Path) -> float:
+    """About when a run's directory was made: the time of its oldest file
+    (the program's, written first and never again)."""
+    times: list[float] = []
+    with contextlib.suppress(OSError):
+        times = [p.stat().st_mtime for p in (run_dir, *run_dir.iterdir())]
+    return min(times, default=float("inf"))
 
 
 class RunDir:
@@ -54,6 +65,7 @@ class RunDir:
 
     def __init__(self, script_name: str, script: str, speed: float, live: dict[str, Any]) -> None:
         BASE_DIR.mkdir(mode=0o700, exist_ok=True)
+        self.made_s = time.time()
         self.path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
         try:
             self.script = self.path / script_name
@@ -69,8 +81,11 @@ class RunDir:
         """Called once the run's processes are gone. The shared memory
         segments the program made and never unlinked go too: Python's
         resource tracker unlinks them as a program ends, but not when it
-        was killed with the program."""
+        was killed with the program; so do the named semaphores (marked
+        too) and what a process killed while it made one left
+        (`semtemps`)."""
         if hasattr(self, "fifo"):
             self.fifo.close()
         segments.unlink_marked(str(self.path))
+        semtemps.unlink_left_since(self.made_s)
         shutil.rmtree(self.path, ignore_errors=True)

@@ -18,6 +18,7 @@ def install() -> None:
     hooks.when_imported("asyncio.queues", _asyncio_queues)
     hooks.when_imported("multiprocessing.context", _context)
     hooks.when_imported("multiprocessing.pool", _pool)
+    hooks.when_imported("multiprocessing.synchronize", _synchronize)
     hooks.when_imported("multiprocessing.sharedctypes", _sharedctypes)
     hooks.when_imported("multiprocessing.shared_memory", _shared_memory)
     hooks.when_imported("concurrent.futures._base", _futures)
@@ -58,6 +59,12 @@ def _managers(managers: ModuleType) -> None:
     from . import managers as traced
 
     traced.install(managers)
+
+
+def _synchronize(synchronize: ModuleType) -> None:
+    from . import semnames
+
+    semnames.install(synchronize)
 
 
 def _sharedctypes(sharedctypes: ModuleType) -> None:

@@ -1,5 +1,6 @@
-"""The shared memory segments a run's program made and has not unlinked,
-kept as empty files named after them in the run's directory.
+"""The shared memory segments and named semaphores a run's program made
+and has not unlinked, kept as empty files named after their files in
+/dev/shm, in the run's directory (`shm`, `semnames`).
 
 Python's resource tracker unlinks what a program forgot as it ends, but
 not when it is killed with the program: when the server is gone (the
@@ -29,8 +30,9 @@ def unmark(run_dir: str, name: str) -> None:
 
 
 def unlink_marked(run_dir: str) -> None:
-    """Unlink the segments still marked in `run_dir` (those gone already
-    are no matter)."""
+    """Unlink the segments and semaphores still marked in `run_dir` (those
+    gone already are no matter). A semaphore's file is unlinked as a
+    segment's: both are files in /dev/shm."""
     folder = os.path.join(run_dir, DIR)
     try:
         names = os.listdir(folder)
