@@ -18,10 +18,16 @@ DIR = "segments"
 
 
 def mark(run_dir: str, name: str) -> None:
-    with contextlib.suppress(OSError):
-        os.makedirs(os.path.join(run_dir, DIR), exist_ok=True)
-        with open(os.path.join(run_dir, DIR, name), "w"):
-            pass
+    path = os.path.join(run_dir, DIR, name)
+    for _ in range(2):  # the folder is made by the first mark
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            return
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                os.makedirs(os.path.join(run_dir, DIR), exist_ok=True)
+        except OSError:
+            return
 
 
 def unmark(run_dir: str, name: str) -> None:
