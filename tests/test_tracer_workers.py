@@ -28,6 +28,10 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
             for _ in range(2):
                 forks.append(mp.Lock())
             x, y = [mp.Event() for _ in range(2)]
+            bells = [mp.Event(), mp.Event()]
+            bells += [mp.Lock() for _ in range(1)]
+            bells.extend([mp.Event()])
+            bells.append(mp.Lock())
         """
     )
     assert run.new("q") == {
@@ -49,8 +53,10 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
     # Made on a line that names no one variable: after their type and line.
     assert run.new("<Event>@19")["type"] == "Event"
     assert run.new("<Event>@19 #2")["type"] == "Event"
+    # However a list grows, an item is named by its place in it.
+    assert [run.new(f"bells[{i}]")["line"] for i in range(5)] == [20, 20, 21, 22, 23]
     keys = [e.item for e in run.of("new")]
-    assert len(set(keys)) == len(keys) == 12
+    assert len(set(keys)) == len(keys) == 17
 
 
 def test_processes_start_end_and_are_reaped_with_their_exit_codes_and_signals() -> None:

@@ -4,8 +4,9 @@ line assigns it to (``q = Queue(3)`` gives ``q``, ``self.q = Queue()`` gives
 ``a`` and ``b``; ``inbox = make_queue()`` where it is returned gives
 ``inbox``), else ``<Type>@line``.
 One made into a list (``forks = [Lock() for _ in range(5)]``,
-``forks.append(Lock())``) is named as an item of it, ``forks[]``, which
-`registry` numbers in the order they are made: ``forks[0]``, ``forks[1]``.
+``forks.append(Lock())``, ``forks += [Lock(), Lock()]``, ``.extend``) is
+named as an item of it, ``forks[]``, which `registry` numbers in the order
+they are made: ``forks[0]``, ``forks[1]``.
 
 The call being made is found exactly: the frame's current instruction has a
 source position (``co_positions``), which is the position of its ``ast.Call``
@@ -41,12 +42,10 @@ def _map(value: ast.expr | None, target: ast.expr | None, out: dict) -> None:
         return
     if isinstance(value, ast.Call):
         out[_key(value)] = _targets(target)
-    elif (
-        isinstance(value, ast.ListComp)
-        and isinstance(value.elt, ast.Call)
-        and not isinstance(target, ast.Tuple | ast.List)
+    elif isinstance(value, ast.ListComp | ast.List) and not isinstance(
+        target, ast.Tuple | ast.List
     ):
-        out[_key(value.elt)] = [ast.unparse(target) + ITEM]
+        _items(value, ast.unparse(target), out)
     elif (
         isinstance(value, ast.Tuple | ast.List)
         and isinstance(target, ast.Tuple | ast.List)
@@ -54,6 +53,17 @@ def _map(value: ast.expr | None, target: ast.expr | None, out: dict) -> None:
     ):
         for v, t in zip(value.elts, target.elts, strict=True):
             _map(v, t, out)
+
+
+def _items(value: ast.expr, owner: str, out: dict) -> None:
+    """The calls whose results become items of the list `owner`: the
+    element of ``[Lock() for ...]``, each call of ``[Lock(), Lock()]``."""
+    if isinstance(value, ast.ListComp) and isinstance(value.elt, ast.Call):
+        out[_key(value.elt)] = [owner + ITEM]
+    elif isinstance(value, ast.List):
+        for elt in value.elts:
+            if isinstance(elt, ast.Call):
+                out[_key(elt)] = [owner + ITEM]
 
 
 def _build(filename: str) -> dict[tuple[int, int, int, int], list[str]]:
@@ -75,14 +85,18 @@ def _build(filename: str) -> dict[tuple[int, int, int, int], list[str]]:
         elif isinstance(node, ast.With | ast.AsyncWith):
             for item in node.items:
                 _map(item.context_expr, item.optional_vars, out)
-        elif (  # xs.append(Lock())
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add):
+            _items(node.value, ast.unparse(node.target), out)  # xs += [Lock() for ...]
+        elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "append"
             and len(node.args) == 1
-            and isinstance(node.args[0], ast.Call)
         ):
-            out[_key(node.args[0])] = [ast.unparse(node.func.value) + ITEM]
+            owner = ast.unparse(node.func.value)
+            if node.func.attr == "append" and isinstance(node.args[0], ast.Call):
+                out[_key(node.args[0])] = [owner + ITEM]  # xs.append(Lock())
+            elif node.func.attr == "extend":
+                _items(node.args[0], owner, out)  # xs.extend([Lock() for ...])
     return out
 
 
