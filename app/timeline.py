@@ -106,6 +106,7 @@ STATE_WORDS = {
     "blocked": N_("blocked"),
     "cut_off": N_("cut off (daemon)"),
     "ended_with_process": N_("ended unfinished with its process"),
+    "ended_by_pool": N_("ended by its pool's terminate()"),
     "finished": N_("finished"),
     "crashed": N_("crashed"),
     "killed": N_("killed"),

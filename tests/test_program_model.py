@@ -722,6 +722,7 @@ def test_a_child_still_going_when_the_program_ended_was_ended_not_finished() -> 
 
 def test_sys_exit_with_a_code_is_no_crash_and_an_uncaught_exception_is() -> None:
     quits = Story().start()
+    quits("main", MAIN, MAIN, K.END, daemon_threads=[])  # SystemExit ends its code too
     quits("main", MAIN, MAIN, K.EXIT, exitcode=2)
     main = quits.state().workers["main"]
     assert main.state == "finished"
@@ -1142,7 +1143,53 @@ def test_a_thread_its_process_did_not_wait_for_ended_unfinished_not_finished() -
         "ended unfinished with its process (os._exit waits for no thread)"
     )
     assert state.lanes["ticker"][-1][1] == "ended_with_process"
-    assert state.main().state == "finished"
+    # main called os._exit on its way, before the end of its code
+    assert state.main().state == "ended_with_process"
+
+
+def test_a_process_that_called_os_exit_midway_did_not_finish_its_code() -> None:
+    """os._exit(1) in a child's task: its exit code says 1, and its main
+    thread, which never reached the end of its code, is not "finished"."""
+    s = Story().start().child("a", 300)
+    s("a", 300, 300, K.SLEEP, s=0.05, line=4)
+    s("main", MAIN, MAIN, K.REAPED, "a", pid=300, exitcode=1)
+    state = s.state()
+    (a,) = [w for w in state.threads() if w.pid == 300]
+    assert (a.state, a.exitcode) == ("ended_with_process", 1)
+    # One that ran its code to the end (sys.exit(3) too) finished it.
+    s = Story().start().child("b", 300)
+    s("b", 300, 300, K.END, daemon_threads=[])
+    s("main", MAIN, MAIN, K.REAPED, "b", pid=300, exitcode=3)
+    state = s.state()
+    assert [(w.state, w.exitcode) for w in state.threads() if w.pid == 300] == [("finished", 3)]
+
+
+def test_a_pool_worker_its_pool_terminated_is_said_ended_by_it_not_killed() -> None:
+    """The end of a `with Pool()` block ends the workers still there with
+    SIGTERM: the box and the log say who did it, and the card is no alarm."""
+    s = Story().start().pool(2)
+    for pid in (301, 302):
+        s.child(f"ForkPoolWorker-{pid - 300}", pid, daemon=True)
+        s(f"ForkPoolWorker-{pid - 300}", pid, pid, K.POOL_WORKER, "100.1")
+    s("main", MAIN, MAIN, K.TERMINATE, "100.1", line=7)
+    s("main", MAIN, MAIN, K.REAPED, "ForkPoolWorker-1", pid=301, exitcode=-15, signal="SIGTERM")
+    # A signal from elsewhere is a kill still.
+    s("main", MAIN, MAIN, K.REAPED, "ForkPoolWorker-2", pid=302, exitcode=-9, signal="SIGKILL")
+    state = s.state()
+    one, two = state.thread("ForkPoolWorker-1"), state.thread("ForkPoolWorker-2")
+    assert one is not None
+    assert two is not None
+    assert (one.state, two.state) == ("ended_by_pool", "killed")
+    assert view.doing(state, one) == "ended by its pool's terminate()"
+    context = {**view.view(state, {"source": ""}), "state": state}
+    html = render.env.get_template("partials/program/_procs.html").render(context)
+    assert "ended by pool.terminate()" in html
+    assert "killed by SIGKILL" in html
+    assert "killed by SIGTERM" not in html
+    assert said(state, [e for e in s.events if e.kind == K.REAPED]) == [
+        "ForkPoolWorker-1 was ended by pool.terminate() (SIGTERM)",
+        "ForkPoolWorker-2 was killed by SIGKILL",
+    ]
 
 
 def test_a_busy_threads_timeline_lane_starts_when_the_thread_did() -> None:

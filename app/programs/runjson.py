@@ -32,6 +32,7 @@ def extras(state: ProgramState) -> dict[str, Any]:
                 "exitcode": p.exitcode,
                 "signal": p.signal or None,
                 "cut_off": p.cut_off,  # a daemon, ended as its parent exited
+                "pool_ended": p.pool_ended,  # a pool's worker, ended by its terminate()
                 "with_run": p.with_run,  # still there when the run ended: concviz ended it
                 "daemon": p.daemon,
                 "manager": p.manager,

@@ -49,7 +49,9 @@ KILLED = "killed"
 CUT_OFF = "cut_off"
 # A thread its process did not wait for, though no daemon (os._exit).
 ENDED_WITH = "ended_with_process"
-OVER = frozenset({FINISHED, CRASHED, KILLED, CUT_OFF, ENDED_WITH})
+# A pool's worker that its pool's terminate() ended (the end of a `with Pool()`).
+POOL_ENDED = "ended_by_pool"
+OVER = frozenset({FINISHED, CRASHED, KILLED, CUT_OFF, ENDED_WITH, POOL_ENDED})
 
 # The runtime's own kinds.
 QUIET = "quiet"  # data: s, the seconds without an event
@@ -99,6 +101,8 @@ class ProcView:
     # that ended): concviz ended it, and its exit status went to nobody here.
     with_run: bool = False
     code_ended: bool = False  # its main code ran to its end; it waits to exit
+    pool: str = ""  # the key of the pool whose worker it is
+    pool_ended: bool = False  # ended by that pool's terminate() (SIGTERM)
     since: float = 0.0
     manager: bool = False  # a Manager()'s server: it holds the objects, says nothing
     command: str = ""  # the command it runs, if the user's code ran one (subprocess)

@@ -279,6 +279,7 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "killed": _("killed"),
         "cut_off": _("cut off (daemon)"),
         "ended_with_process": _("ended unfinished with its process (os._exit waits for no thread)"),
+        "ended_by_pool": _("ended by its pool's terminate()"),
     }
     return states.get(w.state, w.state)
 

@@ -19,6 +19,7 @@ from app.programs.state import (
     FINISHED,
     KILLED,
     OVER,
+    POOL_ENDED,
     SLEEPING,
     ProgramState,
 )
@@ -124,6 +125,8 @@ def _process_over(
     p.signal = signal or p.signal
     p.cut_off = p.cut_off or cut_off
     p.alive = False
+    pool = state.objs.get(p.pool) if p.pool else None
+    p.pool_ended = p.signal == "SIGTERM" and pool is not None and pool.terminated
     pools.workers_gone(state, {w.name for w in state.threads() if w.pid == pid})
     for w in state.threads():
         if w.pid == pid and cut_off and w.state == KILLED:
@@ -134,11 +137,15 @@ def _process_over(
         w.exitcode = p.exitcode
         if p.cut_off or (w.daemon and not w.main_thread and p.code_ended):
             w.state = CUT_OFF
+        elif p.pool_ended:
+            w.state = POOL_ENDED
         elif p.signal or (p.exitcode is not None and p.exitcode < 0):
             w.state = KILLED
         elif p.exitcode and w.error:  # an uncaught exception (sys.exit(2) is no crash)
             w.state = CRASHED
-        elif not w.daemon and not w.main_thread:  # Python's exit would have waited for it
+        elif (not w.daemon and not w.main_thread) or (w.main_thread and not p.code_ended):
+            # Python's exit would have waited for that thread; this main
+            # thread never reached its code's end (os._exit on its way).
             w.state = ENDED_WITH
         else:
             w.state = FINISHED

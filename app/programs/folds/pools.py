@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.folds.objects import obj_of
-from app.programs.folds.workers import go, thread_of, wait
+from app.programs.folds.workers import go, proc_of, thread_of, wait
 from app.programs.state import CANCELLED, GET_WAIT, LOST, NEVER_RAN, TASKS_KEPT, ProgramState
 
 
@@ -45,6 +45,7 @@ def pool_task(state: ProgramState, e: Event) -> None:
 def pool_worker(state: ProgramState, e: Event) -> None:
     """A pool's worker started: it waits for its first task."""
     wait(thread_of(state, e), e, K.WORK, e.item or "", GET_WAIT)
+    proc_of(state, e.pid).pool = e.item or ""
 
 
 def terminate(state: ProgramState, e: Event) -> None:
