@@ -1,15 +1,17 @@
 """The tracer inside an unmodified program: the objects a Manager() holds
-(its queues, locks and events), reported by the processes that call them
-through their proxies, and the manager's own server process (a program
-stuck on one: test_programs_live)."""
+(its queues, locks, semaphores, conditions, events and barriers), reported
+by the processes that call them through their proxies, and the manager's
+own server process (a program stuck on one: test_programs_live)."""
 
 from __future__ import annotations
 
 import ast
 
-from tracerharness import trace
+from tracerharness import folded, looking, seen, trace
 
+from app.programs import view
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.state import ProgramState
 
 
 def test_a_managers_queue_is_one_object_for_every_process_and_names_its_variable() -> None:
@@ -266,3 +268,56 @@ def test_a_managers_value_array_and_namespace_show_what_they_hold_after_each_cha
         "cells": ("worker", "__setitem__", "[0, 7, 0]"),
         "shared": ("worker", "__setattr__", "Namespace(done=True, round=1)"),  # as it prints
     }
+
+
+def test_a_managers_semaphore_condition_and_barrier_are_traced_like_threadings() -> None:
+    """Two processes take a Manager's semaphore, wait at its barrier of
+    three until main comes, and notify its condition: as threading's."""
+    looked: list[ProgramState] = []
+    both_wait = lambda evs: seen("bwait", "k0")(evs) and seen("bwait", "k1")(evs)  # noqa: E731
+    run = trace(
+        """
+        from multiprocessing import Manager, Process
+        from gate import wait_for_go
+
+        def party(sem, cond, barrier):
+            with sem:
+                pass
+            barrier.wait()
+            with cond:
+                cond.notify_all()
+
+        if __name__ == "__main__":
+            m = Manager()
+            sem, cond, barrier = m.Semaphore(2), m.Condition(), m.Barrier(3)
+            ps = [Process(target=party, args=(sem, cond, barrier), name=f"k{i}") for i in range(2)]
+            for p in ps:
+                p.start()
+            wait_for_go()  # once the test has seen both wait at the barrier
+            with cond:
+                barrier.wait()
+                print(cond.wait(timeout=10))
+            for p in ps:
+                p.join()
+            m.shutdown()
+        """,
+        go_when=looking(both_wait, looked),
+    )
+    sem, cond, barrier = run.key("sem"), run.key("cond"), run.key("barrier")
+    assert run.new("sem")["value"] == 2
+    assert run.new("barrier")["parties"] == 3
+    # While they waited: 2 of 3 at the barrier, each shown waiting there
+    # (what a stuck program's diagnosis then says of them: test_program_model).
+    during = looked[-1]
+    assert (during.objs[barrier].waiting, during.objs[barrier].parties) == (2, 3)
+    for who in ("k0", "k1"):
+        w = during.thread(who)
+        assert w is not None
+        assert view.doing(during, w) == "waiting at barrier"
+    after = folded(run)
+    assert after.objs[sem].value == 2  # each took it once and gave it back
+    assert after.objs[sem].holders == []
+    kinds = {(e.worker, e.kind) for e in run.on(cond)}
+    assert {("main", "cwait"), ("main", "cwoke"), ("k0", "notify"), ("k1", "notify")} <= kinds
+    assert {e.worker for e in run.of("bpassed", barrier)} == {"main", "k0", "k1"}
+    assert run.printed() == "True\n"

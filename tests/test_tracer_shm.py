@@ -7,17 +7,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 from conftest import LiveServer
 from probes import wait_for
-from tracerharness import Ev, Traced, seen, trace
+from tracerharness import folded, looking, seen, trace
 
-from app import events
-from app.programs.model import fold_all
 from app.programs.rundirs import RunDir
 from app.programs.state import ProgramState
 from app.programs.view import view
@@ -51,27 +47,6 @@ if __name__ == "__main__":
     sl.shm.close()
     sl.shm.unlink()
 """
-
-
-def folded_events(evs: list[Ev]) -> ProgramState:
-    raws = sorted(evs, key=lambda e: e.t)
-    return fold_all(events.from_raw(tuple(e), n, raws[0].t) for n, e in enumerate(raws, 1))
-
-
-def folded(run: Traced) -> ProgramState:
-    return folded_events(run.events)
-
-
-def looking(when: Callable[[list[Ev]], bool], looked: list[ProgramState]) -> Any:
-    """A `go_when` that, once `when` holds, keeps the stage as it is then."""
-
-    def go(evs: list[Ev]) -> bool:
-        if when(evs):
-            looked.append(folded_events(evs))
-            return True
-        return False
-
-    return go
 
 
 def test_a_segment_s_life_is_on_the_stage_and_in_the_log() -> None:

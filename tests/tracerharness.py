@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from app import events
 from app.programs.fifo import EventFifo
 from app.programs.launch import STDERR_FILE, STDOUT_FILE, TraceOptions, launch
+from app.programs.model import fold_all
+from app.programs.state import ProgramState
 
 
 class Ev(NamedTuple):
@@ -246,3 +249,27 @@ def trace(
     if check:
         assert run.returncode == 0, (run.returncode, run.stderr)
     return run
+
+
+# The stage of a traced run, folded as the server folds it.
+
+
+def folded_events(evs: list[Ev]) -> ProgramState:
+    raws = sorted(evs, key=lambda e: e.t)
+    return fold_all(events.from_raw(tuple(e), n, raws[0].t) for n, e in enumerate(raws, 1))
+
+
+def folded(run: Traced) -> ProgramState:
+    return folded_events(run.events)
+
+
+def looking(when: Callable[[list[Ev]], bool], looked: list[ProgramState]) -> Any:
+    """A `go_when` that, once `when` holds, keeps the stage as it is then."""
+
+    def go(evs: list[Ev]) -> bool:
+        if when(evs):
+            looked.append(folded_events(evs))
+            return True
+        return False
+
+    return go

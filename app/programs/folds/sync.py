@@ -26,7 +26,7 @@ def acquired(state: ProgramState, e: Event) -> None:
     if obj.kind == "semaphore":
         if not obj.signals:
             obj.holders.append(w.name)
-        obj.value = d.get("value", obj.value)
+        obj.value = d.get("value", _counted(obj.value, -1))
     else:
         obj.owner = w.name
         obj.depth = int(d.get("depth") or 1)
@@ -44,13 +44,21 @@ def released(state: ProgramState, e: Event) -> None:
             obj.holders.remove(w.name)
         else:  # released by another than its takers: a signal, held by no one
             obj.signals, obj.holders = True, []
-        obj.value = d.get("value", obj.value)
+        obj.value = d.get("value", _counted(obj.value, +1))
     elif obj.owner == w.name or obj.owner == "":
         depth = int(d.get("depth") or 0)
         obj.depth = depth
         if not depth:
             obj.owner = ""
     go(w, e)
+
+
+def _counted(value: int | None, step: int) -> int | None:
+    """A semaphore's value after an acquire or release that did not say it
+    (a Manager's: its value is in the server, which does not tell). Below
+    0 for a moment where an acquire arrives before the release that let it
+    go (`_objects.html` shows 0 then)."""
+    return None if value is None else value + step
 
 
 def set_event(state: ProgramState, e: Event) -> None:

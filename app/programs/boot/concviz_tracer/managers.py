@@ -1,6 +1,7 @@
 """Objects a multiprocessing manager holds: ``Manager().Queue()``,
-``JoinableQueue``, ``Lock``, ``RLock``, ``Event``, ``dict``, ``list``,
-``Value``, ``Array`` and ``Namespace``.
+``JoinableQueue``, ``Lock``, ``RLock``, ``Semaphore``, ``BoundedSemaphore``,
+``Condition``, ``Event``, ``Barrier``, ``dict``, ``list``, ``Value``,
+``Array`` and ``Namespace``.
 
 The object lives in the manager's server process; the program's processes
 hold proxies, and every call of theirs goes through one method,
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 QUEUES = ("Queue", "JoinableQueue")
 CONTAINERS = K.MANAGER_VALUES
-TRACED = (*QUEUES, "Lock", "RLock", "Event", *CONTAINERS)
+SYNCS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition", "Event", "Barrier")
+TRACED = (*QUEUES, *SYNCS, *CONTAINERS)
 LIB = "Manager"
 SHOWN_UP_TO = 64  # a dict, list or Array is shown while it holds at most this many
 SHOWN_CHARS = 240  # and this much of what it holds
@@ -66,21 +68,33 @@ def key_of(token: Any) -> str:
     return f"mgr:{address}/{token.id}"
 
 
-def _maxsize(typeid: str, args: Any, kwds: Any) -> int:
-    if typeid not in QUEUES:
-        return 0
-    size = args[0] if args else kwds.get("maxsize", 0)
-    return int(size) if type(size) is int and size > 0 else 0
-
-
 def _said_new(
-    key: str, typeid: str, frame: Any, name: str | None, maxsize: int, shows: str | None = None
+    key: str, typeid: str, frame: Any, name: str | None, extra: dict[str, Any] | None = None
 ) -> None:
     _seen.add(key)
-    extra: dict[str, Any] = {"maxsize": maxsize} if maxsize else {}
+    registry.new(typeid, LIB, frame, name=name, key=key, **(extra or {}))
+
+
+def _extra(typeid: str, args: Any, kwds: Any) -> dict[str, Any]:
+    """What its `new` says besides its name: a queue's maxsize, a
+    semaphore's value and a barrier's parties as the call gave them, what
+    a container holds."""
+    extra: dict[str, Any] = {}
+    first = args[0] if args else None
+    if typeid in QUEUES:
+        size = first if first is not None else kwds.get("maxsize", 0)
+        if type(size) is int and size > 0:
+            extra["maxsize"] = size
+    elif typeid in ("Semaphore", "BoundedSemaphore"):
+        value = first if first is not None else kwds.get("value", 1)
+        extra["value"] = value if type(value) is int else 1
+    elif typeid == "Barrier":
+        parties = first if first is not None else kwds.get("parties", 0)
+        extra["parties"] = parties if type(parties) is int else 0
+    shows = _made(typeid, args, kwds)
     if shows is not None:
         extra["shows"] = shows
-    registry.new(typeid, LIB, frame, name=name, key=key, **extra)
+    return extra
 
 
 def _made(typeid: str, args: Any, kwds: Any) -> str | None:
@@ -134,7 +148,7 @@ def _key(proxy: Any) -> str:
     key = key_of(token)
     if key not in _seen:
         # Not the name on the user's line: that line uses it (item = q.get()).
-        _said_new(key, token.typeid, where.user_frame(2), f"<{token.typeid}>", 0)
+        _said_new(key, token.typeid, where.user_frame(2), f"<{token.typeid}>")
     return key
 
 
@@ -149,8 +163,7 @@ def install(managers: Any) -> None:
             # SyncManager's generated method, which called this.
             frame = where.called_by_user(2)
             if frame is not None:
-                size, shows = _maxsize(typeid, args, kwds), _made(typeid, args, kwds)
-                _said_new(key_of(token), typeid, frame, None, size, shows)
+                _said_new(key_of(token), typeid, frame, None, _extra(typeid, args, kwds))
         return token, exposed
 
     def _callmethod(self: Any, methodname: str, args: Any = (), kwds: Any = None) -> Any:
@@ -297,6 +310,59 @@ def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     return result
 
 
+def _cwait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    (timeout,) = _bound(args, kwds, ("timeout",), (None,))
+    key, data = _opened(proxy, "wait")
+    recorder.emit(K.CWAIT, key, dict(data, timeout=timeout))
+    recorder.flush()
+    result = call(proxy, "wait", args, kwds)
+    recorder.emit(K.CWOKE, key, data)
+    return result
+
+
+def _notify(method: str) -> Any:
+    def notify(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+        key, data = _opened(proxy, method)
+        (n,) = _bound(args, kwds, ("n",), (1,)) if method == "notify" else ("all",)
+        recorder.emit(K.NOTIFY, key, dict(data, n=n))
+        return call(proxy, method, args, kwds)
+
+    return notify
+
+
+def _bwait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    from threading import BrokenBarrierError
+
+    (timeout,) = _bound(args, kwds, ("timeout",), (None,))
+    key, data = _opened(proxy, "wait")
+
+    def attribute(name: str) -> Any:
+        return call(proxy, "__getattribute__", (name,), {})
+
+    try:  # Barrier(n, timeout=...): a wait that will end by itself is no hang
+        waiting = dict(data, waiting=attribute("n_waiting"), parties=attribute("parties"))
+        waiting["timeout"] = timeout if timeout is not None else attribute("_timeout")
+    except Exception:  # the server has gone: the wait says so itself
+        waiting = dict(data, timeout=timeout)
+    recorder.emit(K.BWAIT, key, waiting)
+    recorder.flush()
+    try:
+        index = call(proxy, "wait", args, kwds)
+    except BrokenBarrierError:
+        recorder.emit(K.BROKEN, key, data)
+        raise
+    data["index"] = index
+    recorder.emit(K.BPASSED, key, data)
+    return index
+
+
+def _abort(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
+    key, data = _opened(proxy, "abort")
+    result = call(proxy, "abort", args, kwds)
+    recorder.emit(K.BROKEN, key, data)
+    return result
+
+
 # Dicts, lists, Values, Arrays and Namespaces.
 
 CHANGES = {
@@ -372,8 +438,11 @@ for _typeid in QUEUES:
             (_typeid, "join"): _join,
         }
     )
-for _typeid in ("Lock", "RLock"):
+for _typeid in ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition"):
     _CALLS.update({(_typeid, "acquire"): _acquire, (_typeid, "release"): _release})
 _CALLS.update({("Event", "set"): _set, ("Event", "clear"): _clear, ("Event", "wait"): _wait})
+_CALLS.update({("Condition", "wait"): _cwait})
+_CALLS.update({("Condition", m): _notify(m) for m in ("notify", "notify_all")})
+_CALLS.update({("Barrier", "wait"): _bwait, ("Barrier", "abort"): _abort})
 for _typeid, _methods in CHANGES.items():
     _CALLS.update({(_typeid, m): _change(m) for m in _methods})
