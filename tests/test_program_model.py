@@ -1164,6 +1164,25 @@ def test_a_process_that_called_os_exit_midway_did_not_finish_its_code() -> None:
     assert [(w.state, w.exitcode) for w in state.threads() if w.pid == 300] == [("finished", 3)]
 
 
+def test_a_threads_end_read_after_its_processs_exit_still_finished_it() -> None:
+    """The server says the program's process exited as it sees it go, and
+    may say it before the last batch of its threads' events is read: a
+    thread's end, read late, is still its end."""
+    s = Story().start().thread("adder", 201)
+    s("adder", MAIN, 201, K.ACQUIRED, "100.1", line=9)
+    s("main", MAIN, MAIN, K.EXIT, exitcode=0)  # the server's, read first
+    assert s.state().workers["adder"].state == "ended_with_process"
+    s.t -= 0.02  # stamped before the exit
+    s("adder", MAIN, 201, K.END)
+    s("main", MAIN, MAIN, K.END, daemon_threads=[])
+    state = s.state()
+    assert [(w.name, w.state) for w in state.threads()] == [
+        ("main", "finished"),
+        ("adder", "finished"),
+    ]
+    assert [st for _t, st, _label in state.lanes["adder"]][-1] == "finished"
+
+
 def test_a_pool_worker_its_pool_terminated_is_said_ended_by_it_not_killed() -> None:
     """The end of a `with Pool()` block ends the workers still there with
     SIGTERM: the box and the log say who did it, and the card is no alarm."""

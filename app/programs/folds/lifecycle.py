@@ -20,6 +20,7 @@ from app.programs.state import (
     KILLED,
     OVER,
     POOL_ENDED,
+    RUNNING,
     SLEEPING,
     ProgramState,
 )
@@ -101,11 +102,20 @@ def sleep(state: ProgramState, e: Event) -> None:
 def end(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     w = thread_of(state, e)
+    late = w.state == ENDED_WITH  # read after its process's end, which it came before
+    if late:
+        lane = state.lanes.get(w.name)
+        if lane and lane[-1][1] == ENDED_WITH:
+            lane.pop()
+        w.state = RUNNING
     if "daemon_threads" in d:  # the process's main code ended
         proc = proc_of(state, e.pid)
         proc.code_ended = True
         w.line = None
-        wait(w, e, "exit", "")  # it waits for its other threads and children
+        if late:
+            w.state, w.since = FINISHED, e.t
+        else:
+            wait(w, e, "exit", "")  # it waits for its other threads and children
         return
     error = d.get("error")
     if error:
