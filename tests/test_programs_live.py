@@ -588,6 +588,19 @@ def test_joinable_queue_join_returns_and_the_daemon_eaters_are_cut_off(pc: httpx
     assert all(e["data"]["cut_off"] for e in eaters.values())
 
 
+def test_a_program_finds_only_its_own_files_in_its_directory(pc: httpx.Client) -> None:
+    """As `python homework.py` in a folder of its own: no file of concviz's
+    beside it (a "process every .txt" exercise would take them)."""
+    source = (
+        "import os, sys\n"
+        "open('notes.txt', 'w').close()\n"
+        "print(sorted(os.listdir('.')), sys.argv[0])\n"
+    )
+    run = finish(pc, start(pc, source, filename="homework.py"))
+    assert run["status"] == "finished"
+    assert [c["text"] for c in run["console"]] == ["['homework.py', 'notes.txt'] homework.py"]
+
+
 def test_two_ways_to_start_a_thread_are_both_seen(pc: httpx.Client) -> None:
     run, evs = example(pc, "two_ways_to_thread")
     assert run["status"] == "finished"

@@ -108,8 +108,8 @@ def program_env(
     env["PYTHONUNBUFFERED"] = "1"
     env[FIFO] = os.fspath(fifo_path)
     env[NO_ECHO] = os.path.abspath(workdir)
-    env[USER_DIR] = os.path.abspath(workdir)
-    env[MAIN] = os.path.abspath(os.path.join(workdir, script))
+    env[MAIN] = main = os.path.abspath(os.path.join(workdir, script))
+    env[USER_DIR] = os.path.dirname(main)
     tmp = os.path.join(os.path.abspath(workdir), TMP_DIR)
     if len(tmp) <= TMP_DIR_MAX:
         env["TMPDIR"] = tmp
@@ -128,9 +128,10 @@ def launch(
     stdin_text: str = "",
 ) -> subprocess.Popen[bytes]:
     """Start ``script_path`` (relative paths are taken in `workdir`) with
-    `args`, traced with `options`. `stdin_text`: what it reads on stdin (a
-    file without a name, so the program's directory holds only its own
-    files); nothing by default."""
+    `args`, traced with `options`, in the script's directory: its output
+    files are in `workdir`. `stdin_text`: what it reads on stdin (a file
+    without a name, so the program's directory holds only its own files);
+    nothing by default."""
     if not all(isinstance(a, str) for a in args):
         raise ValueError("args must be strings")
     script = os.path.abspath(os.path.join(workdir, script_path))
@@ -144,12 +145,11 @@ def launch(
         if stdin_text:
             given.write(stdin_text.encode("utf-8"))
             given.seek(0)
-        # Named as `python week3.py` names it, from its directory: its
-        # sys.argv[0] (a usage line) is the program's name, not a path here.
-        shown = os.path.relpath(script, workdir)
+        # Started as `python week3.py` in its directory: its sys.argv[0] (a
+        # usage line) is the program's name, not a path here.
         return subprocess.Popen(
-            [sys.executable, "-X", "utf8", script if shown.startswith("..") else shown, *args],
-            cwd=workdir,
+            [sys.executable, "-X", "utf8", os.path.basename(script), *args],
+            cwd=os.path.dirname(script),
             env=env,
             stdin=given,
             stdout=out,

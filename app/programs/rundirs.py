@@ -25,6 +25,8 @@ from app.programs.fifo import EventFifo
 from app.programs.output import OutputFiles
 from app.programs.session import end_escaped
 
+# In a run's directory, the program's own: it runs there (`launch`).
+PROGRAM_DIR = "program"
 # Where programs' runs have their directories.
 BASE_DIR = Path(tempfile.gettempdir()) / f"concviz-programs-{os.getuid()}"
 
@@ -53,8 +55,9 @@ def _made_s(run_dir: Path) -> float:
     """About when a run's directory was made: the time of its oldest file
     (the program's, written first and never again)."""
     times: list[float] = []
-    with contextlib.suppress(OSError):
-        times = [p.stat().st_mtime for p in (run_dir, *run_dir.iterdir())]
+    for folder in (run_dir, run_dir / PROGRAM_DIR):
+        with contextlib.suppress(OSError):
+            times += [p.stat().st_mtime for p in (folder, *folder.iterdir())]
     return min(times, default=float("inf"))
 
 
@@ -68,7 +71,9 @@ class RunDir:
         self.made_s = time.time()
         self.path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=BASE_DIR))
         try:
-            self.script = self.path / script_name
+            # A directory of its own: what the program lists there is its own.
+            (self.path / PROGRAM_DIR).mkdir()
+            self.script = self.path / PROGRAM_DIR / script_name
             self.script.write_text(script, encoding="utf-8")
             self.fifo = EventFifo(self.path)
             self.output = OutputFiles(self.path)
