@@ -32,6 +32,13 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
             bells += [mp.Lock() for _ in range(1)]
             bells.extend([mp.Event()])
             bells.append(mp.Lock())
+            locks = {"left": mp.Lock(), "right": mp.Lock()}
+
+            class Table:
+                def __init__(self, n):
+                    self.forks = [mp.Lock() for _ in range(n)]
+
+            table = Table(2)
         """
     )
     assert run.new("q") == {
@@ -55,8 +62,11 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
     assert run.new("<Event>@19 #2")["type"] == "Event"
     # However a list grows, an item is named by its place in it.
     assert [run.new(f"bells[{i}]")["line"] for i in range(5)] == [20, 20, 21, 22, 23]
+    # In a dict display, by its key; in a list its owner's constructor made, the owner's.
+    assert run.new("locks['left']")["line"] == run.new("locks['right']")["line"] == 24
+    assert [run.new(f"table.forks[{i}]")["line"] for i in (0, 1)] == [28, 28]
     keys = [e.item for e in run.of("new")]
-    assert len(set(keys)) == len(keys) == 17
+    assert len(set(keys)) == len(keys) == 21
 
 
 def test_processes_start_end_and_are_reaped_with_their_exit_codes_and_signals() -> None:

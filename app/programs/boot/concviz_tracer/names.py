@@ -6,7 +6,8 @@ line assigns it to (``q = Queue(3)`` gives ``q``, ``self.q = Queue()`` gives
 One made into a list (``forks = [Lock() for _ in range(5)]``,
 ``forks.append(Lock())``, ``forks += [Lock(), Lock()]``, ``.extend``) is
 named as an item of it, ``forks[]``, which `registry` numbers in the order
-they are made: ``forks[0]``, ``forks[1]``.
+they are made: ``forks[0]``, ``forks[1]``; one in a dict display by its key
+(``locks = {"left": Lock()}`` gives ``locks['left']``).
 
 The call being made is found exactly: the frame's current instruction has a
 source position (``co_positions``), which is the position of its ``ast.Call``
@@ -46,6 +47,10 @@ def _map(value: ast.expr | None, target: ast.expr | None, out: dict) -> None:
         target, ast.Tuple | ast.List
     ):
         _items(value, ast.unparse(target), out)
+    elif isinstance(value, ast.Dict) and not isinstance(target, ast.Tuple | ast.List):
+        for k, v in zip(value.keys, value.values, strict=True):  # {"left": Lock()}
+            if isinstance(k, ast.Constant) and isinstance(v, ast.Call):
+                out[_key(v)] = [f"{ast.unparse(target)}[{k.value!r}]"]
     elif (
         isinstance(value, ast.Tuple | ast.List)
         and isinstance(target, ast.Tuple | ast.List)
@@ -164,7 +169,10 @@ def given_once(frame: FrameType | None, user: object) -> str | None:
 def _owned(frame: FrameType, names: list[str], user: object) -> list[str]:
     """``self.lock`` made in a constructor of the user's class, for an object
     its caller names (``alice = Account(100)``): ``alice.lock``, as a
-    deadlock between two accounts is said."""
+    deadlock between two accounts is said (``self.forks[]`` made in a list
+    comprehension there too)."""
+    if frame.f_code.co_name.endswith("comp>") and frame.f_back is not None:
+        frame = frame.f_back  # the comprehension's own frame (before Python 3.12)
     back = frame.f_back
     if frame.f_code.co_name not in _CONSTRUCTORS or back is None:
         return names
