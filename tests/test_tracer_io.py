@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tracerharness import collect, group_pids, seen, started, trace
+from tracerharness import collect, folded, folded_events, group_pids, seen, started, trace
+
+from app.programs import view
 
 
 def test_printed_lines_from_several_processes_come_in_their_true_order() -> None:
@@ -450,6 +452,37 @@ def test_an_asyncio_loop_with_nothing_to_run_says_it_waits_and_what_it_watches()
     kinds = [e.kind for e in run.by("main") if e.kind in ("loop_wait", "loop_woke")]
     assert kinds == ["loop_wait", "loop_woke"] * len(waits)
     assert run.printed() == "hello\n"
+
+
+def test_an_asyncio_loop_waiting_for_its_next_timer_says_how_long_and_is_no_hang() -> None:
+    run = trace(
+        """
+        import asyncio
+
+        async def nap(s):
+            await asyncio.sleep(s)
+
+        async def main():
+            await asyncio.wait_for(asyncio.gather(nap(0.3), nap(0.01)), timeout=5)
+
+        asyncio.run(main())
+        """
+    )
+    timers = [w.data["timer"] for w in run.of("loop_wait") if "timer" in w.data]
+    assert timers  # the 0.3 s nap's, from when the short one is done
+    assert all(0.05 <= t <= 0.3 for t in timers)
+    assert max(timers) > 0.2
+    state = folded(run)
+    (main,) = state.threads()
+    assert main.state == "finished"
+    # While it waited: a wait with a timeout, in words (so no hang).
+    last_wait = run.of("loop_wait")[-1]
+    during = folded_events([e for e in run.events if e.t <= last_wait.t])
+    (main,) = during.threads()
+    assert view.doing(during, main).startswith(
+        "in its asyncio event loop, waiting for its next timer (timeout 0."
+    )
+    assert main.timeout is not None
 
 
 def test_each_print_says_how_much_was_written_past_python_before_it() -> None:

@@ -249,6 +249,7 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "work": _("waiting for a task from %(obj)s"),
         "loop": _("in its asyncio event loop, which has nothing to run"),
         "loop_io": _("in its asyncio event loop, waiting for input or output"),
+        "loop_timer": _("in its asyncio event loop, waiting for its next timer"),
         "accept": _("waiting in %(obj)s.accept() for a connection"),
         "sock_read": _("waiting in %(obj)s.recv(): nothing has come yet"),
         "sock_write": _("waiting in %(obj)s.sendall(): the other end does not read"),

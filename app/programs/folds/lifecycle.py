@@ -189,10 +189,16 @@ def event_loop(state: ProgramState, e: Event) -> None:
 
 
 def loop_wait(state: ProgramState, e: Event) -> None:
-    """An asyncio loop waits with nothing to run: for input or output it
-    watches ("loop_io"), or, watching none, for what no coroutine does."""
-    io = int((e.data or {}).get("io") or 0)
-    wait(thread_of(state, e), e, "loop_io" if io else "loop", "")
+    """An asyncio loop waits with nothing to run: until its next timer
+    ("loop_timer", its timeout), for input or output it watches ("loop_io"),
+    or, watching none, for what no coroutine does."""
+    d = e.data or {}
+    timer = d.get("timer")
+    op = "loop_timer" if timer is not None else "loop_io" if d.get("io") else "loop"
+    w = thread_of(state, e)
+    wait(w, e, op, "")
+    if timer is not None:
+        w.timeout = float(timer)
 
 
 def reaped(state: ProgramState, e: Event) -> None:

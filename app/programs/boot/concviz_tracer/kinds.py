@@ -109,9 +109,10 @@ terminate                 pool key             line: Pool.terminate() (the end o
 cancelled                 pool key             task, fn: a future cancelled before its task
                                                ran (Future.cancel, shutdown(cancel_futures))
 sleep                     None                 s (seconds), line
-loop_wait                 None                 io (files watched besides its own), line: an
-                                               asyncio loop waits with nothing ready and
-                                               no timer due
+loop_wait                 None                 io (files watched besides its own), line,
+                                               timer (seconds to its next, if 0.05 or
+                                               more): an asyncio loop waits with
+                                               nothing ready
 loop_woke                 None                 - (it has something to run again)
 sock_wait                 socket key           op ("accept", "recv", "sendall"...), timeout,
                                                line: a blocking call on a socket that
