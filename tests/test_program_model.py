@@ -115,8 +115,23 @@ def test_a_lock_cycle_is_named_while_main_goes_on_once_it_has_lasted() -> None:
         "T1 holds a and waits for b",
         "T2 holds b and waits for a",
     ]
-    # The whole program was not stuck: a Stop keeps no 'stuck when it ended'.
+    # The whole program was not stuck: a Stop keeps no 'stuck when it
+    # ended', but which workers were deadlocked (the rest went on).
     s.quiet()
+    s("main", MAIN, MAIN, K.OUT, text="main: still waiting...\n", stream="stdout", line=31)
+    s("main", 1, 0, "run_end", outcome="stopped", reason="stopped by the teacher")
+    words = [x.message % x.parts for x in diagnosis.said(s.state())]
+    assert words == [
+        diagnosis.DEADLOCKED_AT_END,
+        "T1 holds a and waits for b",
+        "T2 holds b and waits for a",
+    ]
+    # Had one of them moved after all, there would be no such deadlock to tell.
+    s = cycle_beside_a_busy_main()
+    s.t += diagnosis.CYCLE_AFTER_S
+    s("main", MAIN, MAIN, K.SLEEP, s=1.0, line=30)
+    s.quiet()
+    s("T1", MAIN, 201, K.ACQUIRED, "100.2", line=10)
     s("main", 1, 0, "run_end", outcome="stopped", reason="stopped by the teacher")
     assert diagnosis.said(s.state()) == []
 

@@ -35,6 +35,10 @@ DEADLOCKED = N_(
     "Some workers are deadlocked: each holds a lock that another of them waits for, and none"
     " has a timeout. The rest of the program may go on, but these never will."
 )
+DEADLOCKED_AT_END = N_(
+    "Some workers were deadlocked when the run ended: each held a lock that another of them"
+    " waited for, and none had a timeout."
+)
 SIGNALS = N_("Only a signal can still wake it: the program handles %(signals)s.")
 HOLDS_WAITS = N_("%(who)s holds %(held)s and waits for %(wanted)s")
 GET = N_("%(who)s waits in %(obj)s.get(); %(obj)s is empty and no live worker can put")
@@ -137,11 +141,16 @@ def _joined_command(state: ProgramState, w: ThreadView) -> ProcView | None:
 def said(state: ProgramState) -> list[Sentence]:
     """What the page says: why the program cannot go on, or, once the run
     has been stopped stuck (the teacher's Stop, the time limit), why it
-    could not when it was, which its end no longer shows."""
+    could not when it was, which its end no longer shows; so too for some
+    workers deadlocked while the rest went on."""
     found = diagnose(state)
-    if found or state.status != "stopped" or not state.stuck_at_end:
+    if found or state.status != "stopped":
         return found
-    return [Sentence(STUCK_AT_END, {}), *state.stuck_at_end[1:]]
+    if state.stuck_at_end:
+        return [Sentence(STUCK_AT_END, {}), *state.stuck_at_end[1:]]
+    if state.deadlock_at_end:
+        return [Sentence(DEADLOCKED_AT_END, {}), *state.deadlock_at_end[1:]]
+    return found
 
 
 def diagnose(state: ProgramState) -> list[Sentence]:

@@ -162,6 +162,8 @@ def fold(state: ProgramState, event: Event) -> ProgramState:
     if handler is not None:
         handler(state, event)
     name = state.names.get((event.pid, event.tid))
+    if state.deadlocked and name in state.deadlocked and kind not in ENDING_KINDS:
+        state.deadlock_at_end, state.deadlocked = [], set()  # one of them moved after all
     journeys.fold(state, event, name or event.worker)
     found = state.workers.get(name) if name else None
     w = found if isinstance(found, ThreadView) else None

@@ -328,6 +328,10 @@ class ProgramState(RunState):
     # What the hang diagnosis said when the program last went quiet stuck,
     # until a worker moves again (`app.programs.diagnosis.said`).
     stuck_at_end: list[Any] = field(default_factory=list)
+    # And a deadlock of some workers while the rest went on, until one of
+    # them moves (`deadlocked`: its workers).
+    deadlock_at_end: list[Any] = field(default_factory=list)
+    deadlocked: set[str] = field(default_factory=set)
     limit: str = ""
     # Items' journeys (the latest JOURNEYS_KEPT), what each worker took and
     # has not moved on from, and the items the latest event finished with.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from app import events
 from app.events import Event
 from app.model import LIFECYCLE
-from app.programs.diagnosis import stuck, why_stuck
+from app.programs.diagnosis import deadlocked, stuck, why_stuck
 from app.programs.folds.console import flush_partial
 from app.programs.folds.workers import go, thread_of
 from app.programs.state import BLOCKED, FINISHED, KILLED, OVER, RUNNING, SLEEPING, ProgramState
@@ -46,9 +46,11 @@ def quiet(state: ProgramState, e: Event) -> None:
     for w in [] if state.paused else state.live_threads():  # paused: nothing runs
         if w.state == SLEEPING and e.t - w.since > w.sleep_s / speed + SLEEP_LATE_S:
             go(w, e)
-    # Kept for its end only when the whole program is stuck (a deadlock
-    # of some workers is said while it lasts).
+    # Kept for its end: why the whole program is stuck, or which of its
+    # workers are deadlocked while the rest goes on.
     state.stuck_at_end = why_stuck(state) if stuck(state) else []
+    state.deadlock_at_end = [] if state.stuck_at_end else deadlocked(state)
+    state.deadlocked = {str(s.parts.get("who")) for s in state.deadlock_at_end[1:]}
 
 
 def stalls(state: ProgramState, e: Event) -> None:
