@@ -237,7 +237,15 @@ def test_no_hang_while_a_stand_still_runs() -> None:
 
 def test_a_sentinel_is_shown_as_stop_and_its_taker_leaves() -> None:
     state = jq.fold_all(
-        numbered([*started(jq.SENTINEL), put("main", None), get("C1", None), reaped("C1", 0)])
+        numbered(
+            [
+                *started(jq.SENTINEL),
+                put("main", None),
+                get("C1", None),
+                ev("C1", K.END, None, {"daemon_threads": []}),  # its code ran to its end
+                reaped("C1", 0),
+            ]
+        )
     )
     assert state.sentinels_put == 1
     assert state.sentinels_taken == {"C1": 1}
