@@ -1198,6 +1198,33 @@ def test_a_threads_end_read_after_its_processs_exit_still_finished_it() -> None:
     assert [st for _t, st, _label in state.lanes["adder"]][-1] == "finished"
 
 
+def test_a_wait_for_a_lock_copy_locked_at_the_fork_is_named_while_the_rest_goes_on() -> None:
+    """The classic: a thread holds a threading lock as main forks `kid`;
+    kid's copy is locked for good. A busy logger thread goes on, so the
+    program is not stuck as a whole, but kid's wait never ends."""
+    s = Story().start().thread("logger", 201).child("kid", 300)
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Lock", lib="threading", name="log_lock", line=4)
+    s("logger", MAIN, 201, K.ACQUIRED, "100.1", line=8)
+    copy = {"type": "Lock", "lib": "threading", "name": "log_lock (kid's copy)"}
+    s("kid", 300, 300, K.NEW, "300.2", **copy, locked_at_fork=True, line=12)
+    s("kid", 300, 300, K.ACQUIRE_WAIT, "300.2", timeout=None, line=12)
+    s("main", MAIN, MAIN, K.JOIN, "kid", what="process", timeout=None, line=20)
+    assert diagnosis.diagnose(s.state()) == []  # a batch early, perhaps
+    s.t += diagnosis.CYCLE_AFTER_S
+    s("logger", MAIN, 201, K.RELEASED, "100.1", line=8)
+    s("logger", MAIN, 201, K.ACQUIRED, "100.1", line=8)
+    state = s.state()
+    assert [x.message % x.parts for x in diagnosis.diagnose(state)] == [
+        diagnosis.FORK_LOCKED,
+        "kid waits for log_lock (kid's copy), which was locked when its process was forked: a"
+        " threading lock is copied into the child, held by a thread the child does not have, so"
+        " nothing will ever release it (a thread's lock is no lock between processes)",
+    ]
+    context = {**view.view(state, {"source": ""}), "state": state}
+    html = render.env.get_template("partials/program/_objects.html").render(context)
+    assert "locked since the fork, by no thread of this process" in html
+
+
 def test_a_pool_worker_its_pool_terminated_is_said_ended_by_it_not_killed() -> None:
     """The end of a `with Pool()` block ends the workers still there with
     SIGTERM: the box and the log say who did it, and the card is no alarm."""

@@ -4,7 +4,7 @@ Condition and Barrier, from threading and from multiprocessing."""
 from __future__ import annotations
 
 import pytest
-from tracerharness import seen, trace
+from tracerharness import folded, seen, trace
 
 # The holder lets go once the test has seen the waiter wait.
 CONTENDED = """
@@ -403,3 +403,47 @@ def test_threads_that_try_a_lock_in_turn_both_get_it_as_without_the_tracer() -> 
         """
     )
     assert run.printed().startswith("True"), run.printed()
+
+
+def test_a_forked_childs_threading_lock_is_a_copy_of_its_own_locked_as_at_the_fork() -> None:
+    """A threading lock is no lock between processes: each forked child
+    takes its own copy, a new object, and one forked while the lock was
+    held finds its copy locked by no thread it has."""
+    run = trace(
+        """
+        import multiprocessing as mp
+        import threading
+
+        lock = threading.Lock()
+
+        def try_it():
+            print(lock.acquire(timeout=0.1))
+
+        def take():
+            with lock:
+                pass
+
+        if __name__ == "__main__":
+            fork = mp.get_context("fork")
+            with lock:
+                kid = fork.Process(target=try_it, name="kid")
+                kid.start()
+                kid.join()
+            a = fork.Process(target=take, name="a")
+            a.start()
+            a.join()
+            with lock:
+                pass
+        """
+    )
+    made = {e.data["name"]: (e.worker, e.item, e.data.get("locked_at_fork")) for e in run.of("new")}
+    assert set(made) == {"lock", "lock (kid's copy)", "lock (a's copy)"}
+    assert made["lock (kid's copy)"][0::2] == ("kid", True)
+    assert made["lock (a's copy)"][0::2] == ("a", False)
+    # Each process's calls are on its own lock.
+    for worker, key, _locked in made.values():
+        assert {e.worker for e in run.on(key) if e.kind != "new"} == {worker}
+    assert run.printed("kid") == "False\n"
+    state = folded(run)
+    copy = state.objs[made["lock (kid's copy)"][1]]
+    assert copy.locked_at_fork

@@ -53,6 +53,15 @@ HELD_BY_ENDED = N_("%(who)s waits for %(obj)s, held by %(owner)s, which has ende
 HELD_BY_ENDED_MANY = N_("%(who)s waits for %(obj)s, held by %(owner)s, which have ended")
 HELD_BY = N_("%(who)s waits for %(obj)s, held by %(owner)s")
 NOBODY_RELEASES = N_("%(who)s waits for %(obj)s, and no live worker will release it")
+LOCKED_AT_FORK = N_(
+    "%(who)s waits for %(obj)s, which was locked when its process was forked: a threading"
+    " lock is copied into the child, held by a thread the child does not have, so nothing"
+    " will ever release it (a thread's lock is no lock between processes)"
+)
+FORK_LOCKED = N_(
+    "A process waits for its copy of a threading lock that was locked when it was forked:"
+    " the rest of the program may go on, but this wait never ends."
+)
 JOIN = N_("%(who)s waits for %(target)s to end (join)")
 EXIT = N_("%(who)s has run its code to the end and waits for its other threads and processes")
 EXIT_FEEDING = N_(
@@ -156,7 +165,9 @@ def said(state: ProgramState) -> list[Sentence]:
 def diagnose(state: ProgramState) -> list[Sentence]:
     """Why the program cannot go on, or why some of its workers cannot
     (`deadlocked`); empty while they all can (or may)."""
-    return why_stuck(state) if stuck(state) else deadlocked(state) or dying_pool(state)
+    if stuck(state):
+        return why_stuck(state)
+    return deadlocked(state) or dying_pool(state) or fork_locked(state)
 
 
 def why_stuck(state: ProgramState) -> list[Sentence]:
@@ -203,6 +214,25 @@ def deadlocked(state: ProgramState) -> list[Sentence]:
     if not cycles:
         return []
     return [Sentence(DEADLOCKED, {}), *(s for cycle in cycles for s in _holds_waits(state, cycle))]
+
+
+def fork_locked(state: ProgramState) -> list[Sentence]:
+    """The threads that wait with no timeout for a lock copied locked into
+    their forked process: whatever the rest does, nothing releases it."""
+    if state.status != "running" or state.paused or state.stepping:
+        return []
+    stuck_on = [
+        w
+        for w in state.live_threads()
+        if w.op == "acquire"
+        and w.timeout is None
+        and state.last_t - w.since >= CYCLE_AFTER_S  # not a batch early
+        and (obj := state.objs.get(w.on)) is not None
+        and obj.locked_at_fork
+    ]
+    if not stuck_on:
+        return []
+    return [Sentence(FORK_LOCKED, {}), *(_why(state, w) for w in stuck_on)]
 
 
 def dying_pool(state: ProgramState) -> list[Sentence]:
@@ -276,6 +306,8 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
     if w.op == "qjoin":
         n = obj.unfinished if obj is not None else 0
         return Sentence(QJOIN_ONE if n == 1 else QJOIN_MANY, {**parts, "n": n})
+    if w.op == "acquire" and obj is not None and obj.locked_at_fork:
+        return Sentence(LOCKED_AT_FORK, parts)
     if w.op == "acquire":
         # A lock's owner, or who took a semaphore and has not released it.
         owners: list[str] = []

@@ -171,6 +171,9 @@ class ObjView:
     name: str
     line: int | None = None
     maxsize: int = 0
+    # A forked child's copy of a threading lock, locked at the fork by a
+    # thread the child does not have (till a thread of its own releases it).
+    locked_at_fork: bool = False
     items: deque[str] = field(default_factory=deque)
     size: int = 0
     early: dict[str, int] = field(default_factory=dict)  # gets before their puts

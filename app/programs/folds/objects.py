@@ -29,6 +29,7 @@ def new(state: ProgramState, e: Event) -> None:
         local=str(d.get("local") or ""),
         remote=str(d.get("peer") or "") if d.get("type") == "socket" else "",
         shows=None if d.get("shows") is None else str(d["shows"]),
+        locked_at_fork=bool(d.get("locked_at_fork")),
     )
     names = {o.name for o in state.objs.values()}
     if obj.name in names:  # two objects made on lines with the same variable

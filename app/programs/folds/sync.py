@@ -39,6 +39,7 @@ def released(state: ProgramState, e: Event) -> None:
     w = thread_of(state, e)
     if "shows" in d:
         obj.shows = str(d["shows"])
+    obj.locked_at_fork = False
     if obj.kind == "semaphore":
         if w.name in obj.holders:
             obj.holders.remove(w.name)
@@ -95,7 +96,9 @@ def bwait(state: ProgramState, e: Event) -> None:
     d = e.data or {}
     obj = obj_of(state, e)
     obj.parties = int(d.get("parties") or obj.parties)
-    obj.waiting = int(d.get("waiting") or 0) + 1
+    # Those waiting already say so (`waiting`), but two that arrive at once
+    # may both have found the same number: each one counts.
+    obj.waiting = max(int(d.get("waiting") or 0), obj.waiting) + 1
     wait(thread_of(state, e), e, "bwait", e.item or "")
 
 

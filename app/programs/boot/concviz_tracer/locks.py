@@ -10,13 +10,19 @@ An acquire tries the non-blocking form first: taken at once, it is one
 real, blocking call. A release is recorded just before the lock is released
 (a waiter that takes it next is stamped after it). Neither an `acquired`
 nor a `released` flushes while the lock is held (`recorder.emit`'s `held`).
+
+A threading lock is shared by threads, never by processes: a forked child
+has its own copy, locked if the parent's was at the fork (and then by no
+thread of the child's). The copy is an object of its own on the stage,
+``print_lock (ps[0]'s copy)``, from its first use in the child (`_copied`).
 """
 
 from __future__ import annotations
 
 import _thread
+import os
 
-from . import gate, recorder, registry, waits, where
+from . import gate, identity, recorder, registry, waits, where
 from . import kinds as K
 
 TYPE_CHECKING = False  # typing costs an import in every process
@@ -25,6 +31,32 @@ if TYPE_CHECKING:
 
 _allocate_lock = _thread.allocate_lock
 _RLock: Any = _thread.RLock
+_forks = 0  # how many forks made this process (0: the program's first, or spawned)
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def _copied(lock: Any, type_name: str) -> str:
+    """The key of `lock`'s copy in this process, forked since it was made:
+    a new object, said at its first use here."""
+    lock._cv_forks = _forks
+    lock._cv_key = key = registry.new_key()
+    here = identity.main_label(identity.name())
+    data = where.frame_data(where.user_frame(2))
+    data.update(
+        type=type_name,
+        lib="threading",
+        name=f"{lock._cv_name} ({here}'s copy)",
+        locked_at_fork=bool(lock._cv_lock.locked()),
+    )
+    recorder.emit(K.NEW, key, data)
+    return key
 
 
 def acquire(
@@ -62,26 +94,30 @@ def acquire(
 class TracedLock:
     """A ``threading.Lock()`` the user's code made."""
 
-    __slots__ = ("_cv_lock", "_cv_key", "__weakref__")
+    __slots__ = ("_cv_lock", "_cv_key", "_cv_name", "_cv_forks", "__weakref__")
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, name: str = "") -> None:
         self._cv_lock = _allocate_lock()
-        self._cv_key = key
+        self._cv_key, self._cv_name, self._cv_forks = key, name, _forks
+
+    def _key(self) -> str:
+        return self._cv_key if self._cv_forks == _forks else _copied(self, "Lock")
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return acquire(self._cv_lock, self._cv_key, blocking, timeout)
+        return acquire(self._cv_lock, self._key(), blocking, timeout)
 
     def release(self) -> None:
         lock = self._cv_lock
         if lock.locked():
+            key = self._key()
             data = where.at(1)
-            gate.before("release", self._cv_key, data)
-            recorder.emit(K.RELEASED, self._cv_key, data, held=True)
+            gate.before("release", key, data)
+            recorder.emit(K.RELEASED, key, data, held=True)
         lock.release()
         recorder.flush_if_full()
 
     def __enter__(self) -> bool:
-        return acquire(self._cv_lock, self._cv_key, True, -1)
+        return acquire(self._cv_lock, self._key(), True, -1)
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
@@ -112,30 +148,34 @@ class TracedLock:
 class TracedRLock:
     """A ``threading.RLock()`` the user's code made."""
 
-    __slots__ = ("_cv_lock", "_cv_key", "__weakref__")
+    __slots__ = ("_cv_lock", "_cv_key", "_cv_name", "_cv_forks", "__weakref__")
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, name: str = "") -> None:
         self._cv_lock = _RLock()
-        self._cv_key = key
+        self._cv_key, self._cv_name, self._cv_forks = key, name, _forks
+
+    def _key(self) -> str:
+        return self._cv_key if self._cv_forks == _forks else _copied(self, "RLock")
 
     def _cv_depth(self) -> dict[str, Any]:
         return {"depth": self._cv_lock._recursion_count()}
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return acquire(self._cv_lock, self._cv_key, blocking, timeout, self._cv_depth)
+        return acquire(self._cv_lock, self._key(), blocking, timeout, self._cv_depth)
 
     def release(self) -> None:
         lock = self._cv_lock
         if lock._is_owned():
+            key = self._key()
             data = where.at(1)
-            gate.before("release", self._cv_key, data)
+            gate.before("release", key, data)
             data["depth"] = lock._recursion_count() - 1
-            recorder.emit(K.RELEASED, self._cv_key, data, held=True)
+            recorder.emit(K.RELEASED, key, data, held=True)
         lock.release()
         recorder.flush_if_full()
 
     def __enter__(self) -> bool:
-        return acquire(self._cv_lock, self._cv_key, True, -1, self._cv_depth)
+        return acquire(self._cv_lock, self._key(), True, -1, self._cv_depth)
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
@@ -147,12 +187,12 @@ class TracedRLock:
     def _release_save(self) -> Any:
         data = where.at(1)
         data["depth"] = 0
-        recorder.emit(K.RELEASED, self._cv_key, data, held=True)
+        recorder.emit(K.RELEASED, self._key(), data, held=True)
         return self._cv_lock._release_save()
 
     def _acquire_restore(self, state: Any) -> None:
         self._cv_lock._acquire_restore(state)
-        recorder.emit(K.ACQUIRED, self._cv_key, dict(where.at(1), **self._cv_depth()), held=True)
+        recorder.emit(K.ACQUIRED, self._key(), dict(where.at(1), **self._cv_depth()), held=True)
 
     def _recursion_count(self) -> int:
         return int(self._cv_lock._recursion_count())
@@ -175,7 +215,8 @@ def _lock_factory(real: Any, traced: Any, type_name: str) -> Any:
         frame = where.called_by_user(1)
         if frame is None or args or kwargs or recorder.is_silent():
             return real(*args, **kwargs)
-        return traced(registry.new(type_name, "threading", frame))
+        (name,) = registry.names_for(frame, type_name)
+        return traced(registry.new(type_name, "threading", frame, name=name), name)
 
     factory.__name__ = type_name
     factory.__qualname__ = type_name
