@@ -303,8 +303,10 @@ def test_a_pool_says_how_many_tasks_it_was_given_and_how_each_call_ended() -> No
     for n in range(12):
         s("main", MAIN, MAIN, K.SUBMIT, "100.1", task=f"100.9.{n}", fn="safe_div", line=9)
     for n in range(10):
-        s(*w, K.TASK_START, "100.1", task=f"100.9.{n}", fn="safe_div", call=f"safe_div(1, {n})")
-        s(*w, K.TASK_END, "100.1", task=f"100.9.{n}", error="ZeroDivisionError" if n == 0 else None)
+        call = f"safe_div(9, {9 - n})"
+        error = "ZeroDivisionError: division by zero" if n == 9 else None
+        s(*w, K.TASK_START, "100.1", task=f"100.9.{n}", fn="safe_div", call=call)
+        s(*w, K.TASK_END, "100.1", task=f"100.9.{n}", error=error)
     state = s.state()
     pool = state.objs["100.1"]
     assert (pool.tasks_given, pool.tasks_done, pool.tasks_failed) == (12, 9, 1)
@@ -313,7 +315,9 @@ def test_a_pool_says_how_many_tasks_it_was_given_and_how_each_call_ended() -> No
     )
     assert "tasks given: 12 · done: 9" in html
     assert "failed: 1" in html
-    assert "safe_div(1, 9) · done" in html  # the latest first, each with its arguments
+    # The latest first, each with its arguments, a failed one with its exception.
+    assert "safe_div(9, 0) · failed: ZeroDivisionError: division by zero" in html
+    assert "safe_div(9, 1) · done" in html
     assert "safe_div · queued" in html
     assert "+4 more" in html  # eight of twelve listed
 

@@ -199,6 +199,7 @@ class ObjView:
     # A pool's latest tasks, id: its function (its call, once it runs: "f(7)"),
     # state, who runs or ran it; and how many were given to it and ended, ever.
     tasks: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    task_errors: dict[str, str] = field(default_factory=dict)  # a failed task's exception
     tasks_given: int = 0
     tasks_done: int = 0
     tasks_failed: int = 0

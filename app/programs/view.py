@@ -132,8 +132,8 @@ def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBo
         # The latest first, in the order they were given to the pool.
         latest = sorted(obj.tasks, key=_task_order)[-TASKS_SHOWN:][::-1]
         box.tasks = [
-            (fn, st, _(TASK_WORDS.get(st, st)), where)
-            for fn, st, where in (obj.tasks[task] for task in latest)
+            (fn, st, _task_words(st, obj.task_errors.get(task)), where)
+            for task, (fn, st, where) in ((task, obj.tasks[task]) for task in latest)
         ]
         box.tasks_more = max(0, obj.tasks_given - len(box.tasks))
         if obj.redis is not None:
@@ -295,6 +295,14 @@ TASK_WORDS = {
     CANCELLED: N_("cancelled"),
     NEVER_RAN: N_("never ran: its pool was terminated"),
 }
+
+
+def _task_words(st: str, error: str | None) -> str:
+    """What became of a task; a failed one's with its exception."""
+    words = _(TASK_WORDS.get(st, st))
+    if st != "failed" or not error:
+        return words
+    return _("failed: %(error)s") % {"error": error if len(error) <= 80 else error[:79] + "…"}
 
 
 def _task_order(task: str) -> tuple[int, ...]:

@@ -31,9 +31,11 @@ def pool_task(state: ProgramState, e: Event) -> None:
         obj.tasks[task] = (before[0], "failed" if failed else "done", w.name)
         if failed:
             obj.tasks_failed += 1
+            obj.task_errors[task] = str(d["error"])
         else:
             obj.tasks_done += 1
     while len(obj.tasks) > TASKS_KEPT:
+        obj.task_errors.pop(next(iter(obj.tasks)), None)
         del obj.tasks[next(iter(obj.tasks))]
     if e.kind == K.TASK_START:
         go(w, e)
