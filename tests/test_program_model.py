@@ -1229,6 +1229,23 @@ def test_a_wait_for_a_lock_copy_locked_at_the_fork_is_named_while_the_rest_goes_
     assert "locked since the fork, by no thread of this process" in html
 
 
+def test_a_main_whose_code_is_done_names_the_threads_and_children_it_waits_for() -> None:
+    s = Story().start().thread("heartbeat", 201)
+    s("heartbeat", MAIN, 201, K.SLEEP, s=0.5, line=5)
+    s("main", MAIN, MAIN, K.SPAWN, "kid", pid=300, daemon=False, method="fork", line=8)
+    s.child("kid", 300)
+    s("main", MAIN, MAIN, K.END, daemon_threads=[])
+    state = s.state()
+    assert view.doing(state, state.main()) == "code done; waiting for heartbeat, kid to end"
+    # What the stage does not draw (a queue's feeder thread) it cannot name.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.END, daemon_threads=[])
+    state = s.state()
+    assert view.doing(state, state.main()) == (
+        "code done; waiting for its other threads and processes"
+    )
+
+
 def test_a_pool_worker_its_pool_terminated_is_said_ended_by_it_not_killed() -> None:
     """The end of a `with Pool()` block ends the workers still there with
     SIGTERM: the box and the log say who did it, and the card is no alarm."""

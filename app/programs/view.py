@@ -267,6 +267,10 @@ def doing(state: ProgramState, w: ThreadView) -> str:
             if obj.type == "RedisStream"
             else _("waiting in %(obj)s (a Redis list): it is empty")
         )
+    if w.op == "exit":
+        waited = _exit_waits_for(state, w)
+        if waited:
+            return _("code done; waiting for %(obj)s to end") % {"obj": waited}
     if w.op in words:
         text = words[w.op] % {"obj": target}  # a join's: a worker's label, or a pool's name
         if w.timeout is not None:
@@ -283,6 +287,21 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         "ended_by_pool": _("ended by its pool's terminate()"),
     }
     return states.get(w.state, w.state)
+
+
+def _exit_waits_for(state: ProgramState, w: ThreadView) -> str:
+    """Who a process whose main code is done waits for before it exits, as
+    Python's exit does: its threads that are no daemons, its children that
+    are none ("" if the stage shows none: a queue's feeder is not drawn)."""
+    threads = [
+        t.name for t in state.live_threads() if t.pid == w.pid and t is not w and not t.daemon
+    ]
+    children = [
+        state.proc_label(p.pid)
+        for p in state.procs.values()
+        if p.alive and p.ppid == w.pid and not p.daemon and not p.manager
+    ]
+    return ", ".join(threads + children)
 
 
 # What became of a pool's task.
