@@ -1246,6 +1246,23 @@ def test_a_main_whose_code_is_done_names_the_threads_and_children_it_waits_for()
     )
 
 
+def test_a_put_that_waits_because_the_queues_taker_crashed_says_so() -> None:
+    s = Story().start().thread("producer", 201).thread("consumer", 202)
+    queue = {"type": "Queue", "lib": "queue", "name": "buf", "maxsize": 1}
+    s("main", MAIN, MAIN, K.NEW, "100.1", **queue, line=3)
+    s("producer", MAIN, 201, K.PUT, "100.1", v="1", size=1, line=7)
+    s("consumer", MAIN, 202, K.GET, "100.1", v="1", size=0, line=12)
+    s("consumer", MAIN, 202, K.END, error="ZeroDivisionError: division by zero")
+    s("producer", MAIN, 201, K.PUT, "100.1", v="2", size=1, line=7)
+    s("producer", MAIN, 201, K.PUT_WAIT, "100.1", timeout=None, line=7)
+    s("main", MAIN, MAIN, K.JOIN, "producer", what="thread", tid=201, timeout=None, line=20)
+    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    assert (
+        "producer waits in buf.put(); buf is full and no live worker can get: consumer, which"
+        " took from it, crashed (ZeroDivisionError: division by zero)"
+    ) in words
+
+
 def test_a_pool_worker_its_pool_terminated_is_said_ended_by_it_not_killed() -> None:
     """The end of a `with Pool()` block ends the workers still there with
     SIGTERM: the box and the log say who did it, and the card is no alarm."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from app.i18n import N_
 from app.programs import channels, poolhangs
-from app.programs.state import ProcView, ProgramState, ThreadView
+from app.programs.state import CRASHED, ProcView, ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
 STUCK_AT_END = N_(
@@ -47,6 +47,14 @@ REDIS_GET = N_(
     " (another Redis client still could)"
 )
 PUT = N_("%(who)s waits in %(obj)s.put(); %(obj)s is full and no live worker can get")
+GET_PUTTER_CRASHED = N_(
+    "%(who)s waits in %(obj)s.get(); %(obj)s is empty and no live worker can put: %(gone)s,"
+    " which put into it, crashed (%(error)s)"
+)
+PUT_TAKER_CRASHED = N_(
+    "%(who)s waits in %(obj)s.put(); %(obj)s is full and no live worker can get: %(gone)s,"
+    " which took from it, crashed (%(error)s)"
+)
 QJOIN_ONE = N_("%(who)s waits in %(obj)s.join(); %(n)s task was never marked done")
 QJOIN_MANY = N_("%(who)s waits in %(obj)s.join(); %(n)s tasks were never marked done")
 HELD_BY_ENDED = N_("%(who)s waits for %(obj)s, held by %(owner)s, which has ended")
@@ -134,6 +142,19 @@ def _may_go_on(state: ProgramState, w: ThreadView) -> bool:
 def _outside(state: ProgramState, w: ThreadView) -> bool:
     """`w` waits for input or output that the world outside may bring."""
     return w.op == "loop_io" or channels.from_outside(state, w)
+
+
+def _crashed(state: ProgramState, queue: str, putters: bool) -> list[ThreadView]:
+    """The threads that put into (or took from) the queue named `queue`, in
+    the journeys of its latest items, and have since crashed."""
+    names = {
+        j.producer if putters else j.consumer for j in state.journeys.values() if j.queue == queue
+    }
+    return [
+        w
+        for name in sorted(n for n in names if n)
+        if (w := state.thread(name)) is not None and w.state == CRASHED and w.error
+    ]
 
 
 def _joined_command(state: ProgramState, w: ThreadView) -> ProcView | None:
@@ -299,10 +320,14 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
     parts: dict[str, Any] = {"who": w.name, "obj": state.obj_name(w.on)}
     if w.op == "get" and obj is not None and obj.lib == "redis":
         return Sentence(REDIS_GET, parts)
-    if w.op == "get":
-        return Sentence(GET, parts)
-    if w.op == "put":
-        return Sentence(PUT, parts)
+    if w.op in ("get", "put"):
+        # The cause, where the other side's workers died of an exception.
+        putting = w.op == "get"
+        gone = _crashed(state, state.obj_name(w.on), putting)
+        if gone:
+            crashed = {**parts, "gone": ", ".join(t.name for t in gone), "error": gone[0].error}
+            return Sentence(GET_PUTTER_CRASHED if putting else PUT_TAKER_CRASHED, crashed)
+        return Sentence(GET if putting else PUT, parts)
     if w.op == "qjoin":
         n = obj.unfinished if obj is not None else 0
         return Sentence(QJOIN_ONE if n == 1 else QJOIN_MANY, {**parts, "n": n})
