@@ -1263,6 +1263,25 @@ def test_a_put_that_waits_because_the_queues_taker_crashed_says_so() -> None:
     ) in words
 
 
+def test_a_queues_unfinished_tasks_are_shown_once_the_program_counts_them() -> None:
+    def shown(state: ProgramState) -> bool:
+        context = {**view.view(state, {"source": ""}), "state": state, "run": {"id": "r1"}}
+        html = render.env.get_template("partials/program/_objects.html").render(context)
+        return "unfinished tasks:" in html
+
+    s = Story()
+    s.start()("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="queue", name="q", line=3)
+    s("main", MAIN, MAIN, K.PUT, "100.1", v="1", size=1, line=4)
+    assert not shown(s.state())  # a plain queue of a program that never asks
+    s("main", MAIN, MAIN, K.GET, "100.1", v="1", size=0, line=5)
+    s("main", MAIN, MAIN, K.TASK_DONE, "100.1", unfinished=0, line=6)
+    assert shown(s.state())
+    joinable = {"type": "JoinableQueue", "lib": "multiprocessing", "name": "jq"}
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.2", **joinable, line=3)
+    assert shown(s.state())
+
+
 def test_a_pool_worker_its_pool_terminated_is_said_ended_by_it_not_killed() -> None:
     """The end of a `with Pool()` block ends the workers still there with
     SIGTERM: the box and the log say who did it, and the card is no alarm."""

@@ -180,6 +180,7 @@ class ObjView:
     puts: int = 0
     gets: int = 0
     unfinished: int = 0
+    tasks_counted: bool = False  # its task_done() or join() was called
     owner: str = ""  # a lock's holder (a worker's name)
     depth: int = 0  # an RLock's
     holders: list[str] = field(default_factory=list)  # a semaphore's
@@ -223,6 +224,12 @@ class ObjView:
         """A multiprocessing queue with a feeder thread: a process that put
         in it waits at its exit until what it put is in the queue's pipe."""
         return self.lib == "multiprocessing" and self.type in ("Queue", "JoinableQueue")
+
+    @property
+    def shows_unfinished(self) -> bool:
+        """Its unfinished tasks are worth a tag: a JoinableQueue's, or a
+        queue's whose task_done() or join() the program uses."""
+        return self.counts_tasks and (self.type == "JoinableQueue" or self.tasks_counted)
 
     @property
     def counts_tasks(self) -> bool:

@@ -89,6 +89,7 @@ def get(state: ProgramState, e: Event) -> None:
 
 def task_done(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
+    obj.tasks_counted = True
     d = e.data or {}
     # A manager's queue does not say the count: one less.
     obj.unfinished = int(d["unfinished"]) if "unfinished" in d else max(0, obj.unfinished - 1)
@@ -104,6 +105,7 @@ def qjoined(state: ProgramState, e: Event) -> None:
 
 def qjoin(state: ProgramState, e: Event) -> None:
     obj = obj_of(state, e)
+    obj.tasks_counted = True
     d = e.data or {}
     if "unfinished" in d:
         obj.unfinished = int(d["unfinished"])
