@@ -554,6 +554,11 @@ def test_a_console_that_shows_the_latest_lines_says_how_many_came_before() -> No
     shown = view.view(s.state(), {"source": "", "filename": "x.py"})
     assert [c.text for c in shown["console"]][-1] == "line 999"
     assert shown["console_earlier"] == 1000 - len(shown["console"])
+    html = render.env.get_template("partials/program/_console.html").render(
+        {**shown, "state": s.state(), "run": {"id": "r1"}}
+    )
+    assert f"Earlier lines not shown here: {shown['console_earlier']}." in html
+    assert '<a href="/api/recordings/r1/export" download>' in html  # where every line is
     s = Story().start()
     s("main", MAIN, MAIN, K.OUT, text="one line\n", line=2)
     assert view.view(s.state(), {"source": ""})["console_earlier"] == 0
