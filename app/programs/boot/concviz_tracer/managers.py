@@ -331,7 +331,7 @@ def _notify(method: str) -> Any:
 
 
 def _bwait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    from threading import BrokenBarrierError
+    from .syncs import barrier_wait
 
     (timeout,) = _bound(args, kwds, ("timeout",), (None,))
     key, data = _opened(proxy, "wait")
@@ -344,16 +344,7 @@ def _bwait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
         waiting["timeout"] = timeout if timeout is not None else attribute("_timeout")
     except Exception:  # the server has gone: the wait says so itself
         waiting = dict(data, timeout=timeout)
-    recorder.emit(K.BWAIT, key, waiting)
-    recorder.flush()
-    try:
-        index = call(proxy, "wait", args, kwds)
-    except BrokenBarrierError:
-        recorder.emit(K.BROKEN, key, data)
-        raise
-    data["index"] = index
-    recorder.emit(K.BPASSED, key, data)
-    return index
+    return barrier_wait(key, data, waiting, lambda: call(proxy, "wait", args, kwds))
 
 
 def _abort(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:

@@ -179,30 +179,37 @@ class BarrierTracing:
         key = self._cv_key
         if key is None:
             return int(super().wait(timeout))  # type: ignore[misc]
-        from threading import BrokenBarrierError
-
         data = where.at(1)
         gate.before("wait", key, data)
         waiting = dict(data, waiting=self.n_waiting, parties=self.parties)  # type: ignore[attr-defined]
         # Its own timeout, or the barrier's (Barrier(n, timeout=...)): a wait
         # that will end by itself is no hang.
         waiting["timeout"] = timeout if timeout is not None else self._timeout  # type: ignore[attr-defined]
-        recorder.emit(K.BWAIT, key, waiting)
-        recorder.flush()
-        try:
-            index = int(super().wait(timeout))  # type: ignore[misc]
-        except BrokenBarrierError:
-            recorder.emit(K.BROKEN, key, data)
-            raise
-        data["index"] = index
-        recorder.emit(K.BPASSED, key, data)
-        return index
+        real_wait = super().wait  # type: ignore[misc]
+        return barrier_wait(key, data, waiting, lambda: real_wait(timeout))
 
     def abort(self) -> None:
         super().abort()  # type: ignore[misc]
         key = self._cv_key
         if key is not None:
             recorder.emit(K.BROKEN, key, where.at(1))
+
+
+def barrier_wait(key: str, data: dict[str, Any], waiting: dict[str, Any], wait: Any) -> int:
+    """`wait()` at the barrier `key`, said: `bwait` (`waiting`, flushed)
+    before, `bpassed` with its index after, or `broken` (raised again)."""
+    from threading import BrokenBarrierError
+
+    recorder.emit(K.BWAIT, key, waiting)
+    recorder.flush()
+    try:
+        index = int(wait())
+    except BrokenBarrierError:
+        recorder.emit(K.BROKEN, key, data)
+        raise
+    data["index"] = index
+    recorder.emit(K.BPASSED, key, data)
+    return index
 
 
 def _init(original: Any, type_name: str, extra: Any) -> Any:
