@@ -1180,6 +1180,13 @@ def test_a_process_that_called_os_exit_midway_did_not_finish_its_code() -> None:
     state = s.state()
     (a,) = [w for w in state.threads() if w.pid == 300]
     assert (a.state, a.exitcode) == ("ended_with_process", 1)
+    # A child of os.fork() ends with os._exit(): that is its way, no cut.
+    s = Story().start()
+    s("main", MAIN, MAIN, K.SPAWN, "child", pid=300, daemon=False, method="fork", target="")
+    s.child("child", 300, method="fork")
+    s("main", MAIN, MAIN, K.REAPED, "child", pid=300, exitcode=7)
+    state = s.state()
+    assert [(w.state, w.exitcode) for w in state.threads() if w.pid == 300] == [("finished", 7)]
     # One that ran its code to the end (sys.exit(3) too) finished it.
     s = Story().start().child("b", 300)
     s("b", 300, 300, K.END, daemon_threads=[])
@@ -1232,6 +1239,14 @@ def test_a_wait_for_a_lock_copy_locked_at_the_fork_is_named_while_the_rest_goes_
     context = {**view.view(state, {"source": ""}), "state": state}
     html = render.env.get_template("partials/program/_objects.html").render(context)
     assert "locked since the fork, by no thread of this process" in html
+    # The logger never lets the program go quiet; a Stop ends it, and the
+    # page still says why kid could not go on.
+    s("main", MAIN, MAIN, K.REAPED, "kid", pid=300, exitcode=-15, signal="SIGTERM")
+    s("main", MAIN, MAIN, K.EXIT, exitcode=-15)
+    s("main", 1, 0, "run_end", outcome="stopped", reason="stopped by the teacher")
+    words = [x.message % x.parts for x in diagnosis.said(s.state())]
+    assert words[0] == diagnosis.FORK_LOCKED_AT_END
+    assert words[1].startswith("kid waits for log_lock (kid's copy), which was locked")
 
 
 def test_a_main_whose_code_is_done_names_the_threads_and_children_it_waits_for() -> None:
@@ -1313,6 +1328,12 @@ def test_a_pool_worker_its_pool_terminated_is_said_ended_by_it_not_killed() -> N
         "ForkPoolWorker-1 was ended by pool.terminate() (SIGTERM)",
         "ForkPoolWorker-2 was killed by SIGKILL",
     ]
+    # A worker still starting (spawn) has said nothing: the terminate names it.
+    s = Story().start().pool(1)
+    s("main", MAIN, MAIN, K.TERMINATE, "100.1", line=7, workers=[[301, "SpawnPoolWorker-1"]])
+    s("main", MAIN, MAIN, K.REAPED, "SpawnPoolWorker-1", pid=301, exitcode=-15, signal="SIGTERM")
+    worker = s.state().procs[301]
+    assert (worker.name, worker.ppid, worker.pool_ended) == ("SpawnPoolWorker-1", MAIN, True)
 
 
 def test_a_busy_threads_timeline_lane_starts_when_the_thread_did() -> None:

@@ -373,7 +373,10 @@ def test_the_end_of_a_with_pool_block_says_its_pool_was_terminated() -> None:
     )
     (end,) = run.of("terminate", run.key("pool"))
     assert end.worker == "main"
-    assert end.data == {"line": run.line("with Pool(1) as pool:")}
+    assert end.data["line"] == run.line("with Pool(1) as pool:")
+    # Its workers, by pid and name: one still starting has said nothing itself.
+    (worker,) = run.of("pool_worker")
+    assert end.data["workers"] == [[worker.pid, "ForkPoolWorker-1"]]
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

@@ -70,6 +70,10 @@ FORK_LOCKED = N_(
     "A process waits for its copy of a threading lock that was locked when it was forked:"
     " the rest of the program may go on, but this wait never ends."
 )
+FORK_LOCKED_AT_END = N_(
+    "A process waited for its copy of a threading lock that was locked when it was forked,"
+    " when the run ended: that wait could never end."
+)
 JOIN = N_("%(who)s waits for %(target)s to end (join)")
 EXIT = N_("%(who)s has run its code to the end and waits for its other threads and processes")
 EXIT_FEEDING = N_(
@@ -179,8 +183,20 @@ def said(state: ProgramState) -> list[Sentence]:
     if state.stuck_at_end:
         return [Sentence(STUCK_AT_END, {}), *state.stuck_at_end[1:]]
     if state.deadlock_at_end:
-        return [Sentence(DEADLOCKED_AT_END, {}), *state.deadlock_at_end[1:]]
+        first = state.deadlock_at_end[0].message
+        at_end = DEADLOCKED_AT_END if first == DEADLOCKED else FORK_LOCKED_AT_END
+        return [Sentence(at_end, {}), *state.deadlock_at_end[1:]]
     return found
+
+
+def remember_never_going(state: ProgramState) -> None:
+    """Keep, for after the run's end, which workers can never go on while
+    the rest of the program may (`deadlocked`, `fork_locked`): said when it
+    last went quiet, and as its first process dies of a signal (a Stop
+    ends a program that is never quiet); forgotten once one of them moves."""
+    found = [] if state.stuck_at_end else deadlocked(state) or fork_locked(state)
+    state.deadlock_at_end = found
+    state.deadlocked = {str(s.parts.get("who")) for s in found[1:]}
 
 
 def diagnose(state: ProgramState) -> list[Sentence]:

@@ -48,6 +48,7 @@ from app.programs.state import (
     QUIET,
     RAW_OUT,
     RUNNING,
+    SLEEPING,
     STALLS,
     ProgramState,
     ThreadView,
@@ -209,7 +210,7 @@ def _track(state: ProgramState, t: float, w: ThreadView) -> None:
     lane = state.lanes.get(w.name)
     if lane is None:
         lane = state.lanes[w.name] = deque(maxlen=LANE_SEGMENTS)
-    label = f"{w.op} {state.obj_name(w.on)}".strip() if w.op else None
+    label = f"{w.op} {state.obj_name(w.on)}".strip() if w.op and w.state != SLEEPING else None
     if not lane or lane[-1][1] != w.state or lane[-1][2] != label:
         add_segment(lane, (t, w.state, label))
 

@@ -101,6 +101,7 @@ class ProcView:
     # that ended): concviz ended it, and its exit status went to nobody here.
     with_run: bool = False
     code_ended: bool = False  # its main code ran to its end; it waits to exit
+    os_fork: bool = False  # a child of the user's os.fork(): os._exit() is its way to end
     pool: str = ""  # the key of the pool whose worker it is
     pool_ended: bool = False  # ended by that pool's terminate() (SIGTERM)
     since: float = 0.0

@@ -10,6 +10,7 @@ from typing import Any
 from app.events import Event
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.deaths import signal_name
+from app.programs.diagnosis import remember_never_going
 from app.programs.folds import pools, shm
 from app.programs.folds.workers import go, proc_of, thread_of, wait
 from app.programs.state import (
@@ -60,6 +61,7 @@ def spawn(state: ProgramState, e: Event) -> None:
         p.daemon = bool(d.get("daemon"))
         p.ppid = p.ppid or e.pid
         p.manager = d.get("target") == K.MANAGER_SERVER
+        p.os_fork = d.get("target") == ""  # a Process's names its target, or None
         p.command = str(d.get("command") or "")
         if p.name == str(pid) and e.item:
             p.name = e.item
@@ -130,6 +132,8 @@ def _process_over(
     state: ProgramState, pid: int, t: float, exitcode: Any, signal: str = "", cut_off: bool = False
 ) -> None:
     p = proc_of(state, pid)
+    if signal and state.status == "running" and not state.deadlock_at_end:
+        remember_never_going(state)  # before this process's threads are over
     if exitcode is not None:
         p.exitcode = int(exitcode)
     p.signal = signal or p.signal
@@ -153,7 +157,9 @@ def _process_over(
             w.state = KILLED
         elif p.exitcode and w.error:  # an uncaught exception (sys.exit(2) is no crash)
             w.state = CRASHED
-        elif (not w.daemon and not w.main_thread) or (w.main_thread and not p.code_ended):
+        elif (not w.daemon and not w.main_thread) or (
+            w.main_thread and not p.code_ended and not p.os_fork
+        ):
             # Python's exit would have waited for that thread; this main
             # thread never reached its code's end (os._exit on its way).
             w.state = ENDED_WITH
@@ -194,11 +200,12 @@ def loop_wait(state: ProgramState, e: Event) -> None:
     or, watching none, for what no coroutine does."""
     d = e.data or {}
     timer = d.get("timer")
-    op = "loop_timer" if timer is not None else "loop_io" if d.get("io") else "loop"
     w = thread_of(state, e)
-    wait(w, e, op, "")
-    if timer is not None:
-        w.timeout = float(timer)
+    if timer is not None:  # as good as asleep: drawn so, no hang
+        go(w, e, SLEEPING)
+        w.op, w.sleep_s, w.timeout = "loop_timer", float(timer), float(timer)
+        return
+    wait(w, e, "loop_io" if d.get("io") else "loop", "")
 
 
 def reaped(state: ProgramState, e: Event) -> None:

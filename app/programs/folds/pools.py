@@ -55,6 +55,9 @@ def terminate(state: ProgramState, e: Event) -> None:
     never runs (what they run ends as their processes do: `workers_gone`)."""
     obj = obj_of(state, e)
     obj.terminated = True
+    for pid, name in (e.data or {}).get("workers") or ():
+        worker = proc_of(state, int(pid), str(name))
+        worker.pool, worker.ppid = obj.key, worker.ppid or e.pid
     for task, (fn, st, where) in obj.tasks.items():
         if st == "queued":
             obj.tasks[task] = (fn, NEVER_RAN, where)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from app import events
 from app.events import Event
 from app.model import LIFECYCLE
-from app.programs.diagnosis import deadlocked, stuck, why_stuck
+from app.programs.diagnosis import remember_never_going, stuck, why_stuck
 from app.programs.folds.console import flush_partial
 from app.programs.folds.workers import go, thread_of
 from app.programs.state import BLOCKED, FINISHED, KILLED, OVER, RUNNING, SLEEPING, ProgramState
@@ -49,8 +49,7 @@ def quiet(state: ProgramState, e: Event) -> None:
     # Kept for its end: why the whole program is stuck, or which of its
     # workers are deadlocked while the rest goes on.
     state.stuck_at_end = why_stuck(state) if stuck(state) else []
-    state.deadlock_at_end = [] if state.stuck_at_end else deadlocked(state)
-    state.deadlocked = {str(s.parts.get("who")) for s in state.deadlock_at_end[1:]}
+    remember_never_going(state)
 
 
 def stalls(state: ProgramState, e: Event) -> None:

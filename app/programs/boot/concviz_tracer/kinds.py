@@ -103,9 +103,10 @@ result_wait               pool key             task (a map's: its base), fn, tim
                                                AsyncResult.get, Pool.map) that is not
                                                ready yet
 result_got                pool key             task, fn, ready (False: it timed out), line
-terminate                 pool key             line: Pool.terminate() (the end of its with
-                                               block too): its workers end now, and no task
-                                               not started yet will run
+terminate                 pool key             line, workers ([pid, name] of each worker
+                                               process): Pool.terminate() (the end of its
+                                               with block too): its workers end now, and no
+                                               task not started yet will run
 cancelled                 pool key             task, fn: a future cancelled before its task
                                                ran (Future.cancel, shutdown(cancel_futures))
 sleep                     None                 s (seconds), line

@@ -221,7 +221,10 @@ def install_pool(module: ModuleType) -> None:
         key = getattr(self, "_cv_key", None)
         if key is not None and not getattr(self, "_cv_terminated", False):
             self._cv_terminated = True
-            recorder.emit(K.TERMINATE, key, where.at(1))
+            # Its workers' processes, those still starting too (they said nothing yet).
+            pool = getattr(self, "_pool", ())
+            workers = [[p.pid, p.name] for p in pool if getattr(p, "pid", None)]
+            recorder.emit(K.TERMINATE, key, dict(where.at(1), workers=workers))
         return real_terminate(self)
 
     results.install_async_result(module.ApplyResult)
