@@ -1221,7 +1221,7 @@ def test_a_wait_for_a_lock_copy_locked_at_the_fork_is_named_while_the_rest_goes_
     s = Story().start().thread("logger", 201).child("kid", 300)
     s("main", MAIN, MAIN, K.NEW, "100.1", type="Lock", lib="threading", name="log_lock", line=4)
     s("logger", MAIN, 201, K.ACQUIRED, "100.1", line=8)
-    copy = {"type": "Lock", "lib": "threading", "name": "log_lock (kid's copy)"}
+    copy = {"type": "Lock", "lib": "threading", "name": "log_lock", "copy_in": "kid"}
     s("kid", 300, 300, K.NEW, "300.2", **copy, locked_at_fork=True, line=12)
     s("kid", 300, 300, K.ACQUIRE_WAIT, "300.2", timeout=None, line=12)
     s("main", MAIN, MAIN, K.JOIN, "kid", what="process", timeout=None, line=20)

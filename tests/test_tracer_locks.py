@@ -436,7 +436,14 @@ def test_a_forked_childs_threading_lock_is_a_copy_of_its_own_locked_as_at_the_fo
                 pass
         """
     )
-    made = {e.data["name"]: (e.worker, e.item, e.data.get("locked_at_fork")) for e in run.of("new")}
+    made = {
+        e.data["name"] + (f" ({e.data['copy_in']}'s copy)" if "copy_in" in e.data else ""): (
+            e.worker,
+            e.item,
+            e.data.get("locked_at_fork"),
+        )
+        for e in run.of("new")
+    }
     assert set(made) == {"lock", "lock (kid's copy)", "lock (a's copy)"}
     assert made["lock (kid's copy)"][0::2] == ("kid", True)
     assert made["lock (a's copy)"][0::2] == ("a", False)

@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.i18n import _
 from app.model import RunState, WorkerView
 from app.programs.boot.concviz_tracer import kinds as K
 
@@ -175,6 +176,7 @@ class ObjView:
     # A forked child's copy of a threading lock, locked at the fork by a
     # thread the child does not have (till a thread of its own releases it).
     locked_at_fork: bool = False
+    copy_in: str = ""  # the process whose copy of a threading lock it is, if it is one
     items: deque[str] = field(default_factory=deque)
     size: int = 0
     early: dict[str, int] = field(default_factory=dict)  # gets before their puts
@@ -214,6 +216,13 @@ class ObjView:
     local: str = ""
     remote: str = ""
     segment: SegmentView | None = None  # a shared memory segment's
+
+    @property
+    def label(self) -> str:
+        """Its name on the page, in the reader's language."""
+        if not self.copy_in:
+            return self.name
+        return _("%(name)s (%(proc)s's copy)") % {"name": self.name, "proc": self.copy_in}
 
     @property
     def pair_end(self) -> bool:
@@ -379,7 +388,7 @@ class ProgramState(RunState):
 
     def obj_name(self, key: str) -> str:
         obj = self.objs.get(key)
-        return obj.name if obj is not None else key
+        return obj.label if obj is not None else key
 
     def counters(self) -> dict[str, Any]:
         return {

@@ -30,8 +30,9 @@ def new(state: ProgramState, e: Event) -> None:
         remote=str(d.get("peer") or "") if d.get("type") == "socket" else "",
         shows=None if d.get("shows") is None else str(d["shows"]),
         locked_at_fork=bool(d.get("locked_at_fork")),
+        copy_in=str(d.get("copy_in") or ""),
     )
-    names = {o.name for o in state.objs.values()}
+    names = {o.name for o in state.objs.values() if o.copy_in == obj.copy_in}
     if obj.name in names:  # two objects made on lines with the same variable
         obj.name = f"{obj.name}@{obj.line}" if obj.line else f"{obj.name}#{len(state.objs)}"
     state.objs[key] = obj

@@ -14,7 +14,8 @@ nor a `released` flushes while the lock is held (`recorder.emit`'s `held`).
 A threading lock is shared by threads, never by processes: a forked child
 has its own copy, locked if the parent's was at the fork (and then by no
 thread of the child's). The copy is an object of its own on the stage,
-``print_lock (ps[0]'s copy)``, from its first use in the child (`_copied`).
+``print_lock (ps[0]'s copy)`` (`copy_in`), from its first use in the child
+(`_copied`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def _copied(lock: Any, type_name: str) -> str:
     data.update(
         type=type_name,
         lib="threading",
-        name=f"{lock._cv_name} ({here}'s copy)",
+        name=lock._cv_name,
+        copy_in=here,
         locked_at_fork=bool(lock._cv_lock.locked()),
     )
     recorder.emit(K.NEW, key, data)
