@@ -158,7 +158,7 @@ def _process_over(
         elif p.exitcode and w.error:  # an uncaught exception (sys.exit(2) is no crash)
             w.state = CRASHED
         elif (not w.daemon and not w.main_thread) or (
-            w.main_thread and not p.code_ended and not p.os_fork
+            w.main_thread and not p.code_ended and not p.os_fork and p.exitcode is not None
         ):
             # Python's exit would have waited for that thread; this main
             # thread never reached its code's end (os._exit on its way).
