@@ -1302,6 +1302,19 @@ def test_a_queues_unfinished_tasks_are_shown_once_the_program_counts_them() -> N
     assert shown(s.state())
 
 
+def test_a_process_forked_from_another_thread_says_why_its_main_thread_has_that_name() -> None:
+    """A pool's replacement worker is forked from the pool's worker handler
+    thread: Python names its main thread after that one."""
+    s = Story().start()
+    s("ForkPoolWorker-3", 303, 303, K.PROC, name="ForkPoolWorker-3", ppid=MAIN, main=False)
+    s("ForkPoolWorker-3", 303, 303, K.THREAD, name="Thread-1 (_handle_workers)", main=True)
+    state = s.state()
+    context = {**view.view(state, {"source": ""}), "state": state}
+    html = render.env.get_template("partials/program/_procs.html").render(context)
+    assert "its main thread, named after the thread that forked it" in html
+    assert html.count("named after the thread that forked it") == 1  # not main's own
+
+
 def test_a_pool_worker_its_pool_terminated_is_said_ended_by_it_not_killed() -> None:
     """The end of a `with Pool()` block ends the workers still there with
     SIGTERM: the box and the log say who did it, and the card is no alarm."""
