@@ -881,6 +881,10 @@ def test_a_result_from_a_pool_terminated_before_its_task_ran_will_never_come() -
         "never ran: its pool was terminated",
         "not finished: its worker's process ended",
     ]
+    assert said(state, [e for e in s.events if e.kind == K.TERMINATE]) == [
+        "main (pid 100) terminated pool: its workers end now, and tasks it had not started will"
+        " never run: 1"
+    ]
     words = [x.message % x.parts for x in diagnosis.diagnose(state)]
     assert words == [
         diagnosis.STUCK,

@@ -209,6 +209,7 @@ class ObjView:
     tasks_failed: int = 0
     workers: int = 0  # a pool's size: the most workers it runs at once
     terminated: bool = False  # a pool's: Pool.terminate(), no task starts any more
+    never_ran: int = 0  # the tasks it had not started when it was terminated
     redis: RedisView | None = None  # a Redis list's or stream's
     # A socket's: AF_INET, AF_UNIX...; its address and its other end's
     # ("127.0.0.1:5000", a path, or "": none, as an end of a socket pair).

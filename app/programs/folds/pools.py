@@ -61,6 +61,7 @@ def terminate(state: ProgramState, e: Event) -> None:
     for task, (fn, st, where) in obj.tasks.items():
         if st == "queued":
             obj.tasks[task] = (fn, NEVER_RAN, where)
+            obj.never_ran += 1
 
 
 def workers_gone(state: ProgramState, names: set[str]) -> None:
