@@ -3,13 +3,16 @@ their names exist (`segments`).
 
 Every lock, semaphore, event, condition and barrier of `multiprocessing`
 (and every `multiprocessing.Queue`, which holds two) is a POSIX named
-semaphore, the file ``/dev/shm/sem.<name>``. Under fork its name is
-unlinked the moment it is made; under spawn and forkserver it stays until
-the object is collected, and the resource tracker unlinks what is left as
-the program ends. A program killed at the wrong moment (Stop, a limit, its
-watchdog when the server is gone) does neither, and the file would stay
-for good. So a name is marked before the semaphore is made and unmarked
-once it is unlinked; whoever ends the run unlinks what is still marked.
+semaphore, the file ``/dev/shm/sem.<name>``. Under spawn and forkserver
+its name stays until the object is collected, and the resource tracker
+unlinks what is left as the program ends. A program killed then (Stop, a
+limit, its watchdog when the server is gone) does neither, and the file
+would stay for good. So such a name is marked before the semaphore is made
+and unmarked once it is unlinked; whoever ends the run unlinks what is
+still marked. Under fork its name is unlinked the moment it is made, in
+the same C call: not marked (a mark and its removal cost about 90 us, which
+a program making a queue per task would feel), and a process killed inside
+that call is `app.programs.semtemps`'s.
 """
 
 from __future__ import annotations
@@ -41,21 +44,25 @@ def install(module: ModuleType) -> None:
 
     def _make_name() -> str:
         name: str = real_make_name()
-        segments.mark(run_dir, file_name(name))
         tried = getattr(making, "names", None)
         if tried is not None:
+            segments.mark(run_dir, file_name(name))
             tried.append(name)
         return name
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        ctx = kwargs.get("ctx") or module.context._default_context.get_context()
+        if ctx.get_start_method() == "fork":  # its name is gone as it is made
+            real_init(self, *args, **kwargs)
+            return
         tried: list[str] = []
         making.names = tried
         try:
             real_init(self, *args, **kwargs)
         finally:
             making.names = None
-            # Unlinked already (fork), taken by someone else (a name that
-            # existed), or not made at all: only a name it keeps stays marked.
+            # Taken by someone else (a name that existed), or not made at
+            # all: only a name it keeps stays marked.
             kept = getattr(getattr(self, "_semlock", None), "name", None)
             for name in tried:
                 if name != kept:
