@@ -195,3 +195,14 @@ def quiet(client: httpx.Client, run: dict[str, Any]) -> bool:
     """Nothing happened in the run for a moment after `run` was read."""
     time.sleep(0.2)
     return bool(client.get(f"/api/runs/{run['id']}").json()["events"] == run["events"])
+
+
+def test_a_run_says_how_many_watch_it_live_and_not_once_it_has_ended() -> None:
+    exp = EXPERIMENTS["producer-consumer"]
+    assert exp.params is not None
+    params = exp.params.model_validate(exp.quick_params)
+    state: Any = exp.new_state()
+    state.status = "running"
+    assert "3 watching" in render_frame(ReplayView("r1", exp, params, state), watchers=3)
+    state.status = "finished"
+    assert "watching" not in render_frame(ReplayView("r1", exp, params, state), watchers=3)
