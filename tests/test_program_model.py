@@ -558,6 +558,14 @@ def test_a_console_that_shows_the_latest_lines_says_how_many_came_before() -> No
         {**shown, "state": s.state(), "run": {"id": "r1"}}
     )
     assert f"Earlier lines not shown here: {shown['console_earlier']}." in html
+    # A line far longer than a screen holds, up to 600 characters.
+    s("main", MAIN, MAIN, K.OUT, text="x" * 5000 + "\n", line=3)
+    long = render.env.get_template("partials/program/_console.html").render(
+        {**view.view(s.state(), {"source": ""}), "state": s.state(), "run": {"id": "r1"}}
+    )
+    assert "x" * 600 + "</span>" in long
+    assert "x" * 601 not in long
+    assert "… and 4400 more characters" in long
     assert '<a href="/api/recordings/r1/export" download>' in html  # where every line is
     s = Story().start()
     s("main", MAIN, MAIN, K.OUT, text="one line\n", line=2)
