@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tracerharness import Traced, seen, trace
+from tracerharness import Traced, folded, seen, trace
+
+from app.programs import view
 
 
 def test_a_pipe_reports_what_each_end_sends_and_receives_across_processes() -> None:
@@ -319,6 +321,11 @@ def test_futures_cancelled_before_they_ran_are_said_and_time_sleep_keeps_its_nam
     ]
     assert run.printed() == "True True False\n"
     assert len(run.of("task_end", ex)) == 1
+    # A task given alone says its call as it is given: one that never runs too.
+    calls = [e.data["call"] for e in run.of("submit", ex)]
+    assert calls == ["sleep(0.2)", "sleep(0.2)", "print('never')"]
+    (box,) = [b for boxes in view.objects(folded(run), {}).values() for b in boxes if b.tasks]
+    assert ("print('never')", "cancelled") in [(call, st) for call, st, _w, _by in box.tasks]
 
 
 def test_tracebacks_the_program_prints_itself_hold_none_of_the_tracers_frames() -> None:

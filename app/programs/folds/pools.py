@@ -17,10 +17,11 @@ def pool_task(state: ProgramState, e: Event) -> None:
     fn = str(d.get("fn") or "")
     w = thread_of(state, e)
     if e.kind == K.SUBMIT:
-        obj.tasks[task] = (fn, "queued", "")
+        obj.tasks[task] = (str(d.get("call") or fn), "queued", "")
         obj.tasks_given += 1
     elif e.kind == K.CANCELLED:  # by the thread that cancelled it, which goes on
-        obj.tasks[task] = (fn, CANCELLED, "")
+        given = obj.tasks.get(task, (fn, "", ""))[0]  # its call, if its submit said it
+        obj.tasks[task] = (given, CANCELLED, "")
         return
     elif e.kind == K.TASK_START:
         call = str(d.get("call") or fn or obj.tasks.get(task, ("", "", ""))[0])

@@ -95,7 +95,9 @@ recv_wait                 connection key       -
 recv                      connection key       v
 pool_worker               pool key             - (a multiprocessing pool's worker, process
                                                or thread, has started: it waits for a task)
-submit                    pool key             task (run-unique id), fn, line
+submit                    pool key             task (run-unique id), fn, line; call (a task
+                                               given alone, by apply_async or submit: its
+                                               call, as task_start says it)
 task_start                pool key             task, fn (in the worker that runs it)
 task_end                  pool key             task, error (str or None)
 result_wait               pool key             task (a map's: its base), fn, timeout, line:

@@ -183,7 +183,9 @@ def install_pool(module: ModuleType) -> None:
             return real_apply(self, func, args, kwds, *a, **kw)
         task, data, t = registry.new_key(), where.at(1), _now()
         result = real_apply(self, Task(func, key, task), args, kwds, *a, **kw)
-        recorder.emit(K.SUBMIT, key, dict(data, task=task, fn=where.qualname(func)), t)
+        name = where.qualname(func)
+        call = call_text(name, args, kwds or {})  # a task given alone: its call is said now
+        recorder.emit(K.SUBMIT, key, dict(data, task=task, fn=name, call=call), t)
         return results.tagged(result, key, task, func)
 
     def _map_async(self: Any, func: Any, iterable: Any, mapper: Any, *a: Any, **kw: Any) -> Any:
@@ -256,7 +258,9 @@ def install_executor(module: ModuleType) -> None:
             return real_submit(self, fn, *args, **kwargs)
         task, data, t = registry.new_key(), where.at(1), _now()
         future = real_submit(self, Task(fn, key, task), *args, **kwargs)
-        recorder.emit(K.SUBMIT, key, dict(data, task=task, fn=where.qualname(fn)), t)
+        name = where.qualname(fn)
+        call = call_text(name, args, kwargs)  # a task given alone: its call is said now
+        recorder.emit(K.SUBMIT, key, dict(data, task=task, fn=name, call=call), t)
         return results.tagged(future, key, task, fn)
 
     def map(self: Any, fn: Any, *iterables: Any, **kwargs: Any) -> Any:
