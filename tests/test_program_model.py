@@ -18,6 +18,11 @@ from app.web import render
 MAIN = 100
 
 
+def spoken(sentences: list[diagnosis.Sentence]) -> list[str]:
+    """What a diagnosis says, sentence by sentence, in English."""
+    return [x.message % x.parts for x in sentences]
+
+
 class Story:
     """Events as a program would send them, numbered as the server does."""
 
@@ -109,7 +114,7 @@ def test_a_lock_cycle_is_named_while_main_goes_on_once_it_has_lasted() -> None:
     s.t += diagnosis.CYCLE_AFTER_S
     s("main", MAIN, MAIN, K.OUT, text="main: still waiting...\n", stream="stdout", line=31)
     s("main", MAIN, MAIN, K.SLEEP, s=1.0, line=30)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.state())]
+    words = spoken(diagnosis.diagnose(s.state()))
     assert words == [
         diagnosis.DEADLOCKED,
         "T1 holds a and waits for b",
@@ -120,7 +125,7 @@ def test_a_lock_cycle_is_named_while_main_goes_on_once_it_has_lasted() -> None:
     s.quiet()
     s("main", MAIN, MAIN, K.OUT, text="main: still waiting...\n", stream="stdout", line=31)
     s("main", 1, 0, "run_end", outcome="stopped", reason="stopped by the teacher")
-    words = [x.message % x.parts for x in diagnosis.said(s.state())]
+    words = spoken(diagnosis.said(s.state()))
     assert words == [
         diagnosis.DEADLOCKED_AT_END,
         "T1 holds a and waits for b",
@@ -154,7 +159,7 @@ def test_a_hang_on_semaphores_says_who_took_them_and_has_not_released_them() -> 
     s("consumer", MAIN, 202, K.ACQUIRE_WAIT, "100.1", timeout=None, line=16)
     s("main", MAIN, MAIN, K.JOIN, "producer", what="thread", tid=201, timeout=None, line=22)
     state = s.quiet().state()
-    words = [x.message % x.parts for x in diagnosis.diagnose(state)]
+    words = spoken(diagnosis.diagnose(state))
     assert "producer waits for empty, held by producer" in words
     assert "consumer waits for mutex, held by producer" in words
     page = render.env.get_template("partials/program/_objects.html").render(
@@ -192,7 +197,7 @@ def test_a_consumer_on_an_empty_queue_with_nobody_to_put_is_the_termination_prob
     s("eater", 300, 300, K.GET, "100.1", v="'dish 1'", size=0, line=12)
     s("eater", 300, 300, K.GET_WAIT, "100.1", timeout=None, size=0, line=12)
     s("main", MAIN, MAIN, K.JOIN, "eater", what="process", pid=300, timeout=None, line=31)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    words = spoken(diagnosis.diagnose(s.quiet().state()))
     assert "eater waits in q.get(); q is empty and no live worker can put" in words
     assert "main waits for eater to end (join)" in words
 
@@ -226,7 +231,7 @@ def test_a_wait_for_a_pools_result_and_an_idle_worker_are_named_in_a_hang() -> N
     assert (state.thread("W1").op, state.thread("W1").on) == (K.WORK, "100.2")
     assert view.doing(state, state.main()) == "waiting for a result from ex"
     assert view.doing(state, state.thread("W1")) == "waiting for a task from ex"
-    words = [x.message % x.parts for x in diagnosis.diagnose(state)]
+    words = spoken(diagnosis.diagnose(state))
     # The cause first, then who waits on it (main's pid comes first).
     assert words[1:] == [
         "W1, a worker of ex, waits for a task; none comes",
@@ -251,7 +256,7 @@ def test_a_pool_whose_only_worker_waits_for_a_task_it_submitted_is_named_in_a_ha
     s("W1", MAIN, 301, K.SUBMIT, "100.2", task="t2", fn="<lambda>", line=4)
     s("W1", MAIN, 301, K.RESULT_WAIT, "100.2", task="t2", fn="<lambda>", timeout=None, line=5)
     s("main", MAIN, MAIN, K.RESULT_WAIT, "100.2", task="t1", fn="outer", timeout=None, line=7)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    words = spoken(diagnosis.diagnose(s.quiet().state()))
     assert words[0] == diagnosis.STUCK
     assert words[1:] == [
         "main waits for a result from pool",
@@ -290,7 +295,7 @@ def test_a_task_whose_workers_process_ended_is_not_left_running() -> None:
         ("done", "ForkPoolWorker-1"),
     ]
     s("main", MAIN, MAIN, K.RESULT_WAIT, "100.1", timeout=None, line=10)
-    words = [x.message % x.parts for x in diagnosis.why_stuck(s.quiet().state())]
+    words = spoken(diagnosis.why_stuck(s.quiet().state()))
     assert (
         "main waits for a result from pool, and one will never come: the process of"
         " ForkPoolWorker-2 ended while it ran that task"
@@ -339,7 +344,7 @@ def test_a_child_that_cannot_exit_until_its_queue_is_fed_is_named_in_a_hang() ->
     s("kid", 300, 300, K.PUT, "100.1", v="'xxx...'", size=1, line=4)
     s("kid", 300, 300, K.END, daemon_threads=[])
     s("main", MAIN, MAIN, K.JOIN, "kid", what="process", pid=300, timeout=None, line=10)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    words = spoken(diagnosis.diagnose(s.quiet().state()))
     assert (
         "kid has run its code to the end but cannot exit: it put more in q than its pipe"
         " holds, and nobody takes it"
@@ -359,7 +364,7 @@ def test_a_wait_while_a_spawned_child_is_still_starting_is_no_hang_yet() -> None
     assert diagnosis.diagnose(s.quiet().state()) == []
     s("helper", 300, 300, K.THREAD, name="MainThread", daemon=False, main=True)
     s("helper", 300, 300, K.GET_WAIT, "100.1", timeout=None, line=4)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    words = spoken(diagnosis.diagnose(s.quiet().state()))
     assert words[0] == diagnosis.STUCK  # once it shows itself waiting too, it is a hang
 
 
@@ -418,7 +423,7 @@ def test_unfinished_tasks_are_counted_in_the_join_diagnosis() -> None:
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="JoinableQueue", lib="multiprocessing", name="q")
     s("main", MAIN, MAIN, K.QJOIN, "100.1", unfinished=3, line=9)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    words = spoken(diagnosis.diagnose(s.quiet().state()))
     assert "main waits in q.join(); 3 tasks were never marked done" in words
 
 
@@ -860,7 +865,7 @@ def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones
             assert diagnosis.diagnose(s.state()) == []  # one death is no pattern yet
         s(name, pid, pid, K.EXC, error=error, traceback="", line=8)
         s(name, pid, pid, K.EXIT, exitcode=1)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.state())]
+    words = spoken(diagnosis.diagnose(s.state()))
     assert words == [
         "The program cannot go on: main waits for pool, and its worker processes die as they"
         " start, so none of its tasks runs.",
@@ -893,7 +898,7 @@ def test_a_result_from_a_pool_terminated_before_its_task_ran_will_never_come() -
         "main (pid 100) terminated pool: its workers end now, and tasks it had not started will"
         " never run: 1"
     ]
-    words = [x.message % x.parts for x in diagnosis.diagnose(state)]
+    words = spoken(diagnosis.diagnose(state))
     assert words == [
         diagnosis.STUCK,
         "main waits for a result from pool, and one will never come: pool was terminated before"
@@ -927,7 +932,7 @@ def test_a_pool_whose_workers_all_wait_for_tasks_queued_behind_them_names_each()
         s(f"W{n}", MAIN, tid, K.SUBMIT, "100.2", task=f"i{n}", fn="inner", line=4)
         s(f"W{n}", MAIN, tid, K.RESULT_WAIT, "100.2", task=f"i{n}", fn="inner", timeout=None)
     s("main", MAIN, MAIN, K.RESULT_WAIT, "100.2", task="t1", fn="outer", timeout=None, line=7)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    words = spoken(diagnosis.diagnose(s.quiet().state()))
     assert words[2:] == [
         f"W{n}, a worker of pool, waits for the result of inner from pool; that task can run only"
         " in a free worker of pool, and all 2 of them are busy waiting, this one among them"
@@ -974,7 +979,7 @@ def test_a_semaphore_one_thread_releases_and_another_takes_is_held_by_no_one() -
     s("consumer", MAIN, 201, K.ACQUIRE_WAIT, "100.1", timeout=None, line=7)
     s("main", MAIN, MAIN, K.JOIN, "consumer", what="thread", tid=201, timeout=None, line=11)
     state = s.quiet().state()
-    words = [x.message % x.parts for x in diagnosis.diagnose(state)]
+    words = spoken(diagnosis.diagnose(state))
     assert "consumer waits for full, and no live worker will release it" in words
     page = render.env.get_template("partials/program/_objects.html").render(
         view.view(state, {"source": ""}), run={"id": "r1"}
@@ -990,7 +995,7 @@ def test_a_wait_for_a_semaphore_its_ended_holders_took_says_they_have_ended() ->
         s(name, MAIN, tid, K.ACQUIRED, "100.1", value=value, line=5)
         s(name, MAIN, tid, K.END, error=None)
     s("main", MAIN, MAIN, K.ACQUIRE_WAIT, "100.1", timeout=None, line=12)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    words = spoken(diagnosis.diagnose(s.quiet().state()))
     assert "main waits for slots, held by w0, w1, which have ended" in words
 
 
@@ -1031,7 +1036,7 @@ def test_two_ends_of_one_connection_that_both_wait_to_read_are_named_stuck() -> 
     assert (
         view.doing(state, state.workers["main"]) == "waiting in conn.recv(): nothing has come yet"
     )
-    assert [x.message % x.parts for x in diagnosis.diagnose(state)] == [
+    assert spoken(diagnosis.diagnose(state)) == [
         diagnosis.STUCK,
         "main waits in conn.recv(): nothing has come, and its other end is in this program,"
         " where nothing will send",
@@ -1063,7 +1068,7 @@ def test_a_read_of_a_pipe_nobody_will_write_is_named_unless_a_command_holds_it()
     assert view.doing(state, state.workers["main"]) == (
         "waiting in os.read() on a pipe: nothing has come yet"
     )
-    assert [x.message % x.parts for x in diagnosis.diagnose(state)][1:] == [
+    assert spoken(diagnosis.diagnose(state))[1:] == [
         "main waits in os.read() on a pipe: nothing has come, and no live worker will write to"
         " it (a read gets end-of-file only once every copy of the pipe's write end is closed)"
     ]
@@ -1122,7 +1127,7 @@ def test_a_command_that_fills_its_pipe_while_main_waits_for_its_end_is_named() -
     state = (
         stalls(s, {"pid": 300, "tid": 300, "threads": 1, **full, "ends": [MAIN]}).quiet().state()
     )
-    assert [x.message % x.parts for x in diagnosis.diagnose(state)][1:] == [
+    assert spoken(diagnosis.diagnose(state))[1:] == [
         "main waits for seq to end, and it never will: seq waits to write to its stdout, a pipe"
         " that is full, and main, which can read it, waits too (communicate() reads a command's"
         " output while it waits for its end)"
@@ -1242,7 +1247,7 @@ def test_a_wait_for_a_lock_copy_locked_at_the_fork_is_named_while_the_rest_goes_
     s("logger", MAIN, 201, K.RELEASED, "100.1", line=8)
     s("logger", MAIN, 201, K.ACQUIRED, "100.1", line=8)
     state = s.state()
-    assert [x.message % x.parts for x in diagnosis.diagnose(state)] == [
+    assert spoken(diagnosis.diagnose(state)) == [
         diagnosis.FORK_LOCKED,
         "kid waits for log_lock (kid's copy), which was locked when its process was forked: a"
         " threading lock is copied into the child, held by a thread the child does not have, so"
@@ -1256,7 +1261,7 @@ def test_a_wait_for_a_lock_copy_locked_at_the_fork_is_named_while_the_rest_goes_
     s("main", MAIN, MAIN, K.REAPED, "kid", pid=300, exitcode=-15, signal="SIGTERM")
     s("main", MAIN, MAIN, K.EXIT, exitcode=-15)
     s("main", 1, 0, "run_end", outcome="stopped", reason="stopped by the teacher")
-    words = [x.message % x.parts for x in diagnosis.said(s.state())]
+    words = spoken(diagnosis.said(s.state()))
     assert words[0] == diagnosis.FORK_LOCKED_AT_END
     assert words[1].startswith("kid waits for log_lock (kid's copy), which was locked")
 
@@ -1288,7 +1293,7 @@ def test_a_put_that_waits_because_the_queues_taker_crashed_says_so() -> None:
     s("producer", MAIN, 201, K.PUT, "100.1", v="2", size=1, line=7)
     s("producer", MAIN, 201, K.PUT_WAIT, "100.1", timeout=None, line=7)
     s("main", MAIN, MAIN, K.JOIN, "producer", what="thread", tid=201, timeout=None, line=20)
-    words = [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())]
+    words = spoken(diagnosis.diagnose(s.quiet().state()))
     assert (
         "producer waits in buf.put(); buf is full and no live worker can get: consumer, which"
         " took from it, crashed (ZeroDivisionError: division by zero)"
@@ -1388,7 +1393,7 @@ def test_a_thread_that_waits_in_c_code_shows_it_until_it_moves() -> None:
     assert reader.state == "blocked"  # its card and its timeline show a wait
     assert state.lanes["reader"][-1][1] == "blocked"
     # main holds the write end, and it waits too: stuck.
-    assert [x.message % x.parts for x in diagnosis.diagnose(state)][1] == (
+    assert spoken(diagnosis.diagnose(state))[1] == (
         "reader waits in C code to read a pipe: it is empty, and main, which can write to it or"
         " close it, waits too"
     )
@@ -1442,7 +1447,7 @@ def test_a_command_whose_child_left_or_that_may_still_act_is_no_hang() -> None:
         .quiet()
         .state()
     )
-    assert [x.message % x.parts for x in diagnosis.diagnose(state)][1:] == [
+    assert spoken(diagnosis.diagnose(state))[1:] == [
         "seq (pid 301) waits to write to its stderr, a pipe that is full, and main, which can read"
         " it, waits too",
         "main waits in C code to read a pipe: it is empty, and sh, which can write to it or close"
@@ -1459,7 +1464,7 @@ def test_a_command_that_waits_for_input_main_never_closes_is_named() -> None:
     s("main", MAIN, MAIN, K.JOIN, "cat", what="process", pid=300, timeout=None, line=6)
     empty = {"wait": "read", "call": "read", "fd": 0, "file": "pipe", "std": "stdin"}
     stalls(s, {"pid": 300, "tid": 300, "threads": 1, **empty, "ends": [MAIN]})
-    assert [x.message % x.parts for x in diagnosis.diagnose(s.quiet().state())][1:] == [
+    assert spoken(diagnosis.diagnose(s.quiet().state()))[1:] == [
         "main waits for cat to end, and it never will: cat waits to read its stdin, a pipe that"
         " main holds open and does not write to, waiting too (communicate() closes a command's"
         " input once it has written it)"
