@@ -16,22 +16,20 @@ An object's key is its manager's address and the id its server gave it,
 it (a proxy is pickled as its token, which carries both). The process that
 asks the manager for the object says `new` with the name the user's line
 gives it; another that meets a key first says `new` too (the fold keeps the
-first). A dict, list, Value, Array or Namespace says `changed` after each
-call that changes it, with what it holds then, in its own order: asked of
-the server while it holds at most SHOWN_UP_TO items, and while asking is
-quick (an object whose contents took long to fetch once is shown by its
-length only from then on, in that process: a program that keeps a big
-value in a dict must not slow down many times over for being watched).
+first). A dict, list, Value, Array or Namespace says `changed`
+after each call that changes it, with what it holds then
+(`managed_values`).
 """
 
 from __future__ import annotations
 
 import os
-import time
 
-from . import gate, recorder, registry, where
 from . import kinds as K
+from . import recorder, where
 from .locks import acquire
+from .managed_values import CHANGES, CONTAINERS, change, made
+from .proxies import bound, key_of, key_of_proxy, opened, said_new
 from .queues import QueueTracing
 
 TYPE_CHECKING = False  # typing costs an import in every process
@@ -39,40 +37,20 @@ if TYPE_CHECKING:
     from typing import Any
 
 QUEUES = ("Queue", "JoinableQueue")
-CONTAINERS = K.MANAGER_VALUES
 SYNCS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition", "Event", "Barrier")
 TRACED = (*QUEUES, *SYNCS, *CONTAINERS)
-LIB = "Manager"
-SHOWN_UP_TO = 64  # a dict, list or Array is shown while it holds at most this many
-SHOWN_CHARS = 240  # and this much of what it holds
-SLOW_S = 0.05  # a fetch of its contents that took longer: by its length only, then
 
-_seen: set[str] = set()  # the keys this process has said `new` of
 _depth: dict[tuple[str, int], int] = {}  # an RLock's depth, per thread
-_slow: set[str] = set()  # those of CONTAINERS whose contents are slow to fetch
 
 
 def _forked() -> None:
-    # The keys the parent knew the fold knows: a forked child says no `new`
-    # of them again (a spawned one does, with no name to give).
+    # An RLock's depth is the parent thread's. The keys the parent said
+    # `new` of (`proxies`) the fold knows: a forked child says no `new` of
+    # them again (a spawned one does, with no name to give).
     _depth.clear()
 
 
 os.register_at_fork(after_in_child=_forked)
-
-
-def key_of(token: Any) -> str:
-    address = token.address
-    if isinstance(address, tuple):
-        address = ":".join(str(a) for a in address)
-    return f"mgr:{address}/{token.id}"
-
-
-def _said_new(
-    key: str, typeid: str, frame: Any, name: str | None, extra: dict[str, Any] | None = None
-) -> None:
-    _seen.add(key)
-    registry.new(typeid, LIB, frame, name=name, key=key, **(extra or {}))
 
 
 def _extra(typeid: str, args: Any, kwds: Any) -> dict[str, Any]:
@@ -91,65 +69,10 @@ def _extra(typeid: str, args: Any, kwds: Any) -> dict[str, Any]:
     elif typeid == "Barrier":
         parties = first if first is not None else kwds.get("parties", 0)
         extra["parties"] = parties if type(parties) is int else 0
-    shows = _made(typeid, args, kwds)
+    shows = made(typeid, args, kwds)
     if shows is not None:
         extra["shows"] = shows
     return extra
-
-
-def _made(typeid: str, args: Any, kwds: Any) -> str | None:
-    """What a new dict, list, Value, Array or Namespace holds, from the
-    arguments that made it."""
-    if typeid not in CONTAINERS:
-        return None
-    try:
-        if typeid == "Value":
-            return where.short_repr(args[1]) if len(args) > 1 else None
-        if typeid == "Array":
-            return shown(list(args[1])) if len(args) > 1 else None
-        if typeid == "Namespace":
-            # as a Namespace prints itself: by name
-            fields = ", ".join(f"{k}={where.short_repr(v)}" for k, v in sorted(kwds.items()))
-            return _cut(f"Namespace({fields})")
-        return shown(dict(*args, **kwds) if typeid == "dict" else list(*args))
-    except Exception:  # arguments the server will refuse too
-        return None
-
-
-def _cut(text: str) -> str:
-    """`text` cut at SHOWN_CHARS, keeping its closing bracket."""
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 2] + "…" + text[-1]
-
-
-def shown(value: dict[Any, Any] | list[Any]) -> str:
-    """A dict or list as Python prints it, in its order, each item short
-    (`where.short_repr`), cut at SHOWN_CHARS; a big one by its length."""
-    if len(value) > SHOWN_UP_TO:
-        return f"<{len(value)} items>"
-    if isinstance(value, dict):
-        text = ", ".join(f"{where.short_repr(k)}: {where.short_repr(v)}" for k, v in value.items())
-        text = "{" + text + "}"
-    else:
-        text = "[" + ", ".join(where.short_repr(v) for v in value) + "]"
-    return _cut(text)
-
-
-def _opened(proxy: Any, op: str) -> tuple[str, dict[str, Any]]:
-    """The key of `proxy`'s object and the user's line calling `op` on it,
-    once step mode lets the call go."""
-    key = _key(proxy)
-    data = where.at(3)
-    gate.before(op, key, data)
-    return key, data
-
-
-def _key(proxy: Any) -> str:
-    token = proxy._token
-    key = key_of(token)
-    if key not in _seen:
-        # Not the name on the user's line: that line uses it (item = q.get()).
-        _said_new(key, token.typeid, where.user_frame(2), f"<{token.typeid}>")
-    return key
 
 
 def install(managers: Any) -> None:
@@ -163,7 +86,7 @@ def install(managers: Any) -> None:
             # SyncManager's generated method, which called this.
             frame = where.called_by_user(2)
             if frame is not None:
-                _said_new(key_of(token), typeid, frame, None, _extra(typeid, args, kwds))
+                said_new(key_of(token), typeid, frame, None, _extra(typeid, args, kwds))
         return token, exposed
 
     def _callmethod(self: Any, methodname: str, args: Any = (), kwds: Any = None) -> Any:
@@ -177,17 +100,6 @@ def install(managers: Any) -> None:
 
 
 # Queues.
-
-
-def _bound(args: Any, kwds: Any, names: tuple[str, ...], defaults: tuple[Any, ...]) -> list[Any]:
-    """The call's arguments by position, with their defaults."""
-    out = list(defaults)
-    for i, a in enumerate(args[: len(names)]):
-        out[i] = a
-    for i, n in enumerate(names):
-        if n in kwds:
-            out[i] = kwds[n]
-    return out
 
 
 class _RemoteQueue(QueueTracing):
@@ -216,7 +128,7 @@ def _queue_call(method: str) -> Any:
     """The traced `method` (put, get, put_nowait, get_nowait) of a proxied queue."""
 
     def call(proxy: Any, real: Any, args: Any, kwds: Any) -> Any:
-        return getattr(_RemoteQueue(proxy, real, _key(proxy)), method)(*args, **kwds)
+        return getattr(_RemoteQueue(proxy, real, key_of_proxy(proxy)), method)(*args, **kwds)
 
     return call
 
@@ -225,14 +137,14 @@ def _task_done(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     # Recorded and flushed before it takes effect, as a queue of the
     # process's own (`queues.TaskTracing`): the join it ends may end the
     # program. The server does not say how many tasks are unfinished.
-    key, data = _opened(proxy, "task_done")
+    key, data = opened(proxy, "task_done")
     recorder.emit(K.TASK_DONE, key, data)
     recorder.flush()
     return call(proxy, "task_done", args, kwds)
 
 
 def _join(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    key, data = _opened(proxy, "join")
+    key, data = opened(proxy, "join")
     recorder.emit(K.QJOIN, key, data)
     recorder.flush()
     result = call(proxy, "join", args, kwds)
@@ -258,10 +170,10 @@ class _Remote:
 
 
 def _acquire(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    blocking, timeout = _bound(args, kwds, ("blocking", "timeout"), (True, None))
+    blocking, timeout = bound(args, kwds, ("blocking", "timeout"), (True, None))
     if timeout is not None and timeout < 0:
         timeout = None  # threading's "for good", the lock on the server is threading's
-    key = _key(proxy)
+    key = key_of_proxy(proxy)
     after = None
     if proxy._token.typeid == "RLock":
         mine = (key, recorder._get_ident())
@@ -276,7 +188,7 @@ def _acquire(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 def _release(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     # Recorded before the server lets it go: a waiter that takes it next
     # is stamped after it.
-    key, data = _opened(proxy, "release")
+    key, data = opened(proxy, "release")
     if proxy._token.typeid == "RLock":
         mine = (key, recorder._get_ident())
         data["depth"] = depth = max(0, _depth.get(mine, 1) - 1)
@@ -286,21 +198,21 @@ def _release(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 
 
 def _set(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    key, data = _opened(proxy, "set")
+    key, data = opened(proxy, "set")
     recorder.emit(K.SET, key, data)
     return call(proxy, "set", args, kwds)
 
 
 def _clear(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    key, data = _opened(proxy, "clear")
+    key, data = opened(proxy, "clear")
     result = call(proxy, "clear", args, kwds)
     recorder.emit(K.CLEAR, key, data)
     return result
 
 
 def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    (timeout,) = _bound(args, kwds, ("timeout",), (None,))
-    key, data = _opened(proxy, "wait")
+    (timeout,) = bound(args, kwds, ("timeout",), (None,))
+    key, data = opened(proxy, "wait")
     if not call(proxy, "is_set", (), {}):
         recorder.emit(K.WAIT, key, dict(data, timeout=timeout))
         recorder.flush()
@@ -311,8 +223,8 @@ def _wait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 
 
 def _cwait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    (timeout,) = _bound(args, kwds, ("timeout",), (None,))
-    key, data = _opened(proxy, "wait")
+    (timeout,) = bound(args, kwds, ("timeout",), (None,))
+    key, data = opened(proxy, "wait")
     recorder.emit(K.CWAIT, key, dict(data, timeout=timeout))
     recorder.flush()
     result = call(proxy, "wait", args, kwds)
@@ -322,8 +234,8 @@ def _cwait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 
 def _notify(method: str) -> Any:
     def notify(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-        key, data = _opened(proxy, method)
-        (n,) = _bound(args, kwds, ("n",), (1,)) if method == "notify" else ("all",)
+        key, data = opened(proxy, method)
+        (n,) = bound(args, kwds, ("n",), (1,)) if method == "notify" else ("all",)
         recorder.emit(K.NOTIFY, key, dict(data, n=n))
         return call(proxy, method, args, kwds)
 
@@ -333,8 +245,8 @@ def _notify(method: str) -> Any:
 def _bwait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
     from .syncs import barrier_wait
 
-    (timeout,) = _bound(args, kwds, ("timeout",), (None,))
-    key, data = _opened(proxy, "wait")
+    (timeout,) = bound(args, kwds, ("timeout",), (None,))
+    key, data = opened(proxy, "wait")
 
     def attribute(name: str) -> Any:
         return call(proxy, "__getattribute__", (name,), {})
@@ -348,76 +260,10 @@ def _bwait(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
 
 
 def _abort(proxy: Any, call: Any, args: Any, kwds: Any) -> Any:
-    key, data = _opened(proxy, "abort")
+    key, data = opened(proxy, "abort")
     result = call(proxy, "abort", args, kwds)
     recorder.emit(K.BROKEN, key, data)
     return result
-
-
-# Dicts, lists, Values, Arrays and Namespaces.
-
-CHANGES = {
-    "Value": ("set",),
-    "Array": ("__setitem__",),
-    "Namespace": ("__setattr__", "__delattr__"),
-    "dict": ("__setitem__", "__delitem__", "clear", "pop", "popitem", "setdefault", "update"),
-    "list": (
-        *("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend"),
-        *("insert", "pop", "remove", "reverse", "sort", "clear"),
-    ),
-}
-
-
-# How step mode names such a call ("w1 wants: set item in tally").
-ACTIONS = {
-    "__setitem__": "set_item_in",
-    "__delitem__": "delete_item_from",
-    "__iadd__": "add_to",
-    "__setattr__": "set_attribute_of",
-    "__delattr__": "delete_attribute_of",
-}
-
-
-def _change(method: str) -> Any:
-    """The traced `method` of one of CONTAINERS' proxies that changes it."""
-
-    def call(proxy: Any, real: Any, args: Any, kwds: Any) -> Any:
-        key, data = _opened(proxy, ACTIONS.get(method, method.strip("_")))
-        result = real(proxy, method, args, kwds)
-        # Stamped as it asks what the object holds: the change stamped last
-        # shows what every change before it left.
-        t = time.monotonic_ns()
-        data.update(op=method, shows=_holds(proxy, real, key))
-        recorder.emit(K.CHANGED, key, data, t)
-        return result
-
-    return call
-
-
-def _holds(proxy: Any, real: Any, key: str) -> str:
-    """What the object `key` holds now, short: asked of the server."""
-    typeid = proxy._token.typeid
-    try:
-        if typeid == "Value":
-            return where.short_repr(real(proxy, "get", (), {}))
-        if typeid != "Namespace":
-            n = int(real(proxy, "__len__", (), {}))
-            if n > SHOWN_UP_TO or key in _slow:
-                return f"<{n} items>"
-        elif key in _slow:
-            return "Namespace(…)"
-        start = time.monotonic()
-        if typeid == "Namespace":  # its repr, made by the server
-            value: Any = str(real(proxy, "__repr__", (), {}))
-        elif typeid == "dict":
-            value = real(proxy, "copy", (), {})
-        else:
-            value = real(proxy, "__getitem__", (slice(None),), {})
-        if time.monotonic() - start > SLOW_S:
-            _slow.add(key)
-        return _cut(value) if isinstance(value, str) else shown(value)
-    except Exception:  # the server has gone
-        return "?"
 
 
 _CALLS: dict[tuple[str, str], Any] = {}
@@ -436,4 +282,4 @@ _CALLS.update({("Condition", "wait"): _cwait})
 _CALLS.update({("Condition", m): _notify(m) for m in ("notify", "notify_all")})
 _CALLS.update({("Barrier", "wait"): _bwait, ("Barrier", "abort"): _abort})
 for _typeid, _methods in CHANGES.items():
-    _CALLS.update({(_typeid, m): _change(m) for m in _methods})
+    _CALLS.update({(_typeid, m): change(m) for m in _methods})
