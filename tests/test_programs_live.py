@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 from conftest import LiveServer, tidy_client
-from probes import ENDED, alive, settle, wait_for
+from probes import ENDED, alive, left_in_shm, settle, wait_for
 
 from app.programs import gallery
 from app.programs.rundirs import BASE_DIR
@@ -1190,7 +1190,7 @@ def test_stop_leaves_no_shared_memory_or_semaphore_behind(
 ) -> None:
     text = """
 import time
-from multiprocessing import Process, Semaphore, shared_memory
+from multiprocessing import Process, get_context, shared_memory
 
 def hold(name):
     block = shared_memory.SharedMemory(name=name)
@@ -1198,26 +1198,21 @@ def hold(name):
 
 if __name__ == "__main__":
     block = shared_memory.SharedMemory(create=True, size=4096)
-    gate = Semaphore(2)
-    print("made", block.name, flush=True)
+    gate = get_context("spawn").Semaphore(2)  # its name in /dev/shm lasts as long as it does
+    print("made", block.name, gate._semlock.name, flush=True)
     p = Process(target=hold, args=(block.name,), name="holder")
     p.start()
     p.join()
 """
-    before = set(os.listdir("/dev/shm"))
     run_id = start(pc, text)
     run = wait_for(pc, run_id, lambda r: any("made" in c["text"] for c in r["console"]))
-    name = next(c["text"] for c in run["console"] if "made" in c["text"]).split()[1]
-    assert os.path.exists(f"/dev/shm/{name}")
+    _, name, sem = next(c["text"] for c in run["console"] if "made" in c["text"]).split()
+    held = {name, "sem." + sem.lstrip("/")}  # /dev/shm/sem.mp-...
+    assert left_in_shm(held) == held
     pc.post(f"/api/runs/{run_id}/stop")
     assert finish(pc, run_id)["status"] == "stopped"
     nothing_left(program_server)
-    assert settle(lambda: os.path.exists(f"/dev/shm/{name}"), lambda there: not there) is False
-    new = settle(
-        lambda: {n for n in set(os.listdir("/dev/shm")) - before if n.startswith("sem.")},
-        lambda left: not left,
-    )
-    assert new == set()
+    assert settle(lambda: left_in_shm(held), lambda left: not left) == set()
 
 
 VICTIM = """

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 from conftest import LiveServer
-from probes import wait_for
+from probes import left_in_shm, settle, wait_for
 from tracerharness import folded, looking, seen, trace
 
 from app.programs.rundirs import RunDir
@@ -142,26 +142,26 @@ def test_what_a_program_never_unlinked_in_dev_shm_is_gone_when_the_server_is_kil
         "if __name__ == '__main__':\n"
         "    spawn = mp.get_context('spawn')\n"
         "    lock, q = spawn.Lock(), spawn.Queue()\n"
-        "    print('made', flush=True)\n"
+        "    sems = [lock._semlock.name, q._rlock._semlock.name, q._sem._semlock.name]\n"
+        "    print('made', *sems, flush=True)\n"
         "    time.sleep(60)  # never unlinked\n"
     )
-    before = set(os.listdir("/dev/shm"))
     server = LiveServer()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             run = client.post("/api/programs", json={"source": source}).json()
-            wait_for(client, run["id"], lambda r: any(c["text"] == "made" for c in r["console"]))
-        made = set(os.listdir("/dev/shm")) - before
-        assert name in made
-        assert len([n for n in made if n.startswith("sem.")]) >= 3  # a lock, a queue's two
+            said = wait_for(
+                client, run["id"], lambda r: any("made" in c["text"] for c in r["console"])
+            )
+        sems = next(c["text"] for c in said["console"] if "made" in c["text"]).split()[1:]
+        made = {name} | {"sem." + s.lstrip("/") for s in sems}  # a lock, a queue's two
+        assert len(made) == 4
+        assert left_in_shm(made) == made
         server.proc.kill()  # SIGKILL: the program's watchdog ends it
         server.proc.wait()
     finally:
         server.stop()
-    deadline = time.monotonic() + 10
-    while made & set(os.listdir("/dev/shm")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = made & set(os.listdir("/dev/shm"))
+    left = settle(lambda: left_in_shm(made), lambda left: not left, timeout=10)
     for n in left:  # not for the next run to find
         os.unlink(f"/dev/shm/{n}")
     assert left == set()
