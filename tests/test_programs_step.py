@@ -226,3 +226,54 @@ def test_step_mode_on_the_page_lets_the_chosen_thread_go(
             timeout=15000,
         )
     assert errors == []
+
+
+TWO_LOCKS = """
+import threading
+
+spoon, fork = threading.Lock(), threading.Lock()
+
+def left():
+    with spoon:
+        with fork:
+            print("left ate")
+
+def right():
+    with fork:
+        with spoon:
+            print("right ate")
+
+a = threading.Thread(target=left, name="left")
+b = threading.Thread(target=right, name="right")
+a.start()
+b.start()
+a.join()
+b.join()
+"""
+
+
+def test_a_deadlock_made_step_by_step_is_named_and_stays_named_after_stop(
+    sc: httpx.Client,
+) -> None:
+    """The class lets each thread take its first lock, then ask for the
+    other's: both wait in real acquire() calls, which no go-ahead can end."""
+    run_id = start(sc, TWO_LOCKS)
+    assert sc.post(f"/api/runs/{run_id}/step", json={"on": True}).json()["stepping"] is True
+    wait_wants(sc, run_id, main="start")
+    permit(sc, run_id, "main")  # starts left
+    wait_wants(sc, run_id, main="start", left="acquire")
+    permit(sc, run_id, "main")  # starts right
+    wait_wants(sc, run_id, left="acquire", right="acquire")
+    permit(sc, run_id, "left")  # takes spoon
+    permit(sc, run_id, "right")  # takes fork
+    wait_wants(sc, run_id, left="acquire", right="acquire")
+    permit(sc, run_id, "left")  # waits for fork
+    permit(sc, run_id, "right")  # waits for spoon
+    run = wait_for(sc, run_id, lambda r: bool(r["diagnosis"]), 15)
+    assert run["stepping"] is True
+    assert "left holds spoon and waits for fork" in run["diagnosis"]
+    assert "right holds fork and waits for spoon" in run["diagnosis"]
+    sc.post(f"/api/runs/{run_id}/stop")
+    stopped = finish(sc, run_id)
+    assert stopped["status"] == "stopped"
+    assert "left holds spoon and waits for fork" in stopped["diagnosis"]

@@ -240,7 +240,9 @@ def deadlocked(state: ProgramState) -> list[Sentence]:
     """The lock cycles among workers that wait with no timeout, while
     others still move (a main that prints while it waits, a heartbeat):
     those never go on, whatever the rest does. Empty if there is none."""
-    if state.status != "running" or state.paused or state.stepping or handled(state) & TIMERS:
+    # In step mode too: a thread in a cycle waits in a real acquire, which
+    # no go-ahead of the class can end.
+    if state.status != "running" or state.paused or handled(state) & TIMERS:
         return []
     now = state.last_t
     cycles = [
@@ -256,7 +258,7 @@ def deadlocked(state: ProgramState) -> list[Sentence]:
 def fork_locked(state: ProgramState) -> list[Sentence]:
     """The threads that wait with no timeout for a lock copied locked into
     their forked process: whatever the rest does, nothing releases it."""
-    if state.status != "running" or state.paused or state.stepping:
+    if state.status != "running" or state.paused:
         return []
     stuck_on = [
         w

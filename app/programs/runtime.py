@@ -323,10 +323,13 @@ class ProgramRuntime:
             self._close()
 
     def _check_quiet(self, found: procfs.Members) -> None:
-        """Idleness, and who waits in the kernel: not in step mode (all wait)."""
-        if self._stepping:
-            return
+        """Idleness, and who waits in the kernel. In step mode all wait for
+        the class's go-ahead: no limit on idleness, and no stalls; `quiet`
+        still lets the page name a lock cycle made step by step."""
         idle = time.monotonic() - self._merge.last_batch
+        if self._stepping:
+            self._lookout.quiet(idle)
+            return
         if 0 < self._idle_limit_s < idle:
             self.stop(reasons.idle_reason(self._idle_limit_s), outcome="stopped")
         self._lookout.quiet(idle)
