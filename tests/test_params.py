@@ -106,8 +106,8 @@ def test_a_value_of_the_wrong_type_names_the_field_and_what_it_accepts(
         (
             {"filename": "my lesson.py"},
             "filename",
-            "File name must be a name like week-3.py (letters, digits, _ and -)"
-            " (got 'my lesson.py')",
+            "File name must be a name like week-3.py or 作业3.py, with no space, slash or"
+            " quote (got 'my lesson.py')",
         ),
     ],
 )
@@ -237,6 +237,8 @@ def test_bounds_in_words(field: str, words: str) -> None:
     assert bounds(Params, field) == words
 
 
-@pytest.mark.parametrize("name", ["week-3.py", "hw_2-solution.py", "Lesson.py", "1_threads.py"])
+@pytest.mark.parametrize(
+    "name", ["week-3.py", "hw_2-solution.py", "Lesson.py", "1_threads.py", "线程锁计数.py"]
+)
 def test_a_students_usual_file_names_are_taken(name: str) -> None:
     assert validate(ProgramParams, {"filename": name}).filename == name  # type: ignore[attr-defined]

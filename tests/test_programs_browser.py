@@ -265,7 +265,8 @@ def test_a_file_opened_in_the_editor_brings_its_text_and_its_name_when_the_serve
     browser: Any, live_server: LiveServer
 ) -> None:
     page = editor(browser, live_server)
-    for name, kept in [("week-3.py", "week-3.py"), ("1_threads.py", "1_threads.py")]:
+    names = [("week-3.py", "week-3.py"), ("作业3.py", "作业3.py"), ("1_threads.py", "1_threads.py")]
+    for name, kept in names:
         page.set_input_files(
             "#pg-upload", files=[{"name": name, "mimeType": "text/x-python", "buffer": b"x = 1\n"}]
         )

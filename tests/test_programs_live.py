@@ -126,6 +126,20 @@ def test_a_program_that_does_not_compile_gets_422_naming_line_and_column(
     assert len(pc.get("/api/runs").json()) == before
 
 
+def test_a_full_width_character_in_code_is_named_with_the_one_python_needs(
+    pc: httpx.Client,
+) -> None:
+    """The mistake of a student typing code in a Chinese input mode."""
+    r = pc.post(
+        "/programs/run",
+        data={"source": "def 打印（内容）：\n    print(内容)\n", "filename": "作业.py"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert r.status_code == 422
+    assert "没有启动：第 1 行第 7 列" in r.text
+    assert "（ 是全角字符：这里 Python 要的是 (" in r.text
+
+
 def test_a_runs_address_opened_as_it_starts_leads_to_its_live_page(pc: httpx.Client) -> None:
     """A run's own address (/runs/ID) opened before anything of it is
     recorded: its live page, not "page not found"."""
@@ -599,6 +613,23 @@ def test_a_program_finds_only_its_own_files_in_its_directory(pc: httpx.Client) -
     run = finish(pc, start(pc, source, filename="homework.py"))
     assert run["status"] == "finished"
     assert [c["text"] for c in run["console"]] == ["['homework.py', 'notes.txt'] homework.py"]
+
+
+def test_a_program_named_in_chinese_runs_under_its_name_and_spawns(pc: httpx.Client) -> None:
+    """As `python 作业3.py`: spawn runs the main module again by its path."""
+    source = (
+        "import multiprocessing as mp, sys\n"
+        "def 工人():\n"
+        "    print('工人 ran')\n"
+        "if __name__ == '__main__':\n"
+        "    print(sys.argv[0])\n"
+        "    p = mp.get_context('spawn').Process(target=工人)\n"
+        "    p.start()\n"
+        "    p.join()\n"
+    )
+    run = finish(pc, start(pc, source, filename="作业3.py"))
+    assert run["status"] == "finished"
+    assert [c["text"] for c in run["console"]] == ["作业3.py", "工人 ran"]
 
 
 def test_two_ways_to_start_a_thread_are_both_seen(pc: httpx.Client) -> None:

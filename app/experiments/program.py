@@ -67,7 +67,9 @@ class ProgramParams(BaseModel):
         title=N_("File name"),
         description=N_("the script's name, e.g. lesson.py"),
         pattern=src.FILENAME.pattern,
-        json_schema_extra={"bounds": N_("a name like week-3.py (letters, digits, _ and -)")},
+        json_schema_extra={
+            "bounds": N_("a name like week-3.py or 作业3.py, with no space, slash or quote")
+        },
     )
 
     @field_validator("source", mode="before")

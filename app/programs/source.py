@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+import unicodedata
 from dataclasses import dataclass
 
 MAX_SOURCE_BYTES = 256 * 1024
@@ -12,10 +13,14 @@ MAX_ARGS = 32
 MAX_ARG_CHARS = 1000
 # What the program reads on stdin (input()), given with it.
 MAX_STDIN_CHARS = 64 * 1024
-# The script's name in the run's directory: a plain name students use
-# (week-3.py, 1_threads.py); spawn runs the main module again by its path,
-# not its name. The editor's "Open a .py file" takes a name that matches.
-FILENAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}\.py$")
+# The script's name in the run's directory: a name students use, in any
+# script (week-3.py, 1_threads.py, 作业3.py); spawn runs the main module
+# again by its path, not its name. No separator, space, control character
+# or character a shell or another system reads. The editor's "Open a .py
+# file" takes a name that matches (program.js tests it too: one pattern that
+# means the same in Python, pydantic and JavaScript).
+_NOT_IN_NAME = r"""\s\x00-\x1f\x7f/\\:*?"<>|'`$;&"""
+FILENAME = re.compile(rf"^[^{_NOT_IN_NAME}.\-][^{_NOT_IN_NAME}]{{0,63}}\.py$")
 DEFAULT_FILENAME = "program.py"
 
 
@@ -51,3 +56,22 @@ def check(source: str, filename: str = DEFAULT_FILENAME) -> CompileProblem | Non
     except ValueError as exc:  # a NUL byte, say
         return CompileProblem(1, 1, str(exc))
     return None
+
+
+# Python's word for a character it cannot read in code, and the ASCII
+# character meant, where NFKC does not give it (a Chinese or Japanese
+# keyboard types these in its own input mode).
+_INVALID = re.compile(r"^invalid character '(.)' \(U\+[0-9A-F]+\)$")
+_TWINS = {"。": ".", "、": ",", "“": '"', "”": '"', "‘": "'", "’": "'", "【": "[", "】": "]"}
+_TWINS |= {"《": "<", "》": ">", "—": "-", "…": "..."}
+
+
+def ascii_twin(message: str) -> tuple[str, str] | None:
+    """The full-width character a compile error is about, and the ASCII one
+    Python needs in its place (``（`` and ``(``), if that is what it is."""
+    m = _INVALID.match(message)
+    if m is None:
+        return None
+    char = m.group(1)
+    twin = _TWINS.get(char) or unicodedata.normalize("NFKC", char)
+    return (char, twin) if twin != char and twin.isascii() else None

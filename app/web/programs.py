@@ -162,6 +162,12 @@ async def run_from_form(request: Request) -> HTMLResponse:
             "column": problem.column,
             "why": problem.message,
         }
+        twin = src.ascii_twin(problem.message)
+        if twin is not None:
+            message += " " + _(
+                "%(char)s is a full-width character: Python needs %(ascii)s in its place"
+                " (type it with the keyboard's English input)"
+            ) % {"char": twin[0], "ascii": twin[1]}
         return answer(422, message, line=problem.line)
     try:
         run = _registry(request).start(
