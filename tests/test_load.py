@@ -278,9 +278,10 @@ def test_slow_and_vanished_clients_are_dropped_and_delay_nobody() -> None:
             return healthy[0].watching[-1][1] if healthy[0].watching else 0
 
         # Both are among the watchers at first, then both are dropped: once
-        # their socket buffers are full, after SEND_TIMEOUT_S (1 s here).
+        # their socket buffers are full (sooner the more frames a busy
+        # machine still draws), after SEND_TIMEOUT_S (1 s here).
         assert settle(watching, lambda n: n == 5, 3) == 5
-        assert settle(watching, lambda n: n == 3, 12) == 3, healthy[0].watching[-5:]
+        assert settle(watching, lambda n: n == 3, 30) == 3, healthy[0].watching[-5:]
         took = time.monotonic() - since
         time.sleep(0.3)
         window_end = time.monotonic()

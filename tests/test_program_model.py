@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from redisstage import said
 
+from app import i18n, timeline
 from app.events import Event
 from app.programs import diagnosis, poolhangs, view
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.calls import written
 from app.programs.model import fold, fold_all
 from app.programs.state import CONSOLE_LINES, ITEMS_SHOWN, QUIET, RAW_OUT, STALLS, ProgramState
 from app.web import render
@@ -1469,3 +1471,25 @@ def test_a_command_that_waits_for_input_main_never_closes_is_named() -> None:
         " main holds open and does not write to, waiting too (communicate() closes a command's"
         " input once it has written it)"
     ]
+
+
+def test_the_timeline_says_a_wait_as_the_program_writes_the_call_in_both_languages() -> None:
+    s = Story().start().thread("张三", 201)
+    s("main", MAIN, MAIN, K.NEW, "7.1", type="Lock", lib="threading", name="勺子")
+    s("张三", MAIN, 201, K.ACQUIRE_WAIT, "7.1", line=5)
+    s("main", MAIN, MAIN, K.JOIN, "张三", what="thread", tid=201, timeout=None, line=12)
+    state = s.state()
+    assert state.lanes["张三"][-1][2] == "勺子.acquire()"
+    assert state.lanes["main"][-1][2] == "张三.join()"
+    with i18n.speaking("zh"):
+        tips = {lane.name: lane.segments[-1].title for lane in timeline.build(state).lanes}
+    assert tips["张三"].startswith("张三：阻塞 勺子.acquire()")
+
+
+def test_a_call_is_written_as_the_program_writes_it() -> None:
+    assert written("get", "q") == "q.get()"
+    assert written("qjoin", "q") == "q.join()"
+    assert written("start", "t0") == "t0.start()"
+    assert written("sleep", "") == "time.sleep()"
+    assert written("set_item_in", "tally") == "tally[…] = …"
+    assert written("exit", "") == "exit"  # no call: the timeline says it in words

@@ -138,3 +138,11 @@ def test_a_busy_lane_keeps_its_whole_span_and_its_recent_changes_exactly() -> No
     tl = timeline.build(s)
     x_start = tl.label_w + 0.2 / 1.2 * tl.plot_w
     assert abs(tl.lanes[0].segments[0].x - x_start) < 1
+
+
+def test_a_wait_no_call_of_the_program_names_is_said_in_words() -> None:
+    s = state_with({"main": [(0.0, "running", None), (1.0, "blocked", "exit")]})
+    with i18n.speaking("zh"):
+        tip = timeline.build(s).lanes[0].segments[-1].title
+    assert tip.startswith("main：阻塞：")
+    assert "exit" not in tip

@@ -29,6 +29,7 @@ from app.events import Event
 from app.model import LANE_SEGMENTS, LIFECYCLE, add_segment, note
 from app.programs import journeys
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.calls import written
 from app.programs.folds import (
     channels,
     console,
@@ -210,7 +211,7 @@ def _track(state: ProgramState, t: float, w: ThreadView) -> None:
     lane = state.lanes.get(w.name)
     if lane is None:
         lane = state.lanes[w.name] = deque(maxlen=LANE_SEGMENTS)
-    label = f"{w.op} {state.obj_name(w.on)}".strip() if w.op and w.state != SLEEPING else None
+    label = written(w.op, state.obj_name(w.on)) if w.op and w.state != SLEEPING else None
     if not lane or lane[-1][1] != w.state or lane[-1][2] != label:
         add_segment(lane, (t, w.state, label))
 
