@@ -265,10 +265,12 @@ def _start(segment: tuple[float, str, str | None]) -> float:
 def _lane_key(state: RunState):  # type: ignore[no-untyped-def]
     roles = {w.name: w.role for w in state.workers.values()}
 
-    def key(name: str) -> tuple[int, str, int]:
+    def key(name: str) -> tuple[int, str, str, int]:
+        """main first, then by role, then by name with its number as a
+        number (P2 before P10; 生产者-2 beside 生产者-1, not among 消费者)."""
         head = name.rstrip("0123456789")
         number = int(name[len(head) :] or 0)
-        return (0 if name == "main" else 1, roles.get(name, ""), number)
+        return (0 if name == "main" else 1, roles.get(name, ""), head, number)
 
     return key
 

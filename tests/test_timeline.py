@@ -146,3 +146,16 @@ def test_a_wait_no_call_of_the_program_names_is_said_in_words() -> None:
         tip = timeline.build(s).lanes[0].segments[-1].title
     assert tip.startswith("main：阻塞：")
     assert "exit" not in tip
+
+
+def test_lanes_are_in_the_order_of_their_names_with_numbers_as_numbers() -> None:
+    names = ["消费者-1", "生产者-2", "main", "生产者-10", "生产者-1", "消费者-2"]
+    s = state_with({name: [(0.0, "running", None)] for name in names})
+    assert [lane.name for lane in timeline.build(s).lanes] == [
+        "main",
+        "消费者-1",
+        "消费者-2",
+        "生产者-1",
+        "生产者-2",
+        "生产者-10",
+    ]
