@@ -104,6 +104,26 @@ def test_input_meets_the_end_of_stdin_as_python_does() -> None:
     assert run.index("stdin_eof") < run.index("out", None, "main") + 2
 
 
+def test_the_newline_that_ends_a_prompt_input_could_not_answer_adds_no_line() -> None:
+    """As a terminal shows it: the prompt, then what the program printed
+    from the next line on."""
+    run = trace(
+        """
+        try:
+            n = int(input("how many? "))
+        except EOFError:
+            print("\\nnone given: 3")
+        print("done")
+        """
+    )
+    assert [(c.stream, c.text) for c in folded(run).console] == [
+        ("stdout", "how many? "),
+        ("note", "input()"),
+        ("stdout", "none given: 3"),
+        ("stdout", "done"),
+    ]
+
+
 def test_a_line_read_by_input_is_echoed_after_its_prompt() -> None:
     run = trace('name = input("name? ")\nprint("hi", name)\n', stdin="Ann\n")
     assert [e.data["text"] for e in run.of("out")] == ["name? ", "Ann\n", "hi Ann\n"]

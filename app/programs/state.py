@@ -319,6 +319,9 @@ class Partial:
 
     writers: list[str]
     text: str = ""
+    # Its beginning is on the console already (a prompt, shown as input()
+    # met the end of input): the newline that ends it there adds no line.
+    shown: bool = False
 
     @property
     def worker(self) -> str:

@@ -51,6 +51,10 @@ def out(state: ProgramState, e: Event) -> None:
     if w.name not in line.writers and (text.partition("\n")[0] or not line.writers):
         line.writers.append(w.name)
     *whole, rest = (line.text + text).split("\n")
+    if whole and line.shown and not whole[0]:
+        whole = whole[1:]  # the end of a line already shown
+    elif whole and line.shown:
+        line.writers = [w.name]  # what follows the prompt, on a line of its own
     for i, done in enumerate(whole):
         _print(state, ConsoleLine(e.t, line.worker if i == 0 else w.name, stream, done, into))
     if rest:  # a line still begun: the writer who ended the last one begins it
@@ -74,7 +78,8 @@ def flush_partial(state: ProgramState, t: float, of: str | None = None) -> None:
     for key in [k for k, line in state.partial.items() if of is None or of in line.writers]:
         stream, into, _ = key
         line = state.partial.pop(key)
-        _print(state, ConsoleLine(t, line.worker, stream, line.text, into))
+        if line.text or not line.shown:
+            _print(state, ConsoleLine(t, line.worker, stream, line.text, into))
 
 
 def exc(state: ProgramState, e: Event) -> None:
@@ -84,5 +89,8 @@ def exc(state: ProgramState, e: Event) -> None:
 
 def stdin_eof(state: ProgramState, e: Event) -> None:
     w = thread_of(state, e)
+    prompts = [k for k, line in state.partial.items() if w.name in line.writers]
     flush_partial(state, e.t, of=w.name)  # the prompt shows before the note on it
     _console(state, ConsoleLine(e.t, w.name, "note", "input()"))
+    for key in prompts:  # as on a terminal, the next newline ends the prompt's line
+        state.partial[key] = Partial([w.name], shown=True)
