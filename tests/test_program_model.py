@@ -1493,3 +1493,16 @@ def test_a_call_is_written_as_the_program_writes_it() -> None:
     assert written("sleep", "") == "time.sleep()"
     assert written("set_item_in", "tally") == "tally[…] = …"
     assert written("exit", "") == "exit"  # no call: the timeline says it in words
+
+
+def test_processes_of_one_name_are_told_apart_on_their_boxes_as_in_the_console() -> None:
+    s = Story().start()
+    for label, pid in (("工人", 201), ("工人 #2", 202)):
+        s(label, pid, pid, K.PROC, name="工人", ppid=MAIN, main=False)
+        s(label, pid, pid, K.THREAD, name="MainThread", daemon=False, main=True)
+    boxes = view.boxes(s.state())
+    assert [(b.name, b.parent) for b in boxes] == [
+        ("main", ""),
+        ("工人", "main"),
+        ("工人 #2", "main"),
+    ]

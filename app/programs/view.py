@@ -46,7 +46,10 @@ class Box:
 
     @property
     def name(self) -> str:
-        return shown_name(self.proc)
+        """Its main thread's label, as the console and the timeline say it
+        (three processes named "worker" are worker, worker #2, worker #3)."""
+        main = next((w for w in self.threads if w.main_thread), None)
+        return main.name if main is not None else shown_name(self.proc)
 
 
 @dataclass
@@ -98,9 +101,10 @@ def boxes(state: ProgramState) -> list[Box]:
         # Main thread first, then in the order they were born (`since` moves
         # with each change of state: cards would change places every frame).
         ts = sorted(threads.get(p.pid, []), key=lambda w: not w.main_thread)
-        out.append(Box(p, ts, parent))
+        box = Box(p, ts, parent)
+        out.append(box)
         for child in by_parent.get(p.pid, []):
-            walk(child, shown_name(p))
+            walk(child, box.name)
 
     for root in sorted(roots, key=lambda p: (not p.main, p.since)):
         walk(root, "")
