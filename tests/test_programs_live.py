@@ -627,9 +627,14 @@ def test_a_program_named_in_chinese_runs_under_its_name_and_spawns(pc: httpx.Cli
         "    p.start()\n"
         "    p.join()\n"
     )
-    run = finish(pc, start(pc, source, filename="作业3.py"))
+    run_id = start(pc, source, filename="作业3.py")
+    run = finish(pc, run_id)
     assert run["status"] == "finished"
     assert [c["text"] for c in run["console"]] == ["作业3.py", "工人 ran"]
+    # The runs page tells it from other pasted programs by its name.
+    page = pc.get("/runs").text
+    row = page[page.index(f'id="rec-{run_id}"') :].split("</tr>")[0]
+    assert "<code>作业3.py</code>" in row
 
 
 def test_two_ways_to_start_a_thread_are_both_seen(pc: httpx.Client) -> None:

@@ -34,6 +34,8 @@ class RunRow:
     workers: int  # places under max_workers it holds
     reason: str
     going: bool  # not ended: it can be stopped
+    filename: str = ""  # a pasted program's file name, to tell one from another
+
 
     @property
     def length(self) -> str:
@@ -66,6 +68,7 @@ def of_run(run: Run, record: RecordedRun | None = None) -> RunRow:
         workers=run.held_workers,
         reason=run.state.reason,
         going=run.status not in ENDED,
+        filename=str(getattr(run.params, "filename", "")),
     )
 
 
@@ -84,6 +87,7 @@ def of_record(record: RecordedRun) -> RunRow:
         workers=0,
         reason=record.reason,
         going=False,
+        filename=str(record.params.get("filename", "")),
     )
 
 
