@@ -29,6 +29,9 @@ WINDOW_S = 30.0
 LABEL_FONT = 24.0
 LABEL_PAD = 14.0
 MIN_LABEL_W = 70.0
+# At most this much of the width: a longer name is cut (whole in its
+# tooltip), and the plot keeps the rest.
+MAX_LABEL_W = 300.0
 TICK_ROOM = 30.0  # half the width of a tick's words
 # A state drawn in place of one that would tell a hidden result.
 HIDDEN = "hidden"
@@ -47,6 +50,10 @@ class Lane:
     name: str
     y: float
     segments: list[Segment] = field(default_factory=list)
+    label: str = ""  # its name as drawn: cut short if it is longer than the column
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.name
 
 
 @dataclass
@@ -143,7 +150,18 @@ def text_width(text: str, size: float) -> float:
 
 
 def label_width(names: Iterable[str]) -> float:
-    return round(max([MIN_LABEL_W, *(text_width(n, LABEL_FONT) + LABEL_PAD for n in names)]), 1)
+    widest = max([MIN_LABEL_W, *(text_width(n, LABEL_FONT) + LABEL_PAD for n in names)])
+    return round(min(widest, MAX_LABEL_W), 1)
+
+
+def fitted(name: str, width: float) -> str:
+    """`name`, or as much of it as fits in `width` followed by an ellipsis."""
+    if text_width(name, LABEL_FONT) + LABEL_PAD <= width:
+        return name
+    cut = name
+    while cut and text_width(cut + "…", LABEL_FONT) + LABEL_PAD > width:
+        cut = cut[:-1]
+    return cut + "…"
 
 
 def build(
@@ -199,7 +217,7 @@ def build(
         lane.segments.append(Segment(round(x0, 1), round(x1 - x0, 1), st, title))
 
     for i, name in enumerate(order):
-        lane = Lane(name, 4 + i * LANE_H)
+        lane = Lane(name, 4 + i * LANE_H, label=fitted(name, label_w))
         segs = state.lanes.get(name, ())
         # The first segment that ends after t0: the one before the first that starts after it.
         skip = max(0, bisect.bisect_right(segs, t0, key=_start) - 1)

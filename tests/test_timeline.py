@@ -159,3 +159,16 @@ def test_lanes_are_in_the_order_of_their_names_with_numbers_as_numbers() -> None
         "生产者-2",
         "生产者-10",
     ]
+
+
+def test_a_name_too_long_for_its_column_is_cut_and_the_plot_keeps_its_room() -> None:
+    long = "第一阶段：读取图片的进程（负责从磁盘加载）"
+    tl = timeline.build(
+        state_with({long: [(0.0, "running", None)], "P1": [(0.0, "running", None)]})
+    )
+    assert tl.label_w == timeline.MAX_LABEL_W
+    lane = next(lane for lane in tl.lanes if lane.name == long)
+    assert lane.label.endswith("…")
+    assert long.startswith(lane.label[:-1])
+    assert timeline.text_width(lane.label, timeline.LABEL_FONT) <= tl.label_w
+    assert next(lane for lane in tl.lanes if lane.name == "P1").label == "P1"
