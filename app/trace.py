@@ -56,6 +56,12 @@ def chrome_trace(
     server_pid = next((e.pid for e in evs if e.kind == events.RUN_START), None)
     named_pids: set[int] = set()
 
+    def _proc_name(pid: int) -> str:
+        """A traced program's process as its stage names it (its events
+        come after it said what it is); a lesson's by its pid."""
+        named = getattr(state, "proc_label", None)
+        return str(named(pid)) if named is not None else f"process {pid}"
+
     def track(worker: str, pid: int, tid: int) -> tuple[str, int]:
         server = pid == server_pid
         key = ("concviz" if server else worker, pid)
@@ -63,7 +69,7 @@ def chrome_trace(
             threads[key] = (pid, tid or pid)
             if pid not in named_pids:
                 named_pids.add(pid)
-                label = "concviz" if server else title if worker == "main" else f"process {pid}"
+                label = "concviz" if server else title if worker == "main" else _proc_name(pid)
                 out.append({"ph": "M", "name": "process_name", "pid": pid, "args": {"name": label}})
             out.append(
                 {

@@ -623,7 +623,7 @@ def test_a_program_named_in_chinese_runs_under_its_name_and_spawns(pc: httpx.Cli
         "    print('工人 ran')\n"
         "if __name__ == '__main__':\n"
         "    print(sys.argv[0])\n"
-        "    p = mp.get_context('spawn').Process(target=工人)\n"
+        "    p = mp.get_context('spawn').Process(target=工人, name='工人')\n"
         "    p.start()\n"
         "    p.join()\n"
     )
@@ -635,6 +635,10 @@ def test_a_program_named_in_chinese_runs_under_its_name_and_spawns(pc: httpx.Cli
     page = pc.get("/runs").text
     row = page[page.index(f'id="rec-{run_id}"') :].split("</tr>")[0]
     assert "<code>作业3.py</code>" in row
+    # Its trace names the child process as the stage does.
+    meta = pc.get(f"/api/runs/{run_id}/trace").json()["traceEvents"]
+    named = {m["args"]["name"] for m in meta if m.get("name") == "process_name"}
+    assert "工人" in named
 
 
 def test_two_ways_to_start_a_thread_are_both_seen(pc: httpx.Client) -> None:

@@ -36,7 +36,6 @@ class RunRow:
     going: bool  # not ended: it can be stopped
     filename: str = ""  # a pasted program's file name, to tell one from another
 
-
     @property
     def length(self) -> str:
         """How long it has gone, in the reader's words."""
