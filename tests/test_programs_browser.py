@@ -219,6 +219,18 @@ def test_a_program_that_does_not_compile_is_refused_on_the_page_at_its_line(
     )
     assert page.input_value("#pg-source")[start:end] == "print('two'"
     assert page.input_value("#run-id") == ""  # nothing started
+    # Mended, and refused for another reason: no line is selected again.
+    page.fill("#pg-source", "print('one')\nprint('two')\n")
+    page.fill("#pg-filename", "my lesson.py")
+    page.evaluate("() => document.getElementById('pg-source').setSelectionRange(0, 0)")
+    page.click("#pg-run")
+    page.wait_for_function(
+        "() => document.querySelector('#form-message').textContent.includes('File name')"
+    )
+    assert page.evaluate(
+        "() => { const s = document.getElementById('pg-source');"
+        " return [s.selectionStart, s.selectionEnd]; }"
+    ) == [0, 0]
 
 
 def test_what_is_typed_in_the_input_box_is_what_input_reads(

@@ -85,9 +85,14 @@
     const height = source.scrollHeight / lines.length;
     source.scrollTop = Math.max(0, (line - 3) * height);
   };
+  // Each answer brings a new marker: its line is selected once, not again
+  // when something else in the form changes (a later, other message).
+  let shown = null;
   const showError = () => {
     const marker = document.getElementById("pg-error-line");
-    if (marker && marker.dataset.line) selectLine(Number(marker.dataset.line));
+    if (!marker || marker === shown) return;
+    shown = marker;
+    if (marker.dataset.line) selectLine(Number(marker.dataset.line));
   };
   new MutationObserver(showError).observe(document.getElementById("pg-form"), {
     subtree: true, childList: true, attributes: true,
