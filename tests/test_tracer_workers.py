@@ -4,7 +4,9 @@ names, their order, and what the library does on its own (not reported)."""
 from __future__ import annotations
 
 import pytest
-from tracerharness import Traced, trace
+from tracerharness import Traced, folded, trace
+
+from app.programs import view
 
 
 def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
@@ -490,6 +492,35 @@ def test_a_timer_thread_sleeps_its_interval_before_it_calls_its_function() -> No
         ("out", None),
     ]
     assert run.of("sleep")[0].data["line"] == 8  # where the timer was started
+
+
+def test_a_timer_cancelled_before_it_rang_says_so_and_one_that_rang_does_not() -> None:
+    run = trace(
+        """
+        import threading
+
+        def ring(who):
+            print("ring", who)
+
+        early = threading.Timer(30, ring, args=("early",))
+        early.name = "early"
+        early.start()
+        early.cancel()
+        early.join()
+        rung = threading.Timer(0.01, ring, args=("rung",))
+        rung.name = "rung"
+        rung.start()
+        rung.join()
+        """
+    )
+    ends = {e.worker: e.data.get("cancelled") for e in run.of("end") if e.worker != "main"}
+    assert ends == {"early": True, "rung": False}
+    assert run.printed() == "ring rung\n"
+    state = folded(run)
+    assert view.doing(state, state.workers["early"]) == (
+        "cancelled: its function never ran (Timer.cancel())"
+    )
+    assert view.doing(state, state.workers["rung"]) == "finished"
 
 
 def test_commands_the_program_runs_are_its_processes_and_waiting_for_one_is_a_join() -> None:

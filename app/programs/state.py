@@ -83,6 +83,7 @@ class ThreadView(WorkerView):
     # running; its next event after `stall_t` clears it.
     stall: dict[str, Any] | None = None
     stall_t: float = 0.0
+    cancelled: bool = False  # a threading.Timer cancelled before its function ran
 
 
 @dataclass

@@ -280,6 +280,8 @@ def doing(state: ProgramState, w: ThreadView) -> str:
         if w.timeout is not None:
             text += " " + _("(timeout %(s)s s)") % {"s": f"{w.timeout:g}"}
         return text
+    if w.cancelled and w.state == "finished":
+        return _("cancelled: its function never ran (Timer.cancel())")
     states = {
         "running": _("running"),
         "sleeping": _("sleeping %(s)s s") % {"s": f"{w.sleep_s:g}"},

@@ -122,6 +122,7 @@ def end(state: ProgramState, e: Event) -> None:
     error = d.get("error")
     if error:
         w.error = str(error)
+    w.cancelled = bool(d.get("cancelled"))
     w.line = None
     w.op, w.on, w.timeout = "", "", None
     if w.state not in OVER:

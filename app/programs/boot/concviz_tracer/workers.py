@@ -228,7 +228,10 @@ def _patch_threading(threading: ModuleType) -> None:
         finally:
             if recorder.is_thread_announced():
                 error = _thread_errors.pop(_thread.get_ident(), None)
-                recorder.emit(K.END, None, {"error": error})
+                end: dict[str, Any] = {"error": error}
+                if isinstance(self, threading.Timer) and type(self).run is timer_run:
+                    end["cancelled"] = not self.__dict__.get("_cv_ran", False)
+                recorder.emit(K.END, None, end)
                 recorder.flush()
                 recorder.forget_thread()
 
@@ -261,6 +264,16 @@ def _patch_threading(threading: ModuleType) -> None:
                 main_end()
         return real_shutdown()
 
+    def timer_run(self: Any) -> None:
+        # threading.Timer.run, which notes whether the function ran: a
+        # Timer cancelled first ends without running it.
+        self.finished.wait(self.interval)
+        if not self.finished.is_set():
+            self._cv_ran = True
+            self.function(*self.args, **self.kwargs)
+        self.finished.set()
+
     Thread.start, Thread.join, Thread._bootstrap_inner = start, join, _bootstrap_inner
+    threading.Timer.run = timer_run  # type: ignore[method-assign]
     threading.excepthook = excepthook  # type: ignore[attr-defined]
     threading._shutdown = _shutdown  # type: ignore[attr-defined]
