@@ -767,3 +767,27 @@ def test_a_crashed_childs_traceback_is_the_one_python_prints() -> None:
     assert "multiprocessing" in lines[2]
     assert lines[3].strip() == "self.run()"
     assert lines[-1] == "KeyError: 'missing'"
+
+
+def test_a_thread_renamed_while_it_runs_shows_its_new_name_on_its_card() -> None:
+    run = trace(
+        """
+        import threading
+
+        def work():
+            threading.current_thread().name = "工人-甲"
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        threading.current_thread().name = "主线程"
+        """
+    )
+    label = run.of("start_thread")[0].item
+    assert [(e.item, e.data["name"]) for e in run.of("renamed")] == [
+        (label, "工人-甲"),
+        ("main", "主线程"),
+    ]
+    state = folded(run)
+    assert state.workers[label].thread_name == "工人-甲"  # its card's name
+    assert state.workers["main"].thread_name == "主线程"

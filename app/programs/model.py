@@ -132,6 +132,7 @@ HANDLERS: dict[str, Handler] = {
     K.SHM_CLOSE: shm.shm_close,
     K.SHM_UNLINK: shm.shm_unlink,
     K.LOST: run.lost,
+    K.RENAMED: lifecycle.renamed,
     QUIET: run.quiet,
     STALLS: run.stalls,
     RAW_OUT: console.raw_out,

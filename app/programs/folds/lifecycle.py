@@ -24,6 +24,7 @@ from app.programs.state import (
     RUNNING,
     SLEEPING,
     ProgramState,
+    ThreadView,
 )
 
 
@@ -220,3 +221,10 @@ def reaped(state: ProgramState, e: Event) -> None:
         proc_of(state, pid, e.item).ppid = e.pid
     code = d.get("exitcode")
     _process_over(state, pid, e.t, code, str(d.get("signal") or ""), bool(d.get("cut_off")))
+
+
+def renamed(state: ProgramState, e: Event) -> None:
+    """A running thread given a new name: its card says it (its label stays)."""
+    w = state.workers.get(e.item or "")
+    if isinstance(w, ThreadView):
+        w.thread_name = str((e.data or {}).get("name", ""))

@@ -149,6 +149,8 @@ signal                    None                 signal ("SIGALRM"...), handled (a
                                                the user's now handles it; False: the default
                                                or ignored again), line
 lost                      None                 events (how many this process dropped)
+renamed                   thread's label       name (its new name: ``Thread.name = ...``
+                                               in the user's code while it runs)
 wants                     object key, a        kind (the action: "acquire", "put",
                           worker's label or    "sleep", "start"...), line (step mode: the
                           None                 thread waits for its permit; `gate`)
@@ -294,6 +296,7 @@ SHM_CLOSE = "shm_close"
 SHM_UNLINK = "shm_unlink"
 LOST = "lost"
 WANTS = "wants"
+RENAMED = "renamed"
 
 KINDS = frozenset(
     {
@@ -364,6 +367,7 @@ KINDS = frozenset(
         SHM_UNLINK,
         LOST,
         WANTS,
+        RENAMED,
     }
 )
 

@@ -232,6 +232,12 @@ def current() -> Worker | None:
     return w if w is not None else announce()
 
 
+def announced_label(ident: int | None) -> str | None:
+    """The label of the thread `ident` if it has shown itself."""
+    w = _threads.get(ident) if ident is not None else None
+    return w[0] if w is not None else None
+
+
 def label_of(ident: int | None, name: str) -> str:
     """The label of the thread `ident`, as it announced itself or would."""
     w = _threads.get(ident) if ident is not None else None

@@ -264,6 +264,19 @@ def _patch_threading(threading: ModuleType) -> None:
                 main_end()
         return real_shutdown()
 
+    real_name = Thread.name
+
+    def set_name(self: Any, name: Any) -> None:
+        real_name.fset(self, name)
+        # A running thread renamed by the user's code: its card says its new
+        # name (its label, which its events carry, stays).
+        by_user = where.called_by_user(1) or where.called_by_user(2)  # or its setName()
+        if by_user is None or recorder.is_silent():
+            return
+        label = recorder.announced_label(self.ident) if self._started.is_set() else None
+        if label is not None and self.is_alive():
+            recorder.emit(K.RENAMED, label, {"name": str(self._name)})
+
     def timer_run(self: Any) -> None:
         # threading.Timer.run, which notes whether the function ran: a
         # Timer cancelled first ends without running it.
@@ -275,5 +288,6 @@ def _patch_threading(threading: ModuleType) -> None:
 
     Thread.start, Thread.join, Thread._bootstrap_inner = start, join, _bootstrap_inner
     threading.Timer.run = timer_run  # type: ignore[method-assign]
+    Thread.name = property(real_name.fget, set_name)
     threading.excepthook = excepthook  # type: ignore[attr-defined]
     threading._shutdown = _shutdown  # type: ignore[attr-defined]
