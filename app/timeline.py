@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -151,7 +152,7 @@ def text_width(text: str, size: float) -> float:
 
 def label_width(names: Iterable[str]) -> float:
     widest = max([MIN_LABEL_W, *(text_width(n, LABEL_FONT) + LABEL_PAD for n in names)])
-    return round(min(widest, MAX_LABEL_W), 1)
+    return math.ceil(min(widest, MAX_LABEL_W) * 10) / 10  # up: the widest still fits
 
 
 def fitted(name: str, width: float) -> str:

@@ -172,3 +172,11 @@ def test_a_name_too_long_for_its_column_is_cut_and_the_plot_keeps_its_room() -> 
     assert long.startswith(lane.label[:-1])
     assert timeline.text_width(lane.label, timeline.LABEL_FONT) <= tl.label_w
     assert next(lane for lane in tl.lanes if lane.name == "P1").label == "P1"
+
+
+@pytest.mark.parametrize(
+    "names", [["main"], ["worker-1", "worker-2", "worker-3"], ["工人", "工人 #2"]]
+)
+def test_a_name_that_fits_its_column_is_drawn_whole(names: list[str]) -> None:
+    tl = timeline.build(state_with({name: [(0.0, "running", None)] for name in names}))
+    assert sorted(lane.label for lane in tl.lanes) == sorted(names)
