@@ -635,6 +635,15 @@ def test_a_wants_is_cleared_by_its_permit_and_by_the_thread_doing_it() -> None:
     assert story.state().workers["T2"].wants is None
 
 
+def test_a_thread_that_slept_and_wants_its_next_permit_is_no_longer_sleeping() -> None:
+    story = stepped()
+    story("T2", MAIN, 202, K.SLEEP, s=0.1, line=14)
+    wants(story, "T2", 202, "100.1", "acquire", 15)
+    state = story.state()
+    assert state.workers["T2"].state == "running"  # as its card and timeline say
+    assert state.lanes["T2"][-1][1] == "running"
+
+
 def test_threads_waiting_for_permits_are_no_hang() -> None:
     story = stepped()
     story("main", MAIN, MAIN, K.JOIN, "T1", what="thread", tid=201, timeout=None, line=22)

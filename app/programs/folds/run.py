@@ -25,6 +25,8 @@ def wants(state: ProgramState, e: Event) -> None:
     """Step mode: the thread waits for a permit to do `kind` (on the
     event's item); its next event (the action) clears it."""
     w = thread_of(state, e)
+    if w.state == SLEEPING:
+        go(w, e)  # its sleep is over: it runs up to its next action, and waits there
     if w.state not in OVER:
         w.wants = (str((e.data or {}).get("kind", "")), e.item)
 
