@@ -644,6 +644,14 @@ def test_a_thread_that_slept_and_wants_its_next_permit_is_no_longer_sleeping() -
     assert state.lanes["T2"][-1][1] == "running"
 
 
+def test_a_step_button_says_a_threads_start_by_the_name_on_its_line() -> None:
+    story = stepped()
+    wants(story, "main", MAIN, "Thread-3 (work)", "start", 3)
+    source = "import threading\nt = threading.Thread(target=work)\nt.start()\n"
+    said = view.view(story.state(), {"source": source})["wanted"]
+    assert said == {"main": "t.start()", "T1": "fork.acquire()", "T2": "time.sleep()"}
+
+
 def test_threads_waiting_for_permits_are_no_hang() -> None:
     story = stepped()
     story("main", MAIN, MAIN, K.JOIN, "T1", what="thread", tid=201, timeout=None, line=22)

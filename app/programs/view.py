@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from app.codeview import CodeLine
 from app.i18n import N_, _
 from app.programs import redis_view
+from app.programs.calls import written
 from app.programs.diagnosis import said
 from app.programs.state import (
     BLOCKED,
@@ -363,4 +365,23 @@ def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
         "colour": colour,
         "doing": lambda w: doing(state, w),
         "stall_words": stall_words,
+        "wanted": wanted(state, str(params.get("source", ""))),
     }
+
+
+def wanted(state: ProgramState, source: str) -> dict[str, str]:
+    """What each thread waiting for a go-ahead in step mode will do, as the
+    program writes it: `spoon.acquire()`; a thread's start or join by the
+    name on its line (`t0.start()`, not the thread's own name)."""
+    lines = source.splitlines()
+    out = {}
+    for w in state.threads():
+        if w.wants is None:
+            continue
+        op, item = w.wants
+        obj = state.obj_name(item) if item else ""
+        if op in ("start", "join") and not w.file and w.line and 0 < w.line <= len(lines):
+            on_line = re.search(rf"([\w.\[\]]+)\.{op}\(", lines[w.line - 1])
+            obj = on_line.group(1) if on_line else obj
+        out[w.name] = written(op, obj)
+    return out
