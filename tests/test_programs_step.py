@@ -195,7 +195,7 @@ def test_step_mode_on_the_page_lets_the_chosen_thread_go(
         main.click()
         page.wait_for_function(
             "() => (document.querySelector('#permit-main') || {}).textContent"
-            "?.includes('main wants: t0.start()')",
+            "?.includes('main wants: t.start()')",
             timeout=15000,
         )
         at = page.evaluate(WHERE)
