@@ -284,11 +284,16 @@ def test_a_file_opened_in_the_editor_brings_its_text_and_its_name_when_the_serve
         )
         page.wait_for_function("n => document.getElementById('pg-filename').value === n", arg=kept)
         assert page.input_value("#pg-source") == "x = 1\n"
-    # A name the server would refuse: the text comes, the field keeps its name.
-    refused = {"name": "my lesson.py", "mimeType": "text/x-python", "buffer": b"y\n"}
-    page.set_input_files("#pg-upload", files=[refused])
+    # A space the server would refuse becomes "_"; a name refused still (a
+    # leading dot) leaves the field's own.
+    spaced = {"name": "my lesson.py", "mimeType": "text/x-python", "buffer": b"y\n"}
+    page.set_input_files("#pg-upload", files=[spaced])
     page.wait_for_function("() => document.getElementById('pg-source').value === 'y\\n'")
-    assert page.input_value("#pg-filename") == "1_threads.py"
+    assert page.input_value("#pg-filename") == "my_lesson.py"
+    hidden = {"name": ".hidden.py", "mimeType": "text/x-python", "buffer": b"z\n"}
+    page.set_input_files("#pg-upload", files=[hidden])
+    page.wait_for_function("() => document.getElementById('pg-source').value === 'z\\n'")
+    assert page.input_value("#pg-filename") == "my_lesson.py"
     page.close()
 
 

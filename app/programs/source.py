@@ -19,8 +19,8 @@ MAX_STDIN_CHARS = 64 * 1024
 # or character a shell or another system reads. The editor's "Open a .py
 # file" takes a name that matches (program.js tests it too: one pattern that
 # means the same in Python, pydantic and JavaScript).
-_NOT_IN_NAME = r"""\s\x00-\x1f\x7f/\\:*?"<>|'`$;&"""
-FILENAME = re.compile(rf"^[^{_NOT_IN_NAME}.\-][^{_NOT_IN_NAME}]{{0,63}}\.py$")
+NOT_IN_NAME = r"""\s\x00-\x1f\x7f/\\:*?"<>|'`$;&"""
+FILENAME = re.compile(rf"^[^{NOT_IN_NAME}.\-][^{NOT_IN_NAME}]{{0,63}}\.py$")
 DEFAULT_FILENAME = "program.py"
 
 

@@ -65,9 +65,12 @@
       file.text().then((text) => {
         source.value = text;
         const name = document.getElementById("pg-filename");
-        // A name the server takes (its pattern is on the field); else the field's own.
-        if (name && new RegExp(name.dataset.pattern).test(file.name)) {
-          name.value = file.name;
+        // The file's name as the server takes it (its pattern is on the field):
+        // a space or another character it refuses becomes "_" (my hw.py:
+        // my_hw.py); a name still refused leaves the field's own.
+        const taken = name && file.name.replace(new RegExp(`[${name.dataset.bad}]`, "g"), "_");
+        if (name && new RegExp(name.dataset.pattern).test(taken)) {
+          name.value = taken;
           name.dispatchEvent(new Event("input")); // a name chosen, shown in the heading
         }
         number();
