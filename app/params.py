@@ -9,6 +9,7 @@ for API clients to act on.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -228,7 +229,7 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
             if not blamed:
                 blamed = text.split(" ", 1)[0]
                 if blamed in known:
-                    text = label(model, blamed) + text[len(blamed) :]
+                    text = _joined(label(model, blamed), text[len(blamed) :])
             out.append(FieldError(blamed, text))
             continue
         field = loc[0]
@@ -251,6 +252,21 @@ def describe(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
         }
         out.append(FieldError(field, message))
     return out
+
+
+def _joined(label: str, rest: str) -> str:
+    """A field's label put before the rest of a message about it: no space
+    between two Chinese words (生产者必须是), as there is between two of
+    English or between Chinese and a word of English (params 必须是)."""
+    wide = ("W", "F")
+    if (
+        label
+        and rest[:1] == " "
+        and unicodedata.east_asian_width(label[-1]) in wide
+        and unicodedata.east_asian_width(rest[1:2] or "a") in wide
+    ):
+        rest = rest[1:]
+    return label + rest
 
 
 def validate(model: type[BaseModel], data: Any) -> BaseModel:

@@ -59,7 +59,7 @@ def test_pages_frames_and_messages_in_chinese(client: httpx.Client) -> None:
         json={"experiment": "producer-consumer", "params": {"producers": 99}},
         headers=zh,
     )
-    assert "生产者 必须是1 到 16 之间的整数" in bad.json()["detail"]
+    assert "生产者必须是 1 到 16 之间的整数" in bad.json()["detail"]
     run = client.post(
         "/api/runs",
         json={"experiment": "producer-consumer", "params": {"items_per_producer": 2, "speed": 20}},

@@ -539,7 +539,7 @@ def test_the_page_and_its_run_speak_chinese(client: httpx.Client) -> None:
     )
     assert bad.status_code == 422
     assert (
-        "消息大小（字节） 必须是 64（64 B）到 67108864（64 MiB）之间的整数" in bad.json()["detail"]
+        "消息大小（字节）必须是 64（64 B）到 67108864（64 MiB）之间的整数" in bad.json()["detail"]
     )
 
 

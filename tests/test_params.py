@@ -149,9 +149,9 @@ def test_a_message_names_the_field_by_its_label_in_the_readers_language() -> Non
         crossed = errors_for({"produce_min_ms": 6000, "produce_max_ms": 5000})
         not_an_object = errors_for([1])
     assert {e.field: e.message for e in errors} == {
-        "produce_min_ms": "生产时间下限（毫秒） 必须是0 到 10000 之间的整数（收到 -1）",
-        "produce_max_ms": "生产时间上限（毫秒） 必须是0 到 10000 之间的整数（收到 10001）",
-        "producers": "生产者 必须是1 到 16 之间的整数（收到 'x'）",
+        "produce_min_ms": "生产时间下限（毫秒）必须是 0 到 10000 之间的整数（收到 -1）",
+        "produce_max_ms": "生产时间上限（毫秒）必须是 0 到 10000 之间的整数（收到 10001）",
+        "producers": "生产者必须是 1 到 16 之间的整数（收到 'x'）",
     }
     assert crossed == [
         FieldError(

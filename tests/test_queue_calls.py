@@ -569,7 +569,7 @@ def test_the_page_a_frame_and_a_refused_call_speak_chinese(client: httpx.Client)
         data={"run_id": run["id"], "op": "put", "value": "1234"},
         headers=zh,
     )
-    assert "值 必须是0 到 999 之间的整数，或 null" in r.text
+    assert "值必须是 0 到 999 之间的整数，或 null" in r.text
     with client.stream("GET", f"/runs/{run['id']}/stream", headers=zh) as s:
         frame = next(messages(s)).data
     for words in ("每次调用新建一个子进程", "已返回的 put", "等待：队列已满", "队尾"):

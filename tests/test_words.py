@@ -81,7 +81,7 @@ def test_a_bad_value_is_named_by_its_label_for_the_api_and_the_form(client: http
     assert zh.json()["errors"] == [
         {
             "field": "pause_ms",
-            "message": "每轮之间的停顿（毫秒） 必须是0 到 5000 之间的整数（收到 6000）",
+            "message": "每轮之间的停顿（毫秒）必须是 0 到 5000 之间的整数（收到 6000）",
         }
     ]
 

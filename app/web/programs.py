@@ -165,10 +165,11 @@ async def run_from_form(request: Request) -> HTMLResponse:
         }
         twin = src.ascii_twin(problem.message)
         if twin is not None:
-            message += " " + _(
+            hint = _(
                 "%(char)s is a full-width character: Python needs %(ascii)s in its place"
                 " (type it with the keyboard's English input)"
             ) % {"char": twin[0], "ascii": twin[1]}
+            message = _("%(error)s. %(hint)s") % {"error": message, "hint": hint}
         return answer(422, message, line=problem.line)
     try:
         run = _registry(request).start(
