@@ -23,7 +23,9 @@ from conftest import LiveServer, run_async, tidy_client
 from probes import ENDED, family, settle, start, wait_for, with_pids
 from ssereader import read_events
 
-pytestmark = pytest.mark.live
+# Load and its timing: run alone, not beside other tests (the README's
+# command runs these after the rest, in one process).
+pytestmark = [pytest.mark.live, pytest.mark.alone]
 
 CAP = 12
 MAX_RUNS = 4
