@@ -142,7 +142,8 @@ def test_what_a_program_never_unlinked_in_dev_shm_is_gone_when_the_server_is_kil
         "if __name__ == '__main__':\n"
         "    spawn = mp.get_context('spawn')\n"
         "    lock, q = spawn.Lock(), spawn.Queue()\n"
-        "    sems = [lock._semlock.name, q._rlock._semlock.name, q._sem._semlock.name]\n"
+        "    sems = [lock._semlock.name, q._rlock._semlock.name, q._wlock._semlock.name,\n"
+        "            q._sem._semlock.name]\n"
         "    print('made', *sems, flush=True)\n"
         "    time.sleep(60)  # never unlinked\n"
     )
@@ -154,8 +155,8 @@ def test_what_a_program_never_unlinked_in_dev_shm_is_gone_when_the_server_is_kil
                 client, run["id"], lambda r: any("made" in c["text"] for c in r["console"])
             )
         sems = next(c["text"] for c in said["console"] if "made" in c["text"]).split()[1:]
-        made = {name} | {"sem." + s.lstrip("/") for s in sems}  # a lock, a queue's two
-        assert len(made) == 4
+        made = {name} | {"sem." + s.lstrip("/") for s in sems}  # a lock, a queue's three
+        assert len(made) == 5
         assert left_in_shm(made) == made
         server.proc.kill()  # SIGKILL: the program's watchdog ends it
         server.proc.wait()
