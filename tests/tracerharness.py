@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from app import events
+from app.programs.boot.concviz_tracer import segments
 from app.programs.fifo import EventFifo
 from app.programs.launch import STDERR_FILE, STDOUT_FILE, TraceOptions, launch
 from app.programs.model import fold_all
@@ -167,6 +168,9 @@ def started(
                 if fd >= 0:
                     os.close(fd)
         fifo.close()
+        # Killed with its resource tracker: what it left in /dev/shm goes, as
+        # a run's directory takes it (`RunDir.remove`).
+        segments.unlink_marked(str(workdir))
         shutil.rmtree(workdir, ignore_errors=True)
 
 
