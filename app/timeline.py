@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from app.i18n import N_, _
 from app.model import RunState
+from app.programs.calls import UNWRITTEN
 
 WIDTH = 1000.0
 LANE_H = 30.0
@@ -126,19 +127,9 @@ def state_words(state: str) -> str:
     return _(STATE_WORDS[state]) if state in STATE_WORDS else state.replace("_", " ")
 
 
-# A traced program's waits that it does not write as a call (`app.programs.calls`).
-WAIT_WORDS = {
-    "exit": N_("its code done, waiting for its threads and processes"),
-    "loop": N_("in its event loop, with nothing to run"),
-    "loop_io": N_("in its event loop, waiting for input or output"),
-    "work": N_("waiting for a task"),
-    "result": N_("waiting for a result"),
-}
-
-
 def _words(state: str, item: str | None) -> str:
-    if item in WAIT_WORDS:
-        return _("%(state)s: %(what)s") % {"state": state_words(state), "what": _(WAIT_WORDS[item])}
+    if item in UNWRITTEN:  # a traced program's wait that no call of it names
+        return _("%(state)s: %(what)s") % {"state": state_words(state), "what": _(UNWRITTEN[item])}
     return state_words(state) + (f" {item.replace('#', ' #')}" if item else "")
 
 

@@ -6,6 +6,8 @@ nothing to run) keeps its key, which the timeline says in words. Pure."""
 
 from __future__ import annotations
 
+from app.i18n import N_
+
 # A call the program writes otherwise than `obj.op()`; `…` is what the
 # trace does not say (a key, a value).
 WRITTEN = {
@@ -27,8 +29,14 @@ WRITTEN = {
     "set_attribute_of": "{obj}.… = …",
     "delete_attribute_of": "del {obj}.…",
 }
-# Waits the program does not write as a call.
-UNWRITTEN = frozenset({"exit", "loop", "loop_io", "loop_timer", "work", "result"})
+# Waits the program does not write as a call, and how the timeline says them.
+UNWRITTEN = {
+    "exit": N_("its code done, waiting for its threads and processes"),
+    "loop": N_("in its event loop, with nothing to run"),
+    "loop_io": N_("in its event loop, waiting for input or output"),
+    "work": N_("waiting for a task"),
+    "result": N_("waiting for a result"),
+}
 
 
 def written(op: str, obj: str) -> str:

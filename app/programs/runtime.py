@@ -327,13 +327,11 @@ class ProgramRuntime:
         the class's go-ahead: no limit on idleness, and no stalls; `quiet`
         still lets the page name a lock cycle made step by step."""
         idle = time.monotonic() - self._merge.last_batch
-        if self._stepping:
-            self._lookout.quiet(idle)
-            return
-        if 0 < self._idle_limit_s < idle:
+        if not self._stepping and 0 < self._idle_limit_s < idle:
             self.stop(reasons.idle_reason(self._idle_limit_s), outcome="stopped")
         self._lookout.quiet(idle)
-        self._lookout.stalls(found)
+        if not self._stepping:
+            self._lookout.stalls(found)
 
     def _check_limits(self, found: procfs.Members) -> None:
         elapsed = time.monotonic() - self.started_ns / 1e9 - self._paused_total

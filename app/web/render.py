@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from app import i18n, reasons, timeline
 from app.experiments import Experiment
-from app.programs.calls import written
 from app.programs.state import item_text
 from app.web.presenter import audience_url
 
@@ -115,7 +114,6 @@ env.filters["terminal_text"] = _terminal_text
 env.filters["reason"] = reasons.shown
 # A worker state in words (the timeline's legend), for a card no words of its own fit.
 env.filters["state_words"] = timeline.state_words
-env.filters["written"] = written  # a call as the program writes it: q.get()
 
 
 class Staged(Protocol):
