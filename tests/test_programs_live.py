@@ -138,6 +138,10 @@ def test_a_full_width_character_in_code_is_named_with_the_one_python_needs(
     assert r.status_code == 422
     assert "没有启动：第 1 行第 7 列" in r.text
     assert "(U+FF08)。（ 是全角字符：这里 Python 要的是 (" in r.text
+    # The API says it too, in its own language.
+    r = pc.post("/api/programs", json={"source": "print（1）\n", "filename": "作业.py"})
+    assert r.status_code == 422
+    assert "（ is a full-width character: Python needs ( in its place" in r.json()["detail"]
 
 
 def test_a_runs_address_opened_as_it_starts_leads_to_its_live_page(pc: httpx.Client) -> None:

@@ -8,6 +8,8 @@ import tokenize
 import unicodedata
 from dataclasses import dataclass
 
+from app.i18n import N_
+
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_ARGS = 32
 MAX_ARG_CHARS = 1000
@@ -24,14 +26,30 @@ FILENAME = re.compile(rf"^[^{NOT_IN_NAME}.\-][^{NOT_IN_NAME}]{{0,63}}\.py$")
 DEFAULT_FILENAME = "program.py"
 
 
+# Said after Python's message when the character it cannot read is a
+# full-width one (`ascii_twin`).
+FULL_WIDTH = N_(
+    "%(char)s is a full-width character: Python needs %(ascii)s in its place"
+    " (type it with the keyboard's English input)"
+)
+
+
 @dataclass(frozen=True)
 class CompileProblem:
     line: int
     column: int
     message: str
 
+    @property
+    def twin(self) -> tuple[str, str] | None:
+        """The full-width character it is about, and the ASCII one meant."""
+        return ascii_twin(self.message)
+
     def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.message}"
+        said = f"line {self.line}, column {self.column}: {self.message}"
+        if self.twin is not None:
+            said += ". " + FULL_WIDTH % {"char": self.twin[0], "ascii": self.twin[1]}
+        return said
 
 
 def plain(text: str) -> str:

@@ -163,12 +163,9 @@ async def run_from_form(request: Request) -> HTMLResponse:
             "column": problem.column,
             "why": problem.message,
         }
-        twin = src.ascii_twin(problem.message)
+        twin = problem.twin
         if twin is not None:
-            hint = _(
-                "%(char)s is a full-width character: Python needs %(ascii)s in its place"
-                " (type it with the keyboard's English input)"
-            ) % {"char": twin[0], "ascii": twin[1]}
+            hint = _(src.FULL_WIDTH) % {"char": twin[0], "ascii": twin[1]}
             message = _("%(error)s. %(hint)s") % {"error": message, "hint": hint}
         return answer(422, message, line=problem.line)
     try:
