@@ -9,7 +9,8 @@ import re
 from app import i18n
 from app.events import Event
 from app.programs import view
-from app.programs.state import GroupView, ProgramState
+from app.programs.redis_state import GroupView
+from app.programs.state import ProgramState
 from app.web.render import env
 
 

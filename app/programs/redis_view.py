@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.programs.folds.redisq import stream_id
-from app.programs.state import OVER, GroupView, Pending, ProgramState, RedisView
+from app.programs.redis_state import GroupView, Pending, RedisView
+from app.programs.state import OVER, ProgramState
 
 PENDING_DRAWN = 8  # a consumer's pending entries drawn; past that, a count
 

@@ -12,6 +12,7 @@ from typing import Any
 from app.i18n import _
 from app.model import RunState, WorkerView
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.redis_state import RedisView
 
 CONSOLE_LINES = 400
 ITEMS_SHOWN = 64  # items kept per queue for the picture; the size is exact
@@ -22,8 +23,6 @@ TASKS_KEPT = 200
 LOST = "lost"
 CANCELLED = "cancelled"
 NEVER_RAN = "never_ran"
-ENTRIES_KEPT = 2000  # a Redis stream's entries kept (for their values: a claim's)
-DONE_KEPT = 2000  # a group's acknowledged ids kept, for late deliveries
 
 
 # A Redis stream entry of one field, as the tracer shows it: its value.
@@ -112,45 +111,6 @@ class ProcView:
     signals: set[str] = field(default_factory=set)  # those its user's code handles
     event_loop: int | None = None  # the line that started its asyncio loop, if one runs
     stall: dict[str, Any] | None = None  # an untraced command's wait in the kernel
-
-
-@dataclass
-class Pending:
-    """A stream entry delivered to a consumer of a group and not acknowledged."""
-
-    v: str
-    consumer: str
-    t: float  # when it was delivered, or claimed
-    deliveries: int = 1
-    claimed_from: str = ""  # the consumer that held it before a claim
-
-
-@dataclass
-class GroupView:
-    """A consumer group of a Redis stream: how far it has read, and what
-    its consumers hold."""
-
-    name: str
-    start: str = ""
-    last: tuple[int, int] = (0, 0)  # the newest entry delivered to it
-    backlog: dict[str, str] = field(default_factory=dict)  # not delivered yet: id -> v
-    pending: dict[str, Pending] = field(default_factory=dict)  # by entry id
-    consumers: dict[str, str] = field(default_factory=dict)  # name -> the worker that used it
-    delivered: int = 0
-    acked: int = 0
-    claimed: int = 0
-    # Entries acknowledged (the latest DONE_KEPT): a `get` of one that
-    # arrives after its `ack` (another process's batch) leaves it done.
-    done: dict[str, None] = field(default_factory=dict)
-
-
-@dataclass
-class RedisView:
-    """What a Redis list or stream is beyond a queue's picture."""
-
-    ends: dict[str, str] = field(default_factory=dict)  # a list's waiter -> "head" or "tail"
-    entries: dict[str, str] = field(default_factory=dict)  # a stream's (the latest ENTRIES_KEPT)
-    groups: dict[str, GroupView] = field(default_factory=dict)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from app.i18n import N_, _
 from app.programs import redis_view
 from app.programs.calls import written
 from app.programs.diagnosis import said
+from app.programs.redis_state import RedisView
 from app.programs.state import (
     BLOCKED,
     CANCELLED,
@@ -30,7 +31,6 @@ from app.programs.state import (
     ObjView,
     ProcView,
     ProgramState,
-    RedisView,
     ThreadView,
 )
 

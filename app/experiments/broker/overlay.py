@@ -23,7 +23,8 @@ from app import events
 from app.events import Event
 from app.experiments.crew import CrewState, on_queue, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
-from app.programs.state import GET_WAIT, OVER, SLEEPING, GroupView, RedisView, ThreadView
+from app.programs.redis_state import GroupView, RedisView
+from app.programs.state import GET_WAIT, OVER, SLEEPING, ThreadView
 
 STREAM = "orders"  # the program's stream
 GROUP = "workers"  # its consumer group

@@ -24,17 +24,8 @@ from collections.abc import Callable
 from app.events import Event
 from app.programs.folds.objects import obj_of
 from app.programs.folds.workers import go, thread_of, wait
-from app.programs.state import (
-    DONE_KEPT,
-    ENTRIES_KEPT,
-    GET_WAIT,
-    ITEMS_SHOWN,
-    GroupView,
-    ObjView,
-    Pending,
-    ProgramState,
-    RedisView,
-)
+from app.programs.redis_state import DONE_KEPT, ENTRIES_KEPT, GroupView, Pending, RedisView
+from app.programs.state import GET_WAIT, ITEMS_SHOWN, ObjView, ProgramState
 
 Handler = Callable[[ProgramState, Event], None]
 
