@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app import events
 from app.events import Event
 from app.experiments import EXPERIMENTS
 from app.experiments.producer_consumer import PCState, fold_all
 from app.experiments.producer_consumer.view import view
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.state import STALLS
 
 EXP = EXPERIMENTS["producer-consumer"]
 PIDS = {"main": 100, "P1": 101, "P2": 102, "C1": 201, "C2": 202}
@@ -164,10 +167,21 @@ def test_main_polling_for_tallies_is_left_out_of_the_log() -> None:
     assert K.PUT in kinds
 
 
-def test_the_timeline_says_making_and_using_where_the_program_sleeps() -> None:
+@pytest.mark.parametrize(
+    "meanwhile",
+    [
+        (K.REAPED, "P2", {"pid": 999, "exitcode": 0}),  # another worker ends
+        # The server's look at threads that wait in the kernel (main's).
+        (STALLS, None, {"stalls": [{"pid": 100, "tid": 105, "wait": "read", "call": "read"}]}),
+    ],
+)
+def test_the_timeline_says_making_and_using_where_the_program_sleeps(
+    meanwhile: tuple[str, str | None, dict[str, Any]],
+) -> None:
     tr = Trace().worker("P1").worker("C1").put("P1", "P1#1").get("C1", "P1#1")
     tr.add("C1", K.SLEEP, s=0.5).add("P1", K.SLEEP, s=0.5)
-    tr.add("main", K.REAPED, "P2", pid=999, exitcode=0)  # another worker ends meanwhile
+    kind, item, data = meanwhile
+    tr.add("main", kind, item, **data)
     lanes = tr.state().lanes
     assert lanes["C1"][-1][1:] == ("consuming", "P1#1")
     assert lanes["P1"][-1][1:] == ("producing", "P1#2")

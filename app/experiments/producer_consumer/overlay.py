@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import events
 from app.events import Event
 from app.experiments.crew import CrewState, on_queue, read_printed, role_of, tag
 from app.programs.boot.concviz_tracer import kinds as K
 from app.programs.journeys import journey
+from app.programs.model import ALL_THREADS
 from app.programs.state import SLEEPING, ThreadView, item_text
 
 QUEUE_NAME = "q"  # the program's one work queue
@@ -169,10 +169,6 @@ def _lane(state: PCState, w: ThreadView) -> None:
         lane[-1] = (t, *shown)
 
 
-# Events on which the program's fold may draw every worker's lane again.
-_EVERY_LANE = frozenset({K.EXIT, K.REAPED, K.END, events.RUN_END})
-
-
 def overlay(state: Any, e: Event) -> None:
     assert isinstance(state, PCState)
     who = state.names.get((e.pid, e.tid), e.worker)
@@ -192,7 +188,7 @@ def overlay(state: Any, e: Event) -> None:
                 j = journey(state, state.making(who))
                 j.producer, j.made = who, e.t
             _lane(state, w)
-    if e.kind in _EVERY_LANE:
+    if e.kind in ALL_THREADS:  # the program's fold may have drawn every lane again
         for other in state.threads():
             if role_of(other.name):
                 _lane(state, other)
