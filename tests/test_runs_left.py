@@ -378,12 +378,15 @@ def test_the_form_starts_from_defaults_or_the_presenters_own_last_choice(
     url = "/experiments/producer-consumer"
     with tidy_client(server, 20) as api, tidy_client(server, 20) as teacher:
         # Someone's script starts an endless run through the API: nobody's
-        # form takes its values.
-        endless = start(api, **ENDLESS)
+        # form takes its values for the next start; the live sliders, which
+        # move the run on the stage, start where it is.
+        endless = start(api, **ENDLESS, producers=3)
         page = teacher.get(url).text
         assert field_value(page, "items_per_producer") == "10"
         assert field_value(page, "produce_max_ms") == "2000"
+        assert field_value(page, "producers") == "3"
         api.post(f"/api/runs/{endless['id']}/stop")
+        assert field_value(teacher.get(url).text, "producers") == "2"  # it ended
 
         # The teacher's own start from the form is remembered, in the
         # teacher's browser only.

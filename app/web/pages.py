@@ -112,6 +112,9 @@ async def experiment_page(slug: str, request: Request, run: str | None = None) -
     # lesson's defaults; a read-only form shows the run on the stage.
     if is_presenter or shown is None:
         values = choices.decode(exp, request.cookies.get(choices.COOKIE))
+        if shown is not None and shown.status not in ENDED:
+            # The live controls move the run on the stage: they start where it is.
+            values |= {n: getattr(shown.params, n) for n in exp.live_params()}
     else:
         values = shown.params.model_dump()
     context: dict[str, Any] = {
