@@ -375,6 +375,40 @@ def test_a_lock_an_object_makes_for_itself_is_named_after_that_object() -> None:
     assert names == ["alice.lock", "bob.lock", "inbox", "self.lock", "self.lock #2"]
 
 
+def test_a_dataclass_fields_lock_queue_and_event_are_traced_and_named_after_its_object() -> None:
+    """`field(default_factory=Lock)`: the object is made by the __init__
+    that dataclasses writes, which has no file of its own."""
+    run = trace(
+        """
+        import queue
+        import threading
+        from dataclasses import dataclass, field
+
+        @dataclass
+        class Account:
+            balance: int = 0
+            lock: threading.Lock = field(default_factory=threading.Lock)
+            history: list = field(default_factory=list)
+            inbox: queue.Queue = field(default_factory=queue.Queue)
+            closed: threading.Event = field(default_factory=threading.Event, init=False)
+
+        alice = Account(100)
+        with alice.lock:
+            alice.balance -= 1
+        alice.inbox.put(1)
+        alice.closed.set()
+        print(alice.balance, alice.inbox.get())
+        """
+    )
+    made = {e.data["name"]: (e.data["type"], e.data["line"]) for e in run.of("new")}
+    line = run.line("alice = Account(100)")
+    assert made == {"alice.lock": ("Lock", line), "alice.inbox": ("Queue", line)} | {
+        "alice.closed": ("Event", line)
+    }
+    assert run.kinds_on(run.key("alice.lock")) == ["new", "acquired", "released"]
+    assert run.printed() == "99 1\n"
+
+
 def test_threads_that_try_a_lock_in_turn_both_get_it_as_without_the_tracer() -> None:
     # Traced, the lock's holder never writes to the server while it holds
     # it: a write lets the other thread run, which would then always find

@@ -116,6 +116,8 @@ def _call(frame: FrameType) -> tuple[int, int, int, int] | None:
 
 def _at(frame: FrameType) -> list[str] | None:
     filename = frame.f_code.co_filename
+    if filename == "<string>" and frame.f_code.co_name in _CONSTRUCTORS:
+        return _made_field(frame)
     index = _index.get(filename)
     if index is None:
         index = _index[filename] = _build(filename)
@@ -123,6 +125,22 @@ def _at(frame: FrameType) -> list[str] | None:
         return None
     call = _call(frame)
     return index.get(call) if call is not None else None
+
+
+def _made_field(frame: FrameType) -> list[str] | None:
+    """``self.lock`` for a dataclass's ``lock: Lock = field(default_factory=
+    Lock)``, in the ``__init__`` that `dataclasses` wrote (no source to
+    read): it sets its fields in their order, so the one being made is the
+    first with a factory that it has not set yet."""
+    import dataclasses
+
+    self = next(iter(frame.f_locals.values()), None)  # its first argument
+    if self is None or not dataclasses.is_dataclass(self):
+        return None
+    for f in dataclasses.fields(self):
+        if f.default_factory is not dataclasses.MISSING and not hasattr(self, f.name):
+            return [f"self.{f.name}"]
+    return None
 
 
 def _naming(frame: FrameType | None, user: object) -> tuple[FrameType, list[str]] | None:

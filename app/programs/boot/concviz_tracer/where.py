@@ -80,8 +80,9 @@ def is_user_file(filename: str) -> bool:
 
 def called_by_user(depth: int) -> FrameType | None:
     """The frame `depth` levels up from the caller of this function if it is
-    in the user's files, else None (the object it makes is the library's
-    own business)."""
+    in the user's files, or the ``__init__`` that `dataclasses` made for a
+    class of theirs (a ``field(default_factory=Lock)``), else None (the
+    object it makes is the library's own business)."""
     try:
         frame = _getframe(depth + 1)
     except ValueError:
@@ -89,7 +90,21 @@ def called_by_user(depth: int) -> FrameType | None:
     f = _files.get(frame.f_code.co_filename, 0)
     if f == 0:
         f = _classify(frame.f_code.co_filename)
-    return None if f is None else frame
+    if f is None:
+        return frame if made_init(frame) else None
+    return frame
+
+
+def made_init(frame: FrameType) -> bool:
+    """Whether `frame` runs an ``__init__`` that `dataclasses` wrote (its
+    code has no file) for a class made in the user's files."""
+    code, back = frame.f_code, frame.f_back
+    return (
+        code.co_name == "__init__"
+        and code.co_filename == "<string>"
+        and back is not None
+        and is_user_file(back.f_code.co_filename)
+    )
 
 
 def user_frame(depth: int) -> FrameType | None:
@@ -177,6 +192,8 @@ def at(depth: int) -> dict[str, Any]:
 def frame_data(frame: FrameType | None) -> dict[str, Any]:
     if frame is None:
         return {}
+    if made_init(frame):  # its line is the one that made the dataclass's object
+        return frame_data(frame.f_back)
     f = _files.get(frame.f_code.co_filename, 0)
     if f == 0:
         f = _classify(frame.f_code.co_filename)
