@@ -21,6 +21,7 @@ from test_i18n import recorded_run
 from test_recording import recorded_events, same_stage
 
 from app import i18n
+from app.events import Event
 from app.experiments import EXPERIMENTS, Experiment
 from app.experiments.constants import constants, substitute
 from app.web.render import render_frame
@@ -143,6 +144,21 @@ def test_every_event_of_a_run_has_words(exp: Experiment) -> None:
             page = render_frame(ReplayView("r1", exp, params, state))
         raw = sorted(set(RAW_KIND.findall(page)))
         assert raw == [], f"{exp.slug} ({lang}): events without words: {raw}"
+
+
+def test_a_limit_that_stops_a_run_is_said_in_words_in_its_log() -> None:
+    """Not the limit's flag name ("seconds")."""
+    exp = EXPERIMENTS["lock"]
+    assert exp.params is not None
+    params = exp.params.model_validate(exp.quick_params)
+    limit = Event(1, 1.0, "main", 1, 0, "limit", None, {"limit": "seconds", "value": 61, "max": 60})
+    state: Any = exp.fold_all([limit], params.model_dump())
+    for lang, words in (
+        ("en", "the program reached a limit: its run time"),
+        ("zh", "程序达到了上限：运行时间"),
+    ):
+        with i18n.speaking(lang):
+            assert words in render_frame(ReplayView("r1", exp, params, state))
 
 
 @pytest.mark.live
