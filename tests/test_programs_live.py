@@ -643,6 +643,11 @@ def test_a_program_named_in_chinese_runs_under_its_name_and_spawns(pc: httpx.Cli
     meta = pc.get(f"/api/runs/{run_id}/trace").json()["traceEvents"]
     named = {m["args"]["name"] for m in meta if m.get("name") == "process_name"}
     assert "工人" in named
+    # Its download keeps its name.
+    script = pc.get(f"/runs/{run_id}/script")
+    assert script.status_code == 200
+    assert script.text == source
+    assert script.headers["content-disposition"].endswith("filename*=UTF-8''%E4%BD%9C%E4%B8%9A3.py")
 
 
 def test_two_ways_to_start_a_thread_are_both_seen(pc: httpx.Client) -> None:

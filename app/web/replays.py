@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -330,7 +330,7 @@ async def export_recording(run_id: str, request: Request) -> JSONResponse:
     body = {"run": record.to_dict(), "events": [e.to_dict() for e in evs]}
     return JSONResponse(
         json.loads(json.dumps(body)),
-        headers={"content-disposition": f'attachment; filename="concviz-{run_id}.json"'},
+        headers={"content-disposition": attachment(f"concviz-{run_id}.json")},
     )
 
 
@@ -343,8 +343,16 @@ async def run_trace(run_id: str, request: Request) -> JSONResponse:
     trace = chrome_trace(evs, exp.new_state, exp.fold or default_fold, f"concviz {exp.slug}")
     return JSONResponse(
         trace,
-        headers={"content-disposition": f'attachment; filename="concviz-{run_id}.trace.json"'},
+        headers={"content-disposition": attachment(f"concviz-{run_id}.trace.json")},
     )
+
+
+def attachment(filename: str) -> str:
+    """A download's header for `filename`, in any script (作业3.py): an
+    HTTP header is Latin-1, so the name goes percent-encoded as RFC 6266
+    says, with an ASCII stand-in for old clients."""
+    plain = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
 
 
 @router.get("/runs/{run_id}/script")
@@ -365,7 +373,7 @@ async def run_script(run_id: str, request: Request) -> Response:
     return Response(
         exp.script(params),
         media_type="text/x-python; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{filename}"'},
+        headers={"content-disposition": attachment(filename)},
     )
 
 
