@@ -413,3 +413,36 @@ def test_each_pool_worker_says_from_its_start_that_it_waits_for_a_task(method: s
     # the program's own initializer still ran in each worker
     said = sorted(line for line in run.printed().splitlines() if line.startswith("hi "))
     assert said == sorted(f"hi {e.worker}" for e in starts if e.item == pool)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_each_executor_worker_process_says_from_its_start_that_it_waits_for_a_task(
+    method: str,
+) -> None:
+    """One task for three workers: under fork all three start at once, and
+    the two that run no task are on the stage too."""
+    run = trace(
+        f"""
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        def hello(word):
+            print(word, mp.current_process().name)
+
+        if __name__ == "__main__":
+            ctx = mp.get_context("{method}")
+            with ProcessPoolExecutor(3, ctx, initializer=hello, initargs=("hi",)) as ex:
+                print(ex.submit(abs, -1).result(), len(mp.active_children()))
+        """
+    )
+    ex = run.key("ex")
+    starts = run.of("pool_worker", ex)
+    (result,) = [line for line in run.printed().splitlines() if not line.startswith("hi ")]
+    children = int(result.split()[1])
+    assert len(starts) == len({e.worker for e in starts}) == children
+    if method == "fork":
+        assert children == 3
+    for e in starts:  # before any task it ran
+        assert all(s.t > e.t for s in run.of("task_start") if s.worker == e.worker)
+    said = sorted(line for line in run.printed().splitlines() if line.startswith("hi "))
+    assert said == sorted(f"hi {e.worker}" for e in starts)

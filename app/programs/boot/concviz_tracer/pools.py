@@ -251,6 +251,11 @@ def install_executor(module: ModuleType) -> None:
         if frame is not None and not recorder.is_silent():
             workers = self._max_workers
             self._cv_key = registry.new(name, "concurrent.futures", frame, workers=workers)
+            if name == "ProcessPoolExecutor":
+                # Each worker process says it waits for a task as it starts,
+                # as a Pool's do: an idle one, which runs no task and says
+                # nothing else, is on the stage while it lives.
+                self._initializer = WorkerStart(self._cv_key, self._initializer)
 
     def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         key = getattr(self, "_cv_key", None)
