@@ -143,6 +143,21 @@ def test_a_lock_cycle_is_named_while_main_goes_on_once_it_has_lasted() -> None:
     assert diagnosis.said(s.state()) == []
 
 
+def test_daemon_threads_deadlocked_while_main_finished_its_work_are_named_after_the_end() -> None:
+    s = cycle_beside_a_busy_main()
+    s.t += diagnosis.CYCLE_AFTER_S
+    s("main", MAIN, MAIN, K.SLEEP, s=1.0, line=30)
+    s.quiet()
+    s("main", MAIN, MAIN, K.OUT, text="done\n", stream="stdout", line=31)
+    s("main", MAIN, MAIN, K.EXIT, exitcode=0)
+    s("main", 1, 0, "run_end", outcome="finished", reason="the program ended")
+    assert spoken(diagnosis.said(s.state())) == [
+        diagnosis.DEADLOCKED_AT_END,
+        "T1 holds a and waits for b",
+        "T2 holds b and waits for a",
+    ]
+
+
 def test_a_hang_on_semaphores_says_who_took_them_and_has_not_released_them() -> None:
     # A bounded buffer with its mutex taken before the wait for space: the
     # producer holds `mutex` and both slots of `empty`; the consumer waits
@@ -892,6 +907,17 @@ def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones
         " process before the current process has finished its bootstrapping phase.",
         poolhangs.MAIN_GUARD,
     ]
+    # Stopped so (it is never quiet: the pool makes new ones for ever), it
+    # says what it was.
+    stopped = Story()
+    stopped.events, stopped.t = list(s.events), s.t
+    stopped("main", MAIN, MAIN, K.EXIT, exitcode=-15)
+    stopped("main", 1, 0, "run_end", outcome="stopped", reason="stopped by the teacher")
+    assert spoken(diagnosis.said(stopped.state()))[0] == (
+        "When the run ended, main waited for pool, whose worker processes died as they"
+        " started, so none of its tasks ran."
+    )
+    assert spoken(diagnosis.said(stopped.state()))[1:] == words[1:]
     # A pool that runs tasks is not one whose workers die as they start.
     s("SpawnPoolWorker-3", 303, 303, K.TASK_START, "100.1", task="100.2.0", fn="square")
     assert diagnosis.diagnose(s.state()) == []

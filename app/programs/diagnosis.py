@@ -74,6 +74,16 @@ FORK_LOCKED_AT_END = N_(
     "A process waited for its copy of a threading lock that was locked when it was forked,"
     " when the run ended: that wait could never end."
 )
+POOL_DYING_AT_END = N_(
+    "When the run ended, %(who)s waited for %(pool)s, whose worker processes died as they"
+    " started, so none of its tasks ran."
+)
+# What `said` tells after the end for what `remember_never_going` kept.
+AT_END = {
+    DEADLOCKED: DEADLOCKED_AT_END,
+    FORK_LOCKED: FORK_LOCKED_AT_END,
+    poolhangs.POOL_DYING: POOL_DYING_AT_END,
+}
 JOIN = N_("%(who)s waits for %(target)s to end (join)")
 EXIT = N_("%(who)s has run its code to the end and waits for its other threads and processes")
 EXIT_FEEDING = N_(
@@ -178,25 +188,27 @@ def said(state: ProgramState) -> list[Sentence]:
     could not when it was, which its end no longer shows; so too for some
     workers deadlocked while the rest went on."""
     found = diagnose(state)
-    if found or state.status != "stopped":
+    if found or state.status not in ("stopped", "finished", "failed"):
         return found
-    if state.stuck_at_end:
+    if state.stuck_at_end and state.status == "stopped":
         return [Sentence(STUCK_AT_END, {}), *state.stuck_at_end[1:]]
     if state.deadlock_at_end:
-        first = state.deadlock_at_end[0].message
-        at_end = DEADLOCKED_AT_END if first == DEADLOCKED else FORK_LOCKED_AT_END
-        return [Sentence(at_end, {}), *state.deadlock_at_end[1:]]
+        first = state.deadlock_at_end[0]
+        return [Sentence(AT_END[first.message], first.parts), *state.deadlock_at_end[1:]]
     return found
 
 
 def remember_never_going(state: ProgramState) -> None:
     """Keep, for after the run's end, which workers can never go on while
-    the rest of the program may (`deadlocked`, `fork_locked`): said when it
-    last went quiet, and as its first process dies of a signal (a Stop
-    ends a program that is never quiet); forgotten once one of them moves."""
-    found = [] if state.stuck_at_end else deadlocked(state) or fork_locked(state)
+    the rest of the program may (`deadlocked`, `dying_pool`, `fork_locked`):
+    said when it last went quiet, and as a process dies of a signal (a Stop
+    ends a program that is never quiet); forgotten once one of them moves.
+    Said too when the program ended by itself: daemon threads deadlocked
+    while the rest finished its work."""
+    found = [] if state.stuck_at_end else deadlocked(state) or dying_pool(state)
+    found = found or fork_locked(state)
     state.deadlock_at_end = found
-    state.deadlocked = {str(s.parts.get("who")) for s in found[1:]}
+    state.deadlocked = {str(who) for s in found if (who := s.parts.get("who"))}
 
 
 def diagnose(state: ProgramState) -> list[Sentence]:
