@@ -35,6 +35,10 @@ MIN_LABEL_W = 70.0
 # tooltip), and the plot keeps the rest.
 MAX_LABEL_W = 300.0
 TICK_ROOM = 30.0  # half the width of a tick's words
+# Lanes drawn at most (more than any lesson makes): every live worker's,
+# then the latest of those that ended (a pool that replaces dying workers
+# for ever makes hundreds).
+MAX_LANES = 64
 # A state drawn in place of one that would tell a hidden result.
 HIDDEN = "hidden"
 
@@ -70,6 +74,7 @@ class Timeline:
     depth_y: float
     label_w: float = MIN_LABEL_W
     depth_label: str = ""
+    lanes_more: int = 0  # lanes of ended workers not drawn (`MAX_LANES`)
     # The states drawn, each with its words: (state, words), in a fixed order.
     legend: list[tuple[str, str]] = field(default_factory=list)
 
@@ -170,6 +175,7 @@ def build(
     t0 = max(0.0, t1 - window_s)
     span = t1 - t0 or 1.0
     order = names if names is not None else sorted(state.lanes, key=_lane_key(state))
+    order, lanes_more = kept(state, order)
     has_depth = bool(state.depth_track)
     depth_label = _("in queue")
     label_w = label_width([*order, depth_label] if has_depth else order)
@@ -257,8 +263,27 @@ def build(
         depth_y,
         label_w=label_w,
         depth_label=depth_label,
+        lanes_more=lanes_more,
         legend=legend(drawn),
     )
+
+
+def kept(state: RunState, order: list[str]) -> tuple[list[str], int]:
+    """The lanes drawn, in `order`: at most MAX_LANES, those of live workers
+    (and main) first, then the latest to change of the others; and how many
+    are left out."""
+    if len(order) <= MAX_LANES:
+        return order, 0
+
+    def live(name: str) -> bool:
+        w = state.workers.get(name)
+        return name == "main" or w is None or w.alive
+
+    ended = [n for n in order if not live(n)]
+    room = max(0, MAX_LANES - (len(order) - len(ended)))
+    latest = sorted(ended, key=lambda n: state.lanes[n][-1][0] if state.lanes.get(n) else 0.0)
+    out = set(latest[: len(latest) - room])
+    return [n for n in order if n not in out], len(out)
 
 
 def legend(states: Iterable[str]) -> list[tuple[str, str]]:

@@ -923,6 +923,26 @@ def test_a_pool_whose_workers_die_as_they_start_is_named_while_it_makes_new_ones
     assert diagnosis.diagnose(s.state()) == []
 
 
+def test_only_the_latest_processes_that_ended_are_drawn_and_the_rest_counted() -> None:
+    """A pool that replaces dying workers for ever makes hundreds of boxes."""
+    s = Story().start().pool(workers=2)
+    for n in range(1, 21):
+        name, pid = f"SpawnPoolWorker-{n}", 300 + n
+        s.child(name, pid, method="spawn", daemon=True)
+        if n < 20:
+            s(name, pid, pid, K.EXC, error="RuntimeError: " + "bootstrapping " * 40, line=8)
+            s(name, pid, pid, K.EXIT, exitcode=1)
+    seen = view.view(s.state(), {"source": ""})
+    names = [b.name for b in seen["boxes"]]
+    kept = [f"SpawnPoolWorker-{n}" for n in range(8, 20)]
+    assert names == ["main", *kept, "SpawnPoolWorker-20"]  # the live one, whenever it started
+    assert seen["boxes_ended_more"] == 7
+    page = render.env.get_template("partials/program/_procs.html").render(seen, run={"id": "r1"})
+    assert "and 7 more processes that ended earlier" in page
+    # Python's message is cut on the card, whole in its tooltip.
+    assert page.count('<div class="err" title="RuntimeError: bootstrapping') == 12
+
+
 def test_a_result_from_a_pool_terminated_before_its_task_ran_will_never_come() -> None:
     # with Pool(1): two tasks; the block ends while the first runs; main
     # then waits for the second.

@@ -10,6 +10,7 @@ import pytest
 from app import i18n, timeline
 from app.experiments import EXPERIMENTS
 from app.model import LANE_SEGMENTS, RunState, WorkerView, add_segment
+from app.web import render
 
 
 def state_with(lanes: dict[str, list[tuple[float, str, str | None]]], t: float = 10.0) -> RunState:
@@ -180,3 +181,26 @@ def test_a_name_too_long_for_its_column_is_cut_and_the_plot_keeps_its_room() -> 
 def test_a_name_that_fits_its_column_is_drawn_whole(names: list[str]) -> None:
     tl = timeline.build(state_with({name: [(0.0, "running", None)] for name in names}))
     assert sorted(lane.label for lane in tl.lanes) == sorted(names)
+
+
+def test_past_its_room_the_timeline_leaves_out_the_lanes_of_workers_that_ended_first() -> None:
+    """A pool that replaces dying workers for ever: hundreds of lanes."""
+    ended = 100
+    lanes = {"main": [(0.0, "blocked", "pool.map()")]}
+    for n in range(ended):
+        lanes[f"W{n}"] = [(n / 100, "running", None), (n / 100 + 0.005, "crashed", None)]
+    lanes |= {"X1": [(5.0, "running", None)], "X2": [(5.1, "running", None)]}
+    s = state_with(lanes)
+    for n in range(ended):
+        s.workers[f"W{n}"].alive = False
+    tl = timeline.build(s)
+    assert len(tl.lanes) == timeline.MAX_LANES
+    left_out = ended + 3 - timeline.MAX_LANES
+    assert tl.lanes_more == left_out
+    drawn = [lane.name for lane in tl.lanes]
+    assert drawn[0] == "main"
+    assert drawn[-2:] == ["X1", "X2"]  # live: always drawn
+    assert drawn[1:-2] == [f"W{n}" for n in range(left_out, ended)]  # then those that ended last
+    with i18n.speaking("en"):
+        page = render.env.get_template("partials/_timeline.html").render(timeline=tl)
+    assert f"and {left_out} more workers that ended earlier (not drawn)" in page

@@ -38,6 +38,7 @@ CONSOLE_SHOWN = 40
 COLOURS = 8  # worker colours, wc-0 .. wc-7 in the stylesheet
 ITEMS_DRAWN = 12  # a queue's items drawn; past that, a count
 TASKS_SHOWN = 8
+ENDED_DRAWN = 12  # ended processes drawn (the latest); past that, a count
 
 
 @dataclass
@@ -115,6 +116,17 @@ def boxes(state: ProgramState) -> list[Box]:
         if pid not in pids:
             out.append(Box(ProcView(pid, ts[0].proc_name or str(pid), alive=False), ts, ""))
     return out
+
+
+def drawn(all_boxes: list[Box]) -> tuple[list[Box], int]:
+    """The boxes drawn: every live process, the program's first, and the
+    latest ENDED_DRAWN of the others that ended (a pool that replaces dying
+    workers for ever makes hundreds); and how many are left out."""
+    ended = [b for b in all_boxes if not b.proc.alive and not b.proc.main]
+    if len(ended) <= ENDED_DRAWN:
+        return all_boxes, 0
+    out = {id(b) for b in sorted(ended, key=lambda b: b.proc.since)[:-ENDED_DRAWN]}
+    return [b for b in all_boxes if id(b) not in out], len(out)
 
 
 def objects(state: ProgramState, colour: dict[str, int]) -> dict[str, list[ObjBox]]:
@@ -353,8 +365,10 @@ def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
     colour = colours(state)
     lines = console(state)
     begun = len(lines) - len(state.console)
+    shown, ended_more = drawn(boxes(state))
     return {
-        "boxes": boxes(state),
+        "boxes": shown,
+        "boxes_ended_more": ended_more,
         "objects": objects(state, colour),
         "program_code": code(str(params.get("source", "")), state),
         "filename": params.get("filename", ""),
