@@ -576,16 +576,18 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.parametrize("send", ["send", "send_bytes"])
 def test_two_ends_that_both_send_more_than_a_pipe_holds_are_named_stuck(
-    pc: httpx.Client,
+    pc: httpx.Client, send: str
 ) -> None:
-    run_id = start(pc, BOTH_SEND_FIRST)
+    """Named by the call the program makes (send_bytes is a send too)."""
+    run_id = start(pc, BOTH_SEND_FIRST.replace(".send(", f".{send}("))
     run, words = named_stuck(pc, run_id)
     assert words[1:] == [
-        "main waits in here.send(): its message is more than a pipe holds, and no live worker"
-        " reads there, the other end",
-        "child waits in there.send(): its message is more than a pipe holds, and no live worker"
-        " reads here, the other end",
+        f"main waits in here.{send}(): its message is more than a pipe holds, and no live"
+        " worker reads there, the other end",
+        f"child waits in there.{send}(): its message is more than a pipe holds, and no live"
+        " worker reads here, the other end",
     ]
     states = {w["name"]: w["state"] for w in run["workers"]}
     assert states == {"main": "blocked", "child": "blocked"}

@@ -25,6 +25,7 @@ from typing import Any
 
 from app.i18n import N_
 from app.programs import channels, poolhangs
+from app.programs.calls import written
 from app.programs.state import CRASHED, ProcView, ProgramState, ThreadView
 
 STUCK = N_("The program is stuck: every live worker waits, and none has a timeout.")
@@ -93,9 +94,9 @@ EXIT_FEEDING = N_(
 EVENT = N_("%(who)s waits for %(obj)s to be set, and no live worker can set it")
 CONDITION = N_("%(who)s waits on %(obj)s, and no live worker can notify it")
 BARRIER = N_("%(who)s waits at %(obj)s: %(n)s of %(parties)s have arrived")
-RECV = N_("%(who)s waits in %(obj)s.recv(); nothing is there and no live worker can send")
+RECV = N_("%(who)s waits in %(call)s; nothing is there and no live worker can send")
 SEND = N_(
-    "%(who)s waits in %(obj)s.send(): its message is more than a pipe holds, and no live"
+    "%(who)s waits in %(call)s: its message is more than a pipe holds, and no live"
     " worker reads %(peer)s, the other end"
 )
 LOOP = N_(
@@ -397,11 +398,11 @@ def _why(state: ProgramState, w: ThreadView) -> Sentence:
         n = obj.waiting if obj is not None else 0
         parties = obj.parties if obj is not None else 0
         return Sentence(BARRIER, {**parts, "n": n, "parties": parties})
-    if w.op == "recv":
-        return Sentence(RECV, parts)
-    if w.op == "send":
+    if w.op in ("recv", "recv_bytes"):
+        return Sentence(RECV, {**parts, "call": written(w.op, parts["obj"])})
+    if w.op in ("send", "send_bytes"):
         peer = state.obj_name(obj.peer) if obj is not None and obj.peer else "?"
-        return Sentence(SEND, {**parts, "peer": peer})
+        return Sentence(SEND, {**parts, "call": written(w.op, parts["obj"]), "peer": peer})
     if w.op == "result":
         return Sentence(*poolhangs.result(w, obj, parts))
     if w.op == "work":

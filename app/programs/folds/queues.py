@@ -124,12 +124,12 @@ def send_wait(state: ProgramState, e: Event) -> None:
     """A message bigger than the pipe holds: its writing waits for the
     other end to read (`sent` when all of it is in)."""
     obj_of(state, e)
-    wait(thread_of(state, e), e, "send", e.item or "")
+    wait(thread_of(state, e), e, (e.data or {}).get("call") or "send", e.item or "")
 
 
 def recv_wait(state: ProgramState, e: Event) -> None:
     obj_of(state, e)
-    wait(thread_of(state, e), e, "recv", e.item or "")
+    wait(thread_of(state, e), e, (e.data or {}).get("call") or "recv", e.item or "")
 
 
 def recv(state: ProgramState, e: Event) -> None:

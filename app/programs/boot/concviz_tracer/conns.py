@@ -55,8 +55,8 @@ class Connection(_connection.Connection):
         if key is None:
             return super().send_bytes(buf, offset, size)
         data = where.at(1)
-        gate.before("send", key, data)
-        line = dict(data)
+        gate.before("send_bytes", key, data)
+        line = dict(data, call="send_bytes")
         view = memoryview(buf)
         data["v"] = where.short_repr(bytes(view[offset : offset + 100]))
         recorder.emit(K.SEND, key, data)
@@ -66,13 +66,15 @@ class Connection(_connection.Connection):
             recorder.emit(K.SENT, key, line)
         return None
 
-    def _cv_wait(self, key: str) -> dict[str, Any]:
+    def _cv_wait(self, key: str, call: str) -> dict[str, Any]:
+        """Before a receive: its wait said if nothing is there (`call`: the
+        method as the program calls it)."""
         data = where.at(2)
         self._check_closed()  # type: ignore[attr-defined]
         self._check_readable()  # type: ignore[attr-defined]
-        gate.before("recv", key, data)
+        gate.before(call, key, data)
         if not self.poll():
-            recorder.emit(K.RECV_WAIT, key, dict(data))
+            recorder.emit(K.RECV_WAIT, key, dict(data, call=call))
             recorder.flush()
         return data
 
@@ -80,7 +82,7 @@ class Connection(_connection.Connection):
         key = self._cv_key
         if key is None:
             return super().recv()
-        data = self._cv_wait(key)
+        data = self._cv_wait(key, "recv")
         obj = super().recv()
         data["v"] = where.short_repr(obj)
         recorder.emit(K.RECV, key, data)
@@ -90,7 +92,7 @@ class Connection(_connection.Connection):
         key = self._cv_key
         if key is None:
             return super().recv_bytes(maxlength)
-        data = self._cv_wait(key)
+        data = self._cv_wait(key, "recv_bytes")
         got = super().recv_bytes(maxlength)
         data["v"] = where.short_repr(got)
         recorder.emit(K.RECV, key, data)
