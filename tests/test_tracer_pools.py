@@ -47,7 +47,7 @@ def test_a_pipe_reports_what_each_end_sends_and_receives_across_processes() -> N
     # the question, most likely).
     wait = run.one("recv_wait", parent)
     assert wait.t < sends[1].t
-    assert wait.data == {"line": run.line("print(parent.recv())")}
+    assert wait.data == {"line": run.line("print(parent.recv())"), "call": "recv"}
 
 
 def tasks_ran(run: Traced, key: str) -> dict[str, str]:
