@@ -318,3 +318,33 @@ def test_on_a_phone_no_page_scrolls_sideways_and_a_run_shows_its_whole_queue(
     finally:
         context.close()
     assert {where: p for where, p in found.items() if p} == {}
+
+
+@pytest.mark.parametrize(
+    ("crowd", "end"),
+    [
+        ({"producers": 8, "consumers": 1, "consume_min_ms": 3000, "consume_max_ms": 3000}, "tail"),
+        ({"producers": 1, "consumers": 10, "produce_min_ms": 3000, "produce_max_ms": 3000}, "head"),
+    ],
+    ids=["producers-at-the-tail", "consumers-at-the-head"],
+)
+def test_a_crowd_waiting_at_one_end_of_the_queue_stays_on_the_stage(
+    browser: Any, server: LiveServer, crowd: dict[str, int], end: str
+) -> None:
+    """Projected, with the settings open: the narrowest stage."""
+    params = {"capacity": 2, "produce_max_ms": 0, "consume_max_ms": 0, **crowd}
+    run = httpx.post(
+        f"{server.url}/api/runs", json={"experiment": "producer-consumer", "params": params}
+    ).json()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/experiments/producer-consumer?run={run['id']}&projector=1")
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.{end}-line .waiter').length > 3", polling=100
+        )
+        page.screenshot(path=str(ARTIFACTS / f"fit-crowd-at-the-{end}.png"))
+        assert page.evaluate(PROBLEMS) == []
+    finally:
+        httpx.post(f"{server.url}/api/runs/{run['id']}/stop", timeout=30)
+        context.close()
