@@ -169,10 +169,20 @@
     },
   };
 
+  // Keys a focused control takes itself: a slider its arrows, a checkbox
+  // its Space, a button or link reached with the keyboard its Space and
+  // Enter (one clicked with the mouse keeps focus, and Space still pauses).
+  const ARROWS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"];
+  const ownKey = (target, key) =>
+    (target.matches("input[type=range]") && ARROWS.includes(key)) ||
+    (target.matches("input[type=checkbox], input[type=radio]") && key === " ") ||
+    (target.matches("button, a[href], summary") && target.matches(":focus-visible") && (key === " " || key === "Enter"));
+
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (target instanceof HTMLElement && target.closest("input[type=number], input[type=text], select, textarea")) return;
+    if (target instanceof HTMLElement && ownKey(target, event.key)) return;
     const action = keys[event.key];
     if (!action) return;
     event.preventDefault();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from conftest import ARTIFACTS, LiveServer
 from pages import set_slider, started_run, wait_for_run
@@ -33,6 +34,25 @@ def test_projection_mode_keyboard_and_pause(browser: Any, live_server: LiveServe
     page.screenshot(path=str(ARTIFACTS / "projection-1920-paused.png"))
     page.keyboard.press(" ")
     page.locator("#run-paused").wait_for(state="detached", timeout=5000)
+    # A control reached with the keyboard takes its own keys: Space presses
+    # a button, the arrows move a slider (and the live run with it).
+    for _ in range(60):
+        if page.evaluate("document.activeElement.id") == "step-on":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press(" ")
+    page.locator("#stepper").wait_for(timeout=5000)
+    assert page.locator("#run-paused").count() == 0
+    page.focus("#f-consumers")
+    page.keyboard.press("ArrowRight")
+    assert page.input_value("#f-consumers") == "3"
+    run_id = page.evaluate("document.querySelector('#runbar code').textContent")
+    for _ in range(50):
+        run = httpx.get(f"{live_server.url}/api/runs/{run_id}").json()
+        if run["params"]["consumers"] == 3:
+            break
+        page.wait_for_timeout(100)
+    assert run["params"]["consumers"] == 3
     page.keyboard.press("p")
     assert "projector" not in (page.get_attribute("html", "class") or "")
     page.click("button.stop")
