@@ -309,3 +309,5 @@ def test_hide_and_reveal_from_the_page_after_the_run_ended(client: httpx.Client)
     assert page.text("lk-actual") == "?"
     r = client.post("/experiments/lock/reveal", data={"run_id": ""})
     assert Stage(r.text).text("lk-actual") == str(actual)
+    # The message beside the buttons says so (an empty answer left the last one).
+    assert r.text.startswith("Result shown")

@@ -333,7 +333,11 @@ async def run_action_from_form(slug: str, action: str, request: Request) -> HTML
             run = reg.resume(run_id)
         elif action in ("hide", "reveal"):
             run = reg.hide(run_id, action == "hide")
-            message = _("Result hidden: ask the class to predict.") if action == "hide" else ""
+            message = (
+                _("Result hidden: ask the class to predict.")
+                if action == "hide"
+                else _("Result shown: compare it with the class's predictions.")
+            )
             return templates.TemplateResponse(
                 request,
                 "partials/_reveal_result.html",
