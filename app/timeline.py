@@ -152,13 +152,17 @@ def label_width(names: Iterable[str]) -> float:
 
 
 def fitted(name: str, width: float) -> str:
-    """`name`, or as much of it as fits in `width` followed by an ellipsis."""
+    """`name`, or as much of it as fits in `width` with an ellipsis: its end
+    for a thread of another process (``daemon.py 10893/daemon thread`` as
+    ``…93/daemon thread``: its process's threads differ there), else its
+    start."""
     if text_width(name, LABEL_FONT) + LABEL_PAD <= width:
         return name
+    keep_end = "/" in name
     cut = name
     while cut and text_width(cut + "…", LABEL_FONT) + LABEL_PAD > width:
-        cut = cut[:-1]
-    return cut + "…"
+        cut = cut[1:] if keep_end else cut[:-1]
+    return "…" + cut if keep_end else cut + "…"
 
 
 def build(

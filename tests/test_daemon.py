@@ -23,6 +23,7 @@ import pytest
 from conftest import ARTIFACTS, LiveServer
 from pages import set_slider, started_run, wait_for_run
 
+from app import events
 from app.budget import WorkerBudget
 from app.events import Event
 from app.experiments import EXPERIMENTS
@@ -177,6 +178,30 @@ def test_view_draws_what_was_observed() -> None:
     assert prows["proc-daemon"]["ids"] == "pid 21"
     terminated = "The daemon process was terminated at 1.00 s, before printing ‘over’."
     assert terminated in process["facts"]
+
+
+def test_a_run_stopped_while_the_versions_ran_keeps_their_bars_to_the_stop() -> None:
+    """The Stop ends them all at once, before any of them says how: each bar
+    runs to the Stop, which is said as such (not as a daemon stopped)."""
+    tr = hand_trace()
+    tr.events = [e for e in tr.events if e.t <= 1.1 and e.kind != K.EXIT]
+    tr.events = [e for e in tr.events if "SIGTERM" not in str(e.data)]
+    tr.add(1.5, "main", 1, 1, events.RUN_END, outcome="stopped", reason="stopped by the teacher")
+    state = fold(tr.events)
+    state.status = "stopped"
+    out = EXPERIMENT.view(state, Params().model_dump())
+    for version in out["programs"]:
+        for row in version["rows"]:
+            assert row["bars"], row["id"]
+            assert row["bars"][-1]["x"] + row["bars"][-1]["w"] == pytest.approx(
+                version["rows"][0]["bars"][-1]["x"] + version["rows"][0]["bars"][-1]["w"]
+            )
+            assert row["marks"][-1]["text"] == "■ ended with the run 1.40 s", row["id"]
+            assert row["ghost"] is None or "never" not in row["ghost"]["text"]
+        assert version["facts"][-1] == (
+            "The run was stopped at 1.40 s, with this version still there."
+        )
+        assert not any("daemon" in fact for fact in version["facts"])
 
 
 def test_the_code_view_marks_the_lines_the_tracer_reports() -> None:

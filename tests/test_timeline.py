@@ -175,6 +175,17 @@ def test_a_name_too_long_for_its_column_is_cut_and_the_plot_keeps_its_room() -> 
     assert next(lane for lane in tl.lanes if lane.name == "P1").label == "P1"
 
 
+def test_threads_of_another_process_keep_the_ends_of_their_names_that_differ() -> None:
+    names = ["daemon.py 10893/daemon thread", "daemon.py 10893/normal thread"]
+    tl = timeline.build(state_with({n: [(0.0, "running", None)] for n in names}))
+    labels = [lane.label for lane in tl.lanes]
+    assert labels[0] != labels[1]
+    for name, label in zip(names, labels, strict=True):
+        assert label.startswith("…")
+        assert name.endswith(label[1:])
+        assert label.endswith(name.rpartition("/")[2])
+
+
 @pytest.mark.parametrize(
     "names", [["main"], ["worker-1", "worker-2", "worker-3"], ["工人", "工人 #2"]]
 )

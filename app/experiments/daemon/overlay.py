@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app import events
 from app.events import Event
 from app.i18n import N_
 from app.programs.boot.concviz_tracer import kinds as K
@@ -53,6 +54,7 @@ class Track:
     end: float | None = None  # its end, or its process's
     exitcode: int | None = None
     signal: str = ""
+    with_run: bool = False  # still there when the run was stopped: it ended then
 
     @property
     def name(self) -> str:
@@ -68,8 +70,8 @@ class Track:
             self.start = t
 
     def ended(self, t: float) -> None:
-        if self.end is None or t < self.end:
-            self.end = t
+        if self.end is None or t < self.end or self.with_run:  # its own end, said late
+            self.end, self.with_run = t, False
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -216,9 +218,19 @@ def _line(state: DaemonState, line: ConsoleLine) -> None:
         state.track("process", "daemon").ended(line.t)
 
 
+def _run_ended(state: DaemonState, t: float) -> None:
+    """The run ended (a Stop, its time limit): what was still there ended
+    with it, whatever its process says of it later, if anything."""
+    for track in state.tracks.values():
+        if track.start is not None and track.end is None:
+            track.end, track.with_run = t, True
+
+
 def overlay(state: Any, event: Event) -> None:
     kind = event.kind
-    if kind in (K.START_THREAD, K.SPAWN):
+    if kind == events.RUN_END:
+        _run_ended(state, event.t)
+    elif kind in (K.START_THREAD, K.SPAWN):
         _started(state, event)
     elif kind in (K.PROC, K.THREAD):
         _announced(state, event)

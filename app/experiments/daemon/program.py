@@ -42,15 +42,15 @@ def say(text):
 def slow_task(name, ms):
     say(f"{name} is running (pid {os.getpid()}, thread {get_native_id()})")
     if name.endswith("process"):
-        signal.signal(signal.SIGTERM, last_words)
+        signal.signal(signal.SIGTERM, lambda signum, frame: last_words(name, signum))
     time.sleep(ms / 1000)
     say(f"{name} is over")  # a daemon stopped before never gets here
 
 
-def last_words(signum, frame):
+def last_words(name, signum):
     """terminate() sends SIGTERM. Say so, then let the signal do what it
     does by default: end the process at once (exit code -15)."""
-    say("daemon process got SIGTERM")
+    say(f"{name} got SIGTERM")
     time.sleep(0.01)  # a moment for the line to get out
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

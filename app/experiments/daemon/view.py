@@ -77,7 +77,10 @@ def _marks(track: Track, t0: float, x: Scale) -> list[dict[str, Any]]:
     if track.end is None:
         return marks
     end_x, at = x(track.end), _at(track.end, t0) | {"code": track.exitcode}
-    if track.role == "main":
+    if track.with_run:
+        text = _("■ ended with the run %(t)s") % at
+        marks.append({"x": end_x, "text": text, "cls": "exit", "anchor": _anchor(end_x, 260)})
+    elif track.role == "main":
         ok = track.exitcode in (None, 0)
         text = _("■ exit %(t)s") % at if ok else _("■ exit %(t)s, code %(code)s") % at
         # right of the exit when there is room: left of it is where main's
@@ -105,7 +108,7 @@ def _ghost(track: Track, due_x: float, left: float) -> dict[str, Any] | None:
     """Where a normal or daemon track would have said 'over', if it has not."""
     if track.role == "main" or track.over is not None or due_x - left <= 2:
         return None
-    never = track.end is not None
+    never = track.end is not None and not track.with_run  # not due before the Stop
     return {
         "x": left,
         "w": due_x - left,
@@ -222,11 +225,16 @@ def _facts(tracks: dict[str, Track], t0: float | None) -> list[str]:
         out.append(_("main's code ended at %(t)s.") % _at(main.code_end, t0))
     if normal.over is not None:
         out.append(_(words["normal_over"]) % _at(normal.over, t0))
-    if daemon.end is not None and daemon.over is None:
+    if daemon.end is not None and daemon.over is None and not daemon.with_run:
         out.append(_(words["daemon_ended"]) % _at(daemon.end, t0))
     elif daemon.over is not None:
         out.append(_(words["daemon_over"]) % _at(daemon.over, t0))
-    if main.end is not None:
+    if main.with_run:
+        out.append(
+            _("The run was stopped at %(t)s, with this version still there.")
+            % _at(main.end or t0, t0)
+        )
+    elif main.end is not None:
         at = _at(main.end, t0) | {"code": main.exitcode}
         out.append(_("The program exited at %(t)s (exit code %(code)s).") % at)
     return out
