@@ -69,7 +69,10 @@ def _marks(track: Track, t0: float, x: Scale) -> list[dict[str, Any]]:
     marks = []
     if track.code_end is not None:
         code = _("code ends %(t)s") % _at(track.code_end, t0)
-        anchor = "end" if x(track.code_end) > PLOT_X0 + 190 else "start"
+        # Left of its mark when there is room there, or when the end's own
+        # words, right of the end, would run into them.
+        soon = track.end is not None and x(track.end) - x(track.code_end) < 190
+        anchor = "end" if x(track.code_end) > PLOT_X0 + 190 or soon else "start"
         marks.append({"x": x(track.code_end), "text": code, "cls": "code", "anchor": anchor})
     if track.over is not None:
         over = _("✓ over %(t)s") % _at(track.over, t0)
