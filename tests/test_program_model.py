@@ -1569,3 +1569,16 @@ def test_processes_of_one_name_are_told_apart_on_their_boxes_as_in_the_console()
         ("工人", "main"),
         ("工人 #2", "main"),
     ]
+
+
+def test_a_worker_waiting_for_a_go_ahead_says_the_call_it_wants_as_written() -> None:
+    """In the log of step mode: `q.put()`, not the queue's key."""
+    s = Story().start()
+    s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="queue", name="q")
+    wants = {"kind": "put", "data": {"line": 5}}
+    s.events.append(Event(len(s.events) + 1, s.t, "main", MAIN, MAIN, "wants", "100.1", wants))
+    state = s.state()
+    template = render.env.get_template("partials/program/_event_words.html")
+    with i18n.speaking("en"):
+        words = template.render(e=state.log[-1], state=state)
+    assert words == f"main (pid {MAIN}) wants to: q.put()"

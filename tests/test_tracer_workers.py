@@ -41,6 +41,7 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
                     self.forks = [mp.Lock() for _ in range(n)]
 
             table = Table(2)
+            inbox = Queue(2) if table else queue.LifoQueue(2)
         """
     )
     assert run.new("q") == {
@@ -67,8 +68,10 @@ def test_objects_are_named_after_the_variables_the_program_gives_them() -> None:
     # In a dict display, by its key; in a list its owner's constructor made, the owner's.
     assert run.new("locks['left']")["line"] == run.new("locks['right']")["line"] == 24
     assert [run.new(f"table.forks[{i}]")["line"] for i in (0, 1)] == [28, 28]
+    # Either of a conditional's two: the variable's.
+    assert run.new("inbox")["type"] == "Queue"
     keys = [e.item for e in run.of("new")]
-    assert len(set(keys)) == len(keys) == 21
+    assert len(set(keys)) == len(keys) == 22
 
 
 def test_processes_start_end_and_are_reaped_with_their_exit_codes_and_signals() -> None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from app import i18n, reasons, timeline
 from app.experiments import Experiment
+from app.programs.calls import written
 from app.programs.state import item_text
 from app.web.presenter import audience_url
 
@@ -112,6 +113,7 @@ env.filters["dom_id"] = _dom_id
 env.filters["counted"] = _counted
 env.filters["terminal_text"] = _terminal_text
 env.filters["reason"] = reasons.shown
+env.filters["written"] = written  # a call as the program writes it: 'put' | written('q')
 # A worker state in words (the timeline's legend), for a card no words of its own fit.
 env.filters["state_words"] = timeline.state_words
 

@@ -43,6 +43,9 @@ def _map(value: ast.expr | None, target: ast.expr | None, out: dict) -> None:
         return
     if isinstance(value, ast.Call):
         out[_key(value)] = _targets(target)
+    elif isinstance(value, ast.IfExp):  # q = Queue(3) if fifo else LifoQueue(3)
+        _map(value.body, target, out)
+        _map(value.orelse, target, out)
     elif isinstance(value, ast.ListComp | ast.List) and not isinstance(
         target, ast.Tuple | ast.List
     ):
