@@ -667,6 +667,26 @@ def test_a_step_button_says_a_threads_start_by_the_name_on_its_line() -> None:
     assert said == {"main": "t.start()", "T1": "fork.acquire()", "T2": "time.sleep()"}
 
 
+def test_a_step_button_says_the_call_as_its_line_writes_it_arguments_and_all() -> None:
+    """A poll (`get` with a timeout) reads as one: a permit lets it by at once."""
+    story = stepped()
+    story("main", MAIN, MAIN, K.NEW, "100.2", type="Queue", lib="queue", name="tallies")
+    wants(story, "main", MAIN, "100.2", "get", 5)
+    lines = [""] * 22
+    lines[4] = "        name, made = tallies.get(timeout=0.2)  # a tally, if one came"
+    lines[7] = "    with fork:"  # no call on the line: as `written` says it
+    lines[13] = "    time.sleep(max(0.5, 1 / (2 + speed)))"
+    said = view.view(story.state(), {"source": "\n".join(lines)})["wanted"]
+    assert said == {
+        "main": "tallies.get(timeout=0.2)",
+        "T1": "fork.acquire()",
+        "T2": "time.sleep(max(0.5, 1 / (2 + speed)))",
+    }
+    lines[13] = "    time.sleep(" + "a_very_long_expression + " * 3 + "0)"
+    said = view.view(story.state(), {"source": "\n".join(lines)})["wanted"]
+    assert said["T2"] == "time.sleep()"  # too long to be a button's words
+
+
 def test_threads_waiting_for_permits_are_no_hang() -> None:
     story = stepped()
     story("main", MAIN, MAIN, K.JOIN, "T1", what="thread", tid=201, timeout=None, line=22)
@@ -1575,8 +1595,7 @@ def test_a_worker_waiting_for_a_go_ahead_says_the_call_it_wants_as_written() -> 
     """In the log of step mode: `q.put()`, not the queue's key."""
     s = Story().start()
     s("main", MAIN, MAIN, K.NEW, "100.1", type="Queue", lib="queue", name="q")
-    wants = {"kind": "put", "data": {"line": 5}}
-    s.events.append(Event(len(s.events) + 1, s.t, "main", MAIN, MAIN, "wants", "100.1", wants))
+    wants(s, "main", MAIN, "100.1", "put", 5)
     state = s.state()
     template = render.env.get_template("partials/program/_event_words.html")
     with i18n.speaking("en"):

@@ -188,7 +188,7 @@ def test_step_mode_on_the_page_lets_the_chosen_thread_go(
         # main polls for its go: in step mode each of its sleeps waits.
         main = page.locator("#permit-main")
         main.wait_for(timeout=15000)
-        assert "main wants: time.sleep()" in main.inner_text()
+        assert "main wants: time.sleep(0.01)" in main.inner_text()  # as its line writes it
         assert page.is_visible("#step-off")
         assert page.is_hidden("#step-on")
         go.touch()
@@ -204,7 +204,7 @@ def test_step_mode_on_the_page_lets_the_chosen_thread_go(
         # t0 read the counter and waits to sleep; main waits to start t1.
         t0 = page.locator("#permit-t0")
         t0.wait_for(timeout=15000)
-        assert "t0 wants: time.sleep()" in t0.inner_text()
+        assert "t0 wants: time.sleep(0.01)" in t0.inner_text()
         page.wait_for_function(f"() => ({WHERE})()['t0']?.includes('time.sleep(0.01)')")
         page.screenshot(path=str(ARTIFACTS / "programs-step-mode.png"))
         t0.click()

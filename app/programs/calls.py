@@ -6,6 +6,8 @@ nothing to run) keeps its key, which the timeline says in words. Pure."""
 
 from __future__ import annotations
 
+import re
+
 from app.i18n import N_
 
 # A call the program writes otherwise than `obj.op()`; `…` is what the
@@ -47,3 +49,23 @@ def written(op: str, obj: str) -> str:
     if form is not None:
         return form.format(obj=obj or "…")
     return f"{obj}.{op}()" if obj else f"{op}()"
+
+
+CALL_SHOWN = 48  # a call longer than this on its line is said as `written` says it
+
+
+def as_on_line(text: str, method: str, receiver: str | None = None) -> str | None:
+    """The call of `method` on `receiver` as the line `text` writes it,
+    arguments and all (``tallies.get(timeout=0.2)``); on whatever the line
+    calls it on if `receiver` is None (a thread's ``t0.start()``). None if
+    the line has no such call, or it is too long to show."""
+    before = r"([\w.\[\]]+)" if receiver is None else rf"(?<![\w.]){re.escape(receiver)}"
+    found = re.search(rf"{before}\.{re.escape(method)}\(", text)
+    if found is None:
+        return None
+    depth, end = 1, found.end()
+    while end < len(text) and depth:
+        depth += {"(": 1, ")": -1}.get(text[end], 0)
+        end += 1
+    call = text[found.start() : end]
+    return call if depth == 0 and len(call) <= CALL_SHOWN else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from app.codeview import CodeLine
 from app.i18n import N_, _
 from app.programs import redis_view
-from app.programs.calls import written
+from app.programs.calls import as_on_line, written
 from app.programs.diagnosis import said
 from app.programs.redis_state import RedisView
 from app.programs.state import (
@@ -387,17 +386,23 @@ def view(state: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 def wanted(state: ProgramState, source: str) -> dict[str, str]:
     """What each thread waiting for a go-ahead in step mode will do, as the
-    program writes it: `spoon.acquire()`; a thread's start or join by the
-    name on its line (`t0.start()`, not the thread's own name)."""
+    program writes it on its line, arguments and all
+    (`tallies.get(timeout=0.2)`: a poll, which a permit lets by at once); a
+    thread's start or join by the name on its line (`t0.start()`, not the
+    thread's own name); else as `written` says it (`spoon.acquire()` for a
+    `with spoon:`)."""
     lines = source.splitlines()
     out = {}
     for w in state.threads():
         if w.wants is None:
             continue
         op, item = w.wants
-        obj = state.obj_name(item) if item else ""
-        if op in ("start", "join") and not w.file and w.line and 0 < w.line <= len(lines):
-            on_line = re.search(rf"([\w.\[\]]+)\.{op}\(", lines[w.line - 1])
-            obj = on_line.group(1) if on_line else obj
-        out[w.name] = written(op, obj)
+        call = written(op, state.obj_name(item) if item else "")
+        text = lines[w.line - 1] if not w.file and w.line and 0 < w.line <= len(lines) else ""
+        receiver, _, method = call.removesuffix("()").rpartition(".")
+        if op in ("start", "join"):
+            call = as_on_line(text, op) or call
+        elif call.endswith("()") and receiver:
+            call = as_on_line(text, method, receiver) or call
+        out[w.name] = call
     return out
