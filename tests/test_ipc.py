@@ -267,6 +267,13 @@ def test_bad_params_name_the_field_and_its_bounds(
     assert any(e.field == field and words in e.message for e in info.value.errors)
 
 
+def test_every_bad_field_is_named_at_once() -> None:
+    """The message size among them (its words are its own)."""
+    with pytest.raises(ParamsError) as info:
+        validate(Params, {"payload_bytes": 1, "messages": -5, "budget_ms": 1})
+    assert sorted(e.field for e in info.value.errors) == ["budget_ms", "messages", "payload_bytes"]
+
+
 def test_a_hidden_result_shows_progress_but_no_figures() -> None:
     state = results(os_pipe=(1234, 20), file=(100, 500))
     context = {

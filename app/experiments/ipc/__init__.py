@@ -13,15 +13,15 @@ overlay reads it, and the page puts each claim next to it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field
 
 from app.experiments.ipc.overlay import IpcState, overlay
 from app.experiments.ipc.view import view
 from app.experiments.ipc.words import MiB
 from app.experiments.lesson import program_lesson
-from app.i18n import N_, _
+from app.i18n import N_
 from app.params import LessonParams, choice_field, number_field
 
 SLUG = "ipc"
@@ -37,12 +37,14 @@ class Params(LessonParams):
         N_("Mechanisms"),
         N_("all, or one of the lecture's ways (pipe and socket measure two kinds each)"),
     )
-    payload_bytes: int = number_field(
+    payload_bytes: int = Field(
         MiB,
-        PAYLOAD_MIN,
-        PAYLOAD_MAX,
-        N_("Message size (bytes)"),
-        N_("64 (64 B) to 67108864 (64 MiB); 1048576 is 1 MiB"),
+        ge=PAYLOAD_MIN,
+        le=PAYLOAD_MAX,
+        title=N_("Message size (bytes)"),
+        description=N_("64 (64 B) to 67108864 (64 MiB); 1048576 is 1 MiB"),
+        # Its bounds said as sizes too, in a message about it.
+        json_schema_extra={"bounds": N_("an integer from 64 (64 B) to 67108864 (64 MiB)")},
     )
     messages: int = number_field(
         5000,
@@ -58,30 +60,6 @@ class Params(LessonParams):
         N_("Time per phase (ms)"),
         N_("a phase also ends after this long, whichever comes first"),
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _payload_in_words(cls, data: Any) -> Any:
-        # app.params would say "from 64 to 67108864"; say the bounds as
-        # sizes too, for every bad value (a word such as "lots" included).
-        if not isinstance(data, dict) or "payload_bytes" not in data:
-            return data
-        given = data["payload_bytes"]
-        value = given.strip() if isinstance(given, str) else given
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not (type(value) is int and PAYLOAD_MIN <= value <= PAYLOAD_MAX):
-            # The message starts with the field: app.params blames it.
-            raise ValueError(
-                _(
-                    "payload_bytes must be an integer from %(lo)s (64 B)"
-                    " to %(hi)s (64 MiB) (got %(got)s)"
-                )
-                % {"lo": PAYLOAD_MIN, "hi": PAYLOAD_MAX, "got": repr(given)}
-            )
-        return data
 
 
 EXPERIMENT = program_lesson(
