@@ -410,6 +410,21 @@ def test_the_form_starts_from_defaults_or_the_presenters_own_last_choice(
         assert live.status_code == 200
         assert field_value(teacher.get(url).text, "producers") == "4"
 
+        # "Hide the result" is the teacher's choice for the next start: a
+        # run started with it keeps it ticked; Hide pressed during a run
+        # that started shown does not tick it.
+        hidden = re.compile(r'id="f-result_hidden"[^>]*checked')
+        for tick, press_hide in ((True, False), (False, True)):
+            form = {**ENDLESS, "result_hidden": "1"} if tick else ENDLESS
+            r = teacher.post(f"{url}/start", data=form)
+            assert r.status_code == 201, r.text
+            started = re.search(r"Run (\w+) started", r.text)
+            assert started
+            if press_hide:
+                teacher.post(f"{url}/hide", data={"run_id": started.group(1)})
+            assert bool(hidden.search(teacher.get(url).text)) is tick
+            api.post(f"/api/runs/{started.group(1)}/stop")
+
         # A cookie that is not ours is ignored.
         teacher.cookies.clear()
         teacher.cookies.set(choices.COOKIE, "not-base64!", path=choices.path(PC))

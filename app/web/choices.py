@@ -24,6 +24,7 @@ from app.experiments import Experiment
 from app.params import ParamsError, validate
 
 COOKIE = "concviz_form"
+HIDDEN = "result_hidden"  # the form's "Hide the result", kept beside the parameters
 MAX_AGE_S = 365 * 24 * 3600
 # Far more than any lesson's parameters take (about 300 bytes); a longer
 # value is not ours.
@@ -49,10 +50,12 @@ def decode(exp: Experiment, cookie: str | None) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         return {}
+    # Whether the run started with its result hidden (the form's checkbox).
+    hidden = {HIDDEN: True} if data.get(HIDDEN) is True else {}
     data = {k: v for k, v in data.items() if k in exp.params.model_fields}
     for _attempt in range(2):  # once more without the fields that no longer fit
         try:
-            return validate(exp.params, data).model_dump()
+            return validate(exp.params, data).model_dump() | hidden
         except ParamsError as exc:
             bad = {e.field for e in exc.errors}
             data = {k: v for k, v in data.items() if k not in bad}

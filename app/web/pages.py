@@ -116,7 +116,7 @@ async def experiment_page(slug: str, request: Request, run: str | None = None) -
             # The live controls move the run on the stage: they start where it is.
             values |= {n: getattr(shown.params, n) for n in exp.live_params()}
     else:
-        values = shown.params.model_dump()
+        values = shown.params.model_dump() | {choices.HIDDEN: shown.result_hidden}
     context: dict[str, Any] = {
         "experiment": exp,
         "schema": exp.schema(),
@@ -170,7 +170,8 @@ async def start_from_form(slug: str, request: Request) -> HTMLResponse:
     response = _result(
         request, exp, 201, run=run, message=_("Run %(id)s started.") % {"id": run.id}
     )
-    choices.remember(response, exp, run.params.model_dump())
+    chosen = run.params.model_dump() | {choices.HIDDEN: bool(form.get("result_hidden"))}
+    choices.remember(response, exp, chosen)
     return response
 
 
