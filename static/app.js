@@ -15,6 +15,20 @@
     if (out) out.textContent = input.value;
   });
 
+  // A button that starts a run with settings of its own (the lock lesson's
+  // "Run it 20 times", its hx-vals) puts them in the form as well, which
+  // then says what runs (set, not typed: a live slider sends nothing).
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element && event.target.closest("[data-shows-vals]");
+    if (!button) return;
+    for (const [name, value] of Object.entries(JSON.parse(button.getAttribute("hx-vals") || "{}"))) {
+      const field = document.getElementById("f-" + name);
+      if (field) field.value = value;
+      const out = document.getElementById("out-" + name);
+      if (out) out.textContent = field ? field.value : value;
+    }
+  });
+
   const root = document.documentElement;
   const params = new URLSearchParams(location.search);
   if (params.has("projector")) {

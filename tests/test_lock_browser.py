@@ -89,6 +89,9 @@ def test_lock_owner_and_waiting_line_change_during_a_run(
         " return c && c.textContent !== old; }",
         arg=run_id,
     )
+    # The form says what runs.
+    assert page.input_value("#f-repeats") == "20"
+    assert page.inner_text("#out-speed") == "20"
     page.wait_for_function(STATUS_IS, arg="finished", timeout=30000)
     assert page.locator("#lk-round").inner_text().replace(" ", "") == "20/20"
     expected_bar = page.locator("#lk-histogram .bar.expected")
