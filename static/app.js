@@ -141,6 +141,19 @@
     (document.getElementById("run-controls") || area).scrollIntoView({ block: "start" });
   });
 
+  // An item's journey, asked for by a click on it, comes into view (it is
+  // drawn under the stage); its own updates leave the page where it is.
+  let journeyAsked = false;
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("[hx-target='#journey']:not(.journey-card)")) journeyAsked = true;
+  });
+  document.addEventListener("htmx:after:swap", (event) => {
+    const journey = event.target;
+    if (!journeyAsked || !(journey instanceof Element) || journey.id !== "journey" || !journey.firstElementChild) return;
+    journeyAsked = false;
+    requestAnimationFrame(() => journey.scrollIntoView({ block: "nearest" }));
+  });
+
   const click = (selector) => {
     const el = document.querySelector(selector);
     if (el) el.click();

@@ -190,3 +190,41 @@ def test_bad_value_in_form_shows_message_next_to_control(
     assert "from 0 to 1000" in err.inner_text()
     assert "Not started" in page.locator("#form-message").inner_text()
     page.close()
+
+
+def test_an_items_journey_comes_into_view_and_follows_the_item(
+    browser: Any, live_server: LiveServer
+) -> None:
+    """Clicked while it waits in the queue: the card is drawn under the
+    stage, and says, as they happen, who takes the item and when it is done."""
+    page = started_from_form(
+        browser,
+        live_server,
+        {"capacity": "3", "producers": "1", "consumers": "1", "speed": "1"},
+        {
+            "items_per_producer": "4",
+            "produce_min_ms": "0",
+            "produce_max_ms": "0",
+            "consume_min_ms": "600",
+            "consume_max_ms": "600",
+        },
+    )
+    try:
+        waiting = page.locator("#queue .chip").nth(1)  # the one after the head: it waits
+        waiting.wait_for(timeout=10000)
+        waiting.click()
+        card = page.locator("#journey .journey-card")
+        card.wait_for(timeout=5000)
+        assert "still in the queue" in card.inner_text()
+        page.wait_for_function(
+            "() => { const r = document.querySelector('#journey').getBoundingClientRect();"
+            " return r.top >= 0 && r.bottom <= innerHeight; }",
+            timeout=3000,
+        )
+        page.wait_for_function(
+            "() => /is done with it/.test(document.querySelector('#journey').textContent)",
+            timeout=10000,
+        )
+        assert "still in the queue" not in card.inner_text()
+    finally:
+        page.close()

@@ -30,7 +30,7 @@ from app.model import fold as default_fold
 from app.recording import RecordedRun, Recorder, shape
 from app.registry import RunRegistry
 from app.replay import Replay
-from app.runs import NotFound
+from app.runs import ENDED, NotFound
 from app.trace import chrome_trace
 from app.web import runlist
 from app.web.render import env, stage_context, templates
@@ -381,9 +381,14 @@ async def run_script(run_id: str, request: Request) -> Response:
 async def item_journey(run_id: str, item: str, request: Request) -> HTMLResponse:
     """One item's journey: made by whom, how long it waited, taken by whom."""
     registry: RunRegistry = request.app.state.registry
+    live = False
     try:
-        state = registry.get(run_id).state
+        run = registry.get(run_id)
+        state, live = run.state, run.status not in ENDED
     except NotFound:
         state = (await load(request, run_id)).replay.state_at(10**12)
-    journeys = getattr(state, "journeys", {})
-    return templates.TemplateResponse(request, "partials/_journey.html", {"j": journeys.get(item)})
+    j = getattr(state, "journeys", {}).get(item)
+    # While it is under way on a live run, the card follows it.
+    follow = live and j is not None and j.done is None
+    context = {"j": j, "follow": follow, "url": request.url.path}
+    return templates.TemplateResponse(request, "partials/_journey.html", context)
