@@ -76,6 +76,19 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
             timeout=10000,
         )
         assert student.locator("button.start").count() == 0  # read-only for students
+        # The students' address and its QR code take a line over the
+        # teacher's page, not the stage's room (a box beside it left the
+        # stage 123 px wide, projected).
+        teacher.set_viewport_size({"width": 1280, "height": 800})
+        teacher.goto(f"{server.url}/experiments/producer-consumer?projector=1")
+        assert teacher.locator(".audience-box code").inner_text().endswith("/watch")
+        box, title, stage = teacher.evaluate(
+            "['.audience-box', 'h1', '#stage'].map(s =>"
+            " document.querySelector(s).getBoundingClientRect().toJSON())"
+        )
+        assert title["top"] >= box["bottom"]  # nothing beside it: the page under it
+        assert stage["width"] > 700
+        teacher.goto(f"{server.url}/experiments/producer-consumer?projector=0")
         # The settings they cannot change start folded: the stage comes first,
         # on a phone too; a student may still open them.
         assert student.locator("#settings-toggle").get_attribute("aria-expanded") == "false"

@@ -10,6 +10,8 @@ import pytest
 from conftest import LiveServer
 from ssereader import messages
 
+from app.web.addresses import lan_address, own_ipv4
+
 pytestmark = pytest.mark.live
 
 QUICK = {"items_per_producer": 0, "produce_min_ms": 50, "produce_max_ms": 100}
@@ -118,3 +120,20 @@ def test_cross_site_control_is_refused_without_lan_too(client: httpx.Client) -> 
         headers={"origin": "http://evil.example"},
     )
     assert r.status_code == 403
+
+
+def test_students_reach_the_server_at_the_address_it_gives_them(lan: LiveServer) -> None:
+    """The machine's name often resolves to a loopback address (127.0.1.1):
+    the address comes from its network interfaces."""
+    addresses = own_ipv4()
+    if not addresses:  # a machine with no network but its loopback
+        assert lan_address() == "localhost"
+        return
+    given = lan_address()
+    assert given in addresses
+    with presenter_client(lan) as teacher:
+        home = teacher.get("/").text
+    assert f"http://{given}:" in home
+    for address in addresses:  # reached by that name, as a student's device does
+        answer = httpx.get(f"{lan.url}/watch", headers={"host": f"{address}:{lan.port}"})
+        assert answer.status_code == 200, (address, answer.text)

@@ -37,8 +37,8 @@ from app.params import FieldError, ParamsError
 from app.registry import RunRegistry
 from app.runs import Run
 from app.settings import Settings
+from app.web.addresses import lan_address
 from app.web.errors import not_json
-from app.web.presenter import lan_address
 from app.web.render import templates
 
 log = logging.getLogger(__name__)

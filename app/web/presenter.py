@@ -16,10 +16,8 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 import secrets
-import socket
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -27,6 +25,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.settings import Settings
+from app.web import addresses
 
 COOKIE = "concviz_presenter"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -114,19 +113,6 @@ class PresenterGate:
         return response
 
 
-def lan_address() -> str:
-    """This machine's first non-loopback IPv4 address, or localhost."""
-    try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
-    except OSError:
-        return "localhost"
-    for info in infos:
-        address = str(info[4][0])
-        if not ipaddress.ip_address(address).is_loopback:
-            return address
-    return "localhost"
-
-
 def audience_url(settings: Settings) -> str:
-    host = lan_address() if settings.host in ("0.0.0.0", "::") else settings.host
+    host = addresses.lan_address() if settings.host in ("0.0.0.0", "::") else settings.host
     return f"http://{host}:{settings.port}/watch"

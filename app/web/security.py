@@ -14,6 +14,8 @@ import socket
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.web import addresses
+
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
@@ -47,6 +49,7 @@ def allowed_hosts(bind_host: str, extra: str = "") -> list[str]:
         names.add(hostname)
         with contextlib.suppress(OSError):
             names.update(str(info[4][0]) for info in socket.getaddrinfo(hostname, None))
+        names.update(addresses.own_ipv4())  # what its interfaces have (the name may say 127.0.1.1)
     names.update(h.strip() for h in extra.split(",") if h.strip())
     return sorted(names)
 
