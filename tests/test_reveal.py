@@ -7,6 +7,7 @@ reveal shows it, also to a viewer whose stream was open all along."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
@@ -311,3 +312,24 @@ def test_hide_and_reveal_from_the_page_after_the_run_ended(client: httpx.Client)
     assert Stage(r.text).text("lk-actual") == str(actual)
     # The message beside the buttons says so (an empty answer left the last one).
     assert r.text.startswith("Result shown")
+
+
+def test_the_replay_of_a_run_whose_result_is_hidden_hides_it_until_the_reveal(
+    client: httpx.Client,
+) -> None:
+    """A student may open it from the recorded runs while the class predicts."""
+    params = {**EXPERIMENTS["lock"].quick_params, "use_lock": False, "repeats": 1}
+    run = client.post("/api/runs", json={"experiment": "lock", "params": params}).json()
+    client.post(f"/api/runs/{run['id']}/reveal", json={"result_hidden": True})
+    read_events(client, run["id"])
+    actual = client.get(f"/api/runs/{run['id']}").json()["lesson"]["result"]["actual"]
+    for _ in range(100):  # its recording is written a moment after its end
+        if client.get(f"/api/recordings/{run['id']}/export").status_code == 200:
+            break
+        time.sleep(0.05)
+    for path in (f"/runs/{run['id']}", f"/runs/{run['id']}/frame?at=1000000"):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        assert Stage(r.text).text("lk-actual") == "?", path
+    client.post(f"/api/runs/{run['id']}/reveal", json={"result_hidden": False})
+    assert Stage(client.get(f"/runs/{run['id']}").text).text("lk-actual") == str(actual)

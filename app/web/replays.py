@@ -156,15 +156,33 @@ def _replay_vars(replay: Replay, at: int) -> dict[str, Any]:
     }
 
 
+def hidden(request: Request, run_id: str) -> bool:
+    """Whether the run's result is hidden now (the class predicts): its
+    replay hides it too, until the teacher reveals it. A recording of
+    another server's run has nothing hidden."""
+    registry: RunRegistry = request.app.state.registry
+    try:
+        return bool(registry.get(run_id).result_hidden)
+    except NotFound:
+        return False
+
+
 def _frame(
-    loaded: Loaded, at: int, *, scrub: bool, player: bool = False, speed: float = 1.0
+    loaded: Loaded,
+    at: int,
+    *,
+    scrub: bool,
+    player: bool = False,
+    speed: float = 1.0,
+    result_hidden: bool = False,
 ) -> str:
     """The stage after `at` events, with the position (and the scrubber);
     with `player`, the player's buttons too, paused: a step or a jump stops
     playing, and so does the end."""
     replay = loaded.replay
     at = max(0, min(at, replay.length))
-    view = ReplayView(loaded.record.id, loaded.experiment, loaded.params, replay.state_at(at))
+    state = replay.state_at(at)
+    view = ReplayView(loaded.record.id, loaded.experiment, loaded.params, state, result_hidden)
     return env.get_template("partials/_replay_frame.html").render(
         stage_context(view),
         **_replay_vars(replay, at),
@@ -207,7 +225,7 @@ async def replay_page(
         return RedirectResponse(f"/experiments/{run.experiment.slug}?run={run_id}", 303)
     at = min(at, loaded.replay.length) if at else loaded.replay.length
     state = loaded.replay.state_at(at)
-    view = ReplayView(run_id, loaded.experiment, loaded.params, state)
+    view = ReplayView(run_id, loaded.experiment, loaded.params, state, hidden(request, run_id))
     return templates.TemplateResponse(
         request,
         "run.html",
@@ -236,7 +254,10 @@ async def replay_frame(
     """The stage after `at` (+ `step`) events; a step also moves the scrubber.
     Either stops playing."""
     loaded = await load(request, run_id)
-    return HTMLResponse(_frame(loaded, at + step, scrub=step != 0, player=True))
+    frame = _frame(
+        loaded, at + step, scrub=step != 0, player=True, result_hidden=hidden(request, run_id)
+    )
+    return HTMLResponse(frame)
 
 
 @router.get("/runs/{run_id}/play", response_class=EventStream)
@@ -257,7 +278,15 @@ async def replay_play(
         while True:
             end = at >= replay.length
             # The last frame turns the player back to paused: it says what it does.
-            yield format_sse_event(data_str=_frame(loaded, at, scrub=True, player=end, speed=speed))
+            frame = _frame(
+                loaded,
+                at,
+                scrub=True,
+                player=end,
+                speed=speed,
+                result_hidden=hidden(request, run_id),
+            )
+            yield format_sse_event(data_str=frame)
             if end:
                 yield END
                 return
