@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -137,3 +138,23 @@ def test_students_reach_the_server_at_the_address_it_gives_them(lan: LiveServer)
     for address in addresses:  # reached by that name, as a student's device does
         answer = httpx.get(f"{lan.url}/watch", headers={"host": f"{address}:{lan.port}"})
         assert answer.status_code == 200, (address, answer.text)
+
+
+def test_students_see_the_recorded_runs_without_the_presenters_controls(lan: LiveServer) -> None:
+    with presenter_client(lan) as teacher, httpx.Client(base_url=lan.url, timeout=15) as student:
+        run = teacher.post(
+            "/api/runs", json={"experiment": "producer-consumer", "params": QUICK}
+        ).json()
+        teacher.post(f"/api/runs/{run['id']}/stop")
+        for _ in range(100):  # its recording is written a moment after its end
+            if teacher.get(f"/api/recordings/{run['id']}/export").status_code == 200:
+                break
+            time.sleep(0.05)
+        row = f'id="rec-{run["id"]}"'
+        mine, theirs = teacher.get("/runs").text, student.get("/runs").text
+        assert row in mine
+        assert row in theirs
+        for control in ('class="rename"', "hx-delete="):
+            assert control in mine
+            assert control not in theirs
+        assert f'href="/runs/{run["id"]}"' in theirs  # the replay is theirs too
