@@ -406,6 +406,7 @@ def test_recordings_api_rename_export_delete(client: httpx.Client) -> None:
     assert client.post(f"/runs/{run_id}/rename", data={"name": "y" * 101}).status_code == 422
     assert client.delete(f"/api/recordings/{run_id}").status_code == 204
     assert client.get(f"/runs/{run_id}").status_code == 404
+    assert f'id="rec-{run_id}"' not in client.get("/runs").text  # gone from the list too
     assert client.delete(f"/api/recordings/{run_id}").status_code == 404
 
 
