@@ -141,6 +141,12 @@
     (document.getElementById("run-controls") || area).scrollIntoView({ block: "start" });
   });
 
+  // Nothing on the class's page asks the server to change the run (the
+  // step buttons are the teacher's: one frame is drawn for everybody).
+  document.addEventListener("htmx:before:request", (event) => {
+    if (event.target instanceof Element && event.target.closest(".layout.readonly") && event.target.closest(".stepper")) event.preventDefault();
+  });
+
   // An item's journey, asked for by a click on it, comes into view (it is
   // drawn under the stage); its own updates leave the page where it is.
   let journeyAsked = false;
@@ -205,9 +211,13 @@
     (target.matches("input[type=checkbox], input[type=radio]") && key === " ") ||
     (target.matches("button, a[href], summary") && target.matches(":focus-visible") && (key === " " || key === "Enter"));
 
+  // The class's page follows the teacher's run: its keys only change how it is shown.
+  const TEACHERS = [" ", ".", "r", "+", "=", "-", "ArrowLeft", "ArrowRight"];
+
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (TEACHERS.includes(event.key) && document.querySelector(".layout.readonly")) return;
     if (target instanceof HTMLElement && target.closest("input[type=number], input[type=text], select, textarea")) return;
     if (target instanceof HTMLElement && ownKey(target, event.key)) return;
     const action = keys[event.key];

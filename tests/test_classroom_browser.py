@@ -99,6 +99,13 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
         run_id = started_run(teacher)
         wait_for_run(student, run_id, timeout=10000)
         student.locator("#w-C1 .pid").wait_for(timeout=10000)
+        # A student's keys change how they see it, not the run.
+        speed = student.input_value("#f-speed")
+        student.locator("body").click(position={"x": 5, "y": 300})
+        student.keyboard.press("+")
+        student.keyboard.press(" ")
+        assert student.input_value("#f-speed") == speed
+        assert student.locator("#run-paused").count() == 0
         student.screenshot(path=str(ARTIFACTS / "audience-following.png"))
         teacher.click("button.stop")
         student.wait_for_function(
