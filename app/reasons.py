@@ -30,6 +30,7 @@ EVENTS_UNREADABLE = N_("some of the run's events could not be read")
 
 # A program's limits (app/programs/runtime.py), each named as its flag.
 PROGRAM_TIME = N_("the program ran for %(n)s s, its limit (--program-seconds)")
+RUN_TIME = N_("the run reached its time limit of %(n)s s (--run-time-limit)")
 PROGRAM_PROCESSES = N_("the program passed its limit of %(n)s processes (--program-processes)")
 PROGRAM_THREADS = N_("the program passed its limit of %(n)s threads (--program-threads)")
 PROGRAM_MEMORY = N_("a process of the program passed %(n)s MB of memory (--program-memory-mb)")
@@ -72,6 +73,7 @@ BROKER = (
 )
 PROGRAM_LIMITS = (
     PROGRAM_TIME,
+    RUN_TIME,
     PROGRAM_PROCESSES,
     PROGRAM_THREADS,
     PROGRAM_MEMORY,

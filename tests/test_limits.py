@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.programs.limits import ended_by_itself
+from app.programs.limits import ended_by_itself, first_passed, limits_from
+from app.settings import Settings
 
 ASKED = 1_000  # when its processes were asked to end (ns)
 
@@ -27,3 +28,26 @@ def test_a_program_ended_by_itself_only_if_its_code_ended_and_no_signal_ended_it
     code_ended: int, exit_code: int | None, handles_term: bool, by_itself: bool
 ) -> None:
     assert ended_by_itself(code_ended, ASKED, exit_code, handles_term) is by_itself
+
+
+@pytest.mark.parametrize(
+    ("lesson", "program_seconds", "run_seconds", "flag"),
+    [
+        (False, 60, 300, "--program-seconds"),  # a user's program's own limit
+        (False, 60, 5, "--run-time-limit"),  # any run's, when it is the smaller
+        (True, 60, 300, "--run-time-limit"),  # a lesson's program: any run's
+    ],
+)
+def test_a_run_stopped_by_its_time_names_the_setting_that_set_it(
+    lesson: bool, program_seconds: float, run_seconds: float, flag: str
+) -> None:
+    settings = Settings(program_seconds=program_seconds)
+    lim = limits_from(settings, run_seconds, lesson=lesson)
+    limit = min(program_seconds, run_seconds) if not lesson else run_seconds
+    passed = first_passed(
+        lim, seconds=limit + 1, processes=1, threads=1, memory_mb=1, output_kb=0, events=0
+    )
+    assert passed is not None
+    assert (passed.name, passed.limit) == ("seconds", limit)
+    assert f"{limit:g} s" in passed.reason
+    assert flag in passed.reason

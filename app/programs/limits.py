@@ -23,6 +23,9 @@ class Limits:
     memory_mb: int = 512
     output_kb: int = 1024
     events: int = 1_000_000
+    # Which of the server's settings the time is: a user's program's own
+    # limit, or any run's (a lesson's, or the smaller one).
+    time_reason: str = reasons.PROGRAM_TIME
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,10 @@ def limits_from(
     time any run gets, and room for the `workers` its run holds budget for
     (its form's bounds are the lesson's, not the programs' limits), and no
     cap on its events."""
+    own = not lesson and settings.program_seconds <= time_limit_s
     return Limits(
-        seconds=time_limit_s if lesson else min(settings.program_seconds, time_limit_s),
+        seconds=settings.program_seconds if own else time_limit_s,
+        time_reason=reasons.PROGRAM_TIME if own else reasons.RUN_TIME,
         processes=max(settings.program_processes, workers + 1 if lesson else 0),
         threads=settings.program_threads,
         memory_mb=settings.program_memory_mb,
@@ -68,7 +73,7 @@ def first_passed(
 ) -> Passed | None:
     """The first limit (in `Limits`' order) that a use is past, if any."""
     checks = (
-        ("seconds", seconds, lim.seconds, reasons.PROGRAM_TIME),
+        ("seconds", seconds, lim.seconds, lim.time_reason),
         ("processes", processes, lim.processes, reasons.PROGRAM_PROCESSES),
         ("threads", threads, lim.threads, reasons.PROGRAM_THREADS),
         ("memory_mb", memory_mb, lim.memory_mb, reasons.PROGRAM_MEMORY),
