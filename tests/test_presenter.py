@@ -158,3 +158,12 @@ def test_students_see_the_recorded_runs_without_the_presenters_controls(lan: Liv
             assert control in mine
             assert control not in theirs
         assert f'href="/runs/{run["id"]}"' in theirs  # the replay is theirs too
+
+
+def test_a_student_is_not_told_to_press_start(lan: LiveServer) -> None:
+    with presenter_client(lan) as teacher, httpx.Client(base_url=lan.url, timeout=15) as student:
+        theirs = student.get("/experiments/threads").text
+        mine = teacher.get("/experiments/threads").text
+    assert "Waiting for the teacher to start a run." in theirs
+    assert "Press <strong>Start</strong>" not in theirs
+    assert "Press <strong>Start</strong>" in mine
