@@ -84,13 +84,23 @@ class RunRegistry:
             raise Unavailable(why)
         going = self.active()
         if len(going) >= self.settings.max_runs:
+            most = self.settings.max_runs
             raise LimitReached(
-                f"at most {self.settings.max_runs} runs may go at once (max_runs); stop one"
-                f" first (POST /api/runs/{{id}}/stop). Going now: {_named(going)}",
+                f"at most {most} {'run' if most == 1 else 'runs'} may go at once (max_runs);"
+                f" stop one first (POST /api/runs/{{id}}/stop). Going now: {_named(going)}",
                 "max_runs",
                 going,
             )
         workers = exp.worker_count(params)
+        if workers > self.settings.max_workers:  # however many runs end
+            raise LimitReached(
+                f"this run needs {workers} workers, more than the {self.settings.max_workers}"
+                " live workers this server allows (max_workers): choose fewer, or start the"
+                " server with a higher --max-workers",
+                "max_workers",
+                [],
+                workers,
+            )
         if not self.budget.acquire(workers):
             holders = [r for r in going if r.held_workers]
             raise LimitReached(

@@ -431,3 +431,23 @@ def test_the_form_starts_from_defaults_or_the_presenters_own_last_choice(
         answer = teacher.get(url)
         assert answer.status_code == 200
         assert field_value(answer.text, "items_per_producer") == "10"
+
+
+@pytest.mark.live
+def test_a_run_bigger_than_the_server_allows_is_told_so_not_to_stop_others() -> None:
+    """Nothing runs: stopping runs would not help (it said 'held by: no run
+    (they are ending)'); nor is one run 'runs'."""
+    server = LiveServer(env={"CONCVIZ_MAX_WORKERS": "3", "CONCVIZ_MAX_RUNS": "1"})
+    try:
+        with tidy_client(server, 20) as c:
+            r = c.post("/api/runs", json={"experiment": "producer-consumer", "params": {}})
+            assert r.status_code == 429
+            assert "needs 5 workers, more than the 3" in r.json()["detail"]
+            page = c.post("/experiments/producer-consumer/start", data={}).text
+            assert "This run needs 5 workers, more than the 3 this server allows" in page
+            running = c.post("/api/runs", json={"experiment": "threads", "params": {}})
+            assert running.status_code == 201, running.text
+            again = c.post("/api/runs", json={"experiment": "threads", "params": {}})
+            assert "at most 1 run may go at once" in again.json()["detail"]
+    finally:
+        server.stop()

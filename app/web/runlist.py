@@ -124,10 +124,17 @@ class Offer:
 
 def offer(refusal: LimitReached, settings: Settings) -> Offer:
     holders = [of_run(r) for r in refusal.holders]
-    if refusal.limit == "max_runs":
+    if refusal.limit == "max_runs" and settings.max_runs == 1:
+        message = _("One run may go at a time. Stop it, then Start again.")
+    elif refusal.limit == "max_runs":
         message = _("At most %(n)s runs may go at once. Stop one of these, then Start again.") % {
             "n": settings.max_runs
         }
+    elif refusal.limit == "max_workers" and refusal.wanted > settings.max_workers:
+        message = _(
+            "This run needs %(wanted)s workers, more than the %(max)s this server allows at"
+            " once: choose fewer, or start the server with a higher --max-workers."
+        ) % {"wanted": refusal.wanted, "max": settings.max_workers}
     elif refusal.limit == "max_workers":
         message = _(
             "%(wanted)s more workers would pass the limit of %(max)s. Stop one of these, then"
