@@ -57,7 +57,14 @@ def open_browser(url: str) -> bool:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="concviz", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="concviz",
+        description="Serve concviz: real Python processes and threads, live in the browser.",
+        epilog="Also: 'concviz run FILE.py [ARGS]' watches a program of yours run, live"
+        " (on the server that answers on the port, or one it starts; --help for its"
+        " flags); 'concviz worker --join URL' joins a run from another machine as one"
+        " of its workers (the broker lesson).",
+    )
     p.add_argument("--host", help="address to bind (default 127.0.0.1; env CONCVIZ_HOST)")
     p.add_argument("--port", type=int, help="port (default 8000; env CONCVIZ_PORT)")
     p.add_argument("--open", action="store_true", help="open the browser once serving")
@@ -71,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--redis",
         dest="redis_url",
         metavar="URL",
-        help="the broker lesson's Redis server, redis://HOST:PORT/ or unix:///PATH"
+        help="the broker lesson's Redis server, redis://HOST:PORT/, rediss:// or unix:///PATH"
         " (default: an embedded one concviz starts; env CONCVIZ_REDIS_URL)",
     )
     p.add_argument("--max-workers", type=int, help="live workers across all runs (default 64)")
@@ -97,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--idle-limit",
         type=float,
         help="seconds a run may go with nothing happening (no event from any worker, not"
-        " paused) before it ends itself (default 120, 0: never)",
+        " paused or in step mode) before it ends itself (default 120, 0: never)",
     )
     p.add_argument(
         "--allowed-hosts",

@@ -1,4 +1,5 @@
-"""The `concviz` command line: `--open` says what it could not do."""
+"""The `concviz` command line: `--open` says what it could not do; `--help`
+names the other commands."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
+
+from app.cli import parse_args
 
 URL = "http://localhost:8123/"
 
@@ -52,3 +56,12 @@ def test_open_with_a_browser_that_fails_prints_the_address(tmp_path: Path) -> No
     assert "opened: False" in result.stdout
     assert "could not open a browser: the browser did not start" in result.stdout
     assert f"open {URL} yourself" in result.stdout
+
+
+def test_help_names_the_commands_beside_serving(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    said = capsys.readouterr().out
+    assert "concviz run FILE.py" in said
+    assert "concviz worker --join URL" in said
+    assert "rediss://" in said
