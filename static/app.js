@@ -147,6 +147,19 @@
     if (event.target instanceof Element && event.target.closest(".layout.readonly") && event.target.closest(".stepper")) event.preventDefault();
   });
 
+  // The class's form shows the run's live settings as the teacher moves them.
+  document.addEventListener("htmx:after:settle", () => {
+    const bar = document.getElementById("runbar");
+    if (!bar || !bar.dataset.live || !document.querySelector(".layout.readonly")) return;
+    for (const [name, value] of Object.entries(JSON.parse(bar.dataset.live))) {
+      const field = document.getElementById("f-" + name);
+      if (!field || field.value === String(value)) continue;
+      field.value = value;
+      const out = document.getElementById("out-" + name);
+      if (out) out.textContent = field.value;
+    }
+  });
+
   // An item's journey, asked for by a click on it, comes into view (it is
   // drawn under the stage); its own updates leave the page where it is.
   let journeyAsked = false;

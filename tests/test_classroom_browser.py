@@ -106,6 +106,13 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
         student.keyboard.press(" ")
         assert student.input_value("#f-speed") == speed
         assert student.locator("#run-paused").count() == 0
+        # The teacher's live change shows in the students' settings too.
+        set_slider(teacher, "producers", "3")
+        student.wait_for_function(
+            "() => document.querySelector('#f-producers').value === '3'"
+            " && document.querySelector('#out-producers').textContent === '3'",
+            timeout=10000,
+        )
         student.screenshot(path=str(ARTIFACTS / "audience-following.png"))
         teacher.click("button.stop")
         student.wait_for_function(

@@ -153,6 +153,8 @@ def stage_context(
         "watchers": watchers,
         "timeline": _timeline(run) if with_timeline else None,
         "timeline_window": f"{timeline.WINDOW_S:g}",
+        # The run's live settings now (a class's read-only form follows them).
+        "live_values": {name: params[name] for name in sorted(exp.live_params())},
         **exp.view(state, params),
     }
 
