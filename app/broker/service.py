@@ -84,8 +84,9 @@ class Lease:
             return
         try:
             with connected(self.env["REDIS_URL"]) as client:
-                client.execute_command("ACL", "DELUSER", guest[0])
+                # Its connections first: once deleted, Redis knows no such user to kill.
                 client.execute_command("CLIENT", "KILL", "USER", guest[0])
+                client.execute_command("ACL", "DELUSER", guest[0])
         except Exception as exc:
             log.warning("broker: could not delete guest user %s: %s", guest[0], exc)
 
