@@ -88,6 +88,7 @@ class Timeline:
 STATE_WORDS = {
     "starting": N_("starting"),
     "running": N_("running"),
+    "held": N_("held: waits for the class's go-ahead"),
     "producing": N_("producing"),
     "put_wait": N_("waiting: queue full"),
     "consuming": N_("consuming"),

@@ -655,8 +655,13 @@ def test_a_thread_that_slept_and_wants_its_next_permit_is_no_longer_sleeping() -
     story("T2", MAIN, 202, K.SLEEP, s=0.1, line=14)
     wants(story, "T2", 202, "100.1", "acquire", 15)
     state = story.state()
-    assert state.workers["T2"].state == "running"  # as its card and timeline say
-    assert state.lanes["T2"][-1][1] == "running"
+    assert state.workers["T2"].state == "running"  # as its card says
+    # Its timeline says it is held for the class's go-ahead, and for what.
+    assert state.lanes["T2"][-1][1:] == ("held", "fork.acquire()")
+    story("main", 1, 0, "permit")
+    story.events[-1].data["worker"] = "T2"
+    story("T2", MAIN, 202, K.ACQUIRED, "100.1", line=15)
+    assert story.state().lanes["T2"][-1][1] != "held"
 
 
 def test_a_step_button_says_a_threads_start_by_the_name_on_its_line() -> None:

@@ -45,6 +45,7 @@ from app.programs.folds import (
 from app.programs.folds.workers import raised
 from app.programs.state import (
     BLOCKED,
+    HELD,
     LIMIT,
     QUIET,
     RAW_OUT,
@@ -212,9 +213,13 @@ def _track(state: ProgramState, t: float, w: ThreadView) -> None:
     lane = state.lanes.get(w.name)
     if lane is None:
         lane = state.lanes[w.name] = deque(maxlen=LANE_SEGMENTS)
-    label = written(w.op, state.obj_name(w.on)) if w.op and w.state != SLEEPING else None
-    if not lane or lane[-1][1] != w.state or lane[-1][2] != label:
-        add_segment(lane, (t, w.state, label))
+    shown, label = w.state, None
+    if w.wants is not None and w.state == RUNNING:  # step mode: it waits for the class
+        shown, label = HELD, written(w.wants[0], state.obj_name(w.wants[1] or ""))
+    elif w.op and w.state != SLEEPING:
+        label = written(w.op, state.obj_name(w.on))
+    if not lane or lane[-1][1] != shown or lane[-1][2] != label:
+        add_segment(lane, (t, shown, label))
 
 
 def fold_all(evs: Iterable[Event], state: ProgramState | None = None) -> ProgramState:

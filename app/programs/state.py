@@ -39,6 +39,7 @@ def item_text(v: Any) -> str:
 
 # Thread states, as the timeline colours them.
 RUNNING = "running"
+HELD = "held"  # on the timeline: running, held by step mode until the class's permit
 SLEEPING = "sleeping"
 PUT_WAIT = "put_wait"
 GET_WAIT = "get_wait"
