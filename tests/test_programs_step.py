@@ -4,6 +4,7 @@ the lock race lose an update by hand."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -277,3 +278,41 @@ def test_a_deadlock_made_step_by_step_is_named_and_stays_named_after_stop(
     stopped = finish(sc, run_id)
     assert stopped["status"] == "stopped"
     assert "left holds spoon and waits for fork" in stopped["diagnosis"]
+
+
+WHO_PRINTS_FIRST = """
+import os, sys, threading, time
+
+def say(name):
+    print(f"{name} here")
+
+while not os.path.exists(sys.argv[1]):  # the test's go
+    time.sleep(0.01)
+threads = [threading.Thread(target=say, args=(n,), name=n) for n in ("one", "two")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def test_in_step_mode_a_print_is_a_step_so_the_class_picks_who_prints_first(
+    sc: httpx.Client, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    run_id = start(sc, WHO_PRINTS_FIRST, [str(go)])
+    assert sc.post(f"/api/runs/{run_id}/step", json={"on": True}).json()["stepping"] is True
+    go.touch()
+    for _ in range(2):  # main starts both
+        wait_wants(sc, run_id, main="start")
+        permit(sc, run_id, "main")
+    wants = wait_wants(sc, run_id, one="print", two="print")
+    assert wants["one"][0] == wants["two"][0] == "print"
+    page = html.unescape(sc.get(f"/programs?run={run_id}").text)
+    assert 'one wants: print(f"{name} here")' in page  # the button says the call as written
+    permit(sc, run_id, "two")  # the second one started prints first
+    run = wait_for(sc, run_id, lambda r: any(c["text"] == "two here" for c in r["console"]), 15)
+    assert "one here" not in [c["text"] for c in run["console"]]  # it waits for its permit
+    sc.post(f"/api/runs/{run_id}/step", json={"on": False})
+    run = finish(sc, run_id)
+    assert [c["text"] for c in run["console"]] == ["two here", "one here"]

@@ -59,8 +59,11 @@ def as_on_line(text: str, method: str, receiver: str | None = None) -> str | Non
     arguments and all (``tallies.get(timeout=0.2)``); on whatever the line
     calls it on if `receiver` is None (a thread's ``t0.start()``). None if
     the line has no such call, or it is too long to show."""
-    before = r"([\w.\[\]]+)" if receiver is None else rf"(?<![\w.]){re.escape(receiver)}"
-    found = re.search(rf"{before}\.{re.escape(method)}\(", text)
+    if receiver is None:  # on whatever it is called on
+        before = r"[\w.\[\]]+\."
+    else:  # on `receiver`, or on nothing (a function: print)
+        before = rf"(?<![\w.]){re.escape(receiver)}\." if receiver else r"(?<![\w.])"
+    found = re.search(rf"{before}{re.escape(method)}\(", text)
     if found is None:
         return None
     depth, end = 1, found.end()

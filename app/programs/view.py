@@ -402,7 +402,7 @@ def wanted(state: ProgramState, source: str) -> dict[str, str]:
         receiver, _, method = call.removesuffix("()").rpartition(".")
         if op in ("start", "join"):
             call = as_on_line(text, op) or call
-        elif call.endswith("()") and receiver:
+        elif call.endswith("()"):
             call = as_on_line(text, method, receiver) or call
         out[w.name] = call
     return out
