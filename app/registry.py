@@ -252,6 +252,13 @@ class RunRegistry:
         for run in self._runs.values():
             await run.release_runtime()
 
+    def forget(self, run_id: str) -> None:
+        """An ended run whose recording was deleted: it leaves the runs
+        this server lists too (one that goes on stays)."""
+        run = self._runs.get(run_id)
+        if run is not None and run.status in ENDED:
+            del self._runs[run_id]
+
     def _forget_old(self) -> None:
         ended = [r for r in self._runs.values() if r.status in ENDED]
         for run in ended[: max(0, len(ended) - self.settings.keep_runs)]:

@@ -6,7 +6,7 @@
     ---------------------------------------      ---------------------------------
     every process's tracer --- FIFO frames --->  reader: fifo.get() -> on_batch(batch)
                                                    counts events and printed bytes
-    its processes (one session) <-- /proc ----  supervisor: run_start; every tick: is
+    its processes (one session) <-- /proc ----  supervisor: every tick (after run_start): is
       the first one's exit code <-- Popen --       main gone? a limit passed? quiet? stalls?
       watchdog on the life pipe  <-- held ----     stop: SIGTERM the session, then SIGKILL
                                                    cleanup: temp dir, FIFO; run_end
@@ -154,6 +154,10 @@ class ProgramRuntime:
             os.close(life_r)
         self._pid = self._merge.main_pid = self._proc.pid
         self._deaths = Deaths(self._pid)
+        # First of its events, before any of the program's: it says the run
+        # goes (running, not starting) and with what. No backend to name: the
+        # program chooses processes and threads itself.
+        self._merge.emit(events.RUN_START, {"backend": "", "params": self.params.model_dump()})
         self._reader.start()
         self._supervisor.start()
 
@@ -285,8 +289,6 @@ class ProgramRuntime:
         self._merge.read(self._dir.fifo)
 
     def _supervise(self) -> None:
-        # No backend to name: the program chooses processes and threads itself.
-        self._merge.emit(events.RUN_START, {"backend": "", "params": self.params.model_dump()})
         proc = self._proc
         assert proc is not None
         try:

@@ -347,6 +347,8 @@ async def delete_recording(run_id: str, request: Request) -> Response:
     if not await asyncio.to_thread(_recorder(request).delete, run_id):
         raise HTTPException(404, f"no recorded run '{run_id}'")
     _cache(request).pop(run_id, None)
+    registry: RunRegistry = request.app.state.registry
+    registry.forget(run_id)
     return Response(status_code=204)
 
 

@@ -92,13 +92,10 @@ def of_record(record: RecordedRun) -> RunRow:
 
 def table(records: list[RecordedRun], runs: list[Run]) -> list[RunRow]:
     """The runs page's rows, newest first: each recording, read from its run
-    while the server has it; a run that goes on and is not yet in the
-    recordings comes first. One that has ended and is not in them has had
-    its recording deleted."""
+    while the server has it; a run not yet in the recordings comes first."""
     live = {r.id: r for r in runs}
     rows = [of_run(live.pop(rec.id), rec) if rec.id in live else of_record(rec) for rec in records]
-    going = [r for r in live.values() if r.status not in ENDED]
-    fresh = [of_run(r) for r in sorted(going, key=lambda r: r.created, reverse=True)]
+    fresh = [of_run(r) for r in sorted(live.values(), key=lambda r: r.created, reverse=True)]
     return fresh + rows
 
 
