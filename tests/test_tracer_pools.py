@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tracerharness import Traced, folded, seen, trace
+from tracerharness import Ev, Traced, folded, seen, trace
 
 from app.programs import view
 
@@ -389,15 +389,8 @@ def test_the_end_of_a_with_pool_block_says_its_pool_was_terminated() -> None:
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_each_pool_worker_says_from_its_start_that_it_waits_for_a_task(method: str) -> None:
     run = trace(
-        f"""
-        import multiprocessing as mp
-        from multiprocessing.pool import ThreadPool
-
-        def hello(word):
-            print(word, mp.current_process().name)
-
-        if __name__ == "__main__":
-            ctx = mp.get_context("{method}")
+        greeting(method, "from multiprocessing.pool import ThreadPool")
+        + """
             with ctx.Pool(3, hello, ("hi",)) as pool, ThreadPool(2) as tp:
                 print(pool.map(abs, [-1]), tp.map(abs, [-2]))
                 pool.close()
@@ -408,11 +401,30 @@ def test_each_pool_worker_says_from_its_start_that_it_waits_for_a_task(method: s
     starts = run.of("pool_worker")
     assert sorted(e.item for e in starts) == sorted([pool] * 3 + [tp] * 2)
     assert len({e.worker for e in starts}) == 5
-    for e in starts:  # before any task it ran
+    waited_from_the_start(run, starts, greeted=[e for e in starts if e.item == pool])
+
+
+def greeting(method: str, imports: str) -> str:
+    """A program's start whose workers say hi as they start (`hello`, their
+    initializer); its main block goes on where this ends, in `ctx`."""
+    return f"""
+        import multiprocessing as mp
+        {imports}
+
+        def hello(word):
+            print(word, mp.current_process().name)
+
+        if __name__ == "__main__":
+            ctx = mp.get_context("{method}")"""
+
+
+def waited_from_the_start(run: Traced, starts: list[Ev], greeted: list[Ev]) -> None:
+    """Each worker said it waits for a task before it ran one, and the
+    program's own initializer (which says "hi") still ran in the `greeted`."""
+    for e in starts:
         assert all(s.t > e.t for s in run.of("task_start") if s.worker == e.worker)
-    # the program's own initializer still ran in each worker
     said = sorted(line for line in run.printed().splitlines() if line.startswith("hi "))
-    assert said == sorted(f"hi {e.worker}" for e in starts if e.item == pool)
+    assert said == sorted(f"hi {e.worker}" for e in greeted)
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
@@ -422,15 +434,8 @@ def test_each_executor_worker_process_says_from_its_start_that_it_waits_for_a_ta
     """One task for three workers: under fork all three start at once, and
     the two that run no task are on the stage too."""
     run = trace(
-        f"""
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        def hello(word):
-            print(word, mp.current_process().name)
-
-        if __name__ == "__main__":
-            ctx = mp.get_context("{method}")
+        greeting(method, "from concurrent.futures import ProcessPoolExecutor")
+        + """
             with ProcessPoolExecutor(3, ctx, initializer=hello, initargs=("hi",)) as ex:
                 print(ex.submit(abs, -1).result(), len(mp.active_children()))
         """
@@ -442,7 +447,4 @@ def test_each_executor_worker_process_says_from_its_start_that_it_waits_for_a_ta
     assert len(starts) == len({e.worker for e in starts}) == children
     if method == "fork":
         assert children == 3
-    for e in starts:  # before any task it ran
-        assert all(s.t > e.t for s in run.of("task_start") if s.worker == e.worker)
-    said = sorted(line for line in run.printed().splitlines() if line.startswith("hi "))
-    assert said == sorted(f"hi {e.worker}" for e in starts)
+    waited_from_the_start(run, starts, greeted=starts)
