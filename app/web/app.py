@@ -16,7 +16,19 @@ from app.programs import rundirs
 from app.recording import Recorder, default_path
 from app.registry import RunRegistry
 from app.settings import Settings
-from app.web import api, errors, joins, language, pages, programs, replays, security, streams, watch
+from app.web import (
+    api,
+    downloads,
+    errors,
+    joins,
+    language,
+    pages,
+    programs,
+    replays,
+    security,
+    streams,
+    watch,
+)
 from app.web.frames import Frames
 from app.web.language import LanguageMiddleware
 from app.web.presenter import Presenter, PresenterGate
@@ -57,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(programs.router)  # before pages: /experiments/program is its page
     app.include_router(pages.router)
     app.include_router(replays.router)
+    app.include_router(downloads.router)
     app.include_router(watch.router)
     app.include_router(language.router)
     app.include_router(joins.router)

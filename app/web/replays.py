@@ -1,5 +1,5 @@
-"""Recorded runs: the runs page, replay with step back, export, and the
-recordings API.
+"""Recorded runs: the runs page, replay with step back, and the recordings
+API (their downloads: `app.web.downloads`).
 
 A replay is the same fold of the same events as the live run, drawn with the
 same frame template; `app.replay.Replay` keeps checkpoints so that a jump
@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.sse import format_sse_event
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.events import Event
 from app.experiments import EXPERIMENTS, Experiment
 from app.i18n import _
 from app.model import fold as default_fold
@@ -31,7 +29,6 @@ from app.recording import RecordedRun, Recorder, shape
 from app.registry import RunRegistry
 from app.replay import Replay
 from app.runs import ENDED, NotFound
-from app.trace import chrome_trace
 from app.web import runlist
 from app.web.render import env, stage_context, templates
 from app.web.streams import END, EventStream, stream
@@ -70,7 +67,7 @@ class Rename(BaseModel):
     name: str = Field(max_length=100)
 
 
-def _recorder(request: Request) -> Recorder:
+def recorder(request: Request) -> Recorder:
     recorder: Recorder = request.app.state.recorder
     return recorder
 
@@ -89,7 +86,7 @@ async def _record(request: Request, run_id: str) -> RecordedRun | None:
     registry: RunRegistry = request.app.state.registry
     deadline = time.monotonic() + ENDING_WAIT_S
     while True:
-        record = await asyncio.to_thread(_recorder(request).run, run_id)
+        record = await asyncio.to_thread(recorder(request).run, run_id)
         if record is None or record.status != "running" or time.monotonic() > deadline:
             return record
         try:
@@ -115,7 +112,7 @@ async def load(request: Request, run_id: str) -> Loaded:
     if exp is None or exp.params is None:
         raise HTTPException(404, f"run '{run_id}' is of an experiment this server lacks")
     params = exp.params.model_validate(record.params)
-    replay = await asyncio.to_thread(_open, _recorder(request), record, exp)
+    replay = await asyncio.to_thread(_open, recorder(request), record, exp)
     # The checkpoints not kept yet are made in the background: the first
     # frames show meanwhile, and every jump after is short.
     replay.start_building()
@@ -199,7 +196,7 @@ def _frame(
 
 @router.get("/runs", response_class=HTMLResponse)
 async def runs_page(request: Request) -> HTMLResponse:
-    records = await asyncio.to_thread(_recorder(request).runs)
+    records = await asyncio.to_thread(recorder(request).runs)
     registry: RunRegistry = request.app.state.registry
     # A run that goes on is read from the run itself (its time and events so
     # far), not from its recording, which learns them when it ends.
@@ -318,14 +315,14 @@ async def replay_player(
 
 @router.get("/api/recordings")
 async def list_recordings(request: Request) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in await asyncio.to_thread(_recorder(request).runs)]
+    return [r.to_dict() for r in await asyncio.to_thread(recorder(request).runs)]
 
 
 @router.patch("/api/recordings/{run_id}")
 async def rename_recording(run_id: str, body: Rename, request: Request) -> dict[str, Any]:
-    if not await asyncio.to_thread(_recorder(request).rename, run_id, body.name):
+    if not await asyncio.to_thread(recorder(request).rename, run_id, body.name):
         raise HTTPException(404, f"no recorded run '{run_id}'")
-    record = await asyncio.to_thread(_recorder(request).run, run_id)
+    record = await asyncio.to_thread(recorder(request).run, run_id)
     assert record is not None
     return record.to_dict()
 
@@ -337,75 +334,19 @@ async def rename_from_form(run_id: str, request: Request) -> HTMLResponse:
     name = form.get("name", "").strip()
     if len(name) > 100:
         return HTMLResponse(html.escape(_("a name has at most 100 characters")), status_code=422)
-    if not await asyncio.to_thread(_recorder(request).rename, run_id, name):
+    if not await asyncio.to_thread(recorder(request).rename, run_id, name):
         raise HTTPException(404, f"no recorded run '{run_id}'")
     return HTMLResponse(html.escape(name or run_id))
 
 
 @router.delete("/api/recordings/{run_id}", status_code=204)
 async def delete_recording(run_id: str, request: Request) -> Response:
-    if not await asyncio.to_thread(_recorder(request).delete, run_id):
+    if not await asyncio.to_thread(recorder(request).delete, run_id):
         raise HTTPException(404, f"no recorded run '{run_id}'")
     _cache(request).pop(run_id, None)
     registry: RunRegistry = request.app.state.registry
     registry.forget(run_id)
     return Response(status_code=204)
-
-
-@router.get("/api/recordings/{run_id}/export")
-async def export_recording(run_id: str, request: Request) -> JSONResponse:
-    record = await asyncio.to_thread(_recorder(request).run, run_id)
-    if record is None:
-        raise HTTPException(404, f"no recorded run '{run_id}'")
-    evs: list[Event] = await asyncio.to_thread(_recorder(request).events, run_id)
-    body = {"run": record.to_dict(), "events": [e.to_dict() for e in evs]}
-    return JSONResponse(
-        json.loads(json.dumps(body)),
-        headers={"content-disposition": attachment(f"concviz-{run_id}.json")},
-    )
-
-
-@router.get("/api/runs/{run_id}/trace")
-async def run_trace(run_id: str, request: Request) -> JSONResponse:
-    """The run as Chrome Trace Event JSON: open it in Perfetto's UI."""
-    loaded = await load(request, run_id)
-    exp = loaded.experiment
-    evs = await asyncio.to_thread(_recorder(request).events, run_id)
-    trace = chrome_trace(evs, exp.new_state, exp.fold or default_fold, f"concviz {exp.slug}")
-    return JSONResponse(
-        trace,
-        headers={"content-disposition": attachment(f"concviz-{run_id}.trace.json")},
-    )
-
-
-def attachment(filename: str) -> str:
-    """A download's header for `filename`, in any script (作业3.py): an
-    HTTP header is Latin-1, so the name goes percent-encoded as RFC 6266
-    says, with an ASCII stand-in for old clients."""
-    plain = filename.encode("ascii", "replace").decode().replace("?", "_")
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
-
-
-@router.get("/runs/{run_id}/script")
-async def run_script(run_id: str, request: Request) -> Response:
-    """The plain program with this run's parameters, as a file to download."""
-    registry: RunRegistry = request.app.state.registry
-    try:
-        run = registry.get(run_id)
-        exp, params = run.experiment, run.params.model_dump()
-    except NotFound:
-        record = await asyncio.to_thread(_recorder(request).run, run_id)
-        if record is None or record.experiment not in EXPERIMENTS:
-            raise HTTPException(404, f"no run '{run_id}'") from None
-        exp, params = EXPERIMENTS[record.experiment], record.params
-    if exp.script is None:
-        raise HTTPException(404, f"{exp.slug} has no script yet")
-    filename = exp.script_name(params)
-    return Response(
-        exp.script(params),
-        media_type="text/x-python; charset=utf-8",
-        headers={"content-disposition": attachment(filename)},
-    )
 
 
 @router.get("/runs/{run_id}/items/{item:path}", response_class=HTMLResponse)
