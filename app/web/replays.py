@@ -82,18 +82,21 @@ def _cache(request: Request) -> OrderedDict[str, Loaded]:
 async def _record(request: Request, run_id: str) -> RecordedRun | None:
     """The run's recording. A run that has just ended is shown ended before
     the recorder has written its last batch (it writes every FLUSH_S): its
-    replay waits for that batch, so that it opens whole, not half-way."""
+    replay, export and trace wait for that batch (or, for a run that ended
+    before any was written, for its first), so that it opens whole."""
     registry: RunRegistry = request.app.state.registry
     deadline = time.monotonic() + ENDING_WAIT_S
     while True:
         record = await asyncio.to_thread(recorder(request).run, run_id)
-        if record is None or record.status != "running" or time.monotonic() > deadline:
+        if (record is not None and record.status != "running") or time.monotonic() > deadline:
             return record
         try:
-            if not registry.get(run_id).ended.is_set():
-                return record  # still going: what is recorded so far
+            run = registry.get(run_id)
         except NotFound:
             return record
+        if not run.ended.is_set():
+            return record  # still going: what is recorded so far (if anything yet)
+        # Ended, and its end not written yet, or not even its start (a quick run).
         await asyncio.sleep(ENDING_POLL_S)
 
 
