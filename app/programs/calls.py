@@ -57,8 +57,9 @@ CALL_SHOWN = 48  # a call longer than this on its line is said as `written` says
 def as_on_line(text: str, method: str, receiver: str | None = None) -> str | None:
     """The call of `method` on `receiver` as the line `text` writes it,
     arguments and all (``tallies.get(timeout=0.2)``); on whatever the line
-    calls it on if `receiver` is None (a thread's ``t0.start()``). None if
-    the line has no such call, or it is too long to show."""
+    calls it on if `receiver` is None (a thread's ``t0.start()``); a
+    function's, on nothing, if it is "" (``print(f"{name} here")``). None
+    if the line has no such call, or it is too long to show."""
     if receiver is None:  # on whatever it is called on
         before = r"[\w.\[\]]+\."
     else:  # on `receiver`, or on nothing (a function: print)
