@@ -144,13 +144,13 @@
   // Nothing on the class's page asks the server to change the run (the
   // step buttons are the teacher's: one frame is drawn for everybody).
   document.addEventListener("htmx:before:request", (event) => {
-    if (event.target instanceof Element && event.target.closest(".layout.readonly") && event.target.closest(".stepper")) event.preventDefault();
+    if (event.target instanceof Element && event.target.closest(".readonly") && event.target.closest(".stepper")) event.preventDefault();
   });
 
   // The class's form shows the run's live settings as the teacher moves them.
   document.addEventListener("htmx:after:settle", () => {
     const bar = document.getElementById("runbar");
-    if (!bar || !bar.dataset.live || !document.querySelector(".layout.readonly")) return;
+    if (!bar || !bar.dataset.live || !document.querySelector(".readonly")) return;
     for (const [name, value] of Object.entries(JSON.parse(bar.dataset.live))) {
       const field = document.getElementById("f-" + name);
       if (!field || field.value === String(value)) continue;
@@ -230,7 +230,7 @@
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (TEACHERS.includes(event.key) && document.querySelector(".layout.readonly")) return;
+    if (TEACHERS.includes(event.key) && document.querySelector(".readonly")) return;
     if (target instanceof HTMLElement && target.closest("input[type=number], input[type=text], select, textarea")) return;
     if (target instanceof HTMLElement && ownKey(target, event.key)) return;
     const action = keys[event.key];

@@ -167,3 +167,19 @@ def test_a_student_is_not_told_to_press_start(lan: LiveServer) -> None:
     assert "Waiting for the teacher to start a run." in theirs
     assert "Press <strong>Start</strong>" not in theirs
     assert "Press <strong>Start</strong>" in mine
+
+
+def test_a_hidden_result_is_not_exported_to_students_until_the_reveal(lan: LiveServer) -> None:
+    with presenter_client(lan) as teacher, httpx.Client(base_url=lan.url, timeout=15) as student:
+        run = teacher.post(
+            "/api/runs", json={"experiment": "producer-consumer", "params": QUICK}
+        ).json()
+        teacher.post(f"/api/runs/{run['id']}/reveal", json={"result_hidden": True})
+        teacher.post(f"/api/runs/{run['id']}/stop")
+        for path in (f"/api/recordings/{run['id']}/export", f"/api/runs/{run['id']}/trace"):
+            refused = student.get(path)
+            assert refused.status_code == 403, path
+            assert "hidden until the teacher reveals it" in refused.json()["detail"]
+            assert teacher.get(path).status_code == 200, path  # the teacher's to see
+        teacher.post(f"/api/runs/{run['id']}/reveal", json={"result_hidden": False})
+        assert student.get(f"/api/recordings/{run['id']}/export").status_code == 200

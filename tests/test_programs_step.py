@@ -296,20 +296,25 @@ for t in threads:
 """
 
 
+@pytest.mark.parametrize(
+    ("call", "kind"),
+    [('print(f"{name} here")', "print"), ('os.write(1, f"{name} here\\n".encode())', "os.write")],
+    ids=["print", "os.write"],
+)
 def test_in_step_mode_a_print_is_a_step_so_the_class_picks_who_prints_first(
-    sc: httpx.Client, tmp_path: Path
+    sc: httpx.Client, tmp_path: Path, call: str, kind: str
 ) -> None:
     go = tmp_path / "go"
-    run_id = start(sc, WHO_PRINTS_FIRST, [str(go)])
+    run_id = start(sc, WHO_PRINTS_FIRST.replace('print(f"{name} here")', call), [str(go)])
     assert sc.post(f"/api/runs/{run_id}/step", json={"on": True}).json()["stepping"] is True
     go.touch()
     for _ in range(2):  # main starts both
         wait_wants(sc, run_id, main="start")
         permit(sc, run_id, "main")
-    wants = wait_wants(sc, run_id, one="print", two="print")
-    assert wants["one"][0] == wants["two"][0] == "print"
+    wants = wait_wants(sc, run_id, one=kind, two=kind)
+    assert wants["one"][0] == wants["two"][0] == kind
     page = html.unescape(sc.get(f"/programs?run={run_id}").text)
-    assert 'one wants: print(f"{name} here")' in page  # the button says the call as written
+    assert f"one wants: {call}" in page  # the button says the call as written
     permit(sc, run_id, "two")  # the second one started prints first
     run = wait_for(sc, run_id, lambda r: any(c["text"] == "two here" for c in r["console"]), 15)
     assert "one here" not in [c["text"] for c in run["console"]]  # it waits for its permit

@@ -51,15 +51,16 @@ def written(op: str, obj: str) -> str:
     return f"{obj}.{op}()" if obj else f"{op}()"
 
 
-CALL_SHOWN = 48  # a call longer than this on its line is said as `written` says it
+CALL_SHOWN = 48  # a call longer than this on its line is said without its arguments: f(…)
 
 
 def as_on_line(text: str, method: str, receiver: str | None = None) -> str | None:
     """The call of `method` on `receiver` as the line `text` writes it,
     arguments and all (``tallies.get(timeout=0.2)``); on whatever the line
     calls it on if `receiver` is None (a thread's ``t0.start()``); a
-    function's, on nothing, if it is "" (``print(f"{name} here")``). None
-    if the line has no such call, or it is too long to show."""
+    function's, on nothing, if it is "" (``print(f"{name} here")``);
+    ``print(…)`` if its arguments are too long to show. None if the line
+    has no such call."""
     if receiver is None:  # on whatever it is called on
         before = r"[\w.\[\]]+\."
     else:  # on `receiver`, or on nothing (a function: print)
@@ -71,5 +72,7 @@ def as_on_line(text: str, method: str, receiver: str | None = None) -> str | Non
     while end < len(text) and depth:
         depth += {"(": 1, ")": -1}.get(text[end], 0)
         end += 1
+    if depth:
+        return None
     call = text[found.start() : end]
-    return call if depth == 0 and len(call) <= CALL_SHOWN else None
+    return call if len(call) <= CALL_SHOWN else text[found.start() : found.end()] + "…)"

@@ -16,14 +16,23 @@ from app.model import fold as default_fold
 from app.registry import RunRegistry
 from app.runs import NotFound
 from app.trace import chrome_trace
-from app.web.replays import load, recorder
+from app.web.replays import hidden, load, recorded, recorder
 
 router = APIRouter()
 
 
+def _not_while_hidden(request: Request, run_id: str) -> None:
+    """The class gets nothing that tells a hidden result (the teacher, who
+    hid it, does): 403 until the reveal."""
+    teacher = request.app.state.presenter.is_presenter(request.headers.get("cookie", ""))
+    if hidden(request, run_id) and not teacher:
+        raise HTTPException(403, "the run's result is hidden until the teacher reveals it")
+
+
 @router.get("/api/recordings/{run_id}/export")
 async def export_recording(run_id: str, request: Request) -> JSONResponse:
-    record = await asyncio.to_thread(recorder(request).run, run_id)
+    _not_while_hidden(request, run_id)
+    record = await recorded(request, run_id)
     if record is None:
         raise HTTPException(404, f"no recorded run '{run_id}'")
     evs: list[Event] = await asyncio.to_thread(recorder(request).events, run_id)
@@ -37,6 +46,7 @@ async def export_recording(run_id: str, request: Request) -> JSONResponse:
 @router.get("/api/runs/{run_id}/trace")
 async def run_trace(run_id: str, request: Request) -> JSONResponse:
     """The run as Chrome Trace Event JSON: open it in Perfetto's UI."""
+    _not_while_hidden(request, run_id)
     loaded = await load(request, run_id)
     exp = loaded.experiment
     evs = await asyncio.to_thread(recorder(request).events, run_id)

@@ -79,7 +79,7 @@ def _cache(request: Request) -> OrderedDict[str, Loaded]:
     return cache
 
 
-async def _record(request: Request, run_id: str) -> RecordedRun | None:
+async def recorded(request: Request, run_id: str) -> RecordedRun | None:
     """The run's recording. A run that has just ended is shown ended before
     the recorder has written its last batch (it writes every FLUSH_S): its
     replay, export and trace wait for that batch (or, for a run that ended
@@ -103,7 +103,7 @@ async def _record(request: Request, run_id: str) -> RecordedRun | None:
 async def load(request: Request, run_id: str) -> Loaded:
     """The recorded run, with its replay (cached); 404 if there is none."""
     cache = _cache(request)
-    record = await _record(request, run_id)
+    record = await recorded(request, run_id)
     if record is None:
         raise HTTPException(404, f"no recorded run '{run_id}'")
     hit = cache.get(run_id)

@@ -19,6 +19,7 @@ Run it with: python daemon.py   (one version alone: python daemon.py thread)
 """
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,7 +51,8 @@ def slow_task(name, ms):
 def last_words(name, signum):
     """terminate() sends SIGTERM. Say so, then let the signal do what it
     does by default: end the process at once (exit code -15)."""
-    say(f"{name} got SIGTERM")
+    with contextlib.suppress(BrokenPipeError):  # a Stop ends its reader first
+        say(f"{name} got SIGTERM")
     time.sleep(0.01)  # a moment for the line to get out
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

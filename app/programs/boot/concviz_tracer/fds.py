@@ -19,7 +19,7 @@ import os
 import select
 import stat
 
-from . import hooks, recorder, where
+from . import gate, hooks, recorder, where
 from . import kinds as K
 
 TYPE_CHECKING = False  # typing costs an import in every process
@@ -70,6 +70,9 @@ def _read(real: Any, fd: int, n: int) -> Any:
 
 
 def _write(real: Any, fd: int, data: Any) -> Any:
+    if gate.view[0] and (frame := where.called_by_user(2)) is not None:
+        # Step mode: a write is a step, as a print is (who writes first?).
+        gate.hold("os.write", None, where.frame_data(frame))
     return _call(real, "os.write", fd, select.POLLOUT, fd, data)
 
 
