@@ -168,9 +168,32 @@
   });
   document.addEventListener("htmx:after:swap", (event) => {
     const journey = event.target;
-    if (!journeyAsked || !(journey instanceof Element) || journey.id !== "journey" || !journey.firstElementChild) return;
+    if (!(journey instanceof Element) || journey.id !== "journey" || !journey.firstElementChild) return;
+    // Asked for, or growing while the reader has it in view: all of it in view.
+    const inView = journey.getBoundingClientRect().top < innerHeight;
+    if (!journeyAsked && !inView) return;
     journeyAsked = false;
     requestAnimationFrame(() => journey.scrollIntoView({ block: "nearest" }));
+  });
+
+  // A button of a pair (Pause and Resume, Step mode and Run freely) hides
+  // once it has done its work and its other shows: the keyboard's focus
+  // moves to that one, not to the page's start.
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element && event.target.closest("button.pair");
+    if (!button || !button.matches(":focus-visible")) return;
+    const started = performance.now();
+    const follow = () => {
+      if (button.offsetParent === null) {
+        const next = [button.previousElementSibling, button.nextElementSibling].find(
+          (b) => b && b.matches("button.pair") && b.offsetParent !== null,
+        );
+        if (next) next.focus();
+      } else if (performance.now() - started < 3000) {
+        requestAnimationFrame(follow);
+      }
+    };
+    requestAnimationFrame(follow);
   });
 
   const click = (selector) => {

@@ -43,6 +43,8 @@ def test_projection_mode_keyboard_and_pause(browser: Any, live_server: LiveServe
     page.keyboard.press(" ")
     page.locator("#stepper").wait_for(timeout=5000)
     assert page.locator("#run-paused").count() == 0
+    # The keyboard's focus moves to the pair's other button, now shown.
+    page.wait_for_function("document.activeElement.id === 'step-off'", timeout=5000)
     page.focus("#f-consumers")
     page.keyboard.press("ArrowRight")
     assert page.input_value("#f-consumers") == "3"

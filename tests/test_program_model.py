@@ -656,8 +656,9 @@ def test_a_thread_that_slept_and_wants_its_next_permit_is_no_longer_sleeping() -
     wants(story, "T2", 202, "100.1", "acquire", 15)
     state = story.state()
     assert state.workers["T2"].state == "running"  # as its card says
-    # Its timeline says it is held for the class's go-ahead, and for what.
+    # Its timeline and its card say it is held for the class's go-ahead.
     assert state.lanes["T2"][-1][1:] == ("held", "fork.acquire()")
+    assert view.doing(state, state.workers["T2"]) == "held: waits for the class's go-ahead"
     story("main", 1, 0, "permit")
     story.events[-1].data["worker"] = "T2"
     story("T2", MAIN, 202, K.ACQUIRED, "100.1", line=15)

@@ -26,6 +26,7 @@ from app.programs.state import (
     CANCELLED,
     LOST,
     NEVER_RAN,
+    RUNNING,
     ConsoleLine,
     ObjView,
     ProcView,
@@ -249,6 +250,8 @@ def doing(state: ProgramState, w: ThreadView) -> str:
     """What a thread does now, in the reader's language."""
     if w.stall is not None and w.alive and w.state == BLOCKED:
         return stall_words(w.stall)
+    if w.wants is not None and w.alive and w.state == RUNNING:  # as its timeline lane says
+        return _("held: waits for the class's go-ahead")
     target = state.obj_name(w.on)
     words = {
         "get": _("waiting in %(obj)s.get(): it is empty"),
