@@ -108,6 +108,11 @@ def test_the_audience_page_follows_the_presenter(browser: Any) -> None:
         student.keyboard.press(" ")
         assert student.input_value("#f-speed") == speed
         assert student.locator("#run-paused").count() == 0
+        student.keyboard.press("?")  # their help lists only the keys that are theirs
+        assert student.locator("#shortcuts").is_visible()
+        assert not student.get_by_text("start again").is_visible()
+        assert student.get_by_text("full screen").is_visible()
+        student.keyboard.press("Escape")
         # The teacher's live change shows in the students' settings too.
         set_slider(teacher, "producers", "3")
         student.wait_for_function(
