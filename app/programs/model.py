@@ -214,8 +214,8 @@ def _track(state: ProgramState, t: float, w: ThreadView) -> None:
     if lane is None:
         lane = state.lanes[w.name] = deque(maxlen=LANE_SEGMENTS)
     shown, label = w.state, None
-    if w.wants is not None and w.state == RUNNING:  # step mode: it waits for the class
-        shown, label = HELD, written(w.wants[0], state.obj_name(w.wants[1] or ""))
+    if w.held:  # step mode: it waits for the class
+        shown, label = HELD, state.wanted_call(w)
     elif w.op and w.state != SLEEPING:
         label = written(w.op, state.obj_name(w.on))
     if not lane or lane[-1][1] != shown or lane[-1][2] != label:

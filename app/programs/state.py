@@ -12,6 +12,7 @@ from typing import Any
 from app.i18n import _
 from app.model import RunState, WorkerView
 from app.programs.boot.concviz_tracer import kinds as K
+from app.programs.calls import written
 from app.programs.redis_state import RedisView
 
 CONSOLE_LINES = 400
@@ -84,6 +85,12 @@ class ThreadView(WorkerView):
     stall: dict[str, Any] | None = None
     stall_t: float = 0.0
     cancelled: bool = False  # a threading.Timer cancelled before its function ran
+
+    @property
+    def held(self) -> bool:
+        """Step mode holds it: it has run up to its next action (`wants`),
+        and waits there for the class's permit."""
+        return self.wants is not None and self.state == RUNNING
 
 
 @dataclass
@@ -355,6 +362,11 @@ class ProgramState(RunState):
     def obj_name(self, key: str) -> str:
         obj = self.objs.get(key)
         return obj.label if obj is not None else key
+
+    def wanted_call(self, w: ThreadView) -> str:
+        """The call `w` waits in step mode to make, as `written` says it."""
+        op, item = w.wants or ("", None)
+        return written(op, self.obj_name(item) if item else "")
 
     def counters(self) -> dict[str, Any]:
         return {

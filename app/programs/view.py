@@ -18,7 +18,7 @@ from typing import Any
 from app.codeview import CodeLine
 from app.i18n import N_, _
 from app.programs import redis_view
-from app.programs.calls import as_on_line, written
+from app.programs.calls import as_on_line
 from app.programs.diagnosis import said
 from app.programs.redis_state import RedisView
 from app.programs.state import (
@@ -26,7 +26,6 @@ from app.programs.state import (
     CANCELLED,
     LOST,
     NEVER_RAN,
-    RUNNING,
     ConsoleLine,
     ObjView,
     ProcView,
@@ -250,7 +249,7 @@ def doing(state: ProgramState, w: ThreadView) -> str:
     """What a thread does now, in the reader's language."""
     if w.stall is not None and w.alive and w.state == BLOCKED:
         return stall_words(w.stall)
-    if w.wants is not None and w.alive and w.state == RUNNING:  # as its timeline lane says
+    if w.alive and w.held:  # as its timeline lane says
         return _("held: waits for the class's go-ahead")
     target = state.obj_name(w.on)
     words = {
@@ -399,8 +398,8 @@ def wanted(state: ProgramState, source: str) -> dict[str, str]:
     for w in state.threads():
         if w.wants is None:
             continue
-        op, item = w.wants
-        call = written(op, state.obj_name(item) if item else "")
+        op = w.wants[0]
+        call = state.wanted_call(w)
         text = lines[w.line - 1] if not w.file and w.line and 0 < w.line <= len(lines) else ""
         receiver, _, method = call.removesuffix("()").rpartition(".")
         if op in ("start", "join"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import time
 
 import psutil
 
@@ -23,6 +24,24 @@ def own_ipv4() -> list[str]:
             if a.family == socket.AF_INET and not ipaddress.ip_address(a.address).is_loopback:
                 out.append(str(a.address))
     return sorted(set(out))
+
+
+# Every page the presenter sees says the students' address: it is looked up
+# again this long after it was last (a laptop that changed networks).
+LOOKED_UP_S = 10.0
+_looked_up: tuple[float, str] = (-LOOKED_UP_S, "")
+
+
+def base_url(host: str, port: int) -> str:
+    """This server as other machines reach it: at `host` if it is bound to
+    one address, else (every interface: `--lan`) at `lan_address`."""
+    if host in ("0.0.0.0", "::"):
+        global _looked_up
+        when, address = _looked_up
+        if time.monotonic() - when >= LOOKED_UP_S:
+            _looked_up = (time.monotonic(), address := lan_address())
+        host = address
+    return f"http://{host}:{port}"
 
 
 def lan_address() -> str:

@@ -16,7 +16,8 @@ from app.model import fold as default_fold
 from app.registry import RunRegistry
 from app.runs import NotFound
 from app.trace import chrome_trace
-from app.web.replays import hidden, load, recorded, recorder
+from app.web.presenter import presenting
+from app.web.replays import hidden, recorded, recorder
 
 router = APIRouter()
 
@@ -24,8 +25,7 @@ router = APIRouter()
 def _not_while_hidden(request: Request, run_id: str) -> None:
     """The class gets nothing that tells a hidden result (the teacher, who
     hid it, does): 403 until the reveal."""
-    teacher = request.app.state.presenter.is_presenter(request.headers.get("cookie", ""))
-    if hidden(request, run_id) and not teacher:
+    if hidden(request, run_id) and not presenting(request):
         raise HTTPException(403, "the run's result is hidden until the teacher reveals it")
 
 
@@ -47,8 +47,10 @@ async def export_recording(run_id: str, request: Request) -> JSONResponse:
 async def run_trace(run_id: str, request: Request) -> JSONResponse:
     """The run as Chrome Trace Event JSON: open it in Perfetto's UI."""
     _not_while_hidden(request, run_id)
-    loaded = await load(request, run_id)
-    exp = loaded.experiment
+    record = await recorded(request, run_id)  # its events, not a replay's checkpoints
+    if record is None or record.experiment not in EXPERIMENTS:
+        raise HTTPException(404, f"no recorded run '{run_id}'")
+    exp = EXPERIMENTS[record.experiment]
     evs = await asyncio.to_thread(recorder(request).events, run_id)
     trace = chrome_trace(evs, exp.new_state, exp.fold or default_fold, f"concviz {exp.slug}")
     return JSONResponse(

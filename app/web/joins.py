@@ -37,8 +37,9 @@ from app.params import FieldError, ParamsError
 from app.registry import RunRegistry
 from app.runs import Run
 from app.settings import Settings
-from app.web.addresses import lan_address
+from app.web.addresses import base_url
 from app.web.errors import not_json
+from app.web.presenter import presenting
 from app.web.render import templates
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,6 @@ def _joins(request: Request) -> Joins:
 def _registry(request: Request) -> RunRegistry:
     reg: RunRegistry = request.app.state.registry
     return reg
-
-
-def _is_presenter(request: Request) -> bool:
-    return bool(request.app.state.presenter.is_presenter(request.headers.get("cookie", "")))
 
 
 def _going(run: Run) -> bool:
@@ -194,8 +191,7 @@ async def join_events(run_id: str, token: str, request: Request) -> Response:
 def join_base(settings: Settings) -> str:
     """This server as a worker on another machine (or, without --lan, in
     another terminal of this one) reaches it."""
-    host = lan_address() if settings.host in ("0.0.0.0", "::") else settings.host
-    return f"http://{host}:{settings.port}"
+    return base_url(settings.host, settings.port)
 
 
 def offer(request: Request, run: Run, desk: JoinDesk | None) -> dict[str, Any]:
@@ -230,7 +226,7 @@ def _desk(request: Request, run: Run) -> JoinDesk:
 
 
 def _presenters_run(request: Request, run_id: str) -> Run:
-    if not _is_presenter(request):
+    if not presenting(request):
         raise JoinRefused(403, "only the presenter sees and changes a run's joining")
     run = _registry(request).get(run_id)
     if not run.experiment.joins:

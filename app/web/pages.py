@@ -26,6 +26,7 @@ from app.registry import RunRegistry
 from app.runs import ENDED, LimitReached, NotFound, NotLive, Run
 from app.web import choices, runlist
 from app.web.frames import live_stage
+from app.web.presenter import presenting
 from app.web.render import templates
 
 router = APIRouter()
@@ -104,8 +105,7 @@ async def experiment_page(slug: str, request: Request, run: str | None = None) -
     reg = _registry(request)
     exp = reg.experiment(slug)
     shown = _shown_run(reg, slug, run)
-    presenter = request.app.state.presenter
-    is_presenter = presenter.is_presenter(request.headers.get("cookie", ""))
+    is_presenter = presenting(request)
     if is_presenter:
         reg.follow(slug, shown.id if shown is not None else None)
     # The presenter's form starts from their own last choices, else the

@@ -21,6 +21,7 @@ import secrets
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -113,6 +114,11 @@ class PresenterGate:
         return response
 
 
+def presenting(request: Request) -> bool:
+    """Whether `request` is the presenter's (everyone's is, without --lan)."""
+    presenter = getattr(request.app.state, "presenter", None)
+    return presenter is None or bool(presenter.is_presenter(request.headers.get("cookie", "")))
+
+
 def audience_url(settings: Settings) -> str:
-    host = addresses.lan_address() if settings.host in ("0.0.0.0", "::") else settings.host
-    return f"http://{host}:{settings.port}/watch"
+    return addresses.base_url(settings.host, settings.port) + "/watch"

@@ -25,6 +25,7 @@ from app.registry import RunRegistry
 from app.runs import LimitReached, Run
 from app.web import runlist
 from app.web.frames import live_stage
+from app.web.presenter import presenting
 from app.web.render import templates
 
 router = APIRouter()
@@ -123,8 +124,7 @@ async def programs_page(request: Request, run: str = "", example: str = "") -> H
     else:
         first = gallery.EXAMPLES[0]
         text, filename, args = first.source(), first.filename, " ".join(first.args)
-    presenter = request.app.state.presenter
-    if presenter.is_presenter(request.headers.get("cookie", "")):
+    if presenting(request):
         reg.follow(SLUG, shown.id if shown is not None else None)
     context = _page_context(request, shown, source=text, filename=filename, args=args, stdin=stdin)
     return templates.TemplateResponse(request, "programs.html", context)

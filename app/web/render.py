@@ -15,7 +15,7 @@ from app import i18n, reasons, timeline
 from app.experiments import Experiment
 from app.programs.calls import written
 from app.programs.state import item_text
-from app.web.presenter import audience_url
+from app.web.presenter import audience_url, presenting
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -40,14 +40,10 @@ STATIC_DIR = shipped_dir("static")
 
 def _classroom(request: Request) -> dict[str, Any]:
     """For every page: is this the presenter, and where does the audience go."""
-    state = request.app.state
-    presenter = getattr(state, "presenter", None)
-    settings = getattr(state, "settings", None)
+    settings = getattr(request.app.state, "settings", None)
     lan = settings is not None and settings.lan
     return {
-        "is_presenter": presenter.is_presenter(request.headers.get("cookie", ""))
-        if presenter is not None
-        else True,
+        "is_presenter": presenting(request),
         "lan": lan,
         "audience": audience_url(settings) if settings is not None and lan else "",
         "lang": i18n.current(),

@@ -70,9 +70,7 @@ def _read(real: Any, fd: int, n: int) -> Any:
 
 
 def _write(real: Any, fd: int, data: Any) -> Any:
-    if gate.view[0] and (frame := where.called_by_user(2)) is not None:
-        # Step mode: a write is a step, as a print is (who writes first?).
-        gate.hold("os.write", None, where.frame_data(frame))
+    gate.before_user_call("os.write", 2)  # step mode: a write is a step, as a print is
     return _call(real, "os.write", fd, select.POLLOUT, fd, data)
 
 

@@ -26,7 +26,7 @@ import struct
 import time
 
 from . import kinds as K
-from . import recorder
+from . import recorder, where
 
 TYPE_CHECKING = False  # typing costs an import in every process
 if TYPE_CHECKING:
@@ -85,6 +85,15 @@ def before(kind: str, key: str | None, data: dict[str, Any]) -> None:
     "acquire"; `key`: its object's; `data`: where it is, ``line``...)."""
     if view[0]:
         hold(kind, key, data)
+
+
+def before_user_call(kind: str, depth: int) -> None:
+    """`before` a call of the user's code `depth` frames up from its caller
+    that has no object of its own (a print, an os.write); where it is, is
+    worked out only in step mode (a program that prints a lot pays one
+    byte's read per line)."""
+    if view[0] and (frame := where.called_by_user(depth + 1)) is not None:
+        hold(kind, None, where.frame_data(frame))
 
 
 def hold(kind: str, key: str | None, data: dict[str, Any]) -> None:

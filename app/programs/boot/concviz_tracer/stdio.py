@@ -142,10 +142,7 @@ def _print(
         or (end is not None and type(end) is not str)
     ):
         return _real_print(*args, sep=sep, end=end, file=file, flush=flush)
-    if gate.view[0]:  # step mode: a line printed is a step (who prints first?)
-        frame = where.called_by_user(1)
-        if frame is not None:
-            gate.hold("print", None, where.frame_data(frame))
+    gate.before_user_call("print", 1)  # step mode: a line printed is a step (who prints first?)
     text = (" " if sep is None else sep).join([str(a) for a in args])
     target.write(text + ("\n" if end is None else end))
     if flush:
