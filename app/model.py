@@ -35,6 +35,7 @@ Segment = tuple[float, str, str | None]  # a lane's (start, state, item)
 DEPTH_POINTS = 600
 
 STARTING = "starting"  # a worker's state before its first event says more
+ENDED = frozenset({"finished", "stopped", "failed"})  # a run's statuses once it is over
 
 
 @dataclass

@@ -24,14 +24,13 @@ from pydantic import BaseModel
 from app import events, recording
 from app.budget import WorkerBudget
 from app.experiments import Experiment
-from app.model import fold
+from app.model import ENDED, fold
 from app.programs.runtime import ProgramRuntime
 from app.recording import Recorder
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ENDED = frozenset({"finished", "stopped", "failed"})
 # Batches handed to the loop and not yet folded, per run (see Run.start).
 INFLIGHT_BATCHES = 8
 # Events an ended, wholly recorded run keeps in memory (a live one keeps

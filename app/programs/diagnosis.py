@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.i18n import N_
+from app.model import ENDED
 from app.programs import channels, poolhangs
 from app.programs.calls import written
 from app.programs.state import CRASHED, ProcView, ProgramState, ThreadView
@@ -189,7 +190,7 @@ def said(state: ProgramState) -> list[Sentence]:
     could not when it was, which its end no longer shows; so too for some
     workers deadlocked while the rest went on."""
     found = diagnose(state)
-    if found or state.status not in ("stopped", "finished", "failed"):
+    if found or state.status not in ENDED:
         return found
     if state.stuck_at_end and state.status == "stopped":
         return [Sentence(STUCK_AT_END, {}), *state.stuck_at_end[1:]]

@@ -33,6 +33,7 @@ from app.experiments.ipc.words import (
     time_words,
 )
 from app.i18n import N_, _
+from app.model import ENDED
 from app.programs.state import ThreadView
 
 _PHASE_WORDS = {
@@ -142,7 +143,7 @@ def _now(state: IpcState) -> dict[str, Any]:
             "done": _(so_far) % {"n": count_words(f.done)} if so_far else "",
             "pair": _pair(state, f),
         }
-    if state.status in ("finished", "stopped", "failed"):
+    if state.status in ENDED:
         figs, counts = state.measured(), state.lesson_counters()
         measured, damaged = counts["measured"], counts["measured"] - counts["intact"]
         parts = [_("%(n)s of %(planned)s measured") % {"n": measured, "planned": counts["planned"]}]
